@@ -1,0 +1,104 @@
+# quarry - build, test, fuzz and benchmark.
+#
+#   make                 build build/quarry (installs missing packages first)
+#   make test            unit + black-box tests; ends with "N passed, N failed"
+#   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make bench           extraction benchmark on ../shared/data/wcxb-dev
+#   make demo            extract the bundled sample pages
+#   make deps            install the Debian packages we need
+
+CC ?= cc
+PKGS := libcurl libxml-2.0 jansson zlib
+TEST_PKGS := cmocka
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+BUILD ?= build
+SAN_FLAGS :=
+OPT := -O2 -g
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -include src/core/banned.h \
+	$(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread $(LDLIBS)
+
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test fuzz bench demo clean
+all: $(BUILD)/quarry
+
+# Install packages only when pkg-config cannot find one of them.
+$(DEPS_STAMP):
+	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v pdftotext >/dev/null \
+		|| sh scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+deps:
+	sh scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libquarry.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/quarry: $(CLI_OBJ) $(BUILD)/libquarry.a
+	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquarry.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libquarry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libquarry.a \
+		$(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/fakeweb: tests/fakeweb.c $(DEPS_STAMP)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -lz -lpthread
+
+test: $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+	@BUILD=$(BUILD) sh tests/run.sh
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+fuzz: $(DEPS_STAMP)
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+			-include src/core/banned.h $(PKG_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
+			$(PKG_LIBS) -lpthread || exit 1; \
+	done
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus-$$t; \
+		echo "== $$t ($(FUZZ_SECONDS)s)"; \
+		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+			build-fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | tail -3 || exit 1; \
+	done
+
+$(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+
+WCXB ?= ../shared/data/wcxb-dev
+bench: $(BUILD)/extract_bench
+	$(BUILD)/extract_bench $(WCXB)
+
+demo: $(BUILD)/quarry
+	@for f in sample/pages/*.html; do \
+		echo "=== $$f"; $(BUILD)/quarry extract --format markdown "$$f" | head -40; echo; \
+	done
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,241 @@
+/*
+ * cli.c - option parsing, number parsing and document printing shared by
+ * the commands.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv)
+{
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->index = 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "quarry %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'quarry help %s')\n", cmd);
+	return EXIT_USAGE;
+}
+
+static int take_value(struct cli_parser *p, const struct cli_opt *o, const char *inline_value,
+		      const char *shown)
+{
+	if (!o->takes_value) {
+		if (inline_value) {
+			cli_usage_error(p->cmd, "option '%s' takes no value", shown);
+			return -2;
+		}
+		p->value = NULL;
+		return o->id;
+	}
+	if (inline_value) {
+		p->value = inline_value;
+		return o->id;
+	}
+	if (p->index >= p->argc) {
+		cli_usage_error(p->cmd, "option '%s' needs a value", shown);
+		return -2;
+	}
+	p->value = p->argv[p->index++];
+	return o->id;
+}
+
+int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
+		 char **operands, int *n_operands, int max_operands)
+{
+	while (p->index < p->argc) {
+		char *a = p->argv[p->index];
+		const struct cli_opt *o;
+
+		if (p->operands_only || a[0] != '-' || !strcmp(a, "-")) {
+			if (*n_operands >= max_operands) {
+				cli_usage_error(p->cmd, "too many arguments (at most %d)", max_operands);
+				return -2;
+			}
+			operands[(*n_operands)++] = a;
+			p->index++;
+			continue;
+		}
+		p->index++;
+		if (!strcmp(a, "--")) {
+			p->operands_only = 1;
+			continue;
+		}
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			for (o = opts; o->long_name; o++)
+				if (strlen(o->long_name) == n && !strncmp(o->long_name, name, n))
+					return take_value(p, o, eq ? eq + 1 : NULL, a);
+			cli_usage_error(p->cmd, "unknown option '%.*s'", (int)(n + 2), a);
+			return -2;
+		}
+		for (o = opts; o->long_name; o++) {
+			if (o->short_name && o->short_name == a[1]) {
+				char shown[3] = {'-', a[1], 0};
+				if (a[2] && !o->takes_value) {
+					cli_usage_error(p->cmd, "option '%s' takes no value", shown);
+					return -2;
+				}
+				return take_value(p, o, a[2] ? a + 2 : NULL, shown);
+			}
+		}
+		cli_usage_error(p->cmd, "unknown option '%s'", a);
+		return -2;
+	}
+	return -1;
+}
+
+static long long parse_scaled(const char *s, const char *const *suffixes,
+			      const long long *scales)
+{
+	char *end;
+	double v;
+	int i;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	if (!*end)
+		return (long long)v * scales[0];
+	for (i = 1; suffixes[i]; i++)
+		if (!strcasecmp(end, suffixes[i])) {
+			double r = v * (double)scales[i];
+			return r > 9e18 ? -1 : (long long)r;
+		}
+	return -1;
+}
+
+long long cli_parse_size(const char *s)
+{
+	static const char *const suf[] = {"", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib", "b", NULL};
+	static const long long sc[] = {1, 1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 20,
+				       1LL << 30, 1LL << 30, 1LL << 30, 1};
+	return parse_scaled(s, suf, sc);
+}
+
+long long cli_parse_duration_ms(const char *s)
+{
+	static const char *const suf[] = {"", "ms", "s", "m", "min", "h", NULL};
+	static const long long sc[] = {1000, 1, 1000, 60000, 60000, 3600000};
+	return parse_scaled(s, suf, sc);
+}
+
+long cli_parse_int(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	return v;
+}
+
+int cli_parse_format(const char *cmd, const char *s, enum out_format *out)
+{
+	if (!strcmp(s, "text"))
+		*out = OUT_TEXT;
+	else if (!strcmp(s, "markdown") || !strcmp(s, "md"))
+		*out = OUT_MARKDOWN;
+	else if (!strcmp(s, "json"))
+		*out = OUT_JSON;
+	else
+		return cli_usage_error(cmd, "unknown format '%s': use text, markdown or json", s);
+	return 0;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+static void set_num(json_t *o, const char *key, double v)
+{
+	if (v >= 0)
+		json_object_set_new(o, key, json_real(v));
+}
+
+static void put_json(FILE *f, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (s) {
+		fputs(s, f);
+		fputc('\n', f);
+		free(s);
+	}
+	json_decref(o);
+}
+
+static void set_source(json_t *o, const struct doc_figures *fig)
+{
+	if (fig->url)
+		set_str(o, "url", fig->url);
+	if (fig->url)
+		set_str(o, "final_url", fig->final_url);
+	if (fig->path)
+		set_str(o, "path", fig->path);
+	if (fig->status)
+		json_object_set_new(o, "status", json_integer(fig->status));
+}
+
+void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
+		   const struct doc_figures *fig)
+{
+	json_t *o;
+
+	if (fmt != OUT_JSON) {
+		if (doc->title && *doc->title)
+			fprintf(f, fmt == OUT_MARKDOWN ? "# %s\n\n" : "%s\n\n", doc->title);
+		if (doc->text && *doc->text)
+			fprintf(f, "%s\n", doc->text);
+		return;
+	}
+	o = json_object();
+	set_source(o, fig);
+	set_str(o, "content_type", fig->content_type);
+	set_str(o, "kind", doc_kind_name(doc->kind));
+	set_str(o, "charset", doc->charset[0] ? doc->charset : NULL);
+	set_str(o, "title", doc->title);
+	set_str(o, "author", doc->author);
+	set_str(o, "published", doc->date);
+	set_str(o, "language", doc->lang);
+	set_str(o, "site_name", doc->site_name);
+	set_str(o, "description", doc->description);
+	json_object_set_new(o, "text", json_stringn(doc->text ? doc->text : "", doc->text_len));
+	json_object_set_new(o, "text_bytes", json_integer((json_int_t)doc->text_len));
+	set_num(o, "bytes", fig->bytes);
+	set_num(o, "wire_bytes", fig->wire_bytes);
+	set_num(o, "fetch_ms", fig->fetch_ms);
+	set_num(o, "extract_ms", fig->extract_ms);
+	put_json(f, o);
+}
+
+void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg)
+{
+	json_t *o = json_object();
+
+	set_source(o, fig);
+	set_str(o, "error", q_strerror(code));
+	set_str(o, "message", msg);
+	put_json(f, o);
+}

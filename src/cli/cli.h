@@ -1,0 +1,95 @@
+/*
+ * cli.h - shared pieces of the command-line front end: the command table,
+ * option parsing, and printing documents.
+ *
+ * Each command lives in its own cmd_*.c file with a `cmd_NAME(argc, argv)`
+ * entry point returning the process exit status: 0 success, 1 the work
+ * failed (some URL could not be fetched), 2 usage error.
+ */
+#ifndef Q_CLI_H
+#define Q_CLI_H
+
+#include <stdio.h>
+
+#include "../doc/doc.h"
+
+#define QUARRY_VERSION "0.1.0"
+
+#define EXIT_USAGE 2
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;   /* one line for `quarry --help` */
+	const char *help;      /* full text for `quarry help NAME` */
+};
+
+const struct command *cli_find_command(const char *name);
+extern const struct command cli_commands[];
+
+/*
+ * A small getopt_long replacement that gives our error messages.
+ * Options: "--name" / "--name=value" / "--name value" and "-x value" /
+ * "-xvalue". After the loop, *optind points at the first operand.
+ */
+struct cli_opt {
+	const char *long_name;  /* without dashes */
+	char short_name;        /* 0 if none */
+	int takes_value;
+	int id;                 /* returned by cli_next_opt */
+};
+
+struct cli_parser {
+	const char *cmd;        /* for messages: "fetch" */
+	int argc;
+	char **argv;
+	int index;              /* next argv index to look at */
+	const char *value;      /* value of the option just returned */
+	int operands_only;      /* after "--" */
+};
+
+void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv);
+/* Next option id; -1 when the options end (p->index is the first
+ * operand, operands may also follow options); -2 on a usage error,
+ * already printed. Operands are collected into operands[] (up to max). */
+int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
+		 char **operands, int *n_operands, int max_operands);
+
+/* Parse "10M", "512k", "1G", "4096" into bytes. -1 on error. */
+long long cli_parse_size(const char *s);
+/* Parse "30", "30s", "500ms", "2m" into milliseconds. -1 on error. */
+long long cli_parse_duration_ms(const char *s);
+/* Parse a non-negative integer in [min, max]; -1 on error. */
+long cli_parse_int(const char *s, long min, long max);
+
+/* Print a usage error "quarry CMD: MSG" plus the help hint to stderr. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+enum out_format { OUT_TEXT, OUT_MARKDOWN, OUT_JSON };
+int cli_parse_format(const char *cmd, const char *s, enum out_format *out);
+
+/* Figures printed in JSON output next to the document. */
+struct doc_figures {
+	const char *url;          /* as asked, may be NULL (files) */
+	const char *final_url;    /* after redirects, may be NULL */
+	const char *path;         /* local file, may be NULL */
+	long status;              /* HTTP status, 0 if none */
+	const char *content_type;
+	double bytes;             /* body bytes after decoding */
+	double wire_bytes;        /* bytes over the network, -1 unknown */
+	double fetch_ms;          /* -1 if not fetched */
+	double extract_ms;
+};
+
+/* Print one document: text/markdown with the title on top, or a JSON
+ * object on one line. */
+void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
+		   const struct doc_figures *fig);
+/* Print a failure as a JSON object (url/path, error, message). */
+void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg);
+
+int cmd_fetch(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * main.c - `quarry`: the command table, global help and version.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+const struct command cli_commands[] = {
+	{"fetch", cmd_fetch, "fetch web pages and print their main content",
+	 "usage: quarry fetch [options] URL...\n"
+	 "\n"
+	 "Fetch each URL and print its readable main content: the article, post,\n"
+	 "thread or documentation body, without menus, ads and footers. HTML,\n"
+	 "PDF, DOCX, Markdown and plain text are read; several URLs are fetched\n"
+	 "in parallel and printed in the order given.\n"
+	 "\n"
+	 "options:\n"
+	 "  -f, --format FMT       text (default), markdown or json (one object per\n"
+	 "                         URL per line: url, final_url, status, content_type,\n"
+	 "                         charset, title, author, published, language, text,\n"
+	 "                         bytes and timings)\n"
+	 "  -j, --jobs N           fetch up to N URLs at once (default 8)\n"
+	 "  --timeout DURATION     whole-request limit per URL (default 30s)\n"
+	 "  --connect-timeout DUR  connection limit (default 10s)\n"
+	 "  --max-bytes SIZE       cap on a decoded HTML/text body (default 10M)\n"
+	 "  --max-pdf-bytes SIZE   cap on a PDF body (default 50M)\n"
+	 "  --allow-private        allow private, loopback and link-local addresses\n"
+	 "                         (also QUARRY_ALLOW_PRIVATE=1)\n"
+	 "  --ignore-robots        do not check robots.txt\n"
+	 "\n"
+	 "Only http and https are fetched, with at most 5 redirects. Every\n"
+	 "connection, redirects included, is checked against the address policy.\n"
+	 "Exit status: 0 all fetched, 1 some failed (each failure is reported on\n"
+	 "its own line), 2 usage error.\n"
+	 "\n"
+	 "examples:\n"
+	 "  quarry fetch https://example.com/article\n"
+	 "  quarry fetch -f json -j 4 https://a.example/ https://b.example/paper.pdf\n"},
+	{"extract", cmd_extract, "print the main content of a local file or stdin",
+	 "usage: quarry extract [options] [FILE|-]\n"
+	 "\n"
+	 "Extract the readable content of an HTML, PDF, DOCX, Markdown or text\n"
+	 "file (or standard input when FILE is - or missing), the same way\n"
+	 "'quarry fetch' does for web pages.\n"
+	 "\n"
+	 "options:\n"
+	 "  -f, --format FMT       text (default), markdown or json\n"
+	 "  --url URL              the page's address (for relative links and\n"
+	 "                         site-specific handling)\n"
+	 "  --content-type TYPE    treat the input as this MIME type\n"
+	 "                         (e.g. 'text/html; charset=gbk')\n"
+	 "  --max-bytes SIZE       refuse inputs larger than this (default 64M)\n"
+	 "\n"
+	 "examples:\n"
+	 "  quarry extract saved-page.html\n"
+	 "  curl -s https://example.com | quarry extract --url https://example.com -\n"
+	 "  quarry extract -f json report.pdf\n"},
+	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND]\n"},
+	{"version", cmd_version, "print the version", "usage: quarry version\n"},
+	{NULL, NULL, NULL, NULL}
+};
+
+const struct command *cli_find_command(const char *name)
+{
+	const struct command *c;
+
+	for (c = cli_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void print_overview(FILE *f)
+{
+	const struct command *c;
+
+	fprintf(f, "quarry %s - a deep-research agent in one binary\n\n"
+		   "usage: quarry COMMAND [options] [arguments]\n\ncommands:\n",
+		QUARRY_VERSION);
+	for (c = cli_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nRun 'quarry help COMMAND' for a command's options and examples.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		print_overview(stdout);
+		return 0;
+	}
+	c = cli_find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "quarry help: unknown command '%s' (see 'quarry --help')\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	fputs(c->help, stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("quarry %s\n", QUARRY_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		print_overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cmd_version(1, argv);
+	c = cli_find_command(argv[1]);
+	if (!c) {
+		if (argv[1][0] == '-')
+			fprintf(stderr, "quarry: unknown option '%s' (see 'quarry --help')\n", argv[1]);
+		else
+			fprintf(stderr, "quarry: unknown command '%s' (see 'quarry --help')\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	/* "quarry CMD --help" is the same as "quarry help CMD". */
+	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		fputs(c->help, stdout);
+		return 0;
+	}
+	return c->run(argc - 1, argv + 1);
+}

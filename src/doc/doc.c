@@ -1,0 +1,222 @@
+/*
+ * doc.c - choose a reader for a document and run it (see doc.h).
+ */
+#include "doc.h"
+
+#include <libxml/parser.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/alloc.h"
+#include "../core/qbuf.h"
+#include "../core/utf8.h"
+#include "charset.h"
+#include "docx.h"
+#include "html.h"
+#include "pdf.h"
+#include "zip.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libs(void)
+{
+	xmlInitParser();
+}
+
+void doc_global_init(void)
+{
+	pthread_once(&init_once, init_libs);
+}
+
+const char *doc_kind_name(enum doc_kind kind)
+{
+	switch (kind) {
+	case DOC_KIND_HTML: return "html";
+	case DOC_KIND_PDF: return "pdf";
+	case DOC_KIND_DOCX: return "docx";
+	case DOC_KIND_MARKDOWN: return "markdown";
+	case DOC_KIND_TEXT: return "text";
+	case DOC_KIND_UNKNOWN: break;
+	}
+	return "unknown";
+}
+
+static int ct_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+
+	return ct && !strncasecmp(ct, type, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n, m;
+
+	if (!s)
+		return 0;
+	n = strlen(s);
+	m = strlen(suffix);
+	return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+/* Share of bytes that cannot appear in text: NULs and C0 controls
+ * other than tab, newline, carriage return and form feed. */
+static int looks_binary(const char *data, size_t len)
+{
+	size_t i, n = len < 4096 ? len : 4096, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b))
+			bad++;
+	}
+	return n && bad * 20 > n;   /* over 5% */
+}
+
+static int looks_html(const char *data, size_t len)
+{
+	size_t i = 0, n = len < 1024 ? len : 1024;
+
+	if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3))
+		i = 3;
+	while (i < n && strchr(" \t\r\n", data[i]))
+		i++;
+	if (i < n && data[i] == '<') {
+		const char *p = data + i;
+		size_t left = n - i;
+		static const char *const starts[] = {"<!doctype html", "<html", "<head",
+			"<body", "<!--", "<meta", "<title", "<div", "<p", "<h1", "<script", NULL};
+		int k;
+		for (k = 0; starts[k]; k++)
+			if (left >= strlen(starts[k]) && !strncasecmp(p, starts[k], strlen(starts[k])))
+				return 1;
+	}
+	return 0;
+}
+
+enum doc_kind doc_sniff(const char *data, size_t len, const char *ct, const char *filename)
+{
+	if (ct_is(ct, "text/html") || ct_is(ct, "application/xhtml+xml"))
+		return DOC_KIND_HTML;
+	if (ct_is(ct, "application/pdf") || ct_is(ct, "application/x-pdf"))
+		return DOC_KIND_PDF;
+	if (ct_is(ct, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+		return DOC_KIND_DOCX;
+	if (ct_is(ct, "text/markdown") || ct_is(ct, "text/x-markdown"))
+		return DOC_KIND_MARKDOWN;
+	if (pdf_sniff(data, len))
+		return DOC_KIND_PDF;
+	if (zip_sniff(data, len))
+		return ends_with(filename, ".docx") || !filename ? DOC_KIND_DOCX : DOC_KIND_UNKNOWN;
+	if (looks_binary(data, len))
+		return DOC_KIND_UNKNOWN;
+	if (looks_html(data, len) || ends_with(filename, ".html") || ends_with(filename, ".htm") ||
+	    ends_with(filename, ".xhtml"))
+		return DOC_KIND_HTML;
+	if (ends_with(filename, ".md") || ends_with(filename, ".markdown"))
+		return DOC_KIND_MARKDOWN;
+	if (ct_is(ct, "text/plain") || !ct || !strncasecmp(ct, "text/", 5))
+		return DOC_KIND_TEXT;
+	return DOC_KIND_UNKNOWN;
+}
+
+/* Markdown and plain text: decode, normalise line ends, trim. A Markdown
+ * document's first "# " heading is its title. */
+static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struct q_doc *out,
+			 struct q_error *err)
+{
+	struct qbuf b;
+	size_t i;
+
+	qbuf_init(&b, DOC_MAX_TEXT_BYTES);
+	for (i = 0; i < len; i++) {
+		if (utf8[i] == '\r') {
+			if (i + 1 < len && utf8[i + 1] == '\n')
+				continue;
+			qbuf_addc(&b, '\n');
+		} else {
+			qbuf_addc(&b, utf8[i]);
+		}
+	}
+	qbuf_rtrim(&b, " \t\n");
+	if (b.err) {
+		int rc = b.err;
+		qbuf_release(&b);
+		return q_error_set(err, rc, "text over the size limit");
+	}
+	out->text = qbuf_detach(&b, &out->text_len);
+	if (!out->text)
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	if (kind == DOC_KIND_MARKDOWN) {
+		const char *p = out->text;
+		while (p && *p) {
+			if (p[0] == '#' && p[1] == ' ') {
+				out->title = q_strndup(p + 2, strcspn(p + 2, "\n"));
+				break;
+			}
+			p = strchr(p, '\n');
+			if (p)
+				p++;
+		}
+	}
+	return 0;
+}
+
+int doc_extract(const char *data, size_t len, const struct doc_options *opt,
+		struct q_doc *out, struct q_error *err)
+{
+	static const struct doc_options defaults;
+	char label[CHARSET_NAME_MAX];
+	struct qbuf utf8;
+	int rc;
+
+	if (!opt)
+		opt = &defaults;
+	doc_global_init();
+	memset(out, 0, sizeof(*out));
+	out->kind = doc_sniff(data, len, opt->content_type, opt->filename);
+	switch (out->kind) {
+	case DOC_KIND_UNKNOWN:
+		return q_error_set(err, Q_EUNSUPPORTED,
+				   "unsupported content%s%s: quarry reads HTML, PDF, DOCX, Markdown and text",
+				   opt->content_type ? " type " : "", opt->content_type ? opt->content_type : "");
+	case DOC_KIND_PDF:
+		rc = pdf_extract(data, len, opt->pdf_timeout_s, out, err);
+		goto done;
+	case DOC_KIND_DOCX:
+		rc = docx_extract(data, len, opt->format, out, err);
+		goto done;
+	default:
+		break;
+	}
+	charset_from_content_type(opt->content_type, label);
+	charset_detect(data, len, label[0] ? label : NULL, out->kind == DOC_KIND_HTML, out->charset);
+	qbuf_init(&utf8, len > DOC_MAX_TEXT_BYTES ? len * 4 : DOC_MAX_TEXT_BYTES * 4);
+	rc = charset_to_utf8(data, len, out->charset, &utf8, err);
+	if (!rc) {
+		if (out->kind == DOC_KIND_HTML)
+			rc = html_extract(qbuf_cstr(&utf8), utf8.len, opt, out, err);
+		else
+			rc = plain_extract(qbuf_cstr(&utf8), utf8.len, out->kind, out, err);
+	}
+	qbuf_release(&utf8);
+done:
+	if (rc) {
+		doc_release(out);
+		return rc;
+	}
+	return 0;
+}
+
+void doc_release(struct q_doc *doc)
+{
+	q_free(doc->title);
+	q_free(doc->author);
+	q_free(doc->date);
+	q_free(doc->lang);
+	q_free(doc->site_name);
+	q_free(doc->description);
+	q_free(doc->text);
+	memset(doc, 0, sizeof(*doc));
+}

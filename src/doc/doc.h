@@ -1,0 +1,80 @@
+/*
+ * doc.h - a document turned into readable text, whatever it came from.
+ *
+ * struct q_doc is what every reader (HTML, PDF, DOCX, Markdown, text)
+ * fills in and what fetch/extract print. doc_extract() picks the reader
+ * from the content type (or by sniffing the bytes) and converts the
+ * charset first. Callers own the q_doc and release it with doc_release.
+ *
+ * Thread safety: doc_extract may run in several threads at once on
+ * different inputs (libxml2 is initialised once by doc_global_init).
+ */
+#ifndef Q_DOC_H
+#define Q_DOC_H
+
+#include <stddef.h>
+
+#include "../core/err.h"
+
+/* Caps on what we accept and produce. */
+#define DOC_MAX_TEXT_BYTES (64u * 1024 * 1024)  /* extracted text */
+#define DOC_MAX_META_BYTES 1024                 /* title, author, ... */
+
+enum doc_format {
+	DOC_FORMAT_TEXT = 0,     /* plain paragraphs, "- " list items */
+	DOC_FORMAT_MARKDOWN = 1  /* headings as #, lists, tables, code fences */
+};
+
+enum doc_kind {
+	DOC_KIND_UNKNOWN = 0,
+	DOC_KIND_HTML,
+	DOC_KIND_PDF,
+	DOC_KIND_DOCX,
+	DOC_KIND_MARKDOWN,
+	DOC_KIND_TEXT
+};
+
+/* An extracted document. All strings are UTF-8 and owned; NULL if absent. */
+struct q_doc {
+	enum doc_kind kind;    /* what the input was read as */
+	char charset[32];      /* source encoding, "" if not applicable */
+	char *title;
+	char *author;
+	char *date;            /* published date as found (ISO 8601 if given so) */
+	char *lang;            /* language tag, e.g. "en", "zh-CN" */
+	char *site_name;
+	char *description;
+	char *text;            /* main content, in the requested format */
+	size_t text_len;
+};
+
+/* Options for doc_extract; zero-initialise for defaults. */
+struct doc_options {
+	enum doc_format format;
+	const char *base_url;       /* the document's address, may be NULL */
+	const char *content_type;   /* e.g. "text/html; charset=gbk", may be NULL */
+	const char *filename;       /* used for the extension when sniffing */
+	unsigned pdf_timeout_s;     /* pdftotext wall limit; 0 = 30 s */
+};
+
+/* Initialise libraries once per process, before any thread uses doc_*. */
+void doc_global_init(void);
+
+/*
+ * Turn data[0..len) into a q_doc. Returns 0 or a Q_E* code with err set:
+ * Q_EUNSUPPORTED for content we do not read (images, archives, binaries),
+ * Q_EEMPTY when nothing readable came out.
+ */
+int doc_extract(const char *data, size_t len, const struct doc_options *opt,
+		struct q_doc *out, struct q_error *err);
+
+/* Guess the kind from a content type, then the bytes, then the filename. */
+enum doc_kind doc_sniff(const char *data, size_t len, const char *content_type,
+			const char *filename);
+
+const char *doc_kind_name(enum doc_kind kind);
+
+/* Free everything the doc owns and zero it. */
+void doc_release(struct q_doc *doc);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * html_meta.c - page metadata: title, author, published date, language,
+ * site name and description.
+ *
+ * Sources, best first: Open Graph / article:* meta tags, JSON-LD
+ * (schema.org Article, NewsArticle, BlogPosting, WebPage...), plain
+ * <meta name=...>, <title>, the page's only <h1>, <time datetime>.
+ */
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/alloc.h"
+#include "html_int.h"
+
+/* JSON-LD blocks larger than this are ignored. */
+#define MAX_JSONLD_BYTES (256 * 1024)
+
+enum meta_field { M_TITLE, M_AUTHOR, M_DATE, M_LANG, M_SITE, M_DESC, M_COUNT };
+
+/* Candidate values per field; a lower rank wins. */
+struct meta_pick {
+	char *value[M_COUNT];
+	int rank[M_COUNT];
+};
+
+static void offer(struct meta_pick *m, enum meta_field f, int rank, const char *v, size_t n)
+{
+	char *copy;
+	size_t i, k = 0;
+	int space = 0;
+
+	if (!v || (m->value[f] && m->rank[f] <= rank))
+		return;
+	if (n > DOC_MAX_META_BYTES) {
+		/* Cut at a character boundary. */
+		n = DOC_MAX_META_BYTES;
+		while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+			n--;
+	}
+	copy = q_malloc(n + 1);
+	if (!copy)
+		return;
+	/* Collapse white space; metadata is one line. */
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c <= ' ') {
+			space = k > 0;
+			continue;
+		}
+		if (space)
+			copy[k++] = ' ';
+		space = 0;
+		copy[k++] = (char)c;
+	}
+	copy[k] = '\0';
+	if (!k) {
+		q_free(copy);
+		return;
+	}
+	q_free(m->value[f]);
+	m->value[f] = copy;
+	m->rank[f] = rank;
+}
+
+static void offer_s(struct meta_pick *m, enum meta_field f, int rank, const char *v)
+{
+	if (v)
+		offer(m, f, rank, v, strlen(v));
+}
+
+static const char *attr(const xmlNode *n, const char *name)
+{
+	xmlAttr *a;
+
+	for (a = n->properties; a; a = a->next)
+		if (a->children && a->children->content &&
+		    !strcasecmp((const char *)a->name, name))
+			return (const char *)a->children->content;
+	return NULL;
+}
+
+static void from_meta_tag(struct meta_pick *m, const xmlNode *n)
+{
+	const char *key = attr(n, "property");
+	const char *content = attr(n, "content");
+
+	if (!key)
+		key = attr(n, "name");
+	if (!key)
+		key = attr(n, "itemprop");
+	if (!key || !content)
+		return;
+	if (!strcasecmp(key, "og:title"))
+		offer_s(m, M_TITLE, 1, content);
+	else if (!strcasecmp(key, "twitter:title") || !strcasecmp(key, "dc.title"))
+		offer_s(m, M_TITLE, 3, content);
+	else if (!strcasecmp(key, "author") || !strcasecmp(key, "article:author") ||
+		 !strcasecmp(key, "dc.creator") || !strcasecmp(key, "citation_author"))
+		offer_s(m, M_AUTHOR, strchr(content, '/') ? 5 : 1, content);
+	else if (!strcasecmp(key, "article:published_time") ||
+		 !strcasecmp(key, "datePublished") || !strcasecmp(key, "citation_publication_date"))
+		offer_s(m, M_DATE, 1, content);
+	else if (!strcasecmp(key, "date") || !strcasecmp(key, "dc.date") ||
+		 !strcasecmp(key, "publish-date") || !strcasecmp(key, "pubdate") ||
+		 !strcasecmp(key, "sailthru.date") || !strcasecmp(key, "parsely-pub-date"))
+		offer_s(m, M_DATE, 3, content);
+	else if (!strcasecmp(key, "og:site_name") || !strcasecmp(key, "application-name"))
+		offer_s(m, M_SITE, 1, content);
+	else if (!strcasecmp(key, "og:description"))
+		offer_s(m, M_DESC, 1, content);
+	else if (!strcasecmp(key, "description"))
+		offer_s(m, M_DESC, 2, content);
+	else if (!strcasecmp(key, "og:locale") || !strcasecmp(key, "content-language") ||
+		 !strcasecmp(key, "language"))
+		offer_s(m, M_LANG, 3, content);
+}
+
+static const char *json_str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void author_from_json(struct meta_pick *m, json_t *a)
+{
+	if (json_is_array(a))
+		a = json_array_get(a, 0);
+	if (json_is_string(a))
+		offer_s(m, M_AUTHOR, 2, json_string_value(a));
+	else if (json_is_object(a))
+		offer_s(m, M_AUTHOR, 2, json_str(a, "name"));
+}
+
+static void from_jsonld_object(struct meta_pick *m, json_t *o, int depth)
+{
+	json_t *graph;
+	size_t i;
+
+	if (depth > 3 || !json_is_object(o))
+		return;
+	graph = json_object_get(o, "@graph");
+	if (json_is_array(graph))
+		for (i = 0; i < json_array_size(graph) && i < 64; i++)
+			from_jsonld_object(m, json_array_get(graph, i), depth + 1);
+	offer_s(m, M_TITLE, 2, json_str(o, "headline"));
+	author_from_json(m, json_object_get(o, "author"));
+	offer_s(m, M_DATE, 2, json_str(o, "datePublished"));
+	offer_s(m, M_LANG, 2, json_str(o, "inLanguage"));
+}
+
+static void from_jsonld(struct meta_pick *m, const xmlNode *script)
+{
+	const xmlNode *c = script->children;
+	json_t *root;
+	size_t i;
+
+	if (!c || !c->content)
+		return;
+	if (strlen((const char *)c->content) > MAX_JSONLD_BYTES)
+		return;
+	root = json_loads((const char *)c->content, JSON_DECODE_ANY, NULL);
+	if (!root)
+		return;
+	if (json_is_array(root))
+		for (i = 0; i < json_array_size(root) && i < 64; i++)
+			from_jsonld_object(m, json_array_get(root, i), 0);
+	else
+		from_jsonld_object(m, root, 0);
+	json_decref(root);
+}
+
+/* "Story title | Site" -> "Story title" when the first part is substantial. */
+static void offer_title_tag(struct meta_pick *m, const char *t)
+{
+	static const char *const seps[] = {" | ", " - ", " – ", " — ", " :: ", " · ", NULL};
+	size_t n = strlen(t), i;
+
+	for (i = 0; seps[i]; i++) {
+		const char *p = strstr(t, seps[i]);
+		if (p && (size_t)(p - t) >= 15) {
+			n = (size_t)(p - t);
+			break;
+		}
+	}
+	offer(m, M_TITLE, 4, t, n);
+}
+
+int html_meta_extract(xmlDoc *doc, struct q_doc *out)
+{
+	struct meta_pick m;
+	xmlNode *root = xmlDocGetRootElement(doc), *n, *h1 = NULL;
+	int h1_count = 0, i;
+	struct qbuf b;
+
+	memset(&m, 0, sizeof(m));
+	qbuf_init(&b, DOC_MAX_META_BYTES + 8);
+	if (root && attr(root, "lang"))
+		offer_s(&m, M_LANG, 1, attr(root, "lang"));
+	for (n = root; n; n = tree_next(n, root, 1)) {
+		const char *type;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (tag_is(n, "meta")) {
+			from_meta_tag(&m, n);
+		} else if (tag_is(n, "title") && n->children && !m.value[M_TITLE]) {
+			qbuf_reset(&b);
+			html_node_text(n, &b, DOC_MAX_META_BYTES);
+			offer_title_tag(&m, qbuf_cstr(&b));
+		} else if (tag_is(n, "script")) {
+			type = attr(n, "type");
+			if (type && !strcasecmp(type, "application/ld+json"))
+				from_jsonld(&m, n);
+		} else if (tag_is(n, "h1")) {
+			if (!h1_count++)
+				h1 = n;
+		} else if (tag_is(n, "time") && attr(n, "datetime")) {
+			offer_s(&m, M_DATE, 5, attr(n, "datetime"));
+		}
+	}
+	if (h1_count == 1) {
+		qbuf_reset(&b);
+		html_node_text(h1, &b, DOC_MAX_META_BYTES);
+		/* The visible headline beats a <title> padded with the site name. */
+		offer_s(&m, M_TITLE, 3, qbuf_cstr(&b));
+	}
+	qbuf_release(&b);
+	out->title = m.value[M_TITLE];
+	out->author = m.value[M_AUTHOR];
+	out->date = m.value[M_DATE];
+	out->lang = m.value[M_LANG];
+	out->site_name = m.value[M_SITE];
+	out->description = m.value[M_DESC];
+	for (i = 0; i < M_COUNT; i++)
+		m.value[i] = NULL;
+	return 0;
+}
+
+void html_node_text(const xmlNode *node, struct qbuf *b, size_t max_bytes)
+{
+	const xmlNode *n;
+	int space = 0;
+
+	for (n = node; n; n = tree_next((xmlNode *)n, node, 1)) {
+		const char *s;
+
+		if (n->type != XML_TEXT_NODE || !n->content)
+			continue;
+		if (n->parent && n->parent->_private && (ns(n->parent)->flags & NS_REMOVED))
+			continue;
+		for (s = (const char *)n->content; *s; s++) {
+			if (b->len >= max_bytes && ((unsigned char)*s & 0xC0) != 0x80)
+				return;
+			if ((unsigned char)*s <= ' ') {
+				space = b->len > 0;
+				continue;
+			}
+			if (space)
+				qbuf_addc(b, ' ');
+			space = 0;
+			qbuf_addc(b, *s);
+		}
+	}
+}

@@ -1,0 +1,214 @@
+/*
+ * html_render.c - turn the chosen content subtree into text or Markdown.
+ *
+ * Block elements start and end paragraphs; inline text is joined with
+ * white space collapsed (kept inside <pre>); list items, table rows and
+ * headings get their Markdown markers in Markdown mode and light ones in
+ * text mode. Boilerplate subtrees inside the content (a share bar in an
+ * article) are skipped. The walk is iterative, like the scorer's.
+ */
+#include <string.h>
+
+#include "../core/utf8.h"
+#include "html_int.h"
+
+/* Longest heading we compare against the title. */
+#define TITLE_CMP_MAX 1024
+
+struct render {
+	struct qbuf *out;
+	struct qbuf para;        /* the paragraph being built */
+	enum doc_format format;
+	const char *title;       /* skip the first heading equal to this */
+	int title_skipped;
+	int pending_space;       /* a collapsed space is owed before more text */
+	int list_depth;
+	int in_pre;
+	int cells_in_row;        /* cells so far in the current <tr> */
+	const char *prefix;      /* marker for the paragraph being built */
+	int heading;             /* its heading level, 0 if none */
+};
+
+static void emit_para(struct render *r)
+{
+	struct qbuf *o = r->out;
+	struct qbuf *p = &r->para;
+	/* List items and table rows sit on consecutive lines. */
+	int tight = r->prefix != NULL;
+
+	qbuf_rtrim(p, " \n");
+	if (p->len == 0)
+		goto done;
+	if (r->heading && r->title && !r->title_skipped) {
+		r->title_skipped = 1;
+		if (!strcmp(qbuf_cstr(p), r->title))
+			goto done;
+	}
+	if (o->len && !tight)
+		qbuf_adds(o, "\n");
+	if (r->heading && r->format == DOC_FORMAT_MARKDOWN) {
+		static const char hashes[] = "######";
+		qbuf_add(o, hashes, (size_t)r->heading);
+		qbuf_addc(o, ' ');
+	} else if (r->prefix && r->prefix[0] != '|') {
+		int i;
+		for (i = 1; i < r->list_depth && r->format == DOC_FORMAT_MARKDOWN; i++)
+			qbuf_adds(o, "  ");
+		qbuf_adds(o, r->prefix);
+	}
+	if (r->in_pre && r->format == DOC_FORMAT_MARKDOWN) {
+		qbuf_adds(o, "```\n");
+		qbuf_add(o, p->data, p->len);
+		qbuf_adds(o, "\n```\n");
+	} else {
+		qbuf_add(o, p->data, p->len);
+		qbuf_addc(o, '\n');
+	}
+done:
+	qbuf_reset(p);
+	r->pending_space = 0;
+	r->prefix = NULL;
+	r->heading = 0;
+}
+
+static void add_text(struct render *r, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, run = 0;
+
+	if (r->in_pre) {
+		qbuf_add(&r->para, s, n);
+		return;
+	}
+	while (i < n) {
+		uint32_t cp;
+		size_t k;
+
+		if (p[i] < 0x80) {
+			if (p[i] > ' ') {
+				if (r->pending_space && r->para.len)
+					qbuf_addc(&r->para, ' ');
+				r->pending_space = 0;
+				run = i;
+				while (i < n && p[i] > ' ' && p[i] < 0x80)
+					i++;
+				qbuf_add(&r->para, s + run, i - run);
+			} else {
+				r->pending_space = 1;
+				i++;
+			}
+			continue;
+		}
+		k = utf8_decode(p + i, n - i, &cp);
+		if (utf8_is_space(cp)) {
+			r->pending_space = 1;
+		} else {
+			if (r->pending_space && r->para.len)
+				qbuf_addc(&r->para, ' ');
+			r->pending_space = 0;
+			qbuf_add(&r->para, s + i, k);
+		}
+		i += k;
+	}
+}
+
+static void enter(struct render *r, xmlNode *n)
+{
+	int level;
+
+	if (tag_is(n, "br")) {
+		if (r->in_pre)
+			qbuf_addc(&r->para, '\n');
+		else if (r->para.len) {
+			qbuf_addc(&r->para, '\n');
+			r->pending_space = 0;
+		}
+		return;
+	}
+	if (tag_is(n, "td") || tag_is(n, "th")) {
+		if (r->cells_in_row++ > 0 && r->para.len) {
+			qbuf_adds(&r->para, r->format == DOC_FORMAT_MARKDOWN ? " | " : "\t");
+			r->pending_space = 0;
+		}
+		return;
+	}
+	if (!(ns(n)->flags & NS_BLOCK))
+		return;
+	emit_para(r);
+	if (tag_is(n, "ul") || tag_is(n, "ol")) {
+		r->list_depth++;
+	} else if (tag_is(n, "li")) {
+		r->prefix = "- ";
+	} else if (tag_is(n, "tr")) {
+		r->cells_in_row = 0;
+		r->prefix = "|";
+	} else if (tag_is(n, "pre")) {
+		r->in_pre = 1;
+	} else if ((level = html_heading_level(n)) > 0) {
+		r->heading = level;
+	}
+}
+
+static void leave(struct render *r, xmlNode *n)
+{
+	if (!(ns(n)->flags & NS_BLOCK) || tag_is(n, "td") || tag_is(n, "th"))
+		return;
+	emit_para(r);
+	if (tag_is(n, "ul") || tag_is(n, "ol")) {
+		if (r->list_depth > 0)
+			r->list_depth--;
+	} else if (tag_is(n, "pre")) {
+		r->in_pre = 0;
+	}
+}
+
+int html_render(xmlNode *root, enum doc_format format, const char *title,
+		struct qbuf *out)
+{
+	struct render r;
+	xmlNode *n = root;
+
+	memset(&r, 0, sizeof(r));
+	r.out = out;
+	r.format = format;
+	r.title = title;
+	qbuf_init(&r.para, out->max);
+	while (n) {
+		int descend = 0;
+
+		if (n->type == XML_ELEMENT_NODE && n->_private) {
+			uint8_t f = ns(n)->flags;
+			if (!(f & NS_REMOVED) && (!(f & NS_BOILER) || n == root ||
+						  (root->_private && (ns(root)->flags & NS_BOILER)))) {
+				enter(&r, n);
+				descend = 1;
+			}
+		} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+			   n->content) {
+			add_text(&r, (const char *)n->content);
+		}
+		if (descend && n->children) {
+			n = n->children;
+			continue;
+		}
+		for (;;) {
+			if (descend && n->type == XML_ELEMENT_NODE)
+				leave(&r, n);
+			if (n == root) {
+				n = NULL;
+				break;
+			}
+			if (n->next) {
+				n = n->next;
+				break;
+			}
+			n = n->parent;
+			descend = 1;  /* ancestors were entered */
+		}
+	}
+	emit_para(&r);
+	if (r.para.err && !out->err)
+		out->err = r.para.err;
+	qbuf_release(&r.para);
+	return out->err;
+}

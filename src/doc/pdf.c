@@ -1,0 +1,221 @@
+/*
+ * pdf.c - run pdftotext under limits (see pdf.h).
+ */
+#include "pdf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "../core/qbuf.h"
+#include "../core/utf8.h"
+
+int pdf_sniff(const char *data, size_t len)
+{
+	return memmem(data, len < 1024 ? len : 1024, "%PDF-", 5) != NULL;
+}
+
+/* Find prog in $PATH; writes the full path into out. */
+static int find_program(const char *prog, char *out, size_t out_size)
+{
+	const char *path = getenv("PATH");
+	const char *p;
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p;) {
+		size_t n = strcspn(p, ":");
+		int k = snprintf(out, out_size, "%.*s/%s", (int)n, p, prog);
+		if (k > 0 && (size_t)k < out_size && access(out, X_OK) == 0)
+			return 0;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* In the child: limits, stdout to the pipe, then exec. Never returns. */
+static void child_exec(const char *prog, const char *file, int out_fd, unsigned cpu_s)
+{
+	struct rlimit cpu = {cpu_s, cpu_s + 1};
+	struct rlimit mem = {PDF_MAX_MEMORY_BYTES, PDF_MAX_MEMORY_BYTES};
+	struct rlimit core = {0, 0};
+	char *const argv[] = {(char *)"pdftotext", (char *)"-q", (char *)"-enc",
+			      (char *)"UTF-8", (char *)file, (char *)"-", NULL};
+	int devnull = open("/dev/null", O_RDWR);
+
+	setpgid(0, 0);
+	setrlimit(RLIMIT_CPU, &cpu);
+	setrlimit(RLIMIT_AS, &mem);
+	setrlimit(RLIMIT_CORE, &core);
+	dup2(out_fd, 1);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 2);
+	}
+	execv(prog, argv);
+	_exit(127);
+}
+
+/* Read the child's output until EOF, the cap or the deadline. */
+static int read_output(int fd, pid_t pid, long deadline, struct qbuf *text,
+		       struct q_error *err)
+{
+	char chunk[16384];
+
+	for (;;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		long left = deadline - now_ms();
+		int pr;
+		ssize_t r;
+
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			return q_error_set(err, Q_ETIMEOUT, "pdftotext took too long; the PDF was abandoned");
+		}
+		pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+		if (pr < 0 && errno != EINTR)
+			return q_error_set(err, Q_EIO, "reading pdftotext output failed");
+		if (pr <= 0)
+			continue;
+		r = read(fd, chunk, sizeof(chunk));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return q_error_set(err, Q_EIO, "reading pdftotext output failed");
+		}
+		if (r == 0)
+			return 0;
+		if (qbuf_add(text, chunk, (size_t)r)) {
+			kill(-pid, SIGKILL);
+			return q_error_set(err, Q_ETOOBIG, "PDF text is over %u bytes",
+					   PDF_MAX_TEXT_BYTES);
+		}
+	}
+}
+
+static void tidy_pdf_text(struct qbuf *raw, struct qbuf *out)
+{
+	size_t i;
+
+	/* Form feeds separate pages; make them paragraph breaks. */
+	for (i = 0; i < raw->len; i++)
+		if (raw->data[i] == '\f')
+			raw->data[i] = '\n';
+	utf8_sanitize_append(out, qbuf_cstr(raw), raw->len);
+	qbuf_rtrim(out, " \n");
+}
+
+int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
+		struct q_doc *out, struct q_error *err)
+{
+	char prog[PATH_MAX], tmpl[PATH_MAX];
+	const char *tmpdir = getenv("TMPDIR");
+	struct qbuf raw, text;
+	int fd = -1, pipefd[2] = {-1, -1}, status = 0, rc = Q_ESUBPROC;
+	pid_t pid = -1;
+
+	qbuf_init(&raw, PDF_MAX_TEXT_BYTES);
+	qbuf_init(&text, PDF_MAX_TEXT_BYTES);
+	if (!timeout_s)
+		timeout_s = PDF_DEFAULT_TIMEOUT_S;
+	if (find_program("pdftotext", prog, sizeof(prog)))
+		return q_error_set(err, Q_ESUBPROC,
+				   "pdftotext not found: install poppler-utils to read PDFs");
+	snprintf(tmpl, sizeof(tmpl), "%s/quarry-pdf-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	fd = mkstemp(tmpl);
+	if (fd < 0)
+		return q_error_set(err, Q_EIO, "cannot create a temporary file in %s: %s",
+				   tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(errno));
+	if (write_all(fd, pdf, len)) {
+		rc = q_error_set(err, Q_EIO, "cannot write temporary file: %s", strerror(errno));
+		goto out;
+	}
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		rc = q_error_set(err, Q_EIO, "cannot create a pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rc = q_error_set(err, Q_ESUBPROC, "cannot start pdftotext: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(prog, tmpl, pipefd[1], timeout_s);
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	rc = read_output(pipefd[0], pid, now_ms() + (long)timeout_s * 1000L, &raw, err);
+	if (rc)
+		kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc)
+		goto out;
+	if (WIFSIGNALED(status)) {
+		rc = q_error_set(err, Q_ESUBPROC, "pdftotext was killed by signal %d (CPU or memory limit)",
+				 WTERMSIG(status));
+		goto out;
+	}
+	if (WEXITSTATUS(status) == 127) {
+		rc = q_error_set(err, Q_ESUBPROC, "could not run %s", prog);
+		goto out;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		rc = q_error_set(err, Q_EPARSE, "pdftotext could not read this PDF (exit status %d): damaged or encrypted",
+				 WEXITSTATUS(status));
+		goto out;
+	}
+	tidy_pdf_text(&raw, &text);
+	if (text.err) {
+		rc = q_error_set(err, text.err, "PDF text too large");
+		goto out;
+	}
+	out->text = qbuf_detach(&text, &out->text_len);
+	rc = out->text ? 0 : Q_ENOMEM;
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmpl);
+	}
+	qbuf_release(&raw);
+	qbuf_release(&text);
+	return rc;
+}
