@@ -11,9 +11,9 @@
 
 #include <stdio.h>
 
+#include "../core/version.h"
 #include "../doc/doc.h"
 
-#define QUARRY_VERSION "0.1.0"
 
 #define EXIT_USAGE 2
 

@@ -1,3 +1,229 @@
-/* placeholder until the net layer lands */
+/*
+ * cmd_fetch.c - `quarry fetch`: fetch URLs and print their main content.
+ *
+ * Transfers run in parallel; results are printed in the order the URLs
+ * were given, each as soon as it and every URL before it are done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../net/http.h"
 #include "cli.h"
-int cmd_fetch(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+
+#define FETCH_MAX_URLS 10000
+
+enum { O_FORMAT, O_JOBS, O_TIMEOUT, O_CONNECT, O_MAXB, O_MAXPDF, O_PRIVATE, O_ROBOTS };
+
+static const struct cli_opt opts[] = {
+	{"format", 'f', 1, O_FORMAT},
+	{"jobs", 'j', 1, O_JOBS},
+	{"timeout", 0, 1, O_TIMEOUT},
+	{"connect-timeout", 0, 1, O_CONNECT},
+	{"max-bytes", 0, 1, O_MAXB},
+	{"max-pdf-bytes", 0, 1, O_MAXPDF},
+	{"allow-private", 0, 0, O_PRIVATE},
+	{"ignore-robots", 0, 0, O_ROBOTS},
+	{NULL, 0, 0, 0}
+};
+
+struct fetch_run {
+	char **urls;
+	size_t n;
+	struct http_response *resps;
+	char *done;              /* done[i]: response i is complete */
+	size_t next_to_print;
+	enum out_format fmt;
+	long timeout_ms;
+	int failures;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figures *fig,
+			   int code, const char *msg)
+{
+	fr->failures++;
+	if (fr->fmt == OUT_JSON)
+		cli_print_json_error(stdout, fig, code, msg);
+	fprintf(stderr, "quarry fetch: %s: %s\n", fr->urls[i], msg);
+}
+
+static void print_one(struct fetch_run *fr, size_t i)
+{
+	struct http_response *r = &fr->resps[i];
+	struct doc_figures fig;
+	struct doc_options dopt;
+	struct q_doc doc;
+	struct q_error err;
+	struct timespec t0;
+
+	memset(&fig, 0, sizeof(fig));
+	fig.url = fr->urls[i];
+	fig.final_url = r->final_url;
+	fig.status = r->status;
+	fig.content_type = r->content_type;
+	fig.bytes = (double)r->body.len;
+	fig.wire_bytes = r->wire_bytes;
+	fig.fetch_ms = r->total_ms;
+	if (r->rc) {
+		report_failure(fr, i, &fig, r->rc, r->err.msg);
+		return;
+	}
+	memset(&dopt, 0, sizeof(dopt));
+	memset(&err, 0, sizeof(err));
+	dopt.format = fr->fmt == OUT_MARKDOWN ? DOC_FORMAT_MARKDOWN : DOC_FORMAT_TEXT;
+	dopt.base_url = r->final_url ? r->final_url : fr->urls[i];
+	dopt.content_type = r->content_type;
+	dopt.filename = dopt.base_url;
+	dopt.pdf_timeout_s = (unsigned)(fr->timeout_ms / 1000 > 0 ? fr->timeout_ms / 1000 : 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (doc_extract(qbuf_cstr(&r->body), r->body.len, &dopt, &doc, &err)) {
+		report_failure(fr, i, &fig, err.code, err.msg);
+		return;
+	}
+	fig.extract_ms = ms_since(&t0);
+	if (!doc.text_len && !doc.title) {
+		report_failure(fr, i, &fig, Q_EEMPTY, "the page has no readable content");
+		doc_release(&doc);
+		return;
+	}
+	if (fr->n > 1 && fr->fmt != OUT_JSON)
+		printf("%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
+	cli_print_doc(stdout, fr->fmt, &doc, &fig);
+	doc_release(&doc);
+}
+
+static void on_done(size_t index, struct http_response *resp, void *ctx)
+{
+	struct fetch_run *fr = ctx;
+
+	(void)resp;
+	fr->done[index] = 1;
+	while (fr->next_to_print < fr->n && fr->done[fr->next_to_print]) {
+		size_t i = fr->next_to_print++;
+		print_one(fr, i);
+		fflush(stdout);
+		/* Free the body as soon as it is printed. */
+		http_response_release(&fr->resps[i]);
+	}
+}
+
+static int env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no");
+}
+
+int cmd_fetch(int argc, char **argv)
+{
+	struct cli_parser p;
+	struct http_options hopt;
+	struct fetch_run fr;
+	char **urls;
+	int n_urls = 0, id, rc;
+	long long v;
+	size_t i;
+
+	memset(&hopt, 0, sizeof(hopt));
+	memset(&fr, 0, sizeof(fr));
+	hopt.allow_private = env_true("QUARRY_ALLOW_PRIVATE");
+	urls = q_calloc(FETCH_MAX_URLS, sizeof(*urls));
+	if (!urls)
+		return 1;
+	cli_parser_init(&p, "fetch", argc, argv);
+	while ((id = cli_next_opt(&p, opts, urls, &n_urls, FETCH_MAX_URLS)) != -1) {
+		switch (id) {
+		case -2:
+			q_free(urls);
+			return EXIT_USAGE;
+		case O_FORMAT:
+			if (cli_parse_format("fetch", p.value, &fr.fmt))
+				goto usage;
+			break;
+		case O_JOBS:
+			hopt.max_parallel = (int)cli_parse_int(p.value, 1, HTTP_MAX_PARALLEL);
+			if (hopt.max_parallel < 1) {
+				cli_usage_error("fetch", "bad value '%s' for --jobs (1 to %d)", p.value, HTTP_MAX_PARALLEL);
+				goto usage;
+			}
+			break;
+		case O_TIMEOUT:
+		case O_CONNECT:
+			v = cli_parse_duration_ms(p.value);
+			if (v <= 0 || v > 3600000) {
+				cli_usage_error("fetch", "bad duration '%s' (e.g. 30s, 500ms, 2m)", p.value);
+				goto usage;
+			}
+			if (id == O_TIMEOUT)
+				hopt.timeout_ms = (long)v;
+			else
+				hopt.connect_timeout_ms = (long)v;
+			break;
+		case O_MAXB:
+		case O_MAXPDF:
+			v = cli_parse_size(p.value);
+			if (v <= 0 || v > (1LL << 32)) {
+				cli_usage_error("fetch", "bad size '%s' (e.g. 10M, 512k; at most 4G)", p.value);
+				goto usage;
+			}
+			if (id == O_MAXB)
+				hopt.max_bytes = (long)v;
+			else
+				hopt.max_pdf_bytes = (long)v;
+			break;
+		case O_PRIVATE:
+			hopt.allow_private = 1;
+			break;
+		case O_ROBOTS:
+			hopt.ignore_robots = 1;
+			break;
+		}
+	}
+	if (n_urls == 0) {
+		cli_usage_error("fetch", "no URL given");
+		goto usage;
+	}
+	if (http_global_init()) {
+		fprintf(stderr, "quarry fetch: could not initialise libcurl\n");
+		q_free(urls);
+		return 1;
+	}
+	doc_global_init();
+	fr.urls = urls;
+	fr.n = (size_t)n_urls;
+	fr.timeout_ms = hopt.timeout_ms > 0 ? hopt.timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	fr.resps = q_calloc(fr.n, sizeof(*fr.resps));
+	fr.done = q_calloc(fr.n, 1);
+	if (!fr.resps || !fr.done) {
+		fprintf(stderr, "quarry fetch: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	if (http_fetch_many((const char *const *)urls, fr.n, &hopt, fr.resps, on_done, &fr)) {
+		fprintf(stderr, "quarry fetch: could not start the transfers (out of memory)\n");
+		rc = 1;
+		goto out;
+	}
+	rc = fr.failures ? 1 : 0;
+out:
+	if (fr.resps)
+		for (i = 0; i < fr.n; i++)
+			http_response_release(&fr.resps[i]);
+	q_free(fr.resps);
+	q_free(fr.done);
+	q_free(urls);
+	return rc;
+usage:
+	q_free(urls);
+	return EXIT_USAGE;
+}
