@@ -123,6 +123,13 @@ int cmd_extract(int argc, char **argv)
 		fprintf(stderr, "quarry extract: %s: %s\n", fig.path, err.msg[0] ? err.msg : q_strerror(rc));
 		return 1;
 	}
+	if (!doc.text_len && !doc.title) {
+		if (fmt == OUT_JSON)
+			cli_print_json_error(stdout, &fig, Q_EEMPTY, "no readable content");
+		fprintf(stderr, "quarry extract: %s: no readable content\n", fig.path);
+		doc_release(&doc);
+		return 1;
+	}
 	cli_print_doc(stdout, fmt, &doc, &fig);
 	doc_release(&doc);
 	return 0;

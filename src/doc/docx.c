@@ -195,8 +195,15 @@ int docx_extract(const char *data, size_t len, enum doc_format format,
 	int rc;
 
 	doc = parse_part(data, len, "word/document.xml", err);
-	if (!doc)
-		return err && err->code ? err->code : Q_EPARSE;
+	if (!doc) {
+		rc = err && err->code ? err->code : Q_EPARSE;
+		if (err && rc == Q_EPARSE) {
+			char why[Q_ERROR_MSG_MAX];
+			memcpy(why, err->msg, sizeof(why));
+			q_error_set(err, rc, "damaged DOCX file: %s", why);
+		}
+		return rc;
+	}
 	memset(&w, 0, sizeof(w));
 	qbuf_init(&text, DOC_MAX_TEXT_BYTES);
 	qbuf_init(&w.para, DOC_MAX_TEXT_BYTES);

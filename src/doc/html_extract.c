@@ -469,7 +469,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	struct qbuf b;
 	int rc = Q_EPARSE;
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-		      HTML_PARSE_NONET | HTML_PARSE_COMPACT;
+		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
 
 	qbuf_init(&b, DOC_MAX_TEXT_BYTES);
 	if (len > HTML_MAX_INPUT_BYTES)

@@ -27,6 +27,9 @@ struct render {
 	int cells_in_row;        /* cells so far in the current <tr> */
 	const char *prefix;      /* marker for the paragraph being built */
 	int heading;             /* its heading level, 0 if none */
+	int last_tight;          /* the previous line was a list item or row */
+	int table_rows;          /* rows emitted in the current table */
+	int row_cells;           /* cells in the table's first row */
 };
 
 static void emit_para(struct render *r)
@@ -44,8 +47,10 @@ static void emit_para(struct render *r)
 		if (!strcmp(qbuf_cstr(p), r->title))
 			goto done;
 	}
-	if (o->len && !tight)
+	/* A blank line around each paragraph, list and table. */
+	if (o->len && (!tight || !r->last_tight))
 		qbuf_adds(o, "\n");
+	r->last_tight = tight;
 	if (r->heading && r->format == DOC_FORMAT_MARKDOWN) {
 		static const char hashes[] = "######";
 		qbuf_add(o, hashes, (size_t)r->heading);
@@ -56,7 +61,18 @@ static void emit_para(struct render *r)
 			qbuf_adds(o, "  ");
 		qbuf_adds(o, r->prefix);
 	}
-	if (r->in_pre && r->format == DOC_FORMAT_MARKDOWN) {
+	if (r->prefix && r->prefix[0] == '|' && r->format == DOC_FORMAT_MARKDOWN) {
+		int i;
+		qbuf_adds(o, "| ");
+		qbuf_add(o, p->data, p->len);
+		qbuf_adds(o, " |\n");
+		if (r->table_rows++ == 0) {
+			r->row_cells = r->cells_in_row > 0 ? r->cells_in_row : 1;
+			for (i = 0; i < r->row_cells; i++)
+				qbuf_adds(o, i ? " --- |" : "| --- |");
+			qbuf_addc(o, '\n');
+		}
+	} else if (r->in_pre && r->format == DOC_FORMAT_MARKDOWN) {
 		qbuf_adds(o, "```\n");
 		qbuf_add(o, p->data, p->len);
 		qbuf_adds(o, "\n```\n");
@@ -139,6 +155,8 @@ static void enter(struct render *r, xmlNode *n)
 		r->list_depth++;
 	} else if (tag_is(n, "li")) {
 		r->prefix = "- ";
+	} else if (tag_is(n, "table")) {
+		r->table_rows = 0;
 	} else if (tag_is(n, "tr")) {
 		r->cells_in_row = 0;
 		r->prefix = "|";

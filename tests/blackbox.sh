@@ -1,0 +1,160 @@
+#!/bin/sh
+# Black-box tests: run build/quarry against the fake web server and
+# generated fixtures, and check what it prints and how it exits.
+# Prints one line per failure and ends with "blackbox: N passed, N failed".
+set -u
+BUILD=${BUILD:-build}
+Q="$BUILD/quarry"
+TMP=$(mktemp -d)
+PASS=0
+FAIL=0
+FAKEWEB_PID=
+
+cleanup() {
+	[ -n "$FAKEWEB_PID" ] && kill "$FAKEWEB_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+"$BUILD/fakeweb" --fixtures "$TMP/fx" || { echo "blackbox: cannot write fixtures"; exit 1; }
+"$BUILD/fakeweb" "$TMP/port" sample/pages &
+FAKEWEB_PID=$!
+i=0
+while [ ! -s "$TMP/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+PORT=$(cat "$TMP/port")
+B="http://127.0.0.1:$PORT"
+
+# run NAME CMD...: run with a time limit, keep stdout, stderr and status.
+run() {
+	NAME=$1
+	shift
+	timeout 120 "$@" >"$TMP/out" 2>"$TMP/err"
+	RC=$?
+}
+ok() { PASS=$((PASS + 1)); }
+bad() {
+	FAIL=$((FAIL + 1))
+	echo "FAIL: $NAME: $1"
+	sed 's/^/    stdout: /' "$TMP/out" | head -5
+	sed 's/^/    stderr: /' "$TMP/err" | head -5
+}
+rc_is() { if [ "$RC" -eq "$1" ]; then ok; else bad "exit status $RC, expected $1"; fi; }
+out_has() { if grep -qF -- "$1" "$TMP/out"; then ok; else bad "stdout lacks '$1'"; fi; }
+out_lacks() { if grep -qF -- "$1" "$TMP/out"; then bad "stdout has '$1'"; else ok; fi; }
+err_has() { if grep -qF -- "$1" "$TMP/err"; then ok; else bad "stderr lacks '$1'"; fi; }
+out_utf8() { if iconv -f UTF-8 -t UTF-8 "$TMP/out" >/dev/null 2>&1; then ok; else bad "stdout is not valid UTF-8"; fi; }
+
+# ---- the command line ----
+run version "$Q" --version; rc_is 0; out_has "quarry 0."
+run help "$Q" --help; rc_is 0; out_has "fetch"; out_has "extract"
+run help-fetch "$Q" help fetch; rc_is 0; out_has "usage: quarry fetch"
+run fetch-dash-help "$Q" fetch --help; rc_is 0; out_has "--allow-private"
+run no-args "$Q"; rc_is 2
+run unknown-cmd "$Q" frobnicate; rc_is 2; err_has "unknown command 'frobnicate'"; err_has "quarry --help"
+run unknown-flag "$Q" fetch --frob "$B/"; rc_is 2; err_has "unknown option '--frob'"; err_has "quarry help fetch"
+run missing-value "$Q" fetch -j; rc_is 2; err_has "needs a value"
+run bad-jobs "$Q" fetch -j 0 "$B/"; rc_is 2
+run no-url "$Q" fetch; rc_is 2; err_has "no URL"
+run bad-format "$Q" extract -f pdf sample/pages/article.html; rc_is 2
+
+# ---- extract: sample pages ----
+run extract-article "$Q" extract sample/pages/article.html
+rc_is 0; out_has "stopped deliberately degrading"; out_has "Lessons for opening up technology"
+out_has "Emergency services could locate"; out_has "about 100 m"
+out_lacks "We use cookies"; out_lacks "All rights reserved"; out_lacks "Most read"
+out_lacks "Ten gadgets"; out_lacks "Share on X"; out_lacks "Galileo reaches"
+run extract-forum "$Q" extract sample/pages/forum.html
+rc_is 0; out_has "I keep reading"; out_has "It matters more"; out_has "GPS III satellites"
+out_lacks "Powered by"; out_lacks "Register"
+run extract-zh "$Q" extract sample/pages/zh-article.html
+rc_is 0; out_has "选择可用性"; out_has "对开放技术的启示"; out_lacks "热门文章"; out_lacks "版权所有"
+run extract-json "$Q" extract -f json sample/pages/article.html
+rc_is 0; out_has '"title":"Why the US Switched Off GPS Selective Availability"'
+out_has '"author":"Jordan Lee"'; out_has '"published":"2025-05-02T08:00:00Z"'; out_has '"language":"en"'
+out_has '"site_name":"The Sample Gazette"'; out_has '"kind":"html"'
+run extract-markdown "$Q" extract -f markdown sample/pages/article.html
+rc_is 0; out_has "## What changed for users"; out_has "| --- |"; out_has "- Surveyors needed"
+run extract-stdin sh -c "cat sample/pages/article.html | $Q extract -"
+rc_is 0; out_has "Selective Availability"
+
+# ---- extract: other formats and bad files ----
+run extract-pdf "$Q" extract "$TMP/fx/sample.pdf"; rc_is 0; out_has "Quarry reads PDF files through pdftotext"
+run extract-docx "$Q" extract -f markdown "$TMP/fx/sample.docx"
+rc_is 0; out_has "# Findings Report"; out_has "# Quarterly Findings"; out_has "Revenue grew by twelve percent."
+out_has "- First bullet point"; out_has "Region | Sales"; out_has "市场份额继续扩大"
+run extract-docx-json "$Q" extract -f json "$TMP/fx/sample.docx"; out_has '"author":"Ada Analyst"'
+run extract-gbk-sniff "$Q" extract "$TMP/fx/gbk-nolabel.html"; rc_is 0; out_has "全球定位系统"; out_utf8
+run extract-sjis-sniff "$Q" extract "$TMP/fx/sjis-nolabel.html"; rc_is 0; out_has "東京の天気"
+run extract-ct-flag "$Q" extract --content-type "text/html; charset=gbk" "$TMP/fx/gbk-nolabel.html"; rc_is 0; out_has "全球定位系统"
+run extract-broken-docx "$Q" extract "$TMP/fx/broken.docx"; rc_is 1; err_has "damaged"
+run extract-bomb-docx "$Q" extract "$TMP/fx/bomb.docx"; rc_is 1; err_has "larger than"
+run extract-binary "$Q" extract "$TMP/fx/binary.bin"; rc_is 1; err_has "unsupported"
+run extract-empty "$Q" extract "$TMP/fx/empty.html"; rc_is 1; err_has "no readable content"
+run extract-deep "$Q" extract "$TMP/fx/deep.html"; rc_is 0; out_has "deep text"
+run extract-missing "$Q" extract "$TMP/nope.html"; rc_is 1; err_has "cannot open"
+run extract-cap "$Q" extract --max-bytes 1k sample/pages/article.html; rc_is 1; err_has "raise --max-bytes"
+mkdir -p "$TMP/nopath"
+run extract-no-pdftotext env PATH="$TMP/nopath" "$Q" extract "$TMP/fx/sample.pdf"; rc_is 1; err_has "poppler-utils"
+
+# ---- fetch: the address policy ----
+run policy-loopback env -u QUARRY_ALLOW_PRIVATE "$Q" fetch "$B/pages/article.html"
+rc_is 1; err_has "loopback address"; err_has "--allow-private"
+run policy-env env QUARRY_ALLOW_PRIVATE=1 "$Q" fetch "$B/pages/article.html"; rc_is 0
+run policy-ipv6-loopback env -u QUARRY_ALLOW_PRIVATE "$Q" fetch "http://[::1]:$PORT/"; rc_is 1; err_has "loopback"
+export QUARRY_ALLOW_PRIVATE=1
+
+# ---- fetch: good pages and formats ----
+run fetch-article "$Q" fetch "$B/pages/article.html"
+rc_is 0; out_has "stopped deliberately degrading"; out_lacks "We use cookies"
+run fetch-json "$Q" fetch -f json "$B/redirect/3"
+rc_is 0; out_has "\"final_url\":\"$B/pages/article.html\""; out_has '"status":200'
+out_has '"content_type":"text/html; charset=utf-8"'; out_has '"fetch_ms":'; out_has '"charset":"UTF-8"'
+run fetch-gzip "$Q" fetch "$B/gzip"; rc_is 0; out_has "arrived gzip-compressed"
+run fetch-pdf "$Q" fetch "$B/doc.pdf"; rc_is 0; out_has "Quarry reads PDF files"
+run fetch-docx "$Q" fetch "$B/doc.docx"; rc_is 0; out_has "Quarterly Findings"
+run fetch-md "$Q" fetch -f json "$B/notes.md"; rc_is 0; out_has '"kind":"markdown"'; out_has '"title":"Field notes"'
+run fetch-txt "$Q" fetch "$B/plain.txt"; rc_is 0; out_has "Second line."
+run fetch-many "$Q" fetch -j 4 "$B/pages/forum.html" "$B/404" "$B/pages/article.html" "$B/gzip"
+rc_is 1; out_has "I keep reading"; out_has "stopped deliberately"; err_has "HTTP 404"
+if [ "$(grep -n '==>' "$TMP/out" | cut -d: -f1 | tr '\n' ' ')" = "$(grep -n '==>' "$TMP/out" | sort -t: -k1,1n | cut -d: -f1 | tr '\n' ' ')" ] &&
+   grep '==>' "$TMP/out" | head -1 | grep -q forum.html && grep '==>' "$TMP/out" | tail -1 | grep -q gzip; then ok; else bad "output not in input order"; fi
+
+# ---- fetch: charsets ----
+for path in gb2312-but-utf8 gbk gbk-meta gbk-nolabel; do
+	run "charset-$path" "$Q" fetch "$B/$path"; rc_is 0; out_has "全球定位系统的选择可用性"; out_utf8
+done
+run charset-big5 "$Q" fetch "$B/big5"; rc_is 0; out_has "全球定位系統的選擇可用性"
+run charset-sjis "$Q" fetch "$B/sjis"; rc_is 0; out_has "東京の天気は晴れ"
+run charset-latin1 "$Q" fetch "$B/latin1"; rc_is 0; out_has "Café crème brûlée naïve “quoted”"
+run charset-invalid "$Q" fetch "$B/invalid-utf8"; rc_is 0; out_has "Bad bytes �� here"; out_utf8
+
+# ---- fetch: failures ----
+run redirects-5 "$Q" fetch "$B/redirect/4"; rc_is 0
+run redirects-6 "$Q" fetch "$B/redirect/5"; rc_is 1; err_has "more than 5 redirects"
+run redirect-loop "$Q" fetch "$B/loop"; rc_is 1; err_has "redirect"
+run redirect-ftp "$Q" fetch "$B/to-ftp"; rc_is 1; err_has "only http and https"
+run scheme "$Q" fetch "file:///etc/passwd"; rc_is 1; err_has "only http and https"
+run bomb "$Q" fetch "$B/bomb"; rc_is 1; err_has "larger than 10485760 bytes after decoding"
+run huge "$Q" fetch "$B/huge"; rc_is 1; err_has "raise --max-bytes"
+run chunked "$Q" fetch "$B/chunked"; rc_is 1; err_has "larger than"
+run huge-allowed "$Q" fetch --max-bytes 30M -f json "$B/huge"; rc_is 0; out_has '"bytes":20971520'
+run stall "$Q" fetch --timeout 2s "$B/stall"; rc_is 1; err_has "timed out"
+run truncated "$Q" fetch "$B/truncated"; rc_is 1; err_has "transfer failed"
+run http-500 "$Q" fetch "$B/500"; rc_is 1; err_has "HTTP 500"
+run image "$Q" fetch "$B/image.png"; rc_is 1; err_has "unsupported content type image/png"
+run binary "$Q" fetch "$B/binary"; rc_is 1; err_has "unsupported"
+run empty "$Q" fetch "$B/empty"; rc_is 1; err_has "no readable content"
+run deep "$Q" fetch "$B/deep"; rc_is 0; out_has "deep text"
+run refused "$Q" fetch "http://127.0.0.1:1/"; rc_is 1; err_has "cannot connect"
+run tls "$Q" fetch --timeout 5s "https://127.0.0.1:$PORT/"; rc_is 1; err_has "TLS"
+run dns "$Q" fetch --timeout 5s "http://no-such-host.invalid/"; rc_is 1; err_has "resolve"
+run json-error "$Q" fetch -f json "$B/500"; rc_is 1; out_has '"error":"HTTP error"'
+run pdf-hang env PATH="$PWD/tests/fakebin:$PATH" "$Q" fetch --timeout 2s "$B/doc.pdf"; rc_is 1; err_has "pdftotext took too long"
+
+# ---- fetch: robots.txt ----
+run robots-deny "$Q" fetch "$B/private/secret.html"; rc_is 1; err_has "robots.txt"; err_has "--ignore-robots"
+run robots-ignore "$Q" fetch --ignore-robots "$B/private/secret.html"; rc_is 0; out_has "listed in robots.txt"
+run robots-allow "$Q" fetch "$B/private/open.html"; rc_is 0
+
+echo "blackbox: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

@@ -1,0 +1,577 @@
+/*
+ * fakeweb.c - a small, misbehaving web server for quarry's black-box tests.
+ *
+ * usage: fakeweb PORTFILE PAGEDIR     serve on 127.0.0.1 (port written to PORTFILE)
+ *        fakeweb --fixtures OUTDIR    write generated test files and exit
+ *
+ * It serves good pages and every kind of bad answer a fetcher meets:
+ * redirect chains and loops, gzip bombs, stalls, huge and chunked bodies,
+ * mislabelled charsets, PDFs, error statuses, binary content. Binary
+ * fixtures (PDF, DOCX, GBK/Shift_JIS/Big5 pages) are generated here so the
+ * repository holds no opaque files. It exits by itself after
+ * FAKEWEB_LIFETIME_S so a failed test run never leaves it behind.
+ * Test code: simple on purpose, one thread per connection.
+ */
+#include <arpa/inet.h>
+#include <iconv.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define FAKEWEB_LIFETIME_S 600
+#define BOMB_BYTES (200u * 1024 * 1024)
+#define HUGE_BYTES (20u * 1024 * 1024)
+
+static const char *page_dir;
+static unsigned char *bomb;
+static size_t bomb_len;
+static unsigned short port;
+
+static const char chinese_utf8[] =
+	"<html><head><title>中文测试页面</title></head><body>"
+	"<nav><a href=/>首页</a> <a href=/news>新闻</a></nav>"
+	"<article><h1>中文测试页面</h1>"
+	"<p>全球定位系统的选择可用性于二〇〇〇年五月被美国政府关闭，民用接收机的精度从大约一百米提高到约二十米，"
+	"这一决定极大地促进了汽车导航、测绘和移动应用的发展。</p>"
+	"<p>研究人员认为，开放技术能够带来广泛的经济收益，同时也需要考虑安全方面的权衡。</p>"
+	"</article><footer>版权所有</footer></body></html>";
+
+static const char traditional_utf8[] =
+	"<html><head><title>繁體中文頁面</title></head><body><article>"
+	"<p>全球定位系統的選擇可用性於2000年五月被美國政府關閉，民用接收機的精度從大約一百米提高到約二十米。</p>"
+	"</article></body></html>";
+
+static const char japanese_utf8[] =
+	"<html><head><title>日本語のページ</title></head><body><article>"
+	"<p>これは文字コードの検出を確かめるための日本語の文章です。東京の天気は晴れ、気温は二十度でした。</p>"
+	"<p>品質の高い抽出は、研究エージェントにとって最も大切な部品の一つです。</p>"
+	"</article></body></html>";
+
+/* ---- helpers ---- */
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w <= 0)
+			return;
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static void respond(int fd, int status, const char *ctype, const char *extra,
+		    const void *body, size_t len)
+{
+	char head[2048];
+	int k = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+			 status, ctype, len, extra ? extra : "");
+	write_all(fd, head, (size_t)k);
+	write_all(fd, body, len);
+}
+
+static void redirect(int fd, const char *to)
+{
+	char extra[1024];
+
+	snprintf(extra, sizeof(extra), "Location: %.900s\r\n", to);
+	respond(fd, 302, "text/html", extra, "", 0);
+}
+
+/* Convert UTF-8 text to another encoding (for legacy-charset pages). */
+static char *to_charset(const char *utf8, const char *cs, size_t *out_len)
+{
+	iconv_t cd = iconv_open(cs, "UTF-8");
+	size_t inleft = strlen(utf8), cap = inleft * 2 + 16, outleft = cap;
+	char *out = malloc(cap), *o = out, *in = (char *)utf8;
+
+	if (cd == (iconv_t)-1 || !out)
+		abort();
+	if (iconv(cd, &in, &inleft, &o, &outleft) == (size_t)-1)
+		abort();
+	iconv_close(cd);
+	*out_len = cap - outleft;
+	return out;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* ---- generated fixtures ---- */
+
+/* A one-page PDF whose text is `text` (ASCII), with a correct xref. */
+static char *make_pdf(const char *text, size_t *len)
+{
+	char *buf = malloc(8192), stream[1024];
+	size_t off[6], n = 0;
+	int slen = snprintf(stream, sizeof(stream), "BT /F1 18 Tf 72 720 Td (%s) Tj ET", text);
+	int i;
+
+	n += (size_t)snprintf(buf + n, 8192 - n, "%%PDF-1.4\n");
+	off[1] = n;
+	n += (size_t)snprintf(buf + n, 8192 - n, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
+	off[2] = n;
+	n += (size_t)snprintf(buf + n, 8192 - n, "2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n");
+	off[3] = n;
+	n += (size_t)snprintf(buf + n, 8192 - n,
+			      "3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+			      "/Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >> endobj\n");
+	off[4] = n;
+	n += (size_t)snprintf(buf + n, 8192 - n, "4 0 obj << /Length %d >> stream\n%s\nendstream endobj\n",
+			      slen, stream);
+	off[5] = n;
+	n += (size_t)snprintf(buf + n, 8192 - n,
+			      "5 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj\n");
+	{
+		size_t xref = n;
+		n += (size_t)snprintf(buf + n, 8192 - n, "xref\n0 6\n0000000000 65535 f \n");
+		for (i = 1; i <= 5; i++)
+			n += (size_t)snprintf(buf + n, 8192 - n, "%010zu 00000 n \n", off[i]);
+		n += (size_t)snprintf(buf + n, 8192 - n,
+				      "trailer << /Size 6 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", xref);
+	}
+	*len = n;
+	return buf;
+}
+
+/* A stored (uncompressed) ZIP of the given members. */
+struct member { const char *name; const char *data; };
+
+static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void put32(unsigned char *p, unsigned long v)
+{
+	put16(p, (unsigned)(v & 0xffff));
+	put16(p + 2, (unsigned)(v >> 16));
+}
+
+static unsigned char *make_zip(const struct member *m, int count, size_t *len, int deflate_it)
+{
+	unsigned char *buf = calloc(1, 1 << 20), *p = buf, *cd = calloc(1, 65536), *c = cd;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		size_t n = strlen(m[i].data), nlen = strlen(m[i].name);
+		unsigned long crc = crc32(0, (const unsigned char *)m[i].data, (unsigned)n);
+		unsigned char *data = (unsigned char *)m[i].data;
+		unsigned long csize = n;
+		unsigned char *z = NULL;
+		unsigned long off = (unsigned long)(p - buf);
+
+		if (deflate_it) {
+			z_stream s;
+			memset(&s, 0, sizeof(s));
+			z = malloc(n + 1024);
+			deflateInit2(&s, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+			s.next_in = data;
+			s.avail_in = (unsigned)n;
+			s.next_out = z;
+			s.avail_out = (unsigned)(n + 1024);
+			deflate(&s, Z_FINISH);
+			csize = s.total_out;
+			deflateEnd(&s);
+			data = z;
+		}
+		put32(p, 0x04034b50); put16(p + 4, 20); put16(p + 6, 0);
+		put16(p + 8, deflate_it ? 8 : 0); put32(p + 14, crc); put32(p + 18, csize);
+		put32(p + 22, n); put16(p + 26, (unsigned)nlen); put16(p + 28, 0);
+		memcpy(p + 30, m[i].name, nlen);
+		memcpy(p + 30 + nlen, data, csize);
+		p += 30 + nlen + csize;
+		put32(c, 0x02014b50); put16(c + 4, 20); put16(c + 6, 20); put16(c + 8, 0);
+		put16(c + 10, deflate_it ? 8 : 0); put32(c + 16, crc); put32(c + 20, csize);
+		put32(c + 24, n); put16(c + 28, (unsigned)nlen); put32(c + 42, off);
+		memcpy(c + 46, m[i].name, nlen);
+		c += 46 + nlen;
+		free(z);
+	}
+	{
+		size_t cd_len = (size_t)(c - cd);
+		unsigned long cd_off = (unsigned long)(p - buf);
+		memcpy(p, cd, cd_len);
+		p += cd_len;
+		put32(p, 0x06054b50); put16(p + 8, (unsigned)count); put16(p + 10, (unsigned)count);
+		put32(p + 12, cd_len); put32(p + 16, cd_off);
+		p += 22;
+	}
+	free(cd);
+	*len = (size_t)(p - buf);
+	return buf;
+}
+
+static unsigned char *make_docx(size_t *len)
+{
+	static const char doc[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
+		"<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>"
+		"<w:p><w:pPr><w:pStyle w:val=\"Heading1\"/></w:pPr><w:r><w:t>Quarterly Findings</w:t></w:r></w:p>"
+		"<w:p><w:r><w:t xml:space=\"preserve\">Revenue grew by </w:t></w:r><w:r><w:t>twelve percent.</w:t></w:r></w:p>"
+		"<w:p><w:pPr><w:numPr><w:ilvl w:val=\"0\"/></w:numPr></w:pPr><w:r><w:t>First bullet point</w:t></w:r></w:p>"
+		"<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Region</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Sales</w:t></w:r></w:p></w:tc></w:tr>"
+		"<w:tr><w:tc><w:p><w:r><w:t>North</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>42</w:t></w:r></w:p></w:tc></w:tr></w:tbl>"
+		"<w:p><w:r><w:t>市场份额继续扩大。</w:t></w:r></w:p>"
+		"</w:body></w:document>";
+	static const char core[] =
+		"<?xml version=\"1.0\"?><cp:coreProperties "
+		"xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" "
+		"xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:dcterms=\"http://purl.org/dc/terms/\">"
+		"<dc:title>Findings Report</dc:title><dc:creator>Ada Analyst</dc:creator>"
+		"<dcterms:created>2026-01-15T09:00:00Z</dcterms:created></cp:coreProperties>";
+	static const char types[] = "<?xml version=\"1.0\"?><Types/>";
+	struct member m[] = {{"[Content_Types].xml", types}, {"word/document.xml", doc},
+			     {"docProps/core.xml", core}};
+	return make_zip(m, 3, len, 1);
+}
+
+static void write_fixture(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fwrite(p, 1, n, f);
+	fclose(f);
+}
+
+static int write_fixtures(const char *dir)
+{
+	size_t n;
+	char *p;
+	unsigned char *z;
+	struct member bomb_member[1];
+	char *deep;
+	size_t i, k = 0;
+
+	mkdir(dir, 0755);
+	p = make_pdf("Quarry reads PDF files through pdftotext", &n);
+	write_fixture(dir, "sample.pdf", p, n);
+	free(p);
+	z = make_docx(&n);
+	write_fixture(dir, "sample.docx", z, n);
+	free(z);
+	p = to_charset(chinese_utf8, "GBK", &n);
+	write_fixture(dir, "gbk-nolabel.html", p, n);
+	free(p);
+	p = to_charset(japanese_utf8, "SHIFT_JIS", &n);
+	write_fixture(dir, "sjis-nolabel.html", p, n);
+	free(p);
+	write_fixture(dir, "broken.docx", "PK\003\004garbage", 11);
+	write_fixture(dir, "binary.bin", "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20);
+	write_fixture(dir, "empty.html", "", 0);
+	/* A docx whose document.xml inflates to far more than it weighs. */
+	{
+		size_t big = 80u * 1024 * 1024;
+		char *x = malloc(big + 1);
+		memset(x, 'a', big);
+		x[big] = '\0';
+		bomb_member[0].name = "word/document.xml";
+		bomb_member[0].data = x;
+		z = make_zip(bomb_member, 1, &n, 1);
+		write_fixture(dir, "bomb.docx", z, n);
+		free(z);
+		free(x);
+	}
+	deep = malloc(10000 * 5 * 2 + 64);
+	for (i = 0; i < 10000; i++) {
+		memcpy(deep + k, "<div>", 5);
+		k += 5;
+	}
+	memcpy(deep + k, "deep text", 9);
+	k += 9;
+	write_fixture(dir, "deep.html", deep, k);
+	free(deep);
+	return 0;
+}
+
+/* ---- the server ---- */
+
+static void make_bomb(void)
+{
+	z_stream s;
+	unsigned char zeros[65536];
+	size_t cap = BOMB_BYTES / 500 + 65536, done = 0;
+
+	memset(zeros, ' ', sizeof(zeros));
+	memset(&s, 0, sizeof(s));
+	bomb = malloc(cap);
+	deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);  /* gzip */
+	s.next_out = bomb;
+	s.avail_out = (unsigned)cap;
+	while (done < BOMB_BYTES) {
+		s.next_in = zeros;
+		s.avail_in = sizeof(zeros);
+		deflate(&s, Z_NO_FLUSH);
+		done += sizeof(zeros);
+	}
+	deflate(&s, Z_FINISH);
+	bomb_len = s.total_out;
+	deflateEnd(&s);
+}
+
+static void serve_file(int fd, const char *name, const char *ctype)
+{
+	char path[4096];
+	size_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "%s/%s", page_dir, name);
+	p = read_file(path, &n);
+	if (!p) {
+		respond(fd, 404, "text/plain", NULL, "missing fixture", 15);
+		return;
+	}
+	respond(fd, 200, ctype, NULL, p, n);
+	free(p);
+}
+
+static void route(int fd, const char *path)
+{
+	char buf[512];
+	size_t n;
+	char *p;
+	int k;
+
+	if (!strcmp(path, "/robots.txt")) {
+		const char *r = "User-agent: *\nDisallow: /private\nAllow: /private/open\n";
+		respond(fd, 200, "text/plain", NULL, r, strlen(r));
+	} else if (!strncmp(path, "/pages/", 7)) {
+		serve_file(fd, path + 7, "text/html; charset=utf-8");
+	} else if (!strncmp(path, "/redirect/", 10)) {
+		k = (int)strtol(path + 10, NULL, 10);
+		if (k <= 0)
+			redirect(fd, "/pages/article.html");
+		else {
+			snprintf(buf, sizeof(buf), "/redirect/%d", k - 1);
+			redirect(fd, buf);
+		}
+	} else if (!strcmp(path, "/loop")) {
+		redirect(fd, "/loop");
+	} else if (!strcmp(path, "/to-ftp")) {
+		redirect(fd, "ftp://127.0.0.1/file");
+	} else if (!strcmp(path, "/gzip")) {
+		const char *html = "<html><body><article><p>This page arrived gzip-compressed and was "
+				   "decoded by the fetcher before extraction, as it should be.</p></article></body></html>";
+		unsigned char z[1024];
+		z_stream s;
+		memset(&s, 0, sizeof(s));
+		deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+		s.next_in = (unsigned char *)html;
+		s.avail_in = (unsigned)strlen(html);
+		s.next_out = z;
+		s.avail_out = sizeof(z);
+		deflate(&s, Z_FINISH);
+		respond(fd, 200, "text/html", "Content-Encoding: gzip\r\n", z, s.total_out);
+		deflateEnd(&s);
+	} else if (!strcmp(path, "/bomb")) {
+		respond(fd, 200, "text/html", "Content-Encoding: gzip\r\n", bomb, bomb_len);
+	} else if (!strcmp(path, "/huge")) {
+		p = malloc(HUGE_BYTES);
+		memset(p, 'x', HUGE_BYTES);
+		respond(fd, 200, "text/plain", NULL, p, HUGE_BYTES);
+		free(p);
+	} else if (!strcmp(path, "/chunked")) {
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+				"Connection: close\r\n\r\n";
+		char chunk[65536 + 32];
+		size_t sent = 0;
+		write_all(fd, h, strlen(h));
+		memset(chunk, 'y', sizeof(chunk));
+		while (sent < HUGE_BYTES) {
+			int hl = snprintf(buf, sizeof(buf), "%x\r\n", 65536);
+			write_all(fd, buf, (size_t)hl);
+			if (write(fd, chunk, 65536) <= 0)
+				return;
+			write_all(fd, "\r\n", 2);
+			sent += 65536;
+		}
+		write_all(fd, "0\r\n\r\n", 5);
+	} else if (!strcmp(path, "/stall")) {
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>start";
+		write_all(fd, h, strlen(h));
+		sleep(60);
+	} else if (!strcmp(path, "/truncated")) {
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>only part";
+		write_all(fd, h, strlen(h));
+	} else if (!strcmp(path, "/gb2312-but-utf8")) {
+		respond(fd, 200, "text/html; charset=gb2312", NULL, chinese_utf8, strlen(chinese_utf8));
+	} else if (!strcmp(path, "/gbk")) {
+		p = to_charset(chinese_utf8, "GBK", &n);
+		respond(fd, 200, "text/html; charset=GBK", NULL, p, n);
+		free(p);
+	} else if (!strcmp(path, "/gbk-meta")) {
+		char *body = malloc(strlen(chinese_utf8) + 128);
+		snprintf(body, strlen(chinese_utf8) + 128, "<meta charset=\"gb2312\">%s", chinese_utf8);
+		p = to_charset(body, "GBK", &n);
+		respond(fd, 200, "text/html", NULL, p, n);
+		free(p);
+		free(body);
+	} else if (!strcmp(path, "/gbk-nolabel")) {
+		p = to_charset(chinese_utf8, "GBK", &n);
+		respond(fd, 200, "text/html", NULL, p, n);
+		free(p);
+	} else if (!strcmp(path, "/big5")) {
+		p = to_charset(traditional_utf8, "BIG5", &n);
+		respond(fd, 200, "text/html; charset=big5", NULL, p, n);
+		free(p);
+	} else if (!strcmp(path, "/sjis")) {
+		p = to_charset(japanese_utf8, "SHIFT_JIS", &n);
+		respond(fd, 200, "text/html; charset=shift_jis", NULL, p, n);
+		free(p);
+	} else if (!strcmp(path, "/latin1")) {
+		const char *t = "<html><body><p>Caf\xe9 cr\xe8me br\xfbl\xe9" "e na\xefve \x93quoted\x94" " text for "
+				"the windows-1252 test page, long enough to count as content.</p></body></html>";
+		respond(fd, 200, "text/html; charset=iso-8859-1", NULL, t, strlen(t));
+	} else if (!strcmp(path, "/invalid-utf8")) {
+		const char *t = "<html><body><p>Bad bytes \xff\xfe here \xc3 and there, in a paragraph "
+				"long enough to be kept by the extractor.</p></body></html>";
+		respond(fd, 200, "text/html; charset=utf-8", NULL, t, strlen(t));
+	} else if (!strcmp(path, "/doc.pdf")) {
+		p = make_pdf("Quarry reads PDF files through pdftotext", &n);
+		respond(fd, 200, "application/pdf", NULL, p, n);
+		free(p);
+	} else if (!strcmp(path, "/doc.docx")) {
+		unsigned char *z = make_docx(&n);
+		respond(fd, 200, "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+			NULL, z, n);
+		free(z);
+	} else if (!strcmp(path, "/notes.md")) {
+		const char *t = "# Field notes\n\nMarkdown is passed through as it is.\n";
+		respond(fd, 200, "text/markdown", NULL, t, strlen(t));
+	} else if (!strcmp(path, "/plain.txt")) {
+		const char *t = "Plain text stays plain.\r\nSecond line.\r\n";
+		respond(fd, 200, "text/plain; charset=utf-8", NULL, t, strlen(t));
+	} else if (!strcmp(path, "/image.png")) {
+		respond(fd, 200, "image/png", NULL, "\x89PNG\r\n\x1a\n", 8);
+	} else if (!strcmp(path, "/binary")) {
+		static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0";
+		respond(fd, 200, "application/octet-stream", NULL, elf, sizeof(elf) - 1);
+	} else if (!strcmp(path, "/empty")) {
+		respond(fd, 200, "text/html", NULL, "", 0);
+	} else if (!strcmp(path, "/deep")) {
+		size_t i, m = 0;
+		p = malloc(10000 * 5 + 64);
+		for (i = 0; i < 10000; i++, m += 5)
+			memcpy(p + m, "<div>", 5);
+		memcpy(p + m, "deep text", 9);
+		respond(fd, 200, "text/html", NULL, p, m + 9);
+		free(p);
+	} else if (!strcmp(path, "/private/secret.html") || !strcmp(path, "/private/open.html")) {
+		const char *t = "<html><body><p>This page is listed in robots.txt, and the fetcher decides "
+				"whether it may be read.</p></body></html>";
+		respond(fd, 200, "text/html", NULL, t, strlen(t));
+	} else if (!strcmp(path, "/500")) {
+		respond(fd, 500, "text/html", NULL, "oops", 4);
+	} else {
+		respond(fd, 404, "text/html", NULL, "not found", 9);
+	}
+}
+
+static void *handle(void *arg)
+{
+	int fd = (int)(long)arg;
+	char req[16384], path[4096];
+	size_t n = 0;
+
+	while (n < sizeof(req) - 1) {
+		ssize_t r = read(fd, req + n, sizeof(req) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		req[n] = '\0';
+		if ((unsigned char)req[0] == 0x16) {
+			/* A TLS handshake on our plain port: answer in plain text,
+			 * which the client must report as a TLS error. */
+			write_all(fd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
+			close(fd);
+			return NULL;
+		}
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	req[n] = '\0';
+	if (sscanf(req, "GET %4095s", path) == 1)
+		route(fd, path);
+	close(fd);
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in addr;
+	socklen_t alen = sizeof(addr);
+	int s, one = 1;
+	FILE *f;
+
+	if (argc == 3 && !strcmp(argv[1], "--fixtures"))
+		return write_fixtures(argv[2]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: fakeweb PORTFILE PAGEDIR | fakeweb --fixtures DIR\n");
+		return 2;
+	}
+	page_dir = argv[2];
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm(FAKEWEB_LIFETIME_S);
+	make_bomb();
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) || listen(s, 64)) {
+		perror("fakeweb: bind");
+		return 1;
+	}
+	getsockname(s, (struct sockaddr *)&addr, &alen);
+	port = ntohs(addr.sin_port);
+	f = fopen(argv[1], "w");
+	fprintf(f, "%u\n", port);
+	fclose(f);
+	for (;;) {
+		int c = accept(s, NULL, NULL);
+		pthread_t t;
+		if (c < 0)
+			continue;
+		pthread_create(&t, NULL, handle, (void *)(long)c);
+		pthread_detach(t);
+	}
+}
