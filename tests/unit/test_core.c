@@ -1,0 +1,157 @@
+/* Unit tests: capped buffers, UTF-8 helpers, allocation fault injection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../src/core/alloc.h"
+#include "../../src/core/err.h"
+#include "../../src/core/qbuf.h"
+#include "../../src/core/utf8.h"
+
+static void qbuf_appends_and_caps(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 10);
+	assert_string_equal(qbuf_cstr(&b), "");
+	assert_int_equal(qbuf_adds(&b, "hello"), 0);
+	assert_int_equal(qbuf_addf(&b, "%d", 1234), 0);
+	assert_string_equal(qbuf_cstr(&b), "hello1234");
+	assert_int_equal(qbuf_adds(&b, "xy"), Q_ETOOBIG);
+	/* Sticky: later appends are no-ops and keep the error. */
+	assert_int_equal(qbuf_addc(&b, 'z'), Q_ETOOBIG);
+	assert_string_equal(qbuf_cstr(&b), "hello1234");
+	assert_null(qbuf_detach(&b, NULL));
+	qbuf_reset(&b);
+	assert_int_equal(b.err, 0);
+	qbuf_adds(&b, "ab  \n");
+	qbuf_rtrim(&b, " \n");
+	assert_string_equal(qbuf_cstr(&b), "ab");
+	qbuf_release(&b);
+}
+
+static void qbuf_detach_hands_over(void **state)
+{
+	struct qbuf b;
+	size_t len = 0;
+	char *s;
+
+	(void)state;
+	qbuf_init(&b, 100);
+	s = qbuf_detach(&b, &len);   /* empty buffer still yields "" */
+	assert_non_null(s);
+	assert_int_equal(len, 0);
+	q_free(s);
+	qbuf_adds(&b, "abc");
+	s = qbuf_detach(&b, &len);
+	assert_string_equal(s, "abc");
+	assert_int_equal(len, 3);
+	assert_null(b.data);
+	q_free(s);
+}
+
+static void qbuf_survives_failed_allocation(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 1 << 20);
+	q_alloc_fail_after(0);
+	assert_int_equal(qbuf_adds(&b, "x"), Q_ENOMEM);
+	q_alloc_fail_after(-1);
+	assert_int_equal(qbuf_adds(&b, "x"), Q_ENOMEM);   /* sticky */
+	qbuf_release(&b);
+}
+
+static void utf8_decodes_and_rejects(void **state)
+{
+	uint32_t cp;
+
+	(void)state;
+	assert_int_equal(utf8_decode((const unsigned char *)"A", 1, &cp), 1);
+	assert_int_equal(cp, 'A');
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe4\xb8\xad", 3, &cp), 3);
+	assert_int_equal(cp, 0x4E2D);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x1F600);
+	/* overlong, surrogate, truncated, stray continuation */
+	utf8_decode((const unsigned char *)"\xc0\xaf", 2, &cp);
+	assert_int_equal(cp, UTF8_REPLACEMENT);
+	utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp);
+	assert_int_equal(cp, UTF8_REPLACEMENT);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe4\xb8", 2, &cp), 1);
+	assert_int_equal(cp, UTF8_REPLACEMENT);
+	utf8_decode((const unsigned char *)"\x80", 1, &cp);
+	assert_int_equal(cp, UTF8_REPLACEMENT);
+	assert_true(utf8_valid("héllo 中文", strlen("héllo 中文")));
+	assert_false(utf8_valid("bad \xff", 5));
+}
+
+static void utf8_sanitize_replaces_bad_bytes(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 1000);
+	utf8_sanitize_append(&b, "a\xffz\0q\xe4\xb8\xad", 8);
+	assert_string_equal(qbuf_cstr(&b), "a\xef\xbf\xbdzq\xe4\xb8\xad");
+	qbuf_release(&b);
+}
+
+static void utf8_classes(void **state)
+{
+	(void)state;
+	assert_true(utf8_is_cjk(0x4E2D));
+	assert_true(utf8_is_cjk(0x3042));   /* hiragana */
+	assert_true(utf8_is_cjk(0xAC00));   /* hangul */
+	assert_false(utf8_is_cjk('a'));
+	assert_true(utf8_is_space(0x3000));
+	assert_true(utf8_is_space(0xA0));
+	assert_true(utf8_is_comma(0xFF0C));
+	assert_true(utf8_is_sentence_end(0x3002));
+	assert_false(utf8_is_sentence_end(','));
+}
+
+static void alloc_refuses_overflow(void **state)
+{
+	(void)state;
+	assert_null(q_calloc(SIZE_MAX / 2, 4));
+	assert_null(q_reallocarray(NULL, SIZE_MAX / 2, 4));
+	q_alloc_fail_after(1);
+	void *a = q_malloc(8);
+	assert_non_null(a);
+	assert_null(q_malloc(8));
+	q_alloc_fail_after(-1);
+	q_free(a);
+}
+
+static void error_messages(void **state)
+{
+	struct q_error e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(q_error_set(&e, Q_ETIMEOUT, "after %d s", 5), Q_ETIMEOUT);
+	assert_string_equal(e.msg, "after 5 s");
+	assert_string_equal(q_strerror(Q_ETIMEOUT), "timed out");
+	assert_int_equal(q_error_set(NULL, Q_EIO, "x"), Q_EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(qbuf_appends_and_caps),
+		cmocka_unit_test(qbuf_detach_hands_over),
+		cmocka_unit_test(qbuf_survives_failed_allocation),
+		cmocka_unit_test(utf8_decodes_and_rejects),
+		cmocka_unit_test(utf8_sanitize_replaces_bad_bytes),
+		cmocka_unit_test(utf8_classes),
+		cmocka_unit_test(alloc_refuses_overflow),
+		cmocka_unit_test(error_messages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,292 @@
+/* Unit tests: charset detection and conversion, HTML extraction, ZIP,
+ * content sniffing, and allocation failures through the whole pipeline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../src/core/alloc.h"
+#include "../../src/doc/charset.h"
+#include "../../src/doc/doc.h"
+#include "../../src/doc/zip.h"
+
+static char *extract(const char *html, enum doc_format fmt, struct q_doc *doc)
+{
+	struct doc_options o;
+	struct q_error e;
+
+	memset(&o, 0, sizeof(o));
+	memset(&e, 0, sizeof(e));
+	o.format = fmt;
+	o.content_type = "text/html";
+	assert_int_equal(doc_extract(html, strlen(html), &o, doc, &e), 0);
+	return doc->text;
+}
+
+static void charset_labels(void **state)
+{
+	char out[CHARSET_NAME_MAX];
+
+	(void)state;
+	assert_int_equal(charset_canonical("GB2312", out), 0);
+	assert_string_equal(out, "GB18030");
+	charset_canonical("x-sjis", out);
+	assert_string_equal(out, "CP932");
+	charset_canonical("ISO-8859-1", out);
+	assert_string_equal(out, "WINDOWS-1252");
+	charset_canonical("windows-1251", out);
+	assert_string_equal(out, "WINDOWS-1251");
+	charset_canonical("\"utf-8\"", out);
+	assert_string_equal(out, "UTF-8");
+	assert_int_equal(charset_canonical("klingon-1", out), Q_EUNSUPPORTED);
+	assert_int_equal(charset_from_content_type("text/html; Charset=\"gbk\"", out), 1);
+	assert_string_equal(out, "gbk");
+	assert_int_equal(charset_from_content_type("text/html", out), 0);
+}
+
+static void charset_detection_order(void **state)
+{
+	char cs[CHARSET_NAME_MAX];
+	const char *utf8_zh = "<p>中文内容</p>";
+	const char *gbk_zh = "<p>\xd6\xd0\xce\xc4\xc4\xda\xc8\xdd\xb5\xc4\xce\xc4\xd5\xc2</p>"; /* 中文内容的文章 */
+
+	(void)state;
+	/* A gb2312 label on UTF-8 bytes: the bytes win. */
+	charset_detect(utf8_zh, strlen(utf8_zh), "gb2312", 1, cs);
+	assert_string_equal(cs, "UTF-8");
+	/* Real GBK with a label. */
+	charset_detect(gbk_zh, strlen(gbk_zh), "gbk", 1, cs);
+	assert_string_equal(cs, "GB18030");
+	/* Real GBK with a lying UTF-8 label: sniffed. */
+	charset_detect(gbk_zh, strlen(gbk_zh), NULL, 1, cs);
+	assert_string_equal(cs, "GB18030");
+	/* BOM wins over everything. */
+	charset_detect("\xff\xfeh\0i\0", 6, "gbk", 1, cs);
+	assert_string_equal(cs, "UTF-16LE");
+	/* <meta charset> in the first bytes. */
+	{
+		const char *m = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">"
+				"</head><body>\xcf\xf0\xe8\xe2\xe5\xf2</body></html>";
+		charset_detect(m, strlen(m), NULL, 1, cs);
+		assert_string_equal(cs, "WINDOWS-1251");
+	}
+	/* Pure ASCII is UTF-8. */
+	charset_detect("plain", 5, NULL, 1, cs);
+	assert_string_equal(cs, "UTF-8");
+}
+
+static void charset_conversion_replaces_bad_bytes(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 1000);
+	assert_int_equal(charset_to_utf8("caf\xe9 \x80", 6, "WINDOWS-1252", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "café €");
+	qbuf_reset(&b);
+	/* 0xFF is not valid GBK lead byte: replaced, the rest kept. */
+	assert_int_equal(charset_to_utf8("\xd6\xd0\xff\xce\xc4", 5, "GB18030", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "中\xef\xbf\xbd文");
+	qbuf_reset(&b);
+	assert_int_equal(charset_to_utf8("\xef\xbb\xbfok", 5, "UTF-8", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "ok");
+	qbuf_release(&b);
+}
+
+static void html_keeps_content_drops_chrome(void **state)
+{
+	struct q_doc d;
+	const char *html =
+		"<html lang=en><head><title>Story title | Site</title></head><body>"
+		"<nav><ul><li><a href=/>Home</a></li><li><a href=/a>About</a></li></ul></nav>"
+		"<div class=content><h1>Story title</h1>"
+		"<p>The first paragraph of the story is long enough to be content, with commas, and a full stop.</p>"
+		"<div class=social-share><a href=#>Tweet</a><a href=#>Share</a></div>"
+		"<p>A second paragraph continues the story with more detail, more words, and another sentence.</p>"
+		"<pre>code   keeps\n  its spaces</pre>"
+		"<script>var hidden = 'script text';</script><p style='display:none'>invisible text</p>"
+		"</div><footer>Copyright footer text</footer></body></html>";
+	char *t;
+
+	(void)state;
+	t = extract(html, DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "The first paragraph"));
+	assert_non_null(strstr(t, "A second paragraph"));
+	assert_non_null(strstr(t, "code   keeps\n  its spaces"));
+	assert_null(strstr(t, "Home"));
+	assert_null(strstr(t, "Tweet"));
+	assert_null(strstr(t, "script text"));
+	assert_null(strstr(t, "invisible"));
+	assert_null(strstr(t, "Copyright"));
+	assert_null(strstr(t, "Story title"));   /* the title is metadata, not body */
+	assert_string_equal(d.title, "Story title");
+	assert_string_equal(d.lang, "en");
+	doc_release(&d);
+}
+
+static void html_metadata_sources(void **state)
+{
+	struct q_doc d;
+	const char *html =
+		"<html><head><title>Fallback title for the page - Example</title>"
+		"<script type=\"application/ld+json\">{\"@context\":\"https://schema.org\",\"@graph\":["
+		"{\"@type\":\"NewsArticle\",\"headline\":\"JSON-LD headline\",\"datePublished\":\"2024-03-01\","
+		"\"author\":[{\"@type\":\"Person\",\"name\":\"Ann Writer\"}]}]}</script>"
+		"<meta name=description content='A description.'></head>"
+		"<body><p>Body text that is long enough to count as the main content of this test page.</p></body></html>";
+
+	(void)state;
+	extract(html, DOC_FORMAT_TEXT, &d);
+	assert_string_equal(d.title, "JSON-LD headline");
+	assert_string_equal(d.author, "Ann Writer");
+	assert_string_equal(d.date, "2024-03-01");
+	assert_string_equal(d.description, "A description.");
+	doc_release(&d);
+	/* Broken JSON-LD is ignored, the <title> is cut at the site name. */
+	extract("<html><head><title>A reasonably long title - Example Site</title>"
+		"<script type=application/ld+json>{broken</script></head><body><p>x</p></body></html>",
+		DOC_FORMAT_TEXT, &d);
+	assert_string_equal(d.title, "A reasonably long title");
+	assert_null(d.author);
+	doc_release(&d);
+}
+
+static void html_markdown_structure(void **state)
+{
+	struct q_doc d;
+	const char *html =
+		"<body><article><h2>Section</h2><p>Paragraph text that is long enough, with commas, to be content.</p>"
+		"<ul><li>one</li><li>two <b>bold</b></li></ul>"
+		"<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr></table>"
+		"<p>Line<br>break</p></article></body>";
+	char *t;
+
+	(void)state;
+	t = extract(html, DOC_FORMAT_MARKDOWN, &d);
+	assert_non_null(strstr(t, "## Section\n\nParagraph"));
+	assert_non_null(strstr(t, "- one\n- two bold\n"));
+	assert_non_null(strstr(t, "| A | B |\n| --- | --- |\n| 1 | 2 |"));
+	assert_non_null(strstr(t, "Line\nbreak"));
+	doc_release(&d);
+}
+
+static void html_cjk_weighting(void **state)
+{
+	struct q_doc d;
+	/* Short in bytes per idea: CJK text must still count as content
+	 * against a long English link menu. */
+	const char *html =
+		"<body><div class=menu><a href=/1>Home page link</a> <a href=/2>Another menu link</a> "
+		"<a href=/3>Third menu link here</a></div>"
+		"<div class=text><p>全球定位系统的选择可用性于二〇〇〇年被关闭，民用精度大幅提高。</p>"
+		"<p>这一决定促进了导航产业的发展，也为开放技术的讨论提供了案例。</p></div></body>";
+	char *t;
+
+	(void)state;
+	t = extract(html, DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "全球定位系统"));
+	assert_non_null(strstr(t, "开放技术"));
+	assert_null(strstr(t, "menu link"));
+	doc_release(&d);
+}
+
+static void html_degenerate_inputs(void **state)
+{
+	struct q_doc d;
+	struct doc_options o;
+	struct q_error e;
+	static const char *const inputs[] = {"", " ", "<", "<html>", "</p></p></div>",
+		"<!-- only a comment -->", "<html><body></body></html>", "\xff\xfe\xfd",
+		"<table><td><td><td>", "<p>unclosed <b><i><u>tags", NULL};
+	int i;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.content_type = "text/html";
+	for (i = 0; inputs[i]; i++) {
+		memset(&e, 0, sizeof(e));
+		assert_int_equal(doc_extract(inputs[i], strlen(inputs[i]), &o, &d, &e), 0);
+		doc_release(&d);
+	}
+}
+
+static void sniffing(void **state)
+{
+	(void)state;
+	assert_int_equal(doc_sniff("%PDF-1.7", 8, NULL, NULL), DOC_KIND_PDF);
+	assert_int_equal(doc_sniff("<!DOCTYPE html><p>", 18, NULL, NULL), DOC_KIND_HTML);
+	assert_int_equal(doc_sniff("# Title\n", 8, NULL, "notes.md"), DOC_KIND_MARKDOWN);
+	assert_int_equal(doc_sniff("hello", 5, "text/plain", NULL), DOC_KIND_TEXT);
+	assert_int_equal(doc_sniff("\x89PNG\r\n\x1a\n\0\0\0\0", 12, NULL, NULL), DOC_KIND_UNKNOWN);
+	assert_int_equal(doc_sniff("whatever", 8, "text/html; charset=utf-8", NULL), DOC_KIND_HTML);
+	assert_int_equal(doc_sniff("PK\003\004", 4, NULL, "a.docx"), DOC_KIND_DOCX);
+	assert_int_equal(doc_sniff("PK\003\004", 4, NULL, "a.zip"), DOC_KIND_UNKNOWN);
+}
+
+static void zip_rejects_damage(void **state)
+{
+	struct qbuf b;
+	struct q_error e;
+	/* An EOCD claiming a central directory past the end. */
+	const char eocd[22] = {'P', 'K', 5, 6, 0, 0, 0, 0, 1, 0, 1, 0, 46, 0, 0, 0, 100, 0, 0, 0, 0, 0};
+
+	(void)state;
+	qbuf_init(&b, 1 << 20);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(zip_read_member("short", 5, "x", &b, &e), Q_EPARSE);
+	assert_int_equal(zip_read_member(eocd, sizeof(eocd), "x", &b, &e), Q_EPARSE);
+	assert_non_null(strstr(e.msg, "out of range"));
+	qbuf_release(&b);
+}
+
+/* Fail every allocation in turn through a full extraction: each run must
+ * return an error or succeed, never crash or leak (ASan checks leaks). */
+static void extraction_survives_allocation_failures(void **state)
+{
+	const char *html =
+		"<html><head><title>T</title><meta name=author content=A>"
+		"<script type=application/ld+json>{\"headline\":\"H\"}</script></head>"
+		"<body><nav><a href=/>x</a></nav><article><h2>S</h2>"
+		"<p>Some paragraph text that is long enough to be content, with commas.</p>"
+		"<ul><li>a</li></ul><table><tr><td>1</td></tr></table></article></body></html>";
+	struct doc_options o;
+	long n;
+	int ok = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.content_type = "text/html";
+	for (n = 0; n < 400; n++) {
+		struct q_doc d;
+		struct q_error e;
+		memset(&e, 0, sizeof(e));
+		q_alloc_fail_after(n);
+		if (doc_extract(html, strlen(html), &o, &d, &e) == 0) {
+			ok++;
+			doc_release(&d);
+		}
+		q_alloc_fail_after(-1);
+	}
+	assert_true(ok > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(charset_labels),
+		cmocka_unit_test(charset_detection_order),
+		cmocka_unit_test(charset_conversion_replaces_bad_bytes),
+		cmocka_unit_test(html_keeps_content_drops_chrome),
+		cmocka_unit_test(html_metadata_sources),
+		cmocka_unit_test(html_markdown_structure),
+		cmocka_unit_test(html_cjk_weighting),
+		cmocka_unit_test(html_degenerate_inputs),
+		cmocka_unit_test(sniffing),
+		cmocka_unit_test(zip_rejects_damage),
+		cmocka_unit_test(extraction_survives_allocation_failures),
+	};
+	doc_global_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,188 @@
+/* Unit tests: URL parsing and resolution, the address policy, robots.txt. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "../../src/net/addrpolicy.h"
+#include "../../src/net/robots.h"
+#include "../../src/net/url.h"
+
+static void url_parses_parts(void **state)
+{
+	struct url u;
+	char out[URL_MAX_BYTES];
+
+	(void)state;
+	assert_int_equal(url_parse("HTTPS://User:pw@Example.COM.:8443/a/./b/../c?q=1#frag", &u, NULL), 0);
+	assert_string_equal(u.scheme, "https");
+	assert_string_equal(u.host, "example.com");
+	assert_int_equal(u.port, 8443);
+	assert_string_equal(u.path, "/a/c");
+	assert_string_equal(u.query, "q=1");
+	assert_int_equal(url_format(&u, out, sizeof(out)), 0);
+	assert_string_equal(out, "https://example.com:8443/a/c?q=1");   /* no userinfo, no fragment */
+	assert_int_equal(url_parse("http://[::1]:8080", &u, NULL), 0);
+	assert_true(u.is_ipv6);
+	assert_string_equal(u.host, "::1");
+	assert_string_equal(u.path, "/");
+	url_format(&u, out, sizeof(out));
+	assert_string_equal(out, "http://[::1]:8080/");
+	assert_int_equal(url_parse("http://example.com:80/", &u, NULL), 0);
+	url_format(&u, out, sizeof(out));
+	assert_string_equal(out, "http://example.com/");
+}
+
+static void url_rejects_bad_input(void **state)
+{
+	struct url u;
+	struct q_error e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(url_parse("ftp://example.com/", &u, &e), Q_EINVAL);
+	assert_non_null(strstr(e.msg, "only http and https"));
+	assert_int_equal(url_parse("file:///etc/passwd", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("example.com", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://a b/", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://host:99999/", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://host:0/", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://[::1/", &u, NULL), Q_EINVAL);
+	assert_int_equal(url_parse("http://[zz]/", &u, NULL), Q_EINVAL);
+	{
+		char big[URL_MAX_BYTES + 10];
+		memset(big, 'a', sizeof(big));
+		memcpy(big, "http://x/", 9);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(url_parse(big, &u, NULL), Q_EINVAL);
+	}
+}
+
+static void url_resolves_references(void **state)
+{
+	char out[URL_MAX_BYTES];
+	const char *base = "http://a.example/b/c/d;p?q";
+
+	(void)state;
+	/* Examples from RFC 3986 section 5.4. */
+	assert_int_equal(url_resolve(base, "g", out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "http://a.example/b/c/g");
+	url_resolve(base, "./g", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/b/c/g");
+	url_resolve(base, "/g", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/g");
+	url_resolve(base, "//g.example/x", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://g.example/x");
+	url_resolve(base, "?y", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/b/c/d;p?y");
+	url_resolve(base, "../g", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/b/g");
+	url_resolve(base, "../../../g", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/g");
+	url_resolve(base, "g/..", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/b/c/");
+	url_resolve(base, "#s", out, sizeof(out), NULL);
+	assert_string_equal(out, "http://a.example/b/c/d;p?q");
+	url_resolve(base, "https://other.example/", out, sizeof(out), NULL);
+	assert_string_equal(out, "https://other.example/");
+	assert_int_equal(url_resolve(base, "javascript:alert(1)", out, sizeof(out), NULL), Q_EINVAL);
+}
+
+static void policy_blocks_private_ranges(void **state)
+{
+	static const char *const blocked[] = {
+		"127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+		"192.168.1.1", "169.254.169.254", "169.254.1.1", "100.64.0.1", "100.100.100.200",
+		"0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.1", "::1", "::", "fe80::1",
+		"fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+		"64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2001:db8::1", NULL};
+	static const char *const allowed[] = {
+		"93.184.216.34", "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1",
+		"2606:4700::1111", "::ffff:8.8.8.8", NULL};
+	int i;
+
+	(void)state;
+	for (i = 0; blocked[i]; i++) {
+		if (!addr_policy_refusal_str(blocked[i]))
+			fail_msg("%s should be refused", blocked[i]);
+	}
+	for (i = 0; allowed[i]; i++) {
+		const char *why = addr_policy_refusal_str(allowed[i]);
+		if (why)
+			fail_msg("%s refused: %s", allowed[i], why);
+	}
+	assert_string_equal(addr_policy_refusal_str("169.254.169.254"), "cloud metadata address");
+	assert_string_equal(addr_policy_refusal_str("127.0.0.1"), "loopback address");
+}
+
+static void robots_longest_match_wins(void **state)
+{
+	struct robots r;
+	const char *txt =
+		"# comment\n"
+		"User-agent: otherbot\nDisallow: /\n\n"
+		"User-agent: *\nDisallow: /private\nAllow: /private/open\nDisallow: /*.pdf$\n"
+		"Disallow:\n";
+
+	(void)state;
+	assert_int_equal(robots_parse(txt, strlen(txt), "quarry", &r), 0);
+	assert_true(robots_allowed(&r, "/"));
+	assert_false(robots_allowed(&r, "/private/x"));
+	assert_true(robots_allowed(&r, "/private/open/x"));
+	assert_false(robots_allowed(&r, "/docs/a.pdf"));
+	assert_true(robots_allowed(&r, "/docs/a.pdf?x=1"));
+	robots_release(&r);
+}
+
+static void robots_specific_group_beats_star(void **state)
+{
+	struct robots r;
+	const char *txt = "User-agent: *\nDisallow: /\n\nUser-agent: Quarry/1.0\nUser-agent: x\nDisallow: /tmp\n";
+
+	(void)state;
+	assert_int_equal(robots_parse(txt, strlen(txt), "quarry", &r), 0);
+	assert_true(robots_allowed(&r, "/page"));
+	assert_false(robots_allowed(&r, "/tmp/a"));
+	robots_release(&r);
+	txt = "User-agent: *\r\nDisallow: /\r\n";
+	robots_parse(txt, strlen(txt), "quarry", &r);
+	assert_false(robots_allowed(&r, "/anything"));
+	robots_release(&r);
+	robots_parse("", 0, "quarry", &r);
+	assert_true(robots_allowed(&r, "/anything"));
+	r.disallow_all = 1;
+	assert_false(robots_allowed(&r, "/anything"));
+	robots_release(&r);
+}
+
+static void robots_wildcards(void **state)
+{
+	struct robots r;
+	const char *txt = "User-agent: *\nDisallow: /*/edit\nDisallow: /a*b*c$\n";
+
+	(void)state;
+	robots_parse(txt, strlen(txt), "quarry", &r);
+	assert_false(robots_allowed(&r, "/wiki/edit"));
+	assert_false(robots_allowed(&r, "/wiki/page/edit?x"));
+	assert_true(robots_allowed(&r, "/wiki/view"));
+	assert_false(robots_allowed(&r, "/a-b-c"));
+	assert_true(robots_allowed(&r, "/a-b-c-d"));
+	robots_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(url_parses_parts),
+		cmocka_unit_test(url_rejects_bad_input),
+		cmocka_unit_test(url_resolves_references),
+		cmocka_unit_test(policy_blocks_private_ranges),
+		cmocka_unit_test(robots_longest_match_wins),
+		cmocka_unit_test(robots_specific_group_beats_star),
+		cmocka_unit_test(robots_wildcards),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
