@@ -83,7 +83,9 @@ fuzz: $(DEPS_STAMP)
 		mkdir -p build-fuzz/corpus-$$t; \
 		echo "== $$t ($(FUZZ_SECONDS)s)"; \
 		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-			build-fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | tail -3 || exit 1; \
+			-artifact_prefix=build-fuzz/ build-fuzz/corpus-$$t fuzz/seeds/$$t \
+			>build-fuzz/$$t.log 2>&1 || { tail -40 build-fuzz/$$t.log; exit 1; }; \
+		tail -1 build-fuzz/$$t.log; \
 	done
 
 $(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a

@@ -183,11 +183,13 @@ static int class_says_boiler(const xmlNode *n)
 		return 0;
 	for (i = 0; i < 2; i++) {
 		const char *p = parts[i];
+		/* Room is kept for the separating space and the terminator. */
 		for (; p && *p && k < sizeof(buf) - 2; p++) {
 			char c = *p;
 			buf[k++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
 		}
-		buf[k++] = ' ';
+		if (k < sizeof(buf) - 1)
+			buf[k++] = ' ';
 	}
 	buf[k] = '\0';
 	for (i = 0; boiler_strong[i]; i++)

@@ -200,11 +200,22 @@ static void html_degenerate_inputs(void **state)
 	static const char *const inputs[] = {"", " ", "<", "<html>", "</p></p></div>",
 		"<!-- only a comment -->", "<html><body></body></html>", "\xff\xfe\xfd",
 		"<table><td><td><td>", "<p>unclosed <b><i><u>tags", NULL};
+	char long_attrs[1400];
 	int i;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
 	o.content_type = "text/html";
+	/* Regression (found by fuzz_html): class and id together longer than
+	 * the classifier's buffer overflowed it by one byte. */
+	memset(long_attrs, 'a', sizeof(long_attrs));
+	memcpy(long_attrs, "<p class=", 9);
+	memcpy(long_attrs + 600, " id=", 4);
+	memcpy(long_attrs + sizeof(long_attrs) - 6, ">x</p", 5);
+	long_attrs[sizeof(long_attrs) - 1] = '\0';
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(doc_extract(long_attrs, strlen(long_attrs), &o, &d, &e), 0);
+	doc_release(&d);
 	for (i = 0; inputs[i]; i++) {
 		memset(&e, 0, sizeof(e));
 		assert_int_equal(doc_extract(inputs[i], strlen(inputs[i]), &o, &d, &e), 0);
