@@ -74,6 +74,7 @@ int qbuf_grow(struct qbuf *b, size_t n)
 		return b->err;
 	}
 	b->data = p;
+	b->data[b->len] = '\0';   /* a fresh block must read as a string too */
 	b->cap = cap;
 	return 0;
 }

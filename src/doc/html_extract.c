@@ -48,11 +48,15 @@
 #define GOOD_SENTENCE_CHARS 25.0f
 /* Weighted prose below which we fall back to <main> or the body. */
 #define MIN_PROSE_CHARS 150.0f
+/* Prose above which a subtree marked as chrome is kept as content. */
+#define BOILER_MAX_GOOD 1000.0f
+/* ... and the same when the only hint was a weak class word. */
+#define WEAK_BOILER_MAX_GOOD 150.0f
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 
 static const char *const drop_tags[] = {
-	"script", "style", "noscript", "template", "svg", "iframe", "object",
+	"script", "style", "template", "svg", "iframe", "object",
 	"embed", "canvas", "button", "select", "option", "textarea", "input",
 	"head", "link", "meta", "video", "audio", "source", "track", "map",
 	"area", "dialog", "picture", "img", "label", NULL
@@ -85,7 +89,7 @@ static const char *const boiler_strong[] = {
 /* Class/id words that mark chrome unless a content word is present too. */
 static const char *const boiler_weak[] = {
 	"sidebar", "nav", "navbar", "navigation", "menu", "footer", "banner",
-	"masthead", "ad", "ads", "widget", "pagination", "pager", "signup",
+	"masthead", "ad", "ads", "pagination", "pager", "signup",
 	"modal", "toolbar", "tagcloud", "tags", "topbar", "offcanvas",
 	"drawer", "dropdown", "login", NULL
 };
@@ -169,7 +173,7 @@ static int is_hidden(const xmlNode *n)
 }
 
 /* Split class and id into lower-case words and test them against the
- * boilerplate lists. */
+ * boilerplate lists: 2 for a strong hint, 1 for a weak one, 0 for none. */
 static int class_says_boiler(const xmlNode *n)
 {
 	const char *cls = attr(n, "class"), *id = attr(n, "id");
@@ -198,7 +202,7 @@ static int class_says_boiler(const xmlNode *n)
 			break;
 		}
 	if (strong)
-		return 1;
+		return 2;
 	for (w = strtok_r(buf, " \t\r\n-_:", &save); w; w = strtok_r(NULL, " \t\r\n-_:", &save)) {
 		if (in_list(w, boiler_weak))
 			weak = 1;
@@ -208,6 +212,8 @@ static int class_says_boiler(const xmlNode *n)
 	return weak && !positive;
 }
 
+/* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, or a
+ * class word like "cookie" that is never content). */
 static int is_boiler(const xmlNode *n)
 {
 	const char *role;
@@ -216,10 +222,10 @@ static int is_boiler(const xmlNode *n)
 	    tag_is(n, "article"))
 		return 0;
 	if (tag_in(n, boiler_tags))
-		return 1;
+		return 2;
 	role = attr(n, "role");
 	if (role && in_list(role, boiler_roles))
-		return 1;
+		return 2;
 	return class_says_boiler(n);
 }
 
@@ -275,7 +281,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
 	if (parent)
-		s->flags = parent->flags & (NS_INLINK | NS_PRE | NS_BOILER);
+		s->flags = parent->flags & (NS_INLINK | NS_PRE);
 	if (tag_in(n, drop_tags) || is_hidden(n)) {
 		s->flags |= NS_REMOVED;
 		return;
@@ -290,8 +296,14 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_INLINK;
 	if (tag_is(n, "pre"))
 		s->flags |= NS_PRE;
-	if (!(s->flags & NS_BOILER) && is_boiler(n))
+	switch (is_boiler(n)) {
+	case 2:
 		s->flags |= NS_BOILER;
+		break;
+	case 1:
+		s->flags |= NS_BOILER | NS_WEAK;
+		break;
+	}
 }
 
 /* All of n's subtree is closed: finish its figures and pass them up. */
@@ -303,10 +315,16 @@ static void leave_element(xmlNode *n)
 		return;
 	if (s->flags & NS_BLOCK)
 		classify_block(s);
-	if ((s->flags & NS_BOILER) && s->good > 0 &&
-	    !(n->parent && n->parent->_private && (ns(n->parent)->flags & NS_BOILER))) {
-		s->bad += s->good;
-		s->good = 0;
+	if (s->flags & NS_BOILER) {
+		/* Class names lie (an Elementor "widget" wraps the article):
+		 * a subtree with this much prose is content after all. */
+		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
+		if (s->good >= keep && s->good >= 3 * s->bad) {
+			s->flags &= (uint8_t)~(NS_BOILER | NS_WEAK);
+		} else {
+			s->bad += s->good;
+			s->good = 0;
+		}
 	}
 	if (n->parent && n->parent->type == XML_ELEMENT_NODE && n->parent->_private) {
 		p = ns(n->parent);
@@ -408,9 +426,9 @@ static xmlNode *best_node(xmlNode *root)
 
 		if (n->type == XML_ELEMENT_NODE) {
 			struct nstat *s = ns(n);
-			if (s->flags & NS_REMOVED) {
+			if (s->flags & (NS_REMOVED | NS_BOILER)) {
 				descend = 0;
-			} else if (!(s->flags & NS_BOILER) && s->good >= MIN_PROSE_CHARS) {
+			} else if (s->good >= MIN_PROSE_CHARS) {
 				float sc = node_score(n);
 				/* Pre-order: on a tie the later, deeper node
 				 * wins, so an ancestor must add content to win. */
@@ -507,6 +525,15 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	main_node = best_node(root);
 	if (!main_node)
 		main_node = fallback_node(root);
+#ifdef HTML_EXTRACT_DEBUG
+	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
+	if (getenv("QDEBUG")) {
+		xmlNode *x;
+		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good, ns(root)->bad, ns(root)->text);
+		for (x = main_node; x && x->type == XML_ELEMENT_NODE; x = x->parent)
+			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, attr(x, "class") ? attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
+	}
+#endif
 	rc = html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT, out->title, &b);
 	if (!rc)
 		rc = set_text(out, &b);

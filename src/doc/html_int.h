@@ -32,6 +32,7 @@ struct nstat {
 #define NS_BLOCK   0x04  /* block-level element */
 #define NS_INLINK  0x08  /* inside an <a> */
 #define NS_PRE     0x10  /* inside <pre> (whitespace kept) */
+#define NS_WEAK    0x20  /* with NS_BOILER: only a weak class-name hint */
 
 static inline struct nstat *ns(const xmlNode *n)
 {

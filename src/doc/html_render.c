@@ -196,8 +196,7 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 
 		if (n->type == XML_ELEMENT_NODE && n->_private) {
 			uint8_t f = ns(n)->flags;
-			if (!(f & NS_REMOVED) && (!(f & NS_BOILER) || n == root ||
-						  (root->_private && (ns(root)->flags & NS_BOILER)))) {
+			if (!(f & NS_REMOVED) && (!(f & NS_BOILER) || n == root)) {
 				enter(&r, n);
 				descend = 1;
 			}

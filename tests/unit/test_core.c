@@ -44,6 +44,7 @@ static void qbuf_detach_hands_over(void **state)
 	qbuf_init(&b, 100);
 	s = qbuf_detach(&b, &len);   /* empty buffer still yields "" */
 	assert_non_null(s);
+	assert_string_equal(s, "");
 	assert_int_equal(len, 0);
 	q_free(s);
 	qbuf_adds(&b, "abc");
