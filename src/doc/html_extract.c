@@ -41,7 +41,7 @@
 #include "html_int.h"
 
 /* Chrome costs this much per character against content. */
-#define LAMBDA 0.5f
+#define LAMBDA 0.3f
 /* A block with at least this much non-link text is content ... */
 #define GOOD_BLOCK_CHARS 60.0f
 /* ... or this much if it has sentence punctuation. */
@@ -52,15 +52,25 @@
 #define BOILER_MAX_GOOD 1000.0f
 /* ... and the same when the only hint was a weak class word. */
 #define WEAK_BOILER_MAX_GOOD 150.0f
+/* A page whose prose is below this share of its text may be a listing. */
+#define LISTING_PROSE_SHARE 0.5f
+/* ... and then its main region replaces a best node holding less than
+ * this share of the region's text. */
+#define WIDEN_MAX_SHARE 0.5f
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 
 static const char *const drop_tags[] = {
 	"script", "style", "template", "svg", "iframe", "object",
-	"embed", "canvas", "button", "select", "option", "textarea", "input",
+	"embed", "canvas", "select", "option", "textarea", "input",
 	"head", "link", "meta", "video", "audio", "source", "track", "map",
-	"area", "dialog", "picture", "img", "label", NULL
+	"area", "picture", "img", NULL
 };
+
+/* Controls that are chrome when small, but that libxml2 (which does not
+ * implement HTML5's tree fixing) may wrap around the rest of a page when
+ * a page leaves one unclosed: weak hints, not removal. */
+static const char *const weak_boiler_tags[] = {"button", "label", "dialog", NULL};
 
 static const char *const block_tags[] = {
 	"address", "article", "aside", "blockquote", "body", "center", "dd",
@@ -151,8 +161,12 @@ static int is_hidden(const xmlNode *n)
 {
 	const char *v;
 
-	if (has_attr(n, "hidden"))
-		return 1;
+	if (has_attr(n, "hidden")) {
+		/* React streaming puts server-rendered content in
+		 * <div hidden id="S:0"> and moves it into place with script. */
+		v = attr(n, "id");
+		return !(v && v[0] == 'S' && v[1] == ':');
+	}
 	v = attr(n, "aria-hidden");
 	if (v && !strcasecmp(v, "true"))
 		return 1;
@@ -223,10 +237,29 @@ static int is_boiler(const xmlNode *n)
 		return 0;
 	if (tag_in(n, boiler_tags))
 		return 2;
+	if (tag_in(n, weak_boiler_tags))
+		return 1;
 	role = attr(n, "role");
 	if (role && in_list(role, boiler_roles))
 		return 2;
 	return class_says_boiler(n);
+}
+
+/* Reader comments: content on a forum, an appendix on an article; the
+ * renderer decides which (see html_render.c). */
+static int says_comments(const xmlNode *n)
+{
+	const char *v[2] = {attr(n, "class"), attr(n, "id")};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const char *p = v[i];
+		if (!p)
+			continue;
+		if (strcasestr(p, "comment") || !strcasecmp(p, "respond") || !strcasecmp(p, "replies"))
+			return 1;
+	}
+	return 0;
 }
 
 /* Weighted length of a text run, plus its punctuation count. */
@@ -296,6 +329,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_INLINK;
 	if (tag_is(n, "pre"))
 		s->flags |= NS_PRE;
+	if (says_comments(n))
+		s->flags |= NS_COMMENTS;
 	switch (is_boiler(n)) {
 	case 2:
 		s->flags |= NS_BOILER;
@@ -319,7 +354,8 @@ static void leave_element(xmlNode *n)
 		/* Class names lie (an Elementor "widget" wraps the article):
 		 * a subtree with this much prose is content after all. */
 		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
-		if (s->good >= keep && s->good >= 3 * s->bad) {
+		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
+		if (s->good >= keep && s->good >= ratio * s->bad) {
 			s->flags &= (uint8_t)~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;
@@ -470,6 +506,38 @@ static xmlNode *fallback_node(xmlNode *root)
 	return body ? body : root;
 }
 
+static int is_ancestor(const xmlNode *a, const xmlNode *n)
+{
+	for (; n; n = n->parent)
+		if (n == a)
+			return 1;
+	return 0;
+}
+
+/*
+ * Listings, product pages and link indexes are made of short items, so
+ * the best-scoring element there is often one intro paragraph. When the
+ * page as a whole is not prose (little good text for its size) and the
+ * page marks its main region, take that region instead.
+ */
+static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
+{
+	xmlNode *n;
+
+	if (ns(root)->good >= LISTING_PROSE_SHARE * ns(root)->text)
+		return best;
+	for (n = best->parent; n && n->type == XML_ELEMENT_NODE; n = n->parent) {
+		const char *role = attr(n, "role");
+		if (tag_is(n, "main") || (role && !strcmp(role, "main"))) {
+			if (ns(best)->text < WIDEN_MAX_SHARE * ns(n)->text)
+				return n;
+			return best;
+		}
+	}
+	(void)is_ancestor;
+	return best;
+}
+
 static int set_text(struct q_doc *out, struct qbuf *b)
 {
 	qbuf_rtrim(b, " \n");
@@ -525,6 +593,8 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	main_node = best_node(root);
 	if (!main_node)
 		main_node = fallback_node(root);
+	else
+		main_node = widen_for_listing(root, main_node);
 #ifdef HTML_EXTRACT_DEBUG
 	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
 	if (getenv("QDEBUG")) {

@@ -33,6 +33,7 @@ struct nstat {
 #define NS_INLINK  0x08  /* inside an <a> */
 #define NS_PRE     0x10  /* inside <pre> (whitespace kept) */
 #define NS_WEAK    0x20  /* with NS_BOILER: only a weak class-name hint */
+#define NS_COMMENTS 0x40 /* class or id says reader comments */
 
 static inline struct nstat *ns(const xmlNode *n)
 {

@@ -12,8 +12,10 @@
 #include "../core/utf8.h"
 #include "html_int.h"
 
-/* Longest heading we compare against the title. */
-#define TITLE_CMP_MAX 1024
+/* Comments are dropped when the prose outside them is at least this
+ * much, and this share of theirs. */
+#define COMMENTS_MIN_OUTSIDE 300.0f
+#define COMMENTS_OUTSIDE_SHARE 0.3f
 
 struct render {
 	struct qbuf *out;
@@ -180,6 +182,34 @@ static void leave(struct render *r, xmlNode *n)
 	}
 }
 
+/* A comment section below an article: skipped when the content outside
+ * it is substantial prose, kept when the comments are the content (a
+ * forum thread, a Q&A page). */
+static int is_appendix_comments(const xmlNode *n, const xmlNode *root)
+{
+	float outside;
+
+	const xmlNode *sib;
+	int alike = 0;
+
+	if (!(ns(n)->flags & NS_COMMENTS))
+		return 0;
+	/* Only the outermost comment-marked element is a candidate section. */
+	for (sib = n->parent; sib && sib != root; sib = sib->parent)
+		if (sib->_private && (ns(sib)->flags & NS_COMMENTS))
+			return 0;
+	/* One comment among several same-tag siblings that are comments
+	 * too is a post of a thread, not the section ("comments" beside
+	 * "comment-respond" is still the section). */
+	for (sib = n->parent ? n->parent->children : NULL; sib; sib = sib->next)
+		if (sib != n && sib->type == XML_ELEMENT_NODE && sib->_private &&
+		    (ns(sib)->flags & NS_COMMENTS) && !strcmp((const char *)sib->name, (const char *)n->name) &&
+		    ++alike >= 2)
+			return 0;
+	outside = ns(root)->good - ns(n)->good;
+	return outside >= COMMENTS_MIN_OUTSIDE && outside >= COMMENTS_OUTSIDE_SHARE * ns(n)->good;
+}
+
 int html_render(xmlNode *root, enum doc_format format, const char *title,
 		struct qbuf *out)
 {
@@ -196,7 +226,8 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 
 		if (n->type == XML_ELEMENT_NODE && n->_private) {
 			uint8_t f = ns(n)->flags;
-			if (!(f & NS_REMOVED) && (!(f & NS_BOILER) || n == root)) {
+			if (!(f & NS_REMOVED) &&
+			    (n == root || (!(f & NS_BOILER) && !is_appendix_comments(n, root)))) {
 				enter(&r, n);
 				descend = 1;
 			}
