@@ -48,6 +48,8 @@
 #define GOOD_SENTENCE_CHARS 25.0f
 /* Weighted prose below which we fall back to <main> or the body. */
 #define MIN_PROSE_CHARS 150.0f
+/* Above this share of code characters a block is not prose. */
+#define CODE_SHARE_MAX 0.08f
 /* Prose above which a subtree marked as chrome is kept as content. */
 #define BOILER_MAX_GOOD 1000.0f
 /* ... and the same when the only hint was a weak class word. */
@@ -262,13 +264,14 @@ static int says_comments(const xmlNode *n)
 	return 0;
 }
 
-/* Weighted length of a text run, plus its punctuation count. */
-static float text_weight(const char *s, uint16_t *punct)
+/* Weighted length of a text run, plus its punctuation count and its
+ * count of characters typical of code and data rather than prose. */
+static float text_weight(const char *s, uint16_t *punct, float *code)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0;
 	float w = 0;
-	unsigned pc = 0;
+	unsigned pc = 0, cc = 0;
 
 	while (i < n) {
 		uint32_t cp;
@@ -279,6 +282,8 @@ static float text_weight(const char *s, uint16_t *punct)
 				w += 1;
 			if (c == ',' || c == '.' || c == ';' || c == '!' || c == '?')
 				pc++;
+			if (c && strchr("{}[]<>=;|\\`$'\"", c))
+				cc++;
 			continue;
 		}
 		i += utf8_decode(p + i, n - i, &cp);
@@ -289,6 +294,7 @@ static float text_weight(const char *s, uint16_t *punct)
 		w += utf8_is_cjk(cp) ? 3.0f : 1.0f;
 	}
 	*punct = (uint16_t)(pc > 60000 ? 60000 : pc);
+	*code = (float)cc;
 	return w;
 }
 
@@ -299,6 +305,12 @@ static void classify_block(struct nstat *s)
 
 	if (s->own_text <= 0)
 		return;
+	/* Script or JSON that leaked into the text (a broken attribute, an
+	 * inline data blob) is not prose; real code sits in <pre>. */
+	if (!(s->flags & NS_PRE) && s->own_code > CODE_SHARE_MAX * s->own_text) {
+		s->bad += s->own_text;
+		return;
+	}
 	if (s->own_link <= 0.5f * s->own_text &&
 	    (nonlink >= GOOD_BLOCK_CHARS ||
 	     (nonlink >= GOOD_SENTENCE_CHARS && s->own_punct > 0))) {
@@ -375,18 +387,19 @@ static void add_text(xmlNode *t)
 {
 	struct nstat *ps, *bs;
 	uint16_t punct;
-	float w;
+	float w, code;
 
 	if (!t->parent || !t->parent->_private || !t->content)
 		return;
 	ps = ns(t->parent);
 	if ((ps->flags & NS_REMOVED) || !ps->block)
 		return;
-	w = text_weight((const char *)t->content, &punct);
+	w = text_weight((const char *)t->content, &punct, &code);
 	if (w <= 0)
 		return;
 	bs = ns(ps->block);
 	bs->own_text += w;
+	bs->own_code += code;
 	bs->own_punct = (uint16_t)(bs->own_punct + punct > 60000 ? 60000 : bs->own_punct + punct);
 	ps->text += w;
 	if (ps->flags & NS_INLINK) {

@@ -23,6 +23,7 @@ struct nstat {
 	float own_text;    /* text whose nearest block element is this one */
 	float own_link;
 	uint16_t own_punct;/* commas and sentence ends in own text */
+	float own_code;    /* braces, brackets, quotes, '=' ... in own text */
 	uint8_t flags;     /* NS_* below */
 	xmlNode *block;    /* nearest block ancestor-or-self */
 };
