@@ -92,10 +92,15 @@ static const char *const boiler_roles[] = {
 
 /* Class/id substrings that mark chrome wherever they appear. */
 static const char *const boiler_strong[] = {
-	"cookie", "newsletter", "share", "social", "related", "breadcrumb",
-	"advert", "promo", "popup", "subscribe", "consent", "gdpr", "disqus",
-	"outbrain", "taboola", "paywall", "sponsor", "skiplink", "skip-link",
-	"recommend", NULL
+	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
+	"subscribe", "sponsor", "recommend", NULL
+};
+
+/* Class/id substrings of things that are never content, however much
+ * text they hold (consent dialogs carry pages of legal prose). */
+static const char *const boiler_never[] = {
+	"cookie", "consent", "gdpr", "onetrust", "cmplz", "newsletter", "disqus",
+	"outbrain", "taboola", "paywall", "skiplink", "skip-link", NULL
 };
 
 /* Class/id words that mark chrome unless a content word is present too. */
@@ -189,7 +194,8 @@ static int is_hidden(const xmlNode *n)
 }
 
 /* Split class and id into lower-case words and test them against the
- * boilerplate lists: 2 for a strong hint, 1 for a weak one, 0 for none. */
+ * boilerplate lists: 3 never content, 2 a strong hint, 1 a weak one,
+ * 0 none. */
 static int class_says_boiler(const xmlNode *n)
 {
 	const char *cls = attr(n, "class"), *id = attr(n, "id");
@@ -212,6 +218,9 @@ static int class_says_boiler(const xmlNode *n)
 			buf[k++] = ' ';
 	}
 	buf[k] = '\0';
+	for (i = 0; boiler_never[i]; i++)
+		if (strstr(buf, boiler_never[i]))
+			return 3;
 	for (i = 0; boiler_strong[i]; i++)
 		if (strstr(buf, boiler_strong[i])) {
 			strong = 1;
@@ -228,8 +237,8 @@ static int class_says_boiler(const xmlNode *n)
 	return weak && !positive;
 }
 
-/* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, or a
- * class word like "cookie" that is never content). */
+/* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
+ * words like "share"), 3 never content ("cookie", "consent"). */
 static int is_boiler(const xmlNode *n)
 {
 	const char *role;
@@ -344,6 +353,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	if (says_comments(n))
 		s->flags |= NS_COMMENTS;
 	switch (is_boiler(n)) {
+	case 3:
+		s->flags |= NS_BOILER | NS_NEVER;
+		break;
 	case 2:
 		s->flags |= NS_BOILER;
 		break;
@@ -367,7 +379,7 @@ static void leave_element(xmlNode *n)
 		 * a subtree with this much prose is content after all. */
 		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
 		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
-		if (s->good >= keep && s->good >= ratio * s->bad) {
+		if (!(s->flags & NS_NEVER) && s->good >= keep && s->good >= ratio * s->bad) {
 			s->flags &= (uint8_t)~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;

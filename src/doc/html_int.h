@@ -35,6 +35,7 @@ struct nstat {
 #define NS_PRE     0x10  /* inside <pre> (whitespace kept) */
 #define NS_WEAK    0x20  /* with NS_BOILER: only a weak class-name hint */
 #define NS_COMMENTS 0x40 /* class or id says reader comments */
+#define NS_NEVER   0x80  /* with NS_BOILER: never content, however long */
 
 static inline struct nstat *ns(const xmlNode *n)
 {
