@@ -12,6 +12,11 @@
 #include "../core/utf8.h"
 #include "html_int.h"
 
+/* Content whose prose is at least this share of its text is a prose
+ * page, where short label blocks are dropped. */
+#define PROSE_PAGE_SHARE 0.6f
+/* Blocks shorter than this (weighted characters) can be labels. */
+#define LABEL_MAX_CHARS 25.0f
 /* Comments are dropped when the prose outside them is at least this
  * much, and this share of theirs. */
 #define COMMENTS_MIN_OUTSIDE 300.0f
@@ -29,6 +34,7 @@ struct render {
 	int cells_in_row;        /* cells so far in the current <tr> */
 	const char *prefix;      /* marker for the paragraph being built */
 	int heading;             /* its heading level, 0 if none */
+	int prose_page;          /* the content is mostly prose */
 	int last_tight;          /* the previous line was a list item or row */
 	int table_rows;          /* rows emitted in the current table */
 	int row_cells;           /* cells in the table's first row */
@@ -182,6 +188,32 @@ static void leave(struct render *r, xmlNode *n)
 	}
 }
 
+/*
+ * On a prose page, a short block with no sentence punctuation that is not
+ * a heading, list item or cell is a label: "Posts: 1,204", "Reply",
+ * "Joined Mar 2019", "Click to expand...".
+ */
+static int is_label_text(const xmlNode *t)
+{
+	const xmlNode *b;
+	const struct nstat *s;
+
+	if (!t->parent || !t->parent->_private)
+		return 0;
+	b = ns(t->parent)->block;
+	if (!b || !b->_private)
+		return 0;
+	s = ns(b);
+	if (s->own_text <= 0 || s->own_text >= LABEL_MAX_CHARS || s->own_punct > 0 ||
+	    (s->flags & NS_PRE))
+		return 0;
+	if (html_heading_level(b) || tag_is(b, "li") || tag_is(b, "td") || tag_is(b, "th") ||
+	    tag_is(b, "dt") || tag_is(b, "dd") || tag_is(b, "pre") || tag_is(b, "caption") ||
+	    tag_is(b, "figcaption") || tag_is(b, "blockquote"))
+		return 0;
+	return 1;
+}
+
 /* A comment section below an article: skipped when the content outside
  * it is substantial prose, kept when the comments are the content (a
  * forum thread, a Q&A page). */
@@ -220,6 +252,7 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 	r.out = out;
 	r.format = format;
 	r.title = title;
+	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text;
 	qbuf_init(&r.para, out->max);
 	while (n) {
 		int descend = 0;
@@ -232,7 +265,7 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 				descend = 1;
 			}
 		} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-			   n->content) {
+			   n->content && !(r.prose_page && is_label_text(n))) {
 			add_text(&r, (const char *)n->content);
 		}
 		if (descend && n->children) {
