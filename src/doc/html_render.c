@@ -35,7 +35,7 @@ struct render {
 	const char *prefix;      /* marker for the paragraph being built */
 	int heading;             /* its heading level, 0 if none */
 	int prose_page;          /* the content is mostly prose */
-	int last_tight;          /* the previous line was a list item or row */
+	int last_tight;          /* the previous line was a list item (1) or row (2) */
 	int table_rows;          /* rows emitted in the current table */
 	int row_cells;           /* cells in the table's first row */
 };
@@ -44,8 +44,8 @@ static void emit_para(struct render *r)
 {
 	struct qbuf *o = r->out;
 	struct qbuf *p = &r->para;
-	/* List items and table rows sit on consecutive lines. */
-	int tight = r->prefix != NULL;
+	/* List items and table rows sit on consecutive lines: 1 list, 2 row. */
+	int tight = !r->prefix ? 0 : r->prefix[0] == '|' ? 2 : 1;
 
 	qbuf_rtrim(p, " \n");
 	if (p->len == 0)
@@ -56,7 +56,7 @@ static void emit_para(struct render *r)
 			goto done;
 	}
 	/* A blank line around each paragraph, list and table. */
-	if (o->len && (!tight || !r->last_tight))
+	if (o->len && (!tight || tight != r->last_tight))
 		qbuf_adds(o, "\n");
 	r->last_tight = tight;
 	if (r->heading && r->format == DOC_FORMAT_MARKDOWN) {
@@ -190,7 +190,7 @@ static void leave(struct render *r, xmlNode *n)
 
 /*
  * On a prose page, a short block with no sentence punctuation that is not
- * a heading, list item or cell is a label: "Posts: 1,204", "Reply",
+ * a paragraph, heading, list item or cell is a label: "Posts: 1,204", "Reply",
  * "Joined Mar 2019", "Click to expand...".
  */
 static int is_label_text(const xmlNode *t)
@@ -207,7 +207,7 @@ static int is_label_text(const xmlNode *t)
 	if (s->own_text <= 0 || s->own_text >= LABEL_MAX_CHARS || s->own_punct > 0 ||
 	    (s->flags & NS_PRE))
 		return 0;
-	if (html_heading_level(b) || tag_is(b, "li") || tag_is(b, "td") || tag_is(b, "th") ||
+	if (html_heading_level(b) || tag_is(b, "p") || tag_is(b, "li") || tag_is(b, "td") || tag_is(b, "th") ||
 	    tag_is(b, "dt") || tag_is(b, "dd") || tag_is(b, "pre") || tag_is(b, "caption") ||
 	    tag_is(b, "figcaption") || tag_is(b, "blockquote"))
 		return 0;
