@@ -86,6 +86,10 @@ run extract-docx-json "$Q" extract -f json "$TMP/fx/sample.docx"; out_has '"auth
 run extract-gbk-sniff "$Q" extract "$TMP/fx/gbk-nolabel.html"; rc_is 0; out_has "全球定位系统"; out_utf8
 run extract-sjis-sniff "$Q" extract "$TMP/fx/sjis-nolabel.html"; rc_is 0; out_has "東京の天気"
 run extract-ct-flag "$Q" extract --content-type "text/html; charset=gbk" "$TMP/fx/gbk-nolabel.html"; rc_is 0; out_has "全球定位系统"
+gzip -c sample/pages/article.html >"$TMP/article.html.gz"
+run extract-gzip "$Q" extract "$TMP/article.html.gz"; rc_is 0; out_has "stopped deliberately degrading"
+head -c 20000 /dev/zero | gzip -c | gzip -c >"$TMP/nested.gz"
+run extract-nested-gzip "$Q" extract "$TMP/nested.gz"; rc_is 1; err_has "nested gzip"
 run extract-broken-docx "$Q" extract "$TMP/fx/broken.docx"; rc_is 1; err_has "damaged"
 run extract-bomb-docx "$Q" extract "$TMP/fx/bomb.docx"; rc_is 1; err_has "larger than"
 run extract-binary "$Q" extract "$TMP/fx/binary.bin"; rc_is 1; err_has "unsupported"
