@@ -257,12 +257,22 @@ static int is_boiler(const xmlNode *n)
 }
 
 /* Reader comments: content on a forum, an appendix on an article; the
- * renderer decides which (see html_render.c). */
+ * renderer decides which (see html_render.c). Returns 2 for the markup
+ * blog engines give their comment section, 1 for any comment hint. */
 static int says_comments(const xmlNode *n)
 {
+	static const char *const section_classes[] = {"comments-area", "comment-list",
+		"commentlist", "comments-section", "comment-section", "comments-wrapper",
+		"comments-container", NULL};
 	const char *v[2] = {attr(n, "class"), attr(n, "id")};
 	int i;
 
+	if (v[1] && (!strcasecmp(v[1], "comments") || !strcasecmp(v[1], "respond") ||
+		     !strcasecmp(v[1], "disqus_thread")))
+		return 2;
+	for (i = 0; v[0] && section_classes[i]; i++)
+		if (strcasestr(v[0], section_classes[i]))
+			return 2;
 	for (i = 0; i < 2; i++) {
 		const char *p = v[i];
 		if (!p)
@@ -350,8 +360,14 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_INLINK;
 	if (tag_is(n, "pre"))
 		s->flags |= NS_PRE;
-	if (says_comments(n))
+	switch (says_comments(n)) {
+	case 2:
+		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
+		break;
+	case 1:
 		s->flags |= NS_COMMENTS;
+		break;
+	}
 	switch (is_boiler(n)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
@@ -380,7 +396,7 @@ static void leave_element(xmlNode *n)
 		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
 		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
 		if (!(s->flags & NS_NEVER) && s->good >= keep && s->good >= ratio * s->bad) {
-			s->flags &= (uint8_t)~(NS_BOILER | NS_WEAK);
+			s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;
 			s->good = 0;

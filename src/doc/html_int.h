@@ -24,7 +24,7 @@ struct nstat {
 	float own_link;
 	uint16_t own_punct;/* commas and sentence ends in own text */
 	float own_code;    /* braces, brackets, quotes, '=' ... in own text */
-	uint8_t flags;     /* NS_* below */
+	uint16_t flags;    /* NS_* below */
 	xmlNode *block;    /* nearest block ancestor-or-self */
 };
 
@@ -36,6 +36,7 @@ struct nstat {
 #define NS_WEAK    0x20  /* with NS_BOILER: only a weak class-name hint */
 #define NS_COMMENTS 0x40 /* class or id says reader comments */
 #define NS_NEVER   0x80  /* with NS_BOILER: never content, however long */
+#define NS_COMMENT_SECTION 0x100 /* a blog's comment section (id=comments...) */
 
 static inline struct nstat *ns(const xmlNode *n)
 {

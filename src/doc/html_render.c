@@ -239,6 +239,9 @@ static int is_appendix_comments(const xmlNode *n, const xmlNode *root)
 		    ++alike >= 2)
 			return 0;
 	outside = ns(root)->good - ns(n)->good;
+	/* A blog's own comment section goes whenever there is an article. */
+	if (ns(n)->flags & NS_COMMENT_SECTION)
+		return outside >= COMMENTS_MIN_OUTSIDE;
 	return outside >= COMMENTS_MIN_OUTSIDE && outside >= COMMENTS_OUTSIDE_SHARE * ns(n)->good;
 }
 
@@ -258,7 +261,7 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 		int descend = 0;
 
 		if (n->type == XML_ELEMENT_NODE && n->_private) {
-			uint8_t f = ns(n)->flags;
+			uint16_t f = ns(n)->flags;
 			if (!(f & NS_REMOVED) &&
 			    (n == root || (!(f & NS_BOILER) && !is_appendix_comments(n, root)))) {
 				enter(&r, n);
