@@ -377,6 +377,13 @@ static void route(int fd, const char *path)
 			snprintf(buf, sizeof(buf), "/redirect/%d", k - 1);
 			redirect(fd, buf);
 		}
+	} else if (!strncmp(path, "/delay/", 7)) {
+		/* /delay/MS/anything: a page that takes MS milliseconds (a slow
+		 * site, for the fetch benchmark). */
+		long ms = strtol(path + 7, NULL, 10);
+		if (ms > 0 && ms < 60000)
+			usleep((useconds_t)ms * 1000);
+		serve_file(fd, "article.html", "text/html; charset=utf-8");
 	} else if (!strcmp(path, "/loop")) {
 		redirect(fd, "/loop");
 	} else if (!strcmp(path, "/to-ftp")) {
