@@ -9,6 +9,12 @@
 #   make deps            install the Debian packages we need
 
 CC ?= cc
+# Quiet by default; `make V=1` prints every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 PKGS := libcurl libxml-2.0 jansson zlib
 TEST_PKGS := cmocka
 
@@ -51,21 +57,25 @@ deps:
 
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/libquarry.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/quarry: $(CLI_OBJ) $(BUILD)/libquarry.a
-	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libquarry.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libquarry.a \
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libquarry.a \
 		$(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/fakeweb: tests/fakeweb.c $(DEPS_STAMP)
-	$(CC) $(CFLAGS_ALL) -o $@ $< -lz -lpthread
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< -lz -lpthread
 
 test: $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
 	@BUILD=$(BUILD) sh tests/run.sh
@@ -89,7 +99,8 @@ fuzz: $(DEPS_STAMP)
 	done
 
 $(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
 WCXB ?= ../shared/data/wcxb-dev
 bench: $(BUILD)/extract_bench
