@@ -47,7 +47,7 @@
 /* ... or this much if it has sentence punctuation. */
 #define GOOD_SENTENCE_CHARS 25.0f
 /* Weighted prose below which we fall back to <main> or the body. */
-#define MIN_PROSE_CHARS 150.0f
+#define MIN_PROSE_CHARS 500.0f
 /* Above this share of code characters a block is not prose. */
 #define CODE_SHARE_MAX 0.08f
 /* Prose above which a subtree marked as chrome is kept as content. */
@@ -108,7 +108,8 @@ static const char *const boiler_weak[] = {
 	"sidebar", "nav", "navbar", "navigation", "menu", "footer", "banner",
 	"masthead", "ad", "ads", "pagination", "pager", "signup",
 	"modal", "toolbar", "tagcloud", "tags", "topbar", "offcanvas",
-	"drawer", "dropdown", "login", NULL
+	"drawer", "dropdown", "login", "facet", "facets", "filter", "filters",
+	"refinements", "sorting", NULL
 };
 
 static const char *const content_words[] = {
@@ -520,10 +521,13 @@ static xmlNode *best_node(xmlNode *root)
 	return best;
 }
 
-/* Step 5: <main>, role=main, a single <article>, else body. */
+/* Step 5: <main>, role=main, a single <article>, an element with a
+ * content id ("content", "main-content"...), else body. */
 static xmlNode *fallback_node(xmlNode *root)
 {
-	xmlNode *n, *body = NULL, *article = NULL;
+	static const char *const content_ids[] = {"content", "main", "main-content",
+		"maincontent", "primary", "page-content", NULL};
+	xmlNode *n, *body = NULL, *article = NULL, *by_id = NULL;
 	int articles = 0;
 
 	for (n = root; n; n = tree_next(n, root, n->type != XML_ELEMENT_NODE ||
@@ -541,18 +545,19 @@ static xmlNode *fallback_node(xmlNode *root)
 		}
 		if (tag_is(n, "body"))
 			body = n;
+		if (!by_id && attr(n, "id") && !(ns(n)->flags & NS_BOILER)) {
+			const char *id = attr(n, "id");
+			int i;
+			for (i = 0; content_ids[i]; i++)
+				if (!strcasecmp(id, content_ids[i]) && ns(n)->text > 0)
+					by_id = n;
+		}
 	}
 	if (articles == 1 && ns(article)->text > 0)
 		return article;
+	if (by_id)
+		return by_id;
 	return body ? body : root;
-}
-
-static int is_ancestor(const xmlNode *a, const xmlNode *n)
-{
-	for (; n; n = n->parent)
-		if (n == a)
-			return 1;
-	return 0;
 }
 
 /*
@@ -575,7 +580,6 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 			return best;
 		}
 	}
-	(void)is_ancestor;
 	return best;
 }
 
