@@ -15,7 +15,7 @@ Q :=
 else
 Q := @
 endif
-PKGS := libcurl libxml-2.0 jansson zlib
+PKGS := libcurl libxml-2.0 jansson zlib sqlite3
 TEST_PKGS := cmocka
 
 ifeq ($(SANITIZE),1)
@@ -33,9 +33,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -include src/core/banned.h \
 	$(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lpthread $(LDLIBS)
+LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lpthread $(LDLIBS)
 
-LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -49,6 +49,7 @@ all: $(BUILD)/quarry
 # Install packages only when pkg-config cannot find one of them.
 $(DEPS_STAMP):
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v pdftotext >/dev/null \
+		&& [ -f /usr/include/libstemmer.h ] \
 		|| sh scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
@@ -87,7 +88,7 @@ fuzz: $(DEPS_STAMP)
 	@for t in $(FUZZ_TARGETS); do \
 		clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 			-include src/core/banned.h $(PKG_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
-			$(PKG_LIBS) -lpthread || exit 1; \
+			$(PKG_LIBS) -lstemmer -lpthread || exit 1; \
 	done
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus-$$t; \

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
-libjansson-dev zlib1g-dev libcmocka-dev poppler-utils clang"
+libjansson-dev zlib1g-dev libsqlite3-dev libstemmer-dev libcmocka-dev poppler-utils clang"
 
 missing=""
 for p in $PACKAGES; do

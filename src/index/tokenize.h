@@ -1,0 +1,58 @@
+/*
+ * tokenize.h - the search tokenizer, for indexing and for queries.
+ *
+ * One tokenizer serves both sides so a query matches what was indexed:
+ *   - words are runs of letters and digits; Unicode case folding for the
+ *     scripts we see in practice (Latin, Greek, Cyrillic, full-width
+ *     forms) and diacritic removal for Latin ("Café" and "cafe" match,
+ *     "Straße" is "strasse");
+ *   - English words are stemmed with Snowball (libstemmer), so "running"
+ *     finds "runs";
+ *   - Chinese, Japanese and Korean text has no spaces: every CJK
+ *     character is indexed on its own and as a bigram with the next one,
+ *     at the same position. A one-character query matches the unigram; a
+ *     longer one becomes a phrase of its bigrams, so "选择可用" finds the
+ *     document containing it and not one holding the characters apart.
+ * Tokens longer than TOKEN_MAX_BYTES are cut there.
+ *
+ * tokenizer_register_fts5() makes it available to SQLite FTS5 as
+ * tokenize='quarry'. A struct tokenizer is not thread-safe (the stemmer
+ * keeps state); FTS5 creates one per table per connection.
+ */
+#ifndef Q_TOKENIZE_H
+#define Q_TOKENIZE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "../core/err.h"
+
+#define TOKEN_MAX_BYTES 64
+
+enum tokenize_mode {
+	TOKENIZE_DOCUMENT = 0,   /* unigrams and bigrams for CJK */
+	TOKENIZE_QUERY = 1       /* unigram only for a lone CJK character */
+};
+
+/*
+ * Called per token: the folded token text (not NUL-terminated), the byte
+ * span in the input, and whether it shares the previous token's position.
+ * Return non-zero to stop; tokenize() then returns that value.
+ */
+typedef int (*token_fn)(void *ctx, const char *tok, size_t len, size_t start, size_t end,
+			int colocated);
+
+struct tokenizer;
+
+/* NULL when out of memory. stem=0 switches stemming off. */
+struct tokenizer *tokenizer_new(int stem);
+void tokenizer_free(struct tokenizer *t);
+
+/* Tokenize text[0..len) (UTF-8; invalid bytes separate words). */
+int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokenize_mode mode,
+		  token_fn fn, void *ctx);
+
+/* Register the FTS5 tokenizer "quarry" on db. */
+int tokenizer_register_fts5(sqlite3 *db, struct q_error *err);
+
+#endif
