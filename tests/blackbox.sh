@@ -160,5 +160,53 @@ run robots-deny "$Q" fetch "$B/private/secret.html"; rc_is 1; err_has "robots.tx
 run robots-ignore "$Q" fetch --ignore-robots "$B/private/secret.html"; rc_is 0; out_has "listed in robots.txt"
 run robots-allow "$Q" fetch "$B/private/open.html"; rc_is 0
 
+# ---- the local corpus: quarry index and quarry search ----
+H="$TMP/home"
+C="$TMP/corpus"
+mkdir -p "$C/sub/deeper" "$C/.hidden"
+cp sample/pages/*.html "$C/"
+cp "$TMP/fx/sample.pdf" "$TMP/fx/sample.docx" "$C/sub/"
+cp "$TMP/fx/gbk-nolabel.html" "$C/sub/deeper/gbk.html"
+printf '# Field notes\n\nThe quarterly revenue figures were discussed at length.\n' >"$C/notes.md"
+printf 'Plain text about telescopes and lenses.\n' >"$C/sub/plain.txt"
+printf 'secret hidden text\n' >"$C/.hidden/secret.md"
+cp "$TMP/fx/binary.bin" "$C/sub/program.bin"
+ln -s .. "$C/sub/loop"
+run index-add "$Q" index add --home "$H" "$C"
+rc_is 0; out_has "added 8,"; out_has "skipped 1"
+run index-ls "$Q" index ls --home "$H"
+rc_is 0; out_has "article.html"; out_has "sample.docx"; out_has "gbk.html"; out_lacks "secret"; out_lacks "loop"
+run index-stats "$Q" index stats --home "$H"; rc_is 0; out_has "documents   8"
+run index-again "$Q" index add --home "$H" "$C"; rc_is 0; out_has "added 0, updated 0, unchanged 8"
+sleep 1
+printf '# Field notes\n\nThe meeting moved to the observatory instead.\n' >"$C/notes.md"
+rm "$C/sub/plain.txt"
+touch "$C/forum.html"
+run index-incremental "$Q" index add --home "$H" "$C"
+rc_is 0; out_has "updated 1, unchanged 6, removed 1"
+run search-updated "$Q" search --home "$H" observatory; rc_is 0; out_has "notes.md"
+run search-old-gone "$Q" search --home "$H" quarterly revenue; out_lacks "notes.md"
+run search-vanished "$Q" search --home "$H" telescopes; out_lacks "plain.txt"
+run search-phrase "$Q" search --home "$H" '"switched off"'; rc_is 0; out_has "article.html"
+run search-exclude "$Q" search --home "$H" 'selective -2007'; rc_is 0; out_has "article.html"; out_lacks "forum.html"
+run search-stem "$Q" search --home "$H" degrade; rc_is 0; out_has "article.html"
+run search-zh-2 "$Q" search --home "$H" 精度; rc_is 0; out_has "zh-article.html"; out_has "gbk.html"
+run search-zh-1 "$Q" search --home "$H" 降; rc_is 0; out_has "zh-article.html"
+run search-docx "$Q" search --home "$H" revenue; rc_is 0; out_has "sample.docx"
+run search-pdf "$Q" search --home "$H" pdftotext; rc_is 0; out_has "sample.pdf"
+run search-json "$Q" search --home "$H" --json -k 2 selective
+rc_is 0; out_has '"rank":1'; out_has '"heading":'; out_has '"start":'
+run search-only-not "$Q" search --home "$H" -- -gps; rc_is 1; err_has "only exclusions"
+run search-syntax "$Q" search --home "$H" 'AND OR NOT ( ) * ^ : "'; rc_is 0
+run index-rm "$Q" index rm --home "$H" "$C/sub"; rc_is 0; out_has "removed 3 documents"
+run index-check "$Q" index check --home "$H"; rc_is 0; out_has "ok"
+run index-rebuild "$Q" index rebuild --home "$H"; rc_is 0; out_has "rebuilt the full-text index"
+run search-after-rebuild "$Q" search --home "$H" observatory; rc_is 0; out_has "notes.md"
+run index-bad-action "$Q" index frob --home "$H"; rc_is 2; err_has "unknown action"
+mkdir -p "$TMP/badhome"
+head -c 8192 /dev/urandom >"$TMP/badhome/quarry.db"
+run index-corrupt "$Q" index stats --home "$TMP/badhome"; rc_is 1; err_has "quarry index check"; err_has "rebuild"
+run index-env-home env QUARRY_HOME="$H" "$Q" index ls; rc_is 0; out_has "notes.md"
+
 echo "blackbox: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -4,6 +4,8 @@
  */
 #include "cli.h"
 
+#include "../index/corpus.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -237,5 +239,31 @@ void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, cons
 	set_source(o, fig);
 	set_str(o, "error", q_strerror(code));
 	set_str(o, "message", msg);
+	put_json(f, o);
+}
+
+void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
+{
+	json_t *o;
+
+	if (!json) {
+		fprintf(f, "%d. %s%s%s%s  (score %.3f)\n", rank, h->path,
+			h->title && *h->title ? "  \"" : "", h->title ? h->title : "",
+			h->title && *h->title ? "\"" : "", h->score);
+		if (h->heading && *h->heading)
+			fprintf(f, "   %s\n", h->heading);
+		fprintf(f, "   %s\n\n", h->snippet ? h->snippet : "");
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "rank", json_integer(rank));
+	set_str(o, "path", h->path);
+	set_str(o, "title", h->title);
+	set_str(o, "heading", h->heading);
+	json_object_set_new(o, "score", json_real(h->score));
+	set_str(o, "snippet", h->snippet);
+	json_object_set_new(o, "passage_id", json_integer(h->passage_id));
+	json_object_set_new(o, "start", json_integer(h->start));
+	json_object_set_new(o, "end", json_integer(h->end));
 	put_json(f, o);
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "../../src/core/qbuf.h"
+#include "../../src/index/corpus.h"
+#include "../../src/index/split.h"
 #include "../../src/index/tokenize.h"
 
 /* Collect tokens as "a b c"; a colocated token is written "+tok". */
@@ -129,6 +131,89 @@ static void fts5_search(void **state)
 	sqlite3_close(db);
 }
 
+struct split_log {
+	const char *text;
+	int n;
+	struct passage p[64];
+};
+
+static int log_passage(void *ctx, const struct passage *p)
+{
+	struct split_log *l = ctx;
+
+	if (l->n < 64)
+		l->p[l->n++] = *p;
+	return 0;
+}
+
+static void split_on_headings_and_size(void **state)
+{
+	struct split_log l;
+	struct qbuf t;
+	int i;
+
+	(void)state;
+	qbuf_init(&t, 1 << 20);
+	qbuf_adds(&t, "Intro paragraph here.\n\n# Setup\n\n## Linux\n\nInstall it.\n\n# Use\n\n");
+	for (i = 0; i < 50; i++)   /* 50 paragraphs of 20 words */
+		qbuf_adds(&t, "one two three four five six seven eight nine ten "
+			      "one two three four five six seven eight nine ten.\n\n");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(split_passages(t.data, t.len, log_passage, &l), 0);
+	assert_true(l.n >= 6);
+	assert_string_equal(l.p[0].heading, "");
+	assert_string_equal(l.p[1].heading, "Setup > Linux");
+	assert_int_equal(strncmp(t.data + l.p[1].start, "Install it.", 11), 0);
+	assert_int_equal(l.p[1].end - l.p[1].start, 11);
+	for (i = 2; i < l.n; i++) {
+		assert_string_equal(l.p[i].heading, "Use");
+		assert_true(l.p[i].words <= SPLIT_MAX_WORDS);
+		assert_true(l.p[i].end <= t.len);
+	}
+	assert_true(l.p[2].words >= SPLIT_TARGET_WORDS);
+	qbuf_release(&t);
+}
+
+static void split_long_paragraph_and_cjk(void **state)
+{
+	struct split_log l;
+	struct qbuf t;
+	int i;
+
+	(void)state;
+	qbuf_init(&t, 1 << 20);
+	for (i = 0; i < 400; i++)   /* one paragraph, 2400 CJK chars = 1200 words */
+		qbuf_adds(&t, "选择可用性。");
+	memset(&l, 0, sizeof(l));
+	split_passages(t.data, t.len, log_passage, &l);
+	assert_true(l.n >= 4);
+	for (i = 0; i < l.n; i++) {
+		assert_true(l.p[i].words <= SPLIT_MAX_WORDS);
+		/* every passage starts on a character boundary */
+		assert_true(((unsigned char)t.data[l.p[i].start] & 0xC0) != 0x80);
+	}
+	qbuf_release(&t);
+}
+
+static void query_translation(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 4096);
+	assert_int_equal(corpus_query_to_fts("open models", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "(\"open\" OR \"models\")");
+	qbuf_reset(&b);
+	corpus_query_to_fts("\"switched off\" gps -weights -2007", &b, NULL);
+	assert_string_equal(qbuf_cstr(&b), "(\"switched off\") AND (\"gps\") NOT (\"weights\" OR \"2007\")");
+	qbuf_reset(&b);
+	corpus_query_to_fts("a\"b", &b, NULL);   /* quotes inside words are escaped */
+	assert_string_equal(qbuf_cstr(&b), "(\"a\"\"b\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("-only", &b, NULL), Q_EINVAL);
+	qbuf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +221,9 @@ int main(void)
 		cmocka_unit_test(cjk_bigrams),
 		cmocka_unit_test(hostile_input),
 		cmocka_unit_test(fts5_search),
+		cmocka_unit_test(split_on_headings_and_size),
+		cmocka_unit_test(split_long_paragraph_and_cjk),
+		cmocka_unit_test(query_translation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,356 @@
+/*
+ * cmd_index.c - `quarry index add|rm|ls|stats|check|rebuild`: the local
+ * corpus, and `quarry search`.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "../index/corpus.h"
+#include "../index/store.h"
+#include "cli.h"
+
+#define INDEX_MAX_PATHS 4096
+
+enum { O_HOME, O_VERBOSE, O_K, O_JSON };
+
+static const struct cli_opt index_opts[] = {
+	{"home", 0, 1, O_HOME},
+	{"verbose", 'v', 0, O_VERBOSE},
+	{NULL, 0, 0, 0}
+};
+
+struct progress {
+	int tty;
+	int verbose;
+	long files;
+};
+
+static const char *event_name(enum corpus_event ev)
+{
+	switch (ev) {
+	case CORPUS_ADDED: return "added";
+	case CORPUS_UPDATED: return "updated";
+	case CORPUS_UNCHANGED: return "unchanged";
+	case CORPUS_REMOVED: return "removed";
+	case CORPUS_SKIPPED: return "skipped";
+	case CORPUS_FAILED: return "failed";
+	}
+	return "?";
+}
+
+static void on_progress(void *ctx, enum corpus_event ev, const char *path, const char *why)
+{
+	struct progress *p = ctx;
+
+	p->files++;
+	if (p->tty)
+		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
+	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
+		if (p->tty)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), path, why ? ": " : "", why ? why : "");
+	}
+}
+
+static int open_store(const char *home_flag, struct store *s, const char *cmd)
+{
+	char home[4096];
+	struct q_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (store_home(home_flag, home, sizeof(home), &err) || store_open(s, home, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int index_add(const char *home, char **paths, int n, int verbose)
+{
+	struct store s;
+	struct progress p = {isatty(2), verbose, 0};
+	struct corpus_counts c;
+	struct q_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (open_store(home, &s, "index add"))
+		return 1;
+	rc = corpus_add(&s, paths, n, on_progress, &p, &c, &err);
+	if (p.tty)
+		fputs("\r\033[K", stderr);
+	printf("added %ld, updated %ld, unchanged %ld, removed %ld, skipped %ld, failed %ld "
+	       "(%.1f kB of text indexed)\n", c.added, c.updated, c.unchanged, c.removed, c.skipped,
+	       c.failed, c.text_bytes / 1e3);
+	if (c.skipped && !verbose)
+		printf("(run with --verbose to see what was skipped and why)\n");
+	store_close(&s);
+	if (rc) {
+		fprintf(stderr, "quarry index add: %s\n", err.msg);
+		return 1;
+	}
+	return c.failed ? 1 : 0;
+}
+
+static int index_rm(const char *home, char **paths, int n)
+{
+	struct store s;
+	struct q_error err;
+	long removed = 0;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (open_store(home, &s, "index rm"))
+		return 1;
+	rc = corpus_remove(&s, paths, n, &removed, &err);
+	store_close(&s);
+	if (rc) {
+		fprintf(stderr, "quarry index rm: %s\n", err.msg);
+		return 1;
+	}
+	printf("removed %ld document%s\n", removed, removed == 1 ? "" : "s");
+	return 0;
+}
+
+static int index_ls(const char *home)
+{
+	struct store s;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (open_store(home, &s, "index ls"))
+		return 1;
+	rc = sqlite3_prepare_v2(s.db, "SELECT d.path, d.kind, d.chars, (SELECT count(*) FROM passages p "
+				      "WHERE p.doc_id = d.id), coalesce(d.title, '') FROM documents d ORDER BY d.path",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			printf("%s\t%s\t%lld chars\t%d passages\t%s\n", sqlite3_column_text(st, 0),
+			       sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+			       sqlite3_column_int(st, 3), sqlite3_column_text(st, 4));
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE) {
+		struct q_error err;
+		store_error(&s, rc, "listing", &err);
+		fprintf(stderr, "quarry index ls: %s\n", err.msg);
+		store_close(&s);
+		return 1;
+	}
+	store_close(&s);
+	return 0;
+}
+
+static long long query_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+static int index_stats(const char *home)
+{
+	struct store s;
+	struct stat st;
+	long long fts_pages, page_size;
+
+	if (open_store(home, &s, "index stats"))
+		return 1;
+	page_size = query_int(&s, "PRAGMA page_size");
+	fts_pages = query_int(&s, "SELECT count(*) FROM dbstat WHERE name LIKE 'passages_fts%'");
+	printf("documents   %lld\n", query_int(&s, "SELECT count(*) FROM documents"));
+	printf("passages    %lld\n", query_int(&s, "SELECT count(*) FROM passages"));
+	printf("text bytes  %lld\n", query_int(&s, "SELECT coalesce(sum(chars), 0) FROM documents"));
+	if (fts_pages >= 0)
+		printf("index bytes %lld\n", fts_pages * page_size);
+	if (!stat(s.path, &st))
+		printf("database    %s (%lld bytes)\n", s.path, (long long)st.st_size);
+	store_close(&s);
+	return 0;
+}
+
+static int index_check(const char *home)
+{
+	struct store s;
+	sqlite3_stmt *st;
+	int ok = 1, rc;
+
+	if (open_store(home, &s, "index check"))
+		return 1;
+	rc = sqlite3_prepare_v2(s.db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *m = (const char *)sqlite3_column_text(st, 0);
+			if (strcmp(m, "ok")) {
+				ok = 0;
+				printf("database: %s\n", m);
+			}
+		}
+		sqlite3_finalize(st);
+	} else {
+		ok = 0;
+	}
+	rc = sqlite3_exec(s.db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		ok = 0;
+		printf("full-text index: %s\n", sqlite3_errmsg(s.db));
+	}
+	store_close(&s);
+	if (!ok) {
+		printf("problems found: run 'quarry index rebuild' to rebuild the full-text index\n");
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+static int index_rebuild(const char *home)
+{
+	struct store s;
+	struct q_error err;
+
+	memset(&err, 0, sizeof(err));
+	if (open_store(home, &s, "index rebuild"))
+		return 1;
+	if (store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err)) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		store_close(&s);
+		return 1;
+	}
+	printf("rebuilt the full-text index of %lld passages\n",
+	       query_int(&s, "SELECT count(*) FROM passages"));
+	store_close(&s);
+	return 0;
+}
+
+int cmd_index(int argc, char **argv)
+{
+	struct cli_parser p;
+	char **ops;
+	int n = 0, id, verbose = 0, rc;
+	const char *home = NULL, *sub;
+
+	ops = q_calloc(INDEX_MAX_PATHS + 1, sizeof(*ops));
+	if (!ops)
+		return 1;
+	cli_parser_init(&p, "index", argc, argv);
+	while ((id = cli_next_opt(&p, index_opts, ops, &n, INDEX_MAX_PATHS + 1)) != -1) {
+		if (id == -2) {
+			q_free(ops);
+			return EXIT_USAGE;
+		}
+		if (id == O_HOME)
+			home = p.value;
+		else if (id == O_VERBOSE)
+			verbose = 1;
+	}
+	rc = EXIT_USAGE;
+	if (n == 0) {
+		cli_usage_error("index", "which action? add, rm, ls, stats, check or rebuild");
+		goto out;
+	}
+	sub = ops[0];
+	if (!strcmp(sub, "add") || !strcmp(sub, "rm")) {
+		if (n < 2) {
+			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
+			goto out;
+		}
+		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose) : index_rm(home, ops + 1, n - 1);
+	} else if (n > 1) {
+		cli_usage_error("index", "'%s' takes no arguments", sub);
+	} else if (!strcmp(sub, "ls")) {
+		rc = index_ls(home);
+	} else if (!strcmp(sub, "stats")) {
+		rc = index_stats(home);
+	} else if (!strcmp(sub, "check")) {
+		rc = index_check(home);
+	} else if (!strcmp(sub, "rebuild")) {
+		rc = index_rebuild(home);
+	} else {
+		cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or rebuild", sub);
+	}
+out:
+	q_free(ops);
+	return rc;
+}
+
+static const struct cli_opt search_opts[] = {
+	{"home", 0, 1, O_HOME},
+	{"k", 'k', 1, O_K},
+	{"json", 0, 0, O_JSON},
+	{NULL, 0, 0, 0}
+};
+
+int cmd_search(int argc, char **argv)
+{
+	struct cli_parser p;
+	char *words[256];
+	int n = 0, id, k = 10, json = 0, n_hits = 0, i, rc;
+	const char *home = NULL;
+	struct qbuf q;
+	struct store s;
+	struct search_hit *hits = NULL;
+	struct q_error err;
+	int tty = isatty(1);
+
+	cli_parser_init(&p, "search", argc, argv);
+	while ((id = cli_next_opt(&p, search_opts, words, &n, 256)) != -1) {
+		switch (id) {
+		case -2:
+			return EXIT_USAGE;
+		case O_HOME:
+			home = p.value;
+			break;
+		case O_K:
+			k = (int)cli_parse_int(p.value, 1, 1000);
+			if (k < 1)
+				return cli_usage_error("search", "bad value '%s' for -k (1 to 1000)", p.value);
+			break;
+		case O_JSON:
+			json = 1;
+			break;
+		}
+	}
+	if (n == 0)
+		return cli_usage_error("search", "no query given");
+	qbuf_init(&q, CORPUS_MAX_QUERY_BYTES);
+	for (i = 0; i < n; i++) {
+		if (i)
+			qbuf_addc(&q, ' ');
+		qbuf_adds(&q, words[i]);
+	}
+	if (q.err) {
+		qbuf_release(&q);
+		return cli_usage_error("search", "query too long");
+	}
+	if (open_store(home, &s, "search")) {
+		qbuf_release(&q);
+		return 1;
+	}
+	memset(&err, 0, sizeof(err));
+	rc = corpus_search(&s, qbuf_cstr(&q), k, json ? "" : (tty ? "\033[1m" : "["),
+			   json ? "" : (tty ? "\033[0m" : "]"), &hits, &n_hits, &err);
+	store_close(&s);
+	qbuf_release(&q);
+	if (rc) {
+		fprintf(stderr, "quarry search: %s\n", err.msg);
+		return 1;
+	}
+	for (i = 0; i < n_hits; i++)
+		cli_print_hit(stdout, json, &hits[i], i + 1);
+	if (!n_hits && !json)
+		fprintf(stderr, "quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
+	search_hits_free(hits, n_hits);
+	return 0;
+}

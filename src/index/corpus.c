@@ -1,0 +1,699 @@
+/*
+ * corpus.c - adding, removing and searching the user's documents
+ * (see corpus.h).
+ */
+#include "corpus.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../doc/doc.h"
+#include "split.h"
+
+static const char *const supported_ext[] = {".html", ".htm", ".xhtml", ".pdf", ".md", ".markdown",
+					    ".txt", ".text", ".docx", NULL};
+
+/* ---- the walk ---- */
+
+struct seen {
+	char **paths;
+	size_t n, cap;
+};
+
+struct add_run {
+	struct store *s;
+	corpus_progress_fn fn;
+	void *ctx;
+	struct corpus_counts *counts;
+	struct q_error *err;
+	int in_batch;
+	int files_in_batch;
+	struct seen seen;
+	int fatal;            /* a database error stopped the run */
+};
+
+static void report(struct add_run *r, enum corpus_event ev, const char *path, const char *why)
+{
+	switch (ev) {
+	case CORPUS_ADDED: r->counts->added++; break;
+	case CORPUS_UPDATED: r->counts->updated++; break;
+	case CORPUS_UNCHANGED: r->counts->unchanged++; break;
+	case CORPUS_REMOVED: r->counts->removed++; break;
+	case CORPUS_SKIPPED: r->counts->skipped++; break;
+	case CORPUS_FAILED: r->counts->failed++; break;
+	}
+	if (r->fn)
+		r->fn(r->ctx, ev, path, why);
+}
+
+static int seen_add(struct seen *s, const char *path)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		char **p = q_reallocarray(s->paths, cap, sizeof(*p));
+		if (!p)
+			return Q_ENOMEM;
+		s->paths = p;
+		s->cap = cap;
+	}
+	s->paths[s->n] = q_strdup(path);
+	if (!s->paths[s->n])
+		return Q_ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void seen_release(struct seen *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		q_free(s->paths[i]);
+	q_free(s->paths);
+	memset(s, 0, sizeof(*s));
+}
+
+static int has_supported_ext(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	int i;
+
+	if (!dot || (slash && dot < slash))
+		return 0;
+	for (i = 0; supported_ext[i]; i++)
+		if (!strcasecmp(dot, supported_ext[i]))
+			return 1;
+	return 0;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* ---- writing ---- */
+
+static int batch_begin(struct add_run *r)
+{
+	if (r->in_batch)
+		return 0;
+	if (store_exec(r->s, "BEGIN IMMEDIATE", r->err))
+		return r->err ? r->err->code : Q_EIO;
+	r->in_batch = 1;
+	r->files_in_batch = 0;
+	return 0;
+}
+
+static int batch_end(struct add_run *r)
+{
+	if (!r->in_batch)
+		return 0;
+	r->in_batch = 0;
+	if (store_exec(r->s, "COMMIT", r->err)) {
+		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r->err ? r->err->code : Q_EIO;
+	}
+	return 0;
+}
+
+static int delete_doc(struct store *s, long long id)
+{
+	static const char *const sql[] = {
+		"INSERT INTO passages_fts(passages_fts, rowid, title, heading, body) "
+		"SELECT 'delete', p.id, d.title, p.heading, p.body FROM passages p "
+		"JOIN documents d ON d.id = p.doc_id WHERE p.doc_id = ?1",
+		"DELETE FROM documents WHERE id = ?1", NULL};
+	int i, rc = SQLITE_OK;
+
+	for (i = 0; sql[i] && rc == SQLITE_OK; i++) {
+		sqlite3_stmt *st;
+		rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			break;
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
+struct passage_writer {
+	sqlite3_stmt *ins, *fts;
+	long long doc_id;
+	const char *text;
+	const char *title;
+	int ord;
+	int rc;
+};
+
+static int write_passage(void *ctx, const struct passage *p)
+{
+	struct passage_writer *w = ctx;
+	long long id;
+
+	sqlite3_reset(w->ins);
+	sqlite3_bind_int64(w->ins, 1, w->doc_id);
+	sqlite3_bind_int(w->ins, 2, w->ord++);
+	sqlite3_bind_text(w->ins, 3, p->heading, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(w->ins, 4, (long long)p->start);
+	sqlite3_bind_int64(w->ins, 5, (long long)p->end);
+	sqlite3_bind_text(w->ins, 6, w->text + p->start, (int)(p->end - p->start), SQLITE_STATIC);
+	w->rc = sqlite3_step(w->ins);
+	if (w->rc != SQLITE_DONE)
+		return 1;
+	id = sqlite3_last_insert_rowid(sqlite3_db_handle(w->ins));
+	sqlite3_reset(w->fts);
+	sqlite3_bind_int64(w->fts, 1, id);
+	sqlite3_bind_text(w->fts, 2, w->title ? w->title : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->fts, 3, p->heading, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->fts, 4, w->text + p->start, (int)(p->end - p->start), SQLITE_STATIC);
+	w->rc = sqlite3_step(w->fts);
+	if (w->rc != SQLITE_DONE)
+		return 1;
+	w->rc = SQLITE_OK;
+	return 0;
+}
+
+/* Replace the stored document at path with doc. */
+static int store_doc(struct store *s, long long old_id, const char *path, const struct stat *st,
+		     const char *hash, const struct q_doc *doc)
+{
+	sqlite3_stmt *ins = NULL;
+	struct passage_writer w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (old_id && (rc = delete_doc(s, old_id)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_prepare_v2(s->db,
+		"INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &ins, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(ins, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, doc->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 3, doc_kind_name(doc->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 4, (long long)st->st_size);
+	sqlite3_bind_int64(ins, 5, (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec);
+	sqlite3_bind_text(ins, 6, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 7, (long long)doc->text_len);
+	sqlite3_bind_int64(ins, 8, (long long)time(NULL));
+	rc = sqlite3_step(ins);
+	sqlite3_finalize(ins);
+	if (rc != SQLITE_DONE)
+		return rc;
+	w.doc_id = sqlite3_last_insert_rowid(s->db);
+	w.text = doc->text;
+	w.title = doc->title;
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, body) "
+				       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &w.ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) "
+					       "VALUES (?1, ?2, ?3, ?4)", -1, &w.fts, NULL);
+	if (rc == SQLITE_OK) {
+		split_passages(doc->text ? doc->text : "", doc->text_len, write_passage, &w);
+		rc = w.rc == SQLITE_DONE ? SQLITE_OK : w.rc;
+	}
+	sqlite3_finalize(w.ins);
+	sqlite3_finalize(w.fts);
+	return rc;
+}
+
+/* What the index knows of path: id, size, mtime, hash. 0 if nothing. */
+static long long lookup(struct store *s, const char *path, long long *size, long long *mtime,
+			char *hash, size_t hash_size)
+{
+	sqlite3_stmt *st;
+	long long id = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, size, mtime_ns, hash FROM documents WHERE path = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		*size = sqlite3_column_int64(st, 1);
+		*mtime = sqlite3_column_int64(st, 2);
+		snprintf(hash, hash_size, "%s", (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+static int read_file(const char *path, struct qbuf *b)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (qbuf_add(b, chunk, n))
+			break;
+	fclose(f);
+	return b->err ? -1 : 0;
+}
+
+static void add_file(struct add_run *r, const char *path, const struct stat *st)
+{
+	long long size = -1, mtime = -1, id;
+	long long now_mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	char old_hash[32] = "", hash[32];
+	struct qbuf data;
+	struct q_doc doc;
+	struct doc_options opt;
+	struct q_error derr;
+	int rc;
+
+	if (seen_add(&r->seen, path)) {
+		r->fatal = q_error_set(r->err, Q_ENOMEM, "out of memory");
+		return;
+	}
+	if (st->st_size > CORPUS_MAX_FILE_BYTES) {
+		char why[96];
+		snprintf(why, sizeof(why), "too large (%lld MB; the limit is %ld MB)",
+			 (long long)st->st_size >> 20, CORPUS_MAX_FILE_BYTES >> 20);
+		report(r, CORPUS_SKIPPED, path, why);
+		return;
+	}
+	id = lookup(r->s, path, &size, &mtime, old_hash, sizeof(old_hash));
+	if (id && size == (long long)st->st_size && mtime == now_mtime) {
+		report(r, CORPUS_UNCHANGED, path, NULL);
+		return;
+	}
+	qbuf_init(&data, CORPUS_MAX_FILE_BYTES);
+	if (read_file(path, &data)) {
+		report(r, CORPUS_FAILED, path, errno == ENOENT ? "vanished while indexing" : strerror(errno));
+		qbuf_release(&data);
+		return;
+	}
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a(qbuf_cstr(&data), data.len));
+	if (id && !strcmp(hash, old_hash)) {
+		/* Touched, not changed: remember the new mtime only. */
+		sqlite3_stmt *up;
+		if (sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
+				       -1, &up, NULL) == SQLITE_OK) {
+			if (!batch_begin(r)) {
+				sqlite3_bind_int64(up, 1, (long long)st->st_size);
+				sqlite3_bind_int64(up, 2, now_mtime);
+				sqlite3_bind_int64(up, 3, id);
+				sqlite3_step(up);
+			}
+			sqlite3_finalize(up);
+		}
+		report(r, CORPUS_UNCHANGED, path, NULL);
+		qbuf_release(&data);
+		return;
+	}
+	memset(&opt, 0, sizeof(opt));
+	memset(&derr, 0, sizeof(derr));
+	opt.format = DOC_FORMAT_MARKDOWN;
+	opt.filename = path;
+	rc = doc_extract(qbuf_cstr(&data), data.len, &opt, &doc, &derr);
+	qbuf_release(&data);
+	if (rc) {
+		report(r, rc == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, path, derr.msg);
+		return;
+	}
+	if (batch_begin(r)) {
+		r->fatal = r->err ? r->err->code : Q_EIO;
+		doc_release(&doc);
+		return;
+	}
+	rc = store_doc(r->s, id, path, st, hash, &doc);
+	if (rc != SQLITE_OK) {
+		r->fatal = store_error(r->s, rc, "writing the index", r->err);
+		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
+		r->in_batch = 0;
+		doc_release(&doc);
+		return;
+	}
+	r->counts->text_bytes += (double)doc.text_len;
+	report(r, id ? CORPUS_UPDATED : CORPUS_ADDED, path, NULL);
+	doc_release(&doc);
+	if (++r->files_in_batch >= CORPUS_BATCH_FILES && batch_end(r))
+		r->fatal = r->err ? r->err->code : Q_EIO;
+}
+
+static void walk(struct add_run *r, const char *dir, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (depth > CORPUS_MAX_DEPTH) {
+		report(r, CORPUS_SKIPPED, dir, "folders nested too deep");
+		return;
+	}
+	d = opendir(dir);
+	if (!d) {
+		report(r, CORPUS_FAILED, dir, strerror(errno));
+		return;
+	}
+	while (!r->fatal && (e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;   /* hidden files and folders, ".", ".." */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (lstat(path, &st))
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			/* Symlinked files are read; symlinked folders are not
+			 * followed, so a link loop cannot trap the walk. */
+			if (stat(path, &st) || !S_ISREG(st.st_mode))
+				continue;
+		}
+		if (S_ISDIR(st.st_mode))
+			walk(r, path, depth + 1);
+		else if (S_ISREG(st.st_mode)) {
+			if (has_supported_ext(path))
+				add_file(r, path, &st);
+			else
+				report(r, CORPUS_SKIPPED, path, "unsupported file type");
+		}
+	}
+	closedir(d);
+}
+
+/* Drop documents under folder that the walk did not see. */
+static int drop_vanished(struct add_run *r, const char *folder)
+{
+	sqlite3_stmt *st;
+	char prefix[PATH_MAX + 2];
+	long long *ids = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s/", folder);
+	qsort(r->seen.paths, r->seen.n, sizeof(char *), cmp_str);
+	rc = sqlite3_prepare_v2(r->s->db, "SELECT id, path FROM documents WHERE substr(path, 1, ?2) = ?1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_error(r->s, rc, "reading the index", r->err);
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)strlen(prefix));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 1);
+		if (bsearch(&p, r->seen.paths, r->seen.n, sizeof(char *), cmp_str))
+			continue;
+		if (n == cap) {
+			long long *g = q_reallocarray(ids, cap ? cap * 2 : 64, sizeof(*ids));
+			if (!g)
+				break;
+			ids = g;
+			cap = cap ? cap * 2 : 64;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+		report(r, CORPUS_REMOVED, p, "no longer there");
+	}
+	sqlite3_finalize(st);
+	for (i = 0; i < n && !r->fatal; i++) {
+		if (batch_begin(r) || (rc = delete_doc(r->s, ids[i])) != SQLITE_OK)
+			r->fatal = store_error(r->s, rc, "removing from the index", r->err);
+	}
+	q_free(ids);
+	return r->fatal;
+}
+
+int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn, void *ctx,
+	       struct corpus_counts *counts, struct q_error *err)
+{
+	struct add_run r;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	memset(counts, 0, sizeof(*counts));
+	r.s = s;
+	r.fn = fn;
+	r.ctx = ctx;
+	r.counts = counts;
+	r.err = err;
+	doc_global_init();
+	for (i = 0; i < n && !r.fatal; i++) {
+		char real[PATH_MAX];
+		struct stat st;
+
+		if (!realpath(paths[i], real) || stat(real, &st)) {
+			report(&r, CORPUS_FAILED, paths[i], strerror(errno));
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			walk(&r, real, 0);
+			if (!r.fatal)
+				drop_vanished(&r, real);
+		} else if (S_ISREG(st.st_mode)) {
+			add_file(&r, real, &st);
+		} else {
+			report(&r, CORPUS_SKIPPED, paths[i], "not a file or folder");
+		}
+	}
+	if (!r.fatal && batch_end(&r))
+		r.fatal = err ? err->code : Q_EIO;
+	if (r.fatal && r.in_batch) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		r.in_batch = 0;
+	}
+	seen_release(&r.seen);
+	return r.fatal;
+}
+
+int corpus_remove(struct store *s, char *const *paths, int n, long *removed, struct q_error *err)
+{
+	sqlite3_stmt *st;
+	int i, rc;
+
+	*removed = 0;
+	if (store_exec(s, "BEGIN IMMEDIATE", err))
+		return err ? err->code : Q_EIO;
+	for (i = 0; i < n; i++) {
+		char real[PATH_MAX], prefix[PATH_MAX + 2];
+		const char *p = realpath(paths[i], real) ? real : paths[i];
+
+		snprintf(prefix, sizeof(prefix), "%s/", p);
+		rc = sqlite3_prepare_v2(s->db, "SELECT id FROM documents WHERE path = ?1 OR substr(path, 1, ?3) = ?2",
+					-1, &st, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(st, 1, p, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 3, (int)strlen(prefix));
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int drc = delete_doc(s, sqlite3_column_int64(st, 0));
+			if (drc != SQLITE_OK) {
+				sqlite3_finalize(st);
+				rc = drc;
+				goto fail;
+			}
+			(*removed)++;
+		}
+		sqlite3_finalize(st);
+	}
+	if (store_exec(s, "COMMIT", err))
+		return err ? err->code : Q_EIO;
+	return 0;
+fail:
+	i = store_error(s, rc, "removing from the index", err);
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return i;
+}
+
+/* ---- search ---- */
+
+static void add_fts_string(struct qbuf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	qbuf_addc(out, '"');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			qbuf_addc(out, '"');
+		qbuf_addc(out, s[i]);
+	}
+	qbuf_addc(out, '"');
+}
+
+int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
+{
+	struct qbuf any, must, not;
+	size_t i = 0, n = strlen(q);
+	int rc = 0;
+
+	if (n > CORPUS_MAX_QUERY_BYTES)
+		return q_error_set(err, Q_EINVAL, "query longer than %d bytes", CORPUS_MAX_QUERY_BYTES);
+	qbuf_init(&any, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&must, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&not, CORPUS_MAX_QUERY_BYTES * 4);
+	while (i < n) {
+		int negate = 0;
+		size_t start, end;
+		struct qbuf *dst;
+
+		while (i < n && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n'))
+			i++;
+		if (i >= n)
+			break;
+		if (q[i] == '-' && i + 1 < n && q[i + 1] != ' ') {
+			negate = 1;
+			i++;
+		}
+		if (q[i] == '"') {
+			start = ++i;
+			while (i < n && q[i] != '"')
+				i++;
+			end = i;
+			if (i < n)
+				i++;
+			dst = negate ? &not : &must;
+		} else {
+			start = i;
+			while (i < n && q[i] != ' ' && q[i] != '\t' && q[i] != '\n')
+				i++;
+			end = i;
+			dst = negate ? &not : &any;
+		}
+		if (end == start)
+			continue;
+		if (dst->len)
+			qbuf_adds(dst, dst == &any ? " OR " : " AND ");
+		add_fts_string(dst, q + start, end - start);
+	}
+	if (!any.len && !must.len) {
+		rc = q_error_set(err, Q_EINVAL, "the query has no words to search for (only exclusions)");
+		goto out;
+	}
+	if (must.len) {
+		qbuf_addc(out, '(');
+		qbuf_add(out, must.data, must.len);
+		qbuf_addc(out, ')');
+	}
+	if (any.len) {
+		if (must.len)
+			qbuf_adds(out, " AND ");
+		qbuf_addc(out, '(');
+		qbuf_add(out, any.data, any.len);
+		qbuf_addc(out, ')');
+	}
+	if (not.len) {
+		/* Every exclusion removes: NOT (a OR b). */
+		qbuf_adds(out, " NOT (");
+		for (i = 0; i < not.len; i++) {
+			if (!strncmp(not.data + i, " AND ", 5)) {
+				qbuf_adds(out, " OR ");
+				i += 4;
+			} else {
+				qbuf_addc(out, not.data[i]);
+			}
+		}
+		qbuf_addc(out, ')');
+	}
+	rc = out->err;
+out:
+	qbuf_release(&any);
+	qbuf_release(&must);
+	qbuf_release(&not);
+	return rc;
+}
+
+void search_hits_free(struct search_hit *hits, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		q_free(hits[i].path);
+		q_free(hits[i].title);
+		q_free(hits[i].heading);
+		q_free(hits[i].snippet);
+	}
+	q_free(hits);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v ? q_strdup(v) : NULL;
+}
+
+int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
+		  const char *mark_close, struct search_hit **hits_out, int *n_out,
+		  struct q_error *err)
+{
+	struct qbuf fts;
+	sqlite3_stmt *st = NULL;
+	struct search_hit *hits;
+	int n = 0, rc;
+
+	*hits_out = NULL;
+	*n_out = 0;
+	qbuf_init(&fts, CORPUS_MAX_QUERY_BYTES * 8);
+	if (corpus_query_to_fts(query, &fts, err)) {
+		qbuf_release(&fts);
+		return err ? err->code : Q_EINVAL;
+	}
+	hits = q_calloc((size_t)k, sizeof(*hits));
+	if (!hits) {
+		qbuf_release(&fts);
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	}
+	/* Rank inside FTS5 first (fast path with LIMIT), join after. */
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT d.path, d.title, p.heading, f.snip, f.score, p.id, p.start, p.end FROM ("
+		"  SELECT rowid AS id, snippet(passages_fts, 2, ?3, ?4, '…', 24) AS snip,"
+		"         bm25(passages_fts, 5.0, 3.0, 1.0) AS score"
+		"  FROM passages_fts WHERE passages_fts MATCH ?1"
+		"  ORDER BY bm25(passages_fts, 5.0, 3.0, 1.0) LIMIT ?2) f"
+		" JOIN passages p ON p.id = f.id JOIN documents d ON d.id = p.doc_id"
+		" ORDER BY f.score", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, qbuf_cstr(&fts), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, k);
+	sqlite3_bind_text(st, 3, mark_open, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, mark_close, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < k) {
+		hits[n].path = col_dup(st, 0);
+		hits[n].title = col_dup(st, 1);
+		hits[n].heading = col_dup(st, 2);
+		hits[n].snippet = col_dup(st, 3);
+		hits[n].score = -sqlite3_column_double(st, 4);   /* bm25: lower is better */
+		hits[n].passage_id = (long)sqlite3_column_int64(st, 5);
+		hits[n].start = (long)sqlite3_column_int64(st, 6);
+		hits[n].end = (long)sqlite3_column_int64(st, 7);
+		n++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		goto fail;
+	sqlite3_finalize(st);
+	qbuf_release(&fts);
+	*hits_out = hits;
+	*n_out = n;
+	return 0;
+fail:
+	rc = store_error(s, rc, "searching", err);
+	sqlite3_finalize(st);
+	search_hits_free(hits, n);
+	qbuf_release(&fts);
+	return rc;
+}

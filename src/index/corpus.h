@@ -1,0 +1,66 @@
+/*
+ * corpus.h - the user's documents in the index: add, remove, list, search.
+ *
+ * corpus_add walks files and folders (recursively, not following symlinked
+ * folders, skipping hidden and unsupported files), reads each supported
+ * file through the document pipeline (doc.h), splits it into passages
+ * (split.h) and stores it. It is incremental: a file whose size and mtime
+ * are unchanged is not read; one whose content hash is unchanged is not
+ * re-indexed; files that vanished from a folder being added are dropped.
+ * Writes happen in batches, each one transaction, so a full disk or a
+ * crash never leaves half a document behind.
+ *
+ * Search takes the user's syntax: plain words (any may match, ranked by
+ * BM25 with titles and headings weighing more), "quoted phrases" (must
+ * match), -word (must not).
+ */
+#ifndef Q_CORPUS_H
+#define Q_CORPUS_H
+
+#include <stddef.h>
+
+#include "../core/qbuf.h"
+#include "store.h"
+
+#define CORPUS_MAX_FILE_BYTES (256L * 1024 * 1024)
+#define CORPUS_MAX_DEPTH 64
+#define CORPUS_BATCH_FILES 64
+#define CORPUS_MAX_QUERY_BYTES 4096
+
+enum corpus_event {
+	CORPUS_ADDED, CORPUS_UPDATED, CORPUS_UNCHANGED, CORPUS_REMOVED,
+	CORPUS_SKIPPED, CORPUS_FAILED
+};
+
+/* Per file, as it is handled; why is NULL or a reason ("hidden",
+ * "unsupported type .png", the extraction error). */
+typedef void (*corpus_progress_fn)(void *ctx, enum corpus_event ev, const char *path,
+				   const char *why);
+
+struct corpus_counts {
+	long added, updated, unchanged, removed, skipped, failed;
+	double text_bytes;   /* extracted text of files (re)indexed */
+};
+
+int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn, void *ctx,
+	       struct corpus_counts *counts, struct q_error *err);
+
+/* Remove documents at these paths (files, or everything under folders). */
+int corpus_remove(struct store *s, char *const *paths, int n, long *removed, struct q_error *err);
+
+struct search_hit {
+	char *path, *title, *heading, *snippet;   /* owned */
+	double score;                             /* higher is better */
+	long passage_id, start, end;
+};
+
+/* Top k passages for query. *hits is an array the caller frees with
+ * search_hits_free. Q_EINVAL with a message for queries we cannot run. */
+int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
+		  const char *mark_close, struct search_hit **hits, int *n, struct q_error *err);
+void search_hits_free(struct search_hit *hits, int n);
+
+/* The FTS5 expression for a user query (exposed for tests). */
+int corpus_query_to_fts(const char *query, struct qbuf *out, struct q_error *err);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * store.c - opening and migrating the quarry database (see store.h).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tokenize.h"
+
+/* Migration N takes a database from user_version N-1 to N. Append only. */
+static const char *const migrations[] = {
+	/* 1: the corpus */
+	"CREATE TABLE documents("
+	"  id INTEGER PRIMARY KEY,"
+	"  path TEXT NOT NULL UNIQUE,"
+	"  title TEXT,"
+	"  kind TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  mtime_ns INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  chars INTEGER NOT NULL,"
+	"  indexed_at INTEGER NOT NULL);"
+	"CREATE TABLE passages("
+	"  id INTEGER PRIMARY KEY,"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+	"  ord INTEGER NOT NULL,"
+	"  heading TEXT NOT NULL,"
+	"  start INTEGER NOT NULL,"
+	"  end INTEGER NOT NULL,"
+	"  body TEXT NOT NULL);"
+	"CREATE INDEX passages_doc ON passages(doc_id);"
+	"CREATE VIEW passage_content AS"
+	"  SELECT p.id AS id, d.title AS title, p.heading AS heading, p.body AS body"
+	"  FROM passages p JOIN documents d ON d.id = p.doc_id;"
+	"CREATE VIRTUAL TABLE passages_fts USING fts5(title, heading, body,"
+	"  content='passage_content', content_rowid='id', tokenize='quarry');",
+};
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] == '/' || tmp[i] == '\0') {
+			char c = tmp[i];
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0700) && errno != EEXIST)
+				return -1;
+			tmp[i] = c;
+		}
+	}
+	return 0;
+}
+
+int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
+{
+	const char *v;
+	int k;
+
+	if (home_flag && *home_flag)
+		k = snprintf(out, out_size, "%s", home_flag);
+	else if ((v = getenv("QUARRY_HOME")) && *v)
+		k = snprintf(out, out_size, "%s", v);
+	else if ((v = getenv("XDG_DATA_HOME")) && *v)
+		k = snprintf(out, out_size, "%s/quarry", v);
+	else if ((v = getenv("HOME")) && *v)
+		k = snprintf(out, out_size, "%s/.local/share/quarry", v);
+	else
+		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use --home DIR");
+	if (k < 0 || (size_t)k >= out_size)
+		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
+	return 0;
+}
+
+int store_error(struct store *s, int rc, const char *what, struct q_error *err)
+{
+	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return q_error_set(err, Q_EPARSE,
+				   "%s: the database %s is damaged (%s); run 'quarry index check', "
+				   "then 'quarry index rebuild'", what, s->path, msg);
+	case SQLITE_FULL:
+		return q_error_set(err, Q_EIO, "%s: the disk is full; nothing of this batch was written", what);
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return q_error_set(err, Q_EIO, "%s: the database is busy (another quarry is writing); try again", what);
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use --home",
+				   what, s->path, msg);
+	}
+	return q_error_set(err, Q_EIO, "%s: %s", what, msg);
+}
+
+int store_exec(struct store *s, const char *sql, struct q_error *err)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_error(s, rc, "database error", err);
+}
+
+static int user_version(struct store *s, int *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int migrate(struct store *s, struct q_error *err)
+{
+	int version = 0, rc, target = (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+	rc = user_version(s, &version);
+	if (rc != SQLITE_OK)
+		return store_error(s, rc, "cannot read the database", err);
+	if (version > target)
+		return q_error_set(err, Q_EUNSUPPORTED,
+				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+				   s->path, version, target);
+	while (version < target) {
+		char pragma[64];
+		if (store_exec(s, "BEGIN IMMEDIATE", err))
+			return err ? err->code : Q_EIO;
+		rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			int code = store_error(s, rc, "cannot upgrade the database", err);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return code;
+		}
+		version++;
+	}
+	return 0;
+}
+
+int store_open(struct store *s, const char *home, struct q_error *err)
+{
+	int rc;
+
+	memset(s, 0, sizeof(s[0]));
+	if (mkdir_p(home))
+		return q_error_set(err, Q_EIO, "cannot create %s: %s", home, strerror(errno));
+	if (snprintf(s->path, sizeof(s->path), "%s/%s", home, STORE_DB_NAME) >= (int)sizeof(s->path))
+		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		int code = store_error(s, rc, "cannot open the database", err);
+		store_close(s);
+		return code;
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (tokenizer_register_fts5(s->db, err)) {
+		store_close(s);
+		return err ? err->code : Q_EUNSUPPORTED;
+	}
+	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				 "PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+	if (rc != SQLITE_OK || migrate(s, err)) {
+		int code = rc != SQLITE_OK ? store_error(s, rc, "cannot open the database", err)
+					   : (err ? err->code : Q_EIO);
+		store_close(s);
+		return code;
+	}
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (s->db)
+		sqlite3_close(s->db);
+	s->db = NULL;
+}

@@ -1,0 +1,54 @@
+/*
+ * store.h - the quarry database: one SQLite file under $QUARRY_HOME.
+ *
+ * Holds the corpus (documents, their passages and the FTS5 index over
+ * them) and, later, runs and caches. Opened in WAL mode so searches run
+ * while an indexing run writes. The schema is versioned with
+ * PRAGMA user_version; store_open applies every migration the file lacks,
+ * each in its own transaction.
+ *
+ * Tables (schema 1):
+ *   documents(id, path UNIQUE, title, kind, size, mtime_ns, hash, chars,
+ *             indexed_at)
+ *   passages(id, doc_id -> documents ON DELETE CASCADE, ord, heading,
+ *            start, end, body)          start/end: bytes in the extracted text
+ *   passages_fts  FTS5(title, heading, body), external content from the
+ *                 view passage_content, tokenize='quarry'
+ *
+ * A struct store is one connection: use it from one thread at a time.
+ */
+#ifndef Q_STORE_H
+#define Q_STORE_H
+
+#include <sqlite3.h>
+
+#include "../core/err.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_DB_NAME "quarry.db"
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+struct store {
+	sqlite3 *db;
+	char path[4096];
+};
+
+/*
+ * Find the home folder: home_flag, else $QUARRY_HOME, else
+ * $XDG_DATA_HOME/quarry, else ~/.local/share/quarry. Writes it to out.
+ */
+int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err);
+
+/* Create the home folder if needed, open (or create) the database and
+ * migrate it. A damaged file gives Q_EPARSE with a message naming
+ * `quarry index check` and `quarry index rebuild`. */
+int store_open(struct store *s, const char *home, struct q_error *err);
+void store_close(struct store *s);
+
+/* Run SQL without results; on failure set err with context. */
+int store_exec(struct store *s, const char *sql, struct q_error *err);
+
+/* Describe a SQLite failure for a user (corruption, full disk, locks). */
+int store_error(struct store *s, int sqlite_rc, const char *what, struct q_error *err);
+
+#endif
