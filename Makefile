@@ -43,7 +43,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test fuzz bench demo clean
+.PHONY: all deps test fuzz bench bench-index demo clean
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -102,6 +102,17 @@ fuzz: $(DEPS_STAMP)
 $(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+
+$(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL) -lm
+
+# Corpus benchmark: PASSAGES for the search part (1,000,000 by default;
+# needs about 3 GB of disk in BENCH_DIR).
+BENCH_DIR ?= /tmp/quarry-bench
+PASSAGES ?= 1000000
+bench-index: $(BUILD)/index_bench
+	$(BUILD)/index_bench $(BENCH_DIR) $(PASSAGES)
 
 WCXB ?= ../shared/data/wcxb-dev
 bench: $(BUILD)/extract_bench

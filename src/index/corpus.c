@@ -643,7 +643,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	struct qbuf fts;
 	sqlite3_stmt *st = NULL;
 	struct search_hit *hits;
-	int n = 0, rc;
+	int n = 0, rc, i;
 
 	*hits_out = NULL;
 	*n_out = 0;
@@ -657,32 +657,53 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 		qbuf_release(&fts);
 		return q_error_set(err, Q_ENOMEM, "out of memory");
 	}
-	/* Rank inside FTS5 first (fast path with LIMIT), join after. */
+	/* Rank first: rowids and scores only, so nothing costly runs for
+	 * every match (snippet() there would re-tokenize each matching
+	 * passage before the LIMIT applies). */
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT d.path, d.title, p.heading, f.snip, f.score, p.id, p.start, p.end FROM ("
-		"  SELECT rowid AS id, snippet(passages_fts, 2, ?3, ?4, '…', 24) AS snip,"
-		"         bm25(passages_fts, 5.0, 3.0, 1.0) AS score"
-		"  FROM passages_fts WHERE passages_fts MATCH ?1"
-		"  ORDER BY bm25(passages_fts, 5.0, 3.0, 1.0) LIMIT ?2) f"
-		" JOIN passages p ON p.id = f.id JOIN documents d ON d.id = p.doc_id"
-		" ORDER BY f.score", -1, &st, NULL);
+		"SELECT rowid, bm25(passages_fts, 5.0, 3.0, 1.0) AS score FROM passages_fts"
+		" WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, qbuf_cstr(&fts), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, k);
-	sqlite3_bind_text(st, 3, mark_open, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, mark_close, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < k) {
-		hits[n].path = col_dup(st, 0);
-		hits[n].title = col_dup(st, 1);
-		hits[n].heading = col_dup(st, 2);
-		hits[n].snippet = col_dup(st, 3);
-		hits[n].score = -sqlite3_column_double(st, 4);   /* bm25: lower is better */
-		hits[n].passage_id = (long)sqlite3_column_int64(st, 5);
-		hits[n].start = (long)sqlite3_column_int64(st, 6);
-		hits[n].end = (long)sqlite3_column_int64(st, 7);
+		hits[n].passage_id = (long)sqlite3_column_int64(st, 0);
+		hits[n].score = -sqlite3_column_double(st, 1);   /* bm25: lower is better */
 		n++;
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	/* Then details and a snippet for each of the top k. */
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT d.path, d.title, p.heading, p.start, p.end,"
+		"  (SELECT snippet(passages_fts, 2, ?3, ?4, '…', 24) FROM passages_fts"
+		"   WHERE passages_fts MATCH ?2 AND rowid = ?1)"
+		" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 2, qbuf_cstr(&fts), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, mark_open, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, mark_close, -1, SQLITE_STATIC);
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, hits[i].passage_id);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			if (rc == SQLITE_DONE)
+				continue;   /* removed meanwhile by a concurrent writer */
+			goto fail;
+		}
+		hits[i].path = col_dup(st, 0);
+		hits[i].title = col_dup(st, 1);
+		hits[i].heading = col_dup(st, 2);
+		hits[i].start = (long)sqlite3_column_int64(st, 3);
+		hits[i].end = (long)sqlite3_column_int64(st, 4);
+		hits[i].snippet = col_dup(st, 5);
+	}
+	rc = SQLITE_DONE;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		goto fail;
 	sqlite3_finalize(st);
