@@ -534,9 +534,47 @@ static void add_fts_string(struct qbuf *out, const char *s, size_t n)
 	qbuf_addc(out, '"');
 }
 
+/* Is this plain query word very common? (drop it when rarer terms are
+ * there to rank by). NULL means nothing is. */
+typedef int (*common_fn)(void *ctx, const char *word, size_t len);
+
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out,
+			   int *all_common, struct q_error *err);
+
 int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
 {
-	struct qbuf any, must, not;
+	int all_common;
+
+	return build_fts_query(q, NULL, NULL, out, &all_common, err);
+}
+
+/* A phrase whose every word is very common costs a walk of their whole
+ * posting lists, however rare the phrase itself. */
+static int phrase_is_common(common_fn is_common, void *cctx, const char *p, size_t n)
+{
+	size_t i = 0;
+	int words = 0;
+
+	while (i < n) {
+		size_t start;
+		while (i < n && p[i] == ' ')
+			i++;
+		start = i;
+		while (i < n && p[i] != ' ')
+			i++;
+		if (i > start) {
+			words++;
+			if (!is_common(cctx, p + start, i - start))
+				return 0;
+		}
+	}
+	return words > 0;
+}
+
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out,
+			   int *all_common, struct q_error *err)
+{
+	struct qbuf any, must, not, common;
 	size_t i = 0, n = strlen(q);
 	int rc = 0;
 
@@ -545,6 +583,9 @@ int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
 	qbuf_init(&any, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&must, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&not, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&common, CORPUS_MAX_QUERY_BYTES * 4);
+	*all_common = 0;
+	int positive = 0, common_phrases = 0;
 	while (i < n) {
 		int negate = 0;
 		size_t start, end;
@@ -566,18 +607,33 @@ int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
 			if (i < n)
 				i++;
 			dst = negate ? &not : &must;
+			if (!negate && end > start) {
+				positive++;
+				if (is_common && phrase_is_common(is_common, cctx, q + start, end - start))
+					common_phrases++;
+			}
 		} else {
 			start = i;
 			while (i < n && q[i] != ' ' && q[i] != '\t' && q[i] != '\n')
 				i++;
 			end = i;
 			dst = negate ? &not : &any;
+			if (!negate && is_common && end > start && is_common(cctx, q + start, end - start))
+				dst = &common;
 		}
 		if (end == start)
 			continue;
 		if (dst->len)
-			qbuf_adds(dst, dst == &any ? " OR " : " AND ");
+			qbuf_adds(dst, (dst == &any || dst == &common) ? " OR " : " AND ");
 		add_fts_string(dst, q + start, end - start);
+	}
+	/* Common words only: search them, but the caller must bound the
+	 * work. With rarer terms present they are left out. */
+	if (!any.len && !must.len && common.len) {
+		qbuf_add(&any, common.data, common.len);
+		*all_common = 1;
+	} else if (!any.len && !common.len && positive && common_phrases == positive) {
+		*all_common = 1;   /* phrases made only of very common words */
 	}
 	if (!any.len && !must.len) {
 		rc = q_error_set(err, Q_EINVAL, "the query has no words to search for (only exclusions)");
@@ -613,7 +669,55 @@ out:
 	qbuf_release(&any);
 	qbuf_release(&must);
 	qbuf_release(&not);
+	qbuf_release(&common);
 	return rc;
+}
+
+/* ---- very common words ---- */
+
+/*
+ * FTS5's bm25() counts each term's matching passages for its IDF, a scan
+ * of the term's whole posting list: 30-50 ms per query for a word in
+ * every passage of a million. So common words are found by probing the
+ * newest COMMON_PROBE passages (a rowid-bounded match, well under a
+ * millisecond), left out when rarer terms can rank the results, and a
+ * query of nothing else gets the newest matching passages unranked.
+ */
+struct common_ctx {
+	sqlite3_stmt *probe;       /* matches of ?1 among rowid > ?2, at most ?3 */
+	long long since;           /* the probe's first rowid - 1 */
+	int threshold;             /* more matches than this in the probe: common */
+};
+
+static int word_is_common(void *ctx, const char *word, size_t len)
+{
+	struct common_ctx *c = ctx;
+	struct qbuf q;
+	int count = 0;
+
+	qbuf_init(&q, CORPUS_MAX_QUERY_BYTES * 2);
+	add_fts_string(&q, word, len);
+	sqlite3_reset(c->probe);
+	sqlite3_bind_text(c->probe, 1, qbuf_cstr(&q), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(c->probe, 2, c->since);
+	sqlite3_bind_int(c->probe, 3, c->threshold + 1);
+	if (sqlite3_step(c->probe) == SQLITE_ROW)
+		count = sqlite3_column_int(c->probe, 0);
+	qbuf_release(&q);
+	return count > c->threshold;
+}
+
+static long long max_passage_id(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long v = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM passages", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
 }
 
 void search_hits_free(struct search_hit *hits, int n)
@@ -643,12 +747,26 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	struct qbuf fts;
 	sqlite3_stmt *st = NULL;
 	struct search_hit *hits;
-	int n = 0, rc, i;
+	struct common_ctx cc;
+	long long max_id;
+	int n = 0, rc, i, all_common = 0;
 
 	*hits_out = NULL;
 	*n_out = 0;
 	qbuf_init(&fts, CORPUS_MAX_QUERY_BYTES * 8);
-	if (corpus_query_to_fts(query, &fts, err)) {
+	max_id = max_passage_id(s);
+	memset(&cc, 0, sizeof(cc));
+	if (max_id >= COMMON_MIN_PASSAGES) {
+		cc.since = max_id - COMMON_PROBE;
+		cc.threshold = (int)(COMMON_DF_SHARE * COMMON_PROBE);
+		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM passages_fts"
+					      " WHERE passages_fts MATCH ?1 AND rowid > ?2 LIMIT ?3)",
+				       -1, &cc.probe, NULL) != SQLITE_OK)
+			cc.probe = NULL;
+	}
+	rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, &fts, &all_common, err);
+	sqlite3_finalize(cc.probe);
+	if (rc) {
 		qbuf_release(&fts);
 		return err ? err->code : Q_EINVAL;
 	}
@@ -660,9 +778,11 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	/* Rank first: rowids and scores only, so nothing costly runs for
 	 * every match (snippet() there would re-tokenize each matching
 	 * passage before the LIMIT applies). */
-	rc = sqlite3_prepare_v2(s->db,
-		"SELECT rowid, bm25(passages_fts, 5.0, 3.0, 1.0) AS score FROM passages_fts"
-		" WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db, all_common
+		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
+		  " ORDER BY rowid DESC LIMIT ?2"
+		: "SELECT rowid, bm25(passages_fts, 5.0, 3.0, 1.0) AS score FROM passages_fts"
+		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, qbuf_cstr(&fts), -1, SQLITE_STATIC);

@@ -12,7 +12,8 @@
  *
  * Search takes the user's syntax: plain words (any may match, ranked by
  * BM25 with titles and headings weighing more), "quoted phrases" (must
- * match), -word (must not).
+ * match), -word (must not). Very common words are handled so that search
+ * stays fast at a million passages (see COMMON_DF_SHARE).
  */
 #ifndef Q_CORPUS_H
 #define Q_CORPUS_H
@@ -26,6 +27,14 @@
 #define CORPUS_MAX_DEPTH 64
 #define CORPUS_BATCH_FILES 64
 #define CORPUS_MAX_QUERY_BYTES 4096
+/* Search: a word matching more than this share of the newest
+ * COMMON_PROBE passages is "very common": it is left out when rarer terms
+ * are present, and a query of only such words (or phrases of them) gets
+ * the newest matching passages, unranked. Corpora under
+ * COMMON_MIN_PASSAGES are searched plainly. */
+#define COMMON_DF_SHARE 0.05
+#define COMMON_PROBE 2000
+#define COMMON_MIN_PASSAGES 50000
 
 enum corpus_event {
 	CORPUS_ADDED, CORPUS_UPDATED, CORPUS_UNCHANGED, CORPUS_REMOVED,

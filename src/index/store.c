@@ -176,7 +176,7 @@ int store_open(struct store *s, const char *home, struct q_error *err)
 		return err ? err->code : Q_EUNSUPPORTED;
 	}
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				 "PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+				 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", NULL, NULL, NULL);
 	if (rc != SQLITE_OK || migrate(s, err)) {
 		int code = rc != SQLITE_OK ? store_error(s, rc, "cannot open the database", err)
 					   : (err ? err->code : Q_EIO);
