@@ -43,7 +43,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test fuzz bench bench-index demo clean
+.PHONY: all deps test fuzz bench bench-index bench-search demo clean
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -113,6 +113,14 @@ BENCH_DIR ?= /tmp/quarry-bench
 PASSAGES ?= 1000000
 bench-index: $(BUILD)/index_bench
 	$(BUILD)/index_bench $(BENCH_DIR) $(PASSAGES)
+
+$(BUILD)/search_quality: bench/search_quality.c $(BUILD)/libquarry.a
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL) -lm
+
+# Search quality on judged queries (needs ../shared/data/wcxb-dev).
+bench-search: $(BUILD)/search_quality
+	rm -rf $(BENCH_DIR)/quality && $(BUILD)/search_quality $(BENCH_DIR)/quality $(WCXB) bench/data/zh-queries.tsv
 
 WCXB ?= ../shared/data/wcxb-dev
 bench: $(BUILD)/extract_bench

@@ -219,7 +219,17 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 		if (!rc && is_gzip(qbuf_cstr(&plain), plain.len))
 			rc = q_error_set(err, Q_EUNSUPPORTED, "nested gzip content is not read");
 		if (!rc) {
+			char name[512];
 			inner = opt ? *opt : (struct doc_options){0};
+			/* "page.html.gz" is read as "page.html". */
+			if (inner.filename) {
+				size_t fl = strlen(inner.filename);
+				if (fl > 3 && fl - 3 < sizeof(name) && !strcasecmp(inner.filename + fl - 3, ".gz")) {
+					memcpy(name, inner.filename, fl - 3);
+					name[fl - 3] = '\0';
+					inner.filename = name;
+				}
+			}
 			rc = doc_extract(qbuf_cstr(&plain), plain.len, &inner, out, err);
 		}
 		qbuf_release(&plain);
