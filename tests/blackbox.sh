@@ -207,6 +207,23 @@ mkdir -p "$TMP/badhome"
 head -c 8192 /dev/urandom >"$TMP/badhome/quarry.db"
 run index-corrupt "$Q" index stats --home "$TMP/badhome"; rc_is 1; err_has "quarry index check"; err_has "rebuild"
 run index-env-home env QUARRY_HOME="$H" "$Q" index ls; rc_is 0; out_has "notes.md"
+# A 2 GB file (sparse: no disk used) is skipped with a reason, not read.
+truncate -s 2G "$C/huge.txt"
+run index-2gb "$Q" index add --verbose --home "$H" "$C/huge.txt"; rc_is 0; out_has "skipped 1"; err_has "too large"
+rm -f "$C/huge.txt"
+# Searching while an index run writes (SQLite WAL): both succeed.
+mkdir -p "$TMP/many"
+i=0
+while [ $i -lt 150 ]; do
+	cp sample/pages/article.html "$TMP/many/a$i.html"
+	printf 'Copy %d of a page about lighthouses and harbours.\n' "$i" >"$TMP/many/n$i.md"
+	i=$((i + 1))
+done
+"$Q" index add --home "$H" "$TMP/many" >"$TMP/bg.out" 2>&1 &
+BG=$!
+run search-during-index "$Q" search --home "$H" observatory; rc_is 0; out_has "notes.md"
+wait $BG
+NAME=index-concurrent; if grep -q "added 300" "$TMP/bg.out"; then ok; else bad "background index run: $(cat "$TMP/bg.out")"; fi
 
 echo "blackbox: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
