@@ -126,10 +126,19 @@ WCXB ?= ../shared/data/wcxb-dev
 bench: $(BUILD)/extract_bench
 	$(BUILD)/extract_bench $(WCXB)
 
+# The bundled sample: extract each page, then index them and search.
+DEMO_HOME := $(BUILD)/demo-home
 demo: $(BUILD)/quarry
 	@for f in sample/pages/*.html; do \
-		echo "=== $$f"; $(BUILD)/quarry extract --format markdown "$$f" | head -40; echo; \
+		echo "=== quarry extract --format markdown $$f"; \
+		$(BUILD)/quarry extract --format markdown "$$f" | head -40; echo; \
 	done
+	@echo "=== quarry index add sample/pages   (into $(DEMO_HOME))"
+	@$(BUILD)/quarry index add --home $(DEMO_HOME) sample/pages
+	@echo; echo "=== quarry search selective availability"
+	@$(BUILD)/quarry search --home $(DEMO_HOME) -k 3 selective availability
+	@echo "=== quarry search 选择可用性"
+	@$(BUILD)/quarry search --home $(DEMO_HOME) -k 2 选择可用性
 
 clean:
 	rm -rf build build-san build-fuzz
