@@ -33,7 +33,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -include src/core/banned.h \
 	$(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lpthread $(LDLIBS)
+LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lm -lpthread $(LDLIBS)
 
 LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -88,7 +88,7 @@ fuzz: $(DEPS_STAMP)
 	@for t in $(FUZZ_TARGETS); do \
 		clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 			-include src/core/banned.h $(PKG_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
-			$(PKG_LIBS) -lstemmer -lpthread || exit 1; \
+			$(PKG_LIBS) -lstemmer -lm -lpthread || exit 1; \
 	done
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus-$$t; \

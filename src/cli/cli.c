@@ -244,6 +244,7 @@ void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, cons
 
 void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 {
+	const char *s;
 	json_t *o;
 
 	if (!json) {
@@ -252,7 +253,10 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 			h->title && *h->title ? "\"" : "", h->score);
 		if (h->heading && *h->heading)
 			fprintf(f, "   %s\n", h->heading);
-		fprintf(f, "   %s\n\n", h->snippet ? h->snippet : "");
+		fputs("   ", f);
+		for (s = h->snippet ? h->snippet : ""; *s; s++)
+			fputc(*s == '\n' || *s == '\t' ? ' ' : *s, f);   /* one line */
+		fputs("\n\n", f);
 		return;
 	}
 	o = json_object();

@@ -785,7 +785,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	rc = sqlite3_prepare_v2(s->db, all_common
 		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
 		  " ORDER BY rowid DESC LIMIT ?2"
-		: "SELECT rowid, bm25(passages_fts, 5.0, 3.0, 1.0) AS score FROM passages_fts"
+		: "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
 		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -793,7 +793,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	sqlite3_bind_int(st, 2, k);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < k) {
 		hits[n].passage_id = (long)sqlite3_column_int64(st, 0);
-		hits[n].score = -sqlite3_column_double(st, 1);   /* bm25: lower is better */
+		hits[n].score = -sqlite3_column_double(st, 1);   /* qrank: lower is better */
 		n++;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rank.h"
 #include "tokenize.h"
 
 /* Migration N takes a database from user_version N-1 to N. Append only. */
@@ -171,7 +172,7 @@ int store_open(struct store *s, const char *home, struct q_error *err)
 		return code;
 	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-	if (tokenizer_register_fts5(s->db, err)) {
+	if (tokenizer_register_fts5(s->db, err) || rank_register_fts5(s->db, err)) {
 		store_close(s);
 		return err ? err->code : Q_EUNSUPPORTED;
 	}
