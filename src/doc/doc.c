@@ -168,36 +168,6 @@ static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struc
 	return 0;
 }
 
-/* Inflate a gzip file into out (capped at out->max: a gzip bomb stops
- * there). */
-static int gunzip(const char *data, size_t len, struct qbuf *out, struct q_error *err)
-{
-	z_stream z;
-	unsigned char chunk[65536];
-	int zr;
-
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-		return q_error_set(err, Q_ENOMEM, "could not start decompression");
-	z.next_in = (unsigned char *)data;
-	z.avail_in = len > 0xFFFFFFFFu ? 0xFFFFFFFFu : (unsigned)len;
-	do {
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
-		zr = inflate(&z, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END) {
-			inflateEnd(&z);
-			return q_error_set(err, Q_EPARSE, "damaged gzip data");
-		}
-		if (qbuf_add(out, chunk, sizeof(chunk) - z.avail_out)) {
-			inflateEnd(&z);
-			return q_error_set(err, out->err, "gzip content larger than %zu bytes", out->max);
-		}
-	} while (zr != Z_STREAM_END);
-	inflateEnd(&z);
-	return 0;
-}
-
 static int is_gzip(const char *data, size_t len)
 {
 	return len >= 3 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b &&
@@ -215,7 +185,7 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 
 		qbuf_init(&plain, DOC_MAX_TEXT_BYTES);
 		memset(out, 0, sizeof(*out));
-		rc = gunzip(data, len, &plain, err);
+		rc = zip_inflate((const unsigned char *)data, len, 16 + MAX_WBITS, &plain, err);
 		if (!rc && is_gzip(qbuf_cstr(&plain), plain.len))
 			rc = q_error_set(err, Q_EUNSUPPORTED, "nested gzip content is not read");
 		if (!rc) {

@@ -9,6 +9,7 @@
 
 #include "../core/alloc.h"
 #include "../core/qbuf.h"
+#include "xmlwalk.h"
 #include "zip.h"
 
 struct docx_walk {
@@ -112,33 +113,27 @@ static void leave(struct docx_walk *w, xmlNode *n)
 	}
 }
 
+static int docx_visit(xmlNode *n, void *ctx)
+{
+	struct docx_walk *w = ctx;
+
+	if (n->type == XML_ELEMENT_NODE) {
+		enter(w, n);
+		return 1;
+	}
+	if (n->type == XML_TEXT_NODE && n->parent && is(n->parent, "t") && n->content)
+		qbuf_adds(&w->para, (const char *)n->content);
+	return 0;
+}
+
+static void docx_leave(xmlNode *n, void *ctx)
+{
+	leave(ctx, n);
+}
+
 static void walk(struct docx_walk *w, xmlNode *root)
 {
-	xmlNode *n = root;
-
-	while (n) {
-		if (n->type == XML_ELEMENT_NODE)
-			enter(w, n);
-		else if (n->type == XML_TEXT_NODE && n->parent && is(n->parent, "t") && n->content)
-			qbuf_adds(&w->para, (const char *)n->content);
-		if (n->type == XML_ELEMENT_NODE && n->children) {
-			n = n->children;
-			continue;
-		}
-		for (;;) {
-			if (n->type == XML_ELEMENT_NODE)
-				leave(w, n);
-			if (n == root) {
-				n = NULL;
-				break;
-			}
-			if (n->next) {
-				n = n->next;
-				break;
-			}
-			n = n->parent;
-		}
-	}
+	xml_walk(root, docx_visit, docx_leave, w);
 	end_paragraph(w);
 }
 

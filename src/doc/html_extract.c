@@ -39,6 +39,7 @@
 #include "../core/alloc.h"
 #include "../core/utf8.h"
 #include "html_int.h"
+#include "xmlwalk.h"
 
 /* Chrome costs this much per character against content. */
 #define LAMBDA 0.3f
@@ -144,7 +145,7 @@ int html_heading_level(const xmlNode *n)
 	return 0;
 }
 
-static const char *attr(const xmlNode *n, const char *name)
+const char *html_attr(const xmlNode *n, const char *name)
 {
 	xmlAttr *a;
 
@@ -172,13 +173,13 @@ static int is_hidden(const xmlNode *n)
 	if (has_attr(n, "hidden")) {
 		/* React streaming puts server-rendered content in
 		 * <div hidden id="S:0"> and moves it into place with script. */
-		v = attr(n, "id");
+		v = html_attr(n, "id");
 		return !(v && v[0] == 'S' && v[1] == ':');
 	}
-	v = attr(n, "aria-hidden");
+	v = html_attr(n, "aria-hidden");
 	if (v && !strcasecmp(v, "true"))
 		return 1;
-	v = attr(n, "style");
+	v = html_attr(n, "style");
 	if (v) {
 		char s[256];
 		size_t i, k = 0;
@@ -199,7 +200,7 @@ static int is_hidden(const xmlNode *n)
  * 0 none. */
 static int class_says_boiler(const xmlNode *n)
 {
-	const char *cls = attr(n, "class"), *id = attr(n, "id");
+	const char *cls = html_attr(n, "class"), *id = html_attr(n, "id");
 	char buf[MAX_CLASS_BYTES];
 	size_t k = 0, i;
 	int strong = 0, weak = 0, positive = 0;
@@ -251,7 +252,7 @@ static int is_boiler(const xmlNode *n)
 		return 2;
 	if (tag_in(n, weak_boiler_tags))
 		return 1;
-	role = attr(n, "role");
+	role = html_attr(n, "role");
 	if (role && in_list(role, boiler_roles))
 		return 2;
 	return class_says_boiler(n);
@@ -265,7 +266,7 @@ static int says_comments(const xmlNode *n)
 	static const char *const section_classes[] = {"comments-area", "comment-list",
 		"commentlist", "comments-section", "comment-section", "comments-wrapper",
 		"comments-container", NULL};
-	const char *v[2] = {attr(n, "class"), attr(n, "id")};
+	const char *v[2] = {html_attr(n, "class"), html_attr(n, "id")};
 	int i;
 
 	if (v[1] && (!strcasecmp(v[1], "comments") || !strcasecmp(v[1], "respond") ||
@@ -448,42 +449,38 @@ static size_t count_elements(xmlNode *root)
 	return count;
 }
 
+struct score_walk {
+	struct nstat *stats;
+	size_t next;
+};
+
+static int score_visit(xmlNode *n, void *ctx)
+{
+	struct score_walk *w = ctx;
+
+	if (n->type == XML_ELEMENT_NODE) {
+		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
+				       ? ns(n->parent) : NULL;
+		enter_element(n, &w->stats[w->next++], parent);
+		return !(ns(n)->flags & NS_REMOVED);
+	}
+	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
+		add_text(n);
+	return 0;
+}
+
+static void score_leave(xmlNode *n, void *ctx)
+{
+	(void)ctx;
+	leave_element(n);
+}
+
 /* Steps 1-3: one iterative enter/leave walk filling the stats. */
 static void score_tree(xmlNode *root, struct nstat *stats)
 {
-	size_t next = 0;
-	xmlNode *n = root;
+	struct score_walk w = {stats, 0};
 
-	while (n) {
-		int descend = 0;
-
-		if (n->type == XML_ELEMENT_NODE) {
-			struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
-					       ? ns(n->parent) : NULL;
-			enter_element(n, &stats[next++], parent);
-			descend = !(ns(n)->flags & NS_REMOVED);
-		} else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-			add_text(n);
-		}
-		if (descend && n->children) {
-			n = n->children;
-			continue;
-		}
-		/* Leave n and every ancestor whose last child we just finished. */
-		for (;;) {
-			if (n->type == XML_ELEMENT_NODE)
-				leave_element(n);
-			if (n == root) {
-				n = NULL;
-				break;
-			}
-			if (n->next) {
-				n = n->next;
-				break;
-			}
-			n = n->parent;
-		}
-	}
+	xml_walk(root, score_visit, score_leave, &w);
 }
 
 static float node_score(const xmlNode *n)
@@ -536,7 +533,7 @@ static xmlNode *fallback_node(xmlNode *root)
 
 		if (n->type != XML_ELEMENT_NODE || (ns(n)->flags & NS_REMOVED))
 			continue;
-		role = attr(n, "role");
+		role = html_attr(n, "role");
 		if (tag_is(n, "main") || (role && !strcmp(role, "main")))
 			return n;
 		if (tag_is(n, "article")) {
@@ -545,8 +542,8 @@ static xmlNode *fallback_node(xmlNode *root)
 		}
 		if (tag_is(n, "body"))
 			body = n;
-		if (!by_id && attr(n, "id") && !(ns(n)->flags & NS_BOILER)) {
-			const char *id = attr(n, "id");
+		if (!by_id && html_attr(n, "id") && !(ns(n)->flags & NS_BOILER)) {
+			const char *id = html_attr(n, "id");
 			int i;
 			for (i = 0; content_ids[i]; i++)
 				if (!strcasecmp(id, content_ids[i]) && ns(n)->text > 0)
@@ -573,7 +570,7 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 	if (ns(root)->good >= LISTING_PROSE_SHARE * ns(root)->text)
 		return best;
 	for (n = best->parent; n && n->type == XML_ELEMENT_NODE; n = n->parent) {
-		const char *role = attr(n, "role");
+		const char *role = html_attr(n, "role");
 		if (tag_is(n, "main") || (role && !strcmp(role, "main"))) {
 			if (ns(best)->text < WIDEN_MAX_SHARE * ns(n)->text)
 				return n;
@@ -646,7 +643,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		xmlNode *x;
 		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good, ns(root)->bad, ns(root)->text);
 		for (x = main_node; x && x->type == XML_ELEMENT_NODE; x = x->parent)
-			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, attr(x, "class") ? attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
+			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
 	}
 #endif
 	rc = html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT, out->title, &b);

@@ -69,26 +69,15 @@ static void offer_s(struct meta_pick *m, enum meta_field f, int rank, const char
 		offer(m, f, rank, v, strlen(v));
 }
 
-static const char *attr(const xmlNode *n, const char *name)
-{
-	xmlAttr *a;
-
-	for (a = n->properties; a; a = a->next)
-		if (a->children && a->children->content &&
-		    !strcasecmp((const char *)a->name, name))
-			return (const char *)a->children->content;
-	return NULL;
-}
-
 static void from_meta_tag(struct meta_pick *m, const xmlNode *n)
 {
-	const char *key = attr(n, "property");
-	const char *content = attr(n, "content");
+	const char *key = html_attr(n, "property");
+	const char *content = html_attr(n, "content");
 
 	if (!key)
-		key = attr(n, "name");
+		key = html_attr(n, "name");
 	if (!key)
-		key = attr(n, "itemprop");
+		key = html_attr(n, "itemprop");
 	if (!key || !content)
 		return;
 	if (!strcasecmp(key, "og:title"))
@@ -196,8 +185,8 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out)
 
 	memset(&m, 0, sizeof(m));
 	qbuf_init(&b, DOC_MAX_META_BYTES + 8);
-	if (root && attr(root, "lang"))
-		offer_s(&m, M_LANG, 1, attr(root, "lang"));
+	if (root && html_attr(root, "lang"))
+		offer_s(&m, M_LANG, 1, html_attr(root, "lang"));
 	for (n = root; n; n = tree_next(n, root, 1)) {
 		const char *type;
 
@@ -210,14 +199,14 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out)
 			html_node_text(n, &b, DOC_MAX_META_BYTES);
 			offer_title_tag(&m, qbuf_cstr(&b));
 		} else if (tag_is(n, "script")) {
-			type = attr(n, "type");
+			type = html_attr(n, "type");
 			if (type && !strcasecmp(type, "application/ld+json"))
 				from_jsonld(&m, n);
 		} else if (tag_is(n, "h1")) {
 			if (!h1_count++)
 				h1 = n;
-		} else if (tag_is(n, "time") && attr(n, "datetime")) {
-			offer_s(&m, M_DATE, 5, attr(n, "datetime"));
+		} else if (tag_is(n, "time") && html_attr(n, "datetime")) {
+			offer_s(&m, M_DATE, 5, html_attr(n, "datetime"));
 		}
 	}
 	if (h1_count == 1) {

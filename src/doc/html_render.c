@@ -11,6 +11,7 @@
 
 #include "../core/utf8.h"
 #include "html_int.h"
+#include "xmlwalk.h"
 
 /* Content whose prose is at least this share of its text is a prose
  * page, where short label blocks are dropped. */
@@ -24,6 +25,7 @@
 
 struct render {
 	struct qbuf *out;
+	xmlNode *root;           /* the content element being rendered */
 	struct qbuf para;        /* the paragraph being built */
 	enum doc_format format;
 	const char *title;       /* skip the first heading equal to this */
@@ -245,11 +247,33 @@ static int is_appendix_comments(const xmlNode *n, const xmlNode *root)
 	return outside >= COMMENTS_MIN_OUTSIDE && outside >= COMMENTS_OUTSIDE_SHARE * ns(n)->good;
 }
 
+static int render_visit(xmlNode *n, void *ctx)
+{
+	struct render *r = ctx;
+
+	if (n->type == XML_ELEMENT_NODE && n->_private) {
+		uint16_t f = ns(n)->flags;
+		if (!(f & NS_REMOVED) &&
+		    (n == r->root || (!(f & NS_BOILER) && !is_appendix_comments(n, r->root)))) {
+			enter(r, n);
+			return 1;
+		}
+	} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+		   n->content && !(r->prose_page && is_label_text(n))) {
+		add_text(r, (const char *)n->content);
+	}
+	return 0;
+}
+
+static void render_leave(xmlNode *n, void *ctx)
+{
+	leave(ctx, n);
+}
+
 int html_render(xmlNode *root, enum doc_format format, const char *title,
 		struct qbuf *out)
 {
 	struct render r;
-	xmlNode *n = root;
 
 	memset(&r, 0, sizeof(r));
 	r.out = out;
@@ -257,39 +281,8 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 	r.title = title;
 	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text;
 	qbuf_init(&r.para, out->max);
-	while (n) {
-		int descend = 0;
-
-		if (n->type == XML_ELEMENT_NODE && n->_private) {
-			uint16_t f = ns(n)->flags;
-			if (!(f & NS_REMOVED) &&
-			    (n == root || (!(f & NS_BOILER) && !is_appendix_comments(n, root)))) {
-				enter(&r, n);
-				descend = 1;
-			}
-		} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-			   n->content && !(r.prose_page && is_label_text(n))) {
-			add_text(&r, (const char *)n->content);
-		}
-		if (descend && n->children) {
-			n = n->children;
-			continue;
-		}
-		for (;;) {
-			if (descend && n->type == XML_ELEMENT_NODE)
-				leave(&r, n);
-			if (n == root) {
-				n = NULL;
-				break;
-			}
-			if (n->next) {
-				n = n->next;
-				break;
-			}
-			n = n->parent;
-			descend = 1;  /* ancestors were entered */
-		}
-	}
+	r.root = root;
+	xml_walk(root, render_visit, render_leave, &r);
 	emit_para(&r);
 	if (r.para.err && !out->err)
 		out->err = r.para.err;

@@ -32,15 +32,15 @@ int zip_sniff(const char *data, size_t len)
 	return len >= 4 && rd32((const unsigned char *)data) == LOCAL_SIG;
 }
 
-static int inflate_into(const unsigned char *src, size_t n, struct qbuf *out,
-			struct q_error *err)
+int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf *out,
+		struct q_error *err)
 {
 	z_stream z;
 	unsigned char chunk[32768];
 	int zr;
 
 	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+	if (inflateInit2(&z, window_bits) != Z_OK)
 		return q_error_set(err, Q_ENOMEM, "could not start decompression");
 	z.next_in = (unsigned char *)src;
 	z.avail_in = n > 0xFFFFFFFFu ? 0xFFFFFFFFu : (unsigned)n;
@@ -50,11 +50,11 @@ static int inflate_into(const unsigned char *src, size_t n, struct qbuf *out,
 		zr = inflate(&z, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END) {
 			inflateEnd(&z);
-			return q_error_set(err, Q_EPARSE, "damaged compressed data in the archive");
+			return q_error_set(err, Q_EPARSE, "damaged compressed data");
 		}
 		if (qbuf_add(out, chunk, sizeof(chunk) - z.avail_out)) {
 			inflateEnd(&z);
-			return q_error_set(err, out->err, "archive member larger than %zu bytes",
+			return q_error_set(err, out->err, "decompressed content larger than %zu bytes",
 					   out->max);
 		}
 		if (zr == Z_OK && z.avail_in == 0 && z.avail_out != 0)
@@ -62,7 +62,7 @@ static int inflate_into(const unsigned char *src, size_t n, struct qbuf *out,
 	} while (zr != Z_STREAM_END);
 	inflateEnd(&z);
 	if (zr != Z_STREAM_END)
-		return q_error_set(err, Q_EPARSE, "truncated compressed data in the archive");
+		return q_error_set(err, Q_EPARSE, "truncated compressed data");
 	return 0;
 }
 
@@ -92,7 +92,7 @@ static int read_entry(const unsigned char *z, size_t len, const unsigned char *c
 		return 0;
 	}
 	if (method == 8)
-		return inflate_into(z + data_off, csize, out, err);
+		return zip_inflate(z + data_off, csize, -MAX_WBITS, out, err);
 	return q_error_set(err, Q_EPARSE, "unsupported ZIP compression method %u", method);
 }
 
