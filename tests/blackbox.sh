@@ -190,6 +190,12 @@ run search-vanished "$Q" search --home "$H" telescopes; out_lacks "plain.txt"
 run search-phrase "$Q" search --home "$H" '"switched off"'; rc_is 0; out_has "article.html"
 run search-exclude "$Q" search --home "$H" 'selective -2007'; rc_is 0; out_has "article.html"; out_lacks "forum.html"
 run search-stem "$Q" search --home "$H" degrade; rc_is 0; out_has "article.html"
+# Passages with every word come before those with some: only the forum
+# post says both "selective" and "hardware".
+run search-all-words-first "$Q" search --home "$H" --json -k 3 selective hardware
+rc_is 0
+NAME=search-all-words-first; if head -1 "$TMP/out" | grep -q forum.html; then ok; else bad "forum.html not first"; fi
+out_has "article.html"
 run search-zh-2 "$Q" search --home "$H" 精度; rc_is 0; out_has "zh-article.html"; out_has "gbk.html"
 run search-zh-1 "$Q" search --home "$H" 降; rc_is 0; out_has "zh-article.html"
 run search-docx "$Q" search --home "$H" revenue; rc_is 0; out_has "sample.docx"

@@ -88,9 +88,9 @@ const struct command cli_commands[] = {
 	{"search", cmd_search, "search the local corpus",
 	 "usage: quarry search [options] QUERY...\n"
 	 "\n"
-	 "The best passages of the local corpus for QUERY: plain words (any may\n"
-	 "match; ranked by BM25, titles and headings weigh more), \"quoted phrases\"\n"
-	 "(must match), -word (must not match). English words match their other\n"
+	 "The best passages of the local corpus for QUERY: plain words (passages\n"
+	 "with all of them first, then with any; ranked by BM25, titles and headings\n"
+	 "weigh more), \"quoted phrases\" (must match), -word (must not match). English words match their other\n"
 	 "forms (run, running); Chinese and Japanese need no spaces.\n"
 	 "\n"
 	 "options:\n"

@@ -542,14 +542,14 @@ static void add_fts_string(struct qbuf *out, const char *s, size_t n)
  * there to rank by). NULL means nothing is. */
 typedef int (*common_fn)(void *ctx, const char *word, size_t len);
 
-static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out,
-			   int *all_common, struct q_error *err);
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
+			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err);
 
 int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
 {
-	int all_common;
+	int all_common, n_words;
 
-	return build_fts_query(q, NULL, NULL, out, &all_common, err);
+	return build_fts_query(q, NULL, NULL, 0, out, &all_common, &n_words, err);
 }
 
 /* A phrase whose every word is very common costs a walk of their whole
@@ -575,8 +575,8 @@ static int phrase_is_common(common_fn is_common, void *cctx, const char *p, size
 	return words > 0;
 }
 
-static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out,
-			   int *all_common, struct q_error *err)
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
+			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err)
 {
 	struct qbuf any, must, not, common;
 	size_t i = 0, n = strlen(q);
@@ -589,6 +589,7 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 	qbuf_init(&not, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&common, CORPUS_MAX_QUERY_BYTES * 4);
 	*all_common = 0;
+	*n_words = 0;
 	int positive = 0, common_phrases = 0;
 	while (i < n) {
 		int negate = 0;
@@ -627,8 +628,10 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 		}
 		if (end == start)
 			continue;
+		if (dst == &any)
+			(*n_words)++;
 		if (dst->len)
-			qbuf_adds(dst, (dst == &any || dst == &common) ? " OR " : " AND ");
+			qbuf_adds(dst, ((dst == &any && !and_words) || dst == &common) ? " OR " : " AND ");
 		add_fts_string(dst, q + start, end - start);
 	}
 	/* Common words only: search them, but the caller must bound the
@@ -744,6 +747,39 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return v ? q_strdup(v) : NULL;
 }
 
+/* Run one ranking query; append hits whose passage is not there yet. */
+static int rank_into(struct store *s, const char *fts, int all_common, int k,
+		     struct search_hit *hits, int *n)
+{
+	sqlite3_stmt *st;
+	int rc, i;
+
+	/* Row ids and scores only, so nothing costly runs for every match
+	 * (snippet() here would re-tokenize each matching passage before
+	 * the LIMIT applies). */
+	rc = sqlite3_prepare_v2(s->db, all_common
+		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
+		  " ORDER BY rowid DESC LIMIT ?2"
+		: "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
+		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, k);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < k) {
+		long id = (long)sqlite3_column_int64(st, 0);
+		for (i = 0; i < *n && hits[i].passage_id != id; i++)
+			;
+		if (i < *n)
+			continue;
+		hits[*n].passage_id = id;
+		hits[*n].score = -sqlite3_column_double(st, 1);   /* qrank: lower is better */
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
 		  const char *mark_close, struct search_hit **hits_out, int *n_out,
 		  struct q_error *err)
@@ -753,11 +789,14 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	struct search_hit *hits;
 	struct common_ctx cc;
 	long long max_id;
-	int n = 0, rc, i, all_common = 0;
+	int n = 0, rc, i, all_common = 0, n_words = 0, pass;
 
 	*hits_out = NULL;
 	*n_out = 0;
 	qbuf_init(&fts, CORPUS_MAX_QUERY_BYTES * 8);
+	hits = q_calloc((size_t)k, sizeof(*hits));
+	if (!hits)
+		return q_error_set(err, Q_ENOMEM, "out of memory");
 	max_id = max_passage_id(s);
 	memset(&cc, 0, sizeof(cc));
 	if (max_id >= COMMON_MIN_PASSAGES) {
@@ -768,38 +807,27 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 				       -1, &cc.probe, NULL) != SQLITE_OK)
 			cc.probe = NULL;
 	}
-	rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, &fts, &all_common, err);
+	/* Passages with all the words first (a small intersection, cheap to
+	 * rank); then, if fewer than k, those with any of them. */
+	for (pass = 0; pass < 2 && n < k; pass++) {
+		int and_words = pass == 0;
+		qbuf_reset(&fts);
+		rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, and_words, &fts,
+				     &all_common, &n_words, err);
+		if (rc) {
+			sqlite3_finalize(cc.probe);
+			qbuf_release(&fts);
+			q_free(hits);
+			return err ? err->code : Q_EINVAL;
+		}
+		if (pass == 1 && n_words < 2)
+			break;   /* one word or phrases only: the first pass said it all */
+		rc = rank_into(s, qbuf_cstr(&fts), all_common, k, hits, &n);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
 	sqlite3_finalize(cc.probe);
-	if (rc) {
-		qbuf_release(&fts);
-		return err ? err->code : Q_EINVAL;
-	}
-	hits = q_calloc((size_t)k, sizeof(*hits));
-	if (!hits) {
-		qbuf_release(&fts);
-		return q_error_set(err, Q_ENOMEM, "out of memory");
-	}
-	/* Rank first: rowids and scores only, so nothing costly runs for
-	 * every match (snippet() there would re-tokenize each matching
-	 * passage before the LIMIT applies). */
-	rc = sqlite3_prepare_v2(s->db, all_common
-		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
-		  " ORDER BY rowid DESC LIMIT ?2"
-		: "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
-		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_text(st, 1, qbuf_cstr(&fts), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, k);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < k) {
-		hits[n].passage_id = (long)sqlite3_column_int64(st, 0);
-		hits[n].score = -sqlite3_column_double(st, 1);   /* qrank: lower is better */
-		n++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
+	cc.probe = NULL;
 	/* Then details and a snippet for each of the top k. */
 	rc = sqlite3_prepare_v2(s->db,
 		"SELECT d.path, d.title, p.heading, p.start, p.end,"
@@ -827,9 +855,6 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 		hits[i].end = (long)sqlite3_column_int64(st, 4);
 		hits[i].snippet = col_dup(st, 5);
 	}
-	rc = SQLITE_DONE;
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		goto fail;
 	sqlite3_finalize(st);
 	qbuf_release(&fts);
 	*hits_out = hits;
@@ -837,6 +862,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	return 0;
 fail:
 	rc = store_error(s, rc, "searching", err);
+	sqlite3_finalize(cc.probe);
 	sqlite3_finalize(st);
 	search_hits_free(hits, n);
 	qbuf_release(&fts);

@@ -10,8 +10,9 @@
  * Writes happen in batches, each one transaction, so a full disk or a
  * crash never leaves half a document behind.
  *
- * Search takes the user's syntax: plain words (any may match, ranked by
- * BM25 with titles and headings weighing more), "quoted phrases" (must
+ * Search takes the user's syntax: plain words (passages with all of them
+ * first, then with any; ranked by BM25 with titles and headings weighing
+ * more), "quoted phrases" (must
  * match), -word (must not). Very common words are handled so that search
  * stays fast at a million passages (see COMMON_DF_SHARE).
  */
