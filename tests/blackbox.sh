@@ -12,6 +12,7 @@ FAKEWEB_PID=
 
 cleanup() {
 	[ -n "$FAKEWEB_PID" ] && kill "$FAKEWEB_PID" 2>/dev/null
+	umount "$TMP/full" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -231,5 +232,43 @@ run search-during-index "$Q" search --home "$H" observatory; rc_is 0; out_has "n
 wait $BG
 NAME=index-concurrent; if grep -q "added 300" "$TMP/bg.out"; then ok; else bad "background index run: $(cat "$TMP/bg.out")"; fi
 
-echo "blackbox: $PASS passed, $FAIL failed"
+# Permission denied: as an unprivileged user (tests usually run as root,
+# who can read anything). Skipped where that cannot be arranged.
+SKIP=0
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups "$Q" --version >/dev/null 2>&1; then
+	P="$TMP/perm"
+	mkdir -p "$P/docs" "$P/home"
+	printf 'readable notes about comets\n' >"$P/docs/ok.md"
+	printf 'locked notes\n' >"$P/docs/locked.md"
+	chmod 000 "$P/docs/locked.md"
+	chmod 777 "$P" "$P/home" "$TMP"
+	run index-permission setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$Q" index add --home "$P/home" "$P/docs"
+	rc_is 1; out_has "added 1"; out_has "failed 1"; err_has "Permission denied"
+else
+	SKIP=$((SKIP + 1)); echo "skip: index-permission (cannot run as an unprivileged user here)"
+fi
+# A full disk: the home on a 1 MB tmpfs. The batch fails whole, the error
+# says so, and what was indexed before is intact. Skipped without mount.
+F="$TMP/full"
+mkdir -p "$F"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$F" 2>/dev/null; then
+	mkdir -p "$TMP/small" "$TMP/big"
+	cp sample/pages/article.html "$TMP/small/"
+	i=0
+	while [ $i -lt 60 ]; do
+		head -c 30000 /dev/urandom | base64 -w 80 | sed 's/^/word /' >"$TMP/big/f$i.txt"
+		i=$((i + 1))
+	done
+	run disk-first "$Q" index add --home "$F" "$TMP/small"; rc_is 0; out_has "added 1"
+	run disk-full "$Q" index add --home "$F" "$TMP/big"; rc_is 1; err_has "disk is full"
+	run disk-intact "$Q" search --home "$F" selective; rc_is 0; out_has "article.html"
+	run disk-check "$Q" index check --home "$F"; rc_is 0; out_has "ok"
+	umount "$F"
+else
+	SKIP=$((SKIP + 1)); echo "skip: disk-full tests (cannot mount a tmpfs here)"
+fi
+
+echo "blackbox: $PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]

@@ -27,8 +27,8 @@ done
 BUILD="$BUILD" sh tests/blackbox.sh >"$LOG" 2>&1
 rc=$?
 cat "$LOG"
-p=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$LOG")
-f=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$LOG")
+p=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$LOG")
+f=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$LOG")
 p=${p:-0}
 f=${f:-0}
 [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
