@@ -23,11 +23,47 @@ static const struct cli_opt index_opts[] = {
 	{NULL, 0, 0, 0}
 };
 
+#define MAX_REASONS 8
+
 struct progress {
 	int tty;
 	int verbose;
 	long files;
+	/* Why files were skipped or failed, counted per reason for the
+	 * summary ("unsupported file type", "too large"...). */
+	char reason[MAX_REASONS][64];
+	long reason_count[MAX_REASONS];
+	int n_reasons;
+	long other_reasons;
 };
+
+static void count_reason(struct progress *p, const char *why)
+{
+	char key[64];
+	size_t n;
+	int i;
+
+	if (!why)
+		why = "unknown";
+	n = strcspn(why, "(:");   /* "too large (2048 MB ...)" -> "too large" */
+	while (n > 0 && why[n - 1] == ' ')
+		n--;
+	if (n >= sizeof(key))
+		n = sizeof(key) - 1;
+	memcpy(key, why, n);
+	key[n] = '\0';
+	for (i = 0; i < p->n_reasons; i++)
+		if (!strcmp(p->reason[i], key)) {
+			p->reason_count[i]++;
+			return;
+		}
+	if (p->n_reasons == MAX_REASONS) {
+		p->other_reasons++;
+		return;
+	}
+	memcpy(p->reason[p->n_reasons], key, n + 1);
+	p->reason_count[p->n_reasons++] = 1;
+}
 
 static const char *event_name(enum corpus_event ev)
 {
@@ -47,6 +83,8 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	struct progress *p = ctx;
 
 	p->files++;
+	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
+		count_reason(p, why);
 	if (p->tty)
 		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
 	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
@@ -72,10 +110,14 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 static int index_add(const char *home, char **paths, int n, int verbose)
 {
 	struct store s;
-	struct progress p = {isatty(2), verbose, 0};
+	struct progress p;
 	struct corpus_counts c;
 	struct q_error err;
-	int rc;
+	int rc, i;
+
+	memset(&p, 0, sizeof(p));
+	p.tty = isatty(2);
+	p.verbose = verbose;
 
 	memset(&err, 0, sizeof(err));
 	if (open_store(home, &s, "index add"))
@@ -86,8 +128,12 @@ static int index_add(const char *home, char **paths, int n, int verbose)
 	printf("added %ld, updated %ld, unchanged %ld, removed %ld, skipped %ld, failed %ld "
 	       "(%.1f kB of text indexed)\n", c.added, c.updated, c.unchanged, c.removed, c.skipped,
 	       c.failed, c.text_bytes / 1e3);
-	if (c.skipped && !verbose)
-		printf("(run with --verbose to see what was skipped and why)\n");
+	for (i = 0; i < p.n_reasons; i++)
+		printf("  %ld: %s\n", p.reason_count[i], p.reason[i]);
+	if (p.other_reasons)
+		printf("  %ld: other reasons\n", p.other_reasons);
+	if ((c.skipped || c.failed) && !verbose)
+		printf("(--verbose lists each file)\n");
 	store_close(&s);
 	if (rc) {
 		fprintf(stderr, "quarry index add: %s\n", err.msg);

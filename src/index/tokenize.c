@@ -4,7 +4,10 @@
 #include "tokenize.h"
 
 #include <libstemmer.h>
+#include <locale.h>
+#include <pthread.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "../core/alloc.h"
 #include "../core/utf8.h"
@@ -76,6 +79,52 @@ struct stem_slot {
 	char stem[STEM_CACHE_WORD];
 };
 
+/* The same for Latin Extended Additional, U+1E00..U+1EFF (Vietnamese). */
+static const char *const latin_ext_fold[] = {
+	"a", "a", "b", "b", "b", "b", "b", "b",
+	"c", "c", "d", "d", "d", "d", "d", "d",
+	"d", "d", "d", "d", "e", "e", "e", "e",
+	"e", "e", "e", "e", "e", "e", "f", "f",
+	"g", "g", "h", "h", "h", "h", "h", "h",
+	"h", "h", "h", "h", "i", "i", "i", "i",
+	"k", "k", "k", "k", "k", "k", "l", "l",
+	"l", "l", "l", "l", "l", "l", "m", "m",
+	"m", "m", "m", "m", "n", "n", "n", "n",
+	"n", "n", "n", "n", "o", "o", "o", "o",
+	"o", "o", "o", "o", "p", "p", "p", "p",
+	"r", "r", "r", "r", "r", "r", "r", "r",
+	"s", "s", "s", "s", "s", "s", "s", "s",
+	"s", "s", "t", "t", "t", "t", "t", "t",
+	"t", "t", "u", "u", "u", "u", "u", "u",
+	"u", "u", "u", "u", "v", "v", "v", "v",
+	"w", "w", "w", "w", "w", "w", "w", "w",
+	"w", "w", "x", "x", "x", "x", "y", "y",
+	"z", "z", "z", "z", "z", "z", "h", "t",
+	"w", "y", "", "s", "", "", "", "",
+	"a", "a", "a", "a", "a", "a", "a", "a",
+	"a", "a", "a", "a", "a", "a", "a", "a",
+	"a", "a", "a", "a", "a", "a", "a", "a",
+	"e", "e", "e", "e", "e", "e", "e", "e",
+	"e", "e", "e", "e", "e", "e", "e", "e",
+	"i", "i", "i", "i", "o", "o", "o", "o",
+	"o", "o", "o", "o", "o", "o", "o", "o",
+	"o", "o", "o", "o", "o", "o", "o", "o",
+	"o", "o", "o", "o", "u", "u", "u", "u",
+	"u", "u", "u", "u", "u", "u", "u", "u",
+	"u", "u", "y", "y", "y", "y", "y", "y",
+	"y", "y", "", "", "", "", "", "",
+};
+
+/* glibc's Unicode case mapping through a private C.UTF-8 locale object:
+ * no change to the process locale, safe from any thread. */
+static locale_t utf8_locale;
+static pthread_once_t locale_once = PTHREAD_ONCE_INIT;
+
+static void make_locale(void)
+{
+	utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
 struct tokenizer {
 	struct sb_stemmer *stemmer;   /* NULL when stemming is off */
 	struct stem_slot *cache;      /* STEM_CACHE_SLOTS entries, or NULL */
@@ -84,6 +133,8 @@ struct tokenizer {
 struct tokenizer *tokenizer_new(int stem)
 {
 	struct tokenizer *t = q_calloc(1, sizeof(*t));
+
+	pthread_once(&locale_once, make_locale);
 
 	if (!t)
 		return NULL;
@@ -144,6 +195,14 @@ static size_t fold(uint32_t cp, char *out)
 			return n;
 		}
 	}
+	if (cp >= 0x1E00 && cp <= 0x1EFF) {
+		const char *f = latin_ext_fold[cp - 0x1E00];
+		size_t n = strlen(f);
+		if (n) {
+			memcpy(out, f, n);
+			return n;
+		}
+	}
 	if (cp >= 0xFF21 && cp <= 0xFF3A)          /* full-width A-Z */
 		return fold(cp - 0xFF21 + 'a', out);
 	if (cp >= 0xFF41 && cp <= 0xFF5A)          /* full-width a-z */
@@ -158,6 +217,8 @@ static size_t fold(uint32_t cp, char *out)
 		cp += 0x20;
 	else if (cp >= 0x400 && cp <= 0x40F)
 		cp += 0x50;
+	else if (utf8_locale)
+		cp = (uint32_t)towlower_l((wint_t)cp, utf8_locale);   /* every other script */
 	return utf8_encode(cp, out);
 }
 

@@ -2,10 +2,11 @@
  * tokenize.h - the search tokenizer, for indexing and for queries.
  *
  * One tokenizer serves both sides so a query matches what was indexed:
- *   - words are runs of letters and digits; Unicode case folding for the
- *     scripts we see in practice (Latin, Greek, Cyrillic, full-width
- *     forms) and diacritic removal for Latin ("Café" and "cafe" match,
- *     "Straße" is "strasse");
+ *   - words are runs of letters and digits; Unicode case folding (own
+ *     tables for Latin, Greek, Cyrillic and full-width forms, glibc's
+ *     towlower_l for every other script) and diacritic removal for Latin,
+ *     Vietnamese included ("Café" and "cafe" match, "Straße" is "strasse",
+ *     "Việt" is "viet");
  *   - English words are stemmed with Snowball (libstemmer), so "running"
  *     finds "runs";
  *   - Chinese, Japanese and Korean text has no spaces: every CJK

@@ -49,6 +49,7 @@ static void words_fold_and_stem(void **state)
 	check_tokens(t, "Straße ÉCOLE naïve Ｆｕｌｌ１２", TOKENIZE_DOCUMENT,
 		     "strass ecol naiv full12");
 	check_tokens(t, "ΑΘΗΝΑ Москва", TOKENIZE_DOCUMENT, "αθηνα москва");
+	check_tokens(t, "Tiếng Việt ՀԱՅԵՐԵՆ", TOKENIZE_DOCUMENT, "tieng viet հայերեն");
 	check_tokens(t, "e\xcc\x81te", TOKENIZE_DOCUMENT, "ete");   /* decomposed é */
 	check_tokens(t, "GPT-4o 2024 x86_64", TOKENIZE_DOCUMENT, "gpt 4o 2024 x86 64");
 	tokenizer_free(t);
