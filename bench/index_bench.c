@@ -176,8 +176,8 @@ static void build_store(struct store *s, long n, double *text_bytes)
 
 	sqlite3_prepare_v2(s->db, "INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at)"
 				  " VALUES (?1, ?2, 'text', 0, 0, '', 0, 0)", -1, &doc, NULL);
-	sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, body)"
-				  " VALUES (?1, ?2, '', 0, ?3, ?4)", -1, &pas, NULL);
+	sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, char_start,"
+				  " char_end, body) VALUES (?1, ?2, '', 0, ?3, 0, ?3, ?4)", -1, &pas, NULL);
 	sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) VALUES (?1, ?2, '', ?3)",
 			   -1, &fts, NULL);
 	char title[64] = "";

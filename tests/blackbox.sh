@@ -202,7 +202,14 @@ run search-zh-1 "$Q" search --home "$H" 降; rc_is 0; out_has "zh-article.html"
 run search-docx "$Q" search --home "$H" revenue; rc_is 0; out_has "sample.docx"
 run search-pdf "$Q" search --home "$H" pdftotext; rc_is 0; out_has "sample.pdf"
 run search-json "$Q" search --home "$H" --json -k 2 selective
-rc_is 0; out_has '"rank":1'; out_has '"heading":'; out_has '"start":'
+rc_is 0; out_has '"rank":1'; out_has '"heading":'; out_has '"start":'; out_has '"char_start":'
+# In Chinese text byte and character offsets differ (3 bytes a character).
+run search-char-offsets "$Q" search --home "$H" --json -k 1 对开放技术的启示
+NAME=search-char-offsets
+END_B=$(sed -n 's/.*"end":\([0-9]*\),.*/\1/p' "$TMP/out")
+END_C=$(sed -n 's/.*"char_end":\([0-9]*\).*/\1/p' "$TMP/out")
+if [ -n "$END_B" ] && [ -n "$END_C" ] && [ "$END_C" -gt 0 ] && [ "$END_C" -lt "$END_B" ]; then ok
+else bad "char_end ($END_C) should be below the byte end ($END_B) in Chinese text"; fi
 run search-only-not "$Q" search --home "$H" -- -gps; rc_is 1; err_has "only exclusions"
 run search-syntax "$Q" search --home "$H" 'AND OR NOT ( ) * ^ : "'; rc_is 0
 run index-rm "$Q" index rm --home "$H" "$C/sub"; rc_is 0; out_has "removed 3 documents"

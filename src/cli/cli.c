@@ -269,5 +269,7 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 	json_object_set_new(o, "passage_id", json_integer(h->passage_id));
 	json_object_set_new(o, "start", json_integer(h->start));
 	json_object_set_new(o, "end", json_integer(h->end));
+	json_object_set_new(o, "char_start", json_integer(h->char_start));
+	json_object_set_new(o, "char_end", json_integer(h->char_end));
 	put_json(f, o);
 }

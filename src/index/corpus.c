@@ -167,7 +167,19 @@ struct passage_writer {
 	const char *title;
 	int ord;
 	int rc;
+	size_t cursor_byte;       /* character counting resumes here ... */
+	long long cursor_char;    /* ... with this many characters before it */
 };
+
+/* Character offset of byte offset `at` (passages come in text order, so
+ * counting resumes where the last call stopped). */
+static long long char_offset(struct passage_writer *w, size_t at)
+{
+	for (; w->cursor_byte < at; w->cursor_byte++)
+		if (((unsigned char)w->text[w->cursor_byte] & 0xC0) != 0x80)
+			w->cursor_char++;
+	return w->cursor_char;
+}
 
 static int write_passage(void *ctx, const struct passage *p)
 {
@@ -180,7 +192,9 @@ static int write_passage(void *ctx, const struct passage *p)
 	sqlite3_bind_text(w->ins, 3, p->heading, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(w->ins, 4, (long long)p->start);
 	sqlite3_bind_int64(w->ins, 5, (long long)p->end);
-	sqlite3_bind_text(w->ins, 6, w->text + p->start, (int)(p->end - p->start), SQLITE_STATIC);
+	sqlite3_bind_int64(w->ins, 6, char_offset(w, p->start));
+	sqlite3_bind_int64(w->ins, 7, char_offset(w, p->end));
+	sqlite3_bind_text(w->ins, 8, w->text + p->start, (int)(p->end - p->start), SQLITE_STATIC);
 	w->rc = sqlite3_step(w->ins);
 	if (w->rc != SQLITE_DONE)
 		return 1;
@@ -228,8 +242,9 @@ static int store_doc(struct store *s, long long old_id, const char *path, const 
 	w.doc_id = sqlite3_last_insert_rowid(s->db);
 	w.text = doc->text;
 	w.title = doc->title;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, body) "
-				       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &w.ins, NULL);
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, "
+				       "char_start, char_end, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+				-1, &w.ins, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) "
 					       "VALUES (?1, ?2, ?3, ?4)", -1, &w.fts, NULL);
@@ -830,7 +845,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	cc.probe = NULL;
 	/* Then details and a snippet for each of the top k. */
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT d.path, d.title, p.heading, p.start, p.end,"
+		"SELECT d.path, d.title, p.heading, p.start, p.end, p.char_start, p.char_end,"
 		"  (SELECT snippet(passages_fts, 2, ?3, ?4, '…', 24) FROM passages_fts"
 		"   WHERE passages_fts MATCH ?2 AND rowid = ?1)"
 		" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?1", -1, &st, NULL);
@@ -853,7 +868,9 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 		hits[i].heading = col_dup(st, 2);
 		hits[i].start = (long)sqlite3_column_int64(st, 3);
 		hits[i].end = (long)sqlite3_column_int64(st, 4);
-		hits[i].snippet = col_dup(st, 5);
+		hits[i].char_start = (long)sqlite3_column_int64(st, 5);
+		hits[i].char_end = (long)sqlite3_column_int64(st, 6);
+		hits[i].snippet = col_dup(st, 7);
 	}
 	sqlite3_finalize(st);
 	qbuf_release(&fts);

@@ -61,7 +61,9 @@ int corpus_remove(struct store *s, char *const *paths, int n, long *removed, str
 struct search_hit {
 	char *path, *title, *heading, *snippet;   /* owned */
 	double score;                             /* higher is better */
-	long passage_id, start, end;
+	long passage_id;
+	long start, end;                          /* bytes in the extracted text */
+	long char_start, char_end;                /* the same span in characters */
 };
 
 /* Top k passages for query. *hits is an array the caller frees with

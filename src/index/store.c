@@ -31,6 +31,8 @@ static const char *const migrations[] = {
 	"  heading TEXT NOT NULL,"
 	"  start INTEGER NOT NULL,"
 	"  end INTEGER NOT NULL,"
+	"  char_start INTEGER NOT NULL,"
+	"  char_end INTEGER NOT NULL,"
 	"  body TEXT NOT NULL);"
 	"CREATE INDEX passages_doc ON passages(doc_id);"
 	"CREATE VIEW passage_content AS"

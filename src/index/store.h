@@ -11,7 +11,9 @@
  *   documents(id, path UNIQUE, title, kind, size, mtime_ns, hash, chars,
  *             indexed_at)
  *   passages(id, doc_id -> documents ON DELETE CASCADE, ord, heading,
- *            start, end, body)          start/end: bytes in the extracted text
+ *            start, end, char_start, char_end, body)
+ *            start/end: UTF-8 byte offsets in the extracted text;
+ *            char_start/char_end: the same span in characters
  *   passages_fts  FTS5(title, heading, body), external content from the
  *                 view passage_content, tokenize='quarry'
  *
