@@ -1,0 +1,357 @@
+/*
+ * search.c - searching the corpus (see corpus.h): the user's query syntax
+ * turned into FTS5 expressions, very common words kept from scanning
+ * the whole index, ranking with qrank() (rank.h), then snippets for the
+ * top k only.
+ */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "corpus.h"
+
+static void add_fts_string(struct qbuf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	qbuf_addc(out, '"');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			qbuf_addc(out, '"');
+		qbuf_addc(out, s[i]);
+	}
+	qbuf_addc(out, '"');
+}
+
+/* Is this plain query word very common? (drop it when rarer terms are
+ * there to rank by). NULL means nothing is. */
+typedef int (*common_fn)(void *ctx, const char *word, size_t len);
+
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
+			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err);
+
+int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
+{
+	int all_common, n_words;
+
+	return build_fts_query(q, NULL, NULL, 0, out, &all_common, &n_words, err);
+}
+
+/* A phrase whose every word is very common costs a walk of their whole
+ * posting lists, however rare the phrase itself. */
+static int phrase_is_common(common_fn is_common, void *cctx, const char *p, size_t n)
+{
+	size_t i = 0;
+	int words = 0;
+
+	while (i < n) {
+		size_t start;
+		while (i < n && p[i] == ' ')
+			i++;
+		start = i;
+		while (i < n && p[i] != ' ')
+			i++;
+		if (i > start) {
+			words++;
+			if (!is_common(cctx, p + start, i - start))
+				return 0;
+		}
+	}
+	return words > 0;
+}
+
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
+			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err)
+{
+	struct qbuf any, must, not, common;
+	size_t i = 0, n = strlen(q);
+	int rc = 0;
+
+	if (n > CORPUS_MAX_QUERY_BYTES)
+		return q_error_set(err, Q_EINVAL, "query longer than %d bytes", CORPUS_MAX_QUERY_BYTES);
+	qbuf_init(&any, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&must, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&not, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&common, CORPUS_MAX_QUERY_BYTES * 4);
+	*all_common = 0;
+	*n_words = 0;
+	int positive = 0, common_phrases = 0;
+	while (i < n) {
+		int negate = 0;
+		size_t start, end;
+		struct qbuf *dst;
+
+		while (i < n && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n'))
+			i++;
+		if (i >= n)
+			break;
+		if (q[i] == '-' && i + 1 < n && q[i + 1] != ' ') {
+			negate = 1;
+			i++;
+		}
+		if (q[i] == '"') {
+			start = ++i;
+			while (i < n && q[i] != '"')
+				i++;
+			end = i;
+			if (i < n)
+				i++;
+			dst = negate ? &not : &must;
+			if (!negate && end > start) {
+				positive++;
+				if (is_common && phrase_is_common(is_common, cctx, q + start, end - start))
+					common_phrases++;
+			}
+		} else {
+			start = i;
+			while (i < n && q[i] != ' ' && q[i] != '\t' && q[i] != '\n')
+				i++;
+			end = i;
+			dst = negate ? &not : &any;
+			if (!negate && is_common && end > start && is_common(cctx, q + start, end - start))
+				dst = &common;
+		}
+		if (end == start)
+			continue;
+		if (dst == &any)
+			(*n_words)++;
+		if (dst->len)
+			qbuf_adds(dst, ((dst == &any && !and_words) || dst == &common) ? " OR " : " AND ");
+		add_fts_string(dst, q + start, end - start);
+	}
+	/* Common words only: search them, but the caller must bound the
+	 * work. With rarer terms present they are left out. */
+	if (!any.len && !must.len && common.len) {
+		qbuf_add(&any, common.data, common.len);
+		*all_common = 1;
+	} else if (!any.len && !common.len && positive && common_phrases == positive) {
+		*all_common = 1;   /* phrases made only of very common words */
+	}
+	if (!any.len && !must.len) {
+		rc = q_error_set(err, Q_EINVAL, "the query has no words to search for (only exclusions)");
+		goto out;
+	}
+	if (must.len) {
+		qbuf_addc(out, '(');
+		qbuf_add(out, must.data, must.len);
+		qbuf_addc(out, ')');
+	}
+	if (any.len) {
+		if (must.len)
+			qbuf_adds(out, " AND ");
+		qbuf_addc(out, '(');
+		qbuf_add(out, any.data, any.len);
+		qbuf_addc(out, ')');
+	}
+	if (not.len) {
+		/* Every exclusion removes: NOT (a OR b). */
+		qbuf_adds(out, " NOT (");
+		for (i = 0; i < not.len; i++) {
+			if (!strncmp(not.data + i, " AND ", 5)) {
+				qbuf_adds(out, " OR ");
+				i += 4;
+			} else {
+				qbuf_addc(out, not.data[i]);
+			}
+		}
+		qbuf_addc(out, ')');
+	}
+	rc = out->err;
+out:
+	qbuf_release(&any);
+	qbuf_release(&must);
+	qbuf_release(&not);
+	qbuf_release(&common);
+	return rc;
+}
+
+/* ---- very common words ---- */
+
+/*
+ * FTS5's bm25() counts each term's matching passages for its IDF, a scan
+ * of the term's whole posting list: 30-50 ms per query for a word in
+ * every passage of a million. So common words are found by probing the
+ * newest COMMON_PROBE passages (a rowid-bounded match, well under a
+ * millisecond), left out when rarer terms can rank the results, and a
+ * query of nothing else gets the newest matching passages unranked.
+ */
+struct common_ctx {
+	sqlite3_stmt *probe;       /* matches of ?1 among rowid > ?2, at most ?3 */
+	long long since;           /* the probe's first rowid - 1 */
+	int threshold;             /* more matches than this in the probe: common */
+};
+
+static int word_is_common(void *ctx, const char *word, size_t len)
+{
+	struct common_ctx *c = ctx;
+	struct qbuf q;
+	int count = 0;
+
+	qbuf_init(&q, CORPUS_MAX_QUERY_BYTES * 2);
+	add_fts_string(&q, word, len);
+	sqlite3_reset(c->probe);
+	sqlite3_bind_text(c->probe, 1, qbuf_cstr(&q), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(c->probe, 2, c->since);
+	sqlite3_bind_int(c->probe, 3, c->threshold + 1);
+	if (sqlite3_step(c->probe) == SQLITE_ROW)
+		count = sqlite3_column_int(c->probe, 0);
+	qbuf_release(&q);
+	return count > c->threshold;
+}
+
+static long long max_passage_id(struct store *s)
+{
+	sqlite3_stmt *st;
+	long long v = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM passages", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
+
+void search_hits_free(struct search_hit *hits, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		q_free(hits[i].path);
+		q_free(hits[i].title);
+		q_free(hits[i].heading);
+		q_free(hits[i].snippet);
+	}
+	q_free(hits);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	return v ? q_strdup(v) : NULL;
+}
+
+/* Run one ranking query; append hits whose passage is not there yet. */
+static int rank_into(struct store *s, const char *fts, int all_common, int k,
+		     struct search_hit *hits, int *n)
+{
+	sqlite3_stmt *st;
+	int rc, i;
+
+	/* Row ids and scores only, so nothing costly runs for every match
+	 * (snippet() here would re-tokenize each matching passage before
+	 * the LIMIT applies). */
+	rc = sqlite3_prepare_v2(s->db, all_common
+		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
+		  " ORDER BY rowid DESC LIMIT ?2"
+		: "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
+		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, k);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < k) {
+		long id = (long)sqlite3_column_int64(st, 0);
+		for (i = 0; i < *n && hits[i].passage_id != id; i++)
+			;
+		if (i < *n)
+			continue;
+		hits[*n].passage_id = id;
+		hits[*n].score = -sqlite3_column_double(st, 1);   /* qrank: lower is better */
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
+		  const char *mark_close, struct search_hit **hits_out, int *n_out,
+		  struct q_error *err)
+{
+	struct qbuf fts;
+	sqlite3_stmt *st = NULL;
+	struct search_hit *hits;
+	struct common_ctx cc;
+	long long max_id;
+	int n = 0, rc, i, all_common = 0, n_words = 0, pass;
+
+	*hits_out = NULL;
+	*n_out = 0;
+	qbuf_init(&fts, CORPUS_MAX_QUERY_BYTES * 8);
+	hits = q_calloc((size_t)k, sizeof(*hits));
+	if (!hits)
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	max_id = max_passage_id(s);
+	memset(&cc, 0, sizeof(cc));
+	if (max_id >= COMMON_MIN_PASSAGES) {
+		cc.since = max_id - COMMON_PROBE;
+		cc.threshold = (int)(COMMON_DF_SHARE * COMMON_PROBE);
+		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM passages_fts"
+					      " WHERE passages_fts MATCH ?1 AND rowid > ?2 LIMIT ?3)",
+				       -1, &cc.probe, NULL) != SQLITE_OK)
+			cc.probe = NULL;
+	}
+	/* Passages with all the words first (a small intersection, cheap to
+	 * rank); then, if fewer than k, those with any of them. */
+	for (pass = 0; pass < 2 && n < k; pass++) {
+		int and_words = pass == 0;
+		qbuf_reset(&fts);
+		rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, and_words, &fts,
+				     &all_common, &n_words, err);
+		if (rc) {
+			sqlite3_finalize(cc.probe);
+			qbuf_release(&fts);
+			q_free(hits);
+			return err ? err->code : Q_EINVAL;
+		}
+		if (pass == 1 && n_words < 2)
+			break;   /* one word or phrases only: the first pass said it all */
+		rc = rank_into(s, qbuf_cstr(&fts), all_common, k, hits, &n);
+		if (rc != SQLITE_OK)
+			goto fail;
+	}
+	sqlite3_finalize(cc.probe);
+	cc.probe = NULL;
+	/* Then details and a snippet for each of the top k. */
+	rc = sqlite3_prepare_v2(s->db,
+		"SELECT d.path, d.title, p.heading, p.start, p.end, p.char_start, p.char_end,"
+		"  (SELECT snippet(passages_fts, 2, ?3, ?4, '…', 24) FROM passages_fts"
+		"   WHERE passages_fts MATCH ?2 AND rowid = ?1)"
+		" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 2, qbuf_cstr(&fts), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, mark_open, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, mark_close, -1, SQLITE_STATIC);
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, hits[i].passage_id);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			if (rc == SQLITE_DONE)
+				continue;   /* removed meanwhile by a concurrent writer */
+			goto fail;
+		}
+		hits[i].path = col_dup(st, 0);
+		hits[i].title = col_dup(st, 1);
+		hits[i].heading = col_dup(st, 2);
+		hits[i].start = (long)sqlite3_column_int64(st, 3);
+		hits[i].end = (long)sqlite3_column_int64(st, 4);
+		hits[i].char_start = (long)sqlite3_column_int64(st, 5);
+		hits[i].char_end = (long)sqlite3_column_int64(st, 6);
+		hits[i].snippet = col_dup(st, 7);
+	}
+	sqlite3_finalize(st);
+	qbuf_release(&fts);
+	*hits_out = hits;
+	*n_out = n;
+	return 0;
+fail:
+	rc = store_error(s, rc, "searching", err);
+	sqlite3_finalize(cc.probe);
+	sqlite3_finalize(st);
+	search_hits_free(hits, n);
+	qbuf_release(&fts);
+	return rc;
+}
