@@ -2,7 +2,10 @@
  * cmd_fetch.c - `quarry fetch`: fetch URLs and print their main content.
  *
  * Transfers run in parallel; results are printed in the order the URLs
- * were given, each as soon as it and every URL before it are done.
+ * were given, each as soon as it and every URL before it are done. Each
+ * response is extracted the moment its transfer ends and only its
+ * rendered text is kept, so a slow first URL does not make the others'
+ * raw bodies pile up in memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +32,19 @@ static const struct cli_opt opts[] = {
 	{NULL, 0, 0, 0}
 };
 
+/* What one URL prints, rendered as soon as its transfer ends so its body
+ * can be freed, and held until the URLs before it have printed. */
+struct rendered {
+	char *out, *err;
+	size_t out_len, err_len;
+};
+
 struct fetch_run {
 	char **urls;
 	size_t n;
 	struct http_response *resps;
-	char *done;              /* done[i]: response i is complete */
+	struct rendered *shown;
+	char *done;              /* done[i]: response i is rendered */
 	size_t next_to_print;
 	enum out_format fmt;
 	long timeout_ms;
@@ -49,15 +60,15 @@ static double ms_since(const struct timespec *t0)
 }
 
 static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figures *fig,
-			   int code, const char *msg)
+			   int code, const char *msg, FILE *out, FILE *err)
 {
 	fr->failures++;
 	if (fr->fmt == OUT_JSON)
-		cli_print_json_error(stdout, fig, code, msg);
-	fprintf(stderr, "quarry fetch: %s: %s\n", fr->urls[i], msg);
+		cli_print_json_error(out, fig, code, msg);
+	fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], msg);
 }
 
-static void print_one(struct fetch_run *fr, size_t i)
+static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 {
 	struct http_response *r = &fr->resps[i];
 	struct doc_figures fig;
@@ -75,7 +86,7 @@ static void print_one(struct fetch_run *fr, size_t i)
 	fig.wire_bytes = r->wire_bytes;
 	fig.fetch_ms = r->total_ms;
 	if (r->rc) {
-		report_failure(fr, i, &fig, r->rc, r->err.msg);
+		report_failure(fr, i, &fig, r->rc, r->err.msg, out, errf);
 		return;
 	}
 	memset(&dopt, 0, sizeof(dopt));
@@ -87,33 +98,51 @@ static void print_one(struct fetch_run *fr, size_t i)
 	dopt.pdf_timeout_s = (unsigned)(fr->timeout_ms / 1000 > 0 ? fr->timeout_ms / 1000 : 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (doc_extract(qbuf_cstr(&r->body), r->body.len, &dopt, &doc, &err)) {
-		report_failure(fr, i, &fig, err.code, err.msg);
+		report_failure(fr, i, &fig, err.code, err.msg, out, errf);
 		return;
 	}
 	fig.extract_ms = ms_since(&t0);
 	if (!doc.text_len && !doc.title) {
-		report_failure(fr, i, &fig, Q_EEMPTY, "the page has no readable content");
+		report_failure(fr, i, &fig, Q_EEMPTY, "the page has no readable content", out, errf);
 		doc_release(&doc);
 		return;
 	}
 	if (fr->n > 1 && fr->fmt != OUT_JSON)
-		printf("%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
-	cli_print_doc(stdout, fr->fmt, &doc, &fig);
+		fprintf(out, "%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
+	cli_print_doc(out, fr->fmt, &doc, &fig);
 	doc_release(&doc);
 }
 
 static void on_done(size_t index, struct http_response *resp, void *ctx)
 {
 	struct fetch_run *fr = ctx;
+	struct rendered *sh = &fr->shown[index];
+	FILE *out = open_memstream(&sh->out, &sh->out_len);
+	FILE *err = open_memstream(&sh->err, &sh->err_len);
 
 	(void)resp;
+	if (out && err) {
+		render_one(fr, index, out, err);
+	} else {
+		/* No memory to hold it: print in place, order aside. */
+		render_one(fr, index, stdout, stderr);
+	}
+	if (out)
+		fclose(out);
+	if (err)
+		fclose(err);
+	http_response_release(&fr->resps[index]);   /* the body is no longer needed */
 	fr->done[index] = 1;
 	while (fr->next_to_print < fr->n && fr->done[fr->next_to_print]) {
-		size_t i = fr->next_to_print++;
-		print_one(fr, i);
+		struct rendered *p = &fr->shown[fr->next_to_print++];
+		if (p->out)
+			fwrite(p->out, 1, p->out_len, stdout);
+		if (p->err)
+			fwrite(p->err, 1, p->err_len, stderr);
 		fflush(stdout);
-		/* Free the body as soon as it is printed. */
-		http_response_release(&fr->resps[i]);
+		free(p->out);
+		free(p->err);
+		p->out = p->err = NULL;
 	}
 }
 
@@ -203,8 +232,9 @@ int cmd_fetch(int argc, char **argv)
 	fr.n = (size_t)n_urls;
 	fr.timeout_ms = hopt.timeout_ms > 0 ? hopt.timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	fr.resps = q_calloc(fr.n, sizeof(*fr.resps));
+	fr.shown = q_calloc(fr.n, sizeof(*fr.shown));
 	fr.done = q_calloc(fr.n, 1);
-	if (!fr.resps || !fr.done) {
+	if (!fr.resps || !fr.shown || !fr.done) {
 		fprintf(stderr, "quarry fetch: out of memory\n");
 		rc = 1;
 		goto out;
@@ -220,6 +250,12 @@ out:
 		for (i = 0; i < fr.n; i++)
 			http_response_release(&fr.resps[i]);
 	q_free(fr.resps);
+	if (fr.shown)
+		for (i = 0; i < fr.n; i++) {
+			free(fr.shown[i].out);
+			free(fr.shown[i].err);
+		}
+	q_free(fr.shown);
 	q_free(fr.done);
 	q_free(urls);
 	return rc;
