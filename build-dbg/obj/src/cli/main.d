@@ -1,8 +1,0 @@
-build-dbg/obj/src/cli/main.o: src/cli/main.c src/core/banned.h \
- src/cli/cli.h src/cli/../core/version.h src/cli/../doc/doc.h \
- src/cli/../doc/../core/err.h
-src/core/banned.h:
-src/cli/cli.h:
-src/cli/../core/version.h:
-src/cli/../doc/doc.h:
-src/cli/../doc/../core/err.h:
