@@ -110,7 +110,7 @@ static const char *const boiler_weak[] = {
 	"masthead", "ad", "ads", "pagination", "pager", "signup",
 	"modal", "toolbar", "tagcloud", "tags", "topbar", "offcanvas",
 	"drawer", "dropdown", "login", "facet", "facets", "filter", "filters",
-	"refinements", "sorting", NULL
+	"refinements", "sorting", "signature", "userinfo", "postbit", NULL
 };
 
 static const char *const content_words[] = {
@@ -258,8 +258,9 @@ static int is_boiler(const xmlNode *n)
 	return class_says_boiler(n);
 }
 
-/* Reader comments: content on a forum, an appendix on an article; the
- * renderer decides which (see html_render.c). Returns 2 for the markup
+/* Reader comments (and product reviews, the same kind of text): content
+ * on a forum, an appendix on an article or product page; the renderer
+ * decides which (see html_render.c). Returns 2 for the markup
  * blog engines give their comment section, 1 for any comment hint. */
 static int says_comments(const xmlNode *n)
 {
@@ -279,7 +280,8 @@ static int says_comments(const xmlNode *n)
 		const char *p = v[i];
 		if (!p)
 			continue;
-		if (strcasestr(p, "comment") || !strcasecmp(p, "respond") || !strcasecmp(p, "replies"))
+		if (strcasestr(p, "comment") || !strcasecmp(p, "respond") || !strcasecmp(p, "replies") ||
+		    strcasestr(p, "reviews"))
 			return 1;
 	}
 	return 0;
