@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../src/core/err.h"
+#include "../../src/llm/jsonx.h"
 #include "../../src/llm/sse.h"
 
 /* Events serialised as "event|id|data;" for comparison. */
@@ -149,6 +150,77 @@ static void callback_can_stop(void **state)
 	sse_release(&p);
 }
 
+/* Extract, then compare with the compact serialisation. */
+static void check_json(const char *reply, const char *want)
+{
+	struct q_error e;
+	json_t *v;
+	char *got;
+
+	memset(&e, 0, sizeof(e));
+	v = jsonx_extract(reply, strlen(reply), &e);
+	if (!v)
+		fail_msg("no JSON from [%s]: %s", reply, e.msg);
+	got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (strcmp(got, want))
+		fail_msg("from [%s] got %s, want %s", reply, got, want);
+	free(got);
+	json_decref(v);
+}
+
+static void json_from_model_output(void **state)
+{
+	(void)state;
+	check_json("{\"a\": 1}", "{\"a\":1}");
+	check_json("Sure! Here it is:\n```json\n{\"queries\": [\"x\", \"y\"]}\n```\nHope that helps.",
+		   "{\"queries\":[\"x\",\"y\"]}");
+	check_json("<think>The user wants {braces} and [brackets]...</think>\n{\"ok\": true}",
+		   "{\"ok\":true}");
+	/* R1 via some servers: the opening tag was in the prompt. */
+	check_json("I should answer with {a: 1}? No.</think>{\"b\": 2}", "{\"b\":2}");
+}
+
+static void json_repairs(void **state)
+{
+	(void)state;
+	check_json("{'name': 'Ada', 'tags': ['a', 'b',], }", "{\"name\":\"Ada\",\"tags\":[\"a\",\"b\"]}");
+	check_json("{name: \"x\", count: 3, ok: True, none: None, no: False}",
+		   "{\"count\":3,\"name\":\"x\",\"no\":false,\"none\":null,\"ok\":true}");
+	check_json("{\"a\": 1, // a comment\n \"b\": /* inline */ 2}", "{\"a\":1,\"b\":2}");
+	check_json("{\u201cquote\u201d: \u201ccurly\u201d}", "{\"quote\":\"curly\"}");
+	check_json("{\"text\": \"line one\nline two\", \"q\": 'it\\'s'}",
+		   "{\"q\":\"it's\",\"text\":\"line one\\nline two\"}");
+	check_json("[1, 2, 3,]", "[1,2,3]");
+	check_json("{\"said\": \"don't\"}", "{\"said\":\"don't\"}");
+}
+
+static void json_cut_off(void **state)
+{
+	(void)state;
+	check_json("{\"a\": [1, 2, {\"b\": \"unterminated", "{\"a\":[1,2,{\"b\":\"unterminated\"}]}");
+	check_json("{\"a\": 1, \"b\":", "{\"a\":1,\"b\":null}");
+	check_json("{\"a\": [1, 2,", "{\"a\":[1,2]}");
+}
+
+static void json_failures_explain(void **state)
+{
+	struct q_error e;
+	char deep[600];
+	int i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_null(jsonx_extract("no json here", 12, &e));
+	assert_non_null(strstr(e.msg, "no JSON object or array"));
+	assert_null(jsonx_extract("{\"a\": [1}", 10, &e));
+	assert_non_null(strstr(e.msg, "mismatched"));
+	for (i = 0; i < 600; i++)
+		deep[i] = '[';
+	assert_null(jsonx_extract(deep, sizeof(deep), &e));
+	assert_int_equal(e.code, Q_ETOOBIG);
+	assert_null(jsonx_extract("<think>{\"only\": \"reasoning\"}", 27, &e));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +229,10 @@ int main(void)
 		cmocka_unit_test(truncated_stream_is_not_complete),
 		cmocka_unit_test(endless_line_hits_the_cap),
 		cmocka_unit_test(callback_can_stop),
+		cmocka_unit_test(json_from_model_output),
+		cmocka_unit_test(json_repairs),
+		cmocka_unit_test(json_cut_off),
+		cmocka_unit_test(json_failures_explain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
