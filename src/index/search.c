@@ -27,14 +27,14 @@ static void add_fts_string(struct qbuf *out, const char *s, size_t n)
  * there to rank by). NULL means nothing is. */
 typedef int (*common_fn)(void *ctx, const char *word, size_t len);
 
-static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
-			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err);
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out_and,
+			   struct qbuf *out_or, int *all_common, int *n_words, struct q_error *err);
 
 int corpus_query_to_fts(const char *q, struct qbuf *out, struct q_error *err)
 {
 	int all_common, n_words;
 
-	return build_fts_query(q, NULL, NULL, 0, out, &all_common, &n_words, err);
+	return build_fts_query(q, NULL, NULL, NULL, out, &all_common, &n_words, err);
 }
 
 /* A phrase whose every word is very common costs a walk of their whole
@@ -60,26 +60,60 @@ static int phrase_is_common(common_fn is_common, void *cctx, const char *p, size
 	return words > 0;
 }
 
-static int build_fts_query(const char *q, common_fn is_common, void *cctx, int and_words,
-			   struct qbuf *out, int *all_common, int *n_words, struct q_error *err)
+/* must AND (words) NOT (exclusions), leaving out the empty parts. */
+static void compose(struct qbuf *out, const struct qbuf *must, const struct qbuf *words,
+		    const struct qbuf *not)
 {
-	struct qbuf any, must, not, common;
+	if (must->len) {
+		qbuf_addc(out, '(');
+		qbuf_add(out, must->data, must->len);
+		qbuf_addc(out, ')');
+	}
+	if (words->len) {
+		if (must->len)
+			qbuf_adds(out, " AND ");
+		qbuf_addc(out, '(');
+		qbuf_add(out, words->data, words->len);
+		qbuf_addc(out, ')');
+	}
+	if (not->len) {
+		qbuf_adds(out, " NOT (");
+		qbuf_add(out, not->data, not->len);
+		qbuf_addc(out, ')');
+	}
+}
+
+static void append_term(struct qbuf *b, const char *sep, const char *t, size_t n)
+{
+	if (b->len)
+		qbuf_adds(b, sep);
+	add_fts_string(b, t, n);
+}
+
+/*
+ * Parse the user's query once into the FTS5 expression with plain words
+ * ANDed (out_and, may be NULL) and ORed (out_or). Very common plain words
+ * (is_common, may be NULL) are left out when rarer terms are present.
+ */
+static int build_fts_query(const char *q, common_fn is_common, void *cctx, struct qbuf *out_and,
+			   struct qbuf *out_or, int *all_common, int *n_words, struct q_error *err)
+{
+	struct qbuf any_and, any_or, must, not, common;
 	size_t i = 0, n = strlen(q);
-	int rc = 0;
+	int rc = 0, positive = 0, common_phrases = 0;
 
 	if (n > CORPUS_MAX_QUERY_BYTES)
 		return q_error_set(err, Q_EINVAL, "query longer than %d bytes", CORPUS_MAX_QUERY_BYTES);
-	qbuf_init(&any, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&any_and, CORPUS_MAX_QUERY_BYTES * 4);
+	qbuf_init(&any_or, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&must, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&not, CORPUS_MAX_QUERY_BYTES * 4);
 	qbuf_init(&common, CORPUS_MAX_QUERY_BYTES * 4);
 	*all_common = 0;
 	*n_words = 0;
-	int positive = 0, common_phrases = 0;
 	while (i < n) {
 		int negate = 0;
 		size_t start, end;
-		struct qbuf *dst;
 
 		while (i < n && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n'))
 			i++;
@@ -96,69 +130,54 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, int a
 			end = i;
 			if (i < n)
 				i++;
-			dst = negate ? &not : &must;
-			if (!negate && end > start) {
-				positive++;
-				if (is_common && phrase_is_common(is_common, cctx, q + start, end - start))
-					common_phrases++;
+			if (end == start)
+				continue;
+			if (negate) {
+				append_term(&not, " OR ", q + start, end - start);   /* NOT (a OR b) */
+				continue;
 			}
-		} else {
-			start = i;
-			while (i < n && q[i] != ' ' && q[i] != '\t' && q[i] != '\n')
-				i++;
-			end = i;
-			dst = negate ? &not : &any;
-			if (!negate && is_common && end > start && is_common(cctx, q + start, end - start))
-				dst = &common;
+			positive++;
+			if (is_common && phrase_is_common(is_common, cctx, q + start, end - start))
+				common_phrases++;
+			append_term(&must, " AND ", q + start, end - start);
+			continue;
 		}
+		start = i;
+		while (i < n && q[i] != ' ' && q[i] != '\t' && q[i] != '\n')
+			i++;
+		end = i;
 		if (end == start)
 			continue;
-		if (dst == &any)
+		if (negate) {
+			append_term(&not, " OR ", q + start, end - start);
+		} else if (is_common && is_common(cctx, q + start, end - start)) {
+			append_term(&common, " OR ", q + start, end - start);
+		} else {
 			(*n_words)++;
-		if (dst->len)
-			qbuf_adds(dst, ((dst == &any && !and_words) || dst == &common) ? " OR " : " AND ");
-		add_fts_string(dst, q + start, end - start);
+			append_term(&any_and, " AND ", q + start, end - start);
+			append_term(&any_or, " OR ", q + start, end - start);
+		}
 	}
 	/* Common words only: search them, but the caller must bound the
 	 * work. With rarer terms present they are left out. */
-	if (!any.len && !must.len && common.len) {
-		qbuf_add(&any, common.data, common.len);
+	if (!any_or.len && !must.len && common.len) {
+		qbuf_add(&any_and, common.data, common.len);
+		qbuf_add(&any_or, common.data, common.len);
 		*all_common = 1;
-	} else if (!any.len && !common.len && positive && common_phrases == positive) {
+	} else if (!any_or.len && !common.len && positive && common_phrases == positive) {
 		*all_common = 1;   /* phrases made only of very common words */
 	}
-	if (!any.len && !must.len) {
+	if (!any_or.len && !must.len) {
 		rc = q_error_set(err, Q_EINVAL, "the query has no words to search for (only exclusions)");
 		goto out;
 	}
-	if (must.len) {
-		qbuf_addc(out, '(');
-		qbuf_add(out, must.data, must.len);
-		qbuf_addc(out, ')');
-	}
-	if (any.len) {
-		if (must.len)
-			qbuf_adds(out, " AND ");
-		qbuf_addc(out, '(');
-		qbuf_add(out, any.data, any.len);
-		qbuf_addc(out, ')');
-	}
-	if (not.len) {
-		/* Every exclusion removes: NOT (a OR b). */
-		qbuf_adds(out, " NOT (");
-		for (i = 0; i < not.len; i++) {
-			if (!strncmp(not.data + i, " AND ", 5)) {
-				qbuf_adds(out, " OR ");
-				i += 4;
-			} else {
-				qbuf_addc(out, not.data[i]);
-			}
-		}
-		qbuf_addc(out, ')');
-	}
-	rc = out->err;
+	if (out_and)
+		compose(out_and, &must, &any_and, &not);
+	compose(out_or, &must, &any_or, &not);
+	rc = out_or->err ? out_or->err : (out_and ? out_and->err : 0);
 out:
-	qbuf_release(&any);
+	qbuf_release(&any_and);
+	qbuf_release(&any_or);
 	qbuf_release(&must);
 	qbuf_release(&not);
 	qbuf_release(&common);
@@ -274,11 +293,13 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	struct search_hit *hits;
 	struct common_ctx cc;
 	long long max_id;
-	int n = 0, rc, i, all_common = 0, n_words = 0, pass;
+	struct qbuf fts_and;
+	int n = 0, rc, i, all_common = 0, n_words = 0;
 
 	*hits_out = NULL;
 	*n_out = 0;
 	qbuf_init(&fts, CORPUS_MAX_QUERY_BYTES * 8);
+	qbuf_init(&fts_and, CORPUS_MAX_QUERY_BYTES * 8);
 	hits = q_calloc((size_t)k, sizeof(*hits));
 	if (!hits)
 		return q_error_set(err, Q_ENOMEM, "out of memory");
@@ -292,25 +313,23 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 				       -1, &cc.probe, NULL) != SQLITE_OK)
 			cc.probe = NULL;
 	}
+	rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, &fts_and, &fts, &all_common,
+			     &n_words, err);
+	if (rc) {
+		sqlite3_finalize(cc.probe);
+		qbuf_release(&fts_and);
+		qbuf_release(&fts);
+		q_free(hits);
+		return err ? err->code : Q_EINVAL;
+	}
 	/* Passages with all the words first (a small intersection, cheap to
 	 * rank); then, if fewer than k, those with any of them. */
-	for (pass = 0; pass < 2 && n < k; pass++) {
-		int and_words = pass == 0;
-		qbuf_reset(&fts);
-		rc = build_fts_query(query, cc.probe ? word_is_common : NULL, &cc, and_words, &fts,
-				     &all_common, &n_words, err);
-		if (rc) {
-			sqlite3_finalize(cc.probe);
-			qbuf_release(&fts);
-			q_free(hits);
-			return err ? err->code : Q_EINVAL;
-		}
-		if (pass == 1 && n_words < 2)
-			break;   /* one word or phrases only: the first pass said it all */
+	rc = rank_into(s, qbuf_cstr(&fts_and), all_common, k, hits, &n);
+	if (rc == SQLITE_OK && n < k && n_words >= 2)
 		rc = rank_into(s, qbuf_cstr(&fts), all_common, k, hits, &n);
-		if (rc != SQLITE_OK)
-			goto fail;
-	}
+	qbuf_release(&fts_and);
+	if (rc != SQLITE_OK)
+		goto fail;
 	sqlite3_finalize(cc.probe);
 	cc.probe = NULL;
 	/* Then details and a snippet for each of the top k. */

@@ -212,6 +212,10 @@ static void query_translation(void **state)
 	corpus_query_to_fts("a\"b", &b, NULL);   /* quotes inside words are escaped */
 	assert_string_equal(qbuf_cstr(&b), "(\"a\"\"b\")");
 	qbuf_reset(&b);
+	qbuf_reset(&b);
+	/* An excluded phrase is kept as written, " AND " inside it too. */
+	corpus_query_to_fts("soup -\"salt AND pepper\" -x", &b, NULL);
+	assert_string_equal(qbuf_cstr(&b), "(\"soup\") NOT (\"salt AND pepper\" OR \"x\")");
 	assert_int_equal(corpus_query_to_fts("-only", &b, NULL), Q_EINVAL);
 	qbuf_release(&b);
 }
