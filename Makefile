@@ -3,7 +3,8 @@
 #   make                 build build/quarry (installs missing packages first)
 #   make test            unit + black-box tests; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
-#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
+#                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
 #   make demo            extract the bundled sample pages
 #   make deps            install the Debian packages we need
@@ -93,8 +94,9 @@ fuzz: $(DEPS_STAMP)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus-$$t; \
 		echo "== $$t ($(FUZZ_SECONDS)s)"; \
+		extra=; [ $$t = fuzz_html ] && extra=sample/pages; \
 		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-			-artifact_prefix=build-fuzz/ build-fuzz/corpus-$$t fuzz/seeds/$$t \
+			-artifact_prefix=build-fuzz/ build-fuzz/corpus-$$t fuzz/seeds/$$t $$extra \
 			>build-fuzz/$$t.log 2>&1 || { tail -40 build-fuzz/$$t.log; exit 1; }; \
 		tail -1 build-fuzz/$$t.log; \
 	done

@@ -125,6 +125,14 @@ static long long parse_scaled(const char *s, const char *const *suffixes,
 	return -1;
 }
 
+double cli_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 long long cli_parse_size(const char *s)
 {
 	static const char *const suf[] = {"", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib", "b", NULL};

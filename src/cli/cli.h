@@ -10,6 +10,7 @@
 #define Q_CLI_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "../core/version.h"
 #include "../doc/doc.h"
@@ -54,6 +55,9 @@ void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **arg
  * already printed. Operands are collected into operands[] (up to max). */
 int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
 		 char **operands, int *n_operands, int max_operands);
+
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+double cli_ms_since(const struct timespec *t0);
 
 /* Parse "10M", "512k", "1G", "4096" into bytes. -1 on error. */
 long long cli_parse_size(const char *s);

@@ -22,26 +22,6 @@ static const struct cli_opt opts[] = {
 	{NULL, 0, 0, 0}
 };
 
-/* Read all of f into b (whose max is the cap). */
-static int read_stream(FILE *f, struct qbuf *b)
-{
-	char chunk[65536];
-	size_t n;
-
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (qbuf_add(b, chunk, n))
-			return b->err;
-	return ferror(f) ? Q_EIO : 0;
-}
-
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 int cmd_extract(int argc, char **argv)
 {
 	struct cli_parser p;
@@ -100,7 +80,7 @@ int cmd_extract(int argc, char **argv)
 		fprintf(stderr, "quarry extract: cannot open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	rc = read_stream(f, &in);
+	rc = qbuf_read_stream(&in, f);
 	if (path)
 		fclose(f);
 	if (rc) {
@@ -115,7 +95,7 @@ int cmd_extract(int argc, char **argv)
 	fig.bytes = (double)in.len;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = doc_extract(qbuf_cstr(&in), in.len, &dopt, &doc, &err);
-	fig.extract_ms = ms_since(&t0);
+	fig.extract_ms = cli_ms_since(&t0);
 	qbuf_release(&in);
 	if (rc) {
 		if (fmt == OUT_JSON)

@@ -51,14 +51,6 @@ struct fetch_run {
 	int failures;
 };
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figures *fig,
 			   int code, const char *msg, FILE *out, FILE *err)
 {
@@ -101,7 +93,7 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 		report_failure(fr, i, &fig, err.code, err.msg, out, errf);
 		return;
 	}
-	fig.extract_ms = ms_since(&t0);
+	fig.extract_ms = cli_ms_since(&t0);
 	if (!doc.text_len && !doc.title) {
 		report_failure(fr, i, &fig, Q_EEMPTY, "the page has no readable content", out, errf);
 		doc_release(&doc);

@@ -137,3 +137,14 @@ void qbuf_rtrim(struct qbuf *b, const char *chars)
 	while (b->len && strchr(chars, b->data[b->len - 1]))
 		b->data[--b->len] = '\0';
 }
+
+int qbuf_read_stream(struct qbuf *b, FILE *f)
+{
+	char chunk[65536];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (qbuf_add(b, chunk, n))
+			return b->err;
+	return ferror(f) ? Q_EIO : 0;
+}

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct qbuf {
 	char *data;     /* owned, NUL-terminated when non-NULL */
@@ -38,6 +39,9 @@ int qbuf_addf(struct qbuf *b, const char *fmt, ...)
 int qbuf_vaddf(struct qbuf *b, const char *fmt, va_list ap);
 /* Ensure room for n more bytes; returns b->err. */
 int qbuf_grow(struct qbuf *b, size_t n);
+/* Append everything f has left (its end, or b's cap). Returns 0,
+ * b->err (Q_ETOOBIG past the cap) or Q_EIO on a read error. */
+int qbuf_read_stream(struct qbuf *b, FILE *f);
 /* Drop trailing bytes in `chars` (e.g. " \n"). */
 void qbuf_rtrim(struct qbuf *b, const char *chars);
 

@@ -281,16 +281,13 @@ static long long lookup(struct store *s, const char *path, long long *size, long
 static int read_file(const char *path, struct qbuf *b)
 {
 	FILE *f = fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
+	int rc;
 
 	if (!f)
 		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (qbuf_add(b, chunk, n))
-			break;
+	rc = qbuf_read_stream(b, f);
 	fclose(f);
-	return b->err ? -1 : 0;
+	return rc ? -1 : 0;
 }
 
 static void add_file(struct add_run *r, const char *path, const struct stat *st)

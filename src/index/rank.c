@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "tokenize.h"
 
 #define BM25_K1 1.2
 #define BM25_B 0.75
@@ -100,15 +101,11 @@ static void qrank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 
 int rank_register_fts5(sqlite3 *db, struct q_error *err)
 {
-	fts5_api *api = NULL;
-	sqlite3_stmt *st = NULL;
+	fts5_api *api = fts5_api_of(db, err);
 
-	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-		return q_error_set(err, Q_EUNSUPPORTED, "this SQLite has no FTS5");
-	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (!api || api->xCreateFunction(api, "qrank", NULL, qrank, NULL) != SQLITE_OK)
+	if (!api)
+		return Q_EUNSUPPORTED;
+	if (api->xCreateFunction(api, "qrank", NULL, qrank, NULL) != SQLITE_OK)
 		return q_error_set(err, Q_EUNSUPPORTED, "cannot register the qrank function");
 	return 0;
 }

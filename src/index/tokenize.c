@@ -417,19 +417,30 @@ static int fts5_tokenize(Fts5Tokenizer *t, void *pCtx, int flags, const char *te
 			     fts5_token, &c);
 }
 
-int tokenizer_register_fts5(sqlite3 *db, struct q_error *err)
+fts5_api *fts5_api_of(sqlite3 *db, struct q_error *err)
 {
-	static fts5_tokenizer api_tok = {fts5_create, fts5_delete, fts5_tokenize};
 	fts5_api *api = NULL;
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-		return q_error_set(err, Q_EUNSUPPORTED, "this SQLite has no FTS5: %s", sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) {
+		q_error_set(err, Q_EUNSUPPORTED, "this SQLite has no FTS5: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
 	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (!api)
-		return q_error_set(err, Q_EUNSUPPORTED, "this SQLite has no FTS5");
+		q_error_set(err, Q_EUNSUPPORTED, "this SQLite has no FTS5");
+	return api;
+}
+
+int tokenizer_register_fts5(sqlite3 *db, struct q_error *err)
+{
+	static fts5_tokenizer api_tok = {fts5_create, fts5_delete, fts5_tokenize};
+	fts5_api *api = fts5_api_of(db, err);
+
+	if (!api)
+		return Q_EUNSUPPORTED;
 	if (api->xCreateTokenizer(api, "quarry", NULL, &api_tok, NULL) != SQLITE_OK)
 		return q_error_set(err, Q_ENOMEM, "cannot register the quarry tokenizer: %s",
 				   sqlite3_errmsg(db));
