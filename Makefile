@@ -79,7 +79,11 @@ $(BUILD)/fakeweb: tests/fakeweb.c $(DEPS_STAMP)
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< -lz -lpthread
 
-test: $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+$(BUILD)/fakellm: tests/fakellm.c $(DEPS_STAMP)
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(PKG_LIBS) -lpthread
+
+test: $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
 	@BUILD=$(BUILD) sh tests/run.sh
 
 FUZZ_SECONDS ?= 60

@@ -9,9 +9,11 @@ TMP=$(mktemp -d)
 PASS=0
 FAIL=0
 FAKEWEB_PID=
+FAKELLM_PID=
 
 cleanup() {
 	[ -n "$FAKEWEB_PID" ] && kill "$FAKEWEB_PID" 2>/dev/null
+	[ -n "$FAKELLM_PID" ] && kill "$FAKELLM_PID" 2>/dev/null
 	umount "$TMP/full" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -276,6 +278,76 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$F" 2>/dev/null; then
 else
 	SKIP=$((SKIP + 1)); echo "skip: disk-full tests (cannot mount a tmpfs here)"
 fi
+
+# ---- the model: ask, models, doctor against tests/fakellm ----
+cat >"$TMP/llm.json" <<'EOS'
+[
+ {"match":"reasoner", "reasoning":"Step one: recall 2000.", "content":"It was switched off in May 2000.", "chunk":2},
+ {"match":"thinktag", "content":"<think>private thoughts</think>\n\nVisible answer.", "chunk":1},
+ {"match":"storm", "times":1, "status":429, "headers":"Retry-After: 1\r\n"},
+ {"match":"storm", "content":"after the storm"},
+ {"match":"badkey", "status":401, "body":"{\"error\":{\"message\":\"Incorrect API key provided: sk-blackbox-secret\"}}"},
+ {"match":"jsonplease", "content":"Sure! ```json\n{'answer': 42,}\n```"},
+ {"match":"Reply with the single word", "content":"ok"},
+ {"content":"Hello from the fake model. 你好。"}
+]
+EOS
+"$BUILD/fakellm" "$TMP/llmport" "$TMP/llm.json" "$TMP/llm.log" &
+FAKELLM_PID=$!
+i=0
+while [ ! -s "$TMP/llmport" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+L="http://127.0.0.1:$(cat "$TMP/llmport")/v1"
+H="$TMP/llmhome"
+unset QUARRY_LLM_PROVIDER QUARRY_LLM_MODEL OPENAI_API_KEY OPENAI_BASE_URL QUARRY_LLM_API_KEY
+run ask-no-model env -u QUARRY_LLM_BASE_URL HOME="$TMP" "$Q" ask --no-search --home "$H" hi
+rc_is 1; err_has "no model configured: set QUARRY_LLM_BASE_URL or use --provider (see quarry help models)"
+run ask-needs-no-search "$Q" ask hi; rc_is 2; err_has "--no-search"
+run ask-no-question "$Q" ask --no-search; rc_is 2; err_has "no question"
+run ask-plain env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-blackbox-secret \
+	"$Q" ask --no-search --home "$H" -v hello
+rc_is 0; out_has "Hello from the fake model. 你好。"; err_has "100 prompt (40 cached) + 20 completion tokens"
+if grep -qF "Bearer sk-blackbox-secret" "$TMP/llm.log"; then ok; else bad "key not sent in the header"; fi
+run ask-reasoning-hidden env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --home "$H" reasoner
+rc_is 0; out_has "It was switched off in May 2000."; out_lacks "Step one"
+run ask-reasoning-shown env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --show-reasoning --home "$H" reasoner
+rc_is 0; err_has "Step one: recall 2000."; out_lacks "Step one"
+run ask-think env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --home "$H" thinktag
+rc_is 0; out_has "Visible answer."; out_lacks "private thoughts"; out_lacks "think>"
+if [ "$(head -c 7 "$TMP/out")" = "Visible" ]; then ok; else bad "answer does not start at once"; fi
+run ask-429 env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --home "$H" storm
+rc_is 0; out_has "after the storm"; err_has "answered 429"; err_has "retrying in 1.0 s"
+run ask-401 env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-blackbox-secret \
+	"$Q" ask --no-search --home "$H" badkey
+rc_is 1; err_has "refused the API key"; err_has "check QUARRY_LLM_API_KEY"
+if grep -qF "sk-blackbox-secret" "$TMP/err" "$TMP/out"; then bad "key printed"; else ok; fi
+N=$(grep -c badkey "$TMP/llm.log"); [ "$N" -eq 1 ] && ok || bad "401 was retried ($N requests)"
+run ask-json env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --json --home "$H" jsonplease
+rc_is 0; out_has '"answer": 42'
+# The cache: asking again sends nothing.
+N1=$(wc -l <"$TMP/llm.log")
+run ask-cached env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search -v --home "$H" hello
+rc_is 0; out_has "Hello from the fake model."; err_has "from the cache"
+N2=$(wc -l <"$TMP/llm.log"); [ "$N1" -eq "$N2" ] && ok || bad "cached ask made a request"
+if grep -qaF "sk-blackbox-secret" "$H"/quarry.db*; then bad "key stored in the database"; else ok; fi
+run ask-down env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --home "$H" hi
+rc_is 1; err_has "cannot connect to the model server"
+run ask-bad-provider "$Q" ask --no-search --provider nope hi; rc_is 1; err_has "unknown provider 'nope'"
+run ask-missing-key env -u DEEPSEEK_API_KEY "$Q" ask --no-search --provider deepseek hi
+rc_is 1; err_has "set DEEPSEEK_API_KEY"
+run models env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m DEEPSEEK_API_KEY=sk-blackbox-secret "$Q" models
+rc_is 0; out_has "deepseek"; out_has "DEEPSEEK_API_KEY (set)"; out_has "model          m"; out_lacks "sk-blackbox-secret"
+run models-json env DEEPSEEK_API_KEY=x "$Q" models --json --provider deepseek
+rc_is 0; out_has '"provider":"deepseek"'; out_has '"base_url":"https://api.deepseek.com/v1"'
+printf 'provider = qwen\nmodel = qwen-max\nprice.qwen-max = 1.6,6.4\n' >"$TMP/cfg"
+run models-config env DASHSCOPE_API_KEY=x "$Q" models --config "$TMP/cfg"
+rc_is 0; out_has "qwen-max: \$1.6 in"
+printf 'provider qwen\n' >"$TMP/badcfg"
+run models-badconfig "$Q" models --config "$TMP/badcfg"; rc_is 1; err_has "line 1: expected 'key = value'"
+run doctor env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" doctor --home "$H"
+rc_is 0; out_has "ok       reply"; out_has "Everything needed works."
+run doctor-bad env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" doctor --home "$H"
+rc_is 1; out_has "PROBLEM  reply"; out_has "cannot connect"
+kill "$FAKELLM_PID" 2>/dev/null
 
 echo "blackbox: $PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]

@@ -9,7 +9,7 @@ LOG=$(mktemp)
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
-	"$t" >"$LOG" 2>&1
+	BUILD="$BUILD" "$t" >"$LOG" 2>&1
 	rc=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -1)

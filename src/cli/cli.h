@@ -101,5 +101,8 @@ int cmd_fetch(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_llm.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -105,6 +106,77 @@ const struct command cli_commands[] = {
 	 "  quarry search selective availability\n"
 	 "  quarry search '\"open models\" -weights'\n"
 	 "  quarry search 选择可用性\n"},
+	{"ask", cmd_ask, "ask the model a question (answer streamed)",
+	 "usage: quarry ask --no-search [options] QUESTION...\n"
+	 "\n"
+	 "Send QUESTION to the configured model and stream its answer to stdout.\n"
+	 "Reasoning (DeepSeek R1, Qwen, Kimi thinking models, <think> blocks) is kept\n"
+	 "apart from the answer: shown dimmed on a terminal, left out when the output\n"
+	 "is piped. Failed requests are retried (429, 5xx, stalls, cut-off streams);\n"
+	 "Ctrl-C stops. Replies are cached in the quarry database, so asking the\n"
+	 "same question again costs nothing.\n"
+	 "\n"
+	 "options:\n"
+	 "  --no-search            ask the model directly (required until web and\n"
+	 "                         corpus search come to ask)\n"
+	 "  --hide-reasoning       never show reasoning\n"
+	 "  --show-reasoning       show reasoning on stderr even when piped\n"
+	 "  -v, --verbose          tokens, cost, time and attempts on stderr\n"
+	 "  --system TEXT          a system message\n"
+	 "  --max-tokens N         cap the answer's length\n"
+	 "  --temperature X        0 to 2\n"
+	 "  --json                 ask for a JSON reply, check and print it\n"
+	 "  --no-cache             do not use or fill the reply cache\n"
+	 "  --home DIR             the quarry database's folder (for the cache)\n"
+	 CLI_MODEL_HELP
+	 "\n"
+	 "The model comes from --provider/--model, QUARRY_LLM_* variables or the\n"
+	 "config file: see 'quarry help models'.\n"
+	 "\n"
+	 "examples:\n"
+	 "  DEEPSEEK_API_KEY=sk-... quarry ask --no-search --provider deepseek 'Why did the US end GPS Selective Availability?'\n"
+	 "  QUARRY_LLM_BASE_URL=http://127.0.0.1:11434/v1 QUARRY_LLM_MODEL=qwen2.5 quarry ask --no-search -v 'hello'\n"},
+	{"models", cmd_models, "list model providers and the active configuration",
+	 "usage: quarry models [--json] [model options]\n"
+	 "\n"
+	 "List the provider presets (base URL, key variable, default and fast\n"
+	 "models, context) and the configuration quarry would use now, with its\n"
+	 "limits and prices. The API key itself is never shown.\n"
+	 "\n"
+	 "Configuring a model, from highest precedence:\n"
+	 "  flags          --provider, --model, --fast-model, --base-url\n"
+	 "  environment    QUARRY_LLM_PROVIDER, QUARRY_LLM_BASE_URL, QUARRY_LLM_API_KEY,\n"
+	 "                 QUARRY_LLM_MODEL, QUARRY_FAST_MODEL, QUARRY_LLM_CONTEXT,\n"
+	 "                 QUARRY_LLM_MAX_CONCURRENT, QUARRY_LLM_RPM, QUARRY_LLM_TPM,\n"
+	 "                 QUARRY_LLM_TIMEOUT, QUARRY_LLM_IDLE_TIMEOUT, QUARRY_LLM_RETRIES,\n"
+	 "                 QUARRY_LLM_PRICE=IN,OUT[,CACHED] (USD per million tokens);\n"
+	 "                 the provider's key variable (DEEPSEEK_API_KEY, ...);\n"
+	 "                 OPENAI_BASE_URL and OPENAI_API_KEY as fallbacks\n"
+	 "  config file    ~/.config/quarry/config (or $QUARRY_CONFIG, --config):\n"
+	 "                 'key = value' lines: provider, base_url, model, fast_model,\n"
+	 "                 api_key_env (the variable holding the key), context,\n"
+	 "                 max_concurrent, rpm, tpm, timeout, idle_timeout, retries,\n"
+	 "                 json_mode (schema|object|none), stream (1|0),\n"
+	 "                 price.MODEL = IN,OUT[,CACHED]\n"
+	 "\n"
+	 "options:\n"
+	 "  --json                 one JSON object\n"
+	 CLI_MODEL_HELP
+	 "\n"
+	 "examples:\n"
+	 "  quarry models\n"
+	 "  quarry models --provider qwen\n"},
+	{"doctor", cmd_doctor, "check the setup and say what to fix",
+	 "usage: quarry doctor [options]\n"
+	 "\n"
+	 "Check the configuration, reach the model with a tiny request (a few\n"
+	 "tokens), open the database, look for pdftotext and the search providers,\n"
+	 "and say what to fix. Exit status 0 when everything needed works, 1 if not.\n"
+	 "\n"
+	 "options:\n"
+	 "  --no-model-call        check the model's configuration without calling it\n"
+	 "  --home DIR             the quarry database's folder\n"
+	 CLI_MODEL_HELP},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}

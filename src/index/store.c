@@ -40,6 +40,12 @@ static const char *const migrations[] = {
 	"  FROM passages p JOIN documents d ON d.id = p.doc_id;"
 	"CREATE VIRTUAL TABLE passages_fts USING fts5(title, heading, body,"
 	"  content='passage_content', content_rowid='id', tokenize='quarry');",
+	/* 2: model replies, keyed by the SHA-256 of the request */
+	"CREATE TABLE llm_cache("
+	"  key TEXT PRIMARY KEY,"
+	"  model TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  reply TEXT NOT NULL);",
 };
 
 static int mkdir_p(const char *path)

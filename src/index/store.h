@@ -16,6 +16,8 @@
  *            char_start/char_end: the same span in characters
  *   passages_fts  FTS5(title, heading, body), external content from the
  *                 view passage_content, tokenize='quarry'
+ * Schema 2:
+ *   llm_cache(key = SHA-256 of the request, model, created, reply JSON)
  *
  * A struct store is one connection: use it from one thread at a time.
  */
@@ -26,7 +28,7 @@
 
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DB_NAME "quarry.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
 

@@ -1,0 +1,101 @@
+/*
+ * cli_llm.c - model setup shared by ask, research, models and doctor.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "cli_llm.h"
+
+void cli_model_init(struct cli_model *m) { memset(m, 0, sizeof(*m)); }
+
+int cli_model_opt(struct cli_model *m, int id, const char *value)
+{
+	switch (id) {
+	case CLI_O_PROVIDER: m->ov.provider = value; return 1;
+	case CLI_O_MODEL: m->ov.model = value; return 1;
+	case CLI_O_FAST_MODEL: m->ov.fast_model = value; return 1;
+	case CLI_O_BASE_URL: m->ov.base_url = value; return 1;
+	case CLI_O_CONFIG: m->config_path = value; return 1;
+	}
+	return 0;
+}
+
+int cli_model_load_file(struct cli_model *m, const char *cmd)
+{
+	struct q_error err = {0};
+
+	if (m->have_file)
+		return 0;
+	if (config_load(&m->file, m->config_path, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	m->have_file = 1;
+	return 0;
+}
+
+int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int cache)
+{
+	struct q_error err = {0};
+	char dir[4096];
+
+	if (cli_model_load_file(m, cmd))
+		return 1;
+	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	m->have_cfg = 1;
+	if (m->cfg.api_key) {
+		/* The key is in memory from here on: no core files of us. */
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
+	if (llm_client_init(&m->client, &m->cfg, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	m->have_client = 1;
+	if (cache) {
+		if (store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
+			fprintf(stderr, "quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
+			return 0;
+		}
+		m->have_store = 1;
+		llm_client_set_cache(&m->client, &m->store);
+	}
+	return 0;
+}
+
+void cli_model_close(struct cli_model *m)
+{
+	if (m->have_client)
+		llm_client_release(&m->client);
+	if (m->have_store)
+		store_close(&m->store);
+	if (m->have_cfg)
+		llm_config_release(&m->cfg);
+	if (m->have_file)
+		config_release(&m->file);
+	memset(m, 0, sizeof(*m));
+}
+
+void cli_format_usage(char *out, size_t size, long prompt, long cached, long completion,
+		      long reasoning, int estimated, double cost, int cost_known)
+{
+	char c1[48] = "", c2[48] = "", money[48];
+
+	if (cached > 0)
+		snprintf(c1, sizeof(c1), " (%ld cached)", cached);
+	if (reasoning > 0)
+		snprintf(c2, sizeof(c2), " (%ld reasoning)", reasoning);
+	if (cost_known)
+		snprintf(money, sizeof(money), "$%.4f", cost);
+	else
+		snprintf(money, sizeof(money), "cost unknown (set price.MODEL in the config)");
+	snprintf(out, size, "%s%ld prompt%s + %ld completion%s tokens, %s", estimated ? "~" : "",
+		 prompt, c1, completion, c2, money);
+}

@@ -1,0 +1,188 @@
+/*
+ * cmd_doctor.c - `quarry doctor`: check the setup and say what to fix.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_llm.h"
+
+enum { O_HOME, O_NO_MODEL };
+
+static const struct cli_opt doctor_opts[] = {
+	{"home", 0, 1, O_HOME},
+	{"no-model-call", 0, 0, O_NO_MODEL},
+	CLI_MODEL_OPTS,
+	{NULL, 0, 0, 0}
+};
+
+static int problems;
+
+static void line(const char *what, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void line(const char *what, int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-8s %-12s ", ok > 0 ? "ok" : ok == 0 ? "PROBLEM" : "note", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (ok == 0)
+		problems++;
+}
+
+static int on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
+		if (access(buf, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+static void check_model(struct cli_model *m, const char *home, int call)
+{
+	struct llm_message msg = {"user", "Reply with the single word: ok", NULL};
+	struct llm_request req;
+	struct llm_response resp;
+	struct q_error err = {0};
+	char u[256];
+
+	if (cli_model_load_file(m, "doctor")) {
+		problems++;
+		return;
+	}
+	line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
+	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
+		line("model", 0, "%s", err.msg);
+		return;
+	}
+	m->have_cfg = 1;
+	line("model", 1, "%s via %s at %s (key: %s)", m->cfg.model, m->cfg.provider, m->cfg.base_url,
+	     m->cfg.api_key ? m->cfg.key_env : "none");
+	if (!call)
+		return;
+	m->cfg.max_retries = 1;
+	if (m->cfg.timeout_ms > 60000)
+		m->cfg.timeout_ms = 60000;
+	if (llm_client_init(&m->client, &m->cfg, &err)) {
+		line("model", 0, "%s", err.msg);
+		return;
+	}
+	m->have_client = 1;
+	memset(&req, 0, sizeof(req));
+	req.messages = &msg;
+	req.n_messages = 1;
+	req.temperature = -1;
+	req.no_cache = 1;
+	if (llm_chat(&m->client, &req, &resp, &err)) {
+		line("reply", 0, "%s", err.msg);
+		return;
+	}
+	cli_format_usage(u, sizeof(u), resp.usage.prompt, resp.usage.cached, resp.usage.completion,
+			 resp.usage.reasoning, resp.usage.estimated, resp.usage.cost_usd,
+			 resp.usage.cost_known);
+	line("reply", 1, "%s answered in %.1f s (%s)%s", resp.model, resp.ms / 1000.0, u,
+	     resp.reasoning[0] ? ", with reasoning kept apart" : "");
+	if (!resp.content[0])
+		line("reply", 0, "the answer was empty: is %s a chat model?", m->cfg.model);
+	llm_response_release(&resp);
+	(void)home;
+}
+
+static void check_store(const char *home)
+{
+	struct q_error err = {0};
+	struct store s;
+	char dir[4096];
+	sqlite3_stmt *st;
+	long docs = 0, passages = 0;
+
+	if (store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
+		line("database", 0, "%s", err.msg);
+		return;
+	}
+	if (sqlite3_prepare_v2(s.db, "SELECT (SELECT count(*) FROM documents), "
+			       "(SELECT count(*) FROM passages)", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			docs = (long)sqlite3_column_int64(st, 0);
+			passages = (long)sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	line("database", 1, "%s", s.path);
+	if (docs)
+		line("corpus", 1, "%ld documents, %ld passages", docs, passages);
+	else
+		line("corpus", -1, "empty (optional): add your files with 'quarry index add DIR'");
+	store_close(&s);
+}
+
+static void check_search(void)
+{
+	static const struct { const char *env, *name; } p[] = {
+		{"QUARRY_SEARXNG_URL", "SearXNG"}, {"QUARRY_BRAVE_API_KEY", "Brave"},
+		{"QUARRY_TAVILY_API_KEY", "Tavily"}, {"QUARRY_SERPER_API_KEY", "Serper"},
+	};
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		const char *v = getenv(p[i].env);
+		if (v && *v) {
+			line("search", -1, "%s configured (%s); not checked yet", p[i].name, p[i].env);
+			any = 1;
+		}
+	}
+	if (!any)
+		line("search", -1, "no web search configured: set QUARRY_SEARXNG_URL (self-hosted, no key) "
+		     "or QUARRY_BRAVE_API_KEY, QUARRY_TAVILY_API_KEY, QUARRY_SERPER_API_KEY");
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	struct cli_parser p;
+	struct cli_model m;
+	char *ops[4];
+	int n = 0, id, call = 1;
+	const char *home = NULL;
+
+	cli_model_init(&m);
+	cli_parser_init(&p, "doctor", argc, argv);
+	while ((id = cli_next_opt(&p, doctor_opts, ops, &n, 4)) != -1) {
+		if (cli_model_opt(&m, id, p.value))
+			continue;
+		if (id == -2)
+			return EXIT_USAGE;
+		if (id == O_HOME)
+			home = p.value;
+		else if (id == O_NO_MODEL)
+			call = 0;
+	}
+	if (n > 0)
+		return cli_usage_error("doctor", "unexpected argument '%s'", ops[0]);
+	problems = 0;
+	printf("quarry %s\n", QUARRY_VERSION);
+	check_model(&m, home, call);
+	check_store(home);
+	line("pdftotext", on_path("pdftotext"), "%s", on_path("pdftotext") ? "found (PDFs can be read)" :
+	     "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");
+	check_search();
+	cli_model_close(&m);
+	printf("%s\n", problems ? "Fix the problems above, then run 'quarry doctor' again." :
+	       "Everything needed works.");
+	return problems ? 1 : 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * config.c - the `key = value` config file (see config.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "qbuf.h"
+
+static int key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+static int add_entry(struct config *c, const char *k, size_t kn, const char *v, size_t vn)
+{
+	struct config_entry *e = q_reallocarray(c->entries, c->n + 1, sizeof(*e));
+
+	if (!e)
+		return Q_ENOMEM;
+	c->entries = e;
+	e[c->n].key = q_strndup(k, kn);
+	e[c->n].value = q_strndup(v, vn);
+	if (!e[c->n].key || !e[c->n].value) {
+		q_free(e[c->n].key);
+		q_free(e[c->n].value);
+		return Q_ENOMEM;
+	}
+	c->n++;
+	return 0;
+}
+
+int config_parse(struct config *c, const char *text, size_t n, const char *name, struct q_error *err)
+{
+	size_t pos = 0;
+	int line = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (n > CONFIG_MAX_BYTES)
+		return q_error_set(err, Q_ETOOBIG, "%s is larger than %d KB; is it the right file?",
+				   name, CONFIG_MAX_BYTES / 1024);
+	while (pos < n) {
+		size_t end = pos, k0, k1, v0, v1;
+		while (end < n && text[end] != '\n')
+			end++;
+		line++;
+		k0 = pos;
+		while (k0 < end && is_blank(text[k0]))
+			k0++;
+		pos = end + 1;
+		if (k0 == end || text[k0] == '#' || text[k0] == ';')
+			continue;
+		k1 = k0;
+		while (k1 < end && key_char(text[k1]))
+			k1++;
+		v0 = k1;
+		while (v0 < end && is_blank(text[v0]))
+			v0++;
+		if (k1 == k0 || v0 >= end || text[v0] != '=') {
+			config_release(c);
+			return q_error_set(err, Q_EPARSE, "%s line %d: expected 'key = value'", name, line);
+		}
+		v0++;
+		while (v0 < end && is_blank(text[v0]))
+			v0++;
+		v1 = end;
+		while (v1 > v0 && is_blank(text[v1 - 1]))
+			v1--;
+		if (v1 - v0 >= 2 && text[v0] == '"' && text[v1 - 1] == '"') {
+			v0++;
+			v1--;
+		}
+		if (memchr(text + v0, '\0', v1 - v0) || memchr(text + k0, '\0', k1 - k0)) {
+			config_release(c);
+			return q_error_set(err, Q_EPARSE, "%s line %d: NUL byte in the file", name, line);
+		}
+		if (c->n >= CONFIG_MAX_ENTRIES) {
+			config_release(c);
+			return q_error_set(err, Q_ETOOBIG, "%s has more than %d settings", name,
+					   CONFIG_MAX_ENTRIES);
+		}
+		if (add_entry(c, text + k0, k1 - k0, text + v0, v1 - v0)) {
+			config_release(c);
+			return q_error_set(err, Q_ENOMEM, "out of memory reading %s", name);
+		}
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *path_flag, struct q_error *err)
+{
+	char path[4096];
+	const char *env = getenv("QUARRY_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	struct qbuf b;
+	FILE *f;
+	int rc, explicit_path = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (path_flag && *path_flag) {
+		snprintf(path, sizeof(path), "%s", path_flag);
+		explicit_path = 1;
+	} else if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+		explicit_path = 1;
+	} else if (xdg && *xdg) {
+		snprintf(path, sizeof(path), "%s/quarry/config", xdg);
+	} else if (home && *home) {
+		snprintf(path, sizeof(path), "%s/.config/quarry/config", home);
+	} else {
+		return 0;
+	}
+	f = fopen(path, "rb");
+	if (!f) {
+		if (errno == ENOENT && !explicit_path)
+			return 0;
+		return q_error_set(err, Q_EIO, "cannot read the config file %s: %s", path, strerror(errno));
+	}
+	qbuf_init(&b, CONFIG_MAX_BYTES + 1);
+	rc = qbuf_read_stream(&b, f);
+	fclose(f);
+	if (rc && rc != Q_ETOOBIG) {
+		qbuf_release(&b);
+		return q_error_set(err, Q_EIO, "cannot read the config file %s", path);
+	}
+	rc = config_parse(c, qbuf_cstr(&b), b.err ? CONFIG_MAX_BYTES + 1 : b.len, path, err);
+	qbuf_release(&b);
+	if (!rc)
+		snprintf(c->path, sizeof(c->path), "%s", path);
+	return rc;
+}
+
+void config_release(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		q_free(c->entries[i].key);
+		q_free(c->entries[i].value);
+	}
+	q_free(c->entries);
+	c->entries = NULL;
+	c->n = 0;
+}
+
+const char *config_get(const struct config *c, const char *key)
+{
+	size_t i;
+
+	if (!c)
+		return NULL;
+	for (i = c->n; i > 0; i--)
+		if (strcmp(c->entries[i - 1].key, key) == 0)
+			return c->entries[i - 1].value;
+	return NULL;
+}

@@ -1,0 +1,182 @@
+/*
+ * llm.h - OpenAI-compatible chat completions, made to survive real
+ * providers.
+ *
+ * One struct llm_client per model server (a resolved llm_config), shared
+ * by any number of threads: llm_chat blocks the calling thread for one
+ * completion; llm_chat_many runs a batch on worker threads and returns
+ * when all are done. The client:
+ *   - streams over SSE by default (reasoning, answer text and tool-call
+ *     deltas reach callbacks as they arrive; tool calls split across
+ *     chunks are assembled), or asks for one JSON reply;
+ *   - separates reasoning (`reasoning_content`, `reasoning`, and inline
+ *     <think>...</think>) from the answer;
+ *   - retries 408/409/429/5xx, timeouts, dropped connections, stalled and
+ *     truncated streams with exponential backoff and jitter, honouring
+ *     Retry-After (which also pauses every other request to that server);
+ *     400/401/402/403/404/413/422 are not retried and get a message that
+ *     says what to fix;
+ *   - keeps to the server's limits: concurrent requests, requests and
+ *     tokens per minute, and the model's context length (an over-long
+ *     prompt is refused before it is sent);
+ *   - counts prompt, completion, reasoning and cached tokens (estimated
+ *     when the server sends no usage) and their cost;
+ *   - caches replies in the quarry database, keyed by a hash of the
+ *     request (model, messages, parameters; never the key), when a store
+ *     is attached;
+ *   - puts the API key in the Authorization header and nowhere else:
+ *     error messages have it masked even when a server echoes it.
+ * Nothing here prints; cancellation through llm_client_cancel.
+ */
+#ifndef Q_LLM_H
+#define Q_LLM_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "../core/err.h"
+#include "provider.h"
+
+#define LLM_MAX_REPLY_BYTES (8L * 1024 * 1024)   /* answer + reasoning */
+#define LLM_MAX_TOOL_CALLS 64
+
+struct llm_message {
+	const char *role;          /* "system", "user", "assistant", "tool" */
+	const char *content;
+	const char *tool_call_id;  /* role "tool" */
+};
+
+/* Streaming callbacks; any may be NULL. Called on the thread running the
+ * request. text is not NUL-terminated. */
+struct llm_callbacks {
+	void (*on_text)(void *ctx, const char *text, size_t n);
+	void (*on_reasoning)(void *ctx, const char *text, size_t n);
+	void (*on_tool_delta)(void *ctx, int index, const char *name, const char *args, size_t n);
+	/* A failed attempt will be retried after delay_ms; text already
+	 * passed to on_text/on_reasoning will come again. */
+	void (*on_retry)(void *ctx, int attempt, const char *why, long delay_ms);
+	void *ctx;
+};
+
+struct llm_request {
+	const struct llm_message *messages;
+	size_t n_messages;
+	int fast;                  /* use the fast model */
+	const char *model;         /* overrides both; NULL = by `fast` */
+	double temperature;        /* < 0: server default */
+	long max_tokens;           /* 0: server default */
+	const char *const *stop;   /* up to 4 */
+	size_t n_stop;
+	json_t *tools;             /* borrowed: array of {"type":"function",...} */
+	const char *tool_choice;   /* "auto", "none", "required" or NULL */
+	/* Structured output: with a schema, json_schema where the server
+	 * supports it, else json_object, else instructions only. */
+	int json;
+	json_t *schema;            /* borrowed; may be NULL with json set */
+	const char *schema_name;
+	int no_cache;
+	const struct llm_callbacks *cb;
+};
+
+struct llm_tool_call {
+	char *id;
+	char *name;
+	char *arguments;           /* JSON text as sent; may be invalid */
+};
+
+struct llm_usage {
+	long prompt;               /* all prompt tokens, cached included */
+	long cached;               /* of which the provider served from cache */
+	long completion;           /* reasoning included */
+	long reasoning;
+	int estimated;             /* the server sent no usage */
+	double cost_usd;
+	int cost_known;
+};
+
+struct llm_response {
+	char *content;             /* the answer, reasoning removed; never NULL after success */
+	char *reasoning;           /* may be "" */
+	struct llm_tool_call *calls;
+	size_t n_calls;
+	char finish_reason[32];    /* "stop", "length", "tool_calls", ... */
+	char model[128];           /* as the server named it */
+	struct llm_usage usage;
+	json_t *json;              /* llm_chat_json: the parsed value */
+	int attempts;
+	int from_cache;
+	double ms;
+};
+
+struct llm_totals {
+	long calls;                /* completed, cached included */
+	long cache_hits;
+	long failures;
+	long retries;
+	long prompt, cached, completion, reasoning;
+	long estimated_calls;
+	double cost_usd;
+	int cost_unknown;          /* some call had no price */
+};
+
+struct store;
+
+struct llm_client {
+	struct llm_config *cfg;    /* borrowed; outlives the client */
+	struct store *cache;       /* borrowed or NULL; guarded by mu */
+	int cache_writes_off;      /* read-only cache */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int active;                /* requests in flight */
+	double next_start_ms;      /* rpm pacing */
+	double paused_until_ms;    /* Retry-After from any request */
+	double tpm_tokens;         /* token bucket */
+	double tpm_at_ms;
+	int json_downgraded;       /* the server refused response_format */
+	volatile int cancelled;
+	struct llm_totals totals;
+};
+
+int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
+void llm_client_release(struct llm_client *c);
+/* Attach the quarry database as the reply cache (NULL detaches). */
+void llm_client_set_cache(struct llm_client *c, struct store *s);
+/* Make every request in flight or waiting fail with Q_ETIMEOUT soon.
+ * Async-signal-safe. */
+void llm_client_cancel(struct llm_client *c);
+struct llm_totals llm_client_totals(struct llm_client *c);
+
+/* One completion. Returns 0 or Q_E* with err set (say what to fix). */
+int llm_chat(struct llm_client *c, const struct llm_request *req, struct llm_response *resp,
+	     struct q_error *err);
+
+/*
+ * JSON reply: ask for structured output as the server allows, extract the
+ * first JSON value from the answer (jsonx), check it against the schema
+ * (types, required properties, enums, array items) and, if it is wrong,
+ * retry once telling the model what was wrong. resp->json holds the
+ * value.
+ */
+int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct llm_response *resp,
+		  struct q_error *err);
+
+/* A batch: reqs[i] -> resps[i], rcs[i], errs[i]; up to the client's
+ * concurrency at once. json: use llm_chat_json. */
+void llm_chat_many(struct llm_client *c, const struct llm_request *reqs, size_t n, int json,
+		   struct llm_response *resps, int *rcs, struct q_error *errs);
+
+void llm_response_release(struct llm_response *r);
+
+/* Rough token count of text (no tokenizer: ~4 bytes per token for Latin
+ * text, ~1 token per CJK character). */
+long llm_estimate_tokens(const char *text, size_t n);
+/* Tokens a prompt of these messages would take. */
+long llm_estimate_prompt(const struct llm_message *m, size_t n);
+
+/* Check a JSON value against a JSON Schema subset (type, properties,
+ * required, items, enum, minItems, maxItems). 0 or Q_EPARSE with a
+ * sentence naming the first problem. */
+int llm_schema_check(const json_t *schema, const json_t *value, struct q_error *err);
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * fakellm.c - a scripted OpenAI-compatible chat server for quarry's tests.
+ *
+ * usage: fakellm PORTFILE SCRIPT.json LOGFILE
+ *
+ * SCRIPT is a JSON array of rules. Each request to /v1/chat/completions
+ * takes the first rule whose "match" (a substring of the request body, or
+ * absent) fits and whose "times" (absent = unlimited) is not used up.
+ * A rule says what to answer:
+ *   status (200), body (raw, for errors), headers ("Retry-After: 1\r\n"),
+ *   content_type, content, reasoning (sent as reasoning_content),
+ *   tool_calls [{id, name, arguments}], stream (default: as requested),
+ *   chunk (bytes per write: SSE split at arbitrary boundaries), usage
+ *   (default true: usage in the last chunk), model, finish_reason,
+ *   fault: "stall" (send half, then go silent), "truncate" (send half,
+ *   then close), "invalid_json" (a chunk that is not JSON), "drop" (close
+ *   without answering), "huge" (content of "huge_bytes" bytes),
+ *   "slow_start" (sleep delay_ms before answering).
+ * GET /v1/models lists one model. Every request is appended to LOGFILE
+ * as one JSON line: {"path", "auth", "body"}. Exits after
+ * FAKELLM_LIFETIME_S. Test code: one thread per connection.
+ */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define FAKELLM_LIFETIME_S 600
+
+static json_t *rules;
+static int *used;
+static const char *log_path;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Length of the piece of at most step bytes at p, not splitting a UTF-8
+ * character (JSON strings must stay valid). */
+static size_t piece_len(const char *p, size_t left, size_t step)
+{
+	size_t k = left < step ? left : step;
+
+	while (k < left && ((unsigned char)p[k] & 0xC0) == 0x80)
+		k++;
+	return k;
+}
+
+/* Write in pieces of `chunk` bytes (0 = all at once). */
+static int write_chunked(int fd, const char *p, size_t n, int chunk)
+{
+	size_t step = chunk > 0 ? (size_t)chunk : n;
+
+	while (n > 0) {
+		size_t k = n < step ? n : step;
+		if (write_all(fd, p, k))
+			return -1;
+		p += k;
+		n -= k;
+		if (chunk > 0)
+			usleep(200);
+	}
+	return 0;
+}
+
+static json_t *pick_rule(const char *body)
+{
+	size_t i;
+	json_t *r;
+
+	pthread_mutex_lock(&mu);
+	json_array_foreach(rules, i, r) {
+		const char *m = json_string_value(json_object_get(r, "match"));
+		json_t *times = json_object_get(r, "times");
+		if (m && !strstr(body, m))
+			continue;
+		if (json_is_integer(times) && used[i] >= json_integer_value(times))
+			continue;
+		used[i]++;
+		pthread_mutex_unlock(&mu);
+		return r;
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void log_request(const char *path, const char *auth, const char *body)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "path", path, "auth", auth, "body", body);
+	char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	FILE *f;
+
+	pthread_mutex_lock(&mu);
+	if (line && (f = fopen(log_path, "a")) != NULL) {
+		fprintf(f, "%s\n", line);
+		fclose(f);
+	}
+	pthread_mutex_unlock(&mu);
+	free(line);
+	json_decref(o);
+}
+
+static void sse_send(int fd, json_t *chunk, int size)
+{
+	char *s = json_dumps(chunk, JSON_COMPACT);
+	size_t n = strlen(s) + 16;
+	char *ev = malloc(n);
+
+	snprintf(ev, n, "data: %s\n\n", s);
+	write_chunked(fd, ev, strlen(ev), size);
+	free(ev);
+	free(s);
+}
+
+static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
+{
+	return json_pack("{s:s, s:s, s:s, s:[{s:i, s:o, s:o}]}", "id", "chatcmpl-fake", "object",
+			 "chat.completion.chunk", "model", model, "choices", "index", 0, "delta", delta,
+			 "finish_reason", finish ? json_string(finish) : json_null());
+}
+
+static void answer(int fd, json_t *req, json_t *rule)
+{
+	int status = rule ? (int)json_integer_value(json_object_get(rule, "status")) : 0;
+	const char *body = json_string_value(json_object_get(rule, "body"));
+	const char *headers = json_string_value(json_object_get(rule, "headers"));
+	const char *ctype = json_string_value(json_object_get(rule, "content_type"));
+	const char *content = json_string_value(json_object_get(rule, "content"));
+	const char *reasoning = json_string_value(json_object_get(rule, "reasoning"));
+	const char *fault = json_string_value(json_object_get(rule, "fault"));
+	const char *model = json_string_value(json_object_get(rule, "model"));
+	const char *finish = json_string_value(json_object_get(rule, "finish_reason"));
+	json_t *tools = json_object_get(rule, "tool_calls");
+	json_t *st = json_object_get(rule, "stream");
+	int chunk = (int)json_integer_value(json_object_get(rule, "chunk"));
+	int usage = !json_is_false(json_object_get(rule, "usage"));
+	int stream = json_is_boolean(st) ? json_is_true(st)
+					 : json_is_true(json_object_get(req, "stream"));
+	char head[1024], *huge = NULL;
+	size_t i;
+
+	if (!status)
+		status = 200;
+	if (!model)
+		model = json_string_value(json_object_get(req, "model"));
+	if (!model)
+		model = "fake";
+	if (!finish)
+		finish = json_array_size(tools) ? "tool_calls" : "stop";
+	if (!rule)
+		content = "no rule matched this request";
+	if (fault && strcmp(fault, "drop") == 0)
+		return;
+	if (fault && strcmp(fault, "slow_start") == 0)
+		usleep((useconds_t)json_integer_value(json_object_get(rule, "delay_ms")) * 1000);
+	if (fault && strcmp(fault, "huge") == 0) {
+		size_t n = (size_t)json_integer_value(json_object_get(rule, "huge_bytes"));
+		huge = malloc(n + 1);
+		memset(huge, 'x', n);
+		huge[n] = '\0';
+		content = huge;
+	}
+	if (body || status != 200) {
+		if (!body)
+			body = "{\"error\":{\"message\":\"scripted failure\"}}";
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+			 status, ctype ? ctype : "application/json", strlen(body), headers ? headers : "");
+		write_all(fd, head, strlen(head));
+		write_all(fd, body, strlen(body));
+		free(huge);
+		return;
+	}
+	if (!stream) {
+		json_t *msg = json_pack("{s:s}", "role", "assistant"), *o;
+		char *text;
+		if (content)
+			json_object_set_new(msg, "content", json_string(content));
+		else
+			json_object_set_new(msg, "content", json_null());
+		if (reasoning)
+			json_object_set_new(msg, "reasoning_content", json_string(reasoning));
+		if (json_array_size(tools)) {
+			json_t *a = json_array(), *t;
+			json_array_foreach(tools, i, t)
+				json_array_append_new(a, json_pack("{s:O, s:s, s:{s:O, s:O}}", "id",
+					json_object_get(t, "id"), "type", "function", "function", "name",
+					json_object_get(t, "name"), "arguments", json_object_get(t, "arguments")));
+			json_object_set_new(msg, "tool_calls", a);
+		}
+		o = json_pack("{s:s, s:s, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
+			      "chat.completion", "model", model, "choices", "index", 0, "message", msg,
+			      "finish_reason", finish);
+		if (usage)
+			json_object_set_new(o, "usage", json_pack("{s:i, s:i, s:i}", "prompt_tokens", 100,
+				"completion_tokens", 20, "total_tokens", 120));
+		text = json_dumps(o, JSON_COMPACT);
+		if (fault && strcmp(fault, "invalid_json") == 0)
+			text[strlen(text) / 2] = '\0';
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+			 ctype ? ctype : "application/json", strlen(text), headers ? headers : "");
+		write_all(fd, head, strlen(head));
+		write_chunked(fd, text, strlen(text), chunk);
+		free(text);
+		json_decref(o);
+		free(huge);
+		return;
+	}
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: close\r\n\r\n",
+		 ctype ? ctype : "text/event-stream", headers ? headers : "");
+	write_all(fd, head, strlen(head));
+	write_chunked(fd, ": keep-alive\n\n", 14, chunk);
+	sse_send(fd, delta_chunk(model, json_pack("{s:s}", "role", "assistant"), NULL), chunk);
+	/* Reasoning and content go out in pieces of 7 characters (bytes, so
+	 * UTF-8 sequences get split too: the client must cope). */
+	for (i = 0; reasoning && i < strlen(reasoning);) {
+		size_t k = piece_len(reasoning + i, strlen(reasoning + i), 7);
+		json_t *c = delta_chunk(model, json_pack("{s:s%}", "reasoning_content", reasoning + i, k),
+					NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+		i += k;
+	}
+	if (content) {
+		size_t n = strlen(content), half = n / 2, step = huge ? 65536 : 7, k;
+		for (i = 0; i < n; i += k) {
+			json_t *c;
+			k = piece_len(content + i, n - i, step);
+			if (fault && i >= half && (strcmp(fault, "stall") == 0 ||
+						   strcmp(fault, "truncate") == 0)) {
+				if (strcmp(fault, "stall") == 0)
+					sleep(30);
+				free(huge);
+				return;
+			}
+			if (fault && i >= half && strcmp(fault, "invalid_json") == 0) {
+				write_all(fd, "data: {not json\n\n", 17);
+				fault = NULL;
+			}
+			c = delta_chunk(model, json_pack("{s:s%}", "content", content + i, k), NULL);
+			sse_send(fd, c, chunk);
+			json_decref(c);
+		}
+	}
+	json_array_foreach(tools, i, rule) {
+		/* Each call in three chunks: id+name, then the arguments in two halves. */
+		const char *args = json_string_value(json_object_get(rule, "arguments"));
+		size_t half = strlen(args) / 2;
+		json_t *c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}",
+			"tool_calls", "index", (int)i, "id", json_object_get(rule, "id"), "type",
+			"function", "function", "name", json_object_get(rule, "name"), "arguments", ""),
+			NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", (int)i,
+			"function", "arguments", args, half), NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", (int)i,
+			"function", "arguments", args + half), NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+	}
+	{
+		json_t *c = delta_chunk(model, json_object(), finish);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+	}
+	if (usage) {
+		json_t *u = json_pack("{s:s, s:s, s:s, s:[], s:{s:i, s:i, s:i, s:{s:i}, s:{s:i}}}", "id",
+			"chatcmpl-fake", "object", "chat.completion.chunk", "model", model, "choices",
+			"usage", "prompt_tokens", 100, "completion_tokens", 20, "total_tokens", 120,
+			"prompt_tokens_details", "cached_tokens", 40, "completion_tokens_details",
+			"reasoning_tokens", reasoning ? 5 : 0);
+		sse_send(fd, u, chunk);
+		json_decref(u);
+	}
+	write_chunked(fd, "data: [DONE]\n\n", 14, chunk);
+	free(huge);
+}
+
+static void *handle(void *arg)
+{
+	int fd = (int)(long)arg;
+	char *buf = malloc(1 << 20), *end, *cl, *auth, path[256] = "", authv[512] = "";
+	size_t len = 0, need = 0;
+	json_t *req;
+	json_error_t jerr;
+
+	for (;;) {
+		ssize_t r = recv(fd, buf + len, (1 << 20) - 1 - len, 0);
+		if (r <= 0)
+			goto out;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+			cl = strcasestr(buf, "content-length:");
+			need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)atol(cl + 15) : 0);
+			if (len >= need || len >= (1 << 20) - 1)
+				break;
+		}
+	}
+	sscanf(buf, "%*s %255s", path);
+	if ((auth = strcasestr(buf, "\r\nauthorization:")) != NULL && auth < end)
+		sscanf(auth + 16, " %511[^\r\n]", authv);
+	log_request(path, authv, end + 4);
+	if (strstr(path, "/models")) {
+		const char *b = "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"}]}";
+		char head[256];
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(b));
+		write_all(fd, head, strlen(head));
+		write_all(fd, b, strlen(b));
+		goto out;
+	}
+	req = json_loads(end + 4, 0, &jerr);
+	answer(fd, req, pick_rule(end + 4));
+	json_decref(req);
+out:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	json_error_t jerr;
+	int s, one = 1;
+	FILE *f;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: fakellm PORTFILE SCRIPT.json LOGFILE\n");
+		return 2;
+	}
+	rules = json_load_file(argv[2], 0, &jerr);
+	if (!json_is_array(rules)) {
+		fprintf(stderr, "fakellm: %s: %s (line %d)\n", argv[2], jerr.text, jerr.line);
+		return 2;
+	}
+	used = calloc(json_array_size(rules) + 1, sizeof(int));
+	log_path = argv[3];
+	signal(SIGALRM, on_alarm);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(FAKELLM_LIFETIME_S);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 64) ||
+	    getsockname(s, (struct sockaddr *)&a, &alen)) {
+		perror("fakellm");
+		return 1;
+	}
+	f = fopen(argv[1], "w");
+	fprintf(f, "%d\n", ntohs(a.sin_port));
+	fclose(f);
+	for (;;) {
+		pthread_t t;
+		int c = accept(s, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (pthread_create(&t, NULL, handle, (void *)(long)c) == 0)
+			pthread_detach(t);
+		else
+			close(c);
+	}
+}

@@ -1,0 +1,749 @@
+/*
+ * Unit tests: the chat client against tests/fakellm (started per test
+ * with a scripted set of replies), plus configuration, schema checks,
+ * token estimates and SHA-256.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../src/core/config.h"
+#include "../../src/core/qbuf.h"
+#include "../../src/core/sha256.h"
+#include "../../src/index/store.h"
+#include "../../src/llm/llm.h"
+
+static char tmpdir[256];
+static pid_t fake_pid;
+static int fake_port;
+
+/* Start the fake model server with this script; returns its port. */
+static int start_fake(const char *script)
+{
+	char path[512], portf[512], logf[512], bin[512];
+	const char *build = getenv("BUILD");
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/script.json", tmpdir);
+	snprintf(portf, sizeof(portf), "%s/port", tmpdir);
+	snprintf(logf, sizeof(logf), "%s/log", tmpdir);
+	snprintf(bin, sizeof(bin), "%s/fakellm", build && *build ? build : "build");
+	unlink(portf);
+	unlink(logf);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	fake_pid = fork();
+	if (fake_pid == 0) {
+		execl(bin, bin, portf, path, logf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		f = fopen(portf, "r");
+		if (f && fscanf(f, "%d", &fake_port) == 1) {
+			fclose(f);
+			return fake_port;
+		}
+		if (f)
+			fclose(f);
+		usleep(10000);
+	}
+	fail_msg("fakellm did not start (%s)", bin);
+	return 0;
+}
+
+static void stop_fake(void)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
+}
+
+/* Requests the fake server saw. */
+static int requests_seen(void)
+{
+	char logf[512], line[1 << 16];
+	FILE *f;
+	int n = 0;
+
+	snprintf(logf, sizeof(logf), "%s/log", tmpdir);
+	f = fopen(logf, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int log_has(const char *s)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "grep -qF -- '%s' %s/log", s, tmpdir);
+	return system(cmd) == 0;
+}
+
+struct fixture {
+	struct llm_config cfg;
+	struct llm_client c;
+};
+
+static void setup_client(struct fixture *fx, const char *script)
+{
+	char url[128];
+	struct q_error err = {0};
+	struct llm_overrides o = {0};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", start_fake(script));
+	o.base_url = url;
+	o.model = "fake-model";
+	setenv("QUARRY_LLM_API_KEY", "sk-fixture-key-42", 1);
+	assert_int_equal(llm_config_resolve(&fx->cfg, &o, NULL, &err), 0);
+	unsetenv("QUARRY_LLM_API_KEY");
+	fx->cfg.idle_ms = 700;
+	fx->cfg.max_retries = 3;
+	assert_int_equal(llm_client_init(&fx->c, &fx->cfg, &err), 0);
+}
+
+static void teardown_client(struct fixture *fx)
+{
+	llm_client_release(&fx->c);
+	llm_config_release(&fx->cfg);
+	stop_fake();
+}
+
+static const struct llm_message hello[] = {{"user", "hello", NULL}};
+
+static struct llm_request simple(const char *text)
+{
+	static struct llm_message m[1];
+	struct llm_request r;
+
+	m[0].role = "user";
+	m[0].content = text;
+	m[0].tool_call_id = NULL;
+	memset(&r, 0, sizeof(r));
+	r.messages = m;
+	r.n_messages = 1;
+	r.temperature = -1;
+	r.no_cache = 1;
+	return r;
+}
+
+struct seen {
+	struct qbuf text, reasoning, tools;
+	int retries;
+};
+
+static void s_text(void *ctx, const char *t, size_t n) { qbuf_add(&((struct seen *)ctx)->text, t, n); }
+static void s_reason(void *ctx, const char *t, size_t n) { qbuf_add(&((struct seen *)ctx)->reasoning, t, n); }
+static void s_tool(void *ctx, int i, const char *name, const char *args, size_t n)
+{
+	struct seen *s = ctx;
+	qbuf_addf(&s->tools, "%d:%s:", i, name ? name : "");
+	qbuf_add(&s->tools, args, n);
+	qbuf_addc(&s->tools, ';');
+}
+static void s_retry(void *ctx, int attempt, const char *why, long ms) { ((struct seen *)ctx)->retries++; }
+
+/* ---- streaming, reasoning, tool calls ---- */
+
+static void streams_reasoning_apart_at_any_split(void **state)
+{
+	static const char *const scripts[] = {
+		"[{\"reasoning\":\"First, think.\",\"content\":\"<think>inline too</think>\\n\\nThe answer: 42 — 四十二.\",\"chunk\":1}]",
+		"[{\"reasoning\":\"First, think.\",\"content\":\"<think>inline too</think>\\n\\nThe answer: 42 — 四十二.\",\"chunk\":5}]",
+		"[{\"reasoning\":\"First, think.\",\"content\":\"<think>inline too</think>\\n\\nThe answer: 42 — 四十二.\",\"stream\":false}]",
+	};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		struct fixture fx;
+		struct llm_request r = simple("q");
+		struct llm_response resp;
+		struct llm_callbacks cb = {s_text, s_reason, s_tool, s_retry, NULL};
+		struct seen s;
+		struct q_error err = {0};
+
+		qbuf_init(&s.text, 1 << 20);
+		qbuf_init(&s.reasoning, 1 << 20);
+		qbuf_init(&s.tools, 1 << 20);
+		cb.ctx = &s;
+		r.cb = &cb;
+		setup_client(&fx, scripts[i]);
+		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		assert_string_equal(resp.content, "The answer: 42 — 四十二.");
+		assert_string_equal(resp.reasoning, "First, think.\ninline too");
+		assert_string_equal(qbuf_cstr(&s.text), "The answer: 42 — 四十二.");
+		assert_string_equal(qbuf_cstr(&s.reasoning), "First, think.inline too");
+		assert_string_equal(resp.finish_reason, "stop");
+		assert_int_equal(resp.usage.prompt, 100);
+		assert_int_equal(resp.usage.completion, 20);
+		if (i < 2) {   /* the streamed usage chunk carries details */
+			assert_int_equal(resp.usage.cached, 40);
+			assert_int_equal(resp.usage.reasoning, 5);
+		}
+		assert_int_equal(resp.usage.estimated, 0);
+		assert_true(log_has("Bearer sk-fixture-key-42"));
+		if (i < 2)
+			assert_true(log_has("include_usage"));
+		llm_response_release(&resp);
+		teardown_client(&fx);
+		qbuf_release(&s.text);
+		qbuf_release(&s.reasoning);
+		qbuf_release(&s.tools);
+	}
+}
+
+static void assembles_tool_calls(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("weather?");
+	struct llm_response resp;
+	struct llm_callbacks cb = {s_text, s_reason, s_tool, s_retry, NULL};
+	struct seen s;
+	struct q_error err = {0};
+	json_t *tools = json_loads("[{\"type\":\"function\",\"function\":{\"name\":\"search\","
+				   "\"parameters\":{\"type\":\"object\"}}}]", 0, NULL);
+
+	qbuf_init(&s.text, 1 << 20);
+	qbuf_init(&s.reasoning, 1 << 20);
+	qbuf_init(&s.tools, 1 << 20);
+	cb.ctx = &s;
+	r.cb = &cb;
+	r.tools = tools;
+	r.tool_choice = "auto";
+	setup_client(&fx, "[{\"tool_calls\":[{\"id\":\"call_1\",\"name\":\"search\",\"arguments\":"
+			  "\"{\\\"query\\\": \\\"GPS selective availability\\\"}\"},{\"id\":\"call_2\","
+			  "\"name\":\"read\",\"arguments\":\"{\\\"url\\\": \\\"https://x.test/\\\"}\"}],"
+			  "\"chunk\":3}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.n_calls, 2);
+	assert_string_equal(resp.calls[0].id, "call_1");
+	assert_string_equal(resp.calls[0].name, "search");
+	assert_string_equal(resp.calls[0].arguments, "{\"query\": \"GPS selective availability\"}");
+	assert_string_equal(resp.calls[1].name, "read");
+	assert_string_equal(resp.calls[1].arguments, "{\"url\": \"https://x.test/\"}");
+	assert_string_equal(resp.finish_reason, "tool_calls");
+	assert_true(log_has("\\\"tools\\\""));
+	assert_non_null(strstr(qbuf_cstr(&s.tools), "0:search:"));
+	llm_response_release(&resp);
+	json_decref(tools);
+	teardown_client(&fx);
+	qbuf_release(&s.text);
+	qbuf_release(&s.reasoning);
+	qbuf_release(&s.tools);
+}
+
+static void estimates_usage_when_none_sent(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("hello there, how are you today?");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	setup_client(&fx, "[{\"content\":\"I am fine, thank you.\",\"usage\":false}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.usage.estimated, 1);
+	assert_true(resp.usage.prompt > 5 && resp.usage.prompt < 30);
+	assert_true(resp.usage.completion > 2 && resp.usage.completion < 15);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+}
+
+/* ---- faults ---- */
+
+static void retries_429_honouring_retry_after(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct llm_callbacks cb = {0};
+	struct seen s = {0};
+	struct q_error err = {0};
+	struct timespec t0, t1;
+
+	cb.on_retry = s_retry;
+	cb.ctx = &s;
+	r.cb = &cb;
+	setup_client(&fx, "[{\"times\":1,\"status\":429,\"headers\":\"Retry-After: 1\\r\\n\"},"
+			  "{\"times\":1,\"status\":503},{\"content\":\"ok\"}]");
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(resp.content, "ok");
+	assert_int_equal(resp.attempts, 3);
+	assert_int_equal(s.retries, 2);
+	assert_true(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.95);   /* waited 1 s */
+	assert_int_equal(llm_client_totals(&fx.c).retries, 2);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+}
+
+static void retries_stall_truncation_and_bad_chunks(void **state)
+{
+	static const char *const faults[] = {"stall", "truncate", "invalid_json", "drop"};
+	size_t i;
+	char script[512];
+
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	for (i = 0; i < 4; i++) {
+		struct fixture fx;
+		struct llm_request r = simple("q");
+		struct llm_response resp;
+		struct q_error err = {0};
+
+		snprintf(script, sizeof(script),
+			 "[{\"times\":1,\"fault\":\"%s\",\"content\":\"a long answer that will break in the middle\"},"
+			 "{\"content\":\"complete answer\"}]", faults[i]);
+		setup_client(&fx, script);
+		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		assert_string_equal(resp.content, "complete answer");
+		assert_int_equal(resp.attempts, 2);
+		llm_response_release(&resp);
+		teardown_client(&fx);
+	}
+}
+
+static void truncated_stream_is_never_complete(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	setup_client(&fx, "[{\"fault\":\"truncate\",\"content\":\"always cut off in the middle of it\"}]");
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_non_null(strstr(err.msg, "cut off"));
+	assert_non_null(strstr(err.msg, "after 4 attempts"));
+	assert_int_equal(requests_seen(), 4);
+	teardown_client(&fx);
+}
+
+static void client_errors_are_not_retried(void **state)
+{
+	static const struct { int status; const char *body, *want; } cases[] = {
+		{401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-key-0123456789\"}}", "refused the API key"},
+		{404, "{\"error\":{\"message\":\"model not found\"}}", "does not exist (404)"},
+		{400, "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens\"}}", "context"},
+		{403, "{\"error\":{\"message\":\"forbidden\"}}", "no access"},
+		{402, "{\"error\":{\"message\":\"Insufficient Balance\"}}", "no credit"},
+	};
+	size_t i;
+	char script[512];
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture fx;
+		struct llm_request r = simple("q");
+		struct llm_response resp;
+		struct q_error err = {0};
+		char *key;
+
+		json_t *b = json_string(cases[i].body);
+		char *quoted = json_dumps(b, JSON_ENCODE_ANY);
+		snprintf(script, sizeof(script), "[{\"status\":%d,\"body\":%s}]", cases[i].status,
+			 quoted);
+		free(quoted);
+		json_decref(b);
+		setup_client(&fx, script);
+		key = fx.cfg.api_key;
+		fx.cfg.api_key = strdup("sk-test-key-0123456789");
+		assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		assert_non_null(strstr(err.msg, cases[i].want));
+		assert_null(strstr(err.msg, "sk-test-key-0123456789"));   /* masked */
+		assert_int_equal(requests_seen(), 1);
+		free(fx.cfg.api_key);
+		fx.cfg.api_key = key;
+		teardown_client(&fx);
+	}
+}
+
+static void odd_replies_get_clear_errors(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	setup_client(&fx, "[{\"status\":200,\"content_type\":\"text/html\",\"body\":\"<html>login</html>\"}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_EPARSE);
+	assert_non_null(strstr(err.msg, "web page"));
+	teardown_client(&fx);
+
+	setup_client(&fx, "[{\"fault\":\"huge\",\"huge_bytes\":9000000}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_int_equal(requests_seen(), 1);
+	teardown_client(&fx);
+}
+
+static void refuses_a_prompt_past_the_context(void **state)
+{
+	struct fixture fx;
+	struct llm_request r;
+	struct llm_response resp;
+	struct q_error err = {0};
+	char *big = malloc(200001);
+
+	memset(big, 'a', 200000);
+	big[200000] = '\0';
+	r = simple(big);
+	setup_client(&fx, "[{\"content\":\"ok\"}]");
+	fx.cfg.context = 8192;
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "context"));
+	assert_int_equal(requests_seen(), 0);
+	free(big);
+	teardown_client(&fx);
+}
+
+/* ---- JSON ---- */
+
+static const char schema_text[] =
+	"{\"type\":\"object\",\"required\":[\"queries\"],\"properties\":{\"queries\":"
+	"{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"string\"}}}}";
+
+static void json_reply_with_corrective_retry(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("plan");
+	struct llm_response resp;
+	struct q_error err = {0};
+	json_t *schema = json_loads(schema_text, 0, NULL);
+
+	r.schema = schema;
+	r.json = 1;
+	/* First reply: reasoning + a fenced object missing the field; second: right. */
+	setup_client(&fx, "[{\"match\":\"cannot be used\",\"content\":\"{'queries': ['gps history', 'SA 2000',]}\"},"
+			  "{\"content\":\"<think>hmm</think>```json\\n{\\\"query\\\": \\\"x\\\"}\\n```\"}]");
+	assert_int_equal(llm_chat_json(&fx.c, &r, &resp, &err), 0);
+	assert_non_null(resp.json);
+	assert_int_equal(json_array_size(json_object_get(resp.json, "queries")), 2);
+	assert_int_equal(requests_seen(), 2);
+	assert_true(log_has("lacks the required field"));
+	assert_true(log_has("json_object"));   /* custom servers get json_object first */
+	llm_response_release(&resp);
+	teardown_client(&fx);
+
+	/* Wrong twice: a clear failure, not a guess. */
+	setup_client(&fx, "[{\"content\":\"no JSON here at all\"}]");
+	assert_int_equal(llm_chat_json(&fx.c, &r, &resp, &err), Q_EPARSE);
+	assert_non_null(strstr(err.msg, "twice"));
+	teardown_client(&fx);
+	json_decref(schema);
+}
+
+static void downgrades_when_response_format_is_refused(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("plan");
+	struct llm_response resp;
+	struct q_error err = {0};
+	json_t *schema = json_loads(schema_text, 0, NULL);
+
+	r.schema = schema;
+	r.json = 1;
+	setup_client(&fx, "[{\"match\":\"response_format\",\"status\":400,\"body\":"
+			  "\"{\\\"error\\\":{\\\"message\\\":\\\"response_format is not supported\\\"}}\"},"
+			  "{\"content\":\"{\\\"queries\\\":[\\\"a\\\"]}\"}]");
+	assert_int_equal(llm_chat_json(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(requests_seen(), 2);
+	assert_int_equal(fx.c.json_downgraded, 1);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+	json_decref(schema);
+}
+
+static void schema_check_names_the_problem(void **state)
+{
+	json_t *schema = json_loads("{\"type\":\"object\",\"required\":[\"notes\"],\"properties\":{\"notes\":"
+				    "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"quote\"],"
+				    "\"properties\":{\"quote\":{\"type\":\"string\"},\"kind\":{\"enum\":[\"fact\",\"opinion\"]}}}}}}",
+				    0, NULL);
+	json_t *good = json_loads("{\"notes\":[{\"quote\":\"a\",\"kind\":\"fact\"}]}", 0, NULL);
+	json_t *bad1 = json_loads("{\"notes\":[{\"quote\":\"a\"},{\"quote\":3}]}", 0, NULL);
+	json_t *bad2 = json_loads("{\"notes\":[{\"quote\":\"a\",\"kind\":\"guess\"}]}", 0, NULL);
+	json_t *bad3 = json_loads("[1]", 0, NULL);
+	struct q_error err = {0};
+
+	assert_int_equal(llm_schema_check(schema, good, &err), 0);
+	assert_int_equal(llm_schema_check(schema, bad1, &err), Q_EPARSE);
+	assert_non_null(strstr(err.msg, "notes[1].quote should be a string"));
+	assert_int_equal(llm_schema_check(schema, bad2, &err), Q_EPARSE);
+	assert_non_null(strstr(err.msg, "notes[0].kind must be one of"));
+	assert_int_equal(llm_schema_check(schema, bad3, &err), Q_EPARSE);
+	json_decref(schema);
+	json_decref(good);
+	json_decref(bad1);
+	json_decref(bad2);
+	json_decref(bad3);
+}
+
+/* ---- cache, limits, batches ---- */
+
+static void cache_replays_without_a_request(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("cache me");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct store s;
+	struct llm_totals t;
+	char home[512];
+
+	snprintf(home, sizeof(home), "%s/home", tmpdir);
+	assert_int_equal(store_open(&s, home, &err), 0);
+	setup_client(&fx, "[{\"reasoning\":\"why\",\"content\":\"cached answer\"}]");
+	llm_client_set_cache(&fx.c, &s);
+	r.no_cache = 0;
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.from_cache, 0);
+	llm_response_release(&resp);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.from_cache, 1);
+	assert_string_equal(resp.content, "cached answer");
+	assert_string_equal(resp.reasoning, "why");
+	llm_response_release(&resp);
+	assert_int_equal(requests_seen(), 1);
+	t = llm_client_totals(&fx.c);
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(t.cache_hits, 1);
+	assert_int_equal(t.prompt, 100);   /* the cached call is not paid twice */
+	/* The key is nowhere in the database. */
+	{
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "grep -c '%s' %s/quarry.db* >/dev/null", fx.cfg.api_key ?
+			 fx.cfg.api_key : "no-key-configured", home);
+		assert_int_not_equal(system(cmd), 0);
+	}
+	teardown_client(&fx);
+	store_close(&s);
+}
+
+static void batch_keeps_to_the_concurrency_limit(void **state)
+{
+	struct fixture fx;
+	struct llm_request reqs[6];
+	struct llm_response resps[6];
+	struct q_error errs[6];
+	int rcs[6], i;
+	struct timespec t0, t1;
+	double secs;
+
+	setup_client(&fx, "[{\"fault\":\"slow_start\",\"delay_ms\":300,\"content\":\"done\"}]");
+	fx.cfg.max_concurrent = 2;
+	for (i = 0; i < 6; i++)
+		reqs[i] = simple("q");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	llm_chat_many(&fx.c, reqs, 6, 0, resps, rcs, errs);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(rcs[i], 0);
+		assert_string_equal(resps[i].content, "done");
+		llm_response_release(&resps[i]);
+	}
+	/* 6 requests of 0.3 s, 2 at a time: about 0.9 s; never 0.3 (all at once). */
+	assert_true(secs >= 0.85);
+	assert_true(secs < 3.0);
+	teardown_client(&fx);
+
+	setup_client(&fx, "[{\"content\":\"paced\"}]");
+	fx.cfg.rpm = 600;   /* one start per 100 ms */
+	fx.cfg.max_concurrent = 6;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	llm_chat_many(&fx.c, reqs, 6, 0, resps, rcs, errs);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(rcs[i], 0);
+		llm_response_release(&resps[i]);
+	}
+	assert_true(secs >= 0.45);
+	teardown_client(&fx);
+}
+
+static void cancel_stops_a_waiting_request(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	setup_client(&fx, "[{\"content\":\"x\"}]");
+	llm_client_cancel(&fx.c);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETIMEOUT);
+	teardown_client(&fx);
+}
+
+/* ---- configuration ---- */
+
+static void resolves_presets_and_precedence(void **state)
+{
+	struct llm_config c;
+	struct llm_overrides o = {0};
+	struct config file;
+	struct q_error err = {0};
+	const char text[] = "# mine\nprovider = qwen\nmodel = qwen-max\nprice.qwen-max = 1.5, 6, 0.3\n"
+			    "max_concurrent = 3\n";
+
+	unsetenv("QUARRY_LLM_BASE_URL");
+	unsetenv("QUARRY_LLM_MODEL");
+	unsetenv("QUARRY_LLM_PROVIDER");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("QUARRY_LLM_API_KEY");
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("DEEPSEEK_API_KEY");
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "no model configured: set QUARRY_LLM_BASE_URL or use --provider"));
+
+	o.provider = "deepseek";
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "DEEPSEEK_API_KEY"));
+	setenv("DEEPSEEK_API_KEY", "sk-deep", 1);
+	setenv("QUARRY_LLM_BASE_URL", "http://elsewhere:1/v1", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.base_url, "https://api.deepseek.com/v1");   /* the flag wins */
+	assert_string_equal(c.model, "deepseek-chat");
+	assert_string_equal(c.api_key, "sk-deep");
+	assert_string_equal(c.key_env, "DEEPSEEK_API_KEY");
+	assert_true(c.price_known);
+	llm_config_release(&c);
+	unsetenv("QUARRY_LLM_BASE_URL");
+
+	o.provider = "nonesuch";
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown provider"));
+
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(config_parse(&file, text, sizeof(text) - 1, "cfg", &err), 0);
+	setenv("DASHSCOPE_API_KEY", "sk-qwen", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), 0);
+	assert_string_equal(c.provider, "qwen");
+	assert_string_equal(c.model, "qwen-max");
+	assert_string_equal(c.fast_model, "qwen-max");   /* the user chose the model */
+	assert_int_equal(c.max_concurrent, 3);
+	assert_true(c.price.in == 1.5 && c.price.out == 6 && c.price.cached_in == 0.3);
+	llm_config_release(&c);
+	setenv("QUARRY_LLM_MODEL", "qwen-plus", 1);   /* environment beats the file */
+	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), 0);
+	assert_string_equal(c.model, "qwen-plus");
+	llm_config_release(&c);
+	unsetenv("QUARRY_LLM_MODEL");
+	setenv("QUARRY_LLM_RPM", "lots", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "requests-per-minute"));
+	unsetenv("QUARRY_LLM_RPM");
+	config_release(&file);
+
+	/* A custom URL on a known host takes that preset's defaults. */
+	setenv("QUARRY_LLM_BASE_URL", "https://api.deepseek.com/v1/", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.provider, "deepseek");
+	assert_string_equal(c.base_url, "https://api.deepseek.com/v1");
+	llm_config_release(&c);
+	unsetenv("QUARRY_LLM_BASE_URL");
+	unsetenv("DEEPSEEK_API_KEY");
+	unsetenv("DASHSCOPE_API_KEY");
+}
+
+static void config_file_errors_name_the_line(void **state)
+{
+	struct config c;
+	struct q_error err = {0};
+	const char bad[] = "a = 1\n\nthis line is wrong\n";
+	const char ok[] = "  key.x-y = \"quoted value\"  \r\n#c\nkey.x-y = later\n";
+
+	assert_int_equal(config_parse(&c, bad, sizeof(bad) - 1, "my.conf", &err), Q_EPARSE);
+	assert_non_null(strstr(err.msg, "my.conf line 3"));
+	assert_int_equal(config_parse(&c, ok, sizeof(ok) - 1, "ok", &err), 0);
+	assert_string_equal(config_get(&c, "key.x-y"), "later");
+	assert_null(config_get(&c, "missing"));
+	config_release(&c);
+}
+
+static void prices_and_estimates(void **state)
+{
+	struct llm_price p;
+
+	assert_int_equal(llm_parse_price("0.28,0.42", &p), 0);
+	assert_true(p.in == 0.28 && p.out == 0.42 && p.cached_in == 0.28);
+	assert_int_equal(llm_parse_price("1, 2, 0.5", &p), 0);
+	assert_true(p.cached_in == 0.5);
+	assert_int_equal(llm_parse_price("1", &p), -1);
+	assert_int_equal(llm_parse_price("a,b", &p), -1);
+	assert_int_equal(llm_parse_price("1,2,3,4", &p), -1);
+	assert_int_equal(llm_estimate_tokens("abcdefgh", 8), 2);
+	assert_int_equal(llm_estimate_tokens("全球定位系统", strlen("全球定位系统")), 6);
+	assert_true(llm_estimate_prompt(hello, 1) >= 8);
+}
+
+static void sha256_vectors(void **state)
+{
+	char hex[65];
+
+	sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(streams_reasoning_apart_at_any_split),
+		cmocka_unit_test(assembles_tool_calls),
+		cmocka_unit_test(estimates_usage_when_none_sent),
+		cmocka_unit_test(retries_429_honouring_retry_after),
+		cmocka_unit_test(retries_stall_truncation_and_bad_chunks),
+		cmocka_unit_test(truncated_stream_is_never_complete),
+		cmocka_unit_test(client_errors_are_not_retried),
+		cmocka_unit_test(odd_replies_get_clear_errors),
+		cmocka_unit_test(refuses_a_prompt_past_the_context),
+		cmocka_unit_test(json_reply_with_corrective_retry),
+		cmocka_unit_test(downgrades_when_response_format_is_refused),
+		cmocka_unit_test(schema_check_names_the_problem),
+		cmocka_unit_test(cache_replays_without_a_request),
+		cmocka_unit_test(batch_keeps_to_the_concurrency_limit),
+		cmocka_unit_test(cancel_stops_a_waiting_request),
+		cmocka_unit_test(resolves_presets_and_precedence),
+		cmocka_unit_test(config_file_errors_name_the_line),
+		cmocka_unit_test(prices_and_estimates),
+		cmocka_unit_test(sha256_vectors),
+	};
+	int rc;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/quarry-llmtest-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	unsetenv("QUARRY_LLM_API_KEY");
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	stop_fake();
+	{
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd)) {}
+	}
+	curl_global_cleanup();
+	return rc;
+}
