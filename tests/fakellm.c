@@ -136,6 +136,131 @@ static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
 			 "finish_reason", finish ? json_string(finish) : json_null());
 }
 
+
+/* ---- "auto": "research": replies made from the prompt, as a model would ---- */
+
+static const char *last_user(json_t *req)
+{
+	json_t *msgs = json_object_get(req, "messages");
+	size_t i = json_array_size(msgs);
+
+	while (i-- > 0) {
+		json_t *m = json_array_get(msgs, i);
+		if (!strcmp(json_string_value(json_object_get(m, "role")) ?
+			    json_string_value(json_object_get(m, "role")) : "", "user"))
+			return json_string_value(json_object_get(m, "content"));
+	}
+	return "";
+}
+
+/* The text between a and b in s (malloc'd), or NULL. */
+static char *between(const char *s, const char *a, const char *b)
+{
+	const char *p = strstr(s, a), *e;
+
+	if (!p)
+		return NULL;
+	p += strlen(a);
+	e = strstr(p, b);
+	if (!e)
+		e = p + strlen(p);
+	return strndup(p, (size_t)(e - p));
+}
+
+static int up_to(const char *u, const char *after)
+{
+	const char *p = strstr(u, after);
+	int n;
+
+	if (!p)
+		return 2;
+	while (p > u && (p[-1] == ' ' || (p[-1] >= '0' && p[-1] <= '9')))
+		p--;
+	n = (int)strtol(p + 6, NULL, 10);   /* "up to N ..." */
+	return n > 0 ? n : 2;
+}
+
+static char *research_reply(json_t *req, json_t *rule)
+{
+	const char *u = last_user(req);
+	int zh = strstr(u, "in Chinese") != NULL;
+	json_t *o = NULL;
+	char *out, buf[2048];
+	int i, n;
+
+	if (strstr(u, "Plan research")) {
+		char *q = between(u, "Question: ", "\n\n");
+		json_t *qs = json_array();
+		n = up_to(u, " web search queries");
+		for (i = 0; i < n; i++) {
+			snprintf(buf, sizeof(buf), "%s%s%d%s", q ? q : "question", i ? " aspect " : "",
+				 i, json_is_true(json_object_get(rule, "inject")) && i == 1 ? " inject" : "");
+			if (i == 0)
+				snprintf(buf, sizeof(buf), "%s", q ? q : "question");
+			json_array_append_new(qs, json_string(buf));
+		}
+		o = json_pack("{s:[s,s], s:o, s:[s,s]}", "sub_questions", "What was it?", "What followed?",
+			      "queries", qs, "outline", zh ? "背景" : "Background", zh ? "影响" : "Consequences");
+		free(q);
+	} else if (strstr(u, "<source ")) {
+		char *ex = between(u, "\">\n", "\n</source>");
+		json_t *fs = json_array();
+		char *save = NULL, *line;
+		int got = 0;
+		for (line = strtok_r(ex ? ex : (char *)"", "\n", &save); line && got < 2;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *dot;
+			if (line[0] == '#' || line[0] == '[' || strlen(line) < 40)
+				continue;
+			dot = strstr(line, ". ");
+			if (dot)
+				dot[1] = '\0';
+			json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", line, "quote", line,
+							    "sub_question", 1));
+			got++;
+		}
+		if (json_is_true(json_object_get(rule, "invent")))
+			json_array_append_new(fs, json_pack("{s:s, s:s}", "claim", "An invented fact.",
+				"quote", "This sentence appears nowhere in the source and was made up."));
+		o = json_pack("{s:o}", "findings", fs);
+		free(ex);
+	} else if (strstr(u, "still unanswered")) {
+		char *q = between(u, "Research question: ", "\n\n");
+		json_t *qs = json_array();
+		int again = json_is_true(json_object_get(rule, "same_gaps"));
+		if (!strstr(u, "follow-up") || again) {
+			n = up_to(u, " new search queries");
+			for (i = 0; i < n; i++) {
+				snprintf(buf, sizeof(buf), "%s follow-up %d%s", q ? q : "q", i,
+					 again && strstr(u, "follow-up") ? " more" : "");
+				if (again && strstr(u, " more"))
+					snprintf(buf, sizeof(buf), "%s follow-up %d more again", q ? q : "q", i);
+				json_array_append_new(qs, json_string(buf));
+			}
+			o = json_pack("{s:[s], s:o}", "gaps", "the effects in detail", "queries", qs);
+		} else {
+			o = json_pack("{s:[], s:o}", "gaps", "queries", qs);
+		}
+		free(q);
+	} else if (strstr(u, "<finding id=")) {
+		const char *t = zh ?
+			"选择可用性于二〇〇〇年五月被关闭，因为它的价值已经变小 [F1]。开放信号创造了广泛的价值 [F2][F1]。\n\n"
+			"## 背景\n\n这种降级主要损害了普通用户的利益 [F3]。\n\n"
+			"## 影响\n\n这一句话没有任何引用，却声称了一个关于世界的重要事实，应该被标记出来。一个伪造的引用指向不存在的发现 [F999]。\n" :
+			"Selective availability was switched off in May 2000 because its value had shrunk [F1]. "
+			"Opening the signal created broad value for many users [F2][F1].\n\n"
+			"## Background\n\nThe degradation mostly penalised ordinary users of the signal in every region [F3].\n\n"
+			"## Consequences\n\nThis sentence has no citation at all and claims something important about the world. "
+			"A bogus citation points at a finding that does not exist at all [F999].\n";
+		return strdup(t);
+	} else {
+		return strdup("ok");
+	}
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return out;
+}
+
 static void answer(int fd, json_t *req, json_t *rule)
 {
 	int status = rule ? (int)json_integer_value(json_object_get(rule, "status")) : 0;
@@ -153,9 +278,14 @@ static void answer(int fd, json_t *req, json_t *rule)
 	int usage = !json_is_false(json_object_get(rule, "usage"));
 	int stream = json_is_boolean(st) ? json_is_true(st)
 					 : json_is_true(json_object_get(req, "stream"));
-	char head[1024], *huge = NULL;
+	char head[1024], *huge = NULL, *made = NULL;
 	size_t i;
 
+	if (rule && json_is_string(json_object_get(rule, "auto")))
+		content = made = research_reply(req, rule);
+
+	if (made && !huge)
+		huge = made;   /* freed with it */
 	if (!status)
 		status = 200;
 	if (!model)

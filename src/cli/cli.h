@@ -104,5 +104,8 @@ int cmd_search(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_research(int argc, char **argv);
+int cmd_ask_search(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
 
 #endif

@@ -116,6 +116,10 @@ int cmd_ask(int argc, char **argv)
 	struct q_error err = {0};
 	struct sigaction sa;
 
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		no_search |= strcmp(argv[i], "--no-search") == 0;
+	if (!no_search)   /* the usual ask: search, read, answer with citations */
+		return cmd_ask_search(argc, argv);
 	cli_model_init(&m);
 	cli_parser_init(&p, "ask", argc, argv);
 	while ((id = cli_next_opt(&p, ask_opts, words, &n, 256)) != -1) {
@@ -147,9 +151,6 @@ int cmd_ask(int argc, char **argv)
 	}
 	if (n == 0)
 		return cli_usage_error("ask", "no question given");
-	if (!no_search)
-		return cli_usage_error("ask", "searching the web and the corpus arrives with the "
-				       "research engine; use --no-search to ask the model directly");
 	qbuf_init(&q, 1024 * 1024);
 	for (i = 0; i < n; i++) {
 		if (i)

@@ -36,6 +36,7 @@ const char *q_strerror(int code)
 	case Q_EROBOTS: return "forbidden by robots.txt";
 	case Q_EEMPTY: return "no content";
 	case Q_ESUBPROC: return "helper program failed";
+	case Q_EBUDGET: return "budget spent";
 	}
 	return "unknown error";
 }

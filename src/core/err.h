@@ -26,7 +26,8 @@ enum {
 	Q_EPARSE = -10,     /* malformed input we could not make sense of */
 	Q_EROBOTS = -11,    /* robots.txt forbids the URL */
 	Q_EEMPTY = -12,     /* input had no usable content */
-	Q_ESUBPROC = -13    /* a helper program failed or was killed */
+	Q_ESUBPROC = -13,   /* a helper program failed or was killed */
+	Q_EBUDGET = -14     /* a token, money or time budget ran out */
 };
 
 /* Length of the message buffer in struct q_error, terminator included. */

@@ -46,6 +46,26 @@ static const char *const migrations[] = {
 	"  model TEXT NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  reply TEXT NOT NULL);",
+	/* 3: research runs, their events and what they fetched */
+	"CREATE TABLE runs("
+	"  id INTEGER PRIMARY KEY,"
+	"  question TEXT NOT NULL,"
+	"  options TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  report_md TEXT,"
+	"  report TEXT);"
+	"CREATE TABLE run_events("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  PRIMARY KEY(run_id, seq));"
+	"CREATE TABLE run_cache("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY(run_id, key));",
 };
 
 static int mkdir_p(const char *path)

@@ -18,6 +18,10 @@
  *                 view passage_content, tokenize='quarry'
  * Schema 2:
  *   llm_cache(key = SHA-256 of the request, model, created, reply JSON)
+ * Schema 3:
+ *   runs(id, question, options JSON, status, created, updated, report_md,
+ *        report JSON); run_events(run_id, seq, event JSON);
+ *   run_cache(run_id, key, value): a run's searches and fetched pages
  *
  * A struct store is one connection: use it from one thread at a time.
  */
@@ -28,7 +32,7 @@
 
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_DB_NAME "quarry.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
 

@@ -112,6 +112,43 @@ struct llm_totals llm_client_totals(struct llm_client *c)
 	return t;
 }
 
+double llm_now_ms(void) { return now_ms(); }
+
+void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms)
+{
+	pthread_mutex_lock(&c->mu);
+	c->budget_tokens = tokens;
+	c->budget_usd = usd;
+	c->deadline_ms = time_limit_ms > 0 ? now_ms() + (double)time_limit_ms : 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Caller holds mu. */
+static const char *spent_locked(struct llm_client *c, char *buf, size_t size)
+{
+	const struct llm_totals *t = &c->totals;
+
+	if (c->budget_tokens > 0 && t->prompt + t->completion >= c->budget_tokens)
+		snprintf(buf, size, "the token budget (%ld) is spent", c->budget_tokens);
+	else if (c->budget_usd > 0 && t->cost_usd >= c->budget_usd)
+		snprintf(buf, size, "the money budget ($%.4g) is spent", c->budget_usd);
+	else if (c->deadline_ms > 0 && now_ms() >= c->deadline_ms)
+		snprintf(buf, size, "the time limit is reached");
+	else
+		return NULL;
+	return buf;
+}
+
+const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size)
+{
+	const char *r;
+
+	pthread_mutex_lock(&c->mu);
+	r = spent_locked(c, buf, size);
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
 /* Wait on the condition variable for at most ms. */
 static void wait_ms(struct llm_client *c, double ms)
 {
@@ -128,9 +165,10 @@ static void wait_ms(struct llm_client *c, double ms)
 }
 
 /* Take a slot within the concurrency, pacing and token limits. */
-static int acquire(struct llm_client *c, long tokens)
+static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
+	char why[128];
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -138,7 +176,11 @@ static int acquire(struct llm_client *c, long tokens)
 
 		if (c->cancelled) {
 			pthread_mutex_unlock(&c->mu);
-			return Q_ETIMEOUT;
+			return q_error_set(err, Q_ETIMEOUT, "cancelled");
+		}
+		if (spent_locked(c, why, sizeof(why))) {
+			pthread_mutex_unlock(&c->mu);
+			return q_error_set(err, Q_EBUDGET, "%s", why);
 		}
 		if (cfg->tpm > 0) {
 			c->tpm_tokens += (t - c->tpm_at_ms) * (double)cfg->tpm / 60000.0;
@@ -533,7 +575,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
 	struct attempt *a = ctx;
 
-	if (a->c->cancelled) {
+	if (a->c->cancelled || (a->c->deadline_ms > 0 && now_ms() > a->c->deadline_ms)) {
 		a->cancelled = 1;
 		return 1;
 	}
@@ -629,7 +671,8 @@ static enum outcome judge(struct attempt *a, CURLcode cc, const char *model, str
 
 	*connect_failure = 0;
 	if (a->cancelled)
-		return q_error_set(err, Q_ETIMEOUT, "cancelled"), FAIL;
+		return a->c->cancelled ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), FAIL)
+				       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), FAIL);
 	if (a->too_big)
 		return q_error_set(err, Q_ETOOBIG, "the model's reply passed %ld MB; stopped reading",
 				   LLM_MAX_REPLY_BYTES >> 20), FAIL;
@@ -1111,6 +1154,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	int attempt = 0, rc = 0, connect_failures = 0, stream = cfg->stream;
 	char key[65], *keytext = NULL;
 	json_t *body;
+	struct llm_request capped;
 
 	memset(resp, 0, sizeof(*resp));
 	if (r->n_messages == 0)
@@ -1136,6 +1180,20 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	}
 	llm_response_release(resp);
 
+	/* Under a token budget a reply may not run past what is left (the
+	 * cache key above is the request as asked, so a resumed run still
+	 * finds it). */
+	if (c->budget_tokens > 0) {
+		struct llm_totals t = llm_client_totals(c);
+		long left = c->budget_tokens - (t.prompt + t.completion) - est;
+		if (left < 256)
+			left = 256;
+		capped = *r;
+		if (capped.max_tokens == 0 || capped.max_tokens > left)
+			capped.max_tokens = left;
+		r = &capped;
+	}
+
 	for (;;) {
 		struct attempt a;
 		enum outcome out;
@@ -1150,9 +1208,8 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			rc = q_error_set(err, Q_ENOMEM, "out of memory building the request");
 			break;
 		}
-		if ((rc = acquire(c, est + (r->max_tokens > 0 ? r->max_tokens : 512)))) {
+		if ((rc = acquire(c, est + (r->max_tokens > 0 ? r->max_tokens : 512), err))) {
 			free(text);
-			q_error_set(err, rc, "cancelled");
 			break;
 		}
 		attempt_init(&a, c, r);

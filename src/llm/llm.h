@@ -136,6 +136,11 @@ struct llm_client {
 	int json_downgraded;       /* the server refused response_format */
 	volatile int cancelled;
 	struct llm_totals totals;
+	/* Budgets (0 = none): a request that would start past one fails
+	 * with Q_EBUDGET; replies are capped to the tokens left. */
+	long budget_tokens;        /* prompt + completion, all calls */
+	double budget_usd;
+	double deadline_ms;        /* CLOCK_MONOTONIC ms */
 };
 
 int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
@@ -146,6 +151,13 @@ void llm_client_set_cache(struct llm_client *c, struct store *s);
  * Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);
 struct llm_totals llm_client_totals(struct llm_client *c);
+/* Set budgets; time_limit_ms from now. 0 = no limit. */
+void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms);
+/* Why no new request may start ("the token budget (50000) is spent"),
+ * or NULL while budgets last. */
+const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size);
+/* Milliseconds on the monotonic clock, the one deadline_ms uses. */
+double llm_now_ms(void);
 
 /* One completion. Returns 0 or Q_E* with err set (say what to fix). */
 int llm_chat(struct llm_client *c, const struct llm_request *req, struct llm_response *resp,

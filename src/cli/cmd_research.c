@@ -1,0 +1,564 @@
+/*
+ * cmd_research.c - `quarry research`, `quarry ask` (with search) and
+ * `quarry runs`: the research engine on the command line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/qbuf.h"
+#include "../net/http.h"
+#include "../research/research.h"
+#include "cli.h"
+#include "cli_llm.h"
+
+enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
+       O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
+       O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
+       O_MAX_TOKENS, O_TEMPERATURE, O_JSON };
+
+static const struct cli_opt research_opts_tab[] = {
+	{"depth", 0, 1, O_DEPTH},
+	{"breadth", 0, 1, O_BREADTH},
+	{"max-sources", 0, 1, O_MAX_SOURCES},
+	{"budget-tokens", 0, 1, O_BUDGET_TOKENS},
+	{"budget-usd", 0, 1, O_BUDGET_USD},
+	{"time-limit", 0, 1, O_TIME_LIMIT},
+	{"sources", 0, 1, O_SOURCES},
+	{"lang", 0, 1, O_LANG},
+	{"format", 'f', 1, O_FORMAT},
+	{"output", 'o', 1, O_OUTPUT},
+	{"events", 0, 1, O_EVENTS},
+	{"no-llm", 0, 0, O_NO_LLM},
+	{"home", 0, 1, O_HOME},
+	{"verbose", 'v', 0, O_VERBOSE},
+	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
+	{"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
+	{"no-cache", 0, 0, O_NO_CACHE},
+	/* ask's own, so `ask --no-search` can be handed over */
+	{"no-search", 0, 0, O_NO_SEARCH},
+	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
+	{"show-reasoning", 0, 0, O_SHOW_REASONING},
+	{"system", 0, 1, O_SYSTEM},
+	{"max-tokens", 0, 1, O_MAX_TOKENS},
+	{"temperature", 0, 1, O_TEMPERATURE},
+	{"json", 0, 0, O_JSON},
+	CLI_MODEL_OPTS,
+	{NULL, 0, 0, 0}
+};
+
+static volatile int cancel_flag;
+static struct llm_client *active_llm;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cancel_flag = 1;
+	if (active_llm)
+		llm_client_cancel(active_llm);
+}
+
+struct progress {
+	int tty, verbose;
+	long queries, searches, read, failed;
+	char phase[24];
+	struct llm_client *llm;
+	long budget_tokens;
+	double budget_usd;
+	int drawn;
+};
+
+static void draw(struct progress *p, double t)
+{
+	char money[64] = "", toks[64] = "";
+
+	if (p->llm) {
+		struct llm_totals tt = llm_client_totals(p->llm);
+		if (p->budget_tokens)
+			snprintf(toks, sizeof(toks), " | %ld/%ld tokens", tt.prompt + tt.completion,
+				 p->budget_tokens);
+		else
+			snprintf(toks, sizeof(toks), " | %ld tokens", tt.prompt + tt.completion);
+		if (p->budget_usd > 0)
+			snprintf(money, sizeof(money), " $%.4f/$%.4g", tt.cost_usd, p->budget_usd);
+		else if (!tt.cost_unknown)
+			snprintf(money, sizeof(money), " $%.4f", tt.cost_usd);
+	}
+	fprintf(stderr, "\r\033[K%-9s %ld queries | %ld read, %ld failed%s%s | %.1fs", p->phase,
+		p->queries, p->read, p->failed, toks, money, t);
+	p->drawn = 1;
+}
+
+static void on_event(void *ctx, const json_t *ev)
+{
+	struct progress *p = ctx;
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	double t = json_number_value(json_object_get(ev, "t"));
+
+	if (!type)
+		return;
+	if (!strcmp(type, "plan") || !strcmp(type, "reflect"))
+		snprintf(p->phase, sizeof(p->phase), "%s", !strcmp(type, "plan") ? "planning" : "reflecting");
+	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
+		p->queries += (long)json_array_size(json_object_get(ev, "queries"));
+	else if (!strcmp(type, "search"))
+		snprintf(p->phase, sizeof(p->phase), "searching");
+	else if (!strcmp(type, "fetching"))
+		snprintf(p->phase, sizeof(p->phase), "reading");
+	else if (!strcmp(type, "source_read"))
+		p->read++;
+	else if (!strcmp(type, "source_failed"))
+		p->failed++;
+	else if (!strcmp(type, "noting"))
+		snprintf(p->phase, sizeof(p->phase), "noting");
+	else if (!strcmp(type, "writing"))
+		snprintf(p->phase, sizeof(p->phase), "writing");
+	if (!strcmp(type, "reflect"))
+		p->queries += (long)json_array_size(json_object_get(ev, "queries"));
+	if (p->verbose) {
+		char *s = json_dumps(ev, JSON_COMPACT);
+		if (p->drawn)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "%s\n", s ? s : type);
+		free(s);
+		p->drawn = 0;
+	} else if (!strcmp(type, "warning") || !strcmp(type, "search_failed") ||
+		   !strcmp(type, "budget_spent")) {
+		const char *m = json_string_value(json_object_get(ev, "message"));
+		if (!m)
+			m = json_string_value(json_object_get(ev, "reason"));
+		if (p->drawn)
+			fputs("\r\033[K", stderr);
+		fprintf(stderr, "quarry: %s%s%s\n", !strcmp(type, "search_failed") ? "search failed: " : "",
+			!strcmp(type, "budget_spent") ? "stopping: " : "", m ? m : type);
+		p->drawn = 0;
+	}
+	if (p->tty && !p->verbose)
+		draw(p, t);
+}
+
+/* Write text to path through a temporary file, so a failure never leaves half a report. */
+static int write_file(const char *path, const char *text, size_t n)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	f = fopen(tmp, "wb");
+	if (!f)
+		return -1;
+	if (fwrite(text, 1, n, f) != n || fclose(f) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path)) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int emit_report(const char *cmd, const json_t *report, const char *format, const char *output)
+{
+	struct qbuf b;
+	struct q_error err = {0};
+
+	qbuf_init(&b, 256L * 1024 * 1024);
+	if (research_render(report, format, &b, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		qbuf_release(&b);
+		return 1;
+	}
+	if (output) {
+		if (write_file(output, qbuf_cstr(&b), b.len)) {
+			fprintf(stderr, "quarry %s: cannot write %s: %s\n", cmd, output, strerror(errno));
+			qbuf_release(&b);
+			return 1;
+		}
+	} else {
+		fwrite(qbuf_cstr(&b), 1, b.len, stdout);
+		fflush(stdout);
+	}
+	qbuf_release(&b);
+	return 0;
+}
+
+struct common {
+	struct research_opts o;
+	struct cli_model m;
+	const char *format, *output, *events, *home;
+	int verbose, no_cache;
+};
+
+static int parse_common(struct cli_parser *p, int id, struct common *c, const char *cmd)
+{
+	long long v;
+	char *end;
+
+	if (cli_model_opt(&c->m, id, p->value))
+		return 0;
+	switch (id) {
+	case O_DEPTH:
+		if ((c->o.depth = (int)cli_parse_int(p->value, 1, RESEARCH_MAX_DEPTH)) < 1)
+			return cli_usage_error(cmd, "--depth takes 1 to %d", RESEARCH_MAX_DEPTH);
+		return 0;
+	case O_BREADTH:
+		if ((c->o.breadth = (int)cli_parse_int(p->value, 1, RESEARCH_MAX_BREADTH)) < 1)
+			return cli_usage_error(cmd, "--breadth takes 1 to %d", RESEARCH_MAX_BREADTH);
+		return 0;
+	case O_MAX_SOURCES:
+		if ((c->o.max_sources = (int)cli_parse_int(p->value, 1, RESEARCH_MAX_SOURCES)) < 1)
+			return cli_usage_error(cmd, "--max-sources takes 1 to %d", RESEARCH_MAX_SOURCES);
+		return 0;
+	case O_BUDGET_TOKENS:
+		if ((c->o.budget_tokens = cli_parse_int(p->value, 1, 1000000000L)) < 1)
+			return cli_usage_error(cmd, "--budget-tokens takes a positive number");
+		return 0;
+	case O_BUDGET_USD:
+		c->o.budget_usd = strtod(p->value, &end);
+		if (*end || end == p->value || c->o.budget_usd <= 0)
+			return cli_usage_error(cmd, "--budget-usd takes an amount such as 0.50");
+		return 0;
+	case O_TIME_LIMIT:
+		if ((v = cli_parse_duration_ms(p->value)) <= 0)
+			return cli_usage_error(cmd, "--time-limit takes a duration such as 90s or 5m");
+		c->o.time_limit_ms = (long)v;
+		return 0;
+	case O_SOURCES: c->o.sources = p->value; return 0;
+	case O_LANG: c->o.lang = p->value; return 0;
+	case O_FORMAT:
+		if (strcmp(p->value, "md") && strcmp(p->value, "markdown") && strcmp(p->value, "html") &&
+		    strcmp(p->value, "json"))
+			return cli_usage_error(cmd, "--format takes md, html or json, not '%s'", p->value);
+		c->format = p->value;
+		return 0;
+	case O_OUTPUT: c->output = p->value; return 0;
+	case O_EVENTS: c->events = p->value; return 0;
+	case O_NO_LLM: c->o.no_llm = 1; return 0;
+	case O_HOME: c->home = p->value; return 0;
+	case O_VERBOSE: c->verbose = 1; return 0;
+	case O_ALLOW_PRIVATE: c->o.allow_private = 1; return 0;
+	case O_IGNORE_ROBOTS: c->o.ignore_robots = 1; return 0;
+	case O_NO_CACHE: c->no_cache = 1; return 0;
+	}
+	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
+}
+
+/* Run (or resume) and print. */
+static int run_research(const char *cmd, struct common *c, long resume_id)
+{
+	struct research_env env;
+	struct research_result res;
+	struct progress prog;
+	struct q_error err = {0};
+	struct sigaction sa;
+	char dir[4096];
+	const char *v;
+	int rc, have_model = 0;
+	FILE *events = NULL;
+
+	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && strcmp(v, "1") == 0)
+		c->o.allow_private = 1;
+	if (cli_model_load_file(&c->m, cmd))
+		return 1;
+	if (!c->o.no_llm) {
+		struct llm_config probe;
+		struct q_error perr = {0};
+		if (llm_config_resolve(&probe, &c->m.ov, &c->m.file, &perr)) {
+			if (strstr(perr.msg, "no model configured")) {
+				fprintf(stderr, "quarry %s: %s; writing an extractive brief instead\n", cmd,
+					perr.msg);
+			} else {
+				fprintf(stderr, "quarry %s: %s\n", cmd, perr.msg);
+				return 1;
+			}
+		} else {
+			llm_config_release(&probe);
+			have_model = 1;
+		}
+	}
+	if (have_model) {
+		if (cli_model_open(&c->m, cmd, c->home, !c->no_cache))
+			return 1;
+	} else {
+		if (store_home(c->home, dir, sizeof(dir), &err) || store_open(&c->m.store, dir, &err)) {
+			fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+			return 1;
+		}
+		c->m.have_store = 1;
+	}
+	if (!c->m.have_store) {
+		if (store_home(c->home, dir, sizeof(dir), &err) || store_open(&c->m.store, dir, &err)) {
+			fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+			cli_model_close(&c->m);
+			return 1;
+		}
+		c->m.have_store = 1;
+	}
+	if (store_home(c->home, dir, sizeof(dir), &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_model_close(&c->m);
+		return 1;
+	}
+	if (c->events && !(events = fopen(c->events, "a"))) {
+		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
+		cli_model_close(&c->m);
+		return 1;
+	}
+	memset(&prog, 0, sizeof(prog));
+	prog.tty = isatty(2);
+	prog.verbose = c->verbose;
+	prog.llm = have_model ? &c->m.client : NULL;
+	prog.budget_tokens = c->o.budget_tokens;
+	prog.budget_usd = c->o.budget_usd;
+	snprintf(prog.phase, sizeof(prog.phase), "starting");
+	memset(&env, 0, sizeof(env));
+	env.store = &c->m.store;
+	env.home = dir;
+	env.file = &c->m.file;
+	env.llm = have_model ? &c->m.client : NULL;
+	env.events = events;
+	env.on_event = on_event;
+	env.ctx = &prog;
+	env.cancel = &cancel_flag;
+
+	active_llm = env.llm;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = research_run(&c->o, &env, resume_id, &res, &err);
+	active_llm = NULL;
+	if (prog.drawn)
+		fputs("\r\033[K", stderr);
+	if (events)
+		fclose(events);
+	if (rc) {
+		if (cancel_flag || strcmp(res.status, "interrupted") == 0) {
+			fprintf(stderr, "quarry %s: interrupted; what was done is saved: resume with "
+				"'quarry runs resume %ld'\n", cmd, res.run_id);
+			cli_model_close(&c->m);
+			return 130;
+		}
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_model_close(&c->m);
+		return 1;
+	}
+	rc = emit_report(cmd, res.report, c->format ? c->format : "md", c->output);
+	{
+		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
+		json_t *fig = json_object_get(res.report, "figures");
+		if (stop && *stop)
+			fprintf(stderr, "quarry %s: stopped early (%s); the report uses what was gathered\n",
+				cmd, stop);
+		if (c->verbose || prog.tty) {
+			char u[256] = "no model";
+			if (have_model) {
+				struct llm_totals t = llm_client_totals(&c->m.client);
+				cli_format_usage(u, sizeof(u), t.prompt, t.cached, t.completion, t.reasoning,
+						 t.estimated_calls > 0, t.cost_usd, !t.cost_unknown);
+			}
+			fprintf(stderr, "quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
+				"%s\n", cmd, res.run_id, res.status,
+				json_number_value(json_object_get(fig, "seconds")),
+				(long long)json_integer_value(json_object_get(fig, "sources_read")),
+				(long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
+		}
+		if (c->output)
+			fprintf(stderr, "quarry %s: report written to %s (run %ld)\n", cmd, c->output,
+				res.run_id);
+	}
+	research_result_release(&res);
+	cli_model_close(&c->m);
+	return rc;
+}
+
+static int collect_question(const char *cmd, char **words, int n, struct qbuf *q)
+{
+	int i;
+
+	if (n == 0)
+		return cli_usage_error(cmd, "no question given");
+	qbuf_init(q, 64 * 1024);
+	for (i = 0; i < n; i++) {
+		if (i)
+			qbuf_addc(q, ' ');
+		qbuf_adds(q, words[i]);
+	}
+	if (q->err) {
+		qbuf_release(q);
+		return cli_usage_error(cmd, "question too long (64 KB at most)");
+	}
+	return 0;
+}
+
+int cmd_research(int argc, char **argv)
+{
+	struct cli_parser p;
+	struct common c;
+	char *words[256];
+	int n = 0, id, rc;
+	struct qbuf q;
+
+	memset(&c, 0, sizeof(c));
+	cli_model_init(&c.m);
+	cli_parser_init(&p, "research", argc, argv);
+	while ((id = cli_next_opt(&p, research_opts_tab, words, &n, 256)) != -1) {
+		if (id == -2)
+			return EXIT_USAGE;
+		if (id >= O_NO_SEARCH && id <= O_JSON)
+			return cli_usage_error("research", "'%s' is an option of 'quarry ask'",
+					       p.argv[p.index - 1]);
+		if (parse_common(&p, id, &c, "research"))
+			return EXIT_USAGE;
+	}
+	if ((rc = collect_question("research", words, n, &q)))
+		return rc;
+	c.o.question = qbuf_cstr(&q);
+	rc = run_research("research", &c, 0);
+	qbuf_release(&q);
+	return rc;
+}
+
+int cmd_ask_search(int argc, char **argv);
+
+/* `quarry ask` with search: one round, a short cited answer. */
+int cmd_ask_search(int argc, char **argv)
+{
+	struct cli_parser p;
+	struct common c;
+	char *words[256];
+	int n = 0, id, rc;
+	struct qbuf q;
+
+	memset(&c, 0, sizeof(c));
+	cli_model_init(&c.m);
+	cli_parser_init(&p, "ask", argc, argv);
+	while ((id = cli_next_opt(&p, research_opts_tab, words, &n, 256)) != -1) {
+		if (id == -2)
+			return EXIT_USAGE;
+		if (id == O_DEPTH)
+			return cli_usage_error("ask", "ask makes one round; use 'quarry research --depth'");
+		if (id >= O_HIDE_REASONING && id <= O_JSON)
+			return cli_usage_error("ask", "'%s' works with --no-search only",
+					       p.argv[p.index - 1]);
+		if (parse_common(&p, id, &c, "ask"))
+			return EXIT_USAGE;
+	}
+	if ((rc = collect_question("ask", words, n, &q)))
+		return rc;
+	c.o.question = qbuf_cstr(&q);
+	c.o.quick = 1;
+	rc = run_research("ask", &c, 0);
+	qbuf_release(&q);
+	return rc;
+}
+
+/* ---- quarry runs ---- */
+
+static int open_db(const char *home, struct store *s)
+{
+	struct q_error err = {0};
+	char dir[4096];
+
+	if (store_home(home, dir, sizeof(dir), &err) || store_open(s, dir, &err)) {
+		fprintf(stderr, "quarry runs: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static long parse_id(const char *s)
+{
+	return cli_parse_int(s, 1, 1000000000L);
+}
+
+int cmd_runs(int argc, char **argv)
+{
+	struct cli_parser p;
+	struct common c;
+	char *ops[8];
+	int n = 0, id, rc = 0;
+	struct store s;
+	sqlite3_stmt *st = NULL;
+	long run;
+
+	memset(&c, 0, sizeof(c));
+	cli_model_init(&c.m);
+	cli_parser_init(&p, "runs", argc, argv);
+	while ((id = cli_next_opt(&p, research_opts_tab, ops, &n, 8)) != -1) {
+		if (id == -2)
+			return EXIT_USAGE;
+		if (parse_common(&p, id, &c, "runs"))
+			return EXIT_USAGE;
+	}
+	if (n == 0)
+		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID");
+	if (strcmp(ops[0], "resume") == 0) {
+		if (n != 2 || (run = parse_id(ops[1])) < 1)
+			return cli_usage_error("runs", "usage: quarry runs resume ID");
+		return run_research("runs resume", &c, run);
+	}
+	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export"))
+		return cli_usage_error("runs", "unknown action '%s': use ls, show, export or resume", ops[0]);
+	if (strcmp(ops[0], "ls") != 0 && (n != 2 || parse_id(ops[1]) < 1))
+		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
+	if (open_db(c.home, &s))
+		return 1;
+	if (strcmp(ops[0], "ls") == 0) {
+		int any = 0;
+		if (sqlite3_prepare_v2(s.db, "SELECT id, status, datetime(created, 'unixepoch'), question "
+				       "FROM runs ORDER BY id DESC LIMIT 200", -1, &st, NULL) == SQLITE_OK) {
+			while (sqlite3_step(st) == SQLITE_ROW) {
+				if (!any)
+					printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
+				any = 1;
+				printf("%-6lld %-12s %-20s %.100s\n", (long long)sqlite3_column_int64(st, 0),
+				       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+				       sqlite3_column_text(st, 3));
+			}
+		}
+		if (!any)
+			fprintf(stderr, "quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
+	} else {
+		run = parse_id(ops[1]);
+		if (sqlite3_prepare_v2(s.db, "SELECT status, report, question FROM runs WHERE id = ?1", -1,
+				       &st, NULL) != SQLITE_OK) {
+			fprintf(stderr, "quarry runs: %s\n", sqlite3_errmsg(s.db));
+			store_close(&s);
+			return 1;
+		}
+		sqlite3_bind_int64(st, 1, run);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			fprintf(stderr, "quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
+			rc = 1;
+		} else if (!sqlite3_column_text(st, 1)) {
+			fprintf(stderr, "quarry runs: run %ld is %s and has no report yet%s\n", run,
+				sqlite3_column_text(st, 0),
+				strcmp((const char *)sqlite3_column_text(st, 0), "done") ?
+				"; finish it with 'quarry runs resume ID'" : "");
+			if (strcmp(ops[0], "show") == 0)
+				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2),
+				       sqlite3_column_text(st, 0));
+			rc = 1;
+		} else {
+			json_error_t jerr;
+			json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, &jerr);
+			if (!rep) {
+				fprintf(stderr, "quarry runs: run %ld's stored report is damaged\n", run);
+				rc = 1;
+			} else {
+				if (strcmp(ops[0], "show") == 0)
+					fprintf(stderr, "run %ld: %s\n", run, sqlite3_column_text(st, 0));
+				rc = emit_report("runs", rep, c.format ? c.format : "md", c.output);
+				json_decref(rep);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	store_close(&s);
+	return rc;
+}

@@ -1,0 +1,546 @@
+/*
+ * report.c - citations, verification and rendering of a research report
+ * (see research.h and report.h).
+ *
+ * The writer cites findings as [F12]. cite_process() checks every such
+ * reference against the run's findings (whose quotes were verified
+ * against their sources when they were noted), drops the ones that point
+ * nowhere, numbers the cited sources in order of first citation, and
+ * flags sentences that carry no citation. The report JSON keeps the body
+ * with finding ids, so every renderer can show the exact quote behind
+ * each [n].
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/qbuf.h"
+#include "../core/utf8.h"
+#include "report.h"
+#include "research.h"
+
+/* Parse a citation group at p: "[F1]", "[F1, F3]", "【F2】". Returns its
+ * length and the ids (up to max), or 0 if p is not one. */
+static size_t parse_cite(const char *p, int *ids, int max, int *n)
+{
+	const char *q = p, *close;
+	size_t open_len;
+
+	*n = 0;
+	if (*q == '[') {
+		open_len = 1;
+		close = "]";
+	} else if (strncmp(q, "\xE3\x80\x90", 3) == 0) {   /* 【 */
+		open_len = 3;
+		close = "\xE3\x80\x91";
+	} else {
+		return 0;
+	}
+	q += open_len;
+	for (;;) {
+		char *end;
+		long v;
+		while (*q == ' ')
+			q++;
+		if (*q != 'F' && *q != 'f')
+			return 0;
+		v = strtol(q + 1, &end, 10);
+		if (end == q + 1 || v < 0 || v > 1000000)
+			return 0;
+		if (*n < max)
+			ids[(*n)++] = (int)v;
+		q = end;
+		while (*q == ' ')
+			q++;
+		if (*q == ',' || *q == ';') {
+			q++;
+			continue;
+		}
+		if (strncmp(q, close, strlen(close)) == 0)
+			return (size_t)(q + strlen(close) - p);
+		return 0;
+	}
+}
+
+/* Does this sentence make a claim worth a citation? */
+static int claim_like(const char *s, size_t n)
+{
+	size_t i = 0, words = 0, cjk = 0;
+	int in_word = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0)
+			k = 1;
+		if (utf8_is_cjk(cp))
+			cjk++;
+		if (cp == ' ' || cp == '\n') {
+			in_word = 0;
+		} else if (!in_word) {
+			in_word = 1;
+			words++;
+		}
+		i += k;
+	}
+	return words >= 8 || cjk >= 15;
+}
+
+/* Sentence end at s[i]? Returns the length of the terminator or 0. */
+static size_t sentence_end(const char *s, size_t i, size_t n)
+{
+	if ((s[i] == '.' || s[i] == '!' || s[i] == '?') &&
+	    (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n') &&
+	    !(i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9'))
+		return 1;
+	if (i + 3 <= n && (strncmp(s + i, "\xE3\x80\x82", 3) == 0 ||   /* 。 */
+			   strncmp(s + i, "\xEF\xBC\x81", 3) == 0 ||   /* ！ */
+			   strncmp(s + i, "\xEF\xBC\x9F", 3) == 0))    /* ？ */
+		return 3;
+	return 0;
+}
+
+int cite_process(const char *body, const struct cite_finding *f, int n_findings, int flag,
+		 struct cite_result *r)
+{
+	struct qbuf out;
+	size_t i = 0, n = strlen(body), line_start;
+	int ids[16], k, j;
+
+	memset(r, 0, sizeof(*r));
+	r->source_number = q_calloc((size_t)(n_findings + 1), sizeof(int));
+	r->finding_used = q_calloc((size_t)(n_findings + 1), sizeof(int));
+	r->unsupported = json_array();
+	if (!r->source_number || !r->finding_used || !r->unsupported)
+		return Q_ENOMEM;
+	qbuf_init(&out, 4 * n + 1024);
+
+	/* Pass 1: keep valid citations, drop the rest, number sources. */
+	while (i < n) {
+		int cnt;
+		size_t len = parse_cite(body + i, ids, 16, &cnt);
+		if (len == 0) {
+			qbuf_addc(&out, body[i++]);
+			continue;
+		}
+		{   /* a group whose every id is invalid goes with the space before it */
+			int any = 0;
+			for (k = 0; k < cnt; k++)
+				any |= ids[k] >= 1 && ids[k] <= n_findings;
+			if (!any && out.len > 0 && out.data[out.len - 1] == ' ')
+				out.data[--out.len] = '\0';
+		}
+		for (k = 0; k < cnt; k++) {
+			int id = ids[k], src;
+			r->citations++;
+			if (id < 1 || id > n_findings) {
+				r->removed++;
+				continue;
+			}
+			src = f[id - 1].source;
+			r->verified++;
+			r->finding_used[id] = 1;
+			for (j = 0; j < r->n_cited_sources; j++)
+				if (r->cited_sources[j] == src)
+					break;
+			if (j == r->n_cited_sources && r->n_cited_sources < CITE_MAX_SOURCES)
+				r->cited_sources[r->n_cited_sources++] = src;
+			qbuf_addf(&out, "[F%d]", id);
+		}
+		i += len;
+	}
+	for (k = 1; k <= n_findings; k++)
+		for (j = 0; j < r->n_cited_sources; j++)
+			if (r->cited_sources[j] == f[k - 1].source)
+				r->source_number[k] = j + 1;
+
+	if (!flag) {
+		r->body = qbuf_detach(&out, NULL);
+		return r->body ? 0 : Q_ENOMEM;
+	}
+	/* Pass 2: flag claim-like sentences without a citation. */
+	{
+		const char *s = qbuf_cstr(&out);
+		struct qbuf flagged;
+		size_t m = out.len, sent_start;
+		int has_cite = 0, skip_line = 0;
+
+		qbuf_init(&flagged, 4 * m + 1024);
+		i = 0;
+		line_start = 1;
+		sent_start = 0;
+		while (i < m) {
+			size_t t;
+			int cnt;
+			if (line_start) {
+				skip_line = s[i] == '#' || s[i] == '|' || s[i] == '>' ||
+					    strncmp(s + i, "```", 3) == 0;
+				line_start = 0;
+				sent_start = flagged.len;
+				has_cite = 0;
+			}
+			if (s[i] == '[' && parse_cite(s + i, ids, 16, &cnt)) {
+				size_t len = parse_cite(s + i, ids, 16, &cnt);
+				qbuf_add(&flagged, s + i, len);
+				i += len;
+				has_cite = 1;
+				continue;
+			}
+			if (s[i] == '\n') {
+				if (!skip_line && !has_cite && flagged.len > sent_start &&
+				    claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
+					r->claims++;
+					r->unsupported_n++;
+					json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) +
+						sent_start, flagged.len - sent_start));
+					qbuf_adds(&flagged, " [unsupported]");
+				} else if (!skip_line && has_cite) {
+					r->claims++;
+				}
+				qbuf_addc(&flagged, '\n');
+				i++;
+				line_start = 1;
+				continue;
+			}
+			if ((t = sentence_end(s, i, m)) != 0 && !skip_line) {
+				/* Citations right after the full stop belong to this sentence. */
+				size_t after = i + t, len;
+				int c2 = 0;
+				qbuf_add(&flagged, s + i, t);
+				while (after < m && s[after] == ' ' && s[after + 1] == '[' &&
+				       parse_cite(s + after + 1, ids, 16, &cnt))
+					after++;
+				while (after < m && (len = parse_cite(s + after, ids, 16, &cnt)) != 0) {
+					qbuf_add(&flagged, s + after, len);
+					after += len;
+					c2 = 1;
+				}
+				has_cite |= c2;
+				if (claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
+					r->claims++;
+					if (!has_cite) {
+						r->unsupported_n++;
+						json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) +
+							sent_start, flagged.len - sent_start));
+						qbuf_adds(&flagged, " [unsupported]");
+					}
+				}
+				i = after;
+				sent_start = flagged.len;
+				has_cite = 0;
+				continue;
+			}
+			qbuf_addc(&flagged, s[i++]);
+		}
+		if (!skip_line && !has_cite && flagged.len > sent_start &&
+		    claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
+			r->claims++;
+			r->unsupported_n++;
+			json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) + sent_start,
+									   flagged.len - sent_start));
+			qbuf_adds(&flagged, " [unsupported]");
+		}
+		qbuf_release(&out);
+		if (flagged.err) {
+			qbuf_release(&flagged);
+			return Q_ENOMEM;
+		}
+		r->body = qbuf_detach(&flagged, NULL);
+	}
+	return r->body ? 0 : Q_ENOMEM;
+}
+
+void cite_result_release(struct cite_result *r)
+{
+	q_free(r->body);
+	q_free(r->source_number);
+	q_free(r->finding_used);
+	json_decref(r->unsupported);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- rendering ---- */
+
+static int finding_source_n(const json_t *report, int id, const char **quote)
+{
+	json_t *f = json_array_get(json_object_get(report, "findings"), (size_t)(id - 1));
+
+	*quote = json_string_value(json_object_get(f, "quote"));
+	return (int)json_integer_value(json_object_get(f, "n"));
+}
+
+/* Body with [F12] turned into [n] (md) or links (html); repeated [n][n] merged. */
+static void render_body(const json_t *report, const char *body, int html, struct qbuf *out)
+{
+	size_t i = 0, n = strlen(body);
+	int last_n = -1, ids[16], cnt;
+
+	while (i < n) {
+		size_t len = parse_cite(body + i, ids, 16, &cnt);
+		if (len && cnt == 1) {
+			const char *quote = NULL;
+			int sn = finding_source_n(report, ids[0], &quote);
+			if (sn > 0 && sn != last_n) {
+				if (html) {
+					qbuf_addf(out, "<a class=\"cite\" href=\"#s%d\" title=\"", sn);
+					html_escape(out, quote ? quote : "", 1);
+					qbuf_addf(out, "\">[%d]</a>", sn);
+				} else {
+					qbuf_addf(out, "[%d]", sn);
+				}
+			}
+			last_n = sn;
+			i += len;
+			continue;
+		}
+		if (html && strncmp(body + i, "[unsupported]", 13) == 0) {
+			qbuf_adds(out, "<span class=\"nosrc\" title=\"no source supports this sentence\">"
+				       "[unsupported]</span>");
+			i += 13;
+			last_n = -1;
+			continue;
+		}
+		if (body[i] != ' ')
+			last_n = -1;
+		if (html)
+			html_escape_n(out, body + i, 1);
+		else
+			qbuf_addc(out, body[i]);
+		i++;
+	}
+}
+
+void html_escape_n(struct qbuf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '<': qbuf_adds(out, "&lt;"); break;
+		case '>': qbuf_adds(out, "&gt;"); break;
+		case '&': qbuf_adds(out, "&amp;"); break;
+		case '"': qbuf_adds(out, "&quot;"); break;
+		case '\'': qbuf_adds(out, "&#39;"); break;
+		default: qbuf_addc(out, s[i]);
+		}
+	}
+}
+
+void html_escape(struct qbuf *out, const char *s, int attr)
+{
+	(void)attr;
+	html_escape_n(out, s, strlen(s));
+}
+
+static void md_sources(const json_t *report, struct qbuf *out)
+{
+	json_t *sources = json_object_get(report, "sources"), *s;
+	size_t i;
+
+	qbuf_adds(out, "\n## Sources\n\n");
+	json_array_foreach(sources, i, s) {
+		json_int_t n = json_integer_value(json_object_get(s, "n"));
+		if (n <= 0)
+			continue;
+		qbuf_addf(out, "[%lld] %s. %s\n", (long long)n,
+			  json_string_value(json_object_get(s, "title")) ?
+			  json_string_value(json_object_get(s, "title")) : "(untitled)",
+			  json_string_value(json_object_get(s, "url")));
+	}
+}
+
+static void md_verification(const json_t *report, struct qbuf *out)
+{
+	json_t *v = json_object_get(report, "verification");
+	const char *stop = json_string_value(json_object_get(report, "stopped"));
+
+	qbuf_adds(out, "\n## Verification\n\n");
+	qbuf_addf(out, "- Citations: %lld, all pointing at quotes checked in their sources; %lld "
+		  "removed because they pointed at nothing\n",
+		  (long long)json_integer_value(json_object_get(v, "citations_verified")),
+		  (long long)json_integer_value(json_object_get(v, "citations_removed")));
+	if (strcmp(json_string_value(json_object_get(report, "mode")) ?
+		   json_string_value(json_object_get(report, "mode")) : "", "model") == 0)
+		qbuf_addf(out, "- Sentences checked for a citation: %lld; without one: %lld (marked "
+			  "[unsupported])\n",
+			  (long long)json_integer_value(json_object_get(v, "claims_checked")),
+			  (long long)json_integer_value(json_object_get(v, "unsupported_sentences")));
+	qbuf_addf(out, "- Quotes found verbatim in their sources: %lld; dropped because they were "
+		  "not: %lld\n",
+		  (long long)json_integer_value(json_object_get(v, "quotes_verified")),
+		  (long long)json_integer_value(json_object_get(v, "quotes_dropped")));
+	qbuf_addf(out, "- Sources read: %lld; failed: %lld\n",
+		  (long long)json_integer_value(json_object_get(v, "sources_read")),
+		  (long long)json_integer_value(json_object_get(v, "sources_failed")));
+	if (stop && *stop)
+		qbuf_addf(out, "- stopped early: %s; this report uses what was gathered until then\n", stop);
+}
+
+/* Minimal Markdown to HTML: headings, lists, block quotes, paragraphs,
+ * **bold**. Everything is escaped first. */
+static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
+{
+	const char *p = md;
+	int in_list = 0, in_para = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		struct qbuf line, tmp;
+		const char *l = p;
+		int h = 0;
+
+		qbuf_init(&line, 16 * 1024 * 1024);
+		qbuf_init(&tmp, 16 * 1024 * 1024);
+		while (h < 6 && l[h] == '#')
+			h++;
+		if (h && l[h] == ' ') {
+			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			qbuf_add(&tmp, l + h + 1, n - (size_t)h - 1);
+			render_body(report, qbuf_cstr(&tmp), 1, &line);
+			qbuf_addf(out, "<h%d>%s</h%d>\n", h, qbuf_cstr(&line), h);
+		} else if ((l[0] == '-' || l[0] == '*') && l[1] == ' ') {
+			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (!in_list) qbuf_adds(out, "<ul>\n"), in_list = 1;
+			qbuf_add(&tmp, l + 2, n - 2);
+			render_body(report, qbuf_cstr(&tmp), 1, &line);
+			qbuf_addf(out, "<li>%s</li>\n", qbuf_cstr(&line));
+		} else if (n == 0) {
+			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+		} else {
+			int quote = l[0] == '>';
+			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			qbuf_add(&tmp, l + (quote ? 1 : 0), n - (quote ? 1 : 0));
+			render_body(report, qbuf_cstr(&tmp), 1, &line);
+			if (quote) {
+				if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+				qbuf_addf(out, "<blockquote>%s</blockquote>\n", qbuf_cstr(&line));
+			} else {
+				qbuf_adds(out, in_para ? "\n" : "<p>");
+				in_para = 1;
+				qbuf_adds(out, qbuf_cstr(&line));
+			}
+		}
+		qbuf_release(&line);
+		qbuf_release(&tmp);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	if (in_para)
+		qbuf_adds(out, "</p>\n");
+	if (in_list)
+		qbuf_adds(out, "</ul>\n");
+}
+
+/* **x** -> <strong>x</strong> in already-escaped HTML. */
+static void bold_pass(struct qbuf *b)
+{
+	struct qbuf o;
+	const char *s = qbuf_cstr(b);
+	int open = 0;
+
+	qbuf_init(&o, b->max);
+	while (*s) {
+		if (s[0] == '*' && s[1] == '*') {
+			qbuf_adds(&o, open ? "</strong>" : "<strong>");
+			open = !open;
+			s += 2;
+			continue;
+		}
+		qbuf_addc(&o, *s++);
+	}
+	if (open)
+		qbuf_adds(&o, "</strong>");
+	qbuf_release(b);
+	*b = o;
+}
+
+int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err)
+{
+	const char *body = json_string_value(json_object_get(report, "body"));
+	const char *title = json_string_value(json_object_get(report, "title"));
+
+	if (!body || !title)
+		return q_error_set(err, Q_EPARSE, "the stored report is incomplete");
+	if (strcmp(format, "json") == 0) {
+		char *s = json_dumps(report, JSON_INDENT(2));
+		if (!s)
+			return q_error_set(err, Q_ENOMEM, "out of memory");
+		qbuf_adds(out, s);
+		qbuf_addc(out, '\n');
+		free(s);
+		return out->err;
+	}
+	if (strcmp(format, "md") == 0 || strcmp(format, "markdown") == 0) {
+		qbuf_addf(out, "# %s\n\n", title);
+		render_body(report, body, 0, out);
+		if (out->len && out->data[out->len - 1] != '\n')
+			qbuf_addc(out, '\n');
+		md_sources(report, out);
+		md_verification(report, out);
+		return out->err;
+	}
+	if (strcmp(format, "html") == 0) {
+		json_t *sources = json_object_get(report, "sources"), *s, *quotes, *q;
+		struct qbuf main, ver;
+		size_t i, j;
+
+		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+			  "style-src 'unsafe-inline'\">\n<title>");
+		html_escape(out, title, 0);
+		qbuf_adds(out, "</title>\n<style>body{font:16px/1.6 system-ui,sans-serif;max-width:46em;"
+			  "margin:2em auto;padding:0 1em;color:#222}a.cite{text-decoration:none;"
+			  "font-size:.8em;vertical-align:super}a.cite:hover{background:#ffe58a}"
+			  ".nosrc{color:#b00;font-size:.8em}blockquote{color:#555;border-left:3px solid "
+			  "#ccc;margin:.5em 0;padding-left:1em}.src{margin:.6em 0}.q{color:#555;"
+			  "font-size:.9em}</style>\n</head><body>\n<h1>");
+		html_escape(out, title, 0);
+		qbuf_adds(out, "</h1>\n");
+		qbuf_init(&main, 64 * 1024 * 1024);
+		md_to_html(report, body, &main);
+		bold_pass(&main);
+		qbuf_add(out, qbuf_cstr(&main), main.len);
+		qbuf_release(&main);
+		qbuf_adds(out, "<h2>Sources</h2>\n");
+		json_array_foreach(sources, i, s) {
+			json_int_t n = json_integer_value(json_object_get(s, "n"));
+			const char *url = json_string_value(json_object_get(s, "url"));
+			const char *t = json_string_value(json_object_get(s, "title"));
+			if (n <= 0)
+				continue;
+			qbuf_addf(out, "<div class=\"src\" id=\"s%lld\">[%lld] ", (long long)n, (long long)n);
+			if (url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
+				qbuf_adds(out, "<a href=\"");
+				html_escape(out, url, 1);
+				qbuf_adds(out, "\" rel=\"noreferrer noopener\">");
+				html_escape(out, t && *t ? t : url, 0);
+				qbuf_adds(out, "</a>");
+			} else {
+				html_escape(out, t && *t ? t : "(untitled)", 0);
+				qbuf_adds(out, " <code>");
+				html_escape(out, url ? url : "", 0);
+				qbuf_adds(out, "</code>");
+			}
+			quotes = json_object_get(s, "quotes");
+			json_array_foreach(quotes, j, q) {
+				qbuf_adds(out, "<div class=\"q\">“");
+				html_escape(out, json_string_value(q) ? json_string_value(q) : "", 0);
+				qbuf_adds(out, "”</div>");
+			}
+			qbuf_adds(out, "</div>\n");
+		}
+		qbuf_init(&ver, 1024 * 1024);
+		md_verification(report, &ver);
+		qbuf_init(&main, 1024 * 1024);
+		md_to_html(report, qbuf_cstr(&ver), &main);
+		qbuf_add(out, qbuf_cstr(&main), main.len);
+		qbuf_release(&main);
+		qbuf_release(&ver);
+		qbuf_adds(out, "</body></html>\n");
+		return out->err;
+	}
+	return q_error_set(err, Q_EINVAL, "unknown format '%s': use md, html or json", format);
+}

@@ -1,0 +1,88 @@
+/*
+ * research.h - a research run: question in, cited report out.
+ *
+ *   plan -> gather -> select -> read -> note -> reflect (loop) -> write
+ *   -> verify -> report
+ *
+ * The steps run in order; parallelism lives in the batch calls they make
+ * (search_many, http_fetch_many, llm_chat_many). Without a model the run
+ * gathers, reads and composes an extractive brief.
+ *
+ * Every run is stored in the quarry database (runs, run_events,
+ * run_cache). Searches and fetched pages are kept per run and model
+ * replies in the reply cache, so research_run on an existing run id
+ * replays what was done and pays for nothing twice: that is resume.
+ *
+ * Budgets (tokens, money, time) are checked between steps and by the
+ * model client before each call. When one runs out the run stops and
+ * still writes the best report it can from what it has, and says so.
+ */
+#ifndef Q_RESEARCH_H
+#define Q_RESEARCH_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "../core/config.h"
+#include "../core/err.h"
+#include "../index/store.h"
+#include "../llm/llm.h"
+
+#define RESEARCH_MAX_SOURCES 500
+#define RESEARCH_MAX_DEPTH 10
+#define RESEARCH_MAX_BREADTH 20
+#define RESEARCH_SOURCE_MAX_BYTES (2L * 1024 * 1024)   /* of extracted text kept */
+
+struct research_opts {
+	const char *question;
+	int depth;               /* rounds of gather-read-note-reflect; 0 = 2 */
+	int breadth;             /* queries per round; 0 = 4 */
+	int max_sources;         /* 0 = 20 */
+	long budget_tokens;      /* 0 = none */
+	double budget_usd;
+	long time_limit_ms;
+	const char *sources;     /* "web,corpus" by default */
+	const char *lang;        /* NULL: the question's */
+	int no_llm;
+	int quick;               /* `ask`: one round, few sources, short answer */
+	int allow_private;       /* fetch result URLs on private addresses */
+	int ignore_robots;
+	int fetch_parallel;      /* 0 = 8 */
+};
+
+/* Called for every event (also written to the run record). */
+typedef void (*research_event_fn)(void *ctx, const json_t *event);
+
+struct research_env {
+	struct store *store;     /* the quarry database: runs, caches, corpus */
+	const char *home;        /* its folder (the corpus for searches) */
+	const struct config *file;
+	struct llm_client *llm;  /* NULL: extractive mode */
+	FILE *events;            /* JSON lines, may be NULL */
+	research_event_fn on_event;
+	void *ctx;
+	volatile int *cancel;    /* Ctrl-C: stop, save, say how to resume */
+};
+
+struct research_result {
+	long run_id;
+	char status[16];         /* "done", "stopped" (budget), "interrupted", "failed" */
+	char *markdown;          /* the report */
+	json_t *report;          /* everything: report, sources, notes, figures */
+};
+
+/* Start a new run (run_id 0) or resume run_id with its stored question
+ * and options (opts ignored then). 0 when a report was written (also
+ * after a budget stop); Q_E* with err set otherwise. */
+int research_run(const struct research_opts *opts, struct research_env *env, long run_id,
+		 struct research_result *out, struct q_error *err);
+void research_result_release(struct research_result *r);
+
+/* Render a stored report JSON as "md", "html" or "json" into out. */
+int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err);
+
+/* Options as JSON (stored with the run) and back. */
+json_t *research_opts_to_json(const struct research_opts *o);
+void research_opts_from_json(const json_t *j, struct research_opts *o);
+
+#endif

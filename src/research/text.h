@@ -1,0 +1,55 @@
+/*
+ * text.h - text helpers of a research run: language guess, quote
+ * checking, canonical URLs and BM25 over in-memory passages.
+ */
+#ifndef Q_RTEXT_H
+#define Q_RTEXT_H
+
+#include <stddef.h>
+
+#include "../core/qbuf.h"
+
+/* "zh" when the text is mostly Han, "ja" with kana, else "en". */
+const char *text_guess_lang(const char *s);
+
+/*
+ * Normal form for quote matching: case folded (ASCII and full-width
+ * forms), curly quotes and dashes made plain, zero-width and soft-hyphen
+ * characters dropped, every run of white space one space. Appends to out.
+ */
+int text_normalize(const char *s, size_t n, struct qbuf *out);
+
+/*
+ * Is quote (as a model wrote it) verbatim in the source, whose normal
+ * form is norm_source? Ellipses ("..." or "…") may join pieces that must
+ * appear in order. Quotes shorter than 12 characters after normalising
+ * (a number, one word) prove nothing and are refused. 1 or 0.
+ */
+int text_quote_found(const char *norm_source, const char *quote);
+
+/* A key for dedupe: host without "www.", path without a trailing '/',
+ * no fragment, no utm_* / fbclid / gclid parameters. 0 or -1. */
+int text_url_key(const char *url, char *out, size_t size);
+
+/* One passage of a source for ranking. */
+struct rpassage {
+	int source;           /* index of its source */
+	size_t start, end;    /* byte span in the source text */
+	char heading[256];
+	double score;
+};
+
+/*
+ * Split each text into passages and score them with BM25 against query.
+ * texts[i] may be NULL (skipped). On success *out holds *n passages
+ * sorted best first (ties: source order). 0 or Q_ENOMEM.
+ */
+int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
+		       struct rpassage **out, size_t *n);
+
+/* The sentence of text[start..end) that shares the most query words:
+ * its byte span. Returns 0 (span found) or -1. */
+int text_key_sentence(const char *text, size_t start, size_t end, const char *query,
+		      size_t *s_start, size_t *s_end);
+
+#endif
