@@ -10,10 +10,12 @@ PASS=0
 FAIL=0
 FAKEWEB_PID=
 FAKELLM_PID=
+LLM_PIDS=
 
 cleanup() {
 	[ -n "$FAKEWEB_PID" ] && kill "$FAKEWEB_PID" 2>/dev/null
 	[ -n "$FAKELLM_PID" ] && kill "$FAKELLM_PID" 2>/dev/null
+	for p in $LLM_PIDS; do kill "$p" 2>/dev/null; done
 	umount "$TMP/full" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -301,7 +303,8 @@ H="$TMP/llmhome"
 unset QUARRY_LLM_PROVIDER QUARRY_LLM_MODEL OPENAI_API_KEY OPENAI_BASE_URL QUARRY_LLM_API_KEY
 run ask-no-model env -u QUARRY_LLM_BASE_URL HOME="$TMP" "$Q" ask --no-search --home "$H" hi
 rc_is 1; err_has "no model configured: set QUARRY_LLM_BASE_URL or use --provider (see quarry help models)"
-run ask-needs-no-search "$Q" ask hi; rc_is 2; err_has "--no-search"
+run ask-nothing-to-search env -u QUARRY_SEARXNG_URL "$Q" ask --home "$TMP/emptyhome" hi
+rc_is 1; err_has "no web search configured"; err_has "the corpus is empty: add files with 'quarry index add DIR'"
 run ask-no-question "$Q" ask --no-search; rc_is 2; err_has "no question"
 run ask-plain env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-blackbox-secret \
 	"$Q" ask --no-search --home "$H" -v hello
@@ -348,6 +351,150 @@ rc_is 0; out_has "ok       reply"; out_has "Everything needed works."
 run doctor-bad env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" doctor --home "$H"
 rc_is 1; out_has "PROBLEM  reply"; out_has "cannot connect"
 kill "$FAKELLM_PID" 2>/dev/null
+
+# ---- research: against the fake site, a SearXNG-style API and scripted models ----
+LLM_PIDS=
+# start_llm NAME JSON: a fake model with these rules; sets LU to its base URL.
+start_llm() {
+	printf '%s\n' "$2" >"$TMP/$1.json"
+	rm -f "$TMP/$1.port" "$TMP/$1.log"
+	"$BUILD/fakellm" "$TMP/$1.port" "$TMP/$1.json" "$TMP/$1.log" &
+	LLM_PIDS="$LLM_PIDS $!"
+	i=0
+	while [ ! -s "$TMP/$1.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	LU="http://127.0.0.1:$(cat "$TMP/$1.port")/v1"
+}
+RQ="Why did the US switch off GPS Selective Availability?"
+export QUARRY_SEARXNG_URL="$B"
+RH="$TMP/rhome"
+R="$Q research --home $RH --allow-private --sources web"
+
+start_llm auto '[{"auto":"research"}]'
+AUTO=$LU
+run research-full env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-research-secret \
+	$R --events "$TMP/ev.jsonl" -f json -o "$TMP/report.json" "$RQ"
+rc_is 0; err_has "report written to"
+if grep -q '"citations_removed": 1' "$TMP/report.json"; then ok; else bad "bogus citation not removed"; fi
+if grep -q '"unsupported_sentences": 2' "$TMP/report.json"; then ok; else bad "unsupported sentences not flagged"; fi
+if grep -q '"quotes_dropped": 0' "$TMP/report.json"; then ok; else bad "quotes dropped from an honest model"; fi
+if grep -q '"sources_read": 20' "$TMP/report.json"; then ok; else bad "not 20 sources read"; fi
+if grep -q '"model_calls_critical_path": 5' "$TMP/report.json"; then ok; else bad "critical path is not plan+note+reflect+note+write"; fi
+if grep -q '"type":"source_read"' "$TMP/ev.jsonl" && grep -q '"type":"report"' "$TMP/ev.jsonl"; then ok; else bad "events missing"; fi
+if grep -qF "sk-research-secret" "$TMP/report.json" "$TMP/ev.jsonl" "$RH"/quarry.db*; then bad "key leaked"; else ok; fi
+run research-md "$Q" runs export 1 --home "$RH"
+rc_is 0; out_has "[1]"; out_has "## Sources"; out_has "[unsupported]"; out_lacks "[F"; out_lacks "F999"
+out_has "Citations: 4, all pointing at quotes checked in their sources; 1 removed"
+# Every cited source is listed, every listed one was read in the run.
+for n in $(grep -o '\[[0-9]*\]' "$TMP/out" | sort -u | tr -d '[]'); do
+	if grep -q "^\[$n\] Report" "$TMP/out"; then ok; else bad "citation [$n] has no source"; fi
+done
+run research-html "$Q" runs export 1 --home "$RH" -f html
+rc_is 0; out_has "<!DOCTYPE html>"; out_has 'class="cite"'; out_has "&lt;script&gt;alert(1)&lt;/script&gt;"
+out_lacks "<script>"
+run runs-ls "$Q" runs ls --home "$RH"; rc_is 0; out_has "done"; out_has "Selective Availability"
+run runs-show-missing "$Q" runs show 99 --home "$RH"; rc_is 1; err_has "no run 99"
+
+# Reasoning-model output: <think> and code fences around every JSON reply.
+start_llm wrap '[{"auto":"research","wrap":true}]'
+run research-think env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $R "$RQ"
+rc_is 0; out_has "Sources read: 20"; out_lacks "think>"; out_lacks "draft"
+# Invalid JSON first, then right after the corrective retry.
+start_llm badjson '[{"match":"Plan research","times":1,"content":"{\"sub_questions\": [\"a\"], \"queries\": "},{"auto":"research"}]'
+run research-badjson env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $R "$RQ"
+rc_is 0; out_has "Sources read: 20"
+if grep -q "cannot be used" "$TMP/badjson.log"; then ok; else bad "no corrective retry"; fi
+
+# A model that invents quotes: they are dropped and counted.
+start_llm invent '[{"auto":"research","invent":true}]'
+run research-invent env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $R "$RQ"
+rc_is 0; out_has "dropped because they were not: 20"; out_lacks "was made up"
+
+# A failing provider does not stop the run; all of them failing does.
+run research-provider-fails env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
+	QUARRY_BRAVE_API_KEY=k QUARRY_BRAVE_URL=http://127.0.0.1:9/x \
+	"$Q" research --home "$RH" --allow-private --sources web --depth 1 "$RQ"
+rc_is 0; err_has "search failed: brave"; out_has "Sources read: 16"
+run research-all-fail env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_SEARXNG_URL=http://127.0.0.1:9 \
+	$R "$RQ"
+rc_is 1; err_has "every search failed"
+run research-bad-source "$Q" research --sources gopher "$RQ"; rc_is 1; err_has "unknown source 'gopher'"
+
+# Budgets: tokens, money, time. The run stops, still writes a report, says so.
+run budget-tokens env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m $R --no-cache --budget-tokens 400 "$RQ"
+rc_is 0; err_has "stopped early (the token budget (400) is spent)"; out_has "stopped early: the token budget"
+out_has "## Sources"
+run budget-usd env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_LLM_PRICE=1000,1000 $R --no-cache --budget-usd 0.25 "$RQ"
+rc_is 0; err_has "the money budget"; out_has "stopped early"
+start_llm slow '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":3000},{"auto":"research"}]'
+SLOW=$LU
+T0=$(date +%s)
+run budget-time env QUARRY_LLM_BASE_URL="$SLOW" QUARRY_LLM_MODEL=m $R --time-limit 1500ms "$RQ"
+T1=$(date +%s)
+rc_is 0; err_has "time limit"; out_has "## Sources"
+[ $((T1 - T0)) -le 4 ] && ok || bad "time limit overrun: $((T1 - T0)) s"
+
+# kill -9 in the middle, then resume: no model call made twice.
+RH2="$TMP/rhome2"
+START=$(wc -l <"$TMP/slow.log")
+env QUARRY_LLM_BASE_URL="$SLOW" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
+	$Q research --home "$RH2" --allow-private --sources web --depth 1 --max-sources 4 "$RQ" >/dev/null 2>&1 &
+KPID=$!
+sleep 4.5
+kill -9 $KPID 2>/dev/null
+wait $KPID 2>/dev/null
+BEFORE=$(($(wc -l <"$TMP/slow.log") - START))
+run resume env QUARRY_LLM_BASE_URL="$SLOW" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
+	"$Q" runs resume 1 --home "$RH2" --allow-private
+rc_is 0; out_has "Sources read: 4"
+AFTER=$(($(wc -l <"$TMP/slow.log") - START))
+# A clean run makes 1 plan + 4 note + 1 write calls = 6; killed + resumed may
+# repeat only the one call that was in flight at the kill.
+TOTAL=$AFTER
+[ "$TOTAL" -le 7 ] && ok || bad "resume repeated model calls ($BEFORE before, $AFTER in all)"
+[ "$BEFORE" -ge 2 ] && ok || bad "the killed run had not got far ($BEFORE calls)"
+tail -n "$AFTER" "$TMP/slow.log" | sort | uniq -d >"$TMP/dups"
+[ "$(wc -l <"$TMP/dups")" -le 1 ] && ok || bad "several calls repeated"
+run runs-status "$Q" runs ls --home "$RH2"; out_has "done"
+
+# Ctrl-C saves and says how to resume.
+env QUARRY_LLM_BASE_URL="$SLOW" QUARRY_LLM_MODEL=m $Q research --home "$TMP/rhome3" --allow-private \
+	--sources web "$RQ" >"$TMP/out" 2>"$TMP/err" &
+KPID=$!
+sleep 1.5
+kill -INT $KPID
+wait $KPID
+RC=$?
+NAME=ctrl-c; rc_is 130; err_has "resume with 'quarry runs resume 1'"
+run ctrl-c-status "$Q" runs ls --home "$TMP/rhome3"; out_has "interrupted"
+
+# A prompt-injection page changes nothing but the text it contributes.
+start_llm inject '[{"auto":"research","inject":true}]'
+run injection env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-inject-secret \
+	$R --events "$TMP/ev2.jsonl" "$RQ inject"
+rc_is 0; out_lacks "sk-inject-secret"
+if grep -q 'inject.html' "$TMP/ev2.jsonl"; then ok; else bad "the injection page was not read"; fi
+if grep -q '169.254' "$TMP/ev2.jsonl"; then bad "followed a URL from a page"; else ok; fi
+if grep -qF "sk-inject-secret" "$TMP/inject.log" "$TMP/ev2.jsonl" "$RH"/quarry.db*; then
+	if grep -F "sk-inject-secret" "$TMP/inject.log" | grep -qv '"auth":"Bearer sk-inject-secret"'; then
+		bad "key outside the Authorization header"
+	else ok; fi
+else ok; fi
+
+# A Chinese question gets a Chinese report.
+run chinese env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m $R "美国为什么关闭GPS选择可用性？"
+rc_is 0; out_has "选择可用性于二〇〇〇年五月被关闭"; out_has "## 背景"
+if grep -q 'in Chinese' "$TMP/auto.log"; then ok; else bad "prompts did not ask for Chinese"; fi
+
+# Without a model: the extractive brief from the sample corpus.
+"$Q" index add --home "$TMP/demo" sample/corpus >/dev/null 2>&1
+run brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/demo" --sources corpus --no-llm \
+	"Why did the US switch off GPS Selective Availability?"
+rc_is 0; out_has "## Sources"; out_has "**"; out_has "[1]"; out_has "gps-selective-availability.md"
+out_lacks "[unsupported]"
+run ask-search env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m "$Q" ask --home "$RH" --allow-private \
+	--sources web "$RQ"
+rc_is 0; out_has "Sources read: 6"; out_has "[1]"
+for p in $LLM_PIDS; do kill "$p" 2>/dev/null; done
 
 echo "blackbox: $PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]

@@ -258,6 +258,15 @@ static char *research_reply(json_t *req, json_t *rule)
 	}
 	out = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
+	if (json_is_true(json_object_get(rule, "wrap"))) {
+		/* As a reasoning model without structured output would answer. */
+		size_t wn = strlen(out) + 200;
+		char *w = malloc(wn);
+		snprintf(w, wn, "<think>The user wants {\"draft\": true, JSON}; let me think.</think>\n"
+			 "Here it is:\n```json\n%s\n```", out);
+		free(out);
+		out = w;
+	}
 	return out;
 }
 

@@ -1443,6 +1443,23 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if ((rc = search_providers(r.o->sources ? r.o->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
 		goto fail;
+	{   /* an empty corpus alone is nothing to search */
+		sqlite3_stmt *st = NULL;
+		long docs = 1;
+		size_t k;
+		for (k = 0; k < r.n_providers; k++)
+			if (r.providers[k].kind != SEARCH_CORPUS)
+				break;
+		if (k == r.n_providers && sqlite3_prepare_v2(env->store->db, "SELECT count(*) FROM "
+				"documents", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			docs = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (docs == 0) {
+			rc = q_error_set(err, Q_EINVAL, "%s%sthe corpus is empty: add files with 'quarry "
+					 "index add DIR'", missing, missing[0] ? "; and " : "");
+			goto fail;
+		}
+	}
 	emit(&r, run_id > 0 ? "run_resumed" : "run_started",
 	     json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.o->question, "lang", r.lang,
 		       "mode", env->llm ? "model" : "extractive", "depth", depth, "breadth", breadth,
