@@ -413,10 +413,12 @@ rc_is 0; out_has "dropped because they were not: 20"; out_lacks "was made up"
 run research-provider-fails env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
 	QUARRY_BRAVE_API_KEY=k QUARRY_BRAVE_URL=http://127.0.0.1:9/x \
 	"$Q" research --home "$RH" --allow-private --sources web --depth 1 "$RQ"
-rc_is 0; err_has "search failed: brave"; out_has "Sources read: 16"
+rc_is 0; err_has "search failed: brave"; out_has "Sources read: 20"
 run research-all-fail env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_SEARXNG_URL=http://127.0.0.1:9 \
 	$R "$RQ"
 rc_is 1; err_has "every search failed"
+run research-model-down env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m $R "$RQ"
+rc_is 1; err_has "the model failed: cannot connect to the model server"
 run research-bad-source "$Q" research --sources gopher "$RQ"; rc_is 1; err_has "unknown source 'gopher'"
 
 # Budgets: tokens, money, time. The run stops, still writes a report, says so.

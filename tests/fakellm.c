@@ -176,7 +176,7 @@ static int up_to(const char *u, const char *after)
 		return 2;
 	while (p > u && (p[-1] == ' ' || (p[-1] >= '0' && p[-1] <= '9')))
 		p--;
-	n = (int)strtol(p + 6, NULL, 10);   /* "up to N ..." */
+	n = (int)strtol(p, NULL, 10);   /* the N of "up to N ..." */
 	return n > 0 ? n : 2;
 }
 

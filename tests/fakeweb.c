@@ -371,8 +371,8 @@ static unsigned long hash_str(const char *s)
 /* /site/N.html: a page about GPS with facts unique to N. */
 static void site_page(int fd, const char *name)
 {
-	char body[8192];
-	int n = (int)strtol(name, NULL, 10), k;
+	char body[65536];
+	int n = (int)strtol(name, NULL, 10), k, j;
 
 	if (!strncmp(name, "inject", 6)) {
 		k = snprintf(body, sizeof(body),
@@ -401,9 +401,18 @@ static void site_page(int fd, const char *name)
 		"<p>The authors of report %d argue that opening the signal created value for surveyors, "
 		"drivers and farmers that the military could not have captured itself.</p>"
 		"<p>Differential corrections had already let careful users remove most of the deliberate "
-		"error, so the degradation mostly penalised ordinary users of region %d.</p>"
-		"</article><footer>Copyright the test site</footer></body></html>",
+		"error, so the degradation mostly penalised ordinary users of region %d.</p>",
 		n, n, n, n, n % 17, 5 + n % 20, n, n % 17);
+	/* The body of a real article: about 25 kB more of ordinary prose. */
+	for (j = 0; j < 60 && k < (int)sizeof(body) - 1024; j++)
+		k += snprintf(body + k, sizeof(body) - (size_t)k,
+			"<p>Section %d of report %d describes how surveyors, pilots, farmers and drivers in "
+			"region %d used satellite positioning during year %d, which receivers they bought, "
+			"how often the signal was lost in cities and valleys, and what the corrections "
+			"services charged for their subscriptions at the time of the survey.</p>",
+			j, n, n % 17, 1990 + j % 30);
+	k += snprintf(body + k, sizeof(body) - (size_t)k,
+		      "</article><footer>Copyright the test site</footer></body></html>");
 	respond(fd, 200, "text/html; charset=utf-8", NULL, body, (size_t)k);
 }
 
@@ -430,7 +439,7 @@ static void search_api(int fd, const char *query)
 		return;
 	}
 	h = hash_str(q);
-	base = (int)(h % 20) * 10;
+	base = (int)(h % 500);
 	k += snprintf(body + k, sizeof(body) - (size_t)k, "{\"query\":\"x\",\"results\":[");
 	if (strstr(q, "inject"))
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
@@ -440,7 +449,7 @@ static void search_api(int fd, const char *query)
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "%s{\"url\":\"http://127.0.0.1:%u/site/%d.html?utm_source=x\",\"title\":"
 			      "\"Report %d\",\"content\":\"About report %d\"}", i ? "," : "", port,
-			      base + i, base + i, base + i);
+			      (base + i * 37) % 500, (base + i * 37) % 500, (base + i * 37) % 500);
 	k += snprintf(body + k, sizeof(body) - (size_t)k, "]}");
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }

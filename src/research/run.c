@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../core/alloc.h"
@@ -215,7 +216,8 @@ static const char *lang_name(const char *lang)
 	       strcmp(lang, "en") == 0 ? "English" : lang;
 }
 
-static void plan(struct run *r, int breadth)
+/* 0, or the model's error when it cannot be used at all (no point going on). */
+static int plan(struct run *r, int breadth, struct q_error *fatal)
 {
 	static const char schema_text[] =
 		"{\"type\":\"object\",\"required\":[\"sub_questions\",\"queries\"],\"properties\":{"
@@ -236,7 +238,7 @@ static void plan(struct run *r, int breadth)
 	r->outline = json_array();
 	if (!r->env->llm) {
 		add_query(r, r->o->question);
-		return;
+		return 0;
 	}
 	strftime(date, sizeof(date), "%Y-%m-%d", gmtime(&now));
 	qbuf_init(&u, 64 * 1024);
@@ -276,6 +278,12 @@ static void plan(struct run *r, int breadth)
 			if (json_is_string(q) && (int)i < breadth)
 				add_query(r, json_string_value(q));
 		llm_response_release(&resp);
+	} else if (err.code == Q_ENET || err.code == Q_EINVAL || err.code == Q_EHTTP ||
+		   (err.code == Q_ETIMEOUT && !r->stopped[0] && !(r->env->cancel && *r->env->cancel))) {
+		/* Unreachable, refused key, unknown model: every later call would fail too. */
+		json_decref(schema);
+		qbuf_release(&u);
+		return q_error_set(fatal, err.code, "the model failed: %s", err.msg);
 	} else {
 		model_failed(r, "plan", err.code, err.msg);
 	}
@@ -292,6 +300,7 @@ static void plan(struct run *r, int breadth)
 	}
 	json_decref(schema);
 	qbuf_release(&u);
+	return 0;
 }
 
 /* ---- gather and select ---- */
@@ -1176,6 +1185,11 @@ static json_t *figures(struct run *r)
 				r->n_src, "sources_failed", r->sources_failed, "searches_failed",
 				r->searches_failed, "model_calls_critical_path", r->critical_calls);
 
+	{
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */
+			json_object_set_new(fig, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
+	}
 	if (r->env->llm) {
 		struct llm_totals t = llm_client_totals(r->env->llm);
 		json_object_set_new(fig, "model_calls", json_integer(t.calls));
@@ -1467,7 +1481,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (missing[0])
 		emit(&r, "warning", json_pack("{s:s, s:s}", "step", "search", "message", missing));
 
-	plan(&r, breadth);
+	if ((rc = plan(&r, breadth, err)))
+		goto fail;
 	for (round = 0, i = 0; round < depth && !should_stop(&r); round++) {
 		int n_cand, first, want;
 		struct candidate *cv;
