@@ -6,7 +6,7 @@
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
-#   make demo            extract the bundled sample pages
+#   make demo            research the sample question on the bundled sample corpus
 #   make deps            install the Debian packages we need
 
 CC ?= cc
@@ -132,19 +132,18 @@ WCXB ?= ../shared/data/wcxb-dev
 bench: $(BUILD)/extract_bench
 	$(BUILD)/extract_bench $(WCXB)
 
-# The bundled sample: extract each page, then index them and search.
+# The bundled sample: index the sample corpus, then research the sample
+# question on it, offline. Without a model configured this is the
+# extractive brief; with one (QUARRY_LLM_BASE_URL or --provider settings in
+# the environment) it is a full run over the corpus.
 DEMO_HOME := $(BUILD)/demo-home
+DEMO_Q := Why did the US switch off GPS Selective Availability, and what does that teach about opening up AI models?
 demo: $(BUILD)/quarry
-	@for f in sample/pages/*.html; do \
-		echo "=== quarry extract --format markdown $$f"; \
-		$(BUILD)/quarry extract --format markdown "$$f" | head -40; echo; \
-	done
-	@echo "=== quarry index add sample/pages   (into $(DEMO_HOME))"
-	@$(BUILD)/quarry index add --home $(DEMO_HOME) sample/pages
-	@echo; echo "=== quarry search selective availability"
-	@$(BUILD)/quarry search --home $(DEMO_HOME) -k 3 selective availability
-	@echo "=== quarry search 选择可用性"
-	@$(BUILD)/quarry search --home $(DEMO_HOME) -k 2 选择可用性
+	@rm -rf $(DEMO_HOME)
+	@echo "=== quarry index add sample/corpus   (into $(DEMO_HOME))"
+	@$(BUILD)/quarry index add --home $(DEMO_HOME) sample/corpus
+	@echo; echo "=== quarry research --sources corpus \"$(DEMO_Q)\""; echo
+	@$(BUILD)/quarry research --home $(DEMO_HOME) --sources corpus "$(DEMO_Q)"
 
 clean:
 	rm -rf build build-san build-fuzz

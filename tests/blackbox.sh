@@ -419,6 +419,10 @@ run research-all-fail env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_
 rc_is 1; err_has "every search failed"
 run research-model-down env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m $R "$RQ"
 rc_is 1; err_has "the model failed: cannot connect to the model server"
+run doctor-search env -u QUARRY_LLM_BASE_URL QUARRY_BRAVE_API_KEY=k QUARRY_BRAVE_URL=http://127.0.0.1:9/x \
+	"$Q" doctor --home "$RH"
+rc_is 1; out_has "ok       search       searxng answered"; out_has "PROBLEM  search       brave:"
+out_has "note     model        no model configured"
 run research-bad-source "$Q" research --sources gopher "$RQ"; rc_is 1; err_has "unknown source 'gopher'"
 
 # Budgets: tokens, money, time. The run stops, still writes a report, says so.

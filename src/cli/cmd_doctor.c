@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../search/search.h"
 #include "cli_llm.h"
 
 enum { O_HOME, O_NO_MODEL };
@@ -67,7 +68,10 @@ static void check_model(struct cli_model *m, const char *home, int call)
 	}
 	line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
-		line("model", 0, "%s", err.msg);
+		if (strstr(err.msg, "no model configured"))   /* quarry works without one */
+			line("model", -1, "%s; until then research writes extractive briefs", err.msg);
+		else
+			line("model", 0, "%s", err.msg);
 		return;
 	}
 	m->have_cfg = 1;
@@ -131,25 +135,29 @@ static void check_store(const char *home)
 	store_close(&s);
 }
 
-static void check_search(void)
+static void check_search(const struct config *file)
 {
-	static const struct { const char *env, *name; } p[] = {
-		{"QUARRY_SEARXNG_URL", "SearXNG"}, {"QUARRY_BRAVE_API_KEY", "Brave"},
-		{"QUARRY_TAVILY_API_KEY", "Tavily"}, {"QUARRY_SERPER_API_KEY", "Serper"},
-	};
-	size_t i;
-	int any = 0;
+	struct search_provider p[SEARCH_MAX_PROVIDERS];
+	struct search_outcome out[SEARCH_MAX_PROVIDERS];
+	const char *q[1] = {"global positioning system"};
+	char missing[300];
+	struct q_error err = {0};
+	size_t n = 0, i;
 
-	for (i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
-		const char *v = getenv(p[i].env);
-		if (v && *v) {
-			line("search", -1, "%s configured (%s); not checked yet", p[i].name, p[i].env);
-			any = 1;
-		}
+	if (search_providers("web", NULL, file, p, &n, missing, sizeof(missing), &err) || n == 0) {
+		line("search", -1, "%s", missing[0] ? missing : err.msg);
+		return;
 	}
-	if (!any)
-		line("search", -1, "no web search configured: set QUARRY_SEARXNG_URL (self-hosted, no key) "
-		     "or QUARRY_BRAVE_API_KEY, QUARRY_TAVILY_API_KEY, QUARRY_SERPER_API_KEY");
+	search_many(p, n, q, 1, 3, NULL, NULL, out);
+	for (i = 0; i < n; i++) {
+		if (out[i].rc)
+			line("search", 0, "%s", out[i].msg);
+		else
+			line("search", 1, "%s answered in %.1f s with %zu results", p[i].name,
+			     out[i].ms / 1000.0, out[i].n);
+		search_outcome_release(&out[i]);
+	}
+	search_providers_release(p, n);
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -180,7 +188,7 @@ int cmd_doctor(int argc, char **argv)
 	check_store(home);
 	line("pdftotext", on_path("pdftotext"), "%s", on_path("pdftotext") ? "found (PDFs can be read)" :
 	     "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");
-	check_search();
+	check_search(m.have_file ? &m.file : NULL);
 	cli_model_close(&m);
 	printf("%s\n", problems ? "Fix the problems above, then run 'quarry doctor' again." :
 	       "Everything needed works.");

@@ -1008,6 +1008,14 @@ static char *write_report(struct run *r, int *ids, int n_ids)
 		qbuf_addf(&u, "<finding id=\"F%d\" source=\"%s\">%s Quote: \"%s\"</finding>\n", i + 1,
 			  r->src[f->source].title, f->claim, f->quote);
 	}
+	if (r->o->quick)
+		qbuf_addf(&u, "\nAnswer the question in %s, in Markdown, in one to three short "
+			  "paragraphs without headings. Use only these findings. After every sentence "
+			  "that states a fact, cite the findings that support it by id in square brackets, "
+			  "e.g. [F3] or [F1][F4]. Never cite anything else and never invent facts, numbers "
+			  "or sources. If the findings do not answer the question, say so.",
+			  lang_name(r->lang));
+	else
 	qbuf_addf(&u, "\nWrite the report in %s, in Markdown:\n"
 		  "1. Start with a direct answer of two to four sentences.\n"
 		  "2. Then sections with ## headings%s.\n"
@@ -1073,6 +1081,47 @@ static char *notes_report(struct run *r, int *ids, int n_ids)
 		}
 	}
 	return qbuf_detach(&b, NULL);
+}
+
+/* Around the key sentence [ss, se) of text[a, e): whole sentences up to
+ * about 35 words before and 45 after, so a brief shows context, not pages. */
+static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size_t se,
+			   size_t *ws, size_t *we)
+{
+	size_t i = ss, words = 0, best;
+
+	while (i > a && words < 35) {
+		i--;
+		if (text[i] == ' ' || text[i] == '\n')
+			words++;
+	}
+	best = ss;   /* the earliest sentence start at or after i */
+	if (i == a) {
+		best = a;
+	} else {
+		size_t k;
+		for (k = i; k < ss; k++)
+			if ((text[k] == '.' || text[k] == '!' || text[k] == '?' || text[k] == '\n') &&
+			    (text[k + 1] == ' ' || text[k + 1] == '\n')) {
+				best = k + 1;
+				while (best < ss && (text[best] == ' ' || text[best] == '\n'))
+					best++;
+				break;
+			}
+	}
+	*ws = best;
+	i = se;
+	words = 0;
+	best = se;
+	while (i < e && words < 45) {
+		if (text[i] == ' ' || text[i] == '\n')
+			words++;
+		if ((text[i] == '.' || text[i] == '!' || text[i] == '?') &&
+		    (i + 1 == e || text[i + 1] == ' ' || text[i + 1] == '\n'))
+			best = i + 1;
+		i++;
+	}
+	*we = i == e ? e : best;
 }
 
 /* The extractive brief: the best passages for the question, grouped by
@@ -1148,9 +1197,12 @@ static char *brief(struct run *r, int **ids_out, int *n_ids)
 					f->sub_question = 0;
 					ids[(*n_ids)++] = r->n_f++;
 				}
+				excerpt_window(text, a, e, ss, se, &a, &e);
 			} else {
 				ss = se = e;
 			}
+			if (a > o->start && a > 0 && text[a - 1] != '\n')
+				qbuf_adds(&b, "… ");
 			for (t = a; t < e; t++) {
 				if (t == ss)
 					qbuf_adds(&b, "**");
@@ -1162,6 +1214,8 @@ static char *brief(struct run *r, int **ids_out, int *n_ids)
 					qbuf_adds(&b, "**");
 				}
 			}
+			if (e < o->end && e > ss && text[e] != '\n')
+				qbuf_adds(&b, " …");
 			if (se > ss)
 				qbuf_addf(&b, " [F%d]", *n_ids);
 			else
