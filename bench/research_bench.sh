@@ -6,14 +6,20 @@
 # and the medians: wall time, peak memory, model calls (all / on the
 # critical path), sources read.
 #
-# usage: sh bench/research_bench.sh [RUNS]     (after `make`)
+# usage: sh bench/research_bench.sh [RUNS] [MODEL_DELAY_MS]    (after `make`)
+# MODEL_DELAY_MS makes every model call take that long (default 0).
 set -eu
 BUILD=${BUILD:-build}
 RUNS=${1:-5}
+DELAY=${2:-0}
 TMP=$(mktemp -d)
 trap 'kill $WPID $LPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 "$BUILD/fakeweb" "$TMP/wport" sample/pages & WPID=$!
-echo '[{"auto":"research"}]' >"$TMP/llm.json"
+if [ "$DELAY" -gt 0 ]; then
+	echo "[{\"auto\":\"research\",\"fault\":\"slow_start\",\"delay_ms\":$DELAY}]" >"$TMP/llm.json"
+else
+	echo '[{"auto":"research"}]' >"$TMP/llm.json"
+fi
 "$BUILD/fakellm" "$TMP/lport" "$TMP/llm.json" "$TMP/llm.log" & LPID=$!
 while [ ! -s "$TMP/wport" ] || [ ! -s "$TMP/lport" ]; do sleep 0.1; done
 export QUARRY_SEARXNG_URL="http://127.0.0.1:$(cat "$TMP/wport")"

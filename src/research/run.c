@@ -289,8 +289,8 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	}
 	if (r->n_queries == 0)
 		add_query(r, r->o->question);
-	emit(r, "plan", json_pack("{s:O, s:O, s:o}", "sub_questions", r->sub_questions, "outline",
-				  r->outline, "queries", json_array()));
+	emit(r, "plan", json_pack("{s:O, s:O}", "sub_questions", r->sub_questions, "outline",
+				  r->outline));
 	{   /* the queries, in their own field */
 		json_t *qs = json_array();
 		int k;
