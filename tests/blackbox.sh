@@ -314,6 +314,16 @@ run ask-reasoning-hidden env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" as
 rc_is 0; out_has "It was switched off in May 2000."; out_lacks "Step one"
 run ask-reasoning-shown env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --show-reasoning --home "$H" reasoner
 rc_is 0; err_has "Step one: recall 2000."; out_lacks "Step one"
+if command -v script >/dev/null 2>&1; then
+	run ask-tty env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m script -qec \
+		"$Q ask --no-search --no-cache --home $H reasoner" /dev/null
+	rc_is 0; out_has "$(printf '\033[2mStep one: recall 2000.')"; out_has "It was switched off"
+	run ask-tty-hidden env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m script -qec \
+		"$Q ask --no-search --no-cache --hide-reasoning --home $H reasoner" /dev/null
+	rc_is 0; out_lacks "Step one"
+else
+	SKIP=$((SKIP + 1)); echo "skip: ask-tty (no script command)"
+fi
 run ask-think env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" ask --no-search --home "$H" thinktag
 rc_is 0; out_has "Visible answer."; out_lacks "private thoughts"; out_lacks "think>"
 if [ "$(head -c 7 "$TMP/out")" = "Visible" ]; then ok; else bad "answer does not start at once"; fi
@@ -424,6 +434,14 @@ run doctor-search env -u QUARRY_LLM_BASE_URL QUARRY_BRAVE_API_KEY=k QUARRY_BRAVE
 rc_is 1; out_has "ok       search       searxng answered"; out_has "PROBLEM  search       brave:"
 out_has "note     model        no model configured"
 run research-bad-source "$Q" research --sources gopher "$RQ"; rc_is 1; err_has "unknown source 'gopher'"
+
+# The same gaps coming back end the loop before --depth.
+start_llm same '[{"auto":"research","same_gaps":true}]'
+run research-same-gaps env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $R --depth 6 --max-sources 60 \
+	--events "$TMP/ev3.jsonl" "$RQ"
+rc_is 0
+if grep -q '"same_gaps":true' "$TMP/ev3.jsonl"; then ok; else bad "same gaps not noticed"; fi
+N=$(grep -c '"type":"reflect"' "$TMP/ev3.jsonl"); [ "$N" -eq 2 ] && ok || bad "$N reflections, expected 2"
 
 # Budgets: tokens, money, time. The run stops, still writes a report, says so.
 run budget-tokens env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m $R --no-cache --budget-tokens 400 "$RQ"

@@ -3,6 +3,8 @@
  * `quarry runs`: the research engine on the command line.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +71,28 @@ struct progress {
 	long budget_tokens;
 	double budget_usd;
 	int drawn;
+	pthread_mutex_t mu;        /* the ticker thread draws too */
+	double t0;
+	volatile int stop;
 };
+
+static void draw(struct progress *p, double t);
+
+/* Redraw twice a second, so the clock moves while a model call runs. */
+static void *ticker(void *arg)
+{
+	struct progress *p = arg;
+	struct timespec ts = {0, 500 * 1000 * 1000};
+
+	while (!p->stop) {
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&p->mu);
+		if (!p->stop)
+			draw(p, (llm_now_ms() - p->t0) / 1000.0);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
 
 static void draw(struct progress *p, double t)
 {
@@ -100,6 +123,7 @@ static void on_event(void *ctx, const json_t *ev)
 
 	if (!type)
 		return;
+	pthread_mutex_lock(&p->mu);
 	if (!strcmp(type, "plan") || !strcmp(type, "reflect"))
 		snprintf(p->phase, sizeof(p->phase), "%s", !strcmp(type, "plan") ? "planning" : "reflecting");
 	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
@@ -138,6 +162,7 @@ static void on_event(void *ctx, const json_t *ev)
 	}
 	if (p->tty && !p->verbose)
 		draw(p, t);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* Write text to path through a temporary file, so a failure never leaves half a report. */
@@ -257,8 +282,9 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	struct sigaction sa;
 	char dir[4096];
 	const char *v;
-	int rc, have_model = 0;
+	int rc, have_model = 0, ticking = 0;
 	FILE *events = NULL;
+	pthread_t tick;
 
 	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && strcmp(v, "1") == 0)
 		c->o.allow_private = 1;
@@ -330,8 +356,16 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	pthread_mutex_init(&prog.mu, NULL);
+	prog.t0 = llm_now_ms();
+	if (prog.tty && !prog.verbose && pthread_create(&tick, NULL, ticker, &prog) == 0)
+		ticking = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);
 	active_llm = NULL;
+	prog.stop = 1;
+	if (ticking)
+		pthread_join(tick, NULL);
+	pthread_mutex_destroy(&prog.mu);
 	if (prog.drawn)
 		fputs("\r\033[K", stderr);
 	if (events)

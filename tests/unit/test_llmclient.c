@@ -579,6 +579,36 @@ static void batch_keeps_to_the_concurrency_limit(void **state)
 	teardown_client(&fx);
 }
 
+static void tokens_per_minute_limit_paces_requests(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct timespec t0, t1;
+	const char *stop[] = {"END"};
+	double secs;
+
+	setup_client(&fx, "[{\"content\":\"ok\"}]");
+	fx.cfg.tpm = 6000;   /* 100 tokens a second, 6000 at once */
+	fx.c.tpm_tokens = 6000;
+	r.max_tokens = 3092; /* with the prompt about 3100 tokens a request */
+	r.stop = stop;
+	r.n_stop = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	llm_response_release(&resp);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);   /* waits for about 200 tokens */
+	llm_response_release(&resp);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs >= 1.5);
+	assert_true(secs < 5.0);
+	assert_true(log_has("\\\"stop\\\":[\\\"END\\\"]"));
+	assert_true(log_has("\\\"max_tokens\\\":3092"));
+	teardown_client(&fx);
+}
+
 static void cancel_stops_a_waiting_request(void **state)
 {
 	struct fixture fx;
@@ -723,6 +753,7 @@ int main(void)
 		cmocka_unit_test(schema_check_names_the_problem),
 		cmocka_unit_test(cache_replays_without_a_request),
 		cmocka_unit_test(batch_keeps_to_the_concurrency_limit),
+		cmocka_unit_test(tokens_per_minute_limit_paces_requests),
 		cmocka_unit_test(cancel_stops_a_waiting_request),
 		cmocka_unit_test(resolves_presets_and_precedence),
 		cmocka_unit_test(config_file_errors_name_the_line),
