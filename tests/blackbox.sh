@@ -404,6 +404,12 @@ out_lacks "<script>"
 run runs-ls "$Q" runs ls --home "$RH"; rc_is 0; out_has "done"; out_has "Selective Availability"
 run runs-show-missing "$Q" runs show 99 --home "$RH"; rc_is 1; err_has "no run 99"
 
+# A small context (a local model): excerpts and findings are cut to fit, the model still writes.
+run research-small-context env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_LLM_CONTEXT=4096 \
+	$R --no-cache -f json "$RQ"
+rc_is 0; out_has '"mode": "model"'; out_has '"citations_verified": 4'
+if grep -q "too long\|context" "$TMP/err"; then bad "context overflow"; else ok; fi
+
 # Reasoning-model output: <think> and code fences around every JSON reply.
 start_llm wrap '[{"auto":"research","wrap":true}]'
 run research-think env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $R "$RQ"

@@ -920,8 +920,15 @@ static int reflect(struct run *r, int breadth)
 	qbuf_init(&u, 256 * 1024);
 	qbuf_addf(&u, "Research question: %s\n\nWhat we know so far (claims from sources):\n",
 		  r->o->question);
-	for (i = 0; i < r->n_f && i < 80; i++)
-		qbuf_addf(&u, "- %s\n", r->f[i].claim);
+	{
+		long room = r->env->llm->cfg->context / 2;
+		for (i = 0; i < r->n_f && i < 80; i++) {
+			room -= 4 + llm_estimate_tokens(r->f[i].claim, strlen(r->f[i].claim));
+			if (room < 0)
+				break;
+			qbuf_addf(&u, "- %s\n", r->f[i].claim);
+		}
+	}
 	if (r->n_f == 0)
 		qbuf_adds(&u, "(nothing yet)\n");
 	qbuf_adds(&u, "\nSearch queries already used:\n");
@@ -981,6 +988,57 @@ static int reflect(struct run *r, int breadth)
 }
 
 /* ---- write ---- */
+
+/* Tokens a finding takes in the write prompt. */
+static long finding_tokens(const struct run *r, const struct finding *f)
+{
+	return 12 + llm_estimate_tokens(f->claim, strlen(f->claim)) +
+	       llm_estimate_tokens(f->quote, strlen(f->quote)) +
+	       llm_estimate_tokens(r->src[f->source].title, strlen(r->src[f->source].title));
+}
+
+/*
+ * The findings the writer sees: one from each source in turn (so a few
+ * rich sources do not crowd out the rest), as many as fit in the model's
+ * context next to the instructions and the reply. Ids in *ids.
+ */
+static int pick_findings(struct run *r, int *ids, int max)
+{
+	long room = r->env->llm->cfg->context - 3000 -
+		    llm_estimate_tokens(r->o->question, strlen(r->o->question));
+	int *next = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
+	int n = 0, progress = 1, i, s;
+
+	if (room > 60000)   /* long prompts cost money and dilute attention */
+		room = 60000;
+	if (!next)
+		return 0;
+	while (progress && n < max) {
+		progress = 0;
+		for (s = 0; s < r->n_src && n < max; s++) {
+			for (i = next[s]; i < r->n_f; i++)
+				if (r->f[i].source == s)
+					break;
+			if (i >= r->n_f)
+				continue;
+			next[s] = i + 1;
+			if (finding_tokens(r, &r->f[i]) > room)
+				continue;
+			room -= finding_tokens(r, &r->f[i]);
+			ids[n++] = i;
+			progress = 1;
+		}
+	}
+	q_free(next);
+	/* Keep them in source order: the writer reads them as evidence per source. */
+	for (i = 1; i < n; i++)
+		for (s = i; s > 0 && ids[s - 1] > ids[s]; s--) {
+			int t = ids[s];
+			ids[s] = ids[s - 1];
+			ids[s - 1] = t;
+		}
+	return n;
+}
 
 static char *write_report(struct run *r, int *ids, int n_ids)
 {
@@ -1575,8 +1633,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	}
 	if (env->llm && r.n_f > 0) {
 		ids = q_calloc((size_t)r.n_f, sizeof(int));
-		for (i = 0; ids && i < r.n_f && n_ids < WRITE_MAX_FINDINGS; i++)
-			ids[n_ids++] = i;
+		n_ids = ids ? pick_findings(&r, ids, WRITE_MAX_FINDINGS) : 0;
 		if (!r.stopped[0] || !llm_budget_spent(env->llm, missing, sizeof(missing)))
 			body = write_report(&r, ids, n_ids);
 		mode = "model";
