@@ -33,6 +33,7 @@
 #include "html.h"
 
 #include <libxml/HTMLparser.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,7 +95,8 @@ static const char *const boiler_roles[] = {
 /* Class/id substrings that mark chrome wherever they appear. */
 static const char *const boiler_strong[] = {
 	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
-	"subscribe", "sponsor", "recommend", NULL
+	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
+	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed", NULL
 };
 
 /* Class/id substrings of things that are never content, however much
@@ -248,6 +250,12 @@ static int is_boiler(const xmlNode *n)
 	if (tag_is(n, "body") || tag_is(n, "html") || tag_is(n, "main") ||
 	    tag_is(n, "article"))
 		return 0;
+	/* A modal (privacy policy, size guide, sign-up) is never the page's content. */
+	if ((role = html_attr(n, "aria-modal")) != NULL && !strcasecmp(role, "true"))
+		return 3;
+	/* Page footers hold legal text, addresses and link farms: never the content. */
+	if (tag_is(n, "footer"))
+		return 3;
 	if (tag_in(n, boiler_tags))
 		return 2;
 	if (tag_in(n, weak_boiler_tags))
