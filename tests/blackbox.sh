@@ -521,6 +521,12 @@ run brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/demo" --sources 
 	"Why did the US switch off GPS Selective Availability?"
 rc_is 0; out_has "## Sources"; out_has "**"; out_has "[1]"; out_has "gps-selective-availability.md"
 out_lacks "[unsupported]"
+# A file name that is not UTF-8 still yields a cited source (shown with U+FFFD).
+mkdir -p "$TMP/u8"
+cp sample/corpus/gps-civil-use.md "$TMP/u8/$(printf 'bad\377name.md')"
+"$Q" index add --home "$TMP/u8home" "$TMP/u8" >/dev/null 2>&1
+run brief-bad-filename "$Q" research --home "$TMP/u8home" --sources corpus --no-llm -f json "GPS civilian use"
+rc_is 0; out_has '"sources_read": 1'; out_has "$(printf 'bad\357\277\275name.md')"; out_utf8
 run ask-search env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m "$Q" ask --home "$RH" --allow-private \
 	--sources web "$RQ"
 rc_is 0; out_has "Sources read: 6"; out_has "[1]"

@@ -31,7 +31,7 @@
 #define RESEARCH_MAX_SOURCES 500
 #define RESEARCH_MAX_DEPTH 10
 #define RESEARCH_MAX_BREADTH 20
-#define RESEARCH_SOURCE_MAX_BYTES (2L * 1024 * 1024)   /* of extracted text kept */
+#define RESEARCH_SOURCE_MAX_BYTES (1L * 1024 * 1024)   /* of extracted text kept per source */
 
 struct research_opts {
 	const char *question;

@@ -14,6 +14,7 @@
 #include "../core/alloc.h"
 #include "../core/qbuf.h"
 #include "../core/sha256.h"
+#include "../core/utf8.h"
 #include "../doc/doc.h"
 #include "../net/http.h"
 #include "../search/search.h"
@@ -315,15 +316,68 @@ static int seen_key(struct run *r, const char *key)
 	return 0;
 }
 
+/* A JSON string of any bytes (file names need not be UTF-8). */
+static json_t *json_u8(const char *s)
+{
+	struct qbuf b;
+	json_t *j;
+
+	qbuf_init(&b, 1024 * 1024);
+	utf8_sanitize_append(&b, s ? s : "", s ? strlen(s) : 0);
+	j = json_string(qbuf_cstr(&b));
+	qbuf_release(&b);
+	return j ? j : json_string("");
+}
+
+/* A corpus path that is not UTF-8 travels as "hex:..." so it still finds its file. */
+static json_t *json_path(const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct qbuf b;
+	json_t *j;
+	size_t i;
+
+	if (utf8_valid(s, strlen(s)))
+		return json_string(s);
+	qbuf_init(&b, 64 * 1024);
+	qbuf_adds(&b, "hex:");
+	for (i = 0; s[i]; i++) {
+		qbuf_addc(&b, digits[(unsigned char)s[i] >> 4]);
+		qbuf_addc(&b, digits[(unsigned char)s[i] & 15]);
+	}
+	j = json_string(qbuf_cstr(&b));
+	qbuf_release(&b);
+	return j ? j : json_string("");
+}
+
+static char *path_from_json(const char *s)
+{
+	size_t n, i;
+	char *out;
+
+	if (strncmp(s, "hex:", 4) != 0)
+		return q_strdup(s);
+	s += 4;
+	n = strlen(s) / 2;
+	out = q_malloc(n + 1);
+	for (i = 0; out && i < n; i++) {
+		char h[3] = {s[2 * i], s[2 * i + 1], 0};
+		out[i] = (char)strtol(h, NULL, 16);
+	}
+	if (out)
+		out[n] = '\0';
+	return out;
+}
+
 static json_t *outcome_to_json(const struct search_outcome *o)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; i < o->n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "url", o->results[i].url,
-						   "title", o->results[i].title, "snippet",
-						   o->results[i].snippet));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "url", json_path(o->results[i].url),
+						   "title", json_u8(o->results[i].title), "snippet",
+						   json_u8(o->results[i].snippet)));
 	return json_pack("{s:i, s:s, s:o}", "rc", o->rc, "msg", o->msg, "results", a);
 }
 
@@ -350,7 +404,7 @@ static void add_candidate(struct candidate **cv, int *n, const char *url, const 
 	c = &(*cv)[*n];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->key, sizeof(c->key), "%s", key);
-	c->url = q_strdup(url);
+	c->url = corpus ? path_from_json(url) : q_strdup(url);
 	c->title = q_strdup(title ? title : "");
 	c->snippet = q_strdup(snippet ? snippet : "");
 	c->corpus = corpus;
@@ -519,8 +573,16 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	r->src = s;
 	s = &r->src[r->n_src];
 	memset(s, 0, sizeof(*s));
-	s->url = q_strdup(url);
-	s->title = q_strdup(title && *title ? title : url);
+	{   /* paths and titles may hold any bytes; reports and JSON need UTF-8 */
+		struct qbuf u8;
+		qbuf_init(&u8, 64 * 1024);
+		utf8_sanitize_append(&u8, url, strlen(url));
+		s->url = qbuf_detach(&u8, NULL);
+		qbuf_init(&u8, 64 * 1024);
+		utf8_sanitize_append(&u8, title && *title ? title : url,
+				     strlen(title && *title ? title : url));
+		s->title = qbuf_detach(&u8, NULL);
+	}
 	s->text = q_strndup(text, len);
 	qbuf_init(&norm, (size_t)RESEARCH_SOURCE_MAX_BYTES * 2);
 	text_normalize(text, len, &norm);
