@@ -430,6 +430,21 @@ run research-provider-fails env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
 	QUARRY_BRAVE_API_KEY=k QUARRY_BRAVE_URL=http://127.0.0.1:9/x \
 	"$Q" research --home "$RH" --allow-private --sources web --depth 1 "$RQ"
 rc_is 0; err_has "search failed: brave"; out_has "Sources read: 20"
+# Each provider's API as it is called (keys in their headers), and all four at once.
+PROV="QUARRY_BRAVE_URL=$B/brave QUARRY_TAVILY_URL=$B/tavily QUARRY_SERPER_URL=$B/serper"
+for p in brave tavily serper; do
+	KEYVAR=$(echo "QUARRY_${p}_API_KEY" | tr a-z A-Z)
+	run "provider-$p" env $PROV "$KEYVAR=$p-key" QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
+		"$Q" research --home "$RH" --allow-private --sources $p --depth 1 "$RQ"
+	rc_is 0; out_has "Sources read: "; out_lacks "Sources read: 0"
+	run "provider-$p-badkey" env $PROV "$KEYVAR=wrong" QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
+		"$Q" research --home "$RH" --allow-private --sources $p --depth 1 "$RQ"
+	rc_is 1; err_has "$p refused the key (401): check $KEYVAR"
+done
+run providers-all env $PROV QUARRY_BRAVE_API_KEY=brave-key QUARRY_TAVILY_API_KEY=tavily-key \
+	QUARRY_SERPER_API_KEY=serper-key QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m \
+	"$Q" research --home "$RH" --allow-private --sources web --depth 1 -v "$RQ"
+rc_is 0; for p in searxng brave tavily serper; do err_has "\"provider\":\"$p\""; done
 run research-all-fail env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_SEARXNG_URL=http://127.0.0.1:9 \
 	$R "$RQ"
 rc_is 1; err_has "every search failed"

@@ -416,16 +416,25 @@ static void site_page(int fd, const char *name)
 	respond(fd, 200, "text/html; charset=utf-8", NULL, body, (size_t)k);
 }
 
+static void search_api_as(int fd, const char *query, const char *shape);
+
 /* /search?q=...&format=json: ten pages chosen by the query. */
 static void search_api(int fd, const char *query)
 {
+	search_api_as(fd, query, "searxng");
+}
+
+/* The same results in SearXNG's, Brave's, Tavily's or Serper's shape. */
+static void search_api_as(int fd, const char *query, const char *shape)
+{
+	int brave = !strcmp(shape, "brave"), serper = !strcmp(shape, "serper");
 	char body[16384], q[1024];
 	size_t n = 0;
 	unsigned long h;
 	int i, k = 0, base;
 	const char *p = strstr(query, "q=");
 
-	if (!strstr(query, "format=json")) {
+	if (!strstr(query, "format=json") && !brave) {
 		respond(fd, 403, "text/html", NULL, "forbidden", 9);
 		return;
 	}
@@ -440,17 +449,20 @@ static void search_api(int fd, const char *query)
 	}
 	h = hash_str(q);
 	base = (int)(h % 500);
-	k += snprintf(body + k, sizeof(body) - (size_t)k, "{\"query\":\"x\",\"results\":[");
+	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "{\"web\":{\"results\":[" :
+		      serper ? "{\"organic\":[" : "{\"query\":\"x\",\"results\":[");
 	if (strstr(q, "inject"))
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/site/inject.html\",\"title\":\"Notes\","
 			      "\"content\":\"satellite navigation\"},", port);
 	for (i = 0; i < 10; i++)
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
-			      "%s{\"url\":\"http://127.0.0.1:%u/site/%d.html?utm_source=x\",\"title\":"
-			      "\"Report %d\",\"content\":\"About report %d\"}", i ? "," : "", port,
-			      (base + i * 37) % 500, (base + i * 37) % 500, (base + i * 37) % 500);
-	k += snprintf(body + k, sizeof(body) - (size_t)k, "]}");
+			      "%s{\"%s\":\"http://127.0.0.1:%u/site/%d.html?utm_source=x\",\"title\":"
+			      "\"Report %d\",\"%s\":\"About report %d\"}", i ? "," : "",
+			      serper ? "link" : "url", port,
+			      (base + i * 37) % 500, (base + i * 37) % 500,
+			      brave ? "description" : serper ? "snippet" : "content", (base + i * 37) % 500);
+	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "]}}" : "]}");
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }
 
@@ -630,8 +642,23 @@ static void *handle(void *arg)
 			break;
 	}
 	req[n] = '\0';
-	if (sscanf(req, "GET %4095s", path) == 1)
+	if (sscanf(req, "GET %4095s", path) == 1 && !strncmp(path, "/brave?", 7)) {
+		/* Brave's API: the key in X-Subscription-Token. */
+		if (!strcasestr(req, "\r\nX-Subscription-Token: brave-key"))
+			respond(fd, 401, "application/json", NULL, "{}", 2);
+		else
+			search_api_as(fd, path + 7, "brave");
+	} else if (sscanf(req, "GET %4095s", path) == 1) {
 		route(fd, path);
+	} else if (sscanf(req, "POST %4095s", path) == 1) {
+		/* Tavily and Serper: JSON bodies; answer for a fixed query. */
+		if (!strcmp(path, "/tavily") && strcasestr(req, "\r\nAuthorization: Bearer tavily-key"))
+			search_api_as(fd, "q=tavily&format=json", "tavily");
+		else if (!strcmp(path, "/serper") && strcasestr(req, "\r\nX-API-KEY: serper-key"))
+			search_api_as(fd, "q=serper&format=json", "serper");
+		else
+			respond(fd, 401, "application/json", NULL, "{}", 2);
+	}
 	close(fd);
 	return NULL;
 }
