@@ -101,9 +101,10 @@ static json_t *pick_rule(const char *body)
 	return NULL;
 }
 
-static void log_request(const char *path, const char *auth, const char *body)
+static void log_request(const char *path, const char *auth, const char *body, int conn)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "path", path, "auth", auth, "body", body);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "path", path, "auth", auth, "body", body,
+			      "conn", conn);
 	char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	FILE *f;
 
@@ -270,7 +271,10 @@ static char *research_reply(json_t *req, json_t *rule)
 	return out;
 }
 
-static void answer(int fd, json_t *req, json_t *rule)
+static int keepalive;   /* FAKELLM_KEEPALIVE=1: JSON replies keep the connection */
+
+/* Returns 1 when the connection stays open for another request. */
+static int answer(int fd, json_t *req, json_t *rule)
 {
 	int status = rule ? (int)json_integer_value(json_object_get(rule, "status")) : 0;
 	const char *body = json_string_value(json_object_get(rule, "body"));
@@ -306,7 +310,7 @@ static void answer(int fd, json_t *req, json_t *rule)
 	if (!rule)
 		content = "no rule matched this request";
 	if (fault && strcmp(fault, "drop") == 0)
-		return;
+		return 0;
 	if (fault && strcmp(fault, "slow_start") == 0)
 		usleep((useconds_t)json_integer_value(json_object_get(rule, "delay_ms")) * 1000);
 	if (fault && strcmp(fault, "huge") == 0) {
@@ -325,7 +329,7 @@ static void answer(int fd, json_t *req, json_t *rule)
 		write_all(fd, head, strlen(head));
 		write_all(fd, body, strlen(body));
 		free(huge);
-		return;
+		return 0;
 	}
 	if (!stream) {
 		json_t *msg = json_pack("{s:s}", "role", "assistant"), *o;
@@ -354,14 +358,15 @@ static void answer(int fd, json_t *req, json_t *rule)
 		if (fault && strcmp(fault, "invalid_json") == 0)
 			text[strlen(text) / 2] = '\0';
 		snprintf(head, sizeof(head),
-			 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-			 ctype ? ctype : "application/json", strlen(text), headers ? headers : "");
+			 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+			 ctype ? ctype : "application/json", strlen(text), headers ? headers : "",
+			 keepalive && !fault ? "keep-alive" : "close");
 		write_all(fd, head, strlen(head));
 		write_chunked(fd, text, strlen(text), chunk);
 		free(text);
 		json_decref(o);
 		free(huge);
-		return;
+		return keepalive && !fault;
 	}
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: close\r\n\r\n",
@@ -389,7 +394,7 @@ static void answer(int fd, json_t *req, json_t *rule)
 				if (strcmp(fault, "stall") == 0)
 					sleep(30);
 				free(huge);
-				return;
+				return 0;
 			}
 			if (fault && i >= half && strcmp(fault, "invalid_json") == 0) {
 				write_all(fd, "data: {not json\n\n", 17);
@@ -435,45 +440,64 @@ static void answer(int fd, json_t *req, json_t *rule)
 	}
 	write_chunked(fd, "data: [DONE]\n\n", 14, chunk);
 	free(huge);
+	return 0;
 }
+
+static int conn_seq;
 
 static void *handle(void *arg)
 {
-	int fd = (int)(long)arg;
-	char *buf = malloc(1 << 20), *end, *cl, *auth, path[256] = "", authv[512] = "";
+	int fd = (int)(long)arg, conn, keep = 1;
+	char *buf = malloc(1 << 20), *end, *cl, *auth, path[256], authv[512];
 	size_t len = 0, need = 0;
 	json_t *req;
 	json_error_t jerr;
 
-	for (;;) {
-		ssize_t r = recv(fd, buf + len, (1 << 20) - 1 - len, 0);
-		if (r <= 0)
-			goto out;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
-			cl = strcasestr(buf, "content-length:");
-			need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)atol(cl + 15) : 0);
-			if (len >= need || len >= (1 << 20) - 1)
-				break;
+	pthread_mutex_lock(&mu);
+	conn = ++conn_seq;
+	pthread_mutex_unlock(&mu);
+	while (keep) {
+		path[0] = authv[0] = '\0';
+		for (;;) {
+			ssize_t r;
+			buf[len] = '\0';
+			if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+				cl = strcasestr(buf, "content-length:");
+				need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)atol(cl + 15) : 0);
+				if (len >= need || len >= (1 << 20) - 1)
+					break;
+			}
+			r = recv(fd, buf + len, (1 << 20) - 1 - len, 0);
+			if (r <= 0)
+				goto out;
+			len += (size_t)r;
 		}
+		if (need > len)
+			need = len;
+		{
+			char saved = buf[need];
+			buf[need] = '\0';   /* this request's body ends here */
+			sscanf(buf, "%*s %255s", path);
+			if ((auth = strcasestr(buf, "\r\nauthorization:")) != NULL && auth < end)
+				sscanf(auth + 16, " %511[^\r\n]", authv);
+			log_request(path, authv, end + 4, conn);
+			if (strstr(path, "/models")) {
+				const char *b = "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"}]}";
+				char head[256];
+				snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+					 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(b));
+				write_all(fd, head, strlen(head));
+				write_all(fd, b, strlen(b));
+				goto out;
+			}
+			req = json_loads(end + 4, 0, &jerr);
+			keep = answer(fd, req, pick_rule(end + 4));
+			json_decref(req);
+			buf[need] = saved;
+		}
+		memmove(buf, buf + need, len - need);
+		len -= need;
 	}
-	sscanf(buf, "%*s %255s", path);
-	if ((auth = strcasestr(buf, "\r\nauthorization:")) != NULL && auth < end)
-		sscanf(auth + 16, " %511[^\r\n]", authv);
-	log_request(path, authv, end + 4);
-	if (strstr(path, "/models")) {
-		const char *b = "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"}]}";
-		char head[256];
-		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(b));
-		write_all(fd, head, strlen(head));
-		write_all(fd, b, strlen(b));
-		goto out;
-	}
-	req = json_loads(end + 4, 0, &jerr);
-	answer(fd, req, pick_rule(end + 4));
-	json_decref(req);
 out:
 	free(buf);
 	close(fd);
@@ -505,6 +529,7 @@ int main(int argc, char **argv)
 	}
 	used = calloc(json_array_size(rules) + 1, sizeof(int));
 	log_path = argv[3];
+	keepalive = getenv("FAKELLM_KEEPALIVE") && !strcmp(getenv("FAKELLM_KEEPALIVE"), "1");
 	signal(SIGALRM, on_alarm);
 	signal(SIGPIPE, SIG_IGN);
 	alarm(FAKELLM_LIFETIME_S);

@@ -89,6 +89,8 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 
 void llm_client_release(struct llm_client *c)
 {
+	while (c->n_idle > 0)
+		curl_easy_cleanup(c->idle[--c->n_idle]);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 }
@@ -602,8 +604,16 @@ static void attempt_release(struct attempt *a)
 {
 	int i;
 
-	if (a->curl)
-		curl_easy_cleanup(a->curl);
+	if (a->curl) {   /* back to the pool, connections and all */
+		pthread_mutex_lock(&a->c->mu);
+		if (a->c->n_idle < LLM_POOL_MAX) {
+			a->c->idle[a->c->n_idle++] = a->curl;
+			a->curl = NULL;
+		}
+		pthread_mutex_unlock(&a->c->mu);
+		if (a->curl)
+			curl_easy_cleanup(a->curl);
+	}
 	a->curl = NULL;
 	sse_release(&a->sse);
 	qbuf_release(&a->body);
@@ -923,11 +933,18 @@ static int attempt_run(struct llm_client *c, struct attempt *a, const char *body
 			q_free(auth);
 		}
 	}
-	a->curl = curl_easy_init();
+	pthread_mutex_lock(&c->mu);
+	a->curl = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
+	pthread_mutex_unlock(&c->mu);
+	if (a->curl)
+		curl_easy_reset(a->curl);   /* options cleared, live connections kept */
+	else
+		a->curl = curl_easy_init();
 	if (!a->curl || !h) {
 		curl_slist_free_all(h);
 		if (a->curl)
 			curl_easy_cleanup(a->curl);
+		a->curl = NULL;
 		return CURLE_OUT_OF_MEMORY;
 	}
 	curl_easy_setopt(a->curl, CURLOPT_URL, url);

@@ -40,6 +40,7 @@
 
 #define LLM_MAX_REPLY_BYTES (8L * 1024 * 1024)   /* answer + reasoning */
 #define LLM_MAX_TOOL_CALLS 64
+#define LLM_POOL_MAX 64
 
 struct llm_message {
 	const char *role;          /* "system", "user", "assistant", "tool" */
@@ -141,6 +142,10 @@ struct llm_client {
 	long budget_tokens;        /* prompt + completion, all calls */
 	double budget_usd;
 	double deadline_ms;        /* CLOCK_MONOTONIC ms */
+	/* Idle libcurl handles: each keeps its connections open, so calls
+	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
+	void *idle[LLM_POOL_MAX];
+	int n_idle;
 };
 
 int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);

@@ -609,6 +609,31 @@ static void tokens_per_minute_limit_paces_requests(void **state)
 	teardown_client(&fx);
 }
 
+/* Calls reuse their connections (no new TCP or TLS handshake each time). */
+static void connections_are_reused(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	char cmd[512];
+	int i;
+
+	setenv("FAKELLM_KEEPALIVE", "1", 1);
+	setup_client(&fx, "[{\"content\":\"ok\"}]");
+	unsetenv("FAKELLM_KEEPALIVE");
+	fx.cfg.stream = 0;   /* streams end with the connection; JSON replies keep it */
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		llm_response_release(&resp);
+	}
+	assert_int_equal(requests_seen(), 20);
+	snprintf(cmd, sizeof(cmd), "test $(grep -o '\"conn\":[0-9]*' %s/log | sort -u | wc -l) -eq 1",
+		 tmpdir);
+	assert_int_equal(system(cmd), 0);
+	teardown_client(&fx);
+}
+
 static void cancel_stops_a_waiting_request(void **state)
 {
 	struct fixture fx;
@@ -754,6 +779,7 @@ int main(void)
 		cmocka_unit_test(cache_replays_without_a_request),
 		cmocka_unit_test(batch_keeps_to_the_concurrency_limit),
 		cmocka_unit_test(tokens_per_minute_limit_paces_requests),
+		cmocka_unit_test(connections_are_reused),
 		cmocka_unit_test(cancel_stops_a_waiting_request),
 		cmocka_unit_test(resolves_presets_and_precedence),
 		cmocka_unit_test(config_file_errors_name_the_line),
