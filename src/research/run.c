@@ -779,16 +779,16 @@ static void focus_query(struct run *r, struct qbuf *q)
 static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 {
 	const char *texts[1] = {r->src[i].text};
-	struct rpassage *ps = NULL;
-	size_t n = 0, k, j;
-	struct qbuf q;
+	struct rpassage *rank[1 + RESEARCH_MAX_BREADTH] = {NULL};
+	size_t nr[1 + RESEARCH_MAX_BREADTH] = {0}, pos[1 + RESEARCH_MAX_BREADTH] = {0}, n, k, j;
+	size_t n_sub = json_array_size(r->sub_questions), m, *picked = NULL, n_picked = 0;
 	long used = 0;
-	int *keep;
+	int progress = 1;
 
-	qbuf_init(&q, 64 * 1024);
-	focus_query(r, &q);
+	if (n_sub > RESEARCH_MAX_BREADTH)
+		n_sub = RESEARCH_MAX_BREADTH;
 	if (llm_estimate_tokens(r->src[i].text, strlen(r->src[i].text)) <= max_tokens ||
-	    text_rank_passages(texts, 1, qbuf_cstr(&q), &ps, &n) || n == 0) {
+	    text_rank_passages(texts, 1, r->o->question, &rank[0], &nr[0]) || nr[0] == 0) {
 		/* Short enough, or cannot rank: the start of the text. */
 		size_t len = strlen(r->src[i].text), cut = (size_t)max_tokens * 4;
 		if (cut < len) {
@@ -797,34 +797,63 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 			len = cut;
 		}
 		qbuf_add(out, r->src[i].text, len);
-		q_free(ps);
-		qbuf_release(&q);
+		q_free(rank[0]);
 		return;
 	}
-	keep = q_calloc(n, sizeof(int));
-	for (k = 0; k < n && keep; k++) {
-		long t = llm_estimate_tokens(r->src[i].text + ps[k].start, ps[k].end - ps[k].start);
-		if (used + t > max_tokens && used > 0)
-			continue;
-		keep[k] = 1;
-		used += t;
+	/* One ranking for the question and one per sub-question: the excerpts
+	 * take the best passage of each in turn, so every sub-question gets
+	 * its evidence, until the budget is used. */
+	for (m = 0; m < n_sub; m++)
+		if (text_rank_passages(texts, 1, json_string_value(json_array_get(r->sub_questions, m)),
+				       &rank[m + 1], &nr[m + 1]))
+			nr[m + 1] = 0;
+	n = nr[0];
+	picked = q_calloc(n, sizeof(size_t));
+	while (picked && progress && used < max_tokens) {
+		progress = 0;
+		for (m = 0; m <= n_sub && used < max_tokens; m++) {
+			while (pos[m] < nr[m]) {
+				struct rpassage *p = &rank[m][pos[m]++];
+				long t;
+				int dup = 0;
+				if (p->score <= 0 && m > 0)
+					break;   /* this sub-question has nothing more here */
+				for (k = 0; k < n_picked; k++)
+					dup |= picked[k] == p->start;
+				if (dup)
+					continue;
+				t = llm_estimate_tokens(r->src[i].text + p->start, p->end - p->start);
+				if (used + t > max_tokens && used > 0)
+					continue;
+				picked[n_picked++] = p->start;
+				used += t;
+				progress = 1;
+				break;
+			}
+		}
 	}
 	/* Document order reads better than score order. */
-	for (j = 0; keep && j < n; j++) {
-		size_t best = n;
-		for (k = 0; k < n; k++)
-			if (keep[k] == 1 && (best == n || ps[k].start < ps[best].start))
-				best = k;
-		if (best == n)
+	for (j = 0; j < n; j++) {
+		struct rpassage *p = NULL;
+		for (k = 0; k < nr[0]; k++) {
+			size_t x;
+			int want = 0;
+			for (x = 0; x < n_picked; x++)
+				want |= picked[x] == rank[0][k].start;
+			if (want && (!p || rank[0][k].start < p->start) &&
+			    (j == 0 || rank[0][k].start > pos[0]))
+				p = &rank[0][k];
+		}
+		if (!p)
 			break;
-		keep[best] = 2;
-		if (out->len)
+		pos[0] = p->start;
+		if (j > 0)
 			qbuf_adds(out, "\n[...]\n");
-		qbuf_add(out, r->src[i].text + ps[best].start, ps[best].end - ps[best].start);
+		qbuf_add(out, r->src[i].text + p->start, p->end - p->start);
 	}
-	q_free(keep);
-	q_free(ps);
-	qbuf_release(&q);
+	q_free(picked);
+	for (m = 0; m <= n_sub; m++)
+		q_free(rank[m]);
 }
 
 static const char note_schema_text[] =
