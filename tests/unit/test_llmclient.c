@@ -387,6 +387,13 @@ static void odd_replies_get_clear_errors(void **state)
 	assert_non_null(strstr(err.msg, "web page"));
 	teardown_client(&fx);
 
+	/* An event stream labelled text/plain is still read as one. */
+	setup_client(&fx, "[{\"content_type\":\"text/plain\",\"content\":\"streamed anyway\"}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_string_equal(resp.content, "streamed anyway");
+	llm_response_release(&resp);
+	teardown_client(&fx);
+
 	setup_client(&fx, "[{\"fault\":\"huge\",\"huge_bytes\":9000000}]");
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
 	assert_int_equal(requests_seen(), 1);
