@@ -2,6 +2,7 @@
  * cli.c - option parsing, number parsing and document printing shared by
  * the commands.
  */
+#include "../core/qbuf.h"
 #include "cli.h"
 
 #include "../index/corpus.h"
@@ -280,4 +281,24 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 	json_object_set_new(o, "char_start", json_integer(h->char_start));
 	json_object_set_new(o, "char_end", json_integer(h->char_end));
 	put_json(f, o);
+}
+
+int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max,
+		   struct qbuf *out)
+{
+	int i;
+
+	if (n == 0)
+		return cli_usage_error(cmd, "no %s given", what);
+	qbuf_init(out, max);
+	for (i = 0; i < n; i++) {
+		if (i)
+			qbuf_addc(out, ' ');
+		qbuf_adds(out, words[i]);
+	}
+	if (out->err) {
+		qbuf_release(out);
+		return cli_usage_error(cmd, "%s too long (%zu KB at most)", what, max / 1024);
+	}
+	return 0;
 }

@@ -66,6 +66,13 @@ long long cli_parse_duration_ms(const char *s);
 /* Parse a non-negative integer in [min, max]; -1 on error. */
 long cli_parse_int(const char *s, long min, long max);
 
+struct qbuf;
+/* Join operands with spaces into out (initialised here, max bytes): the
+ * question or query of ask, research and search. 0, or EXIT_USAGE after
+ * printing "no WHAT given" / "WHAT too long". */
+int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max,
+		   struct qbuf *out);
+
 /* Print a usage error "quarry CMD: MSG" plus the help hint to stderr. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

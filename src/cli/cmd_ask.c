@@ -149,18 +149,8 @@ int cmd_ask(int argc, char **argv)
 		}
 		}
 	}
-	if (n == 0)
-		return cli_usage_error("ask", "no question given");
-	qbuf_init(&q, 1024 * 1024);
-	for (i = 0; i < n; i++) {
-		if (i)
-			qbuf_addc(&q, ' ');
-		qbuf_adds(&q, words[i]);
-	}
-	if (q.err) {
-		qbuf_release(&q);
-		return cli_usage_error("ask", "question too long (1 MB at most)");
-	}
+	if (cli_join_words("ask", "question", words, n, 1024 * 1024, &q))
+		return EXIT_USAGE;
 	if (cli_model_open(&m, "ask", home, !no_cache)) {
 		qbuf_release(&q);
 		return 1;

@@ -368,18 +368,8 @@ int cmd_search(int argc, char **argv)
 			break;
 		}
 	}
-	if (n == 0)
-		return cli_usage_error("search", "no query given");
-	qbuf_init(&q, CORPUS_MAX_QUERY_BYTES);
-	for (i = 0; i < n; i++) {
-		if (i)
-			qbuf_addc(&q, ' ');
-		qbuf_adds(&q, words[i]);
-	}
-	if (q.err) {
-		qbuf_release(&q);
-		return cli_usage_error("search", "query too long");
-	}
+	if (cli_join_words("search", "query", words, n, CORPUS_MAX_QUERY_BYTES, &q))
+		return EXIT_USAGE;
 	if (open_store(home, &s, "search")) {
 		qbuf_release(&q);
 		return 1;

@@ -410,85 +410,48 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	return rc;
 }
 
-static int collect_question(const char *cmd, char **words, int n, struct qbuf *q)
+/* research and ask (with search) share everything but a few options. */
+static int research_command(const char *cmd, int quick, int argc, char **argv)
 {
-	int i;
+	struct cli_parser p;
+	struct common c;
+	char *words[256];
+	int n = 0, id, rc;
+	struct qbuf q;
 
-	if (n == 0)
-		return cli_usage_error(cmd, "no question given");
-	qbuf_init(q, 64 * 1024);
-	for (i = 0; i < n; i++) {
-		if (i)
-			qbuf_addc(q, ' ');
-		qbuf_adds(q, words[i]);
+	memset(&c, 0, sizeof(c));
+	cli_model_init(&c.m);
+	cli_parser_init(&p, cmd, argc, argv);
+	while ((id = cli_next_opt(&p, research_opts_tab, words, &n, 256)) != -1) {
+		if (id == -2)
+			return EXIT_USAGE;
+		if (!quick && id >= O_NO_SEARCH && id <= O_JSON)
+			return cli_usage_error(cmd, "'%s' is an option of 'quarry ask'", p.argv[p.index - 1]);
+		if (quick && id == O_DEPTH)
+			return cli_usage_error(cmd, "ask makes one round; use 'quarry research --depth'");
+		if (quick && id >= O_HIDE_REASONING && id <= O_JSON)
+			return cli_usage_error(cmd, "'%s' works with --no-search only", p.argv[p.index - 1]);
+		if (parse_common(&p, id, &c, cmd))
+			return EXIT_USAGE;
 	}
-	if (q->err) {
-		qbuf_release(q);
-		return cli_usage_error(cmd, "question too long (64 KB at most)");
-	}
-	return 0;
+	if (cli_join_words(cmd, "question", words, n, 64 * 1024, &q))
+		return EXIT_USAGE;
+	c.o.question = qbuf_cstr(&q);
+	c.o.quick = quick;
+	rc = run_research(cmd, &c, 0);
+	qbuf_release(&q);
+	return rc;
 }
 
 int cmd_research(int argc, char **argv)
 {
-	struct cli_parser p;
-	struct common c;
-	char *words[256];
-	int n = 0, id, rc;
-	struct qbuf q;
-
-	memset(&c, 0, sizeof(c));
-	cli_model_init(&c.m);
-	cli_parser_init(&p, "research", argc, argv);
-	while ((id = cli_next_opt(&p, research_opts_tab, words, &n, 256)) != -1) {
-		if (id == -2)
-			return EXIT_USAGE;
-		if (id >= O_NO_SEARCH && id <= O_JSON)
-			return cli_usage_error("research", "'%s' is an option of 'quarry ask'",
-					       p.argv[p.index - 1]);
-		if (parse_common(&p, id, &c, "research"))
-			return EXIT_USAGE;
-	}
-	if ((rc = collect_question("research", words, n, &q)))
-		return rc;
-	c.o.question = qbuf_cstr(&q);
-	rc = run_research("research", &c, 0);
-	qbuf_release(&q);
-	return rc;
+	return research_command("research", 0, argc, argv);
 }
-
-int cmd_ask_search(int argc, char **argv);
 
 /* `quarry ask` with search: one round, a short cited answer. */
 int cmd_ask_search(int argc, char **argv)
 {
-	struct cli_parser p;
-	struct common c;
-	char *words[256];
-	int n = 0, id, rc;
-	struct qbuf q;
-
-	memset(&c, 0, sizeof(c));
-	cli_model_init(&c.m);
-	cli_parser_init(&p, "ask", argc, argv);
-	while ((id = cli_next_opt(&p, research_opts_tab, words, &n, 256)) != -1) {
-		if (id == -2)
-			return EXIT_USAGE;
-		if (id == O_DEPTH)
-			return cli_usage_error("ask", "ask makes one round; use 'quarry research --depth'");
-		if (id >= O_HIDE_REASONING && id <= O_JSON)
-			return cli_usage_error("ask", "'%s' works with --no-search only",
-					       p.argv[p.index - 1]);
-		if (parse_common(&p, id, &c, "ask"))
-			return EXIT_USAGE;
-	}
-	if ((rc = collect_question("ask", words, n, &q)))
-		return rc;
-	c.o.question = qbuf_cstr(&q);
-	c.o.quick = 1;
-	rc = run_research("ask", &c, 0);
-	qbuf_release(&q);
-	return rc;
+	return research_command("ask", 1, argc, argv);
 }
 
 /* ---- quarry runs ---- */

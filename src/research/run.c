@@ -58,6 +58,7 @@ struct run {
 	double t0;
 	long seq;
 	char lang[8];
+	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
 	json_t *sub_questions;    /* array of strings */
 	json_t *outline;
 	char *queries[MAX_QUERIES];
@@ -217,6 +218,25 @@ static const char *lang_name(const char *lang)
 	       strcmp(lang, "en") == 0 ? "English" : lang;
 }
 
+/* A system + user request for a JSON reply checked against schema. */
+static void json_request(struct llm_request *req, struct llm_message m[2], const char *system,
+			 const char *user, json_t *schema, const char *name)
+{
+	m[0].role = "system";
+	m[0].content = system;
+	m[0].tool_call_id = NULL;
+	m[1].role = "user";
+	m[1].content = user;
+	m[1].tool_call_id = NULL;
+	memset(req, 0, sizeof(*req));
+	req->messages = m;
+	req->n_messages = 2;
+	req->temperature = 0.2;
+	req->json = 1;
+	req->schema = schema;
+	req->schema_name = name;
+}
+
 /* 0, or the model's error when it cannot be used at all (no point going on). */
 static int plan(struct run *r, int breadth, struct q_error *fatal)
 {
@@ -229,11 +249,9 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	struct llm_request req;
 	struct llm_response resp;
 	struct q_error err = {0};
-	struct qbuf u;
+	struct qbuf u, sys;
 	json_t *schema, *q;
 	size_t i;
-	time_t now = time(NULL);
-	char date[32];
 
 	r->sub_questions = json_array();
 	r->outline = json_array();
@@ -241,8 +259,8 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 		add_query(r, r->o->question);
 		return 0;
 	}
-	strftime(date, sizeof(date), "%Y-%m-%d", gmtime(&now));
 	qbuf_init(&u, 64 * 1024);
+	qbuf_init(&sys, 1024);
 	qbuf_addf(&u, "Question: %s\n\nPlan research that answers this question. Give:\n"
 		  "- sub_questions: up to %d focused sub-questions that together answer it;\n"
 		  "- queries: up to %d web search queries (short, keyword style) that will find "
@@ -251,23 +269,10 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 		  "- outline: 3 to 6 section titles for the report, in %s.\n"
 		  "Reply as JSON: {\"sub_questions\": [...], \"queries\": [...], \"outline\": [...]}",
 		  r->o->question, breadth, breadth, lang_name(r->lang), lang_name(r->lang));
-	m[0].role = "system";
-	m[0].content = "You plan research for a careful analyst. Today is the date given by the "
-		       "user's system; do not invent facts in the plan.";
-	m[0].tool_call_id = NULL;
-	m[1].role = "user";
-	m[1].content = qbuf_cstr(&u);
-	m[1].tool_call_id = NULL;
+	qbuf_addf(&sys, "You plan research for a careful analyst. Today is %s.", r->date);
 	schema = json_loads(schema_text, 0, NULL);
-	memset(&req, 0, sizeof(req));
-	req.messages = m;
-	req.n_messages = 2;
-	req.temperature = 0.2;
-	req.json = 1;
-	req.schema = schema;
-	req.schema_name = "plan";
+	json_request(&req, m, qbuf_cstr(&sys), qbuf_cstr(&u), schema, "plan");
 	r->critical_calls++;
-	(void)date;
 	if (llm_chat_json(r->env->llm, &req, &resp, &err) == 0) {
 		json_array_foreach(json_object_get(resp.json, "sub_questions"), i, q)
 			if (json_is_string(q) && json_array_size(r->sub_questions) < (size_t)breadth)
@@ -284,6 +289,7 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 		/* Unreachable, refused key, unknown model: every later call would fail too. */
 		json_decref(schema);
 		qbuf_release(&u);
+		qbuf_release(&sys);
 		return q_error_set(fatal, err.code, "the model failed: %s", err.msg);
 	} else {
 		model_failed(r, "plan", err.code, err.msg);
@@ -301,6 +307,7 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	}
 	json_decref(schema);
 	qbuf_release(&u);
+	qbuf_release(&sys);
 	return 0;
 }
 
@@ -1029,20 +1036,9 @@ static int reflect(struct run *r, int breadth)
 		  "gaps, and give up to %d new search queries, different from the ones used, that "
 		  "would fill them. If what we know answers the question well, return empty lists. "
 		  "Reply as JSON: {\"gaps\": [...], \"queries\": [...]}", breadth);
-	m[0].role = "system";
-	m[0].content = "You direct research for a careful analyst: find what is missing, nothing else.";
-	m[0].tool_call_id = NULL;
-	m[1].role = "user";
-	m[1].content = qbuf_cstr(&u);
-	m[1].tool_call_id = NULL;
 	schema = json_loads(schema_text, 0, NULL);
-	memset(&req, 0, sizeof(req));
-	req.messages = m;
-	req.n_messages = 2;
-	req.temperature = 0.2;
-	req.json = 1;
-	req.schema = schema;
-	req.schema_name = "reflection";
+	json_request(&req, m, "You direct research for a careful analyst: find what is missing, "
+		     "nothing else.", qbuf_cstr(&u), schema, "reflection");
 	r->critical_calls++;
 	if (llm_chat_json(r->env->llm, &req, &resp, &err)) {
 		model_failed(r, "reflect", err.code, err.msg);
@@ -1620,8 +1616,13 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	memset(&r, 0, sizeof(r));
 	r.env = env;
 	r.t0 = now_ms();
-	if (run_id <= 0)
+	if (run_id <= 0) {
+		time_t now = time(NULL);
+		char day[16];
+		strftime(day, sizeof(day), "%Y-%m-%d", gmtime(&now));
 		opts_json = research_opts_to_json(opts_in);
+		json_object_set_new(opts_json, "date", json_string(day));
+	}
 	r.o = opts_in;
 	if ((rc = open_run(&r, run_id, &opts_json, err)))
 		goto fail_early;
@@ -1652,6 +1653,9 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		max_sources = RESEARCH_MAX_SOURCES;
 	snprintf(r.lang, sizeof(r.lang), "%s", r.o->lang && *r.o->lang ? r.o->lang :
 		 text_guess_lang(r.o->question));
+	snprintf(r.date, sizeof(r.date), "%.15s",
+		 json_string_value(json_object_get(opts_json, "date")) ?
+		 json_string_value(json_object_get(opts_json, "date")) : "");
 	if (r.o->no_llm)
 		env->llm = NULL;
 	if (env->llm)
