@@ -283,26 +283,17 @@ static void web_search(struct task *t)
 		qbuf_addf(&hdr, "X-Subscription-Token: %s", p->key);
 		h = curl_slist_append(h, qbuf_cstr(&hdr));
 		break;
-	case SEARCH_TAVILY: {
-		json_t *o = json_pack("{s:s, s:i}", "query", t->query, "max_results", t->per_query);
+	case SEARCH_TAVILY:
+	case SEARCH_SERPER: {   /* both take a JSON body; names and key headers differ */
+		int tav = p->kind == SEARCH_TAVILY;
+		json_t *o = json_pack("{s:s, s:i}", tav ? "query" : "q", t->query,
+				      tav ? "max_results" : "num", t->per_query);
 		char *s = json_dumps(o, JSON_COMPACT);
 		qbuf_adds(&url, p->url);
 		qbuf_adds(&post, s ? s : "{}");
 		free(s);
 		json_decref(o);
-		qbuf_addf(&hdr, "Authorization: Bearer %s", p->key);
-		h = curl_slist_append(h, qbuf_cstr(&hdr));
-		h = curl_slist_append(h, "Content-Type: application/json");
-		break;
-	}
-	case SEARCH_SERPER: {
-		json_t *o = json_pack("{s:s, s:i}", "q", t->query, "num", t->per_query);
-		char *s = json_dumps(o, JSON_COMPACT);
-		qbuf_adds(&url, p->url);
-		qbuf_adds(&post, s ? s : "{}");
-		free(s);
-		json_decref(o);
-		qbuf_addf(&hdr, "X-API-KEY: %s", p->key);
+		qbuf_addf(&hdr, tav ? "Authorization: Bearer %s" : "X-API-KEY: %s", p->key);
 		h = curl_slist_append(h, qbuf_cstr(&hdr));
 		h = curl_slist_append(h, "Content-Type: application/json");
 		break;

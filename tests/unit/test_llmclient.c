@@ -150,6 +150,21 @@ struct seen {
 	int retries;
 };
 
+static void seen_init(struct seen *s)
+{
+	qbuf_init(&s->text, 1 << 20);
+	qbuf_init(&s->reasoning, 1 << 20);
+	qbuf_init(&s->tools, 1 << 20);
+	s->retries = 0;
+}
+
+static void seen_release(struct seen *s)
+{
+	qbuf_release(&s->text);
+	qbuf_release(&s->reasoning);
+	qbuf_release(&s->tools);
+}
+
 static void s_text(void *ctx, const char *t, size_t n) { qbuf_add(&((struct seen *)ctx)->text, t, n); }
 static void s_reason(void *ctx, const char *t, size_t n) { qbuf_add(&((struct seen *)ctx)->reasoning, t, n); }
 static void s_tool(void *ctx, int i, const char *name, const char *args, size_t n)
@@ -180,9 +195,7 @@ static void streams_reasoning_apart_at_any_split(void **state)
 		struct seen s;
 		struct q_error err = {0};
 
-		qbuf_init(&s.text, 1 << 20);
-		qbuf_init(&s.reasoning, 1 << 20);
-		qbuf_init(&s.tools, 1 << 20);
+		seen_init(&s);
 		cb.ctx = &s;
 		r.cb = &cb;
 		setup_client(&fx, scripts[i]);
@@ -204,9 +217,7 @@ static void streams_reasoning_apart_at_any_split(void **state)
 			assert_true(log_has("include_usage"));
 		llm_response_release(&resp);
 		teardown_client(&fx);
-		qbuf_release(&s.text);
-		qbuf_release(&s.reasoning);
-		qbuf_release(&s.tools);
+		seen_release(&s);
 	}
 }
 
@@ -221,9 +232,7 @@ static void assembles_tool_calls(void **state)
 	json_t *tools = json_loads("[{\"type\":\"function\",\"function\":{\"name\":\"search\","
 				   "\"parameters\":{\"type\":\"object\"}}}]", 0, NULL);
 
-	qbuf_init(&s.text, 1 << 20);
-	qbuf_init(&s.reasoning, 1 << 20);
-	qbuf_init(&s.tools, 1 << 20);
+	seen_init(&s);
 	cb.ctx = &s;
 	r.cb = &cb;
 	r.tools = tools;
@@ -245,9 +254,7 @@ static void assembles_tool_calls(void **state)
 	llm_response_release(&resp);
 	json_decref(tools);
 	teardown_client(&fx);
-	qbuf_release(&s.text);
-	qbuf_release(&s.reasoning);
-	qbuf_release(&s.tools);
+	seen_release(&s);
 }
 
 static void estimates_usage_when_none_sent(void **state)
