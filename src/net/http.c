@@ -140,6 +140,14 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 	return socket(a->family, a->socktype, a->protocol);
 }
 
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct transfer *t = ctx;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return t->opt->cancel && *t->opt->cancel;
+}
+
 static CURL *make_easy(struct transfer *t, const char *url)
 {
 	const struct http_options *o = t->opt;
@@ -176,6 +184,11 @@ static CURL *make_easy(struct transfer *t, const char *url)
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	if (o->cancel) {
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	}
 	return e;
 }
 
@@ -185,6 +198,9 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 	const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc);
 
 	switch (cc) {
+	case CURLE_ABORTED_BY_CALLBACK:
+		r->rc = q_error_set(&r->err, Q_ETIMEOUT, "cancelled before %s was read", url);
+		return;
 	case CURLE_HTTP_RETURNED_ERROR:
 		r->rc = q_error_set(&r->err, Q_EHTTP, "HTTP %ld from %s", r->status, url);
 		return;
@@ -314,7 +330,7 @@ static int run_transfers(struct transfer *ts, const char *const *urls, size_t n,
 				done(t->index, t->resp, ctx);
 		}
 		if (running > 0)
-			curl_multi_poll(m, NULL, 0, 1000, NULL);
+			curl_multi_poll(m, NULL, 0, ts[0].opt->cancel ? 200 : 1000, NULL);
 	}
 	curl_multi_cleanup(m);
 	return 0;

@@ -45,6 +45,7 @@ struct http_options {
 	int allow_private;        /* skip the address policy */
 	int ignore_robots;
 	const char *user_agent;   /* NULL = "quarry/VERSION" */
+	volatile int *cancel;     /* non-zero: transfers stop soon (Ctrl-C); may be NULL */
 };
 
 struct http_response {

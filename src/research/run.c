@@ -706,6 +706,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		hopt.ignore_robots = r->o->ignore_robots;
 		hopt.max_parallel = r->o->fetch_parallel > 0 ? r->o->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
+		hopt.cancel = r->env->cancel;
 		if (r->o->time_limit_ms > 0) {
 			double left = (double)r->o->time_limit_ms - (now_ms() - r->t0);
 			if (left < 1000)
