@@ -512,6 +512,18 @@ RC=$?
 NAME=ctrl-c; rc_is 130; err_has "resume with 'quarry runs resume 1'"
 run ctrl-c-status "$Q" runs ls --home "$TMP/rhome3"; out_has "interrupted"
 
+# Ctrl-C during a slow fetch stops at once, not after the fetch timeout.
+$Q research --home "$TMP/rhome4" --allow-private --sources web --no-llm "slowpages" >"$TMP/out" 2>"$TMP/err" &
+KPID=$!
+sleep 1.5
+T0=$(date +%s)
+kill -INT $KPID
+wait $KPID
+RC=$?
+T1=$(date +%s)
+NAME=ctrl-c-fetch; rc_is 130; err_has "resume with"
+[ $((T1 - T0)) -le 3 ] && ok || bad "Ctrl-C took $((T1 - T0)) s to stop the fetch"
+
 # A prompt-injection page changes nothing but the text it contributes.
 start_llm inject '[{"auto":"research","inject":true}]'
 run injection env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-inject-secret \

@@ -451,6 +451,13 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	base = (int)(h % 500);
 	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "{\"web\":{\"results\":[" :
 		      serper ? "{\"organic\":[" : "{\"query\":\"x\",\"results\":[");
+	if (strstr(q, "slowpages")) {   /* pages that take 15 s: for Ctrl-C during a fetch */
+		k += snprintf(body + k, sizeof(body) - (size_t)k,
+			      "{\"url\":\"http://127.0.0.1:%u/delay/15000/a\",\"title\":\"Slow\","
+			      "\"content\":\"slow\"}]}", port);
+		respond(fd, 200, "application/json", NULL, body, (size_t)k);
+		return;
+	}
 	if (strstr(q, "inject"))
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/site/inject.html\",\"title\":\"Notes\","

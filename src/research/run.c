@@ -1720,6 +1720,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	}
 
 	/* Write. A budget that ran out still gets the best report we can make. */
+	should_stop(&r);   /* a Ctrl-C during the last step */
 	if (r.stopped[0] && strcmp(r.stopped, "interrupted") == 0 && run_id >= 0) {
 		set_status(&r, "interrupted");
 		emit(&r, "run_interrupted", NULL);
