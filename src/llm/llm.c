@@ -281,7 +281,7 @@ static json_t *build_body(struct llm_client *c, const struct llm_request *r,
 	}
 	json_object_set_new(body, "messages", msgs);
 	msgs = NULL;
-	if (r->temperature >= 0)
+	if (r->temperature >= 0 && !c->no_temperature)
 		json_object_set_new(body, "temperature", json_real(r->temperature));
 	if (r->max_tokens > 0)
 		json_object_set_new(body,
@@ -666,7 +666,7 @@ static int mentions(const char *s, const char *const *words)
 	return 0;
 }
 
-enum outcome { OK, RETRY, FAIL, DOWNGRADE };
+enum outcome { OK, RETRY, FAIL, DOWNGRADE, NO_TEMPERATURE };
 
 /* Turn a finished transfer into an outcome and, on failure, a message. */
 static enum outcome judge(struct attempt *a, CURLcode cc, const char *model, struct q_error *err,
@@ -717,6 +717,9 @@ static enum outcome judge(struct attempt *a, CURLcode cc, const char *model, str
 		case 422:
 			if (a->req->json && mentions(sm, rf_words) && !a->c->json_downgraded)
 				return DOWNGRADE;
+			/* Reasoning models (o-series, GPT-5) take no temperature. */
+			if (a->req->temperature >= 0 && !a->c->no_temperature && strcasestr(sm, "temperature"))
+				return NO_TEMPERATURE;
 			if (mentions(sm, ctx_words) && strcasestr(sm, "context"))
 				return q_error_set(err, Q_ETOOBIG, "the prompt is too long for %s's context "
 						   "window (%s): set QUARRY_LLM_CONTEXT to the model's real "
@@ -1244,9 +1247,12 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		attempt_release(&a);
 		if (out == OK)
 			break;
-		if (out == DOWNGRADE) {   /* the server cannot do structured output */
+		if (out == DOWNGRADE || out == NO_TEMPERATURE) {   /* drop what the server refused */
 			pthread_mutex_lock(&c->mu);
-			c->json_downgraded = 1;
+			if (out == DOWNGRADE)
+				c->json_downgraded = 1;
+			else
+				c->no_temperature = 1;
 			pthread_mutex_unlock(&c->mu);
 			attempt--;
 			continue;

@@ -135,6 +135,7 @@ struct llm_client {
 	double tpm_tokens;         /* token bucket */
 	double tpm_at_ms;
 	int json_downgraded;       /* the server refused response_format */
+	int no_temperature;        /* the model refused a temperature (reasoning models) */
 	volatile int cancelled;
 	struct llm_totals totals;
 	/* Budgets (0 = none): a request that would start past one fails

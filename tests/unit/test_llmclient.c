@@ -484,6 +484,25 @@ static void downgrades_when_response_format_is_refused(void **state)
 	json_decref(schema);
 }
 
+static void drops_a_temperature_the_model_refuses(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	r.temperature = 0.2;
+	setup_client(&fx, "[{\"match\":\"temperature\",\"status\":400,\"body\":"
+			  "\"{\\\"error\\\":{\\\"message\\\":\\\"Unsupported value: 'temperature' does not "
+			  "support 0.2 with this model.\\\"}}\"},{\"content\":\"fine\"}]");
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_string_equal(resp.content, "fine");
+	assert_int_equal(requests_seen(), 2);
+	assert_int_equal(fx.c.no_temperature, 1);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+}
+
 static void schema_check_names_the_problem(void **state)
 {
 	json_t *schema = json_loads("{\"type\":\"object\",\"required\":[\"notes\"],\"properties\":{\"notes\":"
@@ -789,6 +808,7 @@ int main(void)
 		cmocka_unit_test(refuses_a_prompt_past_the_context),
 		cmocka_unit_test(json_reply_with_corrective_retry),
 		cmocka_unit_test(downgrades_when_response_format_is_refused),
+		cmocka_unit_test(drops_a_temperature_the_model_refuses),
 		cmocka_unit_test(schema_check_names_the_problem),
 		cmocka_unit_test(cache_replays_without_a_request),
 		cmocka_unit_test(batch_keeps_to_the_concurrency_limit),
