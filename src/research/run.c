@@ -1698,7 +1698,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		i = r.n_queries;
 		cv = gather(&r, q0, r.o->quick ? 5 : 8, &n_cand);
 		want = max_sources - r.n_src;
-		if (depth > 1 && round < depth - 1 && want > (max_sources + depth - 1) / depth)
+		if (env->llm && depth > 1 && round < depth - 1 &&
+		    want > (max_sources + depth - 1) / depth)
 			want = (max_sources + depth - 1) / depth;   /* leave room for later rounds */
 		first = read_sources(&r, cv, n_cand, want, round);
 		candidates_free(cv, n_cand);
