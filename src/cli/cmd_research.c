@@ -156,8 +156,10 @@ static void on_event(void *ctx, const json_t *ev)
 			m = json_string_value(json_object_get(ev, "reason"));
 		if (p->drawn)
 			fputs("\r\033[K", stderr);
-		fprintf(stderr, "quarry: %s%s%s\n", !strcmp(type, "search_failed") ? "search failed: " : "",
-			!strcmp(type, "budget_spent") ? "stopping: " : "", m ? m : type);
+		const char *step = json_string_value(json_object_get(ev, "step"));
+		fprintf(stderr, "quarry: %s%s%s%s%s\n", !strcmp(type, "search_failed") ? "search failed: " : "",
+			!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
+			step ? ": " : "", m ? m : type);
 		p->drawn = 0;
 	}
 	if (p->tty && !p->verbose)
