@@ -391,6 +391,10 @@ if grep -q '"sources_read": 20' "$TMP/report.json"; then ok; else bad "not 20 so
 if grep -q '"model_calls_critical_path": 5' "$TMP/report.json"; then ok; else bad "critical path is not plan+note+reflect+note+write"; fi
 if grep -q '"type":"source_read"' "$TMP/ev.jsonl" && grep -q '"type":"report"' "$TMP/ev.jsonl"; then ok; else bad "events missing"; fi
 if grep -qF "sk-research-secret" "$TMP/report.json" "$TMP/ev.jsonl" "$RH"/quarry.db*; then bad "key leaked"; else ok; fi
+# A second run on the same question reads the pages the first one fetched today.
+run research-page-cache env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m $R --events "$TMP/ev4.jsonl" "$RQ"
+rc_is 0; out_has "Sources read: 20"
+if grep -q '"type":"fetching"' "$TMP/ev4.jsonl"; then bad "pages fetched again"; else ok; fi
 run research-md "$Q" runs export 1 --home "$RH"
 rc_is 0; out_has "[1]"; out_has "## Sources"; out_has "[unsupported]"; out_lacks "[F"; out_lacks "F999"
 out_has "Citations: 4, all pointing at quotes checked in their sources; 1 removed"

@@ -269,7 +269,7 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 	case O_VERBOSE: c->verbose = 1; return 0;
 	case O_ALLOW_PRIVATE: c->o.allow_private = 1; return 0;
 	case O_IGNORE_ROBOTS: c->o.ignore_robots = 1; return 0;
-	case O_NO_CACHE: c->no_cache = 1; return 0;
+	case O_NO_CACHE: c->no_cache = 1; c->o.fresh = 1; return 0;
 	}
 	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
 }

@@ -39,7 +39,8 @@ const struct command cli_commands[] = {
 	 "  --allow-private        read result URLs on private addresses (also\n"
 	 "                         QUARRY_ALLOW_PRIVATE=1)\n"
 	 "  --ignore-robots        do not check robots.txt\n"
-	 "  --no-cache             do not reuse cached model replies\n"
+	 "  --no-cache             do not reuse cached model replies, nor pages that\n"
+	 "                         earlier runs read today\n"
 	 "  -v, --verbose          print every event on stderr\n"
 	 "  --home DIR             the quarry database's folder\n"
 	 CLI_MODEL_HELP

@@ -66,6 +66,11 @@ static const char *const migrations[] = {
 	"  key TEXT NOT NULL,"
 	"  value TEXT NOT NULL,"
 	"  PRIMARY KEY(run_id, key));",
+	/* 4: pages read by any run, reused for a day */
+	"CREATE TABLE page_cache("
+	"  url TEXT PRIMARY KEY,"
+	"  fetched INTEGER NOT NULL,"
+	"  value TEXT NOT NULL);",
 };
 
 static int mkdir_p(const char *path)

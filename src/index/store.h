@@ -22,6 +22,8 @@
  *   runs(id, question, options JSON, status, created, updated, report_md,
  *        report JSON); run_events(run_id, seq, event JSON);
  *   run_cache(run_id, key, value): a run's searches and fetched pages
+ * Schema 4:
+ *   page_cache(url, fetched, value): extracted pages shared by runs for a day
  *
  * A struct store is one connection: use it from one thread at a time.
  */
@@ -32,7 +34,7 @@
 
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_DB_NAME "quarry.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
 

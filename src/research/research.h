@@ -48,6 +48,7 @@ struct research_opts {
 	int allow_private;       /* fetch result URLs on private addresses */
 	int ignore_robots;
 	int fetch_parallel;      /* 0 = 8 */
+	int fresh;               /* fetch pages again even if an earlier run read them today */
 };
 
 /* Called for every event (also written to the run record). */

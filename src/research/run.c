@@ -141,6 +141,38 @@ static void rcache_put(struct run *r, const char *key, const char *value)
 	sqlite3_finalize(st);
 }
 
+/* Pages read by earlier runs are reused for PAGE_CACHE_SECONDS. */
+#define PAGE_CACHE_SECONDS (24 * 3600)
+
+static char *page_cache_get(struct run *r, const char *url)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	if (sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM page_cache WHERE url = ?1 AND "
+			       "fetched > strftime('%s','now') - ?2", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, PAGE_CACHE_SECONDS);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = q_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void page_cache_put(struct run *r, const char *url, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(r->env->store->db, "INSERT OR REPLACE INTO page_cache(url, fetched, "
+			       "value) VALUES (?1, strftime('%s','now'), ?2)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+}
+
 static void set_status(struct run *r, const char *status)
 {
 	sqlite3_stmt *st = NULL;
@@ -658,8 +690,11 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 	if (!rec)   /* invalid UTF-8 cannot happen after extraction; be safe */
 		rec = json_pack("{s:s}", "error", "the page could not be stored");
 	s = json_dumps(rec, JSON_COMPACT);
-	if (s)
+	if (s) {
 		rcache_put(fc->r, key, s);
+		if (!json_object_get(rec, "error"))   /* failures are tried again next time */
+			page_cache_put(fc->r, fc->urls[i], s);
+	}
 	free(s);
 	json_decref(rec);
 }
@@ -692,7 +727,10 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		if (!cv[i].corpus) {
 			char *cached;
 			snprintf(key, sizeof(key), "page:%.4000s", cv[i].url);
-			if ((cached = rcache_get(r, key)) == NULL)
+			if ((cached = rcache_get(r, key)) == NULL && !r->o->fresh &&
+			    (cached = page_cache_get(r, cv[i].url)) != NULL)
+				rcache_put(r, key, cached);   /* read by an earlier run today */
+			else if (!cached)
 				urls[n_fetch++] = cv[i].url;
 			q_free(cached);
 		}
