@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../net/http.h"
 #include "../research/research.h"
@@ -88,7 +89,7 @@ static void *ticker(void *arg)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&p->mu);
 		if (!p->stop)
-			draw(p, (llm_now_ms() - p->t0) / 1000.0);
+			draw(p, (q_now_ms() - p->t0) / 1000.0);
 		pthread_mutex_unlock(&p->mu);
 	}
 	return NULL;
@@ -359,7 +360,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	pthread_mutex_init(&prog.mu, NULL);
-	prog.t0 = llm_now_ms();
+	prog.t0 = q_now_ms();
 	if (prog.tty && !prog.verbose && pthread_create(&tick, NULL, ticker, &prog) == 0)
 		ticking = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);

@@ -13,10 +13,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../core/utf8.h"
 
@@ -60,14 +60,6 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* In the child: limits, stdout to the pipe, then exec. Never returns. */
 static void child_exec(const char *prog, const char *file, int out_fd, unsigned cpu_s)
 {
@@ -99,7 +91,7 @@ static int read_output(int fd, pid_t pid, long deadline, struct qbuf *text,
 
 	for (;;) {
 		struct pollfd pfd = {fd, POLLIN, 0};
-		long left = deadline - now_ms();
+		long left = deadline - (long)q_now_ms();
 		int pr;
 		ssize_t r;
 
@@ -178,7 +170,7 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 		child_exec(prog, tmpl, pipefd[1], timeout_s);
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	rc = read_output(pipefd[0], pid, now_ms() + (long)timeout_s * 1000L, &raw, err);
+	rc = read_output(pipefd[0], pid, (long)q_now_ms() + (long)timeout_s * 1000L, &raw, err);
 	if (rc)
 		kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
@@ -28,13 +29,6 @@
 #define MAX_RETRY_AFTER_MS (300L * 1000)
 #define BACKOFF_CAP_MS (30L * 1000)
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- token estimates ---- */
 
@@ -83,7 +77,7 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 		return q_error_set(err, Q_ENOMEM, "cannot create a condition variable");
 	}
 	c->tpm_tokens = (double)cfg->tpm;
-	c->tpm_at_ms = now_ms();
+	c->tpm_at_ms = q_now_ms();
 	return 0;
 }
 
@@ -114,14 +108,12 @@ struct llm_totals llm_client_totals(struct llm_client *c)
 	return t;
 }
 
-double llm_now_ms(void) { return now_ms(); }
-
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	c->budget_tokens = tokens;
 	c->budget_usd = usd;
-	c->deadline_ms = time_limit_ms > 0 ? now_ms() + (double)time_limit_ms : 0;
+	c->deadline_ms = time_limit_ms > 0 ? q_now_ms() + (double)time_limit_ms : 0;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -134,7 +126,7 @@ static const char *spent_locked(struct llm_client *c, char *buf, size_t size)
 		snprintf(buf, size, "the token budget (%ld) is spent", c->budget_tokens);
 	else if (c->budget_usd > 0 && t->cost_usd >= c->budget_usd)
 		snprintf(buf, size, "the money budget ($%.4g) is spent", c->budget_usd);
-	else if (c->deadline_ms > 0 && now_ms() >= c->deadline_ms)
+	else if (c->deadline_ms > 0 && q_now_ms() >= c->deadline_ms)
 		snprintf(buf, size, "the time limit is reached");
 	else
 		return NULL;
@@ -174,7 +166,7 @@ static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		double t = now_ms(), wait = 0;
+		double t = q_now_ms(), wait = 0;
 
 		if (c->cancelled) {
 			pthread_mutex_unlock(&c->mu);
@@ -551,7 +543,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	struct attempt *a = ctx;
 	size_t len = size * n;
 
-	a->last_byte_ms = now_ms();
+	a->last_byte_ms = q_now_ms();
 	if (!a->decided) {
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
 		a->is_sse = a->status == 200 && strncasecmp(a->ctype, "text/event-stream", 17) == 0;
@@ -577,11 +569,11 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
 	struct attempt *a = ctx;
 
-	if (a->c->cancelled || (a->c->deadline_ms > 0 && now_ms() > a->c->deadline_ms)) {
+	if (a->c->cancelled || (a->c->deadline_ms > 0 && q_now_ms() > a->c->deadline_ms)) {
 		a->cancelled = 1;
 		return 1;
 	}
-	if (now_ms() - a->last_byte_ms > (double)a->c->cfg->idle_ms) {
+	if (q_now_ms() - a->last_byte_ms > (double)a->c->cfg->idle_ms) {
 		a->stalled = 1;
 		return 1;
 	}
@@ -967,7 +959,7 @@ static int attempt_run(struct llm_client *c, struct attempt *a, const char *body
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(a->curl, CURLOPT_NOPROGRESS, 0L);
-	a->last_byte_ms = now_ms();
+	a->last_byte_ms = q_now_ms();
 	cc = curl_easy_perform(a->curl);
 	if (a->is_sse && sse_finish(&a->sse) && !a->done && !a->finished)
 		a->protocol_error = 0;   /* cut off mid-event: judged as truncated */
@@ -1116,11 +1108,11 @@ static long backoff_ms(int attempt)
 /* Sleep ms unless the client is cancelled. */
 static int nap(struct llm_client *c, long ms)
 {
-	double until = now_ms() + (double)ms;
+	double until = q_now_ms() + (double)ms;
 
 	pthread_mutex_lock(&c->mu);
-	while (!c->cancelled && now_ms() < until)
-		wait_ms(c, until - now_ms());
+	while (!c->cancelled && q_now_ms() < until)
+		wait_ms(c, until - q_now_ms());
 	pthread_mutex_unlock(&c->mu);
 	return c->cancelled ? Q_ETIMEOUT : 0;
 }
@@ -1169,7 +1161,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 {
 	const struct llm_config *cfg = c->cfg;
 	const char *model = model_of(c, r);
-	double t0 = now_ms();
+	double t0 = q_now_ms();
 	long est = llm_estimate_prompt(r->messages, r->n_messages);
 	int attempt = 0, rc = 0, connect_failures = 0, stream = cfg->stream;
 	char key[65], *keytext = NULL;
@@ -1193,7 +1185,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	cache_key(c, keytext, key);
 	free(keytext);
 	if (!r->no_cache && cache_get(c, key, resp)) {
-		resp->ms = now_ms() - t0;
+		resp->ms = q_now_ms() - t0;
 		replay(r, resp);
 		count(c, resp, 0, 0);
 		return 0;
@@ -1278,8 +1270,8 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			delay = backoff_ms(attempt - 1);
 		else {   /* pause every request to this server, not just this one */
 			pthread_mutex_lock(&c->mu);
-			if (now_ms() + (double)delay > c->paused_until_ms)
-				c->paused_until_ms = now_ms() + (double)delay;
+			if (q_now_ms() + (double)delay > c->paused_until_ms)
+				c->paused_until_ms = q_now_ms() + (double)delay;
 			pthread_mutex_unlock(&c->mu);
 		}
 		if (r->cb && r->cb->on_retry)
@@ -1290,7 +1282,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		}
 	}
 	resp->attempts = attempt;
-	resp->ms = now_ms() - t0;
+	resp->ms = q_now_ms() - t0;
 	if (rc) {
 		if (attempt > 1 && err && !c->cancelled) {
 			char prev[Q_ERROR_MSG_MAX];

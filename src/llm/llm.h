@@ -142,7 +142,7 @@ struct llm_client {
 	 * with Q_EBUDGET; replies are capped to the tokens left. */
 	long budget_tokens;        /* prompt + completion, all calls */
 	double budget_usd;
-	double deadline_ms;        /* CLOCK_MONOTONIC ms */
+	double deadline_ms;        /* q_now_ms() time */
 	/* Idle libcurl handles: each keeps its connections open, so calls
 	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
 	void *idle[LLM_POOL_MAX];
@@ -162,8 +162,6 @@ void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long t
 /* Why no new request may start ("the token budget (50000) is spent"),
  * or NULL while budgets last. */
 const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size);
-/* Milliseconds on the monotonic clock, the one deadline_ms uses. */
-double llm_now_ms(void);
 
 /* One completion. Returns 0 or Q_E* with err set (say what to fix). */
 int llm_chat(struct llm_client *c, const struct llm_request *req, struct llm_response *resp,

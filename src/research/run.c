@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
@@ -79,8 +80,6 @@ struct run {
 	size_t n_providers;
 };
 
-static double now_ms(void) { return llm_now_ms(); }
-
 /* ---- events and the run record ---- */
 
 static void emit(struct run *r, const char *type, json_t *fields)
@@ -90,7 +89,7 @@ static void emit(struct run *r, const char *type, json_t *fields)
 	char *line;
 
 	json_object_set_new(ev, "type", json_string(type));
-	json_object_set_new(ev, "t", json_real((now_ms() - r->t0) / 1000.0));
+	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
 	line = json_dumps(ev, JSON_COMPACT);
 	if (line && r->env->events) {
@@ -202,7 +201,7 @@ static int should_stop(struct run *r)
 		emit(r, "budget_spent", json_pack("{s:s}", "reason", why));
 		return 1;
 	}
-	if (!r->env->llm && r->o->time_limit_ms > 0 && now_ms() - r->t0 > (double)r->o->time_limit_ms) {
+	if (!r->env->llm && r->o->time_limit_ms > 0 && q_now_ms() - r->t0 > (double)r->o->time_limit_ms) {
 		snprintf(r->stopped, sizeof(r->stopped), "the time limit is reached");
 		return 1;
 	}
@@ -746,7 +745,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		hopt.timeout_ms = 20000;
 		hopt.cancel = r->env->cancel;
 		if (r->o->time_limit_ms > 0) {
-			double left = (double)r->o->time_limit_ms - (now_ms() - r->t0);
+			double left = (double)r->o->time_limit_ms - (q_now_ms() - r->t0);
 			if (left < 1000)
 				left = 1000;
 			if (left < (double)hopt.timeout_ms)
@@ -1419,7 +1418,7 @@ static char *brief(struct run *r, int **ids_out, int *n_ids)
 static json_t *figures(struct run *r)
 {
 	json_t *fig = json_pack("{s:f, s:i, s:i, s:i, s:i, s:i}", "seconds",
-				(now_ms() - r->t0) / 1000.0, "queries", r->n_queries, "sources_read",
+				(q_now_ms() - r->t0) / 1000.0, "queries", r->n_queries, "sources_read",
 				r->n_src, "sources_failed", r->sources_failed, "searches_failed",
 				r->searches_failed, "model_calls_critical_path", r->critical_calls);
 
@@ -1654,7 +1653,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	memset(out, 0, sizeof(*out));
 	memset(&r, 0, sizeof(r));
 	r.env = env;
-	r.t0 = now_ms();
+	r.t0 = q_now_ms();
 	if (run_id <= 0) {
 		time_t now = time(NULL);
 		char day[16];

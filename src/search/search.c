@@ -10,19 +10,12 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../core/version.h"
 #include "../index/corpus.h"
 #include "../index/store.h"
 #include "search.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static const char *setting(const struct config *file, const char *env, const char *key)
 {
@@ -426,7 +419,7 @@ static void *worker(void *arg)
 		if (i >= pl->n)
 			return NULL;
 		t = &pl->tasks[i];
-		t0 = now_ms();
+		t0 = q_now_ms();
 		if (t->cancel && *t->cancel) {
 			t->out->rc = Q_ETIMEOUT;
 			snprintf(t->out->msg, sizeof(t->out->msg), "cancelled");
@@ -440,7 +433,7 @@ static void *worker(void *arg)
 				 t->p->name);
 			t->out->results[k].query = t->qi;
 		}
-		t->out->ms = now_ms() - t0;
+		t->out->ms = q_now_ms() - t0;
 	}
 }
 
