@@ -149,6 +149,16 @@ void config_release(struct config *c)
 	c->n = 0;
 }
 
+const char *config_setting(const struct config *c, const char *env, const char *key)
+{
+	const char *v = env ? getenv(env) : NULL;
+
+	if (v && *v)
+		return v;
+	v = config_get(c, key);
+	return v && *v ? v : NULL;
+}
+
 const char *config_get(const struct config *c, const char *key)
 {
 	size_t i;

@@ -41,4 +41,8 @@ void config_release(struct config *c);
 /* The last value of key, or NULL. */
 const char *config_get(const struct config *c, const char *key);
 
+/* A setting: environment variable env, else the file's key (c may be
+ * NULL); an empty value counts as unset. NULL if neither is set. */
+const char *config_setting(const struct config *c, const char *env, const char *key);
+
 #endif

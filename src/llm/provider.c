@@ -118,14 +118,6 @@ static const char *env_first(const char *a, const char *b)
 	return v && *v ? v : NULL;
 }
 
-/* Environment variable, else config key; NULL if neither. */
-static const char *setting(const struct config *file, const char *env, const char *key)
-{
-	const char *v = env_first(env, NULL);
-
-	return v ? v : config_get(file, key);
-}
-
 static int parse_long(const char *what, const char *s, long min, long max, long *out,
 		      struct q_error *err)
 {
@@ -200,7 +192,7 @@ static int numbers(struct llm_config *c, const struct config *file, struct q_err
 	size_t i;
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		const char *v = setting(file, tab[i].env, tab[i].key);
+		const char *v = config_setting(file, tab[i].env, tab[i].key);
 		long n = 0;
 		int rc;
 
@@ -274,7 +266,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	c->max_retries = LLM_DEFAULT_RETRIES;
 
 	flag_provider = o->provider && *o->provider;
-	name = flag_provider ? o->provider : setting(file, "QUARRY_LLM_PROVIDER", "provider");
+	name = flag_provider ? o->provider : config_setting(file, "QUARRY_LLM_PROVIDER", "provider");
 	if (name && strcasecmp(name, "custom") != 0) {
 		p = llm_preset_find(name);
 		if (!p)
@@ -289,7 +281,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		base = o->base_url;
 	else if (flag_provider && p)
 		base = p->base_url;
-	else if ((base = setting(file, "QUARRY_LLM_BASE_URL", "base_url")) == NULL)
+	else if ((base = config_setting(file, "QUARRY_LLM_BASE_URL", "base_url")) == NULL)
 		base = p ? p->base_url : env_first("OPENAI_BASE_URL", NULL);
 	if (!base)
 		return q_error_set(err, Q_EINVAL,
@@ -313,7 +305,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		model = o->model;
 	else if (flag_provider && p)
 		model = p->smart_model, user_model = 0;
-	else if ((model = setting(file, "QUARRY_LLM_MODEL", "model")) == NULL)
+	else if ((model = config_setting(file, "QUARRY_LLM_MODEL", "model")) == NULL)
 		model = p ? p->smart_model : NULL, user_model = 0;
 	if (!model)
 		return q_error_set(err, Q_EINVAL,
@@ -325,7 +317,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		fast = o->fast_model;
 	else if (flag_provider && p && !user_model)
 		fast = p->fast_model;
-	else if ((fast = setting(file, "QUARRY_FAST_MODEL", "fast_model")) == NULL)
+	else if ((fast = config_setting(file, "QUARRY_FAST_MODEL", "fast_model")) == NULL)
 		fast = (p && !user_model) ? p->fast_model : model;
 	if (!fast)
 		fast = model;
@@ -376,9 +368,9 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 			goto fail;
 		}
 	}
-	if ((v = setting(file, "QUARRY_LLM_STREAM", "stream")) != NULL)
+	if ((v = config_setting(file, "QUARRY_LLM_STREAM", "stream")) != NULL)
 		c->stream = strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 && strcasecmp(v, "no") != 0;
-	if ((v = setting(file, "QUARRY_LLM_PRICE", "price")) != NULL) {
+	if ((v = config_setting(file, "QUARRY_LLM_PRICE", "price")) != NULL) {
 		if (llm_parse_price(v, &c->price)) {
 			rc = q_error_set(err, Q_EINVAL,
 					 "QUARRY_LLM_PRICE must be 'IN,OUT[,CACHED]' in USD per million "

@@ -17,16 +17,6 @@
 #include "../index/store.h"
 #include "search.h"
 
-static const char *setting(const struct config *file, const char *env, const char *key)
-{
-	const char *v = getenv(env);
-
-	if (v && *v)
-		return v;
-	v = config_get(file, key);
-	return v && *v ? v : NULL;
-}
-
 static int add_web(struct search_provider *out, size_t *n, enum search_kind kind, const char *name,
 		   const char *url, const char *key_env, const char *key)
 {
@@ -95,7 +85,7 @@ int search_providers(const char *sources, const char *home, const struct config 
 		if (!wants(sources, web[i].name, 1))
 			continue;
 		want_web = 1;
-		url = setting(file, web[i].url_env, web[i].url_cfg);
+		url = config_setting(file, web[i].url_env, web[i].url_cfg);
 		if (!url)
 			url = web[i].url_default;
 		if (web[i].key_env) {
