@@ -579,13 +579,26 @@ static int corpus_text(struct run *r, const char *path, struct qbuf *text, char 
 	return found;
 }
 
+/* Note key as tried (URL keys and "hash:" content keys). 0 or Q_ENOMEM. */
+static int remember_key(struct run *r, const char *key)
+{
+	char **k = q_reallocarray(r->read_keys, (size_t)r->n_read_keys + 1, sizeof(char *));
+
+	if (!k)
+		return Q_ENOMEM;
+	r->read_keys = k;
+	if (!(k[r->n_read_keys] = q_strdup(key)))
+		return Q_ENOMEM;
+	r->n_read_keys++;
+	return 0;
+}
+
 static int add_source(struct run *r, const char *url, const char *title, const char *text,
 		      size_t len, int corpus, int round)
 {
 	struct source *s;
 	struct qbuf norm;
 	char hash[65], key[80];
-	int i;
 
 	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES)
 		len = (size_t)RESEARCH_SOURCE_MAX_BYTES;
@@ -597,14 +610,7 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	snprintf(key, sizeof(key), "hash:%s", hash);
 	if (seen_key(r, key))
 		return -1;   /* the same text under another address */
-	{
-		char **k = q_reallocarray(r->read_keys, (size_t)r->n_read_keys + 1, sizeof(char *));
-		if (k) {
-			r->read_keys = k;
-			if ((k[r->n_read_keys] = q_strdup(key)) != NULL)
-				r->n_read_keys++;
-		}
-	}
+	remember_key(r, key);   /* out of memory: only a later duplicate goes unnoticed */
 	s = q_reallocarray(r->src, (size_t)r->n_src + 1, sizeof(*s));
 	if (!s)
 		return -1;
@@ -634,9 +640,7 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 		q_free(s->norm);
 		return -1;
 	}
-	for (i = 0; i < 1; i++)
-		r->n_src++;
-	return r->n_src - 1;
+	return r->n_src++;
 }
 
 static void source_failed(struct run *r, const char *url, const char *why)
@@ -712,16 +716,10 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		return first;
 	}
 	for (i = 0; i < n && picked < want; i++) {
-		char **k;
 		if (seen_key(r, cv[i].key))
 			continue;
-		k = q_reallocarray(r->read_keys, (size_t)r->n_read_keys + 1, sizeof(char *));
-		if (!k)
+		if (remember_key(r, cv[i].key))
 			break;
-		r->read_keys = k;
-		if (!(k[r->n_read_keys] = q_strdup(cv[i].key)))
-			break;
-		r->n_read_keys++;
 		pick[picked++] = i;
 		if (!cv[i].corpus) {
 			char *cached;
@@ -1450,7 +1448,7 @@ static json_t *compose(struct run *r, const char *body_raw, int *ids, int n_ids,
 	struct cite_finding *cf = q_calloc((size_t)(n_ids ? n_ids : 1), sizeof(*cf));
 	struct cite_result cr;
 	json_t *rep, *findings = json_array(), *sources = json_array(), *v;
-	int i, verified_quotes = 0;
+	int i;
 
 	for (i = 0; cf && i < n_ids; i++)
 		cf[i].source = r->f[ids[i]].source;
@@ -1460,8 +1458,6 @@ static json_t *compose(struct run *r, const char *body_raw, int *ids, int n_ids,
 		json_decref(sources);
 		return NULL;
 	}
-	for (i = 0; i < r->n_f; i++)
-		verified_quotes++;
 	for (i = 0; i < n_ids; i++) {
 		struct finding *f = &r->f[ids[i]];
 		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:s, s:s, s:b}", "id", i + 1,
@@ -1500,7 +1496,7 @@ static json_t *compose(struct run *r, const char *body_raw, int *ids, int n_ids,
 	v = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:O}", "citations", cr.citations,
 		      "citations_verified", cr.verified, "citations_removed", cr.removed,
 		      "claims_checked", cr.claims, "unsupported_sentences", cr.unsupported_n,
-		      "quotes_verified", verified_quotes, "quotes_dropped", r->quotes_dropped,
+		      "quotes_verified", r->n_f, "quotes_dropped", r->quotes_dropped,
 		      "sources_read", r->n_src, "sources_failed", r->sources_failed, "unsupported",
 		      cr.unsupported);
 	rep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:s}", "title",
