@@ -558,6 +558,13 @@ run brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/demo" --sources 
 	"Why did the US switch off GPS Selective Availability?"
 rc_is 0; out_has "## Sources"; out_has "**"; out_has "[1]"; out_has "gps-selective-availability.md"
 out_lacks "[unsupported]"
+# A text ending in a multi-byte character keeps it (the source is cut only past its cap).
+mkdir -p "$TMP/zhend"
+printf '# 测试\n\n全球定位系统的选择可用性于二〇〇〇年五月被美国政府关闭，民用精度提高到约二十米。\n' >"$TMP/zhend/a.md"
+"$Q" index add --home "$TMP/zhhome" "$TMP/zhend" >/dev/null 2>&1
+run brief-zh-end "$Q" research --home "$TMP/zhhome" --sources corpus --no-llm 选择可用性
+rc_is 0; out_has "民用精度提高到约二十米。**"
+
 # A file name that is not UTF-8 still yields a cited source (shown with U+FFFD).
 mkdir -p "$TMP/u8"
 cp sample/corpus/gps-civil-use.md "$TMP/u8/$(printf 'bad\377name.md')"

@@ -600,12 +600,11 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	struct qbuf norm;
 	char hash[65], key[80];
 
-	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES)
+	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES) {   /* cut before a character, not inside one */
 		len = (size_t)RESEARCH_SOURCE_MAX_BYTES;
-	while (len > 0 && ((unsigned char)text[len - 1] & 0xC0) == 0x80)   /* whole characters */
-		len--;
-	if (len > 0 && (unsigned char)text[len - 1] >= 0xC0)
-		len--;
+		while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+			len--;
+	}
 	sha256_hex(text, len, hash);
 	snprintf(key, sizeof(key), "hash:%s", hash);
 	if (seen_key(r, key))
