@@ -1,6 +1,8 @@
 /*
  * utf8.c - UTF-8 decoding and character classes (see utf8.h).
  */
+#include <string.h>
+
 #include "utf8.h"
 
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out_cp)
@@ -150,4 +152,14 @@ int utf8_is_sentence_end(uint32_t cp)
 {
 	return cp == '.' || cp == '!' || cp == '?' || cp == 0x3002 ||
 	       cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF0E || cp == 0x0964;
+}
+
+char *utf8_sanitize_dup(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	struct qbuf b;
+
+	qbuf_init(&b, 3 * n + 1);   /* each bad byte becomes a 3-byte U+FFFD at most */
+	utf8_sanitize_append(&b, s ? s : "", n);
+	return qbuf_detach(&b, NULL);
 }

@@ -33,6 +33,10 @@ int utf8_valid(const char *s, size_t n);
  * bytes dropped. Returns b->err. */
 int utf8_sanitize_append(struct qbuf *b, const char *s, size_t n);
 
+/* A sanitised copy of the string s (NULL: ""), for text that must be
+ * UTF-8 (reports, JSON). Free with q_free; NULL when out of memory. */
+char *utf8_sanitize_dup(const char *s);
+
 /* Han, Hiragana, Katakana, Hangul (scripts written without spaces or
  * with dense syllables, whose characters carry more than a Latin letter). */
 int utf8_is_cjk(uint32_t cp);

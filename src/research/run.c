@@ -357,13 +357,10 @@ static int seen_key(struct run *r, const char *key)
 /* A JSON string of any bytes (file names need not be UTF-8). */
 static json_t *json_u8(const char *s)
 {
-	struct qbuf b;
-	json_t *j;
+	char *clean = utf8_sanitize_dup(s);
+	json_t *j = json_string(clean ? clean : "");
 
-	qbuf_init(&b, 1024 * 1024);
-	utf8_sanitize_append(&b, s ? s : "", s ? strlen(s) : 0);
-	j = json_string(qbuf_cstr(&b));
-	qbuf_release(&b);
+	q_free(clean);
 	return j ? j : json_string("");
 }
 
@@ -616,16 +613,9 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	r->src = s;
 	s = &r->src[r->n_src];
 	memset(s, 0, sizeof(*s));
-	{   /* paths and titles may hold any bytes; reports and JSON need UTF-8 */
-		struct qbuf u8;
-		qbuf_init(&u8, 64 * 1024);
-		utf8_sanitize_append(&u8, url, strlen(url));
-		s->url = qbuf_detach(&u8, NULL);
-		qbuf_init(&u8, 64 * 1024);
-		utf8_sanitize_append(&u8, title && *title ? title : url,
-				     strlen(title && *title ? title : url));
-		s->title = qbuf_detach(&u8, NULL);
-	}
+	/* Paths and titles may hold any bytes; reports and JSON need UTF-8. */
+	s->url = utf8_sanitize_dup(url);
+	s->title = utf8_sanitize_dup(title && *title ? title : url);
 	s->text = q_strndup(text, len);
 	qbuf_init(&norm, (size_t)RESEARCH_SOURCE_MAX_BYTES * 2);
 	text_normalize(text, len, &norm);
