@@ -808,6 +808,13 @@ static void focus_query(struct run *r, struct qbuf *q)
 
 /* The best excerpts of source i for the question, in document order, up
  * to about max_tokens. */
+static int by_start(const void *a, const void *b)
+{
+	const struct rpassage *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 {
 	const char *texts[1] = {r->src[i].text};
@@ -865,23 +872,16 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 		}
 	}
 	/* Document order reads better than score order. */
-	for (j = 0; j < n; j++) {
-		struct rpassage *p = NULL;
-		for (k = 0; k < nr[0]; k++) {
-			size_t x;
-			int want = 0;
-			for (x = 0; x < n_picked; x++)
-				want |= picked[x] == rank[0][k].start;
-			if (want && (!p || rank[0][k].start < p->start) &&
-			    (j == 0 || rank[0][k].start > pos[0]))
-				p = &rank[0][k];
-		}
-		if (!p)
-			break;
-		pos[0] = p->start;
-		if (j > 0)
+	qsort(rank[0], nr[0], sizeof(*rank[0]), by_start);
+	for (k = 0, j = 0; k < nr[0]; k++) {
+		size_t x;
+		for (x = 0; x < n_picked && picked[x] != rank[0][k].start; x++)
+			;
+		if (x == n_picked)
+			continue;
+		if (j++ > 0)
 			qbuf_adds(out, "\n[...]\n");
-		qbuf_add(out, r->src[i].text + p->start, p->end - p->start);
+		qbuf_add(out, r->src[i].text + rank[0][k].start, rank[0][k].end - rank[0][k].start);
 	}
 	q_free(picked);
 	for (m = 0; m <= n_sub; m++)
