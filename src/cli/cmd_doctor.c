@@ -54,7 +54,7 @@ static int on_path(const char *prog)
 	return 0;
 }
 
-static void check_model(struct cli_model *m, const char *home, int call)
+static void check_model(struct cli_model *m, int call)
 {
 	struct llm_message msg = {"user", "Reply with the single word: ok", NULL};
 	struct llm_request req;
@@ -104,7 +104,6 @@ static void check_model(struct cli_model *m, const char *home, int call)
 	if (!resp.content[0])
 		line("reply", 0, "the answer was empty: is %s a chat model?", m->cfg.model);
 	llm_response_release(&resp);
-	(void)home;
 }
 
 static void check_store(const char *home)
@@ -184,7 +183,7 @@ int cmd_doctor(int argc, char **argv)
 		return cli_usage_error("doctor", "unexpected argument '%s'", ops[0]);
 	problems = 0;
 	printf("quarry %s\n", QUARRY_VERSION);
-	check_model(&m, home, call);
+	check_model(&m, call);
 	check_store(home);
 	line("pdftotext", on_path("pdftotext"), "%s", on_path("pdftotext") ? "found (PDFs can be read)" :
 	     "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");

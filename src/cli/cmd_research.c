@@ -309,29 +309,17 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 			have_model = 1;
 		}
 	}
-	if (have_model) {
-		if (cli_model_open(&c->m, cmd, c->home, !c->no_cache))
-			return 1;
-	} else {
-		if (store_home(c->home, dir, sizeof(dir), &err) || store_open(&c->m.store, dir, &err)) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
-			return 1;
-		}
-		c->m.have_store = 1;
-	}
-	if (!c->m.have_store) {
-		if (store_home(c->home, dir, sizeof(dir), &err) || store_open(&c->m.store, dir, &err)) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
-			cli_model_close(&c->m);
-			return 1;
-		}
-		c->m.have_store = 1;
-	}
-	if (store_home(c->home, dir, sizeof(dir), &err)) {
+	if (have_model && cli_model_open(&c->m, cmd, c->home, !c->no_cache))
+		return 1;
+	/* Runs live in the database, model or not (cli_model_open opened it
+	 * for the reply cache unless --no-cache). */
+	if (store_home(c->home, dir, sizeof(dir), &err) ||
+	    (!c->m.have_store && store_open(&c->m.store, dir, &err))) {
 		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
 		return 1;
 	}
+	c->m.have_store = 1;
 	if (c->events && !(events = fopen(c->events, "a"))) {
 		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);

@@ -779,11 +779,9 @@ static enum outcome judge(struct attempt *a, CURLcode cc, const char *model, str
 		o = json_loadb(qbuf_cstr(&a->body), a->body.len, 0, &jerr);
 		if (!o && a->body.len > 0 && memmem(a->body.data, a->body.len, "data:", 5)) {
 			/* An event stream with the wrong content type. */
-			int pending;
 			sse_feed(&a->sse, a->body.data, a->body.len);
-			pending = sse_finish(&a->sse);
+			sse_finish(&a->sse);
 			a->is_sse = 1;
-			(void)pending;
 			return judge(a, CURLE_OK, model, err, connect_failure);
 		}
 		if (!o || !json_is_array(json_object_get(o, "choices"))) {
