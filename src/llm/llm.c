@@ -979,6 +979,14 @@ static void cache_key(struct llm_client *c, const char *body_text, char key[65])
 	qbuf_release(&b);
 }
 
+/* o's string member k, or dflt. */
+static const char *jstr(const json_t *o, const char *k, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : dflt;
+}
+
 static int cache_get(struct llm_client *c, const char *key, struct llm_response *resp)
 {
 	sqlite3_stmt *st = NULL;
@@ -998,15 +1006,10 @@ static int cache_get(struct llm_client *c, const char *key, struct llm_response 
 	pthread_mutex_unlock(&c->mu);
 	if (!o || !json_is_string(json_object_get(o, "content")))
 		goto out;
-	resp->content = q_strdup(json_string_value(json_object_get(o, "content")));
-	resp->reasoning = q_strdup(json_string_value(json_object_get(o, "reasoning"))
-					   ? json_string_value(json_object_get(o, "reasoning")) : "");
-	snprintf(resp->finish_reason, sizeof(resp->finish_reason), "%s",
-		 json_string_value(json_object_get(o, "finish_reason")) ?
-		 json_string_value(json_object_get(o, "finish_reason")) : "stop");
-	snprintf(resp->model, sizeof(resp->model), "%s",
-		 json_string_value(json_object_get(o, "model")) ?
-		 json_string_value(json_object_get(o, "model")) : "");
+	resp->content = q_strdup(jstr(o, "content", ""));
+	resp->reasoning = q_strdup(jstr(o, "reasoning", ""));
+	snprintf(resp->finish_reason, sizeof(resp->finish_reason), "%s", jstr(o, "finish_reason", "stop"));
+	snprintf(resp->model, sizeof(resp->model), "%s", jstr(o, "model", ""));
 	u = json_object_get(o, "usage");
 	resp->usage.prompt = get_long(u, "prompt") > 0 ? get_long(u, "prompt") : 0;
 	resp->usage.completion = get_long(u, "completion") > 0 ? get_long(u, "completion") : 0;
@@ -1019,13 +1022,9 @@ static int cache_get(struct llm_client *c, const char *key, struct llm_response 
 		json_array_foreach(calls, i, tc) {
 			if (!resp->calls)
 				break;
-			resp->calls[i].id = q_strdup(json_string_value(json_object_get(tc, "id")) ?
-						     json_string_value(json_object_get(tc, "id")) : "");
-			resp->calls[i].name = q_strdup(json_string_value(json_object_get(tc, "name")) ?
-						       json_string_value(json_object_get(tc, "name")) : "");
-			resp->calls[i].arguments = q_strdup(
-				json_string_value(json_object_get(tc, "arguments")) ?
-				json_string_value(json_object_get(tc, "arguments")) : "");
+			resp->calls[i].id = q_strdup(jstr(tc, "id", ""));
+			resp->calls[i].name = q_strdup(jstr(tc, "name", ""));
+			resp->calls[i].arguments = q_strdup(jstr(tc, "arguments", ""));
 			resp->n_calls++;
 		}
 	}
