@@ -71,6 +71,11 @@ out_lacks "Ten gadgets"; out_lacks "Share on X"; out_lacks "Galileo reaches"
 run extract-forum "$Q" extract sample/pages/forum.html
 rc_is 0; out_has "I keep reading"; out_has "It matters more"; out_has "GPS III satellites"
 out_lacks "Powered by"; out_lacks "Register"
+# At a forum's address the page is a discussion: its title opens the text, once.
+run extract-forum-type "$Q" extract -f json --url https://forum.example.org/t/sa/1 sample/pages/forum.html
+rc_is 0; out_has '"page_type":"forum"'; out_has '"text":"Does turning off Selective Availability still matter?\n'
+run extract-forum-title-once "$Q" extract --url https://forum.example.org/t/sa/1 sample/pages/forum.html
+if [ "$(grep -c 'Does turning off Selective' "$TMP/out")" -eq 1 ]; then ok; else bad "thread title printed twice"; fi
 run extract-zh "$Q" extract sample/pages/zh-article.html
 rc_is 0; out_has "选择可用性"; out_has "对开放技术的启示"; out_lacks "热门文章"; out_lacks "版权所有"
 run extract-json "$Q" extract -f json sample/pages/article.html

@@ -215,7 +215,15 @@ void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
 	json_t *o;
 
 	if (fmt != OUT_JSON) {
-		if (doc->title && *doc->title)
+		/* A thread's text already opens with its title. */
+		size_t tl = doc->title ? strlen(doc->title) : 0;
+		const char *t = doc->text ? doc->text + strspn(doc->text, "#") : NULL;
+		int repeated;
+
+		if (t && t != doc->text && *t == ' ')
+			t++;
+		repeated = tl && t && !strncmp(t, doc->title, tl) && (t[tl] == '\n' || t[tl] == '\0');
+		if (tl && !repeated)
 			fprintf(f, fmt == OUT_MARKDOWN ? "# %s\n\n" : "%s\n\n", doc->title);
 		if (doc->text && *doc->text)
 			fprintf(f, "%s\n", doc->text);
@@ -232,6 +240,7 @@ void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
 	set_str(o, "language", doc->lang);
 	set_str(o, "site_name", doc->site_name);
 	set_str(o, "description", doc->description);
+	set_str(o, "page_type", doc_page_type_name(doc->page_type));
 	json_object_set_new(o, "text", json_stringn(doc->text ? doc->text : "", doc->text_len));
 	json_object_set_new(o, "text_bytes", json_integer((json_int_t)doc->text_len));
 	set_num(o, "bytes", fig->bytes);

@@ -47,6 +47,17 @@ const char *doc_kind_name(enum doc_kind kind)
 	return "unknown";
 }
 
+const char *doc_page_type_name(enum doc_page_type type)
+{
+	switch (type) {
+	case DOC_PAGE_ARTICLE: return "article";
+	case DOC_PAGE_PRODUCT: return "product";
+	case DOC_PAGE_FORUM: return "forum";
+	case DOC_PAGE_UNKNOWN: break;
+	}
+	return NULL;
+}
+
 static int ct_is(const char *ct, const char *type)
 {
 	size_t n = strlen(type);

@@ -34,6 +34,15 @@ enum doc_kind {
 	DOC_KIND_TEXT
 };
 
+/* What kind of page an HTML document declares itself to be (schema.org
+ * JSON-LD, Open Graph) or its address suggests. */
+enum doc_page_type {
+	DOC_PAGE_UNKNOWN = 0,
+	DOC_PAGE_ARTICLE,
+	DOC_PAGE_PRODUCT,
+	DOC_PAGE_FORUM       /* a discussion: its replies are the content */
+};
+
 /* An extracted document. All strings are UTF-8 and owned; NULL if absent. */
 struct q_doc {
 	enum doc_kind kind;    /* what the input was read as */
@@ -44,6 +53,7 @@ struct q_doc {
 	char *lang;            /* language tag, e.g. "en", "zh-CN" */
 	char *site_name;
 	char *description;
+	enum doc_page_type page_type;
 	char *text;            /* main content, in the requested format */
 	size_t text_len;
 };
@@ -73,6 +83,8 @@ enum doc_kind doc_sniff(const char *data, size_t len, const char *content_type,
 			const char *filename);
 
 const char *doc_kind_name(enum doc_kind kind);
+/* "article", "product", "forum", or NULL when not known. */
+const char *doc_page_type_name(enum doc_page_type type);
 
 /* Free everything the doc owns and zero it. */
 void doc_release(struct q_doc *doc);

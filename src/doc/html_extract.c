@@ -42,8 +42,15 @@
 #include "html_int.h"
 #include "xmlwalk.h"
 
-/* Chrome costs this much per character against content. */
+/* Chrome costs this much per character against content ... */
 #define LAMBDA 0.3f
+/* ... more on a page that declares itself an article (its text sits in
+ * one place; what surrounds it is chrome) and less on a page that
+ * declares nothing (services, listings: content made of short blocks). */
+#define LAMBDA_ARTICLE 0.6f
+#define LAMBDA_UNKNOWN 0.15f
+/* A <noscript> with less text than this is a notice, not the page. */
+#define NOSCRIPT_NOTICE_CHARS 300.0f
 /* A block with at least this much non-link text is content ... */
 #define GOOD_BLOCK_CHARS 60.0f
 /* ... or this much if it has sentence punctuation. */
@@ -96,7 +103,16 @@ static const char *const boiler_roles[] = {
 static const char *const boiler_strong[] = {
 	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
 	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
-	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed", NULL
+	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
+	/* the writer's biography under an article */
+	"author-bio", "author_bio", "authorbio", "author-box", "author_box", "authorbox",
+	"about-author", "about-the-author", "about_author", "aboutauthor", "author-info",
+	"author_info", "authorinfo", "author-card", "author-profile", "author-details",
+	"author-description", "author-about", "author-wrap", "author-block", "author-section",
+	"author-container", "author-meta",
+	/* a forum poster's rank, join date and post count beside each post */
+	"usertitle", "user-title", "userextras", "user-extras", "user-info", "user-details",
+	"userdetails", "postprofile", "user-stats", "userstats", "expandlink", NULL
 };
 
 /* Class/id substrings of things that are never content, however much
@@ -112,7 +128,7 @@ static const char *const boiler_weak[] = {
 	"masthead", "ad", "ads", "pagination", "pager", "signup",
 	"modal", "toolbar", "tagcloud", "tags", "topbar", "offcanvas",
 	"drawer", "dropdown", "login", "facet", "facets", "filter", "filters",
-	"refinements", "sorting", "signature", "userinfo", "postbit", NULL
+	"refinements", "sorting", "signature", "userinfo", "postbit", "bio", NULL
 };
 
 static const char *const content_words[] = {
@@ -168,6 +184,48 @@ static int has_attr(const xmlNode *n, const char *name)
 	return 0;
 }
 
+/* A utility class that sets a display value ("d-md-block", "lg:flex"). */
+static int shows_display(const char *w)
+{
+	static const char *const kinds[] = {"block", "flex", "inline", "grid", "table", "contents", NULL};
+	int i;
+
+	for (i = 0; kinds[i]; i++)
+		if (strstr(w, kinds[i]))
+			return 1;
+	return 0;
+}
+
+/* Utility classes that hide an element at every screen size (Bootstrap's
+ * d-none; visually-hidden, text for screen readers only) unless another
+ * class of the same element shows it again at some size (d-md-block).
+ * Tailwind's bare "hidden" is left alone: pages pair it with md:block
+ * and the like too often to tell. */
+static int class_hides(const char *cls)
+{
+	char w[64];
+	int hides = 0, shows = 0;
+
+	while (*cls) {
+		size_t k = 0;
+		while (*cls == ' ' || *cls == '\t' || *cls == '\n')
+			cls++;
+		while (*cls && *cls != ' ' && *cls != '\t' && *cls != '\n') {
+			if (k < sizeof(w) - 1)
+				w[k++] = *cls;
+			cls++;
+		}
+		w[k] = '\0';
+		if (!k)
+			break;
+		if (!strcmp(w, "d-none") || !strcmp(w, "visually-hidden") || !strcmp(w, "visuallyhidden"))
+			hides = 1;
+		else if ((!strncmp(w, "d-", 2) || strchr(w, ':')) && shows_display(w))
+			shows = 1;
+	}
+	return hides && !shows;
+}
+
 static int is_hidden(const xmlNode *n)
 {
 	const char *v;
@@ -178,6 +236,8 @@ static int is_hidden(const xmlNode *n)
 		v = html_attr(n, "id");
 		return !(v && v[0] == 'S' && v[1] == ':');
 	}
+	if ((v = html_attr(n, "class")) != NULL && class_hides(v))
+		return 1;
 	v = html_attr(n, "aria-hidden");
 	if (v && !strcasecmp(v, "true"))
 		return 1;
@@ -258,6 +318,9 @@ static int is_boiler(const xmlNode *n)
 		return 3;
 	if (tag_in(n, boiler_tags))
 		return 2;
+	/* An accordion's toggle holds its heading (an FAQ's question). */
+	if (tag_is(n, "button") && (html_attr(n, "aria-expanded") || html_attr(n, "aria-controls")))
+		return 0;
 	if (tag_in(n, weak_boiler_tags))
 		return 1;
 	role = html_attr(n, "role");
@@ -368,8 +431,10 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	} else {
 		s->block = parent ? parent->block : NULL;
 	}
-	if (tag_is(n, "a"))
+	if (tag_is(n, "a")) {
 		s->flags |= NS_INLINK;
+		s->anchors = 1;
+	}
 	if (tag_is(n, "pre"))
 		s->flags |= NS_PRE;
 	switch (says_comments(n)) {
@@ -393,6 +458,20 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	}
 }
 
+/* A button whose label is a question is an FAQ entry's toggle. */
+static int button_asks(const xmlNode *n)
+{
+	struct qbuf t;
+	int asks;
+
+	qbuf_init(&t, 512);
+	html_node_text(n, &t, 400);
+	asks = t.len >= 12 && (t.data[t.len - 1] == '?' ||
+			       (t.len >= 3 && !memcmp(t.data + t.len - 3, "\xef\xbc\x9f", 3)));
+	qbuf_release(&t);
+	return asks;
+}
+
 /* All of n's subtree is closed: finish its figures and pass them up. */
 static void leave_element(xmlNode *n)
 {
@@ -402,6 +481,12 @@ static void leave_element(xmlNode *n)
 		return;
 	if (s->flags & NS_BLOCK)
 		classify_block(s);
+	/* A short <noscript> is a "please enable JavaScript" notice; a long
+	 * one can be the page itself (forum software serves posts there). */
+	if (tag_is(n, "noscript") && s->text < NOSCRIPT_NOTICE_CHARS)
+		s->flags |= NS_BOILER | NS_NEVER;
+	if ((s->flags & NS_WEAK) && tag_is(n, "button") && button_asks(n))
+		s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
 	if (s->flags & NS_BOILER) {
 		/* Class names lie (an Elementor "widget" wraps the article):
 		 * a subtree with this much prose is content after all. */
@@ -420,6 +505,7 @@ static void leave_element(xmlNode *n)
 		p->link += s->link;
 		p->good += s->good;
 		p->bad += s->bad;
+		p->anchors = (uint16_t)(p->anchors + s->anchors > 60000 ? 60000 : p->anchors + s->anchors);
 	}
 }
 
@@ -493,15 +579,26 @@ static void score_tree(xmlNode *root, struct nstat *stats)
 	xml_walk(root, score_visit, score_leave, &w);
 }
 
-static float node_score(const xmlNode *n)
+static float page_lambda(enum doc_page_type type)
+{
+	switch (type) {
+	case DOC_PAGE_ARTICLE: return LAMBDA_ARTICLE;
+	case DOC_PAGE_UNKNOWN: return LAMBDA_UNKNOWN;
+	case DOC_PAGE_PRODUCT:
+	case DOC_PAGE_FORUM: break;
+	}
+	return LAMBDA;
+}
+
+static float node_score(const xmlNode *n, float lambda)
 {
 	const struct nstat *s = ns(n);
 
-	return s->good - LAMBDA * s->bad;
+	return s->good - lambda * s->bad;
 }
 
 /* Step 4: the element with the best score, or NULL if no prose. */
-static xmlNode *best_node(xmlNode *root)
+static xmlNode *best_node(xmlNode *root, float lambda)
 {
 	xmlNode *n, *best = NULL;
 	float best_score = 0;
@@ -514,7 +611,7 @@ static xmlNode *best_node(xmlNode *root)
 			if (s->flags & (NS_REMOVED | NS_BOILER)) {
 				descend = 0;
 			} else if (s->good >= MIN_PROSE_CHARS) {
-				float sc = node_score(n);
+				float sc = node_score(n, lambda);
 				/* Pre-order: on a tie the later, deeper node
 				 * wins, so an ancestor must add content to win. */
 				if (!best || sc >= best_score) {
@@ -590,6 +687,22 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 	return best;
 }
 
+/* Addresses of discussion pages: forum software and comment threads. */
+static int url_says_forum(const char *url)
+{
+	static const char *const parts[] = {"/forum/", "/forums/", "/forum.", "://forum.",
+		"://forums.", "://community.", "://boards.", "://bbs.", "/comments/", "/discussion/",
+		"/discussions/", "/thread/", "/threads/", "showthread.php", "viewtopic.php", "/t/", NULL};
+	int i;
+
+	if (!url || !strstr(url, "://"))
+		return 0;
+	for (i = 0; parts[i]; i++)
+		if (strcasestr(url, parts[i]))
+			return 1;
+	return 0;
+}
+
 static int set_text(struct q_doc *out, struct qbuf *b)
 {
 	qbuf_rtrim(b, " \n");
@@ -642,7 +755,9 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		q_error_set(err, rc, "out of memory reading page metadata");
 		goto out;
 	}
-	main_node = best_node(root);
+	if (out->page_type == DOC_PAGE_UNKNOWN && url_says_forum(opt ? opt->base_url : NULL))
+		out->page_type = DOC_PAGE_FORUM;
+	main_node = best_node(root, page_lambda(out->page_type));
 	if (!main_node)
 		main_node = fallback_node(root);
 	else
@@ -656,7 +771,9 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
 	}
 #endif
-	rc = html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT, out->title, &b);
+	/* A thread's title is its opening question: kept in the text. */
+	rc = html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT,
+			 out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, &b);
 	if (!rc)
 		rc = set_text(out, &b);
 	if (rc)

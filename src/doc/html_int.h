@@ -25,6 +25,7 @@ struct nstat {
 	uint16_t own_punct;/* commas and sentence ends in own text */
 	float own_code;    /* braces, brackets, quotes, '=' ... in own text */
 	uint16_t flags;    /* NS_* below */
+	uint16_t anchors;  /* <a> elements in the subtree (saturating) */
 	xmlNode *block;    /* nearest block ancestor-or-self */
 };
 
@@ -83,6 +84,6 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out);
 
 /* Render root's subtree into out (format, title to skip if it repeats). */
 int html_render(xmlNode *root, enum doc_format format, const char *title,
-		struct qbuf *out);
+		enum doc_page_type page_type, struct qbuf *out);
 
 #endif

@@ -22,7 +22,47 @@ enum meta_field { M_TITLE, M_AUTHOR, M_DATE, M_LANG, M_SITE, M_DESC, M_COUNT };
 struct meta_pick {
 	char *value[M_COUNT];
 	int rank[M_COUNT];
+	enum doc_page_type page_type;
+	int products;      /* Product entities declared */
+	int lists;         /* ItemList, CollectionPage ... declared */
 };
+
+static const char *const forum_types[] = {"DiscussionForumPosting", "QAPage", "forum", NULL};
+
+static int in_list_ci(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcasecmp(s, *list))
+			return 1;
+	return 0;
+}
+
+/* A declared type (schema.org @type, og:type) raises the page type: a
+ * discussion outranks a product, a product an article (reviews embed
+ * products, forums embed articles). Returns the type t stands for. */
+static enum doc_page_type offer_type(struct meta_pick *m, const char *t)
+{
+	static const char *const product[] = {"Product", "ProductGroup", NULL};
+	static const char *const article[] = {"Article", "NewsArticle", "BlogPosting", "TechArticle",
+		"ScholarlyArticle", "Report", "article", NULL};
+	static const char *const list[] = {"ItemList", "CollectionPage", "SearchResultsPage",
+		"OfferCatalog", NULL};
+	enum doc_page_type k = DOC_PAGE_UNKNOWN;
+
+	if (!t)
+		return k;
+	if (in_list_ci(t, list))
+		m->lists++;
+	if (in_list_ci(t, forum_types))
+		k = DOC_PAGE_FORUM;
+	else if (in_list_ci(t, product))
+		k = DOC_PAGE_PRODUCT;
+	else if (in_list_ci(t, article))
+		k = DOC_PAGE_ARTICLE;
+	if (k > m->page_type)
+		m->page_type = k;
+	return k;
+}
 
 static void offer(struct meta_pick *m, enum meta_field f, int rank, const char *v, size_t n)
 {
@@ -100,6 +140,8 @@ static void from_meta_tag(struct meta_pick *m, const xmlNode *n)
 		offer_s(m, M_DESC, 1, content);
 	else if (!strcasecmp(key, "description"))
 		offer_s(m, M_DESC, 2, content);
+	else if (!strcasecmp(key, "og:type") && strncasecmp(content, "product", 7))
+		offer_type(m, content); /* shops label category pages og:product too */
 	else if (!strcasecmp(key, "og:locale") || !strcasecmp(key, "content-language") ||
 		 !strcasecmp(key, "language"))
 		offer_s(m, M_LANG, 3, content);
@@ -124,8 +166,9 @@ static void author_from_json(struct meta_pick *m, json_t *a)
 
 static void from_jsonld_object(struct meta_pick *m, json_t *o, int depth)
 {
-	json_t *graph;
+	json_t *graph, *type, *main;
 	size_t i;
+	int is_product = 0;
 
 	if (depth > 3 || !json_is_object(o))
 		return;
@@ -133,6 +176,18 @@ static void from_jsonld_object(struct meta_pick *m, json_t *o, int depth)
 	if (json_is_array(graph))
 		for (i = 0; i < json_array_size(graph) && i < 64; i++)
 			from_jsonld_object(m, json_array_get(graph, i), depth + 1);
+	type = json_object_get(o, "@type");
+	if (json_is_string(type))
+		is_product = offer_type(m, json_string_value(type)) == DOC_PAGE_PRODUCT;
+	for (i = 0; json_is_array(type) && i < json_array_size(type) && i < 8; i++)
+		if (offer_type(m, json_string_value(json_array_get(type, i))) == DOC_PAGE_PRODUCT)
+			is_product = 1;
+	m->products += is_product;
+	/* A WebPage whose main entity is a forum post or a question. */
+	main = json_object_get(o, "mainEntity");
+	if (json_is_object(main) && json_is_string(json_object_get(main, "@type")) &&
+	    in_list_ci(json_str(main, "@type"), forum_types))
+		offer_type(m, json_str(main, "@type"));
 	offer_s(m, M_TITLE, 2, json_str(o, "headline"));
 	author_from_json(m, json_object_get(o, "author"));
 	offer_s(m, M_DATE, 2, json_str(o, "datePublished"));
@@ -222,6 +277,10 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out)
 	out->lang = m.value[M_LANG];
 	out->site_name = m.value[M_SITE];
 	out->description = m.value[M_DESC];
+	out->page_type = m.page_type;
+	/* Several products, or a list of them, make a category page. */
+	if (m.page_type == DOC_PAGE_PRODUCT && (m.products > 1 || m.lists > 0))
+		out->page_type = DOC_PAGE_UNKNOWN;
 	for (i = 0; i < M_COUNT; i++)
 		m.value[i] = NULL;
 	return 0;

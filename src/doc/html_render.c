@@ -22,6 +22,11 @@
  * much, and this share of theirs. */
 #define COMMENTS_MIN_OUTSIDE 300.0f
 #define COMMENTS_OUTSIDE_SHARE 0.3f
+/* A block of at least this much text, this share of it in links, with
+ * this many links and no prose is a link list. */
+#define LINK_LIST_MIN_CHARS 30.0f
+#define LINK_LIST_SHARE 0.6f
+#define LINK_LIST_MIN_ANCHORS 2
 
 struct render {
 	struct qbuf *out;
@@ -40,6 +45,7 @@ struct render {
 	int last_tight;          /* the previous line was a list item (1) or row (2) */
 	int table_rows;          /* rows emitted in the current table */
 	int row_cells;           /* cells in the table's first row */
+	enum doc_page_type page_type;
 };
 
 static void emit_para(struct render *r)
@@ -218,15 +224,15 @@ static int is_label_text(const xmlNode *t)
 
 /* A comment section below an article: skipped when the content outside
  * it is substantial prose, kept when the comments are the content (a
- * forum thread, a Q&A page). */
-static int is_appendix_comments(const xmlNode *n, const xmlNode *root)
+ * page that declares itself a discussion, a forum thread, a Q&A page). */
+static int is_appendix_comments(const xmlNode *n, const xmlNode *root, enum doc_page_type pt)
 {
 	float outside;
 
 	const xmlNode *sib;
 	int alike = 0;
 
-	if (!(ns(n)->flags & NS_COMMENTS))
+	if (!(ns(n)->flags & NS_COMMENTS) || pt == DOC_PAGE_FORUM)
 		return 0;
 	/* Only the outermost comment-marked element is a candidate section. */
 	for (sib = n->parent; sib && sib != root; sib = sib->parent)
@@ -247,6 +253,34 @@ static int is_appendix_comments(const xmlNode *n, const xmlNode *root)
 	return outside >= COMMENTS_MIN_OUTSIDE && outside >= COMMENTS_OUTSIDE_SHARE * ns(n)->good;
 }
 
+/*
+ * Inside the content of a prose page, a list of links with no prose of
+ * its own (a "related posts" block, a tag list, a table of contents of
+ * other pages) is navigation that carries no chrome class name.
+ * Paragraphs and headings are kept: a sentence may be one long link.
+ */
+static int is_link_list(const xmlNode *n, const struct render *r)
+{
+	const struct nstat *s = ns(n);
+
+	if (!r->prose_page || !(s->flags & NS_BLOCK) || s->anchors < LINK_LIST_MIN_ANCHORS ||
+	    tag_is(n, "p") || html_heading_level(n))
+		return 0;
+	return s->text >= LINK_LIST_MIN_CHARS && s->link >= LINK_LIST_SHARE * s->text && s->good <= 0;
+}
+
+/* In a discussion, a quoted earlier post repeats text that is already
+ * on the page. Forum software marks its quotes with a class. */
+static int is_forum_quote(const xmlNode *n, const struct render *r)
+{
+	const char *c;
+
+	if (r->page_type != DOC_PAGE_FORUM || !tag_is(n, "blockquote"))
+		return 0;
+	c = html_attr(n, "class");
+	return c && strcasestr(c, "quote");
+}
+
 static int render_visit(xmlNode *n, void *ctx)
 {
 	struct render *r = ctx;
@@ -254,7 +288,8 @@ static int render_visit(xmlNode *n, void *ctx)
 	if (n->type == XML_ELEMENT_NODE && n->_private) {
 		uint16_t f = ns(n)->flags;
 		if (!(f & NS_REMOVED) &&
-		    (n == r->root || (!(f & NS_BOILER) && !is_appendix_comments(n, r->root)))) {
+		    (n == r->root || (!(f & NS_BOILER) && !is_appendix_comments(n, r->root, r->page_type) &&
+				      !is_link_list(n, r) && !is_forum_quote(n, r)))) {
 			enter(r, n);
 			return 1;
 		}
@@ -271,7 +306,7 @@ static void render_leave(xmlNode *n, void *ctx)
 }
 
 int html_render(xmlNode *root, enum doc_format format, const char *title,
-		struct qbuf *out)
+		enum doc_page_type page_type, struct qbuf *out)
 {
 	struct render r;
 
@@ -279,7 +314,12 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 	r.out = out;
 	r.format = format;
 	r.title = title;
-	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text;
+	r.page_type = page_type;
+	/* Posts and product descriptions are read as prose even where the
+	 * page around them is mostly short blocks: poster ranks, post
+	 * counts, "Add to cart" are labels there too. */
+	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text ||
+		       page_type == DOC_PAGE_FORUM || page_type == DOC_PAGE_PRODUCT;
 	qbuf_init(&r.para, out->max);
 	r.root = root;
 	xml_walk(root, render_visit, render_leave, &r);

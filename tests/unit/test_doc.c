@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../src/core/alloc.h"
@@ -153,6 +154,124 @@ static void html_metadata_sources(void **state)
 	doc_release(&d);
 }
 
+/* Long enough, with punctuation, to be prose. */
+#define PROSE(x) "<p>" x " is a paragraph long enough to read as prose, with commas, clauses, and a full stop.</p>"
+
+static void html_page_types(void **state)
+{
+	struct q_doc d;
+	struct doc_options o;
+	struct q_error e;
+	const char *plain = "<html><body>" PROSE("Plain") "</body></html>";
+
+	(void)state;
+	extract("<html><head><meta property=og:type content=article></head><body>" PROSE("One")
+		"</body></html>", DOC_FORMAT_TEXT, &d);
+	assert_int_equal(d.page_type, DOC_PAGE_ARTICLE);
+	assert_string_equal(doc_page_type_name(d.page_type), "article");
+	doc_release(&d);
+	/* One Product is a product page; a forum type outranks an article. */
+	extract("<html><head><script type=application/ld+json>{\"@type\":[\"Product\",\"Thing\"],"
+		"\"name\":\"Kettle\"}</script></head><body>" PROSE("Kettle") "</body></html>",
+		DOC_FORMAT_TEXT, &d);
+	assert_int_equal(d.page_type, DOC_PAGE_PRODUCT);
+	doc_release(&d);
+	extract("<html><head><meta property=og:type content=article><script type=application/ld+json>"
+		"{\"@type\":\"WebPage\",\"mainEntity\":{\"@type\":\"DiscussionForumPosting\"}}</script>"
+		"</head><body>" PROSE("Post") "</body></html>", DOC_FORMAT_TEXT, &d);
+	assert_int_equal(d.page_type, DOC_PAGE_FORUM);
+	doc_release(&d);
+	/* Several products, a list, or only og:type product: a category page. */
+	extract("<html><head><script type=application/ld+json>[{\"@type\":\"Product\"},{\"@type\":\"Product\"}]"
+		"</script></head><body>" PROSE("Shelf") "</body></html>", DOC_FORMAT_TEXT, &d);
+	assert_int_equal(d.page_type, DOC_PAGE_UNKNOWN);
+	assert_null(doc_page_type_name(d.page_type));
+	doc_release(&d);
+	extract("<html><head><meta property=og:type content=product></head><body>" PROSE("Shelf")
+		"</body></html>", DOC_FORMAT_TEXT, &d);
+	assert_int_equal(d.page_type, DOC_PAGE_UNKNOWN);
+	doc_release(&d);
+	/* The address of forum software marks a discussion; other pages do not. */
+	memset(&o, 0, sizeof(o));
+	memset(&e, 0, sizeof(e));
+	o.content_type = "text/html";
+	o.base_url = "https://forums.example.org/threads/kettles.123/";
+	assert_int_equal(doc_extract(plain, strlen(plain), &o, &d, &e), 0);
+	assert_int_equal(d.page_type, DOC_PAGE_FORUM);
+	doc_release(&d);
+	o.base_url = "https://news.example.org/topic/kettles";
+	assert_int_equal(doc_extract(plain, strlen(plain), &o, &d, &e), 0);
+	assert_int_equal(d.page_type, DOC_PAGE_UNKNOWN);
+	doc_release(&d);
+}
+
+static void html_discussion_keeps_replies(void **state)
+{
+	struct q_doc d;
+	char *t;
+	/* The same markup: a blog post's comments go, a declared discussion's stay. */
+	const char *body =
+		"<body><div class=post><h1>Which kettle?</h1>" PROSE("The question") PROSE("More of the question")
+		PROSE("Still the question") PROSE("The end of the question") "</div>"
+		"<div id=comments class=comments-area><div class=comment>" PROSE("A reply")
+		"<blockquote class=bbCodeBlock--quote>The question is a paragraph long enough</blockquote>"
+		"</div><div class=comment>" PROSE("Another reply") "</div></div></body></html>";
+	char html[4096];
+
+	(void)state;
+	snprintf(html, sizeof(html), "<html><head><title>Which kettle?</title></head>%s", body);
+	t = extract(html, DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "The question"));
+	assert_null(strstr(t, "A reply"));
+	assert_null(strstr(t, "Which kettle?"));
+	doc_release(&d);
+	snprintf(html, sizeof(html), "<html><head><title>Which kettle?</title><script type=application/ld+json>"
+		 "{\"@type\":\"DiscussionForumPosting\"}</script></head>%s", body);
+	t = extract(html, DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "A reply"));
+	assert_non_null(strstr(t, "Another reply"));
+	assert_non_null(strstr(t, "Which kettle?"));   /* a thread's title is its question */
+	/* The quoted post is not repeated. */
+	assert_null(strstr(strstr(t, "The question is") + 1, "The question is"));
+	doc_release(&d);
+}
+
+static void html_chrome_inside_content(void **state)
+{
+	struct q_doc d;
+	char *t;
+	const char *html =
+		"<html><head><meta property=og:type content=article></head><body><article>"
+		"<noscript>Please enable JavaScript.</noscript>"
+		PROSE("First") PROSE("Second") PROSE("Third") PROSE("Fourth") PROSE("Fifth") PROSE("Sixth")
+		"<span class=visually-hidden>Screen reader only text</span>"
+		"<time class=d-none>2024-01-01T00:00:00Z</time><div class='d-none d-md-block'>Shown on wide screens, like this note.</div>"
+		"<div class=faq><button aria-expanded=false>How long does it take?</button>"
+		"<button class=x>Which colour suits a kitchen best?</button><button>Close</button>"
+		"<div>" PROSE("The answer") "</div></div>"
+		"<ul><li><a href=/a>Another story about kettles</a></li><li><a href=/b>Yet another story</a></li>"
+		"<li><a href=/c>A third story on this site</a></li></ul>"
+		"<p><a href=/gift>A sentence that is one long link to a page about giving, with punctuation.</a></p>"
+		"<div class=author-bio><p>Ann Writer is a journalist who has covered kettles for ten years, and more.</p></div>"
+		"</article></body></html>";
+
+	(void)state;
+	t = extract(html, DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "First is a paragraph"));
+	assert_non_null(strstr(t, "The answer is"));
+	assert_non_null(strstr(t, "How long does it take?"));
+	assert_non_null(strstr(t, "Which colour suits"));
+	assert_non_null(strstr(t, "Shown on wide screens"));
+	assert_non_null(strstr(t, "A sentence that is one long link"));
+	assert_null(strstr(t, "JavaScript"));
+	assert_null(strstr(t, "Screen reader"));
+	assert_null(strstr(t, "2024-01-01"));
+	assert_null(strstr(t, "Close"));
+	assert_null(strstr(t, "Another story"));
+	assert_null(strstr(t, "Ann Writer"));
+	doc_release(&d);
+}
+
 static void html_markdown_structure(void **state)
 {
 	struct q_doc d;
@@ -291,6 +410,9 @@ int main(void)
 		cmocka_unit_test(charset_conversion_replaces_bad_bytes),
 		cmocka_unit_test(html_keeps_content_drops_chrome),
 		cmocka_unit_test(html_metadata_sources),
+		cmocka_unit_test(html_page_types),
+		cmocka_unit_test(html_discussion_keeps_replies),
+		cmocka_unit_test(html_chrome_inside_content),
 		cmocka_unit_test(html_markdown_structure),
 		cmocka_unit_test(html_cjk_weighting),
 		cmocka_unit_test(html_degenerate_inputs),
