@@ -60,14 +60,14 @@
 /* Above this share of code characters a block is not prose. */
 #define CODE_SHARE_MAX 0.08f
 /* Prose above which a subtree marked as chrome is kept as content. */
-#define BOILER_MAX_GOOD 1000.0f
+#define BOILER_MAX_GOOD 2000.0f
 /* ... and the same when the only hint was a weak class word. */
 #define WEAK_BOILER_MAX_GOOD 150.0f
 /* A page whose prose is below this share of its text may be a listing. */
 #define LISTING_PROSE_SHARE 0.5f
 /* ... and then its main region replaces a best node holding less than
  * this share of the region's text. */
-#define WIDEN_MAX_SHARE 0.5f
+#define WIDEN_MAX_SHARE 0.3f
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 

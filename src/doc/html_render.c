@@ -15,13 +15,13 @@
 
 /* Content whose prose is at least this share of its text is a prose
  * page, where short label blocks are dropped. */
-#define PROSE_PAGE_SHARE 0.6f
+#define PROSE_PAGE_SHARE 0.5f
 /* Blocks shorter than this (weighted characters) can be labels. */
 #define LABEL_MAX_CHARS 25.0f
 /* Comments are dropped when the prose outside them is at least this
  * much, and this share of theirs. */
 #define COMMENTS_MIN_OUTSIDE 300.0f
-#define COMMENTS_OUTSIDE_SHARE 0.3f
+#define COMMENTS_OUTSIDE_SHARE 0.15f
 /* A block of at least this much text, this share of it in links, with
  * this many links and no prose is a link list. */
 #define LINK_LIST_MIN_CHARS 30.0f
