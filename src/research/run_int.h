@@ -1,0 +1,95 @@
+/*
+ * run_int.h - what the files of a research run share: run.c (events,
+ * plan, gather, read, note, reflect and the run itself) and compose.c
+ * (write, brief, verify, the report object).
+ */
+#ifndef Q_RUN_INT_H
+#define Q_RUN_INT_H
+
+#include <jansson.h>
+
+#include "../core/qbuf.h"
+#include "../search/search.h"
+#include "research.h"
+
+#define MAX_QUERIES 200
+#define MAX_FINDINGS 400
+#define WRITE_MAX_FINDINGS 120
+#define NOTE_EXCERPT_TOKENS 2500
+#define BRIEF_PASSAGES 8
+
+struct source {
+	char *url;          /* web address or corpus path */
+	char *title;
+	char *text;         /* extracted (Markdown) */
+	char *norm;         /* normal form for quote checks */
+	int corpus;
+	int round;
+};
+
+struct finding {
+	int source;
+	char *claim;
+	char *quote;
+	int sub_question;   /* 1-based, 0 if none */
+};
+
+struct candidate {
+	char key[2048];
+	char *url, *title, *snippet;
+	int corpus;
+	double score;
+};
+
+struct run {
+	const struct research_opts *o;
+	struct research_env *env;
+	long id;
+	double t0;
+	long seq;
+	char lang[8];
+	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
+	json_t *sub_questions;    /* array of strings */
+	json_t *outline;
+	char *queries[MAX_QUERIES];
+	int n_queries;
+	char *gaps_seen;          /* normalised gaps of the last reflection */
+	struct source *src;
+	int n_src;
+	char **read_keys;         /* url keys tried, read or not */
+	int n_read_keys;
+	struct finding *f;
+	int n_f;
+	int quotes_dropped;
+	int sources_failed;
+	int searches_failed;
+	int critical_calls;       /* model calls one after another */
+	char stopped[200];
+	struct search_provider providers[SEARCH_MAX_PROVIDERS];
+	size_t n_providers;
+};
+
+/* run.c */
+/* Record an event of the run: stored, streamed to the caller. Takes fields. */
+void run_emit(struct run *r, const char *type, json_t *fields);
+/* Record a model-call failure: budgets stop the run, the rest is a warning. */
+void run_model_failed(struct run *r, const char *step, int rc, const char *msg);
+/* The language's name for prompts ("English", "Chinese (简体中文)"). */
+const char *run_lang_name(const char *lang);
+/* The question and sub-questions as one query for local ranking. */
+void run_focus_query(struct run *r, struct qbuf *q);
+
+/* compose.c */
+/* Up to max findings for the writer, from every source in turn, as many
+ * as fit the model's context; their indexes in ids. Returns the count. */
+int compose_pick_findings(struct run *r, int *ids, int max);
+/* The model's report on findings ids (Markdown with [F#]), or NULL. */
+char *compose_write(struct run *r, int *ids, int n_ids);
+/* The checked findings themselves as a report, when no model can write. */
+char *compose_notes(struct run *r, int *ids, int n_ids);
+/* The extractive brief: best passages for the question, cited. */
+char *compose_brief(struct run *r, int **ids_out, int *n_ids);
+/* Verify citations in body_raw and build the report object. */
+json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids, const char *mode);
+
+#endif
