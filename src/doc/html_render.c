@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/utf8.h"
 #include "html_int.h"
 #include "xmlwalk.h"
@@ -27,6 +28,9 @@
 #define LINK_LIST_MIN_CHARS 30.0f
 #define LINK_LIST_SHARE 0.6f
 #define LINK_LIST_MIN_ANCHORS 2
+/* A paragraph of at least this many bytes is said once: pages repeat
+ * whole sections for other screen sizes or in hidden tabs. */
+#define REPEAT_MIN_BYTES 40
 
 struct render {
 	struct qbuf *out;
@@ -46,7 +50,50 @@ struct render {
 	int table_rows;          /* rows emitted in the current table */
 	int row_cells;           /* cells in the table's first row */
 	enum doc_page_type page_type;
+	uint64_t *said;          /* hashes of long paragraphs emitted (open addressing) */
+	size_t said_cap, said_used;
 };
+
+static uint64_t para_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* 1 if this paragraph was emitted before; else remember it. Memory
+ * trouble only means repeats are not caught. */
+static int said_before(struct render *r, const char *s, size_t n)
+{
+	uint64_t h = para_hash(s, n);
+	size_t i;
+
+	if (r->said_used * 2 >= r->said_cap) {
+		size_t cap = r->said_cap ? r->said_cap * 2 : 256, k;
+		uint64_t *t = q_calloc(cap, sizeof(*t));
+		if (!t)
+			return 0;
+		for (k = 0; k < r->said_cap; k++) {
+			if (!r->said[k])
+				continue;
+			for (i = (size_t)(r->said[k] % cap); t[i]; i = (i + 1) % cap)
+				;
+			t[i] = r->said[k];
+		}
+		q_free(r->said);
+		r->said = t;
+		r->said_cap = cap;
+	}
+	for (i = (size_t)(h % r->said_cap); r->said[i]; i = (i + 1) % r->said_cap)
+		if (r->said[i] == h)
+			return 1;
+	r->said[i] = h;
+	r->said_used++;
+	return 0;
+}
 
 static void emit_para(struct render *r)
 {
@@ -57,6 +104,8 @@ static void emit_para(struct render *r)
 
 	qbuf_rtrim(p, " \n");
 	if (p->len == 0)
+		goto done;
+	if (p->len >= REPEAT_MIN_BYTES && !r->in_pre && said_before(r, p->data, p->len))
 		goto done;
 	if (r->heading && r->title && !r->title_skipped) {
 		r->title_skipped = 1;
@@ -327,5 +376,6 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 	if (r.para.err && !out->err)
 		out->err = r.para.err;
 	qbuf_release(&r.para);
+	q_free(r.said);
 	return out->err;
 }

@@ -270,6 +270,15 @@ static void html_chrome_inside_content(void **state)
 	assert_null(strstr(t, "Another story"));
 	assert_null(strstr(t, "Ann Writer"));
 	doc_release(&d);
+	/* A section repeated for another screen size is said once; short
+	 * repeats ("Reply") and code are left alone. */
+	t = extract("<html><body><article>" PROSE("Once") PROSE("Twice") "<div class=mobile>" PROSE("Once")
+		    "</div><pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre>"
+		    "<pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre></article></body></html>",
+		    DOC_FORMAT_TEXT, &d);
+	assert_null(strstr(strstr(t, "Once is") + 1, "Once is"));
+	assert_non_null(strstr(strstr(t, "x = 1") + 1, "x = 1"));
+	doc_release(&d);
 }
 
 static void html_markdown_structure(void **state)
