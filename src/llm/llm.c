@@ -959,8 +959,10 @@ static int attempt_run(struct llm_client *c, struct attempt *a, const char *body
 	curl_easy_setopt(a->curl, CURLOPT_NOPROGRESS, 0L);
 	a->last_byte_ms = q_now_ms();
 	cc = curl_easy_perform(a->curl);
-	if (a->is_sse && sse_finish(&a->sse) && !a->done && !a->finished)
-		a->protocol_error = 0;   /* cut off mid-event: judged as truncated */
+	/* A partial event at the end is never dispatched: a stream cut in the
+	 * middle of one is judged as cut off (done/finished stay unset). */
+	if (a->is_sse)
+		sse_finish(&a->sse);
 	curl_slist_free_all(h);   /* holds the key: freed, curl's copy goes with the handle */
 	return (int)cc;
 }

@@ -342,6 +342,11 @@ static void truncated_stream_is_never_complete(void **state)
 	assert_non_null(strstr(err.msg, "after 4 attempts"));
 	assert_int_equal(requests_seen(), 4);
 	teardown_client(&fx);
+	/* A chunk that is not JSON is named as such, not as a cut. */
+	setup_client(&fx, "[{\"fault\":\"invalid_json\",\"content\":\"an answer with a broken chunk in it\"}]");
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_non_null(strstr(err.msg, "not JSON"));
+	teardown_client(&fx);
 }
 
 static void client_errors_are_not_retried(void **state)
