@@ -25,6 +25,7 @@
 #include <wctype.h>
 #include <zlib.h>
 
+#include "../src/core/hash.h"
 #include "../src/core/qbuf.h"
 #include "../src/core/utf8.h"
 #include "../src/doc/doc.h"
@@ -48,16 +49,6 @@ struct bag {
 	size_t cap, used;
 };
 
-static uint64_t hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 static void bag_init(struct bag *b, size_t cap)
 {
 	b->cap = cap;
@@ -78,7 +69,7 @@ static void bag_free(struct bag *b)
 
 static int *bag_slot(struct bag *b, const char *w, size_t n, int create)
 {
-	size_t i = hash_str(w, n) & (b->cap - 1);
+	size_t i = q_fnv1a(w, n) & (b->cap - 1);
 
 	while (b->keys[i]) {
 		if (strlen(b->keys[i]) == n && !memcmp(b->keys[i], w, n))

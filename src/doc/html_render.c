@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/utf8.h"
 #include "html_int.h"
 #include "xmlwalk.h"
@@ -54,21 +55,11 @@ struct render {
 	size_t said_cap, said_used;
 };
 
-static uint64_t para_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h ? h : 1;
-}
-
 /* 1 if this paragraph was emitted before; else remember it. Memory
  * trouble only means repeats are not caught. */
 static int said_before(struct render *r, const char *s, size_t n)
 {
-	uint64_t h = para_hash(s, n);
+	uint64_t h = q_fnv1a(s, n) | 1;   /* 0 marks an empty slot */
 	size_t i;
 
 	if (r->said_used * 2 >= r->said_cap) {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../doc/doc.h"
 #include "split.h"
 
@@ -101,16 +102,6 @@ static int has_supported_ext(const char *path)
 			return 1;
 	}
 	return 0;
-}
-
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	return h;
 }
 
 /* ---- writing ---- */
@@ -323,7 +314,7 @@ static void add_file(struct add_run *r, const char *path, const struct stat *st)
 		qbuf_release(&data);
 		return;
 	}
-	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)fnv1a(qbuf_cstr(&data), data.len));
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)q_fnv1a(qbuf_cstr(&data), data.len));
 	if (id && !strcmp(hash, old_hash)) {
 		/* Touched, not changed: remember the new mtime only. */
 		sqlite3_stmt *up;
