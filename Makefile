@@ -75,13 +75,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libquarry.a
 	$(Q)$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libquarry.a \
 		$(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/fakeweb: tests/fakeweb.c $(DEPS_STAMP)
+$(BUILD)/fakeweb: tests/fakeweb.c tests/fakenet.c tests/fakenet.h $(DEPS_STAMP)
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< -lz -lpthread
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ tests/fakeweb.c tests/fakenet.c -lz -lpthread
 
-$(BUILD)/fakellm: tests/fakellm.c $(DEPS_STAMP)
+$(BUILD)/fakellm: tests/fakellm.c tests/fakenet.c tests/fakenet.h $(DEPS_STAMP)
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ tests/fakellm.c tests/fakenet.c $(PKG_LIBS) -lpthread
 
 test: $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
 	@BUILD=$(BUILD) sh tests/run.sh

@@ -20,16 +20,15 @@
  * as one JSON line: {"path", "auth", "body"}. Exits after
  * FAKELLM_LIFETIME_S. Test code: one thread per connection.
  */
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "fakenet.h"
 
 #define FAKELLM_LIFETIME_S 600
 
@@ -37,20 +36,6 @@ static json_t *rules;
 static int *used;
 static const char *log_path;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Length of the piece of at most step bytes at p, not splitting a UTF-8
  * character (JSON strings must stay valid). */
@@ -70,7 +55,7 @@ static int write_chunked(int fd, const char *p, size_t n, int chunk)
 
 	while (n > 0) {
 		size_t k = n < step ? n : step;
-		if (write_all(fd, p, k))
+		if (fake_write_all(fd, p, k))
 			return -1;
 		p += k;
 		n -= k;
@@ -326,8 +311,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 		snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
 			 status, ctype ? ctype : "application/json", strlen(body), headers ? headers : "");
-		write_all(fd, head, strlen(head));
-		write_all(fd, body, strlen(body));
+		fake_write_all(fd, head, strlen(head));
+		fake_write_all(fd, body, strlen(body));
 		free(huge);
 		return 0;
 	}
@@ -361,7 +346,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 			 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
 			 ctype ? ctype : "application/json", strlen(text), headers ? headers : "",
 			 keepalive && !fault ? "keep-alive" : "close");
-		write_all(fd, head, strlen(head));
+		fake_write_all(fd, head, strlen(head));
 		write_chunked(fd, text, strlen(text), chunk);
 		free(text);
 		json_decref(o);
@@ -371,7 +356,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: close\r\n\r\n",
 		 ctype ? ctype : "text/event-stream", headers ? headers : "");
-	write_all(fd, head, strlen(head));
+	fake_write_all(fd, head, strlen(head));
 	write_chunked(fd, ": keep-alive\n\n", 14, chunk);
 	sse_send(fd, delta_chunk(model, json_pack("{s:s}", "role", "assistant"), NULL), chunk);
 	/* Reasoning and content go out in pieces of 7 characters (bytes, so
@@ -397,7 +382,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 				return 0;
 			}
 			if (fault && i >= half && strcmp(fault, "invalid_json") == 0) {
-				write_all(fd, "data: {not json\n\n", 17);
+				fake_write_all(fd, "data: {not json\n\n", 17);
 				fault = NULL;
 			}
 			c = delta_chunk(model, json_pack("{s:s%}", "content", content + i, k), NULL);
@@ -486,8 +471,8 @@ static void *handle(void *arg)
 				char head[256];
 				snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 					 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(b));
-				write_all(fd, head, strlen(head));
-				write_all(fd, b, strlen(b));
+				fake_write_all(fd, head, strlen(head));
+				fake_write_all(fd, b, strlen(b));
 				goto out;
 			}
 			req = json_loads(end + 4, 0, &jerr);
@@ -504,19 +489,10 @@ out:
 	return NULL;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-	_exit(0);
-}
-
 int main(int argc, char **argv)
 {
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 	json_error_t jerr;
-	int s, one = 1;
-	FILE *f;
+	unsigned port;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: fakellm PORTFILE SCRIPT.json LOGFILE\n");
@@ -530,30 +506,5 @@ int main(int argc, char **argv)
 	used = calloc(json_array_size(rules) + 1, sizeof(int));
 	log_path = argv[3];
 	keepalive = getenv("FAKELLM_KEEPALIVE") && !strcmp(getenv("FAKELLM_KEEPALIVE"), "1");
-	signal(SIGALRM, on_alarm);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(FAKELLM_LIFETIME_S);
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 64) ||
-	    getsockname(s, (struct sockaddr *)&a, &alen)) {
-		perror("fakellm");
-		return 1;
-	}
-	f = fopen(argv[1], "w");
-	fprintf(f, "%d\n", ntohs(a.sin_port));
-	fclose(f);
-	for (;;) {
-		pthread_t t;
-		int c = accept(s, NULL, NULL);
-		if (c < 0)
-			continue;
-		if (pthread_create(&t, NULL, handle, (void *)(long)c) == 0)
-			pthread_detach(t);
-		else
-			close(c);
-	}
+	return fake_serve("fakellm", argv[1], FAKELLM_LIFETIME_S, handle, &port);
 }

@@ -12,11 +12,8 @@
  * FAKEWEB_LIFETIME_S so a failed test run never leaves it behind.
  * Test code: simple on purpose, one thread per connection.
  */
-#include <arpa/inet.h>
 #include <iconv.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +22,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fakenet.h"
+
 #define FAKEWEB_LIFETIME_S 600
 #define BOMB_BYTES (200u * 1024 * 1024)
 #define HUGE_BYTES (20u * 1024 * 1024)
@@ -32,7 +31,7 @@
 static const char *page_dir;
 static unsigned char *bomb;
 static size_t bomb_len;
-static unsigned short port;
+static unsigned port;
 
 static const char chinese_utf8[] =
 	"<html><head><title>中文测试页面</title></head><body>"
@@ -56,19 +55,6 @@ static const char japanese_utf8[] =
 
 /* ---- helpers ---- */
 
-static void write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
-
 static void respond(int fd, int status, const char *ctype, const char *extra,
 		    const void *body, size_t len)
 {
@@ -76,8 +62,8 @@ static void respond(int fd, int status, const char *ctype, const char *extra,
 	int k = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
 			 status, ctype, len, extra ? extra : "");
-	write_all(fd, head, (size_t)k);
-	write_all(fd, body, len);
+	fake_write_all(fd, head, (size_t)k);
+	fake_write_all(fd, body, len);
 }
 
 static void redirect(int fd, const char *to)
@@ -534,24 +520,24 @@ static void route(int fd, const char *path)
 				"Connection: close\r\n\r\n";
 		char chunk[65536 + 32];
 		size_t sent = 0;
-		write_all(fd, h, strlen(h));
+		fake_write_all(fd, h, strlen(h));
 		memset(chunk, 'y', sizeof(chunk));
 		while (sent < HUGE_BYTES) {
 			int hl = snprintf(buf, sizeof(buf), "%x\r\n", 65536);
-			write_all(fd, buf, (size_t)hl);
+			fake_write_all(fd, buf, (size_t)hl);
 			if (write(fd, chunk, 65536) <= 0)
 				return;
-			write_all(fd, "\r\n", 2);
+			fake_write_all(fd, "\r\n", 2);
 			sent += 65536;
 		}
-		write_all(fd, "0\r\n\r\n", 5);
+		fake_write_all(fd, "0\r\n\r\n", 5);
 	} else if (!strcmp(path, "/stall")) {
 		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>start";
-		write_all(fd, h, strlen(h));
+		fake_write_all(fd, h, strlen(h));
 		sleep(60);
 	} else if (!strcmp(path, "/truncated")) {
 		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>only part";
-		write_all(fd, h, strlen(h));
+		fake_write_all(fd, h, strlen(h));
 	} else if (!strcmp(path, "/gb2312-but-utf8")) {
 		respond(fd, 200, "text/html; charset=gb2312", NULL, chinese_utf8, strlen(chinese_utf8));
 	} else if (!strcmp(path, "/gbk")) {
@@ -641,7 +627,7 @@ static void *handle(void *arg)
 		if ((unsigned char)req[0] == 0x16) {
 			/* A TLS handshake on our plain port: answer in plain text,
 			 * which the client must report as a TLS error. */
-			write_all(fd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
+			fake_write_all(fd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
 			close(fd);
 			return NULL;
 		}
@@ -670,19 +656,8 @@ static void *handle(void *arg)
 	return NULL;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-	_exit(0);
-}
-
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr;
-	socklen_t alen = sizeof(addr);
-	int s, one = 1;
-	FILE *f;
-
 	if (argc == 3 && !strcmp(argv[1], "--fixtures"))
 		return write_fixtures(argv[2]);
 	if (argc != 3) {
@@ -690,30 +665,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	page_dir = argv[2];
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGALRM, on_alarm);
-	alarm(FAKEWEB_LIFETIME_S);
 	make_bomb();
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) || listen(s, 64)) {
-		perror("fakeweb: bind");
-		return 1;
-	}
-	getsockname(s, (struct sockaddr *)&addr, &alen);
-	port = ntohs(addr.sin_port);
-	f = fopen(argv[1], "w");
-	fprintf(f, "%u\n", port);
-	fclose(f);
-	for (;;) {
-		int c = accept(s, NULL, NULL);
-		pthread_t t;
-		if (c < 0)
-			continue;
-		pthread_create(&t, NULL, handle, (void *)(long)c);
-		pthread_detach(t);
-	}
+	return fake_serve("fakeweb", argv[1], FAKEWEB_LIFETIME_S, handle, &port);
 }
