@@ -1,0 +1,89 @@
+/*
+ * llm_int.h - what the model client's files share: llm.c (the client,
+ * limits, request body, cache and the retry loop of llm_chat) and
+ * attempt.c (one HTTP transfer: streaming, reasoning, tool calls, and
+ * the verdict on how it went).
+ */
+#ifndef Q_LLM_INT_H
+#define Q_LLM_INT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../core/err.h"
+#include "../core/qbuf.h"
+#include "llm.h"
+#include "sse.h"
+
+struct tool_acc {
+	struct qbuf id, name, args;
+	int used;
+};
+
+struct llm_attempt {
+	struct llm_client *c;
+	const struct llm_request *req;
+	const struct llm_callbacks *cb;
+	CURL *curl;
+	long status;
+	int is_sse;
+	int decided;               /* status and type looked at */
+	struct sse_parser sse;
+	struct qbuf body;          /* non-SSE body */
+	struct qbuf content;       /* raw answer text, <think> included */
+	struct qbuf reasoning;     /* reasoning_content */
+	struct tool_acc tools[LLM_MAX_TOOL_CALLS];
+	int n_tools;
+	int in_think;              /* streaming <think> splitter */
+	int text_started;          /* answer text other than blank lines emitted */
+	char hold[16];
+	size_t held;
+	int done;                  /* [DONE] seen */
+	int finished;              /* a finish_reason seen */
+	char finish[32];
+	char model[128];
+	json_t *usage;
+	char stream_error[300];
+	int stream_error_retry;
+	int protocol_error;        /* a chunk was not JSON */
+	double last_byte_ms;
+	int stalled;
+	int cancelled;
+	int too_big;
+	char retry_after[64];
+	char ctype[128];
+};
+
+/* How an attempt went, and what llm_chat does next. */
+enum llm_outcome {
+	LLM_OK,
+	LLM_RETRY,
+	LLM_FAIL,
+	LLM_DOWNGRADE,        /* send again without response_format */
+	LLM_NO_TEMPERATURE    /* send again without a temperature */
+};
+
+/* attempt.c */
+void llm_attempt_init(struct llm_attempt *a, struct llm_client *c, const struct llm_request *r);
+void llm_attempt_release(struct llm_attempt *a);
+/* Run the transfer of body_text; returns the CURLcode. */
+int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *body_text, int stream);
+/* The verdict on a finished transfer; err says what went wrong, and
+ * *connect_failure whether the server could not be reached at all. */
+enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const char *model,
+				   struct q_error *err, int *connect_failure);
+/* Fill resp from a transfer judged LLM_OK. */
+int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct llm_request *r,
+		       struct llm_response *resp, struct q_error *err);
+/* Retry-After (seconds or an HTTP date) in ms, or -1. */
+long llm_retry_after_ms(const char *v);
+/* o[k] as a long, 0 if absent. */
+long llm_json_long(json_t *o, const char *k);
+
+/* llm.c */
+/* Replace every copy of the key in msg with "***". */
+void llm_mask_key(const struct llm_config *cfg, char *msg);
+/* The model a request goes to. */
+const char *llm_model_of(const struct llm_client *c, const struct llm_request *r);
+
+#endif
