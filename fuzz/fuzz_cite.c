@@ -1,5 +1,6 @@
-/* libFuzzer target: model-written reports (citations, sentence flags) and
- * quote checks. The input is split at the first NUL: report/quote | source. */
+/* libFuzzer target: model-written reports (citations, sentence flags),
+ * quote checks and passage ranking (abbreviations included). The input
+ * is split at the first NUL: report/quote/query | source. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text_normalize(b, strlen(b), &n);
 	text_quote_found(qbuf_cstr(&n), a);
 	qbuf_release(&n);
+	{
+		const char *texts[2] = {b, a};
+		struct rpassage *ps = NULL;
+		size_t np = 0;
+		if (text_rank_passages(texts, 2, a, &ps, &np) == 0)
+			free(ps);
+	}
 	free(a);
 	return 0;
 }

@@ -229,6 +229,86 @@ static int count_term(void *ctx, const char *tok, size_t len, size_t start, size
 	return 0;
 }
 
+/*
+ * Abbreviations a document defines, as in "Selective Availability (SA)":
+ * a later "SA" in that document stands for the words, so a passage that
+ * only says "SA" still matches a question about selective availability.
+ */
+#define MAX_ALIASES 8
+
+struct aliases {
+	struct qterms abbr;                    /* the abbreviations, as terms */
+	unsigned char hits[MAX_ALIASES][MAX_QUERY_TERMS]; /* query terms each stands for */
+};
+
+static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+static int is_alpha(char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
+
+static void find_aliases(struct tokenizer *tok, const char *text, const struct qterms *q,
+			 struct aliases *al)
+{
+	const char *p;
+
+	memset(al, 0, sizeof(*al));
+	for (p = strchr(text, '('); p && al->abbr.n < MAX_ALIASES; p = strchr(p + 1, '(')) {
+		size_t n = 0, w;
+		const char *e, *b;
+		struct counter c;
+		int i, before = al->abbr.n;
+
+		while (is_upper(p[1 + n]) && n < 7)
+			n++;
+		if (n < 2 || n > 6 || p[1 + n] != ')')
+			continue;
+		/* The n words before the bracket must start with its letters. */
+		e = p;
+		while (e > text && e[-1] == ' ')
+			e--;
+		b = e;
+		for (w = n; w > 0; w--) {
+			const char *ws = b;
+			while (ws > text && (is_alpha(ws[-1]) || ws[-1] == '\''))
+				ws--;
+			if (ws == b || (ws[0] | 32) != (p[w] | 32))
+				break;
+			b = ws;
+			if (w > 1) {
+				if (b == text || (b[-1] != ' ' && b[-1] != '-'))
+					break;
+				b--;
+			}
+		}
+		if (w > 0)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.q = q;
+		tokenizer_run(tok, b, (size_t)(e - b), TOKENIZE_DOCUMENT, count_term, &c);
+		tokenizer_run(tok, p + 1, n, TOKENIZE_QUERY, collect_term, &al->abbr);
+		if (al->abbr.n == before)
+			continue;   /* already known, or not a term */
+		for (i = 0; i < q->n; i++)
+			al->hits[before][i] = c.tf[i] > 0;
+	}
+}
+
+/* Add to c the query terms that the abbreviations in text stand for. */
+static void count_aliases(struct tokenizer *tok, const char *text, size_t len,
+			  const struct aliases *al, struct counter *c)
+{
+	struct counter ac;
+	int a, i;
+
+	if (al->abbr.n == 0)
+		return;
+	memset(&ac, 0, sizeof(ac));
+	ac.q = &al->abbr;
+	tokenizer_run(tok, text, len, TOKENIZE_DOCUMENT, count_term, &ac);
+	for (a = 0; a < al->abbr.n; a++)
+		for (i = 0; ac.tf[a] > 0 && i < c->q->n; i++)
+			if (al->hits[a][i])
+				c->tf[i] += ac.tf[a];
+}
+
 struct splitter {
 	struct rpassage *v;
 	size_t n, cap;
@@ -277,6 +357,7 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 	struct qterms q;
 	struct splitter sp = {0};
 	int *tf = NULL, *len = NULL, df[MAX_QUERY_TERMS] = {0}, i, w = 0;
+	struct aliases *al = NULL;
 	double avg = 0;
 	size_t k;
 
@@ -306,20 +387,25 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 	}
 	tf = q_calloc(sp.n * MAX_QUERY_TERMS, sizeof(int));
 	len = q_calloc(sp.n, sizeof(int));
-	if (!tf || !len) {
+	al = q_malloc(sizeof(*al));
+	if (!tf || !len || !al) {
 		tokenizer_free(tok);
 		q_free(sp.v);
 		q_free(tf);
 		q_free(len);
+		q_free(al);
 		return Q_ENOMEM;
 	}
 	for (k = 0; k < sp.n; k++) {
 		struct counter c;
 		const struct rpassage *p = &sp.v[k];
+		if (k == 0 || p->source != sp.v[k - 1].source)
+			find_aliases(tok, texts[p->source], &q, al);
 		memset(&c, 0, sizeof(c));
 		c.q = &q;
 		tokenizer_run(tok, texts[p->source] + p->start, p->end - p->start, TOKENIZE_DOCUMENT,
 			      count_term, &c);
+		count_aliases(tok, texts[p->source] + p->start, p->end - p->start, al, &c);
 		/* The heading counts too: a passage under "Selective Availability" is about it. */
 		tokenizer_run(tok, p->heading, strlen(p->heading), TOKENIZE_DOCUMENT, count_term, &c);
 		memcpy(&tf[k * MAX_QUERY_TERMS], c.tf, sizeof(c.tf));
@@ -349,6 +435,7 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 	tokenizer_free(tok);
 	q_free(tf);
 	q_free(len);
+	q_free(al);
 	*out = sp.v;
 	*n = sp.n;
 	return 0;

@@ -104,6 +104,24 @@ static void passages_rank_by_question(void **state)
 					   &s, &e), 0);
 	assert_non_null(strstr(texts[1] + s, "Selective availability was switched"));
 	free(p);
+	{
+		/* An abbreviation the document defines stands for its words. */
+		const char *t[1] = {
+			"# GPS\n\nSelective Availability (SA) degraded the civilian signal on purpose.\n\n"
+			"## Later\n\nIn 2000 the White House ended SA, a decade after it began.\n\n"
+			"## Unrelated\n\nThe weather was fine that week, and nobody noticed."};
+		size_t k;
+		int found = 0;
+
+		assert_int_equal(text_rank_passages(t, 1, "selective availability", &p, &n), 0);
+		for (k = 0; k < n; k++)
+			if (strstr(t[0] + p[k].start, "In 2000 the White House") == t[0] + p[k].start) {
+				assert_true(p[k].score > 0);
+				found = 1;
+			}
+		assert_true(found);
+		free(p);
+	}
 	assert_string_equal(text_guess_lang("美国为什么关闭GPS选择可用性？"), "zh");
 	assert_string_equal(text_guess_lang("Why did the US switch off GPS?"), "en");
 	assert_string_equal(text_guess_lang("東京の天気はどうですか"), "ja");
