@@ -563,6 +563,8 @@ run brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/demo" --sources 
 	"Why did the US switch off GPS Selective Availability?"
 rc_is 0; out_has "## Sources"; out_has "**"; out_has "[1]"; out_has "gps-selective-availability.md"
 out_lacks "[unsupported]"
+# Corpus documents keep their sections: passages are grouped under them.
+out_has "## GPS Selective Availability > "
 # A text ending in a multi-byte character keeps it (the source is cut only past its cap).
 mkdir -p "$TMP/zhend"
 printf '# 测试\n\n全球定位系统的选择可用性于二〇〇〇年五月被美国政府关闭，民用精度提高到约二十米。\n' >"$TMP/zhend/a.md"

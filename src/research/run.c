@@ -497,25 +497,58 @@ static void candidates_free(struct candidate *cv, int n)
 /* ---- read ---- */
 
 /* A corpus document's text: its passages in order. */
+/* Markdown headings for the levels of heading ("A > B > C") that differ
+ * from prev, so the text keeps the document's sections. */
+static void add_headings(struct qbuf *text, const char *heading, const char *prev)
+{
+	int level = 1, same = 1;
+
+	while (*heading) {
+		const char *end = strstr(heading, " > ");
+		size_t n = end ? (size_t)(end - heading) : strlen(heading);
+		const char *pend = prev ? strstr(prev, " > ") : NULL;
+		size_t pn = prev ? (pend ? (size_t)(pend - prev) : strlen(prev)) : 0;
+
+		same = same && prev && pn == n && !strncmp(prev, heading, n);
+		if (!same && n > 0 && level <= 6) {
+			if (text->len)
+				qbuf_adds(text, "\n\n");
+			qbuf_add(text, "######", (size_t)level);
+			qbuf_addc(text, ' ');
+			qbuf_add(text, heading, n);
+		}
+		prev = prev && pend ? pend + 3 : NULL;
+		heading += n + (end ? 3 : 0);
+		level++;
+	}
+}
+
 static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title)
 {
 	sqlite3_stmt *st = NULL;
+	char *prev = NULL;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.body FROM passages p JOIN documents d "
-			       "ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body FROM passages p "
+			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
+			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+
 		if (!found && !*title)
 			*title = q_strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
 								      : "");
 		found = 1;
+		add_headings(text, h ? h : "", prev);
+		q_free(prev);
+		prev = q_strdup(h ? h : "");
 		if (text->len)
 			qbuf_adds(text, "\n\n");
-		qbuf_adds(text, (const char *)sqlite3_column_text(st, 1));
+		qbuf_adds(text, (const char *)sqlite3_column_text(st, 2));
 	}
+	q_free(prev);
 	sqlite3_finalize(st);
 	return found;
 }
