@@ -71,28 +71,117 @@
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 
-static const char *const drop_tags[] = {
-	"script", "style", "template", "svg", "iframe", "object",
-	"embed", "canvas", "select", "option", "textarea", "input",
-	"head", "link", "meta", "video", "audio", "source", "track", "map",
-	"area", "picture", "img", NULL
-};
-
+/* What a tag is, by name (sorted by strcmp for bsearch; html_tags_sorted checks). */
+#define T_DROP 1          /* never rendered: script, style, form controls, media */
+#define T_BLOCK 2         /* starts and ends a paragraph */
+#define T_BOILER 4        /* chrome by itself: nav, footer, aside, menu */
 /* Controls that are chrome when small, but that libxml2 (which does not
  * implement HTML5's tree fixing) may wrap around the rest of a page when
  * a page leaves one unclosed: weak hints, not removal. */
-static const char *const weak_boiler_tags[] = {"button", "label", "dialog", NULL};
+#define T_WEAK_BOILER 8
 
-static const char *const block_tags[] = {
-	"address", "article", "aside", "blockquote", "body", "center", "dd",
-	"details", "dir", "div", "dl", "dt", "fieldset", "figcaption",
-	"figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
-	"header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol",
-	"p", "pre", "section", "summary", "table", "tbody", "thead", "tfoot",
-	"td", "th", "tr", "ul", "caption", "legend", "noframes", NULL
+static const struct tag_kind {
+	const char *name;
+	unsigned bits;
+} tag_kinds[] = {
+	{"address", T_BLOCK},
+	{"area", T_DROP},
+	{"article", T_BLOCK},
+	{"aside", T_BLOCK | T_BOILER},
+	{"audio", T_DROP},
+	{"blockquote", T_BLOCK},
+	{"body", T_BLOCK},
+	{"button", T_WEAK_BOILER},
+	{"canvas", T_DROP},
+	{"caption", T_BLOCK},
+	{"center", T_BLOCK},
+	{"dd", T_BLOCK},
+	{"details", T_BLOCK},
+	{"dialog", T_WEAK_BOILER},
+	{"dir", T_BLOCK},
+	{"div", T_BLOCK},
+	{"dl", T_BLOCK},
+	{"dt", T_BLOCK},
+	{"embed", T_DROP},
+	{"fieldset", T_BLOCK},
+	{"figcaption", T_BLOCK},
+	{"figure", T_BLOCK},
+	{"footer", T_BLOCK | T_BOILER},
+	{"form", T_BLOCK},
+	{"h1", T_BLOCK},
+	{"h2", T_BLOCK},
+	{"h3", T_BLOCK},
+	{"h4", T_BLOCK},
+	{"h5", T_BLOCK},
+	{"h6", T_BLOCK},
+	{"head", T_DROP},
+	{"header", T_BLOCK},
+	{"hgroup", T_BLOCK},
+	{"hr", T_BLOCK},
+	{"html", T_BLOCK},
+	{"iframe", T_DROP},
+	{"img", T_DROP},
+	{"input", T_DROP},
+	{"label", T_WEAK_BOILER},
+	{"legend", T_BLOCK},
+	{"li", T_BLOCK},
+	{"link", T_DROP},
+	{"main", T_BLOCK},
+	{"map", T_DROP},
+	{"menu", T_BLOCK | T_BOILER},
+	{"meta", T_DROP},
+	{"nav", T_BLOCK | T_BOILER},
+	{"noframes", T_BLOCK},
+	{"object", T_DROP},
+	{"ol", T_BLOCK},
+	{"option", T_DROP},
+	{"p", T_BLOCK},
+	{"picture", T_DROP},
+	{"pre", T_BLOCK},
+	{"script", T_DROP},
+	{"section", T_BLOCK},
+	{"select", T_DROP},
+	{"source", T_DROP},
+	{"style", T_DROP},
+	{"summary", T_BLOCK},
+	{"svg", T_DROP},
+	{"table", T_BLOCK},
+	{"tbody", T_BLOCK},
+	{"td", T_BLOCK},
+	{"template", T_DROP},
+	{"textarea", T_DROP},
+	{"tfoot", T_BLOCK},
+	{"th", T_BLOCK},
+	{"thead", T_BLOCK},
+	{"tr", T_BLOCK},
+	{"track", T_DROP},
+	{"ul", T_BLOCK},
+	{"video", T_DROP},
 };
 
-static const char *const boiler_tags[] = {"nav", "footer", "aside", "menu", NULL};
+static int by_tag_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct tag_kind *)elem)->name);
+}
+
+/* T_* bits of n's tag (one binary search instead of scans of lists). */
+static unsigned tag_bits(const xmlNode *n)
+{
+	const struct tag_kind *k = bsearch(n->name, tag_kinds, sizeof(tag_kinds) / sizeof(tag_kinds[0]),
+					   sizeof(tag_kinds[0]), by_tag_name);
+
+	return k ? k->bits : 0;
+}
+
+int html_tags_sorted(void)
+{
+	size_t i;
+
+	for (i = 1; i < sizeof(tag_kinds) / sizeof(tag_kinds[0]); i++)
+		if (strcmp(tag_kinds[i - 1].name, tag_kinds[i].name) >= 0)
+			return 0;
+	return 1;
+}
 
 static const char *const boiler_roles[] = {
 	"navigation", "banner", "contentinfo", "complementary", "search",
@@ -144,14 +233,9 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-static int tag_in(const xmlNode *n, const char *const *list)
-{
-	return in_list((const char *)n->name, list);
-}
-
 int html_tag_is_block(const xmlNode *n)
 {
-	return n->type == XML_ELEMENT_NODE && tag_in(n, block_tags);
+	return n->type == XML_ELEMENT_NODE && (tag_bits(n) & T_BLOCK);
 }
 
 int html_heading_level(const xmlNode *n)
@@ -303,7 +387,7 @@ static int class_says_boiler(const xmlNode *n)
 
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
-static int is_boiler(const xmlNode *n)
+static int is_boiler(const xmlNode *n, unsigned bits)
 {
 	const char *role;
 
@@ -316,12 +400,12 @@ static int is_boiler(const xmlNode *n)
 	/* Page footers hold legal text, addresses and link farms: never the content. */
 	if (tag_is(n, "footer"))
 		return 3;
-	if (tag_in(n, boiler_tags))
+	if (bits & T_BOILER)
 		return 2;
 	/* An accordion's toggle holds its heading (an FAQ's question). */
 	if (tag_is(n, "button") && (html_attr(n, "aria-expanded") || html_attr(n, "aria-controls")))
 		return 0;
-	if (tag_in(n, weak_boiler_tags))
+	if (bits & T_WEAK_BOILER)
 		return 1;
 	role = html_attr(n, "role");
 	if (role && in_list(role, boiler_roles))
@@ -417,15 +501,17 @@ static void classify_block(struct nstat *s)
 
 static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent)
 {
+	unsigned bits = tag_bits(n);
+
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
 	if (parent)
 		s->flags = parent->flags & (NS_INLINK | NS_PRE);
-	if (tag_in(n, drop_tags) || is_hidden(n)) {
+	if ((bits & T_DROP) || is_hidden(n)) {
 		s->flags |= NS_REMOVED;
 		return;
 	}
-	if (html_tag_is_block(n)) {
+	if (bits & T_BLOCK) {
 		s->flags |= NS_BLOCK;
 		s->block = n;
 	} else {
@@ -445,7 +531,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	switch (is_boiler(n)) {
+	switch (is_boiler(n, bits)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
 		break;
