@@ -105,6 +105,9 @@ run extract-bomb-docx "$Q" extract "$TMP/fx/bomb.docx"; rc_is 1; err_has "larger
 run extract-binary "$Q" extract "$TMP/fx/binary.bin"; rc_is 1; err_has "unsupported"
 run extract-empty "$Q" extract "$TMP/fx/empty.html"; rc_is 1; err_has "no readable content"
 run extract-deep "$Q" extract "$TMP/fx/deep.html"; rc_is 0; out_has "deep text"
+# 120,000 unclosed buttons (each wraps the rest of the page): linear work, not quadratic.
+awk 'BEGIN { printf "<html><body><p>Some text that is long enough to read as a sentence, with commas.</p>"; for (i = 0; i < 120000; i++) printf "<button>"; print "end</body></html>" }' >"$TMP/buttons.html"
+run extract-buttons timeout 10 "$Q" extract "$TMP/buttons.html"; rc_is 0; out_has "Some text"
 run extract-missing "$Q" extract "$TMP/nope.html"; rc_is 1; err_has "cannot open"
 run extract-cap "$Q" extract --max-bytes 1k sample/pages/article.html; rc_is 1; err_has "raise --max-bytes"
 mkdir -p "$TMP/nopath"

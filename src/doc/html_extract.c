@@ -442,9 +442,10 @@ static int says_comments(const xmlNode *n)
 	return 0;
 }
 
-/* Weighted length of a text run, plus its punctuation count and its
- * count of characters typical of code and data rather than prose. */
-static float text_weight(const char *s, uint16_t *punct, float *code)
+/* Weighted length of a text run, plus its punctuation count, its count
+ * of characters typical of code and data rather than prose, and its last
+ * visible character (unchanged if it has none). */
+static float text_weight(const char *s, uint16_t *punct, float *code, uint32_t *last)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0;
@@ -456,8 +457,10 @@ static float text_weight(const char *s, uint16_t *punct, float *code)
 
 		if (p[i] < 0x80) {
 			unsigned char c = p[i++];
-			if (c > ' ')
+			if (c > ' ') {
 				w += 1;
+				*last = c;
+			}
 			if (c == ',' || c == '.' || c == ';' || c == '!' || c == '?')
 				pc++;
 			if (c && strchr("{}[]<>=;|\\`$'\"", c))
@@ -467,6 +470,7 @@ static float text_weight(const char *s, uint16_t *punct, float *code)
 		i += utf8_decode(p + i, n - i, &cp);
 		if (utf8_is_space(cp))
 			continue;
+		*last = cp;
 		if (utf8_is_comma(cp) || utf8_is_sentence_end(cp))
 			pc++;
 		w += utf8_is_cjk(cp) ? 3.0f : 1.0f;
@@ -545,17 +549,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 }
 
 /* A button whose label is a question is an FAQ entry's toggle. */
-static int button_asks(const xmlNode *n)
+static int button_asks(const struct nstat *s)
 {
-	struct qbuf t;
-	int asks;
-
-	qbuf_init(&t, 512);
-	html_node_text(n, &t, 400);
-	asks = t.len >= 12 && (t.data[t.len - 1] == '?' ||
-			       (t.len >= 3 && !memcmp(t.data + t.len - 3, "\xef\xbc\x9f", 3)));
-	qbuf_release(&t);
-	return asks;
+	return s->text >= 12 && (s->last == '?' || s->last == 0xFF1F);   /* ? or ？ */
 }
 
 /* All of n's subtree is closed: finish its figures and pass them up. */
@@ -571,7 +567,7 @@ static void leave_element(xmlNode *n)
 	 * one can be the page itself (forum software serves posts there). */
 	if (tag_is(n, "noscript") && s->text < NOSCRIPT_NOTICE_CHARS)
 		s->flags |= NS_BOILER | NS_NEVER;
-	if ((s->flags & NS_WEAK) && tag_is(n, "button") && button_asks(n))
+	if ((s->flags & NS_WEAK) && tag_is(n, "button") && button_asks(s))
 		s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
 	if (s->flags & NS_BOILER) {
 		/* Class names lie (an Elementor "widget" wraps the article):
@@ -592,6 +588,8 @@ static void leave_element(xmlNode *n)
 		p->good += s->good;
 		p->bad += s->bad;
 		p->anchors = (uint16_t)(p->anchors + s->anchors > 60000 ? 60000 : p->anchors + s->anchors);
+		if (s->text > 0)
+			p->last = s->last;
 	}
 }
 
@@ -606,7 +604,7 @@ static void add_text(xmlNode *t)
 	ps = ns(t->parent);
 	if ((ps->flags & NS_REMOVED) || !ps->block)
 		return;
-	w = text_weight((const char *)t->content, &punct, &code);
+	w = text_weight((const char *)t->content, &punct, &code, &ps->last);
 	if (w <= 0)
 		return;
 	bs = ns(ps->block);

@@ -26,6 +26,7 @@ struct nstat {
 	float own_code;    /* braces, brackets, quotes, '=' ... in own text */
 	uint16_t flags;    /* NS_* below */
 	uint16_t anchors;  /* <a> elements in the subtree (saturating) */
+	uint32_t last;     /* last visible character of the subtree's text */
 	xmlNode *block;    /* nearest block ancestor-or-self */
 };
 
