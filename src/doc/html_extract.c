@@ -18,13 +18,18 @@
  *     reads like a sentence, "bad" otherwise (link lists, labels, menus).
  *     Boilerplate subtrees count all their text as bad.
  *  4. Every element scores good - LAMBDA * bad over its subtree; the
- *     highest-scoring element is the content. This is the body-text-
+ *     highest-scoring element is the content. LAMBDA depends on the page
+ *     type the page declares (html_meta.c: schema.org, og:type) or its
+ *     address suggests (forum software). This is the body-text-
  *     extraction idea (maximise content inside, chrome outside) applied
  *     to DOM subtrees instead of token runs: it picks a whole forum
  *     thread or documentation body where readability-style paragraph
  *     scoring picks one post.
  *  5. If nothing reads like prose (product grids, listings), fall back
  *     to <main>/role=main/<article>, else the body, minus boilerplate.
+ *  6. Render it (html_render.c), leaving out chrome inside it: comment
+ *     sections (kept on discussions), link lists, quoted posts, labels,
+ *     paragraphs said before.
  *
  * Rejected: trafilatura's XPath cascade (many site-specific rules, slow
  * to evaluate per node), and pure readability scoring (one best paragraph
