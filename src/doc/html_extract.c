@@ -73,6 +73,9 @@
 /* ... and then its main region replaces a best node holding less than
  * this share of the region's text. */
 #define WIDEN_MAX_SHARE 0.3f
+/* Extracted text shorter than this sends the page through a second pass
+ * that reads inline-hidden elements too. */
+#define HIDDEN_RETRY_BYTES 200
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 
@@ -315,7 +318,9 @@ static int class_hides(const char *cls)
 	return hides && !shows;
 }
 
-static int is_hidden(const xmlNode *n)
+/* styled_ok: inline display:none / visibility:hidden do not count (the
+ * second pass, for pages whose script reveals what the HTML hides). */
+static int is_hidden(const xmlNode *n, int styled_ok)
 {
 	const char *v;
 
@@ -330,7 +335,7 @@ static int is_hidden(const xmlNode *n)
 	v = html_attr(n, "aria-hidden");
 	if (v && !strcasecmp(v, "true"))
 		return 1;
-	v = html_attr(n, "style");
+	v = styled_ok ? NULL : html_attr(n, "style");
 	if (v) {
 		char s[256];
 		size_t i, k = 0;
@@ -508,7 +513,7 @@ static void classify_block(struct nstat *s)
 	}
 }
 
-static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent)
+static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
 {
 	unsigned bits = tag_bits(n);
 
@@ -516,7 +521,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	n->_private = s;
 	if (parent)
 		s->flags = parent->flags & (NS_INLINK | NS_PRE);
-	if ((bits & T_DROP) || is_hidden(n)) {
+	if ((bits & T_DROP) || is_hidden(n, styled_ok)) {
 		s->flags |= NS_REMOVED;
 		return;
 	}
@@ -637,6 +642,7 @@ static size_t count_elements(xmlNode *root)
 struct score_walk {
 	struct nstat *stats;
 	size_t next;
+	int styled_ok;     /* see is_hidden */
 };
 
 static int score_visit(xmlNode *n, void *ctx)
@@ -646,7 +652,7 @@ static int score_visit(xmlNode *n, void *ctx)
 	if (n->type == XML_ELEMENT_NODE) {
 		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
 				       ? ns(n->parent) : NULL;
-		enter_element(n, &w->stats[w->next++], parent);
+		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
 		return !(ns(n)->flags & NS_REMOVED);
 	}
 	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
@@ -661,9 +667,9 @@ static void score_leave(xmlNode *n, void *ctx)
 }
 
 /* Steps 1-3: one iterative enter/leave walk filling the stats. */
-static void score_tree(xmlNode *root, struct nstat *stats)
+static void score_tree(xmlNode *root, struct nstat *stats, int styled_ok)
 {
-	struct score_walk w = {stats, 0};
+	struct score_walk w = {stats, 0, styled_ok};
 
 	xml_walk(root, score_visit, score_leave, &w);
 }
@@ -802,12 +808,36 @@ static int set_text(struct q_doc *out, struct qbuf *b)
 	return out->text ? 0 : Q_ENOMEM;
 }
 
+/* Steps 4-6 on scored stats: pick the content element, render it into b. */
+static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
+			     struct qbuf *b)
+{
+	xmlNode *main_node = best_node(root, page_lambda(out->page_type));
+
+	if (!main_node)
+		main_node = fallback_node(root);
+	else
+		main_node = widen_for_listing(root, main_node);
+#ifdef HTML_EXTRACT_DEBUG
+	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
+	if (getenv("QDEBUG")) {
+		xmlNode *x;
+		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good, ns(root)->bad, ns(root)->text);
+		for (x = main_node; x && x->type == XML_ELEMENT_NODE; x = x->parent)
+			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
+	}
+#endif
+	/* A thread's title is its opening question: kept in the text. */
+	return html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT,
+			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
+}
+
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		 struct q_doc *out, struct q_error *err)
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
-	xmlNode *root, *main_node;
+	xmlNode *root;
 	struct qbuf b;
 	int rc = Q_EPARSE;
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
@@ -838,7 +868,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		rc = q_error_set(err, Q_ENOMEM, "out of memory extracting HTML");
 		goto out;
 	}
-	score_tree(root, stats);
+	score_tree(root, stats, 0);
 	rc = html_meta_extract(doc, out);
 	if (rc) {
 		q_error_set(err, rc, "out of memory reading page metadata");
@@ -846,23 +876,23 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	}
 	if (out->page_type == DOC_PAGE_UNKNOWN && url_says_forum(opt ? opt->base_url : NULL))
 		out->page_type = DOC_PAGE_FORUM;
-	main_node = best_node(root, page_lambda(out->page_type));
-	if (!main_node)
-		main_node = fallback_node(root);
-	else
-		main_node = widen_for_listing(root, main_node);
-#ifdef HTML_EXTRACT_DEBUG
-	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
-	if (getenv("QDEBUG")) {
-		xmlNode *x;
-		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good, ns(root)->bad, ns(root)->text);
-		for (x = main_node; x && x->type == XML_ELEMENT_NODE; x = x->parent)
-			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
+	rc = choose_and_render(root, opt, out, &b);
+	if (!rc && b.len < HIDDEN_RETRY_BYTES) {
+		/* Next to nothing is visible: some pages hide their content with
+		 * an inline display:none that their script lifts (access
+		 * checks, deferred blocks). Read those too, and keep that text
+		 * when it clearly outweighs what was visible. */
+		struct qbuf again;
+
+		qbuf_init(&again, DOC_MAX_TEXT_BYTES);
+		score_tree(root, stats, 1);
+		if (choose_and_render(root, opt, out, &again) == 0 && again.len >= 2 * b.len + 40) {
+			qbuf_release(&b);
+			b = again;
+		} else {
+			qbuf_release(&again);
+		}
 	}
-#endif
-	/* A thread's title is its opening question: kept in the text. */
-	rc = html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT,
-			 out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, &b);
 	if (!rc)
 		rc = set_text(out, &b);
 	if (rc)

@@ -281,6 +281,17 @@ static void html_chrome_inside_content(void **state)
 	assert_null(strstr(strstr(t, "Once is") + 1, "Once is"));
 	assert_non_null(strstr(strstr(t, "x = 1") + 1, "x = 1"));
 	doc_release(&d);
+	/* A page whose script reveals content the HTML hides: read it when
+	 * nothing else is there; otherwise hidden stays hidden. */
+	t = extract("<html><body><div style='display:none'><main>" PROSE("Revealed") PROSE("Later")
+		    "</main></div></body></html>", DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "Revealed is"));
+	doc_release(&d);
+	t = extract("<html><body><main>" PROSE("Shown") PROSE("Also shown") "<div style='display: none'>"
+		    PROSE("Hidden") "</div></main></body></html>", DOC_FORMAT_TEXT, &d);
+	assert_non_null(strstr(t, "Shown is"));
+	assert_null(strstr(t, "Hidden is"));
+	doc_release(&d);
 }
 
 static void html_markdown_structure(void **state)
