@@ -4,8 +4,11 @@
  * Block elements start and end paragraphs; inline text is joined with
  * white space collapsed (kept inside <pre>); list items, table rows and
  * headings get their Markdown markers in Markdown mode and light ones in
- * text mode. Boilerplate subtrees inside the content (a share bar in an
- * article) are skipped. The walk is iterative, like the scorer's.
+ * text mode. Chrome inside the content is skipped: boilerplate subtrees
+ * (a share bar in an article), comment sections below an article, link
+ * lists without prose, quoted posts in a discussion, labels on prose
+ * pages, and paragraphs said before. The walk is iterative, like the
+ * scorer's.
  */
 #include <string.h>
 
