@@ -241,11 +241,6 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-int html_tag_is_block(const xmlNode *n)
-{
-	return n->type == XML_ELEMENT_NODE && (tag_bits(n) & T_BLOCK);
-}
-
 int html_heading_level(const xmlNode *n)
 {
 	const char *s = (const char *)n->name;

@@ -71,7 +71,6 @@ static inline xmlNode *tree_next(xmlNode *n, const xmlNode *root, int descend)
 	return NULL;
 }
 
-int html_tag_is_block(const xmlNode *n);
 /* Value of attribute name (case-insensitive) or NULL. */
 const char *html_attr(const xmlNode *n, const char *name);
 int html_heading_level(const xmlNode *n);   /* 1-6, or 0 */
