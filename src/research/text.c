@@ -254,7 +254,7 @@ static void find_aliases(struct tokenizer *tok, const char *text, const struct q
 		size_t n = 0, w;
 		const char *e, *b;
 		struct counter c;
-		int i, before = al->abbr.n;
+		int i, hit, before = al->abbr.n;
 
 		while (is_upper(p[1 + n]) && n < 7)
 			n++;
@@ -286,8 +286,10 @@ static void find_aliases(struct tokenizer *tok, const char *text, const struct q
 		tokenizer_run(tok, p + 1, n, TOKENIZE_QUERY, collect_term, &al->abbr);
 		if (al->abbr.n == before)
 			continue;   /* already known, or not a term */
-		for (i = 0; i < q->n; i++)
-			al->hits[before][i] = c.tf[i] > 0;
+		for (i = 0, hit = 0; i < q->n; i++)
+			hit |= al->hits[before][i] = c.tf[i] > 0;
+		if (!hit)   /* stands for nothing asked: not worth a pass per passage */
+			al->abbr.n = before;
 	}
 }
 
