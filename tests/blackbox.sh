@@ -586,6 +586,16 @@ run ask-search env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m "$Q" ask --hom
 	--sources web "$RQ"
 rc_is 0; out_has "Sources read: 6"; out_has "[1]"
 for p in $LLM_PIDS; do kill "$p" 2>/dev/null; done
+LLM_PIDS=
+
+# Further cases, one file per area (tests/bb/AREA.sh), run in this shell so
+# they share run/ok/bad, start_llm, $Q, $B and the fake web site. Each file
+# makes its own homes under $TMP and starts its own fake models.
+for f in tests/bb/*.sh; do
+	[ -f "$f" ] || continue
+	. "./$f"
+done
+for p in $LLM_PIDS; do kill "$p" 2>/dev/null; done
 
 echo "blackbox: $PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]
