@@ -459,6 +459,78 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }
 
+/* ---- hostile shapes for the fetcher (src/net) ---- */
+
+/* gzip of n copies of unit, built once and kept (test code). */
+static unsigned char *gzip_repeat(const char *unit, size_t n, size_t *out_len)
+{
+	size_t ul = strlen(unit), cap = ul * n / 100 + 65536, i;
+	unsigned char *z = malloc(cap);
+	z_stream s;
+
+	memset(&s, 0, sizeof(s));
+	deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);
+	s.next_out = z;
+	s.avail_out = (unsigned)cap;
+	for (i = 0; i < n; i++) {
+		s.next_in = (unsigned char *)unit;
+		s.avail_in = (unsigned)ul;
+		deflate(&s, Z_NO_FLUSH);
+	}
+	deflate(&s, Z_FINISH);
+	*out_len = s.total_out;
+	deflateEnd(&s);
+	return z;
+}
+
+/* Endless header lines, before the body (/header-flood) or as trailers
+ * after the last chunk (/trailer-flood), until the client hangs up. */
+static void header_flood(int fd, int trailers)
+{
+	const char *h = trailers ? "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+				   "Transfer-Encoding: chunked\r\nTrailer: X-Pad\r\n\r\n"
+				   "10\r\n<html><p>hi</p>\n\r\n0\r\n"
+				 : "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n";
+	char line[1024];
+
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "X-Pad: ", 7);
+	line[sizeof(line) - 2] = '\r';
+	line[sizeof(line) - 1] = '\n';
+	fake_write_all(fd, h, strlen(h));
+	while (fake_write_all(fd, line, sizeof(line)) == 0)
+		;
+}
+
+/* Routes for the fetcher's hostile cases; 1 if path was one of them. */
+static int net_route(int fd, const char *path)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned char *gz_html;
+	static size_t gz_html_len;
+
+	if (!strcmp(path, "/gzip-as-html")) {
+		/* 60 MB of tiny paragraphs gzipped to ~60 KB, labelled text/html
+		 * with no Content-Encoding: the body itself is the gzip file. */
+		pthread_mutex_lock(&lock);
+		if (!gz_html)
+			gz_html = gzip_repeat("<p>a", 15u * 1024 * 1024, &gz_html_len);
+		pthread_mutex_unlock(&lock);
+		respond(fd, 200, "text/html", NULL, gz_html, gz_html_len);
+	} else if (!strcmp(path, "/gzip-page-as-html")) {
+		size_t zl;
+		unsigned char *z = gzip_repeat("<html><body><p>This saved page was gzipped whole and served "
+					       "as HTML without any encoding header.</p></body></html>", 1, &zl);
+		respond(fd, 200, "text/html", NULL, z, zl);
+		free(z);
+	} else if (!strcmp(path, "/header-flood") || !strcmp(path, "/trailer-flood")) {
+		header_flood(fd, path[1] == 't');
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 static void route(int fd, const char *path)
 {
 	char buf[512];
@@ -466,6 +538,8 @@ static void route(int fd, const char *path)
 	char *p;
 	int k;
 
+	if (net_route(fd, path))
+		return;
 	if (!strcmp(path, "/robots.txt")) {
 		const char *r = "User-agent: *\nDisallow: /private\nAllow: /private/open\n";
 		respond(fd, 200, "text/plain", NULL, r, strlen(r));

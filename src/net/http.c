@@ -5,6 +5,14 @@
  * batch (once each), then the URLs robots.txt allows. Both rounds use
  * run_transfers(), a plain multi loop that keeps up to max_parallel
  * transfers going and finishes each as it completes.
+ *
+ * Caps beyond the body's: header bytes (status lines, headers and
+ * trailers of every response of one fetch, redirects included) stop at
+ * HTTP_MAX_HEADER_BYTES, because libcurl keeps every header it sees and
+ * an endless trailer section would otherwise grow without bound; and a
+ * body that is itself a gzip file (a page.html.gz served as text/html,
+ * no Content-Encoding) is inflated here, under the same byte cap, so the
+ * cap always counts the bytes a reader will parse.
  */
 #include "http.h"
 
@@ -15,9 +23,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../core/alloc.h"
 #include "../core/version.h"
+#include "../doc/zip.h"
 #include "addrpolicy.h"
 #include "robots.h"
 #include "url.h"
@@ -34,6 +44,8 @@ struct transfer {
 	long cap;                     /* body cap decided at the first byte */
 	int cap_decided;
 	int too_big;
+	int headers_too_big;          /* header and trailer bytes passed HTTP_MAX_HEADER_BYTES */
+	size_t header_bytes;          /* of every response of this transfer, trailers included */
 	int is_robots;                /* truncate instead of failing */
 	char unsupported[128];        /* content type refused at the headers */
 	char refused_why[64];         /* address policy refusal, if any */
@@ -117,6 +129,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Counts header bytes; trailers arrive here too. Returning less than
+ * n aborts the transfer. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct transfer *t = ud;
+	size_t n = size * nmemb;
+
+	(void)data;
+	t->header_bytes += n;
+	if (t->header_bytes > HTTP_MAX_HEADER_BYTES) {
+		t->headers_too_big = 1;
+		return 0;
+	}
+	return n;
+}
+
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct transfer *t = ud;
@@ -181,6 +209,8 @@ static CURL *make_easy(struct transfer *t, const char *url)
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -205,7 +235,11 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 		r->rc = q_error_set(&r->err, Q_EHTTP, "HTTP %ld from %s", r->status, url);
 		return;
 	case CURLE_WRITE_ERROR:
-		if (t->unsupported[0])
+		if (t->headers_too_big)
+			r->rc = q_error_set(&r->err, Q_ETOOBIG,
+					    "the server sent more than %d bytes of headers and trailers; the page was abandoned",
+					    HTTP_MAX_HEADER_BYTES);
+		else if (t->unsupported[0])
 			r->rc = q_error_set(&r->err, Q_EUNSUPPORTED,
 					    "unsupported content type %s: quarry reads HTML, PDF, DOCX, Markdown and text",
 					    t->unsupported);
@@ -252,6 +286,43 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 	}
 }
 
+static int is_gzip(const struct qbuf *b)
+{
+	return b->len >= 3 && (unsigned char)b->data[0] == 0x1f &&
+	       (unsigned char)b->data[1] == 0x8b && b->data[2] == 8;
+}
+
+/* A body that is a gzip file is replaced by what it holds, at most
+ * t->cap bytes of it; one level only. */
+static void inflate_gzip_body(struct transfer *t)
+{
+	struct http_response *r = t->resp;
+	struct qbuf plain;
+	struct q_error zerr = {0};
+	int zr;
+
+	if (t->is_robots || !is_gzip(&r->body))
+		return;
+	qbuf_init(&plain, (size_t)t->cap);
+	zr = zip_inflate((const unsigned char *)r->body.data, r->body.len, 16 + MAX_WBITS, &plain, &zerr);
+	if (zr == Q_ETOOBIG) {
+		t->too_big = 1;
+		r->rc = q_error_set(&r->err, Q_ETOOBIG,
+				    "body larger than %ld bytes after decoding (a gzip file); raise --max-bytes to fetch it",
+				    t->cap);
+	} else if (zr) {
+		r->rc = q_error_set(&r->err, zr, "the body is gzip data that cannot be read: %s", zerr.msg);
+	} else if (is_gzip(&plain)) {
+		r->rc = q_error_set(&r->err, Q_EUNSUPPORTED, "nested gzip content is not read");
+	} else {
+		qbuf_release(&r->body);
+		r->body = plain;
+		return;
+	}
+	qbuf_release(&plain);
+	qbuf_release(&r->body);
+}
+
 static void finish(struct transfer *t, CURLcode cc, const char *url)
 {
 	struct http_response *r = t->resp;
@@ -273,6 +344,7 @@ static void finish(struct transfer *t, CURLcode cc, const char *url)
 	r->redirects = (int)redirects;
 	if (cc == CURLE_OK && !r->body.err) {
 		r->rc = 0;
+		inflate_gzip_body(t);
 	} else if (t->is_robots && t->too_big) {
 		r->rc = 0;   /* the first ROBOTS_MAX_BYTES are what we read anyway */
 	} else {

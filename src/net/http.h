@@ -12,6 +12,8 @@
  *   - connect and total timeouts, and an abort when a transfer stalls;
  *   - a byte cap counted on the decoded body (gzip, deflate, br, zstd),
  *     larger for PDFs, so a compression bomb stops at the cap;
+ *   - a body that is itself a gzip file is inflated under the same cap;
+ *   - at most HTTP_MAX_HEADER_BYTES of headers and trailers;
  *   - types we cannot read (images, video, archives) abort at the headers.
  * Results arrive through a callback as each transfer finishes, so a
  * caller can stream them in order. Not re-entrant on one options object
@@ -33,6 +35,9 @@
 #define HTTP_DEFAULT_PARALLEL 8
 #define HTTP_MAX_PARALLEL 64
 #define HTTP_ROBOTS_TIMEOUT_MS 10000L
+/* Header bytes of one fetch (every response's status line, headers and
+ * trailers, redirects included); real sites send a few kB. */
+#define HTTP_MAX_HEADER_BYTES (256 * 1024)
 #define HTTP_AGENT_TOKEN "quarry"
 
 struct http_options {
