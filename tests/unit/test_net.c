@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "../../src/core/clock.h"
 #include "../../src/net/addrpolicy.h"
 #include "../../src/net/robots.h"
 #include "../../src/net/url.h"
@@ -173,6 +174,98 @@ static void robots_wildcards(void **state)
 	robots_release(&r);
 }
 
+/* Rules that made the old backtracking matcher cost seconds per URL: a
+ * robots.txt full of long literal runs after a '*', against a long path
+ * that almost matches each of them. Must stay linear in the input. */
+static void robots_pathological_rules_are_fast(void **state)
+{
+	static char txt[ROBOTS_MAX_BYTES + 1], path[URL_MAX_BYTES];
+	struct robots r;
+	size_t k = 0;
+	double t0, ms;
+	int i;
+
+	(void)state;
+	k += (size_t)snprintf(txt, sizeof(txt), "User-agent: *\n");
+	while (k + 1100 < ROBOTS_MAX_BYTES) {
+		memcpy(txt + k, "Disallow: /*", 12);
+		k += 12;
+		memset(txt + k, 'a', 1000);
+		k += 1000;
+		memcpy(txt + k, "b*c$\n", 5);
+		k += 5;
+	}
+	txt[k] = '\0';
+	path[0] = '/';
+	memset(path + 1, 'a', sizeof(path) - 2);
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(robots_parse(txt, k, "quarry", &r), 0);
+	assert_true(r.n > 400);
+	t0 = q_now_ms();
+	for (i = 0; i < 10; i++)
+		assert_true(robots_allowed(&r, path));
+	ms = q_now_ms() - t0;
+	assert_true(ms < 1000.0);   /* the old matcher: seconds per URL */
+	path[5000] = 'b';
+	path[6000] = 'c';
+	assert_true(robots_allowed(&r, path));    /* "...b...c" but not at the end: "$" fails */
+	path[sizeof(path) - 2] = 'c';
+	assert_false(robots_allowed(&r, path));
+	robots_release(&r);
+}
+
+/* A plainly right recursive matcher (exponential, fine on tiny inputs):
+ * the reference the linear one must agree with. The old backtracking
+ * matcher failed here too: it took "/ab*$" not to match "/abb". */
+static int reference_match(const char *p, const char *s)
+{
+	if (*p == '$' && p[1] == '\0')
+		return *s == '\0';
+	if (*p == '\0')
+		return 1;
+	if (*p == '*')
+		return reference_match(p + 1, s) || (*s && reference_match(p, s + 1));
+	return *s && *p == *s && reference_match(p + 1, s + 1);
+}
+
+/* Short random patterns over {a, b, *, $} against random paths: the
+ * linear matcher gives the reference's answer every time. */
+static void robots_matcher_agrees_with_reference(void **state)
+{
+	static const char pat_chars[] = "ab*$";
+	unsigned seed = 12345;
+	int iter;
+
+	(void)state;
+	for (iter = 0; iter < 20000; iter++) {
+		char pat[12], path[14], txt[64];
+		struct robots r;
+		int i, pl, sl;
+
+		seed = seed * 1103515245u + 12345u;
+		pl = 1 + (int)(seed >> 16) % 8;
+		pat[0] = '/';
+		for (i = 1; i < pl; i++) {
+			seed = seed * 1103515245u + 12345u;
+			pat[i] = pat_chars[(seed >> 16) % 4];
+		}
+		pat[pl] = '\0';
+		seed = seed * 1103515245u + 12345u;
+		sl = 1 + (int)(seed >> 16) % 10;
+		path[0] = '/';
+		for (i = 1; i < sl; i++) {
+			seed = seed * 1103515245u + 12345u;
+			path[i] = "ab$"[(seed >> 16) % 3];
+		}
+		path[sl] = '\0';
+		snprintf(txt, sizeof(txt), "User-agent: *\nDisallow: %s\n", pat);
+		assert_int_equal(robots_parse(txt, strlen(txt), "quarry", &r), 0);
+		if (robots_allowed(&r, path) != !reference_match(pat, path))
+			fail_msg("pattern %s, path %s", pat, path);
+		robots_release(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +276,8 @@ int main(void)
 		cmocka_unit_test(robots_longest_match_wins),
 		cmocka_unit_test(robots_specific_group_beats_star),
 		cmocka_unit_test(robots_wildcards),
+		cmocka_unit_test(robots_pathological_rules_are_fast),
+		cmocka_unit_test(robots_matcher_agrees_with_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
