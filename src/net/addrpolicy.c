@@ -55,17 +55,30 @@ static const char *check_v6(const uint8_t *b)
 {
 	static const uint8_t zero[16];
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	/* ::ffff:0:0:0/96, the SIIT "IPv4-translated" form (RFC 2765). */
+	static const uint8_t translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
 	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-	static const uint8_t ec2_metadata[16] = {0xfd, 0, 0, 0xec, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x54};
+	static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1};   /* 64:ff9b:1::/48 */
+	/* fd00:ec2::254, the AWS instance metadata service over IPv6. */
+	static const uint8_t ec2_metadata[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+						 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+	static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};       /* 100::/64 */
 
 	if (!memcmp(b, zero, 15) && b[15] <= 1)
 		return b[15] ? "loopback address" : "unspecified address";
 	if (!memcmp(b, ec2_metadata, 16))
 		return "cloud metadata address";
-	if (!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12))
+	/* Addresses that carry an IPv4 address get the IPv4 policy. */
+	if (!memcmp(b, mapped, 12) || !memcmp(b, translated, 12) || !memcmp(b, nat64, 12))
 		return check_v4(v4_at(b + 12));
+	/* Local-use NAT64 (RFC 8215) translates into the site's own network,
+	 * where the embedded address sits at a prefix-dependent place. */
+	if (!memcmp(b, nat64_local, 6))
+		return "local-use NAT64 address";
 	if (!memcmp(b, zero, 12))
 		return "IPv4-compatible address";           /* ::/96, deprecated */
+	if (!memcmp(b, discard, 8))
+		return "discard-only address";
 	if (b[0] == 0x20 && b[1] == 0x02)
 		return check_v4(v4_at(b + 2));               /* 6to4 */
 	if ((b[0] & 0xfe) == 0xfc)
@@ -78,6 +91,8 @@ static const char *check_v6(const uint8_t *b)
 		return "multicast address";
 	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
 		return "documentation address";              /* 2001:db8::/32 */
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0x02 && b[4] == 0 && b[5] == 0)
+		return "benchmarking address";               /* 2001:2::/48 */
 	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
 		return "Teredo address";                     /* 2001::/32 */
 	return NULL;

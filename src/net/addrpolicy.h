@@ -7,7 +7,9 @@
  * the user's LAN (SSRF). So by default only public unicast addresses are
  * allowed; private, loopback, link-local, CGNAT, multicast, reserved,
  * documentation and cloud-metadata ranges are refused, including IPv4
- * addresses embedded in IPv6 (mapped, NAT64, 6to4). The check runs on the
+ * addresses embedded in IPv6 (mapped, translated, NAT64, 6to4: judged by
+ * the IPv4 address they carry), local-use NAT64 (64:ff9b:1::/48) and the
+ * IPv6 metadata address fd00:ec2::254. The check runs on the
  * resolved address of every connection (redirects included), so DNS
  * tricks do not get around it. Pure functions, thread-safe.
  */

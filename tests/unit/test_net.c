@@ -119,6 +119,43 @@ static void policy_blocks_private_ranges(void **state)
 	assert_string_equal(addr_policy_refusal_str("127.0.0.1"), "loopback address");
 }
 
+/* IPv6 spellings of IPv4 addresses get the IPv4 answer; local-use NAT64
+ * is refused; the IPv6 metadata address is named for what it is. */
+static void policy_ipv6_embeddings(void **state)
+{
+	static const struct {
+		const char *ip, *why;   /* why NULL: allowed */
+	} cases[] = {
+		{"::ffff:127.0.0.1", "loopback address"},          /* ::ffff:0:0/96, mapped */
+		{"::ffff:7f00:1", "loopback address"},
+		{"::ffff:169.254.169.254", "cloud metadata address"},
+		{"::ffff:8.8.8.8", NULL},
+		{"::ffff:0:127.0.0.1", "loopback address"},        /* ::ffff:0:0:0/96, translated */
+		{"::ffff:0:a00:1", "private address"},
+		{"::ffff:0:808:808", NULL},
+		{"64:ff9b::7f00:1", "loopback address"},           /* 64:ff9b::/96, well-known NAT64 */
+		{"64:ff9b::192.168.0.1", "private address"},
+		{"64:ff9b::a9fe:a9fe", "cloud metadata address"},
+		{"64:ff9b::8.8.8.8", NULL},
+		{"64:ff9b:1::7f00:1", "local-use NAT64 address"},  /* 64:ff9b:1::/48 */
+		{"64:ff9b:1:ffff::808:808", "local-use NAT64 address"},
+		{"64:ff9b:2::1", NULL},
+		{"fd00:ec2::254", "cloud metadata address"},
+		{"fd00:ec2::253", "private address"},
+		{"100::1", "discard-only address"},
+		{"2001:2::1", "benchmarking address"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = addr_policy_refusal_str(cases[i].ip);
+		if (!cases[i].why != !why || (why && strcmp(why, cases[i].why)))
+			fail_msg("%s: got %s, want %s", cases[i].ip, why ? why : "allowed",
+				 cases[i].why ? cases[i].why : "allowed");
+	}
+}
+
 static void robots_longest_match_wins(void **state)
 {
 	struct robots r;
@@ -273,6 +310,7 @@ int main(void)
 		cmocka_unit_test(url_rejects_bad_input),
 		cmocka_unit_test(url_resolves_references),
 		cmocka_unit_test(policy_blocks_private_ranges),
+		cmocka_unit_test(policy_ipv6_embeddings),
 		cmocka_unit_test(robots_longest_match_wins),
 		cmocka_unit_test(robots_specific_group_beats_star),
 		cmocka_unit_test(robots_wildcards),
