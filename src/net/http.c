@@ -150,7 +150,10 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 	struct transfer *t = ud;
 
 	(void)purpose;
-	if (!t->opt->allow_private) {
+	if (t->opt->allow_private) {
+		if (addr_policy_refusal(&a->addr))
+			t->resp->private_addr = 1;
+	} else {
 		const char *why = addr_policy_refusal(&a->addr);
 		if (why) {
 			snprintf(t->refused_why, sizeof(t->refused_why), "%s", why);

@@ -63,6 +63,8 @@ struct http_response {
 	double wire_bytes;        /* body bytes as transferred */
 	double total_ms;
 	int redirects;
+	int private_addr;         /* allow_private let a connection reach an address the
+				     policy refuses: keep the body from runs without it */
 };
 
 /* Called once per URL when it is done (success or failure), on the

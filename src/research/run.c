@@ -87,6 +87,21 @@ static void rcache_put(struct run *r, const char *key, const char *value)
 /* Pages read by earlier runs are reused for PAGE_CACHE_SECONDS. */
 #define PAGE_CACHE_SECONDS (24 * 3600)
 
+/* Pages fetched from private addresses under --allow-private are marked
+ * "private" and served only to runs that allow private addresses too. */
+static int page_allowed_here(const struct run *r, const char *value)
+{
+	json_t *v;
+	int ok;
+
+	if (r->o->allow_private)
+		return 1;
+	v = json_loads(value, 0, NULL);
+	ok = v && !json_is_true(json_object_get(v, "private"));
+	json_decref(v);
+	return ok;
+}
+
 static char *page_cache_get(struct run *r, const char *url)
 {
 	sqlite3_stmt *st = NULL;
@@ -96,7 +111,8 @@ static char *page_cache_get(struct run *r, const char *url)
 			       "fetched > strftime('%s','now') - ?2", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, PAGE_CACHE_SECONDS);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    page_allowed_here(r, (const char *)sqlite3_column_text(st, 0)))
 			v = q_strdup((const char *)sqlite3_column_text(st, 0));
 	}
 	sqlite3_finalize(st);
@@ -655,6 +671,8 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 			rec = json_pack("{s:s, s:s%}", "title", doc.title ? doc.title : "", "text",
 					doc.text ? doc.text : "", doc.text ? doc.text_len : (size_t)0);
 		doc_release(&doc);
+		if (rec && resp->private_addr)
+			json_object_set_new(rec, "private", json_true());
 	}
 	if (!rec)   /* invalid UTF-8 cannot happen after extraction; be safe */
 		rec = json_pack("{s:s}", "error", "the page could not be stored");

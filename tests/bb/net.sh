@@ -12,3 +12,21 @@ run net-header-flood timeout 20 "$Q" fetch "$B/header-flood"
 rc_is 1; err_has "more than 262144 bytes of headers"
 run net-trailer-flood timeout 20 "$Q" fetch "$B/trailer-flood"
 rc_is 1; err_has "more than 262144 bytes of headers"
+
+# Pages read under --allow-private (the fake site is on 127.0.0.1) stay
+# out of runs without it: those fetch again and meet the address policy,
+# instead of reading the private pages from the page cache.
+NH="$TMP/net-rhome"
+run net-cache-private env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$NH" --allow-private --sources web \
+	--no-llm --max-sources 4 --events "$TMP/net-ev1.jsonl" "GPS selective availability"
+rc_is 0
+if [ "$(grep -c '"type":"source_read"' "$TMP/net-ev1.jsonl")" -eq 4 ]; then ok; else bad "4 private pages not read"; fi
+run net-cache-public env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$NH" --sources web \
+	--no-llm --max-sources 4 --events "$TMP/net-ev2.jsonl" "GPS selective availability"
+if grep -q '"type":"source_read"' "$TMP/net-ev2.jsonl"; then bad "a private page came from the cache"; else ok; fi
+if grep -q '"type":"source_failed".*loopback address\|loopback address.*"type":"source_failed"' "$TMP/net-ev2.jsonl"; then ok; else bad "the policy was not applied"; fi
+# A run that allows private addresses again still reads them from the cache.
+run net-cache-private-again env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$NH" --allow-private --sources web \
+	--no-llm --max-sources 4 --events "$TMP/net-ev3.jsonl" "GPS selective availability"
+rc_is 0
+if grep -q '"type":"fetching"' "$TMP/net-ev3.jsonl"; then bad "cached private pages fetched again"; else ok; fi
