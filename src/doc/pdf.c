@@ -1,5 +1,13 @@
 /*
  * pdf.c - run pdftotext under limits (see pdf.h).
+ *
+ * Nothing may outlive a quarry that is killed with -9 mid-conversion:
+ * the temporary copy of the PDF is unlinked as soon as it is created
+ * (pdftotext reads it through the inherited descriptor, as /dev/fd/3),
+ * and the child asks the kernel to SIGKILL it when its parent dies
+ * (PR_SET_PDEATHSIG, then getppid() for a parent already gone). The
+ * death signal follows the thread that forked, which waits for the child
+ * before returning, so it fires only when quarry itself goes.
  */
 #include "pdf.h"
 
@@ -10,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -60,21 +69,34 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* In the child: limits, stdout to the pipe, then exec. Never returns. */
-static void child_exec(const char *prog, const char *file, int out_fd, unsigned cpu_s)
+/* The descriptor pdftotext reads the PDF from, and its name. */
+#define PDF_CHILD_FD 3
+#define PDF_CHILD_PATH "/dev/fd/3"
+
+/* In the child: die with the parent, limits, stdout to the pipe, the PDF
+ * on PDF_CHILD_FD, then exec. Never returns. */
+static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s, pid_t parent)
 {
 	struct rlimit cpu = {cpu_s, cpu_s + 1};
 	struct rlimit mem = {PDF_MAX_MEMORY_BYTES, PDF_MAX_MEMORY_BYTES};
 	struct rlimit core = {0, 0};
 	char *const argv[] = {(char *)"pdftotext", (char *)"-q", (char *)"-enc",
-			      (char *)"UTF-8", (char *)file, (char *)"-", NULL};
-	int devnull = open("/dev/null", O_RDWR);
+			      (char *)"UTF-8", (char *)PDF_CHILD_PATH, (char *)"-", NULL};
+	int devnull;
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(127);
+	devnull = open("/dev/null", O_RDWR);
 	setpgid(0, 0);
 	setrlimit(RLIMIT_CPU, &cpu);
 	setrlimit(RLIMIT_AS, &mem);
 	setrlimit(RLIMIT_CORE, &core);
 	dup2(out_fd, 1);
+	/* dup2 clears close-on-exec, except onto itself. */
+	if (pdf_fd == PDF_CHILD_FD)
+		fcntl(pdf_fd, F_SETFD, 0);
+	else if (dup2(pdf_fd, PDF_CHILD_FD) < 0)
+		_exit(127);
 	if (devnull >= 0) {
 		dup2(devnull, 0);
 		dup2(devnull, 2);
@@ -139,7 +161,7 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 	const char *tmpdir = getenv("TMPDIR");
 	struct qbuf raw, text;
 	int fd = -1, pipefd[2] = {-1, -1}, status = 0, rc = Q_ESUBPROC;
-	pid_t pid = -1;
+	pid_t pid = -1, self = getpid();
 
 	qbuf_init(&raw, PDF_MAX_TEXT_BYTES);
 	qbuf_init(&text, PDF_MAX_TEXT_BYTES);
@@ -149,10 +171,11 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 		return q_error_set(err, Q_ESUBPROC,
 				   "pdftotext not found: install poppler-utils to read PDFs");
 	snprintf(tmpl, sizeof(tmpl), "%s/quarry-pdf-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	fd = mkstemp(tmpl);
+	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return q_error_set(err, Q_EIO, "cannot create a temporary file in %s: %s",
 				   tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(errno));
+	unlink(tmpl);   /* the descriptor keeps it; nothing is left if we die */
 	if (write_all(fd, pdf, len)) {
 		rc = q_error_set(err, Q_EIO, "cannot write temporary file: %s", strerror(errno));
 		goto out;
@@ -167,7 +190,7 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(prog, tmpl, pipefd[1], timeout_s);
+		child_exec(prog, fd, pipefd[1], timeout_s, self);
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	rc = read_output(pipefd[0], pid, (long)q_now_ms() + (long)timeout_s * 1000L, &raw, err);
@@ -203,10 +226,8 @@ out:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		unlink(tmpl);
-	}
 	qbuf_release(&raw);
 	qbuf_release(&text);
 	return rc;

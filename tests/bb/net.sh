@@ -30,3 +30,30 @@ run net-cache-private-again env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$N
 	--no-llm --max-sources 4 --events "$TMP/net-ev3.jsonl" "GPS selective availability"
 rc_is 0
 if grep -q '"type":"fetching"' "$TMP/net-ev3.jsonl"; then bad "cached private pages fetched again"; else ok; fi
+
+# kill -9 during a slow PDF conversion leaves no copy of the PDF in
+# $TMPDIR and no pdftotext behind (it dies with quarry).
+mkdir -p "$TMP/net-bin" "$TMP/net-tmp"
+cat >"$TMP/net-bin/pdftotext" <<EOS
+#!/bin/sh
+# Records its pid and whether it could read the PDF, then hangs.
+head -c 5 "\$4" >"$TMP/net-pdf.head"
+echo \$\$ >"$TMP/net-pdf.pid"
+exec sleep 60
+EOS
+chmod +x "$TMP/net-bin/pdftotext"
+net_alive() { [ -d "/proc/$1" ] && ! grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
+env PATH="$TMP/net-bin:$PATH" TMPDIR="$TMP/net-tmp" "$Q" extract "$TMP/fx/sample.pdf" >/dev/null 2>&1 &
+KPID=$!
+i=0
+while [ ! -s "$TMP/net-pdf.pid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+NAME=net-pdf-kill9; : >"$TMP/out"; : >"$TMP/err"
+if [ -s "$TMP/net-pdf.pid" ]; then ok; else bad "the fake pdftotext did not start"; fi
+if [ "$(cat "$TMP/net-pdf.head" 2>/dev/null)" = "%PDF-" ]; then ok; else bad "pdftotext could not read the PDF"; fi
+kill -9 $KPID 2>/dev/null
+wait $KPID 2>/dev/null
+PPID_PDF=$(cat "$TMP/net-pdf.pid" 2>/dev/null)
+i=0
+while [ -n "$PPID_PDF" ] && net_alive "$PPID_PDF" && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+if [ -n "$PPID_PDF" ] && net_alive "$PPID_PDF"; then bad "pdftotext outlived quarry"; kill -9 "$PPID_PDF"; else ok; fi
+if [ -z "$(ls -A "$TMP/net-tmp")" ]; then ok; else bad "left in TMPDIR: $(ls "$TMP/net-tmp")"; fi
