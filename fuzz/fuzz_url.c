@@ -1,10 +1,12 @@
-/* libFuzzer target: URL parsing, normal form and resolution. The input is
+/* libFuzzer target: URL parsing, normal form and resolution, and the
+ * address policy on the parsed host. The input is
  * split at the first newline into a base and a reference. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/net/addrpolicy.h"
 #include "../src/net/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (url_parse(s, &u, NULL) == 0) {
 		url_format(&u, out, sizeof(out));
 		url_origin(&u, out, sizeof(out));
+		addr_policy_refusal_str(u.host);   /* numeric hosts: v4, v6 with v4 inside */
 	}
 	if (nl)
 		url_resolve(s, nl + 1, out, sizeof(out), NULL);
