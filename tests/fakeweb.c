@@ -484,8 +484,9 @@ static unsigned char *gzip_repeat(const char *unit, size_t n, size_t *out_len)
 }
 
 /* Endless header lines, before the body (/header-flood) or as trailers
- * after the last chunk (/trailer-flood), until the client hangs up. */
-static void header_flood(int fd, int trailers)
+ * after the last chunk (/trailer-flood; /trailer-drip: one short line a
+ * tenth of a second, under every byte cap), until the client hangs up. */
+static void header_flood(int fd, int trailers, int drip)
 {
 	const char *h = trailers ? "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
 				   "Transfer-Encoding: chunked\r\nTrailer: X-Pad\r\n\r\n"
@@ -498,6 +499,11 @@ static void header_flood(int fd, int trailers)
 	line[sizeof(line) - 2] = '\r';
 	line[sizeof(line) - 1] = '\n';
 	fake_write_all(fd, h, strlen(h));
+	if (drip) {
+		while (fake_write_all(fd, "X-Drip: 1\r\n", 11) == 0)
+			usleep(100000);
+		return;
+	}
 	while (fake_write_all(fd, line, sizeof(line)) == 0)
 		;
 }
@@ -523,8 +529,9 @@ static int net_route(int fd, const char *path)
 					       "as HTML without any encoding header.</p></body></html>", 1, &zl);
 		respond(fd, 200, "text/html", NULL, z, zl);
 		free(z);
-	} else if (!strcmp(path, "/header-flood") || !strcmp(path, "/trailer-flood")) {
-		header_flood(fd, path[1] == 't');
+	} else if (!strcmp(path, "/header-flood") || !strcmp(path, "/trailer-flood") ||
+		   !strcmp(path, "/trailer-drip")) {
+		header_flood(fd, path[1] == 't', !strcmp(path, "/trailer-drip"));
 	} else {
 		return 0;
 	}

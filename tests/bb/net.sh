@@ -12,6 +12,11 @@ run net-header-flood timeout 20 "$Q" fetch "$B/header-flood"
 rc_is 1; err_has "more than 262144 bytes of headers"
 run net-trailer-flood timeout 20 "$Q" fetch "$B/trailer-flood"
 rc_is 1; err_has "more than 262144 bytes of headers"
+# Trailers that trickle in under the cap still end at the total timeout.
+T0=$(date +%s)
+run net-trailer-drip timeout 20 "$Q" fetch --timeout 2s "$B/trailer-drip"
+rc_is 1; err_has "timed out"
+[ $(($(date +%s) - T0)) -le 6 ] && ok || bad "the timeout did not stop a trailer drip"
 
 # Pages read under --allow-private (the fake site is on 127.0.0.1) stay
 # out of runs without it: those fetch again and meet the address policy,
