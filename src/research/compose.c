@@ -18,6 +18,8 @@
 
 /* ---- write ---- */
 
+#define WRITE_ECHO_MAX_BYTES 6000   /* of a bad reply shown back to the model in the retry */
+
 /* Tokens a finding takes in the write prompt. */
 static long finding_tokens(const struct run *r, const struct finding *f)
 {
@@ -69,17 +71,73 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	return n;
 }
 
-char *compose_write(struct run *r, int *ids, int n_ids)
+/* One write call with messages m[0..n): the reply, or NULL (failure recorded). */
+static char *write_call(struct run *r, struct llm_message *m, size_t n)
 {
-	struct llm_message m[2];
 	struct llm_request req;
 	struct llm_response resp;
 	struct q_error err = {0};
+	char *body = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.messages = m;
+	req.n_messages = n;
+	req.temperature = 0.3;
+	r->critical_calls++;
+	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
+		if (resp.content[0])
+			body = q_strdup(resp.content);
+		if (strcmp(resp.finish_reason, "length") == 0)
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message",
+						     "the report was cut off at the token limit"));
+		llm_response_release(&resp);
+	} else {
+		run_model_failed(r, "write", err.code, err.msg);
+	}
+	return body;
+}
+
+/*
+ * Why a write reply cannot be the report, or NULL when it can: a reply
+ * that is JSON, repeats the prompt, or cites none of the n_ids findings
+ * while they are in hand would give a report whose Sources list is empty.
+ */
+static const char *write_problem(const char *body, int n_ids)
+{
+	const char *p = body;
+	struct cite_finding *cf;
+	struct cite_result cr;
+	int verified = 0;
+
+	while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+		p++;
+	if (*p == '{' || strncmp(p, "```json", 7) == 0)
+		return "was a JSON object, not a report";
+	if (strstr(p, "<finding id=") || strncmp(p, "Question: ", 10) == 0 ||
+	    strstr(p, "Findings (each checked against its source)"))
+		return "repeated the prompt instead of writing a report";
+	if (n_ids <= 0)
+		return NULL;
+	cf = q_calloc((size_t)n_ids, sizeof(*cf));
+	if (cf && cite_process(body, cf, n_ids, 0, &cr) == 0) {
+		verified = cr.verified;
+		cite_result_release(&cr);
+	} else {
+		verified = 1;   /* out of memory: do not judge the reply by it */
+	}
+	q_free(cf);
+	return verified ? NULL : "cited no finding";
+}
+
+char *compose_write(struct run *r, int *ids, int n_ids)
+{
+	struct llm_message m[4];
 	struct qbuf u;
 	json_t *s;
 	size_t k;
 	int i;
 	char *body = NULL;
+	const char *problem;
 
 	qbuf_init(&u, 4 * 1024 * 1024);
 	qbuf_addf(&u, "Question: %s\n\n", r->o->question);
@@ -121,21 +179,43 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	m[1].role = "user";
 	m[1].content = qbuf_cstr(&u);
 	m[1].tool_call_id = NULL;
-	memset(&req, 0, sizeof(req));
-	req.messages = m;
-	req.n_messages = 2;
-	req.temperature = 0.3;
-	r->critical_calls++;
 	run_emit(r, "writing", json_pack("{s:i}", "findings", n_ids));
-	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
-		if (resp.content[0])
-			body = q_strdup(resp.content);
-		if (strcmp(resp.finish_reason, "length") == 0)
-			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message",
-						     "the report was cut off at the token limit"));
-		llm_response_release(&resp);
-	} else {
-		run_model_failed(r, "write", err.code, err.msg);
+	body = write_call(r, m, 2);
+	problem = body ? write_problem(body, n_ids) : NULL;
+	if (problem) {
+		/* One corrective retry: show the model its reply and say what is wrong. */
+		char *first = body, *again;
+		char fix[600];
+		snprintf(fix, sizeof(fix), "Your reply %s. Write the report itself now: Markdown prose "
+			 "in %s that answers the question from the findings above, and after every "
+			 "sentence that states a fact cite the findings that support it by their ids in "
+			 "square brackets, e.g. [F1] or [F2][F3]. Use no other citation style.", problem,
+			 run_lang_name(r->lang));
+		if (strlen(first) > WRITE_ECHO_MAX_BYTES)
+			first[WRITE_ECHO_MAX_BYTES] = '\0';   /* what it wrote, not all of it */
+		m[2].role = "assistant";
+		m[2].content = first;
+		m[2].tool_call_id = NULL;
+		m[3].role = "user";
+		m[3].content = fix;
+		m[3].tool_call_id = NULL;
+		{
+			char say[200];
+			snprintf(say, sizeof(say), "the model's report %s; asking once more", problem);
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message", say));
+		}
+		again = write_call(r, m, 4);
+		q_free(first);
+		body = NULL;
+		problem = again ? write_problem(again, n_ids) : "failed";
+		if (!problem) {
+			body = again;
+		} else {
+			q_free(again);
+			snprintf(fix, sizeof(fix), "the model's report could not be used (its reply %s, "
+				 "twice); the report lists the checked findings instead", problem);
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message", fix));
+		}
 	}
 	qbuf_release(&u);
 	return body;
@@ -291,8 +371,17 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 			if (a > o->start && a > 0 && text[a - 1] != '\n')
 				qbuf_adds(&b, "… ");
 			for (t = a; t < e; t++) {
+				size_t ml;
 				if (t == ss)
 					qbuf_adds(&b, "**");
+				/* The page's own [3] would pass for a citation quarry made. */
+				ml = cite_marker_len(text + t, e - t);
+				if (ml && !(t < se && t + ml > se) && !(t < ss && t + ml > ss)) {
+					t += ml - 1;
+					if (t + 1 == se)
+						qbuf_adds(&b, "**");
+					continue;
+				}
 				if (text[t] == '\n')
 					qbuf_adds(&b, t + 1 < e && text[t + 1] != '\n' ? " " : "");
 				else
@@ -349,6 +438,20 @@ static json_t *figures(struct run *r)
 	return fig;
 }
 
+/* s as a JSON string without control characters (see text_strip_controls). */
+static json_t *clean_string(const char *s)
+{
+	char *c = q_strdup(s ? s : "");
+	json_t *j;
+
+	if (!c)
+		return NULL;
+	text_strip_controls(c, strlen(c));
+	j = json_string(c);
+	q_free(c);
+	return j;
+}
+
 json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids, const char *mode)
 {
 	struct cite_finding *cf = q_calloc((size_t)(n_ids ? n_ids : 1), sizeof(*cf));
@@ -364,11 +467,13 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		json_decref(sources);
 		return NULL;
 	}
+	text_strip_controls(cr.body, strlen(cr.body));
 	for (i = 0; i < n_ids; i++) {
 		struct finding *f = &r->f[ids[i]];
-		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:s, s:s, s:b}", "id", i + 1,
-			"source", f->source + 1, "n", cr.source_number[i + 1], "claim", f->claim, "quote",
-			f->quote, "cited", cr.finding_used[i + 1]));
+		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1,
+			"source", f->source + 1, "n", cr.source_number[i + 1], "claim",
+			clean_string(f->claim), "quote", clean_string(f->quote), "cited",
+			cr.finding_used[i + 1]));
 	}
 	for (i = 0; i < r->n_src; i++) {
 		int n = 0, j, k;
@@ -378,9 +483,10 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 				n = j + 1;
 		for (k = 0; k < n_ids; k++)
 			if (r->f[ids[k]].source == i && cr.finding_used[k + 1])
-				json_array_append_new(quotes, json_string(r->f[ids[k]].quote));
-		json_array_append_new(sources, json_pack("{s:i, s:i, s:s, s:s, s:s, s:I, s:o}", "source",
-			i + 1, "n", n, "title", r->src[i].title, "url", r->src[i].url, "kind",
+				json_array_append_new(quotes, clean_string(r->f[ids[k]].quote));
+		json_array_append_new(sources, json_pack("{s:i, s:i, s:o, s:o, s:s, s:I, s:o}", "source",
+			i + 1, "n", n, "title", clean_string(r->src[i].title), "url",
+			clean_string(r->src[i].url), "kind",
 			r->src[i].corpus ? "corpus" : "web", "chars", (json_int_t)strlen(r->src[i].text),
 			"quotes", quotes));
 	}

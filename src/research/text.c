@@ -493,3 +493,22 @@ int text_key_sentence(const char *text, size_t start, size_t end, const char *qu
 	*s_end = best_e;
 	return 0;
 }
+
+size_t text_strip_controls(char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F)
+			continue;
+		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9F) {
+			i++;
+			continue;
+		}
+		s[k++] = s[i];
+	}
+	s[k] = '\0';
+	return k;
+}

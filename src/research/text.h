@@ -52,4 +52,10 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 int text_key_sentence(const char *text, size_t start, size_t end, const char *query,
 		      size_t *s_start, size_t *s_end);
 
+/* Remove C0 controls but tab and newline, DEL and C1 controls (U+0080 to
+ * U+009F) from s[0..n) in place, so no terminal sequence (ESC, OSC, BEL)
+ * from a page or a model reaches a report. s is a C string of length n;
+ * returns the new length and terminates s there. */
+size_t text_strip_controls(char *s, size_t n);
+
 #endif
