@@ -526,13 +526,14 @@ static void add_headings(struct qbuf *text, const char *heading, const char *pre
 	}
 }
 
-static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title)
+static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
+		       int *plain)
 {
 	sqlite3_stmt *st = NULL;
 	char *prev = NULL;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body FROM passages p "
+	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
 			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
@@ -544,6 +545,8 @@ static int corpus_text(struct run *r, const char *path, struct qbuf *text, char 
 			*title = q_strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
 								      : "");
 		found = 1;
+		*plain = sqlite3_column_text(st, 3) &&
+			 strcmp((const char *)sqlite3_column_text(st, 3), "text") == 0;
 		add_headings(text, h ? h : "", prev);
 		q_free(prev);
 		prev = q_strdup(h ? h : "");
@@ -752,11 +755,14 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		if (c->corpus) {
 			struct qbuf t;
 			char *title = NULL;
+			int plain = 0;
 			qbuf_init(&t, (size_t)RESEARCH_SOURCE_MAX_BYTES);
-			if (corpus_text(r, c->url, &t, &title) && t.len > 0)
+			if (corpus_text(r, c->url, &t, &title, &plain) && t.len > 0) {
 				idx = add_source(r, c->url, title && *title ? title : c->title,
 						 qbuf_cstr(&t), t.len, 1, round);
-			else
+				if (idx >= 0)
+					r->src[idx].plain = plain;
+			} else
 				source_failed(r, c->url, "no longer in the corpus");
 			qbuf_release(&t);
 			q_free(title);
@@ -1408,6 +1414,13 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
+		if (body && n_ids == 0 && !r.stopped[0]) {   /* a brief of nothing would mislead */
+			rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in %d "
+					 "document%s read: no passage shares enough of the question's "
+					 "words; try other words, or other sources (--sources)",
+					 r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+			goto fail;
+		}
 		if (env->llm && r.n_src > 0)
 			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message",
 						      "no finding survived the quote check; the report "

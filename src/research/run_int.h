@@ -30,6 +30,7 @@ struct source {
 	char *text;         /* extracted (Markdown) */
 	char *norm;         /* normal form for quote checks */
 	int corpus;
+	int plain;          /* plain text (a corpus .txt file): no heading structure */
 	int round;
 };
 

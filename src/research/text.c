@@ -355,6 +355,12 @@ static int by_score(const void *a, const void *b)
 int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
 		       struct rpassage **out, size_t *n)
 {
+	return text_rank_passages_ex(texts, NULL, n_texts, query, out, n);
+}
+
+int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
+			  const char *query, struct rpassage **out, size_t *n)
+{
 	struct tokenizer *tok = tokenizer_new(1);
 	struct qterms q;
 	struct splitter sp = {0};
@@ -378,7 +384,8 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 		if (!texts[k])
 			continue;
 		sp.source = (int)k;
-		split_passages(texts[k], strlen(texts[k]), on_passage, &sp);
+		(plain && plain[k] ? split_passages_plain : split_passages)(texts[k], strlen(texts[k]),
+									    on_passage, &sp);
 		if (sp.err)
 			break;
 	}
@@ -432,6 +439,8 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 		}
 		/* Passages that cover more of the question rank higher. */
 		sp.v[k].score = s * (1.0 + 0.5 * matched / (q.n ? q.n : 1));
+		sp.v[k].matched = matched;
+		sp.v[k].n_terms = q.n;
 	}
 	qsort(sp.v, sp.n, sizeof(*sp.v), by_score);
 	tokenizer_free(tok);

@@ -37,6 +37,8 @@ struct rpassage {
 	size_t start, end;    /* byte span in the source text */
 	char heading[256];
 	double score;
+	int matched;          /* distinct query content terms in it (and its heading) */
+	int n_terms;          /* content terms of the query */
 };
 
 /*
@@ -46,6 +48,10 @@ struct rpassage {
  */
 int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
 		       struct rpassage **out, size_t *n);
+/* The same, where plain[i] (if plain is not NULL) says texts[i] is plain
+ * text whose "# " lines are not headings (split_passages_plain). */
+int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
+			  const char *query, struct rpassage **out, size_t *n);
 
 /* The sentence of text[start..end) that shares the most query words:
  * its byte span. Returns 0 (span found) or -1. */

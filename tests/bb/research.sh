@@ -62,3 +62,27 @@ rc_is 0; out_lacks "<img"; out_lacks "<script>"; out_has "&lt;img src=x"
 if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TMP/out"; then bad "control characters in the HTML report"; else ok; fi
 run rb-hostile-json "$Q" runs export "$RBN" --home "$RBH" -f json
 rc_is 0; out_lacks '\u001b'; out_lacks '\u0007'; out_lacks '\u009b'
+
+# The brief without a model: bullets that answer first, each cited.
+RBD="$TMP/rb-demo"
+"$Q" index add --home "$RBD" sample/corpus >/dev/null 2>&1
+run rb-brief-bullets env -u QUARRY_LLM_BASE_URL "$Q" research --home "$RBD" --sources corpus --no-llm \
+	"Why did the US switch off GPS Selective Availability, and what does that teach about opening up AI models?"
+rc_is 0; out_has "What the best-matching passages say"
+N=$(sed -n '/^What the best-matching/,/^The passages/p' "$TMP/out" | grep -c '^- .*\. \[[0-9]\]$')
+[ "$N" -ge 3 ] && [ "$N" -le 5 ] && ok || bad "$N cited bullets, expected 3 to 5"
+out_has "- Selective Availability (SA) was a deliberate degradation"
+# A relevance floor: a question that shares one word with the corpus gets no brief.
+run rb-brief-nothing-relevant env -u QUARRY_LLM_BASE_URL "$Q" research --home "$RBD" --sources corpus \
+	--no-llm "What do bakers think about GPS?"
+rc_is 1; err_has 'nothing relevant found for "What do bakers think about GPS?" in 3 documents'
+out_lacks "## Sources"
+# Headings only from document structure: '#' comment lines of a .txt file are prose.
+mkdir -p "$TMP/rb-txt"
+printf '# Notes on receivers\n# kept by the field team\n\nSelective availability degraded the civilian GPS signal on purpose until May 2000, when the United States switched it off for good.\n' >"$TMP/rb-txt/notes.txt"
+"$Q" index add --home "$TMP/rb-txth" "$TMP/rb-txt" >/dev/null 2>&1
+run rb-txt-headings env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/rb-txth" --sources corpus \
+	--no-llm "When was selective availability switched off?"
+rc_is 0; out_lacks "## kept by the field team"; out_lacks "## Notes on receivers"; out_has "notes.txt"
+run rb-txt-search "$Q" search --home "$TMP/rb-txth" --json "selective availability"
+rc_is 0; out_lacks "kept by the field team\""

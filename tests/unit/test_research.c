@@ -246,6 +246,35 @@ static void passages_rank_by_question(void **state)
 	assert_string_equal(text_guess_lang("東京の天気はどうですか"), "ja");
 }
 
+/* '#' lines of plain text are prose: no heading comes from them. */
+static void plain_text_has_no_headings(void **state)
+{
+	const char *texts[2] = {"# set up the receiver\n# then wait\n\nThe receiver waits for the "
+				"selective availability error to settle before it reports a fix.",
+				"# Receivers\n\nA receiver reports a fix once selective availability "
+				"errors settle down."};
+	int plain[2] = {1, 0};
+	struct rpassage *p;
+	size_t n, k;
+	int seen = 0;
+
+	assert_int_equal(text_rank_passages_ex(texts, plain, 2, "selective availability receiver", &p,
+					       &n), 0);
+	for (k = 0; k < n; k++) {
+		if (p[k].source == 0) {
+			assert_string_equal(p[k].heading, "");
+			assert_int_equal(p[k].start, 0);   /* the comment lines are part of it */
+		} else {
+			assert_string_equal(p[k].heading, "Receivers");
+		}
+		assert_int_equal(p[k].n_terms, 3);
+		assert_int_equal(p[k].matched, 3);
+		seen |= 1 << p[k].source;
+	}
+	assert_int_equal(seen, 3);
+	free(p);
+}
+
 static void search_replies_parse(void **state)
 {
 	struct search_outcome o;
@@ -310,6 +339,7 @@ int main(void)
 		cmocka_unit_test(markdown_reports_are_neutralised),
 		cmocka_unit_test(url_keys_merge_the_same_page),
 		cmocka_unit_test(passages_rank_by_question),
+		cmocka_unit_test(plain_text_has_no_headings),
 		cmocka_unit_test(search_replies_parse),
 		cmocka_unit_test(html_report_escapes_everything),
 	};
