@@ -131,6 +131,50 @@ static size_t cite_sep(const char *q)
  * Finding ids written as F# go to ids (up to max_ids, count in *n_ids);
  * plain numbers, which no finding is, are counted in *n_plain.
  */
+/* A blank at q (space, tab, no-break, ideographic, zero-width space or a
+ * direction mark: "[\u200b3]" must not pass for "[3]"): its length, or 0. */
+static size_t blank_len(const char *q)
+{
+	const unsigned char *u = (const unsigned char *)q;
+
+	if (*q == ' ' || *q == '\t')
+		return 1;
+	if (u[0] == 0xC2 && u[1] == 0xA0)
+		return 2;
+	if (u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x80 && u[2] <= 0x8F)   /* U+2000..U+200F */
+		return 3;
+	if ((u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||   /* U+2060 word joiner */
+	    (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||   /* U+FEFF */
+	    (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))     /* U+3000 */
+		return 3;
+	return 0;
+}
+
+static const char *skip_blanks(const char *q)
+{
+	size_t n;
+
+	while ((n = blank_len(q)) != 0)
+		q += n;
+	return q;
+}
+
+/* A digit at q, ASCII or full-width (３): its length, its value in *v; or 0. */
+static size_t digit_len(const char *q, int *v)
+{
+	const unsigned char *u = (const unsigned char *)q;
+
+	if (is_digit(*q)) {
+		*v = *q - '0';
+		return 1;
+	}
+	if (u[0] == 0xEF && u[1] == 0xBC && u[2] >= 0x90 && u[2] <= 0x99) {
+		*v = u[2] - 0x90;
+		return 3;
+	}
+	return 0;
+}
+
 static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int *n_ids,
 			   int *n_plain)
 {
@@ -154,8 +198,7 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 		doubled = 1;
 		q++;
 	}
-	while (*q == ' ')
-		q++;
+	q = skip_blanks(q);
 	if (*q == '^' || *q == '#') {
 		q++;
 		word = 1;
@@ -163,20 +206,23 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 	if ((len = cite_word(q)) != 0) {
 		q += len;
 		word = 1;
-		while (*q == ' ' || *q == '.' || *q == ':' || *q == '#')
-			q++;
+		while (*q == '.' || *q == ':' || *q == '#' || blank_len(q))
+			q += blank_len(q) ? blank_len(q) : 1;
 	}
 	for (;;) {
 		int f = 0;
 		long v = 0;
-		const char *d;
-		if ((*q == 'F' || *q == 'f') && (is_digit(q[1]) || (q[1] == ' ' && is_digit(q[2])))) {
+		int digits = 0, dv;
+		if ((*q == 'F' || *q == 'f') && digit_len(skip_blanks(q + 1), &dv)) {
 			f = 1;
-			q += q[1] == ' ' ? 2 : 1;
+			q = skip_blanks(q + 1);
 		}
-		for (d = q; is_digit(*q) && q - d < 8; q++)
-			v = v * 10 + (*q - '0');
-		if (q == d || is_digit(*q))
+		while ((len = digit_len(q, &dv)) != 0 && digits < 8) {
+			v = v * 10 + dv;
+			q += len;
+			digits++;
+		}
+		if (digits == 0 || digit_len(q, &dv))
 			return 0;
 		if (f && *n_ids < max_ids)
 			ids[(*n_ids)++] = (int)v;
@@ -189,13 +235,10 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 			       *q != '\n')
 				q++;
 		}
-		while (*q == ' ')
-			q++;
+		q = skip_blanks(q);
 		if ((len = cite_sep(q)) == 0)
 			break;
-		q += len;
-		while (*q == ' ')
-			q++;
+		q = skip_blanks(q + len);
 	}
 	if (*q == '\\' && b->open[0] == '[')
 		q++;
@@ -528,7 +571,7 @@ void html_escape(struct qbuf *out, const char *s, int attr)
  * channel), raw HTML runs in some viewers, and an entity such as &#91;3&#93;
  * would show as a citation quarry never made. Images become a note with
  * their alt text, '<' of a tag or autolink becomes &lt;, '&' of an entity
- * becomes &amp;. Code spans are treated like prose: the escape shows in
+ * becomes &amp;, a link to javascript:, data: or file: stops being a link. Code spans are treated like prose: the escape shows in
  * them, but no tracking of backticks can be fooled into leaving a tag raw.
  */
 #define MD_MAX_ALT 300      /* bytes of an image's alt text kept in its note */
@@ -567,6 +610,23 @@ static int md_entity(const char *s)
 	return i > 1 && s[i] == ';';
 }
 
+/* Does the link target at u name a scheme other than http, https or mailto? */
+static int md_bad_scheme(const char *u)
+{
+	size_t n = 0;
+
+	while (*u == ' ' || *u == '<')
+		u++;
+	while (n < 32 && (is_letter(u[n]) || (n > 0 && (is_digit(u[n]) || u[n] == '+' ||
+							 u[n] == '.' || u[n] == '-'))))
+		n++;
+	if (n == 0 || u[n] != ':')
+		return 0;   /* relative, or not a scheme */
+	return !((n == 4 && strncasecmp(u, "http", 4) == 0) ||
+		 (n == 5 && strncasecmp(u, "https", 5) == 0) ||
+		 (n == 6 && strncasecmp(u, "mailto", 6) == 0));
+}
+
 static void md_neutralize(struct qbuf *b)
 {
 	struct qbuf o;
@@ -594,6 +654,11 @@ static void md_neutralize(struct qbuf *b)
 		if (s[0] == '<' && (is_letter(s[1]) || s[1] == '/' || s[1] == '!' || s[1] == '?')) {
 			qbuf_adds(&o, "&lt;");
 			s++;
+			continue;
+		}
+		if (s[0] == ']' && s[1] == '(' && md_bad_scheme(s + 2)) {
+			qbuf_adds(&o, "] (");   /* no longer a link: javascript:, data:, file: ... */
+			s += 2;
 			continue;
 		}
 		if (s[0] == '&' && md_entity(s)) {
@@ -624,10 +689,19 @@ static void md_sources(const json_t *report, struct qbuf *out)
 		json_int_t n = json_integer_value(json_object_get(s, "n"));
 		if (n <= 0)
 			continue;
-		qbuf_addf(out, "[%lld] %s. %s\n", (long long)n,
-			  json_string_value(json_object_get(s, "title")) ?
-			  json_string_value(json_object_get(s, "title")) : "(untitled)",
-			  json_string_value(json_object_get(s, "url")));
+		const char *t = json_string_value(json_object_get(s, "title"));
+		size_t k;
+		qbuf_addf(out, "[%lld] ", (long long)n);
+		if (!t || !*t)
+			t = "(untitled)";
+		/* A page title's own "[2]" or line break must not make a second entry. */
+		k = out->len;
+		cite_strip_markers(t, strlen(t), out);
+		for (; k < out->len && !out->err; k++)
+			if (out->data[k] == '\n' || out->data[k] == '\r')
+				out->data[k] = ' ';
+		qbuf_addf(out, ". %s\n", json_string_value(json_object_get(s, "url")) ?
+			  json_string_value(json_object_get(s, "url")) : "");
 	}
 }
 

