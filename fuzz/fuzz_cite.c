@@ -50,9 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qbuf_release(&n);
 	{
 		const char *texts[2] = {b, a};
+		const int plain[2] = {0, 1};   /* the report read as Markdown, as plain text */
 		struct rpassage *ps = NULL;
 		size_t np = 0;
-		if (text_rank_passages(texts, 2, a, &ps, &np) == 0)
+		if (text_rank_passages_ex(texts, plain, 2, a, &ps, &np) == 0)
 			free(ps);
 	}
 	free(a);
