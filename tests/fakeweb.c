@@ -437,6 +437,19 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	base = (int)(h % 500);
 	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "{\"web\":{\"results\":[" :
 		      serper ? "{\"organic\":[" : "{\"query\":\"x\",\"results\":[");
+	if (strstr(q, "zznothing")) {   /* a search that finds nothing */
+		k += snprintf(body + k, sizeof(body) - (size_t)k, "]}");
+		respond(fd, 200, "application/json", NULL, body, (size_t)k);
+		return;
+	}
+	if (strstr(q, "zzdeadpages")) {   /* results no fetch can read: refused, 404, 404 */
+		k += snprintf(body + k, sizeof(body) - (size_t)k,
+			      "{\"url\":\"http://127.0.0.1:9/gone\",\"title\":\"Gone\"},"
+			      "{\"url\":\"http://127.0.0.1:%u/missing/a\",\"title\":\"A\"},"
+			      "{\"url\":\"http://127.0.0.1:%u/missing/b\",\"title\":\"B\"}]}", port, port);
+		respond(fd, 200, "application/json", NULL, body, (size_t)k);
+		return;
+	}
 	if (strstr(q, "slowpages")) {   /* pages that take 15 s: for Ctrl-C during a fetch */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/delay/15000/a\",\"title\":\"Slow\","

@@ -240,7 +240,8 @@ static int store_doc(struct store *s, long long old_id, const char *path, const 
 		rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) "
 					       "VALUES (?1, ?2, ?3, ?4)", -1, &w.fts, NULL);
 	if (rc == SQLITE_OK) {
-		split_passages(doc->text ? doc->text : "", doc->text_len, write_passage, &w);
+		(doc->kind == DOC_KIND_TEXT ? split_passages_plain : split_passages)(
+			doc->text ? doc->text : "", doc->text_len, write_passage, &w);
 		rc = w.rc == SQLITE_DONE ? SQLITE_OK : w.rc;
 	}
 	sqlite3_finalize(w.ins);

@@ -15,6 +15,7 @@ struct splitter {
 	int depth;                 /* levels in use */
 	struct passage cur;        /* passage being built; words == 0 if none */
 	int open;
+	int plain;                 /* plain text: "# " lines are not headings */
 };
 
 /* Words in s[0..n): runs of non-space characters, CJK counting 1/2 each. */
@@ -117,10 +118,12 @@ static int add_long_paragraph(struct splitter *s, size_t start, size_t end)
 	return 0;
 }
 
-static int heading_level(const char *line, size_t n)
+static int heading_level(const struct splitter *s, const char *line, size_t n)
 {
 	size_t i = 0;
 
+	if (s->plain)   /* a "# " line of a .txt file or a script is a comment, not structure */
+		return 0;
 	while (i < n && line[i] == '#' && i < 7)
 		i++;
 	return (i >= 1 && i <= 6 && i < n && line[i] == ' ') ? (int)i : 0;
@@ -130,7 +133,7 @@ static int handle_block(struct splitter *s, size_t start, size_t end)
 {
 	const char *b = s->text + start;
 	size_t n = end - start;
-	int level = heading_level(b, n), words, rc;
+	int level = heading_level(s, b, n), words, rc;
 
 	if (level) {
 		size_t h = (size_t)level + 1, hl;
@@ -155,13 +158,14 @@ static int handle_block(struct splitter *s, size_t start, size_t end)
 	return add_span(s, start, end, words);
 }
 
-int split_passages(const char *text, size_t len, passage_fn fn, void *ctx)
+static int split_run(const char *text, size_t len, int plain, passage_fn fn, void *ctx)
 {
 	struct splitter s;
 	size_t i = 0;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
+	s.plain = plain;
 	s.text = text;
 	s.fn = fn;
 	s.ctx = ctx;
@@ -177,10 +181,10 @@ int split_passages(const char *text, size_t len, passage_fn fn, void *ctx)
 		while (i < len) {
 			const char *nl = memchr(text + i, '\n', len - i);
 			size_t line_end = nl ? (size_t)(nl - text) : len;
-			int heading = heading_level(text + start, line_end - start) && i == start;
+			int heading = heading_level(&s, text + start, line_end - start) && i == start;
 			i = line_end;
 			if (heading || i >= len || (i + 1 < len && text[i + 1] == '\n') ||
-			    heading_level(text + i + 1, len - i - 1))
+			    heading_level(&s, text + i + 1, len - i - 1))
 				break;
 			i++;
 		}
@@ -189,4 +193,14 @@ int split_passages(const char *text, size_t len, passage_fn fn, void *ctx)
 			return rc;
 	}
 	return flush(&s);
+}
+
+int split_passages(const char *text, size_t len, passage_fn fn, void *ctx)
+{
+	return split_run(text, len, 0, fn, ctx);
+}
+
+int split_passages_plain(const char *text, size_t len, passage_fn fn, void *ctx)
+{
+	return split_run(text, len, 1, fn, ctx);
 }

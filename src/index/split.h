@@ -29,5 +29,8 @@ struct passage {
 typedef int (*passage_fn)(void *ctx, const struct passage *p);
 
 int split_passages(const char *text, size_t len, passage_fn fn, void *ctx);
+/* The same for plain text (a .txt file, source code): no line is a
+ * heading there, so "# comment" lines stay prose and passages have none. */
+int split_passages_plain(const char *text, size_t len, passage_fn fn, void *ctx);
 
 #endif

@@ -18,6 +18,8 @@
 
 /* ---- write ---- */
 
+#define WRITE_ECHO_MAX_BYTES 6000   /* of a bad reply shown back to the model in the retry */
+
 /* Tokens a finding takes in the write prompt. */
 static long finding_tokens(const struct run *r, const struct finding *f)
 {
@@ -69,17 +71,73 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	return n;
 }
 
-char *compose_write(struct run *r, int *ids, int n_ids)
+/* One write call with messages m[0..n): the reply, or NULL (failure recorded). */
+static char *write_call(struct run *r, struct llm_message *m, size_t n)
 {
-	struct llm_message m[2];
 	struct llm_request req;
 	struct llm_response resp;
 	struct q_error err = {0};
+	char *body = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.messages = m;
+	req.n_messages = n;
+	req.temperature = 0.3;
+	r->critical_calls++;
+	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
+		if (resp.content[0])
+			body = q_strdup(resp.content);
+		if (strcmp(resp.finish_reason, "length") == 0)
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message",
+						     "the report was cut off at the token limit"));
+		llm_response_release(&resp);
+	} else {
+		run_model_failed(r, "write", err.code, err.msg);
+	}
+	return body;
+}
+
+/*
+ * Why a write reply cannot be the report, or NULL when it can: a reply
+ * that is JSON, repeats the prompt, or cites none of the n_ids findings
+ * while they are in hand would give a report whose Sources list is empty.
+ */
+static const char *write_problem(const char *body, int n_ids)
+{
+	const char *p = body;
+	struct cite_finding *cf;
+	struct cite_result cr;
+	int verified = 0;
+
+	while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+		p++;
+	if (*p == '{' || strncmp(p, "```json", 7) == 0)
+		return "was a JSON object, not a report";
+	if (strstr(p, "<finding id=") || strncmp(p, "Question: ", 10) == 0 ||
+	    strstr(p, "Findings (each checked against its source)"))
+		return "repeated the prompt instead of writing a report";
+	if (n_ids <= 0)
+		return NULL;
+	cf = q_calloc((size_t)n_ids, sizeof(*cf));
+	if (cf && cite_process(body, cf, n_ids, 0, &cr) == 0) {
+		verified = cr.verified;
+		cite_result_release(&cr);
+	} else {
+		verified = 1;   /* out of memory: do not judge the reply by it */
+	}
+	q_free(cf);
+	return verified ? NULL : "cited no finding";
+}
+
+char *compose_write(struct run *r, int *ids, int n_ids)
+{
+	struct llm_message m[4];
 	struct qbuf u;
 	json_t *s;
 	size_t k;
 	int i;
 	char *body = NULL;
+	const char *problem;
 
 	qbuf_init(&u, 4 * 1024 * 1024);
 	qbuf_addf(&u, "Question: %s\n\n", r->o->question);
@@ -121,21 +179,43 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	m[1].role = "user";
 	m[1].content = qbuf_cstr(&u);
 	m[1].tool_call_id = NULL;
-	memset(&req, 0, sizeof(req));
-	req.messages = m;
-	req.n_messages = 2;
-	req.temperature = 0.3;
-	r->critical_calls++;
 	run_emit(r, "writing", json_pack("{s:i}", "findings", n_ids));
-	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
-		if (resp.content[0])
-			body = q_strdup(resp.content);
-		if (strcmp(resp.finish_reason, "length") == 0)
-			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message",
-						     "the report was cut off at the token limit"));
-		llm_response_release(&resp);
-	} else {
-		run_model_failed(r, "write", err.code, err.msg);
+	body = write_call(r, m, 2);
+	problem = body ? write_problem(body, n_ids) : NULL;
+	if (problem) {
+		/* One corrective retry: show the model its reply and say what is wrong. */
+		char *first = body, *again;
+		char fix[600];
+		snprintf(fix, sizeof(fix), "Your reply %s. Write the report itself now: Markdown prose "
+			 "in %s that answers the question from the findings above, and after every "
+			 "sentence that states a fact cite the findings that support it by their ids in "
+			 "square brackets, e.g. [F1] or [F2][F3]. Use no other citation style.", problem,
+			 run_lang_name(r->lang));
+		if (strlen(first) > WRITE_ECHO_MAX_BYTES)
+			first[WRITE_ECHO_MAX_BYTES] = '\0';   /* what it wrote, not all of it */
+		m[2].role = "assistant";
+		m[2].content = first;
+		m[2].tool_call_id = NULL;
+		m[3].role = "user";
+		m[3].content = fix;
+		m[3].tool_call_id = NULL;
+		{
+			char say[200];
+			snprintf(say, sizeof(say), "the model's report %s; asking once more", problem);
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message", say));
+		}
+		again = write_call(r, m, 4);
+		q_free(first);
+		body = NULL;
+		problem = again ? write_problem(again, n_ids) : "failed";
+		if (!problem) {
+			body = again;
+		} else {
+			q_free(again);
+			snprintf(fix, sizeof(fix), "the model's report could not be used (its reply %s, "
+				 "twice); the report lists the checked findings instead", problem);
+			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message", fix));
+		}
 	}
 	qbuf_release(&u);
 	return body;
@@ -211,106 +291,214 @@ static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size
 	*we = i == e ? e : best;
 }
 
-/* The extractive brief: the best passages for the question, grouped by
- * where they come from, each cited, the key sentence in bold. Findings
- * are the key sentences (in their source by construction). */
+/*
+ * The relevance floor of the brief. BM25 ranks whatever shares a word with
+ * the question, so a question the corpus knows nothing about would still
+ * get a confident brief of passages that share "home" or "use". A passage
+ * counts only when it covers enough of the question's content terms (its
+ * heading included): two of them (one for a one-word question), and a
+ * quarter of them for long questions. Not half: a compound question such
+ * as the demo's ("why X, and what does that teach about Y", 11 terms) has
+ * good passages that answer one half with 3 or 4 terms. And it must score
+ * at least BRIEF_MIN_SHARE of the best passage, so a long tail of weak
+ * matches does not pad the brief.
+ */
+#define BRIEF_MIN_TERMS 2
+#define BRIEF_TERMS_FRACTION 4   /* at least 1/4 of the terms */
+#define BRIEF_MIN_SHARE 0.2
+#define BRIEF_BULLETS 5          /* key sentences that open the brief */
+
+static int brief_relevant(const struct rpassage *p, double best)
+{
+	int need = (p->n_terms + BRIEF_TERMS_FRACTION - 1) / BRIEF_TERMS_FRACTION;
+
+	if (need < BRIEF_MIN_TERMS)
+		need = BRIEF_MIN_TERMS;
+	if (need > p->n_terms)
+		need = p->n_terms;
+	return p->score > 0 && p->matched >= need && p->score >= BRIEF_MIN_SHARE * best;
+}
+
+/* The key sentence of a chosen passage and the finding made of it. */
+struct brief_pick {
+	struct rpassage *p;
+	size_t a, e;          /* the passage's prose (its own heading lines dropped) */
+	size_t ss, se;        /* the key sentence; ss == se when there is none */
+	int id;               /* its finding as cited ([F id]), 0 when none */
+};
+
+/* The passage's prose and key sentence; the sentence becomes a finding. */
+static void brief_key(struct run *r, const char *query, struct brief_pick *k, int *ids, int *n_ids)
+{
+	const char *text = r->src[k->p->source].text;
+	struct finding *f;
+
+	k->a = k->p->start;
+	k->e = k->p->end;
+	k->ss = k->se = k->e;
+	k->id = 0;
+	while (k->a < k->e && text[k->a] == '#' && !r->src[k->p->source].plain) {
+		while (k->a < k->e && text[k->a] != '\n')
+			k->a++;
+		while (k->a < k->e && text[k->a] == '\n')
+			k->a++;
+	}
+	if (text_key_sentence(text, k->a, k->e, query, &k->ss, &k->se) != 0) {
+		k->ss = k->se = k->e;
+		return;
+	}
+	f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
+	if (!f)
+		return;
+	r->f = f;
+	f = &r->f[r->n_f];
+	f->source = k->p->source;
+	f->claim = q_strndup(text + k->ss, k->se - k->ss);
+	f->quote = q_strndup(text + k->ss, k->se - k->ss);
+	f->sub_question = 0;
+	if (!f->claim || !f->quote) {
+		q_free(f->claim);
+		q_free(f->quote);
+		return;
+	}
+	ids[(*n_ids)++] = r->n_f++;
+	k->id = *n_ids;
+}
+
+/* text[a..e) on one line, without the page's own citation markers. */
+static void add_flat(struct qbuf *b, const char *text, size_t a, size_t e)
+{
+	struct qbuf t;
+	size_t i;
+
+	qbuf_init(&t, 64 * 1024);
+	cite_strip_markers(text + a, e - a, &t);
+	for (i = 0; i < t.len; i++)
+		if (t.data[i] == '\n')
+			t.data[i] = ' ';
+	qbuf_add(b, t.data, t.len);
+	qbuf_release(&t);
+}
+
+/* One passage as a block quote, its key sentence in bold. */
+static void brief_quote(struct run *r, const struct brief_pick *k, struct qbuf *b)
+{
+	const char *text = r->src[k->p->source].text;
+	size_t a = k->a, e = k->e, ss = k->ss, se = k->se, t;
+
+	if (se > ss)
+		excerpt_window(text, k->a, k->e, ss, se, &a, &e);
+	qbuf_adds(b, "\n> ");
+	if (a > k->p->start && a > 0 && text[a - 1] != '\n')
+		qbuf_adds(b, "… ");
+	for (t = a; t < e; t++) {
+		size_t ml;
+		if (t == ss)
+			qbuf_adds(b, "**");
+		/* The page's own [3] would pass for a citation quarry made. */
+		ml = cite_marker_len(text + t, e - t);
+		if (ml && !(t < se && t + ml > se) && !(t < ss && t + ml > ss)) {
+			t += ml - 1;
+			if (t + 1 == se)
+				qbuf_adds(b, "**");
+			continue;
+		}
+		if (text[t] == '\n')
+			qbuf_adds(b, t + 1 < e && text[t + 1] != '\n' ? " " : "");
+		else
+			qbuf_addc(b, text[t]);
+		if (t + 1 == se)
+			qbuf_adds(b, "**");
+	}
+	if (e < k->p->end && e > ss && text[e] != '\n')
+		qbuf_adds(b, " …");
+	if (k->id)
+		qbuf_addf(b, " [F%d]", k->id);
+	else
+		qbuf_addf(b, " (%s)", r->src[k->p->source].title);
+	qbuf_addc(b, '\n');
+}
+
+/* The group label of a passage: its heading, else its source's title. */
+static const char *brief_label(struct run *r, const struct rpassage *p)
+{
+	return p->heading[0] ? p->heading : r->src[p->source].title;
+}
+
+/* The extractive brief: three to five bullets (the key sentences of the
+ * best passages), then the passages grouped by where they come from, each
+ * cited, the key sentence in bold. Findings are the key sentences (in
+ * their source by construction). No passage over the relevance floor:
+ * *n_ids is 0 and the caller says "nothing relevant found". */
 char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 {
 	const char **texts = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(char *));
+	int *plain = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
 	struct rpassage *ps = NULL;
 	size_t n = 0, k;
-	int per_source[RESEARCH_MAX_SOURCES] = {0}, chosen[BRIEF_PASSAGES], n_chosen = 0, i, j;
+	int per_source[RESEARCH_MAX_SOURCES] = {0}, n_chosen = 0, i, j, bullets = 0;
+	struct brief_pick pick[BRIEF_PASSAGES];
 	struct qbuf b, q;
-	int *ids;
+	int *ids = q_calloc(BRIEF_PASSAGES + 1, sizeof(int));
 
 	*ids_out = NULL;
 	*n_ids = 0;
 	qbuf_init(&b, 4 * 1024 * 1024);
 	qbuf_init(&q, 64 * 1024);
 	run_focus_query(r, &q);
-	for (i = 0; texts && i < r->n_src; i++)
+	for (i = 0; texts && plain && i < r->n_src; i++) {
 		texts[i] = r->src[i].text;
-	if (!texts || text_rank_passages(texts, (size_t)r->n_src, qbuf_cstr(&q), &ps, &n))
+		plain[i] = r->src[i].plain;
+	}
+	if (!texts || !plain || !ids ||
+	    text_rank_passages_ex(texts, plain, (size_t)r->n_src, qbuf_cstr(&q), &ps, &n))
 		n = 0;
 	for (k = 0; k < n && n_chosen < BRIEF_PASSAGES; k++) {
-		if (ps[k].score <= 0 || per_source[ps[k].source] >= 2)
+		if (!brief_relevant(&ps[k], ps[0].score) || per_source[ps[k].source] >= 2)
 			continue;
 		per_source[ps[k].source]++;
-		chosen[n_chosen++] = (int)k;
+		pick[n_chosen].p = &ps[k];
+		brief_key(r, qbuf_cstr(&q), &pick[n_chosen], ids, n_ids);
+		n_chosen++;
 	}
-	ids = q_calloc(BRIEF_PASSAGES + 1, sizeof(int));
-	if (n_chosen == 0) {
-		qbuf_adds(&b, "None of the sources read has a passage that matches the question. Try "
-			  "other words, or more sources (--sources, --max-sources).\n");
-	} else {
-		qbuf_adds(&b, "The passages of the sources that best match the question, grouped by "
-			  "topic, with the key sentence of each in bold.\n");
-	}
-	/* Groups: the heading of the passage, else its source's title. */
-	for (i = 0; i < n_chosen; i++) {
-		struct rpassage *p = &ps[chosen[i]];
-		const char *label = p->heading[0] ? p->heading : r->src[p->source].title;
-		int first = 1;
-		for (j = 0; j < i; j++) {
-			struct rpassage *o = &ps[chosen[j]];
-			if (strcmp(o->heading[0] ? o->heading : r->src[o->source].title, label) == 0)
-				first = 0;
-		}
-		if (!first)
+	if (n_chosen == 0)
+		goto out;
+	/* The answer first: key sentences of the best passages, best first. */
+	qbuf_adds(&b, "What the best-matching passages say (extracted, not summarised):\n\n");
+	for (i = 0; i < n_chosen && bullets < BRIEF_BULLETS; i++) {
+		const char *text = r->src[pick[i].p->source].text;
+		if (!pick[i].id)
 			continue;
-		qbuf_addf(&b, "\n## %s\n", label);
-		for (j = i; j < n_chosen; j++) {
-			struct rpassage *o = &ps[chosen[j]];
-			const char *text = r->src[o->source].text;
-			size_t ss, se, a = o->start, e = o->end, t;
-			if (strcmp(o->heading[0] ? o->heading : r->src[o->source].title, label) != 0)
-				continue;
-			/* Drop the passage's own heading lines; keep the prose. */
-			while (a < e && text[a] == '#') {
-				while (a < e && text[a] != '\n')
-					a++;
-				while (a < e && text[a] == '\n')
-					a++;
-			}
-			qbuf_adds(&b, "\n> ");
-			if (text_key_sentence(text, a, e, qbuf_cstr(&q), &ss, &se) == 0 && ids) {
-				struct finding *f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
-				if (f) {
-					r->f = f;
-					f = &r->f[r->n_f];
-					f->source = o->source;
-					f->claim = q_strndup(text + ss, se - ss);
-					f->quote = q_strndup(text + ss, se - ss);
-					f->sub_question = 0;
-					ids[(*n_ids)++] = r->n_f++;
-				}
-				excerpt_window(text, a, e, ss, se, &a, &e);
-			} else {
-				ss = se = e;
-			}
-			if (a > o->start && a > 0 && text[a - 1] != '\n')
-				qbuf_adds(&b, "… ");
-			for (t = a; t < e; t++) {
-				if (t == ss)
-					qbuf_adds(&b, "**");
-				if (text[t] == '\n')
-					qbuf_adds(&b, t + 1 < e && text[t + 1] != '\n' ? " " : "");
-				else
-					qbuf_addc(&b, text[t]);
-				if (t + 1 == se) {
-					qbuf_adds(&b, "**");
-				}
-			}
-			if (e < o->end && e > ss && text[e] != '\n')
-				qbuf_adds(&b, " …");
-			if (se > ss)
-				qbuf_addf(&b, " [F%d]", *n_ids);
-			else
-				qbuf_addf(&b, " (%s)", r->src[o->source].title);
-			qbuf_addc(&b, '\n');
-		}
+		for (j = 0; j < i; j++)   /* the same sentence twice (a copied page) once */
+			if (pick[j].id && pick[j].se - pick[j].ss == pick[i].se - pick[i].ss &&
+			    memcmp(r->src[pick[j].p->source].text + pick[j].ss, text + pick[i].ss,
+				   pick[i].se - pick[i].ss) == 0)
+				break;
+		if (j < i)
+			continue;
+		qbuf_adds(&b, "- ");
+		add_flat(&b, text, pick[i].ss, pick[i].se);
+		qbuf_addf(&b, " [F%d]\n", pick[i].id);
+		bullets++;
 	}
+	qbuf_adds(&b, "\nThe passages, grouped by topic, with the key sentence of each in bold.\n");
+	for (i = 0; i < n_chosen; i++) {
+		const char *label = brief_label(r, pick[i].p);
+		for (j = 0; j < i; j++)
+			if (strcmp(brief_label(r, pick[j].p), label) == 0)
+				break;
+		if (j < i)
+			continue;   /* its group is written */
+		qbuf_adds(&b, "\n## ");
+		add_flat(&b, label, 0, strlen(label));
+		qbuf_addc(&b, '\n');
+		for (j = i; j < n_chosen; j++)
+			if (strcmp(brief_label(r, pick[j].p), label) == 0)
+				brief_quote(r, &pick[j], &b);
+	}
+out:
 	q_free(texts);
+	q_free(plain);
 	q_free(ps);
 	qbuf_release(&q);
 	*ids_out = ids;
@@ -349,6 +537,20 @@ static json_t *figures(struct run *r)
 	return fig;
 }
 
+/* s as a JSON string without control characters (see text_strip_controls). */
+static json_t *clean_string(const char *s)
+{
+	char *c = q_strdup(s ? s : "");
+	json_t *j;
+
+	if (!c)
+		return NULL;
+	text_strip_controls(c, strlen(c));
+	j = json_string(c);
+	q_free(c);
+	return j;
+}
+
 json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids, const char *mode)
 {
 	struct cite_finding *cf = q_calloc((size_t)(n_ids ? n_ids : 1), sizeof(*cf));
@@ -364,11 +566,13 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		json_decref(sources);
 		return NULL;
 	}
+	text_strip_controls(cr.body, strlen(cr.body));
 	for (i = 0; i < n_ids; i++) {
 		struct finding *f = &r->f[ids[i]];
-		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:s, s:s, s:b}", "id", i + 1,
-			"source", f->source + 1, "n", cr.source_number[i + 1], "claim", f->claim, "quote",
-			f->quote, "cited", cr.finding_used[i + 1]));
+		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1,
+			"source", f->source + 1, "n", cr.source_number[i + 1], "claim",
+			clean_string(f->claim), "quote", clean_string(f->quote), "cited",
+			cr.finding_used[i + 1]));
 	}
 	for (i = 0; i < r->n_src; i++) {
 		int n = 0, j, k;
@@ -378,9 +582,10 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 				n = j + 1;
 		for (k = 0; k < n_ids; k++)
 			if (r->f[ids[k]].source == i && cr.finding_used[k + 1])
-				json_array_append_new(quotes, json_string(r->f[ids[k]].quote));
-		json_array_append_new(sources, json_pack("{s:i, s:i, s:s, s:s, s:s, s:I, s:o}", "source",
-			i + 1, "n", n, "title", r->src[i].title, "url", r->src[i].url, "kind",
+				json_array_append_new(quotes, clean_string(r->f[ids[k]].quote));
+		json_array_append_new(sources, json_pack("{s:i, s:i, s:o, s:o, s:s, s:I, s:o}", "source",
+			i + 1, "n", n, "title", clean_string(r->src[i].title), "url",
+			clean_string(r->src[i].url), "kind",
 			r->src[i].corpus ? "corpus" : "web", "chars", (json_int_t)strlen(r->src[i].text),
 			"quotes", quotes));
 	}

@@ -12,12 +12,17 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/alloc.h"
 #include "../core/qbuf.h"
 #include "../core/utf8.h"
 #include "report.h"
 #include "research.h"
+#include "text.h"
+
+static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Parse a citation group at p: "[F1]", "[F1, F3]", "【F2】". Returns its
  * length and the ids (up to max), or 0 if p is not one. */
@@ -42,7 +47,7 @@ static size_t parse_cite(const char *p, int *ids, int max, int *n)
 		long v;
 		while (*q == ' ')
 			q++;
-		if (*q != 'F' && *q != 'f')
+		if ((*q != 'F' && *q != 'f') || !is_digit(q[1]))
 			return 0;
 		v = strtol(q + 1, &end, 10);
 		if (end == q + 1 || v < 0 || v > 1000000)
@@ -60,6 +65,226 @@ static size_t parse_cite(const char *p, int *ids, int max, int *n)
 			return (size_t)(q + strlen(close) - p);
 		return 0;
 	}
+}
+
+/*
+ * Citation-like markers. The writer is asked for [F#], but models write
+ * [1], [2][3], [^1], 【1】, ［1］, (Source 1), [source 2], [S1], [1-3],
+ * 【1†source】, \[1\], [[1]] or [1](url). Any of them left in a report
+ * would look exactly like a citation quarry checked, so every marker is
+ * recognised here; only [F#] ids that name a finding survive.
+ */
+struct bracket {
+	const char *open, *close;
+	int needs_word;        /* "(1)" is a list number; "(Source 1)" is a citation */
+};
+
+static const struct bracket brackets[] = {
+	{"[", "]", 0},
+	{"\xEF\xBC\xBB", "\xEF\xBC\xBD", 0},   /* ［ ］ */
+	{"\xE3\x80\x90", "\xE3\x80\x91", 0},   /* 【 】 */
+	{"\xE3\x80\x94", "\xE3\x80\x95", 0},   /* 〔 〕 */
+	{"(", ")", 1},
+	{"\xEF\xBC\x88", "\xEF\xBC\x89", 1},   /* （ ） */
+};
+
+/* Words that say "this number is a reference", longest first where one
+ * is a prefix of another. */
+static const char *const cite_words[] = {
+	"sources", "source", "src", "references", "reference", "refs", "ref", "citations",
+	"citation", "cite", "findings", "finding", "notes", "note", "documents", "document",
+	"docs", "doc", "s", "\xE6\x9D\xA5\xE6\xBA\x90" /* 来源 */,
+	"\xE8\xB5\x84\xE6\x96\x99" /* 资料 */, "\xE6\x96\x87\xE7\x8C\xAE" /* 文献 */,
+	"\xE5\xBC\x95\xE7\x94\xA8" /* 引用 */, NULL};
+
+#define MARKER_MAX_TAIL 80   /* bytes of "†source" and the like before the close */
+#define MARKER_MAX_LINK 2048 /* bytes of a "(url)" right after a marker */
+
+/* Length of a cite word at q (case-insensitive, whole word), or 0. */
+static size_t cite_word(const char *q)
+{
+	int i;
+
+	for (i = 0; cite_words[i]; i++) {
+		size_t n = strlen(cite_words[i]);
+		if (strncasecmp(q, cite_words[i], n) == 0 && !is_letter(q[n]))
+			return n;
+	}
+	return 0;
+}
+
+/* The separator of two numbers at q: its length, or 0. */
+static size_t cite_sep(const char *q)
+{
+	if (*q == ',' || *q == ';' || *q == '-' || *q == '&')
+		return 1;
+	if (strncmp(q, "\xE2\x80\x93", 3) == 0 || strncmp(q, "\xE2\x80\x94", 3) == 0 ||   /* – — */
+	    strncmp(q, "\xEF\xBC\x8C", 3) == 0 || strncmp(q, "\xE3\x80\x81", 3) == 0)     /* ， 、 */
+		return 3;
+	if (strncasecmp(q, "and ", 4) == 0)
+		return 3;
+	return 0;
+}
+
+/*
+ * A citation-like marker at p, of at most max bytes: its length, or 0.
+ * Finding ids written as F# go to ids (up to max_ids, count in *n_ids);
+ * plain numbers, which no finding is, are counted in *n_plain.
+ */
+/* A blank at q (space, tab, no-break, ideographic, zero-width space or a
+ * direction mark: "[\u200b3]" must not pass for "[3]"): its length, or 0. */
+static size_t blank_len(const char *q)
+{
+	const unsigned char *u = (const unsigned char *)q;
+
+	if (*q == ' ' || *q == '\t')
+		return 1;
+	if (u[0] == 0xC2 && u[1] == 0xA0)
+		return 2;
+	if (u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x80 && u[2] <= 0x8F)   /* U+2000..U+200F */
+		return 3;
+	if ((u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||   /* U+2060 word joiner */
+	    (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||   /* U+FEFF */
+	    (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))     /* U+3000 */
+		return 3;
+	return 0;
+}
+
+static const char *skip_blanks(const char *q)
+{
+	size_t n;
+
+	while ((n = blank_len(q)) != 0)
+		q += n;
+	return q;
+}
+
+/* A digit at q, ASCII or full-width (３): its length, its value in *v; or 0. */
+static size_t digit_len(const char *q, int *v)
+{
+	const unsigned char *u = (const unsigned char *)q;
+
+	if (is_digit(*q)) {
+		*v = *q - '0';
+		return 1;
+	}
+	if (u[0] == 0xEF && u[1] == 0xBC && u[2] >= 0x90 && u[2] <= 0x99) {
+		*v = u[2] - 0x90;
+		return 3;
+	}
+	return 0;
+}
+
+static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int *n_ids,
+			   int *n_plain)
+{
+	const char *q = p;
+	const struct bracket *b = NULL;
+	int doubled = 0, word = 0, all_f = 1;
+	size_t k, len;
+
+	*n_ids = *n_plain = 0;
+	if (*q == '\\')
+		q++;
+	for (k = 0; k < sizeof(brackets) / sizeof(brackets[0]); k++)
+		if (strncmp(q, brackets[k].open, strlen(brackets[k].open)) == 0) {
+			b = &brackets[k];
+			break;
+		}
+	if (!b)
+		return 0;
+	q += strlen(b->open);
+	if (b->open[0] == '[' && q[0] == '[') {   /* [[1]] */
+		doubled = 1;
+		q++;
+	}
+	q = skip_blanks(q);
+	if (*q == '^' || *q == '#') {
+		q++;
+		word = 1;
+	}
+	if ((len = cite_word(q)) != 0) {
+		q += len;
+		word = 1;
+		while (*q == '.' || *q == ':' || *q == '#' || blank_len(q))
+			q += blank_len(q) ? blank_len(q) : 1;
+	}
+	for (;;) {
+		int f = 0;
+		long v = 0;
+		int digits = 0, dv;
+		if ((*q == 'F' || *q == 'f') && digit_len(skip_blanks(q + 1), &dv)) {
+			f = 1;
+			q = skip_blanks(q + 1);
+		}
+		while ((len = digit_len(q, &dv)) != 0 && digits < 8) {
+			v = v * 10 + dv;
+			q += len;
+			digits++;
+		}
+		if (digits == 0 || digit_len(q, &dv))
+			return 0;
+		if (f && *n_ids < max_ids)
+			ids[(*n_ids)++] = (int)v;
+		else if (!f)
+			(*n_plain)++;
+		all_f &= f;
+		if (strncmp(q, "\xE2\x80\xA0", 3) == 0 || *q == ':') {   /* 【1†source】, [1: p. 3] */
+			const char *t = q;
+			while (*q && q - t < MARKER_MAX_TAIL && strncmp(q, b->close, strlen(b->close)) != 0 &&
+			       *q != '\n')
+				q++;
+		}
+		q = skip_blanks(q);
+		if ((len = cite_sep(q)) == 0)
+			break;
+		q = skip_blanks(q + len);
+	}
+	if (*q == '\\' && b->open[0] == '[')
+		q++;
+	if (strncmp(q, b->close, strlen(b->close)) != 0)
+		return 0;
+	q += strlen(b->close);
+	if (doubled) {
+		if (*q != ']')
+			return 0;
+		q++;
+	}
+	if (b->needs_word && !word && !all_f)
+		return 0;
+	if (b->open[0] == '[' && *q == '(') {   /* [1](https://...) : the link goes too */
+		const char *t = q + 1;
+		while (*t && *t != ')' && *t != ' ' && *t != '\n' && t - q < MARKER_MAX_LINK)
+			t++;
+		if (*t == ')')
+			q = t + 1;
+	}
+	if ((size_t)(q - p) > max)
+		return 0;
+	return (size_t)(q - p);
+}
+
+size_t cite_marker_len(const char *s, size_t max)
+{
+	int ids[1], n_ids, n_plain;
+
+	return parse_marker(s, max, ids, 1, &n_ids, &n_plain);
+}
+
+int cite_strip_markers(const char *s, size_t n, struct qbuf *out)
+{
+	size_t i = 0, len;
+	int removed = 0;
+
+	while (i < n) {
+		if ((len = cite_marker_len(s + i, n - i)) != 0) {
+			i += len;
+			removed++;
+			continue;
+		}
+		qbuf_addc(out, s[i++]);
+	}
+	return removed;
 }
 
 /* Does this sentence make a claim worth a citation? */
@@ -115,21 +340,29 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		return Q_ENOMEM;
 	qbuf_init(&out, 4 * n + 1024);
 
-	/* Pass 1: keep valid citations, drop the rest, number sources. */
+	/* Pass 1: keep valid citations, drop every other marker, number sources. */
 	while (i < n) {
-		int cnt;
-		size_t len = parse_cite(body + i, ids, 16, &cnt);
+		int cnt, plain, line0 = i == 0 || body[i - 1] == '\n';
+		size_t len = parse_marker(body + i, n - i, ids, 16, &cnt, &plain);
+		int any = 0;
 		if (len == 0) {
 			qbuf_addc(&out, body[i++]);
 			continue;
 		}
-		{   /* a group whose every id is invalid goes with the space before it */
-			int any = 0;
-			for (k = 0; k < cnt; k++)
-				any |= ids[k] >= 1 && ids[k] <= n_findings;
-			if (!any && out.len > 0 && out.data[out.len - 1] == ' ')
-				out.data[--out.len] = '\0';
+		if (line0 && body[i + len] == ':') {
+			/* "[^1]: Title, https://..." : the writer's own source list goes whole */
+			r->citations += cnt + plain;
+			r->removed += cnt + plain;
+			i += strcspn(body + i, "\n");
+			continue;
 		}
+		for (k = 0; k < cnt; k++)
+			any |= ids[k] >= 1 && ids[k] <= n_findings;
+		/* a marker that keeps nothing goes with the space before it */
+		if (!any && out.len > 0 && out.data[out.len - 1] == ' ')
+			out.data[--out.len] = '\0';
+		r->citations += plain;
+		r->removed += plain;
 		for (k = 0; k < cnt; k++) {
 			int id = ids[k], src;
 			r->citations++;
@@ -332,6 +565,120 @@ void html_escape(struct qbuf *out, const char *s, int attr)
 	html_escape_n(out, s, strlen(s));
 }
 
+/*
+ * Markdown a viewer renders must not fetch or run anything: a remote image
+ * ![](http://x/?d=...) is fetched when the report is shown (an exfiltration
+ * channel), raw HTML runs in some viewers, and an entity such as &#91;3&#93;
+ * would show as a citation quarry never made. Images become a note with
+ * their alt text, '<' of a tag or autolink becomes &lt;, '&' of an entity
+ * becomes &amp;, a link to javascript:, data: or file: stops being a link. Code spans are treated like prose: the escape shows in
+ * them, but no tracking of backticks can be fooled into leaving a tag raw.
+ */
+#define MD_MAX_ALT 300      /* bytes of an image's alt text kept in its note */
+#define MD_MAX_IMAGE_URL 4096
+
+/* An image ![alt](url) at s: its length, the alt text in alt, alt_n; or 0. */
+static size_t md_image(const char *s, const char **alt, size_t *alt_n)
+{
+	const char *a = s + 2, *e = a, *u;
+
+	while (*e && *e != ']' && *e != '\n' && e - a <= MD_MAX_ALT)
+		e++;
+	if (*e != ']' || e[1] != '(')
+		return 0;
+	for (u = e + 2; *u && *u != ')' && *u != '\n' && u - e <= MD_MAX_IMAGE_URL; u++)
+		;
+	if (*u != ')')
+		return 0;
+	*alt = a;
+	*alt_n = (size_t)(e - a);
+	return (size_t)(u + 1 - s);
+}
+
+/* An HTML entity (&name; &#91; &#x5B;) at s? */
+static int md_entity(const char *s)
+{
+	size_t i = 1;
+
+	if (s[i] == '#') {
+		i++;
+		if (s[i] == 'x' || s[i] == 'X')
+			i++;
+	}
+	while (i < 40 && (is_letter(s[i]) || is_digit(s[i])))
+		i++;
+	return i > 1 && s[i] == ';';
+}
+
+/* Does the link target at u name a scheme other than http, https or mailto? */
+static int md_bad_scheme(const char *u)
+{
+	size_t n = 0;
+
+	while (*u == ' ' || *u == '<')
+		u++;
+	while (n < 32 && (is_letter(u[n]) || (n > 0 && (is_digit(u[n]) || u[n] == '+' ||
+							 u[n] == '.' || u[n] == '-'))))
+		n++;
+	if (n == 0 || u[n] != ':')
+		return 0;   /* relative, or not a scheme */
+	return !((n == 4 && strncasecmp(u, "http", 4) == 0) ||
+		 (n == 5 && strncasecmp(u, "https", 5) == 0) ||
+		 (n == 6 && strncasecmp(u, "mailto", 6) == 0));
+}
+
+static void md_neutralize(struct qbuf *b)
+{
+	struct qbuf o;
+	const char *s = qbuf_cstr(b);
+	size_t len;
+
+	qbuf_init(&o, b->max);
+	while (*s) {
+		const char *alt;
+		size_t alt_n;
+		if (s[0] == '!' && s[1] == '[') {
+			if ((len = md_image(s, &alt, &alt_n)) != 0) {
+				struct qbuf a;
+				qbuf_init(&a, MD_MAX_ALT * 2);
+				cite_strip_markers(alt, alt_n, &a);
+				qbuf_addf(&o, "(image not shown%s%s)", a.len ? ": " : "", qbuf_cstr(&a));
+				qbuf_release(&a);
+				s += len;
+			} else {
+				qbuf_adds(&o, "!\\[");
+				s += 2;
+			}
+			continue;
+		}
+		if (s[0] == '<' && (is_letter(s[1]) || s[1] == '/' || s[1] == '!' || s[1] == '?')) {
+			qbuf_adds(&o, "&lt;");
+			s++;
+			continue;
+		}
+		if (s[0] == ']' && s[1] == '(' && md_bad_scheme(s + 2)) {
+			qbuf_adds(&o, "] (");   /* no longer a link: javascript:, data:, file: ... */
+			s += 2;
+			continue;
+		}
+		if (s[0] == '&' && md_entity(s)) {
+			qbuf_adds(&o, "&amp;");
+			s++;
+			continue;
+		}
+		qbuf_addc(&o, *s++);
+	}
+	qbuf_release(b);
+	*b = o;
+}
+
+/* Drop control characters from what was added to out since offset from. */
+static void strip_controls_from(struct qbuf *out, size_t from)
+{
+	if (out->len > from && !out->err)
+		out->len = from + text_strip_controls(out->data + from, out->len - from);
+}
+
 static void md_sources(const json_t *report, struct qbuf *out)
 {
 	json_t *sources = json_object_get(report, "sources"), *s;
@@ -342,10 +689,19 @@ static void md_sources(const json_t *report, struct qbuf *out)
 		json_int_t n = json_integer_value(json_object_get(s, "n"));
 		if (n <= 0)
 			continue;
-		qbuf_addf(out, "[%lld] %s. %s\n", (long long)n,
-			  json_string_value(json_object_get(s, "title")) ?
-			  json_string_value(json_object_get(s, "title")) : "(untitled)",
-			  json_string_value(json_object_get(s, "url")));
+		const char *t = json_string_value(json_object_get(s, "title"));
+		size_t k;
+		qbuf_addf(out, "[%lld] ", (long long)n);
+		if (!t || !*t)
+			t = "(untitled)";
+		/* A page title's own "[2]" or line break must not make a second entry. */
+		k = out->len;
+		cite_strip_markers(t, strlen(t), out);
+		for (; k < out->len && !out->err; k++)
+			if (out->data[k] == '\n' || out->data[k] == '\r')
+				out->data[k] = ' ';
+		qbuf_addf(out, ". %s\n", json_string_value(json_object_get(s, "url")) ?
+			  json_string_value(json_object_get(s, "url")) : "");
 	}
 }
 
@@ -474,18 +830,28 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		return out->err;
 	}
 	if (strcmp(format, "md") == 0 || strcmp(format, "markdown") == 0) {
-		qbuf_addf(out, "# %s\n\n", title);
-		render_body(report, body, 0, out);
-		if (out->len && out->data[out->len - 1] != '\n')
-			qbuf_addc(out, '\n');
-		md_sources(report, out);
-		md_verification(report, out);
+		struct qbuf md;
+		qbuf_init(&md, 64 * 1024 * 1024);
+		qbuf_addf(&md, "# %s\n\n", title);
+		render_body(report, body, 0, &md);
+		if (md.len && md.data[md.len - 1] != '\n')
+			qbuf_addc(&md, '\n');
+		md_sources(report, &md);
+		md_verification(report, &md);
+		md_neutralize(&md);
+		strip_controls_from(&md, 0);
+		if (md.err) {
+			qbuf_release(&md);
+			return q_error_set(err, Q_ENOMEM, "the report is too large to render");
+		}
+		qbuf_add(out, md.data, md.len);
+		qbuf_release(&md);
 		return out->err;
 	}
 	if (strcmp(format, "html") == 0) {
 		json_t *sources = json_object_get(report, "sources"), *s, *quotes, *q;
 		struct qbuf main, ver;
-		size_t i, j;
+		size_t i, j, start = out->len;
 
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
 			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -540,6 +906,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		qbuf_release(&main);
 		qbuf_release(&ver);
 		qbuf_adds(out, "</body></html>\n");
+		strip_controls_from(out, start);
 		return out->err;
 	}
 	return q_error_set(err, Q_EINVAL, "unknown format '%s': use md, html or json", format);

@@ -34,6 +34,14 @@ int cite_process(const char *body, const struct cite_finding *findings, int n, i
 		 struct cite_result *r);
 void cite_result_release(struct cite_result *r);
 
+/* Length of the citation-like marker at s ([1], [F2], (Source 3), 【4】,
+ * [^5] ...; at most max bytes), or 0 when s starts with none. s is read
+ * up to its NUL, so it must be a C string even where max is shorter. */
+size_t cite_marker_len(const char *s, size_t max);
+/* Append s[0..n) to out without any citation-like marker (text from a page
+ * must not bring citations of its own). Returns how many were dropped. */
+int cite_strip_markers(const char *s, size_t n, struct qbuf *out);
+
 void html_escape(struct qbuf *out, const char *s, int attr);
 void html_escape_n(struct qbuf *out, const char *s, size_t n);
 

@@ -264,6 +264,8 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	schema = json_loads(schema_text, 0, NULL);
 	json_request(&req, m, qbuf_cstr(&sys), qbuf_cstr(&u), schema, "plan");
 	r->critical_calls++;
+	/* The question itself is always searched: a planner's queries may all miss. */
+	add_query(r, r->o->question);
 	if (llm_chat_json(r->env->llm, &req, &resp, &err) == 0) {
 		json_array_foreach(json_object_get(resp.json, "sub_questions"), i, q)
 			if (json_is_string(q) && json_array_size(r->sub_questions) < (size_t)breadth)
@@ -478,6 +480,7 @@ static struct candidate *gather(struct run *r, int first, int per_query, int *n_
 					json_string_value(json_object_get(cj, "msg")) : ""));
 			} else {
 				res = json_object_get(cj, "results");
+				r->results_found += (int)json_array_size(res);
 				run_emit(r, "search", json_pack("{s:s, s:s, s:i}", "provider", r->providers[k].name,
 					"query", qs[i], "results", (int)json_array_size(res)));
 				json_array_foreach(res, j, it)
@@ -539,13 +542,14 @@ static void add_headings(struct qbuf *text, const char *heading, const char *pre
 	}
 }
 
-static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title)
+static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
+		       int *plain)
 {
 	sqlite3_stmt *st = NULL;
 	char *prev = NULL;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body FROM passages p "
+	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
 			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
@@ -557,6 +561,8 @@ static int corpus_text(struct run *r, const char *path, struct qbuf *text, char 
 			*title = q_strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
 								      : "");
 		found = 1;
+		*plain = sqlite3_column_text(st, 3) &&
+			 strcmp((const char *)sqlite3_column_text(st, 3), "text") == 0;
 		add_headings(text, h ? h : "", prev);
 		q_free(prev);
 		prev = q_strdup(h ? h : "");
@@ -625,9 +631,29 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	return r->n_src++;
 }
 
+/* The kind of a fetch failure, from the message the fetcher wrote. */
+static enum run_fail_kind fail_kind(const char *why)
+{
+	if (strncmp(why, "timed out", 9) == 0)
+		return RUN_FAIL_TIMEOUT;
+	if (strncmp(why, "refused to connect", 18) == 0)
+		return RUN_FAIL_POLICY;
+	if (strncmp(why, "robots.txt", 10) == 0)
+		return RUN_FAIL_ROBOTS;
+	if (strncmp(why, "HTTP ", 5) == 0)
+		return RUN_FAIL_HTTP;
+	if (strncmp(why, "cannot connect", 14) == 0 || strncmp(why, "cannot resolve", 14) == 0 ||
+	    strncmp(why, "TLS error", 9) == 0)
+		return RUN_FAIL_UNREACHABLE;
+	if (strcmp(why, "no readable text") == 0)
+		return RUN_FAIL_NO_TEXT;
+	return RUN_FAIL_OTHER;
+}
+
 static void source_failed(struct run *r, const char *url, const char *why)
 {
 	r->sources_failed++;
+	r->failed_by_kind[fail_kind(why ? why : "")]++;
 	run_emit(r, "source_failed", json_pack("{s:s, s:s}", "url", url, "reason", why));
 }
 
@@ -747,11 +773,14 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		if (c->corpus) {
 			struct qbuf t;
 			char *title = NULL;
+			int plain = 0;
 			qbuf_init(&t, (size_t)RESEARCH_SOURCE_MAX_BYTES);
-			if (corpus_text(r, c->url, &t, &title) && t.len > 0)
+			if (corpus_text(r, c->url, &t, &title, &plain) && t.len > 0) {
 				idx = add_source(r, c->url, title && *title ? title : c->title,
 						 qbuf_cstr(&t), t.len, 1, round);
-			else
+				if (idx >= 0)
+					r->src[idx].plain = plain;
+			} else
 				source_failed(r, c->url, "no longer in the corpus");
 			qbuf_release(&t);
 			q_free(title);
@@ -1219,6 +1248,45 @@ static void save_report(struct run *r, const json_t *report, const char *md, con
 	free(text);
 }
 
+/* The error of a run that read no source: which step came up empty. */
+static int nothing_read(struct run *r, struct q_error *err)
+{
+	static const char *const kind_names[RUN_FAIL_KINDS][2] = {
+		{"timeout", "timeouts"}, {"refused by the address policy", "refused by the address policy"},
+		{"disallowed by robots.txt", "disallowed by robots.txt"}, {"HTTP error", "HTTP errors"},
+		{"unreachable", "unreachable"}, {"without readable text", "without readable text"},
+		{"other failure", "other failures"}};
+	int searches = r->n_queries * (int)r->n_providers, k, any = 0;
+	char why[400];
+	size_t n = 0;
+
+	if (r->results_found == 0) {
+		if (r->searches_failed > 0)
+			return q_error_set(err, Q_EEMPTY, "no source could be read: %d of %d searches "
+					   "failed and the rest returned nothing; try other words or "
+					   "check the search configuration with 'quarry doctor'",
+					   r->searches_failed, searches);
+		return q_error_set(err, Q_EEMPTY, "no source could be read: %d search%s returned "
+				   "nothing; try other words, or other sources (--sources)", searches,
+				   searches == 1 ? "" : "es");
+	}
+	why[0] = '\0';
+	for (k = 0; k < RUN_FAIL_KINDS && n < sizeof(why); k++) {
+		int c = r->failed_by_kind[k];
+		if (c == 0)
+			continue;
+		n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%d %s", any ? ", " : "", c,
+				      kind_names[k][c != 1]);
+		any = 1;
+	}
+	if (r->sources_failed == 0)
+		return q_error_set(err, Q_EEMPTY, "no source could be read: the %d search results "
+				   "were all read before or not readable", r->results_found);
+	return q_error_set(err, Q_EEMPTY, "no source could be read: %s %d page%s failed (%s); see "
+			   "the messages above", r->sources_failed == 1 ? "the" : "all", r->sources_failed,
+			   r->sources_failed == 1 ? "" : "s", why);
+}
+
 int research_run(const struct research_opts *opts_in, struct research_env *env, long run_id,
 		 struct research_result *out, struct q_error *err)
 {
@@ -1337,6 +1405,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
+	if (r.n_src == 0 && !r.stopped[0]) {   /* a "report" of nothing would mislead */
+		rc = nothing_read(&r, err);
+		goto fail;
+	}
 
 	/* Write. A budget that ran out still gets the best report we can make. */
 	should_stop(&r);   /* a Ctrl-C during the last step */
@@ -1360,6 +1432,13 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
+		if (body && n_ids == 0 && !r.stopped[0]) {   /* a brief of nothing would mislead */
+			rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in %d "
+					 "document%s read: no passage shares enough of the question's "
+					 "words; try other words, or other sources (--sources)",
+					 r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+			goto fail;
+		}
 		if (env->llm && r.n_src > 0)
 			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message",
 						      "no finding survived the quote check; the report "

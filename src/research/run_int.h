@@ -18,12 +18,19 @@
 #define NOTE_EXCERPT_TOKENS 2500
 #define BRIEF_PASSAGES 8
 
+/* Why a source could not be read, for "all 8 pages failed (5 timeouts, ...)". */
+enum run_fail_kind {
+	RUN_FAIL_TIMEOUT, RUN_FAIL_POLICY, RUN_FAIL_ROBOTS, RUN_FAIL_HTTP, RUN_FAIL_UNREACHABLE,
+	RUN_FAIL_NO_TEXT, RUN_FAIL_OTHER, RUN_FAIL_KINDS
+};
+
 struct source {
 	char *url;          /* web address or corpus path */
 	char *title;
 	char *text;         /* extracted (Markdown) */
 	char *norm;         /* normal form for quote checks */
 	int corpus;
+	int plain;          /* plain text (a corpus .txt file): no heading structure */
 	int round;
 };
 
@@ -62,6 +69,8 @@ struct run {
 	int n_f;
 	int quotes_dropped;
 	int sources_failed;
+	int failed_by_kind[RUN_FAIL_KINDS];   /* sources_failed by run_fail_kind() */
+	int results_found;        /* search results, before dedupe */
 	int searches_failed;
 	int critical_calls;       /* model calls one after another */
 	char stopped[200];

@@ -355,6 +355,12 @@ static int by_score(const void *a, const void *b)
 int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
 		       struct rpassage **out, size_t *n)
 {
+	return text_rank_passages_ex(texts, NULL, n_texts, query, out, n);
+}
+
+int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
+			  const char *query, struct rpassage **out, size_t *n)
+{
 	struct tokenizer *tok = tokenizer_new(1);
 	struct qterms q;
 	struct splitter sp = {0};
@@ -378,7 +384,8 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 		if (!texts[k])
 			continue;
 		sp.source = (int)k;
-		split_passages(texts[k], strlen(texts[k]), on_passage, &sp);
+		(plain && plain[k] ? split_passages_plain : split_passages)(texts[k], strlen(texts[k]),
+									    on_passage, &sp);
 		if (sp.err)
 			break;
 	}
@@ -432,6 +439,8 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 		}
 		/* Passages that cover more of the question rank higher. */
 		sp.v[k].score = s * (1.0 + 0.5 * matched / (q.n ? q.n : 1));
+		sp.v[k].matched = matched;
+		sp.v[k].n_terms = q.n;
 	}
 	qsort(sp.v, sp.n, sizeof(*sp.v), by_score);
 	tokenizer_free(tok);
@@ -492,4 +501,23 @@ int text_key_sentence(const char *text, size_t start, size_t end, const char *qu
 	*s_start = best_s;
 	*s_end = best_e;
 	return 0;
+}
+
+size_t text_strip_controls(char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F)
+			continue;
+		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9F) {
+			i++;
+			continue;
+		}
+		s[k++] = s[i];
+	}
+	s[k] = '\0';
+	return k;
 }

