@@ -15,7 +15,9 @@
  *   fault: "stall" (send half, then go silent), "truncate" (send half,
  *   then close), "invalid_json" (a chunk that is not JSON), "drop" (close
  *   without answering), "huge" (content of "huge_bytes" bytes),
- *   "slow_start" (sleep delay_ms before answering).
+ *   "slow_start" (sleep delay_ms before answering), "keepalive" (send half
+ *   the content, or none if there is none, then only SSE comments, blank
+ *   lines and empty deltas, every 50 ms, until the client hangs up).
  * GET /v1/models lists one model. Every request is appended to LOGFILE
  * as one JSON line: {"path", "auth", "body"}. Exits after
  * FAKELLM_LIFETIME_S. Test code: one thread per connection.
@@ -122,6 +124,25 @@ static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
 			 "finish_reason", finish ? json_string(finish) : json_null());
 }
 
+/* Bytes that say nothing, forever: what a hostile or broken server can
+ * send to keep a naive idle timer from ever firing. */
+static void keep_alive_forever(int fd, const char *model)
+{
+	static const char *const fillers[] = {": ping\n\n", "\n\n", "\r\n", ": OPENROUTER PROCESSING\n\n"};
+	unsigned k;
+
+	for (k = 0;; k++) {
+		json_t *c;
+		if (k % 3 == 2) {   /* an empty delta, or an empty content string */
+			c = delta_chunk(model, k % 2 ? json_object() : json_pack("{s:s}", "content", ""), NULL);
+			sse_send(fd, c, 0);
+			json_decref(c);
+		} else if (fake_write_all(fd, fillers[k % 4], strlen(fillers[k % 4]))) {
+			return;
+		}
+		usleep(50000);
+	}
+}
 
 /* ---- "auto": "research": replies made from the prompt, as a model would ---- */
 
@@ -369,11 +390,20 @@ static int answer(int fd, json_t *req, json_t *rule)
 		json_decref(c);
 		i += k;
 	}
+	if (fault && strcmp(fault, "keepalive") == 0 && (!content || !*content)) {
+		keep_alive_forever(fd, model);
+		return 0;
+	}
 	if (content) {
 		size_t n = strlen(content), half = n / 2, step = huge ? 65536 : 7, k;
 		for (i = 0; i < n; i += k) {
 			json_t *c;
 			k = piece_len(content + i, n - i, step);
+			if (fault && i >= half && strcmp(fault, "keepalive") == 0) {
+				keep_alive_forever(fd, model);
+				free(huge);
+				return 0;
+			}
 			if (fault && i >= half && (strcmp(fault, "stall") == 0 ||
 						   strcmp(fault, "truncate") == 0)) {
 				if (strcmp(fault, "stall") == 0)

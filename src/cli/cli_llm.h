@@ -28,6 +28,11 @@ enum { CLI_O_PROVIDER = 1000, CLI_O_MODEL, CLI_O_FAST_MODEL, CLI_O_BASE_URL, CLI
 	"  --base-url URL         an OpenAI-compatible server (QUARRY_LLM_BASE_URL)\n"   \
 	"  --config FILE          config file (default ~/.config/quarry/config)\n"
 
+/* `quarry ask` gives up after this long in all, retries included, unless
+ * --time-limit says otherwise: a model server that keeps the connection
+ * busy without answering cannot hold it for longer. */
+#define CLI_ASK_DEFAULT_TIME_LIMIT_MS (10L * 60 * 1000)
+
 struct cli_model {
 	struct llm_overrides ov;
 	const char *config_path;

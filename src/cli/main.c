@@ -98,6 +98,8 @@ const struct command cli_commands[] = {
 	 "  --json                 ask for a JSON reply, check and print it\n"
 	 "  --no-cache             do not use or fill the reply cache\n"
 	 "  --home DIR             the quarry database's folder (for the cache)\n"
+	 "  --time-limit DURATION  give up after this long, retries included (default\n"
+	 "                         10m, with or without --no-search; --timeout too)\n"
 	 CLI_MODEL_HELP
 	 "\n"
 	 "The model comes from --provider/--model, QUARRY_LLM_* variables or the\n"

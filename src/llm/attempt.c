@@ -5,6 +5,11 @@
  * (reasoning_content fields and <think> blocks, also split across
  * chunks) and tool-call pieces go to the caller's callbacks as they
  * come. llm_attempt_judge then says whether to keep, retry or give up.
+ *
+ * The idle timeout counts progress, not bytes: only answer text,
+ * reasoning and tool-call pieces restart it (or, for a plain JSON reply,
+ * its body). SSE comments, blank lines and empty deltas are free for a
+ * server to send forever, and once let `ask` hang for 50 minutes.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -74,6 +79,15 @@ static void think_feed(struct llm_attempt *a, const char *s, size_t n)
 	emit(a, a->in_think, s + run, n - run);
 }
 
+/* Answer bytes arrived: the stream is making progress. */
+static void progress(struct llm_attempt *a, size_t n)
+{
+	if (n == 0)
+		return;
+	a->answer_bytes += n;
+	a->last_progress_ms = q_now_ms();
+}
+
 static void tool_delta(struct llm_attempt *a, json_t *tc)
 {
 	json_t *fn = json_object_get(tc, "function");
@@ -96,6 +110,7 @@ static void tool_delta(struct llm_attempt *a, json_t *tc)
 	}
 	if (idx + 1 > a->n_tools)
 		a->n_tools = (int)idx + 1;
+	progress(a, (id ? strlen(id) : 0) + (name ? strlen(name) : 0) + (args ? strlen(args) : 0));
 	if (id && t->id.len == 0)
 		qbuf_adds(&t->id, id);
 	if (name)
@@ -125,10 +140,12 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 	msg = json_object_get(ch, streamed ? "delta" : "message");
 	if ((s = json_string_value(json_object_get(msg, "reasoning_content"))) != NULL ||
 	    (s = json_string_value(json_object_get(msg, "reasoning"))) != NULL) {
+		progress(a, strlen(s));
 		qbuf_adds(&a->reasoning, s);
 		emit(a, 1, s, strlen(s));
 	}
 	if ((s = json_string_value(json_object_get(msg, "content"))) != NULL) {
+		progress(a, strlen(s));
 		qbuf_adds(&a->content, s);
 		think_feed(a, s, strlen(s));
 	}
@@ -212,7 +229,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	struct llm_attempt *a = ctx;
 	size_t len = size * n;
 
-	a->last_byte_ms = q_now_ms();
 	if (!a->decided) {
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
 		a->is_sse = a->status == 200 && strncasecmp(a->ctype, "text/event-stream", 17) == 0;
@@ -225,6 +241,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 			a->too_big = 1;
 		return rc ? 0 : len;
 	}
+	a->last_progress_ms = q_now_ms();   /* a JSON body: its bytes are the reply */
 	if (qbuf_add(&a->body, p, len)) {
 		if (a->status != 200)
 			return len;   /* keep the start of a long error page */
@@ -242,7 +259,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 		a->cancelled = 1;
 		return 1;
 	}
-	if (q_now_ms() - a->last_byte_ms > (double)a->c->cfg->idle_ms) {
+	if (q_now_ms() - a->last_progress_ms > (double)a->c->cfg->idle_ms) {
 		a->stalled = 1;
 		return 1;
 	}
@@ -346,9 +363,25 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 	if (a->too_big)
 		return q_error_set(err, Q_ETOOBIG, "the model's reply passed %ld MB; stopped reading",
 				   LLM_MAX_REPLY_BYTES >> 20), LLM_FAIL;
+	/* Stopped after part of the answer came (and went to the caller's
+	 * callbacks): sending it again would pay twice and print it twice,
+	 * and a server that drips or goes quiet mid-answer does it again. */
+	if ((a->stalled || cc == CURLE_OPERATION_TIMEDOUT) && a->answer_bytes > 0) {
+		char what[96];
+		if (a->stalled)
+			snprintf(what, sizeof(what), "nothing more for %.1f s", (double)cfg->idle_ms / 1000.0);
+		else
+			snprintf(what, sizeof(what), "it ran past the %.1f s timeout",
+				 (double)cfg->timeout_ms / 1000.0);
+		return q_error_set(err, Q_ETIMEOUT, "the model server stopped sending its answer (%zu "
+				   "bytes came, then %s); not asked again, as that would pay and print "
+				   "it twice: try later, or raise %s", a->answer_bytes, what,
+				   a->stalled ? "QUARRY_LLM_IDLE_TIMEOUT" : "QUARRY_LLM_TIMEOUT"), LLM_FAIL;
+	}
 	if (a->stalled)
-		return q_error_set(err, Q_ETIMEOUT, "the model server sent nothing for %ld s",
-				   cfg->idle_ms / 1000), LLM_RETRY;
+		return q_error_set(err, Q_ETIMEOUT, "the model server sent no answer for %.1f s "
+				   "(keep-alives and empty chunks do not count)",
+				   (double)cfg->idle_ms / 1000.0), LLM_RETRY;
 	if (cc != CURLE_OK && !(a->is_sse && cc == CURLE_WRITE_ERROR)) {
 		*connect_failure = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST;
 		if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -625,7 +658,7 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(a->curl, CURLOPT_NOPROGRESS, 0L);
-	a->last_byte_ms = q_now_ms();
+	a->last_progress_ms = q_now_ms();
 	cc = curl_easy_perform(a->curl);
 	/* A partial event at the end is never dispatched: a stream cut in the
 	 * middle of one is judged as cut off (done/finished stay unset). */

@@ -449,6 +449,8 @@ static int nap(struct llm_client *c, long ms)
 	double until = q_now_ms() + (double)ms;
 
 	pthread_mutex_lock(&c->mu);
+	if (c->deadline_ms > 0 && until > c->deadline_ms)
+		until = c->deadline_ms;   /* a long Retry-After does not outlast the time limit */
 	while (!c->cancelled && q_now_ms() < until)
 		wait_ms(c, until - q_now_ms());
 	pthread_mutex_unlock(&c->mu);

@@ -46,7 +46,8 @@ struct llm_attempt {
 	char stream_error[300];
 	int stream_error_retry;
 	int protocol_error;        /* a chunk was not JSON */
-	double last_byte_ms;
+	double last_progress_ms;   /* answer, reasoning or tool bytes (or a JSON body's) last came */
+	size_t answer_bytes;       /* of those, received so far */
 	int stalled;
 	int cancelled;
 	int too_big;

@@ -305,12 +305,12 @@ static void retries_429_honouring_retry_after(void **state)
 
 static void retries_stall_truncation_and_bad_chunks(void **state)
 {
-	static const char *const faults[] = {"stall", "truncate", "invalid_json", "drop"};
+	static const char *const faults[] = {"truncate", "invalid_json", "drop"};
 	size_t i;
 	char script[512];
 
 	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 3; i++) {
 		struct fixture fx;
 		struct llm_request r = simple("q");
 		struct llm_response resp;
@@ -326,6 +326,57 @@ static void retries_stall_truncation_and_bad_chunks(void **state)
 		llm_response_release(&resp);
 		teardown_client(&fx);
 	}
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* SSE comments, blank lines and empty deltas are not progress: a server
+ * sending only those stalls (and is retried, nothing having come), and
+ * one that goes quiet that way mid-answer is not asked again. */
+static void keepalives_are_not_progress(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct timespec t0;
+	struct seen sn;
+	struct llm_callbacks cb = {0};
+
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	setup_client(&fx, "[{\"fault\":\"keepalive\"}]");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_true(secs_since(&t0) < 10);   /* 4 attempts x 0.7 s idle, not forever */
+	assert_int_equal(err.code, Q_ETIMEOUT);
+	assert_non_null(strstr(err.msg, "sent no answer for 0.7 s"));
+	assert_non_null(strstr(err.msg, "after 4 attempts"));
+	assert_int_equal(requests_seen(), 4);
+	teardown_client(&fx);
+
+	seen_init(&sn);
+	cb.on_text = s_text;
+	cb.on_retry = s_retry;
+	cb.ctx = &sn;
+	r.cb = &cb;
+	setup_client(&fx, "[{\"fault\":\"keepalive\",\"content\":\"the first half, then only pings\"}]");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_true(secs_since(&t0) < 5);
+	assert_non_null(strstr(err.msg, "stopped sending its answer"));
+	assert_non_null(strstr(err.msg, "bytes came, then nothing more for 0.7 s"));
+	assert_null(strstr(err.msg, "attempts"));
+	assert_int_equal(requests_seen(), 1);
+	assert_int_equal(sn.retries, 0);
+	assert_true(sn.text.len > 0);   /* the half that came was shown once */
+	seen_release(&sn);
+	teardown_client(&fx);
 }
 
 static void truncated_stream_is_never_complete(void **state)
@@ -807,6 +858,7 @@ int main(void)
 		cmocka_unit_test(estimates_usage_when_none_sent),
 		cmocka_unit_test(retries_429_honouring_retry_after),
 		cmocka_unit_test(retries_stall_truncation_and_bad_chunks),
+		cmocka_unit_test(keepalives_are_not_progress),
 		cmocka_unit_test(truncated_stream_is_never_complete),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(odd_replies_get_clear_errors),

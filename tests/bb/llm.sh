@@ -1,0 +1,27 @@
+# Black-box cases for the model client: hostile model servers (keep-alive
+# floods, huge replies), key handling and provider presets.
+LH="$TMP/llmhome"
+mkdir -p "$LH"
+
+# A server that answers with SSE comments, blank lines and empty deltas
+# forever: the idle timer does not count them, and ask ends by its limit.
+start_llm pings '[{"fault":"keepalive"}]'
+t0=$(date +%s)
+run llm-keepalive-time-limit env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_IDLE_TIMEOUT=60s \
+	"$Q" ask --no-search --no-cache --time-limit 3s --home "$LH" hello
+t1=$(date +%s)
+rc_is 1; err_has "no complete answer within the time limit of 3 s"; err_has "--time-limit"
+if [ $((t1 - t0)) -le 15 ]; then ok; else bad "ask took $((t1 - t0)) s with --time-limit 3s"; fi
+run llm-keepalive-idle env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_IDLE_TIMEOUT=1s \
+	QUARRY_LLM_RETRIES=1 QUARRY_LLM_BACKOFF_MS=10 "$Q" ask --no-search --no-cache --home "$LH" hello
+rc_is 1; err_has "sent no answer for 1.0 s (keep-alives and empty chunks do not count)"
+run llm-time-limit-bad "$Q" ask --no-search --time-limit soon hello
+rc_is 2; err_has "--time-limit takes a duration"
+
+# Half an answer, then only pings: said once, not asked again.
+start_llm halfpings '[{"fault":"keepalive","content":"The first half of the answer arrives, then only pings."}]'
+run llm-keepalive-mid-answer env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_IDLE_TIMEOUT=1s \
+	QUARRY_LLM_BACKOFF_MS=10 "$Q" ask --no-search --no-cache --home "$LH" hello
+rc_is 1; out_has "The first half"; err_has "stopped sending its answer"; err_lacks_retry=$(grep -c "retrying" "$TMP/err")
+if [ "$err_lacks_retry" -eq 0 ]; then ok; else bad "a stall mid-answer was retried"; fi
+if [ "$(grep -c '"path"' "$TMP/halfpings.log")" -eq 1 ]; then ok; else bad "a stall mid-answer was asked again"; fi
