@@ -18,6 +18,8 @@
  *   "slow_start" (sleep delay_ms before answering), "keepalive" (send half
  *   the content, or none if there is none, then only SSE comments, blank
  *   lines and empty deltas, every 50 ms, until the client hangs up).
+ *   tool_args_bytes: each tool call's arguments are that many 'x' bytes,
+ *   streamed in 64 KB deltas (a flood no script file needs to hold).
  * GET /v1/models lists one model. Every request is appended to LOGFILE
  * as one JSON line: {"path", "auth", "body"}. Exits after
  * FAKELLM_LIFETIME_S. Test code: one thread per connection.
@@ -122,6 +124,28 @@ static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
 	return json_pack("{s:s, s:s, s:s, s:[{s:i, s:o, s:o}]}", "id", "chatcmpl-fake", "object",
 			 "chat.completion.chunk", "model", model, "choices", "index", 0, "delta", delta,
 			 "finish_reason", finish ? json_string(finish) : json_null());
+}
+
+/* One tool call whose arguments are n bytes of 'x', in 64 KB deltas. */
+static void send_big_args(int fd, const char *model, int index, json_t *id, json_t *name, size_t n,
+			  int chunk)
+{
+	static char piece[65536];
+	json_t *c;
+	size_t sent;
+
+	memset(piece, 'x', sizeof(piece));
+	c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls", "index",
+		index, "id", id, "type", "function", "function", "name", name, "arguments", ""), NULL);
+	sse_send(fd, c, chunk);
+	json_decref(c);
+	for (sent = 0; sent < n; sent += sizeof(piece)) {
+		size_t k = n - sent < sizeof(piece) ? n - sent : sizeof(piece);
+		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", index,
+			"function", "arguments", piece, k), NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+	}
 }
 
 /* Bytes that say nothing, forever: what a hostile or broken server can
@@ -295,6 +319,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 	json_t *st = json_object_get(rule, "stream");
 	int chunk = (int)json_integer_value(json_object_get(rule, "chunk"));
 	int usage = !json_is_false(json_object_get(rule, "usage"));
+	json_int_t args_bytes = json_integer_value(json_object_get(rule, "tool_args_bytes"));
+	json_t *t_rule;
 	int stream = json_is_boolean(st) ? json_is_true(st)
 					 : json_is_true(json_object_get(req, "stream"));
 	char head[1024], *huge = NULL, *made = NULL;
@@ -420,13 +446,19 @@ static int answer(int fd, json_t *req, json_t *rule)
 			json_decref(c);
 		}
 	}
-	json_array_foreach(tools, i, rule) {
+	json_array_foreach(tools, i, t_rule) {
 		/* Each call in three chunks: id+name, then the arguments in two halves. */
-		const char *args = json_string_value(json_object_get(rule, "arguments"));
-		size_t half = strlen(args) / 2;
+		const char *args = json_string_value(json_object_get(t_rule, "arguments"));
+		size_t half;
+		if (args_bytes > 0) {   /* a flood: 'x' * args_bytes in 64 KB deltas */
+			send_big_args(fd, model, (int)i, json_object_get(t_rule, "id"),
+				      json_object_get(t_rule, "name"), (size_t)args_bytes, chunk);
+			continue;
+		}
+		half = strlen(args) / 2;
 		json_t *c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}",
-			"tool_calls", "index", (int)i, "id", json_object_get(rule, "id"), "type",
-			"function", "function", "name", json_object_get(rule, "name"), "arguments", ""),
+			"tool_calls", "index", (int)i, "id", json_object_get(t_rule, "id"), "type",
+			"function", "function", "name", json_object_get(t_rule, "name"), "arguments", ""),
 			NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);

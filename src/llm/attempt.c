@@ -99,13 +99,17 @@ static void tool_delta(struct llm_attempt *a, json_t *tc)
 
 	if (!json_is_integer(json_object_get(tc, "index")))
 		idx = a->n_tools > 0 ? a->n_tools - 1 : 0;
-	if (idx < 0 || idx >= LLM_MAX_TOOL_CALLS)
+	if (idx < 0)
 		return;
+	if (idx >= LLM_MAX_TOOL_CALLS) {
+		a->too_big = LLM_TOO_BIG_TOOLS;
+		return;
+	}
 	t = &a->tools[idx];
 	if (!t->used) {
-		qbuf_init(&t->id, 256);
-		qbuf_init(&t->name, 256);
-		qbuf_init(&t->args, LLM_MAX_REPLY_BYTES);
+		qbuf_init(&t->id, LLM_MAX_TOOL_NAME_BYTES);
+		qbuf_init(&t->name, LLM_MAX_TOOL_NAME_BYTES);
+		qbuf_init(&t->args, LLM_MAX_TOOL_ARGS_BYTES);
 		t->used = 1;
 	}
 	if (idx + 1 > a->n_tools)
@@ -117,6 +121,10 @@ static void tool_delta(struct llm_attempt *a, json_t *tc)
 		qbuf_adds(&t->name, name);
 	if (args)
 		qbuf_adds(&t->args, args);
+	if (t->id.err || t->name.err || t->args.err) {
+		a->too_big = t->args.err ? LLM_TOO_BIG_ARGS : LLM_TOO_BIG_NAME;
+		return;
+	}
 	if (a->cb && a->cb->on_tool_delta)
 		a->cb->on_tool_delta(a->cb->ctx, (int)idx, name, args ? args : "", args ? strlen(args) : 0);
 }
@@ -151,6 +159,8 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 	}
 	tcs = json_object_get(msg, "tool_calls");
 	json_array_foreach(tcs, i, tc) {
+		if (a->too_big)
+			break;
 		if (!streamed && !json_object_get(tc, "index")) {
 			json_t *copy = json_deep_copy(tc);
 			json_object_set_new(copy, "index", json_integer((json_int_t)i));
@@ -166,6 +176,38 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 	}
 }
 
+/* 1 if the JSON text s holds more than LLM_MAX_JSON_VALUES values (a
+ * cheap upper bound: commas and opening brackets outside strings). */
+static int too_many_values(const char *s, size_t n)
+{
+	size_t i, values = 0;
+	int in_string = 0;
+
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if ((ch == ',' || ch == '[' || ch == '{') && ++values > LLM_MAX_JSON_VALUES) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 (stop reading) once the reply passed a cap. */
+static int check_size(struct llm_attempt *a)
+{
+	if (!a->too_big && (a->content.err || a->reasoning.err ||
+			    a->answer_bytes > (size_t)LLM_MAX_REPLY_BYTES))
+		a->too_big = LLM_TOO_BIG_REPLY;
+	return a->too_big != LLM_FITS;
+}
+
 static int on_sse(void *ctx, const struct sse_event *ev)
 {
 	struct llm_attempt *a = ctx;
@@ -178,6 +220,10 @@ static int on_sse(void *ctx, const struct sse_event *ev)
 	}
 	if (ev->data_len == 0)
 		return 0;
+	if (too_many_values(ev->data, ev->data_len)) {
+		a->too_big = LLM_TOO_BIG_VALUES;
+		return 1;
+	}
 	obj = json_loadb(ev->data, ev->data_len, 0, &jerr);
 	if (!obj) {
 		a->protocol_error = 1;
@@ -196,11 +242,7 @@ static int on_sse(void *ctx, const struct sse_event *ev)
 	}
 	take_choice(a, obj, 1);
 	json_decref(obj);
-	if (a->content.err || a->reasoning.err) {
-		a->too_big = 1;
-		return 1;
-	}
-	return 0;
+	return check_size(a);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
@@ -237,15 +279,15 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	}
 	if (a->is_sse) {
 		int rc = sse_feed(&a->sse, p, len);
-		if (rc == Q_ETOOBIG)
-			a->too_big = 1;
+		if (rc == Q_ETOOBIG && !a->too_big)
+			a->too_big = LLM_TOO_BIG_EVENT;
 		return rc ? 0 : len;
 	}
 	a->last_progress_ms = q_now_ms();   /* a JSON body: its bytes are the reply */
 	if (qbuf_add(&a->body, p, len)) {
 		if (a->status != 200)
 			return len;   /* keep the start of a long error page */
-		a->too_big = 1;
+		a->too_big = LLM_TOO_BIG_BODY;
 		return 0;
 	}
 	return len;
@@ -336,6 +378,46 @@ static void server_message(struct llm_attempt *a, char *out, size_t size)
 	llm_mask_key(a->c->cfg, out);
 }
 
+/* "the model's reply is too big (N bytes, limit M)", for the cap it passed. */
+static void too_big_error(const struct llm_attempt *a, struct q_error *err)
+{
+	static const char hint[] = "stopped reading it: ask for a shorter answer (--max-tokens) or "
+				   "check the server";
+
+	switch (a->too_big) {
+	case LLM_TOO_BIG_TOOLS:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d tool calls, "
+			    "limit %d); %s", LLM_MAX_TOOL_CALLS, LLM_MAX_TOOL_CALLS, hint);
+		break;
+	case LLM_TOO_BIG_ARGS:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's arguments "
+			    "passed %ld bytes, limit %ld); %s", LLM_MAX_TOOL_ARGS_BYTES,
+			    LLM_MAX_TOOL_ARGS_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_NAME:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's name or id "
+			    "passed %d bytes, limit %d); %s", LLM_MAX_TOOL_NAME_BYTES,
+			    LLM_MAX_TOOL_NAME_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_EVENT:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (one stream event passed "
+			    "%d bytes, limit %d); %s", SSE_MAX_EVENT_BYTES, SSE_MAX_EVENT_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_VALUES:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d JSON values in "
+			    "one message, limit %d); %s", LLM_MAX_JSON_VALUES, LLM_MAX_JSON_VALUES, hint);
+		break;
+	case LLM_TOO_BIG_BODY:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %zu bytes, limit "
+			    "%ld); %s", a->body.len, MAX_JSON_BODY, hint);
+		break;
+	default:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (%zu bytes, limit %ld); %s",
+			    a->answer_bytes, LLM_MAX_REPLY_BYTES, hint);
+		break;
+	}
+}
+
 static int mentions(const char *s, const char *const *words)
 {
 	for (; *words; words++)
@@ -361,8 +443,7 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		return a->c->cancelled ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
 				       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), LLM_FAIL);
 	if (a->too_big)
-		return q_error_set(err, Q_ETOOBIG, "the model's reply passed %ld MB; stopped reading",
-				   LLM_MAX_REPLY_BYTES >> 20), LLM_FAIL;
+		return too_big_error(a, err), LLM_FAIL;
 	/* Stopped after part of the answer came (and went to the caller's
 	 * callbacks): sending it again would pay twice and print it twice,
 	 * and a server that drips or goes quiet mid-answer does it again. */
@@ -477,6 +558,15 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 			return q_error_set(err, Q_EPARSE, "%s answered with a web page, not the API: "
 					   "check QUARRY_LLM_BASE_URL (it usually ends in /v1)",
 					   cfg->base_url), LLM_FAIL;
+		/* JSON (not an event stream that was labelled as something else,
+		 * whose many small events each pass the count on their own). */
+		const char *b = qbuf_cstr(&a->body);
+		char first = b[strspn(b, " \t\r\n")];
+
+		if ((first == '{' || first == '[') && too_many_values(a->body.data, a->body.len)) {
+			a->too_big = LLM_TOO_BIG_VALUES;
+			return too_big_error(a, err), LLM_FAIL;
+		}
 		o = json_loadb(qbuf_cstr(&a->body), a->body.len, 0, &jerr);
 		if (!o && a->body.len > 0 && memmem(a->body.data, a->body.len, "data:", 5)) {
 			/* An event stream with the wrong content type. */
@@ -494,8 +584,8 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		}
 		take_choice(a, o, 0);
 		json_decref(o);
-		if (a->content.err || a->reasoning.err)
-			return q_error_set(err, Q_ETOOBIG, "the model's reply is too large"), LLM_FAIL;
+		if (check_size(a))
+			return too_big_error(a, err), LLM_FAIL;
 		return LLM_OK;
 	}
 }

@@ -15,6 +15,29 @@
 #include "llm.h"
 #include "sse.h"
 
+/* A tool call's arguments; the whole reply (answer, reasoning and every
+ * tool call's id, name and arguments) stays within LLM_MAX_REPLY_BYTES,
+ * and more than LLM_MAX_TOOL_CALLS calls is an error: 64 calls of 8 MB
+ * each once took 1 GB. 2 MB is past any model's output-token limit. */
+#define LLM_MAX_TOOL_ARGS_BYTES (2L * 1024 * 1024)
+#define LLM_MAX_TOOL_NAME_BYTES 256
+/* JSON values in one reply body or stream event: a chat completion has a
+ * few dozen (a few thousand with 64 tool calls), while 7 million zeros in
+ * a 14 MB body took 315 MB to parse. Counted before parsing. */
+#define LLM_MAX_JSON_VALUES 100000
+
+/* Why an attempt stopped reading: the reply passed a cap. */
+enum llm_too_big {
+	LLM_FITS,
+	LLM_TOO_BIG_REPLY,   /* answer + reasoning + tool calls */
+	LLM_TOO_BIG_TOOLS,   /* more tool calls than LLM_MAX_TOOL_CALLS */
+	LLM_TOO_BIG_ARGS,    /* one call's arguments */
+	LLM_TOO_BIG_NAME,    /* one call's id or name */
+	LLM_TOO_BIG_EVENT,   /* one SSE line or event */
+	LLM_TOO_BIG_VALUES,  /* one body or event holds more than LLM_MAX_JSON_VALUES */
+	LLM_TOO_BIG_BODY     /* a JSON (non-streamed) body */
+};
+
 struct tool_acc {
 	struct qbuf id, name, args;
 	int used;
@@ -50,7 +73,7 @@ struct llm_attempt {
 	size_t answer_bytes;       /* of those, received so far */
 	int stalled;
 	int cancelled;
-	int too_big;
+	enum llm_too_big too_big;
 	char retry_after[64];
 	char ctype[128];
 };

@@ -25,3 +25,8 @@ run llm-keepalive-mid-answer env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QU
 rc_is 1; out_has "The first half"; err_has "stopped sending its answer"; err_lacks_retry=$(grep -c "retrying" "$TMP/err")
 if [ "$err_lacks_retry" -eq 0 ]; then ok; else bad "a stall mid-answer was retried"; fi
 if [ "$(grep -c '"path"' "$TMP/halfpings.log")" -eq 1 ]; then ok; else bad "a stall mid-answer was asked again"; fi
+
+# 64 tool calls of 8 MB each (once 1 GB of memory): the reply is too big.
+start_llm toolflood "[{\"tool_args_bytes\":8388608,\"tool_calls\":[$(i=0; while [ $i -lt 64 ]; do [ $i -gt 0 ] && printf ','; printf '{"id":"c%d","name":"f","arguments":""}' $i; i=$((i + 1)); done)]}]"
+run llm-tool-flood env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --home "$LH" hello
+rc_is 1; err_has "the model's reply is too big (a tool call's arguments passed 2097152 bytes, limit 2097152)"

@@ -463,6 +463,79 @@ static void odd_replies_get_clear_errors(void **state)
 	teardown_client(&fx);
 }
 
+/* A script of n tool calls, each with args_bytes of arguments. */
+static char *tool_script(int n, long args_bytes)
+{
+	struct qbuf b;
+	int i;
+
+	qbuf_init(&b, 1 << 20);
+	qbuf_addf(&b, "[{\"tool_args_bytes\":%ld,\"tool_calls\":[", args_bytes);
+	for (i = 0; i < n; i++)
+		qbuf_addf(&b, "%s{\"id\":\"call_%d\",\"name\":\"f\",\"arguments\":\"{}\"}", i ? "," : "", i);
+	qbuf_adds(&b, "]}]");
+	return qbuf_detach(&b, NULL);
+}
+
+/* 64 tool calls of 8 MB each once took 1 GB: the reply as a whole, each
+ * call's arguments and the number of calls are capped, and passing a
+ * cap is an error that says so, not a memory blow-up. */
+static void oversized_replies_are_errors(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	char *script;
+	struct qbuf body;
+	int i;
+
+	(void)state;
+	script = tool_script(64, 1L << 20);   /* 64 MB in all */
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "the model's reply is too big ("));
+	assert_non_null(strstr(err.msg, " bytes, limit 8388608)"));
+	assert_int_equal(requests_seen(), 1);
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(1, 3L << 20);
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "a tool call's arguments passed 2097152 bytes, limit 2097152"));
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(65, 10);
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "more than 64 tool calls, limit 64"));
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(64, 100);   /* 64 is fine */
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.n_calls, 64);
+	assert_int_equal(strlen(resp.calls[63].arguments), 100);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+	free(script);
+
+	/* A small body of very many values (7M zeros took 315 MB to parse). */
+	qbuf_init(&body, 4 << 20);
+	qbuf_adds(&body, "[{\"content_type\":\"application/json\",\"body\":\"{\\\"choices\\\":[],\\\"x\\\":[0");
+	for (i = 0; i < 200000; i++)
+		qbuf_adds(&body, ",0");
+	qbuf_adds(&body, "]}\"}]");
+	setup_client(&fx, qbuf_cstr(&body));
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "more than 100000 JSON values in one message"));
+	teardown_client(&fx);
+	qbuf_release(&body);
+}
+
 static void refuses_a_prompt_past_the_context(void **state)
 {
 	struct fixture fx;
@@ -859,6 +932,7 @@ int main(void)
 		cmocka_unit_test(retries_429_honouring_retry_after),
 		cmocka_unit_test(retries_stall_truncation_and_bad_chunks),
 		cmocka_unit_test(keepalives_are_not_progress),
+		cmocka_unit_test(oversized_replies_are_errors),
 		cmocka_unit_test(truncated_stream_is_never_complete),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(odd_replies_get_clear_errors),
