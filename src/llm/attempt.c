@@ -234,8 +234,9 @@ static int on_sse(void *ctx, const struct sse_event *ev)
 		const char *m = json_string_value(json_object_get(e, "message"));
 		json_t *code = json_object_get(e, "code");
 		long k = json_is_integer(code) ? (long)json_integer_value(code) : 0;
-		snprintf(a->stream_error, sizeof(a->stream_error), "%s",
-			 m ? m : (json_is_string(e) ? json_string_value(e) : "error in the stream"));
+		llm_server_text(a->c->cfg,
+				m ? m : (json_is_string(e) ? json_string_value(e) : "error in the stream"),
+				240, a->stream_error, sizeof(a->stream_error));
 		a->stream_error_retry = k == 0 || k == 429 || k >= 500;
 		json_decref(obj);
 		return 1;
@@ -354,7 +355,6 @@ static void server_message(struct llm_attempt *a, char *out, size_t size)
 	json_error_t jerr;
 	json_t *o = json_loadb(qbuf_cstr(&a->body), a->body.len, 0, &jerr), *e;
 	const char *m = NULL;
-	size_t i, k = 0;
 
 	out[0] = '\0';
 	if (o) {
@@ -369,13 +369,37 @@ static void server_message(struct llm_attempt *a, char *out, size_t size)
 	}
 	if (!m)
 		m = qbuf_cstr(&a->body);
-	for (i = 0; m[i] && k + 1 < size && k < 240; i++) {
-		unsigned char ch = (unsigned char)m[i];
-		out[k++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
-	}
-	out[k] = '\0';
+	llm_server_text(a->c->cfg, m, 240, out, size);
 	json_decref(o);
-	llm_mask_key(a->c->cfg, out);
+}
+
+void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, char *out, size_t size)
+{
+	size_t n = strnlen(m, MAX_ERROR_BODY), i, k;
+	char *full = q_malloc(n + 1);
+
+	out[0] = '\0';
+	if (!full || size == 0) {
+		q_free(full);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)m[i];
+		full[i] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+	}
+	full[n] = '\0';
+	llm_mask_key(cfg, full);   /* first: a cut through the key would hide it */
+	k = strlen(full);
+	if (k > max)
+		k = max;
+	if (k > size - 1)
+		k = size - 1;
+	while (k > 0 && k < strlen(full) && ((unsigned char)full[k] & 0xC0) == 0x80)
+		k--;   /* not inside a UTF-8 character */
+	memcpy(out, full, k);
+	out[k] = '\0';
+	explicit_bzero(full, n + 1);
+	q_free(full);
 }
 
 /* "the model's reply is too big (N bytes, limit M)", for the cap it passed. */
@@ -536,7 +560,6 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 	}
 	if (a->is_sse) {
 		if (a->stream_error[0]) {
-			llm_mask_key(cfg, a->stream_error);
 			q_error_set(err, Q_EHTTP, "the model server reported an error mid-stream: %s",
 				    a->stream_error);
 			return a->stream_error_retry ? LLM_RETRY : LLM_FAIL;

@@ -104,8 +104,14 @@ long llm_retry_after_ms(const char *v);
 /* o[k] as a long, 0 if absent. */
 long llm_json_long(json_t *o, const char *k);
 
+/* attempt.c: what a server said, control characters blanked, the key
+ * masked, then cut to at most max characters (and size - 1 bytes). */
+void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, char *out, size_t size);
+
 /* llm.c */
-/* Replace every copy of the key in msg with "***". */
+/* Replace every copy of the key in msg, and every piece of 8 or more
+ * characters that starts or ends the key, with "***". Mask a message
+ * before cutting it to length: a cut inside the key hides it from this. */
 void llm_mask_key(const struct llm_config *cfg, char *msg);
 /* The model a request goes to. */
 const char *llm_model_of(const struct llm_client *c, const struct llm_request *r);

@@ -30,3 +30,12 @@ if [ "$(grep -c '"path"' "$TMP/halfpings.log")" -eq 1 ]; then ok; else bad "a st
 start_llm toolflood "[{\"tool_args_bytes\":8388608,\"tool_calls\":[$(i=0; while [ $i -lt 64 ]; do [ $i -gt 0 ] && printf ','; printf '{"id":"c%d","name":"f","arguments":""}' $i; i=$((i + 1)); done)]}]"
 run llm-tool-flood env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --home "$LH" hello
 rc_is 1; err_has "the model's reply is too big (a tool call's arguments passed 2097152 bytes, limit 2097152)"
+
+# An error that echoes the key across the 240-character cut: nothing of
+# the key reaches stderr, the events file or the database.
+KPAD=$(printf '%0230d' 0)
+start_llm echo401 "[{\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":\\\"$KPAD sk-straddle-secret-77 is wrong\\\"}}\"}]"
+run llm-key-straddle env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-straddle-secret-77 \
+	"$Q" research --home "$LH/k" --allow-private --sources web --events "$TMP/llmkey.jsonl" "what is a key"
+err_has "refused the API key"
+if grep -qF "sk-strad" "$TMP/err" "$TMP/out" "$TMP/llmkey.jsonl" "$LH/k"/quarry.db* 2>/dev/null; then bad "part of the key leaked"; else ok; fi

@@ -22,6 +22,7 @@
 #include "../../src/core/sha256.h"
 #include "../../src/index/store.h"
 #include "../../src/llm/llm.h"
+#include "../../src/llm/llm_int.h"
 
 static char tmpdir[256];
 static pid_t fake_pid;
@@ -536,6 +537,61 @@ static void oversized_replies_are_errors(void **state)
 	qbuf_release(&body);
 }
 
+static void check_mask(const char *key, const char *msg, const char *want)
+{
+	struct llm_config cfg;
+	char buf[512];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.api_key = (char *)key;
+	snprintf(buf, sizeof(buf), "%s", msg);
+	llm_mask_key(&cfg, buf);
+	if (strcmp(buf, want))
+		fail_msg("masking [%s] gave [%s], want [%s]", msg, buf, want);
+}
+
+/* A key echoed by a server is masked before the message is cut to
+ * length (a key across the cut leaked its first part), and so are long
+ * pieces of its start or end. */
+static void keys_are_masked_before_the_cut(void **state)
+{
+	static const char key[] = "sk-fixture-key-42";
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	char script[2048], pad[400];
+	size_t cut;
+
+	(void)state;
+	check_mask("sk-live-0123456789abcdef", "key sk-live-0123456789abcdef here", "key *** here");
+	check_mask("sk-live-0123456789abcdef", "cut sk-live-0123... end", "cut ***... end");
+	check_mask("sk-live-0123456789abcdef", "ends in 456789abcdef.", "ends in ***.");
+	check_mask("sk-live-0123456789abcdef", "twice sk-live-01 and 89abcdef!", "twice *** and ***!");
+	check_mask("sk-live-0123456789abcdef", "short sk-live ok", "short sk-live ok");
+	check_mask("abcd", "x abcd y abcd", "x *** y ***");
+
+	/* The key across the 240-character cut of an error message, and
+	 * across the 300-byte cut of an error inside a stream. */
+	for (cut = 230; cut <= 290; cut += 60) {
+		memset(pad, 'x', cut);
+		pad[cut] = '\0';
+		if (cut == 230)
+			snprintf(script, sizeof(script), "[{\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+				 "\\\"%s%s is not valid\\\"}}\"}]", pad, key);
+		else
+			snprintf(script, sizeof(script), "[{\"content_type\":\"text/event-stream\",\"body\":"
+				 "\"data: {\\\"error\\\":{\\\"message\\\":\\\"%s%s\\\",\\\"code\\\":400}}\\n\\n\"}]",
+				 pad, key);
+		setup_client(&fx, script);
+		assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		if (strstr(err.msg, "sk-fi") || strstr(err.msg, "ixture"))
+			fail_msg("the key leaked: %s", err.msg);
+		assert_non_null(strstr(err.msg, cut == 230 ? "refused the API key" : "mid-stream"));
+		teardown_client(&fx);
+	}
+}
+
 static void refuses_a_prompt_past_the_context(void **state)
 {
 	struct fixture fx;
@@ -933,6 +989,7 @@ int main(void)
 		cmocka_unit_test(retries_stall_truncation_and_bad_chunks),
 		cmocka_unit_test(keepalives_are_not_progress),
 		cmocka_unit_test(oversized_replies_are_errors),
+		cmocka_unit_test(keys_are_masked_before_the_cut),
 		cmocka_unit_test(truncated_stream_is_never_complete),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(odd_replies_get_clear_errors),
