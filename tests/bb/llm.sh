@@ -39,3 +39,28 @@ run llm-key-straddle env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM
 	"$Q" research --home "$LH/k" --allow-private --sources web --events "$TMP/llmkey.jsonl" "what is a key"
 err_has "refused the API key"
 if grep -qF "sk-strad" "$TMP/err" "$TMP/out" "$TMP/llmkey.jsonl" "$LH/k"/quarry.db* 2>/dev/null; then bad "part of the key leaked"; else ok; fi
+
+# Keys go only where they belong: a host that merely contains a
+# provider's gets nothing, nor does a custom server get OPENAI_API_KEY.
+run llm-preset-lookalike env QUARRY_LLM_BASE_URL=https://api.deepseek.com.evil.test/v1 QUARRY_LLM_MODEL=m \
+	DEEPSEEK_API_KEY=sk-deep-lookalike "$Q" models
+rc_is 0; out_has "provider       custom"; out_has "API key        none"
+start_llm keyless '[{"content":"fine without a key"}]'
+run llm-openai-key-stays env -u QUARRY_LLM_API_KEY QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m \
+	OPENAI_API_KEY=sk-openai-not-for-you "$Q" ask --no-search --no-cache --home "$LH" hi
+rc_is 0; out_has "fine without a key"
+if grep -qF "sk-openai-not-for-you" "$TMP/keyless.log"; then bad "OPENAI_API_KEY went to a custom server"; else ok; fi
+run llm-openai-base-pair env -u QUARRY_LLM_API_KEY -u QUARRY_LLM_BASE_URL OPENAI_BASE_URL="$LU" QUARRY_LLM_MODEL=m \
+	OPENAI_API_KEY=sk-openai-pair "$Q" ask --no-search --no-cache --home "$LH" hi
+rc_is 0; if grep -qF "Bearer sk-openai-pair" "$TMP/keyless.log"; then ok; else bad "OPENAI_API_KEY not sent to OPENAI_BASE_URL"; fi
+
+# A key over plain http to another machine is refused, doctor included.
+run llm-clear-text env QUARRY_LLM_BASE_URL=http://203.0.113.9/v1 QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-clear \
+	"$Q" ask --no-search --home "$LH" hi
+rc_is 1; err_has "refusing to send the API key (QUARRY_LLM_API_KEY) in clear text to 203.0.113.9"; err_has "--allow-insecure-http"
+run llm-clear-text-doctor env QUARRY_LLM_BASE_URL=http://203.0.113.9/v1 QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-clear \
+	"$Q" doctor --no-model-call --home "$LH"
+rc_is 1; out_has "refusing to send the API key"
+run llm-clear-text-allowed env QUARRY_LLM_BASE_URL=http://203.0.113.9/v1 QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-clear \
+	"$Q" models --allow-insecure-http
+rc_is 0; out_has "API key        QUARRY_LLM_API_KEY"

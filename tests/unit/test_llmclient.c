@@ -936,6 +936,127 @@ static void resolves_presets_and_precedence(void **state)
 	unsetenv("DASHSCOPE_API_KEY");
 }
 
+/* Resolve with base (via QUARRY_LLM_BASE_URL unless NULL) and model m;
+ * returns the error code, the key (or "") in key. */
+static int resolve_key(const char *base, const struct llm_overrides *ov, char *key, size_t size,
+		       struct q_error *err)
+{
+	struct llm_config c;
+	struct llm_overrides o = {0};
+	int rc;
+
+	if (ov)
+		o = *ov;
+	if (!o.model)
+		o.model = "m";
+	if (base)
+		setenv("QUARRY_LLM_BASE_URL", base, 1);
+	else
+		unsetenv("QUARRY_LLM_BASE_URL");
+	memset(err, 0, sizeof(*err));
+	rc = llm_config_resolve(&c, &o, NULL, err);
+	snprintf(key, size, "%s", rc == 0 && c.api_key ? c.api_key : "");
+	if (rc == 0)
+		llm_config_release(&c);
+	unsetenv("QUARRY_LLM_BASE_URL");
+	return rc;
+}
+
+/* A provider's key goes to that provider's hosts only (a base URL that
+ * merely contains the host got it), OPENAI_API_KEY to OpenAI or to
+ * OPENAI_BASE_URL only, and no key crosses the network in clear text. */
+static void keys_go_only_to_their_hosts(void **state)
+{
+	struct llm_overrides o = {0};
+	struct q_error err;
+	struct llm_config c;
+	char key[64];
+
+	(void)state;
+	unsetenv("QUARRY_LLM_PROVIDER");
+	unsetenv("QUARRY_LLM_API_KEY");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("QUARRY_LLM_ALLOW_INSECURE_HTTP");
+	setenv("DEEPSEEK_API_KEY", "sk-deep-secret", 1);
+	setenv("OPENAI_API_KEY", "sk-openai-secret", 1);
+	setenv("VLLM_API_KEY", "sk-vllm-secret", 1);
+
+	assert_int_equal(resolve_key("https://api.deepseek.com.evil.test/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://evil.test/api.deepseek.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://xapi.deepseek.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://API.DeepSeek.com./v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-deep-secret");
+	assert_int_equal(resolve_key("https://custom.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");   /* not OPENAI_API_KEY */
+	assert_int_equal(resolve_key("https://api.openai.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-openai-secret");
+	setenv("OPENAI_BASE_URL", "https://custom.example/v1/", 1);
+	assert_int_equal(resolve_key(NULL, NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-openai-secret");   /* the fallback pair */
+	assert_int_equal(resolve_key("https://other.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	unsetenv("OPENAI_BASE_URL");
+
+	/* A preset named with someone else's address: its key stays home. */
+	o.provider = "deepseek";
+	o.base_url = "https://proxy.example/v1";
+	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "DEEPSEEK_API_KEY is only sent to DeepSeek's own servers"));
+	assert_non_null(strstr(err.msg, "QUARRY_LLM_API_KEY"));
+	o.provider = "vllm";   /* no fixed host: the user's own server */
+	o.base_url = "https://cluster.example/v1";
+	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-vllm-secret");
+	memset(&o, 0, sizeof(o));
+
+	/* Presets by exact host, also the second host of a preset. */
+	memset(&err, 0, sizeof(err));
+	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.cn/v1", 1);
+	setenv("MOONSHOT_API_KEY", "sk-moon", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.provider, "moonshot");
+	llm_config_release(&c);
+	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.evil/v1", 1);
+	o.model = "m";
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.provider, "custom");
+	assert_null(c.api_key);
+	llm_config_release(&c);
+	unsetenv("MOONSHOT_API_KEY");
+	unsetenv("QUARRY_LLM_BASE_URL");
+
+	/* The user's own key goes to the configured server, but not in clear
+	 * text to another machine unless allowed. */
+	setenv("QUARRY_LLM_API_KEY", "sk-mine", 1);
+	assert_int_equal(resolve_key("https://proxy.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-mine");
+	assert_int_equal(resolve_key("http://proxy.example/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "refusing to send the API key (QUARRY_LLM_API_KEY) in clear "
+				"text to proxy.example"));
+	assert_non_null(strstr(err.msg, "--allow-insecure-http"));
+	assert_int_equal(resolve_key("http://192.168.1.5:8000/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
+	o.allow_insecure_http = 1;
+	assert_int_equal(resolve_key("http://proxy.example/v1", &o, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-mine");
+	memset(&o, 0, sizeof(o));
+	setenv("QUARRY_LLM_ALLOW_INSECURE_HTTP", "1", 1);
+	assert_int_equal(resolve_key("http://proxy.example/v1", NULL, key, sizeof(key), &err), 0);
+	unsetenv("QUARRY_LLM_ALLOW_INSECURE_HTTP");
+	assert_int_equal(resolve_key("http://127.0.0.1:8000/v1", NULL, key, sizeof(key), &err), 0);
+	assert_int_equal(resolve_key("http://localhost:8000/v1", NULL, key, sizeof(key), &err), 0);
+	assert_int_equal(resolve_key("http://[::1]:8000/v1", NULL, key, sizeof(key), &err), 0);
+	unsetenv("QUARRY_LLM_API_KEY");
+	/* Keyless over http is fine anywhere. */
+	assert_int_equal(resolve_key("http://gpu-box.lan:11434/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	unsetenv("DEEPSEEK_API_KEY");
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("VLLM_API_KEY");
+}
+
 static void config_file_errors_name_the_line(void **state)
 {
 	struct config c;
@@ -1004,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(connections_are_reused),
 		cmocka_unit_test(cancel_stops_a_waiting_request),
 		cmocka_unit_test(resolves_presets_and_precedence),
+		cmocka_unit_test(keys_go_only_to_their_hosts),
 		cmocka_unit_test(config_file_errors_name_the_line),
 		cmocka_unit_test(prices_and_estimates),
 		cmocka_unit_test(sha256_vectors),
