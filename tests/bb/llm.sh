@@ -64,3 +64,12 @@ rc_is 1; out_has "refusing to send the API key"
 run llm-clear-text-allowed env QUARRY_LLM_BASE_URL=http://203.0.113.9/v1 QUARRY_LLM_MODEL=m QUARRY_LLM_API_KEY=sk-clear \
 	"$Q" models --allow-insecure-http
 rc_is 0; out_has "API key        QUARRY_LLM_API_KEY"
+
+# ask with search ends by its time limit too, with the report it has.
+start_llm pingsearch '[{"fault":"keepalive","stream":true}]'
+t0=$(date +%s)
+run llm-keepalive-ask-search env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_IDLE_TIMEOUT=60s \
+	"$Q" ask --home "$LH/s" --allow-private --sources web --time-limit 3s "why GPS"
+t1=$(date +%s)
+rc_is 0; err_has "stopped early (the time limit is reached)"
+if [ $((t1 - t0)) -le 15 ]; then ok; else bad "ask with search took $((t1 - t0)) s with --time-limit 3s"; fi
