@@ -15,7 +15,11 @@
  *   fault: "stall" (send half, then go silent), "truncate" (send half,
  *   then close), "invalid_json" (a chunk that is not JSON), "drop" (close
  *   without answering), "huge" (content of "huge_bytes" bytes),
- *   "slow_start" (sleep delay_ms before answering).
+ *   "slow_start" (sleep delay_ms before answering), "keepalive" (send half
+ *   the content, or none if there is none, then only SSE comments, blank
+ *   lines and empty deltas, every 50 ms, until the client hangs up).
+ *   tool_args_bytes: each tool call's arguments are that many 'x' bytes,
+ *   streamed in 64 KB deltas (a flood no script file needs to hold).
  * GET /v1/models lists one model. Every request is appended to LOGFILE
  * as one JSON line: {"path", "auth", "body"}. Exits after
  * FAKELLM_LIFETIME_S. Test code: one thread per connection.
@@ -122,6 +126,47 @@ static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
 			 "finish_reason", finish ? json_string(finish) : json_null());
 }
 
+/* One tool call whose arguments are n bytes of 'x', in 64 KB deltas. */
+static void send_big_args(int fd, const char *model, int index, json_t *id, json_t *name, size_t n,
+			  int chunk)
+{
+	static char piece[65536];
+	json_t *c;
+	size_t sent;
+
+	memset(piece, 'x', sizeof(piece));
+	c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls", "index",
+		index, "id", id, "type", "function", "function", "name", name, "arguments", ""), NULL);
+	sse_send(fd, c, chunk);
+	json_decref(c);
+	for (sent = 0; sent < n; sent += sizeof(piece)) {
+		size_t k = n - sent < sizeof(piece) ? n - sent : sizeof(piece);
+		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", index,
+			"function", "arguments", piece, k), NULL);
+		sse_send(fd, c, chunk);
+		json_decref(c);
+	}
+}
+
+/* Bytes that say nothing, forever: what a hostile or broken server can
+ * send to keep a naive idle timer from ever firing. */
+static void keep_alive_forever(int fd, const char *model)
+{
+	static const char *const fillers[] = {": ping\n\n", "\n\n", "\r\n", ": OPENROUTER PROCESSING\n\n"};
+	unsigned k;
+
+	for (k = 0;; k++) {
+		json_t *c;
+		if (k % 3 == 2) {   /* an empty delta, or an empty content string */
+			c = delta_chunk(model, k % 2 ? json_object() : json_pack("{s:s}", "content", ""), NULL);
+			sse_send(fd, c, 0);
+			json_decref(c);
+		} else if (fake_write_all(fd, fillers[k % 4], strlen(fillers[k % 4]))) {
+			return;
+		}
+		usleep(50000);
+	}
+}
 
 /* ---- "auto": "research": replies made from the prompt, as a model would ---- */
 
@@ -274,6 +319,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 	json_t *st = json_object_get(rule, "stream");
 	int chunk = (int)json_integer_value(json_object_get(rule, "chunk"));
 	int usage = !json_is_false(json_object_get(rule, "usage"));
+	json_int_t args_bytes = json_integer_value(json_object_get(rule, "tool_args_bytes"));
+	json_t *t_rule;
 	int stream = json_is_boolean(st) ? json_is_true(st)
 					 : json_is_true(json_object_get(req, "stream"));
 	char head[1024], *huge = NULL, *made = NULL;
@@ -369,11 +416,20 @@ static int answer(int fd, json_t *req, json_t *rule)
 		json_decref(c);
 		i += k;
 	}
+	if (fault && strcmp(fault, "keepalive") == 0 && (!content || !*content)) {
+		keep_alive_forever(fd, model);
+		return 0;
+	}
 	if (content) {
 		size_t n = strlen(content), half = n / 2, step = huge ? 65536 : 7, k;
 		for (i = 0; i < n; i += k) {
 			json_t *c;
 			k = piece_len(content + i, n - i, step);
+			if (fault && i >= half && strcmp(fault, "keepalive") == 0) {
+				keep_alive_forever(fd, model);
+				free(huge);
+				return 0;
+			}
 			if (fault && i >= half && (strcmp(fault, "stall") == 0 ||
 						   strcmp(fault, "truncate") == 0)) {
 				if (strcmp(fault, "stall") == 0)
@@ -390,13 +446,19 @@ static int answer(int fd, json_t *req, json_t *rule)
 			json_decref(c);
 		}
 	}
-	json_array_foreach(tools, i, rule) {
+	json_array_foreach(tools, i, t_rule) {
 		/* Each call in three chunks: id+name, then the arguments in two halves. */
-		const char *args = json_string_value(json_object_get(rule, "arguments"));
-		size_t half = strlen(args) / 2;
+		const char *args = json_string_value(json_object_get(t_rule, "arguments"));
+		size_t half;
+		if (args_bytes > 0) {   /* a flood: 'x' * args_bytes in 64 KB deltas */
+			send_big_args(fd, model, (int)i, json_object_get(t_rule, "id"),
+				      json_object_get(t_rule, "name"), (size_t)args_bytes, chunk);
+			continue;
+		}
+		half = strlen(args) / 2;
 		json_t *c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}",
-			"tool_calls", "index", (int)i, "id", json_object_get(rule, "id"), "type",
-			"function", "function", "name", json_object_get(rule, "name"), "arguments", ""),
+			"tool_calls", "index", (int)i, "id", json_object_get(t_rule, "id"), "type",
+			"function", "function", "name", json_object_get(t_rule, "name"), "arguments", ""),
 			NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);

@@ -18,6 +18,7 @@ int cli_model_opt(struct cli_model *m, int id, const char *value)
 	case CLI_O_FAST_MODEL: m->ov.fast_model = value; return 1;
 	case CLI_O_BASE_URL: m->ov.base_url = value; return 1;
 	case CLI_O_CONFIG: m->config_path = value; return 1;
+	case CLI_O_ALLOW_INSECURE_HTTP: m->ov.allow_insecure_http = 1; return 1;
 	}
 	return 0;
 }

@@ -11,13 +11,15 @@
 
 /* Option ids the model flags use; commands put them in their tables
  * with CLI_MODEL_OPTS. */
-enum { CLI_O_PROVIDER = 1000, CLI_O_MODEL, CLI_O_FAST_MODEL, CLI_O_BASE_URL, CLI_O_CONFIG };
+enum { CLI_O_PROVIDER = 1000, CLI_O_MODEL, CLI_O_FAST_MODEL, CLI_O_BASE_URL, CLI_O_CONFIG,
+       CLI_O_ALLOW_INSECURE_HTTP };
 #define CLI_MODEL_OPTS                                        \
 	{"provider", 0, 1, CLI_O_PROVIDER},                   \
 	{"model", 'm', 1, CLI_O_MODEL},                       \
 	{"fast-model", 0, 1, CLI_O_FAST_MODEL},               \
 	{"base-url", 0, 1, CLI_O_BASE_URL},                   \
-	{"config", 0, 1, CLI_O_CONFIG}
+	{"config", 0, 1, CLI_O_CONFIG},                       \
+	{"allow-insecure-http", 0, 0, CLI_O_ALLOW_INSECURE_HTTP}
 
 #define CLI_MODEL_HELP                                                              \
 	"  --provider NAME        deepseek, moonshot, qwen, openai, openrouter, ollama,\n" \
@@ -26,7 +28,14 @@ enum { CLI_O_PROVIDER = 1000, CLI_O_MODEL, CLI_O_FAST_MODEL, CLI_O_BASE_URL, CLI
 	"                         QUARRY_LLM_MODEL)\n"                                   \
 	"  --fast-model NAME      the cheaper model for bulk steps\n"                   \
 	"  --base-url URL         an OpenAI-compatible server (QUARRY_LLM_BASE_URL)\n"   \
-	"  --config FILE          config file (default ~/.config/quarry/config)\n"
+	"  --config FILE          config file (default ~/.config/quarry/config)\n"   \
+	"  --allow-insecure-http  send the API key over http:// to another machine\n" \
+	"                         (refused by default: anyone on the way can read it)\n"
+
+/* `quarry ask` gives up after this long in all, retries included, unless
+ * --time-limit says otherwise: a model server that keeps the connection
+ * busy without answering cannot hold it for longer. */
+#define CLI_ASK_DEFAULT_TIME_LIMIT_MS (10L * 60 * 1000)
 
 struct cli_model {
 	struct llm_overrides ov;

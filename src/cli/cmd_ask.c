@@ -13,7 +13,7 @@
 #include "cli_llm.h"
 
 enum { O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_VERBOSE, O_SYSTEM, O_MAX_TOKENS,
-       O_TEMPERATURE, O_NO_CACHE, O_HOME, O_JSON };
+       O_TEMPERATURE, O_NO_CACHE, O_HOME, O_JSON, O_TIME_LIMIT };
 
 static const struct cli_opt ask_opts[] = {
 	{"no-search", 0, 0, O_NO_SEARCH},
@@ -26,6 +26,8 @@ static const struct cli_opt ask_opts[] = {
 	{"no-cache", 0, 0, O_NO_CACHE},
 	{"home", 0, 1, O_HOME},
 	{"json", 0, 0, O_JSON},
+	{"time-limit", 0, 1, O_TIME_LIMIT},
+	{"timeout", 0, 1, O_TIME_LIMIT},
 	CLI_MODEL_OPTS,
 	{NULL, 0, 0, 0}
 };
@@ -106,6 +108,7 @@ int cmd_ask(int argc, char **argv)
 	int n = 0, id, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
 	const char *system = NULL, *home = NULL;
 	long max_tokens = 0;
+	long long time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
 	double temperature = -1;
 	struct qbuf q;
 	struct llm_message msgs[2];
@@ -136,6 +139,11 @@ int cmd_ask(int argc, char **argv)
 		case O_NO_CACHE: no_cache = 1; break;
 		case O_HOME: home = p.value; break;
 		case O_JSON: json = 1; break;
+		case O_TIME_LIMIT:
+			if ((time_limit_ms = cli_parse_duration_ms(p.value)) <= 0)
+				return cli_usage_error("ask", "--time-limit takes a duration such as 90s or "
+						       "5m, not '%s'", p.value);
+			break;
 		case O_MAX_TOKENS:
 			if ((max_tokens = cli_parse_int(p.value, 1, 10000000)) < 1)
 				return cli_usage_error("ask", "bad value '%s' for --max-tokens", p.value);
@@ -184,6 +192,8 @@ int cmd_ask(int argc, char **argv)
 	req.cb = &cb;
 	req.json = json;
 
+	/* The whole ask, retries included, ends by the limit. */
+	llm_client_set_budget(&m.client, 0, 0, (long)time_limit_ms);
 	active_client = &m.client;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;
@@ -198,6 +208,10 @@ int cmd_ask(int argc, char **argv)
 			fputc('\n', stdout);
 		if (cancelled)
 			fprintf(stderr, "quarry ask: interrupted\n");
+		else if (err.code == Q_EBUDGET)
+			fprintf(stderr, "quarry ask: no complete answer within the time limit of %.0f s "
+				"(%s); allow longer with --time-limit, e.g. --time-limit 20m\n",
+				(double)time_limit_ms / 1000.0, err.msg);
 		else
 			fprintf(stderr, "quarry ask: %s\n", err.msg);
 		cli_model_close(&m);

@@ -429,6 +429,8 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 		return EXIT_USAGE;
 	c.o.question = qbuf_cstr(&q);
 	c.o.quick = quick;
+	if (quick && c.o.time_limit_ms <= 0)   /* ask always ends */
+		c.o.time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
 	rc = run_research(cmd, &c, 0);
 	qbuf_release(&q);
 	return rc;

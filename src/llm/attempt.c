@@ -5,6 +5,11 @@
  * (reasoning_content fields and <think> blocks, also split across
  * chunks) and tool-call pieces go to the caller's callbacks as they
  * come. llm_attempt_judge then says whether to keep, retry or give up.
+ *
+ * The idle timeout counts progress, not bytes: only answer text,
+ * reasoning and tool-call pieces restart it (or, for a plain JSON reply,
+ * its body). SSE comments, blank lines and empty deltas are free for a
+ * server to send forever, and once let `ask` hang for 50 minutes.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -74,6 +79,15 @@ static void think_feed(struct llm_attempt *a, const char *s, size_t n)
 	emit(a, a->in_think, s + run, n - run);
 }
 
+/* Answer bytes arrived: the stream is making progress. */
+static void progress(struct llm_attempt *a, size_t n)
+{
+	if (n == 0)
+		return;
+	a->answer_bytes += n;
+	a->last_progress_ms = q_now_ms();
+}
+
 static void tool_delta(struct llm_attempt *a, json_t *tc)
 {
 	json_t *fn = json_object_get(tc, "function");
@@ -85,23 +99,32 @@ static void tool_delta(struct llm_attempt *a, json_t *tc)
 
 	if (!json_is_integer(json_object_get(tc, "index")))
 		idx = a->n_tools > 0 ? a->n_tools - 1 : 0;
-	if (idx < 0 || idx >= LLM_MAX_TOOL_CALLS)
+	if (idx < 0)
 		return;
+	if (idx >= LLM_MAX_TOOL_CALLS) {
+		a->too_big = LLM_TOO_BIG_TOOLS;
+		return;
+	}
 	t = &a->tools[idx];
 	if (!t->used) {
-		qbuf_init(&t->id, 256);
-		qbuf_init(&t->name, 256);
-		qbuf_init(&t->args, LLM_MAX_REPLY_BYTES);
+		qbuf_init(&t->id, LLM_MAX_TOOL_NAME_BYTES);
+		qbuf_init(&t->name, LLM_MAX_TOOL_NAME_BYTES);
+		qbuf_init(&t->args, LLM_MAX_TOOL_ARGS_BYTES);
 		t->used = 1;
 	}
 	if (idx + 1 > a->n_tools)
 		a->n_tools = (int)idx + 1;
+	progress(a, (id ? strlen(id) : 0) + (name ? strlen(name) : 0) + (args ? strlen(args) : 0));
 	if (id && t->id.len == 0)
 		qbuf_adds(&t->id, id);
 	if (name)
 		qbuf_adds(&t->name, name);
 	if (args)
 		qbuf_adds(&t->args, args);
+	if (t->id.err || t->name.err || t->args.err) {
+		a->too_big = t->args.err ? LLM_TOO_BIG_ARGS : LLM_TOO_BIG_NAME;
+		return;
+	}
 	if (a->cb && a->cb->on_tool_delta)
 		a->cb->on_tool_delta(a->cb->ctx, (int)idx, name, args ? args : "", args ? strlen(args) : 0);
 }
@@ -125,15 +148,19 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 	msg = json_object_get(ch, streamed ? "delta" : "message");
 	if ((s = json_string_value(json_object_get(msg, "reasoning_content"))) != NULL ||
 	    (s = json_string_value(json_object_get(msg, "reasoning"))) != NULL) {
+		progress(a, strlen(s));
 		qbuf_adds(&a->reasoning, s);
 		emit(a, 1, s, strlen(s));
 	}
 	if ((s = json_string_value(json_object_get(msg, "content"))) != NULL) {
+		progress(a, strlen(s));
 		qbuf_adds(&a->content, s);
 		think_feed(a, s, strlen(s));
 	}
 	tcs = json_object_get(msg, "tool_calls");
 	json_array_foreach(tcs, i, tc) {
+		if (a->too_big)
+			break;
 		if (!streamed && !json_object_get(tc, "index")) {
 			json_t *copy = json_deep_copy(tc);
 			json_object_set_new(copy, "index", json_integer((json_int_t)i));
@@ -149,6 +176,38 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 	}
 }
 
+/* 1 if the JSON text s holds more than LLM_MAX_JSON_VALUES values (a
+ * cheap upper bound: commas and opening brackets outside strings). */
+static int too_many_values(const char *s, size_t n)
+{
+	size_t i, values = 0;
+	int in_string = 0;
+
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+		} else if (ch == '"') {
+			in_string = 1;
+		} else if ((ch == ',' || ch == '[' || ch == '{') && ++values > LLM_MAX_JSON_VALUES) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 (stop reading) once the reply passed a cap. */
+static int check_size(struct llm_attempt *a)
+{
+	if (!a->too_big && (a->content.err || a->reasoning.err ||
+			    a->answer_bytes > (size_t)LLM_MAX_REPLY_BYTES))
+		a->too_big = LLM_TOO_BIG_REPLY;
+	return a->too_big != LLM_FITS;
+}
+
 static int on_sse(void *ctx, const struct sse_event *ev)
 {
 	struct llm_attempt *a = ctx;
@@ -161,6 +220,10 @@ static int on_sse(void *ctx, const struct sse_event *ev)
 	}
 	if (ev->data_len == 0)
 		return 0;
+	if (too_many_values(ev->data, ev->data_len)) {
+		a->too_big = LLM_TOO_BIG_VALUES;
+		return 1;
+	}
 	obj = json_loadb(ev->data, ev->data_len, 0, &jerr);
 	if (!obj) {
 		a->protocol_error = 1;
@@ -171,19 +234,16 @@ static int on_sse(void *ctx, const struct sse_event *ev)
 		const char *m = json_string_value(json_object_get(e, "message"));
 		json_t *code = json_object_get(e, "code");
 		long k = json_is_integer(code) ? (long)json_integer_value(code) : 0;
-		snprintf(a->stream_error, sizeof(a->stream_error), "%s",
-			 m ? m : (json_is_string(e) ? json_string_value(e) : "error in the stream"));
+		llm_server_text(a->c->cfg,
+				m ? m : (json_is_string(e) ? json_string_value(e) : "error in the stream"),
+				240, a->stream_error, sizeof(a->stream_error));
 		a->stream_error_retry = k == 0 || k == 429 || k >= 500;
 		json_decref(obj);
 		return 1;
 	}
 	take_choice(a, obj, 1);
 	json_decref(obj);
-	if (a->content.err || a->reasoning.err) {
-		a->too_big = 1;
-		return 1;
-	}
-	return 0;
+	return check_size(a);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
@@ -212,7 +272,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	struct llm_attempt *a = ctx;
 	size_t len = size * n;
 
-	a->last_byte_ms = q_now_ms();
 	if (!a->decided) {
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
 		a->is_sse = a->status == 200 && strncasecmp(a->ctype, "text/event-stream", 17) == 0;
@@ -221,14 +280,15 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	}
 	if (a->is_sse) {
 		int rc = sse_feed(&a->sse, p, len);
-		if (rc == Q_ETOOBIG)
-			a->too_big = 1;
+		if (rc == Q_ETOOBIG && !a->too_big)
+			a->too_big = LLM_TOO_BIG_EVENT;
 		return rc ? 0 : len;
 	}
+	a->last_progress_ms = q_now_ms();   /* a JSON body: its bytes are the reply */
 	if (qbuf_add(&a->body, p, len)) {
 		if (a->status != 200)
 			return len;   /* keep the start of a long error page */
-		a->too_big = 1;
+		a->too_big = LLM_TOO_BIG_BODY;
 		return 0;
 	}
 	return len;
@@ -242,7 +302,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 		a->cancelled = 1;
 		return 1;
 	}
-	if (q_now_ms() - a->last_byte_ms > (double)a->c->cfg->idle_ms) {
+	if (q_now_ms() - a->last_progress_ms > (double)a->c->cfg->idle_ms) {
 		a->stalled = 1;
 		return 1;
 	}
@@ -295,7 +355,6 @@ static void server_message(struct llm_attempt *a, char *out, size_t size)
 	json_error_t jerr;
 	json_t *o = json_loadb(qbuf_cstr(&a->body), a->body.len, 0, &jerr), *e;
 	const char *m = NULL;
-	size_t i, k = 0;
 
 	out[0] = '\0';
 	if (o) {
@@ -310,13 +369,77 @@ static void server_message(struct llm_attempt *a, char *out, size_t size)
 	}
 	if (!m)
 		m = qbuf_cstr(&a->body);
-	for (i = 0; m[i] && k + 1 < size && k < 240; i++) {
-		unsigned char ch = (unsigned char)m[i];
-		out[k++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
-	}
-	out[k] = '\0';
+	llm_server_text(a->c->cfg, m, 240, out, size);
 	json_decref(o);
-	llm_mask_key(a->c->cfg, out);
+}
+
+void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, char *out, size_t size)
+{
+	size_t n = strnlen(m, MAX_ERROR_BODY), i, k;
+	char *full = q_malloc(n + 1);
+
+	out[0] = '\0';
+	if (!full || size == 0) {
+		q_free(full);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)m[i];
+		full[i] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+	}
+	full[n] = '\0';
+	llm_mask_key(cfg, full);   /* first: a cut through the key would hide it */
+	k = strlen(full);
+	if (k > max)
+		k = max;
+	if (k > size - 1)
+		k = size - 1;
+	while (k > 0 && k < strlen(full) && ((unsigned char)full[k] & 0xC0) == 0x80)
+		k--;   /* not inside a UTF-8 character */
+	memcpy(out, full, k);
+	out[k] = '\0';
+	explicit_bzero(full, n + 1);
+	q_free(full);
+}
+
+/* "the model's reply is too big (N bytes, limit M)", for the cap it passed. */
+static void too_big_error(const struct llm_attempt *a, struct q_error *err)
+{
+	static const char hint[] = "stopped reading it: ask for a shorter answer (--max-tokens) or "
+				   "check the server";
+
+	switch (a->too_big) {
+	case LLM_TOO_BIG_TOOLS:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d tool calls, "
+			    "limit %d); %s", LLM_MAX_TOOL_CALLS, LLM_MAX_TOOL_CALLS, hint);
+		break;
+	case LLM_TOO_BIG_ARGS:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's arguments "
+			    "passed %ld bytes, limit %ld); %s", LLM_MAX_TOOL_ARGS_BYTES,
+			    LLM_MAX_TOOL_ARGS_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_NAME:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's name or id "
+			    "passed %d bytes, limit %d); %s", LLM_MAX_TOOL_NAME_BYTES,
+			    LLM_MAX_TOOL_NAME_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_EVENT:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (one stream event passed "
+			    "%d bytes, limit %d); %s", SSE_MAX_EVENT_BYTES, SSE_MAX_EVENT_BYTES, hint);
+		break;
+	case LLM_TOO_BIG_VALUES:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d JSON values in "
+			    "one message, limit %d); %s", LLM_MAX_JSON_VALUES, LLM_MAX_JSON_VALUES, hint);
+		break;
+	case LLM_TOO_BIG_BODY:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %zu bytes, limit "
+			    "%ld); %s", a->body.len, MAX_JSON_BODY, hint);
+		break;
+	default:
+		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (%zu bytes, limit %ld); %s",
+			    a->answer_bytes, LLM_MAX_REPLY_BYTES, hint);
+		break;
+	}
 }
 
 static int mentions(const char *s, const char *const *words)
@@ -344,11 +467,26 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		return a->c->cancelled ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
 				       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), LLM_FAIL);
 	if (a->too_big)
-		return q_error_set(err, Q_ETOOBIG, "the model's reply passed %ld MB; stopped reading",
-				   LLM_MAX_REPLY_BYTES >> 20), LLM_FAIL;
+		return too_big_error(a, err), LLM_FAIL;
+	/* Stopped after part of the answer came (and went to the caller's
+	 * callbacks): sending it again would pay twice and print it twice,
+	 * and a server that drips or goes quiet mid-answer does it again. */
+	if ((a->stalled || cc == CURLE_OPERATION_TIMEDOUT) && a->answer_bytes > 0) {
+		char what[96];
+		if (a->stalled)
+			snprintf(what, sizeof(what), "nothing more for %.1f s", (double)cfg->idle_ms / 1000.0);
+		else
+			snprintf(what, sizeof(what), "it ran past the %.1f s timeout",
+				 (double)cfg->timeout_ms / 1000.0);
+		return q_error_set(err, Q_ETIMEOUT, "the model server stopped sending its answer (%zu "
+				   "bytes came, then %s); not asked again, as that would pay and print "
+				   "it twice: try later, or raise %s", a->answer_bytes, what,
+				   a->stalled ? "QUARRY_LLM_IDLE_TIMEOUT" : "QUARRY_LLM_TIMEOUT"), LLM_FAIL;
+	}
 	if (a->stalled)
-		return q_error_set(err, Q_ETIMEOUT, "the model server sent nothing for %ld s",
-				   cfg->idle_ms / 1000), LLM_RETRY;
+		return q_error_set(err, Q_ETIMEOUT, "the model server sent no answer for %.1f s "
+				   "(keep-alives and empty chunks do not count)",
+				   (double)cfg->idle_ms / 1000.0), LLM_RETRY;
 	if (cc != CURLE_OK && !(a->is_sse && cc == CURLE_WRITE_ERROR)) {
 		*connect_failure = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST;
 		if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -422,7 +560,6 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 	}
 	if (a->is_sse) {
 		if (a->stream_error[0]) {
-			llm_mask_key(cfg, a->stream_error);
 			q_error_set(err, Q_EHTTP, "the model server reported an error mid-stream: %s",
 				    a->stream_error);
 			return a->stream_error_retry ? LLM_RETRY : LLM_FAIL;
@@ -444,6 +581,15 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 			return q_error_set(err, Q_EPARSE, "%s answered with a web page, not the API: "
 					   "check QUARRY_LLM_BASE_URL (it usually ends in /v1)",
 					   cfg->base_url), LLM_FAIL;
+		/* JSON (not an event stream that was labelled as something else,
+		 * whose many small events each pass the count on their own). */
+		const char *b = qbuf_cstr(&a->body);
+		char first = b[strspn(b, " \t\r\n")];
+
+		if ((first == '{' || first == '[') && too_many_values(a->body.data, a->body.len)) {
+			a->too_big = LLM_TOO_BIG_VALUES;
+			return too_big_error(a, err), LLM_FAIL;
+		}
 		o = json_loadb(qbuf_cstr(&a->body), a->body.len, 0, &jerr);
 		if (!o && a->body.len > 0 && memmem(a->body.data, a->body.len, "data:", 5)) {
 			/* An event stream with the wrong content type. */
@@ -461,8 +607,8 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		}
 		take_choice(a, o, 0);
 		json_decref(o);
-		if (a->content.err || a->reasoning.err)
-			return q_error_set(err, Q_ETOOBIG, "the model's reply is too large"), LLM_FAIL;
+		if (check_size(a))
+			return too_big_error(a, err), LLM_FAIL;
 		return LLM_OK;
 	}
 }
@@ -625,7 +771,7 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(a->curl, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(a->curl, CURLOPT_NOPROGRESS, 0L);
-	a->last_byte_ms = q_now_ms();
+	a->last_progress_ms = q_now_ms();
 	cc = curl_easy_perform(a->curl);
 	/* A partial event at the end is never dispatched: a stream cut in the
 	 * middle of one is judged as cut off (done/finished stay unset). */

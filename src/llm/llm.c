@@ -207,17 +207,50 @@ static void release_slot(struct llm_client *c)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Replace every copy of the key in msg with "***". */
+/* Replace msg[from, to) with "***" (never longer than what it covers). */
+static void mask_span(char *msg, size_t from, size_t to)
+{
+	memcpy(msg + from, "***", 3);
+	memmove(msg + from + 3, msg + to, strlen(msg + to) + 1);
+}
+
+/*
+ * Mask the key, and any piece of it of LLM_MASK_MIN_PIECE characters or
+ * more that starts or ends it: a server that echoes the key may cut it
+ * off ("sk-abcd1234...") or quote its end ("key ending in ...9f3a"), and a
+ * message cut to length elsewhere may end inside it. Each piece found
+ * runs from an occurrence of the key's first (or last) MIN characters as
+ * far as it keeps matching the key.
+ */
+#define LLM_MASK_MIN_PIECE 8
 void llm_mask_key(const struct llm_config *cfg, char *msg)
 {
-	size_t kn;
+	const char *key = cfg->api_key;
+	size_t kn, i, m;
 	char *p;
 
-	if (!cfg->api_key || (kn = strlen(cfg->api_key)) < 4)
+	if (!key || (kn = strlen(key)) < 4)
 		return;
-	while ((p = strstr(msg, cfg->api_key)) != NULL) {
-		memcpy(p, "***", 3);
-		memmove(p + 3, p + kn, strlen(p + kn) + 1);
+	while ((p = strstr(msg, key)) != NULL)
+		mask_span(msg, (size_t)(p - msg), (size_t)(p - msg) + kn);
+	if (kn < LLM_MASK_MIN_PIECE)
+		return;
+	/* Prefixes: the key's head, extended forwards. */
+	for (i = 0; (p = memmem(msg + i, strlen(msg + i), key, LLM_MASK_MIN_PIECE)) != NULL;) {
+		size_t at = (size_t)(p - msg);
+		for (m = LLM_MASK_MIN_PIECE; m < kn && p[m] == key[m]; m++)
+			;
+		mask_span(msg, at, at + m);
+		i = at + 3;
+	}
+	/* Suffixes: the key's tail, extended backwards. */
+	for (i = 0; (p = memmem(msg + i, strlen(msg + i), key + kn - LLM_MASK_MIN_PIECE,
+				 LLM_MASK_MIN_PIECE)) != NULL;) {
+		size_t end = (size_t)(p - msg) + LLM_MASK_MIN_PIECE, start = (size_t)(p - msg);
+		for (m = LLM_MASK_MIN_PIECE; m < kn && start > 0 && msg[start - 1] == key[kn - m - 1]; m++)
+			start--;
+		mask_span(msg, start, end);
+		i = start + 3;
 	}
 }
 
@@ -449,6 +482,8 @@ static int nap(struct llm_client *c, long ms)
 	double until = q_now_ms() + (double)ms;
 
 	pthread_mutex_lock(&c->mu);
+	if (c->deadline_ms > 0 && until > c->deadline_ms)
+		until = c->deadline_ms;   /* a long Retry-After does not outlast the time limit */
 	while (!c->cancelled && q_now_ms() < until)
 		wait_ms(c, until - q_now_ms());
 	pthread_mutex_unlock(&c->mu);

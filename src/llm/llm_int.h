@@ -15,6 +15,29 @@
 #include "llm.h"
 #include "sse.h"
 
+/* A tool call's arguments; the whole reply (answer, reasoning and every
+ * tool call's id, name and arguments) stays within LLM_MAX_REPLY_BYTES,
+ * and more than LLM_MAX_TOOL_CALLS calls is an error: 64 calls of 8 MB
+ * each once took 1 GB. 2 MB is past any model's output-token limit. */
+#define LLM_MAX_TOOL_ARGS_BYTES (2L * 1024 * 1024)
+#define LLM_MAX_TOOL_NAME_BYTES 256
+/* JSON values in one reply body or stream event: a chat completion has a
+ * few dozen (a few thousand with 64 tool calls), while 7 million zeros in
+ * a 14 MB body took 315 MB to parse. Counted before parsing. */
+#define LLM_MAX_JSON_VALUES 100000
+
+/* Why an attempt stopped reading: the reply passed a cap. */
+enum llm_too_big {
+	LLM_FITS,
+	LLM_TOO_BIG_REPLY,   /* answer + reasoning + tool calls */
+	LLM_TOO_BIG_TOOLS,   /* more tool calls than LLM_MAX_TOOL_CALLS */
+	LLM_TOO_BIG_ARGS,    /* one call's arguments */
+	LLM_TOO_BIG_NAME,    /* one call's id or name */
+	LLM_TOO_BIG_EVENT,   /* one SSE line or event */
+	LLM_TOO_BIG_VALUES,  /* one body or event holds more than LLM_MAX_JSON_VALUES */
+	LLM_TOO_BIG_BODY     /* a JSON (non-streamed) body */
+};
+
 struct tool_acc {
 	struct qbuf id, name, args;
 	int used;
@@ -46,10 +69,11 @@ struct llm_attempt {
 	char stream_error[300];
 	int stream_error_retry;
 	int protocol_error;        /* a chunk was not JSON */
-	double last_byte_ms;
+	double last_progress_ms;   /* answer, reasoning or tool bytes (or a JSON body's) last came */
+	size_t answer_bytes;       /* of those, received so far */
 	int stalled;
 	int cancelled;
-	int too_big;
+	enum llm_too_big too_big;
 	char retry_after[64];
 	char ctype[128];
 };
@@ -80,8 +104,14 @@ long llm_retry_after_ms(const char *v);
 /* o[k] as a long, 0 if absent. */
 long llm_json_long(json_t *o, const char *k);
 
+/* attempt.c: what a server said, control characters blanked, the key
+ * masked, then cut to at most max characters (and size - 1 bytes). */
+void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, char *out, size_t size);
+
 /* llm.c */
-/* Replace every copy of the key in msg with "***". */
+/* Replace every copy of the key in msg, and every piece of 8 or more
+ * characters that starts or ends the key, with "***". Mask a message
+ * before cutting it to length: a cut inside the key hides it from this. */
 void llm_mask_key(const struct llm_config *cfg, char *msg);
 /* The model a request goes to. */
 const char *llm_model_of(const struct llm_client *c, const struct llm_request *r);

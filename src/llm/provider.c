@@ -12,17 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "../core/alloc.h"
+#include "../net/url.h"
 #include "provider.h"
 
 static const struct llm_preset presets[] = {
 	{"deepseek", "DeepSeek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat",
 	 "deepseek-chat", "api.deepseek.com", 131072, 16, 0, 0, LLM_JSON_OBJECT, 0},
 	{"moonshot", "Moonshot (Kimi)", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY",
-	 "kimi-k2-0905-preview", "kimi-k2-0905-preview", "api.moonshot.", 262144, 8, 200, 0,
+	 "kimi-k2-0905-preview", "kimi-k2-0905-preview", "api.moonshot.ai api.moonshot.cn", 262144, 8, 200, 0,
 	 LLM_JSON_OBJECT, 0},
 	{"qwen", "Qwen (DashScope)", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-	 "DASHSCOPE_API_KEY", "qwen-plus", "qwen-flash", "dashscope", 131072, 8, 0, 0, LLM_JSON_OBJECT,
+	 "DASHSCOPE_API_KEY", "qwen-plus", "qwen-flash",
+	 "dashscope-intl.aliyuncs.com dashscope.aliyuncs.com dashscope-us.aliyuncs.com", 131072, 8, 0, 0, LLM_JSON_OBJECT,
 	 0},
 	{"openai", "OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4.1", "gpt-4.1-mini",
 	 "api.openai.com", 1047576, 8, 500, 0, LLM_JSON_SCHEMA, 0},
@@ -237,6 +241,58 @@ struct llm_price llm_price_of(const struct llm_config *c, const char *model, int
 	return p;
 }
 
+/* Does host (lower case, no trailing dot) on port match a preset's host
+ * list: exact names separated by spaces, or ":PORT" for any host on it? */
+static int preset_host_matches(const struct llm_preset *p, const char *host, unsigned port)
+{
+	const char *h = p->host;
+	size_t hn = strlen(host);
+
+	if (!h)
+		return 0;
+	while (*h) {
+		size_t n = strcspn(h, " ");
+		if (h[0] == ':' && strtoul(h + 1, NULL, 10) == port)
+			return 1;
+		if (n == hn && strncmp(h, host, n) == 0)
+			return 1;
+		h += n;
+		h += strspn(h, " ");
+	}
+	return 0;
+}
+
+/* localhost, *.localhost, 127.0.0.0/8, ::1 and ::ffff:127.x: traffic that
+ * never leaves the machine. */
+static int host_is_loopback(const char *host)
+{
+	unsigned char a[16];
+	size_t n = strlen(host);
+
+	if (strcmp(host, "localhost") == 0 || (n > 10 && strcmp(host + n - 10, ".localhost") == 0))
+		return 1;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1) {
+		static const unsigned char one[16] = {[15] = 1};
+		static const unsigned char v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+		return memcmp(a, one, 16) == 0 || (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
+	}
+	return 0;
+}
+
+/* Same scheme, host and port, and the same path but for trailing slashes. */
+static int same_base_url(const char *a, const char *b)
+{
+	size_t an = strlen(a), bn = strlen(b);
+
+	while (an > 0 && a[an - 1] == '/')
+		an--;
+	while (bn > 0 && b[bn - 1] == '/')
+		bn--;
+	return an == bn && strncmp(a, b, an) == 0;
+}
+
 static void strip_slashes(char *s)
 {
 	size_t n = strlen(s);
@@ -245,12 +301,109 @@ static void strip_slashes(char *s)
 		s[--n] = '\0';
 }
 
+/* The base URL's host, lower case without a trailing dot, and its port. */
+static int base_host(const char *base, char *host, size_t size, unsigned *port, struct q_error *err)
+{
+	struct url *u = q_malloc(sizeof(*u));
+	struct q_error uerr = {0};
+	size_t n;
+	int rc = Q_ENOMEM;
+
+	if (!u)
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	if (url_parse(base, u, &uerr)) {
+		rc = q_error_set(err, Q_EINVAL, "the model server's address '%.200s' is not a valid "
+				 "URL (%s): check QUARRY_LLM_BASE_URL or --base-url", base, uerr.msg);
+		goto out;
+	}
+	snprintf(host, size, "%s", u->host);
+	n = strlen(host);
+	while (n > 0 && host[n - 1] == '.')
+		host[--n] = '\0';
+	*port = u->port;
+	rc = 0;
+out:
+	q_free(u);
+	return rc;
+}
+
+/*
+ * The key, and which variable it came from. A key goes only where it
+ * belongs: QUARRY_LLM_API_KEY and the config's api_key_env are the user's
+ * own choice for the configured server; a provider's variable
+ * (DEEPSEEK_API_KEY, ...) only to that provider's own hosts (or, for
+ * presets without fixed hosts such as vllm, to the server the user
+ * named); OPENAI_API_KEY only to api.openai.com or to OPENAI_BASE_URL.
+ * A base URL that merely contains a provider's host gets nothing.
+ */
+static int pick_key(struct llm_config *c, const struct llm_preset *p,
+		    const struct llm_preset *host_preset, const char *host,
+		    const struct config *file, struct q_error *err)
+{
+	const char *key = NULL, *openai_base = env_first("OPENAI_BASE_URL", NULL);
+	const char *named = config_get(file, "api_key_env");
+	int provider_key_ok = p && p->key_env && (p->host == NULL || host_preset == p);
+	int openai_ok = strcmp(host, "api.openai.com") == 0 ||
+			(openai_base && same_base_url(openai_base, c->base_url));
+	const char *cands[4];
+	size_t i;
+
+	cands[0] = "QUARRY_LLM_API_KEY";
+	cands[1] = provider_key_ok ? p->key_env : NULL;
+	cands[2] = named;
+	cands[3] = openai_ok ? "OPENAI_API_KEY" : NULL;
+	for (i = 0; i < 4 && !key; i++) {
+		if (cands[i] && (key = env_first(cands[i], NULL)) != NULL)
+			snprintf(c->key_env, sizeof(c->key_env), "%s", cands[i]);
+	}
+	if (!key && p && !p->local && p->key_env) {
+		if (!provider_key_ok && env_first(p->key_env, NULL))
+			return q_error_set(err, Q_EINVAL, "%s is only sent to %s's own servers, not to "
+					   "%s: set QUARRY_LLM_API_KEY to the key for %s", p->key_env,
+					   p->title, host, c->base_url);
+		return q_error_set(err, Q_EINVAL, "no API key for %s: set %s (or QUARRY_LLM_API_KEY)",
+				   p->title, p->key_env);
+	}
+	if (!key)
+		return 0;
+	if (strlen(key) > 4096 || strpbrk(key, "\r\n"))
+		return q_error_set(err, Q_EINVAL, "the API key in %s is malformed (too long or "
+				   "contains a line break)", c->key_env);
+	c->api_key = q_strdup(key);
+	if (!c->api_key)
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * A key over plain http to another machine can be read by anyone on the
+ * way: refused unless the user allows it (--allow-insecure-http,
+ * QUARRY_LLM_ALLOW_INSECURE_HTTP=1 or allow_insecure_http = true).
+ * Keyless servers, and any server on this machine, are fine over http.
+ */
+static int check_clear_text(const struct llm_config *c, const struct llm_overrides *o,
+			    const struct config *file, const char *host, struct q_error *err)
+{
+	const char *v = config_setting(file, "QUARRY_LLM_ALLOW_INSECURE_HTTP", "allow_insecure_http");
+	int allowed = o->allow_insecure_http ||
+		      (v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0));
+
+	if (!c->api_key || strncmp(c->base_url, "http://", 7) != 0 || host_is_loopback(host) || allowed)
+		return 0;
+	return q_error_set(err, Q_EINVAL, "refusing to send the API key (%s) in clear text to %s over "
+			   "http://: use https://, or if the network to it is trusted pass "
+			   "--allow-insecure-http (or set allow_insecure_http = true in the config)",
+			   c->key_env, host);
+}
+
 int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		       const struct config *file, struct q_error *err)
 {
 	static const struct llm_overrides none;
-	const struct llm_preset *p = NULL;
-	const char *name, *base, *model, *fast, *key = NULL, *v;
+	const struct llm_preset *p = NULL, *host_preset;
+	const char *name, *base, *model, *fast, *v;
+	char host[URL_MAX_HOST];
+	unsigned port = 0;
 	int flag_provider, user_model;
 	size_t i, np;
 	int rc;
@@ -291,13 +444,17 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		return q_error_set(err, Q_EINVAL,
 				   "the model server's address must start with http:// or https://, "
 				   "e.g. https://api.deepseek.com/v1 (got '%.200s')", base);
-	if (!p)   /* a known host in a custom URL brings its preset's defaults */
-		for (i = 0, llm_presets(&np); i < np; i++)
-			if (presets[i].host && strstr(base, presets[i].host))
-				p = &presets[i];
 	if ((rc = copy_to(c->base_url, sizeof(c->base_url), base, "the base URL", err)))
 		return rc;
 	strip_slashes(c->base_url);
+	if ((rc = base_host(c->base_url, host, sizeof(host), &port, err)))
+		return rc;
+	host_preset = NULL;   /* the preset whose host this is, matched exactly */
+	for (i = 0, llm_presets(&np); i < np && !host_preset; i++)
+		if (preset_host_matches(&presets[i], host, port))
+			host_preset = &presets[i];
+	if (!p)   /* a known host in a custom URL brings its preset's defaults */
+		p = host_preset;
 	snprintf(c->provider, sizeof(c->provider), "%s", p ? p->name : "custom");
 
 	user_model = 1;
@@ -324,29 +481,10 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	if ((rc = copy_to(c->model, sizeof(c->model), model, "the model name", err)) ||
 	    (rc = copy_to(c->fast_model, sizeof(c->fast_model), fast, "the fast model name", err)))
 		return rc;
-
-	/* The key: our variable, the provider's, the config's named variable, OpenAI's. */
-	{
-		const char *cands[4] = {"QUARRY_LLM_API_KEY", p ? p->key_env : NULL,
-					config_get(file, "api_key_env"), "OPENAI_API_KEY"};
-		for (i = 0; i < 4 && !key; i++) {
-			if (!cands[i] || (i == 3 && p && p->key_env && strcmp(p->name, "openai") != 0))
-				continue;
-			if ((key = env_first(cands[i], NULL)) != NULL)
-				snprintf(c->key_env, sizeof(c->key_env), "%s", cands[i]);
-		}
-	}
-	if (!key && p && !p->local && p->key_env)
-		return q_error_set(err, Q_EINVAL, "no API key for %s: set %s (or QUARRY_LLM_API_KEY)",
-				   p->title, p->key_env);
-	if (key) {
-		if (strlen(key) > 4096 || strpbrk(key, "\r\n"))
-			return q_error_set(err, Q_EINVAL, "the API key in %s is malformed (too long or "
-					   "contains a line break)", c->key_env);
-		c->api_key = q_strdup(key);
-		if (!c->api_key)
-			return q_error_set(err, Q_ENOMEM, "out of memory");
-	}
+	if ((rc = pick_key(c, p, host_preset, host, file, err)))
+		return rc;
+	if ((rc = check_clear_text(c, o, file, host, err)))
+		goto fail;
 
 	c->context = p ? p->context : 32768;
 	c->max_concurrent = p ? p->max_concurrent : 4;

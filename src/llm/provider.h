@@ -7,8 +7,9 @@
  * with a flag takes its base URL and models unless those are flags too,
  * so `--provider deepseek` is not silently redirected by an old
  * QUARRY_LLM_BASE_URL. Anything not in a preset is reached through
- * QUARRY_LLM_BASE_URL (provider "custom"); a known host in that URL picks
- * its preset's limits and prices.
+ * QUARRY_LLM_BASE_URL (provider "custom"); a known host in that URL
+ * (matched exactly, not as a substring) picks its preset's limits and
+ * prices.
  *
  * Environment: QUARRY_LLM_PROVIDER, QUARRY_LLM_BASE_URL (OPENAI_BASE_URL
  * as a fallback), QUARRY_LLM_API_KEY (else the preset's variable, e.g.
@@ -23,7 +24,13 @@
  * (schema|object|none), stream (1|0), price.MODEL = IN,OUT[,CACHED].
  *
  * The key lives only in struct llm_config.api_key; it is wiped on release
- * and goes nowhere but the Authorization header.
+ * and goes nowhere but the Authorization header. A provider's variable is
+ * sent only to that provider's hosts, OPENAI_API_KEY only to
+ * api.openai.com or OPENAI_BASE_URL; QUARRY_LLM_API_KEY (and the config's
+ * api_key_env) go to whatever server is configured. A key is never sent
+ * over http:// to a host other than this machine unless allowed
+ * (allow_insecure_http in struct llm_overrides, QUARRY_LLM_ALLOW_INSECURE_HTTP
+ * or allow_insecure_http = true in the config file).
  */
 #ifndef Q_PROVIDER_H
 #define Q_PROVIDER_H
@@ -49,7 +56,7 @@ struct llm_preset {
 	const char *key_env;      /* NULL: no key needed */
 	const char *smart_model;  /* NULL: the user must name one */
 	const char *fast_model;
-	const char *host;         /* recognises a custom base URL, may be NULL */
+	const char *host;         /* its hosts, exact, space-separated, or ":PORT"; may be NULL */
 	long context;             /* tokens */
 	int max_concurrent;
 	int rpm;                  /* requests per minute, 0 = unlimited */
@@ -68,6 +75,7 @@ struct llm_overrides {
 	const char *base_url;
 	const char *model;
 	const char *fast_model;
+	int allow_insecure_http;   /* send a key over http:// to another machine */
 };
 
 #define LLM_DEFAULT_TIMEOUT_MS (10L * 60 * 1000)

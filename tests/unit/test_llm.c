@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../src/core/err.h"
 #include "../../src/llm/jsonx.h"
@@ -221,6 +222,62 @@ static void json_failures_explain(void **state)
 	assert_null(jsonx_extract("<think>{\"only\": \"reasoning\"}", 27, &e));
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 80,000 closing tags took 143 s when each one rescanned the rest of
+ * the reply for an opening tag; the split must be linear and exact. */
+static void think_flood_is_linear(void **state)
+{
+	const size_t n_tags = 80000;
+	struct qbuf text, answer, reasoning;
+	double t0, secs;
+	size_t i;
+
+	(void)state;
+	qbuf_init(&text, 64 * 1024 * 1024);
+	qbuf_init(&answer, 64 * 1024 * 1024);
+	qbuf_init(&reasoning, 64 * 1024 * 1024);
+	for (i = 0; i < n_tags; i++)
+		qbuf_adds(&text, i % 2 ? "b</THINK>" : "a</think>");
+	qbuf_adds(&text, "the answer");
+	t0 = now_s();
+	assert_int_equal(jsonx_split_reasoning(qbuf_cstr(&text), text.len, &answer, &reasoning), 0);
+	secs = now_s() - t0;
+	if (secs > 5.0)
+		fail_msg("%zu </think> tags took %.1f s", n_tags, secs);
+	assert_string_equal(qbuf_cstr(&answer), "the answer");
+	assert_int_equal(reasoning.len, n_tags);
+	for (i = 0; i < n_tags; i++)
+		assert_int_equal(reasoning.data[i], i % 2 ? 'b' : 'a');
+
+	/* Mixed blocks keep their order: blocks, a stray close, an open one. */
+	qbuf_reset(&text);
+	qbuf_reset(&answer);
+	qbuf_reset(&reasoning);
+	for (i = 0; i < n_tags / 4; i++)
+		qbuf_adds(&text, "<think>r</think>x");
+	qbuf_adds(&text, "s</think>y<think>z");
+	t0 = now_s();
+	jsonx_split_reasoning(qbuf_cstr(&text), text.len, &answer, &reasoning);
+	secs = now_s() - t0;
+	if (secs > 5.0)
+		fail_msg("mixed blocks took %.1f s", secs);
+	/* The last x sits before a stray </think>, so it is reasoning. */
+	assert_int_equal(answer.len, n_tags / 4);
+	assert_memory_equal(answer.data + answer.len - 2, "xy", 2);
+	assert_int_equal(reasoning.len, n_tags / 4 + 3);
+	assert_memory_equal(reasoning.data + reasoning.len - 4, "rxsz", 4);
+	qbuf_release(&text);
+	qbuf_release(&answer);
+	qbuf_release(&reasoning);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +290,7 @@ int main(void)
 		cmocka_unit_test(json_repairs),
 		cmocka_unit_test(json_cut_off),
 		cmocka_unit_test(json_failures_explain),
+		cmocka_unit_test(think_flood_is_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

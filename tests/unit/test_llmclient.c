@@ -22,6 +22,7 @@
 #include "../../src/core/sha256.h"
 #include "../../src/index/store.h"
 #include "../../src/llm/llm.h"
+#include "../../src/llm/llm_int.h"
 
 static char tmpdir[256];
 static pid_t fake_pid;
@@ -305,12 +306,12 @@ static void retries_429_honouring_retry_after(void **state)
 
 static void retries_stall_truncation_and_bad_chunks(void **state)
 {
-	static const char *const faults[] = {"stall", "truncate", "invalid_json", "drop"};
+	static const char *const faults[] = {"truncate", "invalid_json", "drop"};
 	size_t i;
 	char script[512];
 
 	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 3; i++) {
 		struct fixture fx;
 		struct llm_request r = simple("q");
 		struct llm_response resp;
@@ -326,6 +327,57 @@ static void retries_stall_truncation_and_bad_chunks(void **state)
 		llm_response_release(&resp);
 		teardown_client(&fx);
 	}
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* SSE comments, blank lines and empty deltas are not progress: a server
+ * sending only those stalls (and is retried, nothing having come), and
+ * one that goes quiet that way mid-answer is not asked again. */
+static void keepalives_are_not_progress(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct timespec t0;
+	struct seen sn;
+	struct llm_callbacks cb = {0};
+
+	setenv("QUARRY_LLM_BACKOFF_MS", "10", 1);
+	setup_client(&fx, "[{\"fault\":\"keepalive\"}]");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_true(secs_since(&t0) < 10);   /* 4 attempts x 0.7 s idle, not forever */
+	assert_int_equal(err.code, Q_ETIMEOUT);
+	assert_non_null(strstr(err.msg, "sent no answer for 0.7 s"));
+	assert_non_null(strstr(err.msg, "after 4 attempts"));
+	assert_int_equal(requests_seen(), 4);
+	teardown_client(&fx);
+
+	seen_init(&sn);
+	cb.on_text = s_text;
+	cb.on_retry = s_retry;
+	cb.ctx = &sn;
+	r.cb = &cb;
+	setup_client(&fx, "[{\"fault\":\"keepalive\",\"content\":\"the first half, then only pings\"}]");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_true(secs_since(&t0) < 5);
+	assert_non_null(strstr(err.msg, "stopped sending its answer"));
+	assert_non_null(strstr(err.msg, "bytes came, then nothing more for 0.7 s"));
+	assert_null(strstr(err.msg, "attempts"));
+	assert_int_equal(requests_seen(), 1);
+	assert_int_equal(sn.retries, 0);
+	assert_true(sn.text.len > 0);   /* the half that came was shown once */
+	seen_release(&sn);
+	teardown_client(&fx);
 }
 
 static void truncated_stream_is_never_complete(void **state)
@@ -410,6 +462,134 @@ static void odd_replies_get_clear_errors(void **state)
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
 	assert_int_equal(requests_seen(), 1);
 	teardown_client(&fx);
+}
+
+/* A script of n tool calls, each with args_bytes of arguments. */
+static char *tool_script(int n, long args_bytes)
+{
+	struct qbuf b;
+	int i;
+
+	qbuf_init(&b, 1 << 20);
+	qbuf_addf(&b, "[{\"tool_args_bytes\":%ld,\"tool_calls\":[", args_bytes);
+	for (i = 0; i < n; i++)
+		qbuf_addf(&b, "%s{\"id\":\"call_%d\",\"name\":\"f\",\"arguments\":\"{}\"}", i ? "," : "", i);
+	qbuf_adds(&b, "]}]");
+	return qbuf_detach(&b, NULL);
+}
+
+/* 64 tool calls of 8 MB each once took 1 GB: the reply as a whole, each
+ * call's arguments and the number of calls are capped, and passing a
+ * cap is an error that says so, not a memory blow-up. */
+static void oversized_replies_are_errors(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	char *script;
+	struct qbuf body;
+	int i;
+
+	(void)state;
+	script = tool_script(64, 1L << 20);   /* 64 MB in all */
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "the model's reply is too big ("));
+	assert_non_null(strstr(err.msg, " bytes, limit 8388608)"));
+	assert_int_equal(requests_seen(), 1);
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(1, 3L << 20);
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "a tool call's arguments passed 2097152 bytes, limit 2097152"));
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(65, 10);
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "more than 64 tool calls, limit 64"));
+	teardown_client(&fx);
+	free(script);
+
+	script = tool_script(64, 100);   /* 64 is fine */
+	setup_client(&fx, script);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.n_calls, 64);
+	assert_int_equal(strlen(resp.calls[63].arguments), 100);
+	llm_response_release(&resp);
+	teardown_client(&fx);
+	free(script);
+
+	/* A small body of very many values (7M zeros took 315 MB to parse). */
+	qbuf_init(&body, 4 << 20);
+	qbuf_adds(&body, "[{\"content_type\":\"application/json\",\"body\":\"{\\\"choices\\\":[],\\\"x\\\":[0");
+	for (i = 0; i < 200000; i++)
+		qbuf_adds(&body, ",0");
+	qbuf_adds(&body, "]}\"}]");
+	setup_client(&fx, qbuf_cstr(&body));
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
+	assert_non_null(strstr(err.msg, "more than 100000 JSON values in one message"));
+	teardown_client(&fx);
+	qbuf_release(&body);
+}
+
+static void check_mask(const char *key, const char *msg, const char *want)
+{
+	struct llm_config cfg;
+	char buf[512];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.api_key = (char *)key;
+	snprintf(buf, sizeof(buf), "%s", msg);
+	llm_mask_key(&cfg, buf);
+	if (strcmp(buf, want))
+		fail_msg("masking [%s] gave [%s], want [%s]", msg, buf, want);
+}
+
+/* A key echoed by a server is masked before the message is cut to
+ * length (a key across the cut leaked its first part), and so are long
+ * pieces of its start or end. */
+static void keys_are_masked_before_the_cut(void **state)
+{
+	static const char key[] = "sk-fixture-key-42";
+	struct fixture fx;
+	struct llm_request r = simple("q");
+	struct llm_response resp;
+	struct q_error err = {0};
+	char script[2048], pad[400];
+	size_t cut;
+
+	(void)state;
+	check_mask("sk-live-0123456789abcdef", "key sk-live-0123456789abcdef here", "key *** here");
+	check_mask("sk-live-0123456789abcdef", "cut sk-live-0123... end", "cut ***... end");
+	check_mask("sk-live-0123456789abcdef", "ends in 456789abcdef.", "ends in ***.");
+	check_mask("sk-live-0123456789abcdef", "twice sk-live-01 and 89abcdef!", "twice *** and ***!");
+	check_mask("sk-live-0123456789abcdef", "short sk-live ok", "short sk-live ok");
+	check_mask("abcd", "x abcd y abcd", "x *** y ***");
+
+	/* The key across the 240-character cut of an error message, and
+	 * across the 300-byte cut of an error inside a stream. */
+	for (cut = 230; cut <= 290; cut += 60) {
+		memset(pad, 'x', cut);
+		pad[cut] = '\0';
+		if (cut == 230)
+			snprintf(script, sizeof(script), "[{\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+				 "\\\"%s%s is not valid\\\"}}\"}]", pad, key);
+		else
+			snprintf(script, sizeof(script), "[{\"content_type\":\"text/event-stream\",\"body\":"
+				 "\"data: {\\\"error\\\":{\\\"message\\\":\\\"%s%s\\\",\\\"code\\\":400}}\\n\\n\"}]",
+				 pad, key);
+		setup_client(&fx, script);
+		assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		if (strstr(err.msg, "sk-fi") || strstr(err.msg, "ixture"))
+			fail_msg("the key leaked: %s", err.msg);
+		assert_non_null(strstr(err.msg, cut == 230 ? "refused the API key" : "mid-stream"));
+		teardown_client(&fx);
+	}
 }
 
 static void refuses_a_prompt_past_the_context(void **state)
@@ -756,6 +936,127 @@ static void resolves_presets_and_precedence(void **state)
 	unsetenv("DASHSCOPE_API_KEY");
 }
 
+/* Resolve with base (via QUARRY_LLM_BASE_URL unless NULL) and model m;
+ * returns the error code, the key (or "") in key. */
+static int resolve_key(const char *base, const struct llm_overrides *ov, char *key, size_t size,
+		       struct q_error *err)
+{
+	struct llm_config c;
+	struct llm_overrides o = {0};
+	int rc;
+
+	if (ov)
+		o = *ov;
+	if (!o.model)
+		o.model = "m";
+	if (base)
+		setenv("QUARRY_LLM_BASE_URL", base, 1);
+	else
+		unsetenv("QUARRY_LLM_BASE_URL");
+	memset(err, 0, sizeof(*err));
+	rc = llm_config_resolve(&c, &o, NULL, err);
+	snprintf(key, size, "%s", rc == 0 && c.api_key ? c.api_key : "");
+	if (rc == 0)
+		llm_config_release(&c);
+	unsetenv("QUARRY_LLM_BASE_URL");
+	return rc;
+}
+
+/* A provider's key goes to that provider's hosts only (a base URL that
+ * merely contains the host got it), OPENAI_API_KEY to OpenAI or to
+ * OPENAI_BASE_URL only, and no key crosses the network in clear text. */
+static void keys_go_only_to_their_hosts(void **state)
+{
+	struct llm_overrides o = {0};
+	struct q_error err;
+	struct llm_config c;
+	char key[64];
+
+	(void)state;
+	unsetenv("QUARRY_LLM_PROVIDER");
+	unsetenv("QUARRY_LLM_API_KEY");
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("QUARRY_LLM_ALLOW_INSECURE_HTTP");
+	setenv("DEEPSEEK_API_KEY", "sk-deep-secret", 1);
+	setenv("OPENAI_API_KEY", "sk-openai-secret", 1);
+	setenv("VLLM_API_KEY", "sk-vllm-secret", 1);
+
+	assert_int_equal(resolve_key("https://api.deepseek.com.evil.test/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://evil.test/api.deepseek.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://xapi.deepseek.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(resolve_key("https://API.DeepSeek.com./v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-deep-secret");
+	assert_int_equal(resolve_key("https://custom.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");   /* not OPENAI_API_KEY */
+	assert_int_equal(resolve_key("https://api.openai.com/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-openai-secret");
+	setenv("OPENAI_BASE_URL", "https://custom.example/v1/", 1);
+	assert_int_equal(resolve_key(NULL, NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-openai-secret");   /* the fallback pair */
+	assert_int_equal(resolve_key("https://other.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	unsetenv("OPENAI_BASE_URL");
+
+	/* A preset named with someone else's address: its key stays home. */
+	o.provider = "deepseek";
+	o.base_url = "https://proxy.example/v1";
+	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "DEEPSEEK_API_KEY is only sent to DeepSeek's own servers"));
+	assert_non_null(strstr(err.msg, "QUARRY_LLM_API_KEY"));
+	o.provider = "vllm";   /* no fixed host: the user's own server */
+	o.base_url = "https://cluster.example/v1";
+	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-vllm-secret");
+	memset(&o, 0, sizeof(o));
+
+	/* Presets by exact host, also the second host of a preset. */
+	memset(&err, 0, sizeof(err));
+	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.cn/v1", 1);
+	setenv("MOONSHOT_API_KEY", "sk-moon", 1);
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.provider, "moonshot");
+	llm_config_release(&c);
+	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.evil/v1", 1);
+	o.model = "m";
+	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_string_equal(c.provider, "custom");
+	assert_null(c.api_key);
+	llm_config_release(&c);
+	unsetenv("MOONSHOT_API_KEY");
+	unsetenv("QUARRY_LLM_BASE_URL");
+
+	/* The user's own key goes to the configured server, but not in clear
+	 * text to another machine unless allowed. */
+	setenv("QUARRY_LLM_API_KEY", "sk-mine", 1);
+	assert_int_equal(resolve_key("https://proxy.example/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-mine");
+	assert_int_equal(resolve_key("http://proxy.example/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
+	assert_non_null(strstr(err.msg, "refusing to send the API key (QUARRY_LLM_API_KEY) in clear "
+				"text to proxy.example"));
+	assert_non_null(strstr(err.msg, "--allow-insecure-http"));
+	assert_int_equal(resolve_key("http://192.168.1.5:8000/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
+	o.allow_insecure_http = 1;
+	assert_int_equal(resolve_key("http://proxy.example/v1", &o, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "sk-mine");
+	memset(&o, 0, sizeof(o));
+	setenv("QUARRY_LLM_ALLOW_INSECURE_HTTP", "1", 1);
+	assert_int_equal(resolve_key("http://proxy.example/v1", NULL, key, sizeof(key), &err), 0);
+	unsetenv("QUARRY_LLM_ALLOW_INSECURE_HTTP");
+	assert_int_equal(resolve_key("http://127.0.0.1:8000/v1", NULL, key, sizeof(key), &err), 0);
+	assert_int_equal(resolve_key("http://localhost:8000/v1", NULL, key, sizeof(key), &err), 0);
+	assert_int_equal(resolve_key("http://[::1]:8000/v1", NULL, key, sizeof(key), &err), 0);
+	unsetenv("QUARRY_LLM_API_KEY");
+	/* Keyless over http is fine anywhere. */
+	assert_int_equal(resolve_key("http://gpu-box.lan:11434/v1", NULL, key, sizeof(key), &err), 0);
+	assert_string_equal(key, "");
+	unsetenv("DEEPSEEK_API_KEY");
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("VLLM_API_KEY");
+}
+
 static void config_file_errors_name_the_line(void **state)
 {
 	struct config c;
@@ -807,6 +1108,9 @@ int main(void)
 		cmocka_unit_test(estimates_usage_when_none_sent),
 		cmocka_unit_test(retries_429_honouring_retry_after),
 		cmocka_unit_test(retries_stall_truncation_and_bad_chunks),
+		cmocka_unit_test(keepalives_are_not_progress),
+		cmocka_unit_test(oversized_replies_are_errors),
+		cmocka_unit_test(keys_are_masked_before_the_cut),
 		cmocka_unit_test(truncated_stream_is_never_complete),
 		cmocka_unit_test(client_errors_are_not_retried),
 		cmocka_unit_test(odd_replies_get_clear_errors),
@@ -821,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(connections_are_reused),
 		cmocka_unit_test(cancel_stops_a_waiting_request),
 		cmocka_unit_test(resolves_presets_and_precedence),
+		cmocka_unit_test(keys_go_only_to_their_hosts),
 		cmocka_unit_test(config_file_errors_name_the_line),
 		cmocka_unit_test(prices_and_estimates),
 		cmocka_unit_test(sha256_vectors),
