@@ -15,11 +15,12 @@
 
 #define INDEX_MAX_PATHS 4096
 
-enum { O_HOME, O_VERBOSE, O_K, O_JSON };
+enum { O_HOME, O_VERBOSE, O_K, O_JSON, O_FOLLOW };
 
 static const struct cli_opt index_opts[] = {
 	{"home", 0, 1, O_HOME},
 	{"verbose", 'v', 0, O_VERBOSE},
+	{"follow-symlinks", 0, 0, O_FOLLOW},
 	{NULL, 0, 0, 0}
 };
 
@@ -74,6 +75,7 @@ static const char *event_name(enum corpus_event ev)
 	case CORPUS_REMOVED: return "removed";
 	case CORPUS_SKIPPED: return "skipped";
 	case CORPUS_FAILED: return "failed";
+	case CORPUS_KEPT: return "kept";
 	}
 	return "?";
 }
@@ -83,11 +85,14 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	struct progress *p = ctx;
 
 	p->files++;
+	if (ev == CORPUS_KEPT)
+		return (void)fprintf(stderr, "%s%s: %s: %s\n", p->tty ? "\r\033[K" : "",
+				     event_name(ev), path, why);
 	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
 		count_reason(p, why);
 	if (p->tty)
 		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
-	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
+	if (ev == CORPUS_FAILED || ev == CORPUS_KEPT || (p->verbose && ev != CORPUS_UNCHANGED)) {
 		if (p->tty)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), path, why ? ": " : "", why ? why : "");
@@ -107,7 +112,8 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	return 0;
 }
 
-static int index_add(const char *home, char **paths, int n, int verbose)
+static int index_add(const char *home, char **paths, int n, int verbose,
+		     const struct corpus_add_options *opt)
 {
 	struct store s;
 	struct progress p;
@@ -122,7 +128,7 @@ static int index_add(const char *home, char **paths, int n, int verbose)
 	memset(&err, 0, sizeof(err));
 	if (open_store(home, &s, "index add"))
 		return 1;
-	rc = corpus_add(&s, paths, n, on_progress, &p, &c, &err);
+	rc = corpus_add_with(&s, paths, n, opt, on_progress, &p, &c, &err);
 	if (p.tty)
 		fputs("\r\033[K", stderr);
 	printf("added %ld, updated %ld, unchanged %ld, removed %ld, skipped %ld, failed %ld "
@@ -134,6 +140,9 @@ static int index_add(const char *home, char **paths, int n, int verbose)
 		printf("  %ld: other reasons\n", p.other_reasons);
 	if ((c.skipped || c.failed) && !verbose)
 		printf("(--verbose lists each file)\n");
+	if (c.kept)
+		printf("nothing was removed under %ld folder%s that could not be read in full\n",
+		       c.kept, c.kept == 1 ? "" : "s");
 	store_close(&s);
 	if (rc) {
 		fprintf(stderr, "quarry index add: %s\n", err.msg);
@@ -286,10 +295,12 @@ int cmd_index(int argc, char **argv)
 	char **ops;
 	int n = 0, id, verbose = 0, rc;
 	const char *home = NULL, *sub;
+	struct corpus_add_options add_opt;
 
 	ops = q_calloc(INDEX_MAX_PATHS + 1, sizeof(*ops));
 	if (!ops)
 		return 1;
+	memset(&add_opt, 0, sizeof(add_opt));
 	cli_parser_init(&p, "index", argc, argv);
 	while ((id = cli_next_opt(&p, index_opts, ops, &n, INDEX_MAX_PATHS + 1)) != -1) {
 		if (id == -2) {
@@ -300,6 +311,8 @@ int cmd_index(int argc, char **argv)
 			home = p.value;
 		else if (id == O_VERBOSE)
 			verbose = 1;
+		else if (id == O_FOLLOW)
+			add_opt.follow_symlinks = 1;
 	}
 	rc = EXIT_USAGE;
 	if (n == 0) {
@@ -312,7 +325,7 @@ int cmd_index(int argc, char **argv)
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
 			goto out;
 		}
-		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose) : index_rm(home, ops + 1, n - 1);
+		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose, &add_opt) : index_rm(home, ops + 1, n - 1);
 	} else if (n > 1) {
 		cli_usage_error("index", "'%s' takes no arguments", sub);
 	} else if (!strcmp(sub, "ls")) {

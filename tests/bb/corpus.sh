@@ -1,0 +1,69 @@
+# Black-box cases for the corpus and its database (quarry index, search):
+# hostile folders, concurrent writers, damaged and read-only databases.
+# Sourced by tests/blackbox.sh; homes live under $TMP/cx.
+CX="$TMP/cx"
+mkdir -p "$CX"
+
+# Files without a known extension are sniffed: text is read (README,
+# NEWS.gz, .rst, source code), binary skipped, FIFOs skipped.
+D="$CX/sniff"
+mkdir -p "$D/doc"
+printf 'The readme explains the heliograph.\n' >"$D/doc/README"
+printf 'heliograph release news\n' | gzip >"$D/doc/NEWS.gz"
+printf 'Heliograph\n==========\n\nA restructured text note.\n' >"$D/doc/notes.rst"
+printf '/* heliograph driver */\nint main(void) { return 0; }\n' >"$D/doc/main.c"
+printf '{"device": "heliograph"}\n' >"$D/doc/data.json"
+head -c 4000 /dev/urandom >"$D/doc/blob"
+cp "$Q" "$D/doc/program"
+head -c 4000 /dev/urandom | gzip >"$D/doc/data.gz"
+printf '\211PNG\r\n\032\nheliograph' >"$D/doc/image.png"
+mkfifo "$D/doc/pipe" 2>/dev/null
+run corpus-sniff "$Q" index add --verbose --home "$D/home" "$D/doc"
+rc_is 0; out_has "added 5,"; err_has "program: binary content"; err_has "blob: binary content"
+err_has "image.png: unsupported file type"; err_has "data.gz: unsupported content"
+run corpus-sniff-ls "$Q" index ls --home "$D/home"
+out_has "doc/README"; out_has "NEWS.gz"; out_has "notes.rst"; out_has "main.c"; out_has "data.json"
+out_lacks "program"; out_lacks "blob"; out_lacks "pipe"
+run corpus-sniff-search "$Q" search --home "$D/home" heliograph; rc_is 0; out_has "README"; out_has "NEWS.gz"
+
+# Symlinked files: followed inside the folder, not to a file outside it
+# (unless --follow-symlinks); --verbose says which were skipped.
+D="$CX/links"
+mkdir -p "$D/tree" "$D/outside"
+printf 'inside text about semaphores\n' >"$D/tree/inside.txt"
+printf 'outside secret about semaphores\n' >"$D/outside/secret.txt"
+ln -s inside.txt "$D/tree/again.txt"
+ln -s "$D/outside/secret.txt" "$D/tree/a.txt"
+run corpus-symlink-out "$Q" index add --verbose --home "$D/home" "$D/tree"
+rc_is 0; out_has "added 2,"; err_has "a.txt: symlink to a file outside the folder"
+run corpus-symlink-search "$Q" search --home "$D/home" semaphores; out_has "inside.txt"; out_lacks "a.txt"
+run corpus-symlink-follow "$Q" index add --follow-symlinks --home "$D/home2" "$D/tree"
+rc_is 0; out_has "added 3,"
+
+# An unreadable subfolder (here: too many open files, which root cannot
+# bypass) drops nothing; the error names the folder.
+D="$CX/emfile"
+P="$D/tree"
+i=1
+while [ $i -le 30 ]; do P="$P/l$i"; i=$((i + 1)); done
+mkdir -p "$P"
+printf 'deep notes about comets\n' >"$P/deep.txt"
+printf 'top notes\n' >"$D/tree/top.txt"
+"$Q" index add --home "$D/home" "$D/tree" >/dev/null 2>&1
+run corpus-walk-error sh -c "ulimit -n 16; exec \"$Q\" index add --home \"$D/home\" \"$D/tree\""
+rc_is 1; out_has "removed 0"; err_has "cannot read folder: Too many open files"; err_has "/l9"
+err_has "no document under it was dropped"
+run corpus-walk-error-kept "$Q" search --home "$D/home" comets; rc_is 0; out_has "deep.txt"
+# Once it can be read, files really gone are dropped.
+rm "$P/deep.txt"
+run corpus-walk-later "$Q" index add --home "$D/home" "$D/tree"; rc_is 0; out_has "removed 1"
+
+# A file added by name is kept when its folder is added again, though
+# the walk skips its kind (hidden here).
+D="$CX/byname"
+mkdir -p "$D/f"
+printf 'visible notes on tides\n' >"$D/f/a.md"
+printf 'hidden notes on tides\n' >"$D/f/.private.md"
+"$Q" index add --home "$D/home" "$D/f/.private.md" >/dev/null 2>&1
+run corpus-byname-folder "$Q" index add --home "$D/home" "$D/f"; rc_is 0; out_has "added 1,"; out_has "removed 0"
+run corpus-byname-kept "$Q" index ls --home "$D/home"; out_has ".private.md"; out_has "a.md"
