@@ -157,6 +157,10 @@ static int user_version(struct store *s, int *out)
 	return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* Apply the migrations the file lacks. The version is read inside the
+ * write transaction (BEGIN IMMEDIATE waits for any other writer), so two
+ * quarry processes opening a new or old database at once do not both run
+ * one migration ("table documents already exists"). */
 static int migrate(struct store *s, struct q_error *err)
 {
 	int version = 0, rc, target = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -164,18 +168,17 @@ static int migrate(struct store *s, struct q_error *err)
 	rc = user_version(s, &version);
 	if (rc != SQLITE_OK)
 		return store_error(s, rc, "cannot read the database", err);
-	if (version > target)
-		return q_error_set(err, Q_EUNSUPPORTED,
-				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
-				   s->path, version, target);
 	while (version < target) {
 		char pragma[64];
 		if (store_exec(s, "BEGIN IMMEDIATE", err))
 			return err ? err->code : Q_EIO;
-		rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL);
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+		rc = user_version(s, &version);
+		if (rc == SQLITE_OK && version < target) {
+			rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL);
+			snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+		}
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
@@ -183,8 +186,14 @@ static int migrate(struct store *s, struct q_error *err)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return code;
 		}
-		version++;
+		rc = user_version(s, &version);
+		if (rc != SQLITE_OK)
+			return store_error(s, rc, "cannot read the database", err);
 	}
+	if (version > target)
+		return q_error_set(err, Q_EUNSUPPORTED,
+				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+				   s->path, version, target);
 	return 0;
 }
 

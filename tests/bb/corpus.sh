@@ -67,3 +67,30 @@ printf 'hidden notes on tides\n' >"$D/f/.private.md"
 "$Q" index add --home "$D/home" "$D/f/.private.md" >/dev/null 2>&1
 run corpus-byname-folder "$Q" index add --home "$D/home" "$D/f"; rc_is 0; out_has "added 1,"; out_has "removed 0"
 run corpus-byname-kept "$Q" index ls --home "$D/home"; out_has ".private.md"; out_has "a.md"
+
+# Several `index add` of one folder at once, on a fresh home: all succeed
+# (no "UNIQUE constraint failed", no "table documents already exists"),
+# each file is added once, and the index is consistent.
+D="$CX/conc"
+mkdir -p "$D/docs"
+i=0
+while [ $i -lt 150 ]; do
+	printf '# Note %d\n\nA note about lighthouse number %d.\n' "$i" "$i" >"$D/docs/n$i.md"
+	i=$((i + 1))
+done
+for round in 1 2; do
+	rm -rf "$D/home"
+	PIDS=
+	for j in 1 2 3 4 5 6; do
+		"$Q" index add --home "$D/home" "$D/docs" >"$D/out$j" 2>&1 &
+		PIDS="$PIDS $!"
+	done
+	BAD=0
+	for p in $PIDS; do wait "$p" || BAD=$((BAD + 1)); done
+	NAME=corpus-concurrent-$round
+	if [ "$BAD" -eq 0 ]; then ok; else bad "$BAD of 6 failed: $(grep -hv '^added' "$D"/out* | head -3)"; fi
+	SUM=$(sed -n 's/^added \([0-9]*\),.*/\1/p' "$D"/out* | awk '{s += $1} END {print s}')
+	if [ "$SUM" = 150 ]; then ok; else bad "added $SUM in all, expected 150"; fi
+	run corpus-concurrent-stats "$Q" index stats --home "$D/home"; out_has "documents   150"; out_has "passages    150"
+	run corpus-concurrent-check "$Q" index check --home "$D/home"; rc_is 0; out_has "ok"
+done
