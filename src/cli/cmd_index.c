@@ -99,13 +99,21 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	}
 }
 
+/* Commands that only read open the database read-only, so a read-only
+ * file or folder can still be searched and listed. */
+static int cmd_writes(const char *cmd)
+{
+	return !strcmp(cmd, "index add") || !strcmp(cmd, "index rm") || !strcmp(cmd, "index rebuild");
+}
+
 static int open_store(const char *home_flag, struct store *s, const char *cmd)
 {
 	char home[4096];
 	struct q_error err;
 
 	memset(&err, 0, sizeof(err));
-	if (store_home(home_flag, home, sizeof(home), &err) || store_open(s, home, &err)) {
+	if (store_home(home_flag, home, sizeof(home), &err) ||
+	    (cmd_writes(cmd) ? store_open(s, home, &err) : store_open_readonly(s, home, &err))) {
 		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
@@ -257,7 +265,9 @@ static int index_check(const char *home)
 	}
 	rc = sqlite3_exec(s.db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
 			  NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
+	if ((rc & 0xff) == SQLITE_READONLY) {
+		printf("full-text index: not checked (the database is read-only)\n");
+	} else if (rc != SQLITE_OK) {
 		ok = 0;
 		printf("full-text index: %s\n", sqlite3_errmsg(s.db));
 	}

@@ -94,3 +94,49 @@ for round in 1 2; do
 	run corpus-concurrent-stats "$Q" index stats --home "$D/home"; out_has "documents   150"; out_has "passages    150"
 	run corpus-concurrent-check "$Q" index check --home "$D/home"; rc_is 0; out_has "ok"
 done
+
+# A full disk (the home on a 1 MB tmpfs): the rolled-back batch is not
+# counted as added; then, made read-only, the database can still be
+# searched, listed and checked. Skipped without mount.
+D="$CX/full"
+mkdir -p "$D/m" "$D/small" "$D/big"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=1m tmpfs "$D/m" 2>/dev/null; then
+	cp sample/pages/article.html "$D/small/"
+	i=0
+	while [ $i -lt 60 ]; do
+		head -c 30000 /dev/urandom | base64 -w 80 | sed 's/^/word /' >"$D/big/f$i.txt"
+		i=$((i + 1))
+	done
+	"$Q" index add --home "$D/m" "$D/small" >/dev/null 2>&1
+	run corpus-full-counts "$Q" index add --home "$D/m" "$D/big"
+	rc_is 1; err_has "disk is full"; out_has "added 0,"
+	run corpus-full-ls "$Q" index ls --home "$D/m"; out_lacks "big/f"
+	mount -o remount,ro "$D/m"
+	run corpus-ro-search "$Q" search --home "$D/m" selective; rc_is 0; out_has "article.html"
+	run corpus-ro-ls "$Q" index ls --home "$D/m"; rc_is 0; out_has "article.html"
+	run corpus-ro-stats "$Q" index stats --home "$D/m"; rc_is 0; out_has "documents   1"
+	run corpus-ro-check "$Q" index check --home "$D/m"; rc_is 0; out_has "read-only"
+	printf 'new notes\n' >"$D/small/new.md"
+	run corpus-ro-add "$Q" index add --home "$D/m" "$D/small"; rc_is 1; err_has "cannot write"
+	umount "$D/m"
+else
+	SKIP=$((SKIP + 1)); echo "skip: corpus disk-full and read-only tests (cannot mount a tmpfs here)"
+fi
+# A 0444 database in a 0555 folder, searched by its (unprivileged) owner.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups "$Q" --version >/dev/null 2>&1; then
+	D="$CX/ro444"
+	mkdir -p "$D/home" "$D/docs"
+	printf 'notes about glaciers\n' >"$D/docs/g.md"
+	"$Q" index add --home "$D/home" "$D/docs" >/dev/null 2>&1
+	chown -R 65534:65534 "$D/home"
+	chmod 0444 "$D/home/quarry.db"
+	chmod 0555 "$D/home"
+	chmod 755 "$CX" "$D" "$TMP"
+	run corpus-0444-search setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$Q" search --home "$D/home" glaciers
+	rc_is 0; out_has "g.md"
+	chmod 0755 "$D/home"
+else
+	SKIP=$((SKIP + 1)); echo "skip: corpus-0444-search (cannot run as an unprivileged user here)"
+fi
