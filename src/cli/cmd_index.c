@@ -10,6 +10,7 @@
 
 #include "../core/alloc.h"
 #include "../index/corpus.h"
+#include "../index/recover.h"
 #include "../index/store.h"
 #include "cli.h"
 
@@ -106,6 +107,19 @@ static int cmd_writes(const char *cmd)
 	return !strcmp(cmd, "index add") || !strcmp(cmd, "index rm") || !strcmp(cmd, "index rebuild");
 }
 
+/* Read-only, but `index check` opens for writing when it can, because
+ * FTS5's integrity check needs a writable connection. */
+static int open_for_reading(struct store *s, const char *home, const char *cmd, struct q_error *err)
+{
+	if (!strcmp(cmd, "index check")) {
+		int rc = store_open(s, home, err);
+		if (rc != Q_EIO)
+			return rc;
+		memset(err, 0, sizeof(*err));
+	}
+	return store_open_readonly(s, home, err);
+}
+
 static int open_store(const char *home_flag, struct store *s, const char *cmd)
 {
 	char home[4096];
@@ -113,7 +127,7 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err) ||
-	    (cmd_writes(cmd) ? store_open(s, home, &err) : store_open_readonly(s, home, &err))) {
+	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
 		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
@@ -273,30 +287,150 @@ static int index_check(const char *home)
 	}
 	store_close(&s);
 	if (!ok) {
-		printf("problems found: run 'quarry index rebuild' to rebuild the full-text index\n");
+		printf("problems found: run 'quarry index rebuild', which rebuilds the full-text index, "
+		       "or, if the database itself is damaged, moves it aside and recovers what can be read\n");
 		return 1;
 	}
 	printf("ok\n");
 	return 0;
 }
 
-static int index_rebuild(const char *home)
+/* "ok" from PRAGMA quick_check, else 0 (damage, or it could not run). */
+static int quick_check_ok(struct store *s)
 {
-	struct store s;
-	struct q_error err;
+	sqlite3_stmt *st;
+	int ok = 0;
 
-	memset(&err, 0, sizeof(err));
-	if (open_store(home, &s, "index rebuild"))
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK) {
+		ok = sqlite3_step(st) == SQLITE_ROW &&
+		     !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+		sqlite3_finalize(st);
+	}
+	return ok;
+}
+
+static const char *const table_label[RECOVER_N_TABLES] = {
+	"documents", "runs", "run events", "run caches", "cached model replies", "cached pages"};
+
+/* Re-index the recovered paths whose files still exist; print what came
+ * back and what was lost. */
+static int report_recovery(struct store *s, struct store_recovery *rec, int verbose)
+{
+	struct progress p;
+	struct corpus_counts c;
+	struct q_error err;
+	char **exist;
+	size_t i, n_exist = 0, n_gone = 0;
+	int rc = 0, k, lost_any = 0;
+
+	printf("the database was damaged: moved it to %s\n", rec->aside);
+	if (rec->header_rebuilt)
+		printf("its header was unreadable and was rebuilt to read the rest\n");
+	if (rec->unreadable_schema)
+		printf("nothing could be read from it: add your folders again with 'quarry index add'\n");
+	exist = q_calloc(rec->n_paths + 1, sizeof(*exist));
+	if (!exist)
 		return 1;
-	if (store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err)) {
+	for (i = 0; i < rec->n_paths; i++) {
+		struct stat st;
+		if (!stat(rec->paths[i], &st) && S_ISREG(st.st_mode)) {
+			exist[n_exist++] = rec->paths[i];
+		} else {
+			n_gone++;
+			if (verbose)
+				fprintf(stderr, "lost: %s: the file is gone\n", rec->paths[i]);
+		}
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&err, 0, sizeof(err));
+	memset(&c, 0, sizeof(c));
+	p.tty = isatty(2);
+	p.verbose = verbose;
+	for (i = 0; i < n_exist && !rc; i += INDEX_MAX_PATHS) {
+		struct corpus_counts part;
+		int n = (int)(n_exist - i < INDEX_MAX_PATHS ? n_exist - i : INDEX_MAX_PATHS);
+		rc = corpus_add(s, exist + i, n, on_progress, &p, &part, &err);
+		c.added += part.added;
+		c.failed += part.failed + part.skipped;
+	}
+	if (p.tty)
+		fputs("\r\033[K", stderr);
+	q_free(exist);
+	printf("recovered: %ld document%s re-indexed from their files", c.added, c.added == 1 ? "" : "s");
+	for (k = 1; k < RECOVER_N_TABLES; k++)
+		if (rec->tables[k].copied)
+			printf(", %ld %s", rec->tables[k].copied, table_label[k]);
+	printf("\n");
+	if (n_gone || c.failed) {
+		printf("lost: %zu document%s whose files are gone or unreadable%s\n", n_gone + (size_t)c.failed,
+		       n_gone + (size_t)c.failed == 1 ? "" : "s", verbose ? "" : " (--verbose lists them)");
+		lost_any = 1;
+	}
+	for (k = 0; k < RECOVER_N_TABLES; k++)
+		if (rec->tables[k].unreadable) {
+			printf("lost: %ld unreadable row%s or range%s of %s%s\n", rec->tables[k].unreadable,
+			       rec->tables[k].unreadable == 1 ? "" : "s", rec->tables[k].unreadable == 1 ? "" : "s",
+			       table_label[k], k == 0 ? ": add your folders again with 'quarry index add' "
+			       "to index what they held" : "");
+			lost_any = 1;
+		}
+	if (!lost_any && !rec->unreadable_schema)
+		printf("nothing else was lost\n");
+	if (rc) {
 		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
-		store_close(&s);
 		return 1;
 	}
-	printf("rebuilt the full-text index of %lld passages\n",
-	       query_int(&s, "SELECT count(*) FROM passages"));
-	store_close(&s);
 	return 0;
+}
+
+/*
+ * Rebuild the full-text index; when the database is damaged (it cannot be
+ * opened as a database, quick_check finds damage, or the rebuild hits
+ * it), recover instead: move it aside, copy what can be read, re-index
+ * the known files.
+ */
+static int index_rebuild(const char *home_flag, int verbose)
+{
+	char home[4096];
+	struct store s;
+	struct store_recovery rec;
+	struct q_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (store_home(home_flag, home, sizeof(home), &err)) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	rc = store_open(&s, home, &err);
+	if (rc && rc != Q_EPARSE) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	if (!rc && quick_check_ok(&s)) {
+		rc = store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err);
+		if (!rc) {
+			printf("rebuilt the full-text index of %lld passages\n",
+			       query_int(&s, "SELECT count(*) FROM passages"));
+			store_close(&s);
+			return 0;
+		}
+		if (rc != Q_EPARSE) {
+			fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+			store_close(&s);
+			return 1;
+		}
+	}
+	store_close(&s);
+	memset(&err, 0, sizeof(err));
+	if (store_recover(home, &s, &rec, &err)) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	rc = report_recovery(&s, &rec, verbose);
+	store_recovery_release(&rec);
+	store_close(&s);
+	return rc;
 }
 
 int cmd_index(int argc, char **argv)
@@ -345,7 +479,7 @@ int cmd_index(int argc, char **argv)
 	} else if (!strcmp(sub, "check")) {
 		rc = index_check(home);
 	} else if (!strcmp(sub, "rebuild")) {
-		rc = index_rebuild(home);
+		rc = index_rebuild(home, verbose);
 	} else {
 		cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or rebuild", sub);
 	}

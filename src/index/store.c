@@ -121,8 +121,9 @@ int store_error(struct store *s, int rc, const char *what, struct q_error *err)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return q_error_set(err, Q_EPARSE,
-				   "%s: the database %s is damaged (%s); run 'quarry index check', "
-				   "then 'quarry index rebuild'", what, s->path, msg);
+				   "%s: the database %s is damaged (%s); 'quarry index check' shows the "
+				   "damage, and 'quarry index rebuild' moves the file aside and recovers "
+				   "what can be read", what, s->path, msg);
 	case SQLITE_FULL:
 		return q_error_set(err, Q_EIO, "%s: the disk is full; nothing of this batch was written", what);
 	case SQLITE_BUSY:

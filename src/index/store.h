@@ -51,7 +51,8 @@ int store_home(const char *home_flag, char *out, size_t out_size, struct q_error
 
 /* Create the home folder if needed, open (or create) the database and
  * migrate it. A damaged file gives Q_EPARSE with a message naming
- * `quarry index check` and `quarry index rebuild`. */
+ * `quarry index check` and `quarry index rebuild` (which recovers it:
+ * recover.h). */
 int store_open(struct store *s, const char *home, struct q_error *err);
 /* Open the database for reading only (search, ls, stats, check), so a
  * read-only file or folder can still be searched; a WAL database whose

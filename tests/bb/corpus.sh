@@ -140,3 +140,49 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 else
 	SKIP=$((SKIP + 1)); echo "skip: corpus-0444-search (cannot run as an unprivileged user here)"
 fi
+
+# A damaged database has a way out: `index rebuild` moves it aside,
+# copies what can be read (runs too), re-indexes the known files and
+# says what was lost. Cases: a bad header, bytes flipped in middle pages,
+# a file of random bytes.
+D="$CX/damage"
+mkdir -p "$D/docs"
+i=0
+while [ $i -lt 120 ]; do
+	printf '# Note %d\n\nA note about lighthouse %d and the harbour.\n\n%s\n' "$i" "$i" \
+		"$(head -c 900 /dev/urandom | base64 -w 0)" >"$D/docs/n$i.md"
+	i=$((i + 1))
+done
+"$Q" index add --home "$D/good" "$D/docs" >/dev/null 2>&1
+"$Q" research --home "$D/good" --sources corpus --no-llm 'lighthouse harbour' >/dev/null 2>&1
+damaged_home() {   # damaged_home NAME OFFSET BYTES: a copy of the good home, damaged
+	rm -rf "$D/$1"
+	mkdir -p "$D/$1"
+	cp "$D/good/quarry.db" "$D/$1/"
+	head -c "$3" /dev/urandom | dd of="$D/$1/quarry.db" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+SZ=$(wc -c <"$D/good/quarry.db")
+damaged_home hdr 0 16
+run corpus-damaged-msg "$Q" search --home "$D/hdr" lighthouse; rc_is 1; err_has "'quarry index rebuild' moves the file aside"
+run corpus-recover-header "$Q" index rebuild --home "$D/hdr"
+rc_is 0; out_has "moved it to $D/hdr/quarry.db.damaged-"; out_has "header was unreadable"
+out_has "recovered: 120 documents re-indexed"; out_has "1 runs"
+run corpus-recover-header-check "$Q" index check --home "$D/hdr"; rc_is 0; out_has "ok"
+run corpus-recover-header-search "$Q" search --home "$D/hdr" lighthouse; rc_is 0; out_has "n1"
+run corpus-recover-header-runs "$Q" runs ls --home "$D/hdr"; rc_is 0; out_has "lighthouse harbour"
+for k in 3 8 13; do
+	damaged_home mid$k $(( SZ / 4096 * k / 16 * 4096 + 8 )) 64
+	run corpus-recover-mid$k "$Q" index rebuild --home "$D/mid$k"; rc_is 0
+	run corpus-recover-mid$k-check "$Q" index check --home "$D/mid$k"; rc_is 0; out_has "ok"
+	run corpus-recover-mid$k-stats "$Q" index stats --home "$D/mid$k"; out_has "documents   120"
+done
+# Documents whose files are gone are named as lost.
+damaged_home gone 0 16
+mv "$D/docs/n7.md" "$D/n7.md"
+run corpus-recover-gone "$Q" index rebuild --verbose --home "$D/gone"
+rc_is 0; out_has "recovered: 119 documents"; out_has "lost: 1 document whose files are gone"; err_has "lost: $D/docs/n7.md"
+mv "$D/n7.md" "$D/docs/n7.md"
+mkdir -p "$D/random"
+head -c 8192 /dev/urandom >"$D/random/quarry.db"
+run corpus-recover-random "$Q" index rebuild --home "$D/random"; rc_is 0; out_has "nothing could be read"
+run corpus-recover-random-check "$Q" index check --home "$D/random"; rc_is 0; out_has "ok"
