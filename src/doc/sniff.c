@@ -28,7 +28,7 @@ static const char *const text_ext[] = {
 /* Extensions that are never text: skipped without reading. */
 static const char *const binary_ext[] = {
 	".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".svg",
-	".psd", ".heic", ".avif", ".mp3", ".ogg", ".oga", ".flac", ".wav", ".m4a", ".aac",
+	".psd", ".ps", ".eps", ".heic", ".avif", ".mp3", ".ogg", ".oga", ".flac", ".wav", ".m4a", ".aac",
 	".opus", ".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".wmv", ".zip", ".tar",
 	".tgz", ".xz", ".bz2", ".zst", ".7z", ".rar", ".lz", ".lzma", ".deb", ".rpm", ".apk",
 	".jar", ".war", ".iso", ".img", ".dmg", ".so", ".o", ".a", ".dylib", ".dll", ".exe",
@@ -71,7 +71,7 @@ static int has_magic(const unsigned char *d, size_t len)
 		{"\xfd" "7zXZ", 5}, {"BZh", 3}, {"\x28\xb5\x2f\xfd", 4}, {"7z\xbc\xaf", 4},
 		{"Rar!", 4}, {"\xca\xfe\xba\xbe", 4}, {"\xcf\xfa\xed\xfe", 4},
 		{"OggS", 4}, {"RIFF", 4}, {"ID3", 3}, {"fLaC", 4}, {"\x00\x00\x01\xba", 4},
-		{"wOFF", 4}, {"!<arch>", 7}};
+		{"wOFF", 4}, {"!<arch>", 7}, {"%!PS", 4}};
 	size_t i;
 
 	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)

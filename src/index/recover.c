@@ -178,22 +178,30 @@ static int copy_row(sqlite3_stmt *sel, sqlite3_stmt *ins, long long rowid,
 	return rc;
 }
 
-/* An INSERT with as many parameters as the old table has columns. */
+/* An INSERT naming the old table's columns, so a fresh database of a
+ * newer schema (more columns, with defaults) takes the old rows. */
 static int prepare_insert(sqlite3 *fresh, sqlite3 *old, const char *table, sqlite3_stmt **ins)
 {
-	char sql[512];
+	char sql[2048], vals[512];
 	sqlite3_stmt *probe;
-	int n, i, k;
+	int n, i, k, v = 0;
 
-	k = snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" LIMIT 0", table);
+	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" LIMIT 0", table);
 	if (sqlite3_prepare_v2(old, sql, -1, &probe, NULL) != SQLITE_OK)
 		return -1;
 	n = sqlite3_column_count(probe);
+	k = snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO \"%s\" (", table);
+	vals[0] = '\0';
+	for (i = 0; i < n && k > 0 && (size_t)k < sizeof(sql) - 80 && (size_t)v < sizeof(vals) - 8; i++) {
+		k += snprintf(sql + k, sizeof(sql) - (size_t)k, "%s\"%s\"", i ? ", " : "",
+			      sqlite3_column_name(probe, i));
+		v += snprintf(vals + v, sizeof(vals) - (size_t)v, i ? ", ?" : "?");
+	}
 	sqlite3_finalize(probe);
-	k = snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO \"%s\" VALUES (", table);
-	for (i = 0; i < n && k > 0 && (size_t)k < sizeof(sql) - 8; i++)
-		k += snprintf(sql + k, sizeof(sql) - (size_t)k, i ? ", ?" : "?");
-	snprintf(sql + k, sizeof(sql) - (size_t)k, ")");
+	if (i < n || k <= 0 || (size_t)k >= sizeof(sql) - 80)
+		return -1;
+	if (snprintf(sql + k, sizeof(sql) - (size_t)k, ") VALUES (%s)", vals) >= (int)(sizeof(sql) - (size_t)k))
+		return -1;
 	return sqlite3_prepare_v2(fresh, sql, -1, ins, NULL) == SQLITE_OK ? 0 : -1;
 }
 
