@@ -295,18 +295,23 @@ static int index_check(const char *home)
 	return 0;
 }
 
-/* "ok" from PRAGMA quick_check, else 0 (damage, or it could not run). */
-static int quick_check_ok(struct store *s)
+/* PRAGMA quick_check: 1 if "ok", 0 if it finds damage, -1 if it could
+ * not run for another reason (then nothing is moved aside). */
+static int quick_check(struct store *s)
 {
 	sqlite3_stmt *st;
-	int ok = 0;
+	int rc, result;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK) {
-		ok = sqlite3_step(st) == SQLITE_ROW &&
-		     !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			result = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
 		sqlite3_finalize(st);
+		if (rc == SQLITE_ROW)
+			return result;
 	}
-	return ok;
+	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ? 0 : -1;
 }
 
 static const char *const table_label[RECOVER_N_TABLES] = {
@@ -395,7 +400,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 	struct store s;
 	struct store_recovery rec;
 	struct q_error err;
-	int rc;
+	int rc, ok = 0;
 
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err)) {
@@ -407,7 +412,13 @@ static int index_rebuild(const char *home_flag, int verbose)
 		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
-	if (!rc && quick_check_ok(&s)) {
+	if (!rc && (ok = quick_check(&s)) < 0) {
+		store_error(&s, sqlite3_errcode(s.db), "checking the database", &err);
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		store_close(&s);
+		return 1;
+	}
+	if (!rc && ok) {
 		rc = store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err);
 		if (!rc) {
 			printf("rebuilt the full-text index of %lld passages\n",
