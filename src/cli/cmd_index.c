@@ -10,16 +10,18 @@
 
 #include "../core/alloc.h"
 #include "../index/corpus.h"
+#include "../index/recover.h"
 #include "../index/store.h"
 #include "cli.h"
 
 #define INDEX_MAX_PATHS 4096
 
-enum { O_HOME, O_VERBOSE, O_K, O_JSON };
+enum { O_HOME, O_VERBOSE, O_K, O_JSON, O_FOLLOW };
 
 static const struct cli_opt index_opts[] = {
 	{"home", 0, 1, O_HOME},
 	{"verbose", 'v', 0, O_VERBOSE},
+	{"follow-symlinks", 0, 0, O_FOLLOW},
 	{NULL, 0, 0, 0}
 };
 
@@ -74,6 +76,7 @@ static const char *event_name(enum corpus_event ev)
 	case CORPUS_REMOVED: return "removed";
 	case CORPUS_SKIPPED: return "skipped";
 	case CORPUS_FAILED: return "failed";
+	case CORPUS_KEPT: return "kept";
 	}
 	return "?";
 }
@@ -83,15 +86,38 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	struct progress *p = ctx;
 
 	p->files++;
+	if (ev == CORPUS_KEPT)
+		return (void)fprintf(stderr, "%s%s: %s: %s\n", p->tty ? "\r\033[K" : "",
+				     event_name(ev), path, why);
 	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
 		count_reason(p, why);
 	if (p->tty)
 		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
-	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
+	if (ev == CORPUS_FAILED || ev == CORPUS_KEPT || (p->verbose && ev != CORPUS_UNCHANGED)) {
 		if (p->tty)
 			fputs("\r\033[K", stderr);
 		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), path, why ? ": " : "", why ? why : "");
 	}
+}
+
+/* Commands that only read open the database read-only, so a read-only
+ * file or folder can still be searched and listed. */
+static int cmd_writes(const char *cmd)
+{
+	return !strcmp(cmd, "index add") || !strcmp(cmd, "index rm") || !strcmp(cmd, "index rebuild");
+}
+
+/* Read-only, but `index check` opens for writing when it can, because
+ * FTS5's integrity check needs a writable connection. */
+static int open_for_reading(struct store *s, const char *home, const char *cmd, struct q_error *err)
+{
+	if (!strcmp(cmd, "index check")) {
+		int rc = store_open(s, home, err);
+		if (rc != Q_EIO)
+			return rc;
+		memset(err, 0, sizeof(*err));
+	}
+	return store_open_readonly(s, home, err);
 }
 
 static int open_store(const char *home_flag, struct store *s, const char *cmd)
@@ -100,14 +126,16 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	struct q_error err;
 
 	memset(&err, 0, sizeof(err));
-	if (store_home(home_flag, home, sizeof(home), &err) || store_open(s, home, &err)) {
+	if (store_home(home_flag, home, sizeof(home), &err) ||
+	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
 		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	return 0;
 }
 
-static int index_add(const char *home, char **paths, int n, int verbose)
+static int index_add(const char *home, char **paths, int n, int verbose,
+		     const struct corpus_add_options *opt)
 {
 	struct store s;
 	struct progress p;
@@ -122,7 +150,7 @@ static int index_add(const char *home, char **paths, int n, int verbose)
 	memset(&err, 0, sizeof(err));
 	if (open_store(home, &s, "index add"))
 		return 1;
-	rc = corpus_add(&s, paths, n, on_progress, &p, &c, &err);
+	rc = corpus_add_with(&s, paths, n, opt, on_progress, &p, &c, &err);
 	if (p.tty)
 		fputs("\r\033[K", stderr);
 	printf("added %ld, updated %ld, unchanged %ld, removed %ld, skipped %ld, failed %ld "
@@ -134,6 +162,9 @@ static int index_add(const char *home, char **paths, int n, int verbose)
 		printf("  %ld: other reasons\n", p.other_reasons);
 	if ((c.skipped || c.failed) && !verbose)
 		printf("(--verbose lists each file)\n");
+	if (c.kept)
+		printf("nothing was removed under %ld folder%s that could not be read in full\n",
+		       c.kept, c.kept == 1 ? "" : "s");
 	store_close(&s);
 	if (rc) {
 		fprintf(stderr, "quarry index add: %s\n", err.msg);
@@ -248,36 +279,169 @@ static int index_check(const char *home)
 	}
 	rc = sqlite3_exec(s.db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
 			  NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
+	if ((rc & 0xff) == SQLITE_READONLY) {
+		printf("full-text index: not checked (the database is read-only)\n");
+	} else if (rc != SQLITE_OK) {
 		ok = 0;
 		printf("full-text index: %s\n", sqlite3_errmsg(s.db));
 	}
 	store_close(&s);
 	if (!ok) {
-		printf("problems found: run 'quarry index rebuild' to rebuild the full-text index\n");
+		printf("problems found: run 'quarry index rebuild', which rebuilds the full-text index, "
+		       "or, if the database itself is damaged, moves it aside and recovers what can be read\n");
 		return 1;
 	}
 	printf("ok\n");
 	return 0;
 }
 
-static int index_rebuild(const char *home)
+/* PRAGMA quick_check: 1 if "ok", 0 if it finds damage, -1 if it could
+ * not run for another reason (then nothing is moved aside). */
+static int quick_check(struct store *s)
 {
-	struct store s;
+	sqlite3_stmt *st;
+	int rc, result;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			result = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+		sqlite3_finalize(st);
+		if (rc == SQLITE_ROW)
+			return result;
+	}
+	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ? 0 : -1;
+}
+
+static const char *const table_label[RECOVER_N_TABLES] = {
+	"documents", "runs", "run events", "run caches", "cached model replies", "cached pages"};
+
+/* Re-index the recovered paths whose files still exist; print what came
+ * back and what was lost. */
+static int report_recovery(struct store *s, struct store_recovery *rec, int verbose)
+{
+	struct progress p;
+	struct corpus_counts c;
 	struct q_error err;
+	char **exist;
+	size_t i, n_exist = 0, n_gone = 0;
+	int rc = 0, k, lost_any = 0;
+
+	printf("the database was damaged: moved it to %s\n", rec->aside);
+	if (rec->header_rebuilt)
+		printf("its header was unreadable and was rebuilt to read the rest\n");
+	if (rec->unreadable_schema)
+		printf("nothing could be read from it: add your folders again with 'quarry index add'\n");
+	exist = q_calloc(rec->n_paths + 1, sizeof(*exist));
+	if (!exist)
+		return 1;
+	for (i = 0; i < rec->n_paths; i++) {
+		struct stat st;
+		if (!stat(rec->paths[i], &st) && S_ISREG(st.st_mode)) {
+			exist[n_exist++] = rec->paths[i];
+		} else {
+			n_gone++;
+			if (verbose)
+				fprintf(stderr, "lost: %s: the file is gone\n", rec->paths[i]);
+		}
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&err, 0, sizeof(err));
+	memset(&c, 0, sizeof(c));
+	p.tty = isatty(2);
+	p.verbose = verbose;
+	for (i = 0; i < n_exist && !rc; i += INDEX_MAX_PATHS) {
+		struct corpus_counts part;
+		int n = (int)(n_exist - i < INDEX_MAX_PATHS ? n_exist - i : INDEX_MAX_PATHS);
+		rc = corpus_add(s, exist + i, n, on_progress, &p, &part, &err);
+		c.added += part.added;
+		c.failed += part.failed + part.skipped;
+	}
+	if (p.tty)
+		fputs("\r\033[K", stderr);
+	q_free(exist);
+	printf("recovered: %ld document%s re-indexed from their files", c.added, c.added == 1 ? "" : "s");
+	for (k = 1; k < RECOVER_N_TABLES; k++)
+		if (rec->tables[k].copied)
+			printf(", %ld %s", rec->tables[k].copied, table_label[k]);
+	printf("\n");
+	if (n_gone || c.failed) {
+		printf("lost: %zu document%s whose files are gone or unreadable%s\n", n_gone + (size_t)c.failed,
+		       n_gone + (size_t)c.failed == 1 ? "" : "s", verbose ? "" : " (--verbose lists them)");
+		lost_any = 1;
+	}
+	for (k = 0; k < RECOVER_N_TABLES; k++)
+		if (rec->tables[k].unreadable) {
+			printf("lost: %ld unreadable row%s or range%s of %s%s\n", rec->tables[k].unreadable,
+			       rec->tables[k].unreadable == 1 ? "" : "s", rec->tables[k].unreadable == 1 ? "" : "s",
+			       table_label[k], k == 0 ? ": add your folders again with 'quarry index add' "
+			       "to index what they held" : "");
+			lost_any = 1;
+		}
+	if (!lost_any && !rec->unreadable_schema)
+		printf("nothing else was lost\n");
+	if (rc) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Rebuild the full-text index; when the database is damaged (it cannot be
+ * opened as a database, quick_check finds damage, or the rebuild hits
+ * it), recover instead: move it aside, copy what can be read, re-index
+ * the known files.
+ */
+static int index_rebuild(const char *home_flag, int verbose)
+{
+	char home[4096];
+	struct store s;
+	struct store_recovery rec;
+	struct q_error err;
+	int rc, ok = 0;
 
 	memset(&err, 0, sizeof(err));
-	if (open_store(home, &s, "index rebuild"))
+	if (store_home(home_flag, home, sizeof(home), &err)) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
 		return 1;
-	if (store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err)) {
+	}
+	rc = store_open(&s, home, &err);
+	if (rc && rc != Q_EPARSE) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	if (!rc && (ok = quick_check(&s)) < 0) {
+		store_error(&s, sqlite3_errcode(s.db), "checking the database", &err);
 		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
-	printf("rebuilt the full-text index of %lld passages\n",
-	       query_int(&s, "SELECT count(*) FROM passages"));
+	if (!rc && ok) {
+		rc = store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err);
+		if (!rc) {
+			printf("rebuilt the full-text index of %lld passages\n",
+			       query_int(&s, "SELECT count(*) FROM passages"));
+			store_close(&s);
+			return 0;
+		}
+		if (rc != Q_EPARSE) {
+			fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+			store_close(&s);
+			return 1;
+		}
+	}
 	store_close(&s);
-	return 0;
+	memset(&err, 0, sizeof(err));
+	if (store_recover(home, &s, &rec, &err)) {
+		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		return 1;
+	}
+	rc = report_recovery(&s, &rec, verbose);
+	store_recovery_release(&rec);
+	store_close(&s);
+	return rc;
 }
 
 int cmd_index(int argc, char **argv)
@@ -286,10 +450,12 @@ int cmd_index(int argc, char **argv)
 	char **ops;
 	int n = 0, id, verbose = 0, rc;
 	const char *home = NULL, *sub;
+	struct corpus_add_options add_opt;
 
 	ops = q_calloc(INDEX_MAX_PATHS + 1, sizeof(*ops));
 	if (!ops)
 		return 1;
+	memset(&add_opt, 0, sizeof(add_opt));
 	cli_parser_init(&p, "index", argc, argv);
 	while ((id = cli_next_opt(&p, index_opts, ops, &n, INDEX_MAX_PATHS + 1)) != -1) {
 		if (id == -2) {
@@ -300,6 +466,8 @@ int cmd_index(int argc, char **argv)
 			home = p.value;
 		else if (id == O_VERBOSE)
 			verbose = 1;
+		else if (id == O_FOLLOW)
+			add_opt.follow_symlinks = 1;
 	}
 	rc = EXIT_USAGE;
 	if (n == 0) {
@@ -312,7 +480,7 @@ int cmd_index(int argc, char **argv)
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
 			goto out;
 		}
-		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose) : index_rm(home, ops + 1, n - 1);
+		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose, &add_opt) : index_rm(home, ops + 1, n - 1);
 	} else if (n > 1) {
 		cli_usage_error("index", "'%s' takes no arguments", sub);
 	} else if (!strcmp(sub, "ls")) {
@@ -322,7 +490,7 @@ int cmd_index(int argc, char **argv)
 	} else if (!strcmp(sub, "check")) {
 		rc = index_check(home);
 	} else if (!strcmp(sub, "rebuild")) {
-		rc = index_rebuild(home);
+		rc = index_rebuild(home, verbose);
 	} else {
 		cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or rebuild", sub);
 	}

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,10 +14,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/hash.h"
 #include "../doc/doc.h"
+#include "../doc/sniff.h"
 #include "split.h"
 
 static const char *const supported_ext[] = {".html", ".htm", ".xhtml", ".pdf", ".md", ".markdown",
@@ -39,17 +42,26 @@ struct add_run {
 	int files_in_batch;
 	struct seen seen;
 	int fatal;            /* a database error stopped the run */
+	int follow_symlinks;  /* read symlinked files wherever they point */
+	const char *root;     /* the folder being walked (real path), or NULL */
+	size_t root_len;
+	int walk_failed;      /* a folder or entry under root could not be read */
+	/* Added, updated and removed in the open batch: they count only
+	 * once it commits, so a rolled-back batch is not reported as done. */
+	long pending_added, pending_updated, pending_removed;
+	double pending_text_bytes;
 };
 
 static void report(struct add_run *r, enum corpus_event ev, const char *path, const char *why)
 {
 	switch (ev) {
-	case CORPUS_ADDED: r->counts->added++; break;
-	case CORPUS_UPDATED: r->counts->updated++; break;
+	case CORPUS_ADDED: r->pending_added++; break;
+	case CORPUS_UPDATED: r->pending_updated++; break;
 	case CORPUS_UNCHANGED: r->counts->unchanged++; break;
-	case CORPUS_REMOVED: r->counts->removed++; break;
+	case CORPUS_REMOVED: r->pending_removed++; break;
 	case CORPUS_SKIPPED: r->counts->skipped++; break;
 	case CORPUS_FAILED: r->counts->failed++; break;
+	case CORPUS_KEPT: r->counts->kept++; break;
 	}
 	if (r->fn)
 		r->fn(r->ctx, ev, path, why);
@@ -117,15 +129,31 @@ static int batch_begin(struct add_run *r)
 	return 0;
 }
 
+/* Forget what the open batch did: it was rolled back. */
+static void batch_rollback(struct add_run *r)
+{
+	if (r->in_batch)
+		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
+	r->in_batch = 0;
+	r->pending_added = r->pending_updated = r->pending_removed = 0;
+	r->pending_text_bytes = 0;
+}
+
 static int batch_end(struct add_run *r)
 {
 	if (!r->in_batch)
 		return 0;
-	r->in_batch = 0;
 	if (store_exec(r->s, "COMMIT", r->err)) {
-		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
+		batch_rollback(r);
 		return r->err ? r->err->code : Q_EIO;
 	}
+	r->in_batch = 0;
+	r->counts->added += r->pending_added;
+	r->counts->updated += r->pending_updated;
+	r->counts->removed += r->pending_removed;
+	r->counts->text_bytes += r->pending_text_bytes;
+	r->pending_added = r->pending_updated = r->pending_removed = 0;
+	r->pending_text_bytes = 0;
 	return 0;
 }
 
@@ -270,103 +298,229 @@ static long long lookup(struct store *s, const char *path, long long *size, long
 	return id;
 }
 
-static int read_file(const char *path, struct qbuf *b)
+int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struct stat *st,
+		     struct q_error *err)
 {
-	FILE *f = fopen(path, "rb");
-	int rc;
+	char chunk[65536];
+	int fd, flags, rc = Q_EIO;
+	ssize_t n;
 
-	if (!f)
-		return -1;
-	rc = qbuf_read_stream(b, f);
-	fclose(f);
-	return rc ? -1 : 0;
+	/* O_NONBLOCK: a FIFO swapped in after the walk's lstat must not block
+	 * the open; O_NOFOLLOW: nor may a symlink swapped in lead elsewhere. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return q_error_set(err, errno == ENOENT ? Q_EEMPTY : Q_EIO, "%s",
+				   errno == ENOENT ? "vanished while indexing" :
+				   errno == ELOOP ? "became a symlink while indexing" : strerror(errno));
+	if (fstat(fd, st)) {
+		rc = q_error_set(err, Q_EIO, "%s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		rc = q_error_set(err, Q_EUNSUPPORTED, "not a regular file");
+		goto out;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		rc = q_error_set(err, Q_EIO, "%s", strerror(errno));
+		goto out;
+	}
+	while (out->len < max_bytes) {
+		size_t want = max_bytes - out->len < sizeof(chunk) ? max_bytes - out->len : sizeof(chunk);
+		n = read(fd, chunk, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = q_error_set(err, Q_EIO, "%s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (qbuf_add(out, chunk, (size_t)n)) {
+			rc = q_error_set(err, out->err, "file over the size limit");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
 }
 
-static void add_file(struct add_run *r, const char *path, const struct stat *st)
+/* Where to read an entry the walk found: how the index names it (path)
+ * and the file its bytes come from (read_path: the target of a
+ * symlink, else path). */
+struct entry {
+	const char *path;
+	const char *read_path;
+	int sniff;   /* no extension quarry knows: read only if the head is text */
+};
+
+/* Remember a new mtime for a touched, unchanged document. */
+static void touch_doc(struct add_run *r, long long id, const struct stat *st, long long mtime)
 {
-	long long size = -1, mtime = -1, id;
-	long long now_mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	sqlite3_stmt *up;
+
+	if (batch_begin(r))
+		return;
+	if (sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
+			       -1, &up, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(up, 1, (long long)st->st_size);
+	sqlite3_bind_int64(up, 2, mtime);
+	sqlite3_bind_int64(up, 3, id);
+	sqlite3_step(up);
+	sqlite3_finalize(up);
+}
+
+static long long mtime_ns(const struct stat *st)
+{
+	return (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* The head of a file of unknown type: 1 if it is text, else reported. */
+static int head_is_text(struct add_run *r, const struct entry *e)
+{
+	struct qbuf head;
+	struct stat st;
+	struct q_error herr;
+	int text = 0, gz;
+
+	memset(&herr, 0, sizeof(herr));
+	qbuf_init(&head, SNIFF_HEAD_BYTES);
+	if (corpus_read_file(e->read_path, SNIFF_HEAD_BYTES, &head, &st, &herr)) {
+		report(r, herr.code == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, e->path, herr.msg);
+		goto out;
+	}
+	/* A gzip file (NEWS.gz) is judged after inflating, by doc_extract. */
+	gz = head.len >= 2 && (unsigned char)head.data[0] == 0x1f && (unsigned char)head.data[1] == 0x8b;
+	text = gz || sniff_is_text(qbuf_cstr(&head), head.len);
+	if (!text)
+		report(r, CORPUS_SKIPPED, e->path, head.len ? "binary content" : "empty file");
+out:
+	qbuf_release(&head);
+	return text;
+}
+
+static void add_file(struct add_run *r, const struct entry *e, const struct stat *st0)
+{
+	long long size = -1, mtime = -1, id, id_now;
 	char old_hash[32] = "", hash[32];
 	struct qbuf data;
 	struct q_doc doc;
 	struct doc_options opt;
 	struct q_error derr;
-	int rc;
+	struct stat st;
+	int rc, was_in_batch;
 
-	if (seen_add(&r->seen, path)) {
+	if (seen_add(&r->seen, e->path)) {
 		r->fatal = q_error_set(r->err, Q_ENOMEM, "out of memory");
 		return;
 	}
-	if (st->st_size > CORPUS_MAX_FILE_BYTES) {
+	if (st0->st_size > CORPUS_MAX_FILE_BYTES) {
 		char why[96];
 		snprintf(why, sizeof(why), "too large (%lld MB; the limit is %ld MB)",
-			 (long long)st->st_size >> 20, CORPUS_MAX_FILE_BYTES >> 20);
-		report(r, CORPUS_SKIPPED, path, why);
+			 (long long)st0->st_size >> 20, CORPUS_MAX_FILE_BYTES >> 20);
+		report(r, CORPUS_SKIPPED, e->path, why);
 		return;
 	}
-	id = lookup(r->s, path, &size, &mtime, old_hash, sizeof(old_hash));
-	if (id && size == (long long)st->st_size && mtime == now_mtime) {
-		report(r, CORPUS_UNCHANGED, path, NULL);
+	id = lookup(r->s, e->path, &size, &mtime, old_hash, sizeof(old_hash));
+	if (id && size == (long long)st0->st_size && mtime == mtime_ns(st0)) {
+		report(r, CORPUS_UNCHANGED, e->path, NULL);
 		return;
 	}
+	if (e->sniff && !head_is_text(r, e))
+		return;
+	memset(&derr, 0, sizeof(derr));
 	qbuf_init(&data, CORPUS_MAX_FILE_BYTES);
-	if (read_file(path, &data)) {
-		report(r, CORPUS_FAILED, path, errno == ENOENT ? "vanished while indexing" : strerror(errno));
+	if (corpus_read_file(e->read_path, CORPUS_MAX_FILE_BYTES, &data, &st, &derr)) {
+		report(r, derr.code == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, e->path, derr.msg);
 		qbuf_release(&data);
 		return;
 	}
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)q_fnv1a(qbuf_cstr(&data), data.len));
 	if (id && !strcmp(hash, old_hash)) {
-		/* Touched, not changed: remember the new mtime only. */
-		sqlite3_stmt *up;
-		if (sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
-				       -1, &up, NULL) == SQLITE_OK) {
-			if (!batch_begin(r)) {
-				sqlite3_bind_int64(up, 1, (long long)st->st_size);
-				sqlite3_bind_int64(up, 2, now_mtime);
-				sqlite3_bind_int64(up, 3, id);
-				sqlite3_step(up);
-			}
-			sqlite3_finalize(up);
-		}
-		report(r, CORPUS_UNCHANGED, path, NULL);
+		touch_doc(r, id, &st, mtime_ns(&st));   /* touched, not changed */
+		report(r, CORPUS_UNCHANGED, e->path, NULL);
 		qbuf_release(&data);
 		return;
 	}
 	memset(&opt, 0, sizeof(opt));
-	memset(&derr, 0, sizeof(derr));
 	opt.format = DOC_FORMAT_MARKDOWN;
-	opt.filename = path;
+	opt.filename = e->path;
 	rc = doc_extract(qbuf_cstr(&data), data.len, &opt, &doc, &derr);
 	qbuf_release(&data);
 	if (rc) {
-		report(r, rc == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, path, derr.msg);
+		report(r, rc == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, e->path, derr.msg);
 		return;
 	}
+	was_in_batch = r->in_batch;
 	if (batch_begin(r)) {
 		r->fatal = r->err ? r->err->code : Q_EIO;
 		doc_release(&doc);
 		return;
 	}
-	rc = store_doc(r->s, id, path, st, hash, &doc);
-	if (rc != SQLITE_OK) {
-		r->fatal = store_error(r->s, rc, "writing the index", r->err);
-		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
-		r->in_batch = 0;
+	/* Another quarry may have stored this path since the lookup above,
+	 * which ran outside the write transaction: look again inside it. */
+	id_now = was_in_batch ? id : lookup(r->s, e->path, &size, &mtime, old_hash, sizeof(old_hash));
+	if (id_now && id_now != id && !strcmp(hash, old_hash)) {
+		report(r, CORPUS_UNCHANGED, e->path, NULL);
 		doc_release(&doc);
 		return;
 	}
-	r->counts->text_bytes += (double)doc.text_len;
-	report(r, id ? CORPUS_UPDATED : CORPUS_ADDED, path, NULL);
+	rc = store_doc(r->s, id_now, e->path, &st, hash, &doc);
+	if (rc != SQLITE_OK) {
+		r->fatal = store_error(r->s, rc, "writing the index", r->err);
+		batch_rollback(r);
+		doc_release(&doc);
+		return;
+	}
+	r->pending_text_bytes += (double)doc.text_len;
+	report(r, id_now ? CORPUS_UPDATED : CORPUS_ADDED, e->path, NULL);
 	doc_release(&doc);
 	if (++r->files_in_batch >= CORPUS_BATCH_FILES && batch_end(r))
 		r->fatal = r->err ? r->err->code : Q_EIO;
 }
 
+/* A folder or entry the walk could not read: said, and remembered so
+ * that nothing under the folder being added is dropped. */
+static void walk_error(struct add_run *r, const char *path, const char *what, int errnum)
+{
+	char why[160];
+
+	r->walk_failed = 1;
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(errnum));
+	report(r, CORPUS_FAILED, path, why);
+}
+
+/* A symlinked file: its target if it may be read, else NULL (reported). */
+static const char *symlink_target(struct add_run *r, const char *path, char *target,
+				  struct stat *st)
+{
+	if (!realpath(path, target) || stat(target, st)) {
+		report(r, CORPUS_SKIPPED, path, "broken symlink");
+		return NULL;
+	}
+	if (!S_ISREG(st->st_mode))
+		return NULL;   /* symlinked folders are not followed: no loops */
+	if (r->follow_symlinks || (r->root && !strncmp(target, r->root, r->root_len) &&
+				   target[r->root_len] == '/'))
+		return target;
+	{
+		char why[PATH_MAX + 80];
+		snprintf(why, sizeof(why), "symlink to a file outside the folder (%s); "
+			 "--follow-symlinks reads it", target);
+		report(r, CORPUS_SKIPPED, path, why);
+	}
+	return NULL;
+}
+
+static void walk_entry(struct add_run *r, const char *path, int depth);
+
 static void walk(struct add_run *r, const char *dir, int depth)
 {
 	DIR *d;
-	struct dirent *e;
+	struct dirent *de;
 	char path[PATH_MAX];
 
 	if (depth > CORPUS_MAX_DEPTH) {
@@ -375,37 +529,63 @@ static void walk(struct add_run *r, const char *dir, int depth)
 	}
 	d = opendir(dir);
 	if (!d) {
-		report(r, CORPUS_FAILED, dir, strerror(errno));
+		walk_error(r, dir, "cannot read folder", errno);
 		return;
 	}
-	while (!r->fatal && (e = readdir(d))) {
-		struct stat st;
-
-		if (e->d_name[0] == '.')
+	for (;;) {
+		errno = 0;
+		if (r->fatal || !(de = readdir(d)))
+			break;
+		if (de->d_name[0] == '.')
 			continue;   /* hidden files and folders, ".", ".." */
-		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
+			walk_error(r, dir, "a name in it is too long", ENAMETOOLONG);
 			continue;
-		if (lstat(path, &st))
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			/* Symlinked files are read; symlinked folders are not
-			 * followed, so a link loop cannot trap the walk. */
-			if (stat(path, &st) || !S_ISREG(st.st_mode))
-				continue;
 		}
-		if (S_ISDIR(st.st_mode))
-			walk(r, path, depth + 1);
-		else if (S_ISREG(st.st_mode)) {
-			if (has_supported_ext(path))
-				add_file(r, path, &st);
-			else
-				report(r, CORPUS_SKIPPED, path, "unsupported file type");
-		}
+		walk_entry(r, path, depth);
 	}
+	if (errno && !r->fatal)
+		walk_error(r, dir, "cannot read folder", errno);
 	closedir(d);
 }
 
-/* Drop documents under folder that the walk did not see. */
+static void walk_entry(struct add_run *r, const char *path, int depth)
+{
+	char target[PATH_MAX];
+	struct entry e;
+	struct stat st;
+	enum sniff_name kind;
+
+	if (lstat(path, &st)) {
+		if (errno != ENOENT)   /* ENOENT: deleted since readdir */
+			walk_error(r, path, "cannot read", errno);
+		return;
+	}
+	e.path = path;
+	e.read_path = path;
+	if (S_ISLNK(st.st_mode) && !(e.read_path = symlink_target(r, path, target, &st)))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		walk(r, path, depth + 1);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(r, CORPUS_SKIPPED, path, "not a regular file");
+		return;
+	}
+	kind = has_supported_ext(path) ? SNIFF_NAME_TEXT : sniff_name(path);
+	if (kind == SNIFF_NAME_BINARY) {
+		report(r, CORPUS_SKIPPED, path, "unsupported file type");
+		return;
+	}
+	e.sniff = kind == SNIFF_NAME_UNKNOWN;
+	add_file(r, &e, &st);
+}
+
+/* Drop documents under folder whose files are gone. A document the walk
+ * did not see but whose file is still there (added by name, though the
+ * walk skips its kind) is kept; after a walk that could not read
+ * everything, nothing is dropped. */
 static int drop_vanished(struct add_run *r, const char *folder)
 {
 	sqlite3_stmt *st;
@@ -414,17 +594,27 @@ static int drop_vanished(struct add_run *r, const char *folder)
 	size_t n = 0, cap = 0, i;
 	int rc;
 
+	if (r->walk_failed) {
+		report(r, CORPUS_KEPT, folder, "some of it could not be read (see above), so no "
+		       "document under it was dropped; add it again once it can be read");
+		return 0;
+	}
 	snprintf(prefix, sizeof(prefix), "%s/", folder);
 	qsort(r->seen.paths, r->seen.n, sizeof(char *), cmp_str);
+	if (batch_begin(r))   /* look up inside the write transaction */
+		return r->fatal = r->err ? r->err->code : Q_EIO;
 	rc = sqlite3_prepare_v2(r->s->db, "SELECT id, path FROM documents WHERE substr(path, 1, ?2) = ?1",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return store_error(r->s, rc, "reading the index", r->err);
+		return r->fatal = store_error(r->s, rc, "reading the index", r->err);
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)strlen(prefix));
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *p = (const char *)sqlite3_column_text(st, 1);
+		struct stat fs;
 		if (bsearch(&p, r->seen.paths, r->seen.n, sizeof(char *), cmp_str))
+			continue;
+		if (!lstat(p, &fs) ? S_ISREG(fs.st_mode) : (errno != ENOENT && errno != ENOTDIR))
 			continue;
 		if (n == cap) {
 			long long *g = q_reallocarray(ids, cap ? cap * 2 : 64, sizeof(*ids));
@@ -438,7 +628,7 @@ static int drop_vanished(struct add_run *r, const char *folder)
 	}
 	sqlite3_finalize(st);
 	for (i = 0; i < n && !r->fatal; i++) {
-		if (batch_begin(r) || (rc = delete_doc(r->s, ids[i])) != SQLITE_OK)
+		if ((rc = delete_doc(r->s, ids[i])) != SQLITE_OK)
 			r->fatal = store_error(r->s, rc, "removing from the index", r->err);
 	}
 	q_free(ids);
@@ -447,6 +637,13 @@ static int drop_vanished(struct add_run *r, const char *folder)
 
 int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn, void *ctx,
 	       struct corpus_counts *counts, struct q_error *err)
+{
+	return corpus_add_with(s, paths, n, NULL, fn, ctx, counts, err);
+}
+
+int corpus_add_with(struct store *s, char *const *paths, int n, const struct corpus_add_options *o,
+		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts,
+		    struct q_error *err)
 {
 	struct add_run r;
 	int i;
@@ -458,31 +655,37 @@ int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn
 	r.ctx = ctx;
 	r.counts = counts;
 	r.err = err;
+	r.follow_symlinks = o && o->follow_symlinks;
 	doc_global_init();
 	for (i = 0; i < n && !r.fatal; i++) {
 		char real[PATH_MAX];
 		struct stat st;
+		struct entry e;
 
 		if (!realpath(paths[i], real) || stat(real, &st)) {
 			report(&r, CORPUS_FAILED, paths[i], strerror(errno));
 			continue;
 		}
+		e.path = e.read_path = real;
+		e.sniff = 0;   /* named by the user: always tried */
 		if (S_ISDIR(st.st_mode)) {
+			r.root = real;
+			r.root_len = strlen(real);
+			r.walk_failed = 0;
 			walk(&r, real, 0);
 			if (!r.fatal)
 				drop_vanished(&r, real);
+			r.root = NULL;
 		} else if (S_ISREG(st.st_mode)) {
-			add_file(&r, real, &st);
+			add_file(&r, &e, &st);
 		} else {
 			report(&r, CORPUS_SKIPPED, paths[i], "not a file or folder");
 		}
 	}
 	if (!r.fatal && batch_end(&r))
 		r.fatal = err ? err->code : Q_EIO;
-	if (r.fatal && r.in_batch) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		r.in_batch = 0;
-	}
+	if (r.fatal)
+		batch_rollback(&r);
 	seen_release(&r.seen);
 	return r.fatal;
 }

@@ -2,13 +2,21 @@
  * corpus.h - the user's documents in the index: add, remove, list, search.
  *
  * corpus_add walks files and folders (recursively, not following symlinked
- * folders, skipping hidden and unsupported files), reads each supported
- * file through the document pipeline (doc.h), splits it into passages
- * (split.h) and stores it. It is incremental: a file whose size and mtime
- * are unchanged is not read; one whose content hash is unchanged is not
- * re-indexed; files that vanished from a folder being added are dropped.
- * Writes happen in batches, each one transaction, so a full disk or a
- * crash never leaves half a document behind.
+ * folders, nor symlinked files that point outside the folder being added,
+ * skipping hidden and binary files), reads each supported file through the
+ * document pipeline (doc.h), splits it into passages (split.h) and stores
+ * it. Files without an extension quarry knows (README, NEWS.gz) are read
+ * when their first bytes are text (sniff.h). Files are opened without
+ * following links or blocking (a FIFO swapped in is skipped). It is
+ * incremental: a file whose size and mtime are unchanged is not read; one
+ * whose content hash is unchanged is not re-indexed; documents under a
+ * folder being added whose files are gone are dropped, but nothing is
+ * dropped under a folder the walk could not wholly read (EACCES, EMFILE,
+ * a stale mount). Writes happen in batches, each one transaction (BEGIN
+ * IMMEDIATE; every lookup that decides a write is repeated inside it, so
+ * two quarry processes adding one folder agree), so a full disk or a
+ * crash never leaves half a document behind, and the counts report only
+ * committed batches.
  *
  * Search takes the user's syntax: plain words (passages with all of them
  * first, then with any; ranked by BM25 with titles and headings weighing
@@ -39,7 +47,8 @@
 
 enum corpus_event {
 	CORPUS_ADDED, CORPUS_UPDATED, CORPUS_UNCHANGED, CORPUS_REMOVED,
-	CORPUS_SKIPPED, CORPUS_FAILED
+	CORPUS_SKIPPED, CORPUS_FAILED,
+	CORPUS_KEPT   /* a folder whose vanished documents were kept: the walk hit errors */
 };
 
 /* Per file, as it is handled; why is NULL or a reason ("hidden",
@@ -47,13 +56,33 @@ enum corpus_event {
 typedef void (*corpus_progress_fn)(void *ctx, enum corpus_event ev, const char *path,
 				   const char *why);
 
+/* Committed work only: a batch rolled back (full disk) counts nothing. */
 struct corpus_counts {
 	long added, updated, unchanged, removed, skipped, failed;
+	long kept;           /* folders whose documents were kept after walk errors */
 	double text_bytes;   /* extracted text of files (re)indexed */
 };
 
+struct corpus_add_options {
+	int follow_symlinks;   /* read symlinked files that point outside the folder */
+};
+
+/* Add files and folders; the options may be NULL (defaults). Returns 0,
+ * or the Q_E* code of a database error that stopped the run (err says
+ * what); per-file problems only go to fn and the counts. */
 int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn, void *ctx,
 	       struct corpus_counts *counts, struct q_error *err);
+int corpus_add_with(struct store *s, char *const *paths, int n, const struct corpus_add_options *o,
+		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts,
+		    struct q_error *err);
+
+/* Read at most max_bytes of the regular file at path into out, opening it
+ * with O_NOFOLLOW and O_NONBLOCK (so a symlink or FIFO swapped in cannot
+ * redirect or block the read); *st is the descriptor's fstat. Q_EUNSUPPORTED
+ * for anything but a regular file, Q_EEMPTY if it vanished, Q_EIO. */
+struct stat;
+int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struct stat *st,
+		     struct q_error *err);
 
 /* Remove documents at these paths (files, or everything under folders). */
 int corpus_remove(struct store *s, char *const *paths, int n, long *removed, struct q_error *err);

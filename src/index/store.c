@@ -121,8 +121,9 @@ int store_error(struct store *s, int rc, const char *what, struct q_error *err)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return q_error_set(err, Q_EPARSE,
-				   "%s: the database %s is damaged (%s); run 'quarry index check', "
-				   "then 'quarry index rebuild'", what, s->path, msg);
+				   "%s: the database %s is damaged (%s); 'quarry index check' shows the "
+				   "damage, and 'quarry index rebuild' moves the file aside and recovers "
+				   "what can be read", what, s->path, msg);
 	case SQLITE_FULL:
 		return q_error_set(err, Q_EIO, "%s: the disk is full; nothing of this batch was written", what);
 	case SQLITE_BUSY:
@@ -157,6 +158,10 @@ static int user_version(struct store *s, int *out)
 	return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* Apply the migrations the file lacks. The version is read inside the
+ * write transaction (BEGIN IMMEDIATE waits for any other writer), so two
+ * quarry processes opening a new or old database at once do not both run
+ * one migration ("table documents already exists"). */
 static int migrate(struct store *s, struct q_error *err)
 {
 	int version = 0, rc, target = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -164,18 +169,17 @@ static int migrate(struct store *s, struct q_error *err)
 	rc = user_version(s, &version);
 	if (rc != SQLITE_OK)
 		return store_error(s, rc, "cannot read the database", err);
-	if (version > target)
-		return q_error_set(err, Q_EUNSUPPORTED,
-				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
-				   s->path, version, target);
 	while (version < target) {
 		char pragma[64];
 		if (store_exec(s, "BEGIN IMMEDIATE", err))
 			return err ? err->code : Q_EIO;
-		rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL);
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+		rc = user_version(s, &version);
+		if (rc == SQLITE_OK && version < target) {
+			rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, NULL);
+			snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
+		}
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
@@ -183,9 +187,33 @@ static int migrate(struct store *s, struct q_error *err)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return code;
 		}
-		version++;
+		rc = user_version(s, &version);
+		if (rc != SQLITE_OK)
+			return store_error(s, rc, "cannot read the database", err);
 	}
+	if (version > target)
+		return q_error_set(err, Q_EUNSUPPORTED,
+				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+				   s->path, version, target);
 	return 0;
+}
+
+/* Switching a new database to WAL needs an exclusive lock, and SQLite
+ * does not call the busy handler for it: when several quarry processes
+ * open a fresh home at once, wait for the lock here. */
+static int set_pragmas(struct store *s)
+{
+	int rc, waited_ms = 0;
+
+	for (;;) {
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+					 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", NULL, NULL, NULL);
+		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+		    waited_ms >= STORE_BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_sleep(20);
+		waited_ms += 20;
+	}
 }
 
 int store_open(struct store *s, const char *home, struct q_error *err)
@@ -209,8 +237,7 @@ int store_open(struct store *s, const char *home, struct q_error *err)
 		store_close(s);
 		return err ? err->code : Q_EUNSUPPORTED;
 	}
-	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", NULL, NULL, NULL);
+	rc = set_pragmas(s);
 	if (rc != SQLITE_OK || migrate(s, err)) {
 		int code = rc != SQLITE_OK ? store_error(s, rc, "cannot open the database", err)
 					   : (err ? err->code : Q_EIO);
@@ -218,6 +245,83 @@ int store_open(struct store *s, const char *home, struct q_error *err)
 		return code;
 	}
 	return 0;
+}
+
+/* "file:" URI of path with immutable=1, for a database nobody can write:
+ * reserved characters percent-encoded. 0, or -1 if it does not fit. */
+static int immutable_uri(const char *path, char *out, size_t size)
+{
+	size_t o = 0;
+	const char *p;
+	int k = snprintf(out, size, "file:");
+
+	if (k < 0 || (size_t)k >= size)
+		return -1;
+	o = (size_t)k;
+	for (p = path; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (o + 4 >= size)
+			return -1;
+		if (c == '%' || c == '?' || c == '#' || c < 0x21 || c >= 0x7f)
+			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	k = snprintf(out + o, size - o, "?immutable=1");
+	return k < 0 || (size_t)k >= size - o ? -1 : 0;
+}
+
+static int open_ro(struct store *s, int immutable, struct q_error *err)
+{
+	char uri[4096 * 3 + 32];
+	int rc;
+
+	if (immutable && immutable_uri(s->path, uri, sizeof(uri)))
+		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
+	rc = sqlite3_open_v2(immutable ? uri : s->path, &s->db, SQLITE_OPEN_READONLY |
+			     SQLITE_OPEN_NOMUTEX | (immutable ? SQLITE_OPEN_URI : 0), NULL);
+	if (rc != SQLITE_OK)
+		return store_error(s, rc, "cannot open the database", err);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (tokenizer_register_fts5(s->db, err) || rank_register_fts5(s->db, err))
+		return err ? err->code : Q_EUNSUPPORTED;
+	return 0;
+}
+
+int store_open_readonly(struct store *s, const char *home, struct q_error *err)
+{
+	int rc, version = 0, target = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	struct stat st;
+
+	memset(s, 0, sizeof(s[0]));
+	if (snprintf(s->path, sizeof(s->path), "%s/%s", home, STORE_DB_NAME) >= (int)sizeof(s->path))
+		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
+	if (stat(s->path, &st) && errno == ENOENT)
+		return store_open(s, home, err);   /* nothing yet: create it, as before */
+	rc = open_ro(s, 0, err);
+	if (!rc && (rc = user_version(s, &version)) != SQLITE_OK) {
+		/* A WAL database in a folder we cannot write: no -shm can be
+		 * made. Nobody can write there either, so read it as is. */
+		if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
+			store_close(s);
+			rc = open_ro(s, 1, err);
+			if (!rc && (rc = user_version(s, &version)) != SQLITE_OK)
+				rc = store_error(s, rc, "cannot read the database", err);
+		} else {
+			rc = store_error(s, rc, "cannot read the database", err);
+		}
+	}
+	if (!rc && version == 0) {   /* created but never set up */
+		store_close(s);
+		return store_open(s, home, err);
+	}
+	if (!rc && version > target)
+		rc = q_error_set(err, Q_EUNSUPPORTED,
+				 "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+				 s->path, version, target);
+	if (rc)
+		store_close(s);
+	return rc;
 }
 
 void store_close(struct store *s)

@@ -51,8 +51,15 @@ int store_home(const char *home_flag, char *out, size_t out_size, struct q_error
 
 /* Create the home folder if needed, open (or create) the database and
  * migrate it. A damaged file gives Q_EPARSE with a message naming
- * `quarry index check` and `quarry index rebuild`. */
+ * `quarry index check` and `quarry index rebuild` (which recovers it:
+ * recover.h). */
 int store_open(struct store *s, const char *home, struct q_error *err);
+/* Open the database for reading only (search, ls, stats, check), so a
+ * read-only file or folder can still be searched; a WAL database whose
+ * folder cannot be written is opened immutable. No migrations run: an
+ * older schema is read as it is. A missing database is created with
+ * store_open. Errors as for store_open. */
+int store_open_readonly(struct store *s, const char *home, struct q_error *err);
 void store_close(struct store *s);
 
 /* Run SQL without results; on failure set err with context. */

@@ -7,7 +7,14 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../../src/core/qbuf.h"
+#include "../../src/doc/sniff.h"
 #include "../../src/index/corpus.h"
 #include "../../src/index/rank.h"
 #include "../../src/index/split.h"
@@ -250,9 +257,78 @@ static void qrank_orders_small_corpus(void **state)
 	sqlite3_close(db);
 }
 
+/* A FIFO swapped in for a file must not block the read (the old fopen
+ * blocked forever), nor may a symlink be followed. */
+static void read_file_refuses_fifo_and_links(void **state)
+{
+	char dir[] = "/tmp/quarry-test-XXXXXX", fifo[64], link[64], file[64];
+	struct qbuf b;
+	struct stat st;
+	struct q_error err;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/pipe", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(file, sizeof(file), "%s/file.txt", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("some text\n", f);
+	fclose(f);
+	assert_int_equal(symlink(file, link), 0);
+	qbuf_init(&b, 1 << 20);
+	alarm(10);   /* a blocking open fails the test instead of hanging it */
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(corpus_read_file(fifo, 1 << 20, &b, &st, &err), Q_EUNSUPPORTED);
+	assert_string_equal(err.msg, "not a regular file");
+	assert_int_not_equal(corpus_read_file(link, 1 << 20, &b, &st, &err), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(corpus_read_file(file, 4, &b, &st, &err), 0);
+	assert_int_equal(b.len, 4);   /* stops at max_bytes */
+	assert_int_equal(st.st_size, 10);
+	alarm(0);
+	qbuf_release(&b);
+	unlink(fifo);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+}
+
+static void sniff_text_and_binary(void **state)
+{
+	static const char gbk[] = "\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7\n";   /* GBK text */
+	static const char elf[] = "\x7f" "ELFabcdefgh";
+	char noisy[200];
+
+	(void)state;
+	assert_true(sniff_is_text("Release notes\n\tfixed a bug\r\n", 28));
+	assert_true(sniff_is_text(gbk, sizeof(gbk) - 1));
+	assert_true(sniff_is_text("\xEF\xBB\xBFhi", 5));
+	assert_false(sniff_is_text("", 0));
+	assert_false(sniff_is_text("text\0more", 9));
+	assert_false(sniff_is_text(elf, sizeof(elf) - 1));
+	assert_false(sniff_is_text("%PDF-1.7 text", 13));
+	memset(noisy, 'a', sizeof(noisy));
+	noisy[10] = 0x01;
+	noisy[20] = 0x02;
+	noisy[30] = 0x03;
+	assert_false(sniff_is_text(noisy, sizeof(noisy)));   /* 1.5% controls */
+	assert_int_equal(sniff_name("/d/README"), SNIFF_NAME_UNKNOWN);
+	assert_int_equal(sniff_name("/d/notes.RST"), SNIFF_NAME_TEXT);
+	assert_int_equal(sniff_name("/d/main.c"), SNIFF_NAME_TEXT);
+	assert_int_equal(sniff_name("/d/changes.org.gz"), SNIFF_NAME_TEXT);
+	assert_int_equal(sniff_name("/d/photo.JPG"), SNIFF_NAME_BINARY);
+	assert_int_equal(sniff_name("/d/src.tar.gz"), SNIFF_NAME_BINARY);
+	assert_int_equal(sniff_name("/d/NEWS.gz"), SNIFF_NAME_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(read_file_refuses_fifo_and_links),
+		cmocka_unit_test(sniff_text_and_binary),
 		cmocka_unit_test(words_fold_and_stem),
 		cmocka_unit_test(cjk_bigrams),
 		cmocka_unit_test(hostile_input),
