@@ -4,8 +4,22 @@
  * One attempt = one libcurl easy transfer on the calling thread
  * (attempt.c). llm_chat wraps attempts in the limits (a slot, pacing,
  * token bucket), the retry loop and the cache.
+ *
+ * Budgets are hard (llm.h): a call reserves its prompt estimate and its
+ * reply cap from the client's pool before it starts and hands back the
+ * unused part when it ends, so parallel calls cannot together overrun.
+ * The prompt estimate for a budget is the request body's bytes / 3 (more
+ * than any tokenizer we know makes of English, and a CJK character's
+ * three UTF-8 bytes are about one token), scaled up by the most a
+ * server's own prompt figure ever exceeded it. Where it can still
+ * undercount: a server that adds a long hidden system prompt, or
+ * tokenizes bytes (emoji, rare scripts) at under 3 bytes a token; the
+ * first such call overruns by the difference and the ratio corrects the
+ * calls after it. A server that ignores max_tokens can overrun by its
+ * reply; nothing on our side can stop that once the reply is written.
  */
 #include <curl/curl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +86,7 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 	}
 	c->tpm_tokens = (double)cfg->tpm;
 	c->tpm_at_ms = q_now_ms();
+	c->prompt_ratio = 1.0;
 	return 0;
 }
 
@@ -102,6 +117,42 @@ struct llm_totals llm_client_totals(struct llm_client *c)
 	return t;
 }
 
+/* ---- untrusted usage figures ---- */
+
+static long clamp_tokens(long v)
+{
+	return v < 0 ? 0 : v > LLM_MAX_USAGE_TOKENS ? LLM_MAX_USAGE_TOKENS : v;
+}
+
+/* a + b, stopping at LONG_MAX (a, b >= 0). */
+static long add_sat(long a, long b)
+{
+	return b > LONG_MAX - a ? LONG_MAX : a + b;
+}
+
+/* Clamp each figure; recompute the cost if any was out of range. */
+static void usage_sanitize(struct llm_client *c, const char *model, struct llm_usage *u)
+{
+	struct llm_usage in = *u;
+	struct llm_price price;
+	int known;
+
+	u->prompt = clamp_tokens(u->prompt);
+	u->completion = clamp_tokens(u->completion);
+	u->cached = clamp_tokens(u->cached);
+	u->reasoning = clamp_tokens(u->reasoning);
+	if (u->cached > u->prompt)
+		u->cached = u->prompt;
+	if (u->reasoning > u->completion)
+		u->reasoning = u->completion;
+	if (in.prompt == u->prompt && in.completion == u->completion && in.cached == u->cached &&
+	    isfinite(u->cost_usd) && u->cost_usd >= 0)
+		return;
+	price = llm_price_of(c->cfg, model, &known);
+	u->cost_usd = ((double)(u->prompt - u->cached) * price.in + (double)u->cached * price.cached_in +
+		       (double)u->completion * price.out) / 1e6;
+}
+
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms)
 {
 	pthread_mutex_lock(&c->mu);
@@ -111,15 +162,27 @@ void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long t
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Caller holds mu. */
+/* Tokens spent so far (caller holds mu). */
+static long used_tokens(const struct llm_client *c)
+{
+	return add_sat(c->totals.prompt, c->totals.completion);
+}
+
+/* Caller holds mu. Spent means not even a minimal call would fit (a
+ * minimal prompt and LLM_MIN_USEFUL_REPLY); the real prompt of the next
+ * call is checked when it reserves. */
 static const char *spent_locked(struct llm_client *c, char *buf, size_t size)
 {
 	const struct llm_totals *t = &c->totals;
+	const long least = LLM_MIN_USEFUL_REPLY + 64;
+	double least_usd = c->cfg->price_known ? (double)least * c->cfg->price.out / 1e6 : 0;
 
-	if (c->budget_tokens > 0 && t->prompt + t->completion >= c->budget_tokens)
-		snprintf(buf, size, "the token budget (%ld) is spent", c->budget_tokens);
-	else if (c->budget_usd > 0 && t->cost_usd >= c->budget_usd)
-		snprintf(buf, size, "the money budget ($%.4g) is spent", c->budget_usd);
+	if (c->budget_tokens > 0 && used_tokens(c) > c->budget_tokens - least)
+		snprintf(buf, size, "the token budget (%ld) is spent: %ld used", c->budget_tokens,
+			 used_tokens(c));
+	else if (c->budget_usd > 0 && t->cost_usd + least_usd > c->budget_usd)
+		snprintf(buf, size, "the money budget ($%.4g) is spent: $%.6f used", c->budget_usd,
+			 t->cost_usd);
 	else if (c->deadline_ms > 0 && q_now_ms() >= c->deadline_ms)
 		snprintf(buf, size, "the time limit is reached");
 	else
@@ -156,7 +219,6 @@ static void wait_ms(struct llm_client *c, double ms)
 static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
-	char why[128];
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -166,9 +228,10 @@ static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 			pthread_mutex_unlock(&c->mu);
 			return q_error_set(err, Q_ETIMEOUT, "cancelled");
 		}
-		if (spent_locked(c, why, sizeof(why))) {
+		/* tokens and money were reserved before; only time can run out */
+		if (c->deadline_ms > 0 && t >= c->deadline_ms) {
 			pthread_mutex_unlock(&c->mu);
-			return q_error_set(err, Q_EBUDGET, "%s", why);
+			return q_error_set(err, Q_EBUDGET, "the time limit is reached");
 		}
 		if (cfg->tpm > 0) {
 			c->tpm_tokens += (t - c->tpm_at_ms) * (double)cfg->tpm / 60000.0;
@@ -205,6 +268,117 @@ static void release_slot(struct llm_client *c)
 	c->active--;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- hard budgets ---- */
+
+/* What one call holds of the budget while it runs. */
+struct budget_hold {
+	long tokens;
+	double usd;
+	long prompt_est;           /* the estimate before prompt_ratio, for the ratio */
+	int held;
+};
+
+/* The prompt of body_bytes of request, as the budget counts it. */
+static long budget_prompt_estimate(size_t body_bytes)
+{
+	return (long)(body_bytes / 3) + 8;
+}
+
+/* Reserve the prompt and a reply cap for r; *max_tokens gets the cap the
+ * request must carry (0: no budget, leave it). Waits while calls in
+ * flight hold what this one needs; Q_EBUDGET when it cannot fit. */
+static int budget_reserve(struct llm_client *c, const struct llm_request *r, const char *model,
+			  long prompt_raw, struct budget_hold *h, long *max_tokens, struct q_error *err)
+{
+	int known = 0, rc = 0;
+	struct llm_price price = llm_price_of(c->cfg, model, &known);
+	long want = r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP;
+	long least = want < LLM_MIN_USEFUL_REPLY ? want : LLM_MIN_USEFUL_REPLY;
+	long prompt;
+
+	memset(h, 0, sizeof(*h));
+	*max_tokens = 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->budget_tokens <= 0 && (c->budget_usd <= 0 || !known))
+		goto out;
+	prompt = (long)ceil((double)prompt_raw * c->prompt_ratio);
+	if (c->cfg->context > prompt && want > c->cfg->context - prompt)
+		want = c->cfg->context - prompt;   /* the reply must fit the context too */
+	for (;;) {
+		long cap = want;
+		double usd = 0;
+		if (c->cancelled) {
+			rc = q_error_set(err, Q_ETIMEOUT, "cancelled");
+			goto out;
+		}
+		if (c->budget_tokens > 0) {
+			long left = c->budget_tokens - used_tokens(c) - c->held_tokens - prompt;
+			if (left < cap)
+				cap = left;
+		}
+		if (c->budget_usd > 0 && known) {
+			double left = c->budget_usd - c->totals.cost_usd - c->held_usd -
+				      (double)prompt * price.in / 1e6;
+			if (left < 0)
+				cap = -1;
+			else if (price.out > 0 && left / (price.out / 1e6) < (double)cap)
+				cap = (long)floor(left / (price.out / 1e6));
+		}
+		if (cap >= least) {
+			usd = known ? ((double)prompt * price.in + (double)cap * price.out) / 1e6 : 0;
+			h->tokens = prompt + cap;
+			h->usd = usd;
+			h->prompt_est = prompt_raw;
+			h->held = 1;
+			c->held_tokens += h->tokens;
+			c->held_usd += usd;
+			c->n_held++;
+			*max_tokens = cap;
+			if (cap < (r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP))
+				c->totals.budget_capped++;
+			goto out;
+		}
+		if (c->n_held == 0)
+			break;
+		wait_ms(c, 200);   /* calls in flight may hand back what they did not use */
+	}
+	if (c->budget_tokens > 0 && used_tokens(c) + prompt + least > c->budget_tokens)
+		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is spent: %ld used, and the next "
+				 "call needs about %ld for its prompt and %ld for a reply", c->budget_tokens,
+				 used_tokens(c), prompt, least);
+	else
+		rc = q_error_set(err, Q_EBUDGET, "the money budget ($%.4g) is spent: $%.6f used, and the "
+				 "next call needs about $%.6f", c->budget_usd, c->totals.cost_usd,
+				 ((double)prompt * price.in + (double)least * price.out) / 1e6);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* Hand a reservation back (caller holds mu); learn how far the server's
+ * prompt figure was above the estimate. */
+static void budget_release_locked(struct llm_client *c, struct budget_hold *h,
+				  const struct llm_usage *u)
+{
+	if (!h || !h->held)
+		return;
+	c->held_tokens -= h->tokens;
+	c->held_usd -= h->usd;
+	c->n_held--;
+	if (c->n_held == 0) {   /* no drift from float sums */
+		c->held_tokens = 0;
+		c->held_usd = 0;
+	}
+	if (u && !u->estimated && h->prompt_est > 0 && (double)u->prompt > c->prompt_ratio *
+	    (double)h->prompt_est) {
+		c->prompt_ratio = (double)u->prompt / (double)h->prompt_est;
+		if (c->prompt_ratio > 8)
+			c->prompt_ratio = 8;
+	}
+	h->held = 0;
+	pthread_cond_broadcast(&c->cv);
 }
 
 /* Replace every copy of the key in msg with "***". */
@@ -471,9 +645,13 @@ void llm_response_release(struct llm_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void count(struct llm_client *c, const struct llm_response *r, int failed, int retries)
+/* Count a finished call and release its reservation, in one step so no
+ * other call sees the budget without both. */
+static void count(struct llm_client *c, const struct llm_response *r, int failed, int retries,
+		  struct budget_hold *h)
 {
 	pthread_mutex_lock(&c->mu);
+	budget_release_locked(c, h, failed ? NULL : &r->usage);
 	c->totals.retries += retries;
 	if (failed) {
 		c->totals.failures++;
@@ -482,10 +660,10 @@ static void count(struct llm_client *c, const struct llm_response *r, int failed
 		c->totals.cache_hits++;
 	} else {
 		c->totals.calls++;
-		c->totals.prompt += r->usage.prompt;
-		c->totals.cached += r->usage.cached;
-		c->totals.completion += r->usage.completion;
-		c->totals.reasoning += r->usage.reasoning;
+		c->totals.prompt = add_sat(c->totals.prompt, r->usage.prompt);
+		c->totals.cached = add_sat(c->totals.cached, r->usage.cached);
+		c->totals.completion = add_sat(c->totals.completion, r->usage.completion);
+		c->totals.reasoning = add_sat(c->totals.reasoning, r->usage.reasoning);
 		c->totals.estimated_calls += r->usage.estimated;
 		c->totals.cost_usd += r->usage.cost_usd;
 		if (!r->usage.cost_known)
@@ -505,6 +683,9 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	char key[65], *keytext = NULL;
 	json_t *body;
 	struct llm_request capped;
+	struct budget_hold hold = {0};
+	size_t body_bytes;
+	long cap;
 
 	memset(resp, 0, sizeof(*resp));
 	if (r->n_messages == 0)
@@ -521,26 +702,24 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	if (!keytext)
 		return q_error_set(err, Q_ENOMEM, "out of memory building the request");
 	cache_key(c, keytext, key);
+	body_bytes = strlen(keytext);
 	free(keytext);
 	if (!r->no_cache && cache_get(c, key, resp)) {
 		resp->ms = q_now_ms() - t0;
 		replay(r, resp);
-		count(c, resp, 0, 0);
+		count(c, resp, 0, 0, NULL);
 		return 0;
 	}
 	llm_response_release(resp);
 
-	/* Under a token budget a reply may not run past what is left (the
-	 * cache key above is the request as asked, so a resumed run still
-	 * finds it). */
-	if (c->budget_tokens > 0) {
-		struct llm_totals t = llm_client_totals(c);
-		long left = c->budget_tokens - (t.prompt + t.completion) - est;
-		if (left < 256)
-			left = 256;
+	/* Under a budget the call reserves its prompt and reply first, and
+	 * the reply may not run past what is left (the cache key above is
+	 * the request as asked, so a resumed run still finds it). */
+	if ((rc = budget_reserve(c, r, model, budget_prompt_estimate(body_bytes), &hold, &cap, err)))
+		return rc;
+	if (cap > 0) {
 		capped = *r;
-		if (capped.max_tokens == 0 || capped.max_tokens > left)
-			capped.max_tokens = left;
+		capped.max_tokens = cap;
 		r = &capped;
 	}
 
@@ -572,6 +751,8 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			rc = llm_attempt_finish(c, &a, r, resp, err);
 			if (!rc && a.finished == 0 && a.done == 0 && !a.is_sse)
 				resp->finish_reason[0] = '\0';
+			if (!rc)
+				usage_sanitize(c, model, &resp->usage);
 		}
 		delay = llm_retry_after_ms(a.retry_after);
 		llm_attempt_release(&a);
@@ -629,11 +810,11 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		}
 		if (err)
 			llm_mask_key(cfg, err->msg);
-		count(c, resp, 1, attempt > 0 ? attempt - 1 : 0);
+		count(c, resp, 1, attempt > 0 ? attempt - 1 : 0, &hold);
 		llm_response_release(resp);
 		return rc;
 	}
-	count(c, resp, 0, attempt - 1);
+	count(c, resp, 0, attempt - 1, &hold);
 	if (!r->no_cache && strcmp(resp->finish_reason, "length") != 0)
 		cache_put(c, key, resp);
 	return 0;

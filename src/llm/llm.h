@@ -119,6 +119,7 @@ struct llm_totals {
 	long estimated_calls;
 	double cost_usd;
 	int cost_unknown;          /* some call had no price */
+	long budget_capped;        /* replies whose max_tokens a budget lowered */
 };
 
 struct store;
@@ -138,11 +139,20 @@ struct llm_client {
 	int no_temperature;        /* the model refused a temperature (reasoning models) */
 	volatile int cancelled;
 	struct llm_totals totals;
-	/* Budgets (0 = none): a request that would start past one fails
-	 * with Q_EBUDGET; replies are capped to the tokens left. */
+	/* Budgets (0 = none). Hard: before a call starts it reserves its
+	 * prompt estimate plus its reply cap (max_tokens, lowered to what is
+	 * left) from the pool that every call of the client shares; the end
+	 * of the call releases the reservation and counts the real usage. A
+	 * call that does not fit waits for calls in flight to release theirs,
+	 * and fails with Q_EBUDGET when none is left to wait for. Guarded by
+	 * mu. */
 	long budget_tokens;        /* prompt + completion, all calls */
 	double budget_usd;
 	double deadline_ms;        /* q_now_ms() time */
+	long held_tokens;          /* reserved by calls in flight */
+	double held_usd;
+	int n_held;
+	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
 	/* Idle libcurl handles: each keeps its connections open, so calls
 	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
 	void *idle[LLM_POOL_MAX];
@@ -157,6 +167,16 @@ void llm_client_set_cache(struct llm_client *c, struct store *s);
  * Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);
 struct llm_totals llm_client_totals(struct llm_client *c);
+/* Usage figures a server reports are clamped to 0..LLM_MAX_USAGE_TOKENS
+ * each, and the totals saturate: a hostile figure can neither wrap them
+ * negative nor keep a budget from tripping. */
+#define LLM_MAX_USAGE_TOKENS 1000000000L
+/* Under a budget, a call starts only if its prompt and a reply of this
+ * many tokens (or its own smaller max_tokens) still fit. */
+#define LLM_MIN_USEFUL_REPLY 256
+/* Under a budget, the reply cap of a call that sets no max_tokens. */
+#define LLM_BUDGET_REPLY_CAP 4096
+
 /* Set budgets; time_limit_ms from now. 0 = no limit. */
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms);
 /* Why no new request may start ("the token budget (50000) is spent"),

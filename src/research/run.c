@@ -155,9 +155,11 @@ static int should_stop(struct run *r)
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
-	if (rc == Q_EBUDGET && !r->stopped[0]) {
-		snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
-		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
+	if (rc == Q_EBUDGET) {   /* said once; the calls of a batch that did not fit say nothing more */
+		if (!r->stopped[0]) {
+			snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
+			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
+		}
 	} else if (rc == Q_ETIMEOUT && r->env->cancel && *r->env->cancel) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 	} else {
