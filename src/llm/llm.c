@@ -105,6 +105,14 @@ void llm_client_set_cache(struct llm_client *c, struct store *s)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
+{
+	pthread_mutex_lock(&c->mu);
+	c->run_store = run_id > 0 ? s : NULL;
+	c->run_id = run_id > 0 ? run_id : 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
 void llm_client_cancel(struct llm_client *c) { c->cancelled = 1; }
 
 struct llm_totals llm_client_totals(struct llm_client *c)
@@ -502,23 +510,41 @@ static const char *jstr(const json_t *o, const char *k, const char *dflt)
 	return v ? v : dflt;
 }
 
-static int cache_get(struct llm_client *c, const char *key, struct llm_response *resp)
+/* A reply kept in the database: the shared cache (run_id 0: llm_cache)
+ * or the record of one run (run_cache, key "llm:" + the request hash).
+ * Guarded by mu, like every use of the client's store. */
+static char *reply_load(struct store *s, long run_id, const char *key)
 {
 	sqlite3_stmt *st = NULL;
-	json_t *o = NULL, *u, *calls, *tc;
+	char *text = NULL;
+	int rc;
+
+	if (!s)
+		return NULL;
+	rc = run_id > 0 ? sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?2 "
+					     "AND key = 'llm:' || ?1", -1, &st, NULL)
+			: sqlite3_prepare_v2(s->db, "SELECT reply FROM llm_cache WHERE key = ?1", -1, &st,
+					     NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (run_id > 0)
+			sqlite3_bind_int64(st, 2, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			text = q_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return text;
+}
+
+/* Fill resp from a kept reply; 1 if it was whole. */
+static int reply_parse(const char *text, struct llm_response *resp)
+{
+	json_t *o, *u, *calls, *tc;
 	json_error_t jerr;
 	int found = 0;
 	size_t i;
 
-	pthread_mutex_lock(&c->mu);
-	if (c->cache && sqlite3_prepare_v2(c->cache->db, "SELECT reply FROM llm_cache WHERE key = ?1",
-					   -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-	}
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&c->mu);
+	o = text ? json_loads(text, 0, &jerr) : NULL;
 	if (!o || !json_is_string(json_object_get(o, "content")))
 		goto out;
 	resp->content = q_strdup(jstr(o, "content", ""));
@@ -526,10 +552,10 @@ static int cache_get(struct llm_client *c, const char *key, struct llm_response 
 	snprintf(resp->finish_reason, sizeof(resp->finish_reason), "%s", jstr(o, "finish_reason", "stop"));
 	snprintf(resp->model, sizeof(resp->model), "%s", jstr(o, "model", ""));
 	u = json_object_get(o, "usage");
-	resp->usage.prompt = llm_json_long(u, "prompt") > 0 ? llm_json_long(u, "prompt") : 0;
-	resp->usage.completion = llm_json_long(u, "completion") > 0 ? llm_json_long(u, "completion") : 0;
-	resp->usage.reasoning = llm_json_long(u, "reasoning") > 0 ? llm_json_long(u, "reasoning") : 0;
-	resp->usage.cached = llm_json_long(u, "cached") > 0 ? llm_json_long(u, "cached") : 0;
+	resp->usage.prompt = clamp_tokens(llm_json_long(u, "prompt"));
+	resp->usage.completion = clamp_tokens(llm_json_long(u, "completion"));
+	resp->usage.reasoning = clamp_tokens(llm_json_long(u, "reasoning"));
+	resp->usage.cached = clamp_tokens(llm_json_long(u, "cached"));
 	resp->usage.cost_known = 1;
 	calls = json_object_get(o, "tool_calls");
 	if (json_array_size(calls) > 0 && json_array_size(calls) <= LLM_MAX_TOOL_CALLS) {
@@ -550,7 +576,29 @@ out:
 	return found;
 }
 
-static void cache_put(struct llm_client *c, const char *key, const struct llm_response *r)
+/* The reply for key: this run's record first (whatever the cache
+ * setting: resume must not pay twice), then the shared cache. */
+static int cache_get(struct llm_client *c, const char *key, int use_shared, struct llm_response *resp)
+{
+	char *text;
+	int found;
+
+	pthread_mutex_lock(&c->mu);
+	text = reply_load(c->run_store, c->run_id, key);
+	if (!text && use_shared)
+		text = reply_load(c->cache, 0, key);
+	pthread_mutex_unlock(&c->mu);
+	found = reply_parse(text, resp);
+	q_free(text);
+	return found;
+}
+
+/* Keep a completed reply: always with the run (any finish reason, since a
+ * reply cut at its cap was paid for too), and in the shared cache when
+ * caching is on and the reply is whole (a reply cut by one run's budget
+ * is no answer for another run). */
+static void cache_put(struct llm_client *c, const char *key, int use_shared,
+		      const struct llm_response *r)
 {
 	json_t *o, *calls = json_array();
 	sqlite3_stmt *st = NULL;
@@ -572,7 +620,17 @@ static void cache_put(struct llm_client *c, const char *key, const struct llm_re
 	if (!text)
 		return;
 	pthread_mutex_lock(&c->mu);
-	if (c->cache && !c->cache_writes_off &&
+	if (c->run_store && c->run_id > 0 &&
+	    sqlite3_prepare_v2(c->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
+			       "VALUES (?1, 'llm:' || ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, c->run_id);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+		sqlite3_step(st);   /* as below: no failure of the call */
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (use_shared && strcmp(r->finish_reason, "length") != 0 && c->cache && !c->cache_writes_off &&
 	    sqlite3_prepare_v2(c->cache->db, "INSERT OR REPLACE INTO llm_cache(key, model, created, "
 			       "reply) VALUES (?1, ?2, strftime('%s','now'), ?3)", -1, &st,
 			       NULL) == SQLITE_OK) {
@@ -704,7 +762,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	cache_key(c, keytext, key);
 	body_bytes = strlen(keytext);
 	free(keytext);
-	if (!r->no_cache && cache_get(c, key, resp)) {
+	if (cache_get(c, key, !r->no_cache, resp)) {
 		resp->ms = q_now_ms() - t0;
 		replay(r, resp);
 		count(c, resp, 0, 0, NULL);
@@ -815,7 +873,6 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		return rc;
 	}
 	count(c, resp, 0, attempt - 1, &hold);
-	if (!r->no_cache && strcmp(resp->finish_reason, "length") != 0)
-		cache_put(c, key, resp);
+	cache_put(c, key, !r->no_cache, resp);
 	return 0;
 }

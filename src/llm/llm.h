@@ -23,7 +23,7 @@
  *     when the server sends no usage) and their cost;
  *   - caches replies in the quarry database, keyed by a hash of the
  *     request (model, messages, parameters; never the key), when a store
- *     is attached;
+ *     is attached, and keeps every reply with the run it belongs to;
  *   - puts the API key in the Authorization header and nowhere else:
  *     error messages have it masked even when a server echoes it.
  * Nothing here prints; cancellation through llm_client_cancel.
@@ -127,6 +127,8 @@ struct store;
 struct llm_client {
 	struct llm_config *cfg;    /* borrowed; outlives the client */
 	struct store *cache;       /* borrowed or NULL; guarded by mu */
+	struct store *run_store;   /* borrowed or NULL: where run_id's replies are kept; mu */
+	long run_id;
 	int cache_writes_off;      /* read-only cache */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -163,6 +165,10 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 void llm_client_release(struct llm_client *c);
 /* Attach the quarry database as the reply cache (NULL detaches). */
 void llm_client_set_cache(struct llm_client *c, struct store *s);
+/* Keep every completed reply with run run_id in s (run_cache) and
+ * replay from there first, whatever the cache setting or finish reason;
+ * run_id 0 detaches. */
+void llm_client_set_run(struct llm_client *c, struct store *s, long run_id);
 /* Make every request in flight or waiting fail with Q_ETIMEOUT soon.
  * Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);

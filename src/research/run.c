@@ -1261,8 +1261,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		 json_string_value(json_object_get(opts_json, "date")) : "");
 	if (r.o->no_llm)
 		env->llm = NULL;
-	if (env->llm)
+	if (env->llm) {
 		llm_client_set_budget(env->llm, r.o->budget_tokens, r.o->budget_usd, r.o->time_limit_ms);
+		llm_client_set_run(env->llm, env->store, r.id);   /* replies kept with the run */
+	}
 
 	if ((rc = search_providers(r.o->sources ? r.o->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
@@ -1375,6 +1377,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	}
 	out->markdown = qbuf_detach(&md, NULL);
 	out->report = report;
+	if (env->llm)
+		llm_client_set_run(env->llm, NULL, 0);
 	q_free(body);
 	q_free(ids);
 	json_decref(opts_json);
@@ -1386,6 +1390,8 @@ fail:
 	snprintf(out->status, sizeof(out->status), "failed");
 	run_emit(&r, "run_failed", json_pack("{s:s}", "message", err ? err->msg : ""));
 fail_keep_status:
+	if (env->llm)
+		llm_client_set_run(env->llm, NULL, 0);
 	q_free(body);
 	q_free(ids);
 	json_decref(report);

@@ -27,3 +27,37 @@ C=$(fig "$TMP/bhusd.json" cost_usd)
 if awk -v c="$C" 'BEGIN { exit !(c > 0 && c <= 0.00105) }'; then ok; else bad "spent \$$C of a \$0.001 budget"; fi
 # Parallel note calls reserve from one pool and their replies are capped.
 if grep -q 'max_tokens' "$TMP/bcount.log"; then ok; else bad "replies not capped under a budget"; fi
+
+# ---- replies are kept with their run: resume pays for nothing twice ----
+# A --no-cache run whose report reply was cut at its token limit: resuming
+# the finished run asks the model nothing again.
+start_llm bkeep '[{"match":"<finding id=","auto":"research","finish_reason":"length"},{"auto":"research"}]'
+run keep-nocache env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m \
+	$Q research --home "$TMP/bkeep" --allow-private --sources web --no-cache --depth 1 --max-sources 4 "$RQ"
+rc_is 0; out_has "Sources read: 4"
+N1=$(wc -l <"$TMP/bkeep.log")
+run keep-resume-done env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" runs resume 1 --home "$TMP/bkeep" --no-cache
+rc_is 0; out_has "Sources read: 4"
+N2=$(wc -l <"$TMP/bkeep.log")
+[ "$N1" -ge 3 ] && [ "$N2" -eq "$N1" ] && ok || bad "resuming a finished --no-cache run made $((N2 - N1)) model calls again (of $N1)"
+run keep-resume-cache env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" runs resume 1 --home "$TMP/bkeep"
+rc_is 0; [ "$(wc -l <"$TMP/bkeep.log")" -eq "$N1" ] && ok || bad "resume with the cache on asked again"
+
+# kill -9 in the middle of a --no-cache run, then resume: only the call in
+# flight at the kill may be made twice.
+start_llm bslow '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":1500},{"auto":"research"}]'
+env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
+	$Q research --home "$TMP/bkill" --allow-private --sources web --no-cache --depth 1 --max-sources 4 \
+	"$RQ" >/dev/null 2>&1 &
+KPID=$!
+sleep 4
+kill -9 $KPID 2>/dev/null
+wait $KPID 2>/dev/null
+BEFORE=$(wc -l <"$TMP/bslow.log")
+run keep-kill-resume env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
+	"$Q" runs resume 1 --home "$TMP/bkill" --no-cache
+rc_is 0; out_has "Sources read: 4"
+AFTER=$(wc -l <"$TMP/bslow.log")
+# A clean run: 1 plan + 4 notes + 1 write = 6 calls.
+[ "$BEFORE" -ge 2 ] && ok || bad "the killed run had not got far ($BEFORE calls)"
+[ "$AFTER" -le 7 ] && ok || bad "resume repeated model calls ($BEFORE before the kill, $AFTER in all)"
