@@ -49,6 +49,11 @@ struct research_opts {
 	int ignore_robots;
 	int fetch_parallel;      /* 0 = 8 */
 	int fresh;               /* fetch pages again even if an earlier run read them today */
+	/* Where the report goes (NULL: standard output) and its format
+	 * (NULL: md): stored with the run, so `runs resume` writes there too.
+	 * An output path is stored as given: make it absolute first. */
+	const char *output;
+	const char *format;
 };
 
 /* Called for every event (also written to the run record). */
@@ -78,6 +83,15 @@ struct research_result {
 int research_run(const struct research_opts *opts, struct research_env *env, long run_id,
 		 struct research_result *out, struct q_error *err);
 void research_result_release(struct research_result *r);
+
+/* Whether run run_id is being carried by a live process now: the pid,
+ * host and process start time it stored are checked (kill(pid, 0) on
+ * the same host). A run marked running whose process is gone is
+ * interrupted. */
+int research_run_alive(struct store *s, long run_id);
+/* Delete run run_id with its events and records (0). Q_EINVAL with err
+ * set when there is no such run or it is running. */
+int research_run_remove(struct store *s, long run_id, struct q_error *err);
 
 /* Render a stored report JSON as "md", "html" or "json" into out. */
 int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err);

@@ -7,9 +7,13 @@
  * parallel. Writing, the extractive brief and the report object are in
  * compose.c; what both files share is in run_int.h.
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
@@ -127,6 +131,115 @@ static void set_status(struct run *r, const char *status)
 		sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
+}
+
+/* ---- who carries a run ---- */
+
+/* A process's start time in clock ticks since boot (/proc/PID/stat field
+ * 22), so a pid reused by another process is not taken for the run's;
+ * -1 where /proc cannot tell. */
+static long long proc_start_ticks(long pid)
+{
+	char path[64], buf[1024], *p;
+	long long ticks = -1;
+	size_t n;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (!(p = strrchr(buf, ')')))   /* the command name may hold spaces */
+		return -1;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		ticks = strtoll(p, NULL, 10);
+	return ticks;
+}
+
+/* Record this process as the one carrying the run. */
+static void set_owner(struct run *r)
+{
+	char host[256] = "";
+	json_t *o;
+	char *text;
+
+	gethostname(host, sizeof(host) - 1);
+	o = json_pack("{s:I, s:s, s:I, s:I}", "pid", (json_int_t)getpid(), "host", host, "start_ticks",
+		      (json_int_t)proc_start_ticks((long)getpid()), "since", (json_int_t)time(NULL));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text)
+		rcache_put(r, "owner", text);
+	free(text);
+	json_decref(o);
+}
+
+int research_run_alive(struct store *s, long run_id)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *o = NULL;
+	json_error_t jerr;
+	char host[256] = "";
+	long pid;
+	long long ticks;
+	int alive = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND key = 'owner'",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+	}
+	sqlite3_finalize(st);
+	if (!o)
+		return 0;   /* never claimed: no process carries it */
+	gethostname(host, sizeof(host) - 1);
+	pid = (long)json_integer_value(json_object_get(o, "pid"));
+	ticks = (long long)json_integer_value(json_object_get(o, "start_ticks"));
+	if (strcmp(json_string_value(json_object_get(o, "host")) ? json_string_value(
+			   json_object_get(o, "host")) : "", host) != 0)
+		alive = 1;   /* another machine's: we cannot tell, so we do not call it dead */
+	else if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		alive = ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == ticks;
+	json_decref(o);
+	return alive;
+}
+
+int research_run_remove(struct store *s, long run_id, struct q_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, found = 0, running = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			found = 1;
+			running = sqlite3_column_text(st, 0) &&
+				  strcmp((const char *)sqlite3_column_text(st, 0), "running") == 0;
+		}
+	}
+	sqlite3_finalize(st);
+	if (!found)
+		return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
+	if (running && research_run_alive(s, run_id))
+		return q_error_set(err, Q_EINVAL, "run %ld is running; stop it (Ctrl-C) before removing it",
+				   run_id);
+	/* run_events and run_cache go with it (ON DELETE CASCADE). */
+	if ((rc = sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id = ?1", -1, &st, NULL)) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_error(s, rc, "removing the run", err);
+	return 0;
 }
 
 /* Stop conditions: Ctrl-C and budgets. Sets r->stopped. */
@@ -1082,13 +1195,14 @@ static int reflect(struct run *r, int breadth)
 
 json_t *research_opts_to_json(const struct research_opts *o)
 {
-	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b}",
+	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b, s:s?, "
+			 "s:s?}",
 			 "question", o->question, "depth", o->depth, "breadth", o->breadth,
 			 "max_sources", o->max_sources, "budget_tokens", (json_int_t)o->budget_tokens,
 			 "budget_usd", o->budget_usd, "time_limit_ms", (json_int_t)o->time_limit_ms,
 			 "sources", o->sources ? o->sources : "web,corpus", "lang", o->lang, "no_llm",
 			 o->no_llm, "quick", o->quick, "allow_private", o->allow_private,
-			 "ignore_robots", o->ignore_robots);
+			 "ignore_robots", o->ignore_robots, "output", o->output, "format", o->format);
 }
 
 void research_opts_from_json(const json_t *j, struct research_opts *o)
@@ -1107,6 +1221,8 @@ void research_opts_from_json(const json_t *j, struct research_opts *o)
 	o->quick = json_is_true(json_object_get(j, "quick"));
 	o->allow_private = json_is_true(json_object_get(j, "allow_private"));
 	o->ignore_robots = json_is_true(json_object_get(j, "ignore_robots"));
+	o->output = json_string_value(json_object_get(j, "output"));
+	o->format = json_string_value(json_object_get(j, "format"));
 }
 
 static void run_free(struct run *r)
@@ -1238,6 +1354,9 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		r.o = &o;
 	}
 	out->run_id = r.id;
+	set_owner(&r);
+	if (run_id > 0)
+		set_status(&r, "running");
 	depth = r.o->depth > 0 ? r.o->depth : 2;
 	breadth = r.o->breadth > 0 ? r.o->breadth : 4;
 	max_sources = r.o->max_sources > 0 ? r.o->max_sources : 20;

@@ -43,21 +43,46 @@ N2=$(wc -l <"$TMP/bkeep.log")
 run keep-resume-cache env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" runs resume 1 --home "$TMP/bkeep"
 rc_is 0; [ "$(wc -l <"$TMP/bkeep.log")" -eq "$N1" ] && ok || bad "resume with the cache on asked again"
 
-# kill -9 in the middle of a --no-cache run, then resume: only the call in
-# flight at the kill may be made twice.
+# kill -9 in the middle of a --no-cache run written with -o and -f, then
+# resume: only the call in flight at the kill may be made twice, and the
+# report goes where the run said. While it runs `runs ls` says so and
+# `runs rm` refuses; once its process is gone it is interrupted.
 start_llm bslow '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":1500},{"auto":"research"}]'
-env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
-	$Q research --home "$TMP/bkill" --allow-private --sources web --no-cache --depth 1 --max-sources 4 \
-	"$RQ" >/dev/null 2>&1 &
+case "$Q" in /*) QA=$Q ;; *) QA="$(pwd)/$Q" ;; esac
+mkdir -p "$TMP/bcwd"
+(cd "$TMP/bcwd" && exec env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
+	"$QA" research --home "$TMP/bkill" --allow-private --sources web --no-cache --depth 1 --max-sources 4 \
+	-f json -o kept.json "$RQ" >/dev/null 2>&1) &
 KPID=$!
-sleep 4
+sleep 2
+run runs-ls-running "$Q" runs ls --home "$TMP/bkill"; rc_is 0; out_has "running"
+run runs-rm-running "$Q" runs rm 1 --home "$TMP/bkill"; rc_is 1; err_has "run 1 is running"
+sleep 2
 kill -9 $KPID 2>/dev/null
 wait $KPID 2>/dev/null
 BEFORE=$(wc -l <"$TMP/bslow.log")
+run runs-ls-dead "$Q" runs ls --home "$TMP/bkill"; rc_is 0; out_has "interrupted"; out_lacks "running"
+run runs-ls-json "$Q" runs ls --json --home "$TMP/bkill"; rc_is 0; out_has '"status": "interrupted"'
+out_has '"id": 1'
 run keep-kill-resume env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
 	"$Q" runs resume 1 --home "$TMP/bkill" --no-cache
-rc_is 0; out_has "Sources read: 4"
+rc_is 0; err_has "report written to $TMP/bcwd/kept.json"; out_lacks "Sources read"
+if grep -q '"sources_read": 4' "$TMP/bcwd/kept.json"; then ok; else bad "the resumed report is not the run's JSON file"; fi
 AFTER=$(wc -l <"$TMP/bslow.log")
 # A clean run: 1 plan + 4 notes + 1 write = 6 calls.
 [ "$BEFORE" -ge 2 ] && ok || bad "the killed run had not got far ($BEFORE calls)"
 [ "$AFTER" -le 7 ] && ok || bad "resume repeated model calls ($BEFORE before the kill, $AFTER in all)"
+run runs-resume-md "$Q" runs resume 1 --home "$TMP/bkill" -f md -o "$TMP/bcwd/again.md"
+rc_is 0; if grep -q "^## Sources" "$TMP/bcwd/again.md"; then ok; else bad "-f and -o given again are not obeyed"; fi
+run runs-ls-done "$Q" runs ls --home "$TMP/bkill"; out_has "done"
+
+# runs rm deletes the run and what was kept with it.
+run runs-rm "$Q" runs rm 1 --home "$TMP/bkill"; rc_is 0; out_has "removed run 1"
+run runs-rm-gone "$Q" runs show 1 --home "$TMP/bkill"; rc_is 1; err_has "no run 1"
+run runs-rm-again "$Q" runs rm 1 --home "$TMP/bkill"; rc_is 1; err_has "no run 1"
+run runs-ls-empty "$Q" runs ls --json --home "$TMP/bkill"; rc_is 0; out_has "[]"
+if command -v sqlite3 >/dev/null; then
+	N=$(sqlite3 "$TMP/bkill/quarry.db" "SELECT (SELECT count(*) FROM run_cache) + (SELECT count(*) FROM run_events)")
+	[ "$N" = 0 ] && ok || bad "runs rm left $N records of the run"
+fi
+run runs-json-usage "$Q" runs show 1 --json --home "$TMP/bkill"; rc_is 2
