@@ -37,6 +37,8 @@
 #define MAX_RETRY_AFTER_MS (300L * 1000)
 #define BACKOFF_CAP_MS (30L * 1000)
 
+static long add_sat(long a, long b);
+
 
 /* ---- token estimates ---- */
 
@@ -105,11 +107,46 @@ void llm_client_set_cache(struct llm_client *c, struct store *s)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Add what run_id's kept replies cost to the totals (caller holds mu). */
+static void charge_run_locked(struct llm_client *c)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (!c->run_store || sqlite3_prepare_v2(c->run_store->db, "SELECT "
+			"total(json_extract(value, '$.usage.prompt')), "
+			"total(json_extract(value, '$.usage.completion')), "
+			"total(json_extract(value, '$.usage.cached')), "
+			"total(json_extract(value, '$.usage.reasoning')), "
+			"total(json_extract(value, '$.usage.cost_usd')) "
+			"FROM run_cache WHERE run_id = ?1 AND key LIKE 'llm:%'", -1, &st,
+			NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, c->run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		double cost = sqlite3_column_double(st, 4);
+		/* total() is a double: clamp before the conversion */
+		c->totals.prompt = add_sat(c->totals.prompt,
+					   (long)fmin(fmax(sqlite3_column_double(st, 0), 0), 1e15));
+		c->totals.completion = add_sat(c->totals.completion,
+					       (long)fmin(fmax(sqlite3_column_double(st, 1), 0), 1e15));
+		c->totals.cached = add_sat(c->totals.cached,
+					   (long)fmin(fmax(sqlite3_column_double(st, 2), 0), 1e15));
+		c->totals.reasoning = add_sat(c->totals.reasoning,
+					      (long)fmin(fmax(sqlite3_column_double(st, 3), 0), 1e15));
+		if (isfinite(cost) && cost > 0)
+			c->totals.cost_usd += cost;
+	}
+	sqlite3_finalize(st);
+}
+
 void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
 {
 	pthread_mutex_lock(&c->mu);
 	c->run_store = run_id > 0 ? s : NULL;
 	c->run_id = run_id > 0 ? run_id : 0;
+	charge_run_locked(c);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -583,6 +620,7 @@ static int cache_get(struct llm_client *c, const char *key, int use_shared, stru
 	char *text;
 	int found;
 
+
 	pthread_mutex_lock(&c->mu);
 	text = reply_load(c->run_store, c->run_id, key);
 	if (!text && use_shared)
@@ -610,11 +648,12 @@ static void cache_put(struct llm_client *c, const char *key, int use_shared,
 						       r->calls[i].id : "", "name", r->calls[i].name ?
 						       r->calls[i].name : "", "arguments",
 						       r->calls[i].arguments ? r->calls[i].arguments : ""));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I}}", "content", r->content,
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:f}}", "content", r->content,
 		      "reasoning", r->reasoning, "finish_reason", r->finish_reason, "model", r->model,
 		      "tool_calls", calls, "usage", "prompt", (json_int_t)r->usage.prompt,
 		      "completion", (json_int_t)r->usage.completion, "reasoning",
-		      (json_int_t)r->usage.reasoning, "cached", (json_int_t)r->usage.cached);
+		      (json_int_t)r->usage.reasoning, "cached", (json_int_t)r->usage.cached, "cost_usd",
+		      r->usage.cost_usd);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!text)

@@ -167,7 +167,8 @@ void llm_client_release(struct llm_client *c);
 void llm_client_set_cache(struct llm_client *c, struct store *s);
 /* Keep every completed reply with run run_id in s (run_cache) and
  * replay from there first, whatever the cache setting or finish reason;
- * run_id 0 detaches. */
+ * run_id 0 detaches. What the kept replies cost is added to the totals,
+ * so a resumed run's budgets and figures include what it paid before. */
 void llm_client_set_run(struct llm_client *c, struct store *s, long run_id);
 /* Make every request in flight or waiting fail with Q_ETIMEOUT soon.
  * Async-signal-safe. */

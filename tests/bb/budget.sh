@@ -18,6 +18,15 @@ for b in 1000 3000 10000; do
 	T=$(($(fig "$TMP/bh$b.json" prompt_tokens) + $(fig "$TMP/bh$b.json" completion_tokens)))
 	[ "$T" -gt 0 ] && [ "$T" -le $((b * 105 / 100)) ] && ok || bad "spent $T tokens of a $b budget"
 done
+# What a run paid before a resume still counts against its budget: the
+# resumed run replays its replies and stops where it stopped.
+N1=$(wc -l <"$TMP/bcount.log")
+run budget-resume env QUARRY_LLM_BASE_URL="$BCOUNT" QUARRY_LLM_MODEL=m \
+	$Q runs resume 1 --home "$TMP/bh10000" -o "$TMP/bh10000r.json"
+rc_is 0; err_has "stopped early (the token budget (10000) is spent"
+T=$(($(fig "$TMP/bh10000r.json" prompt_tokens) + $(fig "$TMP/bh10000r.json" completion_tokens)))
+[ "$T" -gt 0 ] && [ "$T" -le 10500 ] && ok || bad "spent $T tokens of a 10000 budget across a resume"
+[ "$(wc -l <"$TMP/bcount.log")" -eq "$N1" ] && ok || bad "the resumed run called the model again"
 run budget-hard-usd env QUARRY_LLM_BASE_URL="$BCOUNT" QUARRY_LLM_MODEL=m QUARRY_LLM_PRICE=0.1,0.2 \
 	$Q research --home "$TMP/bhusd" --allow-private --sources web --no-cache \
 	--budget-usd 0.001 -f json -o "$TMP/bhusd.json" "$RQ"
