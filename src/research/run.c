@@ -1476,6 +1476,15 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
+	if (env->llm && !r.stopped[0]) {   /* a budget can bind without stopping the run */
+		struct llm_totals t = llm_client_totals(env->llm);
+		if (t.budget_capped > 0) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "%ld model replies were capped to fit the %s budget",
+				 t.budget_capped, r.o->budget_tokens > 0 ? "token" : "money");
+			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "budget", "message", msg));
+		}
+	}
 	report = body ? compose_report(&r, body, ids, n_ids, mode) : NULL;
 	if (!report) {
 		rc = q_error_set(err, Q_ENOMEM, "out of memory composing the report");
