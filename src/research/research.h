@@ -9,9 +9,12 @@
  * gathers, reads and composes an extractive brief.
  *
  * Every run is stored in the quarry database (runs, run_events,
- * run_cache). Searches and fetched pages are kept per run and model
- * replies in the reply cache, so research_run on an existing run id
- * replays what was done and pays for nothing twice: that is resume.
+ * run_cache). Searches, fetched pages and every model reply are kept per
+ * run (replies also in the shared reply cache unless --no-cache), so
+ * research_run on an existing run id replays what was done and pays for
+ * nothing twice: that is resume. The run also keeps the pid, host and
+ * start time of the process carrying it, to tell a live run from a dead
+ * one.
  *
  * Budgets (tokens, money, time) are checked between steps and by the
  * model client before each call. When one runs out the run stops and
