@@ -876,6 +876,26 @@ static void parallel_calls_share_a_hard_budget(void **state)
 	teardown_client(&fx);
 }
 
+/* A server that counts a prompt above our estimate raises the estimate
+ * of the calls after it (at most 8 times). */
+static void prompt_estimate_learns_from_the_server(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("a short prompt");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	(void)state;
+	setup_client(&fx, "[{\"content\":\"hi\",\"prompt_tokens\":60}]");
+	llm_client_set_budget(&fx.c, 100000, 0, 0);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	llm_response_release(&resp);
+	assert_true(fx.c.prompt_ratio > 1.0);
+	assert_true(fx.c.prompt_ratio <= 8.0);
+	assert_int_equal(fx.c.n_held, 0);
+	teardown_client(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -903,6 +923,7 @@ int main(void)
 		cmocka_unit_test(sha256_vectors),
 		cmocka_unit_test(hostile_usage_figures_are_clamped),
 		cmocka_unit_test(parallel_calls_share_a_hard_budget),
+		cmocka_unit_test(prompt_estimate_learns_from_the_server),
 	};
 	int rc;
 
