@@ -66,6 +66,7 @@ KPID=$!
 sleep 2
 run runs-ls-running "$Q" runs ls --home "$TMP/bkill"; rc_is 0; out_has "running"
 run runs-rm-running "$Q" runs rm 1 --home "$TMP/bkill"; rc_is 1; err_has "run 1 is running"
+run runs-resume-running "$Q" runs resume 1 --home "$TMP/bkill"; rc_is 1; err_has "run 1 is running in another quarry"
 sleep 2
 kill -9 $KPID 2>/dev/null
 wait $KPID 2>/dev/null
