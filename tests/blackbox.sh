@@ -484,7 +484,7 @@ N=$(grep -c '"type":"reflect"' "$TMP/ev3.jsonl"); [ "$N" -eq 2 ] && ok || bad "$
 
 # Budgets: tokens, money, time. The run stops, still writes a report, says so.
 run budget-tokens env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m $R --no-cache --budget-tokens 400 "$RQ"
-rc_is 0; err_has "stopped early (the token budget (400) is spent)"; out_has "stopped early: the token budget"
+rc_is 0; err_has "stopped early (the token budget (400) is spent"; out_has "stopped early: the token budget"
 out_has "## Sources"
 run budget-usd env QUARRY_LLM_BASE_URL="$AUTO" QUARRY_LLM_MODEL=m QUARRY_LLM_PRICE=1000,1000 $R --no-cache --budget-usd 0.25 "$RQ"
 rc_is 0; err_has "the money budget"; out_has "stopped early"

@@ -11,7 +11,10 @@
  *   content_type, content, reasoning (sent as reasoning_content),
  *   tool_calls [{id, name, arguments}], stream (default: as requested),
  *   chunk (bytes per write: SSE split at arbitrary boundaries), usage
- *   (default true: usage in the last chunk), model, finish_reason,
+ *   (default true: usage in the last chunk; "count": figures counted from
+ *   the request and reply at 4 bytes a token, and the reply cut at the
+ *   request's max_tokens with finish_reason "length"), prompt_tokens (a
+ *   figure reported as given, hostile ones included), model, finish_reason,
  *   fault: "stall" (send half, then go silent), "truncate" (send half,
  *   then close), "invalid_json" (a chunk that is not JSON), "drop" (close
  *   without answering), "huge" (content of "huge_bytes" bytes),
@@ -303,6 +306,36 @@ static char *research_reply(json_t *req, json_t *rule)
 
 static int keepalive;   /* FAKELLM_KEEPALIVE=1: JSON replies keep the connection */
 
+/* Tokens as this fake provider counts them: 4 bytes each, rounded up. */
+static json_int_t fake_tokens(const char *s)
+{
+	return s ? (json_int_t)((strlen(s) + 3) / 4) : 0;
+}
+
+/* usage "count": the prompt's figure, and the reply cut to max_tokens
+ * (*content may be replaced by *owned, a copy the caller frees). */
+static void count_usage(json_t *req, const char **content, char **owned, const char **finish,
+			json_int_t *prompt, json_int_t *completion)
+{
+	json_t *m, *mt = json_object_get(req, "max_tokens");
+	json_int_t max = json_integer_value(mt ? mt : json_object_get(req, "max_completion_tokens"));
+	size_t i, k;
+
+	*prompt = 3;   /* like a real tokenizer's framing */
+	json_array_foreach(json_object_get(req, "messages"), i, m)
+		*prompt += 4 + fake_tokens(json_string_value(json_object_get(m, "content")));
+	*completion = fake_tokens(*content);
+	if (max <= 0 || *completion <= max || !*content)
+		return;
+	for (k = (size_t)max * 4; k > 0 && ((unsigned char)(*content)[k] & 0xC0) == 0x80; k--)
+		;   /* not inside a UTF-8 character */
+	free(*owned);
+	*owned = strndup(*content, k);
+	*content = *owned;
+	*completion = max;
+	*finish = "length";
+}
+
 /* Returns 1 when the connection stays open for another request. */
 static int answer(int fd, json_t *req, json_t *rule)
 {
@@ -321,6 +354,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 	int usage = !json_is_false(json_object_get(rule, "usage"));
 	json_int_t args_bytes = json_integer_value(json_object_get(rule, "tool_args_bytes"));
 	json_t *t_rule;
+	json_int_t ptok = 100, ctok = 20, cached = 40;
+	char *cut = NULL;
 	int stream = json_is_boolean(st) ? json_is_true(st)
 					 : json_is_true(json_object_get(req, "stream"));
 	char head[1024], *huge = NULL, *made = NULL;
@@ -341,6 +376,17 @@ static int answer(int fd, json_t *req, json_t *rule)
 		finish = json_array_size(tools) ? "tool_calls" : "stop";
 	if (!rule)
 		content = "no rule matched this request";
+	if (json_is_string(json_object_get(rule, "usage"))) {
+		count_usage(req, &content, &cut, &finish, &ptok, &ctok);
+		ctok += fake_tokens(reasoning);
+		cached = 0;
+	}
+	if (json_is_integer(json_object_get(rule, "prompt_tokens")))
+		ptok = json_integer_value(json_object_get(rule, "prompt_tokens"));
+	if (cut && !huge)
+		huge = cut;   /* freed with it */
+	else if (cut)
+		free(huge), huge = cut;
 	if (fault && strcmp(fault, "drop") == 0)
 		return 0;
 	if (fault && strcmp(fault, "slow_start") == 0)
@@ -384,8 +430,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 			      "chat.completion", "model", model, "choices", "index", 0, "message", msg,
 			      "finish_reason", finish);
 		if (usage)
-			json_object_set_new(o, "usage", json_pack("{s:i, s:i, s:i}", "prompt_tokens", 100,
-				"completion_tokens", 20, "total_tokens", 120));
+			json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I}", "prompt_tokens", ptok,
+				"completion_tokens", ctok, "total_tokens", ptok < 1000000000 ? ptok + ctok : ptok));
 		text = json_dumps(o, JSON_COMPACT);
 		if (fault && strcmp(fault, "invalid_json") == 0)
 			text[strlen(text) / 2] = '\0';
@@ -477,10 +523,11 @@ static int answer(int fd, json_t *req, json_t *rule)
 		json_decref(c);
 	}
 	if (usage) {
-		json_t *u = json_pack("{s:s, s:s, s:s, s:[], s:{s:i, s:i, s:i, s:{s:i}, s:{s:i}}}", "id",
+		json_t *u = json_pack("{s:s, s:s, s:s, s:[], s:{s:I, s:I, s:I, s:{s:I}, s:{s:i}}}", "id",
 			"chatcmpl-fake", "object", "chat.completion.chunk", "model", model, "choices",
-			"usage", "prompt_tokens", 100, "completion_tokens", 20, "total_tokens", 120,
-			"prompt_tokens_details", "cached_tokens", 40, "completion_tokens_details",
+			"usage", "prompt_tokens", ptok, "completion_tokens", ctok, "total_tokens",
+			ptok < 1000000000 ? ptok + ctok : ptok,
+			"prompt_tokens_details", "cached_tokens", cached, "completion_tokens_details",
 			"reasoning_tokens", reasoning ? 5 : 0);
 		sse_send(fd, u, chunk);
 		json_decref(u);

@@ -406,7 +406,7 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 {
 	struct cli_parser p;
 	struct common c;
-	char *words[256];
+	char *words[256], abs_out[8200];
 	int n = 0, id, rc;
 	struct qbuf q;
 
@@ -431,6 +431,19 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 	c.o.quick = quick;
 	if (quick && c.o.time_limit_ms <= 0)   /* ask always ends */
 		c.o.time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
+	c.o.format = c.format;
+	c.o.output = c.output;
+	if (c.output && c.output[0] != '/' && strcmp(c.output, "-") != 0) {
+		/* kept with the run for `runs resume`, which may start elsewhere */
+		char cwd[4096];
+		size_t kc, ko = strlen(c.output);
+		if (getcwd(cwd, sizeof(cwd)) && (kc = strlen(cwd)) + ko + 2 < sizeof(abs_out)) {
+			memcpy(abs_out, cwd, kc);
+			abs_out[kc] = '/';
+			memcpy(abs_out + kc + 1, c.output, ko + 1);
+			c.o.output = abs_out;
+		}
+	}
 	rc = run_research(cmd, &c, 0);
 	qbuf_release(&q);
 	return rc;
@@ -466,12 +479,104 @@ static long parse_id(const char *s)
 	return cli_parse_int(s, 1, 1000000000L);
 }
 
+/* A run's status as it is: "running" whose process is gone is interrupted. */
+static const char *status_now(struct store *s, long id, const char *status)
+{
+	if (status && strcmp(status, "running") == 0 && !research_run_alive(s, id))
+		return "interrupted";
+	return status ? status : "?";
+}
+
+static int runs_ls(struct store *s, int as_json)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *all = json_array();
+	int any = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, status, datetime(created, 'unixepoch'), "
+			       "datetime(updated, 'unixepoch'), question FROM runs ORDER BY id DESC "
+			       "LIMIT 200", -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			long id = (long)sqlite3_column_int64(st, 0);
+			const char *status = status_now(s, id, (const char *)sqlite3_column_text(st, 1));
+			const char *q = (const char *)sqlite3_column_text(st, 4);
+			if (as_json) {
+				json_array_append_new(all, json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
+					(json_int_t)id, "status", status, "started",
+					(const char *)sqlite3_column_text(st, 2), "updated",
+					(const char *)sqlite3_column_text(st, 3), "question", q));
+				continue;
+			}
+			if (!any)
+				printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
+			any = 1;
+			printf("%-6ld %-12s %-20s %.100s\n", id, status, sqlite3_column_text(st, 2),
+			       q ? q : "");
+		}
+	}
+	sqlite3_finalize(st);
+	if (as_json) {
+		char *text = json_dumps(all, JSON_INDENT(2));
+		printf("%s\n", text ? text : "[]");
+		free(text);
+	} else if (!any) {
+		fprintf(stderr, "quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
+	}
+	json_decref(all);
+	return 0;
+}
+
+/* `runs resume ID`: refuse a run that a live process carries; keep the
+ * run's own -o and -f unless given again. */
+static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
+		       char *fmt_buf, size_t fmt_size)
+{
+	struct store s;
+	sqlite3_stmt *st = NULL;
+	json_t *opts = NULL;
+	json_error_t jerr;
+	int rc = 0, alive = 0;
+
+	if (open_db(c->home, &s))
+		return 1;
+	if (sqlite3_prepare_v2(s.db, "SELECT options, status FROM runs WHERE id = ?1", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			opts = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+			alive = sqlite3_column_text(st, 1) &&
+				strcmp((const char *)sqlite3_column_text(st, 1), "running") == 0 &&
+				research_run_alive(&s, run);
+		}
+	}
+	sqlite3_finalize(st);
+	store_close(&s);
+	if (alive) {
+		fprintf(stderr, "quarry runs: run %ld is running in another quarry; wait for it, or "
+			"stop it (Ctrl-C) and resume then\n", run);
+		rc = 1;
+	} else {
+		const char *o = json_string_value(json_object_get(opts, "output"));
+		const char *f = json_string_value(json_object_get(opts, "format"));
+		if (!c->output && o && strlen(o) < out_size) {
+			snprintf(out_buf, out_size, "%s", o);
+			c->output = out_buf;
+		}
+		if (!c->format && f && strlen(f) < fmt_size) {
+			snprintf(fmt_buf, fmt_size, "%s", f);
+			c->format = fmt_buf;
+		}
+	}
+	json_decref(opts);
+	return rc;
+}
+
 int cmd_runs(int argc, char **argv)
 {
 	struct cli_parser p;
 	struct common c;
 	char *ops[8];
-	int n = 0, id, rc = 0;
+	int n = 0, id, rc = 0, as_json = 0;
 	struct store s;
 	sqlite3_stmt *st = NULL;
 	long run;
@@ -482,37 +587,47 @@ int cmd_runs(int argc, char **argv)
 	while ((id = cli_next_opt(&p, research_opts_tab, ops, &n, 8)) != -1) {
 		if (id == -2)
 			return EXIT_USAGE;
+		if (id == O_JSON) {
+			as_json = 1;
+			continue;
+		}
 		if (parse_common(&p, id, &c, "runs"))
 			return EXIT_USAGE;
 	}
 	if (n == 0)
-		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID");
+		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID, rm ID");
+	if (as_json && strcmp(ops[0], "ls") != 0)
+		return cli_usage_error("runs", "--json is for 'runs ls'; 'runs export ID -f json' "
+				       "gives a run as JSON");
 	if (strcmp(ops[0], "resume") == 0) {
+		char out_buf[8200], fmt_buf[16];
 		if (n != 2 || (run = parse_id(ops[1])) < 1)
 			return cli_usage_error("runs", "usage: quarry runs resume ID");
+		if (runs_resume(&c, run, out_buf, sizeof(out_buf), fmt_buf, sizeof(fmt_buf)))
+			return 1;
 		return run_research("runs resume", &c, run);
 	}
-	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export"))
-		return cli_usage_error("runs", "unknown action '%s': use ls, show, export or resume", ops[0]);
+	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export") &&
+	    strcmp(ops[0], "rm"))
+		return cli_usage_error("runs", "unknown action '%s': use ls, show, export, resume or rm",
+				       ops[0]);
 	if (strcmp(ops[0], "ls") != 0 && (n != 2 || parse_id(ops[1]) < 1))
 		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
+	if (strcmp(ops[0], "ls") == 0 && n != 1)
+		return cli_usage_error("runs", "usage: quarry runs ls [--json]");
 	if (open_db(c.home, &s))
 		return 1;
 	if (strcmp(ops[0], "ls") == 0) {
-		int any = 0;
-		if (sqlite3_prepare_v2(s.db, "SELECT id, status, datetime(created, 'unixepoch'), question "
-				       "FROM runs ORDER BY id DESC LIMIT 200", -1, &st, NULL) == SQLITE_OK) {
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				if (!any)
-					printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
-				any = 1;
-				printf("%-6lld %-12s %-20s %.100s\n", (long long)sqlite3_column_int64(st, 0),
-				       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-				       sqlite3_column_text(st, 3));
-			}
+		rc = runs_ls(&s, as_json);
+	} else if (strcmp(ops[0], "rm") == 0) {
+		struct q_error err = {0};
+		run = parse_id(ops[1]);
+		if (research_run_remove(&s, run, &err)) {
+			fprintf(stderr, "quarry runs: %s\n", err.msg);
+			rc = 1;
+		} else {
+			printf("removed run %ld\n", run);
 		}
-		if (!any)
-			fprintf(stderr, "quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
 	} else {
 		run = parse_id(ops[1]);
 		if (sqlite3_prepare_v2(s.db, "SELECT status, report, question FROM runs WHERE id = ?1", -1,
@@ -526,13 +641,12 @@ int cmd_runs(int argc, char **argv)
 			fprintf(stderr, "quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
 			rc = 1;
 		} else if (!sqlite3_column_text(st, 1)) {
-			fprintf(stderr, "quarry runs: run %ld is %s and has no report yet%s\n", run,
-				sqlite3_column_text(st, 0),
-				strcmp((const char *)sqlite3_column_text(st, 0), "done") ?
+			const char *status = status_now(&s, run, (const char *)sqlite3_column_text(st, 0));
+			fprintf(stderr, "quarry runs: run %ld is %s and has no report yet%s\n", run, status,
+				strcmp(status, "done") && strcmp(status, "running") ?
 				"; finish it with 'quarry runs resume ID'" : "");
 			if (strcmp(ops[0], "show") == 0)
-				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2),
-				       sqlite3_column_text(st, 0));
+				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2), status);
 			rc = 1;
 		} else {
 			json_error_t jerr;
@@ -542,7 +656,8 @@ int cmd_runs(int argc, char **argv)
 				rc = 1;
 			} else {
 				if (strcmp(ops[0], "show") == 0)
-					fprintf(stderr, "run %ld: %s\n", run, sqlite3_column_text(st, 0));
+					fprintf(stderr, "run %ld: %s\n", run, status_now(&s, run,
+						(const char *)sqlite3_column_text(st, 0)));
 				rc = emit_report("runs", rep, c.format ? c.format : "md", c.output);
 				json_decref(rep);
 			}

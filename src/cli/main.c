@@ -53,15 +53,19 @@ const struct command cli_commands[] = {
 	 "  quarry research 'Why did the US switch off GPS Selective Availability?'\n"
 	 "  quarry research --sources corpus --no-llm -o brief.md 'open models'\n"
 	 "  quarry research --budget-usd 0.20 -f html -o report.html 'tariffs and 10-year yields in 2018'\n"},
-	{"runs", cmd_runs, "list, show, export and resume research runs",
-	 "usage: quarry runs ls | show ID | export ID [-f md|html|json] [-o FILE] | resume ID\n"
+	{"runs", cmd_runs, "list, show, export, resume and remove research runs",
+	 "usage: quarry runs ls [--json] | show ID | export ID [-f md|html|json] [-o FILE] | resume ID\n"
+	 "       | rm ID\n"
 	 "\n"
 	 "Every research run is stored with its question, options, events, sources,\n"
 	 "notes, report and figures. 'resume' continues an interrupted or killed run:\n"
 	 "searches, pages and model replies it already has are replayed, not paid\n"
-	 "for again.\n"
+	 "for again, and the report goes where the run's -o and -f said unless given\n"
+	 "again. A run whose process is gone shows as interrupted. 'rm' deletes a run\n"
+	 "and everything kept with it (not a running one).\n"
 	 "\n"
 	 "options:\n"
+	 "  --json                 ls: the runs as a JSON array\n"
 	 "  -f, --format FMT       md (default), html or json (show, export, resume)\n"
 	 "  -o, --output FILE      write the report to FILE\n"
 	 "  --home DIR             the quarry database's folder\n"

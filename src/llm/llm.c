@@ -4,8 +4,22 @@
  * One attempt = one libcurl easy transfer on the calling thread
  * (attempt.c). llm_chat wraps attempts in the limits (a slot, pacing,
  * token bucket), the retry loop and the cache.
+ *
+ * Budgets are hard (llm.h): a call reserves its prompt estimate and its
+ * reply cap from the client's pool before it starts and hands back the
+ * unused part when it ends, so parallel calls cannot together overrun.
+ * The prompt estimate for a budget is the request body's bytes / 3 (more
+ * than any tokenizer we know makes of English, and a CJK character's
+ * three UTF-8 bytes are about one token), scaled up by the most a
+ * server's own prompt figure ever exceeded it. Where it can still
+ * undercount: a server that adds a long hidden system prompt, or
+ * tokenizes bytes (emoji, rare scripts) at under 3 bytes a token; the
+ * first such call overruns by the difference and the ratio corrects the
+ * calls after it. A server that ignores max_tokens can overrun by its
+ * reply; nothing on our side can stop that once the reply is written.
  */
 #include <curl/curl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +36,8 @@
 
 #define MAX_RETRY_AFTER_MS (300L * 1000)
 #define BACKOFF_CAP_MS (30L * 1000)
+
+static long add_sat(long a, long b);
 
 
 /* ---- token estimates ---- */
@@ -72,6 +88,7 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 	}
 	c->tpm_tokens = (double)cfg->tpm;
 	c->tpm_at_ms = q_now_ms();
+	c->prompt_ratio = 1.0;
 	return 0;
 }
 
@@ -90,6 +107,49 @@ void llm_client_set_cache(struct llm_client *c, struct store *s)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Add what run_id's kept replies cost to the totals (caller holds mu). */
+static void charge_run_locked(struct llm_client *c)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (!c->run_store || sqlite3_prepare_v2(c->run_store->db, "SELECT "
+			"total(json_extract(value, '$.usage.prompt')), "
+			"total(json_extract(value, '$.usage.completion')), "
+			"total(json_extract(value, '$.usage.cached')), "
+			"total(json_extract(value, '$.usage.reasoning')), "
+			"total(json_extract(value, '$.usage.cost_usd')) "
+			"FROM run_cache WHERE run_id = ?1 AND key LIKE 'llm:%'", -1, &st,
+			NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, c->run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		double cost = sqlite3_column_double(st, 4);
+		/* total() is a double: clamp before the conversion */
+		c->totals.prompt = add_sat(c->totals.prompt,
+					   (long)fmin(fmax(sqlite3_column_double(st, 0), 0), 1e15));
+		c->totals.completion = add_sat(c->totals.completion,
+					       (long)fmin(fmax(sqlite3_column_double(st, 1), 0), 1e15));
+		c->totals.cached = add_sat(c->totals.cached,
+					   (long)fmin(fmax(sqlite3_column_double(st, 2), 0), 1e15));
+		c->totals.reasoning = add_sat(c->totals.reasoning,
+					      (long)fmin(fmax(sqlite3_column_double(st, 3), 0), 1e15));
+		if (isfinite(cost) && cost > 0)
+			c->totals.cost_usd += cost;
+	}
+	sqlite3_finalize(st);
+}
+
+void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
+{
+	pthread_mutex_lock(&c->mu);
+	c->run_store = run_id > 0 ? s : NULL;
+	c->run_id = run_id > 0 ? run_id : 0;
+	charge_run_locked(c);
+	pthread_mutex_unlock(&c->mu);
+}
+
 void llm_client_cancel(struct llm_client *c) { c->cancelled = 1; }
 
 struct llm_totals llm_client_totals(struct llm_client *c)
@@ -102,6 +162,42 @@ struct llm_totals llm_client_totals(struct llm_client *c)
 	return t;
 }
 
+/* ---- untrusted usage figures ---- */
+
+static long clamp_tokens(long v)
+{
+	return v < 0 ? 0 : v > LLM_MAX_USAGE_TOKENS ? LLM_MAX_USAGE_TOKENS : v;
+}
+
+/* a + b, stopping at LONG_MAX (a, b >= 0). */
+static long add_sat(long a, long b)
+{
+	return b > LONG_MAX - a ? LONG_MAX : a + b;
+}
+
+/* Clamp each figure; recompute the cost if any was out of range. */
+static void usage_sanitize(struct llm_client *c, const char *model, struct llm_usage *u)
+{
+	struct llm_usage in = *u;
+	struct llm_price price;
+	int known;
+
+	u->prompt = clamp_tokens(u->prompt);
+	u->completion = clamp_tokens(u->completion);
+	u->cached = clamp_tokens(u->cached);
+	u->reasoning = clamp_tokens(u->reasoning);
+	if (u->cached > u->prompt)
+		u->cached = u->prompt;
+	if (u->reasoning > u->completion)
+		u->reasoning = u->completion;
+	if (in.prompt == u->prompt && in.completion == u->completion && in.cached == u->cached &&
+	    isfinite(u->cost_usd) && u->cost_usd >= 0)
+		return;
+	price = llm_price_of(c->cfg, model, &known);
+	u->cost_usd = ((double)(u->prompt - u->cached) * price.in + (double)u->cached * price.cached_in +
+		       (double)u->completion * price.out) / 1e6;
+}
+
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms)
 {
 	pthread_mutex_lock(&c->mu);
@@ -111,15 +207,27 @@ void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long t
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Caller holds mu. */
+/* Tokens spent so far (caller holds mu). */
+static long used_tokens(const struct llm_client *c)
+{
+	return add_sat(c->totals.prompt, c->totals.completion);
+}
+
+/* Caller holds mu. Spent means not even a minimal call would fit (a
+ * minimal prompt and LLM_MIN_USEFUL_REPLY); the real prompt of the next
+ * call is checked when it reserves. */
 static const char *spent_locked(struct llm_client *c, char *buf, size_t size)
 {
 	const struct llm_totals *t = &c->totals;
+	const long least = LLM_MIN_USEFUL_REPLY + 64;
+	double least_usd = c->cfg->price_known ? (double)least * c->cfg->price.out / 1e6 : 0;
 
-	if (c->budget_tokens > 0 && t->prompt + t->completion >= c->budget_tokens)
-		snprintf(buf, size, "the token budget (%ld) is spent", c->budget_tokens);
-	else if (c->budget_usd > 0 && t->cost_usd >= c->budget_usd)
-		snprintf(buf, size, "the money budget ($%.4g) is spent", c->budget_usd);
+	if (c->budget_tokens > 0 && used_tokens(c) > c->budget_tokens - least)
+		snprintf(buf, size, "the token budget (%ld) is spent: %ld used", c->budget_tokens,
+			 used_tokens(c));
+	else if (c->budget_usd > 0 && t->cost_usd + least_usd > c->budget_usd)
+		snprintf(buf, size, "the money budget ($%.4g) is spent: $%.6f used", c->budget_usd,
+			 t->cost_usd);
 	else if (c->deadline_ms > 0 && q_now_ms() >= c->deadline_ms)
 		snprintf(buf, size, "the time limit is reached");
 	else
@@ -156,7 +264,6 @@ static void wait_ms(struct llm_client *c, double ms)
 static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
-	char why[128];
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -166,9 +273,10 @@ static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 			pthread_mutex_unlock(&c->mu);
 			return q_error_set(err, Q_ETIMEOUT, "cancelled");
 		}
-		if (spent_locked(c, why, sizeof(why))) {
+		/* tokens and money were reserved before; only time can run out */
+		if (c->deadline_ms > 0 && t >= c->deadline_ms) {
 			pthread_mutex_unlock(&c->mu);
-			return q_error_set(err, Q_EBUDGET, "%s", why);
+			return q_error_set(err, Q_EBUDGET, "the time limit is reached");
 		}
 		if (cfg->tpm > 0) {
 			c->tpm_tokens += (t - c->tpm_at_ms) * (double)cfg->tpm / 60000.0;
@@ -205,6 +313,117 @@ static void release_slot(struct llm_client *c)
 	c->active--;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- hard budgets ---- */
+
+/* What one call holds of the budget while it runs. */
+struct budget_hold {
+	long tokens;
+	double usd;
+	long prompt_est;           /* the estimate before prompt_ratio, for the ratio */
+	int held;
+};
+
+/* The prompt of body_bytes of request, as the budget counts it. */
+static long budget_prompt_estimate(size_t body_bytes)
+{
+	return (long)(body_bytes / 3) + 8;
+}
+
+/* Reserve the prompt and a reply cap for r; *max_tokens gets the cap the
+ * request must carry (0: no budget, leave it). Waits while calls in
+ * flight hold what this one needs; Q_EBUDGET when it cannot fit. */
+static int budget_reserve(struct llm_client *c, const struct llm_request *r, const char *model,
+			  long prompt_raw, struct budget_hold *h, long *max_tokens, struct q_error *err)
+{
+	int known = 0, rc = 0;
+	struct llm_price price = llm_price_of(c->cfg, model, &known);
+	long want = r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP;
+	long least = want < LLM_MIN_USEFUL_REPLY ? want : LLM_MIN_USEFUL_REPLY;
+	long prompt;
+
+	memset(h, 0, sizeof(*h));
+	*max_tokens = 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->budget_tokens <= 0 && (c->budget_usd <= 0 || !known))
+		goto out;
+	prompt = (long)ceil((double)prompt_raw * c->prompt_ratio);
+	if (c->cfg->context > prompt && want > c->cfg->context - prompt)
+		want = c->cfg->context - prompt;   /* the reply must fit the context too */
+	for (;;) {
+		long cap = want;
+		double usd = 0;
+		if (c->cancelled) {
+			rc = q_error_set(err, Q_ETIMEOUT, "cancelled");
+			goto out;
+		}
+		if (c->budget_tokens > 0) {
+			long left = c->budget_tokens - used_tokens(c) - c->held_tokens - prompt;
+			if (left < cap)
+				cap = left;
+		}
+		if (c->budget_usd > 0 && known) {
+			double left = c->budget_usd - c->totals.cost_usd - c->held_usd -
+				      (double)prompt * price.in / 1e6;
+			if (left < 0)
+				cap = -1;
+			else if (price.out > 0 && left / (price.out / 1e6) < (double)cap)
+				cap = (long)floor(left / (price.out / 1e6));
+		}
+		if (cap >= least) {
+			usd = known ? ((double)prompt * price.in + (double)cap * price.out) / 1e6 : 0;
+			h->tokens = prompt + cap;
+			h->usd = usd;
+			h->prompt_est = prompt_raw;
+			h->held = 1;
+			c->held_tokens += h->tokens;
+			c->held_usd += usd;
+			c->n_held++;
+			*max_tokens = cap;
+			if (cap < (r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP))
+				c->totals.budget_capped++;
+			goto out;
+		}
+		if (c->n_held == 0)
+			break;
+		wait_ms(c, 200);   /* calls in flight may hand back what they did not use */
+	}
+	if (c->budget_tokens > 0 && used_tokens(c) + prompt + least > c->budget_tokens)
+		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is spent: %ld used, and the next "
+				 "call needs about %ld for its prompt and %ld for a reply", c->budget_tokens,
+				 used_tokens(c), prompt, least);
+	else
+		rc = q_error_set(err, Q_EBUDGET, "the money budget ($%.4g) is spent: $%.6f used, and the "
+				 "next call needs about $%.6f", c->budget_usd, c->totals.cost_usd,
+				 ((double)prompt * price.in + (double)least * price.out) / 1e6);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* Hand a reservation back (caller holds mu); learn how far the server's
+ * prompt figure was above the estimate. */
+static void budget_release_locked(struct llm_client *c, struct budget_hold *h,
+				  const struct llm_usage *u)
+{
+	if (!h || !h->held)
+		return;
+	c->held_tokens -= h->tokens;
+	c->held_usd -= h->usd;
+	c->n_held--;
+	if (c->n_held == 0) {   /* no drift from float sums */
+		c->held_tokens = 0;
+		c->held_usd = 0;
+	}
+	if (u && !u->estimated && h->prompt_est > 0 && (double)u->prompt > c->prompt_ratio *
+	    (double)h->prompt_est) {
+		c->prompt_ratio = (double)u->prompt / (double)h->prompt_est;
+		if (c->prompt_ratio > 8)
+			c->prompt_ratio = 8;
+	}
+	h->held = 0;
+	pthread_cond_broadcast(&c->cv);
 }
 
 /* Replace msg[from, to) with "***" (never longer than what it covers). */
@@ -361,23 +580,41 @@ static const char *jstr(const json_t *o, const char *k, const char *dflt)
 	return v ? v : dflt;
 }
 
-static int cache_get(struct llm_client *c, const char *key, struct llm_response *resp)
+/* A reply kept in the database: the shared cache (run_id 0: llm_cache)
+ * or the record of one run (run_cache, key "llm:" + the request hash).
+ * Guarded by mu, like every use of the client's store. */
+static char *reply_load(struct store *s, long run_id, const char *key)
 {
 	sqlite3_stmt *st = NULL;
-	json_t *o = NULL, *u, *calls, *tc;
+	char *text = NULL;
+	int rc;
+
+	if (!s)
+		return NULL;
+	rc = run_id > 0 ? sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?2 "
+					     "AND key = 'llm:' || ?1", -1, &st, NULL)
+			: sqlite3_prepare_v2(s->db, "SELECT reply FROM llm_cache WHERE key = ?1", -1, &st,
+					     NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (run_id > 0)
+			sqlite3_bind_int64(st, 2, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			text = q_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return text;
+}
+
+/* Fill resp from a kept reply; 1 if it was whole. */
+static int reply_parse(const char *text, struct llm_response *resp)
+{
+	json_t *o, *u, *calls, *tc;
 	json_error_t jerr;
 	int found = 0;
 	size_t i;
 
-	pthread_mutex_lock(&c->mu);
-	if (c->cache && sqlite3_prepare_v2(c->cache->db, "SELECT reply FROM llm_cache WHERE key = ?1",
-					   -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-	}
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&c->mu);
+	o = text ? json_loads(text, 0, &jerr) : NULL;
 	if (!o || !json_is_string(json_object_get(o, "content")))
 		goto out;
 	resp->content = q_strdup(jstr(o, "content", ""));
@@ -385,10 +622,10 @@ static int cache_get(struct llm_client *c, const char *key, struct llm_response 
 	snprintf(resp->finish_reason, sizeof(resp->finish_reason), "%s", jstr(o, "finish_reason", "stop"));
 	snprintf(resp->model, sizeof(resp->model), "%s", jstr(o, "model", ""));
 	u = json_object_get(o, "usage");
-	resp->usage.prompt = llm_json_long(u, "prompt") > 0 ? llm_json_long(u, "prompt") : 0;
-	resp->usage.completion = llm_json_long(u, "completion") > 0 ? llm_json_long(u, "completion") : 0;
-	resp->usage.reasoning = llm_json_long(u, "reasoning") > 0 ? llm_json_long(u, "reasoning") : 0;
-	resp->usage.cached = llm_json_long(u, "cached") > 0 ? llm_json_long(u, "cached") : 0;
+	resp->usage.prompt = clamp_tokens(llm_json_long(u, "prompt"));
+	resp->usage.completion = clamp_tokens(llm_json_long(u, "completion"));
+	resp->usage.reasoning = clamp_tokens(llm_json_long(u, "reasoning"));
+	resp->usage.cached = clamp_tokens(llm_json_long(u, "cached"));
 	resp->usage.cost_known = 1;
 	calls = json_object_get(o, "tool_calls");
 	if (json_array_size(calls) > 0 && json_array_size(calls) <= LLM_MAX_TOOL_CALLS) {
@@ -409,7 +646,30 @@ out:
 	return found;
 }
 
-static void cache_put(struct llm_client *c, const char *key, const struct llm_response *r)
+/* The reply for key: this run's record first (whatever the cache
+ * setting: resume must not pay twice), then the shared cache. */
+static int cache_get(struct llm_client *c, const char *key, int use_shared, struct llm_response *resp)
+{
+	char *text;
+	int found;
+
+
+	pthread_mutex_lock(&c->mu);
+	text = reply_load(c->run_store, c->run_id, key);
+	if (!text && use_shared)
+		text = reply_load(c->cache, 0, key);
+	pthread_mutex_unlock(&c->mu);
+	found = reply_parse(text, resp);
+	q_free(text);
+	return found;
+}
+
+/* Keep a completed reply: always with the run (any finish reason, since a
+ * reply cut at its cap was paid for too), and in the shared cache when
+ * caching is on and the reply is whole (a reply cut by one run's budget
+ * is no answer for another run). */
+static void cache_put(struct llm_client *c, const char *key, int use_shared,
+		      const struct llm_response *r)
 {
 	json_t *o, *calls = json_array();
 	sqlite3_stmt *st = NULL;
@@ -421,17 +681,28 @@ static void cache_put(struct llm_client *c, const char *key, const struct llm_re
 						       r->calls[i].id : "", "name", r->calls[i].name ?
 						       r->calls[i].name : "", "arguments",
 						       r->calls[i].arguments ? r->calls[i].arguments : ""));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I}}", "content", r->content,
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:f}}", "content", r->content,
 		      "reasoning", r->reasoning, "finish_reason", r->finish_reason, "model", r->model,
 		      "tool_calls", calls, "usage", "prompt", (json_int_t)r->usage.prompt,
 		      "completion", (json_int_t)r->usage.completion, "reasoning",
-		      (json_int_t)r->usage.reasoning, "cached", (json_int_t)r->usage.cached);
+		      (json_int_t)r->usage.reasoning, "cached", (json_int_t)r->usage.cached, "cost_usd",
+		      r->usage.cost_usd);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!text)
 		return;
 	pthread_mutex_lock(&c->mu);
-	if (c->cache && !c->cache_writes_off &&
+	if (c->run_store && c->run_id > 0 &&
+	    sqlite3_prepare_v2(c->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
+			       "VALUES (?1, 'llm:' || ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, c->run_id);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+		sqlite3_step(st);   /* as below: no failure of the call */
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (use_shared && strcmp(r->finish_reason, "length") != 0 && c->cache && !c->cache_writes_off &&
 	    sqlite3_prepare_v2(c->cache->db, "INSERT OR REPLACE INTO llm_cache(key, model, created, "
 			       "reply) VALUES (?1, ?2, strftime('%s','now'), ?3)", -1, &st,
 			       NULL) == SQLITE_OK) {
@@ -506,9 +777,13 @@ void llm_response_release(struct llm_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void count(struct llm_client *c, const struct llm_response *r, int failed, int retries)
+/* Count a finished call and release its reservation, in one step so no
+ * other call sees the budget without both. */
+static void count(struct llm_client *c, const struct llm_response *r, int failed, int retries,
+		  struct budget_hold *h)
 {
 	pthread_mutex_lock(&c->mu);
+	budget_release_locked(c, h, failed ? NULL : &r->usage);
 	c->totals.retries += retries;
 	if (failed) {
 		c->totals.failures++;
@@ -517,10 +792,10 @@ static void count(struct llm_client *c, const struct llm_response *r, int failed
 		c->totals.cache_hits++;
 	} else {
 		c->totals.calls++;
-		c->totals.prompt += r->usage.prompt;
-		c->totals.cached += r->usage.cached;
-		c->totals.completion += r->usage.completion;
-		c->totals.reasoning += r->usage.reasoning;
+		c->totals.prompt = add_sat(c->totals.prompt, r->usage.prompt);
+		c->totals.cached = add_sat(c->totals.cached, r->usage.cached);
+		c->totals.completion = add_sat(c->totals.completion, r->usage.completion);
+		c->totals.reasoning = add_sat(c->totals.reasoning, r->usage.reasoning);
 		c->totals.estimated_calls += r->usage.estimated;
 		c->totals.cost_usd += r->usage.cost_usd;
 		if (!r->usage.cost_known)
@@ -540,6 +815,9 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	char key[65], *keytext = NULL;
 	json_t *body;
 	struct llm_request capped;
+	struct budget_hold hold = {0};
+	size_t body_bytes;
+	long cap;
 
 	memset(resp, 0, sizeof(*resp));
 	if (r->n_messages == 0)
@@ -556,26 +834,24 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	if (!keytext)
 		return q_error_set(err, Q_ENOMEM, "out of memory building the request");
 	cache_key(c, keytext, key);
+	body_bytes = strlen(keytext);
 	free(keytext);
-	if (!r->no_cache && cache_get(c, key, resp)) {
+	if (cache_get(c, key, !r->no_cache, resp)) {
 		resp->ms = q_now_ms() - t0;
 		replay(r, resp);
-		count(c, resp, 0, 0);
+		count(c, resp, 0, 0, NULL);
 		return 0;
 	}
 	llm_response_release(resp);
 
-	/* Under a token budget a reply may not run past what is left (the
-	 * cache key above is the request as asked, so a resumed run still
-	 * finds it). */
-	if (c->budget_tokens > 0) {
-		struct llm_totals t = llm_client_totals(c);
-		long left = c->budget_tokens - (t.prompt + t.completion) - est;
-		if (left < 256)
-			left = 256;
+	/* Under a budget the call reserves its prompt and reply first, and
+	 * the reply may not run past what is left (the cache key above is
+	 * the request as asked, so a resumed run still finds it). */
+	if ((rc = budget_reserve(c, r, model, budget_prompt_estimate(body_bytes), &hold, &cap, err)))
+		return rc;
+	if (cap > 0) {
 		capped = *r;
-		if (capped.max_tokens == 0 || capped.max_tokens > left)
-			capped.max_tokens = left;
+		capped.max_tokens = cap;
 		r = &capped;
 	}
 
@@ -607,6 +883,8 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			rc = llm_attempt_finish(c, &a, r, resp, err);
 			if (!rc && a.finished == 0 && a.done == 0 && !a.is_sse)
 				resp->finish_reason[0] = '\0';
+			if (!rc)
+				usage_sanitize(c, model, &resp->usage);
 		}
 		delay = llm_retry_after_ms(a.retry_after);
 		llm_attempt_release(&a);
@@ -664,12 +942,11 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		}
 		if (err)
 			llm_mask_key(cfg, err->msg);
-		count(c, resp, 1, attempt > 0 ? attempt - 1 : 0);
+		count(c, resp, 1, attempt > 0 ? attempt - 1 : 0, &hold);
 		llm_response_release(resp);
 		return rc;
 	}
-	count(c, resp, 0, attempt - 1);
-	if (!r->no_cache && strcmp(resp->finish_reason, "length") != 0)
-		cache_put(c, key, resp);
+	count(c, resp, 0, attempt - 1, &hold);
+	cache_put(c, key, !r->no_cache, resp);
 	return 0;
 }

@@ -23,7 +23,7 @@
  *     when the server sends no usage) and their cost;
  *   - caches replies in the quarry database, keyed by a hash of the
  *     request (model, messages, parameters; never the key), when a store
- *     is attached;
+ *     is attached, and keeps every reply with the run it belongs to;
  *   - puts the API key in the Authorization header and nowhere else:
  *     error messages have it masked even when a server echoes it.
  * Nothing here prints; cancellation through llm_client_cancel.
@@ -119,6 +119,7 @@ struct llm_totals {
 	long estimated_calls;
 	double cost_usd;
 	int cost_unknown;          /* some call had no price */
+	long budget_capped;        /* replies whose max_tokens a budget lowered */
 };
 
 struct store;
@@ -126,6 +127,8 @@ struct store;
 struct llm_client {
 	struct llm_config *cfg;    /* borrowed; outlives the client */
 	struct store *cache;       /* borrowed or NULL; guarded by mu */
+	struct store *run_store;   /* borrowed or NULL: where run_id's replies are kept; mu */
+	long run_id;
 	int cache_writes_off;      /* read-only cache */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -138,11 +141,20 @@ struct llm_client {
 	int no_temperature;        /* the model refused a temperature (reasoning models) */
 	volatile int cancelled;
 	struct llm_totals totals;
-	/* Budgets (0 = none): a request that would start past one fails
-	 * with Q_EBUDGET; replies are capped to the tokens left. */
+	/* Budgets (0 = none). Hard: before a call starts it reserves its
+	 * prompt estimate plus its reply cap (max_tokens, lowered to what is
+	 * left) from the pool that every call of the client shares; the end
+	 * of the call releases the reservation and counts the real usage. A
+	 * call that does not fit waits for calls in flight to release theirs,
+	 * and fails with Q_EBUDGET when none is left to wait for. Guarded by
+	 * mu. */
 	long budget_tokens;        /* prompt + completion, all calls */
 	double budget_usd;
 	double deadline_ms;        /* q_now_ms() time */
+	long held_tokens;          /* reserved by calls in flight */
+	double held_usd;
+	int n_held;
+	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
 	/* Idle libcurl handles: each keeps its connections open, so calls
 	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
 	void *idle[LLM_POOL_MAX];
@@ -153,10 +165,25 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 void llm_client_release(struct llm_client *c);
 /* Attach the quarry database as the reply cache (NULL detaches). */
 void llm_client_set_cache(struct llm_client *c, struct store *s);
+/* Keep every completed reply with run run_id in s (run_cache) and
+ * replay from there first, whatever the cache setting or finish reason;
+ * run_id 0 detaches. What the kept replies cost is added to the totals,
+ * so a resumed run's budgets and figures include what it paid before. */
+void llm_client_set_run(struct llm_client *c, struct store *s, long run_id);
 /* Make every request in flight or waiting fail with Q_ETIMEOUT soon.
  * Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);
 struct llm_totals llm_client_totals(struct llm_client *c);
+/* Usage figures a server reports are clamped to 0..LLM_MAX_USAGE_TOKENS
+ * each, and the totals saturate: a hostile figure can neither wrap them
+ * negative nor keep a budget from tripping. */
+#define LLM_MAX_USAGE_TOKENS 1000000000L
+/* Under a budget, a call starts only if its prompt and a reply of this
+ * many tokens (or its own smaller max_tokens) still fit. */
+#define LLM_MIN_USEFUL_REPLY 256
+/* Under a budget, the reply cap of a call that sets no max_tokens. */
+#define LLM_BUDGET_REPLY_CAP 4096
+
 /* Set budgets; time_limit_ms from now. 0 = no limit. */
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms);
 /* Why no new request may start ("the token budget (50000) is spent"),

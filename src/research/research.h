@@ -9,9 +9,12 @@
  * gathers, reads and composes an extractive brief.
  *
  * Every run is stored in the quarry database (runs, run_events,
- * run_cache). Searches and fetched pages are kept per run and model
- * replies in the reply cache, so research_run on an existing run id
- * replays what was done and pays for nothing twice: that is resume.
+ * run_cache). Searches, fetched pages and every model reply are kept per
+ * run (replies also in the shared reply cache unless --no-cache), so
+ * research_run on an existing run id replays what was done and pays for
+ * nothing twice: that is resume. The run also keeps the pid, host and
+ * start time of the process carrying it, to tell a live run from a dead
+ * one.
  *
  * Budgets (tokens, money, time) are checked between steps and by the
  * model client before each call. When one runs out the run stops and
@@ -49,6 +52,11 @@ struct research_opts {
 	int ignore_robots;
 	int fetch_parallel;      /* 0 = 8 */
 	int fresh;               /* fetch pages again even if an earlier run read them today */
+	/* Where the report goes (NULL: standard output) and its format
+	 * (NULL: md): stored with the run, so `runs resume` writes there too.
+	 * An output path is stored as given: make it absolute first. */
+	const char *output;
+	const char *format;
 };
 
 /* Called for every event (also written to the run record). */
@@ -78,6 +86,15 @@ struct research_result {
 int research_run(const struct research_opts *opts, struct research_env *env, long run_id,
 		 struct research_result *out, struct q_error *err);
 void research_result_release(struct research_result *r);
+
+/* Whether run run_id is being carried by a live process now: the pid,
+ * host and process start time it stored are checked (kill(pid, 0) on
+ * the same host). A run marked running whose process is gone is
+ * interrupted. */
+int research_run_alive(struct store *s, long run_id);
+/* Delete run run_id with its events and records (0). Q_EINVAL with err
+ * set when there is no such run or it is running. */
+int research_run_remove(struct store *s, long run_id, struct q_error *err);
 
 /* Render a stored report JSON as "md", "html" or "json" into out. */
 int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err);

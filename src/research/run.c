@@ -7,9 +7,13 @@
  * parallel. Writing, the extractive brief and the report object are in
  * compose.c; what both files share is in run_int.h.
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
@@ -145,6 +149,115 @@ static void set_status(struct run *r, const char *status)
 	sqlite3_finalize(st);
 }
 
+/* ---- who carries a run ---- */
+
+/* A process's start time in clock ticks since boot (/proc/PID/stat field
+ * 22), so a pid reused by another process is not taken for the run's;
+ * -1 where /proc cannot tell. */
+static long long proc_start_ticks(long pid)
+{
+	char path[64], buf[1024], *p;
+	long long ticks = -1;
+	size_t n;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (!(p = strrchr(buf, ')')))   /* the command name may hold spaces */
+		return -1;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		ticks = strtoll(p, NULL, 10);
+	return ticks;
+}
+
+/* Record this process as the one carrying the run. */
+static void set_owner(struct run *r)
+{
+	char host[256] = "";
+	json_t *o;
+	char *text;
+
+	gethostname(host, sizeof(host) - 1);
+	o = json_pack("{s:I, s:s, s:I, s:I}", "pid", (json_int_t)getpid(), "host", host, "start_ticks",
+		      (json_int_t)proc_start_ticks((long)getpid()), "since", (json_int_t)time(NULL));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text)
+		rcache_put(r, "owner", text);
+	free(text);
+	json_decref(o);
+}
+
+int research_run_alive(struct store *s, long run_id)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *o = NULL;
+	json_error_t jerr;
+	char host[256] = "";
+	long pid;
+	long long ticks;
+	int alive = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND key = 'owner'",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+	}
+	sqlite3_finalize(st);
+	if (!o)
+		return 0;   /* never claimed: no process carries it */
+	gethostname(host, sizeof(host) - 1);
+	pid = (long)json_integer_value(json_object_get(o, "pid"));
+	ticks = (long long)json_integer_value(json_object_get(o, "start_ticks"));
+	if (strcmp(json_string_value(json_object_get(o, "host")) ? json_string_value(
+			   json_object_get(o, "host")) : "", host) != 0)
+		alive = 1;   /* another machine's: we cannot tell, so we do not call it dead */
+	else if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		alive = ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == ticks;
+	json_decref(o);
+	return alive;
+}
+
+int research_run_remove(struct store *s, long run_id, struct q_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, found = 0, running = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			found = 1;
+			running = sqlite3_column_text(st, 0) &&
+				  strcmp((const char *)sqlite3_column_text(st, 0), "running") == 0;
+		}
+	}
+	sqlite3_finalize(st);
+	if (!found)
+		return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
+	if (running && research_run_alive(s, run_id))
+		return q_error_set(err, Q_EINVAL, "run %ld is running; stop it (Ctrl-C) before removing it",
+				   run_id);
+	/* run_events and run_cache go with it (ON DELETE CASCADE). */
+	if ((rc = sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id = ?1", -1, &st, NULL)) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_error(s, rc, "removing the run", err);
+	return 0;
+}
+
 /* Stop conditions: Ctrl-C and budgets. Sets r->stopped. */
 static int should_stop(struct run *r)
 {
@@ -171,9 +284,11 @@ static int should_stop(struct run *r)
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
-	if (rc == Q_EBUDGET && !r->stopped[0]) {
-		snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
-		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
+	if (rc == Q_EBUDGET) {   /* said once; the calls of a batch that did not fit say nothing more */
+		if (!r->stopped[0]) {
+			snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
+			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
+		}
 	} else if (rc == Q_ETIMEOUT && r->env->cancel && *r->env->cancel) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 	} else {
@@ -1127,13 +1242,14 @@ static int reflect(struct run *r, int breadth)
 
 json_t *research_opts_to_json(const struct research_opts *o)
 {
-	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b}",
+	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b, s:s?, "
+			 "s:s?}",
 			 "question", o->question, "depth", o->depth, "breadth", o->breadth,
 			 "max_sources", o->max_sources, "budget_tokens", (json_int_t)o->budget_tokens,
 			 "budget_usd", o->budget_usd, "time_limit_ms", (json_int_t)o->time_limit_ms,
 			 "sources", o->sources ? o->sources : "web,corpus", "lang", o->lang, "no_llm",
 			 o->no_llm, "quick", o->quick, "allow_private", o->allow_private,
-			 "ignore_robots", o->ignore_robots);
+			 "ignore_robots", o->ignore_robots, "output", o->output, "format", o->format);
 }
 
 void research_opts_from_json(const json_t *j, struct research_opts *o)
@@ -1152,6 +1268,8 @@ void research_opts_from_json(const json_t *j, struct research_opts *o)
 	o->quick = json_is_true(json_object_get(j, "quick"));
 	o->allow_private = json_is_true(json_object_get(j, "allow_private"));
 	o->ignore_robots = json_is_true(json_object_get(j, "ignore_robots"));
+	o->output = json_string_value(json_object_get(j, "output"));
+	o->format = json_string_value(json_object_get(j, "format"));
 }
 
 static void run_free(struct run *r)
@@ -1322,6 +1440,9 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		r.o = &o;
 	}
 	out->run_id = r.id;
+	set_owner(&r);
+	if (run_id > 0)
+		set_status(&r, "running");
 	depth = r.o->depth > 0 ? r.o->depth : 2;
 	breadth = r.o->breadth > 0 ? r.o->breadth : 4;
 	max_sources = r.o->max_sources > 0 ? r.o->max_sources : 20;
@@ -1345,8 +1466,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		 json_string_value(json_object_get(opts_json, "date")) : "");
 	if (r.o->no_llm)
 		env->llm = NULL;
-	if (env->llm)
+	if (env->llm) {
 		llm_client_set_budget(env->llm, r.o->budget_tokens, r.o->budget_usd, r.o->time_limit_ms);
+		llm_client_set_run(env->llm, env->store, r.id);   /* replies kept with the run */
+	}
 
 	if ((rc = search_providers(r.o->sources ? r.o->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
@@ -1450,6 +1573,15 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
+	if (env->llm && !r.stopped[0]) {   /* a budget can bind without stopping the run */
+		struct llm_totals t = llm_client_totals(env->llm);
+		if (t.budget_capped > 0) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "%ld model replies were capped to fit the %s budget",
+				 t.budget_capped, r.o->budget_tokens > 0 ? "token" : "money");
+			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "budget", "message", msg));
+		}
+	}
 	report = body ? compose_report(&r, body, ids, n_ids, mode) : NULL;
 	if (!report) {
 		rc = q_error_set(err, Q_ENOMEM, "out of memory composing the report");
@@ -1470,6 +1602,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	}
 	out->markdown = qbuf_detach(&md, NULL);
 	out->report = report;
+	if (env->llm)
+		llm_client_set_run(env->llm, NULL, 0);
 	q_free(body);
 	q_free(ids);
 	json_decref(opts_json);
@@ -1481,6 +1615,8 @@ fail:
 	snprintf(out->status, sizeof(out->status), "failed");
 	run_emit(&r, "run_failed", json_pack("{s:s}", "message", err ? err->msg : ""));
 fail_keep_status:
+	if (env->llm)
+		llm_client_set_run(env->llm, NULL, 0);
 	q_free(body);
 	q_free(ids);
 	json_decref(report);

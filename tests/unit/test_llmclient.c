@@ -1100,6 +1100,103 @@ static void sha256_vectors(void **state)
 	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+/* A server's usage figures are untrusted: 2^63-1 prompt tokens are
+ * clamped, the totals saturate instead of wrapping negative, and the
+ * budget still trips. */
+static void hostile_usage_figures_are_clamped(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("hello");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct llm_totals t;
+	char why[200];
+	int i;
+
+	(void)state;
+	setenv("QUARRY_LLM_PRICE", "1,2", 1);
+	setup_client(&fx, "[{\"content\":\"hi\",\"prompt_tokens\":9223372036854775807}]");
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+		assert_int_equal(resp.usage.prompt, LLM_MAX_USAGE_TOKENS);
+		assert_true(resp.usage.cached <= resp.usage.prompt);
+		llm_response_release(&resp);
+	}
+	t = llm_client_totals(&fx.c);
+	assert_int_equal(t.prompt, 2 * LLM_MAX_USAGE_TOKENS);
+	assert_true(t.cost_usd >= 0 && t.cost_usd < 1e9);
+	llm_client_set_budget(&fx.c, 5000, 0, 0);
+	assert_non_null(llm_budget_spent(&fx.c, why, sizeof(why)));
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_EBUDGET);
+	assert_non_null(strstr(err.msg, "the token budget (5000) is spent"));
+	unsetenv("QUARRY_LLM_PRICE");
+	teardown_client(&fx);
+}
+
+/* Parallel calls reserve from one pool: eight calls whose replies would
+ * each take 4,000 tokens never overrun a 3,000-token budget, each reply
+ * is capped (max_tokens sent), and the calls that do not fit fail with
+ * Q_EBUDGET instead of starting. */
+static void parallel_calls_share_a_hard_budget(void **state)
+{
+	struct fixture fx;
+	struct llm_request reqs[8];
+	struct llm_response resps[8];
+	struct q_error errs[8];
+	int rcs[8], i, ok = 0, refused = 0;
+	char script[17000];
+	struct llm_totals t;
+
+	(void)state;
+	snprintf(script, sizeof(script), "[{\"usage\":\"count\",\"fault\":\"slow_start\","
+		 "\"delay_ms\":100,\"content\":\"%0*d\"}]", 16000, 7);
+	setup_client(&fx, script);
+	fx.cfg.max_concurrent = 8;
+	llm_client_set_budget(&fx.c, 3000, 0, 0);
+	for (i = 0; i < 8; i++)
+		reqs[i] = simple("a question of a few words");
+	llm_chat_many(&fx.c, reqs, 8, 0, resps, rcs, errs);
+	for (i = 0; i < 8; i++) {
+		if (rcs[i] == 0) {
+			ok++;
+			assert_string_equal(resps[i].finish_reason, "length");
+		} else {
+			assert_int_equal(rcs[i], Q_EBUDGET);
+			refused++;
+		}
+		llm_response_release(&resps[i]);
+	}
+	t = llm_client_totals(&fx.c);
+	assert_true(ok >= 1);
+	assert_true(refused >= 1);
+	assert_true(t.prompt + t.completion <= 3000);
+	assert_true(t.budget_capped >= 1);
+	assert_true(log_has("max_tokens"));
+	assert_int_equal(fx.c.n_held, 0);
+	assert_int_equal(fx.c.held_tokens, 0);
+	teardown_client(&fx);
+}
+
+/* A server that counts a prompt above our estimate raises the estimate
+ * of the calls after it (at most 8 times). */
+static void prompt_estimate_learns_from_the_server(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("a short prompt");
+	struct llm_response resp;
+	struct q_error err = {0};
+
+	(void)state;
+	setup_client(&fx, "[{\"content\":\"hi\",\"prompt_tokens\":60}]");
+	llm_client_set_budget(&fx.c, 100000, 0, 0);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	llm_response_release(&resp);
+	assert_true(fx.c.prompt_ratio > 1.0);
+	assert_true(fx.c.prompt_ratio <= 8.0);
+	assert_int_equal(fx.c.n_held, 0);
+	teardown_client(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1129,6 +1226,9 @@ int main(void)
 		cmocka_unit_test(config_file_errors_name_the_line),
 		cmocka_unit_test(prices_and_estimates),
 		cmocka_unit_test(sha256_vectors),
+		cmocka_unit_test(hostile_usage_figures_are_clamped),
+		cmocka_unit_test(parallel_calls_share_a_hard_budget),
+		cmocka_unit_test(prompt_estimate_learns_from_the_server),
 	};
 	int rc;
 
