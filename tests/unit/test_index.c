@@ -5,12 +5,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../../src/core/qbuf.h"
 #include "../../src/index/corpus.h"
 #include "../../src/index/rank.h"
 #include "../../src/index/split.h"
+#include "../../src/index/store.h"
 #include "../../src/index/tokenize.h"
 
 /* Collect tokens as "a b c"; a colocated token is written "+tok". */
@@ -250,6 +254,69 @@ static void qrank_orders_small_corpus(void **state)
 	sqlite3_close(db);
 }
 
+/* Unquoted CJK is split into its bigrams (and Latin words), each a term
+ * of its own; quoted CJK stays one phrase. */
+static void cjk_query_split_into_terms(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 4096);
+	assert_int_equal(corpus_query_to_fts("美国关闭GPS", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "(\"美国\" OR \"国关\" OR \"关闭\" OR \"GPS\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("\"选择可用\" 原因？", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "(\"选择可用\") AND (\"原因\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("熊", &b, NULL), 0);   /* a lone character */
+	assert_string_equal(qbuf_cstr(&b), "(\"熊\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("soup -选择可用", &b, NULL), 0);   /* excluded whole */
+	assert_string_equal(qbuf_cstr(&b), "(\"soup\") NOT (\"选择可用\")");
+	qbuf_release(&b);
+}
+
+/* A natural Chinese question finds the passage that answers it, though
+ * the passage does not hold the question verbatim. */
+static void cjk_question_finds_passage(void **state)
+{
+	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], file[96], cmd[96], *paths[1];
+	struct store s;
+	struct corpus_counts c;
+	struct search_hit *hits = NULL;
+	int n = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	snprintf(dir, sizeof(dir), "%s/docs", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/gps.md", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# 选择可用性\n\n二〇〇〇年五月，美国政府关闭了全球定位系统的选择可用性。\n", f);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/tea.md", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# 龙井茶\n\n龙井茶产于杭州西湖一带，清明前采摘的嫩芽称为明前茶。\n", f);
+	fclose(f);
+	assert_int_equal(store_open(&s, home, NULL), 0);
+	paths[0] = dir;
+	assert_int_equal(corpus_add(&s, paths, 1, NULL, NULL, &c, NULL), 0);
+	assert_int_equal(corpus_search(&s, "美国关闭GPS选择可用性原因", 10, "", "", &hits, &n, NULL), 0);
+	assert_true(n >= 1);
+	assert_non_null(strstr(hits[0].path, "gps.md"));
+	search_hits_free(hits, n);
+	/* Quoted, the question is one phrase again: no document holds it. */
+	assert_int_equal(corpus_search(&s, "\"美国关闭选择可用性\"", 10, "", "", &hits, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	search_hits_free(hits, n);
+	store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +328,8 @@ int main(void)
 		cmocka_unit_test(split_long_paragraph_and_cjk),
 		cmocka_unit_test(query_translation),
 		cmocka_unit_test(qrank_orders_small_corpus),
+		cmocka_unit_test(cjk_query_split_into_terms),
+		cmocka_unit_test(cjk_question_finds_passage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
