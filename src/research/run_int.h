@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "../core/qbuf.h"
+#include "../index/neardup.h"
 #include "../search/search.h"
 #include "research.h"
 
@@ -25,6 +26,7 @@ struct source {
 	char *norm;         /* normal form for quote checks */
 	int corpus;
 	int round;
+	struct neardup_sig sig;   /* to keep out near-copies of this text */
 };
 
 struct finding {

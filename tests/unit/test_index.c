@@ -12,6 +12,7 @@
 
 #include "../../src/core/qbuf.h"
 #include "../../src/index/corpus.h"
+#include "../../src/index/neardup.h"
 #include "../../src/index/rank.h"
 #include "../../src/index/split.h"
 #include "../../src/index/store.h"
@@ -317,6 +318,51 @@ static void cjk_question_finds_passage(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A copy with one line changed, recased and reflowed is a near-duplicate;
+ * a text on the same subject, a short text, or an empty one is not. */
+static void near_duplicates(void **state)
+{
+	static const char para[] =
+		"Selective Availability was a deliberate degradation of the civilian GPS signal by the "
+		"United States Department of Defense. The satellites added a slowly varying error to "
+		"their clock and orbit data, so that a receiver without the military keys could locate "
+		"itself only to within about 100 metres. On 1 May 2000 President Clinton announced "
+		"that the United States would stop the intentional degradation of GPS signals, and in "
+		"the early hours of 2 May the error vanished: receivers became ten times more accurate.\n";
+	struct qbuf a, b, c;
+	struct neardup_sig sa, sb, sc, sshort, sempty;
+	int i;
+
+	(void)state;
+	qbuf_init(&a, 1 << 16);
+	qbuf_init(&b, 1 << 16);
+	qbuf_init(&c, 1 << 16);
+	for (i = 0; i < 4; i++) {
+		qbuf_adds(&a, "# gps-notes\n");
+		qbuf_adds(&a, para);
+		qbuf_adds(&b, i == 2 ? "# GPS-NOTES-EXTRA, the other package\n" : "# gps-notes\n");
+		qbuf_adds(&b, para);
+	}
+	qbuf_adds(&c, "Differential GPS corrects the signal with a reference station at a known "
+		      "position, which broadcasts the difference between the measured and the true "
+		      "range. Before Selective Availability was switched off in May 2000 this was the "
+		      "main way for civilian users to get metre-level accuracy from GPS receivers.");
+	neardup_sign(a.data, a.len, &sa);
+	neardup_sign(b.data, b.len, &sb);
+	neardup_sign(c.data, c.len, &sc);
+	neardup_sign("Selective Availability was switched off.", 40, &sshort);
+	neardup_sign("", 0, &sempty);
+	assert_true(neardup_same(&sa, &sb));
+	assert_true(neardup_similarity(&sa, &sa) == 1.0);
+	assert_false(neardup_same(&sa, &sc));
+	assert_true(neardup_similarity(&sa, &sc) < 0.3);
+	assert_false(neardup_same(&sshort, &sshort));   /* too short to judge */
+	assert_false(neardup_same(&sempty, &sempty));
+	qbuf_release(&a);
+	qbuf_release(&b);
+	qbuf_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +376,7 @@ int main(void)
 		cmocka_unit_test(qrank_orders_small_corpus),
 		cmocka_unit_test(cjk_query_split_into_terms),
 		cmocka_unit_test(cjk_question_finds_passage),
+		cmocka_unit_test(near_duplicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
