@@ -117,8 +117,9 @@ $(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
 # needs about 3 GB of disk in BENCH_DIR).
 BENCH_DIR ?= /tmp/quarry-bench
 PASSAGES ?= 1000000
+# The real-text part reads $(WCXB) and is skipped, saying so, without it.
 bench-index: $(BUILD)/index_bench
-	$(BUILD)/index_bench $(BENCH_DIR) $(PASSAGES)
+	WCXB=$(WCXB) $(BUILD)/index_bench $(BENCH_DIR) $(PASSAGES)
 
 $(BUILD)/search_quality: bench/search_quality.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
@@ -126,11 +127,21 @@ $(BUILD)/search_quality: bench/search_quality.c $(BUILD)/libquarry.a
 
 # Search quality on judged queries (needs ../shared/data/wcxb-dev).
 bench-search: $(BUILD)/search_quality
+	@$(WCXB_HAVE) || { $(WCXB_SAY); echo "  Only the Chinese set runs."; }
 	rm -rf $(BENCH_DIR)/quality && $(BUILD)/search_quality $(BENCH_DIR)/quality $(WCXB) bench/data/zh-queries.tsv
 
+# The benchmark data: the WCXB development set (1,497 real pages with
+# hand-checked main text, CC-BY-4.0), kept beside the clone. Without it
+# `make bench` says where it comes from and stops (exit 0).
 WCXB ?= ../shared/data/wcxb-dev
+WCXB_HAVE = [ -d "$(WCXB)/html" ] && [ -d "$(WCXB)/ground-truth" ]
+WCXB_SAY = echo "no benchmark data in $(WCXB) (html/ and ground-truth/)."; \
+	echo "  The data is the WCXB development set (1,497 pages with hand-checked main text,"; \
+	echo "  CC-BY-4.0), kept beside the clone as ../shared/data/wcxb-dev; run with"; \
+	echo "  WCXB=DIR to point at a copy elsewhere (see docs/BENCHMARKS.md)."
 bench: $(BUILD)/extract_bench
-	$(BUILD)/extract_bench $(WCXB)
+	@if $(WCXB_HAVE); then echo "$(BUILD)/extract_bench $(WCXB)"; $(BUILD)/extract_bench $(WCXB); \
+	else echo "skipped: the extraction benchmark needs its data."; $(WCXB_SAY); fi
 
 # The bundled sample: index the sample corpus, then research the sample
 # question on it, offline. Without a model configured this is the

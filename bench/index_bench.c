@@ -2,7 +2,18 @@
  * index_bench.c - corpus indexing and search benchmark.
  *
  * usage: index_bench DIR [PASSAGES [COMPARE_PASSAGES]]
+ *        (WCXB=DIR for the real text; PASSAGES or COMPARE_PASSAGES 0 skips
+ *        that part)
  *
+ * 0. Real text: the hand-checked main text of each page of the WCXB
+ *    development set (WCXB/ground-truth/NNNN.json, main_content; 1,476
+ *    pages, 14.3 MB, mostly English, some German, French, Chinese...) is
+ *    written once as files to DIR/real/; then `quarry index add` of that
+ *    folder (corpus_add into a fresh store: read, hash, split, passages,
+ *    FTS5 with the quarry tokenizer) is timed against plain FTS5 with
+ *    unicode61 (remove_diacritics 2) on the same files (read, one row per
+ *    file), best of REAL_RUNS (5) each, wall and CPU time. Skipped, saying where the data
+ *    comes from, when WCXB is absent.
  * 1. Indexing: the same generated passages go into an FTS5 table with the
  *    quarry tokenizer and into one with plain unicode61 (remove_diacritics
  *    2), one after the other in this process; prints text MB/s for both
@@ -17,6 +28,8 @@
  * 80-160 words per passage, some sentence punctuation. Deterministic.
  * AUTOMERGE=N sets FTS5's automerge for the comparison tables (tuning aid).
  */
+#include <dirent.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -52,6 +65,16 @@ static double now_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of this process: steadier than wall time on a shared
+ * machine (the real-text comparison reports both). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -159,6 +182,162 @@ static double generate_seconds(long n, double *bytes)
 	}
 	qbuf_release(&b);
 	return now_s() - t0;
+}
+
+/* ---- real text ---- */
+
+#define REAL_RUNS 5
+
+/* Write WCXB's main texts as DIR/real/NNNN.txt (once); the number of
+ * files, 0 when the data is not there. */
+static int write_real_files(const char *wcxb, const char *real_dir, double *bytes)
+{
+	char gt_dir[4200], in[4600], out[4600];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	*bytes = 0;
+	snprintf(gt_dir, sizeof(gt_dir), "%s/ground-truth", wcxb);
+	d = opendir(gt_dir);
+	if (!d)
+		return 0;
+	mkdir(real_dir, 0755);
+	while ((e = readdir(d))) {
+		json_t *gt;
+		const char *text;
+		size_t len;
+		FILE *f;
+		if (!strstr(e->d_name, ".json"))
+			continue;
+		snprintf(in, sizeof(in), "%s/%s", gt_dir, e->d_name);
+		gt = json_load_file(in, 0, NULL);
+		text = json_string_value(json_object_get(json_object_get(gt, "ground_truth"), "main_content"));
+		len = text ? strlen(text) : 0;
+		snprintf(out, sizeof(out), "%s/%.4s.txt", real_dir, e->d_name);
+		if (len && (f = fopen(out, "w"))) {
+			fwrite(text, 1, len, f);
+			fclose(f);
+			*bytes += (double)len;
+			n++;
+		}
+		json_decref(gt);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Plain FTS5 (unicode61) on the same files: read each, one row each. */
+static double plain_fts5_seconds(const char *db_path, const char *real_dir, double *cpu)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	struct dirent *e;
+	DIR *d;
+	char path[4600];
+	double t0 = now_s(), c0 = cpu_s();
+
+	remove(db_path);
+	sqlite3_open(db_path, &db);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "CREATE VIRTUAL TABLE t USING fts5(path, body, tokenize='unicode61 remove_diacritics 2');"
+			 "BEGIN", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO t(path, body) VALUES (?1, ?2)", -1, &st, NULL);
+	d = opendir(real_dir);
+	while (d && (e = readdir(d))) {
+		struct qbuf b;
+		FILE *f;
+		char chunk[65536];
+		size_t k;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", real_dir, e->d_name);
+		if (!(f = fopen(path, "rb")))
+			continue;
+		qbuf_init(&b, 1 << 26);
+		while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			qbuf_add(&b, chunk, k);
+		fclose(f);
+		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, b.data ? b.data : "", (int)b.len, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		qbuf_release(&b);
+	}
+	if (d)
+		closedir(d);
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	t0 = now_s() - t0;
+	*cpu = cpu_s() - c0;
+	remove(db_path);
+	return t0;
+}
+
+/* corpus_add of the folder into a fresh store, as `quarry index add`. */
+static double corpus_add_seconds(const char *home, const char *real_dir, double *cpu)
+{
+	char db_path[4300], *paths[1];
+	struct corpus_counts c;
+	struct store s;
+	double t0, c0;
+
+	snprintf(db_path, sizeof(db_path), "%s/quarry.db", home);
+	remove(db_path);
+	mkdir(home, 0755);
+	if (store_open(&s, home, NULL))
+		return *cpu = -1;
+	paths[0] = (char *)real_dir;
+	memset(&c, 0, sizeof(c));
+	t0 = now_s();
+	c0 = cpu_s();
+	corpus_add(&s, paths, 1, NULL, NULL, &c, NULL);
+	store_close(&s);   /* the last checkpoint counts too */
+	t0 = now_s() - t0;
+	*cpu = cpu_s() - c0;
+	remove(db_path);
+	return t0;
+}
+
+static void bench_real_text(const char *dir)
+{
+	const char *wcxb = getenv("WCXB");
+	char real_dir[4200], home[4200], db_path[4200];
+	double bytes, q_best = 1e9, u_best = 1e9, qc_best = 1e9, uc_best = 1e9;
+	int files, i;
+
+	if (!wcxb || !*wcxb)
+		wcxb = "../shared/data/wcxb-dev";
+	snprintf(real_dir, sizeof(real_dir), "%s/real", dir);
+	files = write_real_files(wcxb, real_dir, &bytes);
+	if (!files) {
+		printf("real text: skipped: no %s/ground-truth. The data is the WCXB development set\n"
+		       "  (1,497 pages with hand-checked main text, CC-BY-4.0), kept beside the clone as\n"
+		       "  ../shared/data/wcxb-dev; point WCXB=DIR at a copy elsewhere.\n", wcxb);
+		return;
+	}
+	snprintf(home, sizeof(home), "%s/real-home", dir);
+	snprintf(db_path, sizeof(db_path), "%s/real-plain.db", dir);
+	for (i = 0; i < REAL_RUNS; i++) {
+		double qc, uc, q = corpus_add_seconds(home, real_dir, &qc),
+			       u = plain_fts5_seconds(db_path, real_dir, &uc);
+		if (q >= 0 && q < q_best)
+			q_best = q;
+		if (q >= 0 && qc < qc_best)
+			qc_best = qc;
+		if (u < u_best)
+			u_best = u;
+		if (uc < uc_best)
+			uc_best = uc;
+	}
+	printf("real text: %d files, %.1f MB, the main text of the pages in %s (best of %d):\n", files,
+	       bytes / 1e6, wcxb, REAL_RUNS);
+	printf("  quarry index add (corpus_add)    %6.2f s  %6.1f MB/s  (CPU %.2f s)\n", q_best,
+	       bytes / 1e6 / q_best, qc_best);
+	printf("  plain FTS5 unicode61, same files %6.2f s  %6.1f MB/s  (CPU %.2f s)\n", u_best,
+	       bytes / 1e6 / u_best, uc_best);
+	printf("  time ratio quarry/plain: %.2f wall, %.2f CPU\n", q_best / u_best, qc_best / uc_best);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -273,6 +452,9 @@ int main(int argc, char **argv)
 	n_cmp = argc > 3 ? strtol(argv[3], NULL, 10) : 100000;
 	mkdir(dir, 0755);
 	make_vocab();
+	bench_real_text(dir);
+	if (n_cmp <= 0)
+		goto search;
 
 	gen_s = generate_seconds(n_cmp, &gen_bytes);
 	snprintf(path, sizeof(path), "%s/cmp.db", dir);
@@ -288,6 +470,9 @@ int main(int argc, char **argv)
 		printf("  unicode61           %6.1f MB/s\n", u_net);
 		printf("  time ratio quarry/unicode61: %.2f\n", u_net / q_net);
 	}
+search:
+	if (n <= 0)
+		return 0;
 
 	snprintf(home, sizeof(home), "%s/home", dir);
 	snprintf(path, sizeof(path), "%s/quarry.db", home);

@@ -11,9 +11,11 @@
  * recall@10 (the page among the top 10) and nDCG@10 (1/log2(1+rank) of
  * the first passage from the page).
  *
- * Chinese: ZH_QUERIES is a file of lines "QUERY<TAB>FILE", judged by
- * hand against bench/data/zh (indexed too): same two figures, split into
- * two-character queries and longer ones.
+ * Chinese: ZH_QUERIES is a file of lines "QUERY<TAB>FILE[<TAB>q]", judged
+ * by hand against bench/data/zh (indexed too): same two figures, split
+ * into two-character queries, longer terms and phrases, and natural
+ * questions as people type them (third field "q": unspaced, with question
+ * words and punctuation, not held verbatim by any document).
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
 {
 	struct store s;
 	struct corpus_counts c;
-	struct tally en = {0, 0, 0}, zh2 = {0, 0, 0}, zhn = {0, 0, 0};
+	struct tally en = {0, 0, 0}, zh2 = {0, 0, 0}, zhn = {0, 0, 0}, zhq = {0, 0, 0};
 	char path[4096], *add[2];
 	DIR *d;
 	struct dirent *e;
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
 		FILE *f = fopen(argv[3], "r");
 		char line[1024];
 		while (f && fgets(line, sizeof(line), f)) {
-			char *tab = strchr(line, '\t'), *nl;
+			char *tab = strchr(line, '\t'), *nl, *kind;
 			size_t chars = 0;
 			const char *p;
 			if (!tab || line[0] == '#')
@@ -135,14 +137,17 @@ int main(int argc, char **argv)
 			*tab = '\0';
 			if ((nl = strchr(tab + 1, '\n')))
 				*nl = '\0';
+			if ((kind = strchr(tab + 1, '\t')))
+				*kind++ = '\0';
 			for (p = line; *p; p++)
 				chars += ((unsigned char)*p & 0xC0) != 0x80;
-			judge(&s, line, tab + 1, chars == 2 ? &zh2 : &zhn);
+			judge(&s, line, tab + 1, kind && *kind == 'q' ? &zhq : chars == 2 ? &zh2 : &zhn);
 		}
 		if (f)
 			fclose(f);
 		print_tally("Chinese, two-character queries", &zh2);
 		print_tally("Chinese, longer queries", &zhn);
+		print_tally("Chinese, natural questions", &zhq);
 	}
 	store_close(&s);
 	return 0;

@@ -3,12 +3,27 @@
  * turned into FTS5 expressions, very common words kept from scanning
  * the whole index, ranking with qrank() (rank.h), then snippets for the
  * top k only.
+ *
+ * Unquoted Chinese, Japanese or Korean text has no spaces, so a question
+ * such as "美国关闭GPS选择可用性原因" would be one word, and one word of
+ * CJK is a strict phrase of its bigrams: it found nothing unless the
+ * document held the whole question verbatim. Such a word is split here
+ * into its tokens (the bigrams of each CJK run, and any Latin words), and
+ * each becomes a plain word: passages with all of them first, then those
+ * with any, ranked by BM25, so more matching bigrams rank higher. Quoted
+ * text keeps its phrase meaning ("选择可用性" in quotes).
  */
 #include <sqlite3.h>
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/utf8.h"
 #include "corpus.h"
+#include "tokenize.h"
+
+/* At most this many terms from one unquoted CJK word (qrank() scores up
+ * to 64 phrases; a 4 KB query of CJK would otherwise give 1,300). */
+#define SEARCH_MAX_CJK_TERMS 48
 
 static void add_fts_string(struct qbuf *out, const char *s, size_t n)
 {
@@ -90,6 +105,98 @@ static void append_term(struct qbuf *b, const char *sep, const char *t, size_t n
 	add_fts_string(b, t, n);
 }
 
+/* Does s[0..n) hold a CJK character? (Their UTF-8 lead bytes are 0xE3
+ * and above, so ASCII words are answered without decoding.) */
+static int has_cjk(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp = 0;
+		if ((unsigned char)s[i] < 0xE3) {
+			i++;
+			continue;
+		}
+		i += utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (utf8_is_cjk(cp))
+			return 1;
+	}
+	return 0;
+}
+
+/* Byte spans of the query tokens of one unquoted word. */
+struct term_spans {
+	size_t start[SEARCH_MAX_CJK_TERMS], end[SEARCH_MAX_CJK_TERMS];
+	int n;
+};
+
+static int collect_span(void *ctx, const char *tok, size_t len, size_t start, size_t end,
+			int colocated)
+{
+	struct term_spans *sp = ctx;
+
+	(void)tok;
+	(void)len;
+	(void)colocated;
+	if (sp->n >= SEARCH_MAX_CJK_TERMS)
+		return 1;   /* full: the rest of the word is left out */
+	sp->start[sp->n] = start;
+	sp->end[sp->n] = end;
+	sp->n++;
+	return 0;
+}
+
+/* The word's tokens as the tokenizer would make them for a query; 0 spans
+ * when out of memory (the caller then keeps the word whole). */
+static void split_cjk_word(const char *w, size_t n, struct term_spans *sp)
+{
+	struct tokenizer *t = tokenizer_new(0);
+
+	sp->n = 0;
+	if (!t)
+		return;
+	tokenizer_run(t, w, n, TOKENIZE_QUERY, collect_span, sp);
+	tokenizer_free(t);
+}
+
+/* Where the plain words of a query go while it is parsed. */
+struct plain_words {
+	struct qbuf *and_terms, *or_terms, *common;
+	common_fn is_common;
+	void *cctx;
+	int *n_words;
+};
+
+static void add_plain_word(struct plain_words *pw, const char *w, size_t n)
+{
+	if (pw->is_common && pw->is_common(pw->cctx, w, n)) {
+		append_term(pw->common, " OR ", w, n);
+		return;
+	}
+	(*pw->n_words)++;
+	append_term(pw->and_terms, " AND ", w, n);
+	append_term(pw->or_terms, " OR ", w, n);
+}
+
+/* An unquoted word: CJK text split into its terms, anything else whole. */
+static void add_unquoted_word(struct plain_words *pw, const char *w, size_t n)
+{
+	struct term_spans sp;
+	int i;
+
+	if (!has_cjk(w, n)) {
+		add_plain_word(pw, w, n);
+		return;
+	}
+	split_cjk_word(w, n, &sp);
+	if (!sp.n) {
+		add_plain_word(pw, w, n);
+		return;
+	}
+	for (i = 0; i < sp.n; i++)
+		add_plain_word(pw, w + sp.start[i], sp.end[i] - sp.start[i]);
+}
+
 /*
  * Parse the user's query once into the FTS5 expression with plain words
  * ANDed (out_and, may be NULL) and ORed (out_or). Very common plain words
@@ -99,6 +206,7 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 			   struct qbuf *out_or, int *all_common, int *n_words, struct q_error *err)
 {
 	struct qbuf any_and, any_or, must, not, common;
+	struct plain_words pw = {&any_and, &any_or, &common, is_common, cctx, n_words};
 	size_t i = 0, n = strlen(q);
 	int rc = 0, positive = 0, common_phrases = 0;
 
@@ -148,15 +256,10 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 		end = i;
 		if (end == start)
 			continue;
-		if (negate) {
+		if (negate)
 			append_term(&not, " OR ", q + start, end - start);
-		} else if (is_common && is_common(cctx, q + start, end - start)) {
-			append_term(&common, " OR ", q + start, end - start);
-		} else {
-			(*n_words)++;
-			append_term(&any_and, " AND ", q + start, end - start);
-			append_term(&any_or, " OR ", q + start, end - start);
-		}
+		else
+			add_unquoted_word(&pw, q + start, end - start);
 	}
 	/* Common words only: search them, but the caller must bound the
 	 * work. With rarer terms present they are left out. */

@@ -27,7 +27,16 @@ static int count_words(const char *s, size_t n, size_t *cjk_out)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t k = utf8_decode(p + i, n - i, &cp);
+		size_t k;
+		if (p[i] < 0x80) {   /* ASCII, most text: no decoding */
+			int space = p[i] == ' ' || (p[i] >= 0x09 && p[i] <= 0x0D);
+			if (!space && !in_word)
+				words++;
+			in_word = !space;
+			i++;
+			continue;
+		}
+		k = utf8_decode(p + i, n - i, &cp);
 		if (utf8_is_cjk(cp)) {
 			cjk++;
 			in_word = 0;

@@ -709,7 +709,9 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 {
 	struct source *s;
 	struct qbuf norm;
+	struct neardup_sig sig;
 	char hash[65], key[80];
+	int i;
 
 	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES) {   /* cut before a character, not inside one */
 		len = (size_t)RESEARCH_SOURCE_MAX_BYTES;
@@ -721,12 +723,17 @@ static int add_source(struct run *r, const char *url, const char *title, const c
 	if (seen_key(r, key))
 		return -1;   /* the same text under another address */
 	remember_key(r, key);   /* out of memory: only a later duplicate goes unnoticed */
+	neardup_sign(text, len, &sig);
+	for (i = 0; i < r->n_src; i++)
+		if (neardup_same(&sig, &r->src[i].sig))
+			return -1;   /* nearly the same text: one copy is cited */
 	s = q_reallocarray(r->src, (size_t)r->n_src + 1, sizeof(*s));
 	if (!s)
 		return -1;
 	r->src = s;
 	s = &r->src[r->n_src];
 	memset(s, 0, sizeof(*s));
+	s->sig = sig;
 	/* Paths and titles may hold any bytes; reports and JSON need UTF-8. */
 	s->url = utf8_sanitize_dup(url);
 	s->title = utf8_sanitize_dup(title && *title ? title : url);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "../core/qbuf.h"
+#include "../index/neardup.h"
 #include "../search/search.h"
 #include "research.h"
 
@@ -32,6 +33,7 @@ struct source {
 	int corpus;
 	int plain;          /* plain text (a corpus .txt file): no heading structure */
 	int round;
+	struct neardup_sig sig;   /* to keep out near-copies of this text */
 };
 
 struct finding {

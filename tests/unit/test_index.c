@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,8 +19,10 @@
 #include "../../src/core/qbuf.h"
 #include "../../src/doc/sniff.h"
 #include "../../src/index/corpus.h"
+#include "../../src/index/neardup.h"
 #include "../../src/index/rank.h"
 #include "../../src/index/split.h"
+#include "../../src/index/store.h"
 #include "../../src/index/tokenize.h"
 
 /* Collect tokens as "a b c"; a colocated token is written "+tok". */
@@ -324,6 +329,114 @@ static void sniff_text_and_binary(void **state)
 	assert_int_equal(sniff_name("/d/NEWS.gz"), SNIFF_NAME_UNKNOWN);
 }
 
+/* Unquoted CJK is split into its bigrams (and Latin words), each a term
+ * of its own; quoted CJK stays one phrase. */
+static void cjk_query_split_into_terms(void **state)
+{
+	struct qbuf b;
+
+	(void)state;
+	qbuf_init(&b, 4096);
+	assert_int_equal(corpus_query_to_fts("美国关闭GPS", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "(\"美国\" OR \"国关\" OR \"关闭\" OR \"GPS\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("\"选择可用\" 原因？", &b, NULL), 0);
+	assert_string_equal(qbuf_cstr(&b), "(\"选择可用\") AND (\"原因\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("熊", &b, NULL), 0);   /* a lone character */
+	assert_string_equal(qbuf_cstr(&b), "(\"熊\")");
+	qbuf_reset(&b);
+	assert_int_equal(corpus_query_to_fts("soup -选择可用", &b, NULL), 0);   /* excluded whole */
+	assert_string_equal(qbuf_cstr(&b), "(\"soup\") NOT (\"选择可用\")");
+	qbuf_release(&b);
+}
+
+/* A natural Chinese question finds the passage that answers it, though
+ * the passage does not hold the question verbatim. */
+static void cjk_question_finds_passage(void **state)
+{
+	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], file[96], cmd[96], *paths[1];
+	struct store s;
+	struct corpus_counts c;
+	struct search_hit *hits = NULL;
+	int n = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	snprintf(dir, sizeof(dir), "%s/docs", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/gps.md", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# 选择可用性\n\n二〇〇〇年五月，美国政府关闭了全球定位系统的选择可用性。\n", f);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/tea.md", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# 龙井茶\n\n龙井茶产于杭州西湖一带，清明前采摘的嫩芽称为明前茶。\n", f);
+	fclose(f);
+	assert_int_equal(store_open(&s, home, NULL), 0);
+	paths[0] = dir;
+	assert_int_equal(corpus_add(&s, paths, 1, NULL, NULL, &c, NULL), 0);
+	assert_int_equal(corpus_search(&s, "美国关闭GPS选择可用性原因", 10, "", "", &hits, &n, NULL), 0);
+	assert_true(n >= 1);
+	assert_non_null(strstr(hits[0].path, "gps.md"));
+	search_hits_free(hits, n);
+	/* Quoted, the question is one phrase again: no document holds it. */
+	assert_int_equal(corpus_search(&s, "\"美国关闭选择可用性\"", 10, "", "", &hits, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	search_hits_free(hits, n);
+	store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A copy with one line changed, recased and reflowed is a near-duplicate;
+ * a text on the same subject, a short text, or an empty one is not. */
+static void near_duplicates(void **state)
+{
+	static const char para[] =
+		"Selective Availability was a deliberate degradation of the civilian GPS signal by the "
+		"United States Department of Defense. The satellites added a slowly varying error to "
+		"their clock and orbit data, so that a receiver without the military keys could locate "
+		"itself only to within about 100 metres. On 1 May 2000 President Clinton announced "
+		"that the United States would stop the intentional degradation of GPS signals, and in "
+		"the early hours of 2 May the error vanished: receivers became ten times more accurate.\n";
+	struct qbuf a, b, c;
+	struct neardup_sig sa, sb, sc, sshort, sempty;
+	int i;
+
+	(void)state;
+	qbuf_init(&a, 1 << 16);
+	qbuf_init(&b, 1 << 16);
+	qbuf_init(&c, 1 << 16);
+	for (i = 0; i < 4; i++) {
+		qbuf_adds(&a, "# gps-notes\n");
+		qbuf_adds(&a, para);
+		qbuf_adds(&b, i == 2 ? "# GPS-NOTES-EXTRA, the other package\n" : "# gps-notes\n");
+		qbuf_adds(&b, para);
+	}
+	qbuf_adds(&c, "Differential GPS corrects the signal with a reference station at a known "
+		      "position, which broadcasts the difference between the measured and the true "
+		      "range. Before Selective Availability was switched off in May 2000 this was the "
+		      "main way for civilian users to get metre-level accuracy from GPS receivers.");
+	neardup_sign(a.data, a.len, &sa);
+	neardup_sign(b.data, b.len, &sb);
+	neardup_sign(c.data, c.len, &sc);
+	neardup_sign("Selective Availability was switched off.", 40, &sshort);
+	neardup_sign("", 0, &sempty);
+	assert_true(neardup_same(&sa, &sb));
+	assert_true(neardup_similarity(&sa, &sa) == 1.0);
+	assert_false(neardup_same(&sa, &sc));
+	assert_true(neardup_similarity(&sa, &sc) < 0.3);
+	assert_false(neardup_same(&sshort, &sshort));   /* too short to judge */
+	assert_false(neardup_same(&sempty, &sempty));
+	qbuf_release(&a);
+	qbuf_release(&b);
+	qbuf_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +450,9 @@ int main(void)
 		cmocka_unit_test(split_long_paragraph_and_cjk),
 		cmocka_unit_test(query_translation),
 		cmocka_unit_test(qrank_orders_small_corpus),
+		cmocka_unit_test(cjk_query_split_into_terms),
+		cmocka_unit_test(cjk_question_finds_passage),
+		cmocka_unit_test(near_duplicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
