@@ -90,7 +90,10 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
  * reasons are in docs/SECURITY.md). Plain numbers: they are also quoted
  * in messages. */
 #define HTML_MAX_TAGS 500000              /* '<' read: nodes, end tags */
-#define HTML_MAX_DEPTH 1000               /* elements open at once */
+#define HTML_MAX_DEPTH 20000              /* elements open at once */
+/* End tags read times elements open when read: libxml2 searches its
+ * stack of open elements for each end tag (about 0.25 s of work). */
+#define HTML_MAX_END_TAG_WORK 100000000
 #define HTML_MAX_ATTRS_PER_ELEMENT 256    /* on one start tag */
 #define HTML_MAX_ATTRS 400000             /* on the whole page */
 
@@ -102,6 +105,7 @@ enum html_stop {
 	HTML_STOP_NONE = 0,
 	HTML_STOP_TAGS,           /* the page was cut: too many tags */
 	HTML_STOP_DEPTH,          /* ... nested too deep */
+	HTML_STOP_END_TAGS,       /* ... too many end tags in deep nesting */
 	HTML_STOP_ELEMENT_ATTRS,  /* ... an element with too many attributes */
 	HTML_STOP_ATTRS,          /* ... too many attributes in all */
 	HTML_STOP_TIMEOUT,        /* the deadline passed: no result */
