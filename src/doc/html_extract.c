@@ -5,6 +5,8 @@
  * what a reader came for (paragraphs, posts, list items of a spec sheet),
  * the rest is chrome (menus, footers, share bars, teaser lists). We:
  *
+ *  0. Parse under limits on tags, depth, attributes and time
+ *     (html_parse.c), so a hostile page costs at most about a second.
  *  1. Walk the tree once in document order (iteratively: a page can nest
  *     10,000 deep and must not drive our stack). Elements that are never
  *     content (script, style, form controls, hidden nodes) are marked
@@ -650,13 +652,13 @@ static int score_visit(xmlNode *n, void *ctx)
 	struct score_walk *w = ctx;
 
 	if (n->type == XML_ELEMENT_NODE) {
+		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
+				       ? ns(n->parent) : NULL;
 		/* Once stopped, enter nothing more: the walk ends quickly
 		 * and the caller discards the result. */
 		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
-		    (w->lim->stop >= HTML_STOP_TIMEOUT))
+		    w->lim->stop >= HTML_STOP_TIMEOUT)
 			return 0;
-		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
-				       ? ns(n->parent) : NULL;
 		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
 		return !(ns(n)->flags & NS_REMOVED);
 	}
