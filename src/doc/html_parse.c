@@ -187,8 +187,10 @@ static int feed_read(void *vf, char *buf, int want)
 	if (f->pos + n < f->len)
 		n = piece_end(f->data + f->pos, n);
 	for (i = 0; i < n; i++) {
-		if (f->data[f->pos + i] != '<')
-			continue;
+		const char *lt = memchr(f->data + f->pos + i, '<', n - i);
+		if (!lt)
+			break;
+		i = (size_t)(lt - (f->data + f->pos));
 		if (++f->tags > HTML_MAX_TAGS) {
 			f->lim->stop = HTML_STOP_TAGS;
 			n = i;   /* end just before this '<' */
