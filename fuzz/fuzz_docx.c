@@ -7,11 +7,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct doc_options o = {0};
 	struct q_doc d = {0};
 	struct q_error e;
 
 	doc_global_init();
-	if (docx_extract((const char *)data, size, DOC_FORMAT_MARKDOWN, &d, &e) == 0)
+	o.format = DOC_FORMAT_MARKDOWN;
+	if (docx_extract((const char *)data, size, &o, &d, &e) == 0)
 		doc_release(&d);
 	else
 		doc_release(&d);

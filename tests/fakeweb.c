@@ -685,6 +685,13 @@ static void route(int fd, const char *path)
 	} else if (!strcmp(path, "/binary")) {
 		static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0";
 		respond(fd, 200, "application/octet-stream", NULL, elf, sizeof(elf) - 1);
+	} else if (!strcmp(path, "/png-as-html")) {
+		/* A binary body mislabelled as a page (tests/bb/doc.sh). */
+		static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+		respond(fd, 200, "text/html; charset=utf-8", NULL, png, sizeof(png) - 1);
+	} else if (!strcmp(path, "/nul-as-text")) {
+		static const char junk[] = "ab\0\0\x01\x02\x03\0\0\x04\x05\x06\0\0\x07\x08" "cd";
+		respond(fd, 200, "text/plain", NULL, junk, sizeof(junk) - 1);
 	} else if (!strcmp(path, "/empty")) {
 		respond(fd, 200, "text/html", NULL, "", 0);
 	} else if (!strcmp(path, "/deep")) {

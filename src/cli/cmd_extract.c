@@ -106,10 +106,13 @@ int cmd_extract(int argc, char **argv)
 	if (!doc.text_len && !doc.title) {
 		if (fmt == OUT_JSON)
 			cli_print_json_error(stdout, &fig, Q_EEMPTY, "no readable content");
-		fprintf(stderr, "quarry extract: %s: no readable content\n", fig.path);
+		fprintf(stderr, "quarry extract: %s: no readable content%s%s\n", fig.path,
+			doc.note[0] ? "; " : "", doc.note);
 		doc_release(&doc);
 		return 1;
 	}
+	if (doc.note[0])
+		fprintf(stderr, "quarry extract: %s: %s\n", fig.path, doc.note);
 	cli_print_doc(stdout, fmt, &doc, &fig);
 	doc_release(&doc);
 	return 0;

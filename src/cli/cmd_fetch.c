@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../net/http.h"
 #include "cli.h"
 
@@ -88,6 +89,7 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 	dopt.content_type = r->content_type;
 	dopt.filename = dopt.base_url;
 	dopt.pdf_timeout_s = (unsigned)(fr->timeout_ms / 1000 > 0 ? fr->timeout_ms / 1000 : 1);
+	dopt.deadline_ms = q_now_ms() + (double)fr->timeout_ms;   /* --timeout bounds extraction too */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (doc_extract(qbuf_cstr(&r->body), r->body.len, &dopt, &doc, &err)) {
 		report_failure(fr, i, &fig, err.code, err.msg, out, errf);
@@ -95,10 +97,15 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 	}
 	fig.extract_ms = cli_ms_since(&t0);
 	if (!doc.text_len && !doc.title) {
-		report_failure(fr, i, &fig, Q_EEMPTY, "the page has no readable content", out, errf);
+		char why[Q_ERROR_MSG_MAX];
+		snprintf(why, sizeof(why), "the page has no readable content%s%s",
+			 doc.note[0] ? "; " : "", doc.note);
+		report_failure(fr, i, &fig, Q_EEMPTY, why, out, errf);
 		doc_release(&doc);
 		return;
 	}
+	if (doc.note[0])
+		fprintf(errf, "quarry fetch: %s: %s\n", fr->urls[i], doc.note);
 	if (fr->n > 1 && fr->fmt != OUT_JSON)
 		fprintf(out, "%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
 	cli_print_doc(out, fr->fmt, &doc, &fig);

@@ -185,9 +185,84 @@ static int is_gzip(const char *data, size_t len)
 	       data[2] == 8;
 }
 
+/* What well-known binary format data starts with, or NULL. */
+static const char *binary_magic(const char *data, size_t len)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *what;
+	} magics[] = {
+		{"\x89PNG\r\n\x1a\n", 8, "PNG image"},
+		{"GIF87a", 6, "GIF image"},
+		{"GIF89a", 6, "GIF image"},
+		{"\xff\xd8\xff", 3, "JPEG image"},
+		{"PK\x03\x04", 4, "ZIP archive"},
+		{"\x1f\x8b", 2, "gzip data"},
+		{"\x7f" "ELF", 4, "ELF executable"},
+		{"%PDF-", 5, "PDF document"},
+		{"\0asm", 4, "WebAssembly module"},
+		{"7z\xbc\xaf\x27\x1c", 6, "7-Zip archive"},
+		{"BZh", 3, "bzip2 data"},
+		{"\xfd" "7zXZ", 5, "xz data"},
+		{"\x28\xb5\x2f\xfd", 4, "zstd data"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (len >= magics[i].len && !memcmp(data, magics[i].magic, magics[i].len))
+			return magics[i].what;
+	if (len >= 12 && !memcmp(data, "RIFF", 4) && !memcmp(data + 8, "WEBP", 4))
+		return "WebP image";
+	return NULL;
+}
+
+/* UTF-16 and UTF-32 text is full of NULs: a BOM or a label says so. */
+static int wide_text(const char *data, size_t len, const char *ct)
+{
+	const unsigned char *u = (const unsigned char *)data;
+
+	if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff)))
+		return 1;
+	return ct && (strcasestr(ct, "utf-16") || strcasestr(ct, "utf-32") ||
+		      strcasestr(ct, "ucs-2") || strcasestr(ct, "utf16") || strcasestr(ct, "utf32"));
+}
+
+/*
+ * A body labelled as text (text/html, text/plain, XHTML...) that is an
+ * image, archive or program would be "extracted" as garbage: refuse it
+ * with what it is. A gzip body so labelled is refused too rather than
+ * inflated here (net/ decodes Content-Encoding under its byte cap; a
+ * gzip file left after that is not a page).
+ */
+static int refuse_mislabelled(const char *data, size_t len, const struct doc_options *opt,
+			      struct q_error *err)
+{
+	const char *ct = opt ? opt->content_type : NULL, *what, *where;
+
+	if (!ct || !(ct_is(ct, "application/xhtml+xml") || !strncasecmp(ct, "text/", 5)))
+		return 0;
+	what = binary_magic(data, len);
+	if (!what && !wide_text(data, len, ct) && looks_binary(data, len))
+		what = "";
+	if (!what)
+		return 0;
+	where = opt->base_url ? opt->base_url : (opt->filename ? opt->filename : "input");
+	return q_error_set(err, Q_EUNSUPPORTED, "the %s at %s is binary data%s%s%s though labelled "
+			   "%.*s; there is no text to read in it", opt->base_url ? "page" : "file",
+			   where, *what ? " (" : "", what, *what ? ")" : "",
+			   (int)strcspn(ct, "; "), ct);
+}
+
 int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 		struct q_doc *out, struct q_error *err)
 {
+	int refused = refuse_mislabelled(data, len, opt, err);
+
+	if (refused) {
+		memset(out, 0, sizeof(*out));
+		return refused;
+	}
 	/* A gzipped file (a saved page.html.gz): read what is inside, once. */
 	if (is_gzip(data, len)) {
 		struct qbuf plain;
@@ -241,7 +316,7 @@ static int doc_extract_plain(const char *data, size_t len, const struct doc_opti
 		rc = pdf_extract(data, len, opt->pdf_timeout_s, out, err);
 		goto done;
 	case DOC_KIND_DOCX:
-		rc = docx_extract(data, len, opt->format, out, err);
+		rc = docx_extract(data, len, opt, out, err);
 		goto done;
 	default:
 		break;

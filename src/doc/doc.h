@@ -19,6 +19,7 @@
 /* Caps on what we accept and produce. */
 #define DOC_MAX_TEXT_BYTES (64u * 1024 * 1024)  /* extracted text */
 #define DOC_MAX_META_BYTES 1024                 /* title, author, ... */
+#define DOC_NOTE_MAX 160                        /* q_doc.note */
 
 enum doc_format {
 	DOC_FORMAT_TEXT = 0,     /* plain paragraphs, "- " list items */
@@ -56,6 +57,8 @@ struct q_doc {
 	enum doc_page_type page_type;
 	char *text;            /* main content, in the requested format */
 	size_t text_len;
+	char note[DOC_NOTE_MAX]; /* "" or why only part was read, e.g. "the
+				  * page was cut: it has more than 500000 tags" */
 };
 
 /* Options for doc_extract; zero-initialise for defaults. */
@@ -65,6 +68,10 @@ struct doc_options {
 	const char *content_type;   /* e.g. "text/html; charset=gbk", may be NULL */
 	const char *filename;       /* used for the extension when sniffing */
 	unsigned pdf_timeout_s;     /* pdftotext wall limit; 0 = 30 s */
+	double deadline_ms;         /* q_now_ms() by which extraction gives up
+				     * (Q_ETIMEOUT); 0 = none */
+	volatile int *cancel;       /* non-zero: give up soon (Q_ETIMEOUT,
+				     * "cancelled"); may be NULL */
 };
 
 /* Initialise libraries once per process, before any thread uses doc_*. */
@@ -73,7 +80,10 @@ void doc_global_init(void);
 /*
  * Turn data[0..len) into a q_doc. Returns 0 or a Q_E* code with err set:
  * Q_EUNSUPPORTED for content we do not read (images, archives, binaries),
- * Q_EEMPTY when nothing readable came out.
+ * Q_EEMPTY when nothing readable came out, Q_ETIMEOUT when the deadline
+ * passed or cancel was set (checked while parsing and scoring).
+ * A page cut at a parsing limit (html_int.h, docs/SECURITY.md) returns 0
+ * with the text of what came before the cut and out->note saying so.
  */
 int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 		struct q_doc *out, struct q_error *err);

@@ -24,7 +24,9 @@
 /*
  * Extract main content and metadata from utf8[0..len) into out (whose
  * title, author, ... and text it sets). Returns 0, Q_EPARSE when libxml2
- * gives up, Q_ETOOBIG past HTML_MAX_INPUT_BYTES, Q_ENOMEM.
+ * gives up, Q_ETOOBIG past HTML_MAX_INPUT_BYTES, Q_ETIMEOUT past
+ * opt->deadline_ms or on opt->cancel, Q_ENOMEM. A page cut at a parsing
+ * limit (html_int.h) returns 0 with out->note saying which.
  * An HTML page with no content yields 0 and empty text.
  */
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,

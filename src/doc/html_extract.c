@@ -5,6 +5,8 @@
  * what a reader came for (paragraphs, posts, list items of a spec sheet),
  * the rest is chrome (menus, footers, share bars, teaser lists). We:
  *
+ *  0. Parse under limits on tags, depth, attributes and time
+ *     (html_parse.c), so a hostile page costs at most about a second.
  *  1. Walk the tree once in document order (iteratively: a page can nest
  *     10,000 deep and must not drive our stack). Elements that are never
  *     content (script, style, form controls, hidden nodes) are marked
@@ -38,6 +40,7 @@
 #include "html.h"
 
 #include <libxml/HTMLparser.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -634,10 +637,14 @@ static size_t count_elements(xmlNode *root)
 	return count;
 }
 
+/* Elements scored between two looks at the deadline and cancel flag. */
+#define SCORE_CHECK_EVERY 8192
+
 struct score_walk {
 	struct nstat *stats;
 	size_t next;
 	int styled_ok;     /* see is_hidden */
+	struct html_limits *lim;
 };
 
 static int score_visit(xmlNode *n, void *ctx)
@@ -647,6 +654,11 @@ static int score_visit(xmlNode *n, void *ctx)
 	if (n->type == XML_ELEMENT_NODE) {
 		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
 				       ? ns(n->parent) : NULL;
+		/* Once stopped, enter nothing more: the walk ends quickly
+		 * and the caller discards the result. */
+		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
+		    w->lim->stop >= HTML_STOP_TIMEOUT)
+			return 0;
 		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
 		return !(ns(n)->flags & NS_REMOVED);
 	}
@@ -661,12 +673,14 @@ static void score_leave(xmlNode *n, void *ctx)
 	leave_element(n);
 }
 
-/* Steps 1-3: one iterative enter/leave walk filling the stats. */
-static void score_tree(xmlNode *root, struct nstat *stats, int styled_ok)
+/* Steps 1-3: one iterative enter/leave walk filling the stats. Returns
+ * non-zero when the deadline or cancel stopped it (stats incomplete). */
+static int score_tree(xmlNode *root, struct nstat *stats, int styled_ok, struct html_limits *lim)
 {
-	struct score_walk w = {stats, 0, styled_ok};
+	struct score_walk w = {stats, 0, styled_ok, lim};
 
 	xml_walk(root, score_visit, score_leave, &w);
+	return lim->stop >= HTML_STOP_TIMEOUT;
 }
 
 static float page_lambda(enum doc_page_type type)
@@ -832,6 +846,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
+	struct html_limits lim = {0, NULL, HTML_STOP_NONE};
 	xmlNode *root;
 	struct qbuf b;
 	int rc = Q_EPARSE;
@@ -844,7 +859,13 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 				   len, HTML_MAX_INPUT_BYTES);
 	if (len > (size_t)0x7fffffff)
 		return q_error_set(err, Q_ETOOBIG, "HTML too large");
-	doc = htmlReadMemory(utf8, (int)len, opt ? opt->base_url : NULL, "UTF-8", options);
+	if (opt) {
+		lim.deadline_ms = opt->deadline_ms;
+		lim.cancel = opt->cancel;
+	}
+	doc = html_parse_limited(utf8, len, opt ? opt->base_url : NULL, options, &lim);
+	if (lim.stop >= HTML_STOP_TIMEOUT)
+		goto stopped;
 	if (!doc) {
 		/* libxml2 gives up only on input it cannot start on (e.g.
 		 * empty); that is an empty page, not an error. */
@@ -863,7 +884,8 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		rc = q_error_set(err, Q_ENOMEM, "out of memory extracting HTML");
 		goto out;
 	}
-	score_tree(root, stats, 0);
+	if (score_tree(root, stats, 0, &lim))
+		goto stopped;
 	rc = html_meta_extract(doc, out);
 	if (rc) {
 		q_error_set(err, rc, "out of memory reading page metadata");
@@ -880,7 +902,10 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		struct qbuf again;
 
 		qbuf_init(&again, DOC_MAX_TEXT_BYTES);
-		score_tree(root, stats, 1);
+		if (score_tree(root, stats, 1, &lim)) {
+			qbuf_release(&again);
+			goto stopped;
+		}
 		if (choose_and_render(root, opt, out, &again) == 0 && again.len >= 2 * b.len + 40) {
 			qbuf_release(&b);
 			b = again;
@@ -893,6 +918,15 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	if (rc)
 		q_error_set(err, rc, rc == Q_ETOOBIG ? "extracted text over the size limit"
 						     : "out of memory rendering text");
+	if (!rc && html_limits_reason(lim.stop))
+		snprintf(out->note, sizeof(out->note), "only the start of the page was read: %s",
+			 html_limits_reason(lim.stop));
+	goto out;
+stopped:
+	rc = q_error_set(err, Q_ETIMEOUT, lim.stop == HTML_STOP_CANCEL
+			 ? "extraction was cancelled"
+			 : "extracting the page took longer than its time limit; "
+			   "raise the time limit or skip this page");
 out:
 	qbuf_release(&b);
 	if (doc) {

@@ -86,4 +86,54 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out);
 int html_render(xmlNode *root, enum doc_format format, const char *title,
 		enum doc_page_type page_type, struct qbuf *out);
 
+/* Limits on what one page may make the parser do (html_parse.c; the
+ * reasons are in docs/SECURITY.md). Plain numbers: they are also quoted
+ * in messages. */
+#define HTML_MAX_TAGS 500000              /* '<' read: nodes, end tags */
+#define HTML_MAX_DEPTH 20000              /* elements open at once */
+/* End tags read times elements open when read: libxml2 searches its
+ * stack of open elements for each end tag (about 0.25 s of work). */
+#define HTML_MAX_END_TAG_WORK 100000000
+#define HTML_MAX_ATTRS_PER_ELEMENT 256    /* on one start tag */
+#define HTML_MAX_ATTRS 400000             /* on the whole page */
+
+#define Q_STR_(x) #x
+#define Q_STR(x) Q_STR_(x)
+
+/* Why a parse or an extraction ended early. */
+enum html_stop {
+	HTML_STOP_NONE = 0,
+	HTML_STOP_TAGS,           /* the page was cut: too many tags */
+	HTML_STOP_DEPTH,          /* ... nested too deep */
+	HTML_STOP_END_TAGS,       /* ... too many end tags in deep nesting */
+	HTML_STOP_ELEMENT_ATTRS,  /* ... an element with too many attributes */
+	HTML_STOP_ATTRS,          /* ... too many attributes in all */
+	HTML_STOP_TIMEOUT,        /* the deadline passed: no result */
+	HTML_STOP_CANCEL          /* the cancel flag was set: no result */
+};
+
+/* The deadline and cancel flag of one extraction, and why it stopped. */
+struct html_limits {
+	double deadline_ms;       /* q_now_ms() value; 0 = none */
+	volatile int *cancel;     /* non-zero: stop; may be NULL */
+	enum html_stop stop;      /* out: first limit hit */
+};
+
+/*
+ * Parse utf8[0..len) with libxml2's HTML parser under the HTML_MAX_*
+ * limits, the deadline and the cancel flag. Returns the tree (caller
+ * frees with xmlFreeDoc), or NULL when libxml2 could not start; a page
+ * cut at a limit still returns the tree of what came before the cut,
+ * with lim->stop saying which limit.
+ */
+htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url, int options,
+			      struct html_limits *lim);
+
+/* 1 (and lim->stop set to TIMEOUT or CANCEL) when the deadline passed
+ * or cancel is set; a cut at a parsing limit does not count. */
+int html_limits_check(struct html_limits *lim);
+
+/* "it has more than 500000 tags"..., or NULL for timeout/cancel/none. */
+const char *html_limits_reason(enum html_stop stop);
+
 #endif

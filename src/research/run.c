@@ -813,6 +813,9 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 		dopt.format = DOC_FORMAT_MARKDOWN;
 		dopt.base_url = resp->final_url ? resp->final_url : fc->urls[i];
 		dopt.content_type = resp->content_type;
+		dopt.cancel = fc->r->env->cancel;   /* extraction obeys Ctrl-C and --time-limit */
+		if (fc->r->o->time_limit_ms > 0)
+			dopt.deadline_ms = fc->r->t0 + (double)fc->r->o->time_limit_ms;
 		if (doc_extract(qbuf_cstr(&resp->body), resp->body.len, &dopt, &doc, &derr))
 			rec = json_pack("{s:s}", "error", derr.msg);
 		else

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../src/core/alloc.h"
+#include "../../src/core/clock.h"
 #include "../../src/doc/charset.h"
 #include "../../src/doc/doc.h"
 #include "../../src/doc/html.h"
@@ -424,6 +425,141 @@ static void extraction_survives_allocation_failures(void **state)
 	assert_true(ok > 0);
 }
 
+/* Build "<html><body><p>lead</p>" + n copies of unit + tail into a new buffer. */
+static char *repeat_page(const char *lead, const char *unit, size_t n, const char *tail)
+{
+	size_t ul = strlen(unit), ll = strlen(lead), tl = strlen(tail), i;
+	char *b = q_malloc(ll + ul * n + tl + 1), *p;
+
+	assert_non_null(b);
+	memcpy(b, lead, ll);
+	p = b + ll;
+	for (i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return b;
+}
+
+static int extract_opts(const char *html, struct doc_options *o, struct q_doc *doc,
+			struct q_error *e)
+{
+	o->content_type = "text/html";
+	memset(e, 0, sizeof(*e));
+	return doc_extract(html, strlen(html), o, doc, e);
+}
+
+#define LEAD "<html><body><p>The lead paragraph is here, read before the flood.</p>"
+
+/* 80,000 attributes on one element took libxml2 19.6 s: the page is cut
+ * at the element instead, and says so. */
+static void html_attribute_flood_is_cut(void **state)
+{
+	struct doc_options o = {0};
+	struct q_doc doc;
+	struct q_error e;
+	char *page = repeat_page(LEAD "<div ", "a00000=1 ", 80000, ">tail</div></body></html>");
+	char *p = page + strlen(LEAD "<div ");
+	double t0;
+	int i;
+
+	(void)state;
+	/* Distinct names (a repeated name is dropped, not compared again). */
+	for (i = 0; i < 80000; i++, p += 9) {
+		char name[8];
+		snprintf(name, sizeof(name), "a%05x", (unsigned)i);
+		memcpy(p, name, 6);
+	}
+	t0 = q_now_ms();
+	assert_int_equal(extract_opts(page, &o, &doc, &e), 0);
+	assert_true(q_now_ms() - t0 < 3000);
+	assert_non_null(strstr(doc.text, "lead paragraph"));
+	assert_non_null(strstr(doc.note, "more than 256 attributes"));
+	doc_release(&doc);
+	q_free(page);
+	/* Many elements each under the per-element cap: the page total. */
+	page = repeat_page(LEAD, "<i a b c d e f g h>t</i>", 60000, "</body></html>");
+	assert_int_equal(extract_opts(page, &o, &doc, &e), 0);
+	assert_non_null(strstr(doc.note, "more than 400000 attributes"));
+	doc_release(&doc);
+	q_free(page);
+}
+
+/* 10 MB of "<p>" peaked at 727 MB: the parse stops at the tag budget. */
+static void html_node_flood_is_cut(void **state)
+{
+	struct doc_options o = {0};
+	struct q_doc doc;
+	struct q_error e;
+	char *page = repeat_page(LEAD, "<p>", 600000, "</body></html>");
+
+	(void)state;
+	assert_int_equal(extract_opts(page, &o, &doc, &e), 0);
+	assert_non_null(strstr(doc.text, "lead paragraph"));
+	assert_non_null(strstr(doc.note, "more than 500000 tags"));
+	doc_release(&doc);
+	q_free(page);
+	page = repeat_page(LEAD, "<div>", 25000, "deep</body></html>");
+	assert_int_equal(extract_opts(page, &o, &doc, &e), 0);
+	assert_non_null(strstr(doc.note, "nest more than 20000 deep"));
+	doc_release(&doc);
+	q_free(page);
+	/* An ordinary page carries no note. */
+	assert_int_equal(extract_opts(LEAD "</body></html>", &o, &doc, &e), 0);
+	assert_string_equal(doc.note, "");
+	doc_release(&doc);
+}
+
+/* libxml2 reads the page in pieces: long attribute values, entities and
+ * UTF-8 that straddle a piece's end must read as in one piece. */
+static void html_pieces_do_not_change_text(void **state)
+{
+	struct doc_options o = {0};
+	struct q_doc doc;
+	struct q_error e;
+	char *page = repeat_page("<html><body><p title=\"", "x &#39;y&#39; &gt; ", 2000,
+				 "\">Visible after a long attribute.</p><p>");
+	char *page2, *p;
+	size_t n = 0;
+
+	(void)state;
+	page2 = repeat_page(page, "caf\xc3\xa9 &amp; th\xc3\xa9 ", 3000, "</p></body></html>");
+	assert_int_equal(extract_opts(page2, &o, &doc, &e), 0);
+	assert_non_null(strstr(doc.text, "Visible after a long attribute."));
+	assert_null(strstr(doc.text, "&#39;"));
+	assert_null(strstr(doc.text, "&amp;"));
+	for (p = doc.text; (p = strstr(p, "caf\xc3\xa9 & th\xc3\xa9")) != NULL; p++)
+		n++;
+	assert_int_equal(n, 3000);
+	assert_string_equal(doc.note, "");
+	doc_release(&doc);
+	q_free(page);
+	q_free(page2);
+}
+
+/* Extraction gives up at its deadline or when cancelled. */
+static void html_deadline_and_cancel(void **state)
+{
+	struct doc_options o = {0};
+	struct q_doc doc;
+	struct q_error e;
+	volatile int cancel = 1;
+	char *page = repeat_page(LEAD, "<p>some words here</p>", 20000, "</body></html>");
+
+	(void)state;
+	o.deadline_ms = q_now_ms() - 1;
+	assert_int_equal(extract_opts(page, &o, &doc, &e), Q_ETIMEOUT);
+	assert_non_null(strstr(e.msg, "time limit"));
+	o.deadline_ms = 0;
+	o.cancel = &cancel;
+	assert_int_equal(extract_opts(page, &o, &doc, &e), Q_ETIMEOUT);
+	assert_non_null(strstr(e.msg, "cancelled"));
+	cancel = 0;
+	o.deadline_ms = q_now_ms() + 60000;
+	assert_int_equal(extract_opts(page, &o, &doc, &e), 0);
+	doc_release(&doc);
+	q_free(page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +577,10 @@ int main(void)
 		cmocka_unit_test(sniffing),
 		cmocka_unit_test(zip_rejects_damage),
 		cmocka_unit_test(extraction_survives_allocation_failures),
+		cmocka_unit_test(html_attribute_flood_is_cut),
+		cmocka_unit_test(html_node_flood_is_cut),
+		cmocka_unit_test(html_pieces_do_not_change_text),
+		cmocka_unit_test(html_deadline_and_cancel),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

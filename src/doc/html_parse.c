@@ -1,0 +1,260 @@
+/*
+ * html_parse.c - run libxml2's HTML parser on a page under limits.
+ *
+ * Why. libxml2's HTML parser does work a page can make quadratic: each
+ * new attribute of an element is compared with the ones before it
+ * (80,000 attributes on one element took 19.6 s; 1.4M in a 10 MB page ran
+ * past 600 s), every stray end tag searches the whole stack of open
+ * elements, and every tag becomes a node of ~200 bytes (10 MB of "<p>"
+ * peaked at 727 MB). It also runs to the end once started, so no timeout
+ * or Ctrl-C reached it.
+ *
+ * How. We do not hand libxml2 the page in one piece; it reads it through
+ * an I/O callback (htmlCtxtReadIO, the same parser and code path as
+ * htmlReadMemory), at most HTML_FEED_BYTES at a time, each piece ending
+ * after a '>'. libxml2 asks for more input whenever it runs low, also in
+ * the middle of a start tag's attribute list, so each call is a
+ * checkpoint: there we look at the parser's own
+ * state (its stack of open elements, the attributes of the tag it is
+ * reading) and at the deadline and cancel flag, and end the input (EOF)
+ * when a limit is passed. libxml2 then closes what is open and returns
+ * the tree read so far: the page is cut, never half-built. Because the
+ * checks read libxml2's state rather than a guess of it, markup that a
+ * pre-scanner might read differently (comments, scripts, odd quoting)
+ * cannot slip past them.
+ *
+ *  - Tags: every element, end tag, comment and doctype starts with '<',
+ *    and text nodes sit between them, so counting '<' as we feed bounds
+ *    the nodes (at most twice that) and the end tags. Past HTML_MAX_TAGS
+ *    the input ends just before the next '<'.
+ *  - Depth: the stack of open elements (ctxt->nameNr), at most
+ *    HTML_MAX_DEPTH. Each end tag costs libxml2 a search of that stack,
+ *    so we add up, for each "</" fed, the elements open at that moment
+ *    (an upper bound: a matching end tag is found at the top), and end
+ *    the input past HTML_MAX_END_TAG_WORK. A 10,000-deep page that
+ *    closes what it opens costs 50M and is read whole; 1,000 open
+ *    elements followed by 500,000 stray end tags (1.15 s) is cut.
+ *  - Attributes: of the tag being read (libxml2 NULL-terminates its
+ *    ctxt->atts list after each one) and per page (counted in a SAX
+ *    startElement wrapper).
+ *
+ * Alternatives measured or rejected: a pre-scan that rewrites the bytes
+ * (drops attributes past a cap) keeps more of a hostile page but has to
+ * agree with libxml2 on every corner of tokenisation to be safe; the push
+ * parser (htmlParseChunk) is a different code path in libxml2 with
+ * different output, so extraction quality would move. Feeding 4 KB
+ * pieces costs nothing measurable (bench below).
+ */
+#include <string.h>
+
+#include "../core/clock.h"
+#include "html_int.h"
+
+/* Most bytes handed to libxml2 per read: the granularity of every check.
+ * libxml2 asks for 4,000; smaller pieces change the tree it builds
+ * (2 to 9 of the 1,497 bench pages differ at 512 bytes), because some of
+ * its look-aheads stop at the end of the buffer. Between two checks a
+ * tag can gain at most ~2,000 attributes and the stack ~1,300 elements. */
+#define HTML_FEED_BYTES 4096
+/* Longest entity reference a cut must not split ("&CounterClockwise
+ * ContourIntegral;" is 33), and how far back we look for a safe cut. */
+#define ENTITY_MAX_BYTES 40
+#define PIECE_BACKOFF_BYTES 256
+
+struct html_feed {
+	const char *data;
+	size_t len, pos;
+	size_t tags;                   /* '<' fed so far */
+	unsigned long long end_work;   /* "</" fed times open elements then */
+	unsigned long attrs;           /* attributes of elements started */
+	htmlParserCtxtPtr ctxt;
+	startElementSAXFunc start;     /* libxml2's own startElement */
+	struct html_limits *lim;
+};
+
+int html_limits_check(struct html_limits *lim)
+{
+	if (lim->stop >= HTML_STOP_TIMEOUT)
+		return 1;
+	if (lim->cancel && *lim->cancel)
+		lim->stop = HTML_STOP_CANCEL;
+	else if (lim->deadline_ms > 0 && q_now_ms() > lim->deadline_ms)
+		lim->stop = HTML_STOP_TIMEOUT;
+	return lim->stop >= HTML_STOP_TIMEOUT;
+}
+
+/* Attributes of the start tag libxml2 is reading now (or read last). */
+static size_t open_tag_attrs(const htmlParserCtxtPtr ctxt)
+{
+	int i;
+
+	if (!ctxt->atts)
+		return 0;
+	for (i = 0; i + 1 < ctxt->maxatts && ctxt->atts[i]; i += 2)
+		;
+	return (size_t)i / 2;
+}
+
+static void counting_start(void *vctxt, const xmlChar *name, const xmlChar **atts)
+{
+	htmlParserCtxtPtr ctxt = vctxt;
+	struct html_feed *f = ctxt->_private;
+	size_t i;
+
+	if (f && atts)
+		for (i = 0; atts[i]; i += 2)
+			f->attrs++;
+	if (f && f->start)
+		f->start(vctxt, name, atts);
+}
+
+/* Would the parser, as it stands, break a limit? Sets lim->stop. */
+static int over_limits(struct html_feed *f)
+{
+	struct html_limits *lim = f->lim;
+
+	if (html_limits_check(lim) || lim->stop)
+		return 1;
+	if (f->ctxt->nameNr > HTML_MAX_DEPTH)
+		lim->stop = HTML_STOP_DEPTH;
+	else if (open_tag_attrs(f->ctxt) > HTML_MAX_ATTRS_PER_ELEMENT)
+		lim->stop = HTML_STOP_ELEMENT_ATTRS;
+	else if (f->attrs > HTML_MAX_ATTRS)
+		lim->stop = HTML_STOP_ATTRS;
+	return lim->stop != HTML_STOP_NONE;
+}
+
+/* Is there an '&' in the last ENTITY_MAX_BYTES of p[0..k) with no ';'
+ * after it (an entity a cut at k would split)? */
+static int splits_entity(const char *p, size_t k)
+{
+	size_t i = k > ENTITY_MAX_BYTES ? k - ENTITY_MAX_BYTES : 0;
+	int open = 0;
+
+	for (; i < k; i++) {
+		if (p[i] == '&')
+			open = 1;
+		else if (p[i] == ';')
+			open = 0;
+	}
+	return open;
+}
+
+/*
+ * Where to end a piece of n bytes that the page continues after. Some of
+ * libxml2's look-aheads stop at the end of its buffer: a run of white
+ * space ending there is dropped as blank, "&#39;" cut after "&" is read
+ * as text, a UTF-8 sequence cut in two is an encoding error. So end the
+ * piece after a '>' that is followed by '<' (between two tags), else
+ * after any '>', else (a tag or text longer than a piece, such as a
+ * long inline attribute value) after a letter or digit outside an
+ * entity; only a piece with none of these is cut where it stands.
+ */
+static size_t piece_end(const char *p, size_t n)
+{
+	size_t k;
+
+	for (k = n; k > 1; k--)
+		if (p[k - 1] == '>' && p[k] == '<')
+			return k;
+	for (k = n; k > 0; k--)
+		if (p[k - 1] == '>')
+			return k;
+	for (k = n; k > 0 && n - k < PIECE_BACKOFF_BYTES; k--) {
+		unsigned char c = (unsigned char)p[k - 1];
+		if (((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) &&
+		    !splits_entity(p, k))
+			return k;
+	}
+	return n;
+}
+
+/* libxml2's read callback: the next piece of the page, 0 for "no more". */
+static int feed_read(void *vf, char *buf, int want)
+{
+	struct html_feed *f = vf;
+	size_t n = f->len - f->pos, i;
+
+	f->ctxt->_private = f;   /* set after htmlCtxtReset, before any SAX call */
+	if (n == 0 || over_limits(f))
+		return 0;
+	if (want < 0)
+		return -1;
+	if (n > (size_t)want)
+		n = (size_t)want;
+	if (n > HTML_FEED_BYTES)
+		n = HTML_FEED_BYTES;
+	if (f->pos + n < f->len)
+		n = piece_end(f->data + f->pos, n);
+	for (i = 0; i < n; i++) {
+		const char *lt = memchr(f->data + f->pos + i, '<', n - i);
+		if (!lt)
+			break;
+		i = (size_t)(lt - (f->data + f->pos));
+		if (++f->tags > HTML_MAX_TAGS) {
+			f->lim->stop = HTML_STOP_TAGS;
+			n = i;   /* end just before this '<' */
+			break;
+		}
+		if (i + 1 < n && f->data[f->pos + i + 1] == '/')
+			f->end_work += (unsigned long long)f->ctxt->nameNr + 1;
+	}
+	if (f->end_work > HTML_MAX_END_TAG_WORK)
+		f->lim->stop = HTML_STOP_END_TAGS;   /* this piece is still read */
+	memcpy(buf, f->data + f->pos, n);
+	f->pos += n;
+	return (int)n;
+}
+
+static int feed_close(void *vf)
+{
+	(void)vf;
+	return 0;
+}
+
+htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url, int options,
+			      struct html_limits *lim)
+{
+	struct html_feed f;
+	htmlParserCtxtPtr ctxt;
+	htmlDocPtr doc;
+
+	memset(&f, 0, sizeof(f));
+	f.data = utf8;
+	f.len = len;
+	f.lim = lim;
+	lim->stop = HTML_STOP_NONE;
+	ctxt = htmlNewParserCtxt();
+	if (!ctxt)
+		return NULL;
+	f.ctxt = ctxt;
+	if (ctxt->sax) {
+		f.start = ctxt->sax->startElement;
+		ctxt->sax->startElement = counting_start;
+	}
+	doc = htmlCtxtReadIO(ctxt, feed_read, feed_close, &f, base_url, "UTF-8", options);
+	ctxt->_private = NULL;
+	htmlFreeParserCtxt(ctxt);
+	return doc;
+}
+
+const char *html_limits_reason(enum html_stop stop)
+{
+	switch (stop) {
+	case HTML_STOP_TAGS:
+		return "it has more than " Q_STR(HTML_MAX_TAGS) " tags";
+	case HTML_STOP_DEPTH:
+		return "its elements nest more than " Q_STR(HTML_MAX_DEPTH) " deep";
+	case HTML_STOP_END_TAGS:
+		return "it has too many end tags inside deeply nested elements";
+	case HTML_STOP_ELEMENT_ATTRS:
+		return "an element has more than " Q_STR(HTML_MAX_ATTRS_PER_ELEMENT) " attributes";
+	case HTML_STOP_ATTRS:
+		return "it has more than " Q_STR(HTML_MAX_ATTRS) " attributes";
+	case HTML_STOP_TIMEOUT:
+	case HTML_STOP_CANCEL:
+	case HTML_STOP_NONE:
+		break;
+	}
+	return NULL;
+}
