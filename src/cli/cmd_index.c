@@ -12,6 +12,7 @@
 #include "../index/corpus.h"
 #include "../index/store.h"
 #include "cli.h"
+#include "term.h"
 
 #define INDEX_MAX_PATHS 4096
 
@@ -85,12 +86,17 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	p->files++;
 	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
 		count_reason(p, why);
-	if (p->tty)
-		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
+	if (p->tty) {
+		char line[4200];
+		snprintf(line, sizeof(line), "%ld files  %s %s", p->files, event_name(ev), path);
+		cli_status_line(line);   /* fits the window, cleaned of controls */
+	}
 	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
+		char name[4096], reason[1024];
 		if (p->tty)
-			fputs("\r\033[K", stderr);
-		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), path, why ? ": " : "", why ? why : "");
+			cli_status_clear();
+		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+			why ? ": " : "", cli_clean(reason, sizeof(reason), why));
 	}
 }
 
@@ -348,7 +354,7 @@ int cmd_search(int argc, char **argv)
 	struct store s;
 	struct search_hit *hits = NULL;
 	struct q_error err;
-	int tty = isatty(1);
+	int tty = cli_use_color(1);
 
 	cli_parser_init(&p, "search", argc, argv);
 	while ((id = cli_next_opt(&p, search_opts, words, &n, 256)) != -1) {
@@ -388,5 +394,5 @@ int cmd_search(int argc, char **argv)
 	if (!n_hits && !json)
 		fprintf(stderr, "quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
 	search_hits_free(hits, n_hits);
-	return 0;
+	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

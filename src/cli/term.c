@@ -1,0 +1,226 @@
+/*
+ * term.c - the terminal as an output device for untrusted text.
+ *
+ * Page text, Markdown files, file names and model replies may carry raw
+ * escape sequences (ESC ] 0; title BEL, ESC [ 2 J, 8-bit CSI 0x9B) that a
+ * terminal would obey. Everything from such sources goes through
+ * cli_clean_write, which drops C0 (but tab and newline), DEL and C1
+ * controls. Dropping beats escaping them visibly (^[) because the text is
+ * for reading and JSON output keeps the exact characters anyway.
+ *
+ * The status line (research and index progress) is cut to the window's
+ * width by display width: a line one column too long wraps, and every
+ * redraw then leaves a line of scrollback behind (a 100-column pane
+ * collected 1,849 of them in one `index add`).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../core/utf8.h"
+#include "term.h"
+
+enum cli_color_mode cli_color = CLI_COLOR_AUTO;
+
+static const char BOLD_ON[] = "\033[1m", BOLD_OFF[] = "\033[0m";
+
+static int is_control(uint32_t cp)
+{
+	if (cp == '\t' || cp == '\n')
+		return 0;
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* Expected length of the UTF-8 sequence starting with byte c (1 if invalid). */
+static size_t seq_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 1;
+}
+
+/* Clean s[0..n) into f; returns how many trailing bytes form an incomplete
+ * sequence that was not written (only when keep_tail). */
+static size_t clean_chunk(FILE *f, const unsigned char *s, size_t n, int keep_tail)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] == 0x1b && n - i >= 4 &&
+		    (!memcmp(s + i, BOLD_ON, 4) || !memcmp(s + i, BOLD_OFF, 4))) {
+			fwrite(s + i, 1, 4, f);
+			i += 4;
+			continue;
+		}
+		if (s[i] < 0x80) {
+			if (!is_control(s[i]))
+				fputc(s[i], f);
+			i++;
+			continue;
+		}
+		if (keep_tail && seq_len(s[i]) > n - i)
+			return n - i;
+		k = utf8_decode(s + i, n - i, &cp);
+		if (!is_control(cp)) {
+			if (cp == UTF8_REPLACEMENT && k == 1)
+				fputs("\xef\xbf\xbd", f);
+			else
+				fwrite(s + i, 1, k, f);
+		}
+		i += k;
+	}
+	return 0;
+}
+
+void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t left;
+
+	if (!st) {
+		clean_chunk(f, u, n, 0);
+		return;
+	}
+	/* Complete the carried sequence from the front of s. */
+	if (st->n) {
+		size_t need = seq_len(st->carry[0]);
+		while (st->n < need && n && (*u & 0xc0) == 0x80) {
+			st->carry[st->n++] = *u++;
+			n--;
+		}
+		if (st->n < need && !n)
+			return;   /* still incomplete */
+		clean_chunk(f, st->carry, st->n, 0);
+		st->n = 0;
+	}
+	left = clean_chunk(f, u, n, 1);
+	if (left) {
+		memcpy(st->carry, u + n - left, left);
+		st->n = left;
+	}
+}
+
+void cli_clean_flush(struct cli_clean_state *st, FILE *f)
+{
+	if (st && st->n) {
+		clean_chunk(f, st->carry, st->n, 0);
+		st->n = 0;
+	}
+}
+
+const char *cli_clean(char *buf, size_t cap, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)u), i = 0, o = 0, k;
+	uint32_t cp;
+
+	if (!cap)
+		return buf;
+	while (i < n) {
+		k = utf8_decode(u + i, n - i, &cp);
+		if (!is_control(cp) && cp != '\n') {
+			char enc[4];
+			size_t m = utf8_encode(cp, enc);
+			if (o + m >= cap)
+				break;
+			memcpy(buf + o, enc, m);
+			o += m;
+		}
+		i += k;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+int cli_term_width(int fd)
+{
+	struct winsize ws;
+	const char *c = getenv("COLUMNS");
+	long v;
+	char *end;
+
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (c && *c) {
+		v = strtol(c, &end, 10);
+		if (!*end && v > 0 && v < 10000)
+			return (int)v;
+	}
+	return 80;
+}
+
+/* East Asian Wide and Fullwidth ranges (the common ones), and emoji. */
+static int char_width(uint32_t cp)
+{
+	if (cp == 0 || (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f))
+		return 0;
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
+	    (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+	    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+	    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+size_t cli_display_width(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, w = 0;
+	uint32_t cp;
+
+	while (i < n) {
+		i += utf8_decode(u + i, n - i, &cp);
+		w += (size_t)char_width(cp);
+	}
+	return w;
+}
+
+void cli_status_line(const char *text)
+{
+	const unsigned char *u;
+	size_t n, i = 0, w = 0, k;
+	/* One column spare: writing the last column makes some terminals wrap. */
+	size_t max = (size_t)cli_term_width(2) - 1;
+	uint32_t cp;
+	char line[2048];
+
+	cli_clean(line, sizeof(line), text);
+	u = (const unsigned char *)line;
+	n = strlen(line);
+	while (i < n) {
+		k = utf8_decode(u + i, n - i, &cp);
+		if (w + (size_t)char_width(cp) > max)
+			break;
+		w += (size_t)char_width(cp);
+		i += k;
+	}
+	fputs("\r\033[K", stderr);
+	fwrite(line, 1, i, stderr);
+	fflush(stderr);
+}
+
+void cli_status_clear(void)
+{
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+int cli_use_color(int fd)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	if (cli_color == CLI_COLOR_ALWAYS)
+		return 1;
+	if (cli_color == CLI_COLOR_NEVER)
+		return 0;
+	return isatty(fd) && !(nc && *nc);
+}
