@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "term.h"
 
+#include "../core/config.h"
 #include "../index/corpus.h"
 
 #include <errno.h>
@@ -329,6 +330,7 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 	if (!json) {
 		/* Paths, titles and snippets come from files: cleaned of controls. */
 		char path[4096], title[1024], heading[1024];
+		int marked = cli_use_color(fileno(f));   /* cmd_search's choice of markers */
 		fprintf(f, "%d. %s%s%s%s  (score %.3f)\n", rank, cli_clean(path, sizeof(path), h->path),
 			h->title && *h->title ? "  \"" : "", cli_clean(title, sizeof(title), h->title),
 			h->title && *h->title ? "\"" : "", h->score);
@@ -338,7 +340,10 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 		s = h->snippet ? h->snippet : "";
 		while (*s) {
 			size_t run = strcspn(s, "\n\t");
-			cli_clean_write(NULL, f, s, run);
+			if (marked)
+				cli_clean_write_marked(f, s, run);
+			else
+				cli_clean_write(NULL, f, s, run);
 			s += run;
 			if (*s) {
 				fputc(' ', f);   /* one line */
@@ -381,4 +386,32 @@ int cli_join_words(const char *cmd, const char *what, char **words, int n, size_
 		return cli_usage_error(cmd, "%s too long (%zu KB at most)", what, max / 1024);
 	}
 	return 0;
+}
+
+void cli_warn_unknown_keys(const struct config *c)
+{
+	size_t i, k;
+	char key[128];
+
+	for (i = 0; i < c->n; i++) {
+		const char *best = NULL;
+		int best_d = 1000, d;
+		if (config_key_known(c->entries[i].key))
+			continue;
+		for (k = 0; config_known_keys[k]; k++) {
+			d = cli_edit_distance(c->entries[i].key, strlen(c->entries[i].key),
+					      config_known_keys[k]);
+			if (d < best_d) {
+				best_d = d;
+				best = config_known_keys[k];
+			}
+		}
+		cli_clean(key, sizeof(key), c->entries[i].key);
+		if (best && cli_close_enough(best_d, strlen(c->entries[i].key)))
+			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored; did you mean "
+				"'%s'? (see 'quarry help models')\n", c->path, c->entries[i].line, key, best);
+		else
+			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
+				"models')\n", c->path, c->entries[i].line, key);
+	}
 }

@@ -63,6 +63,11 @@ int cli_edit_distance(const char *a, size_t na, const char *b);
 /* Whether a word of len bytes distance edits away is worth suggesting. */
 int cli_close_enough(int distance, size_t len);
 
+struct config;
+/* Warn on stderr about each key of the config file quarry does not read,
+ * with the file, the line and the nearest known key. */
+void cli_warn_unknown_keys(const struct config *c);
+
 /* Milliseconds since t0 (CLOCK_MONOTONIC). */
 double cli_ms_since(const struct timespec *t0);
 

@@ -2,7 +2,9 @@
  * cmd_index.c - `quarry index add|rm|ls|stats|check|rebuild`: the local
  * corpus, and `quarry search`.
  */
+#include <jansson.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +23,7 @@ enum { O_HOME, O_VERBOSE, O_K, O_JSON };
 static const struct cli_opt index_opts[] = {
 	{"home", 0, 1, O_HOME},
 	{"verbose", 'v', 0, O_VERBOSE},
+	{"json", 0, 0, O_JSON},   /* ls */
 	{NULL, 0, 0, 0}
 };
 
@@ -168,7 +171,25 @@ static int index_rm(const char *home, char **paths, int n)
 	return 0;
 }
 
-static int index_ls(const char *home)
+/* One indexed document as a JSON object on one line (index ls --json). */
+static void print_doc_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	char *line;
+
+	json_object_set_new(o, "path", json_string((const char *)sqlite3_column_text(st, 0)));
+	json_object_set_new(o, "kind", json_string((const char *)sqlite3_column_text(st, 1)));
+	json_object_set_new(o, "chars", json_integer(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "passages", json_integer(sqlite3_column_int(st, 3)));
+	json_object_set_new(o, "title", json_string((const char *)sqlite3_column_text(st, 4)));
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line)
+		puts(line);
+	free(line);
+	json_decref(o);
+}
+
+static int index_ls(const char *home, int json)
 {
 	struct store s;
 	sqlite3_stmt *st;
@@ -180,10 +201,18 @@ static int index_ls(const char *home)
 				      "WHERE p.doc_id = d.id), coalesce(d.title, '') FROM documents d ORDER BY d.path",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			printf("%s\t%s\t%lld chars\t%d passages\t%s\n", sqlite3_column_text(st, 0),
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			char path[4096], title[1024];
+			if (json) {
+				print_doc_json(st);
+				continue;
+			}
+			printf("%s\t%s\t%lld chars\t%d passages\t%s\n",
+			       cli_clean(path, sizeof(path), (const char *)sqlite3_column_text(st, 0)),
 			       sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
-			       sqlite3_column_int(st, 3), sqlite3_column_text(st, 4));
+			       sqlite3_column_int(st, 3),
+			       cli_clean(title, sizeof(title), (const char *)sqlite3_column_text(st, 4)));
+		}
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_DONE) {
@@ -290,7 +319,7 @@ int cmd_index(int argc, char **argv)
 {
 	struct cli_parser p;
 	char **ops;
-	int n = 0, id, verbose = 0, rc;
+	int n = 0, id, verbose = 0, json = 0, rc;
 	const char *home = NULL, *sub;
 
 	ops = q_calloc(INDEX_MAX_PATHS + 1, sizeof(*ops));
@@ -306,6 +335,8 @@ int cmd_index(int argc, char **argv)
 			home = p.value;
 		else if (id == O_VERBOSE)
 			verbose = 1;
+		else if (id == O_JSON)
+			json = 1;
 	}
 	rc = EXIT_USAGE;
 	if (n == 0) {
@@ -313,6 +344,10 @@ int cmd_index(int argc, char **argv)
 		goto out;
 	}
 	sub = ops[0];
+	if (json && strcmp(sub, "ls")) {
+		cli_usage_error("index", "--json is for 'index ls'");
+		goto out;
+	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "rm")) {
 		if (n < 2) {
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
@@ -322,7 +357,7 @@ int cmd_index(int argc, char **argv)
 	} else if (n > 1) {
 		cli_usage_error("index", "'%s' takes no arguments", sub);
 	} else if (!strcmp(sub, "ls")) {
-		rc = index_ls(home);
+		rc = index_ls(home, json);
 	} else if (!strcmp(sub, "stats")) {
 		rc = index_stats(home);
 	} else if (!strcmp(sub, "check")) {

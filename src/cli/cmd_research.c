@@ -3,6 +3,7 @@
  * `quarry runs`: the research engine on the command line.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
@@ -66,6 +67,9 @@ static void on_signal(int sig)
 		llm_client_cancel(active_llm);
 }
 
+/* Distinct warnings remembered for saying each once; later ones all print. */
+#define PROGRESS_MAX_SAID 64
+
 struct progress {
 	int tty, verbose;
 	long queries, searches, read, failed;
@@ -77,7 +81,29 @@ struct progress {
 	pthread_mutex_t mu;        /* the ticker thread draws too */
 	double t0;
 	volatile int stop;
+	uint64_t said[PROGRESS_MAX_SAID];   /* hashes of the warnings printed */
+	int n_said;
 };
+
+/* Whether this warning was printed already in this run (and remember it):
+ * a provider failing the same way for every query is said once. */
+static int said_before(struct progress *p, const char *type, const char *msg)
+{
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+	const char *s;
+	int i;
+
+	for (s = type; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (s = msg; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (i = 0; i < p->n_said; i++)
+		if (p->said[i] == h)
+			return 1;
+	if (p->n_said < PROGRESS_MAX_SAID)
+		p->said[p->n_said++] = h;
+	return 0;
+}
 
 static void draw(struct progress *p, double t);
 
@@ -186,14 +212,17 @@ static void on_event(void *ctx, const json_t *ev)
 		const char *m = json_string_value(json_object_get(ev, "message"));
 		if (!m)
 			m = json_string_value(json_object_get(ev, "reason"));
-		if (p->drawn)
-			cli_status_clear();
 		const char *step = json_string_value(json_object_get(ev, "step"));
 		char clean[600];
-		fprintf(stderr, "quarry: %s%s%s%s%s\n", !strcmp(type, "search_failed") ? "search failed: " : "",
-			!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
-			step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
-		p->drawn = 0;
+		if (!said_before(p, type, m ? m : type)) {
+			if (p->drawn)
+				cli_status_clear();
+			fprintf(stderr, "quarry: %s%s%s%s%s\n",
+				!strcmp(type, "search_failed") ? "search failed: " : "",
+				!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
+				step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
+			p->drawn = 0;
+		}
 	}
 	if (p->tty && !p->verbose)
 		draw(p, t);

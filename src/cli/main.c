@@ -9,6 +9,7 @@
 #include "term.h"
 
 static int cmd_help(int argc, char **argv);
+static const char *nearest_command(const char *name);
 static int cmd_version(int argc, char **argv);
 
 const struct command cli_commands[] = {
@@ -170,7 +171,8 @@ const struct command cli_commands[] = {
 	 "                 from a folder are dropped when the folder is added again.\n"
 	 "                 Hidden files and unsupported types are skipped.\n"
 	 "  rm PATH...     remove files, or everything under folders\n"
-	 "  ls             list indexed documents\n"
+	 "  ls             list indexed documents (--json: one object per line:\n"
+	 "                 path, kind, chars, passages, title)\n"
 	 "  stats          documents, passages, text and index size\n"
 	 "  check          verify the database and the full-text index\n"
 	 "  rebuild        rebuild the full-text index from the stored passages\n"
@@ -280,7 +282,9 @@ static int cmd_help(int argc, char **argv)
 	}
 	c = cli_find_command(argv[1]);
 	if (!c) {
-		fprintf(stderr, "quarry help: unknown command '%s' (see 'quarry --help')\n", argv[1]);
+		const char *near = nearest_command(argv[1]);
+		fprintf(stderr, "quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
+			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
 	fputs(c->help, stdout);

@@ -46,13 +46,13 @@ static size_t seq_len(unsigned char c)
 
 /* Clean s[0..n) into f; returns how many trailing bytes form an incomplete
  * sequence that was not written (only when keep_tail). */
-static size_t clean_chunk(FILE *f, const unsigned char *s, size_t n, int keep_tail)
+static size_t clean_chunk(FILE *f, const unsigned char *s, size_t n, int keep_tail, int bold)
 {
 	size_t i = 0, k;
 	uint32_t cp;
 
 	while (i < n) {
-		if (s[i] == 0x1b && n - i >= 4 &&
+		if (bold && s[i] == 0x1b && n - i >= 4 &&
 		    (!memcmp(s + i, BOLD_ON, 4) || !memcmp(s + i, BOLD_OFF, 4))) {
 			fwrite(s + i, 1, 4, f);
 			i += 4;
@@ -84,7 +84,7 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 	size_t left;
 
 	if (!st) {
-		clean_chunk(f, u, n, 0);
+		clean_chunk(f, u, n, 0, 0);
 		return;
 	}
 	/* Complete the carried sequence from the front of s. */
@@ -96,20 +96,25 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 		}
 		if (st->n < need && !n)
 			return;   /* still incomplete */
-		clean_chunk(f, st->carry, st->n, 0);
+		clean_chunk(f, st->carry, st->n, 0, 0);
 		st->n = 0;
 	}
-	left = clean_chunk(f, u, n, 1);
+	left = clean_chunk(f, u, n, 1, 0);
 	if (left) {
 		memcpy(st->carry, u + n - left, left);
 		st->n = left;
 	}
 }
 
+void cli_clean_write_marked(FILE *f, const char *s, size_t n)
+{
+	clean_chunk(f, (const unsigned char *)s, n, 0, 1);
+}
+
 void cli_clean_flush(struct cli_clean_state *st, FILE *f)
 {
 	if (st && st->n) {
-		clean_chunk(f, st->carry, st->n, 0);
+		clean_chunk(f, st->carry, st->n, 0, 0);
 		st->n = 0;
 	}
 }

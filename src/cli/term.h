@@ -20,14 +20,16 @@ struct cli_clean_state {
  * Write s[0..n) to f without terminal controls: C0 controls but tab and
  * newline, DEL and C1 controls (U+0080-U+009F) are dropped, so text from
  * pages, files and models cannot move the cursor, retitle the window or
- * ring the bell; invalid UTF-8 becomes U+FFFD. Two exact sequences of our
- * own pass through: bold on and off (ESC [ 1 m, ESC [ 0 m), which search
- * snippets carry as match markers on a terminal. st may be NULL (s is
+ * ring the bell; invalid UTF-8 becomes U+FFFD. st may be NULL (s is
  * complete); with a state, an incomplete sequence at the end is kept for
  * the next call and cli_clean_flush writes what is left.
  */
 void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t n);
 void cli_clean_flush(struct cli_clean_state *st, FILE *f);
+/* The same for a complete string, but two exact sequences pass: bold on
+ * and off (ESC [ 1 m, ESC [ 0 m), the match markers of search snippets
+ * on a colour terminal. */
+void cli_clean_write_marked(FILE *f, const char *s, size_t n);
 
 /* s (NULL: "") without controls, in buf (cap bytes, cut at a character
  * boundary): for untrusted names in messages. Returns buf. */
