@@ -365,7 +365,7 @@ rc_is 0; out_has "qwen-max: \$1.6 in"
 printf 'provider qwen\n' >"$TMP/badcfg"
 run models-badconfig "$Q" models --config "$TMP/badcfg"; rc_is 1; err_has "line 1: expected 'key = value'"
 run doctor env QUARRY_LLM_BASE_URL="$L" QUARRY_LLM_MODEL=m "$Q" doctor --home "$H"
-rc_is 0; out_has "ok       reply"; out_has "Everything needed works."
+rc_is 0; out_has "ok       reply"; out_has "research: "
 run doctor-bad env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" doctor --home "$H"
 rc_is 1; out_has "PROBLEM  reply"; out_has "cannot connect"
 kill "$FAKELLM_PID" 2>/dev/null

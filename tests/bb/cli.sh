@@ -152,3 +152,17 @@ run config-unknown env QUARRY_CONFIG="$TMP/cli.cfg" "$Q" models
 rc_is 0; err_has "$TMP/cli.cfg line 2: unknown setting 'modle' ignored; did you mean 'model'?"
 err_has "$TMP/cli.cfg line 4: unknown setting 'frobnicate' ignored"
 if grep -q "price.m\|line 1:" "$TMP/err"; then bad "warned about a known key"; else ok; fi
+
+# ---- doctor says what research will do ----
+run doctor-nothing env -u QUARRY_LLM_BASE_URL -u QUARRY_SEARXNG_URL "$Q" doctor --home "$TMP/clidocempty"
+rc_is 0; out_has "research: no model, no web search and an empty corpus: research has nothing to read"
+out_lacks "Everything needed works"
+run doctor-corpus-only env -u QUARRY_LLM_BASE_URL -u QUARRY_SEARXNG_URL "$Q" doctor --home "$CH"
+rc_is 0; out_has "no model and no web search: research will write extractive briefs (cited passages, no model) of your corpus ("
+run doctor-web env -u QUARRY_LLM_BASE_URL QUARRY_SEARXNG_URL="$B" "$Q" doctor --home "$CH"
+rc_is 0; out_has "research: no model: research will write extractive briefs (cited passages, no model) of the web (searxng) and your corpus ("
+start_llm clidoc '[{"content":"ok"}]'
+run doctor-full env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_SEARXNG_URL="$B" "$Q" doctor --home "$CH"
+rc_is 0; out_has "research: m will plan, read the web (searxng) and your corpus ("
+run doctor-model-down env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" doctor --home "$CH"
+rc_is 1; out_has "research: the model is not working"
