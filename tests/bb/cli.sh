@@ -166,3 +166,17 @@ run doctor-full env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_SEARXNG_
 rc_is 0; out_has "research: m will plan, read the web (searxng) and your corpus ("
 run doctor-model-down env QUARRY_LLM_BASE_URL=http://127.0.0.1:9/v1 QUARRY_LLM_MODEL=m "$Q" doctor --home "$CH"
 rc_is 1; out_has "research: the model is not working"
+
+# ---- make install: binary, man page, completions ----
+if command -v groff >/dev/null 2>&1; then
+	run install-check make -s install-check BUILD="$BUILD"
+	rc_is 0; out_has "install-check: ok"
+	run install-prefix make -s install DESTDIR="$TMP/cliinst" PREFIX=/opt/q BUILD="$BUILD"
+	rc_is 0
+	if [ -x "$TMP/cliinst/opt/q/bin/quarry" ] && [ -f "$TMP/cliinst/opt/q/share/man/man1/quarry.1" ] &&
+		[ -f "$TMP/cliinst/opt/q/share/bash-completion/completions/quarry" ]; then ok; else bad "files not under DESTDIR/PREFIX"; fi
+	run install-man man -l "$TMP/cliinst/opt/q/share/man/man1/quarry.1"
+	rc_is 0; out_has "research"
+else
+	SKIP=$((SKIP + 1)); echo "skip: install-check (no groff)"
+fi
