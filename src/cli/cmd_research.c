@@ -343,6 +343,13 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		c->o.allow_private = 1;
 	if (cli_model_load_file(&c->m, cmd))
 		return 1;
+	if (c->output) {   /* say it now, not after a paid run */
+		char msg[4400];
+		if (cli_output_check(c->output, msg, sizeof(msg))) {
+			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			return 1;
+		}
+	}
 	if (!c->o.no_llm) {
 		struct llm_config probe;
 		struct q_error perr = {0};

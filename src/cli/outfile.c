@@ -170,6 +170,27 @@ int cli_write_output(const char *path, const char *s, size_t n, char *msg, size_
 	return rc;
 }
 
+int cli_output_check(const char *path, char *msg, size_t msg_cap)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(msg, msg_cap, "cannot write %s: it is a directory; name a file", path);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT || dir_of(path, dir, sizeof(dir)) || access(dir, W_OK | X_OK)) {
+		snprintf(msg, msg_cap, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 const char *cli_format_from_path(const char *path)
 {
 	const char *dot, *slash;

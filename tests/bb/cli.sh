@@ -180,3 +180,9 @@ if command -v groff >/dev/null 2>&1; then
 else
 	SKIP=$((SKIP + 1)); echo "skip: install-check (no groff)"
 fi
+
+# A bad -o is refused before the run starts (nothing is spent, no run stored).
+CBEFORE=$("$Q" runs ls --home "$CH" 2>/dev/null | wc -l)
+run out-early env -u QUARRY_LLM_BASE_URL $CR -o /nonexistent-dir/x "$CQ"
+rc_is 1; err_has "cannot write /nonexistent-dir/x: No such file or directory"
+if [ "$("$Q" runs ls --home "$CH" 2>/dev/null | wc -l)" = "$CBEFORE" ]; then ok; else bad "the run started anyway"; fi
