@@ -280,6 +280,8 @@ static int cmd_help(int argc, char **argv)
 		print_overview(stdout);
 		return 0;
 	}
+	if (argc > 2)
+		return cli_usage_error("help", "one command at a time, not '%s'", argv[2]);
 	c = cli_find_command(argv[1]);
 	if (!c) {
 		const char *near = nearest_command(argv[1]);
@@ -293,8 +295,8 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1)
+		return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
 	printf("quarry %s\n", QUARRY_VERSION);
 	return 0;
 }

@@ -186,3 +186,5 @@ CBEFORE=$("$Q" runs ls --home "$CH" 2>/dev/null | wc -l)
 run out-early env -u QUARRY_LLM_BASE_URL $CR -o /nonexistent-dir/x "$CQ"
 rc_is 1; err_has "cannot write /nonexistent-dir/x: No such file or directory"
 if [ "$("$Q" runs ls --home "$CH" 2>/dev/null | wc -l)" = "$CBEFORE" ]; then ok; else bad "the run started anyway"; fi
+run usage-version "$Q" version extra; rc_is 2; err_has "unexpected argument 'extra'"
+run usage-help "$Q" help fetch extra; rc_is 2
