@@ -14,11 +14,14 @@
 struct cli_clean_state {
 	unsigned char carry[4];
 	size_t n;
+	int esc, esc_len;   /* inside an escape sequence, and how far */
 };
 
 /*
- * Write s[0..n) to f without terminal controls: C0 controls but tab and
- * newline, DEL and C1 controls (U+0080-U+009F) are dropped, so text from
+ * Write s[0..n) to f without terminal controls: escape sequences (CSI,
+ * OSC and other control strings, two-character escapes) are dropped whole,
+ * other C0 controls but tab and newline, DEL and C1 controls (U+0080-U+009F)
+ * one by one, so text from
  * pages, files and models cannot move the cursor, retitle the window or
  * ring the bell; invalid UTF-8 becomes U+FFFD. st may be NULL (s is
  * complete); with a state, an incomplete sequence at the end is kept for

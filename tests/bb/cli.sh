@@ -73,21 +73,21 @@ cli_no_ctl() {   # stdout and stderr hold no ESC, BEL, CR or 8-bit CSI
 		bad "a control character reached the output"; else ok; fi
 }
 run ctl-extract "$Q" extract "$TMP/clictl/evil.md"
-rc_is 0; out_has "Selective text [2J[31mred[0m and  csi and bell end."; cli_no_ctl
+rc_is 0; out_has "Selective text red and si and bell end."; cli_no_ctl
 run ctl-extract-md "$Q" extract -f markdown "$TMP/clictl/evil.md"
 rc_is 0; out_has "here"; cli_no_ctl
 run ctl-extract-json "$Q" extract -f json "$TMP/clictl/evil.md"
 rc_is 0; out_has '\u001B[2J'
 cp "$TMP/clictl/evil.md" "$TMP/clictl/name$(printf '\033')[2Jx.md"
 run ctl-index "$Q" index add -v --home "$TMP/clictlhome" "$TMP/clictl"
-rc_is 0; cli_no_ctl; err_has "name[2Jx.md"
+rc_is 0; cli_no_ctl; err_has "namex.md"
 run ctl-search "$Q" search --home "$TMP/clictlhome" selective
 rc_is 0; out_has "Selective"; cli_no_ctl
 run ctl-brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/clictlhome" --sources corpus --no-llm "selective text"
 rc_is 0; cli_no_ctl
 start_llm clictl '[{"content":"Answer \u001b]0;pwned\u0007with \u001b[2Jcontrols \u009b and \u00e9t\u00e9."}]'
 run ctl-ask env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --home "$TMP/clictlhome" hi
-rc_is 0; out_has "Answer ]0;pwnedwith [2Jcontrols  and été."; cli_no_ctl
+rc_is 0; out_has "Answer with controls nd été."; cli_no_ctl
 
 # ---- the terminal: colour and readable -v ----
 run color-always-search "$Q" --color=always search --home "$CH" selective
