@@ -8,6 +8,9 @@
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
 #   make demo            research the sample question on the bundled sample corpus
 #   make deps            install the Debian packages we need
+#   make install         binary, man page quarry(1), bash/zsh/fish completions into
+#                        $(DESTDIR)$(PREFIX) (PREFIX default /usr/local)
+#   make install-check   install into a scratch DESTDIR and check the files and the man page
 
 CC ?= cc
 # Quiet by default; `make V=1` prints every command.
@@ -44,7 +47,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test fuzz bench bench-index bench-search demo clean
+.PHONY: all deps test fuzz bench bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -82,6 +85,39 @@ $(BUILD)/fakeweb: tests/fakeweb.c tests/fakenet.c tests/fakenet.h $(DEPS_STAMP)
 $(BUILD)/fakellm: tests/fakellm.c tests/fakenet.c tests/fakenet.h $(DEPS_STAMP)
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ tests/fakellm.c tests/fakenet.c $(PKG_LIBS) -lpthread
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+install: $(BUILD)/quarry
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	install -m 755 $(BUILD)/quarry $(DESTDIR)$(BINDIR)/quarry
+	install -m 644 doc/quarry.1 $(DESTDIR)$(MANDIR)/man1/quarry.1
+	install -m 644 doc/completion/quarry.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/quarry
+	install -m 644 doc/completion/_quarry $(DESTDIR)$(DATADIR)/zsh/site-functions/_quarry
+	install -m 644 doc/completion/quarry.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/quarry.fish
+
+# The man page renders without a warning, and install puts every file in place.
+install-check: $(BUILD)/quarry
+	@t=$$(mktemp -d) && trap 'rm -rf "$$t"' EXIT && \
+	$(MAKE) -s install DESTDIR=$$t/inst PREFIX=/usr >/dev/null && \
+	for f in bin/quarry share/man/man1/quarry.1 share/bash-completion/completions/quarry \
+		share/zsh/site-functions/_quarry share/fish/vendor_completions.d/quarry.fish; do \
+		[ -f $$t/inst/usr/$$f ] || { echo "install-check: $$f missing"; exit 1; }; done && \
+	$$t/inst/usr/bin/quarry --version >/dev/null && \
+	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
+	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
+	bash -n doc/completion/quarry.bash && \
+	for c in research ask runs fetch extract index search models doctor; do \
+		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
+	for o in $$(for c in research ask runs fetch extract index search models doctor; do \
+		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
+		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
+		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
+	echo "install-check: ok"
 
 test: $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
 	@BUILD=$(BUILD) sh tests/run.sh

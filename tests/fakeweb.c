@@ -567,6 +567,9 @@ static void route(int fd, const char *path)
 		site_page(fd, path + 6);
 	} else if (!strncmp(path, "/search?", 8)) {
 		search_api(fd, path + 8);
+	} else if (!strncmp(path, "/nojson/search?", 15)) {
+		/* a SearXNG whose settings.yml leaves the json format off */
+		respond(fd, 403, "text/html", NULL, "403 Forbidden", 13);
 	} else if (!strncmp(path, "/pages/", 7)) {
 		serve_file(fd, path + 7, "text/html; charset=utf-8");
 	} else if (!strncmp(path, "/redirect/", 10)) {

@@ -4,7 +4,9 @@
  */
 #include "../core/qbuf.h"
 #include "cli.h"
+#include "term.h"
 
+#include "../core/config.h"
 #include "../index/corpus.h"
 
 #include <errno.h>
@@ -32,6 +34,54 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'quarry help %s')\n", cmd);
 	return EXIT_USAGE;
+}
+
+int cli_edit_distance(const char *a, size_t na, const char *b)
+{
+	size_t nb = strlen(b), i, j;
+	int row[CLI_MAX_WORD + 1];
+
+	if (na > CLI_MAX_WORD || nb > CLI_MAX_WORD)
+		return 1000;
+	for (j = 0; j <= nb; j++)
+		row[j] = (int)j;
+	for (i = 1; i <= na; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (j = 1; j <= nb; j++) {
+			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[nb];
+}
+
+int cli_close_enough(int distance, size_t len)
+{
+	/* One typo in a short word, two in a longer one: "serach", "--deph". */
+	return distance <= (len <= 4 ? 1 : 2);
+}
+
+/* The long option nearest to name[0..n), if close enough; else NULL. */
+static const char *nearest_opt(const struct cli_opt *opts, const char *name, size_t n)
+{
+	const struct cli_opt *o;
+	const char *best = NULL;
+	int best_d = 1000, d;
+
+	for (o = opts; o->long_name; o++) {
+		d = cli_edit_distance(name, n, o->long_name);
+		if (d < best_d) {
+			best_d = d;
+			best = o->long_name;
+		}
+	}
+	return best && cli_close_enough(best_d, n) ? best : NULL;
 }
 
 static int take_value(struct cli_parser *p, const struct cli_opt *o, const char *inline_value,
@@ -84,7 +134,12 @@ int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
 			for (o = opts; o->long_name; o++)
 				if (strlen(o->long_name) == n && !strncmp(o->long_name, name, n))
 					return take_value(p, o, eq ? eq + 1 : NULL, a);
-			cli_usage_error(p->cmd, "unknown option '%.*s'", (int)(n + 2), a);
+			const char *near = nearest_opt(opts, name, n);
+			if (near)
+				cli_usage_error(p->cmd, "unknown option '%.*s'; did you mean '--%s'?",
+						(int)(n + 2), a, near);
+			else
+				cli_usage_error(p->cmd, "unknown option '%.*s'", (int)(n + 2), a);
 			return -2;
 		}
 		for (o = opts; o->long_name; o++) {
@@ -223,10 +278,17 @@ void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
 		if (t && t != doc->text && *t == ' ')
 			t++;
 		repeated = tl && t && !strncmp(t, doc->title, tl) && (t[tl] == '\n' || t[tl] == '\0');
-		if (tl && !repeated)
-			fprintf(f, fmt == OUT_MARKDOWN ? "# %s\n\n" : "%s\n\n", doc->title);
-		if (doc->text && *doc->text)
-			fprintf(f, "%s\n", doc->text);
+		/* Page text is untrusted: no terminal controls reach the screen. */
+		if (tl && !repeated) {
+			if (fmt == OUT_MARKDOWN)
+				fputs("# ", f);
+			cli_clean_write(NULL, f, doc->title, tl);
+			fputs("\n\n", f);
+		}
+		if (doc->text && *doc->text) {
+			cli_clean_write(NULL, f, doc->text, doc->text_len);
+			fputc('\n', f);
+		}
 		return;
 	}
 	o = json_object();
@@ -266,14 +328,28 @@ void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
 	json_t *o;
 
 	if (!json) {
-		fprintf(f, "%d. %s%s%s%s  (score %.3f)\n", rank, h->path,
-			h->title && *h->title ? "  \"" : "", h->title ? h->title : "",
+		/* Paths, titles and snippets come from files: cleaned of controls. */
+		char path[4096], title[1024], heading[1024];
+		int marked = cli_use_color(fileno(f));   /* cmd_search's choice of markers */
+		fprintf(f, "%d. %s%s%s%s  (score %.3f)\n", rank, cli_clean(path, sizeof(path), h->path),
+			h->title && *h->title ? "  \"" : "", cli_clean(title, sizeof(title), h->title),
 			h->title && *h->title ? "\"" : "", h->score);
 		if (h->heading && *h->heading)
-			fprintf(f, "   %s\n", h->heading);
+			fprintf(f, "   %s\n", cli_clean(heading, sizeof(heading), h->heading));
 		fputs("   ", f);
-		for (s = h->snippet ? h->snippet : ""; *s; s++)
-			fputc(*s == '\n' || *s == '\t' ? ' ' : *s, f);   /* one line */
+		s = h->snippet ? h->snippet : "";
+		while (*s) {
+			size_t run = strcspn(s, "\n\t");
+			if (marked)
+				cli_clean_write_marked(f, s, run);
+			else
+				cli_clean_write(NULL, f, s, run);
+			s += run;
+			if (*s) {
+				fputc(' ', f);   /* one line */
+				s++;
+			}
+		}
 		fputs("\n\n", f);
 		return;
 	}
@@ -310,4 +386,32 @@ int cli_join_words(const char *cmd, const char *what, char **words, int n, size_
 		return cli_usage_error(cmd, "%s too long (%zu KB at most)", what, max / 1024);
 	}
 	return 0;
+}
+
+void cli_warn_unknown_keys(const struct config *c)
+{
+	size_t i, k;
+	char key[128];
+
+	for (i = 0; i < c->n; i++) {
+		const char *best = NULL;
+		int best_d = 1000, d;
+		if (config_key_known(c->entries[i].key))
+			continue;
+		for (k = 0; config_known_keys[k]; k++) {
+			d = cli_edit_distance(c->entries[i].key, strlen(c->entries[i].key),
+					      config_known_keys[k]);
+			if (d < best_d) {
+				best_d = d;
+				best = config_known_keys[k];
+			}
+		}
+		cli_clean(key, sizeof(key), c->entries[i].key);
+		if (best && cli_close_enough(best_d, strlen(c->entries[i].key)))
+			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored; did you mean "
+				"'%s'? (see 'quarry help models')\n", c->path, c->entries[i].line, key, best);
+		else
+			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
+				"models')\n", c->path, c->entries[i].line, key);
+	}
 }

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "cli.h"
 #include "cli_llm.h"
 
 void cli_model_init(struct cli_model *m) { memset(m, 0, sizeof(*m)); }
@@ -34,6 +35,7 @@ int cli_model_load_file(struct cli_model *m, const char *cmd)
 		return 1;
 	}
 	m->have_file = 1;
+	cli_warn_unknown_keys(&m->file);
 	return 0;
 }
 

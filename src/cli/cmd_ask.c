@@ -10,6 +10,7 @@
 
 #include "../core/qbuf.h"
 #include "cli.h"
+#include "term.h"
 #include "cli_llm.h"
 
 enum { O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_VERBOSE, O_SYSTEM, O_MAX_TOKENS,
@@ -38,6 +39,8 @@ struct out {
 	int in_reasoning;     /* the dim attribute is on */
 	int wrote_text;
 	int wrote_any;
+	int color;            /* dim reasoning (cli_use_color) */
+	struct cli_clean_state text_st, reason_st;   /* model output is untrusted */
 };
 
 static struct llm_client *active_client;
@@ -52,8 +55,9 @@ static void on_sigint(int sig)
 static void end_reasoning(struct out *o)
 {
 	if (o->in_reasoning) {
+		cli_clean_flush(&o->reason_st, o->reasoning_mode == 1 ? stdout : stderr);
 		if (o->reasoning_mode == 1)
-			fputs("\033[0m\n\n", stdout);
+			fputs(o->color ? "\033[0m\n\n" : "\n\n", stdout);
 		else
 			fputc('\n', stderr);
 		o->in_reasoning = 0;
@@ -65,7 +69,7 @@ static void on_text(void *ctx, const char *s, size_t n)
 	struct out *o = ctx;
 
 	end_reasoning(o);
-	fwrite(s, 1, n, stdout);
+	cli_clean_write(&o->text_st, stdout, s, n);
 	fflush(stdout);
 	o->wrote_text = o->wrote_any = 1;
 }
@@ -78,11 +82,11 @@ static void on_reasoning(void *ctx, const char *s, size_t n)
 	if (!o->reasoning_mode)
 		return;
 	if (!o->in_reasoning) {
-		if (o->reasoning_mode == 1)
+		if (o->reasoning_mode == 1 && o->color)
 			fputs("\033[2m", stdout);
 		o->in_reasoning = 1;
 	}
-	fwrite(s, 1, n, f);
+	cli_clean_write(&o->reason_st, f, s, n);
 	fflush(f);
 	o->wrote_any = 1;
 }
@@ -166,6 +170,7 @@ int cmd_ask(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.tty = isatty(1);
+	o.color = cli_use_color(1);
 	o.reasoning_mode = hide ? 0 : show ? 2 : o.tty ? 1 : 0;
 	if (json)
 		o.reasoning_mode = 0;
@@ -202,6 +207,7 @@ int cmd_ask(int argc, char **argv)
 	rc = json ? llm_chat_json(&m.client, &req, &resp, &err) : llm_chat(&m.client, &req, &resp, &err);
 	active_client = NULL;
 	end_reasoning(&o);
+	cli_clean_flush(&o.text_st, stdout);
 	if (rc) {
 		int cancelled = m.client.cancelled;
 		if (o.wrote_any)

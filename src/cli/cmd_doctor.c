@@ -23,6 +23,15 @@ static const struct cli_opt doctor_opts[] = {
 
 static int problems;
 
+/* What the checks found, for the closing sentence on what research will do. */
+struct setup {
+	int model;            /* 1 configured (and answering, if called), 0 none, -1 broken */
+	char model_name[260];
+	long docs;            /* corpus documents, -1 if the database failed */
+	int web_ok;           /* web search providers that answered */
+	char web_names[200];  /* their names, comma-separated */
+};
+
 static void line(const char *what, int ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -54,7 +63,7 @@ static int on_path(const char *prog)
 	return 0;
 }
 
-static void check_model(struct cli_model *m, int call)
+static void check_model(struct cli_model *m, int call, struct setup *su)
 {
 	struct llm_message msg = {"user", "Reply with the single word: ok", NULL};
 	struct llm_request req;
@@ -62,23 +71,28 @@ static void check_model(struct cli_model *m, int call)
 	struct q_error err = {0};
 	char u[256];
 
+	su->model = -1;
 	if (cli_model_load_file(m, "doctor")) {
 		problems++;
 		return;
 	}
 	line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
-		if (strstr(err.msg, "no model configured"))   /* quarry works without one */
+		if (strstr(err.msg, "no model configured")) {   /* quarry works without one */
 			line("model", -1, "%s; until then research writes extractive briefs", err.msg);
-		else
+			su->model = 0;
+		} else
 			line("model", 0, "%s", err.msg);
 		return;
 	}
 	m->have_cfg = 1;
+	snprintf(su->model_name, sizeof(su->model_name), "%s", m->cfg.model);
 	line("model", 1, "%s via %s at %s (key: %s)", m->cfg.model, m->cfg.provider, m->cfg.base_url,
 	     m->cfg.api_key ? m->cfg.key_env : "none");
-	if (!call)
+	if (!call) {
+		su->model = 1;
 		return;
+	}
 	m->cfg.max_retries = 1;
 	if (m->cfg.timeout_ms > 60000)
 		m->cfg.timeout_ms = 60000;
@@ -103,10 +117,12 @@ static void check_model(struct cli_model *m, int call)
 	     resp.reasoning[0] ? ", with reasoning kept apart" : "");
 	if (!resp.content[0])
 		line("reply", 0, "the answer was empty: is %s a chat model?", m->cfg.model);
+	else
+		su->model = 1;
 	llm_response_release(&resp);
 }
 
-static void check_store(const char *home)
+static void check_store(const char *home, struct setup *su)
 {
 	struct q_error err = {0};
 	struct store s;
@@ -116,6 +132,7 @@ static void check_store(const char *home)
 
 	if (store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
 		line("database", 0, "%s", err.msg);
+		su->docs = -1;
 		return;
 	}
 	if (sqlite3_prepare_v2(s.db, "SELECT (SELECT count(*) FROM documents), "
@@ -127,6 +144,7 @@ static void check_store(const char *home)
 		sqlite3_finalize(st);
 	}
 	line("database", 1, "%s", s.path);
+	su->docs = docs;
 	if (docs)
 		line("corpus", 1, "%ld documents, %ld passages", docs, passages);
 	else
@@ -134,7 +152,7 @@ static void check_store(const char *home)
 	store_close(&s);
 }
 
-static void check_search(const struct config *file)
+static void check_search(const struct config *file, struct setup *su)
 {
 	struct search_provider p[SEARCH_MAX_PROVIDERS];
 	struct search_outcome out[SEARCH_MAX_PROVIDERS];
@@ -151,12 +169,51 @@ static void check_search(const struct config *file)
 	for (i = 0; i < n; i++) {
 		if (out[i].rc)
 			line("search", 0, "%s", out[i].msg);
-		else
+		else {
+			size_t k = strlen(su->web_names);
 			line("search", 1, "%s answered in %.1f s with %zu results", p[i].name,
 			     out[i].ms / 1000.0, out[i].n);
+			snprintf(su->web_names + k, sizeof(su->web_names) - k, "%s%s", k ? ", " : "",
+				 p[i].name);
+			su->web_ok++;
+		}
 		search_outcome_release(&out[i]);
 	}
 	search_providers_release(p, n);
+}
+
+/* Say plainly what `quarry research` will do with what works now. */
+static void print_verdict(const struct setup *su)
+{
+	char corpus[64], web[260];
+
+	if (su->docs > 0)
+		snprintf(corpus, sizeof(corpus), "your corpus (%ld document%s)", su->docs,
+			 su->docs == 1 ? "" : "s");
+	else
+		snprintf(corpus, sizeof(corpus), "your corpus (empty)");
+	snprintf(web, sizeof(web), "the web (%s)", su->web_names);
+	if (su->model < 0) {
+		printf("research: the model is not working, so research would fail; fix it (above) or "
+		       "use --no-llm for extractive briefs\n");
+	} else if (su->web_ok == 0 && su->docs <= 0) {
+		printf("research: %s: research has nothing to read; set up web search "
+		       "(QUARRY_SEARXNG_URL, QUARRY_BRAVE_API_KEY, ...) or add files with 'quarry index "
+		       "add DIR'%s\n", su->model > 0 ? "a model but no web search and an empty corpus" :
+		       "no model, no web search and an empty corpus",
+		       su->model > 0 ? " ('quarry ask --no-search' works now)" : "");
+	} else if (su->model > 0) {
+		printf("research: %s will plan, read %s%s%s and write reports citing checked quotes%s\n",
+		       su->model_name, su->web_ok ? web : "",
+		       su->web_ok && su->docs > 0 ? " and " : "", su->docs > 0 ? corpus : "",
+		       su->web_ok ? "" : " (no web search: the corpus only)");
+	} else {
+		printf("research: %s%s: research will write extractive briefs (cited passages, no "
+		       "model) of %s%s%s\n", "no model",
+		       su->web_ok ? "" : " and no web search", su->web_ok ? web : "",
+		       su->web_ok && su->docs > 0 ? " and " : "",
+		       su->docs > 0 ? corpus : (su->web_ok ? "" : "your corpus only"));
+	}
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -166,7 +223,9 @@ int cmd_doctor(int argc, char **argv)
 	char *ops[4];
 	int n = 0, id, call = 1;
 	const char *home = NULL;
+	struct setup su;
 
+	memset(&su, 0, sizeof(su));
 	cli_model_init(&m);
 	cli_parser_init(&p, "doctor", argc, argv);
 	while ((id = cli_next_opt(&p, doctor_opts, ops, &n, 4)) != -1) {
@@ -183,13 +242,14 @@ int cmd_doctor(int argc, char **argv)
 		return cli_usage_error("doctor", "unexpected argument '%s'", ops[0]);
 	problems = 0;
 	printf("quarry %s\n", QUARRY_VERSION);
-	check_model(&m, call);
-	check_store(home);
+	check_model(&m, call, &su);
+	check_store(home, &su);
 	line("pdftotext", on_path("pdftotext"), "%s", on_path("pdftotext") ? "found (PDFs can be read)" :
 	     "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");
-	check_search(m.have_file ? &m.file : NULL);
+	check_search(m.have_file ? &m.file : NULL, &su);
 	cli_model_close(&m);
-	printf("%s\n", problems ? "Fix the problems above, then run 'quarry doctor' again." :
-	       "Everything needed works.");
+	print_verdict(&su);
+	if (problems)
+		printf("Fix the problems above, then run 'quarry doctor' again.\n");
 	return problems ? 1 : 0;
 }

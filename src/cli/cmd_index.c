@@ -2,7 +2,9 @@
  * cmd_index.c - `quarry index add|rm|ls|stats|check|rebuild`: the local
  * corpus, and `quarry search`.
  */
+#include <jansson.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include "../index/recover.h"
 #include "../index/store.h"
 #include "cli.h"
+#include "term.h"
 
 #define INDEX_MAX_PATHS 4096
 
@@ -22,6 +25,7 @@ static const struct cli_opt index_opts[] = {
 	{"home", 0, 1, O_HOME},
 	{"verbose", 'v', 0, O_VERBOSE},
 	{"follow-symlinks", 0, 0, O_FOLLOW},
+	{"json", 0, 0, O_JSON},   /* ls */
 	{NULL, 0, 0, 0}
 };
 
@@ -86,17 +90,27 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	struct progress *p = ctx;
 
 	p->files++;
-	if (ev == CORPUS_KEPT)
-		return (void)fprintf(stderr, "%s%s: %s: %s\n", p->tty ? "\r\033[K" : "",
-				     event_name(ev), path, why);
+	if (ev == CORPUS_KEPT) {
+		char name[4096], reason[1024];
+		if (p->tty)
+			cli_status_clear();
+		fprintf(stderr, "%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+			cli_clean(reason, sizeof(reason), why));
+		return;
+	}
 	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
 		count_reason(p, why);
-	if (p->tty)
-		fprintf(stderr, "\r\033[K%ld files  %s %s", p->files, event_name(ev), path);
-	if (ev == CORPUS_FAILED || ev == CORPUS_KEPT || (p->verbose && ev != CORPUS_UNCHANGED)) {
+	if (p->tty) {
+		char line[4200];
+		snprintf(line, sizeof(line), "%ld files  %s %s", p->files, event_name(ev), path);
+		cli_status_line(line);   /* fits the window, cleaned of controls */
+	}
+	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
+		char name[4096], reason[1024];
 		if (p->tty)
-			fputs("\r\033[K", stderr);
-		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), path, why ? ": " : "", why ? why : "");
+			cli_status_clear();
+		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+			why ? ": " : "", cli_clean(reason, sizeof(reason), why));
 	}
 }
 
@@ -193,7 +207,25 @@ static int index_rm(const char *home, char **paths, int n)
 	return 0;
 }
 
-static int index_ls(const char *home)
+/* One indexed document as a JSON object on one line (index ls --json). */
+static void print_doc_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	char *line;
+
+	json_object_set_new(o, "path", json_string((const char *)sqlite3_column_text(st, 0)));
+	json_object_set_new(o, "kind", json_string((const char *)sqlite3_column_text(st, 1)));
+	json_object_set_new(o, "chars", json_integer(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "passages", json_integer(sqlite3_column_int(st, 3)));
+	json_object_set_new(o, "title", json_string((const char *)sqlite3_column_text(st, 4)));
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line)
+		puts(line);
+	free(line);
+	json_decref(o);
+}
+
+static int index_ls(const char *home, int json)
 {
 	struct store s;
 	sqlite3_stmt *st;
@@ -205,10 +237,18 @@ static int index_ls(const char *home)
 				      "WHERE p.doc_id = d.id), coalesce(d.title, '') FROM documents d ORDER BY d.path",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			printf("%s\t%s\t%lld chars\t%d passages\t%s\n", sqlite3_column_text(st, 0),
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			char path[4096], title[1024];
+			if (json) {
+				print_doc_json(st);
+				continue;
+			}
+			printf("%s\t%s\t%lld chars\t%d passages\t%s\n",
+			       cli_clean(path, sizeof(path), (const char *)sqlite3_column_text(st, 0)),
 			       sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
-			       sqlite3_column_int(st, 3), sqlite3_column_text(st, 4));
+			       sqlite3_column_int(st, 3),
+			       cli_clean(title, sizeof(title), (const char *)sqlite3_column_text(st, 4)));
+		}
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_DONE) {
@@ -448,7 +488,7 @@ int cmd_index(int argc, char **argv)
 {
 	struct cli_parser p;
 	char **ops;
-	int n = 0, id, verbose = 0, rc;
+	int n = 0, id, verbose = 0, json = 0, rc;
 	const char *home = NULL, *sub;
 	struct corpus_add_options add_opt;
 
@@ -468,6 +508,8 @@ int cmd_index(int argc, char **argv)
 			verbose = 1;
 		else if (id == O_FOLLOW)
 			add_opt.follow_symlinks = 1;
+		else if (id == O_JSON)
+			json = 1;
 	}
 	rc = EXIT_USAGE;
 	if (n == 0) {
@@ -475,6 +517,10 @@ int cmd_index(int argc, char **argv)
 		goto out;
 	}
 	sub = ops[0];
+	if (json && strcmp(sub, "ls")) {
+		cli_usage_error("index", "--json is for 'index ls'");
+		goto out;
+	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "rm")) {
 		if (n < 2) {
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
@@ -484,7 +530,7 @@ int cmd_index(int argc, char **argv)
 	} else if (n > 1) {
 		cli_usage_error("index", "'%s' takes no arguments", sub);
 	} else if (!strcmp(sub, "ls")) {
-		rc = index_ls(home);
+		rc = index_ls(home, json);
 	} else if (!strcmp(sub, "stats")) {
 		rc = index_stats(home);
 	} else if (!strcmp(sub, "check")) {
@@ -516,7 +562,7 @@ int cmd_search(int argc, char **argv)
 	struct store s;
 	struct search_hit *hits = NULL;
 	struct q_error err;
-	int tty = isatty(1);
+	int tty = cli_use_color(1);
 
 	cli_parser_init(&p, "search", argc, argv);
 	while ((id = cli_next_opt(&p, search_opts, words, &n, 256)) != -1) {
@@ -556,5 +602,5 @@ int cmd_search(int argc, char **argv)
 	if (!n_hits && !json)
 		fprintf(stderr, "quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
 	search_hits_free(hits, n_hits);
-	return 0;
+	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

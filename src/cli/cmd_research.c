@@ -3,6 +3,7 @@
  * `quarry runs`: the research engine on the command line.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
@@ -17,6 +18,8 @@
 #include "../research/research.h"
 #include "cli.h"
 #include "cli_llm.h"
+#include "outfile.h"
+#include "term.h"
 
 enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
        O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
@@ -64,6 +67,9 @@ static void on_signal(int sig)
 		llm_client_cancel(active_llm);
 }
 
+/* Distinct warnings remembered for saying each once; later ones all print. */
+#define PROGRESS_MAX_SAID 64
+
 struct progress {
 	int tty, verbose;
 	long queries, searches, read, failed;
@@ -75,7 +81,29 @@ struct progress {
 	pthread_mutex_t mu;        /* the ticker thread draws too */
 	double t0;
 	volatile int stop;
+	uint64_t said[PROGRESS_MAX_SAID];   /* hashes of the warnings printed */
+	int n_said;
 };
+
+/* Whether this warning was printed already in this run (and remember it):
+ * a provider failing the same way for every query is said once. */
+static int said_before(struct progress *p, const char *type, const char *msg)
+{
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+	const char *s;
+	int i;
+
+	for (s = type; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (s = msg; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (i = 0; i < p->n_said; i++)
+		if (p->said[i] == h)
+			return 1;
+	if (p->n_said < PROGRESS_MAX_SAID)
+		p->said[p->n_said++] = h;
+	return 0;
+}
 
 static void draw(struct progress *p, double t);
 
@@ -97,7 +125,7 @@ static void *ticker(void *arg)
 
 static void draw(struct progress *p, double t)
 {
-	char money[64] = "", toks[64] = "";
+	char money[64] = "", toks[64] = "", line[256];
 
 	if (p->llm) {
 		struct llm_totals tt = llm_client_totals(p->llm);
@@ -111,9 +139,40 @@ static void draw(struct progress *p, double t)
 		else if (!tt.cost_unknown)
 			snprintf(money, sizeof(money), " $%.4f", tt.cost_usd);
 	}
-	fprintf(stderr, "\r\033[K%-9s %ld queries | %ld read, %ld failed%s%s | %.1fs", p->phase,
-		p->queries, p->read, p->failed, toks, money, t);
+	snprintf(line, sizeof(line), "%-9s %ld queries | %ld read, %ld failed%s%s | %.1fs", p->phase,
+		 p->queries, p->read, p->failed, toks, money, t);
+	cli_status_line(line);
 	p->drawn = 1;
+}
+
+/* One event as a line a person reads (-v): "  2.1s source_read url=... title=...".
+ * Strings are cut and cleaned of controls; arrays show their length; the
+ * exact JSON goes to --events. */
+static void print_event_line(const json_t *ev, const char *type, double t)
+{
+	struct qbuf b;
+	const char *key;
+	json_t *v;
+	char clean[240];
+
+	qbuf_init(&b, 4096);
+	qbuf_addf(&b, "%6.1fs %s", t, type);
+	json_object_foreach((json_t *)ev, key, v) {
+		if (!strcmp(key, "type") || !strcmp(key, "t"))
+			continue;
+		if (json_is_string(v))
+			qbuf_addf(&b, " %s=%s", key, cli_clean(clean, sizeof(clean), json_string_value(v)));
+		else if (json_is_integer(v))
+			qbuf_addf(&b, " %s=%lld", key, (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			qbuf_addf(&b, " %s=%.4g", key, json_real_value(v));
+		else if (json_is_boolean(v))
+			qbuf_addf(&b, " %s=%s", key, json_is_true(v) ? "yes" : "no");
+		else if (json_is_array(v))
+			qbuf_addf(&b, " %s=[%zu]", key, json_array_size(v));
+	}
+	fprintf(stderr, "%s\n", b.err ? type : qbuf_cstr(&b));
+	qbuf_release(&b);
 }
 
 static void on_event(void *ctx, const json_t *ev)
@@ -144,74 +203,65 @@ static void on_event(void *ctx, const json_t *ev)
 	if (!strcmp(type, "reflect"))
 		p->queries += (long)json_array_size(json_object_get(ev, "queries"));
 	if (p->verbose) {
-		char *s = json_dumps(ev, JSON_COMPACT);
 		if (p->drawn)
-			fputs("\r\033[K", stderr);
-		fprintf(stderr, "%s\n", s ? s : type);
-		free(s);
+			cli_status_clear();
+		print_event_line(ev, type, t);
 		p->drawn = 0;
 	} else if (!strcmp(type, "warning") || !strcmp(type, "search_failed") ||
 		   !strcmp(type, "budget_spent")) {
 		const char *m = json_string_value(json_object_get(ev, "message"));
 		if (!m)
 			m = json_string_value(json_object_get(ev, "reason"));
-		if (p->drawn)
-			fputs("\r\033[K", stderr);
 		const char *step = json_string_value(json_object_get(ev, "step"));
-		fprintf(stderr, "quarry: %s%s%s%s%s\n", !strcmp(type, "search_failed") ? "search failed: " : "",
-			!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
-			step ? ": " : "", m ? m : type);
-		p->drawn = 0;
+		char clean[600];
+		if (!said_before(p, type, m ? m : type)) {
+			if (p->drawn)
+				cli_status_clear();
+			fprintf(stderr, "quarry: %s%s%s%s%s\n",
+				!strcmp(type, "search_failed") ? "search failed: " : "",
+				!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
+				step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
+			p->drawn = 0;
+		}
 	}
 	if (p->tty && !p->verbose)
 		draw(p, t);
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Write text to path through a temporary file, so a failure never leaves half a report. */
-static int write_file(const char *path, const char *text, size_t n)
-{
-	char tmp[4200];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	f = fopen(tmp, "wb");
-	if (!f)
-		return -1;
-	if (fwrite(text, 1, n, f) != n || fclose(f) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path)) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
+/* Render the report and print it, or write it where -o says (outfile.c).
+ * format NULL: the output file's extension decides, else Markdown. */
 static int emit_report(const char *cmd, const json_t *report, const char *format, const char *output)
 {
 	struct qbuf b;
 	struct q_error err = {0};
+	char msg[4400];
+	int rc = 1;
 
+	if (!format)
+		format = cli_format_from_path(output);
 	qbuf_init(&b, 256L * 1024 * 1024);
-	if (research_render(report, format, &b, &err)) {
+	if (research_render(report, format ? format : "md", &b, &err)) {
 		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
-		qbuf_release(&b);
-		return 1;
+		goto out;
 	}
-	if (output) {
-		if (write_file(output, qbuf_cstr(&b), b.len)) {
-			fprintf(stderr, "quarry %s: cannot write %s: %s\n", cmd, output, strerror(errno));
-			qbuf_release(&b);
-			return 1;
+	if (output && strcmp(output, "-")) {
+		if (cli_write_output(output, qbuf_cstr(&b), b.len, msg, sizeof(msg))) {
+			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			goto out;
 		}
 	} else {
-		fwrite(qbuf_cstr(&b), 1, b.len, stdout);
-		fflush(stdout);
+		cli_clean_write(NULL, stdout, qbuf_cstr(&b), b.len);
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "quarry %s: cannot write to standard output: %s\n", cmd,
+				strerror(errno));
+			goto out;
+		}
 	}
+	rc = 0;
+out:
 	qbuf_release(&b);
-	return 0;
+	return rc;
 }
 
 struct common {
@@ -293,6 +343,13 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		c->o.allow_private = 1;
 	if (cli_model_load_file(&c->m, cmd))
 		return 1;
+	if (c->output) {   /* say it now, not after a paid run */
+		char msg[4400];
+		if (cli_output_check(c->output, msg, sizeof(msg))) {
+			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			return 1;
+		}
+	}
 	if (!c->o.no_llm) {
 		struct llm_config probe;
 		struct q_error perr = {0};
@@ -358,7 +415,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		pthread_join(tick, NULL);
 	pthread_mutex_destroy(&prog.mu);
 	if (prog.drawn)
-		fputs("\r\033[K", stderr);
+		cli_status_clear();
 	if (events)
 		fclose(events);
 	if (rc) {
@@ -372,7 +429,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		cli_model_close(&c->m);
 		return 1;
 	}
-	rc = emit_report(cmd, res.report, c->format ? c->format : "md", c->output);
+	rc = emit_report(cmd, res.report, c->format, c->output);
 	{
 		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
 		json_t *fig = json_object_get(res.report, "figures");
@@ -392,7 +449,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 				(long long)json_integer_value(json_object_get(fig, "sources_read")),
 				(long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
 		}
-		if (c->output)
+		if (c->output && strcmp(c->output, "-") && rc == 0)
 			fprintf(stderr, "quarry %s: report written to %s (run %ld)\n", cmd, c->output,
 				res.run_id);
 	}
@@ -658,7 +715,7 @@ int cmd_runs(int argc, char **argv)
 				if (strcmp(ops[0], "show") == 0)
 					fprintf(stderr, "run %ld: %s\n", run, status_now(&s, run,
 						(const char *)sqlite3_column_text(st, 0)));
-				rc = emit_report("runs", rep, c.format ? c.format : "md", c.output);
+				rc = emit_report("runs", rep, c.format, c.output);
 				json_decref(rep);
 			}
 		}

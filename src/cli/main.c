@@ -6,8 +6,10 @@
 
 #include "cli.h"
 #include "cli_llm.h"
+#include "term.h"
 
 static int cmd_help(int argc, char **argv);
+static const char *nearest_command(const char *name);
 static int cmd_version(int argc, char **argv);
 
 const struct command cli_commands[] = {
@@ -176,7 +178,8 @@ const struct command cli_commands[] = {
 	 "                 Hidden and binary files are skipped; files without a known\n"
 	 "                 extension are read when they are text (README, NEWS.gz).\n"
 	 "  rm PATH...     remove files, or everything under folders\n"
-	 "  ls             list indexed documents\n"
+	 "  ls             list indexed documents (--json: one object per line:\n"
+	 "                 path, kind, chars, passages, title)\n"
 	 "  stats          documents, passages, text and index size\n"
 	 "  check          verify the database and the full-text index\n"
 	 "  rebuild        rebuild the full-text index; a damaged database is moved\n"
@@ -293,9 +296,13 @@ static int cmd_help(int argc, char **argv)
 		print_overview(stdout);
 		return 0;
 	}
+	if (argc > 2)
+		return cli_usage_error("help", "one command at a time, not '%s'", argv[2]);
 	c = cli_find_command(argv[1]);
 	if (!c) {
-		fprintf(stderr, "quarry help: unknown command '%s' (see 'quarry --help')\n", argv[1]);
+		const char *near = nearest_command(argv[1]);
+		fprintf(stderr, "quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
+			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
 	fputs(c->help, stdout);
@@ -304,16 +311,85 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1)
+		return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
 	printf("quarry %s\n", QUARRY_VERSION);
+	return 0;
+}
+
+/* The command nearest to name, if close enough for "did you mean". */
+static const char *nearest_command(const char *name)
+{
+	const struct command *c, *best = NULL;
+	int best_d = 1000, d;
+
+	for (c = cli_commands; c->name; c++) {
+		d = cli_edit_distance(name, strlen(name), c->name);
+		if (d < best_d) {
+			best_d = d;
+			best = c;
+		}
+	}
+	return best && cli_close_enough(best_d, strlen(name)) ? best->name : NULL;
+}
+
+/*
+ * Take --color=auto|always|never (or --color WHEN) out of argv, wherever it
+ * stands before "--", so every command honours it. 0, or EXIT_USAGE after
+ * printing the error.
+ */
+static int take_color_option(int *argc, char **argv)
+{
+	int i, j, taken;
+	const char *v;
+
+	for (i = 1; i < *argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--color") || !strcmp(argv[i], "--colour")) {
+			v = i + 1 < *argc ? argv[i + 1] : "";
+			taken = 2;
+		} else if (!strncmp(argv[i], "--color=", 8) || !strncmp(argv[i], "--colour=", 9)) {
+			v = strchr(argv[i], '=') + 1;
+			taken = 1;
+		} else {
+			continue;
+		}
+		if (!strcmp(v, "auto"))
+			cli_color = CLI_COLOR_AUTO;
+		else if (!strcmp(v, "always"))
+			cli_color = CLI_COLOR_ALWAYS;
+		else if (!strcmp(v, "never"))
+			cli_color = CLI_COLOR_NEVER;
+		else {
+			fprintf(stderr, "quarry: --color takes auto, always or never, not '%s'\n", v);
+			return EXIT_USAGE;
+		}
+		for (j = i; j + taken <= *argc; j++)
+			argv[j] = argv[j + taken];
+		*argc -= taken;
+		i--;
+	}
+	return 0;
+}
+
+/* "--help" or "-h" among the arguments (before "--"): "quarry index add
+ * --help" and "quarry runs ls -h" show the command's help. */
+static int wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const struct command *c;
+	const char *near;
 
+	if (take_color_option(&argc, argv))
+		return EXIT_USAGE;
 	if (argc < 2) {
 		print_overview(stderr);
 		return EXIT_USAGE;
@@ -324,14 +400,17 @@ int main(int argc, char **argv)
 		return cmd_version(1, argv);
 	c = cli_find_command(argv[1]);
 	if (!c) {
-		if (argv[1][0] == '-')
-			fprintf(stderr, "quarry: unknown option '%s' (see 'quarry --help')\n", argv[1]);
+		const char *what = argv[1][0] == '-' ? "option" : "command";
+		near = argv[1][0] == '-' ? NULL : nearest_command(argv[1]);
+		if (near)
+			fprintf(stderr, "quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
+				what, argv[1], near);
 		else
-			fprintf(stderr, "quarry: unknown command '%s' (see 'quarry --help')\n", argv[1]);
+			fprintf(stderr, "quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
 		return EXIT_USAGE;
 	}
-	/* "quarry CMD --help" is the same as "quarry help CMD". */
-	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+	/* "quarry CMD [SUB...] --help" is the same as "quarry help CMD". */
+	if (wants_help(argc, argv)) {
 		fputs(c->help, stdout);
 		return 0;
 	}

@@ -18,7 +18,27 @@ static int key_char(char c)
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-static int add_entry(struct config *c, const char *k, size_t kn, const char *v, size_t vn)
+/* Keep in step with the readers: src/llm/provider.c and src/search/search.c. */
+const char *const config_known_keys[] = {
+	"provider", "base_url", "model", "fast_model", "api_key_env", "json_mode", "stream",
+	"price", "context", "max_concurrent", "rpm", "tpm", "retries", "timeout", "idle_timeout",
+	"searxng_url", "brave_api_key_env", "brave_url", "tavily_api_key_env", "tavily_url",
+	"serper_api_key_env", "serper_url", NULL
+};
+
+int config_key_known(const char *key)
+{
+	size_t i;
+
+	if (!strncmp(key, "price.", 6) && key[6])
+		return 1;
+	for (i = 0; config_known_keys[i]; i++)
+		if (!strcmp(key, config_known_keys[i]))
+			return 1;
+	return 0;
+}
+
+static int add_entry(struct config *c, const char *k, size_t kn, const char *v, size_t vn, int line)
 {
 	struct config_entry *e = q_reallocarray(c->entries, c->n + 1, sizeof(*e));
 
@@ -32,6 +52,7 @@ static int add_entry(struct config *c, const char *k, size_t kn, const char *v, 
 		q_free(e[c->n].value);
 		return Q_ENOMEM;
 	}
+	e[c->n].line = line;
 	c->n++;
 	return 0;
 }
@@ -85,7 +106,7 @@ int config_parse(struct config *c, const char *text, size_t n, const char *name,
 			return q_error_set(err, Q_ETOOBIG, "%s has more than %d settings", name,
 					   CONFIG_MAX_ENTRIES);
 		}
-		if (add_entry(c, text + k0, k1 - k0, text + v0, v1 - v0)) {
+		if (add_entry(c, text + k0, k1 - k0, text + v0, v1 - v0, line)) {
 			config_release(c);
 			return q_error_set(err, Q_ENOMEM, "out of memory reading %s", name);
 		}

@@ -21,6 +21,7 @@
 struct config_entry {
 	char *key;
 	char *value;
+	int line;          /* 1-based line in the file, for messages */
 };
 
 struct config {
@@ -37,6 +38,11 @@ int config_parse(struct config *c, const char *text, size_t n, const char *name,
 int config_load(struct config *c, const char *path_flag, struct q_error *err);
 
 void config_release(struct config *c);
+
+/* Every key quarry reads (NULL-terminated), besides "price.MODEL". */
+extern const char *const config_known_keys[];
+/* 1 if key is one quarry reads, 0 if it is unknown (a typo, most often). */
+int config_key_known(const char *key);
 
 /* The last value of key, or NULL. */
 const char *config_get(const struct config *c, const char *key);

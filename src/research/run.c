@@ -1531,7 +1531,12 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		}
 	}
 	if (r.n_src == 0 && r.searches_failed > 0 && !r.stopped[0]) {
-		int searches = r.n_queries * (int)r.n_providers;
+		/* Web searches only: the corpus never fails, so an empty corpus beside
+		 * a dead SearXNG must not turn into an empty report. */
+		int searches = 0;
+		size_t k;
+		for (k = 0; k < r.n_providers; k++)
+			searches += r.providers[k].kind != SEARCH_CORPUS ? r.n_queries : 0;
 		if (r.searches_failed >= searches) {
 			rc = q_error_set(err, Q_ENET, "every search failed (see the messages above); check "
 					 "the search configuration with 'quarry doctor'");

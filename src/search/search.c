@@ -319,15 +319,19 @@ static void web_search(struct task *t)
 		t->out->rc = cc == CURLE_OPERATION_TIMEDOUT ? Q_ETIMEOUT : Q_ENET;
 		snprintf(t->out->msg, sizeof(t->out->msg), "%s: %s", p->name,
 			 body.err ? "reply too large" : curl_easy_strerror(cc));
+	} else if (status == 403 && p->kind == SEARCH_SEARXNG) {
+		/* SearXNG answers 403 to format=json when the format is off. */
+		t->out->rc = Q_EHTTP;
+		snprintf(t->out->msg, sizeof(t->out->msg), "searxng refused format=json (HTTP 403): its "
+			 "JSON format is off; enable it with 'search: formats: [html, json]' in its "
+			 "settings.yml and restart it");
 	} else if (status == 401 || status == 403) {
 		t->out->rc = Q_EHTTP;
 		snprintf(t->out->msg, sizeof(t->out->msg), "%s refused the key (%ld): check %s", p->name,
 			 status, p->key_env[0] ? p->key_env : "its configuration");
 	} else if (status != 200) {
 		t->out->rc = Q_EHTTP;
-		snprintf(t->out->msg, sizeof(t->out->msg), "%s answered HTTP %ld%s", p->name, status,
-			 p->kind == SEARCH_SEARXNG && status == 403 ?
-			 " (enable the json format in its settings.yml)" : "");
+		snprintf(t->out->msg, sizeof(t->out->msg), "%s answered HTTP %ld", p->name, status);
 	} else if ((t->out->rc = search_parse_reply(p->kind, qbuf_cstr(&body), body.len,
 						    t->per_query, t->out)) != 0) {
 		char why[300];
