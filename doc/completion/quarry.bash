@@ -2,7 +2,7 @@
 _quarry() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]}
 	local cmds="research ask runs fetch extract index search models doctor help version"
-	local model="--provider --model --fast-model --base-url --config"
+	local model="--provider --model --fast-model --base-url --config --allow-insecure-http"
 	local research="--depth --breadth --max-sources --budget-tokens --budget-usd --time-limit --sources --lang --format --output --events --no-llm --allow-private --ignore-robots --no-cache --verbose --home $model"
 	local opts=
 	if [ "$COMP_CWORD" -eq 1 ]; then
@@ -18,12 +18,12 @@ _quarry() {
 	case $cmd in
 	research) opts="$research" ;;
 	ask) opts="$research --no-search --hide-reasoning --show-reasoning --system --max-tokens --temperature --json" ;;
-	runs) [ "$COMP_CWORD" -eq 2 ] && opts="ls show export resume" || opts="--format --output --home $model" ;;
+	runs) [ "$COMP_CWORD" -eq 2 ] && opts="ls show export resume rm" || opts="--format --output --json --home $model" ;;
 	fetch) opts="--format --jobs --timeout --connect-timeout --max-bytes --max-pdf-bytes --allow-private --ignore-robots" ;;
 	extract) opts="--format --url --content-type --max-bytes"; [[ $cur != -* ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
 	index) if [ "$COMP_CWORD" -eq 2 ]; then opts="add rm ls stats check rebuild"
 		elif [[ ($sub == add || $sub == rm) && $cur != -* ]]; then COMPREPLY=($(compgen -f -- "$cur")); return
-		else opts="--home --verbose --json"; fi ;;
+		else opts="--home --verbose --json --follow-symlinks"; fi ;;
 	search) opts="-k --json --home" ;;
 	models) opts="--json $model" ;;
 	doctor) opts="--no-model-call --home $model" ;;

@@ -34,7 +34,7 @@ complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doct
 complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l base-url -x
 complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l config -rF
 complete -c quarry -n "__fish_seen_subcommand_from research ask runs index search doctor" -l home -xa "(__fish_complete_directories)"
-complete -c quarry -n "__fish_seen_subcommand_from runs; and not __fish_seen_subcommand_from ls show export resume" -a "ls show export resume"
+complete -c quarry -n "__fish_seen_subcommand_from runs; and not __fish_seen_subcommand_from ls show export resume rm" -a "ls show export resume rm"
 complete -c quarry -n "__fish_seen_subcommand_from index; and not __fish_seen_subcommand_from add rm ls stats check rebuild" -a "add rm ls stats check rebuild"
 complete -c quarry -n "__fish_seen_subcommand_from index; and __fish_seen_subcommand_from add rm" -F
 complete -c quarry -n "__fish_seen_subcommand_from index search models" -l json
