@@ -43,13 +43,16 @@ struct out {
 	struct cli_clean_state text_st, reason_st;   /* model output is untrusted */
 };
 
-static struct llm_client *active_client;
+/* The ask a Ctrl-C stops (llm_account_cancel only sets a flag). */
+static struct llm_account *volatile active_account;
 
 static void on_sigint(int sig)
 {
+	struct llm_account *a = active_account;
+
 	(void)sig;
-	if (active_client)
-		llm_client_cancel(active_client);
+	if (a)
+		llm_account_cancel(a);
 }
 
 static void end_reasoning(struct out *o)
@@ -199,17 +202,17 @@ int cmd_ask(int argc, char **argv)
 
 	/* The whole ask, retries included, ends by the limit. */
 	llm_client_set_budget(&m.client, 0, 0, (long)time_limit_ms);
-	active_client = &m.client;
+	active_account = &m.client.solo;   /* one ask on this client: its solo account */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	rc = json ? llm_chat_json(&m.client, &req, &resp, &err) : llm_chat(&m.client, &req, &resp, &err);
-	active_client = NULL;
+	active_account = NULL;
 	end_reasoning(&o);
 	cli_clean_flush(&o.text_st, stdout);
 	if (rc) {
-		int cancelled = m.client.cancelled;
+		int cancelled = llm_account_cancelled(&m.client.solo);
 		if (o.wrote_any)
 			fputc('\n', stdout);
 		if (cancelled)

@@ -56,15 +56,18 @@ static const struct cli_opt research_opts_tab[] = {
 	{NULL, 0, 0, 0}
 };
 
+/* The run a Ctrl-C stops (research_cancel only sets a flag: safe here). */
+static struct research_env *volatile active_env;
 static volatile int cancel_flag;
-static struct llm_client *active_llm;
 
 static void on_signal(int sig)
 {
+	struct research_env *env = active_env;
+
 	(void)sig;
 	cancel_flag = 1;
-	if (active_llm)
-		llm_client_cancel(active_llm);
+	if (env)
+		research_cancel(env);
 }
 
 /* Distinct warnings remembered for saying each once; later ones all print. */
@@ -74,7 +77,7 @@ struct progress {
 	int tty, verbose;
 	long queries, searches, read, failed;
 	char phase[24];
-	struct llm_client *llm;
+	struct llm_account *llm;   /* the run's figures, NULL without a model */
 	long budget_tokens;
 	double budget_usd;
 	int drawn;
@@ -128,7 +131,7 @@ static void draw(struct progress *p, double t)
 	char money[64] = "", toks[64] = "", line[256];
 
 	if (p->llm) {
-		struct llm_totals tt = llm_client_totals(p->llm);
+		struct llm_totals tt = llm_account_totals(p->llm);
 		if (p->budget_tokens)
 			snprintf(toks, sizeof(toks), " | %ld/%ld tokens", tt.prompt + tt.completion,
 				 p->budget_tokens);
@@ -331,6 +334,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	struct research_env env;
 	struct research_result res;
 	struct progress prog;
+	struct llm_account acct;   /* the run's model figures, shown live */
 	struct q_error err = {0};
 	struct sigaction sa;
 	char dir[4096];
@@ -385,7 +389,14 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	memset(&prog, 0, sizeof(prog));
 	prog.tty = isatty(2);
 	prog.verbose = c->verbose;
-	prog.llm = have_model ? &c->m.client : NULL;
+	if (llm_account_init(&acct, &err)) {
+		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		if (events)
+			fclose(events);
+		cli_model_close(&c->m);
+		return 1;
+	}
+	prog.llm = have_model ? &acct : NULL;
 	prog.budget_tokens = c->o.budget_tokens;
 	prog.budget_usd = c->o.budget_usd;
 	snprintf(prog.phase, sizeof(prog.phase), "starting");
@@ -397,9 +408,9 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	env.events = events;
 	env.on_event = on_event;
 	env.ctx = &prog;
-	env.cancel = &cancel_flag;
+	env.account = have_model ? &acct : NULL;
 
-	active_llm = env.llm;
+	active_env = &env;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -409,11 +420,12 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if (prog.tty && !prog.verbose && pthread_create(&tick, NULL, ticker, &prog) == 0)
 		ticking = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);
-	active_llm = NULL;
+	active_env = NULL;
 	prog.stop = 1;
 	if (ticking)
 		pthread_join(tick, NULL);
 	pthread_mutex_destroy(&prog.mu);
+	llm_account_release(&acct);   /* the ticker is gone; res.llm keeps the figures */
 	if (prog.drawn)
 		cli_status_clear();
 	if (events)
@@ -439,7 +451,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		if (c->verbose || prog.tty) {
 			char u[256] = "no model";
 			if (have_model) {
-				struct llm_totals t = llm_client_totals(&c->m.client);
+				struct llm_totals t = res.llm;
 				cli_format_usage(u, sizeof(u), t.prompt, t.cached, t.completion, t.reasoning,
 						 t.estimated_calls > 0, t.cost_usd, !t.cost_unknown);
 			}

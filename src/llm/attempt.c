@@ -298,7 +298,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 {
 	struct llm_attempt *a = ctx;
 
-	if (a->c->cancelled || (a->c->deadline_ms > 0 && q_now_ms() > a->c->deadline_ms)) {
+	if (llm_account_cancelled(a->acct) || (a->deadline_ms > 0 && q_now_ms() > a->deadline_ms)) {
 		a->cancelled = 1;
 		return 1;
 	}
@@ -313,6 +313,10 @@ void llm_attempt_init(struct llm_attempt *a, struct llm_client *c, const struct 
 {
 	memset(a, 0, sizeof(*a));
 	a->c = c;
+	a->acct = llm_account_of(c, r);
+	pthread_mutex_lock(&a->acct->mu);   /* the progress callback then reads no shared state */
+	a->deadline_ms = a->acct->deadline_ms;
+	pthread_mutex_unlock(&a->acct->mu);
 	a->req = r;
 	a->cb = r->cb;
 	sse_init(&a->sse, on_sse, a);
@@ -464,7 +468,7 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 
 	*connect_failure = 0;
 	if (a->cancelled)
-		return a->c->cancelled ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
+		return llm_account_cancelled(a->acct) ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
 				       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), LLM_FAIL);
 	if (a->too_big)
 		return too_big_error(a, err), LLM_FAIL;

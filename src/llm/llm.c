@@ -6,7 +6,7 @@
  * token bucket), the retry loop and the cache.
  *
  * Budgets are hard (llm.h): a call reserves its prompt estimate and its
- * reply cap from the client's pool before it starts and hands back the
+ * reply cap from its account's pool before it starts and hands back the
  * unused part when it ends, so parallel calls cannot together overrun.
  * The prompt estimate for a budget is the request body's bytes / 3 (more
  * than any tokenizer we know makes of English, and a CJK character's
@@ -86,6 +86,11 @@ int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error
 		pthread_mutex_destroy(&c->mu);
 		return q_error_set(err, Q_ENOMEM, "cannot create a condition variable");
 	}
+	if (llm_account_init(&c->solo, err)) {
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		return err ? err->code : Q_ENOMEM;
+	}
 	c->tpm_tokens = (double)cfg->tpm;
 	c->tpm_at_ms = q_now_ms();
 	c->prompt_ratio = 1.0;
@@ -96,8 +101,53 @@ void llm_client_release(struct llm_client *c)
 {
 	while (c->n_idle > 0)
 		curl_easy_cleanup(c->idle[--c->n_idle]);
+	llm_account_release(&c->solo);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
+}
+
+/* ---- accounts ---- */
+
+int llm_account_init(struct llm_account *a, struct q_error *err)
+{
+	memset(a, 0, sizeof(*a));
+	if (pthread_mutex_init(&a->mu, NULL))
+		return q_error_set(err, Q_ENOMEM, "cannot create a mutex");
+	if (pthread_cond_init(&a->cv, NULL)) {
+		pthread_mutex_destroy(&a->mu);
+		return q_error_set(err, Q_ENOMEM, "cannot create a condition variable");
+	}
+	return 0;
+}
+
+void llm_account_release(struct llm_account *a)
+{
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+}
+
+void llm_account_cancel(struct llm_account *a) { a->cancelled = 1; }
+
+void llm_account_watch(struct llm_account *a, volatile int *flag) { a->cancel_flag = flag; }
+
+int llm_account_cancelled(const struct llm_account *a)
+{
+	return a->cancelled || (a->cancel_flag && *a->cancel_flag);
+}
+
+struct llm_totals llm_account_totals(struct llm_account *a)
+{
+	struct llm_totals t;
+
+	pthread_mutex_lock(&a->mu);
+	t = a->totals;
+	pthread_mutex_unlock(&a->mu);
+	return t;
+}
+
+struct llm_account *llm_account_of(struct llm_client *c, const struct llm_request *r)
+{
+	return r->account ? r->account : &c->solo;
 }
 
 void llm_client_set_cache(struct llm_client *c, struct store *s)
@@ -107,12 +157,13 @@ void llm_client_set_cache(struct llm_client *c, struct store *s)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Add what run_id's kept replies cost to the totals (caller holds mu). */
-static void charge_run_locked(struct llm_client *c)
+/* What run_id's kept replies cost, added to t (caller holds the lock
+ * that guards s). */
+static void charge_run(struct store *s, long run_id, struct llm_totals *t)
 {
 	sqlite3_stmt *st = NULL;
 
-	if (!c->run_store || sqlite3_prepare_v2(c->run_store->db, "SELECT "
+	if (!s || sqlite3_prepare_v2(s->db, "SELECT "
 			"total(json_extract(value, '$.usage.prompt')), "
 			"total(json_extract(value, '$.usage.completion')), "
 			"total(json_extract(value, '$.usage.cached')), "
@@ -123,44 +174,51 @@ static void charge_run_locked(struct llm_client *c)
 		sqlite3_finalize(st);
 		return;
 	}
-	sqlite3_bind_int64(st, 1, c->run_id);
+	sqlite3_bind_int64(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		double cost = sqlite3_column_double(st, 4);
 		/* total() is a double: clamp before the conversion */
-		c->totals.prompt = add_sat(c->totals.prompt,
+		t->prompt = add_sat(t->prompt,
 					   (long)fmin(fmax(sqlite3_column_double(st, 0), 0), 1e15));
-		c->totals.completion = add_sat(c->totals.completion,
-					       (long)fmin(fmax(sqlite3_column_double(st, 1), 0), 1e15));
-		c->totals.cached = add_sat(c->totals.cached,
-					   (long)fmin(fmax(sqlite3_column_double(st, 2), 0), 1e15));
-		c->totals.reasoning = add_sat(c->totals.reasoning,
-					      (long)fmin(fmax(sqlite3_column_double(st, 3), 0), 1e15));
+		t->completion = add_sat(t->completion,
+					(long)fmin(fmax(sqlite3_column_double(st, 1), 0), 1e15));
+		t->cached = add_sat(t->cached, (long)fmin(fmax(sqlite3_column_double(st, 2), 0), 1e15));
+		t->reasoning = add_sat(t->reasoning,
+				       (long)fmin(fmax(sqlite3_column_double(st, 3), 0), 1e15));
 		if (isfinite(cost) && cost > 0)
-			c->totals.cost_usd += cost;
+			t->cost_usd += cost;
 	}
 	sqlite3_finalize(st);
 }
 
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id)
+{
+	struct llm_totals kept;
+
+	memset(&kept, 0, sizeof(kept));
+	pthread_mutex_lock(&c->mu);
+	a->run_store = run_id > 0 ? s : NULL;
+	a->run_id = run_id > 0 ? run_id : 0;
+	if (a->run_store)
+		charge_run(a->run_store, a->run_id, &kept);
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&a->mu);
+	a->totals.prompt = add_sat(a->totals.prompt, kept.prompt);
+	a->totals.completion = add_sat(a->totals.completion, kept.completion);
+	a->totals.cached = add_sat(a->totals.cached, kept.cached);
+	a->totals.reasoning = add_sat(a->totals.reasoning, kept.reasoning);
+	a->totals.cost_usd += kept.cost_usd;
+	pthread_mutex_unlock(&a->mu);
+}
+
 void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
 {
-	pthread_mutex_lock(&c->mu);
-	c->run_store = run_id > 0 ? s : NULL;
-	c->run_id = run_id > 0 ? run_id : 0;
-	charge_run_locked(c);
-	pthread_mutex_unlock(&c->mu);
+	llm_account_set_run(&c->solo, c, s, run_id);
 }
 
-void llm_client_cancel(struct llm_client *c) { c->cancelled = 1; }
+void llm_client_cancel(struct llm_client *c) { llm_account_cancel(&c->solo); }
 
-struct llm_totals llm_client_totals(struct llm_client *c)
-{
-	struct llm_totals t;
-
-	pthread_mutex_lock(&c->mu);
-	t = c->totals;
-	pthread_mutex_unlock(&c->mu);
-	return t;
-}
+struct llm_totals llm_client_totals(struct llm_client *c) { return llm_account_totals(&c->solo); }
 
 /* ---- untrusted usage figures ---- */
 
@@ -198,55 +256,67 @@ static void usage_sanitize(struct llm_client *c, const char *model, struct llm_u
 		       (double)u->completion * price.out) / 1e6;
 }
 
+void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long time_limit_ms)
+{
+	pthread_mutex_lock(&a->mu);
+	a->budget_tokens = tokens;
+	a->budget_usd = usd;
+	a->deadline_ms = time_limit_ms > 0 ? q_now_ms() + (double)time_limit_ms : 0;
+	pthread_mutex_unlock(&a->mu);
+}
+
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms)
 {
-	pthread_mutex_lock(&c->mu);
-	c->budget_tokens = tokens;
-	c->budget_usd = usd;
-	c->deadline_ms = time_limit_ms > 0 ? q_now_ms() + (double)time_limit_ms : 0;
-	pthread_mutex_unlock(&c->mu);
+	llm_account_set_budget(&c->solo, tokens, usd, time_limit_ms);
 }
 
-/* Tokens spent so far (caller holds mu). */
-static long used_tokens(const struct llm_client *c)
+/* Tokens spent so far (caller holds a->mu). */
+static long used_tokens(const struct llm_account *a)
 {
-	return add_sat(c->totals.prompt, c->totals.completion);
+	return add_sat(a->totals.prompt, a->totals.completion);
 }
 
-/* Caller holds mu. Spent means not even a minimal call would fit (a
+/* Caller holds a->mu. Spent means not even a minimal call would fit (a
  * minimal prompt and LLM_MIN_USEFUL_REPLY); the real prompt of the next
  * call is checked when it reserves. */
-static const char *spent_locked(struct llm_client *c, char *buf, size_t size)
+static const char *spent_locked(struct llm_account *a, const struct llm_config *cfg, char *buf,
+				size_t size)
 {
-	const struct llm_totals *t = &c->totals;
+	const struct llm_totals *t = &a->totals;
 	const long least = LLM_MIN_USEFUL_REPLY + 64;
-	double least_usd = c->cfg->price_known ? (double)least * c->cfg->price.out / 1e6 : 0;
+	double least_usd = cfg->price_known ? (double)least * cfg->price.out / 1e6 : 0;
 
-	if (c->budget_tokens > 0 && used_tokens(c) > c->budget_tokens - least)
-		snprintf(buf, size, "the token budget (%ld) is spent: %ld used", c->budget_tokens,
-			 used_tokens(c));
-	else if (c->budget_usd > 0 && t->cost_usd + least_usd > c->budget_usd)
-		snprintf(buf, size, "the money budget ($%.4g) is spent: $%.6f used", c->budget_usd,
+	if (a->budget_tokens > 0 && used_tokens(a) > a->budget_tokens - least)
+		snprintf(buf, size, "the token budget (%ld) is spent: %ld used", a->budget_tokens,
+			 used_tokens(a));
+	else if (a->budget_usd > 0 && t->cost_usd + least_usd > a->budget_usd)
+		snprintf(buf, size, "the money budget ($%.4g) is spent: $%.6f used", a->budget_usd,
 			 t->cost_usd);
-	else if (c->deadline_ms > 0 && q_now_ms() >= c->deadline_ms)
+	else if (a->deadline_ms > 0 && q_now_ms() >= a->deadline_ms)
 		snprintf(buf, size, "the time limit is reached");
 	else
 		return NULL;
 	return buf;
 }
 
-const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size)
+const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf,
+			      size_t size)
 {
 	const char *r;
 
-	pthread_mutex_lock(&c->mu);
-	r = spent_locked(c, buf, size);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&a->mu);
+	r = spent_locked(a, c->cfg, buf, size);
+	pthread_mutex_unlock(&a->mu);
 	return r;
 }
 
-/* Wait on the condition variable for at most ms. */
-static void wait_ms(struct llm_client *c, double ms)
+const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size)
+{
+	return llm_account_spent(&c->solo, c, buf, size);
+}
+
+/* Wait on cv (with mu held) for at most ms. */
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, double ms)
 {
 	struct timespec ts;
 	double until;
@@ -257,24 +327,37 @@ static void wait_ms(struct llm_client *c, double ms)
 	until = (double)ts.tv_nsec / 1e6 + ms;
 	ts.tv_sec += (time_t)(until / 1000);
 	ts.tv_nsec = (long)(fmod(until, 1000.0) * 1e6);
-	pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	pthread_cond_timedwait(cv, mu, &ts);
 }
 
-/* Take a slot within the concurrency, pacing and token limits. */
-static int acquire(struct llm_client *c, long tokens, struct q_error *err)
+/* The account's deadline (0: none). */
+static double deadline_of(struct llm_account *a)
+{
+	double d;
+
+	pthread_mutex_lock(&a->mu);
+	d = a->deadline_ms;
+	pthread_mutex_unlock(&a->mu);
+	return d;
+}
+
+/* Take a slot within the concurrency, pacing and token limits, for a
+ * request of account a. */
+static int acquire(struct llm_client *c, struct llm_account *a, long tokens, struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
+	double deadline = deadline_of(a);
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		double t = q_now_ms(), wait = 0;
 
-		if (c->cancelled) {
+		if (llm_account_cancelled(a)) {
 			pthread_mutex_unlock(&c->mu);
 			return q_error_set(err, Q_ETIMEOUT, "cancelled");
 		}
 		/* tokens and money were reserved before; only time can run out */
-		if (c->deadline_ms > 0 && t >= c->deadline_ms) {
+		if (deadline > 0 && t >= deadline) {
 			pthread_mutex_unlock(&c->mu);
 			return q_error_set(err, Q_EBUDGET, "the time limit is reached");
 		}
@@ -303,7 +386,7 @@ static int acquire(struct llm_client *c, long tokens, struct q_error *err)
 			pthread_mutex_unlock(&c->mu);
 			return 0;
 		}
-		wait_ms(c, wait);
+		wait_ms(&c->cv, &c->mu, wait);
 	}
 }
 
@@ -331,40 +414,46 @@ static long budget_prompt_estimate(size_t body_bytes)
 	return (long)(body_bytes / 3) + 8;
 }
 
-/* Reserve the prompt and a reply cap for r; *max_tokens gets the cap the
- * request must carry (0: no budget, leave it). Waits while calls in
- * flight hold what this one needs; Q_EBUDGET when it cannot fit. */
-static int budget_reserve(struct llm_client *c, const struct llm_request *r, const char *model,
-			  long prompt_raw, struct budget_hold *h, long *max_tokens, struct q_error *err)
+/* Reserve the prompt and a reply cap for r from account a; *max_tokens
+ * gets the cap the request must carry (0: no budget, leave it). Waits
+ * while the account's calls in flight hold what this one needs;
+ * Q_EBUDGET when it cannot fit. */
+static int budget_reserve(struct llm_client *c, struct llm_account *a, const struct llm_request *r,
+			  const char *model, long prompt_raw, struct budget_hold *h, long *max_tokens,
+			  struct q_error *err)
 {
 	int known = 0, rc = 0;
 	struct llm_price price = llm_price_of(c->cfg, model, &known);
 	long want = r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP;
 	long least = want < LLM_MIN_USEFUL_REPLY ? want : LLM_MIN_USEFUL_REPLY;
 	long prompt;
+	double ratio;
 
 	memset(h, 0, sizeof(*h));
 	*max_tokens = 0;
-	pthread_mutex_lock(&c->mu);
-	if (c->budget_tokens <= 0 && (c->budget_usd <= 0 || !known))
+	pthread_mutex_lock(&c->mu);   /* what we learned of the server, not held with a->mu */
+	ratio = c->prompt_ratio;
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&a->mu);
+	if (a->budget_tokens <= 0 && (a->budget_usd <= 0 || !known))
 		goto out;
-	prompt = (long)ceil((double)prompt_raw * c->prompt_ratio);
+	prompt = (long)ceil((double)prompt_raw * ratio);
 	if (c->cfg->context > prompt && want > c->cfg->context - prompt)
 		want = c->cfg->context - prompt;   /* the reply must fit the context too */
 	for (;;) {
 		long cap = want;
 		double usd = 0;
-		if (c->cancelled) {
+		if (llm_account_cancelled(a)) {
 			rc = q_error_set(err, Q_ETIMEOUT, "cancelled");
 			goto out;
 		}
-		if (c->budget_tokens > 0) {
-			long left = c->budget_tokens - used_tokens(c) - c->held_tokens - prompt;
+		if (a->budget_tokens > 0) {
+			long left = a->budget_tokens - used_tokens(a) - a->held_tokens - prompt;
 			if (left < cap)
 				cap = left;
 		}
-		if (c->budget_usd > 0 && known) {
-			double left = c->budget_usd - c->totals.cost_usd - c->held_usd -
+		if (a->budget_usd > 0 && known) {
+			double left = a->budget_usd - a->totals.cost_usd - a->held_usd -
 				      (double)prompt * price.in / 1e6;
 			if (left < 0)
 				cap = -1;
@@ -377,53 +466,61 @@ static int budget_reserve(struct llm_client *c, const struct llm_request *r, con
 			h->usd = usd;
 			h->prompt_est = prompt_raw;
 			h->held = 1;
-			c->held_tokens += h->tokens;
-			c->held_usd += usd;
-			c->n_held++;
+			a->held_tokens += h->tokens;
+			a->held_usd += usd;
+			a->n_held++;
 			*max_tokens = cap;
 			if (cap < (r->max_tokens > 0 ? r->max_tokens : LLM_BUDGET_REPLY_CAP))
-				c->totals.budget_capped++;
+				a->totals.budget_capped++;
 			goto out;
 		}
-		if (c->n_held == 0)
+		if (a->n_held == 0)
 			break;
-		wait_ms(c, 200);   /* calls in flight may hand back what they did not use */
+		wait_ms(&a->cv, &a->mu, 200);   /* calls in flight may hand back what they did not use */
 	}
-	if (c->budget_tokens > 0 && used_tokens(c) + prompt + least > c->budget_tokens)
+	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens)
 		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is spent: %ld used, and the next "
-				 "call needs about %ld for its prompt and %ld for a reply", c->budget_tokens,
-				 used_tokens(c), prompt, least);
+				 "call needs about %ld for its prompt and %ld for a reply", a->budget_tokens,
+				 used_tokens(a), prompt, least);
 	else
 		rc = q_error_set(err, Q_EBUDGET, "the money budget ($%.4g) is spent: $%.6f used, and the "
-				 "next call needs about $%.6f", c->budget_usd, c->totals.cost_usd,
+				 "next call needs about $%.6f", a->budget_usd, a->totals.cost_usd,
 				 ((double)prompt * price.in + (double)least * price.out) / 1e6);
 out:
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
 
-/* Hand a reservation back (caller holds mu); learn how far the server's
- * prompt figure was above the estimate. */
-static void budget_release_locked(struct llm_client *c, struct budget_hold *h,
-				  const struct llm_usage *u)
+/* Hand a reservation back (caller holds a->mu). */
+static void budget_release_locked(struct llm_account *a, struct budget_hold *h)
 {
 	if (!h || !h->held)
 		return;
-	c->held_tokens -= h->tokens;
-	c->held_usd -= h->usd;
-	c->n_held--;
-	if (c->n_held == 0) {   /* no drift from float sums */
-		c->held_tokens = 0;
-		c->held_usd = 0;
+	a->held_tokens -= h->tokens;
+	a->held_usd -= h->usd;
+	a->n_held--;
+	if (a->n_held == 0) {   /* no drift from float sums */
+		a->held_tokens = 0;
+		a->held_usd = 0;
 	}
-	if (u && !u->estimated && h->prompt_est > 0 && (double)u->prompt > c->prompt_ratio *
-	    (double)h->prompt_est) {
+	h->held = 0;
+	pthread_cond_broadcast(&a->cv);
+}
+
+/* Learn how far the server's prompt figure was above the estimate of a
+ * budgeted call: a property of the server, so shared by every account. */
+static void learn_prompt_ratio(struct llm_client *c, const struct budget_hold *h,
+			       const struct llm_usage *u)
+{
+	if (!h || !h->prompt_est || !u || u->estimated)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if ((double)u->prompt > c->prompt_ratio * (double)h->prompt_est) {
 		c->prompt_ratio = (double)u->prompt / (double)h->prompt_est;
 		if (c->prompt_ratio > 8)
 			c->prompt_ratio = 8;
 	}
-	h->held = 0;
-	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* Replace msg[from, to) with "***" (never longer than what it covers). */
@@ -648,14 +745,14 @@ out:
 
 /* The reply for key: this run's record first (whatever the cache
  * setting: resume must not pay twice), then the shared cache. */
-static int cache_get(struct llm_client *c, const char *key, int use_shared, struct llm_response *resp)
+static int cache_get(struct llm_client *c, struct llm_account *a, const char *key, int use_shared,
+		     struct llm_response *resp)
 {
 	char *text;
 	int found;
 
-
 	pthread_mutex_lock(&c->mu);
-	text = reply_load(c->run_store, c->run_id, key);
+	text = reply_load(a->run_store, a->run_id, key);
 	if (!text && use_shared)
 		text = reply_load(c->cache, 0, key);
 	pthread_mutex_unlock(&c->mu);
@@ -668,7 +765,7 @@ static int cache_get(struct llm_client *c, const char *key, int use_shared, stru
  * reply cut at its cap was paid for too), and in the shared cache when
  * caching is on and the reply is whole (a reply cut by one run's budget
  * is no answer for another run). */
-static void cache_put(struct llm_client *c, const char *key, int use_shared,
+static void cache_put(struct llm_client *c, struct llm_account *a, const char *key, int use_shared,
 		      const struct llm_response *r)
 {
 	json_t *o, *calls = json_array();
@@ -692,10 +789,10 @@ static void cache_put(struct llm_client *c, const char *key, int use_shared,
 	if (!text)
 		return;
 	pthread_mutex_lock(&c->mu);
-	if (c->run_store && c->run_id > 0 &&
-	    sqlite3_prepare_v2(c->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
+	if (a->run_store && a->run_id > 0 &&
+	    sqlite3_prepare_v2(a->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
 			       "VALUES (?1, 'llm:' || ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, c->run_id);
+		sqlite3_bind_int64(st, 1, a->run_id);
 		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
 		sqlite3_step(st);   /* as below: no failure of the call */
@@ -747,18 +844,18 @@ static long backoff_ms(int attempt)
 	return (long)((double)d * jitter);
 }
 
-/* Sleep ms unless the client is cancelled. */
-static int nap(struct llm_client *c, long ms)
+/* Sleep ms unless account a is cancelled. */
+static int nap(struct llm_client *c, struct llm_account *a, long ms)
 {
-	double until = q_now_ms() + (double)ms;
+	double until = q_now_ms() + (double)ms, deadline = deadline_of(a);
 
+	if (deadline > 0 && until > deadline)
+		until = deadline;   /* a long Retry-After does not outlast the time limit */
 	pthread_mutex_lock(&c->mu);
-	if (c->deadline_ms > 0 && until > c->deadline_ms)
-		until = c->deadline_ms;   /* a long Retry-After does not outlast the time limit */
-	while (!c->cancelled && q_now_ms() < until)
-		wait_ms(c, until - q_now_ms());
+	while (!llm_account_cancelled(a) && q_now_ms() < until)
+		wait_ms(&c->cv, &c->mu, until - q_now_ms());
 	pthread_mutex_unlock(&c->mu);
-	return c->cancelled ? Q_ETIMEOUT : 0;
+	return llm_account_cancelled(a) ? Q_ETIMEOUT : 0;
 }
 
 void llm_response_release(struct llm_response *r)
@@ -777,37 +874,42 @@ void llm_response_release(struct llm_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Count a finished call and release its reservation, in one step so no
- * other call sees the budget without both. */
-static void count(struct llm_client *c, const struct llm_response *r, int failed, int retries,
-		  struct budget_hold *h)
+/* Count a finished call with account a and release its reservation, in
+ * one step so no other call of a sees the budget without both. */
+static void count(struct llm_client *c, struct llm_account *a, const struct llm_response *r,
+		  int failed, int retries, struct budget_hold *h)
 {
-	pthread_mutex_lock(&c->mu);
-	budget_release_locked(c, h, failed ? NULL : &r->usage);
-	c->totals.retries += retries;
+	struct llm_totals *t = &a->totals;
+
+	if (!failed && !r->from_cache)
+		learn_prompt_ratio(c, h, &r->usage);
+	pthread_mutex_lock(&a->mu);
+	budget_release_locked(a, h);
+	t->retries += retries;
 	if (failed) {
-		c->totals.failures++;
+		t->failures++;
 	} else if (r->from_cache) {
-		c->totals.calls++;
-		c->totals.cache_hits++;
+		t->calls++;
+		t->cache_hits++;
 	} else {
-		c->totals.calls++;
-		c->totals.prompt = add_sat(c->totals.prompt, r->usage.prompt);
-		c->totals.cached = add_sat(c->totals.cached, r->usage.cached);
-		c->totals.completion = add_sat(c->totals.completion, r->usage.completion);
-		c->totals.reasoning = add_sat(c->totals.reasoning, r->usage.reasoning);
-		c->totals.estimated_calls += r->usage.estimated;
-		c->totals.cost_usd += r->usage.cost_usd;
+		t->calls++;
+		t->prompt = add_sat(t->prompt, r->usage.prompt);
+		t->cached = add_sat(t->cached, r->usage.cached);
+		t->completion = add_sat(t->completion, r->usage.completion);
+		t->reasoning = add_sat(t->reasoning, r->usage.reasoning);
+		t->estimated_calls += r->usage.estimated;
+		t->cost_usd += r->usage.cost_usd;
 		if (!r->usage.cost_known)
-			c->totals.cost_unknown = 1;
+			t->cost_unknown = 1;
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&a->mu);
 }
 
 int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_response *resp,
 	     struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
+	struct llm_account *acct = llm_account_of(c, r);
 	const char *model = llm_model_of(c, r);
 	double t0 = q_now_ms();
 	long est = llm_estimate_prompt(r->messages, r->n_messages);
@@ -836,10 +938,10 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	cache_key(c, keytext, key);
 	body_bytes = strlen(keytext);
 	free(keytext);
-	if (cache_get(c, key, !r->no_cache, resp)) {
+	if (cache_get(c, acct, key, !r->no_cache, resp)) {
 		resp->ms = q_now_ms() - t0;
 		replay(r, resp);
-		count(c, resp, 0, 0, NULL);
+		count(c, acct, resp, 0, 0, NULL);
 		return 0;
 	}
 	llm_response_release(resp);
@@ -847,7 +949,8 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	/* Under a budget the call reserves its prompt and reply first, and
 	 * the reply may not run past what is left (the cache key above is
 	 * the request as asked, so a resumed run still finds it). */
-	if ((rc = budget_reserve(c, r, model, budget_prompt_estimate(body_bytes), &hold, &cap, err)))
+	if ((rc = budget_reserve(c, acct, r, model, budget_prompt_estimate(body_bytes), &hold, &cap,
+				 err)))
 		return rc;
 	if (cap > 0) {
 		capped = *r;
@@ -869,7 +972,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			rc = q_error_set(err, Q_ENOMEM, "out of memory building the request");
 			break;
 		}
-		if ((rc = acquire(c, est + (r->max_tokens > 0 ? r->max_tokens : 512), err))) {
+		if ((rc = acquire(c, acct, est + (r->max_tokens > 0 ? r->max_tokens : 512), err))) {
 			free(text);
 			break;
 		}
@@ -927,7 +1030,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		}
 		if (r->cb && r->cb->on_retry)
 			r->cb->on_retry(r->cb->ctx, attempt, err ? err->msg : "", delay);
-		if (nap(c, delay)) {
+		if (nap(c, acct, delay)) {
 			rc = q_error_set(err, Q_ETIMEOUT, "cancelled");
 			break;
 		}
@@ -935,18 +1038,18 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	resp->attempts = attempt;
 	resp->ms = q_now_ms() - t0;
 	if (rc) {
-		if (attempt > 1 && err && !c->cancelled) {
+		if (attempt > 1 && err && !llm_account_cancelled(acct)) {
 			char prev[Q_ERROR_MSG_MAX];
 			memcpy(prev, err->msg, sizeof(prev));
 			q_error_set(err, rc, "%.400s (after %d attempts)", prev, attempt);
 		}
 		if (err)
 			llm_mask_key(cfg, err->msg);
-		count(c, resp, 1, attempt > 0 ? attempt - 1 : 0, &hold);
+		count(c, acct, resp, 1, attempt > 0 ? attempt - 1 : 0, &hold);
 		llm_response_release(resp);
 		return rc;
 	}
-	count(c, resp, 0, attempt - 1, &hold);
-	cache_put(c, key, !r->no_cache, resp);
+	count(c, acct, resp, 0, attempt - 1, &hold);
+	cache_put(c, acct, key, !r->no_cache, resp);
 	return 0;
 }

@@ -26,7 +26,23 @@
  *     is attached, and keeps every reply with the run it belongs to;
  *   - puts the API key in the Authorization header and nowhere else:
  *     error messages have it masked even when a server echoes it.
- * Nothing here prints; cancellation through llm_client_cancel.
+ * Nothing here prints.
+ *
+ * Ownership and threads. What belongs to the server is on the client and
+ * shared by every job that uses it: the configuration, the pool of open
+ * connections, the concurrency slots, rpm/tpm pacing, a Retry-After
+ * pause, what the server refused (response_format, temperature), how
+ * far its prompt figures run above our estimate, and the shared reply
+ * cache. What belongs to one job (a research run, one `ask`) is on its
+ * struct llm_account, which each request names (llm_request.account):
+ * token and cost totals, budgets with their reservations, the deadline,
+ * the run whose replies are kept, and cancel. Many jobs may share one
+ * client at once; each job's figures, budgets and cancel are its own. A
+ * request that names no account uses the client's solo account, for a
+ * client carrying one job at a time (tests, `models`, `doctor`); the
+ * llm_client_* budget, totals and cancel calls act on that account only.
+ * Lock order: an account's lock and the client's lock are never held
+ * together.
  */
 #ifndef Q_LLM_H
 #define Q_LLM_H
@@ -78,6 +94,9 @@ struct llm_request {
 	const char *schema_name;
 	int no_cache;
 	const struct llm_callbacks *cb;
+	/* Borrowed: the job this call is counted, budgeted and cancelled
+	 * with; NULL = the client's solo account. */
+	struct llm_account *account;
 };
 
 struct llm_tool_call {
@@ -123,12 +142,72 @@ struct llm_totals {
 };
 
 struct store;
+struct llm_client;
 
+/*
+ * One job's share of a model client: its figures, budgets and cancel.
+ * The job owns it (init before its first request, release after its
+ * last has returned); every request of the job points at it, from any
+ * number of threads and on any number of clients. Hard budgets: before
+ * a call starts it reserves its prompt estimate plus its reply cap
+ * (max_tokens, lowered to what is left) from the account's pool; the end
+ * of the call releases the reservation and counts the real usage. A call
+ * that does not fit waits for the account's calls in flight to release
+ * theirs, and fails with Q_EBUDGET when none is left to wait for. Calls
+ * of other accounts never wait for, or count against, this one.
+ */
+struct llm_account {
+	pthread_mutex_t mu;        /* guards every field below but the cancel flags */
+	pthread_cond_t cv;         /* a reservation was released */
+	struct llm_totals totals;
+	long budget_tokens;        /* prompt + completion, all calls; 0 = none */
+	double budget_usd;         /* 0 = none */
+	double deadline_ms;        /* q_now_ms() time; 0 = none */
+	long held_tokens;          /* reserved by calls in flight */
+	double held_usd;
+	int n_held;
+	/* Where run_id's replies are kept (llm_account_set_run); guarded by
+	 * the lock of the client given there, which guards its stores. */
+	struct store *run_store;
+	long run_id;
+	volatile int cancelled;    /* llm_account_cancel */
+	volatile int *cancel_flag; /* borrowed, may be NULL: non-zero cancels too */
+};
+
+/* 0, or Q_ENOMEM with err set. */
+int llm_account_init(struct llm_account *a, struct q_error *err);
+/* After the account's last request has returned. */
+void llm_account_release(struct llm_account *a);
+/* Budgets for the account's calls; time_limit_ms from now. 0 = no
+ * limit. Thread-safe. */
+void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long time_limit_ms);
+/* Keep every completed reply of the account with run run_id in s
+ * (run_cache) and replay from there first, whatever the cache setting or
+ * finish reason; run_id 0 detaches. What the kept replies cost is added
+ * to the totals, so a resumed run's budgets and figures include what it
+ * paid before. c is the client the account's requests go to: its lock
+ * guards s from then on, so s may also be c's reply cache. Call it
+ * while no request of the account is in flight. */
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id);
+/* Make every request of the account, in flight or waiting, fail with
+ * Q_ETIMEOUT "cancelled" soon (within about 200 ms); the client's other
+ * accounts go on. From any thread; async-signal-safe. */
+void llm_account_cancel(struct llm_account *a);
+/* Cancel also whenever *flag is non-zero (polled; NULL = none). Set it
+ * before the first request. */
+void llm_account_watch(struct llm_account *a, volatile int *flag);
+/* Whether the account was cancelled (either way). */
+int llm_account_cancelled(const struct llm_account *a);
+struct llm_totals llm_account_totals(struct llm_account *a);
+/* Why no new request of the account may start ("the token budget (50000)
+ * is spent"), or NULL while budgets last; c gives the price. */
+const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf,
+			      size_t size);
+
+/* Shared by every job using the server (see the top of this file). */
 struct llm_client {
 	struct llm_config *cfg;    /* borrowed; outlives the client */
-	struct store *cache;       /* borrowed or NULL; guarded by mu */
-	struct store *run_store;   /* borrowed or NULL: where run_id's replies are kept; mu */
-	long run_id;
+	struct store *cache;       /* borrowed or NULL; guarded by mu, like every account's run_store */
 	int cache_writes_off;      /* read-only cache */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -139,40 +218,25 @@ struct llm_client {
 	double tpm_at_ms;
 	int json_downgraded;       /* the server refused response_format */
 	int no_temperature;        /* the model refused a temperature (reasoning models) */
-	volatile int cancelled;
-	struct llm_totals totals;
-	/* Budgets (0 = none). Hard: before a call starts it reserves its
-	 * prompt estimate plus its reply cap (max_tokens, lowered to what is
-	 * left) from the pool that every call of the client shares; the end
-	 * of the call releases the reservation and counts the real usage. A
-	 * call that does not fit waits for calls in flight to release theirs,
-	 * and fails with Q_EBUDGET when none is left to wait for. Guarded by
-	 * mu. */
-	long budget_tokens;        /* prompt + completion, all calls */
-	double budget_usd;
-	double deadline_ms;        /* q_now_ms() time */
-	long held_tokens;          /* reserved by calls in flight */
-	double held_usd;
-	int n_held;
 	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
 	/* Idle libcurl handles: each keeps its connections open, so calls
 	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
 	void *idle[LLM_POOL_MAX];
 	int n_idle;
+	/* The account of requests that name none: one job at a time. */
+	struct llm_account solo;
 };
 
 int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
 void llm_client_release(struct llm_client *c);
 /* Attach the quarry database as the reply cache (NULL detaches). */
 void llm_client_set_cache(struct llm_client *c, struct store *s);
-/* Keep every completed reply with run run_id in s (run_cache) and
- * replay from there first, whatever the cache setting or finish reason;
- * run_id 0 detaches. What the kept replies cost is added to the totals,
- * so a resumed run's budgets and figures include what it paid before. */
+/* The solo account's llm_account_set_run. */
 void llm_client_set_run(struct llm_client *c, struct store *s, long run_id);
-/* Make every request in flight or waiting fail with Q_ETIMEOUT soon.
- * Async-signal-safe. */
+/* The solo account's llm_account_cancel: requests naming an account of
+ * their own go on. Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);
+/* The solo account's totals. */
 struct llm_totals llm_client_totals(struct llm_client *c);
 /* Usage figures a server reports are clamped to 0..LLM_MAX_USAGE_TOKENS
  * each, and the totals saturate: a hostile figure can neither wrap them
@@ -184,10 +248,9 @@ struct llm_totals llm_client_totals(struct llm_client *c);
 /* Under a budget, the reply cap of a call that sets no max_tokens. */
 #define LLM_BUDGET_REPLY_CAP 4096
 
-/* Set budgets; time_limit_ms from now. 0 = no limit. */
+/* The solo account's budgets; time_limit_ms from now. 0 = no limit. */
 void llm_client_set_budget(struct llm_client *c, long tokens, double usd, long time_limit_ms);
-/* Why no new request may start ("the token budget (50000) is spent"),
- * or NULL while budgets last. */
+/* The solo account's llm_account_spent. */
 const char *llm_budget_spent(struct llm_client *c, char *buf, size_t size);
 
 /* One completion. Returns 0 or Q_E* with err set (say what to fix). */
@@ -205,7 +268,8 @@ int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct ll
 		  struct q_error *err);
 
 /* A batch: reqs[i] -> resps[i], rcs[i], errs[i]; up to the client's
- * concurrency at once. json: use llm_chat_json. */
+ * concurrency at once (shared with every other job on the client), each
+ * counted with its own request's account. json: use llm_chat_json. */
 void llm_chat_many(struct llm_client *c, const struct llm_request *reqs, size_t n, int json,
 		   struct llm_response *resps, int *rcs, struct q_error *errs);
 

@@ -45,6 +45,8 @@ struct tool_acc {
 
 struct llm_attempt {
 	struct llm_client *c;
+	struct llm_account *acct;  /* the request's, or the client's solo account */
+	double deadline_ms;        /* the account's, when the attempt began; 0 = none */
 	const struct llm_request *req;
 	const struct llm_callbacks *cb;
 	CURL *curl;
@@ -115,5 +117,7 @@ void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, ch
 void llm_mask_key(const struct llm_config *cfg, char *msg);
 /* The model a request goes to. */
 const char *llm_model_of(const struct llm_client *c, const struct llm_request *r);
+/* The account a request is counted with. */
+struct llm_account *llm_account_of(struct llm_client *c, const struct llm_request *r);
 
 #endif

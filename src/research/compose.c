@@ -83,6 +83,7 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n)
 	req.messages = m;
 	req.n_messages = n;
 	req.temperature = 0.3;
+	req.account = r->acct;
 	r->critical_calls++;
 	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
 		if (resp.content[0])
@@ -520,7 +521,7 @@ static json_t *figures(struct run *r)
 			json_object_set_new(fig, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
 	}
 	if (r->env->llm) {
-		struct llm_totals t = llm_client_totals(r->env->llm);
+		struct llm_totals t = llm_account_totals(r->acct);
 		json_object_set_new(fig, "model_calls", json_integer(t.calls));
 		json_object_set_new(fig, "cache_hits", json_integer(t.cache_hits));
 		json_object_set_new(fig, "failed_calls", json_integer(t.failures));

@@ -19,6 +19,13 @@
  * Budgets (tokens, money, time) are checked between steps and by the
  * model client before each call. When one runs out the run stops and
  * still writes the best report it can from what it has, and says so.
+ *
+ * Many runs at once. Any number of research_run calls may run at the same
+ * time, on their own threads, each with its own research_env and its own
+ * store connection (a connection is used by one thread at a time) on the
+ * same home, and sharing one llm_client. A run's token and cost figures,
+ * budgets and cancel are its own (it counts its model calls with its own
+ * llm_account), so runs on one client neither see nor stop each other.
  */
 #ifndef Q_RESEARCH_H
 #define Q_RESEARCH_H
@@ -70,14 +77,30 @@ struct research_env {
 	FILE *events;            /* JSON lines, may be NULL */
 	research_event_fn on_event;
 	void *ctx;
-	volatile int *cancel;    /* Ctrl-C: stop, save, say how to resume */
+	/* Borrowed, may be NULL: the account the run's model calls are
+	 * counted, budgeted and cancelled with, for a caller that shows the
+	 * figures live (llm_account_totals from another thread). Given, it
+	 * serves this run only, from research_run's start to its end, and
+	 * research_run sets its budgets; NULL: the run keeps one of its own. */
+	struct llm_account *account;
+	/* Non-zero stops the run: research_cancel. Zero it before the run. */
+	volatile int cancelled;
 };
+
+/* Stop the run carried with env: searches, page fetches and model calls
+ * in flight end within about a second, and research_run returns
+ * Q_ETIMEOUT with status "interrupted" and everything done so far kept
+ * (resume continues it). Other runs, on the same model client too, go
+ * on. From any thread while the run goes on, or from a signal handler
+ * (it only sets env->cancelled). */
+void research_cancel(struct research_env *env);
 
 struct research_result {
 	long run_id;
 	char status[16];         /* "done", "stopped" (budget), "interrupted", "failed" */
 	char *markdown;          /* the report */
 	json_t *report;          /* everything: report, sources, notes, figures */
+	struct llm_totals llm;   /* this run's model calls, tokens and cost (zero without a model) */
 };
 
 /* Start a new run (run_id 0) or resume run_id with its stored question

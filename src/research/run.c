@@ -265,11 +265,11 @@ static int should_stop(struct run *r)
 
 	if (r->stopped[0])
 		return 1;
-	if (r->env->cancel && *r->env->cancel) {
+	if (r->env->cancelled) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 		return 1;
 	}
-	if (r->env->llm && llm_budget_spent(r->env->llm, why, sizeof(why))) {
+	if (r->env->llm && llm_account_spent(r->acct, r->env->llm, why, sizeof(why))) {
 		snprintf(r->stopped, sizeof(r->stopped), "%s", why);
 		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", why));
 		return 1;
@@ -289,7 +289,7 @@ void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 			snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
 			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
 		}
-	} else if (rc == Q_ETIMEOUT && r->env->cancel && *r->env->cancel) {
+	} else if (rc == Q_ETIMEOUT && r->env->cancelled) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 	} else {
 		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", step, "message", msg));
@@ -378,6 +378,7 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	qbuf_addf(&sys, "You plan research for a careful analyst. Today is %s.", r->date);
 	schema = json_loads(schema_text, 0, NULL);
 	json_request(&req, m, qbuf_cstr(&sys), qbuf_cstr(&u), schema, "plan");
+	req.account = r->acct;
 	r->critical_calls++;
 	/* The question itself is always searched: a planner's queries may all miss. */
 	add_query(r, r->o->question);
@@ -393,7 +394,7 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 				add_query(r, json_string_value(q));
 		llm_response_release(&resp);
 	} else if (err.code == Q_ENET || err.code == Q_EINVAL || err.code == Q_EHTTP ||
-		   (err.code == Q_ETIMEOUT && !r->stopped[0] && !(r->env->cancel && *r->env->cancel))) {
+		   (err.code == Q_ETIMEOUT && !r->stopped[0] && !r->env->cancelled)) {
 		/* Unreachable, refused key, unknown model: every later call would fail too. */
 		json_decref(schema);
 		qbuf_release(&u);
@@ -566,7 +567,7 @@ static struct candidate *gather(struct run *r, int first, int per_query, int *n_
 				q_free(cached);
 			}
 		if (missing)
-			search_many(r->providers, np, qs, (size_t)nq, per_query, r->lang, r->env->cancel, out);
+			search_many(r->providers, np, qs, (size_t)nq, per_query, r->lang, &r->env->cancelled, out);
 	}
 	for (i = 0; i < nq; i++) {
 		for (k = 0; k < np; k++) {
@@ -813,7 +814,7 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 		dopt.format = DOC_FORMAT_MARKDOWN;
 		dopt.base_url = resp->final_url ? resp->final_url : fc->urls[i];
 		dopt.content_type = resp->content_type;
-		dopt.cancel = fc->r->env->cancel;   /* extraction obeys Ctrl-C and --time-limit */
+		dopt.cancel = &fc->r->env->cancelled;   /* extraction obeys cancel and --time-limit */
 		if (fc->r->o->time_limit_ms > 0)
 			dopt.deadline_ms = fc->r->t0 + (double)fc->r->o->time_limit_ms;
 		if (doc_extract(qbuf_cstr(&resp->body), resp->body.len, &dopt, &doc, &derr))
@@ -876,7 +877,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		hopt.ignore_robots = r->o->ignore_robots;
 		hopt.max_parallel = r->o->fetch_parallel > 0 ? r->o->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
-		hopt.cancel = r->env->cancel;
+		hopt.cancel = &r->env->cancelled;
 		if (r->o->time_limit_ms > 0) {
 			double left = (double)r->o->time_limit_ms - (q_now_ms() - r->t0);
 			if (left < 1000)
@@ -1106,6 +1107,7 @@ static void note(struct run *r, int first)
 		reqs[i].json = 1;
 		reqs[i].schema = schema;
 		reqs[i].schema_name = "findings";
+		reqs[i].account = r->acct;
 	}
 	run_emit(r, "noting", json_pack("{s:i}", "sources", n));
 	r->critical_calls++;
@@ -1213,6 +1215,7 @@ static int reflect(struct run *r, int breadth)
 	schema = json_loads(schema_text, 0, NULL);
 	json_request(&req, m, "You direct research for a careful analyst: find what is missing, "
 		     "nothing else.", qbuf_cstr(&u), schema, "reflection");
+	req.account = r->acct;
 	r->critical_calls++;
 	if (llm_chat_json(r->env->llm, &req, &resp, &err)) {
 		run_model_failed(r, "reflect", err.code, err.msg);
@@ -1307,6 +1310,40 @@ static void run_free(struct run *r)
 	json_decref(r->sub_questions);
 	json_decref(r->outline);
 	search_providers_release(r->providers, r->n_providers);
+	if (r->own_account_ready)
+		llm_account_release(&r->own_account);
+}
+
+void research_cancel(struct research_env *env) { env->cancelled = 1; }
+
+/* Give the run its model account: the caller's or its own, watching the
+ * run's cancel flag, with the run's budgets and its record of replies. */
+static int run_account_open(struct run *r, struct q_error *err)
+{
+	int rc;
+
+	if (r->env->account) {
+		r->acct = r->env->account;
+	} else {
+		if ((rc = llm_account_init(&r->own_account, err)))
+			return rc;
+		r->own_account_ready = 1;
+		r->acct = &r->own_account;
+	}
+	llm_account_watch(r->acct, &r->env->cancelled);
+	llm_account_set_budget(r->acct, r->o->budget_tokens, r->o->budget_usd, r->o->time_limit_ms);
+	llm_account_set_run(r->acct, r->env->llm, r->env->store, r->id);   /* replies kept with the run */
+	return 0;
+}
+
+/* The run's model figures into out; the account lets go of the run. */
+static void run_account_close(struct run *r, struct research_result *out)
+{
+	if (!r->acct)
+		return;
+	out->llm = llm_account_totals(r->acct);
+	llm_account_set_run(r->acct, r->env->llm, NULL, 0);
+	llm_account_watch(r->acct, NULL);
 }
 
 /* Create the run record, or load a stored one for resume. */
@@ -1476,10 +1513,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		 json_string_value(json_object_get(opts_json, "date")) : "");
 	if (r.o->no_llm)
 		env->llm = NULL;
-	if (env->llm) {
-		llm_client_set_budget(env->llm, r.o->budget_tokens, r.o->budget_usd, r.o->time_limit_ms);
-		llm_client_set_run(env->llm, env->store, r.id);   /* replies kept with the run */
-	}
+	if (env->llm && (rc = run_account_open(&r, err)))
+		goto fail;
 
 	if ((rc = search_providers(r.o->sources ? r.o->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
@@ -1560,7 +1595,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (env->llm && r.n_f > 0) {
 		ids = q_calloc((size_t)r.n_f, sizeof(int));
 		n_ids = ids ? compose_pick_findings(&r, ids, WRITE_MAX_FINDINGS) : 0;
-		if (!r.stopped[0] || !llm_budget_spent(env->llm, missing, sizeof(missing)))
+		if (!r.stopped[0] || !llm_account_spent(r.acct, env->llm, missing, sizeof(missing)))
 			body = compose_write(&r, ids, n_ids);
 		mode = "model";
 		if (!body) {
@@ -1589,7 +1624,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		goto fail_keep_status;
 	}
 	if (env->llm && !r.stopped[0]) {   /* a budget can bind without stopping the run */
-		struct llm_totals t = llm_client_totals(env->llm);
+		struct llm_totals t = llm_account_totals(r.acct);
 		if (t.budget_capped > 0) {
 			char msg[160];
 			snprintf(msg, sizeof(msg), "%ld model replies were capped to fit the %s budget",
@@ -1617,8 +1652,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	}
 	out->markdown = qbuf_detach(&md, NULL);
 	out->report = report;
-	if (env->llm)
-		llm_client_set_run(env->llm, NULL, 0);
+	run_account_close(&r, out);
 	q_free(body);
 	q_free(ids);
 	json_decref(opts_json);
@@ -1630,8 +1664,7 @@ fail:
 	snprintf(out->status, sizeof(out->status), "failed");
 	run_emit(&r, "run_failed", json_pack("{s:s}", "message", err ? err->msg : ""));
 fail_keep_status:
-	if (env->llm)
-		llm_client_set_run(env->llm, NULL, 0);
+	run_account_close(&r, out);
 	q_free(body);
 	q_free(ids);
 	json_decref(report);

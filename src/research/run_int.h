@@ -53,6 +53,11 @@ struct candidate {
 struct run {
 	const struct research_opts *o;
 	struct research_env *env;
+	/* The run's model account: env->account or own_account; NULL
+	 * without a model. Every request of the run names it. */
+	struct llm_account *acct;
+	struct llm_account own_account;
+	int own_account_ready;    /* own_account was initialised */
 	long id;
 	double t0;
 	long seq;

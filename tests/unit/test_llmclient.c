@@ -1172,8 +1172,8 @@ static void parallel_calls_share_a_hard_budget(void **state)
 	assert_true(t.prompt + t.completion <= 3000);
 	assert_true(t.budget_capped >= 1);
 	assert_true(log_has("max_tokens"));
-	assert_int_equal(fx.c.n_held, 0);
-	assert_int_equal(fx.c.held_tokens, 0);
+	assert_int_equal(fx.c.solo.n_held, 0);
+	assert_int_equal(fx.c.solo.held_tokens, 0);
 	teardown_client(&fx);
 }
 
@@ -1193,7 +1193,7 @@ static void prompt_estimate_learns_from_the_server(void **state)
 	llm_response_release(&resp);
 	assert_true(fx.c.prompt_ratio > 1.0);
 	assert_true(fx.c.prompt_ratio <= 8.0);
-	assert_int_equal(fx.c.n_held, 0);
+	assert_int_equal(fx.c.solo.n_held, 0);
 	teardown_client(&fx);
 }
 
