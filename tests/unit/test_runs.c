@@ -1,0 +1,316 @@
+/*
+ * Unit tests: many research runs at once in one process, on one home and
+ * one shared model client (tests/fakellm and tests/fakeweb started as
+ * subprocesses). Each run's token and cost figures must be exactly what
+ * the same run makes alone, a cancel must stop its own run (in flight
+ * too) and no other, and each run's budget binds that run only. Before
+ * runs had their own model accounts the client summed every run's
+ * tokens into each report, one run's budget stopped the others, and one
+ * cancel turned the rest into extractive briefs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/core/clock.h"
+#include "../../src/index/store.h"
+#include "../../src/llm/llm.h"
+#include "../../src/research/research.h"
+
+#define MAX_JOBS 4
+
+static char tmpdir[256];
+static pid_t llm_pid, web_pid;
+static struct llm_config cfg;
+static struct llm_client client;
+
+/* Start BIN PORTFILE ARGS... and read the port it listens on. */
+static int start_server(const char *name, const char *arg2, const char *arg3, pid_t *pid)
+{
+	char bin[512], portf[512];
+	const char *build = getenv("BUILD");
+	FILE *f;
+	int i, port = 0;
+
+	snprintf(bin, sizeof(bin), "%s/%s", build && *build ? build : "build", name);
+	snprintf(portf, sizeof(portf), "%s/%s.port", tmpdir, name);
+	unlink(portf);
+	*pid = fork();
+	if (*pid == 0) {
+		execl(bin, bin, portf, arg2, arg3, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		f = fopen(portf, "r");
+		if (f && fscanf(f, "%d", &port) == 1) {
+			fclose(f);
+			return port;
+		}
+		if (f)
+			fclose(f);
+		usleep(20000);
+	}
+	fail_msg("%s did not start (%s)", name, bin);
+	return 0;
+}
+
+static void stop_server(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+		*pid = 0;
+	}
+}
+
+/*
+ * The fake model answers every research prompt (counting tokens itself,
+ * 4 bytes a token, as a provider does); calls of a question with
+ * "slowpoke" in it wait 1.5 s first, so a cancel finds them in flight.
+ */
+static int setup(void **state)
+{
+	static const char script[] =
+		"[{\"match\":\"slowpoke\",\"auto\":\"research\",\"usage\":\"count\","
+		"\"fault\":\"slow_start\",\"delay_ms\":1500},"
+		"{\"auto\":\"research\",\"usage\":\"count\"}]";
+	char path[512], logf[512], url[128];
+	struct llm_overrides ov = {0};
+	struct q_error err = {0};
+	FILE *f;
+	int port;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/quarry-runs-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(path, sizeof(path), "%s/script.json", tmpdir);
+	snprintf(logf, sizeof(logf), "%s/llm.log", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	port = start_server("fakeweb", "sample/pages", NULL, &web_pid);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	setenv("QUARRY_SEARXNG_URL", url, 1);
+	port = start_server("fakellm", path, logf, &llm_pid);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
+	ov.base_url = url;
+	ov.model = "m";
+	setenv("QUARRY_LLM_PRICE", "0.1,0.2", 1);   /* so cost figures are not all zero */
+	assert_int_equal(llm_config_resolve(&cfg, &ov, NULL, &err), 0);
+	unsetenv("QUARRY_LLM_PRICE");
+	assert_int_equal(llm_client_init(&client, &cfg, &err), 0);   /* no shared reply cache */
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	llm_client_release(&client);
+	llm_config_release(&cfg);
+	stop_server(&llm_pid);
+	stop_server(&web_pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	return 0;
+}
+
+/* One research run on its own thread, with its own store connection. */
+struct job {
+	const char *question;
+	char home[512];
+	long budget_tokens;
+	struct research_opts o;
+	struct research_env env;
+	struct store store;
+	struct research_result res;
+	struct q_error err;
+	int rc;
+	volatile int noting;      /* its note calls were sent */
+	double end_ms;
+	pthread_t th;
+};
+
+static void on_event(void *ctx, const json_t *ev)
+{
+	struct job *j = ctx;
+
+	if (strcmp(json_string_value(json_object_get(ev, "type")), "noting") == 0)
+		j->noting = 1;
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	j->rc = store_open(&j->store, j->home, &j->err);
+	if (j->rc == 0) {
+		j->rc = research_run(&j->o, &j->env, 0, &j->res, &j->err);
+		store_close(&j->store);
+	}
+	j->end_ms = q_now_ms();
+	return NULL;
+}
+
+static void job_init(struct job *j, const char *question, const char *home, long budget_tokens)
+{
+	memset(j, 0, sizeof(*j));
+	j->question = question;
+	snprintf(j->home, sizeof(j->home), "%s/%s", tmpdir, home);
+	j->o.question = question;
+	j->o.sources = "web";
+	j->o.allow_private = 1;
+	j->o.fresh = 1;              /* every run fetches its pages itself */
+	j->o.budget_tokens = budget_tokens;
+	j->env.store = &j->store;
+	j->env.home = j->home;
+	j->env.llm = &client;
+	j->env.on_event = on_event;
+	j->env.ctx = j;
+}
+
+static void job_start(struct job *j) { assert_int_equal(pthread_create(&j->th, NULL, job_main, j), 0); }
+
+static void job_join(struct job *j) { pthread_join(j->th, NULL); }
+
+static void job_release(struct job *j) { research_result_release(&j->res); }
+
+static const char *report_mode(const struct job *j)
+{
+	const char *m = json_string_value(json_object_get(j->res.report, "mode"));
+
+	return m ? m : "";
+}
+
+/* a's figures are exactly b's: tokens and calls equal, cost up to the
+ * order its parallel calls were added in. */
+static void same_figures(const char *what, const struct llm_totals *a, const struct llm_totals *b)
+{
+	if (a->prompt != b->prompt || a->completion != b->completion || a->calls != b->calls ||
+	    a->failures != b->failures || fabs(a->cost_usd - b->cost_usd) > 1e-12)
+		fail_msg("%s: %ld+%ld tokens in %ld calls ($%.9f) at once, %ld+%ld in %ld ($%.9f) "
+			 "alone", what, a->prompt, a->completion, a->calls, a->cost_usd, b->prompt,
+			 b->completion, b->calls, b->cost_usd);
+}
+
+static const char *const questions[MAX_JOBS] = {
+	"Why did the US switch off GPS Selective Availability?",
+	"What did the end of Selective Availability change for GPS receivers?",
+	"Who decided to turn off GPS Selective Availability in 2000?",
+	"How slowpoke receivers reacted when Selective Availability ended?",
+};
+
+/* Four runs at once on one home and one client; the fourth is cancelled
+ * while its note calls are in flight. */
+static void four_runs_at_once_keep_their_own_figures(void **state)
+{
+	struct job alone[MAX_JOBS - 1], at_once[MAX_JOBS];
+	struct job *slow = &at_once[MAX_JOBS - 1];
+	double cancel_ms;
+	int i;
+
+	(void)state;
+	for (i = 0; i < MAX_JOBS - 1; i++) {   /* each run alone first, on a home of its own */
+		char home[32];
+		snprintf(home, sizeof(home), "alone%d", i);
+		job_init(&alone[i], questions[i], home, 0);
+		job_start(&alone[i]);
+		job_join(&alone[i]);
+		if (alone[i].rc)
+			fail_msg("run %d alone: %s", i, alone[i].err.msg);
+		assert_string_equal(alone[i].res.status, "done");
+		assert_string_equal(report_mode(&alone[i]), "model");
+		assert_true(alone[i].res.llm.prompt > 0 && alone[i].res.llm.cost_usd > 0);
+	}
+	for (i = 0; i < MAX_JOBS; i++)
+		job_init(&at_once[i], questions[i], "shared", 0);
+	for (i = 0; i < MAX_JOBS; i++)
+		job_start(&at_once[i]);
+	for (i = 0; i < 3000 && !slow->noting; i++)
+		usleep(10000);
+	assert_true(slow->noting);
+	usleep(300000);   /* its note calls are waiting on the slow model now */
+	cancel_ms = q_now_ms();
+	research_cancel(&slow->env);
+	for (i = 0; i < MAX_JOBS; i++)
+		job_join(&at_once[i]);
+
+	assert_int_equal(slow->rc, Q_ETIMEOUT);
+	assert_string_equal(slow->res.status, "interrupted");
+	if (slow->end_ms - cancel_ms > 2000)
+		fail_msg("the cancelled run took %.0f ms to stop", slow->end_ms - cancel_ms);
+	for (i = 0; i < MAX_JOBS - 1; i++) {
+		char what[64];
+		if (at_once[i].rc)
+			fail_msg("run %d beside a cancelled one: %s", i, at_once[i].err.msg);
+		assert_string_equal(at_once[i].res.status, "done");
+		assert_string_equal(report_mode(&at_once[i]), "model");
+		snprintf(what, sizeof(what), "run %d", i);
+		same_figures(what, &at_once[i].res.llm, &alone[i].res.llm);
+		job_release(&alone[i]);
+	}
+	for (i = 0; i < MAX_JOBS; i++)
+		job_release(&at_once[i]);
+}
+
+/* Two runs with different token budgets on one client: the small one
+ * binds its own run and leaves the other's figures as they are alone. */
+static void budgets_bind_their_own_run(void **state)
+{
+	const long small = 3000, large = 1000000;
+	struct job alone, big, tight;
+	long spent;
+
+	(void)state;
+	job_init(&alone, questions[0], "balone", large);
+	job_start(&alone);
+	job_join(&alone);
+	if (alone.rc)
+		fail_msg("the run alone: %s", alone.err.msg);
+	assert_string_equal(alone.res.status, "done");
+	assert_true(alone.res.llm.prompt + alone.res.llm.completion > small);
+
+	job_init(&big, questions[0], "bshared", large);
+	job_init(&tight, questions[1], "bshared", small);
+	job_start(&big);
+	job_start(&tight);
+	job_join(&big);
+	job_join(&tight);
+	if (big.rc || tight.rc)
+		fail_msg("%s / %s", big.err.msg, tight.err.msg);
+	assert_string_equal(big.res.status, "done");
+	assert_string_equal(report_mode(&big), "model");
+	same_figures("the large-budget run", &big.res.llm, &alone.res.llm);
+	assert_string_equal(tight.res.status, "stopped");
+	assert_non_null(strstr(json_string_value(json_object_get(tight.res.report, "stopped")),
+			       "the token budget (3000) is spent"));
+	spent = tight.res.llm.prompt + tight.res.llm.completion;
+	if (spent <= 0 || spent > small * 105 / 100)
+		fail_msg("the 3000-token run spent %ld", spent);
+	job_release(&alone);
+	job_release(&big);
+	job_release(&tight);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(four_runs_at_once_keep_their_own_figures),
+		cmocka_unit_test(budgets_bind_their_own_run),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
