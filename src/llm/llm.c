@@ -126,13 +126,25 @@ void llm_account_release(struct llm_account *a)
 	pthread_mutex_destroy(&a->mu);
 }
 
-void llm_account_cancel(struct llm_account *a) { a->cancelled = 1; }
+/* The cancel flags are written by other threads and signal handlers and
+ * read without a lock: atomic loads and stores (lock-free for an int, so
+ * safe in a handler) make that defined, and visible to ThreadSanitizer. */
+void llm_account_cancel(struct llm_account *a)
+{
+	__atomic_store_n(&a->cancelled, 1, __ATOMIC_RELAXED);
+}
 
-void llm_account_watch(struct llm_account *a, volatile int *flag) { a->cancel_flag = flag; }
+void llm_account_watch(struct llm_account *a, volatile int *flag)
+{
+	__atomic_store_n(&a->cancel_flag, flag, __ATOMIC_RELAXED);
+}
 
 int llm_account_cancelled(const struct llm_account *a)
 {
-	return a->cancelled || (a->cancel_flag && *a->cancel_flag);
+	volatile int *flag = __atomic_load_n(&a->cancel_flag, __ATOMIC_RELAXED);
+
+	return __atomic_load_n(&a->cancelled, __ATOMIC_RELAXED) ||
+	       (flag && __atomic_load_n(flag, __ATOMIC_RELAXED));
 }
 
 struct llm_totals llm_account_totals(struct llm_account *a)

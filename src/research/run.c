@@ -258,14 +258,26 @@ int research_run_remove(struct store *s, long run_id, struct q_error *err)
 	return 0;
 }
 
-/* Stop conditions: Ctrl-C and budgets. Sets r->stopped. */
+/* An atomic store: lock-free for an int, so safe in a signal handler. */
+void research_cancel(struct research_env *env)
+{
+	__atomic_store_n(&env->cancelled, 1, __ATOMIC_RELAXED);
+}
+
+/* Whether the run was cancelled (research_cancel). */
+static int run_cancelled(const struct run *r)
+{
+	return __atomic_load_n(&r->env->cancelled, __ATOMIC_RELAXED);
+}
+
+/* Stop conditions: cancel and budgets. Sets r->stopped. */
 static int should_stop(struct run *r)
 {
 	char why[160];
 
 	if (r->stopped[0])
 		return 1;
-	if (r->env->cancelled) {
+	if (run_cancelled(r)) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 		return 1;
 	}
@@ -289,7 +301,7 @@ void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 			snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
 			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
 		}
-	} else if (rc == Q_ETIMEOUT && r->env->cancelled) {
+	} else if (rc == Q_ETIMEOUT && run_cancelled(r)) {
 		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
 	} else {
 		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", step, "message", msg));
@@ -394,7 +406,7 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 				add_query(r, json_string_value(q));
 		llm_response_release(&resp);
 	} else if (err.code == Q_ENET || err.code == Q_EINVAL || err.code == Q_EHTTP ||
-		   (err.code == Q_ETIMEOUT && !r->stopped[0] && !r->env->cancelled)) {
+		   (err.code == Q_ETIMEOUT && !r->stopped[0] && !run_cancelled(r))) {
 		/* Unreachable, refused key, unknown model: every later call would fail too. */
 		json_decref(schema);
 		qbuf_release(&u);
@@ -1313,8 +1325,6 @@ static void run_free(struct run *r)
 	if (r->own_account_ready)
 		llm_account_release(&r->own_account);
 }
-
-void research_cancel(struct research_env *env) { env->cancelled = 1; }
 
 /* Give the run its model account: the caller's or its own, watching the
  * run's cancel flag, with the run's budgets and its record of replies. */

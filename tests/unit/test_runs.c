@@ -139,7 +139,7 @@ struct job {
 	struct research_result res;
 	struct q_error err;
 	int rc;
-	volatile int noting;      /* its note calls were sent */
+	int noting;               /* its note calls were sent (atomic) */
 	double end_ms;
 	pthread_t th;
 };
@@ -149,7 +149,7 @@ static void on_event(void *ctx, const json_t *ev)
 	struct job *j = ctx;
 
 	if (strcmp(json_string_value(json_object_get(ev, "type")), "noting") == 0)
-		j->noting = 1;
+		__atomic_store_n(&j->noting, 1, __ATOMIC_RELAXED);
 }
 
 static void *job_main(void *arg)
@@ -239,9 +239,9 @@ static void four_runs_at_once_keep_their_own_figures(void **state)
 		job_init(&at_once[i], questions[i], "shared", 0);
 	for (i = 0; i < MAX_JOBS; i++)
 		job_start(&at_once[i]);
-	for (i = 0; i < 3000 && !slow->noting; i++)
+	for (i = 0; i < 3000 && !__atomic_load_n(&slow->noting, __ATOMIC_RELAXED); i++)
 		usleep(10000);
-	assert_true(slow->noting);
+	assert_true(__atomic_load_n(&slow->noting, __ATOMIC_RELAXED));
 	usleep(300000);   /* its note calls are waiting on the slow model now */
 	cancel_ms = q_now_ms();
 	research_cancel(&slow->env);
