@@ -170,6 +170,7 @@ struct llm_account {
 	 * the lock of the client given there, which guards its stores. */
 	struct store *run_store;
 	long run_id;
+	/* Read and written with atomic builtins, without mu. */
 	volatile int cancelled;    /* llm_account_cancel */
 	volatile int *cancel_flag; /* borrowed, may be NULL: non-zero cancels too */
 };
@@ -190,8 +191,10 @@ void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long
  * while no request of the account is in flight. */
 void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id);
 /* Make every request of the account, in flight or waiting, fail with
- * Q_ETIMEOUT "cancelled" soon (within about 200 ms); the client's other
- * accounts go on. From any thread; async-signal-safe. */
+ * Q_ETIMEOUT "cancelled" soon: a waiting one within 200 ms, a transfer
+ * in flight at libcurl's next progress call (about a second when the
+ * server is silent; 0.8-0.9 s measured). The client's other accounts go
+ * on. From any thread; async-signal-safe. */
 void llm_account_cancel(struct llm_account *a);
 /* Cancel also whenever *flag is non-zero (polled; NULL = none). Set it
  * before the first request. */
