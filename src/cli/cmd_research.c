@@ -175,7 +175,7 @@ static int write_file(const char *path, const char *text, size_t n)
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	f = fopen(tmp, "wb");
+	f = fopen(tmp, "wbe");
 	if (!f)
 		return -1;
 	if (fwrite(text, 1, n, f) != n || fclose(f) != 0) {
@@ -320,7 +320,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	}
 	c->m.have_store = 1;
-	if (c->events && !(events = fopen(c->events, "a"))) {
+	if (c->events && !(events = fopen(c->events, "ae"))) {
 		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);
 		return 1;

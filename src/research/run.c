@@ -163,7 +163,7 @@ static long long proc_start_ticks(long pid)
 	int field;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "r")))
+	if (!(f = fopen(path, "re")))
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
