@@ -37,3 +37,11 @@ run hyg-cloexec-research env PATH="$TMP/hyg-bin:$PATH" QUARRY_LLM_BASE_URL="$LU"
 	"zzpdfpage pdftotext reads PDF files"
 rc_is 0
 hyg_fds_only hyg-cloexec-research
+
+# SIGPIPE is ignored: output to a reader that went away is a failed write,
+# not a signal that kills quarry (before: exit status 141). The text is
+# larger than a pipe's buffer, so quarry is still writing when head leaves.
+NAME=hyg-sigpipe; : >"$TMP/out"; : >"$TMP/err"
+awk 'BEGIN { for (i = 0; i < 6000; i++) print "Line " i " of a long text that goes to a closed pipe." }' >"$TMP/hyg-big.txt"
+{ "$Q" extract "$TMP/hyg-big.txt" 2>"$TMP/err"; echo $? >"$TMP/hyg-rc"; } | head -c 1 >/dev/null
+if [ "$(cat "$TMP/hyg-rc")" != 141 ]; then ok; else bad "killed by SIGPIPE"; fi
