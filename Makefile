@@ -3,6 +3,8 @@
 #   make                 build build/quarry (installs missing packages first)
 #   make test            unit + black-box tests; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
+#   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -44,7 +46,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test fuzz bench bench-index bench-search demo clean
+.PHONY: all deps test hdr-check fuzz bench bench-index bench-search demo clean
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -83,7 +85,19 @@ $(BUILD)/fakellm: tests/fakellm.c tests/fakenet.c tests/fakenet.h $(DEPS_STAMP)
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ tests/fakellm.c tests/fakenet.c $(PKG_LIBS) -lpthread
 
-test: $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+# Every header compiles alone, included twice (its guard works), without
+# banned.h's -include (which would supply stdio.h, stdlib.h, string.h and
+# time.h to a header that forgot them).
+HDRS := $(wildcard src/*/*.h)
+HDR_OBJ := $(HDRS:%.h=$(BUILD)/hdr/%.o)
+$(BUILD)/hdr/%.o: %.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)printf '#include "%s"\n#include "%s"\n' $< $< | \
+		$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) -x c -c - -o $@ \
+		|| { echo "hdr-check: $< does not compile on its own"; exit 1; }
+hdr-check: $(HDR_OBJ)
+
+test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
 	@BUILD=$(BUILD) sh tests/run.sh
 
 FUZZ_SECONDS ?= 60
