@@ -21,7 +21,14 @@ endif
 PKGS := libcurl libxml-2.0 jansson zlib sqlite3
 TEST_PKGS := cmocka
 
-ifeq ($(SANITIZE),1)
+ifeq ($(SANITIZE)$(TSAN),11)
+$(error SANITIZE=1 and TSAN=1 cannot be combined: ThreadSanitizer and AddressSanitizer exclude each other)
+endif
+ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT := -O1 -g
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT := -O1 -g
@@ -97,8 +104,18 @@ $(BUILD)/hdr/%.o: %.h $(DEPS_STAMP)
 		|| { echo "hdr-check: $< does not compile on its own"; exit 1; }
 hdr-check: $(HDR_OBJ)
 
+# Under TSAN=1 every process of the tests writes its race reports to
+# $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
+# read), and any report at all fails the run.
+ifeq ($(TSAN),1)
+TEST_ENV = TSAN_OPTIONS="log_path=$(CURDIR)/$(BUILD)/tsan-log/race second_deadlock_stack=1"
+TEST_SETUP = rm -rf $(BUILD)/tsan-log && mkdir -p $(BUILD)/tsan-log &&
+TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
+	echo "ThreadSanitizer reports (all in $(BUILD)/tsan-log):"; head -n 40 $(BUILD)/tsan-log/race*; \
+	rc=1; fi; exit $$rc
+endif
 test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
-	@BUILD=$(BUILD) sh tests/run.sh
+	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) sh tests/run.sh $(TEST_AFTER)
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -171,6 +188,6 @@ demo: $(BUILD)/quarry
 	@$(BUILD)/quarry research --home $(DEMO_HOME) --sources corpus "$(DEMO_Q)"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
