@@ -139,7 +139,7 @@ struct llm_client {
 	double tpm_at_ms;
 	int json_downgraded;       /* the server refused response_format */
 	int no_temperature;        /* the model refused a temperature (reasoning models) */
-	volatile int cancelled;
+	_Atomic int cancelled;     /* set from a signal handler or any thread */
 	struct llm_totals totals;
 	/* Budgets (0 = none). Hard: before a call starts it reserves its
 	 * prompt estimate plus its reply cap (max_tokens, lowered to what is

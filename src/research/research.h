@@ -28,6 +28,7 @@
 
 #include "../core/config.h"
 #include "../core/err.h"
+#include "../core/qbuf.h"
 #include "../index/store.h"
 #include "../llm/llm.h"
 
