@@ -3,6 +3,8 @@
 #   make                 build build/quarry (installs missing packages first)
 #   make test            unit + black-box tests; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
+#   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -22,7 +24,14 @@ endif
 PKGS := libcurl libxml-2.0 jansson zlib sqlite3
 TEST_PKGS := cmocka
 
-ifeq ($(SANITIZE),1)
+ifeq ($(SANITIZE)$(TSAN),11)
+$(error SANITIZE=1 and TSAN=1 cannot be combined: ThreadSanitizer and AddressSanitizer exclude each other)
+endif
+ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT := -O1 -g
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT := -O1 -g
@@ -47,7 +56,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test fuzz bench bench-index bench-search demo clean install install-check
+.PHONY: all deps test hdr-check fuzz bench bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -119,8 +128,30 @@ install-check: $(BUILD)/quarry
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
 	echo "install-check: ok"
 
-test: $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
-	@BUILD=$(BUILD) sh tests/run.sh
+# Every header compiles alone, included twice (its guard works), without
+# banned.h's -include (which would supply stdio.h, stdlib.h, string.h and
+# time.h to a header that forgot them).
+HDRS := $(wildcard src/*/*.h)
+HDR_OBJ := $(HDRS:%.h=$(BUILD)/hdr/%.o)
+$(BUILD)/hdr/%.o: %.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)printf '#include "%s"\n#include "%s"\n' $< $< | \
+		$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) -x c -c - -o $@ \
+		|| { echo "hdr-check: $< does not compile on its own"; exit 1; }
+hdr-check: $(HDR_OBJ)
+
+# Under TSAN=1 every process of the tests writes its race reports to
+# $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
+# read), and any report at all fails the run.
+ifeq ($(TSAN),1)
+TEST_ENV = TSAN_OPTIONS="log_path=$(CURDIR)/$(BUILD)/tsan-log/race second_deadlock_stack=1"
+TEST_SETUP = rm -rf $(BUILD)/tsan-log && mkdir -p $(BUILD)/tsan-log &&
+TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
+	echo "ThreadSanitizer reports (all in $(BUILD)/tsan-log):"; head -n 40 $(BUILD)/tsan-log/race*; \
+	rc=1; fi; exit $$rc
+endif
+test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) sh tests/run.sh $(TEST_AFTER)
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -193,6 +224,6 @@ demo: $(BUILD)/quarry
 	@$(BUILD)/quarry research --home $(DEMO_HOME) --sources corpus "$(DEMO_Q)"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

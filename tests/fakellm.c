@@ -557,7 +557,7 @@ static void *handle(void *arg)
 			buf[len] = '\0';
 			if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
 				cl = strcasestr(buf, "content-length:");
-				need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)atol(cl + 15) : 0);
+				need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
 				if (len >= need || len >= (1 << 20) - 1)
 					break;
 			}

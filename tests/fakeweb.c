@@ -457,6 +457,10 @@ static void search_api_as(int fd, const char *query, const char *shape)
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
+	if (strstr(q, "zzpdfpage"))   /* a PDF among the results: pdftotext runs mid-research */
+		k += snprintf(body + k, sizeof(body) - (size_t)k,
+			      "{\"url\":\"http://127.0.0.1:%u/doc.pdf\",\"title\":\"PDF\","
+			      "\"content\":\"pdf\"},", port);
 	if (strstr(q, "inject"))
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/site/inject.html\",\"title\":\"Notes\","

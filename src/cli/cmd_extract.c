@@ -75,7 +75,7 @@ int cmd_extract(int argc, char **argv)
 	fig.content_type = dopt.content_type;
 
 	qbuf_init(&in, (size_t)max_bytes);
-	f = path ? fopen(path, "rb") : stdin;
+	f = path ? fopen(path, "rbe") : stdin;
 	if (!f) {
 		fprintf(stderr, "quarry extract: cannot open %s: %s\n", path, strerror(errno));
 		return 1;

@@ -221,11 +221,6 @@ int cmd_fetch(int argc, char **argv)
 		cli_usage_error("fetch", "no URL given");
 		goto usage;
 	}
-	if (http_global_init()) {
-		fprintf(stderr, "quarry fetch: could not initialise libcurl\n");
-		q_free(urls);
-		return 1;
-	}
 	doc_global_init();
 	fr.urls = urls;
 	fr.n = (size_t)n_urls;

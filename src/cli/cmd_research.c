@@ -381,7 +381,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	}
 	c->m.have_store = 1;
-	if (c->events && !(events = fopen(c->events, "a"))) {
+	if (c->events && !(events = fopen(c->events, "ae"))) {
 		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);
 		return 1;

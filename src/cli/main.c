@@ -1,9 +1,11 @@
 /*
  * main.c - `quarry`: the command table, global help and version.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../net/http.h"
 #include "cli.h"
 #include "cli_llm.h"
 #include "term.h"
@@ -388,6 +390,16 @@ int main(int argc, char **argv)
 	const struct command *c;
 	const char *near;
 
+	/* A closed connection or a closed pipe on stdout is an error to
+	 * report, not a signal that kills the run with nothing saved. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Once, before any thread: libcurl's global set-up is not thread-safe,
+	 * and curl_easy_init would otherwise run it on whichever thread came
+	 * first. */
+	if (http_global_init()) {
+		fprintf(stderr, "quarry: could not initialise libcurl (out of memory?)\n");
+		return 1;
+	}
 	if (take_color_option(&argc, argv))
 		return EXIT_USAGE;
 	if (argc < 2) {

@@ -4,8 +4,11 @@
  * Included into every translation unit by the Makefile (-include).
  * Compiled with -D_GNU_SOURCE so feature macros are set before this. Each of
  * these either cannot be bounded (strcpy, sprintf, gets) or hides errors
- * (atoi, strtok's hidden state). Use the bounded helpers in qbuf.h,
- * snprintf, strtol with checks, or strtok_r instead.
+ * (atoi, atol, strtok's hidden state), or shares hidden state between
+ * threads (gmtime, localtime, ctime, asctime, rand), or silently truncates
+ * without a terminator (strncpy). Use the bounded helpers in qbuf.h,
+ * snprintf, strtol with checks, strtok_r, gmtime_r/localtime_r, or
+ * q_random_u64 (random.h) instead.
  */
 #ifndef Q_BANNED_H
 #define Q_BANNED_H
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BANNED(func) sorry_##func##_is_a_banned_function
 
@@ -33,5 +37,21 @@
 #define gets(x) BANNED(gets)
 #undef atoi
 #define atoi(x) BANNED(atoi)
+#undef atol
+#define atol(x) BANNED(atol)
+#undef strncpy
+#define strncpy(x, y, n) BANNED(strncpy)
+#undef gmtime
+#define gmtime(x) BANNED(gmtime)
+#undef localtime
+#define localtime(x) BANNED(localtime)
+#undef ctime
+#define ctime(x) BANNED(ctime)
+#undef asctime
+#define asctime(x) BANNED(asctime)
+#undef rand
+#define rand() BANNED(rand)
+#undef srand
+#define srand(x) BANNED(srand)
 
 #endif

@@ -137,7 +137,7 @@ int config_load(struct config *c, const char *path_flag, struct q_error *err)
 	} else {
 		return 0;
 	}
-	f = fopen(path, "rb");
+	f = fopen(path, "rbe");
 	if (!f) {
 		if (errno == ENOENT && !explicit_path)
 			return 0;

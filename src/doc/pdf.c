@@ -73,6 +73,27 @@ static int write_all(int fd, const char *p, size_t n)
 #define PDF_CHILD_FD 3
 #define PDF_CHILD_PATH "/dev/fd/3"
 
+/* In the child: close every descriptor from first up. quarry opens its own
+ * close-on-exec, but libraries do not all (libcurl 7.88's sockets and its
+ * multi handle's wakeup pair, descriptors quarry itself inherited), and any
+ * of them held by pdftotext would keep a connection or a file alive.
+ * close_range where the kernel has it (5.9+), else one close per possible
+ * descriptor (only async-signal-safe calls after fork). */
+static void close_inherited(int first)
+{
+	struct rlimit nofile;
+	long fd, max = 4096;
+
+	if (close_range((unsigned)first, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+		max = (long)nofile.rlim_cur;
+	if (max > 65536)
+		max = 65536;
+	for (fd = first; fd < max; fd++)
+		close((int)fd);
+}
+
 /* In the child: die with the parent, limits, stdout to the pipe, the PDF
  * on PDF_CHILD_FD, then exec. Never returns. */
 static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s, pid_t parent)
@@ -86,7 +107,7 @@ static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s,
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(127);
-	devnull = open("/dev/null", O_RDWR);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	setpgid(0, 0);
 	setrlimit(RLIMIT_CPU, &cpu);
 	setrlimit(RLIMIT_AS, &mem);
@@ -101,6 +122,7 @@ static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s,
 		dup2(devnull, 0);
 		dup2(devnull, 2);
 	}
+	close_inherited(PDF_CHILD_FD + 1);
 	execv(prog, argv);
 	_exit(127);
 }

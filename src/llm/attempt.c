@@ -22,6 +22,7 @@
 #include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../core/version.h"
+#include "../net/http.h"
 #include "jsonx.h"
 #include "llm_int.h"
 
@@ -762,6 +763,7 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body_text);
 	curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(a->curl, CURLOPT_OPENSOCKETFUNCTION, http_open_cloexec_socket);
 	curl_easy_setopt(a->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(a->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(a->curl, CURLOPT_USERAGENT, "quarry/" QUARRY_VERSION);

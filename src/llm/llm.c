@@ -28,6 +28,7 @@
 #include "../core/alloc.h"
 #include "../core/clock.h"
 #include "../core/qbuf.h"
+#include "../core/random.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
 #include "../index/store.h"
@@ -845,11 +846,13 @@ static void replay(const struct llm_request *r, const struct llm_response *resp)
 static long backoff_ms(int attempt)
 {
 	const char *b = getenv("QUARRY_LLM_BACKOFF_MS");   /* tests shorten it */
-	long base = b && *b ? atol(b) : 1000, d;
-	double jitter = 0.5 + (double)(rand() % 1000) / 1000.0;   /* 0.5 .. 1.5 */
+	long base = b && *b ? strtol(b, NULL, 10) : 1000, d;
+	double jitter = 0.5 + q_random_unit();   /* 0.5 .. 1.5, different in every process */
 
 	if (base < 1)
 		base = 1;
+	if (base > BACKOFF_CAP_MS)
+		base = BACKOFF_CAP_MS;   /* and the shift below cannot overflow */
 	d = base << (attempt < 10 ? attempt : 10);
 	if (d > BACKOFF_CAP_MS)
 		d = BACKOFF_CAP_MS;

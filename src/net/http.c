@@ -168,7 +168,15 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 			return CURL_SOCKET_BAD;
 		}
 	}
-	return socket(a->family, a->socktype, a->protocol);
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* libcurl 7.88 opens its sockets without close-on-exec; every connection
+ * quarry makes goes through here so a forked pdftotext inherits none. */
+curl_socket_t http_open_cloexec_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)ud, (void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)

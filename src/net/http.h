@@ -22,6 +22,7 @@
 #ifndef Q_HTTP_H
 #define Q_HTTP_H
 
+#include <curl/curl.h>
 #include <stddef.h>
 
 #include "../core/err.h"
@@ -84,5 +85,9 @@ void http_response_release(struct http_response *r);
 
 /* Call once at program start, before threads (curl_global_init). */
 int http_global_init(void);
+
+/* A CURLOPT_OPENSOCKETFUNCTION that opens the socket close-on-exec (libcurl
+ * does not), for curl handles made outside this module. Thread-safe. */
+curl_socket_t http_open_cloexec_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 
 #endif

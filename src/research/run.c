@@ -163,7 +163,7 @@ static long long proc_start_ticks(long pid)
 	int field;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "r")))
+	if (!(f = fopen(path, "re")))
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
@@ -1480,8 +1480,12 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	r.t0 = q_now_ms();
 	if (run_id <= 0) {
 		time_t now = time(NULL);
-		char day[16];
-		strftime(day, sizeof(day), "%Y-%m-%d", gmtime(&now));
+		struct tm tm;
+		char day[16] = "";
+
+		/* gmtime's shared result raced between runs in one process. */
+		if (gmtime_r(&now, &tm))
+			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 		opts_json = research_opts_to_json(opts_in);
 		json_object_set_new(opts_json, "date", json_string(day));
 	}

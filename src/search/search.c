@@ -15,6 +15,7 @@
 #include "../core/version.h"
 #include "../index/corpus.h"
 #include "../index/store.h"
+#include "../net/http.h"
 #include "search.h"
 
 static int add_web(struct search_provider *out, size_t *n, enum search_kind kind, const char *name,
@@ -293,6 +294,7 @@ static void web_search(struct task *t)
 		if (post.len)
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, qbuf_cstr(&post));
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, http_open_cloexec_socket);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, SEARCH_TIMEOUT_MS);

@@ -5,11 +5,56 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../src/core/alloc.h"
 #include "../../src/core/err.h"
 #include "../../src/core/qbuf.h"
+#include "../../src/core/random.h"
 #include "../../src/core/utf8.h"
+
+/* The first value a forked child draws (after the parent drew). */
+static uint64_t random_in_child(void)
+{
+	int fds[2];
+	uint64_t v = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		v = q_random_u64();
+		_exit(write(fds[1], &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &v, sizeof(v)), (ssize_t)sizeof(v));
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+	return v;
+}
+
+/* Jitter differs between processes (rand() unseeded gave every process the
+ * same sequence, and a forked child would repeat its parent's), and the
+ * unit interval is [0, 1). */
+static void random_differs_per_process(void **state)
+{
+	uint64_t parent_next, a, b;
+	int i;
+
+	(void)state;
+	(void)q_random_u64();
+	a = random_in_child();
+	b = random_in_child();
+	parent_next = q_random_u64();
+	assert_true(a != b);
+	assert_true(a != parent_next && b != parent_next);
+	for (i = 0; i < 10000; i++) {
+		double u = q_random_unit();
+		assert_true(u >= 0.0 && u < 1.0);
+	}
+}
 
 static void qbuf_appends_and_caps(void **state)
 {
@@ -153,6 +198,7 @@ int main(void)
 		cmocka_unit_test(utf8_classes),
 		cmocka_unit_test(alloc_refuses_overflow),
 		cmocka_unit_test(error_messages),
+		cmocka_unit_test(random_differs_per_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
