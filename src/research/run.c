@@ -1579,6 +1579,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			break;
 		}
 	}
+	if (run_cancelled(&r))   /* searches and fetches a cancel cut short are no failure */
+		snprintf(r.stopped, sizeof(r.stopped), "interrupted");
 	if (r.n_src == 0 && r.searches_failed > 0 && !r.stopped[0]) {
 		/* Web searches only: the corpus never fails, so an empty corpus beside
 		 * a dead SearXNG must not turn into an empty report. */

@@ -305,11 +305,42 @@ static void budgets_bind_their_own_run(void **state)
 	job_release(&tight);
 }
 
+/* A cancel stops its own run's page fetch in flight (pages that take 15
+ * s) and leaves the run beside it, on the same client, to finish. */
+static void cancel_reaches_a_fetch_in_flight(void **state)
+{
+	struct job fetching, other;
+	double cancel_ms;
+
+	(void)state;
+	job_init(&fetching, "slowpages", "fshared", 0);
+	fetching.o.no_llm = 1;
+	job_init(&other, questions[2], "fshared", 0);
+	job_start(&fetching);
+	job_start(&other);
+	usleep(1500000);   /* the slow pages are being fetched */
+	cancel_ms = q_now_ms();
+	research_cancel(&fetching.env);
+	job_join(&fetching);
+	job_join(&other);
+	assert_int_equal(fetching.rc, Q_ETIMEOUT);
+	assert_string_equal(fetching.res.status, "interrupted");
+	if (fetching.end_ms - cancel_ms > 2000)
+		fail_msg("the cancelled fetch took %.0f ms to stop", fetching.end_ms - cancel_ms);
+	if (other.rc)
+		fail_msg("the run beside it: %s", other.err.msg);
+	assert_string_equal(other.res.status, "done");
+	assert_string_equal(report_mode(&other), "model");
+	job_release(&fetching);
+	job_release(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(four_runs_at_once_keep_their_own_figures),
 		cmocka_unit_test(budgets_bind_their_own_run),
+		cmocka_unit_test(cancel_reaches_a_fetch_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
