@@ -148,7 +148,7 @@ static int walk(struct docx_walk *w, const char *xml, size_t len, const struct d
 				break;
 			}
 			if (nodes % DOCX_CHECK_EVERY == 0 && opt &&
-			    ((opt->cancel && *opt->cancel) ||
+			    ((opt->cancel && __atomic_load_n(opt->cancel, __ATOMIC_RELAXED)) ||
 			     (opt->deadline_ms > 0 && q_now_ms() > opt->deadline_ms))) {
 				rc = q_error_set(err, Q_ETIMEOUT, opt->cancel && *opt->cancel
 						 ? "extraction was cancelled"

@@ -76,7 +76,7 @@ int html_limits_check(struct html_limits *lim)
 {
 	if (lim->stop >= HTML_STOP_TIMEOUT)
 		return 1;
-	if (lim->cancel && *lim->cancel)
+	if (lim->cancel && __atomic_load_n(lim->cancel, __ATOMIC_RELAXED))   /* set by another thread */
 		lim->stop = HTML_STOP_CANCEL;
 	else if (lim->deadline_ms > 0 && q_now_ms() > lim->deadline_ms)
 		lim->stop = HTML_STOP_TIMEOUT;

@@ -184,7 +184,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	const struct transfer *t = ctx;
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return t->opt->cancel && *t->opt->cancel;
+	return t->opt->cancel && __atomic_load_n(t->opt->cancel, __ATOMIC_RELAXED);   /* set by another thread */
 }
 
 static CURL *make_easy(struct transfer *t, const char *url)

@@ -231,7 +231,7 @@ static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl
 {
 	struct task *t = ctx;
 
-	return t->cancel && *t->cancel;
+	return t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED);   /* set by another thread */
 }
 
 static void web_search(struct task *t)
@@ -310,7 +310,7 @@ static void web_search(struct task *t)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (cc == CURLE_OK && status != 429 && status < 500)
 			break;
-		if (t->cancel && *t->cancel)
+		if (t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED))
 			break;
 		if (attempt == 0) {
 			struct timespec ts = {1, 0};
@@ -416,7 +416,7 @@ static void *worker(void *arg)
 			return NULL;
 		t = &pl->tasks[i];
 		t0 = q_now_ms();
-		if (t->cancel && *t->cancel) {
+		if (t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED)) {
 			t->out->rc = Q_ETIMEOUT;
 			snprintf(t->out->msg, sizeof(t->out->msg), "cancelled");
 		} else if (t->p->kind == SEARCH_CORPUS) {
