@@ -425,7 +425,8 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 			cli_model_close(&c->m);
 			return 130;
 		}
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		fprintf(stderr, "quarry %s: %s%s\n", cmd, err.msg, rc == Q_EPOLICY ?
+			"; pass --allow-private or set QUARRY_ALLOW_PRIVATE=1 to read them" : "");
 		cli_model_close(&c->m);
 		return 1;
 	}

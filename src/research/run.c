@@ -22,6 +22,7 @@
 #include "../core/utf8.h"
 #include "../doc/doc.h"
 #include "../net/http.h"
+#include "../net/url.h"
 #include "../search/search.h"
 #include "report.h"
 #include "research.h"
@@ -496,13 +497,14 @@ static json_t *outcome_to_json(const struct search_outcome *o)
 static void add_candidate(struct candidate **cv, int *n, const char *url, const char *title,
 			  const char *snippet, int corpus, int rank)
 {
-	char key[2048];
+	char key[2048], canon[URL_MAX_BYTES];
 	struct candidate *c;
 	int i;
 
 	if (corpus)
 		snprintf(key, sizeof(key), "file:%s", url);
-	else if (text_url_key(url, key, sizeof(key)))
+	else if (url_canonical(url, canon, sizeof(canon), NULL) ||   /* no trackers shown */
+		 text_url_key((url = canon), key, sizeof(key)))
 		return;
 	for (i = 0; i < *n; i++)
 		if (strcmp((*cv)[i].key, key) == 0) {
@@ -837,6 +839,23 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 	json_decref(rec);
 }
 
+/* Whether a kept fetch failure is the address policy's refusal and the
+ * run allows private addresses now (resumed with --allow-private). */
+static int refused_but_allowed(const struct run *r, const char *rec_text)
+{
+	json_t *rec;
+	const char *why;
+	int yes;
+
+	if (!r->o->allow_private)
+		return 0;
+	rec = json_loads(rec_text, 0, NULL);
+	why = json_string_value(json_object_get(rec, "error"));
+	yes = why && fail_kind(why) == RUN_FAIL_POLICY;
+	json_decref(rec);
+	return yes;
+}
+
 /* Read up to want candidates not read before. Returns the first new source index. */
 static int read_sources(struct run *r, struct candidate *cv, int n, int want, int round)
 {
@@ -859,7 +878,11 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		if (!cv[i].corpus) {
 			char *cached;
 			snprintf(key, sizeof(key), "page:%.4000s", cv[i].url);
-			if ((cached = rcache_get(r, key)) == NULL && !r->o->fresh &&
+			if ((cached = rcache_get(r, key)) != NULL && refused_but_allowed(r, cached)) {
+				q_free(cached);   /* --allow-private given to resume: fetch again */
+				cached = NULL;
+				urls[n_fetch++] = cv[i].url;
+			} else if (!cached && !r->o->fresh &&
 			    (cached = page_cache_get(r, cv[i].url)) != NULL)
 				rcache_put(r, key, cached);   /* read by an earlier run today */
 			else if (!cached)
@@ -1358,6 +1381,23 @@ static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_err
 	return 0;
 }
 
+/* Store changed options with the run (best effort: the run goes on with
+ * them either way). */
+static void save_opts(struct run *r, const json_t *opts_json)
+{
+	sqlite3_stmt *st = NULL;
+	char *text = json_dumps(opts_json, JSON_COMPACT);
+
+	if (text && sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET options = ?1 WHERE id = ?2",
+				       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->id);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(text);
+}
+
 static void save_report(struct run *r, const json_t *report, const char *md, const char *status)
 {
 	sqlite3_stmt *st = NULL;
@@ -1410,9 +1450,14 @@ static int nothing_read(struct run *r, struct q_error *err)
 	if (r->sources_failed == 0)
 		return q_error_set(err, Q_EEMPTY, "no source could be read: the %d search results "
 				   "were all read before or not readable", r->results_found);
-	return q_error_set(err, Q_EEMPTY, "no source could be read: %s %d page%s failed (%s); see "
-			   "the messages above", r->sources_failed == 1 ? "the" : "all", r->sources_failed,
-			   r->sources_failed == 1 ? "" : "s", why);
+	/* Q_EPOLICY tells the front end that allowing private addresses
+	 * would help; it names its own flag or setting. */
+	return q_error_set(err, r->failed_by_kind[RUN_FAIL_POLICY] ? Q_EPOLICY : Q_EEMPTY,
+			   "no source could be read: %s %d page%s failed (%s)%s",
+			   r->sources_failed == 1 ? "the" : "all", r->sources_failed,
+			   r->sources_failed == 1 ? "" : "s", why,
+			   r->failed_by_kind[RUN_FAIL_POLICY] ? "; the policy keeps out private "
+			   "and loopback addresses" : "");
 }
 
 int research_run(const struct research_opts *opts_in, struct research_env *env, long run_id,
@@ -1450,6 +1495,11 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (!o.question) {
 			rc = q_error_set(err, Q_EPARSE, "run %ld has no question stored", run_id);
 			goto fail_early;
+		}
+		if (opts_in && opts_in->allow_private && !o.allow_private) {
+			o.allow_private = 1;   /* given again to resume: kept with the run */
+			json_object_set_new(opts_json, "allow_private", json_true());
+			save_opts(&r, opts_json);
 		}
 		r.o = &o;
 	}
