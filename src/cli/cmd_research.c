@@ -585,7 +585,7 @@ static int runs_ls(struct store *s, int as_json)
 }
 
 /* `runs resume ID`: refuse a run that a live process carries; keep the
- * run's own -o and -f unless given again. */
+ * run's own -o and -f unless given again, and its --no-llm. */
 static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
 		       char *fmt_buf, size_t fmt_size)
 {
@@ -624,6 +624,8 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 			snprintf(fmt_buf, fmt_size, "%s", f);
 			c->format = fmt_buf;
 		}
+		if (json_is_true(json_object_get(opts, "no_llm")))
+			c->o.no_llm = 1;   /* no model needed, nor a warning that none is set */
 	}
 	json_decref(opts);
 	return rc;

@@ -23,8 +23,10 @@ N2E="$TMP/net2-env-home"
 run net2-policy-env env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$N2E" --sources web --no-llm \
 	"GPS selective availability"
 rc_is 1
-run net2-resume-env env QUARRY_ALLOW_PRIVATE=1 "$Q" runs resume 1 --home "$N2E" --no-llm
+# (--no-llm is kept with the run too: no warning that no model is set.)
+run net2-resume-env env -u QUARRY_LLM_BASE_URL QUARRY_ALLOW_PRIVATE=1 "$Q" runs resume 1 --home "$N2E"
 rc_is 0; out_has "## Sources"
+if grep -qF "no model configured" "$TMP/err"; then bad "warned of a model the run does not use"; else ok; fi
 # Other page failures no longer point at "the messages above" (-v prints
 # each page's error).
 run net2-dead-pages "$Q" research --home "$TMP/net2-dead" --allow-private --sources web --no-llm \
