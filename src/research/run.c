@@ -282,6 +282,24 @@ static int should_stop(struct run *r)
 	return 0;
 }
 
+/* Whether the run's wall-time limit (if any) has run out. */
+static int out_of_time(const struct run *r)
+{
+	return r->o->time_limit_ms > 0 && q_now_ms() - r->t0 >= (double)r->o->time_limit_ms;
+}
+
+/*
+ * Whether the first round may not search and read: only Ctrl-C or no time
+ * left. A token or money budget that the plan could not fit still lets
+ * the question be searched and its sources read for the extractive brief
+ * (searching and reading cost no tokens).
+ */
+static int first_round_barred(struct run *r)
+{
+	should_stop(r);   /* sets r->stopped for the report */
+	return (r->stopped[0] && strcmp(r->stopped, "interrupted") == 0) || out_of_time(r);
+}
+
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
@@ -890,7 +908,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			q_free(cached);
 		}
 	}
-	if (n_fetch > 0 && !should_stop(r)) {
+	if (n_fetch > 0 && !(round == 0 ? first_round_barred(r) : should_stop(r))) {
 		struct http_options hopt;
 		struct http_response *resps = q_calloc((size_t)n_fetch, sizeof(*resps));
 		struct fetch_ctx fc = {r, (char **)urls, NULL, round};
@@ -1141,6 +1159,7 @@ static void note(struct run *r, int first)
 			run_model_failed(r, "note", rcs[i], errs[i].msg);
 			continue;
 		}
+		r->notes_answered++;
 		fs = json_object_get(resps[i].json, "findings");
 		json_array_foreach(fs, k, it) {
 			const char *claim = json_string_value(json_object_get(it, "claim"));
@@ -1564,7 +1583,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 
 	if ((rc = plan(&r, breadth, err)))
 		goto fail;
-	for (round = 0, i = 0; round < depth && !should_stop(&r); round++) {
+	for (round = 0, i = 0; round < depth && !(round == 0 ? first_round_barred(&r) :
+						   should_stop(&r)); round++) {
 		int n_cand, first, want;
 		struct candidate *cv;
 		int q0 = i;
@@ -1597,8 +1617,14 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
-	if (r.n_src == 0 && !r.stopped[0]) {   /* a "report" of nothing would mislead */
-		rc = nothing_read(&r, err);
+	if (r.n_src == 0 && strcmp(r.stopped, "interrupted") != 0) {
+		/* A "report" of nothing would mislead, budget or not. */
+		if (out_of_time(&r))
+			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
+					 "(%ld ms) ran out before any source was read; allow more time "
+					 "with --time-limit", r.o->time_limit_ms);
+		else
+			rc = nothing_read(&r, err);
 		goto fail;
 	}
 
@@ -1618,23 +1644,36 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			body = compose_write(&r, ids, n_ids);
 		mode = "model";
 		if (!body) {
-			body = compose_notes(&r, ids, n_ids);
+			body = compose_notes(&r, ids, &n_ids);
 			mode = "notes";
 		}
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
-		if (body && n_ids == 0 && !r.stopped[0]) {   /* a brief of nothing would mislead */
-			rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in %d "
-					 "document%s read: no passage shares enough of the question's "
-					 "words; try other words, or other sources (--sources)",
-					 r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+		if (body && n_ids == 0) {   /* a brief of nothing would mislead */
+			if (r.no_content_words)
+				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
+						 "(the question has no content words, only words such "
+						 "as \"the\" or \"what\"); ask about a thing by name",
+						 r.o->question);
+			else
+				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
+						 "%d document%s read: no passage shares enough of the "
+						 "question's words; try other words, or other sources "
+						 "(--sources)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
 			goto fail;
 		}
-		if (env->llm && r.n_src > 0)
-			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message",
-						      "no finding survived the quote check; the report "
-						      "is an extractive brief"));
+		if (env->llm && r.n_src > 0) {
+			char say[300];
+			if (r.notes_answered > 0)
+				snprintf(say, sizeof(say), "no finding survived the quote check; the "
+					 "report is an extractive brief");
+			else   /* "survived" would say notes were taken and failed the check */
+				snprintf(say, sizeof(say), "no note was taken because %.200s; the report "
+					 "is an extractive brief", r.stopped[0] ? r.stopped :
+					 "every note call failed (see the messages above)");
+			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message", say));
+		}
 	}
 	if (r.stopped[0] && strcmp(r.stopped, "interrupted") == 0) {
 		set_status(&r, "interrupted");
