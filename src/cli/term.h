@@ -9,12 +9,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "../core/ctl.h"
+
 /* Carry for cli_clean_write across calls (a streamed reply may split a
  * UTF-8 sequence between chunks). Zero-initialise. */
 struct cli_clean_state {
 	unsigned char carry[4];
 	size_t n;
-	int esc, esc_len;   /* inside an escape sequence, and how far */
+	struct ctl_state ctl;   /* inside an escape sequence, and how far */
 };
 
 /*

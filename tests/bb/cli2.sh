@@ -1,0 +1,18 @@
+# Black-box cases for the command line, second set: control sequences in
+# extracted text and messages, config and doctor, usage errors, runs
+# messages, help. Sourced by tests/blackbox.sh.
+
+# ---- escape sequences are dropped whole, not just their ESC ----
+C2="$TMP/cli2"
+mkdir -p "$C2/pages"
+printf '<html><head><title>Ti\033[2Jtle\033[31m here</title></head><body><article><p>Alpha \033]8;;http://x\033\\linked\033]8;;\033\\ text with enough words to be the main content of this page. del\177 c1\302\233 stray\302\233hello end.</p><p>Another paragraph with enough words so that the extractor keeps it as content.</p></article></body></html>' >"$C2/pages/evil.html"
+run ctl-extract "$Q" extract "$C2/pages/evil.html"
+rc_is 0; out_has "Alpha linked text"; out_has "strayhello end"
+out_lacks "]8;;"; out_lacks "[2J"; out_lacks "[31m"
+run ctl-extract-json "$Q" extract -f json "$C2/pages/evil.html"
+rc_is 0; out_has '"title":"Title here"'; out_has 'del c1 strayhello'
+if LC_ALL=C grep -q "$(printf '\177')" "$TMP/out"; then bad "raw DEL in JSON"; else ok; fi
+if grep -q "$(printf '\302\233')" "$TMP/out"; then bad "raw U+009B in JSON"; else ok; fi
+run ctl-index "$Q" index add --home "$C2/home" "$C2/pages"
+run ctl-index-ls "$Q" index ls --home "$C2/home"
+rc_is 0; out_has "Title here"; out_lacks "[2J"
