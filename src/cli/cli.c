@@ -27,12 +27,12 @@ void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **arg
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[CLI_ERROR_MAX];
 
-	fprintf(stderr, "quarry %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'quarry help %s')\n", cmd);
+	cli_error("quarry %s: %s (see 'quarry help %s')\n", cmd, msg, cmd);
 	return EXIT_USAGE;
 }
 
@@ -408,10 +408,10 @@ void cli_warn_unknown_keys(const struct config *c)
 		}
 		cli_clean(key, sizeof(key), c->entries[i].key);
 		if (best && cli_close_enough(best_d, strlen(c->entries[i].key)))
-			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored; did you mean "
+			cli_error("quarry: %s line %d: unknown setting '%s' ignored; did you mean "
 				"'%s'? (see 'quarry help models')\n", c->path, c->entries[i].line, key, best);
 		else
-			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
+			cli_error("quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
 				"models')\n", c->path, c->entries[i].line, key);
 	}
 }

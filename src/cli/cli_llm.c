@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "term.h"
 #include "cli.h"
 #include "cli_llm.h"
 
@@ -31,7 +32,7 @@ int cli_model_load_file(struct cli_model *m, const char *cmd)
 	if (m->have_file)
 		return 0;
 	if (config_load(&m->file, m->config_path, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_file = 1;
@@ -47,7 +48,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 	if (cli_model_load_file(m, cmd))
 		return 1;
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_cfg = 1;
@@ -58,13 +59,13 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (llm_client_init(&m->client, &m->cfg, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_client = 1;
 	if (cache) {
 		if (store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
-			fprintf(stderr, "quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
+			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
 			return 0;
 		}
 		m->have_store = 1;

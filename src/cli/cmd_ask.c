@@ -100,7 +100,7 @@ static void on_retry(void *ctx, int attempt, const char *why, long delay_ms)
 		fputs("\n", stdout);
 		o->wrote_any = 0;
 	}
-	fprintf(stderr, "quarry ask: %s; retrying in %.1f s (attempt %d)\n", why,
+	cli_error("quarry ask: %s; retrying in %.1f s (attempt %d)\n", why,
 		(double)delay_ms / 1000.0, attempt + 1);
 }
 
@@ -213,13 +213,13 @@ int cmd_ask(int argc, char **argv)
 		if (o.wrote_any)
 			fputc('\n', stdout);
 		if (cancelled)
-			fprintf(stderr, "quarry ask: interrupted\n");
+			cli_error("quarry ask: interrupted\n");
 		else if (err.code == Q_EBUDGET)
-			fprintf(stderr, "quarry ask: no complete answer within the time limit of %.0f s "
+			cli_error("quarry ask: no complete answer within the time limit of %.0f s "
 				"(%s); allow longer with --time-limit, e.g. --time-limit 20m\n",
 				(double)time_limit_ms / 1000.0, err.msg);
 		else
-			fprintf(stderr, "quarry ask: %s\n", err.msg);
+			cli_error("quarry ask: %s\n", err.msg);
 		cli_model_close(&m);
 		qbuf_release(&q);
 		return cancelled ? 130 : 1;
@@ -234,14 +234,14 @@ int cmd_ask(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (strcmp(resp.finish_reason, "length") == 0)
-		fprintf(stderr, "quarry ask: the answer was cut off at the token limit%s\n",
+		cli_error("quarry ask: the answer was cut off at the token limit%s\n",
 			max_tokens ? " (raise --max-tokens)" : "");
 	if (verbose) {
 		char u[256];
 		cli_format_usage(u, sizeof(u), resp.usage.prompt, resp.usage.cached,
 				 resp.usage.completion, resp.usage.reasoning, resp.usage.estimated,
 				 resp.usage.cost_usd, resp.usage.cost_known);
-		fprintf(stderr, "quarry ask: %s via %s: %s, %.1f s, %d attempt%s%s\n", resp.model,
+		cli_error("quarry ask: %s via %s: %s, %.1f s, %d attempt%s%s\n", resp.model,
 			m.cfg.provider, u, resp.ms / 1000.0, resp.attempts, resp.attempts == 1 ? "" : "s",
 			resp.from_cache ? " (from the cache: nothing paid)" : "");
 	}

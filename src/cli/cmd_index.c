@@ -94,7 +94,7 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 		char name[4096], reason[1024];
 		if (p->tty)
 			cli_status_clear();
-		fprintf(stderr, "%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+		cli_error("%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
 			cli_clean(reason, sizeof(reason), why));
 		return;
 	}
@@ -109,7 +109,7 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 		char name[4096], reason[1024];
 		if (p->tty)
 			cli_status_clear();
-		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+		cli_error("%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
 			why ? ": " : "", cli_clean(reason, sizeof(reason), why));
 	}
 }
@@ -142,7 +142,7 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err) ||
 	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	return 0;
@@ -181,7 +181,7 @@ static int index_add(const char *home, char **paths, int n, int verbose,
 		       c.kept, c.kept == 1 ? "" : "s");
 	store_close(&s);
 	if (rc) {
-		fprintf(stderr, "quarry index add: %s\n", err.msg);
+		cli_error("quarry index add: %s\n", err.msg);
 		return 1;
 	}
 	return c.failed ? 1 : 0;
@@ -200,7 +200,7 @@ static int index_rm(const char *home, char **paths, int n)
 	rc = corpus_remove(&s, paths, n, &removed, &err);
 	store_close(&s);
 	if (rc) {
-		fprintf(stderr, "quarry index rm: %s\n", err.msg);
+		cli_error("quarry index rm: %s\n", err.msg);
 		return 1;
 	}
 	printf("removed %ld document%s\n", removed, removed == 1 ? "" : "s");
@@ -254,7 +254,7 @@ static int index_ls(const char *home, int json)
 	if (rc != SQLITE_DONE) {
 		struct q_error err;
 		store_error(&s, rc, "listing", &err);
-		fprintf(stderr, "quarry index ls: %s\n", err.msg);
+		cli_error("quarry index ls: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
@@ -383,7 +383,7 @@ static int report_recovery(struct store *s, struct store_recovery *rec, int verb
 		} else {
 			n_gone++;
 			if (verbose)
-				fprintf(stderr, "lost: %s: the file is gone\n", rec->paths[i]);
+				cli_error("lost: %s: the file is gone\n", rec->paths[i]);
 		}
 	}
 	memset(&p, 0, sizeof(p));
@@ -422,7 +422,7 @@ static int report_recovery(struct store *s, struct store_recovery *rec, int verb
 	if (!lost_any && !rec->unreadable_schema)
 		printf("nothing else was lost\n");
 	if (rc) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -444,17 +444,17 @@ static int index_rebuild(const char *home_flag, int verbose)
 
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err)) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	rc = store_open(&s, home, &err);
 	if (rc && rc != Q_EPARSE) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	if (!rc && (ok = quick_check(&s)) < 0) {
 		store_error(&s, sqlite3_errcode(s.db), "checking the database", &err);
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
@@ -467,7 +467,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 			return 0;
 		}
 		if (rc != Q_EPARSE) {
-			fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+			cli_error("quarry index rebuild: %s\n", err.msg);
 			store_close(&s);
 			return 1;
 		}
@@ -475,7 +475,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 	store_close(&s);
 	memset(&err, 0, sizeof(err));
 	if (store_recover(home, &s, &rec, &err)) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	rc = report_recovery(&s, &rec, verbose);
@@ -594,13 +594,13 @@ int cmd_search(int argc, char **argv)
 	store_close(&s);
 	qbuf_release(&q);
 	if (rc) {
-		fprintf(stderr, "quarry search: %s\n", err.msg);
+		cli_error("quarry search: %s\n", err.msg);
 		return 1;
 	}
 	for (i = 0; i < n_hits; i++)
 		cli_print_hit(stdout, json, &hits[i], i + 1);
 	if (!n_hits && !json)
-		fprintf(stderr, "quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
+		cli_error("quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
 	search_hits_free(hits, n_hits);
 	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

@@ -171,7 +171,7 @@ static void print_event_line(const json_t *ev, const char *type, double t)
 		else if (json_is_array(v))
 			qbuf_addf(&b, " %s=[%zu]", key, json_array_size(v));
 	}
-	fprintf(stderr, "%s\n", b.err ? type : qbuf_cstr(&b));
+	cli_error("%s\n", b.err ? type : qbuf_cstr(&b));
 	qbuf_release(&b);
 }
 
@@ -217,7 +217,7 @@ static void on_event(void *ctx, const json_t *ev)
 		if (!said_before(p, type, m ? m : type)) {
 			if (p->drawn)
 				cli_status_clear();
-			fprintf(stderr, "quarry: %s%s%s%s%s\n",
+			cli_error("quarry: %s%s%s%s%s\n",
 				!strcmp(type, "search_failed") ? "search failed: " : "",
 				!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
 				step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
@@ -242,18 +242,18 @@ static int emit_report(const char *cmd, const json_t *report, const char *format
 		format = cli_format_from_path(output);
 	qbuf_init(&b, 256L * 1024 * 1024);
 	if (research_render(report, format ? format : "md", &b, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;
 	}
 	if (output && strcmp(output, "-")) {
 		if (cli_write_output(output, qbuf_cstr(&b), b.len, msg, sizeof(msg))) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			cli_error("quarry %s: %s\n", cmd, msg);
 			goto out;
 		}
 	} else {
 		cli_clean_write(NULL, stdout, qbuf_cstr(&b), b.len);
 		if (fflush(stdout) || ferror(stdout)) {
-			fprintf(stderr, "quarry %s: cannot write to standard output: %s\n", cmd,
+			cli_error("quarry %s: cannot write to standard output: %s\n", cmd,
 				strerror(errno));
 			goto out;
 		}
@@ -346,7 +346,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if (c->output) {   /* say it now, not after a paid run */
 		char msg[4400];
 		if (cli_output_check(c->output, msg, sizeof(msg))) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			cli_error("quarry %s: %s\n", cmd, msg);
 			return 1;
 		}
 	}
@@ -355,10 +355,10 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		struct q_error perr = {0};
 		if (llm_config_resolve(&probe, &c->m.ov, &c->m.file, &perr)) {
 			if (strstr(perr.msg, "no model configured")) {
-				fprintf(stderr, "quarry %s: %s; writing an extractive brief instead\n", cmd,
+				cli_error("quarry %s: %s; writing an extractive brief instead\n", cmd,
 					perr.msg);
 			} else {
-				fprintf(stderr, "quarry %s: %s\n", cmd, perr.msg);
+				cli_error("quarry %s: %s\n", cmd, perr.msg);
 				return 1;
 			}
 		} else {
@@ -372,13 +372,13 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	 * for the reply cache unless --no-cache). */
 	if (store_home(c->home, dir, sizeof(dir), &err) ||
 	    (!c->m.have_store && store_open(&c->m.store, dir, &err))) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
 		return 1;
 	}
 	c->m.have_store = 1;
 	if (c->events && !(events = fopen(c->events, "ae"))) {
-		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
+		cli_error("quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);
 		return 1;
 	}
@@ -420,12 +420,12 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		fclose(events);
 	if (rc) {
 		if (cancel_flag || strcmp(res.status, "interrupted") == 0) {
-			fprintf(stderr, "quarry %s: interrupted; what was done is saved: resume with "
+			cli_error("quarry %s: interrupted; what was done is saved: resume with "
 				"'quarry runs resume %ld'\n", cmd, res.run_id);
 			cli_model_close(&c->m);
 			return 130;
 		}
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
 		return 1;
 	}
@@ -434,7 +434,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
 		json_t *fig = json_object_get(res.report, "figures");
 		if (stop && *stop)
-			fprintf(stderr, "quarry %s: stopped early (%s); the report uses what was gathered\n",
+			cli_error("quarry %s: stopped early (%s); the report uses what was gathered\n",
 				cmd, stop);
 		if (c->verbose || prog.tty) {
 			char u[256] = "no model";
@@ -443,14 +443,14 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 				cli_format_usage(u, sizeof(u), t.prompt, t.cached, t.completion, t.reasoning,
 						 t.estimated_calls > 0, t.cost_usd, !t.cost_unknown);
 			}
-			fprintf(stderr, "quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
+			cli_error("quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
 				"%s\n", cmd, res.run_id, res.status,
 				json_number_value(json_object_get(fig, "seconds")),
 				(long long)json_integer_value(json_object_get(fig, "sources_read")),
 				(long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
 		}
 		if (c->output && strcmp(c->output, "-") && rc == 0)
-			fprintf(stderr, "quarry %s: report written to %s (run %ld)\n", cmd, c->output,
+			cli_error("quarry %s: report written to %s (run %ld)\n", cmd, c->output,
 				res.run_id);
 	}
 	research_result_release(&res);
@@ -525,7 +525,7 @@ static int open_db(const char *home, struct store *s)
 	char dir[4096];
 
 	if (store_home(home, dir, sizeof(dir), &err) || store_open(s, dir, &err)) {
-		fprintf(stderr, "quarry runs: %s\n", err.msg);
+		cli_error("quarry runs: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -577,7 +577,7 @@ static int runs_ls(struct store *s, int as_json)
 		printf("%s\n", text ? text : "[]");
 		free(text);
 	} else if (!any) {
-		fprintf(stderr, "quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
+		cli_error("quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
 	}
 	json_decref(all);
 	return 0;
@@ -609,7 +609,7 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	sqlite3_finalize(st);
 	store_close(&s);
 	if (alive) {
-		fprintf(stderr, "quarry runs: run %ld is running in another quarry; wait for it, or "
+		cli_error("quarry runs: run %ld is running in another quarry; wait for it, or "
 			"stop it (Ctrl-C) and resume then\n", run);
 		rc = 1;
 	} else {
@@ -680,7 +680,7 @@ int cmd_runs(int argc, char **argv)
 		struct q_error err = {0};
 		run = parse_id(ops[1]);
 		if (research_run_remove(&s, run, &err)) {
-			fprintf(stderr, "quarry runs: %s\n", err.msg);
+			cli_error("quarry runs: %s\n", err.msg);
 			rc = 1;
 		} else {
 			printf("removed run %ld\n", run);
@@ -689,17 +689,17 @@ int cmd_runs(int argc, char **argv)
 		run = parse_id(ops[1]);
 		if (sqlite3_prepare_v2(s.db, "SELECT status, report, question FROM runs WHERE id = ?1", -1,
 				       &st, NULL) != SQLITE_OK) {
-			fprintf(stderr, "quarry runs: %s\n", sqlite3_errmsg(s.db));
+			cli_error("quarry runs: %s\n", sqlite3_errmsg(s.db));
 			store_close(&s);
 			return 1;
 		}
 		sqlite3_bind_int64(st, 1, run);
 		if (sqlite3_step(st) != SQLITE_ROW) {
-			fprintf(stderr, "quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
+			cli_error("quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
 			rc = 1;
 		} else if (!sqlite3_column_text(st, 1)) {
 			const char *status = status_now(&s, run, (const char *)sqlite3_column_text(st, 0));
-			fprintf(stderr, "quarry runs: run %ld is %s and has no report yet%s\n", run, status,
+			cli_error("quarry runs: run %ld is %s and has no report yet%s\n", run, status,
 				strcmp(status, "done") && strcmp(status, "running") ?
 				"; finish it with 'quarry runs resume ID'" : "");
 			if (strcmp(ops[0], "show") == 0)
@@ -709,11 +709,11 @@ int cmd_runs(int argc, char **argv)
 			json_error_t jerr;
 			json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, &jerr);
 			if (!rep) {
-				fprintf(stderr, "quarry runs: run %ld's stored report is damaged\n", run);
+				cli_error("quarry runs: run %ld's stored report is damaged\n", run);
 				rc = 1;
 			} else {
 				if (strcmp(ops[0], "show") == 0)
-					fprintf(stderr, "run %ld: %s\n", run, status_now(&s, run,
+					cli_error("run %ld: %s\n", run, status_now(&s, run,
 						(const char *)sqlite3_column_text(st, 0)));
 				rc = emit_report("runs", rep, c.format, c.output);
 				json_decref(rep);

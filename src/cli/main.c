@@ -303,7 +303,7 @@ static int cmd_help(int argc, char **argv)
 	c = cli_find_command(argv[1]);
 	if (!c) {
 		const char *near = nearest_command(argv[1]);
-		fprintf(stderr, "quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
+		cli_error("quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
@@ -362,7 +362,7 @@ static int take_color_option(int *argc, char **argv)
 		else if (!strcmp(v, "never"))
 			cli_color = CLI_COLOR_NEVER;
 		else {
-			fprintf(stderr, "quarry: --color takes auto, always or never, not '%s'\n", v);
+			cli_error("quarry: --color takes auto, always or never, not '%s'\n", v);
 			return EXIT_USAGE;
 		}
 		for (j = i; j + taken <= *argc; j++)
@@ -397,7 +397,7 @@ int main(int argc, char **argv)
 	 * and curl_easy_init would otherwise run it on whichever thread came
 	 * first. */
 	if (http_global_init()) {
-		fprintf(stderr, "quarry: could not initialise libcurl (out of memory?)\n");
+		cli_error("quarry: could not initialise libcurl (out of memory?)\n");
 		return 1;
 	}
 	if (take_color_option(&argc, argv))
@@ -415,10 +415,10 @@ int main(int argc, char **argv)
 		const char *what = argv[1][0] == '-' ? "option" : "command";
 		near = argv[1][0] == '-' ? NULL : nearest_command(argv[1]);
 		if (near)
-			fprintf(stderr, "quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
+			cli_error("quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
 				what, argv[1], near);
 		else
-			fprintf(stderr, "quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
+			cli_error("quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
 		return EXIT_USAGE;
 	}
 	/* "quarry CMD [SUB...] --help" is the same as "quarry help CMD". */

@@ -15,6 +15,7 @@
  * redraw then leaves a line of scrollback behind (a 100-column pane
  * collected 1,849 of them in one `index add`).
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -186,6 +187,25 @@ const char *cli_clean(char *buf, size_t cap, const char *s)
 	ctl_end(&ctl, emit_bounded, &b);
 	buf[b.o] = '\0';
 	return buf;
+}
+
+void cli_verror(const char *fmt, va_list ap)
+{
+	char buf[CLI_ERROR_MAX];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n < 0)
+		return;
+	cli_clean_write(NULL, stderr, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_verror(fmt, ap);
+	va_end(ap);
 }
 
 int cli_term_width(int fd)

@@ -16,3 +16,15 @@ if grep -q "$(printf '\302\233')" "$TMP/out"; then bad "raw U+009B in JSON"; els
 run ctl-index "$Q" index add --home "$C2/home" "$C2/pages"
 run ctl-index-ls "$Q" index ls --home "$C2/home"
 rc_is 0; out_has "Title here"; out_lacks "[2J"
+
+# ---- messages carry no raw controls (names, URLs, commands are untrusted) ----
+# err_raw: stderr holds no ESC or BEL.
+err_raw() { if LC_ALL=C grep -q "$(printf '[\033\007]')" "$TMP/err"; then bad "raw ESC/BEL on stderr"; else ok; fi; }
+run ctl-msg-extract "$Q" extract "$C2/$(printf 'evil\033]0;PWN\007name.bin')"
+rc_is 1; err_has "evilname.bin"; err_raw
+run ctl-msg-fetch "$Q" fetch "http://127.0.0.1:1/$(printf 'a\033]0;PWN\007b')"
+rc_is 1; err_has "127.0.0.1:1/ab"; err_raw
+run ctl-msg-cmd "$Q" "$(printf 'fr\033[2J\007ob')"
+rc_is 2; err_has "unknown command 'frob'"; err_raw
+run ctl-msg-opt "$Q" fetch "$(printf -- '--x\033]0;T\007y')"
+rc_is 2; err_raw
