@@ -142,7 +142,12 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err) ||
 	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
-		cli_error("quarry %s: %s\n", cmd, err.msg);
+		char *self = strstr(err.msg, "; 'quarry index check' shows");
+		if (self && !strcmp(cmd, "index check"))   /* do not send it back to itself */
+			cli_error("quarry %s: %.*s; run 'quarry index rebuild', which moves the file aside "
+				  "and recovers what can be read\n", cmd, (int)(self - err.msg), err.msg);
+		else
+			cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	return 0;

@@ -28,3 +28,23 @@ run ctl-msg-cmd "$Q" "$(printf 'fr\033[2J\007ob')"
 rc_is 2; err_has "unknown command 'frob'"; err_raw
 run ctl-msg-opt "$Q" fetch "$(printf -- '--x\033]0;T\007y')"
 rc_is 2; err_raw
+
+# ---- config and doctor ----
+printf 'allow_insecure_http = true\nmodl = x\n' >"$C2/quarry.conf"
+run cfg-known env -u QUARRY_LLM_BASE_URL -u QUARRY_SEARXNG_URL QUARRY_CONFIG="$C2/quarry.conf" \
+	"$Q" doctor --home "$C2/dochome"
+rc_is 1; err_has "unknown setting 'modl'"
+if grep -q "allow_insecure_http" "$TMP/err"; then bad "allow_insecure_http called unknown"; else ok; fi
+out_has "note     config       $C2/quarry.conf: 1 unknown key (see the warnings above)"
+out_lacks "ok       config"; out_has "research has nothing to read"
+start_llm cli2doc '[{"content":"ok"}]'
+run doctor-model-only env -u QUARRY_SEARXNG_URL QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m \
+	"$Q" doctor --home "$C2/dochome"
+rc_is 1; out_has "research has nothing to read"
+run doctor-searx-url env -u QUARRY_LLM_BASE_URL QUARRY_SEARXNG_URL=http://127.0.0.1:9 "$Q" doctor --home "$C2/dochome"
+rc_is 1; out_has "(at http://127.0.0.1:9)"
+"$Q" index add --home "$C2/bad" sample/corpus >/dev/null 2>&1
+head -c 8192 /dev/urandom >"$C2/bad/quarry.db"
+run index-check-damaged "$Q" index check --home "$C2/bad"
+rc_is 1; err_has "quarry index rebuild"
+if grep -q "'quarry index check' shows" "$TMP/err"; then bad "index check sends you to index check"; else ok; fi
