@@ -44,10 +44,11 @@ struct out {
 };
 
 static struct llm_client *active_client;
+static volatile sig_atomic_t stop_signal;   /* the signal that stopped us, for 128+N */
 
 static void on_sigint(int sig)
 {
-	(void)sig;
+	stop_signal = sig;
 	if (active_client)
 		llm_client_cancel(active_client);
 }
@@ -109,7 +110,7 @@ int cmd_ask(int argc, char **argv)
 	struct cli_parser p;
 	struct cli_model m;
 	char *words[256];
-	int n = 0, id, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
+	int n = 0, id, taken, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
 	const char *system = NULL, *home = NULL;
 	long max_tokens = 0;
 	long long time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
@@ -130,7 +131,9 @@ int cmd_ask(int argc, char **argv)
 	cli_model_init(&m);
 	cli_parser_init(&p, "ask", argc, argv);
 	while ((id = cli_next_opt(&p, ask_opts, words, &n, 256)) != -1) {
-		if (cli_model_opt(&m, id, p.value))
+		if ((taken = cli_model_opt(&m, "ask", id, p.value)) < 0)
+			return EXIT_USAGE;
+		if (taken)
 			continue;
 		switch (id) {
 		case -2:
@@ -222,7 +225,7 @@ int cmd_ask(int argc, char **argv)
 			cli_error("quarry ask: %s\n", err.msg);
 		cli_model_close(&m);
 		qbuf_release(&q);
-		return cancelled ? 130 : 1;
+		return cancelled ? 128 + (stop_signal ? stop_signal : SIGINT) : 1;
 	}
 	if (json) {
 		char *s = json_dumps(resp.json, JSON_INDENT(2));

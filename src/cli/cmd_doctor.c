@@ -232,7 +232,7 @@ int cmd_doctor(int argc, char **argv)
 	struct cli_parser p;
 	struct cli_model m;
 	char *ops[4];
-	int n = 0, id, call = 1;
+	int n = 0, id, taken, call = 1;
 	const char *home = NULL;
 	struct setup su;
 
@@ -240,7 +240,9 @@ int cmd_doctor(int argc, char **argv)
 	cli_model_init(&m);
 	cli_parser_init(&p, "doctor", argc, argv);
 	while ((id = cli_next_opt(&p, doctor_opts, ops, &n, 4)) != -1) {
-		if (cli_model_opt(&m, id, p.value))
+		if ((taken = cli_model_opt(&m, "doctor", id, p.value)) < 0)
+			return EXIT_USAGE;
+		if (taken)
 			continue;
 		if (id == -2)
 			return EXIT_USAGE;

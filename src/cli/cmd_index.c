@@ -2,6 +2,7 @@
  * cmd_index.c - `quarry index add|rm|ls|stats|check|rebuild`: the local
  * corpus, and `quarry search`.
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -526,6 +527,21 @@ int cmd_index(int argc, char **argv)
 		cli_usage_error("index", "--json is for 'index ls'");
 		goto out;
 	}
+	{
+		static const char *const actions[] = {"add", "rm", "ls", "stats", "check", "rebuild", NULL};
+		size_t i;
+		for (i = 0; actions[i] && strcmp(actions[i], sub); i++)
+			;
+		if (!actions[i]) {
+			const char *near = cli_nearest(sub, actions);
+			if (near)
+				cli_usage_error("index", "unknown action '%s'; did you mean '%s'?", sub, near);
+			else
+				cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or "
+						"rebuild", sub);
+			goto out;
+		}
+	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "rm")) {
 		if (n < 2) {
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
@@ -589,6 +605,15 @@ int cmd_search(int argc, char **argv)
 	}
 	if (cli_join_words("search", "query", words, n, CORPUS_MAX_QUERY_BYTES, &q))
 		return EXIT_USAGE;
+	{   /* '"' or '()' alone: nothing to search for, which is no "exclusion" */
+		const unsigned char *u = (const unsigned char *)qbuf_cstr(&q);
+		while (*u && !(isalnum(*u) || *u >= 0x80))
+			u++;
+		if (!*u) {
+			qbuf_release(&q);
+			return cli_usage_error("search", "the query is empty: give words to search for");
+		}
+	}
 	if (open_store(home, &s, "search")) {
 		qbuf_release(&q);
 		return 1;

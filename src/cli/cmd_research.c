@@ -15,6 +15,7 @@
 #include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../net/http.h"
+#include "../core/config.h"
 #include "../research/research.h"
 #include "cli.h"
 #include "cli_llm.h"
@@ -59,9 +60,11 @@ static const struct cli_opt research_opts_tab[] = {
 static volatile int cancel_flag;
 static struct llm_client *active_llm;
 
+static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM: exit 128+N */
+
 static void on_signal(int sig)
 {
-	(void)sig;
+	stop_signal = sig;
 	cancel_flag = 1;
 	if (active_llm)
 		llm_client_cancel(active_llm);
@@ -271,13 +274,90 @@ struct common {
 	int verbose, no_cache;
 };
 
+/* The --sources names; a wrong one is a usage error, with a suggestion. */
+static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper",
+					   NULL};
+
+static int check_sources(const char *cmd, const char *v)
+{
+	const char *p = v;
+	char name[CLI_MAX_WORD + 1];
+
+	if (!*v)
+		return cli_usage_error(cmd, "--sources needs a value: web, corpus, searxng, brave, "
+				       "tavily or serper, separated by commas");
+	while (*p) {
+		size_t k = strcspn(p, ","), i;
+		snprintf(name, sizeof(name), "%.*s", (int)(k < CLI_MAX_WORD ? k : CLI_MAX_WORD), p);
+		for (i = 0; source_names[i] && strcmp(source_names[i], name); i++)
+			;
+		if (!source_names[i]) {
+			const char *near = cli_nearest(name, source_names);
+			return cli_usage_error(cmd, "unknown source '%s'%s%s%s: use web, corpus, searxng, "
+					       "brave, tavily or serper, separated by commas", name,
+					       near ? " (did you mean '" : "", near ? near : "",
+					       near ? "'?)" : "");
+		}
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
+/* ISO 639-1 codes: --lang takes any tag (it is passed to the search engines
+ * and named to the model), but an unknown two-letter one is most likely a
+ * typo, so it is warned about. */
+static const char lang_codes[] =
+	"aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu "
+	"cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi "
+	"ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks "
+	"ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl "
+	"nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl "
+	"sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve "
+	"vi vo wa wo xh yi yo za zh zu";
+
+/* --lang: a language tag such as en, zh or pt-BR (exit 2 if not shaped
+ * like one); a warning for a two-letter code that is no ISO 639-1 code. */
+static int check_lang(const char *cmd, const char *v)
+{
+	size_t k = 0, i;
+	const char *p = v;
+	char two[3];
+
+	while ((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z'))
+		k++;
+	if (k < 2 || k > 3)
+		goto bad;
+	for (p += k; *p;) {   /* -subtags: 1 to 8 letters or digits */
+		if (*p++ != '-')
+			goto bad;
+		for (i = 0; (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+			    (p[i] >= '0' && p[i] <= '9'); i++)
+			;
+		if (i < 1 || i > 8)
+			goto bad;
+		p += i;
+	}
+	if (k == 2) {
+		two[0] = (char)(v[0] | 0x20);
+		two[1] = (char)(v[1] | 0x20);
+		two[2] = '\0';
+		if (!strstr(lang_codes, two) || (strstr(lang_codes, two) - lang_codes) % 3)
+			cli_error("quarry %s: warning: '%.2s' is not an ISO 639-1 language code (en, zh, "
+				  "ja, de, fr...); using it as given\n", cmd, v);
+	}
+	return 0;
+bad:
+	return cli_usage_error(cmd, "--lang takes a language code such as en, zh or pt-BR, not '%s'", v);
+}
+
 static int parse_common(struct cli_parser *p, int id, struct common *c, const char *cmd)
 {
 	long long v;
 	char *end;
+	int taken = cli_model_opt(&c->m, cmd, id, p->value);
 
-	if (cli_model_opt(&c->m, id, p->value))
-		return 0;
+	if (taken)
+		return taken < 0 ? EXIT_USAGE : 0;
 	switch (id) {
 	case O_DEPTH:
 		if ((c->o.depth = (int)cli_parse_int(p->value, 1, RESEARCH_MAX_DEPTH)) < 1)
@@ -305,15 +385,27 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 			return cli_usage_error(cmd, "--time-limit takes a duration such as 90s or 5m");
 		c->o.time_limit_ms = (long)v;
 		return 0;
-	case O_SOURCES: c->o.sources = p->value; return 0;
-	case O_LANG: c->o.lang = p->value; return 0;
+	case O_SOURCES:
+		if (check_sources(cmd, p->value))
+			return EXIT_USAGE;
+		c->o.sources = p->value;
+		return 0;
+	case O_LANG:
+		if (check_lang(cmd, p->value))
+			return EXIT_USAGE;
+		c->o.lang = p->value;
+		return 0;
 	case O_FORMAT:
 		if (strcmp(p->value, "md") && strcmp(p->value, "markdown") && strcmp(p->value, "html") &&
 		    strcmp(p->value, "json"))
 			return cli_usage_error(cmd, "--format takes md, html or json, not '%s'", p->value);
 		c->format = p->value;
 		return 0;
-	case O_OUTPUT: c->output = p->value; return 0;
+	case O_OUTPUT:
+		if (!*p->value)
+			return cli_usage_error(cmd, "-o needs a file name (or - for standard output)");
+		c->output = p->value;
+		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;
 	case O_HOME: c->home = p->value; return 0;
@@ -323,6 +415,44 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 	case O_NO_CACHE: c->no_cache = 1; c->o.fresh = 1; return 0;
 	}
 	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
+}
+
+/* A web search named in --sources by itself (not through "web") but not
+ * set up: say which and how, instead of the general "no web search
+ * configured" (1 with the message printed). */
+static int check_named_sources(const char *cmd, const char *sources, const struct config *file)
+{
+	static const struct {
+		const char *name, *env, *cfg;
+	} need[] = {
+		{"searxng", "QUARRY_SEARXNG_URL", "searxng_url"},
+		{"brave", "QUARRY_BRAVE_API_KEY", "brave_api_key_env"},
+		{"tavily", "QUARRY_TAVILY_API_KEY", "tavily_api_key_env"},
+		{"serper", "QUARRY_SERPER_API_KEY", "serper_api_key_env"},
+	};
+	size_t i, n;
+	const char *p;
+
+	for (i = 0; sources && i < sizeof(need) / sizeof(need[0]); i++) {
+		int named = 0, set;
+		n = strlen(need[i].name);
+		for (p = sources; *p; p += strcspn(p, ","), p += *p == ',')
+			named |= strcspn(p, ",") == n && !strncmp(p, need[i].name, n);
+		if (!named)
+			continue;
+		if (i == 0) {
+			set = config_setting(file, need[i].env, need[i].cfg) != NULL;
+		} else {
+			const char *k = getenv(need[i].env), *alt = config_get(file, need[i].cfg);
+			set = (k && *k) || (alt && (k = getenv(alt)) && *k);
+		}
+		if (!set) {
+			cli_error("quarry %s: %s is not configured: set %s (see 'quarry help models')\n", cmd,
+				  need[i].name, need[i].env);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Run (or resume) and print. */
@@ -342,6 +472,8 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && strcmp(v, "1") == 0)
 		c->o.allow_private = 1;
 	if (cli_model_load_file(&c->m, cmd))
+		return 1;
+	if (check_named_sources(cmd, c->o.sources, &c->m.file))
 		return 1;
 	if (c->output) {   /* say it now, not after a paid run */
 		char msg[4400];
@@ -423,7 +555,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 			cli_error("quarry %s: interrupted; what was done is saved: resume with "
 				"'quarry runs resume %ld'\n", cmd, res.run_id);
 			cli_model_close(&c->m);
-			return 130;
+			return 128 + (stop_signal ? stop_signal : SIGINT);   /* 130 or 143 */
 		}
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
@@ -653,6 +785,15 @@ int cmd_runs(int argc, char **argv)
 	}
 	if (n == 0)
 		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID, rm ID");
+	{
+		static const char *const actions[] = {"ls", "show", "export", "resume", "rm", NULL};
+		const char *near = cli_nearest(ops[0], actions);
+		size_t i;
+		for (i = 0; actions[i] && strcmp(actions[i], ops[0]); i++)
+			;
+		if (!actions[i] && near)
+			return cli_usage_error("runs", "unknown action '%s'; did you mean '%s'?", ops[0], near);
+	}
 	if (as_json && strcmp(ops[0], "ls") != 0)
 		return cli_usage_error("runs", "--json is for 'runs ls'; 'runs export ID -f json' "
 				       "gives a run as JSON");

@@ -48,3 +48,51 @@ head -c 8192 /dev/urandom >"$C2/bad/quarry.db"
 run index-check-damaged "$Q" index check --home "$C2/bad"
 rc_is 1; err_has "quarry index rebuild"
 if grep -q "'quarry index check' shows" "$TMP/err"; then bad "index check sends you to index check"; else ok; fi
+
+# ---- usage errors: exit 2, say what is wrong, suggest the near name ----
+C2H="$C2/corpus"
+C2Q="GPS Selective Availability"
+"$Q" index add --home "$C2H" sample/corpus >/dev/null 2>&1
+run use-index-ad "$Q" index ad x
+rc_is 2; err_has "unknown action 'ad'; did you mean 'add'?"
+run use-index-foo "$Q" index foo x
+rc_is 2; err_has "unknown action 'foo': use add, rm"
+run use-runs-lss "$Q" runs lss
+rc_is 2; err_has "unknown action 'lss'; did you mean 'ls'?"
+run use-hlep "$Q" hlep
+rc_is 2; err_has "did you mean 'help'?"
+run use-provider env -u QUARRY_LLM_BASE_URL "$Q" research --provider deepsek --home "$C2/uh" x
+rc_is 2; err_has "unknown provider 'deepsek' (did you mean 'deepseek'?)"; err_has "ollama"
+run use-sources env -u QUARRY_LLM_BASE_URL "$Q" research --sources foo --home "$C2/uh" x
+rc_is 2; err_has "unknown source 'foo': use web, corpus, searxng, brave, tavily or serper"
+run use-sources-near env -u QUARRY_LLM_BASE_URL "$Q" research --sources web,corpse --home "$C2/uh" x
+rc_is 2; err_has "did you mean 'corpus'?"
+run use-o-empty env -u QUARRY_LLM_BASE_URL "$Q" research -o '' --home "$C2/uh" x
+rc_is 2; err_has "-o needs a file name"
+run use-lang-bad env -u QUARRY_LLM_BASE_URL "$Q" research --lang english --home "$C2/uh" x
+rc_is 2; err_has "--lang takes a language code"
+run use-lang-xx env -u QUARRY_LLM_BASE_URL "$Q" research --lang xx --sources corpus --no-llm --home "$C2H" "$C2Q"
+rc_is 0; err_has "'xx' is not an ISO 639-1 language code"
+run use-lang-ok env -u QUARRY_LLM_BASE_URL "$Q" research --lang pt-BR --sources corpus --no-llm --home "$C2H" "$C2Q"
+rc_is 0; if grep -q "ISO 639-1" "$TMP/err"; then bad "pt-BR warned about"; else ok; fi
+run use-brave env -u QUARRY_LLM_BASE_URL -u QUARRY_BRAVE_API_KEY QUARRY_SEARXNG_URL="$B" \
+	"$Q" research --sources brave --no-llm --home "$C2/uh" x
+rc_is 1; err_has "brave is not configured: set QUARRY_BRAVE_API_KEY"
+for qq in '' '   '; do
+	run use-research-empty env -u QUARRY_LLM_BASE_URL "$Q" research --home "$C2/uh" "$qq"
+	rc_is 2; err_has "the question is empty"
+done
+for qq in '' '"'; do
+	run use-search-empty "$Q" search --home "$C2H" "$qq"
+	rc_is 2; err_has "the query is empty"
+done
+
+# SIGTERM is 128+15, not Ctrl-C's 130.
+env -u QUARRY_LLM_BASE_URL "$Q" research --home "$C2/termhome" --allow-private --sources web --no-llm \
+	"slowpages" >"$TMP/out" 2>"$TMP/err" &
+KPID=$!
+sleep 1.5
+kill -TERM $KPID
+wait $KPID
+RC=$?
+NAME=sigterm; rc_is 143; err_has "resume with 'quarry runs resume 1'"
