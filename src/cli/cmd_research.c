@@ -562,6 +562,9 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	}
 	rc = emit_report(cmd, res.report, c->format, c->output);
+	if (rc && c->output && strcmp(c->output, "-"))
+		cli_error("quarry %s: the run itself is done (run %ld) and its report is stored: get it "
+			  "with 'quarry runs export %ld -o FILE'\n", cmd, res.run_id, res.run_id);
 	{
 		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
 		json_t *fig = json_object_get(res.report, "figures");
@@ -747,6 +750,8 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	} else {
 		const char *o = json_string_value(json_object_get(opts, "output"));
 		const char *f = json_string_value(json_object_get(opts, "format"));
+		if (json_is_true(json_object_get(opts, "no_llm")))
+			c->o.no_llm = 1;   /* no "no model configured" warning for a --no-llm run */
 		if (!c->output && o && strlen(o) < out_size) {
 			snprintf(out_buf, out_size, "%s", o);
 			c->output = out_buf;
@@ -840,9 +845,10 @@ int cmd_runs(int argc, char **argv)
 			rc = 1;
 		} else if (!sqlite3_column_text(st, 1)) {
 			const char *status = status_now(&s, run, (const char *)sqlite3_column_text(st, 0));
-			cli_error("quarry runs: run %ld is %s and has no report yet%s\n", run, status,
-				strcmp(status, "done") && strcmp(status, "running") ?
-				"; finish it with 'quarry runs resume ID'" : "");
+			int resumable = strcmp(status, "done") && strcmp(status, "running");
+			cli_error("quarry runs: run %ld is %s and has no report yet%s%.0ld%s\n", run, status,
+				resumable ? "; finish it with 'quarry runs resume " : "", resumable ? run : 0,
+				resumable ? "'" : "");
 			if (strcmp(ops[0], "show") == 0)
 				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2), status);
 			rc = 1;

@@ -96,3 +96,16 @@ kill -TERM $KPID
 wait $KPID
 RC=$?
 NAME=sigterm; rc_is 143; err_has "resume with 'quarry runs resume 1'"
+
+# ---- runs: messages name the run ----
+for a in show export; do
+	run runs-$a-interrupted "$Q" runs $a 1 --home "$C2/termhome"
+	rc_is 1; err_has "finish it with 'quarry runs resume 1'"
+done
+if [ -w /dev/full ]; then
+	"$Q" index add --home "$C2/fullhome" sample/corpus >/dev/null 2>&1
+	run runs-o-full env -u QUARRY_LLM_BASE_URL "$Q" research --home "$C2/fullhome" --sources corpus --no-llm -o /dev/full "$C2Q"
+	rc_is 1; err_has "report is stored: get it with 'quarry runs export 1 -o FILE'"
+fi
+run runs-resume-nollm env -u QUARRY_LLM_BASE_URL "$Q" runs resume 1 --home "$C2/termhome" --allow-private
+if grep -q "no model configured" "$TMP/err"; then bad "resuming a --no-llm run warns about the model"; else ok; fi
