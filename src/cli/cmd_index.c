@@ -90,6 +90,15 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 {
 	struct progress *p = ctx;
 
+	if (ev == CORPUS_SKIPPED && why && !strcmp(why, CORPUS_WHY_HIDDEN)) {
+		char name[4096];   /* not counted: only -v says which were passed over */
+		if (p->verbose) {
+			if (p->tty)
+				cli_status_clear();
+			cli_error("skipped: %s: hidden\n", cli_clean(name, sizeof(name), path));
+		}
+		return;
+	}
 	p->files++;
 	if (ev == CORPUS_KEPT) {
 		char name[4096], reason[1024];

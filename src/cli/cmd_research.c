@@ -682,7 +682,6 @@ static const char *status_now(struct store *s, long id, const char *status)
 static int runs_ls(struct store *s, int as_json)
 {
 	sqlite3_stmt *st = NULL;
-	json_t *all = json_array();
 	int any = 0;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT id, status, datetime(created, 'unixepoch'), "
@@ -692,11 +691,16 @@ static int runs_ls(struct store *s, int as_json)
 			long id = (long)sqlite3_column_int64(st, 0);
 			const char *status = status_now(s, id, (const char *)sqlite3_column_text(st, 1));
 			const char *q = (const char *)sqlite3_column_text(st, 4);
-			if (as_json) {
-				json_array_append_new(all, json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
+			if (as_json) {   /* one object per line, like `index ls --json` */
+				json_t *o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
 					(json_int_t)id, "status", status, "started",
 					(const char *)sqlite3_column_text(st, 2), "updated",
-					(const char *)sqlite3_column_text(st, 3), "question", q));
+					(const char *)sqlite3_column_text(st, 3), "question", q);
+				char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+				if (text)
+					printf("%s\n", text);
+				free(text);
+				json_decref(o);
 				continue;
 			}
 			if (!any)
@@ -707,14 +711,8 @@ static int runs_ls(struct store *s, int as_json)
 		}
 	}
 	sqlite3_finalize(st);
-	if (as_json) {
-		char *text = json_dumps(all, JSON_INDENT(2));
-		printf("%s\n", text ? text : "[]");
-		free(text);
-	} else if (!any) {
+	if (!as_json && !any)
 		cli_error("quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
-	}
-	json_decref(all);
 	return 0;
 }
 

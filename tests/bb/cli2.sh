@@ -109,3 +109,34 @@ if [ -w /dev/full ]; then
 fi
 run runs-resume-nollm env -u QUARRY_LLM_BASE_URL "$Q" runs resume 1 --home "$C2/termhome" --allow-private
 if grep -q "no model configured" "$TMP/err"; then bad "resuming a --no-llm run warns about the model"; else ok; fi
+
+# ---- help and documentation say what the program does ----
+run help-models-keys "$Q" help models
+rc_is 0
+for k in searxng_url brave_api_key_env brave_url tavily_api_key_env tavily_url serper_api_key_env \
+	serper_url allow_insecure_http api_key_env idle_timeout; do out_has "$k"; done
+mkdir -p "$C2/hid/.git" && printf 'x\n' >"$C2/hid/.secret" && printf '# Shown\n\nvisible text\n' >"$C2/hid/a.md"
+run index-hidden-v "$Q" index add -v --home "$C2/hidhome" "$C2/hid"
+rc_is 0; err_has "skipped: $C2/hid/.git: hidden"; err_has "skipped: $C2/hid/.secret: hidden"
+out_has "skipped 0"   # hidden ones are passed over, not counted
+run index-hidden-quiet "$Q" index add --home "$C2/hidhome2" "$C2/hid"
+rc_is 0; if grep -q hidden "$TMP/err"; then bad "hidden files reported without -v"; else ok; fi
+run help-search-example "$Q" search --home "$C2H" '"selective availability" -military'
+rc_is 0; out_has "Selective Availability"
+run help-search-text "$Q" help search
+out_has "'\"selective availability\" -military'"
+if grep -q 'SECURITY.md' README.md && grep -q '^| doc |' README.md; then ok; else bad "README layout lacks SECURITY.md or doc/"; fi
+run runs-ls-json-lines "$Q" runs ls --json --home "$C2/termhome"
+rc_is 0; out_has '{"id":1,"status":'
+if head -c1 "$TMP/out" | grep -q '\['; then bad "runs ls --json prints an array"; else ok; fi
+if grep -q 'stopped' doc/quarry.1; then ok; else bad "the man page omits the status stopped"; fi
+run help-overview "$Q" --help
+out_has "--color=WHEN"; out_has "--version"
+run help-sub "$Q" help runs ls
+rc_is 0; out_has "usage: quarry runs ls"
+for c in research runs ask fetch extract index search models doctor help version; do
+	run help-width-$c "$Q" help $c
+	if awk 'length($0) > 80 { bad = 1 } END { exit !bad }' "$TMP/out"; then bad "a help line over 80 columns"; else ok; fi
+done
+run help-width-overview "$Q" --help
+if awk 'length($0) > 80 { bad = 1 } END { exit !bad }' "$TMP/out"; then bad "a help line over 80 columns"; else ok; fi
