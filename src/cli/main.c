@@ -330,6 +330,8 @@ static int cmd_help(int argc, char **argv)
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
+	if (argc == 3 && strcmp(c->name, "index") && strcmp(c->name, "runs"))
+		return cli_usage_error("help", "'%s' has no actions, so not '%s'", c->name, argv[2]);
 	fputs(c->help, stdout);
 	return 0;
 }

@@ -73,7 +73,7 @@ wait $KPID 2>/dev/null
 BEFORE=$(wc -l <"$TMP/bslow.log")
 run runs-ls-dead "$Q" runs ls --home "$TMP/bkill"; rc_is 0; out_has "interrupted"; out_lacks "running"
 run runs-ls-json "$Q" runs ls --json --home "$TMP/bkill"; rc_is 0; out_has '"status":"interrupted"'
-out_has '"id": 1'
+out_has '"id":1'
 run keep-kill-resume env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_MAX_CONCURRENT=1 \
 	"$Q" runs resume 1 --home "$TMP/bkill" --no-cache
 rc_is 0; err_has "report written to $TMP/bcwd/kept.json"; out_lacks "Sources read"
