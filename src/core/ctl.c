@@ -135,7 +135,10 @@ size_t ctl_strip(char *s, size_t n)
 	memset(&st, 0, sizeof(st));
 	while (i < n) {
 		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
-		ctl_feed(&st, cp, s + i, k, emit_inplace, &o);
+		/* An invalid byte is dropped: kept, "\xc2" ESC "\x93" would become
+		 * U+0093, a C1 control, once the ESC between them is gone. */
+		if (cp != UTF8_REPLACEMENT || k != 1)
+			ctl_feed(&st, cp, s + i, k, emit_inplace, &o);
 		i += k;
 	}
 	ctl_end(&st, emit_inplace, &o);

@@ -57,8 +57,9 @@ void ctl_end(struct ctl_state *st, ctl_emit_fn emit, void *arg);
 
 /*
  * Strip s[0..n) in place; returns the new length and, when it is shorter
- * than n, writes a NUL there. Invalid UTF-8 bytes are left as they are
- * (utf8_sanitize_* replaces them). s may be NULL when n is 0.
+ * than n, writes a NUL there. Invalid UTF-8 bytes are dropped too (kept,
+ * two of them could join into a C1 control once what stood between them
+ * is gone). s may be NULL when n is 0.
  */
 size_t ctl_strip(char *s, size_t n);
 

@@ -212,7 +212,8 @@ static void ctl_strip_drops_whole_sequences(void **state)
 	strips_to("del\x7f c1\xc2\x85 bel\007 tab\t nl\n", "del c1 bel tab\t nl\n");
 	strips_to("\033Pdcs\xc2\x9c" "after", "after");
 	strips_to("caf\xc3\xa9 \xe4\xb8\xad", "caf\xc3\xa9 \xe4\xb8\xad");
-	strips_to("bad\xff byte", "bad\xff byte");
+	strips_to("bad\xff byte", "bad byte");
+	strips_to("j\xc2\007\x93oin", "join");   /* no U+0093 made of the pieces */
 	assert_int_equal(ctl_strip(NULL, 0), 0);
 }
 
