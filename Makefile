@@ -176,6 +176,10 @@ $(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
+$(BUILD)/article_bench: bench/article_bench.c $(BUILD)/libquarry.a
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+
 $(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL) -lm
@@ -201,14 +205,20 @@ bench-search: $(BUILD)/search_quality
 # hand-checked main text, CC-BY-4.0), kept beside the clone. Without it
 # `make bench` says where it comes from and stops (exit 0).
 WCXB ?= ../shared/data/wcxb-dev
+# The article set: trafilatura's evaluation pages (990, Apache-2.0).
+ARTICLES ?= ../shared/data/trafilatura-eval
 WCXB_HAVE = [ -d "$(WCXB)/html" ] && [ -d "$(WCXB)/ground-truth" ]
 WCXB_SAY = echo "no benchmark data in $(WCXB) (html/ and ground-truth/)."; \
 	echo "  The data is the WCXB development set (1,497 pages with hand-checked main text,"; \
 	echo "  CC-BY-4.0), kept beside the clone as ../shared/data/wcxb-dev; run with"; \
 	echo "  WCXB=DIR to point at a copy elsewhere (see docs/BENCHMARKS.md)."
-bench: $(BUILD)/extract_bench
+bench: $(BUILD)/extract_bench $(BUILD)/article_bench
 	@if $(WCXB_HAVE); then echo "$(BUILD)/extract_bench $(WCXB)"; $(BUILD)/extract_bench $(WCXB); \
 	else echo "skipped: the extraction benchmark needs its data."; $(WCXB_SAY); fi
+	@if [ -f "$(ARTICLES)/evaldata.json" ]; then echo "$(BUILD)/article_bench $(ARTICLES)"; \
+		$(BUILD)/article_bench $(ARTICLES); \
+	else echo "skipped: the article benchmark needs ../shared/data/trafilatura-eval"; \
+		echo "  (trafilatura's evaluation pages; ARTICLES=DIR for a copy elsewhere)."; fi
 
 # The bundled sample: index the sample corpus, then research the sample
 # question on it, offline. Without a model configured this is the

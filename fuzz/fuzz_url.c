@@ -1,4 +1,4 @@
-/* libFuzzer target: URL parsing, normal form and resolution, and the
+/* libFuzzer target: URL parsing, normal and canonical form, resolution, and the
  * address policy on the parsed host. The input is
  * split at the first newline into a base and a reference. */
 #include <stddef.h>
@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		url_format(&u, out, sizeof(out));
 		url_origin(&u, out, sizeof(out));
 		addr_policy_refusal_str(u.host);   /* numeric hosts: v4, v6 with v4 inside */
+		url_canonical(s, out, sizeof(out), NULL);   /* tracking parameters dropped */
 	}
 	if (nl)
 		url_resolve(s, nl + 1, out, sizeof(out), NULL);

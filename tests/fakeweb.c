@@ -450,6 +450,15 @@ static void search_api_as(int fd, const char *query, const char *shape)
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
+	if (strstr(q, "zztrackers")) {   /* one page twice, under two sets of tracking parameters */
+		k += snprintf(body + k, sizeof(body) - (size_t)k,
+			      "{\"url\":\"http://127.0.0.1:%u/site/7.html?utm_source=x&id=7&mc_cid=c&"
+			      "fbclid=zz\",\"title\":\"Seven\",\"content\":\"seven\"},"
+			      "{\"url\":\"http://127.0.0.1:%u/site/7.html?id=7&mc_eid=e&ref_src=tw\","
+			      "\"title\":\"Seven\",\"content\":\"seven\"}]}", port, port);
+		respond(fd, 200, "application/json", NULL, body, (size_t)k);
+		return;
+	}
 	if (strstr(q, "slowpages")) {   /* pages that take 15 s: for Ctrl-C during a fetch */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/delay/15000/a\",\"title\":\"Slow\","

@@ -27,38 +27,59 @@ void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **arg
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[CLI_ERROR_MAX];
 
-	fprintf(stderr, "quarry %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'quarry help %s')\n", cmd);
+	cli_error("quarry %s: %s (see 'quarry help %s')\n", cmd, msg, cmd);
 	return EXIT_USAGE;
 }
 
 int cli_edit_distance(const char *a, size_t na, const char *b)
 {
 	size_t nb = strlen(b), i, j;
-	int row[CLI_MAX_WORD + 1];
+	int prev2[CLI_MAX_WORD + 1], prev[CLI_MAX_WORD + 1], row[CLI_MAX_WORD + 1];
 
 	if (na > CLI_MAX_WORD || nb > CLI_MAX_WORD)
 		return 1000;
+	/* Levenshtein plus adjacent transpositions ("hlep" is one typo from
+	 * "help"): the optimal string alignment distance. */
 	for (j = 0; j <= nb; j++)
-		row[j] = (int)j;
+		prev[j] = prev2[j] = (int)j;
 	for (i = 1; i <= na; i++) {
-		int diag = row[0];
 		row[0] = (int)i;
 		for (j = 1; j <= nb; j++) {
-			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
+			int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
 			if (row[j - 1] + 1 < best)
 				best = row[j - 1] + 1;
-			diag = up;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
 			row[j] = best;
 		}
+		memcpy(prev2, prev, sizeof(prev));
+		memcpy(prev, row, sizeof(row));
 	}
-	return row[nb];
+	return prev[nb];
+}
+
+const char *cli_nearest(const char *name, const char *const *choices)
+{
+	const char *best = NULL;
+	int best_d = 1000, d;
+	size_t i;
+
+	for (i = 0; choices[i]; i++) {
+		d = cli_edit_distance(name, strlen(name), choices[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = choices[i];
+		}
+	}
+	return best && cli_close_enough(best_d, strlen(name)) ? best : NULL;
 }
 
 int cli_close_enough(int distance, size_t len)
@@ -375,6 +396,10 @@ int cli_join_words(const char *cmd, const char *what, char **words, int n, size_
 
 	if (n == 0)
 		return cli_usage_error(cmd, "no %s given", what);
+	for (i = 0; i < n && !words[i][strspn(words[i], " \t\n\r\f\v")]; i++)
+		;
+	if (i == n)
+		return cli_usage_error(cmd, "the %s is empty", what);
 	qbuf_init(out, max);
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -408,10 +433,10 @@ void cli_warn_unknown_keys(const struct config *c)
 		}
 		cli_clean(key, sizeof(key), c->entries[i].key);
 		if (best && cli_close_enough(best_d, strlen(c->entries[i].key)))
-			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored; did you mean "
+			cli_error("quarry: %s line %d: unknown setting '%s' ignored; did you mean "
 				"'%s'? (see 'quarry help models')\n", c->path, c->entries[i].line, key, best);
 		else
-			fprintf(stderr, "quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
+			cli_error("quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
 				"models')\n", c->path, c->entries[i].line, key);
 	}
 }

@@ -56,12 +56,16 @@ void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **arg
 int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
 		 char **operands, int *n_operands, int max_operands);
 
-/* Levenshtein distance between a[0..na) and b (words up to CLI_MAX_WORD
- * bytes; longer ones give 1000), for "did you mean". */
+/* Edit distance (Levenshtein with adjacent transpositions) between
+ * a[0..na) and b (words up to CLI_MAX_WORD bytes; longer ones give 1000),
+ * for "did you mean". */
 #define CLI_MAX_WORD 64
 int cli_edit_distance(const char *a, size_t na, const char *b);
 /* Whether a word of len bytes distance edits away is worth suggesting. */
 int cli_close_enough(int distance, size_t len);
+/* The word of the NULL-terminated choices nearest to name, if close enough
+ * to suggest; else NULL. */
+const char *cli_nearest(const char *name, const char *const *choices);
 
 struct config;
 /* Warn on stderr about each key of the config file quarry does not read,

@@ -3,18 +3,51 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "term.h"
 #include "cli.h"
 #include "cli_llm.h"
 
 void cli_model_init(struct cli_model *m) { memset(m, 0, sizeof(*m)); }
 
-int cli_model_opt(struct cli_model *m, int id, const char *value)
+/* Exit EXIT_USAGE for a --provider that is no preset, with the list and
+ * the nearest name. */
+static int check_provider(const char *cmd, const char *value)
+{
+	const char *names[64];
+	char list[512];
+	size_t n, i, k = 0;
+	const struct llm_preset *p = llm_presets(&n);
+	const char *near;
+
+	if (!*value || !strcasecmp(value, "custom") || llm_preset_find(value))
+		return 0;
+	list[0] = '\0';
+	for (i = 0; i < n && i < 63; i++) {
+		names[i] = p[i].name;
+		k += (size_t)snprintf(list + k, k < sizeof(list) ? sizeof(list) - k : 0, "%s%s",
+				      i ? ", " : "", p[i].name);
+		if (k >= sizeof(list))
+			k = sizeof(list) - 1;
+	}
+	names[i] = NULL;
+	near = cli_nearest(value, names);
+	cli_usage_error(cmd, "unknown provider '%s'%s%s%s: use one of %s, or custom with --base-url",
+			value, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
+	return -1;
+}
+
+int cli_model_opt(struct cli_model *m, const char *cmd, int id, const char *value)
 {
 	switch (id) {
-	case CLI_O_PROVIDER: m->ov.provider = value; return 1;
+	case CLI_O_PROVIDER:
+		if (check_provider(cmd, value))
+			return -1;
+		m->ov.provider = value;
+		return 1;
 	case CLI_O_MODEL: m->ov.model = value; return 1;
 	case CLI_O_FAST_MODEL: m->ov.fast_model = value; return 1;
 	case CLI_O_BASE_URL: m->ov.base_url = value; return 1;
@@ -31,7 +64,7 @@ int cli_model_load_file(struct cli_model *m, const char *cmd)
 	if (m->have_file)
 		return 0;
 	if (config_load(&m->file, m->config_path, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_file = 1;
@@ -47,7 +80,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 	if (cli_model_load_file(m, cmd))
 		return 1;
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_cfg = 1;
@@ -58,13 +91,13 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (llm_client_init(&m->client, &m->cfg, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_client = 1;
 	if (cache) {
 		if (store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
-			fprintf(stderr, "quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
+			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
 			return 0;
 		}
 		m->have_store = 1;

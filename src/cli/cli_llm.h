@@ -48,8 +48,10 @@ struct cli_model {
 };
 
 void cli_model_init(struct cli_model *m);
-/* Take a model option; 1 if id was one. */
-int cli_model_opt(struct cli_model *m, int id, const char *value);
+/* Take a model option for command cmd: 1 if id was one, 0 if not, -1 if
+ * its value is wrong (an unknown --provider; the usage error is printed,
+ * exit EXIT_USAGE). */
+int cli_model_opt(struct cli_model *m, const char *cmd, int id, const char *value);
 /* Load the config file only (exit status 0, or 1 with the error printed). */
 int cli_model_load_file(struct cli_model *m, const char *cmd);
 /* Resolve the configuration and start a client; with cache, open the

@@ -45,12 +45,13 @@ struct out {
 
 /* The ask a Ctrl-C stops (llm_account_cancel only sets a flag). */
 static struct llm_account *volatile active_account;
+static volatile sig_atomic_t stop_signal;   /* the signal that stopped us, for 128+N */
 
 static void on_sigint(int sig)
 {
 	struct llm_account *a = active_account;
 
-	(void)sig;
+	stop_signal = sig;
 	if (a)
 		llm_account_cancel(a);
 }
@@ -103,7 +104,7 @@ static void on_retry(void *ctx, int attempt, const char *why, long delay_ms)
 		fputs("\n", stdout);
 		o->wrote_any = 0;
 	}
-	fprintf(stderr, "quarry ask: %s; retrying in %.1f s (attempt %d)\n", why,
+	cli_error("quarry ask: %s; retrying in %.1f s (attempt %d)\n", why,
 		(double)delay_ms / 1000.0, attempt + 1);
 }
 
@@ -112,7 +113,7 @@ int cmd_ask(int argc, char **argv)
 	struct cli_parser p;
 	struct cli_model m;
 	char *words[256];
-	int n = 0, id, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
+	int n = 0, id, taken, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
 	const char *system = NULL, *home = NULL;
 	long max_tokens = 0;
 	long long time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
@@ -133,7 +134,9 @@ int cmd_ask(int argc, char **argv)
 	cli_model_init(&m);
 	cli_parser_init(&p, "ask", argc, argv);
 	while ((id = cli_next_opt(&p, ask_opts, words, &n, 256)) != -1) {
-		if (cli_model_opt(&m, id, p.value))
+		if ((taken = cli_model_opt(&m, "ask", id, p.value)) < 0)
+			return EXIT_USAGE;
+		if (taken)
 			continue;
 		switch (id) {
 		case -2:
@@ -216,16 +219,16 @@ int cmd_ask(int argc, char **argv)
 		if (o.wrote_any)
 			fputc('\n', stdout);
 		if (cancelled)
-			fprintf(stderr, "quarry ask: interrupted\n");
+			cli_error("quarry ask: interrupted\n");
 		else if (err.code == Q_EBUDGET)
-			fprintf(stderr, "quarry ask: no complete answer within the time limit of %.0f s "
+			cli_error("quarry ask: no complete answer within the time limit of %.0f s "
 				"(%s); allow longer with --time-limit, e.g. --time-limit 20m\n",
 				(double)time_limit_ms / 1000.0, err.msg);
 		else
-			fprintf(stderr, "quarry ask: %s\n", err.msg);
+			cli_error("quarry ask: %s\n", err.msg);
 		cli_model_close(&m);
 		qbuf_release(&q);
-		return cancelled ? 130 : 1;
+		return cancelled ? 128 + (stop_signal ? stop_signal : SIGINT) : 1;
 	}
 	if (json) {
 		char *s = json_dumps(resp.json, JSON_INDENT(2));
@@ -237,14 +240,14 @@ int cmd_ask(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (strcmp(resp.finish_reason, "length") == 0)
-		fprintf(stderr, "quarry ask: the answer was cut off at the token limit%s\n",
+		cli_error("quarry ask: the answer was cut off at the token limit%s\n",
 			max_tokens ? " (raise --max-tokens)" : "");
 	if (verbose) {
 		char u[256];
 		cli_format_usage(u, sizeof(u), resp.usage.prompt, resp.usage.cached,
 				 resp.usage.completion, resp.usage.reasoning, resp.usage.estimated,
 				 resp.usage.cost_usd, resp.usage.cost_known);
-		fprintf(stderr, "quarry ask: %s via %s: %s, %.1f s, %d attempt%s%s\n", resp.model,
+		cli_error("quarry ask: %s via %s: %s, %.1f s, %d attempt%s%s\n", resp.model,
 			m.cfg.provider, u, resp.ms / 1000.0, resp.attempts, resp.attempts == 1 ? "" : "s",
 			resp.from_cache ? " (from the cache: nothing paid)" : "");
 	}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../core/config.h"
 #include "../search/search.h"
 #include "cli_llm.h"
 
@@ -76,7 +77,16 @@ static void check_model(struct cli_model *m, int call, struct setup *su)
 		problems++;
 		return;
 	}
-	line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
+	{
+		size_t i, unknown = 0;
+		for (i = 0; i < m->file.n; i++)
+			unknown += !config_key_known(m->file.entries[i].key);
+		if (unknown)
+			line("config", -1, "%s: %zu unknown key%s (see the warnings above)", m->file.path,
+			     unknown, unknown == 1 ? "" : "s");
+		else
+			line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
+	}
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
 		if (strstr(err.msg, "no model configured")) {   /* quarry works without one */
 			line("model", -1, "%s; until then research writes extractive briefs", err.msg);
@@ -168,7 +178,7 @@ static void check_search(const struct config *file, struct setup *su)
 	search_many(p, n, q, 1, 3, NULL, NULL, out);
 	for (i = 0; i < n; i++) {
 		if (out[i].rc)
-			line("search", 0, "%s", out[i].msg);
+			line("search", 0, "%s (at %s)", out[i].msg, p[i].url);
 		else {
 			size_t k = strlen(su->web_names);
 			line("search", 1, "%s answered in %.1f s with %zu results", p[i].name,
@@ -202,6 +212,7 @@ static void print_verdict(const struct setup *su)
 		       "add DIR'%s\n", su->model > 0 ? "a model but no web search and an empty corpus" :
 		       "no model, no web search and an empty corpus",
 		       su->model > 0 ? " ('quarry ask --no-search' works now)" : "");
+		problems++;   /* research cannot run: doctor must not say all is well */
 	} else if (su->model > 0) {
 		printf("research: %s will plan, read %s%s%s and write reports citing checked quotes%s\n",
 		       su->model_name, su->web_ok ? web : "",
@@ -221,7 +232,7 @@ int cmd_doctor(int argc, char **argv)
 	struct cli_parser p;
 	struct cli_model m;
 	char *ops[4];
-	int n = 0, id, call = 1;
+	int n = 0, id, taken, call = 1;
 	const char *home = NULL;
 	struct setup su;
 
@@ -229,7 +240,9 @@ int cmd_doctor(int argc, char **argv)
 	cli_model_init(&m);
 	cli_parser_init(&p, "doctor", argc, argv);
 	while ((id = cli_next_opt(&p, doctor_opts, ops, &n, 4)) != -1) {
-		if (cli_model_opt(&m, id, p.value))
+		if ((taken = cli_model_opt(&m, "doctor", id, p.value)) < 0)
+			return EXIT_USAGE;
+		if (taken)
 			continue;
 		if (id == -2)
 			return EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "term.h"
 #include "../core/alloc.h"
 #include "../core/qbuf.h"
 #include "cli.h"
@@ -77,7 +78,7 @@ int cmd_extract(int argc, char **argv)
 	qbuf_init(&in, (size_t)max_bytes);
 	f = path ? fopen(path, "rbe") : stdin;
 	if (!f) {
-		fprintf(stderr, "quarry extract: cannot open %s: %s\n", path, strerror(errno));
+		cli_error("quarry extract: cannot open %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	rc = qbuf_read_stream(&in, f);
@@ -85,10 +86,10 @@ int cmd_extract(int argc, char **argv)
 		fclose(f);
 	if (rc) {
 		if (rc == Q_ETOOBIG)
-			fprintf(stderr, "quarry extract: %s is larger than %lld bytes; raise --max-bytes to read it\n",
+			cli_error("quarry extract: %s is larger than %lld bytes; raise --max-bytes to read it\n",
 				fig.path, max_bytes);
 		else
-			fprintf(stderr, "quarry extract: cannot read %s: %s\n", fig.path, q_strerror(rc));
+			cli_error("quarry extract: cannot read %s: %s\n", fig.path, q_strerror(rc));
 		qbuf_release(&in);
 		return 1;
 	}
@@ -100,19 +101,19 @@ int cmd_extract(int argc, char **argv)
 	if (rc) {
 		if (fmt == OUT_JSON)
 			cli_print_json_error(stdout, &fig, rc, err.msg);
-		fprintf(stderr, "quarry extract: %s: %s\n", fig.path, err.msg[0] ? err.msg : q_strerror(rc));
+		cli_error("quarry extract: %s: %s\n", fig.path, err.msg[0] ? err.msg : q_strerror(rc));
 		return 1;
 	}
 	if (!doc.text_len && !doc.title) {
 		if (fmt == OUT_JSON)
 			cli_print_json_error(stdout, &fig, Q_EEMPTY, "no readable content");
-		fprintf(stderr, "quarry extract: %s: no readable content%s%s\n", fig.path,
+		cli_error("quarry extract: %s: no readable content%s%s\n", fig.path,
 			doc.note[0] ? "; " : "", doc.note);
 		doc_release(&doc);
 		return 1;
 	}
 	if (doc.note[0])
-		fprintf(stderr, "quarry extract: %s: %s\n", fig.path, doc.note);
+		cli_error("quarry extract: %s: %s\n", fig.path, doc.note);
 	cli_print_doc(stdout, fmt, &doc, &fig);
 	doc_release(&doc);
 	return 0;

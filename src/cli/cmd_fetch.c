@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "term.h"
 #include "../core/alloc.h"
 #include "../core/clock.h"
 #include "../net/http.h"
@@ -58,7 +59,10 @@ static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figu
 	fr->failures++;
 	if (fr->fmt == OUT_JSON)
 		cli_print_json_error(out, fig, code, msg);
-	fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], msg);
+	if (err == stderr)
+		cli_error("quarry fetch: %s: %s\n", fr->urls[i], msg);
+	else
+		fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], msg);   /* cleaned when shown */
 }
 
 static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
@@ -105,7 +109,7 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 		return;
 	}
 	if (doc.note[0])
-		fprintf(errf, "quarry fetch: %s: %s\n", fr->urls[i], doc.note);
+		fprintf(errf, "quarry fetch: %s: %s\n", fr->urls[i], doc.note);   /* cleaned when shown */
 	if (fr->n > 1 && fr->fmt != OUT_JSON)
 		fprintf(out, "%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
 	cli_print_doc(out, fr->fmt, &doc, &fig);
@@ -137,7 +141,7 @@ static void on_done(size_t index, struct http_response *resp, void *ctx)
 		if (p->out)
 			fwrite(p->out, 1, p->out_len, stdout);
 		if (p->err)
-			fwrite(p->err, 1, p->err_len, stderr);
+			cli_clean_write(NULL, stderr, p->err, p->err_len);   /* URLs, server text */
 		fflush(stdout);
 		free(p->out);
 		free(p->err);
@@ -229,12 +233,12 @@ int cmd_fetch(int argc, char **argv)
 	fr.shown = q_calloc(fr.n, sizeof(*fr.shown));
 	fr.done = q_calloc(fr.n, 1);
 	if (!fr.resps || !fr.shown || !fr.done) {
-		fprintf(stderr, "quarry fetch: out of memory\n");
+		cli_error("quarry fetch: out of memory\n");
 		rc = 1;
 		goto out;
 	}
 	if (http_fetch_many((const char *const *)urls, fr.n, &hopt, fr.resps, on_done, &fr)) {
-		fprintf(stderr, "quarry fetch: could not start the transfers (out of memory)\n");
+		cli_error("quarry fetch: could not start the transfers (out of memory)\n");
 		rc = 1;
 		goto out;
 	}

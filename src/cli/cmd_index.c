@@ -2,6 +2,7 @@
  * cmd_index.c - `quarry index add|rm|ls|stats|check|rebuild`: the local
  * corpus, and `quarry search`.
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -89,12 +90,21 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 {
 	struct progress *p = ctx;
 
+	if (ev == CORPUS_SKIPPED && why && !strcmp(why, CORPUS_WHY_HIDDEN)) {
+		char name[4096];   /* not counted: only -v says which were passed over */
+		if (p->verbose) {
+			if (p->tty)
+				cli_status_clear();
+			cli_error("skipped: %s: hidden\n", cli_clean(name, sizeof(name), path));
+		}
+		return;
+	}
 	p->files++;
 	if (ev == CORPUS_KEPT) {
 		char name[4096], reason[1024];
 		if (p->tty)
 			cli_status_clear();
-		fprintf(stderr, "%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+		cli_error("%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
 			cli_clean(reason, sizeof(reason), why));
 		return;
 	}
@@ -109,7 +119,7 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 		char name[4096], reason[1024];
 		if (p->tty)
 			cli_status_clear();
-		fprintf(stderr, "%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
+		cli_error("%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
 			why ? ": " : "", cli_clean(reason, sizeof(reason), why));
 	}
 }
@@ -142,7 +152,12 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err) ||
 	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		char *self = strstr(err.msg, "; 'quarry index check' shows");
+		if (self && !strcmp(cmd, "index check"))   /* do not send it back to itself */
+			cli_error("quarry %s: %.*s; run 'quarry index rebuild', which moves the file aside "
+				  "and recovers what can be read\n", cmd, (int)(self - err.msg), err.msg);
+		else
+			cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	return 0;
@@ -181,7 +196,7 @@ static int index_add(const char *home, char **paths, int n, int verbose,
 		       c.kept, c.kept == 1 ? "" : "s");
 	store_close(&s);
 	if (rc) {
-		fprintf(stderr, "quarry index add: %s\n", err.msg);
+		cli_error("quarry index add: %s\n", err.msg);
 		return 1;
 	}
 	return c.failed ? 1 : 0;
@@ -200,7 +215,7 @@ static int index_rm(const char *home, char **paths, int n)
 	rc = corpus_remove(&s, paths, n, &removed, &err);
 	store_close(&s);
 	if (rc) {
-		fprintf(stderr, "quarry index rm: %s\n", err.msg);
+		cli_error("quarry index rm: %s\n", err.msg);
 		return 1;
 	}
 	printf("removed %ld document%s\n", removed, removed == 1 ? "" : "s");
@@ -254,7 +269,7 @@ static int index_ls(const char *home, int json)
 	if (rc != SQLITE_DONE) {
 		struct q_error err;
 		store_error(&s, rc, "listing", &err);
-		fprintf(stderr, "quarry index ls: %s\n", err.msg);
+		cli_error("quarry index ls: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
@@ -383,7 +398,7 @@ static int report_recovery(struct store *s, struct store_recovery *rec, int verb
 		} else {
 			n_gone++;
 			if (verbose)
-				fprintf(stderr, "lost: %s: the file is gone\n", rec->paths[i]);
+				cli_error("lost: %s: the file is gone\n", rec->paths[i]);
 		}
 	}
 	memset(&p, 0, sizeof(p));
@@ -422,7 +437,7 @@ static int report_recovery(struct store *s, struct store_recovery *rec, int verb
 	if (!lost_any && !rec->unreadable_schema)
 		printf("nothing else was lost\n");
 	if (rc) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -444,17 +459,17 @@ static int index_rebuild(const char *home_flag, int verbose)
 
 	memset(&err, 0, sizeof(err));
 	if (store_home(home_flag, home, sizeof(home), &err)) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	rc = store_open(&s, home, &err);
 	if (rc && rc != Q_EPARSE) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	if (!rc && (ok = quick_check(&s)) < 0) {
 		store_error(&s, sqlite3_errcode(s.db), "checking the database", &err);
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
@@ -467,7 +482,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 			return 0;
 		}
 		if (rc != Q_EPARSE) {
-			fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+			cli_error("quarry index rebuild: %s\n", err.msg);
 			store_close(&s);
 			return 1;
 		}
@@ -475,7 +490,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 	store_close(&s);
 	memset(&err, 0, sizeof(err));
 	if (store_recover(home, &s, &rec, &err)) {
-		fprintf(stderr, "quarry index rebuild: %s\n", err.msg);
+		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
 	rc = report_recovery(&s, &rec, verbose);
@@ -520,6 +535,21 @@ int cmd_index(int argc, char **argv)
 	if (json && strcmp(sub, "ls")) {
 		cli_usage_error("index", "--json is for 'index ls'");
 		goto out;
+	}
+	{
+		static const char *const actions[] = {"add", "rm", "ls", "stats", "check", "rebuild", NULL};
+		size_t i;
+		for (i = 0; actions[i] && strcmp(actions[i], sub); i++)
+			;
+		if (!actions[i]) {
+			const char *near = cli_nearest(sub, actions);
+			if (near)
+				cli_usage_error("index", "unknown action '%s'; did you mean '%s'?", sub, near);
+			else
+				cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or "
+						"rebuild", sub);
+			goto out;
+		}
 	}
 	if (!strcmp(sub, "add") || !strcmp(sub, "rm")) {
 		if (n < 2) {
@@ -584,6 +614,15 @@ int cmd_search(int argc, char **argv)
 	}
 	if (cli_join_words("search", "query", words, n, CORPUS_MAX_QUERY_BYTES, &q))
 		return EXIT_USAGE;
+	{   /* '"' or '()' alone: nothing to search for, which is no "exclusion" */
+		const unsigned char *u = (const unsigned char *)qbuf_cstr(&q);
+		while (*u && !(isalnum(*u) || *u >= 0x80))
+			u++;
+		if (!*u) {
+			qbuf_release(&q);
+			return cli_usage_error("search", "the query is empty: give words to search for");
+		}
+	}
 	if (open_store(home, &s, "search")) {
 		qbuf_release(&q);
 		return 1;
@@ -594,13 +633,13 @@ int cmd_search(int argc, char **argv)
 	store_close(&s);
 	qbuf_release(&q);
 	if (rc) {
-		fprintf(stderr, "quarry search: %s\n", err.msg);
+		cli_error("quarry search: %s\n", err.msg);
 		return 1;
 	}
 	for (i = 0; i < n_hits; i++)
 		cli_print_hit(stdout, json, &hits[i], i + 1);
 	if (!n_hits && !json)
-		fprintf(stderr, "quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
+		cli_error("quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
 	search_hits_free(hits, n_hits);
 	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

@@ -39,14 +39,16 @@ int cmd_models(int argc, char **argv)
 	struct cli_model m;
 	struct q_error err = {0};
 	char *ops[4];
-	int n = 0, id, json = 0, have;
+	int n = 0, id, taken, json = 0, have;
 	size_t i, np;
 	const struct llm_preset *ps = llm_presets(&np);
 
 	cli_model_init(&m);
 	cli_parser_init(&p, "models", argc, argv);
 	while ((id = cli_next_opt(&p, models_opts, ops, &n, 4)) != -1) {
-		if (cli_model_opt(&m, id, p.value))
+		if ((taken = cli_model_opt(&m, "models", id, p.value)) < 0)
+			return EXIT_USAGE;
+		if (taken)
 			continue;
 		if (id == -2)
 			return EXIT_USAGE;

@@ -15,6 +15,7 @@
 #include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../net/http.h"
+#include "../core/config.h"
 #include "../research/research.h"
 #include "cli.h"
 #include "cli_llm.h"
@@ -60,11 +61,13 @@ static const struct cli_opt research_opts_tab[] = {
 static struct research_env *volatile active_env;
 static volatile int cancel_flag;
 
+static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM: exit 128+N */
+
 static void on_signal(int sig)
 {
 	struct research_env *env = active_env;
 
-	(void)sig;
+	stop_signal = sig;
 	cancel_flag = 1;
 	if (env)
 		research_cancel(env);
@@ -174,7 +177,7 @@ static void print_event_line(const json_t *ev, const char *type, double t)
 		else if (json_is_array(v))
 			qbuf_addf(&b, " %s=[%zu]", key, json_array_size(v));
 	}
-	fprintf(stderr, "%s\n", b.err ? type : qbuf_cstr(&b));
+	cli_error("%s\n", b.err ? type : qbuf_cstr(&b));
 	qbuf_release(&b);
 }
 
@@ -220,7 +223,7 @@ static void on_event(void *ctx, const json_t *ev)
 		if (!said_before(p, type, m ? m : type)) {
 			if (p->drawn)
 				cli_status_clear();
-			fprintf(stderr, "quarry: %s%s%s%s%s\n",
+			cli_error("quarry: %s%s%s%s%s\n",
 				!strcmp(type, "search_failed") ? "search failed: " : "",
 				!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
 				step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
@@ -245,18 +248,18 @@ static int emit_report(const char *cmd, const json_t *report, const char *format
 		format = cli_format_from_path(output);
 	qbuf_init(&b, 256L * 1024 * 1024);
 	if (research_render(report, format ? format : "md", &b, &err)) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;
 	}
 	if (output && strcmp(output, "-")) {
 		if (cli_write_output(output, qbuf_cstr(&b), b.len, msg, sizeof(msg))) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			cli_error("quarry %s: %s\n", cmd, msg);
 			goto out;
 		}
 	} else {
 		cli_clean_write(NULL, stdout, qbuf_cstr(&b), b.len);
 		if (fflush(stdout) || ferror(stdout)) {
-			fprintf(stderr, "quarry %s: cannot write to standard output: %s\n", cmd,
+			cli_error("quarry %s: cannot write to standard output: %s\n", cmd,
 				strerror(errno));
 			goto out;
 		}
@@ -274,13 +277,90 @@ struct common {
 	int verbose, no_cache;
 };
 
+/* The --sources names; a wrong one is a usage error, with a suggestion. */
+static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper",
+					   NULL};
+
+static int check_sources(const char *cmd, const char *v)
+{
+	const char *p = v;
+	char name[CLI_MAX_WORD + 1];
+
+	if (!*v)
+		return cli_usage_error(cmd, "--sources needs a value: web, corpus, searxng, brave, "
+				       "tavily or serper, separated by commas");
+	while (*p) {
+		size_t k = strcspn(p, ","), i;
+		snprintf(name, sizeof(name), "%.*s", (int)(k < CLI_MAX_WORD ? k : CLI_MAX_WORD), p);
+		for (i = 0; source_names[i] && strcmp(source_names[i], name); i++)
+			;
+		if (!source_names[i]) {
+			const char *near = cli_nearest(name, source_names);
+			return cli_usage_error(cmd, "unknown source '%s'%s%s%s: use web, corpus, searxng, "
+					       "brave, tavily or serper, separated by commas", name,
+					       near ? " (did you mean '" : "", near ? near : "",
+					       near ? "'?)" : "");
+		}
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
+/* ISO 639-1 codes: --lang takes any tag (it is passed to the search engines
+ * and named to the model), but an unknown two-letter one is most likely a
+ * typo, so it is warned about. */
+static const char lang_codes[] =
+	"aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu "
+	"cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi "
+	"ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks "
+	"ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl "
+	"nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl "
+	"sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve "
+	"vi vo wa wo xh yi yo za zh zu";
+
+/* --lang: a language tag such as en, zh or pt-BR (exit 2 if not shaped
+ * like one); a warning for a two-letter code that is no ISO 639-1 code. */
+static int check_lang(const char *cmd, const char *v)
+{
+	size_t k = 0, i;
+	const char *p = v;
+	char two[3];
+
+	while ((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z'))
+		k++;
+	if (k < 2 || k > 3)
+		goto bad;
+	for (p += k; *p;) {   /* -subtags: 1 to 8 letters or digits */
+		if (*p++ != '-')
+			goto bad;
+		for (i = 0; (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+			    (p[i] >= '0' && p[i] <= '9'); i++)
+			;
+		if (i < 1 || i > 8)
+			goto bad;
+		p += i;
+	}
+	if (k == 2) {
+		two[0] = (char)(v[0] | 0x20);
+		two[1] = (char)(v[1] | 0x20);
+		two[2] = '\0';
+		if (!strstr(lang_codes, two) || (strstr(lang_codes, two) - lang_codes) % 3)
+			cli_error("quarry %s: warning: '%.2s' is not an ISO 639-1 language code (en, zh, "
+				  "ja, de, fr...); using it as given\n", cmd, v);
+	}
+	return 0;
+bad:
+	return cli_usage_error(cmd, "--lang takes a language code such as en, zh or pt-BR, not '%s'", v);
+}
+
 static int parse_common(struct cli_parser *p, int id, struct common *c, const char *cmd)
 {
 	long long v;
 	char *end;
+	int taken = cli_model_opt(&c->m, cmd, id, p->value);
 
-	if (cli_model_opt(&c->m, id, p->value))
-		return 0;
+	if (taken)
+		return taken < 0 ? EXIT_USAGE : 0;
 	switch (id) {
 	case O_DEPTH:
 		if ((c->o.depth = (int)cli_parse_int(p->value, 1, RESEARCH_MAX_DEPTH)) < 1)
@@ -308,15 +388,27 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 			return cli_usage_error(cmd, "--time-limit takes a duration such as 90s or 5m");
 		c->o.time_limit_ms = (long)v;
 		return 0;
-	case O_SOURCES: c->o.sources = p->value; return 0;
-	case O_LANG: c->o.lang = p->value; return 0;
+	case O_SOURCES:
+		if (check_sources(cmd, p->value))
+			return EXIT_USAGE;
+		c->o.sources = p->value;
+		return 0;
+	case O_LANG:
+		if (check_lang(cmd, p->value))
+			return EXIT_USAGE;
+		c->o.lang = p->value;
+		return 0;
 	case O_FORMAT:
 		if (strcmp(p->value, "md") && strcmp(p->value, "markdown") && strcmp(p->value, "html") &&
 		    strcmp(p->value, "json"))
 			return cli_usage_error(cmd, "--format takes md, html or json, not '%s'", p->value);
 		c->format = p->value;
 		return 0;
-	case O_OUTPUT: c->output = p->value; return 0;
+	case O_OUTPUT:
+		if (!*p->value)
+			return cli_usage_error(cmd, "-o needs a file name (or - for standard output)");
+		c->output = p->value;
+		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;
 	case O_HOME: c->home = p->value; return 0;
@@ -326,6 +418,44 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 	case O_NO_CACHE: c->no_cache = 1; c->o.fresh = 1; return 0;
 	}
 	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
+}
+
+/* A web search named in --sources by itself (not through "web") but not
+ * set up: say which and how, instead of the general "no web search
+ * configured" (1 with the message printed). */
+static int check_named_sources(const char *cmd, const char *sources, const struct config *file)
+{
+	static const struct {
+		const char *name, *env, *cfg;
+	} need[] = {
+		{"searxng", "QUARRY_SEARXNG_URL", "searxng_url"},
+		{"brave", "QUARRY_BRAVE_API_KEY", "brave_api_key_env"},
+		{"tavily", "QUARRY_TAVILY_API_KEY", "tavily_api_key_env"},
+		{"serper", "QUARRY_SERPER_API_KEY", "serper_api_key_env"},
+	};
+	size_t i, n;
+	const char *p;
+
+	for (i = 0; sources && i < sizeof(need) / sizeof(need[0]); i++) {
+		int named = 0, set;
+		n = strlen(need[i].name);
+		for (p = sources; *p; p += strcspn(p, ","), p += *p == ',')
+			named |= strcspn(p, ",") == n && !strncmp(p, need[i].name, n);
+		if (!named)
+			continue;
+		if (i == 0) {
+			set = config_setting(file, need[i].env, need[i].cfg) != NULL;
+		} else {
+			const char *k = getenv(need[i].env), *alt = config_get(file, need[i].cfg);
+			set = (k && *k) || (alt && (k = getenv(alt)) && *k);
+		}
+		if (!set) {
+			cli_error("quarry %s: %s is not configured: set %s (see 'quarry help models')\n", cmd,
+				  need[i].name, need[i].env);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Run (or resume) and print. */
@@ -347,10 +477,12 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		c->o.allow_private = 1;
 	if (cli_model_load_file(&c->m, cmd))
 		return 1;
+	if (check_named_sources(cmd, c->o.sources, &c->m.file))
+		return 1;
 	if (c->output) {   /* say it now, not after a paid run */
 		char msg[4400];
 		if (cli_output_check(c->output, msg, sizeof(msg))) {
-			fprintf(stderr, "quarry %s: %s\n", cmd, msg);
+			cli_error("quarry %s: %s\n", cmd, msg);
 			return 1;
 		}
 	}
@@ -359,10 +491,10 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		struct q_error perr = {0};
 		if (llm_config_resolve(&probe, &c->m.ov, &c->m.file, &perr)) {
 			if (strstr(perr.msg, "no model configured")) {
-				fprintf(stderr, "quarry %s: %s; writing an extractive brief instead\n", cmd,
+				cli_error("quarry %s: %s; writing an extractive brief instead\n", cmd,
 					perr.msg);
 			} else {
-				fprintf(stderr, "quarry %s: %s\n", cmd, perr.msg);
+				cli_error("quarry %s: %s\n", cmd, perr.msg);
 				return 1;
 			}
 		} else {
@@ -376,13 +508,13 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	 * for the reply cache unless --no-cache). */
 	if (store_home(c->home, dir, sizeof(dir), &err) ||
 	    (!c->m.have_store && store_open(&c->m.store, dir, &err))) {
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
 		return 1;
 	}
 	c->m.have_store = 1;
 	if (c->events && !(events = fopen(c->events, "ae"))) {
-		fprintf(stderr, "quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
+		cli_error("quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);
 		return 1;
 	}
@@ -432,21 +564,25 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		fclose(events);
 	if (rc) {
 		if (cancel_flag || strcmp(res.status, "interrupted") == 0) {
-			fprintf(stderr, "quarry %s: interrupted; what was done is saved: resume with "
+			cli_error("quarry %s: interrupted; what was done is saved: resume with "
 				"'quarry runs resume %ld'\n", cmd, res.run_id);
 			cli_model_close(&c->m);
-			return 130;
+			return 128 + (stop_signal ? stop_signal : SIGINT);   /* 130 or 143 */
 		}
-		fprintf(stderr, "quarry %s: %s\n", cmd, err.msg);
+		cli_error("quarry %s: %s%s\n", cmd, err.msg, rc == Q_EPOLICY ?
+			  "; pass --allow-private or set QUARRY_ALLOW_PRIVATE=1 to read them" : "");
 		cli_model_close(&c->m);
 		return 1;
 	}
 	rc = emit_report(cmd, res.report, c->format, c->output);
+	if (rc && c->output && strcmp(c->output, "-"))
+		cli_error("quarry %s: the run itself is done (run %ld) and its report is stored: get it "
+			  "with 'quarry runs export %ld -o FILE'\n", cmd, res.run_id, res.run_id);
 	{
 		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
 		json_t *fig = json_object_get(res.report, "figures");
 		if (stop && *stop)
-			fprintf(stderr, "quarry %s: stopped early (%s); the report uses what was gathered\n",
+			cli_error("quarry %s: stopped early (%s); the report uses what was gathered\n",
 				cmd, stop);
 		if (c->verbose || prog.tty) {
 			char u[256] = "no model";
@@ -455,14 +591,14 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 				cli_format_usage(u, sizeof(u), t.prompt, t.cached, t.completion, t.reasoning,
 						 t.estimated_calls > 0, t.cost_usd, !t.cost_unknown);
 			}
-			fprintf(stderr, "quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
+			cli_error("quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
 				"%s\n", cmd, res.run_id, res.status,
 				json_number_value(json_object_get(fig, "seconds")),
 				(long long)json_integer_value(json_object_get(fig, "sources_read")),
 				(long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
 		}
 		if (c->output && strcmp(c->output, "-") && rc == 0)
-			fprintf(stderr, "quarry %s: report written to %s (run %ld)\n", cmd, c->output,
+			cli_error("quarry %s: report written to %s (run %ld)\n", cmd, c->output,
 				res.run_id);
 	}
 	research_result_release(&res);
@@ -537,7 +673,7 @@ static int open_db(const char *home, struct store *s)
 	char dir[4096];
 
 	if (store_home(home, dir, sizeof(dir), &err) || store_open(s, dir, &err)) {
-		fprintf(stderr, "quarry runs: %s\n", err.msg);
+		cli_error("quarry runs: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -559,7 +695,6 @@ static const char *status_now(struct store *s, long id, const char *status)
 static int runs_ls(struct store *s, int as_json)
 {
 	sqlite3_stmt *st = NULL;
-	json_t *all = json_array();
 	int any = 0;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT id, status, datetime(created, 'unixepoch'), "
@@ -569,11 +704,16 @@ static int runs_ls(struct store *s, int as_json)
 			long id = (long)sqlite3_column_int64(st, 0);
 			const char *status = status_now(s, id, (const char *)sqlite3_column_text(st, 1));
 			const char *q = (const char *)sqlite3_column_text(st, 4);
-			if (as_json) {
-				json_array_append_new(all, json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
+			if (as_json) {   /* one object per line, like `index ls --json` */
+				json_t *o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
 					(json_int_t)id, "status", status, "started",
 					(const char *)sqlite3_column_text(st, 2), "updated",
-					(const char *)sqlite3_column_text(st, 3), "question", q));
+					(const char *)sqlite3_column_text(st, 3), "question", q);
+				char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+				if (text)
+					printf("%s\n", text);
+				free(text);
+				json_decref(o);
 				continue;
 			}
 			if (!any)
@@ -584,19 +724,13 @@ static int runs_ls(struct store *s, int as_json)
 		}
 	}
 	sqlite3_finalize(st);
-	if (as_json) {
-		char *text = json_dumps(all, JSON_INDENT(2));
-		printf("%s\n", text ? text : "[]");
-		free(text);
-	} else if (!any) {
-		fprintf(stderr, "quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
-	}
-	json_decref(all);
+	if (!as_json && !any)
+		cli_error("quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
 	return 0;
 }
 
 /* `runs resume ID`: refuse a run that a live process carries; keep the
- * run's own -o and -f unless given again. */
+ * run's own -o and -f unless given again, and its --no-llm. */
 static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
 		       char *fmt_buf, size_t fmt_size)
 {
@@ -621,12 +755,14 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	sqlite3_finalize(st);
 	store_close(&s);
 	if (alive) {
-		fprintf(stderr, "quarry runs: run %ld is running in another quarry; wait for it, or "
+		cli_error("quarry runs: run %ld is running in another quarry; wait for it, or "
 			"stop it (Ctrl-C) and resume then\n", run);
 		rc = 1;
 	} else {
 		const char *o = json_string_value(json_object_get(opts, "output"));
 		const char *f = json_string_value(json_object_get(opts, "format"));
+		if (json_is_true(json_object_get(opts, "no_llm")))
+			c->o.no_llm = 1;   /* no "no model configured" warning for a --no-llm run */
 		if (!c->output && o && strlen(o) < out_size) {
 			snprintf(out_buf, out_size, "%s", o);
 			c->output = out_buf;
@@ -635,6 +771,8 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 			snprintf(fmt_buf, fmt_size, "%s", f);
 			c->format = fmt_buf;
 		}
+		if (json_is_true(json_object_get(opts, "no_llm")))
+			c->o.no_llm = 1;   /* no model needed, nor a warning that none is set */
 	}
 	json_decref(opts);
 	return rc;
@@ -665,6 +803,15 @@ int cmd_runs(int argc, char **argv)
 	}
 	if (n == 0)
 		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID, rm ID");
+	{
+		static const char *const actions[] = {"ls", "show", "export", "resume", "rm", NULL};
+		const char *near = cli_nearest(ops[0], actions);
+		size_t i;
+		for (i = 0; actions[i] && strcmp(actions[i], ops[0]); i++)
+			;
+		if (!actions[i] && near)
+			return cli_usage_error("runs", "unknown action '%s'; did you mean '%s'?", ops[0], near);
+	}
 	if (as_json && strcmp(ops[0], "ls") != 0)
 		return cli_usage_error("runs", "--json is for 'runs ls'; 'runs export ID -f json' "
 				       "gives a run as JSON");
@@ -692,7 +839,7 @@ int cmd_runs(int argc, char **argv)
 		struct q_error err = {0};
 		run = parse_id(ops[1]);
 		if (research_run_remove(&s, run, &err)) {
-			fprintf(stderr, "quarry runs: %s\n", err.msg);
+			cli_error("quarry runs: %s\n", err.msg);
 			rc = 1;
 		} else {
 			printf("removed run %ld\n", run);
@@ -701,19 +848,20 @@ int cmd_runs(int argc, char **argv)
 		run = parse_id(ops[1]);
 		if (sqlite3_prepare_v2(s.db, "SELECT status, report, question FROM runs WHERE id = ?1", -1,
 				       &st, NULL) != SQLITE_OK) {
-			fprintf(stderr, "quarry runs: %s\n", sqlite3_errmsg(s.db));
+			cli_error("quarry runs: %s\n", sqlite3_errmsg(s.db));
 			store_close(&s);
 			return 1;
 		}
 		sqlite3_bind_int64(st, 1, run);
 		if (sqlite3_step(st) != SQLITE_ROW) {
-			fprintf(stderr, "quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
+			cli_error("quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
 			rc = 1;
 		} else if (!sqlite3_column_text(st, 1)) {
 			const char *status = status_now(&s, run, (const char *)sqlite3_column_text(st, 0));
-			fprintf(stderr, "quarry runs: run %ld is %s and has no report yet%s\n", run, status,
-				strcmp(status, "done") && strcmp(status, "running") ?
-				"; finish it with 'quarry runs resume ID'" : "");
+			int resumable = strcmp(status, "done") && strcmp(status, "running");
+			cli_error("quarry runs: run %ld is %s and has no report yet%s%.0ld%s\n", run, status,
+				resumable ? "; finish it with 'quarry runs resume " : "", resumable ? run : 0,
+				resumable ? "'" : "");
 			if (strcmp(ops[0], "show") == 0)
 				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2), status);
 			rc = 1;
@@ -721,11 +869,11 @@ int cmd_runs(int argc, char **argv)
 			json_error_t jerr;
 			json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, &jerr);
 			if (!rep) {
-				fprintf(stderr, "quarry runs: run %ld's stored report is damaged\n", run);
+				cli_error("quarry runs: run %ld's stored report is damaged\n", run);
 				rc = 1;
 			} else {
 				if (strcmp(ops[0], "show") == 0)
-					fprintf(stderr, "run %ld: %s\n", run, status_now(&s, run,
+					cli_error("run %ld: %s\n", run, status_now(&s, run,
 						(const char *)sqlite3_column_text(st, 0)));
 				rc = emit_report("runs", rep, c.format, c.output);
 				json_decref(rep);

@@ -32,7 +32,8 @@ const struct command cli_commands[] = {
 	 "  --budget-tokens N      stop spending after N model tokens\n"
 	 "  --budget-usd X         stop spending after X dollars\n"
 	 "  --time-limit DURATION  e.g. 90s, 5m\n"
-	 "                         (on any budget: stop, write the best report possible, say so)\n"
+	 "                         (on any budget: stop, write the best report\n"
+	 "                         possible, say so)\n"
 	 "  --sources LIST         web, corpus, or provider names: searxng, brave,\n"
 	 "                         tavily, serper (default web,corpus)\n"
 	 "  --lang CODE            report language (default: the question's)\n"
@@ -56,10 +57,14 @@ const struct command cli_commands[] = {
 	 "examples:\n"
 	 "  quarry research 'Why did the US switch off GPS Selective Availability?'\n"
 	 "  quarry research --sources corpus --no-llm -o brief.md 'open models'\n"
-	 "  quarry research --budget-usd 0.20 -f html -o report.html 'tariffs and 10-year yields in 2018'\n"},
+	 "  quarry research --budget-usd 0.20 -f html -o report.html \\\n"
+	 "      'tariffs and 10-year yields in 2018'\n"},
 	{"runs", cmd_runs, "list, show, export, resume and remove research runs",
-	 "usage: quarry runs ls [--json] | show ID | export ID [-f md|html|json] [-o FILE] | resume ID\n"
-	 "       | rm ID\n"
+	 "usage: quarry runs ls [--json]\n"
+	 "       quarry runs show ID\n"
+	 "       quarry runs export ID [-f md|html|json] [-o FILE]\n"
+	 "       quarry runs resume ID\n"
+	 "       quarry runs rm ID\n"
 	 "\n"
 	 "Every research run is stored with its question, options, events, sources,\n"
 	 "notes, report and figures. 'resume' continues an interrupted or killed run:\n"
@@ -69,7 +74,8 @@ const struct command cli_commands[] = {
 	 "and everything kept with it (not a running one).\n"
 	 "\n"
 	 "options:\n"
-	 "  --json                 ls: the runs as a JSON array\n"
+	 "  --json                 ls: one JSON object per run per line: id,\n"
+	 "                         status, started, updated, question\n"
 	 "  -f, --format FMT       md (default), html or json (show, export, resume)\n"
 	 "  -o, --output FILE      write the report to FILE\n"
 	 "  --home DIR             the quarry database's folder\n"
@@ -114,8 +120,10 @@ const struct command cli_commands[] = {
 	 "config file: see 'quarry help models'.\n"
 	 "\n"
 	 "examples:\n"
-	 "  DEEPSEEK_API_KEY=sk-... quarry ask --no-search --provider deepseek 'Why did the US end GPS Selective Availability?'\n"
-	 "  QUARRY_LLM_BASE_URL=http://127.0.0.1:11434/v1 QUARRY_LLM_MODEL=qwen2.5 quarry ask --no-search -v 'hello'\n"},
+	 "  DEEPSEEK_API_KEY=sk-... quarry ask --no-search --provider deepseek \\\n"
+	 "      'Why did the US end GPS Selective Availability?'\n"
+	 "  QUARRY_LLM_BASE_URL=http://127.0.0.1:11434/v1 QUARRY_LLM_MODEL=qwen2.5 \\\n"
+	 "      quarry ask --no-search -v 'hello'\n"},
 	{"fetch", cmd_fetch, "fetch web pages and print their main content",
 	 "usage: quarry fetch [options] URL...\n"
 	 "\n"
@@ -200,8 +208,9 @@ const struct command cli_commands[] = {
 	 "\n"
 	 "The best passages of the local corpus for QUERY: plain words (passages\n"
 	 "with all of them first, then with any; ranked by BM25, titles and headings\n"
-	 "weigh more), \"quoted phrases\" (must match), -word (must not match). English words match their other\n"
-	 "forms (run, running); Chinese and Japanese need no spaces.\n"
+	 "weigh more), \"quoted phrases\" (must match), -word (must not match).\n"
+	 "English words match their other forms (run, running); Chinese and\n"
+	 "Japanese need no spaces.\n"
 	 "\n"
 	 "options:\n"
 	 "  -k N           number of passages (default 10)\n"
@@ -213,7 +222,7 @@ const struct command cli_commands[] = {
 	 "\n"
 	 "examples:\n"
 	 "  quarry search selective availability\n"
-	 "  quarry search '\"open models\" -weights'\n"
+	 "  quarry search '\"selective availability\" -military'\n"
 	 "  quarry search 选择可用性\n"},
 	{"models", cmd_models, "list model providers and the active configuration",
 	 "usage: quarry models [--json] [model options]\n"
@@ -227,7 +236,8 @@ const struct command cli_commands[] = {
 	 "  environment    QUARRY_LLM_PROVIDER, QUARRY_LLM_BASE_URL, QUARRY_LLM_API_KEY,\n"
 	 "                 QUARRY_LLM_MODEL, QUARRY_FAST_MODEL, QUARRY_LLM_CONTEXT,\n"
 	 "                 QUARRY_LLM_MAX_CONCURRENT, QUARRY_LLM_RPM, QUARRY_LLM_TPM,\n"
-	 "                 QUARRY_LLM_TIMEOUT, QUARRY_LLM_IDLE_TIMEOUT, QUARRY_LLM_RETRIES,\n"
+	 "                 QUARRY_LLM_TIMEOUT, QUARRY_LLM_IDLE_TIMEOUT,\n"
+	 "                 QUARRY_LLM_RETRIES,\n"
 	 "                 QUARRY_LLM_PRICE=IN,OUT[,CACHED] (USD per million tokens);\n"
 	 "                 the provider's key variable (DEEPSEEK_API_KEY, ...);\n"
 	 "                 OPENAI_BASE_URL and OPENAI_API_KEY as fallbacks\n"
@@ -236,7 +246,15 @@ const struct command cli_commands[] = {
 	 "                 api_key_env (the variable holding the key), context,\n"
 	 "                 max_concurrent, rpm, tpm, timeout, idle_timeout, retries,\n"
 	 "                 json_mode (schema|object|none), stream (1|0),\n"
-	 "                 price.MODEL = IN,OUT[,CACHED], allow_insecure_http\n"
+	 "                 price.MODEL = IN,OUT[,CACHED], allow_insecure_http;\n"
+	 "                 web search: searxng_url, brave_api_key_env, brave_url,\n"
+	 "                 tavily_api_key_env, tavily_url, serper_api_key_env,\n"
+	 "                 serper_url (the *_api_key_env keys name the variable\n"
+	 "                 holding the key)\n"
+	 "\n"
+	 "Web search, from the environment: QUARRY_SEARXNG_URL, QUARRY_BRAVE_API_KEY,\n"
+	 "QUARRY_BRAVE_URL, QUARRY_TAVILY_API_KEY, QUARRY_TAVILY_URL,\n"
+	 "QUARRY_SERPER_API_KEY, QUARRY_SERPER_URL (the variable wins over the file).\n"
 	 "\n"
 	 "Where keys go: QUARRY_LLM_API_KEY to the configured server; a provider's\n"
 	 "variable (DEEPSEEK_API_KEY, ...) only to that provider's own host;\n"
@@ -263,7 +281,7 @@ const struct command cli_commands[] = {
 	 "  --no-model-call        check the model's configuration without calling it\n"
 	 "  --home DIR             the quarry database's folder\n"
 	 CLI_MODEL_HELP},
-	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND]\n"},
+	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}
 };
@@ -287,7 +305,12 @@ static void print_overview(FILE *f)
 		QUARRY_VERSION);
 	for (c = cli_commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\nRun 'quarry help COMMAND' for a command's options and examples.\n");
+	fprintf(f, "\noptions for every command:\n"
+		   "  --color=WHEN   auto (default: on a terminal, unless NO_COLOR is set),\n"
+		   "                 always or never\n"
+		   "  -h, --help     this overview, or a command's help after its name\n"
+		   "  -V, --version  print the version\n"
+		   "\nRun 'quarry help COMMAND' for a command's options and examples.\n");
 }
 
 static int cmd_help(int argc, char **argv)
@@ -298,15 +321,17 @@ static int cmd_help(int argc, char **argv)
 		print_overview(stdout);
 		return 0;
 	}
-	if (argc > 2)
-		return cli_usage_error("help", "one command at a time, not '%s'", argv[2]);
+	if (argc > 3)   /* "help runs ls" is "runs ls --help": the command's help */
+		return cli_usage_error("help", "one command at a time, not '%s'", argv[3]);
 	c = cli_find_command(argv[1]);
 	if (!c) {
 		const char *near = nearest_command(argv[1]);
-		fprintf(stderr, "quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
+		cli_error("quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
+	if (argc == 3 && strcmp(c->name, "index") && strcmp(c->name, "runs"))
+		return cli_usage_error("help", "'%s' has no actions, so not '%s'", c->name, argv[2]);
 	fputs(c->help, stdout);
 	return 0;
 }
@@ -362,7 +387,7 @@ static int take_color_option(int *argc, char **argv)
 		else if (!strcmp(v, "never"))
 			cli_color = CLI_COLOR_NEVER;
 		else {
-			fprintf(stderr, "quarry: --color takes auto, always or never, not '%s'\n", v);
+			cli_error("quarry: --color takes auto, always or never, not '%s'\n", v);
 			return EXIT_USAGE;
 		}
 		for (j = i; j + taken <= *argc; j++)
@@ -397,7 +422,7 @@ int main(int argc, char **argv)
 	 * and curl_easy_init would otherwise run it on whichever thread came
 	 * first. */
 	if (http_global_init()) {
-		fprintf(stderr, "quarry: could not initialise libcurl (out of memory?)\n");
+		cli_error("quarry: could not initialise libcurl (out of memory?)\n");
 		return 1;
 	}
 	if (take_color_option(&argc, argv))
@@ -415,10 +440,10 @@ int main(int argc, char **argv)
 		const char *what = argv[1][0] == '-' ? "option" : "command";
 		near = argv[1][0] == '-' ? NULL : nearest_command(argv[1]);
 		if (near)
-			fprintf(stderr, "quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
+			cli_error("quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
 				what, argv[1], near);
 		else
-			fprintf(stderr, "quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
+			cli_error("quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
 		return EXIT_USAGE;
 	}
 	/* "quarry CMD [SUB...] --help" is the same as "quarry help CMD". */

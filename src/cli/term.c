@@ -4,18 +4,18 @@
  * Page text, Markdown files, file names and model replies may carry raw
  * escape sequences (ESC ] 0; title BEL, ESC [ 2 J, 8-bit CSI 0x9B) that a
  * terminal would obey. Everything from such sources goes through
- * cli_clean_write, which drops escape sequences whole (CSI up to its final
- * byte, OSC/DCS/APC strings up to BEL or ST, at most ESC_MAX_STRING
- * characters so a stray ESC cannot swallow a page), then any other C0 (but
- * tab and newline), DEL and C1 control. Dropping beats escaping them
- * visibly (^[) because the text is for reading, and JSON output keeps the
- * exact characters anyway.
+ * cli_clean_write, which feeds it to the core stripper (src/core/ctl.c:
+ * escape sequences dropped whole, then every other C0 control but tab and
+ * newline, DEL and C1) and replaces invalid UTF-8. Dropping beats
+ * escaping them visibly (^[) because the text is for reading. Extraction
+ * strips documents the same way, so JSON output holds no controls either.
  *
  * The status line (research and index progress) is cut to the window's
  * width by display width: a line one column too long wraps, and every
  * redraw then leaves a line of scrollback behind (a 100-column pane
  * collected 1,849 of them in one `index add`).
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -27,13 +27,6 @@
 enum cli_color_mode cli_color = CLI_COLOR_AUTO;
 
 static const char BOLD_ON[] = "\033[1m", BOLD_OFF[] = "\033[0m";
-
-static int is_control(uint32_t cp)
-{
-	if (cp == '\t' || cp == '\n')
-		return 0;
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
-}
 
 /* Expected length of the UTF-8 sequence starting with byte c (1 if invalid). */
 static size_t seq_len(unsigned char c)
@@ -47,94 +40,46 @@ static size_t seq_len(unsigned char c)
 	return 1;
 }
 
-/* Escape-sequence states: the whole sequence is dropped, not only its
- * ESC, so "ESC ] 0 ; title BEL" leaves no "]0;title" behind. */
-enum { ESC_NONE, ESC_SEEN, ESC_CSI, ESC_STRING, ESC_STRING_ESC };
-
-/* A control string (OSC, DCS...) longer than this was no sequence: what
- * follows is shown again, so a stray "ESC ]" cannot hide a page. */
-#define ESC_MAX_STRING 512
-
-/* Feed one code point through the escape state machine: 1 if it is text
- * to keep, 0 if it is (part of) a control. */
-static int esc_step(int *esc, int *esc_len, uint32_t cp)
+/* ctl_emit_fn writing to a FILE. */
+static void emit_file(void *arg, const char *p, size_t n)
 {
-	switch (*esc) {
-	case ESC_SEEN:
-		if (cp >= 0x20 && cp <= 0x2f && ++*esc_len < 8)
-			return 0;   /* intermediates: ESC ( B */
-		*esc = cp == '[' ? ESC_CSI : (cp == ']' || cp == 'P' || cp == '_' || cp == '^' ||
-					      cp == 'X') ? ESC_STRING : ESC_NONE;
-		*esc_len = 0;
-		if (*esc != ESC_NONE || (cp >= 0x20 && cp < 0x7f))
-			return 0;   /* a two-character escape ends with this one */
-		break;
-	case ESC_CSI:
-		if (cp >= 0x20 && cp <= 0x3f && ++*esc_len < ESC_MAX_STRING)
-			return 0;   /* parameters and intermediates */
-		*esc = ESC_NONE;
-		if (cp >= 0x40 && cp <= 0x7e)
-			return 0;   /* the final byte */
-		break;
-	case ESC_STRING:
-	case ESC_STRING_ESC:
-		if (cp == 0x07 || (*esc == ESC_STRING_ESC && cp == '\\') || cp == 0x9c) {
-			*esc = ESC_NONE;
-			return 0;
-		}
-		if (cp == 0x1b) {
-			*esc = ESC_STRING_ESC;
-			return 0;
-		}
-		*esc = ESC_STRING;
-		if (++*esc_len < ESC_MAX_STRING && !(cp < 0x20 && cp != '\t'))
-			return 0;
-		*esc = ESC_NONE;
-		break;
-	}
-	if (cp == 0x1b || cp == 0x9b || cp == 0x9d || cp == 0x90 || cp == 0x9f || cp == 0x9e) {
-		*esc = cp == 0x1b ? ESC_SEEN : cp == 0x9b ? ESC_CSI : ESC_STRING;
-		*esc_len = 0;
-		return 0;
-	}
-	return !is_control(cp);
+	fwrite(p, 1, n, (FILE *)arg);
 }
 
-/* Write code point cp (bytes p[0..k)) if the state machine keeps it. */
-static void put_cp(FILE *f, int *esc, int *esc_len, uint32_t cp, const unsigned char *p, size_t k)
+/* Write code point cp (bytes p[0..k)) if the stripper keeps it; invalid
+ * UTF-8 becomes U+FFFD. */
+static void put_cp(FILE *f, struct ctl_state *ctl, uint32_t cp, const unsigned char *p, size_t k)
 {
-	if (!esc_step(esc, esc_len, cp))
-		return;
 	if (cp == UTF8_REPLACEMENT && k == 1)
-		fputs("\xef\xbf\xbd", f);
+		ctl_feed(ctl, cp, "\xef\xbf\xbd", 3, emit_file, f);
 	else
-		fwrite(p, 1, k, f);
+		ctl_feed(ctl, cp, (const char *)p, k, emit_file, f);
 }
 
 /* Clean s[0..n) into f; returns how many trailing bytes form an incomplete
  * sequence that was not written (only when keep_tail). */
-static size_t clean_chunk(FILE *f, int *esc, int *esc_len, const unsigned char *s, size_t n,
+static size_t clean_chunk(FILE *f, struct ctl_state *ctl, const unsigned char *s, size_t n,
 			  int keep_tail, int bold)
 {
 	size_t i = 0, k;
 	uint32_t cp;
 
 	while (i < n) {
-		if (bold && *esc == ESC_NONE && s[i] == 0x1b && n - i >= 4 &&
+		if (bold && ctl_idle(ctl) && s[i] == 0x1b && n - i >= 4 &&
 		    (!memcmp(s + i, BOLD_ON, 4) || !memcmp(s + i, BOLD_OFF, 4))) {
 			fwrite(s + i, 1, 4, f);
 			i += 4;
 			continue;
 		}
 		if (s[i] < 0x80) {
-			put_cp(f, esc, esc_len, s[i], s + i, 1);
+			put_cp(f, ctl, s[i], s + i, 1);
 			i++;
 			continue;
 		}
 		if (keep_tail && seq_len(s[i]) > n - i)
 			return n - i;
 		k = utf8_decode(s + i, n - i, &cp);
-		put_cp(f, esc, esc_len, cp, s + i, k);
+		put_cp(f, ctl, cp, s + i, k);
 		i += k;
 	}
 	return 0;
@@ -146,8 +91,11 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 	size_t left;
 
 	if (!st) {
-		int esc = ESC_NONE, esc_len = 0;
-		clean_chunk(f, &esc, &esc_len, u, n, 0, 0);
+		struct ctl_state ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		clean_chunk(f, &ctl, u, n, 0, 0);
+		ctl_end(&ctl, emit_file, f);
 		return;
 	}
 	/* Complete the carried sequence from the front of s. */
@@ -159,10 +107,10 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 		}
 		if (st->n < need && !n)
 			return;   /* still incomplete */
-		clean_chunk(f, &st->esc, &st->esc_len, st->carry, st->n, 0, 0);
+		clean_chunk(f, &st->ctl, st->carry, st->n, 0, 0);
 		st->n = 0;
 	}
-	left = clean_chunk(f, &st->esc, &st->esc_len, u, n, 1, 0);
+	left = clean_chunk(f, &st->ctl, u, n, 1, 0);
 	if (left) {
 		memcpy(st->carry, u + n - left, left);
 		st->n = left;
@@ -171,42 +119,93 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 
 void cli_clean_write_marked(FILE *f, const char *s, size_t n)
 {
-	int esc = ESC_NONE, esc_len = 0;
+	struct ctl_state ctl;
 
-	clean_chunk(f, &esc, &esc_len, (const unsigned char *)s, n, 0, 1);
+	memset(&ctl, 0, sizeof(ctl));
+	clean_chunk(f, &ctl, (const unsigned char *)s, n, 0, 1);
+	ctl_end(&ctl, emit_file, f);
 }
 
 void cli_clean_flush(struct cli_clean_state *st, FILE *f)
 {
-	if (st && st->n) {
-		clean_chunk(f, &st->esc, &st->esc_len, st->carry, st->n, 0, 0);
+	if (!st)
+		return;
+	if (st->n) {
+		clean_chunk(f, &st->ctl, st->carry, st->n, 0, 0);
 		st->n = 0;
+	}
+	ctl_end(&st->ctl, emit_file, f);
+}
+
+/* Bounded output for cli_clean: newlines become nothing (a message is
+ * one line), and output stops at a character boundary before cap. */
+struct bounded {
+	char *buf;
+	size_t cap, o;
+	int full;
+};
+
+static void emit_bounded(void *arg, const char *p, size_t n)
+{
+	struct bounded *b = arg;
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n && !b->full) {
+		k = utf8_decode((const unsigned char *)p + i, n - i, &cp);
+		if (cp != '\n') {
+			if (b->o + k >= b->cap) {
+				b->full = 1;
+				break;
+			}
+			memcpy(b->buf + b->o, p + i, k);
+			b->o += k;
+		}
+		i += k;
 	}
 }
 
 const char *cli_clean(char *buf, size_t cap, const char *s)
 {
 	const unsigned char *u = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)u), i = 0, o = 0, k;
-	int esc = ESC_NONE, esc_len = 0;
+	size_t n = strlen((const char *)u), i = 0, k;
+	struct bounded b = { buf, cap, 0, 0 };
+	struct ctl_state ctl;
 	uint32_t cp;
 
 	if (!cap)
 		return buf;
-	while (i < n) {
+	memset(&ctl, 0, sizeof(ctl));
+	while (i < n && !b.full) {
 		k = utf8_decode(u + i, n - i, &cp);
-		if (esc_step(&esc, &esc_len, cp) && cp != '\n') {
-			char enc[4];
-			size_t m = utf8_encode(cp, enc);
-			if (o + m >= cap)
-				break;
-			memcpy(buf + o, enc, m);
-			o += m;
-		}
+		if (cp == UTF8_REPLACEMENT && k == 1)
+			ctl_feed(&ctl, cp, "\xef\xbf\xbd", 3, emit_bounded, &b);
+		else
+			ctl_feed(&ctl, cp, (const char *)u + i, k, emit_bounded, &b);
 		i += k;
 	}
-	buf[o] = '\0';
+	ctl_end(&ctl, emit_bounded, &b);
+	buf[b.o] = '\0';
 	return buf;
+}
+
+void cli_verror(const char *fmt, va_list ap)
+{
+	char buf[CLI_ERROR_MAX];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n < 0)
+		return;
+	cli_clean_write(NULL, stderr, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_verror(fmt, ap);
+	va_end(ap);
 }
 
 int cli_term_width(int fd)

@@ -6,15 +6,18 @@
 #ifndef Q_CLI_TERM_H
 #define Q_CLI_TERM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "../core/ctl.h"
 
 /* Carry for cli_clean_write across calls (a streamed reply may split a
  * UTF-8 sequence between chunks). Zero-initialise. */
 struct cli_clean_state {
 	unsigned char carry[4];
 	size_t n;
-	int esc, esc_len;   /* inside an escape sequence, and how far */
+	struct ctl_state ctl;   /* inside an escape sequence, and how far */
 };
 
 /*
@@ -37,6 +40,14 @@ void cli_clean_write_marked(FILE *f, const char *s, size_t n);
 /* s (NULL: "") without controls, in buf (cap bytes, cut at a character
  * boundary): for untrusted names in messages. Returns buf. */
 const char *cli_clean(char *buf, size_t cap, const char *s);
+
+/* Print a message to stderr with controls removed (newlines kept): every
+ * message that may hold untrusted text (file names, URLs, server and model
+ * replies, command names) goes through here, so none can retitle the
+ * window or ring the bell. Messages longer than CLI_ERROR_MAX are cut. */
+#define CLI_ERROR_MAX 8192
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Columns of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80. */
 int cli_term_width(int fd);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../core/alloc.h"
+#include "../core/ctl.h"
 #include "../core/qbuf.h"
 #include "../core/utf8.h"
 #include "charset.h"
@@ -294,6 +295,23 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 	return doc_extract_plain(data, len, opt, out, err);
 }
 
+/* Terminal control sequences out of everything extracted, in one place for
+ * every reader: a page's "ESC [ 2 J" or OSC 8 link would otherwise reach
+ * the terminal as "[2J" residue, and JSON output as raw DEL and C1. HTML
+ * and text are also stripped before parsing, since the HTML parser drops a
+ * bare ESC and leaves the rest of its sequence as text. */
+static void strip_controls(struct q_doc *d)
+{
+	char *fields[] = { d->title, d->author, d->date, d->lang, d->site_name, d->description };
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i])
+			ctl_strip(fields[i], strlen(fields[i]));
+	if (d->text)
+		d->text_len = ctl_strip(d->text, d->text_len);
+}
+
 static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt,
 			     struct q_doc *out, struct q_error *err)
 {
@@ -325,6 +343,8 @@ static int doc_extract_plain(const char *data, size_t len, const struct doc_opti
 	charset_detect(data, len, label[0] ? label : NULL, out->kind == DOC_KIND_HTML, out->charset);
 	qbuf_init(&utf8, len > DOC_MAX_TEXT_BYTES ? len * 4 : DOC_MAX_TEXT_BYTES * 4);
 	rc = charset_to_utf8(data, len, out->charset, &utf8, err);
+	if (!rc && utf8.data)   /* before parsing: libxml2 drops a bare ESC but keeps "[2J" */
+		utf8.len = ctl_strip(utf8.data, utf8.len);
 	if (!rc) {
 		if (out->kind == DOC_KIND_HTML)
 			rc = html_extract(qbuf_cstr(&utf8), utf8.len, opt, out, err);
@@ -337,6 +357,7 @@ done:
 		doc_release(out);
 		return rc;
 	}
+	strip_controls(out);
 	return 0;
 }
 

@@ -31,7 +31,12 @@
  *     to <main>/role=main/<article>, else the body, minus boilerplate.
  *  6. Render it (html_render.c), leaving out chrome inside it: comment
  *     sections (kept on discussions), link lists, quoted posts, labels,
- *     paragraphs said before.
+ *     paragraphs said before. Where the content holds the article's own
+ *     container (itemprop=articleBody, "entry-content", or an <article>
+ *     with 40% of its prose), the text ends with that container: what
+ *     follows it in the content is teasers and related lists. Taking the
+ *     container alone was tried and lost the lead paragraphs templates
+ *     put above it.
  *
  * Rejected: trafilatura's XPath cascade (many site-specific rules, slow
  * to evaluate per node), and pure readability scoring (one best paragraph
@@ -506,6 +511,7 @@ static void classify_block(struct nstat *s)
 	     (nonlink >= GOOD_SENTENCE_CHARS && s->own_punct > 0))) {
 		s->good += nonlink;
 		s->bad += s->own_link;
+		s->flags |= NS_PROSE;
 	} else {
 		s->bad += s->own_text;
 	}
@@ -518,7 +524,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
 	if (parent)
-		s->flags = parent->flags & (NS_INLINK | NS_PRE);
+		s->flags = parent->flags & (NS_INLINK | NS_PRE | NS_NOSCRIPT);
 	if ((bits & T_DROP) || is_hidden(n, styled_ok)) {
 		s->flags |= NS_REMOVED;
 		return;
@@ -535,6 +541,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	}
 	if (tag_is(n, "pre"))
 		s->flags |= NS_PRE;
+	if (tag_is(n, "noscript"))
+		s->flags |= NS_NOSCRIPT;
 	switch (says_comments(n)) {
 	case 2:
 		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
@@ -610,7 +618,8 @@ static void add_text(xmlNode *t)
 	if (!t->parent || !t->parent->_private || !t->content)
 		return;
 	ps = ns(t->parent);
-	if ((ps->flags & NS_REMOVED) || !ps->block)
+	if ((ps->flags & NS_REMOVED) || !ps->block ||
+	    ((ps->flags & NS_NOSCRIPT) && html_text_is_markup((const char *)t->content)))
 		return;
 	w = text_weight((const char *)t->content, &punct, &code, &ps->last);
 	if (w <= 0)
@@ -791,6 +800,81 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 	return best;
 }
 
+/* Class tokens that article templates (WordPress, Drupal, news CMSes)
+ * give the element holding the article's own text, without headline,
+ * teasers or trailing lists. */
+static const char *const body_classes[] = {
+	"entry-content", "article-content", "article-body", "articlebody", "article__body",
+	"article-text", "article__text", "article__content", "article_body", "articletext",
+	"post-content", "post-body", "post-entry", "post__content", "story-body", "story-content",
+	"td-post-content", "field--name-body", "field-name-body", "news-text", "entry-body",
+	"single-post-content", "blog-post-content", "c-article-body", "article-body-content",
+	"body-text", "text-formatted", NULL
+};
+/* The article's container replaces a best node when it holds at least
+ * this share of the best node's prose. */
+#define BODY_MIN_SHARE 0.4f
+
+/* 1 if n is marked as the article's body (itemprop or a template class). */
+static int says_article_body(const xmlNode *n)
+{
+	const char *v = html_attr(n, "itemprop"), *p;
+	char w[64];
+	int i;
+
+	if (v && !strcasecmp(v, "articleBody"))
+		return 1;
+	if (!(v = html_attr(n, "class")))
+		return 0;
+	for (p = v; *p; ) {
+		size_t k = 0;
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+			if (k < sizeof(w) - 1)
+				w[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+			p++;
+		}
+		w[k] = '\0';
+		for (i = 0; k && body_classes[i]; i++)
+			if (!strcmp(w, body_classes[i]))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * News and blog templates mark the element that holds the article's own
+ * text; the best-scoring element often also holds the headline block,
+ * "read more" teasers and lists after the text. Take the marked element
+ * with the most prose inside best when it carries most of best's prose.
+ */
+static xmlNode *article_body(xmlNode *best)
+{
+	xmlNode *n, *pick = NULL, *article = NULL;
+
+	for (n = best->children ? best->children : NULL; n; ) {
+		int descend = 1;
+		if (n->type == XML_ELEMENT_NODE) {
+			struct nstat *s = ns(n);
+			if (!s || (s->flags & (NS_REMOVED | NS_BOILER)))
+				descend = 0;
+			else if (s->good >= MIN_PROSE_CHARS && says_article_body(n) &&
+				 (!pick || s->good > ns(pick)->good))
+				pick = n;
+			else if (s->good >= MIN_PROSE_CHARS && tag_is(n, "article") &&
+				 (!article || s->good > ns(article)->good))
+				article = n;
+		}
+		n = tree_next(n, best, descend);
+	}
+	if (pick && ns(pick)->good >= BODY_MIN_SHARE * ns(best)->good)
+		return pick;
+	if (article && ns(article)->good >= BODY_MIN_SHARE * ns(best)->good)
+		return article;
+	return NULL;
+}
+
 /* Addresses of discussion pages: forum software and comment threads. */
 static int url_says_forum(const char *url)
 {
@@ -822,11 +906,13 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 			     struct qbuf *b)
 {
 	xmlNode *main_node = best_node(root, page_lambda(out->page_type));
+	xmlNode *body_end;
 
 	if (!main_node)
 		main_node = fallback_node(root);
 	else
 		main_node = widen_for_listing(root, main_node);
+	body_end = article_body(main_node);
 #ifdef HTML_EXTRACT_DEBUG
 	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
 	if (getenv("QDEBUG")) {
@@ -837,7 +923,7 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 	}
 #endif
 	/* A thread's title is its opening question: kept in the text. */
-	return html_render(main_node, opt ? opt->format : DOC_FORMAT_TEXT,
+	return html_render(main_node, body_end, opt ? opt->format : DOC_FORMAT_TEXT,
 			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
 }
 

@@ -39,6 +39,8 @@ struct nstat {
 #define NS_COMMENTS 0x40 /* class or id says reader comments */
 #define NS_NEVER   0x80  /* with NS_BOILER: never content, however long */
 #define NS_COMMENT_SECTION 0x100 /* a blog's comment section (id=comments...) */
+#define NS_NOSCRIPT 0x200 /* inside <noscript> */
+#define NS_PROSE   0x400  /* the block's own text reads as content */
 
 static inline struct nstat *ns(const xmlNode *n)
 {
@@ -55,6 +57,20 @@ static inline int tag_is(const xmlNode *n, const char *name)
 		b++;
 	}
 	return *a == *b;
+}
+
+/*
+ * Text inside <noscript> that is markup ("<img height=\"1\" ...>"): pages
+ * built by script frameworks escape the fallback markup, so the parser
+ * sees it as text; a browser never shows it. Kept text inside <noscript>
+ * (forum software serves posts there) does not start with a tag.
+ */
+static inline int html_text_is_markup(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	return s[0] == '<' && ((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') ||
+			       s[1] == '/' || s[1] == '!');
 }
 
 /* The next node in document order; stays inside root. descend=0 skips
@@ -82,8 +98,10 @@ void html_node_text(const xmlNode *n, struct qbuf *b, size_t max_bytes);
 /* Fill title/author/date/lang/site_name/description of out. */
 int html_meta_extract(xmlDoc *doc, struct q_doc *out);
 
-/* Render root's subtree into out (format, title to skip if it repeats). */
-int html_render(xmlNode *root, enum doc_format format, const char *title,
+/* Render root's subtree into out (format, title to skip if it repeats).
+ * end, if not NULL, is a descendant of root after which nothing more is
+ * rendered (the article's own container: what follows it is teasers). */
+int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const char *title,
 		enum doc_page_type page_type, struct qbuf *out);
 
 /* Limits on what one page may make the parser do (html_parse.c; the

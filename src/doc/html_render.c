@@ -7,8 +7,13 @@
  * text mode. Chrome inside the content is skipped: boilerplate subtrees
  * (a share bar in an article), comment sections below an article, link
  * lists without prose, quoted posts in a discussion, labels on prose
- * pages, and paragraphs said before. The walk is iterative, like the
- * scorer's.
+ * pages, and paragraphs said before. On prose pages also one-link
+ * teasers ("Read more: ..."), teaser lists, photo captions and credits,
+ * subscription prompts, date lines and small print; a "Related"-style
+ * heading skips the box it heads; nothing after the article's own
+ * container is rendered and, before it, only headings and prose (figures
+ * per rule: docs/BENCHMARKS.md, article section). The walk is iterative,
+ * like the scorer's.
  */
 #include <string.h>
 
@@ -32,13 +37,81 @@
 #define LINK_LIST_MIN_CHARS 30.0f
 #define LINK_LIST_SHARE 0.6f
 #define LINK_LIST_MIN_ANCHORS 2
+/* A block with this many links making this share of its text is a
+ * list of teasers, even with a summary under each link. */
+#define TEASER_LIST_MIN_ANCHORS 3
+#define TEASER_LIST_SHARE 0.55f
+/* A block without prose whose text is this share link is a teaser. */
+#define TEASER_LINK_SHARE 0.35f
+/* A caption-classed element longer than this is not a caption. */
+#define CAPTION_MAX_CHARS 300.0f
 /* A paragraph of at least this many bytes is said once: pages repeat
  * whole sections for other screen sizes or in hidden tabs. */
 #define REPEAT_MIN_BYTES 40
 
+/* A heading or short line starting with one of these, once this much
+ * text is out, opens the lists that follow an article ("Related",
+ * "Mehr zum Thema"): nothing after it is rendered. Lower-case; the
+ * line is compared with ASCII letters lower-cased. */
+#define END_MIN_BYTES 400
+#define END_LINE_MAX_BYTES 80
+/* ... and holding little more than the phrase ("Related articles", not
+ * "Recommended configuration"). */
+#define END_LINE_SLACK_BYTES 16
+static const char *const end_phrases[] = {
+	"related", "read more", "read also", "also read", "more from", "more on this", "more stories",
+	"more news", "you may also like", "you might also like", "you may like", "recommended",
+	"most popular", "most read", "popular posts", "popular stories", "trending", "see also",
+	"further reading", "latest news", "latest stories", "top stories", "more to read",
+	"leave a reply", "leave a comment", "comments", "share this", "about the author",
+	"mehr zum thema", "das könnte sie auch", "das könnte dich auch",
+	"auch interessant", "weitere beiträge", "weitere artikel", "weitere meldungen",
+	"weitere nachrichten", "siehe auch", "lesen sie auch", "lesen sie mehr", "schon gelesen",
+	"verwandte", "ähnliche", "Ähnliche", "meistgelesen", "beliebte", "empfehlungen", "kommentare",
+	"kommentar schreiben", "diesen artikel teilen", "artikel teilen", "über den autor", "Über den autor",
+	"notas relacionadas", "noticias relacionadas", "también te puede interesar",
+	"te puede interesar", "le puede interesar", "lee también", "lea también",
+	"más noticias", "lo más leído", "artículos relacionados",
+	"comentarios", "à lire aussi", "lire aussi", "sur le même sujet",
+	"articles similaires", "vous aimerez aussi", "commentaires", "leggi anche",
+	"articoli correlati", "czytaj także", "zobacz także", "przeczytaj także",
+	"相关", "热门", NULL
+};
+
+/* A short line starting with one of these is a photo credit. */
+#define CREDIT_LINE_MAX_BYTES 100
+static const char *const credit_starts[] = {
+	"foto:", "fotos:", "foto ", "bild:", "bilder:", "photo:", "photos:", "photo by", "image:",
+	"images:", "image by", "credit:", "credits:", "picture:", "quelle:", "source:", "©", "(c)",
+	"getty images", "imago", "imagen:", "crédito:", "créditos:", "fot.", "zdjęcie:",
+	"źródło:", "illustration:", "grafik:", NULL
+};
+
+/* A date line is at most this long, with at most this many letters (a
+ * month's name). */
+#define DATE_LINE_MAX_BYTES 40
+#define DATE_LINE_MAX_LETTERS 10
+/* A short line holding one of these asks the reader to subscribe,
+ * follow or share, or is small print: not the article. */
+#define PROMPT_LINE_MAX_BYTES 200
+static const char *const prompt_words[] = {
+	"subscribe", "subscriber", "newsletter", "follow us", "sign up for", "share this",
+	"abonnieren", "abonniere", "abonnent", "folgen sie uns", "folge uns", "jetzt teilen",
+	"suscríbete", "suscribete", "suscríbase", "síguenos", "abonnez-vous", "suivez-nous",
+	"iscriviti", "seguici", "zapisz się", "obserwuj nas",
+	/* ... or is the site's own small print */
+	"cookies", "all rights reserved", "alle rechte vorbehalten", "derechos reservados",
+	"droits réservés", "app store", "google play", NULL
+};
+
 struct render {
 	struct qbuf *out;
 	xmlNode *root;           /* the content element being rendered */
+	const xmlNode *end;      /* nothing after this one is rendered; may be NULL */
+	int ended;               /* end has been left, or an end line seen */
+	xmlNode *para_node;      /* the block the paragraph being built began in */
+	const xmlNode *skip;     /* nothing is rendered until this one is left */
+	int body_entered;        /* end (the article's container) has been entered */
 	struct qbuf para;        /* the paragraph being built */
 	enum doc_format format;
 	const char *title;       /* skip the first heading equal to this */
@@ -89,6 +162,104 @@ static int said_before(struct render *r, const char *s, size_t n)
 	return 0;
 }
 
+/* 1 if the paragraph p is a photo credit on a prose page. */
+static int is_credit_line(const struct render *r, const struct qbuf *p)
+{
+	char low[CREDIT_LINE_MAX_BYTES + 1];
+	size_t i;
+
+	if (!r->prose_page || r->heading || r->in_pre || p->len > CREDIT_LINE_MAX_BYTES ||
+	    r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	for (i = 0; i < p->len; i++)
+		low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32 : p->data[i]);
+	low[i] = '\0';
+	for (i = 0; credit_starts[i]; i++)
+		if (!strncmp(low, credit_starts[i], strlen(credit_starts[i])))
+			return 1;
+	return 0;
+}
+
+/* 1 if the paragraph p is a short subscription, follow or share prompt. */
+static int is_prompt_line(const struct render *r, const struct qbuf *p)
+{
+	char low[PROMPT_LINE_MAX_BYTES + 1];
+	size_t i;
+
+	if (!r->prose_page || r->in_pre || p->len > PROMPT_LINE_MAX_BYTES ||
+	    r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	for (i = 0; i < p->len; i++)
+		low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32 : p->data[i]);
+	low[i] = '\0';
+	for (i = 0; prompt_words[i]; i++)
+		if (strstr(low, prompt_words[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 if the paragraph p is a bare date or time line ("03.04.2020",
+ * "19:49", "Jan 13, 2022") on a prose page: the page's dateline or a
+ * teaser's, kept in the metadata, not the text. */
+static int is_date_line(const struct render *r, const struct qbuf *p)
+{
+	size_t i, letters = 0, digits = 0;
+
+	if (!r->prose_page || r->in_pre || r->heading || r->prefix || p->len > DATE_LINE_MAX_BYTES ||
+	    r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	for (i = 0; i < p->len; i++) {
+		unsigned char c = (unsigned char)p->data[i];
+		if (c >= '0' && c <= '9')
+			digits++;
+		else if ((c | 32) >= 'a' && (c | 32) <= 'z')
+			letters++;
+		else if (c >= 0xC0)
+			letters++;
+	}
+	return digits >= 2 && letters <= DATE_LINE_MAX_LETTERS;
+}
+
+/* 1 if the paragraph p opens the lists after an article (end_phrases). */
+static int is_end_line(const struct render *r, const struct qbuf *p)
+{
+	char low[END_LINE_MAX_BYTES + 1];
+	size_t i;
+
+	if (r->out->len < END_MIN_BYTES || p->len > END_LINE_MAX_BYTES ||
+	    r->page_type == DOC_PAGE_FORUM || !r->prose_page || r->in_pre)
+		return 0;
+	if (!r->heading && (r->prefix || p->len > 40))
+		return 0;
+	for (i = 0; i < p->len; i++)
+		low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32 : p->data[i]);
+	low[i] = '\0';
+	for (i = 0; end_phrases[i]; i++) {
+		size_t k = strlen(end_phrases[i]);
+		if (p->len <= k + END_LINE_SLACK_BYTES && !strncmp(low, end_phrases[i], k))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * An end line heads a box of teasers: skip the rest of the element that
+ * holds it (wrappers around the line alone do not count). When that is
+ * the content element itself, the article is over.
+ */
+static void skip_section(struct render *r)
+{
+	xmlNode *box = r->para_node;
+
+	while (box && box != r->root && box->parent && box->parent->_private &&
+	       ns(box->parent)->text <= ns(box)->text + 1)
+		box = box->parent;
+	if (!box || box == r->root || !box->parent || box->parent == r->root)
+		r->ended = 1;
+	else
+		r->skip = box->parent;
+}
+
 static void emit_para(struct render *r)
 {
 	struct qbuf *o = r->out;
@@ -98,6 +269,12 @@ static void emit_para(struct render *r)
 
 	qbuf_rtrim(p, " \n");
 	if (p->len == 0)
+		goto done;
+	if (is_end_line(r, p)) {
+		skip_section(r);
+		goto done;
+	}
+	if (is_credit_line(r, p) || is_prompt_line(r, p) || is_date_line(r, p))
 		goto done;
 	if (p->len >= REPEAT_MIN_BYTES && !r->in_pre && said_before(r, p->data, p->len))
 		goto done;
@@ -210,6 +387,7 @@ static void enter(struct render *r, xmlNode *n)
 	if (!(ns(n)->flags & NS_BLOCK))
 		return;
 	emit_para(r);
+	r->para_node = n;
 	if (tag_is(n, "ul") || tag_is(n, "ol")) {
 		r->list_depth++;
 	} else if (tag_is(n, "li")) {
@@ -306,10 +484,17 @@ static int is_link_list(const xmlNode *n, const struct render *r)
 {
 	const struct nstat *s = ns(n);
 
-	if (!r->prose_page || !(s->flags & NS_BLOCK) || s->anchors < LINK_LIST_MIN_ANCHORS ||
-	    tag_is(n, "p") || html_heading_level(n))
+	if (!r->prose_page || !(s->flags & NS_BLOCK) || s->anchors < 1)
 		return 0;
-	return s->text >= LINK_LIST_MIN_CHARS && s->link >= LINK_LIST_SHARE * s->text && s->good <= 0;
+	/* A block without prose that is mostly one link: "Read more:
+	 * <headline>". A sentence may be one long link: it ends like one. */
+	if (s->anchors < LINK_LIST_MIN_ANCHORS || tag_is(n, "p") || html_heading_level(n))
+		return s->good <= 0 && s->link >= TEASER_LINK_SHARE * s->text &&
+		       !(s->last == '.' || s->last == '!' || s->last == '?' || s->last == 0x3002);
+	if (s->text >= LINK_LIST_MIN_CHARS && s->link >= LINK_LIST_SHARE * s->text && s->good <= 0)
+		return 1;
+	/* Teaser cards: a headline link and a line of summary each. */
+	return s->anchors >= TEASER_LIST_MIN_ANCHORS && s->link >= TEASER_LIST_SHARE * s->text;
 }
 
 /* In a discussion, a quoted earlier post repeats text that is already
@@ -324,20 +509,59 @@ static int is_forum_quote(const xmlNode *n, const struct render *r)
 	return c && strcasestr(c, "quote");
 }
 
+/*
+ * Before the article's own container (when the page marks one) come the
+ * headline, the lead and the lines around them: date, byline, category,
+ * "3 min read". Only headings and prose are kept there.
+ */
+static int is_before_body_chrome(const xmlNode *t, const struct render *r)
+{
+	const xmlNode *b;
+
+	if (!r->end || r->body_entered || !t->parent || !t->parent->_private)
+		return 0;
+	b = ns(t->parent)->block;
+	if (!b || !b->_private)
+		return 0;
+	return !(ns(b)->flags & NS_PROSE) && !html_heading_level(b);
+}
+
+/* On a prose page, a photo's caption and credit ("Foto: dpa", "Getty
+ * Images") are not the article's text. */
+static int is_caption(const xmlNode *n, const struct render *r)
+{
+	const char *c;
+
+	if (!r->prose_page || r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	if (tag_is(n, "figcaption"))
+		return 1;
+	if (ns(n)->text >= CAPTION_MAX_CHARS)
+		return 0;
+	c = html_attr(n, "class");
+	return c && (strcasestr(c, "caption") || strcasestr(c, "credit"));
+}
+
 static int render_visit(xmlNode *n, void *ctx)
 {
 	struct render *r = ctx;
 
+	if (r->ended || r->skip)
+		return 0;
 	if (n->type == XML_ELEMENT_NODE && n->_private) {
 		uint16_t f = ns(n)->flags;
 		if (!(f & NS_REMOVED) &&
 		    (n == r->root || (!(f & NS_BOILER) && !is_appendix_comments(n, r->root, r->page_type) &&
-				      !is_link_list(n, r) && !is_forum_quote(n, r)))) {
+				      !is_link_list(n, r) && !is_forum_quote(n, r) && !is_caption(n, r)))) {
+			if (n == r->end)
+				r->body_entered = 1;
 			enter(r, n);
 			return 1;
 		}
 	} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-		   n->content && !(r->prose_page && is_label_text(n))) {
+		   n->content && !(r->prose_page && is_label_text(n)) && !is_before_body_chrome(n, r) &&
+		   !(n->parent && n->parent->_private && (ns(n->parent)->flags & NS_NOSCRIPT) &&
+		     html_text_is_markup((const char *)n->content))) {
 		add_text(r, (const char *)n->content);
 	}
 	return 0;
@@ -345,10 +569,21 @@ static int render_visit(xmlNode *n, void *ctx)
 
 static void render_leave(xmlNode *n, void *ctx)
 {
-	leave(ctx, n);
+	struct render *r = ctx;
+
+	if (r->ended)
+		return;
+	if (r->skip) {
+		if (n != r->skip)
+			return;
+		r->skip = NULL;
+	}
+	leave(r, n);
+	if (n == r->end)
+		r->ended = 1;
 }
 
-int html_render(xmlNode *root, enum doc_format format, const char *title,
+int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const char *title,
 		enum doc_page_type page_type, struct qbuf *out)
 {
 	struct render r;
@@ -365,6 +600,7 @@ int html_render(xmlNode *root, enum doc_format format, const char *title,
 		       page_type == DOC_PAGE_FORUM || page_type == DOC_PAGE_PRODUCT;
 	qbuf_init(&r.para, out->max);
 	r.root = root;
+	r.end = end;
 	xml_walk(root, render_visit, render_leave, &r);
 	emit_para(&r);
 	if (r.para.err && !out->err)

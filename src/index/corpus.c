@@ -536,8 +536,12 @@ static void walk(struct add_run *r, const char *dir, int depth)
 		errno = 0;
 		if (r->fatal || !(de = readdir(d)))
 			break;
-		if (de->d_name[0] == '.')
-			continue;   /* hidden files and folders, ".", ".." */
+		if (de->d_name[0] == '.') {   /* hidden files and folders, ".", ".." */
+			if (r->fn && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path))
+				r->fn(r->ctx, CORPUS_SKIPPED, path, CORPUS_WHY_HIDDEN);   /* for -v, uncounted */
+			continue;
+		}
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
 			walk_error(r, dir, "a name in it is too long", ENAMETOOLONG);
 			continue;

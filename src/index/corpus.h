@@ -56,6 +56,9 @@ enum corpus_event {
 
 /* Per file, as it is handled; why is NULL or a reason ("hidden",
  * "unsupported type .png", the extraction error). */
+/* The why of a hidden file or folder passed over: reported to the progress
+ * function only (it is no skipped document and is not counted). */
+#define CORPUS_WHY_HIDDEN "hidden"
 typedef void (*corpus_progress_fn)(void *ctx, enum corpus_event ev, const char *path,
 				   const char *why);
 

@@ -387,6 +387,87 @@ static int rank_into(struct store *s, const char *fts, int all_common, int k,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* The UTF-8 character that ends s[0..n): its length, and its code point
+ * in *cp (0 when none or not valid). */
+static size_t last_char(const char *s, size_t n, uint32_t *cp)
+{
+	size_t k = 1;
+
+	*cp = 0;
+	if (n == 0)
+		return 0;
+	while (k < 4 && k < n && ((unsigned char)s[n - k] & 0xC0) == 0x80)
+		k++;
+	if (utf8_decode((const unsigned char *)s + n - k, k, cp) != k)
+		*cp = 0;
+	return k;
+}
+
+/* Would the highlight that ends after b's last character take in the
+ * character at next too? Yes when both are CJK and the two together are a
+ * bigram of the query. Returns the length of the character to take, or 0. */
+static size_t cjk_extends(const struct qbuf *b, const char *next, size_t n, const char *query)
+{
+	char pair[9];
+	uint32_t cp_prev, cp_next = 0;
+	size_t lp = last_char(b->data ? b->data : "", b->len, &cp_prev), ln;
+
+	if (!lp || !utf8_is_cjk(cp_prev) || n == 0 || (unsigned char)next[0] < 0xE3)
+		return 0;
+	ln = utf8_decode((const unsigned char *)next, n, &cp_next);
+	if (!ln || ln > 4 || !utf8_is_cjk(cp_next))
+		return 0;
+	memcpy(pair, b->data + b->len - lp, lp);
+	memcpy(pair + lp, next, ln);
+	pair[lp + ln] = '\0';
+	return strstr(query, pair) ? ln : 0;
+}
+
+/*
+ * FTS5 highlights the token at each matched position but skips colocated
+ * tokens, and a CJK bigram is colocated with its first character's
+ * unigram (tokenize.c). So a bigram match shows as its first character
+ * only: "[选][择][可][用]性" for 选择可用性, "[选择可用]性" for the phrase.
+ * Here each highlight takes in the next character when the two form a
+ * bigram of the query, and highlights that touch are merged:
+ * "[选择可用性]". Returns a new string (caller frees), or NULL on no memory.
+ */
+static char *snippet_join_cjk(const char *snip, const char *query, const char *open,
+			      const char *close)
+{
+	size_t n = strlen(snip), lo = strlen(open), lc = strlen(close), i = 0;
+	struct qbuf b;
+
+	/* every extension takes a character the snippet already has */
+	qbuf_init(&b, n + 16);
+	while (i < n) {
+		size_t j, ext;
+		if (lc == 0 || strncmp(snip + i, close, lc) != 0) {
+			qbuf_addc(&b, snip[i++]);
+			continue;
+		}
+		j = i + lc;
+		for (;;) {
+			if (lo && strncmp(snip + j, open, lo) == 0) {
+				j += lo;   /* touching highlights: one */
+				break;
+			}
+			if ((ext = cjk_extends(&b, snip + j, n - j, query)) == 0) {
+				qbuf_add(&b, close, lc);
+				break;
+			}
+			qbuf_add(&b, snip + j, ext);
+			j += ext;
+		}
+		i = j;
+	}
+	if (b.err) {
+		qbuf_release(&b);
+		return NULL;
+	}
+	return qbuf_detach(&b, NULL);
+}
+
 int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
 		  const char *mark_close, struct search_hit **hits_out, int *n_out,
 		  struct q_error *err)
@@ -463,6 +544,13 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 		hits[i].char_start = (long)sqlite3_column_int64(st, 5);
 		hits[i].char_end = (long)sqlite3_column_int64(st, 6);
 		hits[i].snippet = col_dup(st, 7);
+		if (hits[i].snippet && has_cjk(query, strlen(query))) {
+			char *joined = snippet_join_cjk(hits[i].snippet, query, mark_open, mark_close);
+			if (joined) {
+				q_free(hits[i].snippet);
+				hits[i].snippet = joined;
+			}
+		}
 	}
 	sqlite3_finalize(st);
 	qbuf_release(&fts);

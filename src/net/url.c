@@ -185,6 +185,63 @@ int url_origin(const struct url *u, char *out, size_t out_size)
 	return (k < 0 || (size_t)k >= out_size) ? Q_ETOOBIG : 0;
 }
 
+/* Tracking parameters: exact names, then prefixes. Each is added by an ad
+ * network, a mailer or a share button, and servers ignore them. Names a
+ * site may use for content (id, ref, source, s) are not here. */
+static const char *const tracking_names[] = {
+	"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+	"igshid", "mc_cid", "mc_eid", "ref_src", "ref_url", "_ga", "_gl", "_hsenc", "_hsmi",
+	"__hstc", "__hssc", "__hsfp", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
+	"vero_conv", "wickedid", "srsltid",
+};
+static const char *const tracking_prefixes[] = {"utm_"};
+
+int url_is_tracking_param(const char *name, size_t len)
+{
+	const char *eq = memchr(name, '=', len);
+	size_t i, n = eq ? (size_t)(eq - name) : len;
+
+	for (i = 0; i < sizeof(tracking_names) / sizeof(tracking_names[0]); i++)
+		if (strlen(tracking_names[i]) == n && memcmp(name, tracking_names[i], n) == 0)
+			return 1;
+	for (i = 0; i < sizeof(tracking_prefixes) / sizeof(tracking_prefixes[0]); i++) {
+		size_t k = strlen(tracking_prefixes[i]);
+		if (n > k && memcmp(name, tracking_prefixes[i], k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void url_drop_tracking(struct url *u)
+{
+	char *r = u->query, *w = u->query;   /* the kept text never outruns the read */
+
+	while (*r) {
+		size_t n = strcspn(r, "&");
+		if (n > 0 && !url_is_tracking_param(r, n)) {
+			if (w != u->query)
+				*w++ = '&';
+			memmove(w, r, n);
+			w += n;
+		}
+		r += n + (r[n] == '&');
+	}
+	*w = '\0';
+	if (w == u->query)
+		u->has_query = 0;
+}
+
+int url_canonical(const char *s, char *out, size_t out_size, struct q_error *err)
+{
+	struct url u;
+	int rc;
+
+	if ((rc = url_parse(s, &u, err)))
+		return rc;
+	url_drop_tracking(&u);
+	return url_format(&u, out, out_size);
+}
+
 int url_format(const struct url *u, char *out, size_t out_size)
 {
 	size_t k;

@@ -51,4 +51,23 @@ int url_format(const struct url *u, char *out, size_t out_size);
 /* "scheme://host[:port]" of u, for per-origin caches. */
 int url_origin(const struct url *u, char *out, size_t out_size);
 
+/*
+ * Whether the query parameter named by the len bytes at name (up to its
+ * '=', if any) is a well-known tracker that never changes the page:
+ * utm_*, fbclid, gclid, mc_cid, mc_eid, ref_src and their like (the list
+ * is in url.c). Case-sensitive, as the trackers spell them.
+ */
+int url_is_tracking_param(const char *name, size_t len);
+
+/* Remove tracking parameters from u's query in place, keeping the others
+ * in their order; a query left empty is dropped. */
+void url_drop_tracking(struct url *u);
+
+/*
+ * The canonical form of an http(s) URL, used to dedupe and show sources:
+ * url_format's normal form without tracking parameters. Returns 0, or
+ * Q_EINVAL (err set) / Q_ETOOBIG.
+ */
+int url_canonical(const char *s, char *out, size_t out_size, struct q_error *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "../core/alloc.h"
+#include "../core/ctl.h"
 #include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "report.h"
@@ -19,6 +20,9 @@
 /* ---- write ---- */
 
 #define WRITE_ECHO_MAX_BYTES 6000   /* of a bad reply shown back to the model in the retry */
+#define WRITE_RESERVE_TOKENS 3000   /* instructions and the reply, in a large context */
+#define WRITE_MIN_FINDINGS 3        /* sent even when the context is small: a write prompt
+				     * of no findings gets a report of nothing ("ok") */
 
 /* Tokens a finding takes in the write prompt. */
 static long finding_tokens(const struct run *r, const struct finding *f)
@@ -35,8 +39,11 @@ static long finding_tokens(const struct run *r, const struct finding *f)
  */
 int compose_pick_findings(struct run *r, int *ids, int max)
 {
-	long room = r->env->llm->cfg->context - 3000 -
-		    llm_estimate_tokens(r->o->question, strlen(r->o->question));
+	long context = r->env->llm->cfg->context;
+	/* A small context (2048) keeps half for the instructions and the reply
+	 * instead of the fixed reserve, which left no room for any finding. */
+	long room = (context > 2 * WRITE_RESERVE_TOKENS ? context - WRITE_RESERVE_TOKENS :
+		     context / 2) - llm_estimate_tokens(r->o->question, strlen(r->o->question));
 	int *next = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
 	int n = 0, progress = 1, i, s;
 
@@ -61,6 +68,19 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 		}
 	}
 	q_free(next);
+	/* Never none (nor fewer than a few) while findings exist: the shortest
+	 * ones not yet taken, even if the prompt then runs over the estimate. */
+	while (n < WRITE_MIN_FINDINGS && n < max && n < r->n_f) {
+		int best = -1, k;
+		for (i = 0; i < r->n_f; i++) {
+			for (k = 0; k < n && ids[k] != i; k++)
+				;
+			if (k == n && (best < 0 || finding_tokens(r, &r->f[i]) <
+						   finding_tokens(r, &r->f[best])))
+				best = i;
+		}
+		ids[n++] = best;
+	}
 	/* Keep them in source order: the writer reads them as evidence per source. */
 	for (i = 1; i < n; i++)
 		for (s = i; s > 0 && ids[s - 1] > ids[s]; s--) {
@@ -224,15 +244,27 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 
 /* Without a model, or when it could not write: the findings themselves,
  * grouped by sub-question. */
-char *compose_notes(struct run *r, int *ids, int n_ids)
+char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 {
 	struct qbuf b;
-	int g, i, any;
+	int g, i, any, n_ids;
 	int groups = (int)json_array_size(r->sub_questions);
+	int zh = strcmp(r->lang, "zh") == 0;   /* the report's fixed words in its language */
+
+	/* Every finding, not the writer's pick: no context bounds this list. */
+	for (n_ids = 0; ids && n_ids < r->n_f && n_ids < WRITE_MAX_FINDINGS; n_ids++)
+		ids[n_ids] = n_ids;
+	*n_ids_io = n_ids;
 
 	qbuf_init(&b, 4 * 1024 * 1024);
-	qbuf_adds(&b, "What the sources say, as checked findings (the model did not write a report");
-	qbuf_addf(&b, "%s%s).\n", r->stopped[0] ? ": " : "", r->stopped);
+	if (zh) {
+		qbuf_adds(&b, "来源所说的，即已核对的发现（模型没有写报告");
+		qbuf_addf(&b, "%s%s）。\n", r->stopped[0] ? "：" : "", r->stopped);
+	} else {
+		qbuf_adds(&b, "What the sources say, as checked findings (the model did not write a "
+			  "report");
+		qbuf_addf(&b, "%s%s).\n", r->stopped[0] ? ": " : "", r->stopped);
+	}
 	for (g = 0; g <= groups; g++) {
 		any = 0;
 		for (i = 0; i < n_ids; i++) {
@@ -243,7 +275,8 @@ char *compose_notes(struct run *r, int *ids, int n_ids)
 			if (!any)
 				qbuf_addf(&b, "\n## %s\n\n", g < groups ?
 					  json_string_value(json_array_get(r->sub_questions, (size_t)g)) :
-					  (groups ? "Other findings" : "Findings"));
+					  (groups ? (zh ? "其他发现" : "Other findings") :
+					   (zh ? "发现" : "Findings")));
 			any = 1;
 			qbuf_addf(&b, "- %s [F%d]\n", f->claim, i + 1);
 		}
@@ -385,13 +418,14 @@ static void add_flat(struct qbuf *b, const char *text, size_t a, size_t e)
 static void brief_quote(struct run *r, const struct brief_pick *k, struct qbuf *b)
 {
 	const char *text = r->src[k->p->source].text;
-	size_t a = k->a, e = k->e, ss = k->ss, se = k->se, t;
+	size_t a = k->a, e = k->e, ss = k->ss, se = k->se, t, from;
 
 	if (se > ss)
 		excerpt_window(text, k->a, k->e, ss, se, &a, &e);
 	qbuf_adds(b, "\n> ");
 	if (a > k->p->start && a > 0 && text[a - 1] != '\n')
 		qbuf_adds(b, "… ");
+	from = b->len;
 	for (t = a; t < e; t++) {
 		size_t ml;
 		if (t == ss)
@@ -400,6 +434,8 @@ static void brief_quote(struct run *r, const struct brief_pick *k, struct qbuf *
 		ml = cite_marker_len(text + t, e - t);
 		if (ml && !(t < se && t + ml > se) && !(t < ss && t + ml > ss)) {
 			t += ml - 1;
+			if (t + 1 >= e || !cite_marker_len(text + t + 1, e - t - 1))
+				cite_mend_gap(b, from, t + 1 < e ? text[t + 1] : '\0');
 			if (t + 1 == se)
 				qbuf_adds(b, "**");
 			continue;
@@ -426,7 +462,7 @@ static const char *brief_label(struct run *r, const struct rpassage *p)
 	return p->heading[0] ? p->heading : r->src[p->source].title;
 }
 
-/* The extractive brief: three to five bullets (the key sentences of the
+/* The extractive brief: up to five bullets (the key sentences of the
  * best passages), then the passages grouped by where they come from, each
  * cited, the key sentence in bold. Findings are the key sentences (in
  * their source by construction). No passage over the relevance floor:
@@ -447,11 +483,14 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 	qbuf_init(&b, 4 * 1024 * 1024);
 	qbuf_init(&q, 64 * 1024);
 	run_focus_query(r, &q);
+	/* Only stop words ("the", "what is it"): the relevance floor would fall
+	 * back on them and pass any passage, so nothing is relevant. */
+	r->no_content_words = text_content_terms(qbuf_cstr(&q)) == 0;
 	for (i = 0; texts && plain && i < r->n_src; i++) {
 		texts[i] = r->src[i].text;
 		plain[i] = r->src[i].plain;
 	}
-	if (!texts || !plain || !ids ||
+	if (!texts || !plain || !ids || r->no_content_words ||
 	    text_rank_passages_ex(texts, plain, (size_t)r->n_src, qbuf_cstr(&q), &ps, &n))
 		n = 0;
 	for (k = 0; k < n && n_chosen < BRIEF_PASSAGES; k++) {
@@ -465,7 +504,8 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 	if (n_chosen == 0)
 		goto out;
 	/* The answer first: key sentences of the best passages, best first. */
-	qbuf_adds(&b, "What the best-matching passages say (extracted, not summarised):\n\n");
+	qbuf_adds(&b, strcmp(r->lang, "zh") == 0 ? "最相关的段落原文（摘录，未经概括）：\n\n" :
+		  "What the best-matching passages say (extracted, not summarised):\n\n");
 	for (i = 0; i < n_chosen && bullets < BRIEF_BULLETS; i++) {
 		const char *text = r->src[pick[i].p->source].text;
 		if (!pick[i].id)
@@ -482,7 +522,8 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 		qbuf_addf(&b, " [F%d]\n", pick[i].id);
 		bullets++;
 	}
-	qbuf_adds(&b, "\nThe passages, grouped by topic, with the key sentence of each in bold.\n");
+	qbuf_adds(&b, strcmp(r->lang, "zh") == 0 ? "\n按主题分组的段落，每段的关键句以粗体标出。\n" :
+		  "\nThe passages, grouped by topic, with the key sentence of each in bold.\n");
 	for (i = 0; i < n_chosen; i++) {
 		const char *label = brief_label(r, pick[i].p);
 		for (j = 0; j < i; j++)
@@ -546,7 +587,7 @@ static json_t *clean_string(const char *s)
 
 	if (!c)
 		return NULL;
-	text_strip_controls(c, strlen(c));
+	ctl_strip(c, strlen(c));
 	j = json_string(c);
 	q_free(c);
 	return j;
@@ -567,7 +608,7 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		json_decref(sources);
 		return NULL;
 	}
-	text_strip_controls(cr.body, strlen(cr.body));
+	ctl_strip(cr.body, strlen(cr.body));
 	for (i = 0; i < n_ids; i++) {
 		struct finding *f = &r->f[ids[i]];
 		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1,

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../core/alloc.h"
+#include "../core/ctl.h"
 #include "../core/qbuf.h"
 #include "../core/utf8.h"
 #include "report.h"
@@ -271,15 +272,33 @@ size_t cite_marker_len(const char *s, size_t max)
 	return parse_marker(s, max, ids, 1, &n_ids, &n_plain);
 }
 
+void cite_mend_gap(struct qbuf *out, size_t from, char next)
+{
+	char prev = out->len > from ? out->data[out->len - 1] : '\0';
+
+	/* "time [12] and" is "time and", "signals [3]." is "signals.",
+	 * "signals.[4]The" is "signals. The". */
+	if (prev == ' ' && (next == ' ' || next == '\n' || next == '\0' || strchr(".,;:!?)", next)))
+		while (out->len > from && out->data[out->len - 1] == ' ')
+			out->data[--out->len] = '\0';
+	else if (prev && strchr(".!?;:,", prev) && (is_letter(next) || is_digit(next)))
+		qbuf_addc(out, ' ');
+}
+
 int cite_strip_markers(const char *s, size_t n, struct qbuf *out)
 {
-	size_t i = 0, len;
+	size_t i = 0, len, from = out->len;   /* only what this call adds is mended */
 	int removed = 0;
 
 	while (i < n) {
 		if ((len = cite_marker_len(s + i, n - i)) != 0) {
 			i += len;
 			removed++;
+			if (i < n && cite_marker_len(s + i, n - i))
+				continue;   /* "[5][6]": mend the spacing after the last */
+			/* "time [12] and" is "time and", "signals [3]." is "signals.",
+			 * "signals.[4]The" is "signals. The". */
+			cite_mend_gap(out, from, i < n ? s[i] : '\0');
 			continue;
 		}
 		qbuf_addc(out, s[i++]);
@@ -325,11 +344,34 @@ static size_t sentence_end(const char *s, size_t i, size_t n)
 	return 0;
 }
 
+/*
+ * Judge the sentence flagged[sent_start..): one that is claim-like or had
+ * a marker (kept or removed) counts as checked, and without a valid
+ * citation it is flagged [unsupported]. Others (a short transition, a
+ * heading-like line) are left alone.
+ */
+static void judge_sentence(struct cite_result *r, struct qbuf *flagged, size_t sent_start,
+			   int has_cite, int had_marker)
+{
+	const char *t = qbuf_cstr(flagged) + sent_start;
+	size_t n = flagged->len > sent_start ? flagged->len - sent_start : 0;
+
+	if (n == 0 || (!has_cite && !had_marker && !claim_like(t, n)))
+		return;
+	r->claims++;
+	if (has_cite)
+		return;
+	r->unsupported_n++;
+	json_array_append_new(r->unsupported, json_stringn(t, n));
+	qbuf_adds(flagged, " [unsupported]");
+}
+
 int cite_process(const char *body, const struct cite_finding *f, int n_findings, int flag,
 		 struct cite_result *r)
 {
 	struct qbuf out;
 	size_t i = 0, n = strlen(body), line_start;
+	size_t *gone = NULL, n_gone = 0, gi = 0;   /* offsets in out where markers were removed */
 	int ids[16], k, j;
 
 	memset(r, 0, sizeof(*r));
@@ -361,6 +403,13 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		/* a marker that keeps nothing goes with the space before it */
 		if (!any && out.len > 0 && out.data[out.len - 1] == ' ')
 			out.data[--out.len] = '\0';
+		if (!any && flag) {   /* its sentence is judged all the same (pass 2) */
+			size_t *g = q_reallocarray(gone, n_gone + 1, sizeof(*gone));
+			if (g) {
+				gone = g;
+				gone[n_gone++] = out.len;
+			}
+		}
 		r->citations += plain;
 		r->removed += plain;
 		for (k = 0; k < cnt; k++) {
@@ -391,12 +440,14 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		r->body = qbuf_detach(&out, NULL);
 		return r->body ? 0 : Q_ENOMEM;
 	}
-	/* Pass 2: flag claim-like sentences without a citation. */
+	/* Pass 2: judge every sentence that is claim-like or had a citation
+	 * marker (kept or removed); flag those without a valid citation. A
+	 * short sentence whose only marker pointed at nothing is flagged too. */
 	{
 		const char *s = qbuf_cstr(&out);
 		struct qbuf flagged;
 		size_t m = out.len, sent_start;
-		int has_cite = 0, skip_line = 0;
+		int has_cite = 0, skip_line = 0, had_marker = 0;
 
 		qbuf_init(&flagged, 4 * m + 1024);
 		i = 0;
@@ -405,12 +456,17 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		while (i < m) {
 			size_t t;
 			int cnt;
+			while (gi < n_gone && gone[gi] <= i) {
+				gi++;
+				had_marker = 1;
+			}
 			if (line_start) {
 				skip_line = s[i] == '#' || s[i] == '|' || s[i] == '>' ||
 					    strncmp(s + i, "```", 3) == 0;
 				line_start = 0;
 				sent_start = flagged.len;
 				has_cite = 0;
+				had_marker = 0;
 			}
 			if (s[i] == '[' && parse_cite(s + i, ids, 16, &cnt)) {
 				size_t len = parse_cite(s + i, ids, 16, &cnt);
@@ -420,19 +476,13 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 				continue;
 			}
 			if (s[i] == '\n') {
-				if (!skip_line && !has_cite && flagged.len > sent_start &&
-				    claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
-					r->claims++;
-					r->unsupported_n++;
-					json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) +
-						sent_start, flagged.len - sent_start));
-					qbuf_adds(&flagged, " [unsupported]");
-				} else if (!skip_line && has_cite) {
-					r->claims++;
-				}
+				if (!skip_line)
+					judge_sentence(r, &flagged, sent_start, has_cite, had_marker);
 				qbuf_addc(&flagged, '\n');
 				i++;
 				line_start = 1;
+				sent_start = flagged.len;
+				has_cite = had_marker = 0;
 				continue;
 			}
 			if ((t = sentence_end(s, i, m)) != 0 && !skip_line) {
@@ -449,37 +499,33 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 					c2 = 1;
 				}
 				has_cite |= c2;
-				if (claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
-					r->claims++;
-					if (!has_cite) {
-						r->unsupported_n++;
-						json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) +
-							sent_start, flagged.len - sent_start));
-						qbuf_adds(&flagged, " [unsupported]");
-					}
+				while (gi < n_gone && gone[gi] <= after) {   /* "shrunk. [7]" */
+					gi++;
+					had_marker = 1;
 				}
+				judge_sentence(r, &flagged, sent_start, has_cite, had_marker);
 				i = after;
 				sent_start = flagged.len;
 				has_cite = 0;
+				had_marker = 0;
 				continue;
 			}
 			qbuf_addc(&flagged, s[i++]);
 		}
-		if (!skip_line && !has_cite && flagged.len > sent_start &&
-		    claim_like(qbuf_cstr(&flagged) + sent_start, flagged.len - sent_start)) {
-			r->claims++;
-			r->unsupported_n++;
-			json_array_append_new(r->unsupported, json_stringn(qbuf_cstr(&flagged) + sent_start,
-									   flagged.len - sent_start));
-			qbuf_adds(&flagged, " [unsupported]");
-		}
+		if (gi < n_gone)
+			had_marker = 1;
+		if (!skip_line)
+			judge_sentence(r, &flagged, sent_start, has_cite, had_marker);
 		qbuf_release(&out);
+		q_free(gone);
+		gone = NULL;
 		if (flagged.err) {
 			qbuf_release(&flagged);
 			return Q_ENOMEM;
 		}
 		r->body = qbuf_detach(&flagged, NULL);
 	}
+	q_free(gone);
 	return r->body ? 0 : Q_ENOMEM;
 }
 
@@ -494,6 +540,40 @@ void cite_result_release(struct cite_result *r)
 
 /* ---- rendering ---- */
 
+/*
+ * The fixed words of a report in its language: Chinese for a Chinese
+ * report, English otherwise. The stored body keeps the machine form
+ * "[unsupported]"; rendering shows labels->unsupported ("[无依据]").
+ */
+struct labels {
+	const char *sources, *verification, *unsupported, *unsupported_title;
+	const char *citations, *sentences, *quotes, *read, *stopped;
+};
+
+static const struct labels labels_en = {
+	"Sources", "Verification", "[unsupported]", "no source supports this sentence",
+	"- Citations: %lld, all pointing at quotes checked in their sources; %lld removed because "
+	"they pointed at nothing\n",
+	"- Sentences checked for a citation: %lld; without one: %lld (marked [unsupported])\n",
+	"- Quotes found verbatim in their sources: %lld; dropped because they were not: %lld\n",
+	"- Sources read: %lld (%lld cited, listed above); failed: %lld\n",
+	"- stopped early: %s; this report uses what was gathered until then\n"};
+
+static const struct labels labels_zh = {
+	"来源", "核查", "[无依据]", "没有来源支持这句话",
+	"- 引用：%lld 处，均指向已在来源中核对的引文；%lld 处因无所指而删除\n",
+	"- 检查了引用的句子：%lld 句；没有引用的：%lld 句（标为 [无依据]）\n",
+	"- 在来源中逐字找到的引文：%lld 条；因未找到而删除的：%lld 条\n",
+	"- 已读来源：%lld 个（上面列出被引用的 %lld 个）；失败：%lld 个\n",
+	"- 提前停止：%s；本报告只用到那时为止收集的内容\n"};
+
+static const struct labels *report_labels(const json_t *report)
+{
+	const char *lang = json_string_value(json_object_get(report, "lang"));
+
+	return lang && strcmp(lang, "zh") == 0 ? &labels_zh : &labels_en;
+}
+
 static int finding_source_n(const json_t *report, int id, const char **quote)
 {
 	json_t *f = json_array_get(json_object_get(report, "findings"), (size_t)(id - 1));
@@ -507,6 +587,7 @@ static void render_body(const json_t *report, const char *body, int html, struct
 {
 	size_t i = 0, n = strlen(body);
 	int last_n = -1, ids[16], cnt;
+	const struct labels *lb = report_labels(report);
 
 	while (i < n) {
 		size_t len = parse_cite(body + i, ids, 16, &cnt);
@@ -526,9 +607,12 @@ static void render_body(const json_t *report, const char *body, int html, struct
 			i += len;
 			continue;
 		}
-		if (html && strncmp(body + i, "[unsupported]", 13) == 0) {
-			qbuf_adds(out, "<span class=\"nosrc\" title=\"no source supports this sentence\">"
-				       "[unsupported]</span>");
+		if (strncmp(body + i, "[unsupported]", 13) == 0) {
+			if (html)
+				qbuf_addf(out, "<span class=\"nosrc\" title=\"%s\">%s</span>",
+					  lb->unsupported_title, lb->unsupported);
+			else
+				qbuf_adds(out, lb->unsupported);
 			i += 13;
 			last_n = -1;
 			continue;
@@ -676,7 +760,7 @@ static void md_neutralize(struct qbuf *b)
 static void strip_controls_from(struct qbuf *out, size_t from)
 {
 	if (out->len > from && !out->err)
-		out->len = from + text_strip_controls(out->data + from, out->len - from);
+		out->len = from + ctl_strip(out->data + from, out->len - from);
 }
 
 static void md_sources(const json_t *report, struct qbuf *out)
@@ -684,7 +768,7 @@ static void md_sources(const json_t *report, struct qbuf *out)
 	json_t *sources = json_object_get(report, "sources"), *s;
 	size_t i;
 
-	qbuf_adds(out, "\n## Sources\n\n");
+	qbuf_addf(out, "\n## %s\n\n", report_labels(report)->sources);
 	json_array_foreach(sources, i, s) {
 		json_int_t n = json_integer_value(json_object_get(s, "n"));
 		if (n <= 0)
@@ -707,29 +791,31 @@ static void md_sources(const json_t *report, struct qbuf *out)
 
 static void md_verification(const json_t *report, struct qbuf *out)
 {
-	json_t *v = json_object_get(report, "verification");
+	json_t *v = json_object_get(report, "verification"), *s;
 	const char *stop = json_string_value(json_object_get(report, "stopped"));
+	const struct labels *lb = report_labels(report);
+	long long listed = 0;
+	size_t i;
 
-	qbuf_adds(out, "\n## Verification\n\n");
-	qbuf_addf(out, "- Citations: %lld, all pointing at quotes checked in their sources; %lld "
-		  "removed because they pointed at nothing\n",
+	json_array_foreach(json_object_get(report, "sources"), i, s)
+		listed += json_integer_value(json_object_get(s, "n")) > 0;
+	qbuf_addf(out, "\n## %s\n\n", lb->verification);
+	qbuf_addf(out, lb->citations,
 		  (long long)json_integer_value(json_object_get(v, "citations_verified")),
 		  (long long)json_integer_value(json_object_get(v, "citations_removed")));
 	if (strcmp(json_string_value(json_object_get(report, "mode")) ?
 		   json_string_value(json_object_get(report, "mode")) : "", "model") == 0)
-		qbuf_addf(out, "- Sentences checked for a citation: %lld; without one: %lld (marked "
-			  "[unsupported])\n",
+		qbuf_addf(out, lb->sentences,
 			  (long long)json_integer_value(json_object_get(v, "claims_checked")),
 			  (long long)json_integer_value(json_object_get(v, "unsupported_sentences")));
-	qbuf_addf(out, "- Quotes found verbatim in their sources: %lld; dropped because they were "
-		  "not: %lld\n",
+	qbuf_addf(out, lb->quotes,
 		  (long long)json_integer_value(json_object_get(v, "quotes_verified")),
 		  (long long)json_integer_value(json_object_get(v, "quotes_dropped")));
-	qbuf_addf(out, "- Sources read: %lld; failed: %lld\n",
-		  (long long)json_integer_value(json_object_get(v, "sources_read")),
-		  (long long)json_integer_value(json_object_get(v, "sources_failed")));
+	/* Read is not listed: Sources lists only the sources a citation uses. */
+	qbuf_addf(out, lb->read, (long long)json_integer_value(json_object_get(v, "sources_read")),
+		  listed, (long long)json_integer_value(json_object_get(v, "sources_failed")));
 	if (stop && *stop)
-		qbuf_addf(out, "- stopped early: %s; this report uses what was gathered until then\n", stop);
+		qbuf_addf(out, lb->stopped, stop);
 }
 
 /* Minimal Markdown to HTML: headings, lists, block quotes, paragraphs,
@@ -821,7 +907,20 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 	if (!body || !title)
 		return q_error_set(err, Q_EPARSE, "the stored report is incomplete");
 	if (strcmp(format, "json") == 0) {
-		char *s = json_dumps(report, JSON_INDENT(2));
+		/* "body" numbered as the rendered report is ([1] = Sources' [1]);
+		 * "body_findings" keeps the [F#] ids of "findings". */
+		json_t *copy = json_copy((json_t *)report);
+		struct qbuf rb;
+		char *s = NULL;
+		qbuf_init(&rb, 64 * 1024 * 1024);
+		render_body(report, body, 0, &rb);
+		if (copy && !rb.err) {
+			json_object_set(copy, "body_findings", json_object_get(report, "body"));
+			json_object_set_new(copy, "body", json_string(qbuf_cstr(&rb)));
+			s = json_dumps(copy, JSON_INDENT(2));
+		}
+		json_decref(copy);
+		qbuf_release(&rb);
 		if (!s)
 			return q_error_set(err, Q_ENOMEM, "out of memory");
 		qbuf_adds(out, s);
@@ -870,7 +969,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		bold_pass(&main);
 		qbuf_add(out, qbuf_cstr(&main), main.len);
 		qbuf_release(&main);
-		qbuf_adds(out, "<h2>Sources</h2>\n");
+		qbuf_addf(out, "<h2>%s</h2>\n", report_labels(report)->sources);
 		json_array_foreach(sources, i, s) {
 			json_int_t n = json_integer_value(json_object_get(s, "n"));
 			const char *url = json_string_value(json_object_get(s, "url"));

@@ -41,6 +41,11 @@ size_t cite_marker_len(const char *s, size_t max);
 /* Append s[0..n) to out without any citation-like marker (text from a page
  * must not bring citations of its own). Returns how many were dropped. */
 int cite_strip_markers(const char *s, size_t n, struct qbuf *out);
+/* Mend the spacing where a marker was just dropped from what was added to
+ * out since offset from, next being the character after it ('\0' at the
+ * end): no double space, no space before punctuation, a space between
+ * sentences. */
+void cite_mend_gap(struct qbuf *out, size_t from, char next);
 
 void html_escape(struct qbuf *out, const char *s, int attr);
 void html_escape_n(struct qbuf *out, const char *s, size_t n);

@@ -105,8 +105,10 @@ struct research_result {
 };
 
 /* Start a new run (run_id 0) or resume run_id with its stored question
- * and options (opts ignored then). 0 when a report was written (also
- * after a budget stop); Q_E* with err set otherwise. */
+ * and options (opts ignored then, but for allow_private: set, it is
+ * stored with the run). 0 when a report was written (also after a budget
+ * stop); Q_E* with err set otherwise: Q_EPOLICY when no source was read
+ * and the address policy refused some of them. */
 int research_run(const struct research_opts *opts, struct research_env *env, long run_id,
 		 struct research_result *out, struct q_error *err);
 void research_result_release(struct research_result *r);

@@ -22,6 +22,7 @@
 #include "../core/utf8.h"
 #include "../doc/doc.h"
 #include "../net/http.h"
+#include "../net/url.h"
 #include "../search/search.h"
 #include "report.h"
 #include "research.h"
@@ -293,6 +294,24 @@ static int should_stop(struct run *r)
 	return 0;
 }
 
+/* Whether the run's wall-time limit (if any) has run out. */
+static int out_of_time(const struct run *r)
+{
+	return r->o->time_limit_ms > 0 && q_now_ms() - r->t0 >= (double)r->o->time_limit_ms;
+}
+
+/*
+ * Whether the first round may not search and read: only Ctrl-C or no time
+ * left. A token or money budget that the plan could not fit still lets
+ * the question be searched and its sources read for the extractive brief
+ * (searching and reading cost no tokens).
+ */
+static int first_round_barred(struct run *r)
+{
+	should_stop(r);   /* sets r->stopped for the report */
+	return (r->stopped[0] && strcmp(r->stopped, "interrupted") == 0) || out_of_time(r);
+}
+
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
@@ -509,13 +528,14 @@ static json_t *outcome_to_json(const struct search_outcome *o)
 static void add_candidate(struct candidate **cv, int *n, const char *url, const char *title,
 			  const char *snippet, int corpus, int rank)
 {
-	char key[2048];
+	char key[2048], canon[URL_MAX_BYTES];
 	struct candidate *c;
 	int i;
 
 	if (corpus)
 		snprintf(key, sizeof(key), "file:%s", url);
-	else if (text_url_key(url, key, sizeof(key)))
+	else if (url_canonical(url, canon, sizeof(canon), NULL) ||   /* no trackers shown */
+		 text_url_key((url = canon), key, sizeof(key)))
 		return;
 	for (i = 0; i < *n; i++)
 		if (strcmp((*cv)[i].key, key) == 0) {
@@ -850,6 +870,23 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 	json_decref(rec);
 }
 
+/* Whether a kept fetch failure is the address policy's refusal and the
+ * run allows private addresses now (resumed with --allow-private). */
+static int refused_but_allowed(const struct run *r, const char *rec_text)
+{
+	json_t *rec;
+	const char *why;
+	int yes;
+
+	if (!r->o->allow_private)
+		return 0;
+	rec = json_loads(rec_text, 0, NULL);
+	why = json_string_value(json_object_get(rec, "error"));
+	yes = why && fail_kind(why) == RUN_FAIL_POLICY;
+	json_decref(rec);
+	return yes;
+}
+
 /* Read up to want candidates not read before. Returns the first new source index. */
 static int read_sources(struct run *r, struct candidate *cv, int n, int want, int round)
 {
@@ -872,7 +909,11 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 		if (!cv[i].corpus) {
 			char *cached;
 			snprintf(key, sizeof(key), "page:%.4000s", cv[i].url);
-			if ((cached = rcache_get(r, key)) == NULL && !r->o->fresh &&
+			if ((cached = rcache_get(r, key)) != NULL && refused_but_allowed(r, cached)) {
+				q_free(cached);   /* --allow-private given to resume: fetch again */
+				cached = NULL;
+				urls[n_fetch++] = cv[i].url;
+			} else if (!cached && !r->o->fresh &&
 			    (cached = page_cache_get(r, cv[i].url)) != NULL)
 				rcache_put(r, key, cached);   /* read by an earlier run today */
 			else if (!cached)
@@ -880,7 +921,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			q_free(cached);
 		}
 	}
-	if (n_fetch > 0 && !should_stop(r)) {
+	if (n_fetch > 0 && !(round == 0 ? first_round_barred(r) : should_stop(r))) {
 		struct http_options hopt;
 		struct http_response *resps = q_calloc((size_t)n_fetch, sizeof(*resps));
 		struct fetch_ctx fc = {r, (char **)urls, NULL, round};
@@ -1132,6 +1173,7 @@ static void note(struct run *r, int first)
 			run_model_failed(r, "note", rcs[i], errs[i].msg);
 			continue;
 		}
+		r->notes_answered++;
 		fs = json_object_get(resps[i].json, "findings");
 		json_array_foreach(fs, k, it) {
 			const char *claim = json_string_value(json_object_get(it, "claim"));
@@ -1405,6 +1447,23 @@ static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_err
 	return 0;
 }
 
+/* Store changed options with the run (best effort: the run goes on with
+ * them either way). */
+static void save_opts(struct run *r, const json_t *opts_json)
+{
+	sqlite3_stmt *st = NULL;
+	char *text = json_dumps(opts_json, JSON_COMPACT);
+
+	if (text && sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET options = ?1 WHERE id = ?2",
+				       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->id);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(text);
+}
+
 static void save_report(struct run *r, const json_t *report, const char *md, const char *status)
 {
 	sqlite3_stmt *st = NULL;
@@ -1457,9 +1516,14 @@ static int nothing_read(struct run *r, struct q_error *err)
 	if (r->sources_failed == 0)
 		return q_error_set(err, Q_EEMPTY, "no source could be read: the %d search results "
 				   "were all read before or not readable", r->results_found);
-	return q_error_set(err, Q_EEMPTY, "no source could be read: %s %d page%s failed (%s); see "
-			   "the messages above", r->sources_failed == 1 ? "the" : "all", r->sources_failed,
-			   r->sources_failed == 1 ? "" : "s", why);
+	/* Q_EPOLICY tells the front end that allowing private addresses
+	 * would help; it names its own flag or setting. */
+	return q_error_set(err, r->failed_by_kind[RUN_FAIL_POLICY] ? Q_EPOLICY : Q_EEMPTY,
+			   "no source could be read: %s %d page%s failed (%s)%s",
+			   r->sources_failed == 1 ? "the" : "all", r->sources_failed,
+			   r->sources_failed == 1 ? "" : "s", why,
+			   r->failed_by_kind[RUN_FAIL_POLICY] ? "; the policy keeps out private "
+			   "and loopback addresses" : "");
 }
 
 int research_run(const struct research_opts *opts_in, struct research_env *env, long run_id,
@@ -1497,6 +1561,11 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (!o.question) {
 			rc = q_error_set(err, Q_EPARSE, "run %ld has no question stored", run_id);
 			goto fail_early;
+		}
+		if (opts_in && opts_in->allow_private && !o.allow_private) {
+			o.allow_private = 1;   /* given again to resume: kept with the run */
+			json_object_set_new(opts_json, "allow_private", json_true());
+			save_opts(&r, opts_json);
 		}
 		r.o = &o;
 	}
@@ -1559,7 +1628,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 
 	if ((rc = plan(&r, breadth, err)))
 		goto fail;
-	for (round = 0, i = 0; round < depth && !should_stop(&r); round++) {
+	for (round = 0, i = 0; round < depth && !(round == 0 ? first_round_barred(&r) :
+						   should_stop(&r)); round++) {
 		int n_cand, first, want;
 		struct candidate *cv;
 		int q0 = i;
@@ -1594,8 +1664,14 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
-	if (r.n_src == 0 && !r.stopped[0]) {   /* a "report" of nothing would mislead */
-		rc = nothing_read(&r, err);
+	if (r.n_src == 0 && strcmp(r.stopped, "interrupted") != 0) {
+		/* A "report" of nothing would mislead, budget or not. */
+		if (out_of_time(&r))
+			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
+					 "(%ld ms) ran out before any source was read; allow more time "
+					 "with --time-limit", r.o->time_limit_ms);
+		else
+			rc = nothing_read(&r, err);
 		goto fail;
 	}
 
@@ -1615,23 +1691,36 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			body = compose_write(&r, ids, n_ids);
 		mode = "model";
 		if (!body) {
-			body = compose_notes(&r, ids, n_ids);
+			body = compose_notes(&r, ids, &n_ids);
 			mode = "notes";
 		}
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
-		if (body && n_ids == 0 && !r.stopped[0]) {   /* a brief of nothing would mislead */
-			rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in %d "
-					 "document%s read: no passage shares enough of the question's "
-					 "words; try other words, or other sources (--sources)",
-					 r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+		if (body && n_ids == 0) {   /* a brief of nothing would mislead */
+			if (r.no_content_words)
+				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
+						 "(the question has no content words, only words such "
+						 "as \"the\" or \"what\"); ask about a thing by name",
+						 r.o->question);
+			else
+				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
+						 "%d document%s read: no passage shares enough of the "
+						 "question's words; try other words, or other sources "
+						 "(--sources)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
 			goto fail;
 		}
-		if (env->llm && r.n_src > 0)
-			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message",
-						      "no finding survived the quote check; the report "
-						      "is an extractive brief"));
+		if (env->llm && r.n_src > 0) {
+			char say[300];
+			if (r.notes_answered > 0)
+				snprintf(say, sizeof(say), "no finding survived the quote check; the "
+					 "report is an extractive brief");
+			else   /* "survived" would say notes were taken and failed the check */
+				snprintf(say, sizeof(say), "no note was taken because %.200s; the report "
+					 "is an extractive brief", r.stopped[0] ? r.stopped :
+					 "every note call failed (see the messages above)");
+			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message", say));
+		}
 	}
 	if (r.stopped[0] && strcmp(r.stopped, "interrupted") == 0) {
 		set_status(&r, "interrupted");

@@ -80,6 +80,8 @@ struct run {
 	int results_found;        /* search results, before dedupe */
 	int searches_failed;
 	int critical_calls;       /* model calls one after another */
+	int no_content_words;     /* the brief's query has only stop words ("what is it") */
+	int notes_answered;       /* note calls the model answered (0: no note was taken) */
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
@@ -101,8 +103,10 @@ void run_focus_query(struct run *r, struct qbuf *q);
 int compose_pick_findings(struct run *r, int *ids, int max);
 /* The model's report on findings ids (Markdown with [F#]), or NULL. */
 char *compose_write(struct run *r, int *ids, int n_ids);
-/* The checked findings themselves as a report, when no model can write. */
-char *compose_notes(struct run *r, int *ids, int n_ids);
+/* The checked findings themselves as a report, when no model can write:
+ * every finding (up to WRITE_MAX_FINDINGS), their indexes put in ids
+ * (room for r->n_f) and the count in *n_ids. */
+char *compose_notes(struct run *r, int *ids, int *n_ids);
 /* The extractive brief: best passages for the question, cited. */
 char *compose_brief(struct run *r, int **ids_out, int *n_ids);
 /* Verify citations in body_raw and build the report object. */

@@ -352,6 +352,22 @@ static int by_score(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+int text_content_terms(const char *query)
+{
+	struct tokenizer *tok = tokenizer_new(1);
+	struct qterms *q = q_calloc(1, sizeof(*q));
+	int i, n = -1;
+
+	if (tok && q) {
+		tokenizer_run(tok, query, strlen(query), TOKENIZE_QUERY, collect_term, q);
+		for (i = 0, n = 0; i < q->n; i++)
+			n += !stop_word(q->term[i]);
+	}
+	tokenizer_free(tok);
+	q_free(q);
+	return n;
+}
+
 int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
 		       struct rpassage **out, size_t *n)
 {
@@ -476,7 +492,9 @@ int text_key_sentence(const char *text, size_t start, size_t end, const char *qu
 				k = 1;
 			j += k;
 			if (cp == '\n' || utf8_is_sentence_end(cp))
-				if (cp == '\n' || j >= end || text[j] == ' ' || text[j] == '\n' || cp > 0x7f)
+				if (cp == '\n' || j >= end || text[j] == ' ' || text[j] == '\n' || cp > 0x7f ||
+				    (text[j] == '[' && j + 1 < end && text[j + 1] >= '0' &&
+				     text[j + 1] <= '9'))   /* "signals.[12] The": a page's own mark */
 					break;
 		}
 		memset(&c, 0, sizeof(c));
@@ -501,23 +519,4 @@ int text_key_sentence(const char *text, size_t start, size_t end, const char *qu
 	*s_start = best_s;
 	*s_end = best_e;
 	return 0;
-}
-
-size_t text_strip_controls(char *s, size_t n)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F)
-			continue;
-		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9F) {
-			i++;
-			continue;
-		}
-		s[k++] = s[i];
-	}
-	s[k] = '\0';
-	return k;
 }

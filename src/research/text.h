@@ -53,15 +53,12 @@ int text_rank_passages(const char *const *texts, size_t n_texts, const char *que
 int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
 			  const char *query, struct rpassage **out, size_t *n);
 
+/* How many of query's terms are content words (not stop words such as
+ * "the", "what", "is"): 0 means nothing in it can rank a passage. -1 when
+ * out of memory. */
+int text_content_terms(const char *query);
 /* The sentence of text[start..end) that shares the most query words:
  * its byte span. Returns 0 (span found) or -1. */
 int text_key_sentence(const char *text, size_t start, size_t end, const char *query,
 		      size_t *s_start, size_t *s_end);
-
-/* Remove C0 controls but tab and newline, DEL and C1 controls (U+0080 to
- * U+009F) from s[0..n) in place, so no terminal sequence (ESC, OSC, BEL)
- * from a page or a model reaches a report. s is a C string of length n;
- * returns the new length and terminates s there. */
-size_t text_strip_controls(char *s, size_t n);
-
 #endif

@@ -73,11 +73,11 @@ cli_no_ctl() {   # stdout and stderr hold no ESC, BEL, CR or 8-bit CSI
 		bad "a control character reached the output"; else ok; fi
 }
 run ctl-extract "$Q" extract "$TMP/clictl/evil.md"
-rc_is 0; out_has "Selective text red and si and bell end."; cli_no_ctl
+rc_is 0; out_has "Selective text red and  csi and bell end."; cli_no_ctl   # a stray U+009B eats nothing
 run ctl-extract-md "$Q" extract -f markdown "$TMP/clictl/evil.md"
 rc_is 0; out_has "here"; cli_no_ctl
 run ctl-extract-json "$Q" extract -f json "$TMP/clictl/evil.md"
-rc_is 0; out_has '\u001B[2J'
+rc_is 0; out_lacks '\u001B'; out_lacks '[2J'; out_has 'Selective text red and'   # stripped at extraction
 cp "$TMP/clictl/evil.md" "$TMP/clictl/name$(printf '\033')[2Jx.md"
 run ctl-index "$Q" index add -v --home "$TMP/clictlhome" "$TMP/clictl"
 rc_is 0; cli_no_ctl; err_has "namex.md"
@@ -87,7 +87,7 @@ run ctl-brief env -u QUARRY_LLM_BASE_URL "$Q" research --home "$TMP/clictlhome" 
 rc_is 0; cli_no_ctl
 start_llm clictl '[{"content":"Answer \u001b]0;pwned\u0007with \u001b[2Jcontrols \u009b and \u00e9t\u00e9."}]'
 run ctl-ask env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --no-search --no-cache --home "$TMP/clictlhome" hi
-rc_is 0; out_has "Answer with controls nd été."; cli_no_ctl
+rc_is 0; out_has "Answer with controls  and été."; cli_no_ctl
 
 # ---- the terminal: colour and readable -v ----
 run color-always-search "$Q" --color=always search --home "$CH" selective
@@ -155,7 +155,7 @@ if grep -q "price.m\|line 1:" "$TMP/err"; then bad "warned about a known key"; e
 
 # ---- doctor says what research will do ----
 run doctor-nothing env -u QUARRY_LLM_BASE_URL -u QUARRY_SEARXNG_URL "$Q" doctor --home "$TMP/clidocempty"
-rc_is 0; out_has "research: no model, no web search and an empty corpus: research has nothing to read"
+rc_is 1; out_has "research: no model, no web search and an empty corpus: research has nothing to read"
 out_lacks "Everything needed works"
 run doctor-corpus-only env -u QUARRY_LLM_BASE_URL -u QUARRY_SEARXNG_URL "$Q" doctor --home "$CH"
 rc_is 0; out_has "no model and no web search: research will write extractive briefs (cited passages, no model) of your corpus ("

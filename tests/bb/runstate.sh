@@ -16,6 +16,6 @@ kill -TERM $KPID
 wait $KPID
 RC=$?
 T1=$(date +%s%N)
-NAME=runstate-cancel-model-call; rc_is 130; err_has "resume with 'quarry runs resume 1'"
+NAME=runstate-cancel-model-call; rc_is 143; err_has "resume with 'quarry runs resume 1'"
 [ $(((T1 - T0) / 1000000)) -le 2000 ] && ok || bad "the cancel took $(((T1 - T0) / 1000000)) ms to stop a model call"
 run runstate-cancel-status "$Q" runs ls --home "$TMP/rscancel"; out_has "interrupted"

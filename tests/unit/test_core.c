@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../src/core/alloc.h"
+#include "../../src/core/ctl.h"
 #include "../../src/core/err.h"
 #include "../../src/core/qbuf.h"
 #include "../../src/core/random.h"
@@ -187,6 +188,35 @@ static void error_messages(void **state)
 	assert_int_equal(q_error_set(NULL, Q_EIO, "x"), Q_EIO);
 }
 
+/* Strip a copy of in; compare with want. */
+static void strips_to(const char *in, const char *want)
+{
+	char buf[256];
+	size_t n = strlen(in);
+
+	memcpy(buf, in, n + 1);
+	assert_int_equal(ctl_strip(buf, n), strlen(want));
+	assert_string_equal(buf, want);
+}
+
+static void ctl_strip_drops_whole_sequences(void **state)
+{
+	(void)state;
+	strips_to("a\033]0;PWNED\007b", "ab");
+	strips_to("a\033[2J\033[31mb", "ab");
+	strips_to("a\xc2\x9b" "31mb", "ab");          /* 8-bit CSI with parameters */
+	strips_to("a\xc2\x9bhello", "ahello");        /* stray U+009B eats nothing */
+	strips_to("a\xc2\x9b" "2026 was", "a2026 was");
+	strips_to("x\xc2\x9b" "12", "x12");           /* unfinished at the end */
+	strips_to("\033]8;;http://x\033\\link\033]8;;\033\\", "link");
+	strips_to("del\x7f c1\xc2\x85 bel\007 tab\t nl\n", "del c1 bel tab\t nl\n");
+	strips_to("\033Pdcs\xc2\x9c" "after", "after");
+	strips_to("caf\xc3\xa9 \xe4\xb8\xad", "caf\xc3\xa9 \xe4\xb8\xad");
+	strips_to("bad\xff byte", "bad byte");
+	strips_to("j\xc2\007\x93oin", "join");   /* no U+0093 made of the pieces */
+	assert_int_equal(ctl_strip(NULL, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +226,7 @@ int main(void)
 		cmocka_unit_test(utf8_decodes_and_rejects),
 		cmocka_unit_test(utf8_sanitize_replaces_bad_bytes),
 		cmocka_unit_test(utf8_classes),
+		cmocka_unit_test(ctl_strip_drops_whole_sequences),
 		cmocka_unit_test(alloc_refuses_overflow),
 		cmocka_unit_test(error_messages),
 		cmocka_unit_test(random_differs_per_process),

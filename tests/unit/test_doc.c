@@ -560,6 +560,108 @@ static void html_deadline_and_cancel(void **state)
 	q_free(page);
 }
 
+/* Issue 17: markup escaped inside <noscript> (script frameworks do this
+ * to their fallback images and tracking pixels) came out as text. */
+static void html_noscript_markup_is_not_text(void **state)
+{
+	struct q_doc doc;
+	struct qbuf page;
+	const char *para = "<p>The council approved the new budget on Tuesday, after a debate "
+			   "that lasted well into the night and ended with a narrow vote.</p>";
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><title>t</title></head><body><article>");
+	for (i = 0; i < 6; i++) {
+		qbuf_adds(&page, para);
+		qbuf_adds(&page, "<p>Paragraph ");
+		qbuf_addc(&page, (char)('a' + i));
+		qbuf_adds(&page, " says more, and more, about the budget.</p>");
+	}
+	/* Over 300 characters: not a short "enable JavaScript" notice. */
+	qbuf_adds(&page, "<p>Photo<noscript>&lt;img height=\"1\" width=\"1\" style=\"display:none\" "
+			 "src=\"https://www.example.com/tr?id=123&amp;amp;ev=PageView");
+	for (i = 0; i < 30; i++)
+		qbuf_adds(&page, "&amp;amp;x=abcdefghij");
+	qbuf_adds(&page, "\"/&gt;</noscript></p>");
+	qbuf_adds(&page, "<noscript><p>This long fallback paragraph is read by people without "
+			 "scripts, so it stays in the text as before, with its full sentence. "
+			 "It is long enough not to be a notice: forum software serves its posts "
+			 "this way, and readers without scripts see them, so the extractor keeps "
+			 "them as it did before this change to the noscript handling. Another "
+			 "sentence or two make sure of it, whatever the count of spaces is.</p>"
+			 "</noscript></article></body></html>");
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "narrow vote"));
+	assert_non_null(strstr(t, "Photo"));
+	assert_null(strstr(t, "<img"));
+	assert_null(strstr(t, "height="));
+	assert_non_null(strstr(t, "long fallback paragraph"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
+/* Issue 17: a news page keeps its article's text and loses what sits
+ * around and inside it: dateline, captions and credits, a "Read more"
+ * teaser, a subscription prompt, the related list after the body. */
+static const char news_page[] =
+		"<html><head><title>Council passes the budget</title>\n"
+		"<meta property=\"og:type\" content=\"article\"></head>\n"
+		"<body><nav><a href=\"/\">Home</a> <a href=\"/news\">News</a></nav>\n"
+		"<div class=\"wrap\"><article>\n"
+		"<h1>Council passes the budget</h1>\n"
+		"<div class=\"dateline\">03.04.2020</div>\n"
+		"<div class=\"entry-content\">\n"
+		"<p>The city council approved the new budget on Tuesday, after a debate that lasted well into the night and ended with a narrow vote of seven to six.</p>\n"
+		"<figure><img src=\"a.jpg\"><figcaption>The council chamber during the vote. Photo: Jane Roe</figcaption></figure>\n"
+		"<p>Read more: <a href=\"/other\">Mayor under pressure over the new tram line</a></p>\n"
+		"<p>Most of the new money goes to schools and to repairs of the bridges over the river, which engineers had warned about for years.</p>\n"
+		"<p>Foto: Archiv</p>\n"
+		"<p>The budget also sets aside money for a new library in the north of the city, the first one built there in forty years, and for longer opening hours at the swimming pools.</p>\n"
+		"<p>The mayor thanked the members for their work and said the vote showed that the council could still agree on the big questions, even after a difficult year.</p>\n"
+		"<p>Subscribe to our newsletter for more local news.</p>\n"
+		"<p>Critics said the plan leaves too little for housing, and promised to bring the question back before the summer recess.<noscript>&lt;img height=\"1\" width=\"1\" style=\"display:none\" src=\"https://px.example.com/tr?id=1234567890&amp;amp;ev=PageView&amp;amp;noscript=1&amp;amp;a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"/&gt;</noscript></p>\n"
+		"</div>\n"
+		"<h3>Related</h3>\n"
+		"<ul><li><a href=\"/a\">Schools get new roofs</a> A short summary of another story about schools.</li>\n"
+		"<li><a href=\"/b\">Bridge closed for repairs</a> Another summary line of a different story.</li>\n"
+		"<li><a href=\"/c\">Tram line delayed again</a> And one more summary line of yet another story.</li></ul>\n"
+		"</article></div>\n"
+		"<footer>Copyright 2020 The Example Times</footer></body></html>\n";
+
+static void html_article_chrome_left_out(void **state)
+{
+	struct q_doc doc;
+	char *t, *plain, *at;
+
+	(void)state;
+	t = extract(news_page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "narrow vote of seven to six."));
+	assert_non_null(strstr(t, "engineers had warned about for years."));
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_null(strstr(t, "03.04.2020"));                 /* date line */
+	assert_null(strstr(t, "Photo: Jane Roe"));            /* figcaption */
+	assert_null(strstr(t, "Read more:"));                 /* one-link teaser */
+	assert_null(strstr(t, "Foto: Archiv"));               /* credit line */
+	assert_null(strstr(t, "Subscribe to our newsletter")); /* prompt */
+	assert_null(strstr(t, "Schools get new roofs"));      /* after the body */
+	assert_null(strstr(t, "<img"));
+	doc_release(&doc);
+	/* Without the body's class, the "Related" heading ends the text. */
+	plain = q_strdup(news_page);
+	assert_non_null(plain);
+	at = strstr(plain, "<div class=\"entry-content\">");
+	assert_non_null(at);
+	memset(at + 4, ' ', strlen(" class=\"entry-content\""));
+	t = extract(plain, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_null(strstr(t, "Schools get new roofs"));
+	doc_release(&doc);
+	q_free(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +683,8 @@ int main(void)
 		cmocka_unit_test(html_node_flood_is_cut),
 		cmocka_unit_test(html_pieces_do_not_change_text),
 		cmocka_unit_test(html_deadline_and_cancel),
+		cmocka_unit_test(html_noscript_markup_is_not_text),
+		cmocka_unit_test(html_article_chrome_left_out),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -437,6 +437,50 @@ static void near_duplicates(void **state)
 	qbuf_release(&c);
 }
 
+/* A CJK match is highlighted whole: quoted or not, and the last
+ * character of its last bigram too (FTS5 alone gave "[选择可用]性" and
+ * "[选][择][可][用]性"); Latin words keep their own highlights. */
+static void cjk_snippet_highlights_whole_match(void **state)
+{
+	static const char *const queries[] = {"\"选择可用性\"", "选择可用性"};
+	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], file[96], cmd[96], *paths[1];
+	struct store s;
+	struct corpus_counts c;
+	struct search_hit *hits = NULL;
+	int n = 0;
+	size_t q;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	snprintf(dir, sizeof(dir), "%s/docs", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/gps.md", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("# 背景\n\n美国政府关闭了GPS的选择可用性，民用精度随之提高。\n", f);
+	fclose(f);
+	assert_int_equal(store_open(&s, home, NULL), 0);
+	paths[0] = dir;
+	assert_int_equal(corpus_add(&s, paths, 1, NULL, NULL, &c, NULL), 0);
+	for (q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+		assert_int_equal(corpus_search(&s, queries[q], 10, "[", "]", &hits, &n, NULL), 0);
+		assert_int_equal(n, 1);
+		if (!strstr(hits[0].snippet, "[选择可用性]，"))
+			fail_msg("query %s: snippet %s", queries[q], hits[0].snippet);
+		search_hits_free(hits, n);
+	}
+	/* a lone character, and a character the query does not pair with */
+	assert_int_equal(corpus_search(&s, "GPS 用", 10, "[", "]", &hits, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	if (!strstr(hits[0].snippet, "[GPS]的选择可[用]性"))
+		fail_msg("snippet %s", hits[0].snippet);
+	search_hits_free(hits, n);
+	store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +497,7 @@ int main(void)
 		cmocka_unit_test(cjk_query_split_into_terms),
 		cmocka_unit_test(cjk_question_finds_passage),
 		cmocka_unit_test(near_duplicates),
+		cmocka_unit_test(cjk_snippet_highlights_whole_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

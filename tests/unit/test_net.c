@@ -92,6 +92,34 @@ static void url_resolves_references(void **state)
 	assert_int_equal(url_resolve(base, "javascript:alert(1)", out, sizeof(out), NULL), Q_EINVAL);
 }
 
+/* The canonical URL drops trackers and keeps every other parameter in its
+ * order, whatever its place among them. */
+static void url_canonical_drops_trackers(void **state)
+{
+	char out[URL_MAX_BYTES];
+
+	(void)state;
+	assert_int_equal(url_canonical("https://Example.com/a?utm_source=x&id=3&utm_medium=email"
+				       "&fbclid=zz&b=2&gclid=1&mc_cid=c&mc_eid=e&ref_src=twsrc#top",
+				       out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "https://example.com/a?id=3&b=2");
+	assert_int_equal(url_canonical("http://e.org/p?utm_source=x", out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "http://e.org/p");
+	assert_int_equal(url_canonical("http://e.org/p?msclkid=1&_ga=2&q=a%26b&utm_campaign",
+				       out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "http://e.org/p?q=a%26b");
+	/* look-alikes are content: ref, source, utm (no suffix), gclid_x */
+	assert_int_equal(url_canonical("http://e.org/?ref=a&source=b&utm=c&gclid_x=d&&z",
+				       out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "http://e.org/?ref=a&source=b&utm=c&gclid_x=d&z");
+	assert_int_equal(url_canonical("http://e.org/?", out, sizeof(out), NULL), 0);
+	assert_string_equal(out, "http://e.org/");
+	assert_int_equal(url_canonical("ftp://e.org/", out, sizeof(out), NULL), Q_EINVAL);
+	assert_int_equal(url_canonical("http://e.org/", out, 8, NULL), Q_ETOOBIG);
+	assert_true(url_is_tracking_param("utm_source=x", 12));
+	assert_false(url_is_tracking_param("utm_=x", 6));
+}
+
 static void policy_blocks_private_ranges(void **state)
 {
 	static const char *const blocked[] = {
@@ -309,6 +337,7 @@ int main(void)
 		cmocka_unit_test(url_parses_parts),
 		cmocka_unit_test(url_rejects_bad_input),
 		cmocka_unit_test(url_resolves_references),
+		cmocka_unit_test(url_canonical_drops_trackers),
 		cmocka_unit_test(policy_blocks_private_ranges),
 		cmocka_unit_test(policy_ipv6_embeddings),
 		cmocka_unit_test(robots_longest_match_wins),

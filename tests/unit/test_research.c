@@ -70,6 +70,16 @@ static void citations_are_checked_and_numbered(void **state)
 	assert_null(strstr(r.body, "Short one. [unsupported]"));
 	cite_result_release(&r);
 
+	/* Short sentences are judged when they had a marker: kept (checked),
+	 * or all removed (checked and flagged); without one they are left. */
+	assert_int_equal(cite_process("It ended in 2000 [7]. Users gained [F1]. Then came GPS III. "
+				      "Errors fell [5][6].\nIt was free [F9]\n", f, 3, 1, &r), 0);
+	assert_int_equal(r.claims, 4);
+	assert_int_equal(r.unsupported_n, 3);
+	assert_non_null(strstr(r.body, "It ended in 2000. [unsupported] Users gained [F1]. Then came "
+			       "GPS III. Errors fell. [unsupported]\nIt was free [unsupported]\n"));
+	cite_result_release(&r);
+
 	assert_int_equal(cite_process("【F1】 and [f2] and [F] and [F1", f, 3, 0, &r), 0);
 	assert_int_equal(r.verified, 2);
 	assert_non_null(strstr(r.body, "[F] and [F1"));
@@ -127,7 +137,14 @@ static void foreign_citation_markers_are_removed(void **state)
 		struct qbuf b;
 		qbuf_init(&b, 1024);
 		assert_int_equal(cite_strip_markers("GPS [3] was opened [F1] in 2000.[12]", 36, &b), 3);
-		assert_string_equal(qbuf_cstr(&b), "GPS  was opened  in 2000.");
+		assert_string_equal(qbuf_cstr(&b), "GPS was opened in 2000.");
+		qbuf_release(&b);
+		/* The spacing is mended: no "time  and", "signals ." or merged sentences. */
+		qbuf_init(&b, 1024);
+		qbuf_adds(&b, "kept [9] ");
+		assert_int_equal(cite_strip_markers("in time [12] and signals [3][4].[5]The end [6]", 46,
+						    &b), 5);
+		assert_string_equal(qbuf_cstr(&b), "kept [9] in time and signals. The end");
 		qbuf_release(&b);
 	}
 }

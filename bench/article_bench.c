@@ -1,0 +1,213 @@
+/*
+ * article_bench.c - extraction precision and recall on article pages
+ * (trafilatura's evaluation set, ../shared/data/trafilatura-eval).
+ *
+ * usage: article_bench DATA_DIR [--dump DIR] [--only NNNN]
+ *
+ * For every page of DATA_DIR/evaldata.json: gunzip html/NNNN.html.gz
+ * (not timed), run doc_extract (charset + parse + extract, timed) and
+ * score the text with the set's own metric: white space normalised in
+ * the text and in each snippet (runs become one space, trimmed); a
+ * `with` snippet contained in the text is a true positive, else a false
+ * negative; a `without` snippet contained in it is a false positive.
+ * Counts are summed over all pages; precision = TP/(TP+FP), recall =
+ * TP/(TP+FN), F1 = 2TP/(2TP+FP+FN). Figures are printed for all pages
+ * and for even- and odd-numbered pages apart (a check on overfitting),
+ * with throughput and peak RSS. --dump writes each text to DIR/NNNN.txt
+ * and prints one line per page (tp fp fn) to sort the worst pages by.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "../src/core/qbuf.h"
+#include "../src/doc/doc.h"
+
+#define MAX_PAGE_BYTES (64 * 1024 * 1024)
+
+/* Counts of one group of pages. */
+struct tally {
+	long tp, fp, fn, tn;
+};
+
+/* s with runs of white space made one space, trimmed; caller frees. */
+static char *norm_ws(const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *o = malloc(n + 1);
+	int space = 0;
+
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+			space = 1;
+			continue;
+		}
+		/* U+00A0 no-break space counts as white space (Python's \s). */
+		if (c == 0xC2 && (unsigned char)s[1] == 0xA0) {
+			space = 1;
+			s++;
+			continue;
+		}
+		if (space && k)
+			o[k++] = ' ';
+		space = 0;
+		o[k++] = (char)c;
+	}
+	o[k] = '\0';
+	return o;
+}
+
+static int gunzip_file(const char *path, struct qbuf *out)
+{
+	gzFile gz = gzopen(path, "rb");
+	char chunk[65536];
+	int n;
+
+	if (!gz)
+		return -1;
+	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
+		qbuf_add(out, chunk, (size_t)n);
+	gzclose(gz);
+	return out->err ? -1 : 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Count how many of the snippets in arr occur in text. */
+static long found(const char *text, json_t *arr, long *total)
+{
+	size_t k;
+	long hits = 0;
+
+	for (k = 0; k < json_array_size(arr); k++) {
+		const char *v = json_string_value(json_array_get(arr, k));
+		char *s = norm_ws(v ? v : "");
+		(*total)++;
+		if (s && strstr(text, s))
+			hits++;
+		free(s);
+	}
+	return hits;
+}
+
+static void print_tally(const char *name, const struct tally *t)
+{
+	double p = t->tp + t->fp ? (double)t->tp / (double)(t->tp + t->fp) : 0;
+	double r = t->tp + t->fn ? (double)t->tp / (double)(t->tp + t->fn) : 0;
+	double f = 2 * t->tp + t->fp + t->fn ? 2.0 * t->tp / (double)(2 * t->tp + t->fp + t->fn) : 0;
+
+	printf("%-6s precision %.3f recall %.3f F1 %.3f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
+	       r, f, t->tp, t->fp, t->fn, t->tn);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir, *dump = NULL, *only = NULL;
+	char path[4096];
+	json_t *eval;
+	const char *id;
+	json_t *page;
+	struct tally all = {0, 0, 0, 0}, half[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+	double total_bytes = 0, total_s = 0;
+	int pages = 0, errors = 0, a;
+	struct rusage ru;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s DATA_DIR [--dump DIR] [--only NNNN]\n", argv[0]);
+		return 2;
+	}
+	dir = argv[1];
+	for (a = 2; a + 1 < argc; a += 2) {
+		if (!strcmp(argv[a], "--dump"))
+			dump = argv[a + 1];
+		else if (!strcmp(argv[a], "--only"))
+			only = argv[a + 1];
+	}
+	doc_global_init();
+	snprintf(path, sizeof(path), "%s/evaldata.json", dir);
+	eval = json_load_file(path, 0, NULL);
+	if (!json_is_object(eval)) {
+		fprintf(stderr, "cannot read %s\n", path);
+		return 1;
+	}
+	json_object_foreach(eval, id, page) {
+		struct qbuf html;
+		struct q_doc doc;
+		struct q_error err;
+		struct doc_options opt;
+		const char *file = json_string_value(json_object_get(page, "file"));
+		char *text;
+		long with_n = 0, without_n = 0, tp, fp;
+		double t0;
+		struct tally *h;
+
+		if (!file || (only && strcmp(only, id)))
+			continue;
+		qbuf_init(&html, MAX_PAGE_BYTES);
+		snprintf(path, sizeof(path), "%s/%s", dir, file);
+		if (gunzip_file(path, &html)) {
+			qbuf_release(&html);
+			continue;
+		}
+		memset(&opt, 0, sizeof(opt));
+		memset(&err, 0, sizeof(err));
+		opt.content_type = "text/html";
+		t0 = now_s();
+		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
+			errors++;
+			memset(&doc, 0, sizeof(doc));
+		}
+		total_s += now_s() - t0;
+		total_bytes += (double)html.len;
+		text = norm_ws(doc.text ? doc.text : "");
+		tp = found(text ? text : "", json_object_get(page, "with"), &with_n);
+		fp = found(text ? text : "", json_object_get(page, "without"), &without_n);
+		h = &half[strtol(id, NULL, 10) % 2];
+		all.tp += tp;
+		all.fn += with_n - tp;
+		all.fp += fp;
+		all.tn += without_n - fp;
+		h->tp += tp;
+		h->fn += with_n - tp;
+		h->fp += fp;
+		h->tn += without_n - fp;
+		if (dump) {
+			FILE *f;
+			snprintf(path, sizeof(path), "%s/%s.txt", dump, id);
+			f = fopen(path, "w");
+			if (f) {
+				fprintf(f, "%s\n", doc.text ? doc.text : "");
+				fclose(f);
+			}
+			printf("%s tp %ld fp %ld fn %ld bytes %zu\n", id, tp, fp, with_n - tp,
+			       doc.text ? strlen(doc.text) : 0);
+		}
+		pages++;
+		free(text);
+		doc_release(&doc);
+		qbuf_release(&html);
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("pages %d (errors %d)\n", pages, errors);
+	print_tally("all", &all);
+	print_tally("even", &half[0]);
+	print_tally("odd", &half[1]);
+	printf("html %.1f MB in %.2f s: %.1f MB/s (one thread, charset+parse+extract)\n",
+	       total_bytes / 1e6, total_s, total_s > 0 ? total_bytes / 1e6 / total_s : 0);
+	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
+	json_decref(eval);
+	return 0;
+}
