@@ -17,7 +17,7 @@ run net2-resume-allow-private env -u QUARRY_ALLOW_PRIVATE "$Q" runs resume 1 --h
 	--no-llm -f json
 rc_is 0; out_has '"sources_read":'; out_lacks '"sources_read":0'
 run net2-resume-done env -u QUARRY_ALLOW_PRIVATE "$Q" runs ls --json --home "$N2H"
-rc_is 0; out_has '"status": "done"'
+rc_is 0; out_has '"status":"done"'
 # QUARRY_ALLOW_PRIVATE=1 given to resume does the same.
 N2E="$TMP/net2-env-home"
 run net2-policy-env env -u QUARRY_ALLOW_PRIVATE "$Q" research --home "$N2E" --sources web --no-llm \
