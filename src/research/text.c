@@ -146,30 +146,16 @@ int text_quote_found(const char *norm_source, const char *quote)
 int text_url_key(const char *url, char *out, size_t size)
 {
 	struct url u;
-	char q[URL_MAX_BYTES];
-	const char *p;
-	size_t n, k = 0;
+	size_t n;
 
 	if (url_parse(url, &u, NULL))
 		return -1;
-	/* Keep query parameters except trackers. */
-	for (p = u.query; *p;) {
-		n = strcspn(p, "&");
-		if (!(n >= 4 && strncmp(p, "utm_", 4) == 0) && strncmp(p, "fbclid=", 7) != 0 &&
-		    strncmp(p, "gclid=", 6) != 0 && n > 0 && k + n + 2 < sizeof(q)) {
-			if (k)
-				q[k++] = '&';
-			memcpy(q + k, p, n);
-			k += n;
-		}
-		p += n + (p[n] == '&');
-	}
-	q[k] = '\0';
+	url_drop_tracking(&u);   /* the one list of trackers, in src/net/url.c */
 	n = strlen(u.path);
 	while (n > 1 && u.path[n - 1] == '/')
 		u.path[--n] = '\0';
 	snprintf(out, size, "%s%s%s%s", strncmp(u.host, "www.", 4) == 0 ? u.host + 4 : u.host,
-		 u.path, k ? "?" : "", q);
+		 u.path, u.has_query ? "?" : "", u.query);
 	return 0;
 }
 

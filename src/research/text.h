@@ -28,7 +28,7 @@ int text_normalize(const char *s, size_t n, struct qbuf *out);
 int text_quote_found(const char *norm_source, const char *quote);
 
 /* A key for dedupe: host without "www.", path without a trailing '/',
- * no fragment, no utm_* / fbclid / gclid parameters. 0 or -1. */
+ * no fragment, no tracking parameters (url_drop_tracking). 0 or -1. */
 int text_url_key(const char *url, char *out, size_t size);
 
 /* One passage of a source for ranking. */
