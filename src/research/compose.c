@@ -365,7 +365,7 @@ struct brief_pick {
 static void brief_key(struct run *r, const char *query, struct brief_pick *k, int *ids, int *n_ids)
 {
 	const char *text = r->src[k->p->source].text;
-	struct finding *f;
+	int id;
 
 	k->a = k->p->start;
 	k->e = k->p->end;
@@ -381,21 +381,11 @@ static void brief_key(struct run *r, const char *query, struct brief_pick *k, in
 		k->ss = k->se = k->e;
 		return;
 	}
-	f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
-	if (!f)
+	id = run_add_finding(r, k->p->source, text + k->ss, k->se - k->ss, text + k->ss,
+			     k->se - k->ss, 0);
+	if (id < 0)
 		return;
-	r->f = f;
-	f = &r->f[r->n_f];
-	f->source = k->p->source;
-	f->claim = q_strndup(text + k->ss, k->se - k->ss);
-	f->quote = q_strndup(text + k->ss, k->se - k->ss);
-	f->sub_question = 0;
-	if (!f->claim || !f->quote) {
-		q_free(f->claim);
-		q_free(f->quote);
-		return;
-	}
-	ids[(*n_ids)++] = r->n_f++;
+	ids[(*n_ids)++] = id;
 	k->id = *n_ids;
 }
 

@@ -997,6 +997,29 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 /* ---- note ---- */
 
 /* The question and sub-questions as one query for local ranking. */
+/* Append a finding (claim and quote copied, each cut to its cap); its
+ * index, or -1 when memory ran out (nothing is kept then). */
+int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
+		    const char *quote, size_t quote_n, int sub_question)
+{
+	struct finding *f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	r->f = f;
+	f = &r->f[r->n_f];
+	f->source = source;
+	f->claim = q_strndup(claim, claim_n);
+	f->quote = q_strndup(quote, quote_n);
+	f->sub_question = sub_question;
+	if (!f->claim || !f->quote) {
+		q_free(f->claim);
+		q_free(f->quote);
+		return -1;
+	}
+	return r->n_f++;
+}
+
 void run_focus_query(struct run *r, struct qbuf *q)
 {
 	json_t *s;
@@ -1179,8 +1202,7 @@ static void note(struct run *r, int first)
 			const char *claim = json_string_value(json_object_get(it, "claim"));
 			const char *quote = json_string_value(json_object_get(it, "quote"));
 			json_t *sqv = json_object_get(it, "sub_question");
-			struct finding *f;
-			int d, dup = 0;
+			int d, dup = 0, sub;
 			if (!claim || !quote || !*claim || r->n_f >= MAX_FINDINGS)
 				continue;
 			if (!text_quote_found(r->src[src].norm, quote)) {
@@ -1191,21 +1213,11 @@ static void note(struct run *r, int first)
 				dup |= r->f[d].source == src && strcmp(r->f[d].quote, quote) == 0;
 			if (dup)
 				continue;
-			f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
-			if (!f)
-				break;
-			r->f = f;
-			f = &r->f[r->n_f];
-			f->source = src;
-			f->claim = q_strndup(claim, 2000);
-			f->quote = q_strndup(quote, 4000);
-			f->sub_question = json_is_integer(sqv) ? (int)json_integer_value(sqv) : 0;
-			if (f->sub_question < 0 || f->sub_question > (int)json_array_size(r->sub_questions))
-				f->sub_question = 0;
-			if (f->claim && f->quote) {
-				r->n_f++;
+			sub = json_is_integer(sqv) ? (int)json_integer_value(sqv) : 0;
+			if (sub < 0 || sub > (int)json_array_size(r->sub_questions))
+				sub = 0;
+			if (run_add_finding(r, src, claim, 2000, quote, 4000, sub) >= 0)
 				kept++;
-			}
 		}
 		r->quotes_dropped += dropped;
 		run_emit(r, "note", json_pack("{s:i, s:s, s:i, s:i}", "source", src + 1, "url", r->src[src].url,

@@ -95,6 +95,10 @@ void run_model_failed(struct run *r, const char *step, int rc, const char *msg);
 /* The language's name for prompts ("English", "Chinese (简体中文)"). */
 const char *run_lang_name(const char *lang);
 /* The question and sub-questions as one query for local ranking. */
+/* Append a finding (claim and quote copied, cut to claim_n / quote_n
+ * bytes); its index, or -1 when memory ran out (nothing kept then). */
+int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
+		    const char *quote, size_t quote_n, int sub_question);
 void run_focus_query(struct run *r, struct qbuf *q);
 
 /* compose.c */
