@@ -37,13 +37,17 @@ static const char *const binary_ext[] = {
 	".ppt", ".pptx", ".doc", ".odt", ".ods", ".odp", ".epub", ".gpg", ".pgp", ".der",
 	".p12", NULL};
 
-static int ext_in(const char *name, size_t n, const char *const *list)
+int sniff_name_ends_in(const char *path, const char *const *exts)
 {
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	size_t n = strlen(name);
 	int i;
 
-	for (i = 0; list[i]; i++) {
-		size_t e = strlen(list[i]);
-		if (n > e && !strncasecmp(name + n - e, list[i], e))
+	if (n > 3 && !strcasecmp(name + n - 3, ".gz"))
+		n -= 3;
+	for (i = 0; exts[i]; i++) {
+		size_t e = strlen(exts[i]);
+		if (n > e && !strncasecmp(name + n - e, exts[i], e))
 			return 1;
 	}
 	return 0;
@@ -51,14 +55,9 @@ static int ext_in(const char *name, size_t n, const char *const *list)
 
 enum sniff_name sniff_name(const char *path)
 {
-	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
-	size_t n = strlen(name);
-
-	if (n > 3 && !strcasecmp(name + n - 3, ".gz"))
-		n -= 3;
-	if (ext_in(name, n, binary_ext))
+	if (sniff_name_ends_in(path, binary_ext))
 		return SNIFF_NAME_BINARY;
-	if (ext_in(name, n, text_ext))
+	if (sniff_name_ends_in(path, text_ext))
 		return SNIFF_NAME_TEXT;
 	return SNIFF_NAME_UNKNOWN;
 }

@@ -30,6 +30,11 @@ enum sniff_name {
  * through: "notes.rst.gz" is text, "x.tar.gz" binary). */
 enum sniff_name sniff_name(const char *path);
 
+/* 1 if the last part of path ends in one of exts (a NULL-ended list of
+ * ".ext" strings, matched without case; a trailing ".gz" is looked
+ * through, and the name must be longer than the extension). */
+int sniff_name_ends_in(const char *path, const char *const *exts);
+
 /* 1 if data[0..len) (a file's head, at most SNIFF_HEAD_BYTES are read)
  * looks like text, 0 if binary. An empty head is not text. */
 int sniff_is_text(const char *data, size_t len);

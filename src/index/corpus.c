@@ -102,18 +102,7 @@ static void seen_release(struct seen *s)
 /* page.html, notes.md, and gzipped ones such as page.html.gz. */
 static int has_supported_ext(const char *path)
 {
-	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
-	size_t n = strlen(name);
-	int i;
-
-	if (n > 3 && !strcasecmp(name + n - 3, ".gz"))
-		n -= 3;
-	for (i = 0; supported_ext[i]; i++) {
-		size_t e = strlen(supported_ext[i]);
-		if (n > e && !strncasecmp(name + n - e, supported_ext[i], e))
-			return 1;
-	}
-	return 0;
+	return sniff_name_ends_in(path, supported_ext);
 }
 
 /* ---- writing ---- */
