@@ -37,6 +37,8 @@ const char *q_strerror(int code)
 	case Q_EEMPTY: return "no content";
 	case Q_ESUBPROC: return "helper program failed";
 	case Q_EBUDGET: return "budget spent";
+	case Q_ENOTFOUND: return "not found";
+	case Q_ECONFLICT: return "held by another";
 	}
 	return "unknown error";
 }

@@ -27,7 +27,9 @@ enum {
 	Q_EROBOTS = -11,    /* robots.txt forbids the URL */
 	Q_EEMPTY = -12,     /* input had no usable content */
 	Q_ESUBPROC = -13,   /* a helper program failed or was killed */
-	Q_EBUDGET = -14     /* a token, money or time budget ran out */
+	Q_EBUDGET = -14,    /* a token, money or time budget ran out */
+	Q_ENOTFOUND = -15,  /* no such record (run, document) */
+	Q_ECONFLICT = -16   /* someone else holds it now (a run's lease) */
 };
 
 /* Length of the message buffer in struct q_error, terminator included. */

@@ -1,0 +1,149 @@
+/*
+ * runstore.h - the records of research runs: the run itself, its events,
+ * its caches, and the job queue with its leases.
+ *
+ * Every SQL statement about runs lives behind this API (runstore.c on the
+ * SQLite store; a PostgreSQL store can implement the same functions
+ * later without the loop, the worker, the CLI or the server changing).
+ * The corpus stays in store.h/corpus.h.
+ *
+ * A run is a job. It is created queued (`research --detach`, the HTTP
+ * API) or running (a foreground `quarry research`, which carries it
+ * itself). A worker claims the oldest queued run, or a running one whose
+ * lease lapsed (its worker died), with an atomic update: two workers
+ * never hold one run. The holder renews its lease with a heartbeat well
+ * inside RUNSTORE_LEASE_MS; the heartbeat also reports whether a cancel
+ * was asked for (from another process or thread, through the database).
+ *
+ * Events are numbered per run from 1 upwards (stored, monotonic across
+ * resumes and workers): a watcher asks for the events after the last
+ * number it saw.
+ *
+ * One struct runstore is one connection: use it from one thread at a
+ * time (open one per thread; they may share a home).
+ */
+#ifndef Q_RUNSTORE_H
+#define Q_RUNSTORE_H
+
+#include <jansson.h>
+
+#include "../core/err.h"
+#include "../index/store.h"
+
+#define RUNSTORE_LEASE_MS 30000L       /* a lapsed lease puts the run back in the queue */
+#define RUNSTORE_HEARTBEAT_MS 5000L    /* how often a holder renews it */
+#define RUNSTORE_LIST_MAX 1000         /* rows a list returns at most */
+#define RUNSTORE_EVENTS_MAX 5000       /* events one read returns at most */
+#define RUNSTORE_WORKER_MAX 128        /* bytes of a worker's name */
+
+enum run_status {
+	RUN_QUEUED,        /* waiting for a worker */
+	RUN_RUNNING,       /* a worker (or a foreground process) carries it */
+	RUN_DONE,          /* the report is written */
+	RUN_STOPPED,       /* a budget ran out; the report says so */
+	RUN_CANCELLED,     /* a user asked; the best report it could make is kept */
+	RUN_INTERRUPTED,   /* its process died or was stopped; resume continues it */
+	RUN_FAILED,
+	RUN_STATUS_N
+};
+
+/* "queued", "running", ... ; and back (-1 for an unknown name). */
+const char *run_status_name(enum run_status s);
+int run_status_parse(const char *name);
+/* Whether the status is final (done, stopped, cancelled, failed). */
+int run_status_final(enum run_status s);
+
+struct runstore;   /* opaque */
+
+/* Open the run records of the quarry database of home (migrating it as
+ * store_open does). */
+int runstore_open(struct runstore **out, const char *home, struct q_error *err);
+/* The run records on an open store connection (borrowed: closing the
+ * runstore leaves it open). */
+int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err);
+void runstore_close(struct runstore *rs);
+
+struct run_record {
+	long id;
+	char *question;
+	json_t *options;           /* research_opts_to_json */
+	enum run_status status;    /* as it is: running with a lapsed lease or a dead process reads interrupted */
+	long long created, updated;          /* Unix seconds */
+	char worker[RUNSTORE_WORKER_MAX];    /* holder ("host:pid/N"), "" if none */
+	int cancel_requested;
+	long last_seq;             /* its newest event's number, 0 if none */
+	json_t *report;            /* NULL unless asked for and written */
+	char *report_md;
+};
+void run_record_release(struct run_record *r);
+
+/* A new run. status RUN_QUEUED makes it a job for a worker; RUN_RUNNING
+ * makes it held by the caller (worker names the caller). */
+int runstore_create(struct runstore *rs, const char *question, const json_t *options,
+		    enum run_status status, const char *worker, long *id, struct q_error *err);
+/* One run, its report too when with_report. Q_ENOTFOUND when none. */
+int runstore_get(struct runstore *rs, long id, int with_report, struct run_record *out,
+		 struct q_error *err);
+
+struct runstore_filter {
+	int status;                /* enum run_status, or -1 for all */
+	const char *text;          /* substring of the question, or NULL */
+	long before_id;            /* 0, or only runs older than this (paging) */
+	int limit;                 /* 0 = 50; at most RUNSTORE_LIST_MAX */
+};
+/* Runs newest first, without reports. */
+int runstore_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
+		  size_t *n, struct q_error *err);
+void runstore_list_free(struct run_record *v, size_t n);
+/* How many runs have each status (counts[RUN_STATUS_N]). */
+int runstore_counts(struct runstore *rs, long counts[RUN_STATUS_N], struct q_error *err);
+
+/* Append an event (a JSON object; its "seq" is set to the next number and
+ * stored with it): the number in *seq. */
+int runstore_event_add(struct runstore *rs, long id, json_t *event, long *seq,
+		       struct q_error *err);
+/* The run's events after number after_seq, oldest first, at most max
+ * (0 = RUNSTORE_EVENTS_MAX): a new array in *events, each with "seq". */
+int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_t **events,
+		    struct q_error *err);
+
+/* The run's own cache (searches, pages, model replies, the plan): value
+ * NULL in *value when the key is not there. */
+int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value,
+		       struct q_error *err);
+int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value,
+		       struct q_error *err);
+/* Pages read by any run, shared for max_age_s seconds. */
+int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
+		      struct q_error *err);
+int runstore_page_put(struct runstore *rs, const char *url, const char *value,
+		      struct q_error *err);
+
+int runstore_set_status(struct runstore *rs, long id, enum run_status status, struct q_error *err);
+int runstore_set_options(struct runstore *rs, long id, const json_t *options, struct q_error *err);
+int runstore_save_report(struct runstore *rs, long id, enum run_status status, const json_t *report,
+			 const char *md, struct q_error *err);
+
+/* The queue. Claim the oldest queued run, or a running one whose lease
+ * lapsed, for worker, leased for lease_ms: its id in *id, 0 when there is
+ * none. */
+int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long *id,
+		   struct q_error *err);
+/* Renew worker's lease on run id; *cancel (may be NULL) set when a
+ * cancel was asked for. Q_ECONFLICT when the run is no longer worker's
+ * (its lease lapsed and another worker took it: stop working on it). */
+int runstore_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms,
+		       int *cancel, struct q_error *err);
+/* Give the run up (the worker stops without finishing it): back to the
+ * queue. */
+int runstore_release(struct runstore *rs, long id, const char *worker, struct q_error *err);
+/* Ask run id to stop: a queued run is cancelled at once; a running one
+ * is flagged for its holder, which cancels it within a heartbeat (its
+ * best report is kept). Q_ENOTFOUND when there is no such run; 0 (and
+ * nothing done) for a run already ended. */
+int runstore_request_cancel(struct runstore *rs, long id, struct q_error *err);
+/* Delete a run with its events and caches. Q_EINVAL when it is queued or
+ * running. */
+int runstore_remove(struct runstore *rs, long id, struct q_error *err);
+
+#endif
