@@ -4,7 +4,11 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
-libjansson-dev zlib1g-dev libsqlite3-dev libstemmer-dev libcmocka-dev poppler-utils clang"
+libjansson-dev zlib1g-dev libsqlite3-dev libstemmer-dev libcmocka-dev poppler-utils clang \
+libevent-dev libpq-dev postgresql chromium wrk cppcheck clang-format"
+# nodejs and npm run the protocol and browser tests (tests/js); a machine
+# that has node from elsewhere (with its own npm) keeps it.
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 missing=""
 for p in $PACKAGES; do
