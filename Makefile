@@ -57,7 +57,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test hdr-check fuzz bench bench-index bench-search demo clean install install-check
+.PHONY: all deps test js-deps hdr-check fuzz bench bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -151,8 +151,14 @@ TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
 	echo "ThreadSanitizer reports (all in $(BUILD)/tsan-log):"; head -n 40 $(BUILD)/tsan-log/race*; \
 	rc=1; fi; exit $$rc
 endif
-test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) sh tests/run.sh $(TEST_AFTER)
+
+# The pinned npm clients the protocol tests drive quarry with
+# (tests/js/*.test.mjs, run from tests/bb/mcp.sh): installed once, from the
+# lock file.
+js-deps:
+	@[ -d tests/js/node_modules ] || npm ci --prefix tests/js --no-audit --no-fund >/dev/null
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))

@@ -390,7 +390,7 @@ static long arg_int(const json_t *args, const char *name, long dflt)
 
 /* ---- research and ask ---- */
 
-/* A research event as a progress message (NULL: not worth one). */
+/* A research event as a progress notification, for those worth one. */
 static void progress_of_event(void *ctx, const json_t *ev)
 {
 	struct mcp_call *c = ctx;
@@ -401,7 +401,10 @@ static void progress_of_event(void *ctx, const json_t *ev)
 	if (!type)
 		return;
 	msg[0] = '\0';
-	if (!strcmp(type, "plan"))
+	if (!strcmp(type, "run_started"))
+		snprintf(msg, sizeof(msg), "started run %lld",
+			 (long long)json_integer_value(json_object_get(ev, "run")));
+	else if (!strcmp(type, "plan"))
 		snprintf(msg, sizeof(msg), "planned %zu sub-questions",
 			 json_array_size(json_object_get(ev, "sub_questions")));
 	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
