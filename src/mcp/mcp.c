@@ -156,6 +156,57 @@ void mcp_call_progress(struct mcp_call *c, const char *message)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* The string field key of ev, "" when it has none. */
+static const char *ev_str(const json_t *ev, const char *key)
+{
+	const char *v = json_string_value(json_object_get(ev, key));
+
+	return v ? v : "";
+}
+
+int mcp_event_summary(const json_t *ev, char *msg, size_t size)
+{
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *s;
+
+	if (!type || !size)
+		return 0;
+	msg[0] = '\0';
+	if (!strcmp(type, "run_started"))
+		snprintf(msg, size, "started run %lld",
+			 (long long)json_integer_value(json_object_get(ev, "run")));
+	else if (!strcmp(type, "plan"))
+		snprintf(msg, size, "planned %zu sub-questions",
+			 json_array_size(json_object_get(ev, "sub_questions")));
+	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
+		snprintf(msg, size, "%s %zu queries", !strcmp(type, "queries") ? "searching" :
+			 "still unknown; searching", json_array_size(json_object_get(ev, "queries")));
+	else if (!strcmp(type, "search"))
+		snprintf(msg, size, "searched %s: %s (%lld results)",
+			 ev_str(ev, "provider"),
+			 ev_str(ev, "query"),
+			 (long long)json_integer_value(json_object_get(ev, "results")));
+	else if (!strcmp(type, "source_read"))
+		snprintf(msg, size, "read [%lld] %s",
+			 (long long)json_integer_value(json_object_get(ev, "source")),
+			 *(s = ev_str(ev, "title")) ? s : ev_str(ev, "url"));
+	else if (!strcmp(type, "source_failed"))
+		snprintf(msg, size, "could not read %s: %s",
+			 ev_str(ev, "url"),
+			 ev_str(ev, "reason"));
+	else if (!strcmp(type, "noting"))
+		snprintf(msg, size, "taking notes on %lld sources",
+			 (long long)json_integer_value(json_object_get(ev, "sources")));
+	else if (!strcmp(type, "writing"))
+		snprintf(msg, size, "writing the report from %lld findings",
+			 (long long)json_integer_value(json_object_get(ev, "findings")));
+	else if (!strcmp(type, "budget_spent"))
+		snprintf(msg, size, "stopping: %s", ev_str(ev, "reason"));
+	else if (!strcmp(type, "report"))
+		snprintf(msg, size, "report written");
+	return msg[0] != '\0';
+}
+
 int mcp_call_research(struct mcp_call *c, const struct research_opts *o, struct research_env *env,
 		      struct research_result *res, struct q_error *err)
 {

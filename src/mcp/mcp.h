@@ -29,6 +29,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "../core/config.h"
 #include "../core/err.h"
 #include "../llm/llm.h"
@@ -82,6 +84,13 @@ const char *mcp_server_version(const struct mcp_server *s);
 void mcp_server_wait(struct mcp_server *s, volatile int *stop);
 /* Cancel every running call, wait for their threads, free. NULL is fine. */
 void mcp_server_free(struct mcp_server *s);
+
+/* A research event (docs/EVENTS.md) as one line a person reads while the
+ * run goes on ("read [3] Why the US switched off SA"), for MCP progress
+ * and the OpenAI endpoint's reasoning deltas: 1 with msg set, 0 for
+ * events not worth a line. */
+#define MCP_EVENT_SUMMARY_MAX 300
+int mcp_event_summary(const json_t *ev, char *msg, size_t size);
 
 /* The version to answer a client asking for requested (NULL: none). */
 const char *mcp_negotiate_version(const char *requested);

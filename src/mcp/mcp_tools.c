@@ -35,7 +35,6 @@
 #define TOOL_MAX_HITS 50
 #define TOOL_ASK_TIME_LIMIT_MS (10L * 60 * 1000)   /* as `quarry ask`: an ask always ends */
 #define TOOL_MAX_LIST 100
-#define TOOL_PROGRESS_MAX 300                  /* bytes of one progress message */
 
 enum arg_type { ARG_STRING, ARG_INT, ARG_CHOICE, ARG_SOURCES };
 
@@ -393,49 +392,10 @@ static long arg_int(const json_t *args, const char *name, long dflt)
 /* A research event as a progress notification, for those worth one. */
 static void progress_of_event(void *ctx, const json_t *ev)
 {
-	struct mcp_call *c = ctx;
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	char msg[TOOL_PROGRESS_MAX];
-	const char *s;
+	char msg[MCP_EVENT_SUMMARY_MAX];
 
-	if (!type)
-		return;
-	msg[0] = '\0';
-	if (!strcmp(type, "run_started"))
-		snprintf(msg, sizeof(msg), "started run %lld",
-			 (long long)json_integer_value(json_object_get(ev, "run")));
-	else if (!strcmp(type, "plan"))
-		snprintf(msg, sizeof(msg), "planned %zu sub-questions",
-			 json_array_size(json_object_get(ev, "sub_questions")));
-	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
-		snprintf(msg, sizeof(msg), "%s %zu queries", !strcmp(type, "queries") ? "searching" :
-			 "still unknown; searching", json_array_size(json_object_get(ev, "queries")));
-	else if (!strcmp(type, "search"))
-		snprintf(msg, sizeof(msg), "searched %s: %s (%lld results)",
-			 json_string_value(json_object_get(ev, "provider")),
-			 json_string_value(json_object_get(ev, "query")),
-			 (long long)json_integer_value(json_object_get(ev, "results")));
-	else if (!strcmp(type, "source_read"))
-		snprintf(msg, sizeof(msg), "read [%lld] %s",
-			 (long long)json_integer_value(json_object_get(ev, "source")),
-			 (s = json_string_value(json_object_get(ev, "title"))) && *s ? s :
-			 json_string_value(json_object_get(ev, "url")));
-	else if (!strcmp(type, "source_failed"))
-		snprintf(msg, sizeof(msg), "could not read %s: %s",
-			 json_string_value(json_object_get(ev, "url")),
-			 json_string_value(json_object_get(ev, "reason")));
-	else if (!strcmp(type, "noting"))
-		snprintf(msg, sizeof(msg), "taking notes on %lld sources",
-			 (long long)json_integer_value(json_object_get(ev, "sources")));
-	else if (!strcmp(type, "writing"))
-		snprintf(msg, sizeof(msg), "writing the report from %lld findings",
-			 (long long)json_integer_value(json_object_get(ev, "findings")));
-	else if (!strcmp(type, "budget_spent"))
-		snprintf(msg, sizeof(msg), "stopping: %s", json_string_value(json_object_get(ev, "reason")));
-	else if (!strcmp(type, "report"))
-		snprintf(msg, sizeof(msg), "report written");
-	if (msg[0])
-		mcp_call_progress(c, msg);
+	if (mcp_event_summary(ev, msg, sizeof(msg)))
+		mcp_call_progress(ctx, msg);
 }
 
 /* What research and ask return: the report's Markdown and its parts. */
