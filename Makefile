@@ -49,7 +49,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -include src/cor
 LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lm -lpthread $(LDLIBS)
 
 LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c src/llm/*.c src/search/*.c src/research/*.c \
-	src/mcp/*.c)
+	src/mcp/*.c src/serve/openai.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
