@@ -49,6 +49,23 @@ await step('stdio-research', async () => {
 	check('research-progress-grows', progress.every((p, i) => i === 0 || p.progress > progress[i - 1].progress));
 	check('research-progress-read', progress.some(p => /^read \[/.test(p.message || '')),
 		progress.map(p => p.message).join(' | ').slice(0, 300));
+	const runs = await client.callTool({ name: 'list_runs', arguments: {} });
+	const listed = runs.structuredContent?.runs || [];
+	check('list-runs', listed.some(x => x.run_id === sc.run_id && x.status === 'done'),
+		JSON.stringify(runs.structuredContent).slice(0, 300));
+	const got = await client.callTool({ name: 'get_run', arguments: { run_id: sc.run_id } });
+	check('get-run', got.structuredContent?.report === sc.report && got.structuredContent?.question === RQ,
+		JSON.stringify(got.structuredContent).slice(0, 300));
+	const none = await client.callTool({ name: 'get_run', arguments: { run_id: 999999 } });
+	check('get-run-missing', none.isError === true && /no run 999999/.test(none.content?.[0]?.text));
+	const res = await client.listResources();
+	const uri = `quarry://runs/${sc.run_id}/report`;
+	check('resources-list', res.resources.some(x => x.uri === uri), JSON.stringify(res).slice(0, 300));
+	const read = await client.readResource({ uri });
+	check('resources-read', read.contents?.[0]?.text === sc.report && read.contents[0].mimeType === 'text/markdown');
+	let rerr = null;
+	try { await client.readResource({ uri: 'file:///etc/passwd' }); } catch (e) { rerr = e; }
+	check('resources-read-refused', rerr?.code === -32002, String(rerr));
 	const again = await client.ping();
 	check('ping', again && typeof again === 'object');
 	await client.close();
@@ -71,6 +88,14 @@ await step('stdio-cancel', async () => {
 	// The session goes on, and the server's process ends cleanly at close.
 	const pong = await client.ping();
 	check('cancel-session-alive', pong && typeof pong === 'object');
+	// The run stopped and stays resumable (interrupted), within a few seconds.
+	let status = '';
+	for (let i = 0; i < 50 && status !== 'interrupted' && status !== 'cancelled'; i++) {
+		const l = await client.callTool({ name: 'list_runs', arguments: { text: 'stalls on' } });
+		status = l.structuredContent?.runs?.[0]?.status || '';
+		if (status !== 'interrupted' && status !== 'cancelled') await new Promise(r => setTimeout(r, 100));
+	}
+	check('cancel-run-interrupted', status === 'interrupted' || status === 'cancelled', status);
 	const proc = transport._process;
 	const closed = new Promise(r => proc.once('close', (code, sig) => r({ code, sig })));
 	const t1 = Date.now();
