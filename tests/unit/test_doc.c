@@ -662,6 +662,37 @@ static void html_article_chrome_left_out(void **state)
 	q_free(plain);
 }
 
+/* An article whose text closes with short lines that do not end like a
+ * sentence: what follows the article on real pages ("Weitere
+ * Informationen", "Kontakt:"), with no class or link to tell them. */
+static const char tail_page[] =
+	"<html><head><title>T</title></head><body><div>"
+	"<p>The council met on Tuesday evening to discuss the new budget, which had been "
+	"delayed twice by the summer floods and by a dispute over school repairs.</p>"
+	"<p>After four hours of debate the members agreed on a compromise that keeps the "
+	"library open and moves the road works to next spring, the mayor said.</p>"
+	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
+	"timetable for the repairs that engineers had warned about for years.</p>"
+	"<ul><li>Library hours unchanged</li></ul>"
+	"<p>The final vote is due before the summer recess.</p>"
+	"<p>Weitere Informationen</p><p>Kontakt:</p><p>Press office</p>"
+	"</div></body></html>";
+
+static void html_tail_lines_left_out(void **state)
+{
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(tail_page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_non_null(strstr(t, "Library hours unchanged"));  /* a list item stays */
+	assert_null(strstr(t, "Weitere Informationen"));
+	assert_null(strstr(t, "Kontakt:"));
+	assert_null(strstr(t, "Press office"));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +716,7 @@ int main(void)
 		cmocka_unit_test(html_deadline_and_cancel),
 		cmocka_unit_test(html_noscript_markup_is_not_text),
 		cmocka_unit_test(html_article_chrome_left_out),
+		cmocka_unit_test(html_tail_lines_left_out),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
