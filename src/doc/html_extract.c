@@ -224,7 +224,12 @@ static const char *const boiler_user[] = {
  * text they hold (consent dialogs carry pages of legal prose). */
 static const char *const boiler_never[] = {
 	"cookie", "consent", "gdpr", "onetrust", "cmplz", "newsletter", "disqus",
-	"outbrain", "taboola", "paywall", "skiplink", "skip-link", NULL
+	"outbrain", "taboola", NULL
+};
+
+/* Beside "paywall", words of the article's own container. */
+static const char *const paywall_content[] = {
+	"no-paywall", "nopaywall", "content", "article", "body", "text", "story", NULL
 };
 
 /* Class/id words that mark chrome unless a content word is present too
@@ -460,6 +465,15 @@ static int class_says_boiler(const struct class_id *ci)
 	if (!ci->has_cls && !ci->has_id)
 		return 0;
 	if (class_id_has(ci, boiler_never))
+		return 3;
+	/* A skip link is never content, but the element it jumps to (often
+	 * id="skiplink-content") is the content: only the class counts. */
+	if (strstr(ci->cls, "skiplink") || strstr(ci->cls, "skip-link"))
+		return 3;
+	/* A paywall's prompt is never content, but "content-behind-paywall"
+	 * and "no-paywall" hold the article. */
+	if ((strstr(ci->cls, "paywall") || strstr(ci->id, "paywall")) &&
+	    !class_id_has(ci, paywall_content))
 		return 3;
 	if (class_id_has(ci, boiler_strong))
 		return 2;

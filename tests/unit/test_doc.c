@@ -693,6 +693,37 @@ static void html_tail_lines_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* The element a skip link jumps to, and a container named for the
+ * paywall it is behind, hold the article. */
+static void html_skip_target_and_paywall_content_kept(void **state)
+{
+	static const char *const wrappers[][2] = {
+		{"<div id=\"skiplink-inhalt\">", "</div>"},
+		{"<div class=\"content-behind-paywall\">", "</div>"},
+		{"<div class=\"Article-Content no-paywall\">", "</div>"},
+	};
+	char page[2048];
+	struct q_doc doc;
+	size_t i;
+	char *t;
+
+	(void)state;
+	for (i = 0; i < sizeof(wrappers) / sizeof(wrappers[0]); i++) {
+		snprintf(page, sizeof(page),
+			 "<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>%s"
+			 "<p>The council met on Tuesday evening to discuss the new budget, which had "
+			 "been delayed twice by the summer floods.</p><p>After four hours of debate "
+			 "the members agreed on a compromise that keeps the library open.</p>%s"
+			 "<div class=\"paywall\">Subscribe now to read on for only one euro a "
+			 "month, cancel at any time, no questions asked.</div></body></html>",
+			 wrappers[i][0], wrappers[i][1]);
+		t = extract(page, DOC_FORMAT_TEXT, &doc);
+		assert_non_null(strstr(t, "keeps the library open."));
+		assert_null(strstr(t, "cancel at any time"));   /* the paywall prompt */
+		doc_release(&doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +748,7 @@ int main(void)
 		cmocka_unit_test(html_noscript_markup_is_not_text),
 		cmocka_unit_test(html_article_chrome_left_out),
 		cmocka_unit_test(html_tail_lines_left_out),
+		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
