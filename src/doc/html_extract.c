@@ -475,14 +475,16 @@ static int class_says_boiler(const struct class_id *ci)
 	if ((strstr(ci->cls, "paywall") || strstr(ci->id, "paywall")) &&
 	    !class_id_has(ci, paywall_content))
 		return 3;
+	class_words(ci->cls, &weak, &positive);
+	class_words(ci->id, &weak, &positive);
+	/* "entry share", "post-content social": a strong word beside a
+	 * content word is only a weak hint (kept when it holds prose). */
 	if (class_id_has(ci, boiler_strong))
-		return 2;
+		return positive ? 1 : 2;
 	if ((strstr(ci->cls, "author") || strstr(ci->id, "author")) && class_id_has(ci, boiler_author))
 		return 2;
 	if ((strstr(ci->cls, "user") || strstr(ci->id, "user")) && class_id_has(ci, boiler_user))
 		return 2;
-	class_words(ci->cls, &weak, &positive);
-	class_words(ci->id, &weak, &positive);
 	return weak && !positive;
 }
 

@@ -724,6 +724,28 @@ static void html_skip_target_and_paywall_content_kept(void **state)
 	}
 }
 
+/* A strong chrome word beside a content word ("entry share") is only a
+ * weak hint: the article inside is kept; a bare share bar still goes. */
+static void html_strong_word_beside_content_word(void **state)
+{
+	static const char page[] =
+		"<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
+		"<div class=\"entry themeform share\">"
+		"<p>The council met on Tuesday evening to discuss the new budget, which had "
+		"been delayed twice by the summer floods.</p><p>After four hours of debate "
+		"the members agreed on a compromise that keeps the library open.</p></div>"
+		"<div class=\"share\"><a href=\"/fb\">Share on Facebook</a> "
+		"<a href=\"/tw\">Share on Twitter</a></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "keeps the library open."));
+	assert_null(strstr(t, "Share on"));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +771,7 @@ int main(void)
 		cmocka_unit_test(html_article_chrome_left_out),
 		cmocka_unit_test(html_tail_lines_left_out),
 		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
+		cmocka_unit_test(html_strong_word_beside_content_word),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
