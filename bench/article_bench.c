@@ -88,7 +88,7 @@ static void print_tally(const char *name, const struct tally *t)
 	double r = t->tp + t->fn ? (double)t->tp / (double)(t->tp + t->fn) : 0;
 	double f = 2 * t->tp + t->fp + t->fn ? 2.0 * t->tp / (double)(2 * t->tp + t->fp + t->fn) : 0;
 
-	printf("%-6s precision %.3f recall %.3f F1 %.3f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
+	printf("%-6s precision %.3f recall %.3f F1 %.4f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
 	       r, f, t->tp, t->fp, t->fn, t->tn);
 }
 

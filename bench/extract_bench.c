@@ -307,7 +307,7 @@ int main(int argc, char **argv)
 		printf("%-14s %5d %6.3f %6.3f %6.3f\n", types[a].name, types[a].pages,
 		       types[a].f1 / types[a].pages, types[a].p / types[a].pages,
 		       types[a].r / types[a].pages);
-	printf("%-14s %5d %6.3f %6.3f %6.3f\n", "ALL", pages, f1_sum / pages, p_sum / pages,
+	printf("%-14s %5d %6.4f %6.4f %6.4f\n", "ALL", pages, f1_sum / pages, p_sum / pages,
 	       r_sum / pages);
 	printf("with snippets found  %.3f (%ld/%ld)\n", with_total ? (double)with_found / with_total : 0,
 	       with_found, with_total);

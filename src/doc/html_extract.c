@@ -800,8 +800,9 @@ static float node_score(const xmlNode *n, float lambda)
 	return s->good - lambda * s->bad;
 }
 
-/* Step 4: the element with the best score, or NULL if no prose. */
-static xmlNode *best_node(xmlNode *root, float lambda)
+/* Step 4: the element with the best score, or NULL if no prose.
+ * skip: subtrees with these flags are not looked into. */
+static xmlNode *best_node_skipping(xmlNode *root, float lambda, uint16_t skip)
 {
 	xmlNode *n, *best = NULL;
 	float best_score = 0;
@@ -811,7 +812,7 @@ static xmlNode *best_node(xmlNode *root, float lambda)
 
 		if (n->type == XML_ELEMENT_NODE) {
 			struct nstat *s = ns(n);
-			if (s->flags & (NS_REMOVED | NS_BOILER)) {
+			if (s->flags & skip) {
 				descend = 0;
 			} else if (s->good >= MIN_PROSE_CHARS) {
 				float sc = node_score(n, lambda);
@@ -826,6 +827,18 @@ static xmlNode *best_node(xmlNode *root, float lambda)
 		n = tree_next(n, root, descend);
 	}
 	return best;
+}
+
+/* The best element outside reader comments, unless the page is a
+ * discussion or nothing outside them reads as prose: a long comment
+ * thread under a short article must not replace the article. */
+static xmlNode *best_node(xmlNode *root, float lambda, enum doc_page_type type)
+{
+	xmlNode *best = NULL;
+
+	if (type != DOC_PAGE_FORUM)
+		best = best_node_skipping(root, lambda, NS_REMOVED | NS_BOILER | NS_COMMENTS);
+	return best ? best : best_node_skipping(root, lambda, NS_REMOVED | NS_BOILER);
 }
 
 /* Step 5: <main>, role=main, a single <article>, an element with a
@@ -995,7 +1008,7 @@ static int set_text(struct q_doc *out, struct qbuf *b)
 static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
 			     struct qbuf *b)
 {
-	xmlNode *main_node = best_node(root, page_lambda(out->page_type));
+	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
 	xmlNode *body_end;
 
 	if (!main_node)

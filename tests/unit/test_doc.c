@@ -10,6 +10,7 @@
 
 #include "../../src/core/alloc.h"
 #include "../../src/core/clock.h"
+#include "../../src/core/qbuf.h"
 #include "../../src/doc/charset.h"
 #include "../../src/doc/doc.h"
 #include "../../src/doc/html.h"
@@ -746,6 +747,39 @@ static void html_strong_word_beside_content_word(void **state)
 	doc_release(&doc);
 }
 
+/* A long comment thread under a shorter article: the article is the
+ * content, not the thread. */
+static void html_article_beats_longer_comments(void **state)
+{
+	const char *para = "<p>The council met on Tuesday evening to discuss the new budget, which "
+			   "had been delayed twice by the summer floods and the dispute.</p>";
+	const char *comment = "<li class=\"comment\"><p>I was at the meeting and I think the "
+			      "council got it wrong again, as it does every single year.</p></li>";
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head>"
+			 "<body><nav>");
+	for (i = 0; i < 60; i++)   /* chrome outside both, so the body loses */
+		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
+	qbuf_adds(&page, "</nav><div class=\"story\"><h1>Budget</h1>");
+	for (i = 0; i < 5; i++)
+		qbuf_adds(&page, para);
+	qbuf_adds(&page, "</div><section class=\"vhb-comments-container\"><ol>");
+	for (i = 0; i < 14; i++)
+		qbuf_adds(&page, comment);
+	qbuf_adds(&page, "</ol></section></body></html>");
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "delayed twice by the summer floods"));
+	assert_null(strstr(t, "got it wrong again"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +806,7 @@ int main(void)
 		cmocka_unit_test(html_tail_lines_left_out),
 		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
 		cmocka_unit_test(html_strong_word_beside_content_word),
+		cmocka_unit_test(html_article_beats_longer_comments),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
