@@ -179,13 +179,13 @@ fuzz: $(DEPS_STAMP)
 		tail -1 build-fuzz/$$t.log; \
 	done
 
-$(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
+$(BUILD)/extract_bench: bench/extract_bench.c bench/bench_util.c bench/bench_util.h $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< bench/bench_util.c $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
-$(BUILD)/article_bench: bench/article_bench.c $(BUILD)/libquarry.a
+$(BUILD)/article_bench: bench/article_bench.c bench/bench_util.c bench/bench_util.h $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< bench/bench_util.c $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
 $(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
