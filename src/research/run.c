@@ -27,6 +27,7 @@
 #include "report.h"
 #include "research.h"
 #include "run_int.h"
+#include "runstore.h"
 #include "text.h"
 
 /* ---- events and the run record ---- */
@@ -34,25 +35,20 @@
 void run_emit(struct run *r, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
-	sqlite3_stmt *st = NULL;
 	char *line;
+	long seq = 0;
 
 	json_object_set_new(ev, "type", json_string(type));
 	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
+	/* numbered and stored first, so the stream shows the stored "seq" */
+	if (runstore_event_add(r->rs, r->id, ev, &seq, NULL) == 0)
+		r->seq = seq;
 	line = json_dumps(ev, JSON_COMPACT);
 	if (line && r->env->events) {
 		fprintf(r->env->events, "%s\n", line);
 		fflush(r->env->events);
 	}
-	if (line && sqlite3_prepare_v2(r->env->store->db, "INSERT INTO run_events(run_id, seq, event) "
-				       "VALUES (?1, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_int64(st, 2, ++r->seq);
-		sqlite3_bind_text(st, 3, line, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
 	if (r->env->on_event)
 		r->env->on_event(r->env->ctx, ev);
 	free(line);
@@ -61,32 +57,15 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 
 static char *rcache_get(struct run *r, const char *key)
 {
-	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND "
-			       "key = ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = q_strdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
+	runstore_cache_get(r->rs, r->id, key, &v, NULL);
 	return v;
 }
 
 static void rcache_put(struct run *r, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(r->env->store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
-			       "VALUES (?1, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_cache_put(r->rs, r->id, key, value, NULL);
 }
 
 /* Pages read by earlier runs are reused for PAGE_CACHE_SECONDS. */
@@ -109,154 +88,62 @@ static int page_allowed_here(const struct run *r, const char *value)
 
 static char *page_cache_get(struct run *r, const char *url)
 {
-	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM page_cache WHERE url = ?1 AND "
-			       "fetched > strftime('%s','now') - ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, PAGE_CACHE_SECONDS);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    page_allowed_here(r, (const char *)sqlite3_column_text(st, 0)))
-			v = q_strdup((const char *)sqlite3_column_text(st, 0));
+	if (runstore_page_get(r->rs, url, PAGE_CACHE_SECONDS, &v, NULL) == 0 && v &&
+	    !page_allowed_here(r, v)) {
+		q_free(v);
+		v = NULL;
 	}
-	sqlite3_finalize(st);
 	return v;
 }
 
 static void page_cache_put(struct run *r, const char *url, const char *value)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(r->env->store->db, "INSERT OR REPLACE INTO page_cache(url, fetched, "
-			       "value) VALUES (?1, strftime('%s','now'), ?2)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_page_put(r->rs, url, value, NULL);
 }
 
 static void set_status(struct run *r, const char *status)
 {
-	sqlite3_stmt *st = NULL;
+	int s = run_status_parse(status);
 
-	if (sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET status = ?1, updated = "
-			       "strftime('%s','now') WHERE id = ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_set_status(r->rs, r->id, s < 0 ? RUN_FAILED : (enum run_status)s, NULL);
 }
 
 /* ---- who carries a run ---- */
 
-/* A process's start time in clock ticks since boot (/proc/PID/stat field
- * 22), so a pid reused by another process is not taken for the run's;
- * -1 where /proc cannot tell. */
-static long long proc_start_ticks(long pid)
-{
-	char path[64], buf[1024], *p;
-	long long ticks = -1;
-	size_t n;
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (!(p = strrchr(buf, ')')))   /* the command name may hold spaces */
-		return -1;
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 22)
-		ticks = strtoll(p, NULL, 10);
-	return ticks;
-}
-
 /* Record this process as the one carrying the run. */
 static void set_owner(struct run *r)
 {
-	char host[256] = "";
-	json_t *o;
-	char *text;
-
-	gethostname(host, sizeof(host) - 1);
-	o = json_pack("{s:I, s:s, s:I, s:I}", "pid", (json_int_t)getpid(), "host", host, "start_ticks",
-		      (json_int_t)proc_start_ticks((long)getpid()), "since", (json_int_t)time(NULL));
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (text)
-		rcache_put(r, "owner", text);
-	free(text);
-	json_decref(o);
+	runstore_set_owner(r->rs, r->id, NULL);
 }
 
 int research_run_alive(struct store *s, long run_id)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *o = NULL;
-	json_error_t jerr;
-	char host[256] = "";
-	long pid;
-	long long ticks;
+	struct runstore *rs = NULL;
+	struct run_record rec;
 	int alive = 0;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND key = 'owner'",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+	if (runstore_wrap(&rs, s, NULL))
+		return 0;
+	if (runstore_get(rs, run_id, 0, &rec, NULL) == 0) {
+		alive = rec.status == RUN_RUNNING;
+		run_record_release(&rec);
 	}
-	sqlite3_finalize(st);
-	if (!o)
-		return 0;   /* never claimed: no process carries it */
-	gethostname(host, sizeof(host) - 1);
-	pid = (long)json_integer_value(json_object_get(o, "pid"));
-	ticks = (long long)json_integer_value(json_object_get(o, "start_ticks"));
-	if (strcmp(json_string_value(json_object_get(o, "host")) ? json_string_value(
-			   json_object_get(o, "host")) : "", host) != 0)
-		alive = 1;   /* another machine's: we cannot tell, so we do not call it dead */
-	else if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-		alive = ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == ticks;
-	json_decref(o);
+	runstore_close(rs);
 	return alive;
 }
 
 int research_run_remove(struct store *s, long run_id, struct q_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, found = 0, running = 0;
+	struct runstore *rs = NULL;
+	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			found = 1;
-			running = sqlite3_column_text(st, 0) &&
-				  strcmp((const char *)sqlite3_column_text(st, 0), "running") == 0;
-		}
-	}
-	sqlite3_finalize(st);
-	if (!found)
-		return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
-	if (running && research_run_alive(s, run_id))
-		return q_error_set(err, Q_EINVAL, "run %ld is running; stop it (Ctrl-C) before removing it",
-				   run_id);
-	/* run_events and run_cache go with it (ON DELETE CASCADE). */
-	if ((rc = sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id = ?1", -1, &st, NULL)) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return store_error(s, rc, "removing the run", err);
-	return 0;
+	if ((rc = runstore_wrap(&rs, s, err)))
+		return rc;
+	rc = runstore_remove(rs, run_id, err);
+	runstore_close(rs);
+	return rc;
 }
 
 /* An atomic store: lock-free for an int, so safe in a signal handler. */
@@ -1378,6 +1265,7 @@ static void run_free(struct run *r)
 	search_providers_release(r->providers, r->n_providers);
 	if (r->own_account_ready)
 		llm_account_release(&r->own_account);
+	runstore_close(r->own_rs);
 }
 
 /* Give the run its model account: the caller's or its own, watching the
@@ -1413,49 +1301,19 @@ static void run_account_close(struct run *r, struct research_result *out)
 /* Create the run record, or load a stored one for resume. */
 static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db = r->env->store->db;
+	struct run_record rec;
+	int rc;
 
-	if (run_id > 0) {
-		json_error_t jerr;
-		if (sqlite3_prepare_v2(db, "SELECT options, status FROM runs WHERE id = ?1", -1, &st,
-				       NULL) != SQLITE_OK)
-			return store_error(r->env->store, sqlite3_errcode(db), "loading the run", err);
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlite3_finalize(st);
-			return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
-		}
-		*opts_json = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-		sqlite3_finalize(st);
-		if (!*opts_json)
-			return q_error_set(err, Q_EPARSE, "run %ld's stored options are damaged", run_id);
-		r->id = run_id;
-		if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?1",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, run_id);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				r->seq = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
-		}
-		return 0;
-	}
-	{
-		char *opts = json_dumps(*opts_json, JSON_COMPACT);
-		int rc = sqlite3_prepare_v2(db, "INSERT INTO runs(question, options, status, created, "
-					    "updated) VALUES (?1, ?2, 'running', strftime('%s','now'), "
-					    "strftime('%s','now'))", -1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, r->o->question, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, opts ? opts : "{}", -1, SQLITE_STATIC);
-			rc = sqlite3_step(st);
-		}
-		sqlite3_finalize(st);
-		free(opts);
-		if (rc != SQLITE_DONE)
-			return store_error(r->env->store, rc, "saving the run", err);
-		r->id = (long)sqlite3_last_insert_rowid(db);
-	}
+	if (run_id <= 0)
+		return runstore_create(r->rs, r->o->question, *opts_json, RUN_RUNNING, NULL, &r->id, err);
+	if ((rc = runstore_get(r->rs, run_id, 0, &rec, err)))
+		return rc;
+	*opts_json = json_incref(rec.options);
+	r->seq = rec.last_seq;
+	run_record_release(&rec);
+	if (!*opts_json)
+		return q_error_set(err, Q_EPARSE, "run %ld's stored options are damaged", run_id);
+	r->id = run_id;
 	return 0;
 }
 
@@ -1463,35 +1321,14 @@ static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_err
  * them either way). */
 static void save_opts(struct run *r, const json_t *opts_json)
 {
-	sqlite3_stmt *st = NULL;
-	char *text = json_dumps(opts_json, JSON_COMPACT);
-
-	if (text && sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET options = ?1 WHERE id = ?2",
-				       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	free(text);
+	runstore_set_options(r->rs, r->id, opts_json, NULL);
 }
 
 static void save_report(struct run *r, const json_t *report, const char *md, const char *status)
 {
-	sqlite3_stmt *st = NULL;
-	char *text = json_dumps(report, JSON_COMPACT);
+	int s = run_status_parse(status);
 
-	if (sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET status = ?1, report_md = ?2, report = "
-			       "?3, updated = strftime('%s','now') WHERE id = ?4", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, md, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text ? text : "{}", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	free(text);
+	runstore_save_report(r->rs, r->id, s < 0 ? RUN_DONE : (enum run_status)s, report, md, NULL);
 }
 
 /* The error of a run that read no source: which step came up empty. */
@@ -1566,7 +1403,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		json_object_set_new(opts_json, "date", json_string(day));
 	}
 	r.o = opts_in;
-	if ((rc = open_run(&r, run_id, &opts_json, err)))
+	r.rs = env->runs;
+	if (!r.rs && !(rc = runstore_wrap(&r.own_rs, env->store, err)))
+		r.rs = r.own_rs;
+	if (!r.rs || (rc = open_run(&r, run_id, &opts_json, err)))
 		goto fail_early;
 	if (run_id > 0) {
 		research_opts_from_json(opts_json, &o);
@@ -1789,6 +1629,7 @@ fail_keep_status:
 	run_free(&r);
 	return rc;
 fail_early:
+	runstore_close(r.own_rs);
 	json_decref(opts_json);
 	return rc;
 }

@@ -58,9 +58,11 @@ struct run {
 	struct llm_account *acct;
 	struct llm_account own_account;
 	int own_account_ready;    /* own_account was initialised */
+	struct runstore *rs;      /* the run records: env->runs or own_rs */
+	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
 	long id;
 	double t0;
-	long seq;
+	long seq;                 /* the newest event's number */
 	char lang[8];
 	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
 	json_t *sub_questions;    /* array of strings */

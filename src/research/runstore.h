@@ -146,4 +146,12 @@ int runstore_request_cancel(struct runstore *rs, long id, struct q_error *err);
  * running. */
 int runstore_remove(struct runstore *rs, long id, struct q_error *err);
 
+/* The run's cache key under which its owner is kept. */
+#define RUNSTORE_OWNER_KEY "owner"
+/* Record this process (pid, host, start time) as the one carrying run id,
+ * under RUNSTORE_OWNER_KEY: a running run without a lease (a foreground
+ * run) whose owner is gone reads interrupted. Made of runstore_cache_put,
+ * so no backend implements it. */
+int runstore_set_owner(struct runstore *rs, long id, struct q_error *err);
+
 #endif
