@@ -34,9 +34,6 @@ const char *cli_database_url(const char *flag, const struct config *file)
 	return config_setting(file, "QUARRY_DATABASE_URL", "database_url");
 }
 
-static const char *const status_names[RUN_STATUS_N] = {
-	"queued", "running", "done", "stopped", "cancelled", "interrupted", "failed"};
-
 static void print_status(const struct pgconn *c, const struct runstore_pg_status *st, int json)
 {
 	int current = st->schema_version == RUNSTORE_PG_SCHEMA_VERSION;
@@ -52,7 +49,7 @@ static void print_status(const struct pgconn *c, const struct runstore_pg_status
 		if (current) {
 			printf(",\"runs\":{");
 			for (int i = 0; i < RUN_STATUS_N; i++)
-				printf("%s\"%s\":%ld", i ? "," : "", status_names[i], st->counts[i]);
+				printf("%s\"%s\":%ld", i ? "," : "", run_status_name((enum run_status)i), st->counts[i]);
 			printf("},\"workers\":%ld,\"oldest_queued_s\":%ld,\"events\":%ld", st->workers,
 			       st->oldest_queued_s, st->events);
 		}
@@ -69,7 +66,7 @@ static void print_status(const struct pgconn *c, const struct runstore_pg_status
 	printf("schema:    %d (current)\n", st->schema_version);
 	printf("runs:     ");
 	for (int i = 0; i < RUN_STATUS_N; i++)
-		printf(" %ld %s%s", st->counts[i], status_names[i], i + 1 < RUN_STATUS_N ? "," : "\n");
+		printf(" %ld %s%s", st->counts[i], run_status_name((enum run_status)i), i + 1 < RUN_STATUS_N ? "," : "\n");
 	printf("workers:   %ld holding a lease\n", st->workers);
 	if (st->counts[RUN_QUEUED])
 		printf("queue:     oldest run waiting %lds\n", st->oldest_queued_s);

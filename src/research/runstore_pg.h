@@ -24,6 +24,10 @@
 
 struct pgconn;
 
+/* The run records on the PostgreSQL database at url (a connection of
+ * their own, migrated as runstore_pg_migrate does). */
+int runstore_pg_open(struct runstore **out, const char *url, struct q_error *err);
+
 /* Apply every migration the database lacks. *from (may be NULL) is the
  * version found, *to (may be NULL) the version now. Q_EUNSUPPORTED when
  * the database is newer than this binary (upgrade quarry first). */
