@@ -564,7 +564,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if (events)
 		fclose(events);
 	if (rc) {
-		if (cancel_flag || strcmp(res.status, "interrupted") == 0) {
+		if (cancel_flag || run_status_parse(res.status) == RUN_INTERRUPTED) {
 			cli_error("quarry %s: interrupted; what was done is saved: resume with "
 				"'quarry runs resume %ld'\n", cmd, res.run_id);
 			cli_model_close(&c->m);

@@ -12,6 +12,7 @@
 #include "../index/neardup.h"
 #include "../search/search.h"
 #include "research.h"
+#include "runstore.h"
 
 #define MAX_QUERIES 200
 #define MAX_FINDINGS 400
@@ -84,6 +85,10 @@ struct run {
 	int critical_calls;       /* model calls one after another */
 	int no_content_words;     /* the brief's query has only stop words ("what is it") */
 	int notes_answered;       /* note calls the model answered (0: no note was taken) */
+	/* RUN_RUNNING, or why the run stops: RUN_STOPPED (a budget or the
+	 * time limit), RUN_INTERRUPTED (research_cancel), RUN_CANCELLED
+	 * (research_cancel_final); the reason, for the report, in stopped. */
+	enum run_status stop;
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
