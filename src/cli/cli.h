@@ -130,5 +130,11 @@ int cmd_doctor(int argc, char **argv);
 int cmd_research(int argc, char **argv);
 int cmd_ask_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+
+struct q_error;
+/* Start a detached `quarry worker` for home (log: home/worker.log) unless
+ * a live one is registered there; *started says whether one was. */
+int cli_worker_ensure(const char *home, const char *config_path, int *started, struct q_error *err);
 
 #endif
