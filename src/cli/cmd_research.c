@@ -464,21 +464,37 @@ static int check_named_sources(const char *cmd, const char *sources, const struc
 	return 0;
 }
 
+/* The model a detached run is to use, resolved here (flags, environment,
+ * config file) as a foreground run would, without the key: the worker
+ * finds the key the same way in its own environment. NULL without one. */
+static json_t *detach_model(struct common *c, int have_model)
+{
+	struct llm_config cfg;
+	json_t *l;
+
+	if (!have_model || llm_config_resolve(&cfg, &c->m.ov, &c->m.file, NULL))
+		return NULL;
+	l = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:b}", "provider",
+		      strcmp(cfg.provider, "custom") ? cfg.provider : NULL, "base_url", cfg.base_url,
+		      "model", cfg.model, "fast_model", cfg.fast_model[0] ? cfg.fast_model : NULL,
+		      "allow_insecure_http", c->m.ov.allow_insecure_http, "no_cache", c->no_cache);
+	llm_config_release(&cfg);
+	return l;
+}
+
 /* `research --detach`: queue the run with its options and model choice
  * (never a key), print its id, and see that a worker carries it. */
-static int detach_run(const char *cmd, struct common *c)
+static int detach_run(const char *cmd, struct common *c, int have_model)
 {
 	struct runstore *rs = NULL;
 	struct q_error err = {0};
-	json_t *opts = research_opts_to_json(&c->o);
+	json_t *opts = research_opts_to_json(&c->o), *l = detach_model(c, have_model);
 	char dir[4096];
 	long id = 0;
 	int rc = 1, started = 0;
 
-	if (!opts || json_object_set_new(opts, "llm", json_pack("{s:s?, s:s?, s:s?, s:s?, s:b, s:b}",
-			"provider", c->m.ov.provider, "model", c->m.ov.model, "fast_model",
-			c->m.ov.fast_model, "base_url", c->m.ov.base_url, "allow_insecure_http",
-			c->m.ov.allow_insecure_http, "no_cache", c->no_cache))) {
+	if (!opts || (l && json_object_set_new(opts, "llm", l)) ||
+	    (!l && json_object_set_new(opts, "no_llm", json_true()))) {
 		cli_error("quarry %s: out of memory\n", cmd);
 		goto out;
 	}
@@ -591,7 +607,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		}
 	}
 	if (c->detach)
-		return detach_run(cmd, c);
+		return detach_run(cmd, c, have_model);
 	if (have_model && cli_model_open(&c->m, cmd, c->home, !c->no_cache))
 		return 1;
 	/* Runs live in the database, model or not (cli_model_open opened it
