@@ -100,10 +100,20 @@ struct research_env {
  * on. From any thread while the run goes on, or from a signal handler
  * (it only sets env->cancelled). */
 void research_cancel(struct research_env *env);
+/* The value research_cancel_final leaves in env->cancelled (research_cancel's is 1). */
+#define RESEARCH_CANCEL_FINAL 2
+/* Cancel the run for good: it stops as research_cancel makes it, then
+ * writes the best report it can from what it has without the model
+ * (the findings, or an extractive brief), status "cancelled", and
+ * research_run returns 0 (Q_ETIMEOUT, and no report, when nothing was
+ * read yet). Not resumable. Safe where research_cancel is. */
+void research_cancel_final(struct research_env *env);
 
 struct research_result {
 	long run_id;
-	char status[16];         /* "done", "stopped" (budget), "interrupted", "failed" */
+	/* run_status_name: "done", "stopped" (budget), "cancelled",
+	 * "interrupted", "failed" */
+	char status[16];
 	char *markdown;          /* the report */
 	json_t *report;          /* everything: report, sources, notes, figures */
 	struct llm_totals llm;   /* this run's model calls, tokens and cost (zero without a model) */

@@ -103,11 +103,9 @@ static void page_cache_put(struct run *r, const char *url, const char *value)
 	runstore_page_put(r->rs, url, value, NULL);
 }
 
-static void set_status(struct run *r, const char *status)
+static void set_status(struct run *r, enum run_status status)
 {
-	int s = run_status_parse(status);
-
-	runstore_set_status(r->rs, r->id, s < 0 ? RUN_FAILED : (enum run_status)s, NULL);
+	runstore_set_status(r->rs, r->id, status, NULL);
 }
 
 /* ---- who carries a run ---- */
@@ -152,30 +150,53 @@ void research_cancel(struct research_env *env)
 	__atomic_store_n(&env->cancelled, 1, __ATOMIC_RELAXED);
 }
 
-/* Whether the run was cancelled (research_cancel). */
+void research_cancel_final(struct research_env *env)
+{
+	__atomic_store_n(&env->cancelled, RESEARCH_CANCEL_FINAL, __ATOMIC_RELAXED);
+}
+
+/* Whether the run was cancelled (research_cancel, research_cancel_final). */
 static int run_cancelled(const struct run *r)
 {
 	return __atomic_load_n(&r->env->cancelled, __ATOMIC_RELAXED);
 }
 
-/* Stop conditions: cancel and budgets. Sets r->stopped. */
+/* The run stops: why (RUN_STOPPED for a budget, RUN_INTERRUPTED or
+ * RUN_CANCELLED) and the reason for the report. */
+static void stop_run(struct run *r, enum run_status why, const char *reason)
+{
+	r->stop = why;
+	snprintf(r->stopped, sizeof(r->stopped), "%s", reason);
+}
+
+/* A cancel stops the run, even one a budget stopped before. */
+static void stop_if_cancelled(struct run *r)
+{
+	int c = run_cancelled(r);
+
+	if (c == RESEARCH_CANCEL_FINAL)
+		stop_run(r, RUN_CANCELLED, "cancelled");
+	else if (c)
+		stop_run(r, RUN_INTERRUPTED, "interrupted");
+}
+
+/* Stop conditions: cancel and budgets. Sets r->stop and r->stopped. */
 static int should_stop(struct run *r)
 {
 	char why[160];
 
-	if (r->stopped[0])
+	if (r->stop != RUN_RUNNING)
 		return 1;
-	if (run_cancelled(r)) {
-		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
+	stop_if_cancelled(r);
+	if (r->stop != RUN_RUNNING)
 		return 1;
-	}
 	if (r->env->llm && llm_account_spent(r->acct, r->env->llm, why, sizeof(why))) {
-		snprintf(r->stopped, sizeof(r->stopped), "%s", why);
+		stop_run(r, RUN_STOPPED, why);
 		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", why));
 		return 1;
 	}
 	if (!r->env->llm && r->o->time_limit_ms > 0 && q_now_ms() - r->t0 > (double)r->o->time_limit_ms) {
-		snprintf(r->stopped, sizeof(r->stopped), "the time limit is reached");
+		stop_run(r, RUN_STOPPED, "the time limit is reached");
 		return 1;
 	}
 	return 0;
@@ -196,19 +217,19 @@ static int out_of_time(const struct run *r)
 static int first_round_barred(struct run *r)
 {
 	should_stop(r);   /* sets r->stopped for the report */
-	return (r->stopped[0] && strcmp(r->stopped, "interrupted") == 0) || out_of_time(r);
+	return r->stop == RUN_INTERRUPTED || r->stop == RUN_CANCELLED || out_of_time(r);
 }
 
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
 	if (rc == Q_EBUDGET) {   /* said once; the calls of a batch that did not fit say nothing more */
-		if (!r->stopped[0]) {
-			snprintf(r->stopped, sizeof(r->stopped), "%s", msg);
+		if (r->stop == RUN_RUNNING) {
+			stop_run(r, RUN_STOPPED, msg);
 			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
 		}
 	} else if (rc == Q_ETIMEOUT && run_cancelled(r)) {
-		snprintf(r->stopped, sizeof(r->stopped), "interrupted");
+		stop_if_cancelled(r);
 	} else {
 		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", step, "message", msg));
 	}
@@ -1321,6 +1342,10 @@ static void run_account_close(struct run *r, struct research_result *out)
 	llm_account_watch(r->acct, NULL);
 }
 
+struct run_day {
+	char day[16];
+};
+
 /* Create the run record, or load a stored one for resume. */
 static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_error *err)
 {
@@ -1347,11 +1372,22 @@ static void save_opts(struct run *r, const json_t *opts_json)
 	runstore_set_options(r->rs, r->id, opts_json, NULL);
 }
 
-static void save_report(struct run *r, const json_t *report, const char *md, const char *status)
+static void save_report(struct run *r, const json_t *report, const char *md, enum run_status status)
 {
-	int s = run_status_parse(status);
+	runstore_save_report(r->rs, r->id, status, report, md, NULL);
+}
 
-	runstore_save_report(r->rs, r->id, s < 0 ? RUN_DONE : (enum run_status)s, report, md, NULL);
+/* Today (UTC) as YYYY-MM-DD, the day a run keeps for its prompts. */
+static struct run_day run_today(void)
+{
+	struct run_day d = {""};
+	time_t now = time(NULL);
+	struct tm tm;
+
+	/* gmtime's shared result raced between runs in one process. */
+	if (gmtime_r(&now, &tm))
+		strftime(d.day, sizeof(d.day), "%Y-%m-%d", &tm);
+	return d;
 }
 
 /* The error of a run that read no source: which step came up empty. */
@@ -1412,18 +1448,12 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 
 	memset(out, 0, sizeof(*out));
 	memset(&r, 0, sizeof(r));
+	r.stop = RUN_RUNNING;
 	r.env = env;
 	r.t0 = q_now_ms();
 	if (run_id <= 0) {
-		time_t now = time(NULL);
-		struct tm tm;
-		char day[16] = "";
-
-		/* gmtime's shared result raced between runs in one process. */
-		if (gmtime_r(&now, &tm))
-			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 		opts_json = research_opts_to_json(opts_in);
-		json_object_set_new(opts_json, "date", json_string(day));
+		json_object_set_new(opts_json, "date", json_string(run_today().day));
 	}
 	r.o = opts_in;
 	r.rs = env->runs;
@@ -1437,6 +1467,11 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			rc = q_error_set(err, Q_EPARSE, "run %ld has no question stored", run_id);
 			goto fail_early;
 		}
+		if (!json_string_value(json_object_get(opts_json, "date"))) {
+			/* queued (research --detach, the HTTP API): its day starts now */
+			json_object_set_new(opts_json, "date", json_string(run_today().day));
+			save_opts(&r, opts_json);
+		}
 		if (opts_in && opts_in->allow_private && !o.allow_private) {
 			o.allow_private = 1;   /* given again to resume: kept with the run */
 			json_object_set_new(opts_json, "allow_private", json_true());
@@ -1447,7 +1482,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	out->run_id = r.id;
 	set_owner(&r);
 	if (run_id > 0)
-		set_status(&r, "running");
+		set_status(&r, RUN_RUNNING);
 	depth = r.o->depth > 0 ? r.o->depth : 2;
 	breadth = r.o->breadth > 0 ? r.o->breadth : 4;
 	max_sources = r.o->max_sources > 0 ? r.o->max_sources : 20;
@@ -1494,7 +1529,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
-	run_emit(&r, run_id > 0 ? "run_resumed" : "run_started",
+	run_emit(&r, run_id > 0 && r.seq > 0 ? "run_resumed" : "run_started",
 	     json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.o->question, "lang", r.lang,
 		       "mode", env->llm ? "model" : "extractive", "depth", depth, "breadth", breadth,
 		       "max_sources", max_sources));
@@ -1524,8 +1559,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			break;
 		}
 	}
-	if (run_cancelled(&r))   /* searches and fetches a cancel cut short are no failure */
-		snprintf(r.stopped, sizeof(r.stopped), "interrupted");
+	stop_if_cancelled(&r);   /* searches and fetches a cancel cut short are no failure */
 	if (r.n_src == 0 && r.searches_failed > 0 && !r.stopped[0]) {
 		/* Web searches only: the corpus never fails, so an empty corpus beside
 		 * a dead SearXNG must not turn into an empty report. */
@@ -1539,7 +1573,14 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
-	if (r.n_src == 0 && strcmp(r.stopped, "interrupted") != 0) {
+	if (r.n_src == 0 && r.stop == RUN_CANCELLED) {
+		rc = q_error_set(err, Q_ETIMEOUT, "cancelled before any source was read");
+		set_status(&r, RUN_CANCELLED);
+		snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_CANCELLED));
+		run_emit(&r, "run_cancelled", NULL);
+		goto fail_keep_status;
+	}
+	if (r.n_src == 0 && r.stop != RUN_INTERRUPTED) {
 		/* A "report" of nothing would mislead, budget or not. */
 		if (out_of_time(&r))
 			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
@@ -1552,17 +1593,18 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 
 	/* Write. A budget that ran out still gets the best report we can make. */
 	should_stop(&r);   /* a Ctrl-C during the last step */
-	if (r.stopped[0] && strcmp(r.stopped, "interrupted") == 0 && run_id >= 0) {
-		set_status(&r, "interrupted");
+	if (r.stop == RUN_INTERRUPTED && run_id >= 0) {
+		set_status(&r, RUN_INTERRUPTED);
 		run_emit(&r, "run_interrupted", NULL);
-		snprintf(out->status, sizeof(out->status), "interrupted");
+		snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_INTERRUPTED));
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
 	if (env->llm && r.n_f > 0) {
 		ids = q_calloc((size_t)r.n_f, sizeof(int));
 		n_ids = ids ? compose_pick_findings(&r, ids, WRITE_MAX_FINDINGS) : 0;
-		if (!r.stopped[0] || !llm_account_spent(r.acct, env->llm, missing, sizeof(missing)))
+		if (r.stop == RUN_RUNNING || (r.stop == RUN_STOPPED &&
+		    !llm_account_spent(r.acct, env->llm, missing, sizeof(missing))))
 			body = compose_write(&r, ids, n_ids);
 		mode = "model";
 		if (!body) {
@@ -1597,9 +1639,9 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message", say));
 		}
 	}
-	if (r.stopped[0] && strcmp(r.stopped, "interrupted") == 0) {
-		set_status(&r, "interrupted");
-		snprintf(out->status, sizeof(out->status), "interrupted");
+	if (r.stop == RUN_INTERRUPTED) {
+		set_status(&r, RUN_INTERRUPTED);
+		snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_INTERRUPTED));
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
@@ -1622,8 +1664,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		qbuf_release(&md);
 		goto fail;
 	}
-	snprintf(out->status, sizeof(out->status), "%s", r.stopped[0] ? "stopped" : "done");
-	save_report(&r, report, qbuf_cstr(&md), out->status);
+	if (r.stop == RUN_RUNNING)
+		r.stop = RUN_DONE;
+	snprintf(out->status, sizeof(out->status), "%s", run_status_name(r.stop));
+	save_report(&r, report, qbuf_cstr(&md), r.stop);
 	{
 		json_t *v = json_object_get(report, "verification");
 		run_emit(&r, "report", json_pack("{s:s, s:s, s:O, s:O}", "status", out->status, "mode", mode,
@@ -1640,8 +1684,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	return 0;
 
 fail:
-	set_status(&r, "failed");
-	snprintf(out->status, sizeof(out->status), "failed");
+	set_status(&r, RUN_FAILED);
+	snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_FAILED));
 	run_emit(&r, "run_failed", json_pack("{s:s}", "message", err ? err->msg : ""));
 fail_keep_status:
 	run_account_close(&r, out);

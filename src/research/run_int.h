@@ -12,6 +12,7 @@
 #include "../index/neardup.h"
 #include "../search/search.h"
 #include "research.h"
+#include "runstore.h"
 
 #define MAX_QUERIES 200
 #define MAX_FINDINGS 400
@@ -89,6 +90,10 @@ struct run {
 	long noted_excerpt_bytes; /* of which the excerpts the note model saw */
 	int writer_findings;      /* findings in the write prompt(s) */
 	long writer_prompt_bytes; /* bytes of the write prompt(s) */
+	/* RUN_RUNNING, or why the run stops: RUN_STOPPED (a budget or the
+	 * time limit), RUN_INTERRUPTED (research_cancel), RUN_CANCELLED
+	 * (research_cancel_final); the reason, for the report, in stopped. */
+	enum run_status stop;
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
