@@ -567,7 +567,7 @@ static const char *symlink_target(struct add_run *r, const char *path, char *tar
 	{
 		char why[PATH_MAX + 80];
 		snprintf(why, sizeof(why), "symlink to a file outside the folder (%s); "
-			 "--follow-symlinks reads it", target);
+			 "the follow_symlinks setting reads it", target);
 		report(r, CORPUS_SKIPPED, path, why);
 	}
 	return NULL;

@@ -109,7 +109,7 @@ int store_home(const char *home_flag, char *out, size_t out_size, struct q_error
 	else if ((v = getenv("HOME")) && *v)
 		k = snprintf(out, out_size, "%s/.local/share/quarry", v);
 	else
-		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use --home DIR");
+		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use the home setting");
 	if (k < 0 || (size_t)k >= out_size)
 		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
 	return 0;
@@ -134,7 +134,7 @@ int store_error(struct store *s, int rc, const char *what, struct q_error *err)
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
-		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use --home",
+		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use the home setting",
 				   what, s->path, msg);
 	}
 	return q_error_set(err, Q_EIO, "%s: %s", what, msg);

@@ -1533,7 +1533,7 @@ static int nothing_read(struct run *r, struct q_error *err)
 					   "check the search configuration with 'quarry doctor'",
 					   r->searches_failed, searches);
 		return q_error_set(err, Q_EEMPTY, "no source could be read: %d search%s returned "
-				   "nothing; try other words, or other sources (--sources)", searches,
+				   "nothing; try other words, or other sources (the sources setting)", searches,
 				   searches == 1 ? "" : "es");
 	}
 	why[0] = '\0';
@@ -1701,7 +1701,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (out_of_time(&r))
 			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
 					 "(%ld ms) ran out before any source was read; allow more time "
-					 "with --time-limit", r.o->time_limit_ms);
+					 "with the time_limit setting", r.o->time_limit_ms);
 		else
 			rc = nothing_read(&r, err);
 		goto fail;
@@ -1739,7 +1739,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
 						 "%d document%s read: no passage shares enough of the "
 						 "question's words; try other words, or other sources "
-						 "(--sources)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+						 "(the sources setting)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
 			goto fail;
 		}
 		if (env->llm && r.n_src > 0) {
