@@ -17,6 +17,7 @@
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
+#include "../core/procmem.h"
 #include "../core/qbuf.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
@@ -960,6 +961,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			run_emit(r, "fetching", json_pack("{s:i}", "urls", n_fetch));
 			http_fetch_many(urls, (size_t)n_fetch, &hopt, resps, on_fetched, &fc);
 			store_fetched(&fc, n_fetch);
+			run_sample_memory(r);   /* the pages of a batch are all in memory here */
 			for (i = 0; i < n_fetch; i++)
 				http_response_release(&resps[i]);
 		}
@@ -1574,6 +1576,11 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	memset(&r, 0, sizeof(r));
 	r.env = env;
 	r.t0 = q_now_ms();
+	{
+		struct q_procmem m;   /* peak_rss_mb counts from here */
+		if (q_procmem_read(&m) == 0)
+			r.mem_hwm_start_kb = m.hwm_kb;
+	}
 	if (run_id <= 0) {
 		time_t now = time(NULL);
 		struct tm tm;

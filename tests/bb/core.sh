@@ -70,3 +70,46 @@ if command -v sqlite3 >/dev/null; then
 	if [ "$core_stored" -eq "$core_emitted" ] && [ "$core_emitted" -gt 3 ]; then ok
 	else bad "$core_emitted events emitted, $core_stored stored"; fi
 fi
+
+# The report streams as it is written: report_delta events, coalesced
+# (at least 200 bytes or 100 ms each, not one per token: about 170 pieces
+# of 7 bytes make at most a dozen events), whose texts put
+# together at their offsets are the model's reply, before verification.
+core_report="Selective availability was switched off in May 2000 because its value had shrunk [F1]. Civilian receivers became far more accurate overnight, which surveyors, farmers and drivers noticed at once [F2].
+
+## Background
+
+The deliberate error had degraded civilian accuracy to about a hundred metres, while differential corrections already let careful users remove most of it [F1]. Café owners and 选择可用性 researchers alike cite the change — and its timing — as a turning point [F2].
+
+## Consequences
+
+Opening the signal created broad value for many users that the military could not have captured itself [F2]. Later satellites were built without the feature at all, so the decision cannot be reversed [F1]. The question of what remains open is answered by the findings only in part [F2]."
+core_rules=$(jq -cn --arg c "$core_report" '[{"match":"Write the report in","content":$c},{"auto":"research"}]' 2>/dev/null)
+if [ -n "$core_rules" ]; then
+	start_llm core3 "$core_rules"
+	run core-report-delta env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" research --home "$TMP/core-h3" \
+		--allow-private --sources web --depth 1 --events "$TMP/core-ev3.jsonl" "$RQ"
+	rc_is 0
+	NAME=core-report-delta-text
+	jq -rj 'select(.type == "report_delta" and .call == 1) | .text' "$TMP/core-ev3.jsonl" >"$TMP/core-delta.txt"
+	printf '%s' "$core_report" >"$TMP/core-want.txt"
+	if cmp -s "$TMP/core-delta.txt" "$TMP/core-want.txt"; then ok; else bad "deltas do not make the reply: $(head -c 120 "$TMP/core-delta.txt")"; fi
+	NAME=core-report-delta-offsets
+	if jq -s '[.[] | select(.type == "report_delta" and .call == 1)] | . as $d
+		| (length >= 2 and length <= 12) and $d[0].offset == 0 and ([range(1; length)] | all(. as $i
+		| $d[$i].offset == $d[$i-1].offset + ($d[$i-1].text | utf8bytelength)))' \
+		"$TMP/core-ev3.jsonl" | grep -q true; then ok
+	else bad "report_delta events not coalesced or offsets wrong: $(grep -c report_delta "$TMP/core-ev3.jsonl")"; fi
+else
+	SKIP=$((SKIP + 1)); echo "skip: core-report-delta (needs jq)"
+fi
+
+# The run's figures carry the process's peak memory during the run
+# (VmHWM, or sampled VmRSS when the process's peak came before the run).
+run core-peak-rss "$Q" research --home "$TMP/core-h2" --sources corpus --no-llm -f json \
+	"selective availability receivers accuracy"
+rc_is 0
+NAME=core-peak-rss-figure
+core_rss=$(grep -o '"peak_rss_mb": *[0-9.]*' "$TMP/out" | head -1 | sed 's/.*: *//')
+if [ -n "$core_rss" ] && awk -v m="$core_rss" 'BEGIN { exit !(m > 1 && m < 4096) }'; then ok
+else bad "peak_rss_mb is '$core_rss'"; fi
