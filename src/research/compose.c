@@ -6,11 +6,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "../core/alloc.h"
 #include "../core/ctl.h"
 #include "../core/clock.h"
+#include "../core/procmem.h"
 #include "../core/qbuf.h"
 #include "report.h"
 #include "research.h"
@@ -91,21 +91,134 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	return n;
 }
 
+/*
+ * The report as it is written: the model's text deltas become
+ * "report_delta" events (docs/EVENTS.md), coalesced to at least
+ * DELTA_MIN_BYTES or DELTA_MAX_MS so the event table holds tens of rows
+ * for a report, not one per token. Each event says at which byte of this
+ * write call's reply its text starts; a retried attempt starts again at 0.
+ */
+#define DELTA_MIN_BYTES 200
+#define DELTA_MAX_MS 100.0
+#define DELTA_REPLAY_BYTES 4096   /* pieces of a reply that came from the cache */
+
+struct delta_stream {
+	struct run *r;
+	int call;              /* write calls of this run, 1-based */
+	struct qbuf pending;   /* not sent yet */
+	size_t offset;         /* reply bytes sent before pending */
+	size_t streamed;       /* bytes this call's attempts streamed in all */
+	double last_ms;        /* when the last event went out */
+};
+
+/* Where to cut buf[0..len) so no UTF-8 sequence is split: before an
+ * unfinished last character, else at len. */
+static size_t whole_chars(const char *buf, size_t len)
+{
+	size_t i = len, cont = 0, need;
+	unsigned char lead;
+
+	while (i > 0 && cont < 3 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80) {
+		i--;
+		cont++;
+	}
+	if (i == 0)
+		return len;
+	lead = (unsigned char)buf[i - 1];
+	need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+	return need > cont ? i - 1 : len;
+}
+
+/* Send pending up to its last whole character (all of it when final). */
+static void delta_flush(struct delta_stream *d, int final)
+{
+	size_t cut = final ? d->pending.len : whole_chars(d->pending.data, d->pending.len);
+
+	if (cut == 0)
+		return;
+	run_emit(d->r, "report_delta", json_pack("{s:i, s:I, s:s%}", "call", d->call, "offset",
+						 (json_int_t)d->offset, "text", d->pending.data, cut));
+	d->offset += cut;
+	memmove(d->pending.data, d->pending.data + cut, d->pending.len - cut);
+	d->pending.len -= cut;
+	d->pending.data[d->pending.len] = '\0';
+	d->last_ms = q_now_ms();
+}
+
+static void delta_text(void *ctx, const char *text, size_t n)
+{
+	struct delta_stream *d = ctx;
+
+	d->streamed += n;
+	if (qbuf_add(&d->pending, text, n))
+		return;   /* over the report cap: the reply itself will fail too */
+	if (d->pending.len >= DELTA_MIN_BYTES || q_now_ms() - d->last_ms >= DELTA_MAX_MS)
+		delta_flush(d, 0);
+}
+
+/* The attempt failed and will be retried: its text comes again from 0. */
+static void delta_retry(void *ctx, int attempt, const char *why, long delay_ms)
+{
+	struct delta_stream *d = ctx;
+
+	(void)attempt, (void)why, (void)delay_ms;
+	d->pending.len = 0;
+	if (d->pending.data)
+		d->pending.data[0] = '\0';
+	d->offset = 0;
+}
+
+/* The call is over: send the rest, or the whole reply when it came from
+ * the cache (a resumed run) and nothing streamed. */
+static void delta_finish(struct delta_stream *d, const char *content)
+{
+	size_t len = content ? strlen(content) : 0, at;
+
+	if (d->streamed == 0 && d->offset == 0) {
+		for (at = 0; at < len;) {
+			size_t k = len - at < DELTA_REPLAY_BYTES ? len - at : DELTA_REPLAY_BYTES;
+			while (at + k < len && ((unsigned char)content[at + k] & 0xC0) == 0x80)
+				k++;
+			run_emit(d->r, "report_delta", json_pack("{s:i, s:I, s:s%}", "call", d->call,
+								 "offset", (json_int_t)at, "text",
+								 content + at, k));
+			at += k;
+		}
+	} else if (content) {
+		delta_flush(d, 1);
+	}
+	qbuf_release(&d->pending);
+}
+
 /* One write call with messages m[0..n): the reply, or NULL (failure recorded). */
 static char *write_call(struct run *r, struct llm_message *m, size_t n)
 {
 	struct llm_request req;
 	struct llm_response resp;
 	struct q_error err = {0};
+	struct llm_callbacks cb;
+	struct delta_stream d;
 	char *body = NULL;
 
 	memset(&req, 0, sizeof(req));
+	memset(&cb, 0, sizeof(cb));
+	memset(&d, 0, sizeof(d));
+	d.r = r;
+	d.call = ++r->write_calls;
+	d.last_ms = q_now_ms();
+	qbuf_init(&d.pending, (size_t)4 * 1024 * 1024);
+	cb.on_text = delta_text;
+	cb.on_retry = delta_retry;
+	cb.ctx = &d;
 	req.messages = m;
 	req.n_messages = n;
 	req.temperature = 0.3;
 	req.account = r->acct;
+	req.cb = &cb;
 	r->critical_calls++;
 	if (llm_chat(r->env->llm, &req, &resp, &err) == 0) {
+		run_sample_memory(r);
+		delta_finish(&d, resp.content);
 		if (resp.content[0])
 			body = q_strdup(resp.content);
 		if (strcmp(resp.finish_reason, "length") == 0)
@@ -113,6 +226,7 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n)
 						     "the report was cut off at the token limit"));
 		llm_response_release(&resp);
 	} else {
+		delta_finish(&d, NULL);
 		run_model_failed(r, "write", err.code, err.msg);
 	}
 	return body;
@@ -541,6 +655,28 @@ out:
 
 /* ---- the report ---- */
 
+void run_sample_memory(struct run *r)
+{
+	struct q_procmem m;
+
+	if (q_procmem_read(&m) == 0 && m.rss_kb > r->mem_rss_peak_kb)
+		r->mem_rss_peak_kb = m.rss_kb;
+}
+
+/* The process's peak resident memory during this run, in KiB: VmHWM when
+ * the process set a new high during the run (exact), else the highest
+ * VmRSS sampled during the run (the peak came before it began). Per
+ * process: runs sharing one count each other's memory. */
+static long run_peak_rss_kb(struct run *r)
+{
+	struct q_procmem m;
+
+	run_sample_memory(r);
+	if (q_procmem_read(&m) == 0 && m.hwm_kb > r->mem_hwm_start_kb)
+		return m.hwm_kb;
+	return r->mem_rss_peak_kb;
+}
+
 static json_t *figures(struct run *r)
 {
 	json_t *fig = json_pack("{s:f, s:i, s:i, s:i, s:i, s:i}", "seconds",
@@ -548,11 +684,7 @@ static json_t *figures(struct run *r)
 				r->n_src, "sources_failed", r->sources_failed, "searches_failed",
 				r->searches_failed, "model_calls_critical_path", r->critical_calls);
 
-	{
-		struct rusage ru;
-		if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */
-			json_object_set_new(fig, "peak_rss_mb", json_real((double)ru.ru_maxrss / 1024.0));
-	}
+	json_object_set_new(fig, "peak_rss_mb", json_real((double)run_peak_rss_kb(r) / 1024.0));
 	if (r->env->llm) {
 		struct llm_totals t = llm_account_totals(r->acct);
 		json_object_set_new(fig, "noted_source_bytes", json_integer(r->noted_source_bytes));

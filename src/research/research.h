@@ -67,7 +67,10 @@ struct research_opts {
 	const char *format;
 };
 
-/* Called for every event (also written to the run record). */
+/* Called for every event (also written to the run record), on the thread
+ * that runs the run, never on a pool thread, one event at a time. event
+ * and all it holds are valid until the callback returns: copy
+ * (json_deep_copy, json_dumps) what you keep. docs/EVENTS.md. */
 typedef void (*research_event_fn)(void *ctx, const json_t *event);
 
 struct runstore;

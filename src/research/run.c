@@ -17,6 +17,7 @@
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
+#include "../core/procmem.h"
 #include "../core/qbuf.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
@@ -868,6 +869,7 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			run_emit(r, "fetching", json_pack("{s:i}", "urls", n_fetch));
 			http_fetch_many(urls, (size_t)n_fetch, &hopt, resps, on_fetched, &fc);
 			store_fetched(&fc, n_fetch);
+			run_sample_memory(r);   /* the pages of a batch are all in memory here */
 			for (i = 0; i < n_fetch; i++)
 				http_response_release(&resps[i]);
 		}
@@ -1409,7 +1411,7 @@ static int nothing_read(struct run *r, struct q_error *err)
 					   "check the search configuration with 'quarry doctor'",
 					   r->searches_failed, searches);
 		return q_error_set(err, Q_EEMPTY, "no source could be read: %d search%s returned "
-				   "nothing; try other words, or other sources (--sources)", searches,
+				   "nothing; try other words, or other sources (the sources setting)", searches,
 				   searches == 1 ? "" : "es");
 	}
 	why[0] = '\0';
@@ -1451,6 +1453,11 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	r.stop = RUN_RUNNING;
 	r.env = env;
 	r.t0 = q_now_ms();
+	{
+		struct q_procmem m;   /* peak_rss_mb counts from here */
+		if (q_procmem_read(&m) == 0)
+			r.mem_hwm_start_kb = m.hwm_kb;
+	}
 	if (run_id <= 0) {
 		opts_json = research_opts_to_json(opts_in);
 		json_object_set_new(opts_json, "date", json_string(run_today().day));
@@ -1585,7 +1592,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (out_of_time(&r))
 			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
 					 "(%ld ms) ran out before any source was read; allow more time "
-					 "with --time-limit", r.o->time_limit_ms);
+					 "with the time_limit setting", r.o->time_limit_ms);
 		else
 			rc = nothing_read(&r, err);
 		goto fail;
@@ -1624,7 +1631,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
 						 "%d document%s read: no passage shares enough of the "
 						 "question's words; try other words, or other sources "
-						 "(--sources)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+						 "(the sources setting)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
 			goto fail;
 		}
 		if (env->llm && r.n_src > 0) {

@@ -83,6 +83,9 @@ struct run {
 	int results_found;        /* search results, before dedupe */
 	int searches_failed;
 	int critical_calls;       /* model calls one after another */
+	int write_calls;          /* report write calls so far (report_delta "call") */
+	long mem_hwm_start_kb;    /* the process's VmHWM when the run began */
+	long mem_rss_peak_kb;     /* the highest VmRSS sampled during the run */
 	int no_content_words;     /* the brief's query has only stop words ("what is it") */
 	int notes_answered;       /* note calls the model answered (0: no note was taken) */
 	/* What reached the models, for the figures (docs/BENCHMARKS.md). */
@@ -119,6 +122,9 @@ void run_focus_query(struct run *r, struct qbuf *q);
 int compose_pick_findings(struct run *r, int *ids, int max);
 /* The model's report on findings ids (Markdown with [F#]), or NULL. */
 char *compose_write(struct run *r, int *ids, int n_ids);
+/* Note the process's resident memory now, for the run's peak_rss_mb
+ * (where memory peaks: after a fetch batch, after the report is written). */
+void run_sample_memory(struct run *r);
 /* The checked findings themselves as a report, when no model can write:
  * every finding (up to WRITE_MAX_FINDINGS), their indexes put in ids
  * (room for r->n_f) and the count in *n_ids. */
