@@ -130,5 +130,6 @@ int cmd_doctor(int argc, char **argv);
 int cmd_research(int argc, char **argv);
 int cmd_ask_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -281,6 +281,37 @@ const struct command cli_commands[] = {
 	 "  --no-model-call        check the model's configuration without calling it\n"
 	 "  --home DIR             the quarry database's folder\n"
 	 CLI_MODEL_HELP},
+	{"serve", cmd_serve, "the HTTP API and web UI (live progress, reports, corpus)",
+	 "usage: quarry serve [options]\n"
+	 "\n"
+	 "Serve the research API (JSON, Server-Sent Events for live progress), the\n"
+	 "corpus API and a web UI, on loopback by default. Runs are queued in the\n"
+	 "database and carried by 'quarry worker' processes, which serve starts when\n"
+	 "none is running; runs outlive the server. Every request needs the token:\n"
+	 "QUARRY_SERVER_TOKEN, --token-file, or one made at first start and kept in\n"
+	 "$QUARRY_HOME/server-token (mode 0600). serve prints a URL that logs a\n"
+	 "browser in; scripts send 'Authorization: Bearer TOKEN'. API: docs/API.md,\n"
+	 "and /v1/openapi.json on the server.\n"
+	 "\n"
+	 "options:\n"
+	 "  -l, --listen HOST:PORT   address (default 127.0.0.1:8787; port 0 picks one)\n"
+	 "  --insecure-http          allow a non-loopback address without TLS in front\n"
+	 "  --allowed-host NAME      also accept this Host (a proxy's name); repeatable\n"
+	 "  -j, --workers N          worker processes to start (default 1; 0: none)\n"
+	 "  --token-file FILE        read the token from FILE (mode 0600)\n"
+	 "  --max-body SIZE          JSON request bodies (default 1M)\n"
+	 "  --max-upload SIZE        uploaded documents (default 32M)\n"
+	 "  --queue-max N            queued runs before new ones get 429 (default 100)\n"
+	 "  --max-watchers N         event streams open at once (default 256)\n"
+	 "  --rate-limit N           requests per token per minute (default 600; 0: off)\n"
+	 "  --max-connections N      open connections (default 4096)\n"
+	 "  --header-timeout DUR     a request must arrive within (default 10s)\n"
+	 "  --idle-timeout DUR       keep-alive connections close after (default 30s)\n"
+	 "  --home DIR               the quarry database's folder\n"
+	 "\n"
+	 "examples:\n"
+	 "  quarry serve\n"
+	 "  QUARRY_SERVER_TOKEN=$(openssl rand -hex 32) quarry serve --listen 127.0.0.1:9000\n"},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}
