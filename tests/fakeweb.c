@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -485,6 +486,43 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }
 
+/* /rq/search?q=...: the research-quality fixture site (bench/research_quality):
+ * every page listed in PAGEDIR/rq-index.txt ("FILE<TAB>TITLE" lines, up to
+ * 40), served under /pages/, in an order that turns with the query so that
+ * different queries rank the pages differently, as a real engine would. */
+static void rq_search(int fd, const char *query)
+{
+	char path[4096], line[1024], file[512], title[512], *body = malloc(65536);
+	char files[40][512], titles[40][512];
+	int n = 0, i, k = 0, start;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rq-index.txt", page_dir);
+	if (!body || !(f = fopen(path, "r"))) {
+		respond(fd, 500, "text/plain", NULL, "no rq-index.txt", 15);
+		free(body);
+		return;
+	}
+	while (n < 40 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%511[^\t]\t%511[^\n]", file, title) == 2) {
+			snprintf(files[n], sizeof(files[n]), "%s", file);
+			snprintf(titles[n], sizeof(titles[n]), "%s", title);
+			n++;
+		}
+	fclose(f);
+	start = n ? (int)(hash_str(query) % (unsigned long)n) : 0;
+	k += snprintf(body + k, 65536 - (size_t)k, "{\"query\":\"x\",\"results\":[");
+	for (i = 0; i < n; i++) {
+		int j = (start + i) % n;
+		k += snprintf(body + k, 65536 - (size_t)k, "%s{\"url\":\"http://127.0.0.1:%u/pages/%s\","
+			      "\"title\":\"%s\",\"content\":\"%s\"}", i ? "," : "", port, files[j],
+			      titles[j], titles[j]);
+	}
+	k += snprintf(body + k, 65536 - (size_t)k, "]}");
+	respond(fd, 200, "application/json", NULL, body, (size_t)k);
+	free(body);
+}
+
 /* ---- hostile shapes for the fetcher (src/net) ---- */
 
 /* gzip of n copies of unit, built once and kept (test code). */
@@ -564,6 +602,51 @@ static int net_route(int fd, const char *path)
 	return 1;
 }
 
+/* ---- a log of requests, for tests that check when pages were asked for ---- */
+
+#define LOG_MAX 4096
+static struct {
+	long long ms;        /* wall clock, ms since the epoch (as date +%s%3N) */
+	char path[160];
+} req_log[LOG_MAX];
+static size_t req_log_n;
+static pthread_mutex_t req_log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_request(const char *path)
+{
+	pthread_mutex_lock(&req_log_mu);
+	if (req_log_n < LOG_MAX) {
+		req_log[req_log_n].ms = wall_ms();
+		snprintf(req_log[req_log_n].path, sizeof(req_log[0].path), "%.150s", path);
+		req_log_n++;
+	}
+	pthread_mutex_unlock(&req_log_mu);
+}
+
+/* /requests-since/MS: "MS PATH" lines of the requests that arrived at or
+ * after MS (the log itself is not logged). */
+static void requests_since(int fd, long long since)
+{
+	static char out[LOG_MAX * 48];
+	size_t i, k = 0;
+
+	pthread_mutex_lock(&req_log_mu);
+	for (i = 0; i < req_log_n && k + 200 < sizeof(out); i++)
+		if (req_log[i].ms >= since)
+			k += (size_t)snprintf(out + k, sizeof(out) - k, "%lld %s\n", req_log[i].ms,
+					      req_log[i].path);
+	respond(fd, 200, "text/plain", NULL, out, k);
+	pthread_mutex_unlock(&req_log_mu);
+}
+
 static void route(int fd, const char *path)
 {
 	char buf[512];
@@ -571,6 +654,11 @@ static void route(int fd, const char *path)
 	char *p;
 	int k;
 
+	if (!strncmp(path, "/requests-since/", 16)) {
+		requests_since(fd, strtoll(path + 16, NULL, 10));
+		return;
+	}
+	log_request(path);
 	if (net_route(fd, path))
 		return;
 	if (!strcmp(path, "/robots.txt")) {
@@ -580,6 +668,8 @@ static void route(int fd, const char *path)
 		site_page(fd, path + 6);
 	} else if (!strncmp(path, "/search?", 8)) {
 		search_api(fd, path + 8);
+	} else if (!strncmp(path, "/rq/search?", 11)) {
+		rq_search(fd, path + 11);
 	} else if (!strncmp(path, "/nojson/search?", 15)) {
 		/* a SearXNG whose settings.yml leaves the json format off */
 		respond(fd, 403, "text/html", NULL, "403 Forbidden", 13);

@@ -17,6 +17,7 @@
 #include "../net/http.h"
 #include "../core/config.h"
 #include "../research/research.h"
+#include "../research/runstore.h"
 #include "cli.h"
 #include "cli_llm.h"
 #include "outfile.h"
@@ -684,48 +685,65 @@ static long parse_id(const char *s)
 	return cli_parse_int(s, 1, 1000000000L);
 }
 
-/* A run's status as it is: "running" whose process is gone is interrupted. */
-static const char *status_now(struct store *s, long id, const char *status)
+/* Unix seconds as "YYYY-MM-DD HH:MM:SS" (UTC). */
+static void utc_time(long long t, char *out, size_t size)
 {
-	if (status && strcmp(status, "running") == 0 && !research_run_alive(s, id))
-		return "interrupted";
-	return status ? status : "?";
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(out, size, "?");
 }
 
-static int runs_ls(struct store *s, int as_json)
+static int runs_ls(struct runstore *rs, int as_json)
 {
-	sqlite3_stmt *st = NULL;
-	int any = 0;
+	struct runstore_filter f = {-1, NULL, 0, 200};
+	struct run_record *v = NULL;
+	struct q_error err = {0};
+	size_t n = 0, i;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT id, status, datetime(created, 'unixepoch'), "
-			       "datetime(updated, 'unixepoch'), question FROM runs ORDER BY id DESC "
-			       "LIMIT 200", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			long id = (long)sqlite3_column_int64(st, 0);
-			const char *status = status_now(s, id, (const char *)sqlite3_column_text(st, 1));
-			const char *q = (const char *)sqlite3_column_text(st, 4);
-			if (as_json) {   /* one object per line, like `index ls --json` */
-				json_t *o = json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id",
-					(json_int_t)id, "status", status, "started",
-					(const char *)sqlite3_column_text(st, 2), "updated",
-					(const char *)sqlite3_column_text(st, 3), "question", q);
-				char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-				if (text)
-					printf("%s\n", text);
-				free(text);
-				json_decref(o);
-				continue;
-			}
-			if (!any)
-				printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
-			any = 1;
-			printf("%-6ld %-12s %-20s %.100s\n", id, status, sqlite3_column_text(st, 2),
-			       q ? q : "");
-		}
+	if (runstore_list(rs, &f, &v, &n, &err)) {
+		cli_error("quarry runs: %s\n", err.msg);
+		return 1;
 	}
-	sqlite3_finalize(st);
-	if (!as_json && !any)
+	for (i = 0; i < n; i++) {
+		char started[32], updated[32];
+		const char *status = run_status_name(v[i].status);
+		utc_time(v[i].created, started, sizeof(started));
+		utc_time(v[i].updated, updated, sizeof(updated));
+		if (as_json) {   /* one object per line, like `index ls --json` */
+			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id,
+					      "status", status, "started", started, "updated", updated,
+					      "question", v[i].question);
+			char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+			if (text)
+				printf("%s\n", text);
+			free(text);
+			json_decref(o);
+			continue;
+		}
+		if (i == 0)
+			printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
+		printf("%-6ld %-12s %-20s %.100s\n", v[i].id, status, started, v[i].question);
+	}
+	if (!as_json && n == 0)
 		cli_error("quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
+	runstore_list_free(v, n);
+	return 0;
+}
+
+/* The run records of the home c names (opened with their store). */
+static int open_runs(const char *home, struct store *s, struct runstore **rs)
+{
+	struct q_error err = {0};
+
+	if (open_db(home, s))
+		return 1;
+	if (runstore_wrap(rs, s, &err)) {
+		cli_error("quarry runs: %s\n", err.msg);
+		store_close(s);
+		return 1;
+	}
 	return 0;
 }
 
@@ -735,24 +753,19 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 		       char *fmt_buf, size_t fmt_size)
 {
 	struct store s;
-	sqlite3_stmt *st = NULL;
+	struct runstore *rs = NULL;
+	struct run_record rec;
 	json_t *opts = NULL;
-	json_error_t jerr;
 	int rc = 0, alive = 0;
 
-	if (open_db(c->home, &s))
+	if (open_runs(c->home, &s, &rs))
 		return 1;
-	if (sqlite3_prepare_v2(s.db, "SELECT options, status FROM runs WHERE id = ?1", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			opts = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-			alive = sqlite3_column_text(st, 1) &&
-				strcmp((const char *)sqlite3_column_text(st, 1), "running") == 0 &&
-				research_run_alive(&s, run);
-		}
+	if (runstore_get(rs, run, 0, &rec, NULL) == 0) {
+		opts = json_incref(rec.options);
+		alive = rec.status == RUN_RUNNING;
+		run_record_release(&rec);
 	}
-	sqlite3_finalize(st);
+	runstore_close(rs);
 	store_close(&s);
 	if (alive) {
 		cli_error("quarry runs: run %ld is running in another quarry; wait for it, or "
@@ -778,6 +791,40 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	return rc;
 }
 
+/* `runs show ID` (status on stderr, then the report) and `runs export ID`. */
+static int runs_report(struct runstore *rs, const char *action, long run, struct common *c)
+{
+	struct run_record rec;
+	struct q_error err = {0};
+	const char *status;
+	int rc = 1;
+
+	if (runstore_get(rs, run, 1, &rec, &err)) {
+		if (err.code == Q_ENOTFOUND)
+			cli_error("quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
+		else
+			cli_error("quarry runs: %s\n", err.msg);
+		return 1;
+	}
+	status = run_status_name(rec.status);
+	if (!rec.report && rec.report_md) {
+		cli_error("quarry runs: run %ld's stored report is damaged\n", run);
+	} else if (!rec.report) {
+		int resumable = rec.status != RUN_DONE && rec.status != RUN_RUNNING;
+		cli_error("quarry runs: run %ld is %s and has no report yet%s%.0ld%s\n", run, status,
+			  resumable ? "; finish it with 'quarry runs resume " : "", resumable ? run : 0,
+			  resumable ? "'" : "");
+		if (strcmp(action, "show") == 0)
+			printf("question: %s\nstatus: %s\n", rec.question, status);
+	} else {
+		if (strcmp(action, "show") == 0)
+			cli_error("run %ld: %s\n", run, status);
+		rc = emit_report("runs", rec.report, c->format, c->output);
+	}
+	run_record_release(&rec);
+	return rc;
+}
+
 int cmd_runs(int argc, char **argv)
 {
 	struct cli_parser p;
@@ -785,7 +832,7 @@ int cmd_runs(int argc, char **argv)
 	char *ops[8];
 	int n = 0, id, rc = 0, as_json = 0;
 	struct store s;
-	sqlite3_stmt *st = NULL;
+	struct runstore *rs = NULL;
 	long run;
 
 	memset(&c, 0, sizeof(c));
@@ -831,56 +878,23 @@ int cmd_runs(int argc, char **argv)
 		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
 	if (strcmp(ops[0], "ls") == 0 && n != 1)
 		return cli_usage_error("runs", "usage: quarry runs ls [--json]");
-	if (open_db(c.home, &s))
+	if (open_runs(c.home, &s, &rs))
 		return 1;
 	if (strcmp(ops[0], "ls") == 0) {
-		rc = runs_ls(&s, as_json);
+		rc = runs_ls(rs, as_json);
 	} else if (strcmp(ops[0], "rm") == 0) {
 		struct q_error err = {0};
 		run = parse_id(ops[1]);
-		if (research_run_remove(&s, run, &err)) {
+		if (runstore_remove(rs, run, &err)) {
 			cli_error("quarry runs: %s\n", err.msg);
 			rc = 1;
 		} else {
 			printf("removed run %ld\n", run);
 		}
 	} else {
-		run = parse_id(ops[1]);
-		if (sqlite3_prepare_v2(s.db, "SELECT status, report, question FROM runs WHERE id = ?1", -1,
-				       &st, NULL) != SQLITE_OK) {
-			cli_error("quarry runs: %s\n", sqlite3_errmsg(s.db));
-			store_close(&s);
-			return 1;
-		}
-		sqlite3_bind_int64(st, 1, run);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			cli_error("quarry runs: no run %ld ('quarry runs ls' lists them)\n", run);
-			rc = 1;
-		} else if (!sqlite3_column_text(st, 1)) {
-			const char *status = status_now(&s, run, (const char *)sqlite3_column_text(st, 0));
-			int resumable = strcmp(status, "done") && strcmp(status, "running");
-			cli_error("quarry runs: run %ld is %s and has no report yet%s%.0ld%s\n", run, status,
-				resumable ? "; finish it with 'quarry runs resume " : "", resumable ? run : 0,
-				resumable ? "'" : "");
-			if (strcmp(ops[0], "show") == 0)
-				printf("question: %s\nstatus: %s\n", sqlite3_column_text(st, 2), status);
-			rc = 1;
-		} else {
-			json_error_t jerr;
-			json_t *rep = json_loads((const char *)sqlite3_column_text(st, 1), 0, &jerr);
-			if (!rep) {
-				cli_error("quarry runs: run %ld's stored report is damaged\n", run);
-				rc = 1;
-			} else {
-				if (strcmp(ops[0], "show") == 0)
-					cli_error("run %ld: %s\n", run, status_now(&s, run,
-						(const char *)sqlite3_column_text(st, 0)));
-				rc = emit_report("runs", rep, c.format, c.output);
-				json_decref(rep);
-			}
-		}
+		rc = runs_report(rs, ops[0], parse_id(ops[1]), &c);
 	}
-	sqlite3_finalize(st);
+	runstore_close(rs);
 	store_close(&s);
 	return rc;
 }

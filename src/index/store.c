@@ -71,6 +71,19 @@ static const char *const migrations[] = {
 	"  url TEXT PRIMARY KEY,"
 	"  fetched INTEGER NOT NULL,"
 	"  value TEXT NOT NULL);",
+	/* 5: runs as jobs: the worker holding a run, its lease (wall-clock
+	 * ms), a cancel asked for through the database; the workers alive */
+	"ALTER TABLE runs ADD COLUMN worker TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE runs ADD COLUMN lease_until INTEGER;"
+	"ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX runs_status ON runs(status, id);"
+	"CREATE TABLE workers("
+	"  name TEXT PRIMARY KEY,"
+	"  host TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  seen INTEGER NOT NULL,"
+	"  slots INTEGER NOT NULL);",
 };
 
 static int mkdir_p(const char *path)

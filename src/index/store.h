@@ -24,6 +24,10 @@
  *   run_cache(run_id, key, value): a run's searches and fetched pages
  * Schema 4:
  *   page_cache(url, fetched, value): extracted pages shared by runs for a day
+ * Schema 5:
+ *   runs gains worker (its holder, "" if none), lease_until (wall-clock
+ *   ms, NULL if no worker holds it) and cancel_requested;
+ *   workers(name, host, pid, started, seen, slots): the workers alive
  *
  * A struct store is one connection: use it from one thread at a time.
  */
@@ -34,7 +38,7 @@
 
 #include "../core/err.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_DB_NAME "quarry.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
 

@@ -70,8 +70,13 @@ struct research_opts {
 /* Called for every event (also written to the run record). */
 typedef void (*research_event_fn)(void *ctx, const json_t *event);
 
+struct runstore;
+
 struct research_env {
 	struct store *store;     /* the quarry database: runs, caches, corpus */
+	/* Borrowed, may be NULL: where the run's records go (runstore.h);
+	 * NULL: the run records on store. */
+	struct runstore *runs;
 	const char *home;        /* its folder (the corpus for searches) */
 	const struct config *file;
 	struct llm_client *llm;  /* NULL: extractive mode */

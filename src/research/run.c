@@ -27,6 +27,7 @@
 #include "report.h"
 #include "research.h"
 #include "run_int.h"
+#include "runstore.h"
 #include "text.h"
 
 /* ---- events and the run record ---- */
@@ -34,25 +35,20 @@
 void run_emit(struct run *r, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
-	sqlite3_stmt *st = NULL;
 	char *line;
+	long seq = 0;
 
 	json_object_set_new(ev, "type", json_string(type));
 	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
+	/* numbered and stored first, so the stream shows the stored "seq" */
+	if (runstore_event_add(r->rs, r->id, ev, &seq, NULL) == 0)
+		r->seq = seq;
 	line = json_dumps(ev, JSON_COMPACT);
 	if (line && r->env->events) {
 		fprintf(r->env->events, "%s\n", line);
 		fflush(r->env->events);
 	}
-	if (line && sqlite3_prepare_v2(r->env->store->db, "INSERT INTO run_events(run_id, seq, event) "
-				       "VALUES (?1, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_int64(st, 2, ++r->seq);
-		sqlite3_bind_text(st, 3, line, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
 	if (r->env->on_event)
 		r->env->on_event(r->env->ctx, ev);
 	free(line);
@@ -61,32 +57,15 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 
 static char *rcache_get(struct run *r, const char *key)
 {
-	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND "
-			       "key = ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = q_strdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
+	runstore_cache_get(r->rs, r->id, key, &v, NULL);
 	return v;
 }
 
 static void rcache_put(struct run *r, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(r->env->store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
-			       "VALUES (?1, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->id);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_cache_put(r->rs, r->id, key, value, NULL);
 }
 
 /* Pages read by earlier runs are reused for PAGE_CACHE_SECONDS. */
@@ -109,154 +88,62 @@ static int page_allowed_here(const struct run *r, const char *value)
 
 static char *page_cache_get(struct run *r, const char *url)
 {
-	sqlite3_stmt *st = NULL;
 	char *v = NULL;
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM page_cache WHERE url = ?1 AND "
-			       "fetched > strftime('%s','now') - ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, PAGE_CACHE_SECONDS);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    page_allowed_here(r, (const char *)sqlite3_column_text(st, 0)))
-			v = q_strdup((const char *)sqlite3_column_text(st, 0));
+	if (runstore_page_get(r->rs, url, PAGE_CACHE_SECONDS, &v, NULL) == 0 && v &&
+	    !page_allowed_here(r, v)) {
+		q_free(v);
+		v = NULL;
 	}
-	sqlite3_finalize(st);
 	return v;
 }
 
 static void page_cache_put(struct run *r, const char *url, const char *value)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(r->env->store->db, "INSERT OR REPLACE INTO page_cache(url, fetched, "
-			       "value) VALUES (?1, strftime('%s','now'), ?2)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_page_put(r->rs, url, value, NULL);
 }
 
 static void set_status(struct run *r, const char *status)
 {
-	sqlite3_stmt *st = NULL;
+	int s = run_status_parse(status);
 
-	if (sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET status = ?1, updated = "
-			       "strftime('%s','now') WHERE id = ?2", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	runstore_set_status(r->rs, r->id, s < 0 ? RUN_FAILED : (enum run_status)s, NULL);
 }
 
 /* ---- who carries a run ---- */
 
-/* A process's start time in clock ticks since boot (/proc/PID/stat field
- * 22), so a pid reused by another process is not taken for the run's;
- * -1 where /proc cannot tell. */
-static long long proc_start_ticks(long pid)
-{
-	char path[64], buf[1024], *p;
-	long long ticks = -1;
-	size_t n;
-	FILE *f;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (!(p = strrchr(buf, ')')))   /* the command name may hold spaces */
-		return -1;
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 22)
-		ticks = strtoll(p, NULL, 10);
-	return ticks;
-}
-
 /* Record this process as the one carrying the run. */
 static void set_owner(struct run *r)
 {
-	char host[256] = "";
-	json_t *o;
-	char *text;
-
-	gethostname(host, sizeof(host) - 1);
-	o = json_pack("{s:I, s:s, s:I, s:I}", "pid", (json_int_t)getpid(), "host", host, "start_ticks",
-		      (json_int_t)proc_start_ticks((long)getpid()), "since", (json_int_t)time(NULL));
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (text)
-		rcache_put(r, "owner", text);
-	free(text);
-	json_decref(o);
+	runstore_set_owner(r->rs, r->id, NULL);
 }
 
 int research_run_alive(struct store *s, long run_id)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *o = NULL;
-	json_error_t jerr;
-	char host[256] = "";
-	long pid;
-	long long ticks;
+	struct runstore *rs = NULL;
+	struct run_record rec;
 	int alive = 0;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?1 AND key = 'owner'",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			o = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+	if (runstore_wrap(&rs, s, NULL))
+		return 0;
+	if (runstore_get(rs, run_id, 0, &rec, NULL) == 0) {
+		alive = rec.status == RUN_RUNNING;
+		run_record_release(&rec);
 	}
-	sqlite3_finalize(st);
-	if (!o)
-		return 0;   /* never claimed: no process carries it */
-	gethostname(host, sizeof(host) - 1);
-	pid = (long)json_integer_value(json_object_get(o, "pid"));
-	ticks = (long long)json_integer_value(json_object_get(o, "start_ticks"));
-	if (strcmp(json_string_value(json_object_get(o, "host")) ? json_string_value(
-			   json_object_get(o, "host")) : "", host) != 0)
-		alive = 1;   /* another machine's: we cannot tell, so we do not call it dead */
-	else if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-		alive = ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == ticks;
-	json_decref(o);
+	runstore_close(rs);
 	return alive;
 }
 
 int research_run_remove(struct store *s, long run_id, struct q_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, found = 0, running = 0;
+	struct runstore *rs = NULL;
+	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			found = 1;
-			running = sqlite3_column_text(st, 0) &&
-				  strcmp((const char *)sqlite3_column_text(st, 0), "running") == 0;
-		}
-	}
-	sqlite3_finalize(st);
-	if (!found)
-		return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
-	if (running && research_run_alive(s, run_id))
-		return q_error_set(err, Q_EINVAL, "run %ld is running; stop it (Ctrl-C) before removing it",
-				   run_id);
-	/* run_events and run_cache go with it (ON DELETE CASCADE). */
-	if ((rc = sqlite3_prepare_v2(s->db, "DELETE FROM runs WHERE id = ?1", -1, &st, NULL)) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return store_error(s, rc, "removing the run", err);
-	return 0;
+	if ((rc = runstore_wrap(&rs, s, err)))
+		return rc;
+	rc = runstore_remove(rs, run_id, err);
+	runstore_close(rs);
+	return rc;
 }
 
 /* An atomic store: lock-free for an int, so safe in a signal handler. */
@@ -823,11 +710,17 @@ static void source_read(struct run *r, int i)
 struct fetch_ctx {
 	struct run *r;
 	char **urls;
-	char **titles;
+	char **recs;   /* per URL: the record on_fetched made, stored after the batch */
 	int round;
 };
 
-/* Fetched pages are kept per run as {"title","text"} or {"error"}. */
+/* Pages extracted at once on the pool while the downloads go on: two
+ * cores, and pdftotext is a process of its own. */
+#define RUN_EXTRACT_PARALLEL 4
+
+/* Fetched pages are kept per run as {"title","text"} or {"error"}. Runs
+ * on a pool thread (http.h done_parallel), so it touches nothing shared:
+ * the record goes into fc->recs[i] and read_sources stores it. */
 static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 {
 	struct fetch_ctx *fc = vctx;
@@ -835,11 +728,9 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 	struct doc_options dopt;
 	struct q_error derr = {0};
 	json_t *rec;
-	char key[4200], *s;
 
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&doc, 0, sizeof(doc));
-	snprintf(key, sizeof(key), "page:%.4000s", fc->urls[i]);
 	if (resp->rc) {
 		rec = json_pack("{s:s}", "error", resp->err.msg);
 	} else {
@@ -855,19 +746,32 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 			rec = json_pack("{s:s, s:s%}", "title", doc.title ? doc.title : "", "text",
 					doc.text ? doc.text : "", doc.text ? doc.text_len : (size_t)0);
 		doc_release(&doc);
+		qbuf_release(&resp->body);   /* the batch keeps every response until it ends */
 		if (rec && resp->private_addr)
 			json_object_set_new(rec, "private", json_true());
 	}
 	if (!rec)   /* invalid UTF-8 cannot happen after extraction; be safe */
 		rec = json_pack("{s:s}", "error", "the page could not be stored");
-	s = json_dumps(rec, JSON_COMPACT);
-	if (s) {
-		rcache_put(fc->r, key, s);
-		if (!json_object_get(rec, "error"))   /* failures are tried again next time */
-			page_cache_put(fc->r, fc->urls[i], s);
-	}
-	free(s);
+	fc->recs[i] = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
+}
+
+/* Keep the records of a fetch batch (run thread: the store is ours). */
+static void store_fetched(struct fetch_ctx *fc, int n)
+{
+	char key[4200];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!fc->recs[i])
+			continue;
+		snprintf(key, sizeof(key), "page:%.4000s", fc->urls[i]);
+		rcache_put(fc->r, key, fc->recs[i]);
+		if (strncmp(fc->recs[i], "{\"error\":", 9) != 0)   /* failures are tried again next time */
+			page_cache_put(fc->r, fc->urls[i], fc->recs[i]);
+		free(fc->recs[i]);
+		fc->recs[i] = NULL;
+	}
 }
 
 /* Whether a kept fetch failure is the address policy's refusal and the
@@ -924,13 +828,14 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 	if (n_fetch > 0 && !(round == 0 ? first_round_barred(r) : should_stop(r))) {
 		struct http_options hopt;
 		struct http_response *resps = q_calloc((size_t)n_fetch, sizeof(*resps));
-		struct fetch_ctx fc = {r, (char **)urls, NULL, round};
+		struct fetch_ctx fc = {r, (char **)urls, q_calloc((size_t)n_fetch, sizeof(char *)), round};
 		memset(&hopt, 0, sizeof(hopt));
 		hopt.allow_private = r->o->allow_private;
 		hopt.ignore_robots = r->o->ignore_robots;
 		hopt.max_parallel = r->o->fetch_parallel > 0 ? r->o->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
 		hopt.cancel = &r->env->cancelled;
+		hopt.done_parallel = RUN_EXTRACT_PARALLEL;   /* a slow PDF holds up no download */
 		if (r->o->time_limit_ms > 0) {
 			double left = (double)r->o->time_limit_ms - (q_now_ms() - r->t0);
 			if (left < 1000)
@@ -938,13 +843,15 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			if (left < (double)hopt.timeout_ms)
 				hopt.timeout_ms = (long)left;
 		}
-		if (resps) {
+		if (resps && fc.recs) {
 			run_emit(r, "fetching", json_pack("{s:i}", "urls", n_fetch));
 			http_fetch_many(urls, (size_t)n_fetch, &hopt, resps, on_fetched, &fc);
+			store_fetched(&fc, n_fetch);
 			for (i = 0; i < n_fetch; i++)
 				http_response_release(&resps[i]);
-			q_free(resps);
 		}
+		q_free(resps);
+		q_free(fc.recs);
 	}
 	for (i = 0; i < picked; i++) {
 		struct candidate *c = &cv[pick[i]];
@@ -1160,7 +1067,10 @@ static void note(struct run *r, int first)
 				qbuf_addf(p, "%zu. %s\n", k + 1, json_string_value(sq));
 		}
 		qbuf_addf(p, "\n<source title=\"%s\" url=\"%s\">\n", s->title, s->url);
+		k = p->len;
 		excerpts(r, first + i, room, p);
+		r->noted_excerpt_bytes += (long)(p->len - k);
+		r->noted_source_bytes += (long)strlen(s->text);
 		qbuf_addf(p, "\n</source>\n\nFrom this source only, list up to 6 findings that help answer "
 			  "the question. Each finding has a one-sentence claim written in %s and a quote "
 			  "copied exactly, character for character, from the source text (one or two "
@@ -1378,6 +1288,7 @@ static void run_free(struct run *r)
 	search_providers_release(r->providers, r->n_providers);
 	if (r->own_account_ready)
 		llm_account_release(&r->own_account);
+	runstore_close(r->own_rs);
 }
 
 /* Give the run its model account: the caller's or its own, watching the
@@ -1413,49 +1324,19 @@ static void run_account_close(struct run *r, struct research_result *out)
 /* Create the run record, or load a stored one for resume. */
 static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db = r->env->store->db;
+	struct run_record rec;
+	int rc;
 
-	if (run_id > 0) {
-		json_error_t jerr;
-		if (sqlite3_prepare_v2(db, "SELECT options, status FROM runs WHERE id = ?1", -1, &st,
-				       NULL) != SQLITE_OK)
-			return store_error(r->env->store, sqlite3_errcode(db), "loading the run", err);
-		sqlite3_bind_int64(st, 1, run_id);
-		if (sqlite3_step(st) != SQLITE_ROW) {
-			sqlite3_finalize(st);
-			return q_error_set(err, Q_EINVAL, "no run %ld: 'quarry runs ls' lists them", run_id);
-		}
-		*opts_json = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-		sqlite3_finalize(st);
-		if (!*opts_json)
-			return q_error_set(err, Q_EPARSE, "run %ld's stored options are damaged", run_id);
-		r->id = run_id;
-		if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?1",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, run_id);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				r->seq = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
-		}
-		return 0;
-	}
-	{
-		char *opts = json_dumps(*opts_json, JSON_COMPACT);
-		int rc = sqlite3_prepare_v2(db, "INSERT INTO runs(question, options, status, created, "
-					    "updated) VALUES (?1, ?2, 'running', strftime('%s','now'), "
-					    "strftime('%s','now'))", -1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, r->o->question, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, opts ? opts : "{}", -1, SQLITE_STATIC);
-			rc = sqlite3_step(st);
-		}
-		sqlite3_finalize(st);
-		free(opts);
-		if (rc != SQLITE_DONE)
-			return store_error(r->env->store, rc, "saving the run", err);
-		r->id = (long)sqlite3_last_insert_rowid(db);
-	}
+	if (run_id <= 0)
+		return runstore_create(r->rs, r->o->question, *opts_json, RUN_RUNNING, NULL, &r->id, err);
+	if ((rc = runstore_get(r->rs, run_id, 0, &rec, err)))
+		return rc;
+	*opts_json = json_incref(rec.options);
+	r->seq = rec.last_seq;
+	run_record_release(&rec);
+	if (!*opts_json)
+		return q_error_set(err, Q_EPARSE, "run %ld's stored options are damaged", run_id);
+	r->id = run_id;
 	return 0;
 }
 
@@ -1463,35 +1344,14 @@ static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_err
  * them either way). */
 static void save_opts(struct run *r, const json_t *opts_json)
 {
-	sqlite3_stmt *st = NULL;
-	char *text = json_dumps(opts_json, JSON_COMPACT);
-
-	if (text && sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET options = ?1 WHERE id = ?2",
-				       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	free(text);
+	runstore_set_options(r->rs, r->id, opts_json, NULL);
 }
 
 static void save_report(struct run *r, const json_t *report, const char *md, const char *status)
 {
-	sqlite3_stmt *st = NULL;
-	char *text = json_dumps(report, JSON_COMPACT);
+	int s = run_status_parse(status);
 
-	if (sqlite3_prepare_v2(r->env->store->db, "UPDATE runs SET status = ?1, report_md = ?2, report = "
-			       "?3, updated = strftime('%s','now') WHERE id = ?4", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, md, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text ? text : "{}", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, r->id);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	free(text);
+	runstore_save_report(r->rs, r->id, s < 0 ? RUN_DONE : (enum run_status)s, report, md, NULL);
 }
 
 /* The error of a run that read no source: which step came up empty. */
@@ -1566,7 +1426,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		json_object_set_new(opts_json, "date", json_string(day));
 	}
 	r.o = opts_in;
-	if ((rc = open_run(&r, run_id, &opts_json, err)))
+	r.rs = env->runs;
+	if (!r.rs && !(rc = runstore_wrap(&r.own_rs, env->store, err)))
+		r.rs = r.own_rs;
+	if (!r.rs || (rc = open_run(&r, run_id, &opts_json, err)))
 		goto fail_early;
 	if (run_id > 0) {
 		research_opts_from_json(opts_json, &o);
@@ -1789,6 +1652,7 @@ fail_keep_status:
 	run_free(&r);
 	return rc;
 fail_early:
+	runstore_close(r.own_rs);
 	json_decref(opts_json);
 	return rc;
 }

@@ -58,9 +58,11 @@ struct run {
 	struct llm_account *acct;
 	struct llm_account own_account;
 	int own_account_ready;    /* own_account was initialised */
+	struct runstore *rs;      /* the run records: env->runs or own_rs */
+	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
 	long id;
 	double t0;
-	long seq;
+	long seq;                 /* the newest event's number */
 	char lang[8];
 	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
 	json_t *sub_questions;    /* array of strings */
@@ -82,6 +84,11 @@ struct run {
 	int critical_calls;       /* model calls one after another */
 	int no_content_words;     /* the brief's query has only stop words ("what is it") */
 	int notes_answered;       /* note calls the model answered (0: no note was taken) */
+	/* What reached the models, for the figures (docs/BENCHMARKS.md). */
+	long noted_source_bytes;  /* text of the sources sent to the note step */
+	long noted_excerpt_bytes; /* of which the excerpts the note model saw */
+	int writer_findings;      /* findings in the write prompt(s) */
+	long writer_prompt_bytes; /* bytes of the write prompt(s) */
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;

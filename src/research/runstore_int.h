@@ -1,0 +1,81 @@
+/*
+ * runstore_int.h - what a run-store backend provides (see runstore.h).
+ *
+ * struct runstore is a pointer to a backend's table of operations and
+ * the backend's own state. The table is one to one with the public
+ * functions of runstore.h: runstore.c checks the arguments they share and
+ * hands each call to the matching operation, so a backend (SQLite in
+ * runstore_sqlite.c; PostgreSQL can be another) implements only the
+ * storage. What every backend needs beyond SQL (whether the process that
+ * stored itself as a run's owner still lives, the wall clock) is here too.
+ */
+#ifndef Q_RUNSTORE_INT_H
+#define Q_RUNSTORE_INT_H
+
+#include "runstore.h"
+
+struct runstore_ops {
+	const char *name;   /* "sqlite" */
+	/* Free the backend's state (and its connection, when it owns it). */
+	void (*close)(struct runstore *rs);
+	int (*create)(struct runstore *rs, const char *question, const json_t *options,
+		      enum run_status status, const char *worker, long *id, struct q_error *err);
+	int (*get)(struct runstore *rs, long id, int with_report, struct run_record *out,
+		   struct q_error *err);
+	/* f is filled in: limit between 1 and RUNSTORE_LIST_MAX. */
+	int (*list)(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
+		    size_t *n, struct q_error *err);
+	int (*counts)(struct runstore *rs, long counts[RUN_STATUS_N], struct q_error *err);
+	int (*event_add)(struct runstore *rs, long id, json_t *event, long *seq, struct q_error *err);
+	/* max is filled in: between 1 and RUNSTORE_EVENTS_MAX. */
+	int (*events)(struct runstore *rs, long id, long after_seq, int max, json_t **events,
+		      struct q_error *err);
+	int (*cache_get)(struct runstore *rs, long id, const char *key, char **value,
+			 struct q_error *err);
+	int (*cache_put)(struct runstore *rs, long id, const char *key, const char *value,
+			 struct q_error *err);
+	int (*page_get)(struct runstore *rs, const char *url, long max_age_s, char **value,
+			struct q_error *err);
+	int (*page_put)(struct runstore *rs, const char *url, const char *value, struct q_error *err);
+	int (*set_status)(struct runstore *rs, long id, enum run_status status, struct q_error *err);
+	int (*set_options)(struct runstore *rs, long id, const json_t *options, struct q_error *err);
+	int (*save_report)(struct runstore *rs, long id, enum run_status status, const json_t *report,
+			   const char *md, struct q_error *err);
+	int (*claim)(struct runstore *rs, const char *worker, long lease_ms, long *id,
+		     struct q_error *err);
+	int (*heartbeat)(struct runstore *rs, long id, const char *worker, long lease_ms, int *cancel,
+			 struct q_error *err);
+	int (*release)(struct runstore *rs, long id, const char *worker, struct q_error *err);
+	int (*request_cancel)(struct runstore *rs, long id, struct q_error *err);
+	int (*remove)(struct runstore *rs, long id, struct q_error *err);
+	/* May be NULL: runstore.c polls (runstore_wait_events, _wait_jobs). */
+	int (*wait_events)(struct runstore *rs, long id, long after_seq, long timeout_ms,
+			   struct q_error *err);
+	int (*wait_jobs)(struct runstore *rs, long timeout_ms, struct q_error *err);
+};
+
+struct runstore {
+	const struct runstore_ops *ops;
+	void *backend;   /* the backend's own state */
+};
+
+/* The SQLite backend: on a connection of its own (own set) or borrowed. */
+int runstore_sqlite_open(struct runstore **out, const char *home, struct q_error *err);
+int runstore_sqlite_wrap(struct runstore **out, struct store *s, struct q_error *err);
+
+/* Wall-clock milliseconds since the epoch (leases are compared across
+ * processes, so not the monotonic clock). */
+long long runstore_now_ms(void);
+
+/*
+ * The status of a run as it is, from what is stored: a running run whose
+ * lease (lease_until_ms, 0 for none) lapsed before now_ms, or that has no
+ * lease and whose owner (the JSON research_run stores under the run's
+ * cache key "owner", may be NULL) is a process that is gone, reads
+ * interrupted. status_name is the stored name (an unknown one reads
+ * failed).
+ */
+enum run_status runstore_status_now(const char *status_name, long long lease_until_ms,
+				    long long now_ms, const char *owner_json);
+
+#endif
