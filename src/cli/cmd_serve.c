@@ -243,6 +243,7 @@ int cmd_serve(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = f.listen;
 	cfg.home = home;
+	cfg.database_url = getenv("QUARRY_DATABASE_URL");
 	cfg.token = token;
 	cfg.allowed_hosts = f.hosts;
 	cfg.limits = f.limits;

@@ -69,6 +69,7 @@ void serve_limits_default(struct serve_limits *l);
 struct serve_config {
 	const char *listen;          /* "HOST:PORT" ("[::1]:8787"); NULL: SERVE_DEFAULT_LISTEN */
 	const char *home;            /* the quarry home (database, token file) */
+	const char *database_url;    /* the run store on PostgreSQL, or NULL (home's SQLite) */
 	const char *token;           /* the API token (required) */
 	const char *const *allowed_hosts;   /* extra Host names (a proxy's), NULL-terminated, may be NULL */
 	struct serve_limits limits;
@@ -87,6 +88,9 @@ void serve_free(struct serve *s);
 int serve_port(const struct serve *s);
 const char *serve_home(const struct serve *s);
 const struct serve_limits *serve_get_limits(const struct serve *s);
+/* The run records and the corpus, on the loop thread's connections. */
+struct runstore *serve_runstore(struct serve *s);
+struct store *serve_store(struct serve *s);
 /* The loop's event_base (struct event_base *), for timers of route modules. */
 void *serve_event_base(struct serve *s);
 
@@ -190,9 +194,9 @@ int serve_sse_event(struct serve_req *r, long id, const char *event, const char 
 /* A comment line (": text"), for heartbeats. */
 int serve_sse_comment(struct serve_req *r, const char *text);
 
-/* The watcher count limit: take a slot (0) or Q_ETOOBIG when full (then
- * answer 503); give it back when the stream ends or the client goes. */
-int serve_watcher_take(struct serve *s);
-void serve_watcher_give(struct serve *s);
+/* The limit on streams open at once (limits.max_watchers): take a slot
+ * for r (0), or Q_ETOOBIG when all are taken (then answer 503). The slot
+ * is given back when r ends or its client goes. */
+int serve_watcher_take(struct serve_req *r);
 
 #endif

@@ -40,6 +40,9 @@ struct serve_post_item {
 };
 
 struct serve_conn;
+struct runstore;
+struct store;
+struct serve_watch;
 
 struct serve {
 	struct event_base *base;
@@ -68,6 +71,11 @@ struct serve {
 	struct event *sweep_ev;      /* every second: connections evhttp let go */
 	struct event *sweep_now;
 	time_t started;
+	/* the records, on one connection each for the loop thread */
+	struct runstore *rs;
+	struct store *corpus;
+	struct serve_watch *watches;     /* runs with SSE watchers (routes_research.c) */
+	unsigned long long runs_created, events_sent, watchers_dropped;
 };
 
 /* auth.c: the token and origin checks; 0 when the request may go on,
@@ -79,6 +87,8 @@ int serve_check_rate(struct serve *s, struct serve_req *r, const char *token);
 /* Constant-time comparison of a presented token with the server's. */
 int serve_token_equal(const char *a, const char *b);
 
+/* routes_research.c: end every stream (the server stops). */
+void serve_watches_close(struct serve *s);
 /* Run figures for /metrics (routes_research.c). */
 struct qbuf;
 void serve_metrics_runs(struct serve *s, struct qbuf *b);

@@ -37,6 +37,8 @@
 #include "../core/alloc.h"
 #include "../core/clock.h"
 #include "../core/qbuf.h"
+#include "../index/store.h"
+#include "../research/runstore.h"
 #include "serve_int.h"
 
 /* One accepted connection. */
@@ -205,8 +207,8 @@ static void req_free(struct serve_req *r)
 
 	if (!r)
 		return;
-	if (r->watcher)
-		serve_watcher_give(r->srv);
+	if (r->watcher && r->srv->n_watchers > 0)
+		r->srv->n_watchers--;
 	for (i = 0; i < r->n_params; i++) {
 		q_free(r->param_names[i]);
 		q_free(r->param_values[i]);
@@ -509,18 +511,17 @@ json_t *serve_body_json(struct serve_req *r)
 	return j;
 }
 
-int serve_watcher_take(struct serve *s)
+int serve_watcher_take(struct serve_req *r)
 {
+	struct serve *s = r->srv;
+
+	if (r->watcher)
+		return 0;
 	if (s->n_watchers >= s->limits.max_watchers)
 		return Q_ETOOBIG;
 	s->n_watchers++;
+	r->watcher = 1;
 	return 0;
-}
-
-void serve_watcher_give(struct serve *s)
-{
-	if (s->n_watchers > 0)
-		s->n_watchers--;
 }
 
 /* --- routing ---------------------------------------------------------- */
@@ -877,6 +878,17 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 	rc = Q_ENOMEM;
 	if (!(s->allowed_hosts = copy_hosts(cfg->allowed_hosts)))
 		goto out;
+	if ((rc = runstore_open_db(&s->rs, s->home, cfg->database_url, err)))
+		goto out;
+	rc = Q_ENOMEM;
+	if (!(s->corpus = q_calloc(1, sizeof(*s->corpus))))
+		goto out;
+	if ((rc = store_open(s->corpus, s->home, err))) {
+		q_free(s->corpus);
+		s->corpus = NULL;
+		goto out;
+	}
+	rc = Q_ENOMEM;
 	raise_fd_limit();
 	s->base = event_base_new();
 	s->http = s->base ? evhttp_new(s->base) : NULL;
@@ -939,6 +951,7 @@ void serve_free(struct serve *s)
 
 	if (!s)
 		return;
+	serve_watches_close(s);
 	if (s->http)
 		evhttp_free(s->http);   /* closes every connection (gone callbacks run) */
 	if (s->sweep_ev)
@@ -953,6 +966,12 @@ void serve_free(struct serve *s)
 		event_free(s->stop_ev);
 	if (s->base)
 		event_base_free(s->base);
+	if (s->rs)
+		runstore_close(s->rs);
+	if (s->corpus) {
+		store_close(s->corpus);
+		q_free(s->corpus);
+	}
 	for (i = 0; s->allowed_hosts && s->allowed_hosts[i]; i++)
 		q_free(s->allowed_hosts[i]);
 	q_free(s->allowed_hosts);
@@ -966,6 +985,8 @@ void serve_free(struct serve *s)
 }
 
 int serve_port(const struct serve *s) { return s->port; }
+struct runstore *serve_runstore(struct serve *s) { return s->rs; }
+struct store *serve_store(struct serve *s) { return s->corpus; }
 const char *serve_home(const struct serve *s) { return s->home; }
 const struct serve_limits *serve_get_limits(const struct serve *s) { return &s->limits; }
 void *serve_event_base(struct serve *s) { return s->base; }
