@@ -66,6 +66,7 @@ SERVE_SRC := $(wildcard src/serve/*.c)
 SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o
 SERVE_LIBS = $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
 UI_FILES := $(sort $(wildcard src/serve/ui/*))
+API_FILES := src/serve/api/openapi.json
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -99,9 +100,9 @@ $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
 
-$(BUILD)/gen/ui_assets.c: $(UI_FILES) $(BUILD)/embed
+$(BUILD)/gen/ui_assets.c: $(UI_FILES) $(API_FILES) $(BUILD)/embed
 	@mkdir -p $(dir $@)
-	$(Q)$(BUILD)/embed $@ src/serve/ui $(UI_FILES)
+	$(Q)$(BUILD)/embed $@ src/serve $(UI_FILES) $(API_FILES)
 
 $(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
 	@mkdir -p $(dir $@)

@@ -257,8 +257,13 @@ int cmd_serve(int argc, char **argv)
 		cli_error("quarry serve: cannot set up signal handling\n");
 		goto out;
 	}
-	if (serve_workers_start(&w, home, f.workers, &err))
+	if (!cli_find_command("worker")) {
+		if (f.workers > 0)
+			cli_error("quarry serve: warning: this build has no 'quarry worker'; runs "
+				  "stay queued\n");
+	} else if (serve_workers_start(&w, home, f.workers, &err)) {
 		cli_error("quarry serve: warning: %s\n", err.msg);
+	}
 	say_where(&f, s, home, token, generated);
 	rc = serve_run(s) ? 1 : 0;
 	printf("quarry serve: stopped (queued and running runs are kept; workers carry on or "

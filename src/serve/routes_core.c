@@ -62,9 +62,9 @@ static void ui_file(struct serve_req *r)
 	const struct serve_asset *a;
 
 	if (!strcmp(path, "/"))
-		path = "/index.html";
-	else if (!strncmp(path, "/ui/", 4))
-		path += 3;
+		path = "/ui/index.html";
+	else if (!strcmp(path, "/v1/openapi.json"))
+		path = "/api/openapi.json";
 	a = find_asset(path);
 	if (!a) {
 		serve_reply_error(r, 404, "not_found", NULL, "no such file in the web UI: %s", path);
@@ -142,5 +142,6 @@ const struct serve_route serve_core_routes[] = {
 	{"GET", "/metrics", metrics, 0, "metrics"},
 	{"GET", "/", ui_file, SERVE_PUBLIC, "ui"},
 	{"GET", "/ui/*", ui_file, SERVE_PUBLIC, "ui"},
+	{"GET", "/v1/openapi.json", ui_file, SERVE_PUBLIC, "openapi"},
 	{NULL, NULL, NULL, 0, NULL}
 };
