@@ -130,6 +130,7 @@ int cmd_doctor(int argc, char **argv);
 int cmd_research(int argc, char **argv);
 int cmd_ask_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 
