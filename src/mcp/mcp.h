@@ -53,8 +53,11 @@ enum {
 
 /* Called with one complete JSON-RPC message (no newline), from the
  * thread that called mcp_server_handle or from a tool call's thread; the
- * server serialises the calls, so it is never called twice at once. */
-typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len);
+ * server serialises the calls, so it is never called twice at once.
+ * about is the id of the request the message answers or reports the
+ * progress of (a transport with a stream per request, Streamable HTTP,
+ * sends it there), NULL for none; it is borrowed for the call. */
+typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, const json_t *about);
 
 /* What the tools run with; borrowed for the server's life. */
 struct mcp_env {

@@ -30,12 +30,14 @@ struct seen {
 	int n;
 };
 
-static void capture(void *ctx, const char *json, size_t len)
+static void capture(void *ctx, const char *json, size_t len, const json_t *about)
 {
 	struct seen *s = ctx;
 	json_t *m = json_loadb(json, len, 0, NULL);
 
 	assert_non_null(m);   /* everything the server sends is JSON */
+	if (json_object_get(m, "result"))   /* a response names its request for the transport */
+		assert_true(about && json_equal(about, json_object_get(m, "id")));
 	pthread_mutex_lock(&s->mu);
 	if (s->n < MAX_SEEN)
 		s->msgs[s->n++] = m;
