@@ -3,6 +3,12 @@
 #   make                 build build/quarry (installs missing packages first)
 #   make test            unit + black-box tests; ends with "N passed, N failed"
 #   make test SANITIZE=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make test DB=postgres  the same with a private PostgreSQL cluster (tests/pg/cluster.sh):
+#                        the run-store and queue tests run on both backends; without
+#                        DB, make test does so when /usr/lib/postgresql/*/bin/initdb
+#                        exists and says it skipped them otherwise; DB=sqlite skips
+#   make test-pg         only the PostgreSQL unit tests (test_pg, test_runstore), on a
+#                        private cluster
 #   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
@@ -21,7 +27,7 @@ Q :=
 else
 Q := @
 endif
-PKGS := libcurl libxml-2.0 jansson zlib sqlite3
+PKGS := libcurl libxml-2.0 jansson zlib sqlite3 libpq
 TEST_PKGS := cmocka
 
 ifeq ($(SANITIZE)$(TSAN),11)
@@ -57,7 +63,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test js-deps hdr-check fuzz bench bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps hdr-check fuzz bench bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -151,8 +157,24 @@ TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
 	echo "ThreadSanitizer reports (all in $(BUILD)/tsan-log):"; head -n 40 $(BUILD)/tsan-log/race*; \
 	rc=1; fi; exit $$rc
 endif
+# The PostgreSQL part: one private cluster for the whole run, its URL in
+# QUARRY_TEST_DATABASE_URL (tests/unit/test_runstore.c and tests/bb/pg.sh
+# read it). DB=postgres insists on it, DB=sqlite leaves it out.
+ifeq ($(DB),postgres)
+TEST_WRAP := sh tests/pg/cluster.sh with
+else ifeq ($(DB),sqlite)
+TEST_WRAP :=
+else ifeq ($(DB),)
+TEST_WRAP := sh tests/pg/cluster.sh auto
+else
+$(error DB=$(DB): use DB=postgres or DB=sqlite)
+endif
 test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps
-	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) sh tests/run.sh $(TEST_AFTER)
+	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
+
+PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
+test-pg: $(PG_UNIT)
+	@sh tests/pg/cluster.sh with sh -c 'for t in $(PG_UNIT); do BUILD=$(BUILD) $$t || exit 1; done'
 
 # The pinned npm clients the protocol tests drive quarry with
 # (tests/js/*.test.mjs, run from tests/bb/mcp.sh): installed once, from the

@@ -23,7 +23,7 @@ const char *const config_known_keys[] = {
 	"provider", "base_url", "model", "fast_model", "api_key_env", "json_mode", "stream",
 	"price", "context", "max_concurrent", "rpm", "tpm", "retries", "timeout", "idle_timeout",
 	"searxng_url", "brave_api_key_env", "brave_url", "tavily_api_key_env", "tavily_url",
-	"serper_api_key_env", "serper_url", "allow_insecure_http", NULL
+	"serper_api_key_env", "serper_url", "allow_insecure_http", "database_url", NULL
 };
 
 int config_key_known(const char *key)

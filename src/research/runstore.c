@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
+#include "runstore_pg.h"
 
 static const char *const status_names[RUN_STATUS_N] = {
 	"queued", "running", "done", "stopped", "cancelled", "interrupted", "failed"};
@@ -142,6 +144,20 @@ int runstore_open(struct runstore **out, const char *home, struct q_error *err)
 {
 	*out = NULL;
 	return runstore_sqlite_open(out, home, err);
+}
+
+int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
+		     struct q_error *err)
+{
+	*out = NULL;
+	if (database_url && *database_url)
+		return runstore_pg_open(out, database_url, err);
+	return runstore_sqlite_open(out, home, err);
+}
+
+const char *runstore_backend(const struct runstore *rs)
+{
+	return rs->ops->name;
 }
 
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err)
@@ -331,4 +347,45 @@ int runstore_request_cancel(struct runstore *rs, long id, struct q_error *err)
 int runstore_remove(struct runstore *rs, long id, struct q_error *err)
 {
 	return rs->ops->remove(rs, id, err);
+}
+
+static void poll_sleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms,
+			 struct q_error *err)
+{
+	double start_ms = q_now_ms();
+	struct run_record r;
+	int rc, ready;
+
+	if (rs->ops->wait_events)
+		return rs->ops->wait_events(rs, id, after_seq, timeout_ms, err);
+	for (;;) {
+		if ((rc = runstore_get(rs, id, 0, &r, err)))
+			return rc;
+		ready = r.last_seq > after_seq || run_status_final(r.status);
+		run_record_release(&r);
+		if (ready)
+			return 1;
+		double left = (double)timeout_ms - (q_now_ms() - start_ms);
+		if (left <= 0)
+			return 0;
+		poll_sleep(left < RUNSTORE_POLL_MS ? (long)left + 1 : RUNSTORE_POLL_MS);
+	}
+}
+
+int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err)
+{
+	if (rs->ops->wait_jobs)
+		return rs->ops->wait_jobs(rs, timeout_ms, err);
+	/* SQLite: nothing announces a job; claim again soon. */
+	poll_sleep(timeout_ms < 5 * RUNSTORE_POLL_MS ? (timeout_ms > 0 ? timeout_ms : 0)
+						     : 5 * RUNSTORE_POLL_MS);
+	return 1;
 }

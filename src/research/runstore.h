@@ -58,6 +58,17 @@ struct runstore;   /* opaque */
 /* Open the run records of the quarry database of home (migrating it as
  * store_open does). */
 int runstore_open(struct runstore **out, const char *home, struct q_error *err);
+/* The run records on PostgreSQL when database_url is set (a
+ * postgresql:// URL or a key=value connection string; the CLI resolves
+ * it from QUARRY_DATABASE_URL or database_url: the core reads no
+ * environment), else those of home as runstore_open. The PostgreSQL
+ * schema is migrated as `quarry db migrate` does; a lost connection is
+ * made again with backoff (pgconn.h). Messages never show the URL's
+ * password. */
+int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
+		     struct q_error *err);
+/* "sqlite" or "postgresql". */
+const char *runstore_backend(const struct runstore *rs);
 /* The run records on an open store connection (borrowed: closing the
  * runstore leaves it open). */
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err);
@@ -145,6 +156,20 @@ int runstore_request_cancel(struct runstore *rs, long id, struct q_error *err);
 /* Delete a run with its events and caches. Q_EINVAL when it is queued or
  * running. */
 int runstore_remove(struct runstore *rs, long id, struct q_error *err);
+
+/* How often the SQLite store is polled by the waits below. */
+#define RUNSTORE_POLL_MS 100L
+/* Wait up to timeout_ms until run id has events after after_seq or has
+ * ended: 1 when it has (or may have: read them and look again), 0 when
+ * the time ran out; Q_ENOTFOUND for no such run. On PostgreSQL a
+ * LISTEN/NOTIFY wakes it the moment any process, on any machine,
+ * appends; on SQLite it polls every RUNSTORE_POLL_MS. */
+int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms,
+			 struct q_error *err);
+/* Wait up to timeout_ms for a new job: 1 when one may be queued (claim
+ * to find out), 0 when the time ran out. A lapsed lease is not
+ * announced: claim every few seconds anyway. */
+int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err);
 
 /* The run's cache key under which its owner is kept. */
 #define RUNSTORE_OWNER_KEY "owner"

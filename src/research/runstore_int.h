@@ -48,6 +48,10 @@ struct runstore_ops {
 	int (*release)(struct runstore *rs, long id, const char *worker, struct q_error *err);
 	int (*request_cancel)(struct runstore *rs, long id, struct q_error *err);
 	int (*remove)(struct runstore *rs, long id, struct q_error *err);
+	/* May be NULL: runstore.c polls (runstore_wait_events, _wait_jobs). */
+	int (*wait_events)(struct runstore *rs, long id, long after_seq, long timeout_ms,
+			   struct q_error *err);
+	int (*wait_jobs)(struct runstore *rs, long timeout_ms, struct q_error *err);
 };
 
 struct runstore {

@@ -5,6 +5,10 @@
  * queue (claim of queued runs and of lapsed leases, heartbeats that tell
  * a worker it lost its run, cancels, release) and two threads on two
  * connections claiming 50 jobs, each exactly once.
+ *
+ * Every case but the first runs twice: on SQLite, then on PostgreSQL
+ * (a fresh database on the cluster of QUARRY_TEST_DATABASE_URL, which
+ * make test starts when PostgreSQL is installed; skipped without it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,15 +22,53 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../src/research/pgconn.h"
 #include "../../src/research/runstore.h"
 
 static char home[256];
+static char pg_url[1024];      /* the fresh database, "" without PostgreSQL */
+static const char *db_url;     /* the backend of the case running: NULL for SQLite */
+static int pg_mode;
+
+static int use_sqlite(void **state)
+{
+	(void)state;
+	pg_mode = 0;
+	db_url = NULL;
+	return 0;
+}
+
+static int use_pg(void **state)
+{
+	(void)state;
+	pg_mode = 1;
+	db_url = pg_url;
+	return 0;
+}
+
+/* A database of its own on the test cluster, for the PostgreSQL cases. */
+static void make_pg_database(void)
+{
+	const char *u = getenv("QUARRY_TEST_DATABASE_URL");
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	char sql[128];
+
+	if (!u || !*u || !strrchr(u, '/') || pgconn_open(&c, u, NULL, &err))
+		return;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE quarry_rs%ld", (long)getpid());
+	if (pgconn_exec(c, sql, 0, NULL, NULL, &err) == 0)
+		snprintf(pg_url, sizeof(pg_url), "%.*s/quarry_rs%ld", (int)(strrchr(u, '/') - u), u,
+			 (long)getpid());
+	pgconn_close(c);
+}
 
 static int setup(void **state)
 {
 	(void)state;
 	snprintf(home, sizeof(home), "/tmp/quarry-runstore-XXXXXX");
 	assert_non_null(mkdtemp(home));
+	make_pg_database();
 	return 0;
 }
 
@@ -46,7 +88,11 @@ static struct runstore *open_rs(void)
 	struct runstore *rs = NULL;
 	struct q_error err = {0};
 
-	if (runstore_open(&rs, home, &err))
+	if (pg_mode && !pg_url[0]) {
+		fprintf(stderr, "skipped: no QUARRY_TEST_DATABASE_URL (PostgreSQL)\n");
+		skip();
+	}
+	if (runstore_open_db(&rs, home, db_url, &err))
 		fail_msg("runstore_open: %s", err.msg);
 	return rs;
 }
@@ -451,7 +497,7 @@ static void *claim_loop(void *arg)
 	struct q_error err = {0};
 	long id;
 
-	if (runstore_open(&rs, home, &err)) {
+	if (runstore_open_db(&rs, home, db_url, &err)) {
 		c->failed = 1;
 		return NULL;
 	}
@@ -486,6 +532,7 @@ static void test_two_claimers(void **state)
 	int i;
 
 	(void)state;
+	memset(claimed, 0, sizeof(claimed));
 	while (runstore_claim(rs, "drain", 600000, &id, &err) == 0 && id > 0)
 		finish(rs, id);
 	first = new_run(rs, "job 0", RUN_QUEUED, NULL);
@@ -507,17 +554,20 @@ static void test_two_claimers(void **state)
 		assert_int_equal(claimed[i], 1);
 }
 
+/* A case on both backends. */
+#define BOTH(f) {#f, f, use_sqlite, NULL, NULL}, {"pg_" #f, f, use_pg, NULL, NULL}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_names),
-		cmocka_unit_test(test_create_get_list),
-		cmocka_unit_test(test_events),
-		cmocka_unit_test(test_caches),
-		cmocka_unit_test(test_claim_lease_heartbeat),
-		cmocka_unit_test(test_cancel_remove),
-		cmocka_unit_test(test_foreground_owner),
-		cmocka_unit_test(test_two_claimers),
+		BOTH(test_create_get_list),
+		BOTH(test_events),
+		BOTH(test_caches),
+		BOTH(test_claim_lease_heartbeat),
+		BOTH(test_cancel_remove),
+		BOTH(test_foreground_owner),
+		BOTH(test_two_claimers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,272 @@
+/*
+ * Unit tests: the PostgreSQL connection layer (pgconn) and the schema's
+ * migrations (runstore_pg). Redaction needs no server; the rest runs
+ * against the private cluster of tests/pg/cluster.sh, whose URL is in
+ * QUARRY_TEST_DATABASE_URL (make test starts it when PostgreSQL is
+ * installed), and is skipped, saying so, without it. Each case that
+ * needs a clean schema makes a database of its own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/core/clock.h"
+#include "../../src/core/random.h"
+#include "../../src/research/pgconn.h"
+#include "../../src/research/runstore_pg.h"
+
+static const char *test_url(void)
+{
+	const char *u = getenv("QUARRY_TEST_DATABASE_URL");
+	return u && *u ? u : NULL;
+}
+
+#define NEED_PG()                                                                              \
+	do {                                                                                   \
+		if (!test_url()) {                                                             \
+			fprintf(stderr, "skipped: no QUARRY_TEST_DATABASE_URL (PostgreSQL)\n");   \
+			skip();                                                                \
+		}                                                                              \
+	} while (0)
+
+/* A fresh database on the test cluster: its URL in out. */
+static void fresh_database(char *out, size_t size)
+{
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	char name[64], sql[128];
+	snprintf(name, sizeof name, "quarry_t%llx", (unsigned long long)(q_random_u64() >> 16));
+	assert_int_equal(pgconn_open(&c, test_url(), NULL, &err), 0);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	assert_int_equal(pgconn_exec(c, sql, 0, NULL, NULL, &err), 0);
+	pgconn_close(c);
+	const char *u = test_url();
+	const char *slash = strrchr(u, '/');
+	snprintf(out, size, "%.*s/%s", (int)(slash - u), u, name);
+}
+
+static void redact_hides_passwords(void **state)
+{
+	char out[512];
+	pgconn_redact("postgresql://alice:s3cret@db.example:5432/quarry", out, sizeof out);
+	assert_string_equal(out, "postgresql://alice:***@db.example:5432/quarry");
+	pgconn_redact("postgres://alice:p@ss@db/q?sslmode=require&password=two", out, sizeof out);
+	assert_string_equal(out, "postgres://alice:***@db/q?sslmode=require&password=***");
+	pgconn_redact("postgresql://alice@db/q", out, sizeof out);
+	assert_string_equal(out, "postgresql://alice@db/q");
+	pgconn_redact("postgresql://db/q?password=x#frag", out, sizeof out);
+	assert_string_equal(out, "postgresql://db/q?password=***#frag");
+	pgconn_redact("host=db user=alice password='a b\\' c' dbname=q", out, sizeof out);
+	assert_string_equal(out, "host=db user=alice password=*** dbname=q");
+	pgconn_redact("host=db password = plain dbname=q", out, sizeof out);
+	assert_string_equal(out, "host=db password = *** dbname=q");
+	/* Truncation keeps the terminator and never the password. */
+	pgconn_redact("postgresql://alice:s3cret@db/q", out, 20);
+	assert_int_equal(strlen(out), 19);
+	assert_null(strstr(out, "s3cret"));
+	assert_true(pgconn_is_url("postgresql://x/y"));
+	assert_true(pgconn_is_url("host=db dbname=q"));
+	assert_false(pgconn_is_url("/var/lib/quarry"));
+}
+
+static void wrong_password_is_not_echoed(void **state)
+{
+	NEED_PG();
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	char url[1024];
+	const char *u = test_url();
+	const char *at = strchr(u + 13, '@');
+	snprintf(url, sizeof url, "postgresql://quarry:Wr0ngPassw0rd%s", at);
+	assert_int_equal(pgconn_open(&c, url, NULL, &err), Q_EINVAL);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "password authentication failed"));
+	assert_non_null(strstr(err.msg, "quarry:***@"));
+	assert_null(strstr(err.msg, "Wr0ngPassw0rd"));
+}
+
+static void unreachable_server_gives_up_after_retry_ms(void **state)
+{
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	struct pgconn_opts o = {.retry_ms = 600, .backoff_first_ms = 50};
+	double t0 = q_now_ms();
+	assert_int_equal(pgconn_open(&c, "postgresql://u:TopSecret@127.0.0.1:1/q", &o, &err), Q_ENET);
+	double ms = q_now_ms() - t0;
+	assert_true(ms >= 500 && ms < 5000);
+	assert_non_null(strstr(err.msg, "cannot reach PostgreSQL"));
+	assert_null(strstr(err.msg, "TopSecret"));
+}
+
+static void statement_timeout_cancels(void **state)
+{
+	NEED_PG();
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	struct pgconn_opts o = {.statement_timeout_ms = 200};
+	assert_int_equal(pgconn_open(&c, test_url(), &o, &err), 0);
+	double t0 = q_now_ms();
+	assert_int_equal(pgconn_exec(c, "SELECT pg_sleep(3)", 0, NULL, NULL, &err), Q_ETIMEOUT);
+	assert_true(q_now_ms() - t0 < 2000);
+	assert_non_null(strstr(err.msg, "statement_timeout"));
+	/* The connection is still good. */
+	assert_int_equal(pgconn_exec(c, "SELECT 1", 0, NULL, NULL, &err), 0);
+	pgconn_close(c);
+}
+
+/* Kill c's server process from another connection (what a restart or a
+ * failover does to it). */
+static void kill_backend(struct pgconn *c)
+{
+	struct pgconn *killer = NULL;
+	struct q_error err = {0};
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", PQbackendPID(c->conn));
+	const char *p[] = {pid};
+	assert_int_equal(pgconn_open(&killer, test_url(), NULL, &err), 0);
+	assert_int_equal(pgconn_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, p, NULL, &err),
+			 0);
+	pgconn_close(killer);
+}
+
+static void lost_connection_is_made_again(void **state)
+{
+	NEED_PG();
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	PGresult *res = NULL;
+	assert_int_equal(pgconn_open(&c, test_url(), NULL, &err), 0);
+	int before = PQbackendPID(c->conn);
+	kill_backend(c);
+	const char *p[] = {"41"};
+	assert_int_equal(pgconn_exec(c, "SELECT $1::int + 1", 1, p, &res, &err), 0);
+	assert_int_equal(pgconn_long(res, 0, 0), 42);
+	PQclear(res);
+	assert_int_equal(c->reconnects, 1);
+	assert_int_not_equal(PQbackendPID(c->conn), before);
+	/* Inside a transaction nothing is sent again: the caller starts over. */
+	assert_int_equal(pgconn_begin(c, &err), 0);
+	kill_backend(c);
+	assert_int_equal(pgconn_exec(c, "SELECT 1", 0, NULL, NULL, &err), Q_ENET);
+	assert_non_null(strstr(err.msg, "inside a transaction"));
+	pgconn_rollback(c);
+	assert_int_equal(pgconn_exec(c, "SELECT 1", 0, NULL, NULL, &err), 0);
+	pgconn_close(c);
+}
+
+static void notifications_arrive_and_survive_a_reconnect(void **state)
+{
+	NEED_PG();
+	struct pgconn *l = NULL, *n = NULL;
+	struct q_error err = {0};
+	char payload[PGCONN_PAYLOAD_MAX];
+	assert_int_equal(pgconn_open(&l, test_url(), NULL, &err), 0);
+	assert_int_equal(pgconn_open(&n, test_url(), NULL, &err), 0);
+	assert_int_equal(pgconn_listen(l, "quarry_test", &err), 0);
+	double t0 = q_now_ms();
+	assert_int_equal(pgconn_wait(l, 150, payload, sizeof payload, &err), 0);
+	assert_true(q_now_ms() - t0 >= 140);
+	const char *p[] = {"7 3"};
+	assert_int_equal(pgconn_exec(n, "SELECT pg_notify('quarry_test', $1)", 1, p, NULL, &err), 0);
+	assert_int_equal(pgconn_wait(l, 5000, payload, sizeof payload, &err), 1);
+	assert_string_equal(payload, "7 3");
+	/* Lost and made again: the wait says "look again", and the LISTEN
+	 * holds on the new connection. */
+	kill_backend(l);
+	assert_int_equal(pgconn_wait(l, 5000, payload, sizeof payload, &err), 1);
+	assert_int_equal(l->reconnects, 1);
+	const char *p2[] = {"8 1"};
+	assert_int_equal(pgconn_exec(n, "SELECT pg_notify('quarry_test', $1)", 1, p2, NULL, &err), 0);
+	assert_int_equal(pgconn_wait(l, 5000, payload, sizeof payload, &err), 1);
+	assert_string_equal(payload, "8 1");
+	assert_int_equal(pgconn_listen(l, "Bad-Name", &err), Q_EINVAL);
+	pgconn_close(l);
+	pgconn_close(n);
+}
+
+#define MIGRATORS 8
+
+struct migrator {
+	const char *url;
+	pthread_barrier_t *go;
+	int rc;
+	char msg[Q_ERROR_MSG_MAX];
+};
+
+static void *migrate_main(void *arg)
+{
+	struct migrator *m = arg;
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	m->rc = pgconn_open(&c, m->url, NULL, &err);
+	pthread_barrier_wait(m->go);
+	if (m->rc == 0)
+		m->rc = runstore_pg_migrate(c, NULL, NULL, &err);
+	memcpy(m->msg, err.msg, sizeof m->msg);
+	pgconn_close(c);
+	return NULL;
+}
+
+static void migrations_are_safe_when_many_start_at_once(void **state)
+{
+	NEED_PG();
+	char url[1024];
+	fresh_database(url, sizeof url);
+	pthread_t t[MIGRATORS];
+	struct migrator m[MIGRATORS];
+	pthread_barrier_t go;
+	pthread_barrier_init(&go, NULL, MIGRATORS);
+	for (int i = 0; i < MIGRATORS; i++) {
+		m[i] = (struct migrator){.url = url, .go = &go};
+		assert_int_equal(pthread_create(&t[i], NULL, migrate_main, &m[i]), 0);
+	}
+	for (int i = 0; i < MIGRATORS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (int i = 0; i < MIGRATORS; i++) {
+		if (m[i].rc != 0)
+			fprintf(stderr, "migrator %d: %s\n", i, m[i].msg);
+		assert_int_equal(m[i].rc, 0);
+	}
+	struct pgconn *c = NULL;
+	struct q_error err = {0};
+	PGresult *res = NULL;
+	int from = -1, to = -1;
+	assert_int_equal(pgconn_open(&c, url, NULL, &err), 0);
+	assert_int_equal(pgconn_exec(c, "SELECT count(*), max(version) FROM schema_version", 0, NULL,
+				     &res, &err),
+			 0);
+	assert_int_equal(pgconn_long(res, 0, 0), RUNSTORE_PG_SCHEMA_VERSION);
+	assert_int_equal(pgconn_long(res, 0, 1), RUNSTORE_PG_SCHEMA_VERSION);
+	PQclear(res);
+	assert_int_equal(runstore_pg_migrate(c, &from, &to, &err), 0);
+	assert_int_equal(from, RUNSTORE_PG_SCHEMA_VERSION);
+	assert_int_equal(to, RUNSTORE_PG_SCHEMA_VERSION);
+	/* A database newer than this binary is refused, not damaged. */
+	assert_int_equal(pgconn_exec(c, "INSERT INTO schema_version VALUES (999, 0, 'future')", 0, NULL,
+				     NULL, &err),
+			 0);
+	assert_int_equal(runstore_pg_migrate(c, &from, &to, &err), Q_EUNSUPPORTED);
+	assert_non_null(strstr(err.msg, "upgrade quarry"));
+	pgconn_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(redact_hides_passwords),
+		cmocka_unit_test(wrong_password_is_not_echoed),
+		cmocka_unit_test(unreachable_server_gives_up_after_retry_ms),
+		cmocka_unit_test(statement_timeout_cancels),
+		cmocka_unit_test(lost_connection_is_made_again),
+		cmocka_unit_test(notifications_arrive_and_survive_a_reconnect),
+		cmocka_unit_test(migrations_are_safe_when_many_start_at_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
