@@ -228,6 +228,16 @@ int mcp_call_research(struct mcp_call *c, const struct research_opts *o, struct 
 	return rc;
 }
 
+int mcp_call_cancelled(struct mcp_call *c)
+{
+	int v;
+
+	pthread_mutex_lock(&c->mu);
+	v = c->cancelled;
+	pthread_mutex_unlock(&c->mu);
+	return v;
+}
+
 static void call_cancel(struct mcp_call *c)
 {
 	pthread_mutex_lock(&c->mu);

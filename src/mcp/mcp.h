@@ -65,6 +65,10 @@ struct mcp_env {
 	const struct config *file;   /* the config file's settings, may be NULL */
 	struct llm_client *llm;      /* shared by the calls; NULL: extractive research */
 	int allow_private;           /* fetch_url and research may reach private addresses */
+	/* research and ask queue their runs for the workers and follow them
+	 * through the run store (quarry serve, which runs no research itself)
+	 * instead of running them on the call's thread with llm. */
+	int queue;
 	/* tools/call checks its arguments and answers without running the
 	 * tool: for the fuzz target, which must not reach the network. */
 	int validate_only;
