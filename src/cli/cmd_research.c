@@ -25,7 +25,7 @@
 enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
        O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
        O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
-       O_MAX_TOKENS, O_TEMPERATURE, O_JSON };
+       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_LENGTH };
 
 static const struct cli_opt research_opts_tab[] = {
 	{"depth", 0, 1, O_DEPTH},
@@ -45,6 +45,7 @@ static const struct cli_opt research_opts_tab[] = {
 	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
 	{"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
 	{"no-cache", 0, 0, O_NO_CACHE},
+	{"length", 0, 1, O_LENGTH},
 	/* ask's own, so `ask --no-search` can be handed over */
 	{"no-search", 0, 0, O_NO_SEARCH},
 	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
@@ -408,6 +409,12 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 		if (!*p->value)
 			return cli_usage_error(cmd, "-o needs a file name (or - for standard output)");
 		c->output = p->value;
+		return 0;
+	case O_LENGTH:
+		if (strcmp(p->value, "short") && strcmp(p->value, "standard") && strcmp(p->value, "long"))
+			return cli_usage_error(cmd, "--length takes short, standard or long (about 600, "
+					       "1,500 or 4,000 words), not '%s'", p->value);
+		c->o.length = p->value;
 		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;

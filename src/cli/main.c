@@ -37,6 +37,8 @@ const struct command cli_commands[] = {
 	 "  --sources LIST         web, corpus, or provider names: searxng, brave,\n"
 	 "                         tavily, serper (default web,corpus)\n"
 	 "  --lang CODE            report language (default: the question's)\n"
+	 "  --length LEN           short, standard (default) or long: about 600,\n"
+	 "                         1,500 or 4,000 words\n"
 	 "  -f, --format FMT       md (default), html (self-contained) or json\n"
 	 "  -o, --output FILE      write the report to FILE\n"
 	 "  --events FILE          append every event as a JSON line\n"

@@ -763,6 +763,28 @@ static void strip_controls_from(struct qbuf *out, size_t from)
 		out->len = from + ctl_strip(out->data + from, out->len - from);
 }
 
+/* " (site, 2019-02-14)" or " (site, read 2026-12-01)" of a web source. */
+static void md_source_meta(const json_t *s, struct qbuf *out)
+{
+	const char *site = json_string_value(json_object_get(s, "site"));
+	const char *date = json_string_value(json_object_get(s, "date"));
+	int read = json_is_true(json_object_get(s, "date_is_read"));
+
+	if ((!site || !*site) && (!date || !*date))
+		return;
+	qbuf_adds(out, " (");
+	if (site && *site) {
+		size_t k = out->len;
+		cite_strip_markers(site, strlen(site), out);
+		for (; k < out->len && !out->err; k++)
+			if (out->data[k] == '\n' || out->data[k] == '\r')
+				out->data[k] = ' ';
+	}
+	if (date && *date)
+		qbuf_addf(out, "%s%s%s", site && *site ? ", " : "", read ? "read " : "", date);
+	qbuf_addc(out, ')');
+}
+
 static void md_sources(const json_t *report, struct qbuf *out)
 {
 	json_t *sources = json_object_get(report, "sources"), *s;
@@ -784,6 +806,7 @@ static void md_sources(const json_t *report, struct qbuf *out)
 		for (; k < out->len && !out->err; k++)
 			if (out->data[k] == '\n' || out->data[k] == '\r')
 				out->data[k] = ' ';
+		md_source_meta(s, out);
 		qbuf_addf(out, ". %s\n", json_string_value(json_object_get(s, "url")) ?
 			  json_string_value(json_object_get(s, "url")) : "");
 	}
@@ -988,6 +1011,14 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 				qbuf_adds(out, " <code>");
 				html_escape(out, url ? url : "", 0);
 				qbuf_adds(out, "</code>");
+			}
+			{   /* site and date, escaped like the title */
+				struct qbuf meta;
+				qbuf_init(&meta, 4096);
+				md_source_meta(s, &meta);
+				if (meta.len)
+					html_escape(out, qbuf_cstr(&meta), 0);
+				qbuf_release(&meta);
 			}
 			quotes = json_object_get(s, "quotes");
 			json_array_foreach(quotes, j, q) {

@@ -65,6 +65,9 @@ struct research_opts {
 	 * An output path is stored as given: make it absolute first. */
 	const char *output;
 	const char *format;
+	/* The report's length: "short", "standard" (NULL) or "long", about
+	 * 600, 1,500 and 4,000 words. */
+	const char *length;
 };
 
 /* Called for every event (also written to the run record). */
