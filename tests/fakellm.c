@@ -21,8 +21,10 @@
  *   "slow_start" (sleep delay_ms before answering), "keepalive" (send half
  *   the content, or none if there is none, then only SSE comments, blank
  *   lines and empty deltas, every 50 ms, until the client hangs up).
- *   rich (with auto): notes take up to the findings asked for and quote
- *   each block of table rows whole; the writer follows the brief's
+ *   rich (with auto): notes take up to the findings asked for and, when
+ *   the prompt asks for blocks of rows, quote each table whole; the
+ *   outline deals the findings out to the required sections (else one per
+ *   sub-question; without rich it returns no section); the writer follows the brief's
  *   sections (else one per sub-question) and puts every table row of its
  *   findings in one table, each row cited.
  *   tool_args_bytes: each tool call's arguments are that many 'x' bytes,
@@ -228,11 +230,12 @@ static char *rich_note(const char *u)
 	char block[16384];
 	size_t bn = 0;
 	int max = up_to(u, " findings that help"), got = 0;
+	int blocks = strstr(u, "block of rows") != NULL;   /* asked to quote tables whole */
 
 	block[0] = '\0';
 	for (line = strtok_r(ex ? ex : (char *)"", "\n", &save); line && got < max;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (line[0] == '|') {
+		if (line[0] == '|' && blocks) {
 			if (bn + strlen(line) + 2 < sizeof(block))
 				bn += (size_t)snprintf(block + bn, sizeof(block) - bn, "%s%s", bn ? "\n" : "", line);
 			continue;
@@ -244,7 +247,9 @@ static char *rich_note(const char *u)
 			bn = 0;
 			block[0] = '\0';
 		}
-		if (line[0] == '#' || line[0] == '[' || strlen(line) < 40 || got >= max)
+		/* Not asked for blocks: a row is a line like any other. */
+		if (line[0] == '#' || line[0] == '[' || strlen(line) < 40 || got >= max ||
+		    strncmp(line, "| ---", 5) == 0)
 			continue;
 		json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", line, "quote", line,
 						    "sub_question", 1 + got % 2));
@@ -260,6 +265,39 @@ static char *rich_note(const char *u)
 	return out;
 }
 
+/* The outline after research: the required sections, else one per
+ * sub-question, the findings dealt out in turn. */
+static char *rich_outline(const char *u)
+{
+	char *secs = between(u, "in this order: ", ". "), *subs = between(u, "Sub-questions:\n", "\n\n");
+	char *save = NULL, *t, *out;
+	json_t *a = json_array(), *o;
+	const char *p;
+	size_t n, k = 0;
+	int id;
+
+	if (secs)
+		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
+			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, " "), "findings"));
+	else if (subs)
+		for (t = strtok_r(subs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, "0123456789. "),
+							   "findings"));
+	n = json_array_size(a);
+	for (p = strstr(u, "\nF"); p && n; p = strstr(p + 1, "\nF")) {
+		id = (int)strtol(p + 2, NULL, 10);
+		if (id > 0)
+			json_array_append_new(json_object_get(json_array_get(a, k++ % n), "findings"),
+					      json_integer(id));
+	}
+	o = json_pack("{s:o}", "sections", a);
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(secs);
+	free(subs);
+	return out;
+}
+
 /* Writer: a lead, one section per sub-question (or per required section),
  * and every table row of the findings in one table, each row cited. */
 static char *rich_write(const char *u)
@@ -271,6 +309,11 @@ static char *rich_write(const char *u)
 	int id, table = 0;
 
 	n += (size_t)snprintf(out + n, cap - n, "The findings answer the question directly [F1].\n");
+	if (strstr(u, "Write the section")) {   /* sectioned: the body only */
+		free(secs);
+		free(subs);
+		secs = subs = NULL;
+	}
 	if (secs) {   /* the brief's sections, literally */
 		char *save = NULL, *t;
 		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
@@ -336,6 +379,12 @@ static char *research_reply(json_t *req, json_t *rule)
 		o = json_pack("{s:[s,s], s:o, s:[s,s]}", "sub_questions", "What was it?", "What followed?",
 			      "queries", qs, "outline", zh ? "背景" : "Background", zh ? "影响" : "Consequences");
 		free(q);
+	} else if (strstr(u, "Group the findings into the sections")) {
+		if (!json_is_true(json_object_get(rule, "rich")))
+			return strdup("{\"sections\": []}");   /* one write call, as before */
+		return rich_outline(u);
+	} else if (strstr(u, "Write the lead") && json_is_true(json_object_get(rule, "rich"))) {
+		return strdup("The findings answer the question directly [F1].");
 	} else if (strstr(u, "<source ") && json_is_true(json_object_get(rule, "rich"))) {
 		return rich_note(u);
 	} else if (strstr(u, "<finding id=") && json_is_true(json_object_get(rule, "rich"))) {

@@ -47,4 +47,14 @@ void prompt_reflect_task(struct qbuf *out, int breadth);
 void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int words,
 		       int outline, const json_t *brief);
 
+/* The re-outline after research: sections (the brief's, literally, when
+ * it has them) and the findings each is written from, as JSON. */
+void prompt_outline_task(struct qbuf *out, const json_t *brief, int max_sections);
+
+/* One section's task, written in parallel with the others. */
+void prompt_section_task(struct qbuf *out, const char *title, const char *lang_name, int words);
+
+/* The lead: the direct answer, from the sections written. */
+void prompt_lead_task(struct qbuf *out, const char *lang_name);
+
 #endif

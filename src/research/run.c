@@ -1453,6 +1453,24 @@ out:
 
 /* ---- reflect ---- */
 
+/* Every gap the run looked into, once, for the follow-up questions. */
+static void remember_gaps(struct run *r, const json_t *gaps)
+{
+	json_t *g, *h;
+	size_t i, j;
+	int seen;
+
+	if (!r->all_gaps)
+		r->all_gaps = json_array();
+	json_array_foreach(gaps, i, g) {
+		seen = 0;
+		json_array_foreach(r->all_gaps, j, h)
+			seen |= json_equal(g, h);
+		if (!seen && json_array_size(r->all_gaps) < 16)
+			json_array_append(r->all_gaps, g);
+	}
+}
+
 /* Findings whose claim or quote names what (case folded, ASCII). */
 static int findings_naming(const struct run *r, const char *what)
 {
@@ -1573,6 +1591,7 @@ static int reflect(struct run *r, int breadth)
 	same_gaps = gaps.len > 0 && r->gaps_seen && strcmp(r->gaps_seen, qbuf_cstr(&gaps)) == 0;
 	json_decref(r->gaps);   /* as the model wrote them, for the limitations */
 	r->gaps = string_list(json_object_get(resp.json, "gaps"), 8);
+	remember_gaps(r, r->gaps);
 	q_free(r->gaps_seen);
 	r->gaps_seen = qbuf_detach(&gaps, NULL);
 	json_array_foreach(json_object_get(resp.json, "queries"), k, q)
@@ -1660,6 +1679,7 @@ static void run_free(struct run *r)
 	json_decref(r->outline);
 	json_decref(r->brief);
 	json_decref(r->gaps);
+	json_decref(r->all_gaps);
 	search_providers_release(r->providers, r->n_providers);
 	if (r->own_account_ready)
 		llm_account_release(&r->own_account);

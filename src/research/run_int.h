@@ -81,6 +81,7 @@ struct run {
 	int n_queries;
 	char *gaps_seen;          /* normalised gaps of the last reflection */
 	json_t *gaps;             /* those gaps as written (strings), or NULL */
+	json_t *all_gaps;         /* every gap of the run's reflections, once, or NULL */
 	struct source *src;
 	int n_src;
 	char **read_keys;         /* url keys tried, read or not */

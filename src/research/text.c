@@ -100,10 +100,11 @@ const char *text_guess_lang(const char *s)
 			k = 1;
 		if (cp >= 0x3040 && cp <= 0x30FF)
 			kana++;
+		else if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF) ||
+			 (cp >= 0x3130 && cp <= 0x318F))
+			hangul++;
 		else if (utf8_is_cjk(cp))
 			han++;
-		else if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF))
-			hangul++;
 		else if (cp >= 0x0400 && cp <= 0x04FF)
 			cyr++;
 		else if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
