@@ -450,6 +450,8 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	struct qbuf u, sys;
 	json_t *schema, *q;
 	size_t i;
+	char *edited;
+	int plan_rc;
 
 	r->sub_questions = json_array();
 	r->outline = json_array();
@@ -466,10 +468,20 @@ static int plan(struct run *r, int breadth, struct q_error *fatal)
 	json_request(&req, m, qbuf_cstr(&sys), qbuf_cstr(&u), schema, "plan");
 	req.account = r->acct;
 	req.max_tokens = run_reply_cap(r, RUN_JSON_MAX_TOKENS, m, 2);
-	r->critical_calls++;
 	/* The question itself is always searched: a planner's queries may all miss. */
 	add_query(r, r->o->question);
-	if (llm_chat_json(r->env->llm, &req, &resp, &err) == 0) {
+	if ((edited = rcache_get(r, "edited_plan")) != NULL) {   /* runs resume --plan FILE */
+		memset(&resp, 0, sizeof(resp));
+		resp.json = json_loads(edited, 0, NULL);
+		q_free(edited);
+		plan_rc = resp.json ? 0 : Q_EPARSE;
+		if (plan_rc)
+			q_error_set(&err, Q_EPARSE, "the edited plan is not JSON");
+	} else {
+		r->critical_calls++;
+		plan_rc = llm_chat_json(r->env->llm, &req, &resp, &err);
+	}
+	if (plan_rc == 0) {
 		json_array_foreach(json_object_get(resp.json, "sub_questions"), i, q)
 			if (json_is_string(q) && json_array_size(r->sub_questions) < (size_t)breadth)
 				json_array_append(r->sub_questions, q);
@@ -1843,6 +1855,52 @@ static int nothing_read(struct run *r, struct q_error *err)
 			   "and loopback addresses" : "");
 }
 
+/* The plan of a plan-only run as its report: stored, status "planned". */
+static void plan_report(struct run *r, struct research_result *out)
+{
+	json_t *qs = json_array(), *rep;
+	struct qbuf md;
+	struct q_error err = {0};
+	int k;
+
+	for (k = 0; k < r->n_queries; k++)
+		json_array_append_new(qs, json_string(r->queries[k]));
+	rep = json_pack("{s:b, s:s, s:s, s:s, s:I, s:O, s:o, s:O, s:O, s:s}", "plan_only", 1, "title",
+			r->o->question, "question", r->o->question, "lang", r->lang, "run",
+			(json_int_t)r->id, "sub_questions", r->sub_questions, "queries", qs, "outline",
+			r->outline, "brief", r->brief, "stopped", r->stopped);
+	qbuf_init(&md, 4 * 1024 * 1024);
+	if (rep && research_render(rep, "md", &md, &err) == 0)
+		out->markdown = qbuf_detach(&md, NULL);
+	qbuf_release(&md);
+	save_report(r, rep, out->markdown ? out->markdown : "", "planned");
+	run_emit(r, "planned", NULL);
+	snprintf(out->status, sizeof(out->status), "planned");
+	out->report = rep;
+}
+
+/* Keep an edited plan (runs resume --plan FILE) with the run for plan(). */
+static int keep_edited_plan(struct run *r, const char *text, struct q_error *err)
+{
+	json_error_t jerr;
+	json_t *p = json_loads(text, 0, &jerr), *qs = json_object_get(p, "queries");
+	char *clean;
+
+	if (!json_is_object(p) || !json_is_array(qs) || json_array_size(qs) == 0) {
+		json_decref(p);
+		return q_error_set(err, Q_EINVAL, "the plan file is not a plan: it needs a JSON object "
+				   "with \"queries\" (and may have \"sub_questions\", \"outline\" and "
+				   "\"brief\"), as 'quarry research --plan-only -f json' writes (%s)",
+				   json_is_object(p) ? "no queries" : jerr.text);
+	}
+	clean = json_dumps(p, JSON_COMPACT);
+	if (clean)
+		rcache_put(r, "edited_plan", clean);
+	free(clean);
+	json_decref(p);
+	return 0;
+}
+
 int research_run(const struct research_opts *opts_in, struct research_env *env, long run_id,
 		 struct research_result *out, struct q_error *err)
 {
@@ -1869,6 +1927,10 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 		opts_json = research_opts_to_json(opts_in);
 		json_object_set_new(opts_json, "date", json_string(day));
+		if (opts_in->plan_only) {   /* the plan's -o is not the report's */
+			json_object_del(opts_json, "output");
+			json_object_del(opts_json, "format");
+		}
 	}
 	r.o = opts_in;
 	if ((rc = open_run(&r, run_id, &opts_json, err)))
@@ -1885,6 +1947,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			save_opts(&r, opts_json);
 		}
 		r.o = &o;
+		if (opts_in && opts_in->plan_json && (rc = keep_edited_plan(&r, opts_in->plan_json, err)))
+			goto fail_early;
 	}
 	out->run_id = r.id;
 	set_owner(&r);
@@ -1953,6 +2017,13 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 
 	if ((rc = plan(&r, breadth, err)))
 		goto fail;
+	if (r.o->plan_only && run_id <= 0) {
+		plan_report(&r, out);
+		run_account_close(&r, out);
+		json_decref(opts_json);
+		run_free(&r);
+		return 0;
+	}
 	for (round = 0, i = 0; round < depth && !(round == 0 ? first_round_barred(&r) :
 						   should_stop(&r)); round++) {
 		int n_cand, first, want;

@@ -96,3 +96,29 @@ rc_is 0; out_has "Tariffs were announced nine times in 2018, and each time the b
 out_lacks "on some of"
 err_lacks_cut() { if grep -qF "cut off at the token limit" "$TMP/err"; then bad "a continued reply is still called cut off"; else ok; fi; }
 err_lacks_cut
+
+# --plan-only prints the brief and plan and stores the run; resume goes on
+# from it, with an edited plan file too.
+run dq-plan-only env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" research \
+	--home "$TMP/dq-home-plan" --allow-private --sources web --no-cache --plan-only "$DQ_Q"
+rc_is 0; out_has "# Plan: How did long-term US Treasury yields"; out_has "## Sub-questions"
+out_has "1. What was it?"; out_has "## Search queries"; out_has "quarry runs resume 1"
+out_lacks "## Sources"
+run dq-plan-only-ls "$Q" runs ls --home "$TMP/dq-home-plan"
+rc_is 0; out_has "planned"
+run dq-plan-json env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" research \
+	--home "$TMP/dq-home-plan" --allow-private --sources web --no-cache --plan-only -f json "$DQ_Q"
+rc_is 0; out_has '"plan_only": true'; out_has '"queries": ['
+printf '{"sub_questions":["Which days did yields fall?"],"queries":["edited query about yields"],"outline":["Days"],"brief":{"sections":["Days of falling yields"]}}\n' >"$TMP/dq-plan.json"
+: >"$DQ_LOG"
+run dq-plan-resume env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" runs resume 1 \
+	--home "$TMP/dq-home-plan" --plan "$TMP/dq-plan.json"
+rc_is 0; out_has "## Days of falling yields"; out_has "## Limitations and open questions"
+if grep -q 'Plan research' "$DQ_LOG"; then bad "the edited plan was planned again"; else ok; fi
+if grep -qF 'edited query about yields' "$DQ_LOG"; then ok; else bad "the edited plan's queries were not used"; fi
+printf 'not json\n' >"$TMP/dq-plan-bad.json"
+run dq-plan-bad env QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" runs resume 2 --home "$TMP/dq-home-plan" \
+	--plan "$TMP/dq-plan-bad.json"
+rc_is 1; err_has "the plan file is not a plan"
+run dq-plan-only-ask "$Q" ask --plan-only "x y z"
+rc_is 2
