@@ -25,7 +25,7 @@
 enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
        O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
        O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
-       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_LENGTH, O_PLAN_ONLY, O_PLAN };
+       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_LENGTH, O_PLAN_ONLY, O_PLAN, O_RUN };
 
 static const struct cli_opt research_opts_tab[] = {
 	{"depth", 0, 1, O_DEPTH},
@@ -48,6 +48,7 @@ static const struct cli_opt research_opts_tab[] = {
 	{"length", 0, 1, O_LENGTH},
 	{"plan-only", 0, 0, O_PLAN_ONLY},
 	{"plan", 0, 1, O_PLAN},
+	{"run", 0, 1, O_RUN},
 	/* ask's own, so `ask --no-search` can be handed over */
 	{"no-search", 0, 0, O_NO_SEARCH},
 	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
@@ -428,6 +429,13 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 		if (strcmp(cmd, "runs") != 0)
 			return cli_usage_error(cmd, "--plan FILE is for 'quarry runs resume ID'");
 		c->plan_file = p->value;
+		return 0;
+	case O_RUN:
+		if (strcmp(cmd, "ask") != 0)
+			return cli_usage_error(cmd, "--run ID is for 'quarry ask': a follow-up question on "
+					       "that run's sources");
+		if ((c->o.follow_run = (long)cli_parse_int(p->value, 1, 1000000000L)) < 1)
+			return cli_usage_error(cmd, "--run takes a run id ('quarry runs ls' lists them)");
 		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;

@@ -109,6 +109,8 @@ const struct command cli_commands[] = {
 	 "\n"
 	 "options:\n"
 	 "  --no-search            ask the model directly, no sources\n"
+	 "  --run ID               a follow-up on research run ID: answer from its\n"
+	 "                         sources and findings, search only for what they lack\n"
 	 "  --hide-reasoning       never show reasoning\n"
 	 "  --show-reasoning       show reasoning on stderr even when piped\n"
 	 "  -v, --verbose          tokens, cost, time and attempts on stderr\n"

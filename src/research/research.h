@@ -76,6 +76,9 @@ struct research_opts {
 	 * plan-only run reports: sub_questions, queries, outline, brief) that
 	 * replaces the model's. */
 	const char *plan_json;
+	/* `ask --run ID`: answer from run ID's sources and findings (their
+	 * quotes checked again), searching only for what they lack. Stored. */
+	long follow_run;
 };
 
 /* Called for every event (also written to the run record). */

@@ -1633,7 +1633,7 @@ static int reflect(struct run *r, int breadth)
 
 json_t *research_opts_to_json(const struct research_opts *o)
 {
-	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b, s:s?, "
+	json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b, s:s?, "
 			 "s:s?, s:s?}",
 			 "question", o->question, "depth", o->depth, "breadth", o->breadth,
 			 "max_sources", o->max_sources, "budget_tokens", (json_int_t)o->budget_tokens,
@@ -1642,6 +1642,9 @@ json_t *research_opts_to_json(const struct research_opts *o)
 			 o->no_llm, "quick", o->quick, "allow_private", o->allow_private,
 			 "ignore_robots", o->ignore_robots, "output", o->output, "format", o->format,
 			 "length", o->length);
+	if (j && o->follow_run > 0)
+		json_object_set_new(j, "follow_run", json_integer(o->follow_run));
+	return j;
 }
 
 void research_opts_from_json(const json_t *j, struct research_opts *o)
@@ -1663,6 +1666,7 @@ void research_opts_from_json(const json_t *j, struct research_opts *o)
 	o->output = json_string_value(json_object_get(j, "output"));
 	o->format = json_string_value(json_object_get(j, "format"));
 	o->length = json_string_value(json_object_get(j, "length"));
+	o->follow_run = (long)json_integer_value(json_object_get(j, "follow_run"));
 }
 
 static void run_free(struct run *r)
@@ -1855,6 +1859,118 @@ static int nothing_read(struct run *r, struct q_error *err)
 			   "and loopback addresses" : "");
 }
 
+/* ---- follow-up questions (ask --run ID) ---- */
+
+/* Another run's record: its report (key NULL) or a value of its cache.
+ * (To move behind runstore_get / runstore_cache_get with the rest.) */
+static char *prior_get(struct run *r, long run_id, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+	int rc = key ? sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM run_cache WHERE "
+					  "run_id = ?1 AND key = ?2", -1, &st, NULL)
+		     : sqlite3_prepare_v2(r->env->store->db, "SELECT report FROM runs WHERE id = ?1",
+					  -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (key)
+			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			v = q_strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Read source s of a prior run's report again: the page it kept (or the
+ * corpus file). The new index, or -1. */
+static int prior_source(struct run *r, long run_id, const json_t *s)
+{
+	const char *url = json_string_value(json_object_get(s, "url"));
+	const char *title = json_string_value(json_object_get(s, "title"));
+	int corpus = !strcmp(json_string_value(json_object_get(s, "kind")) ?
+			     json_string_value(json_object_get(s, "kind")) : "", "corpus");
+	char key[4200], *cached;
+	json_t *rec;
+	int idx = -1, plain = 0;
+
+	if (!url)
+		return -1;
+	if (corpus) {
+		struct qbuf t;
+		char *t_title = NULL;
+		qbuf_init(&t, (size_t)RESEARCH_SOURCE_MAX_BYTES);
+		if (corpus_text(r, url, &t, &t_title, &plain) && t.len > 0 &&
+		    (idx = add_source(r, url, title, qbuf_cstr(&t), t.len, 1, 0)) >= 0)
+			r->src[idx].plain = plain;
+		qbuf_release(&t);
+		q_free(t_title);
+		return idx;
+	}
+	snprintf(key, sizeof(key), "page:%.4000s", url);
+	cached = prior_get(r, run_id, key);
+	rec = cached ? json_loads(cached, 0, NULL) : NULL;
+	q_free(cached);
+	if (json_string_value(json_object_get(rec, "text")) &&
+	    (idx = add_source(r, url, title, json_string_value(json_object_get(rec, "text")),
+			      strlen(json_string_value(json_object_get(rec, "text"))), 0, 0)) >= 0) {
+		char canon[URL_MAX_BYTES], k2[2048];
+		source_meta(r, idx, rec);
+		if (url_canonical(url, canon, sizeof(canon), NULL) == 0 &&
+		    text_url_key(canon, k2, sizeof(k2)) == 0)
+			remember_key(r, k2);   /* not fetched again when a search finds it */
+	}
+	json_decref(rec);
+	return idx;
+}
+
+/*
+ * Start a follow-up from run run_id: its sources read again from what it
+ * kept, its findings whose quotes are still found in them. 0, or Q_EINVAL
+ * with err set when the run has no report to follow up.
+ */
+static int load_prior(struct run *r, long run_id, struct q_error *err)
+{
+	char *text = prior_get(r, run_id, NULL);
+	json_t *rep = text ? json_loads(text, 0, NULL) : NULL, *s, *f;
+	int *map = NULL, n_src = 0, kept = 0;
+	size_t i;
+
+	q_free(text);
+	if (!json_is_array(json_object_get(rep, "sources"))) {
+		json_decref(rep);
+		return q_error_set(err, Q_EINVAL, "run %ld has no report to follow up: 'quarry runs ls' "
+				   "lists the runs, and 'quarry runs resume %ld' finishes one", run_id, run_id);
+	}
+	n_src = (int)json_array_size(json_object_get(rep, "sources"));
+	map = q_calloc((size_t)n_src + 1, sizeof(int));
+	json_array_foreach(json_object_get(rep, "sources"), i, s) {
+		int k = (int)json_integer_value(json_object_get(s, "source"));
+		if (map && k >= 1 && k <= n_src)
+			map[k] = prior_source(r, run_id, s) + 1;
+	}
+	json_array_foreach(json_object_get(rep, "findings"), i, f) {
+		int k = (int)json_integer_value(json_object_get(f, "source"));
+		const char *claim = json_string_value(json_object_get(f, "claim"));
+		const char *quote = json_string_value(json_object_get(f, "quote"));
+		struct qbuf checked;
+		int dropped;
+		if (!map || k < 1 || k > n_src || !map[k] || !claim || !quote || r->n_f >= MAX_FINDINGS)
+			continue;
+		qbuf_init(&checked, 16000);
+		if (text_quote_rows(r->src[map[k] - 1].norm, quote, &checked, &dropped) > 0 &&
+		    run_add_finding(r, map[k] - 1, claim, 2000, qbuf_cstr(&checked), 16000, 0) >= 0)
+			kept++;
+		qbuf_release(&checked);
+	}
+	run_emit(r, "follow_up", json_pack("{s:I, s:i, s:i}", "from_run", (json_int_t)run_id,
+					   "sources", r->n_src, "findings", kept));
+	q_free(map);
+	json_decref(rep);
+	return 0;
+}
+
 /* The plan of a plan-only run as its report: stored, status "planned". */
 static void plan_report(struct run *r, struct research_result *out)
 {
@@ -1873,7 +1989,9 @@ static void plan_report(struct run *r, struct research_result *out)
 	if (rep && research_render(rep, "md", &md, &err) == 0)
 		out->markdown = qbuf_detach(&md, NULL);
 	qbuf_release(&md);
-	save_report(r, rep, out->markdown ? out->markdown : "", "planned");
+	/* Stored as interrupted (resume goes on from the plan): the run
+	 * records have no status of their own for a plan. */
+	save_report(r, rep, out->markdown ? out->markdown : "", "interrupted");
 	run_emit(r, "planned", NULL);
 	snprintf(out->status, sizeof(out->status), "planned");
 	out->report = rep;
@@ -2015,8 +2133,18 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (missing[0])
 		run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "search", "message", missing));
 
-	if ((rc = plan(&r, breadth, err)))
+	if (r.o->follow_run > 0 && env->llm) {
+		/* A follow-up: what the run had, then searches only for what it lacks. */
+		r.sub_questions = json_array();
+		r.outline = json_array();
+		r.brief = json_object();
+		if ((rc = load_prior(&r, r.o->follow_run, err)))
+			goto fail;
+		if (!reflect(&r, breadth))
+			depth = 0;   /* the run's findings answer it: no search */
+	} else if ((rc = plan(&r, breadth, err))) {
 		goto fail;
+	}
 	if (r.o->plan_only && run_id <= 0) {
 		plan_report(&r, out);
 		run_account_close(&r, out);

@@ -105,7 +105,7 @@ rc_is 0; out_has "# Plan: How did long-term US Treasury yields"; out_has "## Sub
 out_has "1. What was it?"; out_has "## Search queries"; out_has "quarry runs resume 1"
 out_lacks "## Sources"
 run dq-plan-only-ls "$Q" runs ls --home "$TMP/dq-home-plan"
-rc_is 0; out_has "planned"
+rc_is 0; out_has "interrupted"   # stored so: resume goes on from the plan
 run dq-plan-json env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" research \
 	--home "$TMP/dq-home-plan" --allow-private --sources web --no-cache --plan-only -f json "$DQ_Q"
 rc_is 0; out_has '"plan_only": true'; out_has '"queries": ['
@@ -122,3 +122,26 @@ run dq-plan-bad env QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" runs r
 rc_is 1; err_has "the plan file is not a plan"
 run dq-plan-only-ask "$Q" ask --plan-only "x y z"
 rc_is 2
+
+# ask --run ID: a follow-up from a run's sources and findings; searches
+# only for what they lack (none when the model says nothing is missing).
+start_llm dq-follow '[{"match":"still unanswered","content":"{\"gaps\": [], \"queries\": []}"},{"auto":"research","rich":true}]'
+run dq-follow env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask \
+	--home "$TMP/dq-home-dq-table" --allow-private --sources web --run 1 --events "$TMP/dq-follow.ev" \
+	"Which tariff day moved the 10-year yield most?"
+rc_is 0; out_has "[1]"; out_has "## Sources"
+if grep -q '"type":"follow_up","from_run":1' "$TMP/dq-follow.ev" || grep -q '"type":"follow_up"' "$TMP/dq-follow.ev"; then ok; else bad "no follow_up event"; fi
+if grep -q '"type":"search"' "$TMP/dq-follow.ev"; then bad "a follow-up the run answers searched again"; else ok; fi
+if grep -q '"findings":[1-9]' "$TMP/dq-follow.ev"; then ok; else bad "the follow-up kept none of the run's findings"; fi
+run dq-follow-none env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --home "$TMP/dq-home-dq-table" \
+	--allow-private --sources web --run 99 "Which day?"
+rc_is 1; err_has "run 99 has no report to follow up"
+run dq-follow-research "$Q" research --run 1 "x y z"
+rc_is 2; err_has "--run ID is for 'quarry ask'"
+run dq-follow-search env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m "$Q" ask \
+	--home "$TMP/dq-home-dq-table" --allow-private --sources web --run 1 --events "$TMP/dq-follow2.ev" \
+	"What did the French press say?"
+rc_is 0; out_has "## Sources"
+if grep -q '"type":"search"' "$TMP/dq-follow2.ev" && grep -q '"type":"follow_up"' "$TMP/dq-follow2.ev"; then ok; else bad "a follow-up with gaps did not search for them"; fi
+if grep -q 'Plan research' "$DQ_LOG" && [ "$(grep -c 'What did the French press say' "$DQ_LOG")" -gt 0 ] &&
+   grep 'What did the French press say' "$DQ_LOG" | grep -q 'Plan research'; then bad "the follow-up was planned from scratch"; else ok; fi
