@@ -21,10 +21,25 @@
 /* ---- write ---- */
 
 #define WRITE_ECHO_MAX_BYTES 6000   /* of a bad reply shown back to the model in the retry */
-#define WRITE_RESERVE_TOKENS 3000   /* instructions and the reply, in a large context */
+#define WRITE_INSTRUCTION_TOKENS 1500   /* the write prompt's own text; the reply's cap comes on top */
 #define WRITE_CONTINUATIONS 2       /* of a reply cut at its length limit */
 #define WRITE_MIN_FINDINGS 3        /* sent even when the context is small: a write prompt
 				     * of no findings gets a report of nothing ("ok") */
+
+/* The report's length in words and the write call's reply cap. */
+static int write_words(const struct run *r)
+{
+	const char *l = r->o->length ? r->o->length : "";
+
+	return strcmp(l, "short") == 0 ? 600 : strcmp(l, "long") == 0 ? 4000 : 1500;
+}
+
+static long write_max_tokens(const struct run *r)
+{
+	/* About two tokens a word in English and more in other scripts, with
+	 * room for tables and citations; a reply cut at the cap is continued. */
+	return r->o->quick ? 2048 : write_words(r) <= 600 ? 2048 : write_words(r) <= 1500 ? 4096 : 8192;
+}
 
 /* Tokens a finding takes in the write prompt. */
 static long finding_tokens(const struct run *r, const struct finding *f)
@@ -44,7 +59,8 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	long context = r->env->llm->cfg->context;
 	/* A small context (2048) keeps half for the instructions and the reply
 	 * instead of the fixed reserve, which left no room for any finding. */
-	long room = (context > 2 * WRITE_RESERVE_TOKENS ? context - WRITE_RESERVE_TOKENS :
+	long reserve = WRITE_INSTRUCTION_TOKENS + write_max_tokens(r);
+	long room = (context > 2 * reserve ? context - reserve :
 		     context / 2) - llm_estimate_tokens(r->o->question, strlen(r->o->question));
 	int *next = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
 	int n = 0, progress = 1, i, s;
@@ -91,21 +107,6 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 			ids[s - 1] = t;
 		}
 	return n;
-}
-
-/* The report's length in words and the write call's reply cap. */
-static int write_words(const struct run *r)
-{
-	const char *l = r->o->length ? r->o->length : "";
-
-	return strcmp(l, "short") == 0 ? 600 : strcmp(l, "long") == 0 ? 4000 : 1500;
-}
-
-static long write_max_tokens(const struct run *r)
-{
-	/* About two tokens a word in English and more in other scripts, with
-	 * room for tables and citations; a reply cut at the cap is continued. */
-	return r->o->quick ? 2048 : write_words(r) <= 600 ? 2048 : write_words(r) <= 1500 ? 4096 : 8192;
 }
 
 /*

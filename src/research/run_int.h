@@ -14,8 +14,8 @@
 #include "research.h"
 
 #define MAX_QUERIES 200
-#define MAX_FINDINGS 400
-#define WRITE_MAX_FINDINGS 120
+#define MAX_FINDINGS 800
+#define WRITE_MAX_FINDINGS 240   /* sections share them out; one write call takes what fits */
 #define NOTE_EXCERPT_MAX_TOKENS 8000   /* of one source in one note prompt */
 #define NOTE_FINDINGS 15                /* findings asked of one source */
 #define NOTE_FINDINGS_QUICK 6           /* in `ask` */
