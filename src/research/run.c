@@ -697,7 +697,7 @@ static void cap_per_site(struct run *r, struct candidate *cv, int n)
 	struct candidate *sorted = q_calloc((size_t)(n ? n : 1), sizeof(*sorted));
 	int *over = q_calloc((size_t)(n ? n : 1), sizeof(int)), i, j, seen, m = 0;
 
-	if (!host || !sorted || !over || r->site_cap <= 0)
+	if (n == 0 || !host || !sorted || !over || r->site_cap <= 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (cv[i].corpus)
