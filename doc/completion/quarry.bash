@@ -3,7 +3,7 @@ _quarry() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]}
 	local cmds="research ask runs worker fetch extract index search models doctor mcp help version"
 	local model="--provider --model --fast-model --base-url --config --allow-insecure-http"
-	local research="--depth --breadth --max-sources --budget-tokens --budget-usd --time-limit --sources --lang --format --output --events --detach --no-llm --allow-private --ignore-robots --no-cache --verbose --home $model"
+	local research="--depth --breadth --max-sources --budget-tokens --budget-usd --time-limit --sources --lang --length --plan-only --format --output --events --detach --no-llm --allow-private --ignore-robots --no-cache --verbose --home $model"
 	local opts=
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$cmds --help --version --color=" -- "$cur"))

@@ -26,7 +26,7 @@
 enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
        O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
        O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
-       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_DETACH };
+       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_DETACH, O_LENGTH, O_PLAN_ONLY, O_PLAN, O_RUN };
 
 static const struct cli_opt research_opts_tab[] = {
 	{"depth", 0, 1, O_DEPTH},
@@ -46,6 +46,10 @@ static const struct cli_opt research_opts_tab[] = {
 	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
 	{"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
 	{"no-cache", 0, 0, O_NO_CACHE},
+	{"length", 0, 1, O_LENGTH},
+	{"plan-only", 0, 0, O_PLAN_ONLY},
+	{"plan", 0, 1, O_PLAN},
+	{"run", 0, 1, O_RUN},
 	/* ask's own, so `ask --no-search` can be handed over */
 	{"no-search", 0, 0, O_NO_SEARCH},
 	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
@@ -279,6 +283,7 @@ struct common {
 	struct research_opts o;
 	struct cli_model m;
 	const char *format, *output, *events, *home;
+	const char *plan_file;   /* runs resume --plan FILE */
 	int verbose, no_cache, detach;
 };
 
@@ -413,6 +418,29 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 		if (!*p->value)
 			return cli_usage_error(cmd, "-o needs a file name (or - for standard output)");
 		c->output = p->value;
+		return 0;
+	case O_LENGTH:
+		if (strcmp(p->value, "short") && strcmp(p->value, "standard") && strcmp(p->value, "long"))
+			return cli_usage_error(cmd, "--length takes short, standard or long (about 600, "
+					       "1,500 or 4,000 words), not '%s'", p->value);
+		c->o.length = p->value;
+		return 0;
+	case O_PLAN_ONLY:
+		if (strcmp(cmd, "research") != 0)
+			return cli_usage_error(cmd, "--plan-only is for 'quarry research'");
+		c->o.plan_only = 1;
+		return 0;
+	case O_PLAN:
+		if (strcmp(cmd, "runs") != 0)
+			return cli_usage_error(cmd, "--plan FILE is for 'quarry runs resume ID'");
+		c->plan_file = p->value;
+		return 0;
+	case O_RUN:
+		if (strcmp(cmd, "ask") != 0)
+			return cli_usage_error(cmd, "--run ID is for 'quarry ask': a follow-up question on "
+					       "that run's sources");
+		if ((c->o.follow_run = (long)cli_parse_int(p->value, 1, 1000000000L)) < 1)
+			return cli_usage_error(cmd, "--run takes a run id ('quarry runs ls' lists them)");
 		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;
@@ -881,6 +909,32 @@ static int open_runs(const char *home, struct store *s, struct runstore **rs)
 
 /* `runs resume ID`: refuse a run that a live process carries; keep the
  * run's own -o and -f unless given again, and its --no-llm. */
+#define PLAN_FILE_MAX_BYTES (1024 * 1024)
+
+/* The text of an edited plan file (malloc'd), or NULL with the error said. */
+static char *read_plan_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t n = 0;
+
+	if (!f) {
+		cli_error("quarry runs: cannot read the plan %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if ((text = malloc(PLAN_FILE_MAX_BYTES + 1)) != NULL)
+		n = fread(text, 1, PLAN_FILE_MAX_BYTES + 1, f);
+	fclose(f);
+	if (!text || n > PLAN_FILE_MAX_BYTES) {
+		cli_error("quarry runs: the plan %s is over 1 MB: give the JSON that "
+			  "'quarry research --plan-only -f json' writes\n", path);
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	return text;
+}
+
 static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
 		       char *fmt_buf, size_t fmt_size)
 {
@@ -1184,6 +1238,15 @@ int cmd_runs(int argc, char **argv)
 			return cli_usage_error("runs", "usage: quarry runs resume ID");
 		if (runs_resume(&c, run, out_buf, sizeof(out_buf), fmt_buf, sizeof(fmt_buf)))
 			return 1;
+		if (c.plan_file) {   /* an edited plan replaces the model's */
+			char *plan = read_plan_file(c.plan_file);
+			if (!plan)
+				return 1;
+			c.o.plan_json = plan;
+			rc = run_research("runs resume", &c, run);
+			free(plan);
+			return rc;
+		}
 		return run_research("runs resume", &c, run);
 	}
 	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export") &&

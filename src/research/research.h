@@ -65,6 +65,20 @@ struct research_opts {
 	 * An output path is stored as given: make it absolute first. */
 	const char *output;
 	const char *format;
+	/* The report's length: "short", "standard" (NULL) or "long", about
+	 * 600, 1,500 and 4,000 words. */
+	const char *length;
+	/* Plan, print the brief and plan, store the run and stop: the report
+	 * is the plan ("plan_only": true), the status "planned", and
+	 * resuming the run goes on from the plan. Not stored with the run. */
+	int plan_only;
+	/* Given to resume a run: an edited plan (JSON text of the object a
+	 * plan-only run reports: sub_questions, queries, outline, brief) that
+	 * replaces the model's. */
+	const char *plan_json;
+	/* `ask --run ID`: answer from run ID's sources and findings (their
+	 * quotes checked again), searching only for what they lack. Stored. */
+	long follow_run;
 };
 
 /* Called for every event (also written to the run record), on the thread
