@@ -113,6 +113,19 @@ static const char *const prompt_words[] = {
 #define TAIL_LINES 16
 #define TAIL_LINE_MAX_BYTES 60
 #define TAIL_MIN_KEEP_BYTES 400
+/* ... and so are closing paragraphs of up to TAIL_PROMPT_MAX_BYTES that
+ * point away from the article: social networks, apps, newsletters,
+ * support and donation appeals, small print, the comment form. Only at
+ * the end: inside the article these words are ordinary ("he said on
+ * Twitter"). Lower-case; compared with ASCII letters lower-cased. */
+#define TAIL_PROMPT_MAX_BYTES 150
+static const char *const tail_words[] = {
+	"twitter", "facebook", "instagram", "telegram", "whatsapp", "youtube", "linkedin",
+	"tiktok", " app ", " app.", " apps", "newsletter", "e-mail", "email", "support",
+	"unterstütz", "spende", "donat", "suscri", "subscri", "cookie", "copyright", "©",
+	"rights reserved", "creative commons", "lizenz", "license", "licence", "haftung",
+	"kommentar", "comment", "registrier", "eingeloggt", "logged in", "folgen", "follow", NULL
+};
 
 struct render {
 	struct qbuf *out;
@@ -296,8 +309,19 @@ static int is_tail_line(const struct render *r, const struct qbuf *p, int tight)
 	uint32_t c;
 	size_t i;
 
-	if (!r->prose_page || tight || r->in_pre || p->len > TAIL_LINE_MAX_BYTES ||
-	    r->page_type == DOC_PAGE_FORUM)
+	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	if (p->len <= TAIL_PROMPT_MAX_BYTES) {
+		char low[TAIL_PROMPT_MAX_BYTES + 1];
+		for (i = 0; i < p->len; i++)
+			low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32
+										  : p->data[i]);
+		low[i] = '\0';
+		for (i = 0; tail_words[i]; i++)
+			if (strstr(low, tail_words[i]))
+				return 1;
+	}
+	if (p->len > TAIL_LINE_MAX_BYTES)
 		return 0;
 	c = last_char(p);
 	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)

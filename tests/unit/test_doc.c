@@ -675,8 +675,10 @@ static const char tail_page[] =
 	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
 	"timetable for the repairs that engineers had warned about for years.</p>"
 	"<ul><li>Library hours unchanged</li></ul>"
+	"<p>The mayor wrote on Twitter that the vote was a good day for the town.</p>"
 	"<p>The final vote is due before the summer recess.</p>"
 	"<p>Weitere Informationen</p><p>Kontakt:</p><p>Press office</p>"
+	"<p>Get the latest news straight to your phone with the Town Council app.</p>"
 	"</div></body></html>";
 
 static void html_tail_lines_left_out(void **state)
@@ -691,6 +693,8 @@ static void html_tail_lines_left_out(void **state)
 	assert_null(strstr(t, "Weitere Informationen"));
 	assert_null(strstr(t, "Kontakt:"));
 	assert_null(strstr(t, "Press office"));
+	assert_null(strstr(t, "with the Town Council app"));   /* a closing prompt */
+	assert_non_null(strstr(t, "wrote on Twitter"));    /* not at the end: kept */
 	doc_release(&doc);
 }
 
