@@ -153,9 +153,9 @@ struct render {
 	uint64_t *said;          /* hashes of long paragraphs emitted (open addressing) */
 	size_t said_cap, said_used;
 	/* The last TAIL_LINES paragraphs emitted (a ring): where each starts
-	 * in out, and whether it may be cut from the end (see tail_trim). */
+	 * in out, and what tail_trim may cut of it. */
 	size_t tail_start[TAIL_LINES];
-	unsigned char tail_cuttable[TAIL_LINES];
+	unsigned char tail_kind[TAIL_LINES];   /* TAIL_* */
 	size_t n_tail;           /* paragraphs emitted in all */
 };
 
@@ -288,59 +288,87 @@ static void skip_section(struct render *r)
 		r->skip = box->parent;
 }
 
-/* The last character of the non-empty paragraph p. */
-static uint32_t last_char(const struct qbuf *p)
+/* The last character of the non-empty text s[0..n). */
+static uint32_t last_char(const char *s, size_t n)
 {
-	size_t i = p->len - 1;
+	size_t i = n - 1;
 	uint32_t cp;
 
-	while (i > 0 && p->len - i < 4 && ((unsigned char)p->data[i] & 0xC0) == 0x80)
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i] & 0xC0) == 0x80)
 		i--;
-	utf8_decode((const unsigned char *)p->data + i, p->len - i, &cp);
+	utf8_decode((const unsigned char *)s + i, n - i, &cp);
 	return cp;
 }
 
-/* 1 if the paragraph p may be cut when nothing but such lines follows
- * it: short, not ending like a sentence, not a list item, row or code. */
-static int is_tail_line(const struct render *r, const struct qbuf *p, int tight)
+/* 1 if the line s[0..n) may be cut when nothing but such lines follows
+ * it: short and not ending like a sentence, or a prompt (tail_words). */
+static int is_tail_text(const char *s, size_t n)
 {
 	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
 					0x3002, 0xFF01, 0xFF1F};
 	uint32_t c;
 	size_t i;
 
-	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
-		return 0;
-	if (p->len <= TAIL_PROMPT_MAX_BYTES) {
+	if (n == 0)
+		return 1;
+	if (n <= TAIL_PROMPT_MAX_BYTES) {
 		char low[TAIL_PROMPT_MAX_BYTES + 1];
-		for (i = 0; i < p->len; i++)
-			low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32
-										  : p->data[i]);
+		for (i = 0; i < n; i++)
+			low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
 		low[i] = '\0';
 		for (i = 0; tail_words[i]; i++)
 			if (strstr(low, tail_words[i]))
 				return 1;
 	}
-	if (p->len > TAIL_LINE_MAX_BYTES)
+	if (n > TAIL_LINE_MAX_BYTES)
 		return 0;
-	c = last_char(p);
+	c = last_char(s, n);
 	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
 		if (c == ends[i])
 			return 0;
 	return 1;
 }
 
-/* Cut the closing run of tail lines from out (see TAIL_LINES). */
+/* What tail_trim may do with the paragraph p: TAIL_KEEP (a list item,
+ * row or code), TAIL_LINES_OF (cut closing lines inside it) or TAIL_CUT
+ * (cut it whole). */
+enum { TAIL_KEEP, TAIL_LINES_OF, TAIL_CUT };
+
+static int tail_kind(const struct render *r, const struct qbuf *p, int tight)
+{
+	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
+		return TAIL_KEEP;
+	return is_tail_text(p->data, p->len) ? TAIL_CUT : TAIL_LINES_OF;
+}
+
+/* Cut the closing run of tail lines from out (see TAIL_LINES): whole
+ * paragraphs, then the closing lines (<br>) of the last one left. */
 static void tail_trim(struct render *r)
 {
-	size_t k = r->n_tail, seen = 0;
+	struct qbuf *o = r->out;
+	size_t k = r->n_tail, seen = 0, start, nl;
 
-	while (k > 0 && seen < TAIL_LINES && r->tail_cuttable[(k - 1) % TAIL_LINES] &&
+	while (k > 0 && seen < TAIL_LINES && r->tail_kind[(k - 1) % TAIL_LINES] == TAIL_CUT &&
 	       r->tail_start[(k - 1) % TAIL_LINES] >= TAIL_MIN_KEEP_BYTES) {
-		r->out->len = r->tail_start[(k - 1) % TAIL_LINES];
-		r->out->data[r->out->len] = '\0';
+		o->len = r->tail_start[(k - 1) % TAIL_LINES];
+		o->data[o->len] = '\0';
 		k--;
 		seen++;
+	}
+	if (k == 0 || seen >= TAIL_LINES || r->tail_kind[(k - 1) % TAIL_LINES] != TAIL_LINES_OF)
+		return;
+	start = r->tail_start[(k - 1) % TAIL_LINES];
+	qbuf_rtrim(o, " \n");
+	while (seen++ < TAIL_LINES && o->len > start) {
+		for (nl = o->len; nl > start && o->data[nl - 1] != '\n'; nl--)
+			;
+		/* nl: start of the last line; a paragraph's first line stays */
+		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES ||
+		    !is_tail_text(o->data + nl, o->len - nl))
+			break;
+		o->len = nl - 1;
+		o->data[o->len] = '\0';
+		qbuf_rtrim(o, " \n");
 	}
 }
 
@@ -368,7 +396,7 @@ static void emit_para(struct render *r)
 			goto done;
 	}
 	r->tail_start[r->n_tail % TAIL_LINES] = o->len;
-	r->tail_cuttable[r->n_tail % TAIL_LINES] = (unsigned char)is_tail_line(r, p, tight);
+	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight);
 	r->n_tail++;
 	/* A blank line around each paragraph, list and table. */
 	if (o->len && (!tight || tight != r->last_tight))

@@ -684,7 +684,7 @@ static const char tail_page[] =
 static void html_tail_lines_left_out(void **state)
 {
 	struct q_doc doc;
-	char *t;
+	char *t, *page, *at;
 
 	(void)state;
 	t = extract(tail_page, DOC_FORMAT_TEXT, &doc);
@@ -696,6 +696,17 @@ static void html_tail_lines_left_out(void **state)
 	assert_null(strstr(t, "with the Town Council app"));   /* a closing prompt */
 	assert_non_null(strstr(t, "wrote on Twitter"));    /* not at the end: kept */
 	doc_release(&doc);
+	/* Closing lines inside the last paragraph (<br>) go the same way. */
+	page = q_strdup(tail_page);
+	assert_non_null(page);
+	at = strstr(page, "summer recess.</p><p>");
+	assert_non_null(at);
+	memcpy(at + strlen("summer recess."), "<br>   ", 7);   /* one paragraph on */
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_null(strstr(t, "Weitere Informationen"));
+	doc_release(&doc);
+	q_free(page);
 }
 
 /* The element a skip link jumps to, and a container named for the
