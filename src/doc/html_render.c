@@ -11,9 +11,11 @@
  * teasers ("Read more: ..."), teaser lists, photo captions and credits,
  * subscription prompts, date lines and small print; a "Related"-style
  * heading skips the box it heads; nothing after the article's own
- * container is rendered and, before it, only headings and prose (figures
- * per rule: docs/BENCHMARKS.md, article section). The walk is iterative,
- * like the scorer's.
+ * container is rendered and, before it, only headings and prose; short
+ * lines that do not end like a sentence, and prompts, are cut from the
+ * end of the text and left out before its first sentence (figures per
+ * rule: docs/BENCHMARKS.md, article section). The walk is iterative, like
+ * the scorer's.
  */
 #include <string.h>
 
@@ -157,6 +159,7 @@ struct render {
 	size_t tail_start[TAIL_LINES];
 	unsigned char tail_kind[TAIL_LINES];   /* TAIL_* */
 	size_t n_tail;           /* paragraphs emitted in all */
+	int opened;              /* a paragraph other than a heading is out */
 };
 
 /* 1 if this paragraph was emitted before; else remember it. Memory
@@ -390,6 +393,13 @@ static void emit_para(struct render *r)
 		goto done;
 	if (p->len >= REPEAT_MIN_BYTES && !r->in_pre && said_before(r, p->data, p->len))
 		goto done;
+	/* Before the first sentence, the same kind of lines (when not
+	 * headings) are datelines, bylines, category labels and prompts. */
+	if (!r->heading && !r->opened) {
+		if (tail_kind(r, p, tight) == TAIL_CUT)
+			goto done;
+		r->opened = 1;
+	}
 	if (r->heading && r->title && !r->title_skipped) {
 		r->title_skipped = 1;
 		if (!strcmp(qbuf_cstr(p), r->title))

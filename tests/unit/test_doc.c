@@ -795,6 +795,30 @@ static void html_article_beats_longer_comments(void **state)
 	qbuf_release(&page);
 }
 
+/* Before the first sentence: a category label and a byline go, the
+ * headline stays. */
+static void html_lines_before_first_sentence_left_out(void **state)
+{
+	static const char page[] =
+		"<html><body><div><p>Kategorie: News</p><p>VON Sina Giebel</p>"
+		"<h2>Budget agreed</h2>"
+		"<p>The council met on Tuesday evening to discuss the new budget, which had "
+		"been delayed twice by the summer floods.</p><p>After four hours of debate "
+		"the members agreed on a compromise that keeps the library open.</p>"
+		"<p>Residents who spoke at the meeting welcomed the decision but asked for a "
+		"clear timetable for the repairs.</p></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Budget agreed"));
+	assert_non_null(strstr(t, "keeps the library open."));
+	assert_null(strstr(t, "Kategorie"));
+	assert_null(strstr(t, "Sina Giebel"));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +846,7 @@ int main(void)
 		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
 		cmocka_unit_test(html_strong_word_beside_content_word),
 		cmocka_unit_test(html_article_beats_longer_comments),
+		cmocka_unit_test(html_lines_before_first_sentence_left_out),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
