@@ -819,6 +819,33 @@ static void html_lines_before_first_sentence_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* A UTF-8 label on UTF-8 text with one stray byte (a string cut
+ * mid-character) is UTF-8, not windows-1252 mojibake of the whole page;
+ * a UTF-8 label on text that is mostly not UTF-8 is still sniffed. */
+static void charset_utf8_label_with_a_stray_byte(void **state)
+{
+	char cs[CHARSET_NAME_MAX];
+	struct qbuf page;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta charset=\"UTF-8\"></head><body><p>");
+	for (i = 0; i < 60; i++)
+		qbuf_adds(&page, "Sprzeciw wobec atak\xc3\xb3w na Fundacj\xc4\x99. ");
+	qbuf_adds(&page, "papieros\xc3...</p></body></html>");
+	charset_detect(page.data, page.len, NULL, 1, cs);
+	assert_string_equal(cs, "UTF-8");
+	qbuf_reset(&page);
+	qbuf_adds(&page, "<html><head><meta charset=\"UTF-8\"></head><body><p>");
+	for (i = 0; i < 60; i++)
+		qbuf_adds(&page, "Fran\xe7" "ais, d\xe9j\xe0 vu. ");
+	qbuf_adds(&page, "</p></body></html>");
+	charset_detect(page.data, page.len, NULL, 1, cs);
+	assert_string_equal(cs, "WINDOWS-1252");
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -847,6 +874,7 @@ int main(void)
 		cmocka_unit_test(html_strong_word_beside_content_word),
 		cmocka_unit_test(html_article_beats_longer_comments),
 		cmocka_unit_test(html_lines_before_first_sentence_left_out),
+		cmocka_unit_test(charset_utf8_label_with_a_stray_byte),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
