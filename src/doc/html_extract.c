@@ -605,6 +605,8 @@ static void classify_block(struct nstat *s)
 	}
 }
 
+static int says_article_body(const xmlNode *n);
+
 static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
 {
 	unsigned bits = tag_bits(n);
@@ -641,6 +643,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
+	if ((ci.has_cls || n->properties) && says_article_body(n))
+		s->flags |= NS_HOLDS_BODY;
 	switch (is_boiler(n, bits, &ci)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
@@ -680,7 +684,10 @@ static void leave_element(xmlNode *n)
 		 * a subtree with this much prose is content after all. */
 		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
 		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
-		if (!(s->flags & NS_NEVER) && s->good >= keep && s->good >= ratio * s->bad) {
+		/* ... and so is one around the article's own container (a
+		 * sticky share bar wrapping the text). */
+		if (!(s->flags & NS_NEVER) && ((s->flags & NS_HOLDS_BODY) ? s->good >= WEAK_BOILER_MAX_GOOD
+		    : s->good >= keep && s->good >= ratio * s->bad)) {
 			s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;
@@ -694,6 +701,7 @@ static void leave_element(xmlNode *n)
 		p->good += s->good;
 		p->bad += s->bad;
 		p->anchors = (uint16_t)(p->anchors + s->anchors > 60000 ? 60000 : p->anchors + s->anchors);
+		p->flags |= s->flags & NS_HOLDS_BODY;
 		if (s->text > 0)
 			p->last = s->last;
 	}

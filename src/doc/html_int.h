@@ -41,6 +41,7 @@ struct nstat {
 #define NS_COMMENT_SECTION 0x100 /* a blog's comment section (id=comments...) */
 #define NS_NOSCRIPT 0x200 /* inside <noscript> */
 #define NS_PROSE   0x400  /* the block's own text reads as content */
+#define NS_HOLDS_BODY 0x800 /* is or holds the article's own container */
 
 static inline struct nstat *ns(const xmlNode *n)
 {

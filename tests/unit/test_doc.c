@@ -846,6 +846,26 @@ static void charset_utf8_label_with_a_stray_byte(void **state)
 	qbuf_release(&page);
 }
 
+/* Chrome around the article's own container (a sticky share bar that
+ * wraps the text) is not chrome. */
+static void html_chrome_around_article_body_kept(void **state)
+{
+	static const char page[] =
+		"<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
+		"<div id=\"socialicons-sticky\"><a href=\"/fb\">Facebook</a>"
+		"<div class=\"entry-content\"><p>The council met on Tuesday evening to discuss "
+		"the new budget, which had been delayed twice by the summer floods.</p><p>After "
+		"four hours of debate the members agreed on a compromise that keeps the library "
+		"open.</p></div></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "keeps the library open."));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +895,7 @@ int main(void)
 		cmocka_unit_test(html_article_beats_longer_comments),
 		cmocka_unit_test(html_lines_before_first_sentence_left_out),
 		cmocka_unit_test(charset_utf8_label_with_a_stray_byte),
+		cmocka_unit_test(html_chrome_around_article_body_kept),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
