@@ -36,7 +36,8 @@
  *     with 40% of its prose), the text ends with that container: what
  *     follows it in the content is teasers and related lists. Taking the
  *     container alone was tried and lost the lead paragraphs templates
- *     put above it.
+ *     put above it. Such a lead just before the content element (or its
+ *     wrappers), up to two prose blocks, is rendered first.
  *
  * Rejected: trafilatura's XPath cascade (many site-specific rules, slow
  * to evaluate per node), and pure readability scoring (one best paragraph
@@ -1012,12 +1013,50 @@ static int set_text(struct q_doc *out, struct qbuf *b)
 	return out->text ? 0 : Q_ENOMEM;
 }
 
+/* A lead is a prose block just before the content element (or before
+ * the wrappers around it): templates put the article's intro above the
+ * element that holds the rest. Up to LEAD_MAX_BLOCKS are taken, each
+ * at least LEAD_PROSE_SHARE prose and at most LEAD_LINK_SHARE links. */
+#define LEAD_MAX_BLOCKS 2
+#define LEAD_PROSE_SHARE 0.6f
+#define LEAD_LINK_SHARE 0.3f
+
+/* Fill leads[] with the lead blocks before best, nearest first; returns
+ * how many. Empty elements and headings are passed over; anything else
+ * ends the search. */
+static size_t find_leads(xmlNode *best, xmlNode **leads)
+{
+	xmlNode *top = best, *sib;
+	size_t n = 0;
+
+	while (top->parent && top->parent->type == XML_ELEMENT_NODE && top->parent->_private &&
+	       ns(top->parent)->good <= ns(top)->good + 1)
+		top = top->parent;
+	for (sib = top->prev; sib && n < LEAD_MAX_BLOCKS; sib = sib->prev) {
+		const struct nstat *s;
+
+		if (sib->type != XML_ELEMENT_NODE || !sib->_private)
+			continue;
+		s = ns(sib);
+		if ((s->flags & NS_REMOVED) || s->text <= 0 || html_heading_level(sib))
+			continue;
+		if ((s->flags & NS_BOILER) || s->good < LEAD_PROSE_SHARE * s->text ||
+		    s->link > LEAD_LINK_SHARE * s->text)
+			break;
+		leads[n++] = sib;
+	}
+	return n;
+}
+
 /* Steps 4-6 on scored stats: pick the content element, render it into b. */
 static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
 			     struct qbuf *b)
 {
 	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
-	xmlNode *body_end;
+	xmlNode *body_end, *leads[LEAD_MAX_BLOCKS];
+	enum doc_format format = opt ? opt->format : DOC_FORMAT_TEXT;
+	size_t n_leads;
+	int rc = 0;
 
 	if (!main_node)
 		main_node = fallback_node(root);
@@ -1033,8 +1072,15 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
 	}
 #endif
+	if (out->page_type != DOC_PAGE_FORUM) {
+		n_leads = find_leads(main_node, leads);
+		while (n_leads > 0 && !rc)
+			rc = html_render(leads[--n_leads], NULL, format, out->title, out->page_type, b);
+	}
+	if (rc)
+		return rc;
 	/* A thread's title is its opening question: kept in the text. */
-	return html_render(main_node, body_end, opt ? opt->format : DOC_FORMAT_TEXT,
+	return html_render(main_node, body_end, format,
 			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
 }
 

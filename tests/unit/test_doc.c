@@ -866,6 +866,37 @@ static void html_chrome_around_article_body_kept(void **state)
 	doc_release(&doc);
 }
 
+/* The intro a template puts above the element holding the rest of the
+ * article is part of the text; the menu before it is not. */
+static void html_lead_before_content_kept(void **state)
+{
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head><body>"
+			 "<div class=\"col3\"><div class=\"menu\">");
+	for (i = 0; i < 40; i++)   /* chrome beside both, so the column loses */
+		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
+	qbuf_adds(&page, "</div><p class=\"intro\">The German capital has launched a five-year "
+			 "project to examine its colonial past, the city said.</p><div class=\"group\">"
+			 "<div class=\"longText\">");
+	for (i = 0; i < 8; i++)
+		qbuf_adds(&page, "<p>The council met on Tuesday evening to discuss the new budget, which "
+				 "had been delayed twice by the summer floods and the dispute.</p>");
+	qbuf_adds(&page, "</div></div></div></body></html>");
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "delayed twice by the summer floods"));
+	assert_non_null(strstr(t, "five-year project to examine its colonial past"));
+	assert_true(strstr(t, "colonial past") < strstr(t, "delayed twice"));
+	assert_null(strstr(t, "Another section"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -896,6 +927,7 @@ int main(void)
 		cmocka_unit_test(html_lines_before_first_sentence_left_out),
 		cmocka_unit_test(charset_utf8_label_with_a_stray_byte),
 		cmocka_unit_test(html_chrome_around_article_body_kept),
+		cmocka_unit_test(html_lead_before_content_kept),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
