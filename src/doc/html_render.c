@@ -77,7 +77,14 @@ static const char *const end_phrases[] = {
 	"comentarios", "à lire aussi", "lire aussi", "sur le même sujet",
 	"articles similaires", "vous aimerez aussi", "commentaires", "leggi anche",
 	"articoli correlati", "czytaj także", "zobacz także", "przeczytaj także",
-	"相关", "热门", NULL
+	"相关", "热门",
+	/* what closes an article: more information, contacts, sources, rating */
+	"weitere informationen", "weitere infos", "mehr infos", "mehr informationen",
+	"zusatzinformationen", "quellenangaben", "ansprechpartner", "noch mehr",
+	"entdecke weitere", "vorschau auf", "nachfolgebeitrag", "war der artikel",
+	"wie bewerten sie", "möchten sie den artikel", "kommentar verfassen",
+	"was this article helpful", "rate this article", "vos réactions",
+	"audios et vidéos", "pour lire la suite", NULL
 };
 
 /* A short line starting with one of these is a photo credit. */

@@ -897,6 +897,36 @@ static void html_lead_before_content_kept(void **state)
 	qbuf_release(&page);
 }
 
+/* "Weitere Informationen", "Was this article helpful?" open what closes
+ * an article: the box they head is left out. */
+static void html_closing_headings_end_the_text(void **state)
+{
+	static const char *const heads[] = {"Weitere Informationen", "Was this article helpful?",
+					    "Vos réactions"};
+	char page[2048];
+	struct q_doc doc;
+	size_t i;
+	char *t;
+
+	(void)state;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		snprintf(page, sizeof(page),
+			 "<html><body><div><p>The council met on Tuesday evening to discuss the new "
+			 "budget, which had been delayed twice by the summer floods.</p><p>After four "
+			 "hours of debate the members agreed on a compromise that keeps the library "
+			 "open.</p><p>Residents who spoke at the meeting welcomed the decision but "
+			 "asked for a clear timetable for the repairs that engineers had warned "
+			 "about for years.</p><p>The final vote is due before the summer recess, "
+			 "the mayor told reporters after the meeting.</p><h3>%s</h3><p>Our press office answers "
+			 "questions on weekdays between nine and five, by telephone or by letter.</p>"
+			 "</div></body></html>", heads[i]);
+		t = extract(page, DOC_FORMAT_TEXT, &doc);
+		assert_non_null(strstr(t, "before the summer recess,"));
+		assert_null(strstr(t, "press office"));
+		doc_release(&doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +958,7 @@ int main(void)
 		cmocka_unit_test(charset_utf8_label_with_a_stray_byte),
 		cmocka_unit_test(html_chrome_around_article_body_kept),
 		cmocka_unit_test(html_lead_before_content_kept),
+		cmocka_unit_test(html_closing_headings_end_the_text),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
