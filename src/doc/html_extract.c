@@ -247,6 +247,17 @@ static const char *const content_words[] = {
 	"article", "body", "content", "entry", "main", "post", "story", "text"
 };
 
+/* Classes of the article's own container (sorted by strcmp for bsearch;
+ * html_tags_sorted checks). */
+static const char *const body_classes[] = {
+	"article-body", "article-body-content", "article-content", "article-text",
+	"article__body", "article__content", "article__text", "article_body", "articlebody",
+	"articletext", "blog-post-content", "body-text", "c-article-body", "entry-body",
+	"entry-content", "field--name-body", "field-name-body", "news-text", "post-body",
+	"post-content", "post-entry", "post__content", "single-post-content", "story-body",
+	"story-content", "td-post-content", "text-formatted"
+};
+
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static int by_string(const void *key, const void *elem)
@@ -279,7 +290,8 @@ int html_tags_sorted(void)
 		if (strcmp(tag_kinds[i - 1].name, tag_kinds[i].name) >= 0)
 			return 0;
 	return sorted_strictly(boiler_weak, N_OF(boiler_weak)) &&
-	       sorted_strictly(content_words, N_OF(content_words));
+	       sorted_strictly(content_words, N_OF(content_words)) &&
+	       sorted_strictly(body_classes, N_OF(body_classes));
 }
 
 static int in_list(const char *s, const char *const *list)
@@ -489,6 +501,38 @@ static int class_says_boiler(const struct class_id *ci)
 	return weak && !positive;
 }
 
+/* 1 if the lower-cased class list cls names the article's container. */
+static int class_says_body(const char *cls)
+{
+	char w[32];
+
+	while (*cls) {
+		size_t k, len = strcspn(cls, " \t\n");
+		if (len && len < sizeof(w)) {
+			for (k = 0; k < len; k++)
+				w[k] = cls[k];
+			w[k] = '\0';
+			if (in_sorted(w, body_classes, N_OF(body_classes)))
+				return 1;
+		}
+		cls += len;
+		if (*cls)
+			cls++;
+	}
+	return 0;
+}
+
+/* 1 if n is marked as the article's body (itemprop or a template class);
+ * ci: n's class and id. */
+static int says_article_body(const xmlNode *n, const struct class_id *ci)
+{
+	const char *v = n->properties ? html_attr(n, "itemprop") : NULL;
+
+	if (v && !strcasecmp(v, "articleBody"))
+		return 1;
+	return ci->has_cls && class_says_body(ci->cls);
+}
+
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
 static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
@@ -606,8 +650,6 @@ static void classify_block(struct nstat *s)
 	}
 }
 
-static int says_article_body(const xmlNode *n);
-
 static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
 {
 	unsigned bits = tag_bits(n);
@@ -644,8 +686,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	if ((ci.has_cls || n->properties) && says_article_body(n))
-		s->flags |= NS_HOLDS_BODY;
+	if (n->properties && says_article_body(n, &ci))
+		s->flags |= NS_BODY | NS_HOLDS_BODY;
 	switch (is_boiler(n, bits, &ci)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
@@ -915,45 +957,9 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 /* Class tokens that article templates (WordPress, Drupal, news CMSes)
  * give the element holding the article's own text, without headline,
  * teasers or trailing lists. */
-static const char *const body_classes[] = {
-	"entry-content", "article-content", "article-body", "articlebody", "article__body",
-	"article-text", "article__text", "article__content", "article_body", "articletext",
-	"post-content", "post-body", "post-entry", "post__content", "story-body", "story-content",
-	"td-post-content", "field--name-body", "field-name-body", "news-text", "entry-body",
-	"single-post-content", "blog-post-content", "c-article-body", "article-body-content",
-	"body-text", "text-formatted", NULL
-};
 /* The article's container replaces a best node when it holds at least
  * this share of the best node's prose. */
 #define BODY_MIN_SHARE 0.4f
-
-/* 1 if n is marked as the article's body (itemprop or a template class). */
-static int says_article_body(const xmlNode *n)
-{
-	const char *v = html_attr(n, "itemprop"), *p;
-	char w[64];
-	int i;
-
-	if (v && !strcasecmp(v, "articleBody"))
-		return 1;
-	if (!(v = html_attr(n, "class")))
-		return 0;
-	for (p = v; *p; ) {
-		size_t k = 0;
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-			if (k < sizeof(w) - 1)
-				w[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-			p++;
-		}
-		w[k] = '\0';
-		for (i = 0; k && body_classes[i]; i++)
-			if (!strcmp(w, body_classes[i]))
-				return 1;
-	}
-	return 0;
-}
 
 /*
  * News and blog templates mark the element that holds the article's own
@@ -971,7 +977,7 @@ static xmlNode *article_body(xmlNode *best)
 			struct nstat *s = ns(n);
 			if (!s || (s->flags & (NS_REMOVED | NS_BOILER)))
 				descend = 0;
-			else if (s->good >= MIN_PROSE_CHARS && says_article_body(n) &&
+			else if (s->good >= MIN_PROSE_CHARS && (s->flags & NS_BODY) &&
 				 (!pick || s->good > ns(pick)->good))
 				pick = n;
 			else if (s->good >= MIN_PROSE_CHARS && tag_is(n, "article") &&

@@ -42,6 +42,7 @@ struct nstat {
 #define NS_NOSCRIPT 0x200 /* inside <noscript> */
 #define NS_PROSE   0x400  /* the block's own text reads as content */
 #define NS_HOLDS_BODY 0x800 /* is or holds the article's own container */
+#define NS_BODY    0x1000 /* is the article's own container (itemprop, class) */
 
 static inline struct nstat *ns(const xmlNode *n)
 {
