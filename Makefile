@@ -54,7 +54,8 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -include src/cor
 	$(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lstemmer -lm -lpthread $(LDLIBS)
 
-LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c src/llm/*.c src/search/*.c src/research/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c src/llm/*.c src/search/*.c src/research/*.c \
+	src/mcp/*.c src/serve/openai.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -62,7 +63,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg hdr-check fuzz bench bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps hdr-check fuzz bench bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -126,9 +127,9 @@ install-check: $(BUILD)/quarry
 	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
 	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
 	bash -n doc/completion/quarry.bash && \
-	for c in research ask runs fetch extract index search models doctor; do \
+	for c in research ask runs fetch extract index search models doctor mcp; do \
 		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
-	for o in $$(for c in research ask runs fetch extract index search models doctor; do \
+	for o in $$(for c in research ask runs fetch extract index search models doctor mcp; do \
 		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
 		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
@@ -168,12 +169,18 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb
+test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
 test-pg: $(PG_UNIT)
 	@sh tests/pg/cluster.sh with sh -c 'for t in $(PG_UNIT); do BUILD=$(BUILD) $$t || exit 1; done'
+
+# The pinned npm clients the protocol tests drive quarry with
+# (tests/js/*.test.mjs, run from tests/bb/mcp.sh): installed once, from the
+# lock file.
+js-deps:
+	@[ -d tests/js/node_modules ] || npm ci --prefix tests/js --no-audit --no-fund >/dev/null
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -194,13 +201,13 @@ fuzz: $(DEPS_STAMP)
 		tail -1 build-fuzz/$$t.log; \
 	done
 
-$(BUILD)/extract_bench: bench/extract_bench.c $(BUILD)/libquarry.a
+$(BUILD)/extract_bench: bench/extract_bench.c bench/bench_util.c bench/bench_util.h $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< bench/bench_util.c $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
-$(BUILD)/article_bench: bench/article_bench.c $(BUILD)/libquarry.a
+$(BUILD)/article_bench: bench/article_bench.c bench/bench_util.c bench/bench_util.h $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< bench/bench_util.c $(BUILD)/libquarry.a $(LDLIBS_ALL)
 
 $(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"

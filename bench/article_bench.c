@@ -26,6 +26,7 @@
 
 #include "../src/core/qbuf.h"
 #include "../src/doc/doc.h"
+#include "bench_util.h"
 
 #define MAX_PAGE_BYTES (64 * 1024 * 1024)
 
@@ -64,28 +65,6 @@ static char *norm_ws(const char *s)
 	return o;
 }
 
-static int gunzip_file(const char *path, struct qbuf *out)
-{
-	gzFile gz = gzopen(path, "rb");
-	char chunk[65536];
-	int n;
-
-	if (!gz)
-		return -1;
-	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
-		qbuf_add(out, chunk, (size_t)n);
-	gzclose(gz);
-	return out->err ? -1 : 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Count how many of the snippets in arr occur in text. */
 static long found(const char *text, json_t *arr, long *total)
 {
@@ -109,33 +88,28 @@ static void print_tally(const char *name, const struct tally *t)
 	double r = t->tp + t->fn ? (double)t->tp / (double)(t->tp + t->fn) : 0;
 	double f = 2 * t->tp + t->fp + t->fn ? 2.0 * t->tp / (double)(2 * t->tp + t->fp + t->fn) : 0;
 
-	printf("%-6s precision %.3f recall %.3f F1 %.3f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
+	printf("%-6s precision %.3f recall %.3f F1 %.4f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
 	       r, f, t->tp, t->fp, t->fn, t->tn);
 }
 
 int main(int argc, char **argv)
 {
-	const char *dir, *dump = NULL, *only = NULL;
+	struct bench_args args;
+	const char *dir, *dump, *only;
 	char path[4096];
 	json_t *eval;
 	const char *id;
 	json_t *page;
 	struct tally all = {0, 0, 0, 0}, half[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
 	double total_bytes = 0, total_s = 0;
-	int pages = 0, errors = 0, a;
+	int pages = 0, errors = 0;
 	struct rusage ru;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s DATA_DIR [--dump DIR] [--only NNNN]\n", argv[0]);
+	if (bench_args_parse(argc, argv, &args))
 		return 2;
-	}
-	dir = argv[1];
-	for (a = 2; a + 1 < argc; a += 2) {
-		if (!strcmp(argv[a], "--dump"))
-			dump = argv[a + 1];
-		else if (!strcmp(argv[a], "--only"))
-			only = argv[a + 1];
-	}
+	dir = args.dir;
+	dump = args.dump;
+	only = args.only;
 	doc_global_init();
 	snprintf(path, sizeof(path), "%s/evaldata.json", dir);
 	eval = json_load_file(path, 0, NULL);
@@ -158,19 +132,19 @@ int main(int argc, char **argv)
 			continue;
 		qbuf_init(&html, MAX_PAGE_BYTES);
 		snprintf(path, sizeof(path), "%s/%s", dir, file);
-		if (gunzip_file(path, &html)) {
+		if (bench_gunzip(path, &html)) {
 			qbuf_release(&html);
 			continue;
 		}
 		memset(&opt, 0, sizeof(opt));
 		memset(&err, 0, sizeof(err));
 		opt.content_type = "text/html";
-		t0 = now_s();
+		t0 = bench_now_s();
 		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
 			errors++;
 			memset(&doc, 0, sizeof(doc));
 		}
-		total_s += now_s() - t0;
+		total_s += bench_now_s() - t0;
 		total_bytes += (double)html.len;
 		text = norm_ws(doc.text ? doc.text : "");
 		tp = found(text ? text : "", json_object_get(page, "with"), &with_n);

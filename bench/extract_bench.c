@@ -29,6 +29,7 @@
 #include "../src/core/qbuf.h"
 #include "../src/core/utf8.h"
 #include "../src/doc/doc.h"
+#include "bench_util.h"
 
 #define MAX_TYPES 16
 #define MAX_PAGE_BYTES (64 * 1024 * 1024)
@@ -154,20 +155,6 @@ static void score(const char *pred, const char *ref, double *f1, double *p, doub
 	bag_free(&b);
 }
 
-static int gunzip_file(const char *path, struct qbuf *out)
-{
-	gzFile gz = gzopen(path, "rb");
-	char chunk[65536];
-	int n;
-
-	if (!gz)
-		return -1;
-	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
-		qbuf_add(out, chunk, (size_t)n);
-	gzclose(gz);
-	return out->err ? -1 : 0;
-}
-
 static struct type_stats *type_for(const char *name)
 {
 	int i;
@@ -181,14 +168,6 @@ static struct type_stats *type_for(const char *name)
 	return &types[n_types++];
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -196,7 +175,8 @@ static int cmp_name(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	const char *dir, *dump = NULL, *only = NULL;
+	struct bench_args args;
+	const char *dir, *dump, *only;
 	char path[4096];
 	json_t *meta, *files;
 	DIR *d;
@@ -208,17 +188,11 @@ int main(int argc, char **argv)
 	int pages = 0, errors = 0, a;
 	struct rusage ru;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s DATA_DIR [--dump DIR] [--only NNNN]\n", argv[0]);
+	if (bench_args_parse(argc, argv, &args))
 		return 2;
-	}
-	dir = argv[1];
-	for (a = 2; a + 1 < argc; a += 2) {
-		if (!strcmp(argv[a], "--dump"))
-			dump = argv[a + 1];
-		else if (!strcmp(argv[a], "--only"))
-			only = argv[a + 1];
-	}
+	dir = args.dir;
+	dump = args.dump;
+	only = args.only;
 	setlocale(LC_CTYPE, "C.UTF-8");
 	doc_global_init();
 	snprintf(path, sizeof(path), "%s/metadata.json", dir);
@@ -272,7 +246,7 @@ int main(int argc, char **argv)
 			type = "unknown";
 		qbuf_init(&html, MAX_PAGE_BYTES);
 		snprintf(path, sizeof(path), "%s/html/%s", dir, names[i]);
-		if (gunzip_file(path, &html)) {
+		if (bench_gunzip(path, &html)) {
 			qbuf_release(&html);
 			json_decref(gt);
 			continue;
@@ -281,12 +255,12 @@ int main(int argc, char **argv)
 		memset(&err, 0, sizeof(err));
 		opt.content_type = "text/html";
 		opt.base_url = json_string_value(json_object_get(gt, "url"));
-		t0 = now_s();
+		t0 = bench_now_s();
 		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
 			errors++;
 			memset(&doc, 0, sizeof(doc));
 		}
-		total_s += now_s() - t0;
+		total_s += bench_now_s() - t0;
 		total_bytes += (double)html.len;
 		score(doc.text ? doc.text : "", ref, &f1, &p, &r);
 		if (dump) {
@@ -333,7 +307,7 @@ int main(int argc, char **argv)
 		printf("%-14s %5d %6.3f %6.3f %6.3f\n", types[a].name, types[a].pages,
 		       types[a].f1 / types[a].pages, types[a].p / types[a].pages,
 		       types[a].r / types[a].pages);
-	printf("%-14s %5d %6.3f %6.3f %6.3f\n", "ALL", pages, f1_sum / pages, p_sum / pages,
+	printf("%-14s %5d %6.4f %6.4f %6.4f\n", "ALL", pages, f1_sum / pages, p_sum / pages,
 	       r_sum / pages);
 	printf("with snippets found  %.3f (%ld/%ld)\n", with_total ? (double)with_found / with_total : 0,
 	       with_found, with_total);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -564,6 +565,51 @@ static int net_route(int fd, const char *path)
 	return 1;
 }
 
+/* ---- a log of requests, for tests that check when pages were asked for ---- */
+
+#define LOG_MAX 4096
+static struct {
+	long long ms;        /* wall clock, ms since the epoch (as date +%s%3N) */
+	char path[160];
+} req_log[LOG_MAX];
+static size_t req_log_n;
+static pthread_mutex_t req_log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_request(const char *path)
+{
+	pthread_mutex_lock(&req_log_mu);
+	if (req_log_n < LOG_MAX) {
+		req_log[req_log_n].ms = wall_ms();
+		snprintf(req_log[req_log_n].path, sizeof(req_log[0].path), "%.150s", path);
+		req_log_n++;
+	}
+	pthread_mutex_unlock(&req_log_mu);
+}
+
+/* /requests-since/MS: "MS PATH" lines of the requests that arrived at or
+ * after MS (the log itself is not logged). */
+static void requests_since(int fd, long long since)
+{
+	static char out[LOG_MAX * 48];
+	size_t i, k = 0;
+
+	pthread_mutex_lock(&req_log_mu);
+	for (i = 0; i < req_log_n && k + 200 < sizeof(out); i++)
+		if (req_log[i].ms >= since)
+			k += (size_t)snprintf(out + k, sizeof(out) - k, "%lld %s\n", req_log[i].ms,
+					      req_log[i].path);
+	respond(fd, 200, "text/plain", NULL, out, k);
+	pthread_mutex_unlock(&req_log_mu);
+}
+
 static void route(int fd, const char *path)
 {
 	char buf[512];
@@ -571,6 +617,11 @@ static void route(int fd, const char *path)
 	char *p;
 	int k;
 
+	if (!strncmp(path, "/requests-since/", 16)) {
+		requests_since(fd, strtoll(path + 16, NULL, 10));
+		return;
+	}
+	log_request(path);
 	if (net_route(fd, path))
 		return;
 	if (!strcmp(path, "/robots.txt")) {

@@ -1,7 +1,7 @@
 # bash completion for quarry(1)
 _quarry() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]}
-	local cmds="research ask runs fetch extract index search models doctor help version"
+	local cmds="research ask runs fetch extract index search models doctor mcp help version"
 	local model="--provider --model --fast-model --base-url --config --allow-insecure-http"
 	local research="--depth --breadth --max-sources --budget-tokens --budget-usd --time-limit --sources --lang --format --output --events --no-llm --allow-private --ignore-robots --no-cache --verbose --home $model"
 	local opts=
@@ -27,6 +27,7 @@ _quarry() {
 	search) opts="-k --json --home" ;;
 	models) opts="--json $model" ;;
 	doctor) opts="--no-model-call --home $model" ;;
+	mcp) opts="--home --no-llm --allow-private --no-cache $model" ;;
 	help) opts="$cmds" ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))

@@ -1,5 +1,5 @@
 # fish completion for quarry(1)
-set -l cmds research ask runs fetch extract index search models doctor help version
+set -l cmds research ask runs fetch extract index search models doctor mcp help version
 complete -c quarry -f
 complete -c quarry -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c quarry -l color -xa "auto always never" -d "colour output"
@@ -52,4 +52,8 @@ complete -c quarry -n "__fish_seen_subcommand_from extract" -l url -x
 complete -c quarry -n "__fish_seen_subcommand_from extract" -l content-type -x
 complete -c quarry -n "__fish_seen_subcommand_from extract" -F
 complete -c quarry -n "__fish_seen_subcommand_from doctor" -l no-model-call
+complete -c quarry -n "__fish_seen_subcommand_from mcp" -l home -xa "(__fish_complete_directories)"
+complete -c quarry -n "__fish_seen_subcommand_from mcp" -l no-llm
+complete -c quarry -n "__fish_seen_subcommand_from mcp" -l allow-private
+complete -c quarry -n "__fish_seen_subcommand_from mcp" -l no-cache
 complete -c quarry -n "__fish_seen_subcommand_from help" -a "$cmds"

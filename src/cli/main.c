@@ -305,6 +305,32 @@ const struct command cli_commands[] = {
 	 "examples:\n"
 	 "  QUARRY_DATABASE_URL=postgresql://quarry:secret@db.internal/quarry quarry db migrate\n"
 	 "  quarry db status --json\n"},
+	{"mcp", cmd_mcp, "serve quarry's tools to AI assistants over MCP (stdio)",
+	 "usage: quarry mcp [options]\n"
+	 "\n"
+	 "A Model Context Protocol server on standard input and output, for Claude\n"
+	 "Desktop, Cursor, Cline and other MCP clients (see docs/INTEGRATIONS.md).\n"
+	 "Tools: research, ask, search_corpus, fetch_url, get_run, list_runs; run\n"
+	 "reports are resources (quarry://runs/ID/report). Progress of a research\n"
+	 "goes out as MCP progress notifications, and a cancelled call stops its run\n"
+	 "(resumable with 'quarry runs resume'). Logs go to stderr only.\n"
+	 "\n"
+	 "Tool arguments come from a model and are checked like any input: fetch_url\n"
+	 "and research refuse private and loopback addresses unless --allow-private;\n"
+	 "no tool runs programs, reads files outside the corpus or writes outside\n"
+	 "the quarry database's folder.\n"
+	 "\n"
+	 "options:\n"
+	 "  --home DIR             the quarry database's folder\n"
+	 "  --no-llm               research and ask write extractive briefs\n"
+	 "  --allow-private        let fetch_url and research reach private addresses\n"
+	 "                         (also QUARRY_ALLOW_PRIVATE=1)\n"
+	 "  --no-cache             do not reuse cached model replies\n"
+	 CLI_MODEL_HELP
+	 "\n"
+	 "examples:\n"
+	 "  quarry mcp\n"
+	 "  quarry mcp --provider deepseek --home ~/research\n"},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}

@@ -125,6 +125,12 @@ static void emit_inplace(void *arg, const char *p, size_t n)
 	o->w += n;
 }
 
+/* A byte that is its own character and never part of a control. */
+static int is_plain(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n';
+}
+
 size_t ctl_strip(char *s, size_t n)
 {
 	struct ctl_state st;
@@ -134,6 +140,19 @@ size_t ctl_strip(char *s, size_t n)
 
 	memset(&st, 0, sizeof(st));
 	while (i < n) {
+		/* Printable ASCII outside a sequence is kept as it is: one
+		 * memmove a run instead of a decode and a call a byte (this
+		 * loop was a sixth of extraction time on HTML). */
+		if (st.esc == CTL_NONE && !st.npend && is_plain((unsigned char)s[i])) {
+			k = i;
+			while (k < n && is_plain((unsigned char)s[k]))
+				k++;
+			if (o.w != i)
+				memmove(s + o.w, s + i, k - i);
+			o.w += k - i;
+			i = k;
+			continue;
+		}
 		k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 		/* An invalid byte is dropped: kept, "\xc2" ESC "\x93" would become
 		 * U+0093, a C1 control, once the ESC between them is gone. */

@@ -189,6 +189,87 @@ static unsigned tag_bits(const xmlNode *n)
 	return k ? k->bits : 0;
 }
 
+static const char *const boiler_roles[] = {
+	"navigation", "banner", "contentinfo", "complementary", "search",
+	"menu", "menubar", "toolbar", "dialog", "alertdialog", NULL
+};
+
+/* Class/id substrings that mark chrome wherever they appear. The
+ * author and user families are looked for only where "author" or "user"
+ * occurs: one strstr instead of thirty on most elements. */
+static const char *const boiler_strong[] = {
+	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
+	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
+	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
+	/* a forum poster's profile beside each post */
+	"postprofile", "expandlink", NULL
+};
+
+/* ... and, each containing "author", the writer's biography under an article */
+static const char *const boiler_author[] = {
+	"author-bio", "author_bio", "authorbio", "author-box", "author_box", "authorbox",
+	"about-author", "about-the-author", "about_author", "aboutauthor", "author-info",
+	"author_info", "authorinfo", "author-card", "author-profile", "author-details",
+	"author-description", "author-about", "author-wrap", "author-block", "author-section",
+	"author-container", "author-meta", NULL
+};
+
+/* ... and, each containing "user", a forum poster's rank, join date and post count */
+static const char *const boiler_user[] = {
+	"usertitle", "user-title", "userextras", "user-extras", "user-info", "user-details",
+	"userdetails", "user-stats", "userstats", NULL
+};
+
+/* Class/id substrings of things that are never content, however much
+ * text they hold (consent dialogs carry pages of legal prose). */
+static const char *const boiler_never[] = {
+	"cookie", "consent", "gdpr", "onetrust", "cmplz", "newsletter", "disqus",
+	"outbrain", "taboola", NULL
+};
+
+/* Beside "paywall", words of the article's own container. */
+static const char *const paywall_content[] = {
+	"no-paywall", "nopaywall", "content", "article", "body", "text", "story", NULL
+};
+
+/* Class/id words that mark chrome unless a content word is present too
+ * (both sorted by strcmp for bsearch; html_tags_sorted checks). */
+static const char *const boiler_weak[] = {
+	"ad", "ads", "banner", "bio", "drawer", "dropdown", "facet", "facets", "filter",
+	"filters", "footer", "login", "masthead", "menu", "modal", "nav", "navbar",
+	"navigation", "offcanvas", "pager", "pagination", "postbit", "refinements",
+	"sidebar", "signature", "signup", "sorting", "tagcloud", "tags", "toolbar",
+	"topbar", "userinfo"
+};
+
+static const char *const content_words[] = {
+	"article", "body", "content", "entry", "main", "post", "story", "text"
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int by_string(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+/* 1 if the NUL-terminated word w is in the sorted list of n words. */
+static int in_sorted(const char *w, const char *const *list, size_t n)
+{
+	return bsearch(w, list, n, sizeof(list[0]), by_string) != NULL;
+}
+
+/* 1 if the n words of list are sorted strictly by strcmp. */
+static int sorted_strictly(const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(list[i - 1], list[i]) >= 0)
+			return 0;
+	return 1;
+}
+
 int html_tags_sorted(void)
 {
 	size_t i;
@@ -196,50 +277,9 @@ int html_tags_sorted(void)
 	for (i = 1; i < sizeof(tag_kinds) / sizeof(tag_kinds[0]); i++)
 		if (strcmp(tag_kinds[i - 1].name, tag_kinds[i].name) >= 0)
 			return 0;
-	return 1;
+	return sorted_strictly(boiler_weak, N_OF(boiler_weak)) &&
+	       sorted_strictly(content_words, N_OF(content_words));
 }
-
-static const char *const boiler_roles[] = {
-	"navigation", "banner", "contentinfo", "complementary", "search",
-	"menu", "menubar", "toolbar", "dialog", "alertdialog", NULL
-};
-
-/* Class/id substrings that mark chrome wherever they appear. */
-static const char *const boiler_strong[] = {
-	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
-	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
-	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
-	/* the writer's biography under an article */
-	"author-bio", "author_bio", "authorbio", "author-box", "author_box", "authorbox",
-	"about-author", "about-the-author", "about_author", "aboutauthor", "author-info",
-	"author_info", "authorinfo", "author-card", "author-profile", "author-details",
-	"author-description", "author-about", "author-wrap", "author-block", "author-section",
-	"author-container", "author-meta",
-	/* a forum poster's rank, join date and post count beside each post */
-	"usertitle", "user-title", "userextras", "user-extras", "user-info", "user-details",
-	"userdetails", "postprofile", "user-stats", "userstats", "expandlink", NULL
-};
-
-/* Class/id substrings of things that are never content, however much
- * text they hold (consent dialogs carry pages of legal prose). */
-static const char *const boiler_never[] = {
-	"cookie", "consent", "gdpr", "onetrust", "cmplz", "newsletter", "disqus",
-	"outbrain", "taboola", "paywall", "skiplink", "skip-link", NULL
-};
-
-/* Class/id words that mark chrome unless a content word is present too. */
-static const char *const boiler_weak[] = {
-	"sidebar", "nav", "navbar", "navigation", "menu", "footer", "banner",
-	"masthead", "ad", "ads", "pagination", "pager", "signup",
-	"modal", "toolbar", "tagcloud", "tags", "topbar", "offcanvas",
-	"drawer", "dropdown", "login", "facet", "facets", "filter", "filters",
-	"refinements", "sorting", "signature", "userinfo", "postbit", "bio", NULL
-};
-
-static const char *const content_words[] = {
-	"content", "article", "main", "body", "story", "entry", "post", "text",
-	NULL
-};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -354,53 +394,103 @@ static int is_hidden(const xmlNode *n, int styled_ok)
 	return 0;
 }
 
-/* Split class and id into lower-case words and test them against the
- * boilerplate lists: 3 never content, 2 a strong hint, 1 a weak one,
- * 0 none. */
-static int class_says_boiler(const xmlNode *n)
+/* An element's class and id, lower-cased (each cut at MAX_CLASS_BYTES),
+ * made once per element for the boilerplate and comment tests. */
+struct class_id {
+	char cls[MAX_CLASS_BYTES];
+	char id[MAX_CLASS_BYTES];
+	int has_cls, has_id;
+};
+
+static void lower_into(char *dst, const char *src)
+{
+	size_t k = 0;
+
+	for (; *src && k < MAX_CLASS_BYTES - 1; src++)
+		dst[k++] = (char)((*src >= 'A' && *src <= 'Z') ? *src + 32 : *src);
+	dst[k] = '\0';
+}
+
+static void class_id_read(const xmlNode *n, struct class_id *ci)
 {
 	const char *cls = html_attr(n, "class"), *id = html_attr(n, "id");
-	char buf[MAX_CLASS_BYTES];
-	size_t k = 0, i;
-	int strong = 0, weak = 0, positive = 0;
-	const char *parts[2] = {cls, id};
-	char *w, *save = NULL;
 
-	if (!cls && !id)
+	ci->has_cls = cls != NULL;
+	ci->has_id = id != NULL;
+	ci->cls[0] = ci->id[0] = '\0';
+	if (cls)
+		lower_into(ci->cls, cls);
+	if (id)
+		lower_into(ci->id, id);
+}
+
+/* 1 if one of the NULL-terminated needles occurs in the class or the id. */
+static int class_id_has(const struct class_id *ci, const char *const *needles)
+{
+	for (; *needles; needles++)
+		if (strstr(ci->cls, *needles) || strstr(ci->id, *needles))
+			return 1;
+	return 0;
+}
+
+/* Look up the words of s (split at white space, '-', '_', ':'): sets
+ * *weak for a boilerplate word, *positive for a content word. */
+static void class_words(const char *s, int *weak, int *positive)
+{
+	char w[32];
+
+	while (*s) {
+		size_t k = 0, len = strcspn(s, " \t\r\n-_:");
+		if (len && len < sizeof(w)) {
+			for (; k < len; k++)
+				w[k] = s[k];
+			w[k] = '\0';
+			if (in_sorted(w, boiler_weak, N_OF(boiler_weak)))
+				*weak = 1;
+			else if (in_sorted(w, content_words, N_OF(content_words)))
+				*positive = 1;
+		}
+		s += len;
+		if (*s)
+			s++;
+	}
+}
+
+/* Test class and id against the boilerplate lists: 3 never content,
+ * 2 a strong hint, 1 a weak one, 0 none. */
+static int class_says_boiler(const struct class_id *ci)
+{
+	int weak = 0, positive = 0;
+
+	if (!ci->has_cls && !ci->has_id)
 		return 0;
-	for (i = 0; i < 2; i++) {
-		const char *p = parts[i];
-		/* Room is kept for the separating space and the terminator. */
-		for (; p && *p && k < sizeof(buf) - 2; p++) {
-			char c = *p;
-			buf[k++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-		}
-		if (k < sizeof(buf) - 1)
-			buf[k++] = ' ';
-	}
-	buf[k] = '\0';
-	for (i = 0; boiler_never[i]; i++)
-		if (strstr(buf, boiler_never[i]))
-			return 3;
-	for (i = 0; boiler_strong[i]; i++)
-		if (strstr(buf, boiler_strong[i])) {
-			strong = 1;
-			break;
-		}
-	if (strong)
+	if (class_id_has(ci, boiler_never))
+		return 3;
+	/* A skip link is never content, but the element it jumps to (often
+	 * id="skiplink-content") is the content: only the class counts. */
+	if (strstr(ci->cls, "skiplink") || strstr(ci->cls, "skip-link"))
+		return 3;
+	/* A paywall's prompt is never content, but "content-behind-paywall"
+	 * and "no-paywall" hold the article. */
+	if ((strstr(ci->cls, "paywall") || strstr(ci->id, "paywall")) &&
+	    !class_id_has(ci, paywall_content))
+		return 3;
+	class_words(ci->cls, &weak, &positive);
+	class_words(ci->id, &weak, &positive);
+	/* "entry share", "post-content social": a strong word beside a
+	 * content word is only a weak hint (kept when it holds prose). */
+	if (class_id_has(ci, boiler_strong))
+		return positive ? 1 : 2;
+	if ((strstr(ci->cls, "author") || strstr(ci->id, "author")) && class_id_has(ci, boiler_author))
 		return 2;
-	for (w = strtok_r(buf, " \t\r\n-_:", &save); w; w = strtok_r(NULL, " \t\r\n-_:", &save)) {
-		if (in_list(w, boiler_weak))
-			weak = 1;
-		else if (in_list(w, content_words))
-			positive = 1;
-	}
+	if ((strstr(ci->cls, "user") || strstr(ci->id, "user")) && class_id_has(ci, boiler_user))
+		return 2;
 	return weak && !positive;
 }
 
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
-static int is_boiler(const xmlNode *n, unsigned bits)
+static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 {
 	const char *role;
 
@@ -423,35 +513,33 @@ static int is_boiler(const xmlNode *n, unsigned bits)
 	role = html_attr(n, "role");
 	if (role && in_list(role, boiler_roles))
 		return 2;
-	return class_says_boiler(n);
+	return class_says_boiler(ci);
 }
 
 /* Reader comments (and product reviews, the same kind of text): content
  * on a forum, an appendix on an article or product page; the renderer
  * decides which (see html_render.c). Returns 2 for the markup
  * blog engines give their comment section, 1 for any comment hint. */
-static int says_comments(const xmlNode *n)
+static int says_comments(const struct class_id *ci)
 {
 	static const char *const section_classes[] = {"comments-area", "comment-list",
 		"commentlist", "comments-section", "comment-section", "comments-wrapper",
 		"comments-container", NULL};
-	const char *v[2] = {html_attr(n, "class"), html_attr(n, "id")};
+	const char *v[2] = {ci->cls, ci->id};
 	int i;
 
-	if (v[1] && (!strcasecmp(v[1], "comments") || !strcasecmp(v[1], "respond") ||
-		     !strcasecmp(v[1], "disqus_thread")))
+	if (!ci->has_cls && !ci->has_id)
+		return 0;
+	if (!strcmp(ci->id, "comments") || !strcmp(ci->id, "respond") ||
+	    !strcmp(ci->id, "disqus_thread"))
 		return 2;
-	for (i = 0; v[0] && section_classes[i]; i++)
-		if (strcasestr(v[0], section_classes[i]))
+	for (i = 0; section_classes[i]; i++)
+		if (strstr(ci->cls, section_classes[i]))
 			return 2;
-	for (i = 0; i < 2; i++) {
-		const char *p = v[i];
-		if (!p)
-			continue;
-		if (strcasestr(p, "comment") || !strcasecmp(p, "respond") || !strcasecmp(p, "replies") ||
-		    strcasestr(p, "reviews"))
+	for (i = 0; i < 2; i++)
+		if (strstr(v[i], "comment") || !strcmp(v[i], "respond") || !strcmp(v[i], "replies") ||
+		    strstr(v[i], "reviews"))
 			return 1;
-	}
 	return 0;
 }
 
@@ -520,6 +608,7 @@ static void classify_block(struct nstat *s)
 static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
 {
 	unsigned bits = tag_bits(n);
+	struct class_id ci;
 
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
@@ -543,7 +632,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_PRE;
 	if (tag_is(n, "noscript"))
 		s->flags |= NS_NOSCRIPT;
-	switch (says_comments(n)) {
+	class_id_read(n, &ci);
+	switch (says_comments(&ci)) {
 	case 2:
 		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
 		break;
@@ -551,7 +641,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	switch (is_boiler(n, bits)) {
+	switch (is_boiler(n, bits, &ci)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
 		break;
@@ -710,8 +800,9 @@ static float node_score(const xmlNode *n, float lambda)
 	return s->good - lambda * s->bad;
 }
 
-/* Step 4: the element with the best score, or NULL if no prose. */
-static xmlNode *best_node(xmlNode *root, float lambda)
+/* Step 4: the element with the best score, or NULL if no prose.
+ * skip: subtrees with these flags are not looked into. */
+static xmlNode *best_node_skipping(xmlNode *root, float lambda, uint16_t skip)
 {
 	xmlNode *n, *best = NULL;
 	float best_score = 0;
@@ -721,7 +812,7 @@ static xmlNode *best_node(xmlNode *root, float lambda)
 
 		if (n->type == XML_ELEMENT_NODE) {
 			struct nstat *s = ns(n);
-			if (s->flags & (NS_REMOVED | NS_BOILER)) {
+			if (s->flags & skip) {
 				descend = 0;
 			} else if (s->good >= MIN_PROSE_CHARS) {
 				float sc = node_score(n, lambda);
@@ -736,6 +827,18 @@ static xmlNode *best_node(xmlNode *root, float lambda)
 		n = tree_next(n, root, descend);
 	}
 	return best;
+}
+
+/* The best element outside reader comments, unless the page is a
+ * discussion or nothing outside them reads as prose: a long comment
+ * thread under a short article must not replace the article. */
+static xmlNode *best_node(xmlNode *root, float lambda, enum doc_page_type type)
+{
+	xmlNode *best = NULL;
+
+	if (type != DOC_PAGE_FORUM)
+		best = best_node_skipping(root, lambda, NS_REMOVED | NS_BOILER | NS_COMMENTS);
+	return best ? best : best_node_skipping(root, lambda, NS_REMOVED | NS_BOILER);
 }
 
 /* Step 5: <main>, role=main, a single <article>, an element with a
@@ -905,7 +1008,7 @@ static int set_text(struct q_doc *out, struct qbuf *b)
 static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
 			     struct qbuf *b)
 {
-	xmlNode *main_node = best_node(root, page_lambda(out->page_type));
+	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
 	xmlNode *body_end;
 
 	if (!main_node)

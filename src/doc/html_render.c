@@ -104,6 +104,16 @@ static const char *const prompt_words[] = {
 	"droits réservés", "app store", "google play", NULL
 };
 
+/* Short lines without a sentence's end that close the text are what
+ * follows an article: "Weitere Informationen", "Kontakt:", "Category:
+ * Press Releases", a teaser's headline. Up to TAIL_LINES of them, each at
+ * most TAIL_LINE_MAX_BYTES, are cut from the end of a prose page's text,
+ * leaving at least TAIL_MIN_KEEP_BYTES. List items and table rows stay
+ * (a recipe's last step, a spec sheet). */
+#define TAIL_LINES 16
+#define TAIL_LINE_MAX_BYTES 60
+#define TAIL_MIN_KEEP_BYTES 400
+
 struct render {
 	struct qbuf *out;
 	xmlNode *root;           /* the content element being rendered */
@@ -129,6 +139,11 @@ struct render {
 	enum doc_page_type page_type;
 	uint64_t *said;          /* hashes of long paragraphs emitted (open addressing) */
 	size_t said_cap, said_used;
+	/* The last TAIL_LINES paragraphs emitted (a ring): where each starts
+	 * in out, and whether it may be cut from the end (see tail_trim). */
+	size_t tail_start[TAIL_LINES];
+	unsigned char tail_cuttable[TAIL_LINES];
+	size_t n_tail;           /* paragraphs emitted in all */
 };
 
 /* 1 if this paragraph was emitted before; else remember it. Memory
@@ -260,6 +275,51 @@ static void skip_section(struct render *r)
 		r->skip = box->parent;
 }
 
+/* The last character of the non-empty paragraph p. */
+static uint32_t last_char(const struct qbuf *p)
+{
+	size_t i = p->len - 1;
+	uint32_t cp;
+
+	while (i > 0 && p->len - i < 4 && ((unsigned char)p->data[i] & 0xC0) == 0x80)
+		i--;
+	utf8_decode((const unsigned char *)p->data + i, p->len - i, &cp);
+	return cp;
+}
+
+/* 1 if the paragraph p may be cut when nothing but such lines follows
+ * it: short, not ending like a sentence, not a list item, row or code. */
+static int is_tail_line(const struct render *r, const struct qbuf *p, int tight)
+{
+	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
+					0x3002, 0xFF01, 0xFF1F};
+	uint32_t c;
+	size_t i;
+
+	if (!r->prose_page || tight || r->in_pre || p->len > TAIL_LINE_MAX_BYTES ||
+	    r->page_type == DOC_PAGE_FORUM)
+		return 0;
+	c = last_char(p);
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (c == ends[i])
+			return 0;
+	return 1;
+}
+
+/* Cut the closing run of tail lines from out (see TAIL_LINES). */
+static void tail_trim(struct render *r)
+{
+	size_t k = r->n_tail, seen = 0;
+
+	while (k > 0 && seen < TAIL_LINES && r->tail_cuttable[(k - 1) % TAIL_LINES] &&
+	       r->tail_start[(k - 1) % TAIL_LINES] >= TAIL_MIN_KEEP_BYTES) {
+		r->out->len = r->tail_start[(k - 1) % TAIL_LINES];
+		r->out->data[r->out->len] = '\0';
+		k--;
+		seen++;
+	}
+}
+
 static void emit_para(struct render *r)
 {
 	struct qbuf *o = r->out;
@@ -283,6 +343,9 @@ static void emit_para(struct render *r)
 		if (!strcmp(qbuf_cstr(p), r->title))
 			goto done;
 	}
+	r->tail_start[r->n_tail % TAIL_LINES] = o->len;
+	r->tail_cuttable[r->n_tail % TAIL_LINES] = (unsigned char)is_tail_line(r, p, tight);
+	r->n_tail++;
 	/* A blank line around each paragraph, list and table. */
 	if (o->len && (!tight || tight != r->last_tight))
 		qbuf_adds(o, "\n");
@@ -603,6 +666,8 @@ int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const
 	r.end = end;
 	xml_walk(root, render_visit, render_leave, &r);
 	emit_para(&r);
+	if (!out->err)
+		tail_trim(&r);
 	if (r.para.err && !out->err)
 		out->err = r.para.err;
 	qbuf_release(&r.para);

@@ -272,7 +272,8 @@ int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct ll
 
 /* A batch: reqs[i] -> resps[i], rcs[i], errs[i]; up to the client's
  * concurrency at once (shared with every other job on the client), each
- * counted with its own request's account. json: use llm_chat_json. */
+ * counted with its own request's account, on the process pool
+ * (core/pool.h; the calling thread works too). json: use llm_chat_json. */
 void llm_chat_many(struct llm_client *c, const struct llm_request *reqs, size_t n, int json,
 		   struct llm_response *resps, int *rcs, struct q_error *errs);
 

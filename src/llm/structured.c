@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/pool.h"
 #include "../core/qbuf.h"
 #include "jsonx.h"
 #include "llm.h"
@@ -227,49 +228,30 @@ int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct ll
 struct batch {
 	struct llm_client *c;
 	const struct llm_request *reqs;
-	size_t n, next;
 	int json;
 	struct llm_response *resps;
 	int *rcs;
 	struct q_error *errs;
-	pthread_mutex_t mu;
 };
 
-static void *worker(void *arg)
+static void chat_one(void *arg, size_t i)
 {
 	struct batch *b = arg;
 
-	for (;;) {
-		size_t i;
-		pthread_mutex_lock(&b->mu);
-		i = b->next++;
-		pthread_mutex_unlock(&b->mu);
-		if (i >= b->n)
-			return NULL;
-		b->rcs[i] = b->json ? llm_chat_json(b->c, &b->reqs[i], &b->resps[i], &b->errs[i])
-				    : llm_chat(b->c, &b->reqs[i], &b->resps[i], &b->errs[i]);
-	}
+	b->rcs[i] = b->json ? llm_chat_json(b->c, &b->reqs[i], &b->resps[i], &b->errs[i])
+			    : llm_chat(b->c, &b->reqs[i], &b->resps[i], &b->errs[i]);
 }
 
+/* On the process pool: max_concurrent calls at once, this thread one of them. */
 void llm_chat_many(struct llm_client *c, const struct llm_request *reqs, size_t n, int json,
 		   struct llm_response *resps, int *rcs, struct q_error *errs)
 {
-	struct batch b = {c, reqs, n, 0, json, resps, rcs, errs, PTHREAD_MUTEX_INITIALIZER};
-	pthread_t th[64];
-	size_t k, started = 0, want = (size_t)c->cfg->max_concurrent;
+	struct batch b = {c, reqs, json, resps, rcs, errs};
+	size_t k, want = c->cfg->max_concurrent > 0 ? (size_t)c->cfg->max_concurrent : 1;
 
 	memset(resps, 0, n * sizeof(*resps));
 	memset(errs, 0, n * sizeof(*errs));
 	for (k = 0; k < n; k++)
 		rcs[k] = Q_EIO;
-	if (want > n)
-		want = n;
-	if (want > 64)
-		want = 64;
-	for (k = 1; k < want; k++)   /* this thread is a worker too */
-		if (pthread_create(&th[started], NULL, worker, &b) == 0)
-			started++;
-	worker(&b);
-	for (k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
+	pool_run(pool_shared(), n, want, chat_one, &b);
 }

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "../core/alloc.h"
+#include "../core/pool.h"
 #include "../core/version.h"
 #include "../doc/zip.h"
 #include "addrpolicy.h"
@@ -53,6 +54,28 @@ struct transfer {
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers;
 };
+
+/* Where finished URLs go: done(index, &resps[index], ctx), through a pool
+ * batch that runs them on pool threads, or here when it has no pool. */
+struct delivery {
+	http_done_fn done;
+	void *ctx;
+	struct http_response *resps;   /* indexed by the caller's index */
+	struct pool_batch batch;
+};
+
+static void deliver_one(void *arg, size_t index)
+{
+	struct delivery *d = arg;
+
+	d->done(index, &d->resps[index], d->ctx);
+}
+
+static void deliver(struct delivery *d, size_t index)
+{
+	if (d && d->done)
+		pool_submit(&d->batch, deliver_one, d, index);
+}
 
 int http_global_init(void)
 {
@@ -363,10 +386,10 @@ static void finish(struct transfer *t, CURLcode cc, const char *url)
 	}
 }
 
-/* Run transfers ts[0..n) with up to max_parallel at once; call done on
+/* Run transfers ts[0..n) with up to max_parallel at once; deliver
  * each as it ends. */
 static int run_transfers(struct transfer *ts, const char *const *urls, size_t n, int max_parallel,
-			 http_done_fn done, void *ctx)
+			 struct delivery *d)
 {
 	CURLM *m = curl_multi_init();
 	size_t next = 0, finished = 0;
@@ -388,8 +411,7 @@ static int run_transfers(struct transfer *ts, const char *const *urls, size_t n,
 					curl_easy_cleanup(t->easy);
 				t->easy = NULL;
 				finished++;
-				if (done)
-					done(t->index, t->resp, ctx);
+				deliver(d, t->index);
 			} else {
 				running++;
 			}
@@ -409,8 +431,7 @@ static int run_transfers(struct transfer *ts, const char *const *urls, size_t n,
 			t->headers = NULL;
 			running--;
 			finished++;
-			if (done)
-				done(t->index, t->resp, ctx);
+			deliver(d, t->index);
 		}
 		if (running > 0)
 			curl_multi_poll(m, NULL, 0, ts[0].opt->cancel ? 200 : 1000, NULL);
@@ -465,7 +486,10 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 	int max_parallel = opt->max_parallel > 0 ? opt->max_parallel : HTTP_DEFAULT_PARALLEL;
 	int rc = Q_ENOMEM;
 	struct url *u = NULL;
+	struct delivery d = {done, ctx, resps, {0}};
 
+	pool_batch_init(&d.batch, opt->done_parallel > 0 ? pool_shared() : NULL,
+			(size_t)opt->done_parallel);
 	if (max_parallel > HTTP_MAX_PARALLEL)
 		max_parallel = HTTP_MAX_PARALLEL;
 	ts = q_calloc(n, sizeof(*ts));
@@ -511,15 +535,16 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 			rts[i].is_robots = 1;
 			qbuf_init(&rresps[i].body, ROBOTS_MAX_BYTES + 1);
 		}
+		struct delivery rd = {robots_done, &rr, rresps, {0}};
 		rr.origins = origins;
 		rr.resps = rresps;
-		if (run_transfers(rts, robots_urls, n_origins, max_parallel, robots_done, &rr))
+		pool_batch_init(&rd.batch, NULL, 1);   /* parsing robots.txt is quick: here */
+		if (run_transfers(rts, robots_urls, n_origins, max_parallel, &rd))
 			goto out;
 	}
 	for (i = 0; i < n; i++) {
 		if (resps[i].rc) {
-			if (done)
-				done(i, &resps[i], ctx);
+			deliver(&d, i);
 			continue;
 		}
 		if (origin_of[i] != (size_t)-1) {
@@ -530,8 +555,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 				resps[i].rc = q_error_set(&resps[i].err, Q_EROBOTS,
 							  "robots.txt of %s does not allow %s; use --ignore-robots to fetch it anyway",
 							  origins[origin_of[i]].name, u->path);
-				if (done)
-					done(i, &resps[i], ctx);
+				deliver(&d, i);
 				continue;
 			}
 		}
@@ -541,8 +565,9 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 		fetch_urls[n_fetch] = urls[i];
 		n_fetch++;
 	}
-	rc = run_transfers(ts, fetch_urls, n_fetch, max_parallel, done, ctx);
+	rc = run_transfers(ts, fetch_urls, n_fetch, max_parallel, &d);
 out:
+	pool_batch_wait(&d.batch);   /* every done has returned */
 	for (i = 0; i < n_origins; i++) {
 		robots_release(&origins[i].rules);
 		if (rresps)

@@ -16,7 +16,8 @@
  *   - at most HTTP_MAX_HEADER_BYTES of headers and trailers;
  *   - types we cannot read (images, video, archives) abort at the headers.
  * Results arrive through a callback as each transfer finishes, so a
- * caller can stream them in order. Not re-entrant on one options object
+ * caller can stream them in order, or extract them on the process pool
+ * while the other transfers go on (done_parallel). Not re-entrant on one options object
  * from several threads at once; separate calls may run in parallel.
  */
 #ifndef Q_HTTP_H
@@ -52,6 +53,9 @@ struct http_options {
 	int ignore_robots;
 	const char *user_agent;   /* NULL = "quarry/VERSION" */
 	volatile int *cancel;     /* non-zero: transfers stop soon (Ctrl-C); may be NULL */
+	int done_parallel;        /* > 0: call done on the process pool, this many at
+				     once, so slow work there (extraction) never holds
+				     up the transfers; 0: on the calling thread */
 };
 
 struct http_response {
@@ -68,8 +72,11 @@ struct http_response {
 				     policy refuses: keep the body from runs without it */
 };
 
-/* Called once per URL when it is done (success or failure), on the
- * calling thread. index is the URL's position in the batch. */
+/* Called once per URL when it is done (success or failure). index is
+ * the URL's position in the batch. On the calling thread, between
+ * transfers, unless opt->done_parallel is set: then on pool threads,
+ * several at once (different indexes), and http_fetch_many returns after
+ * the last one has returned. */
 typedef void (*http_done_fn)(size_t index, struct http_response *resp, void *ctx);
 
 /*

@@ -710,11 +710,17 @@ static void source_read(struct run *r, int i)
 struct fetch_ctx {
 	struct run *r;
 	char **urls;
-	char **titles;
+	char **recs;   /* per URL: the record on_fetched made, stored after the batch */
 	int round;
 };
 
-/* Fetched pages are kept per run as {"title","text"} or {"error"}. */
+/* Pages extracted at once on the pool while the downloads go on: two
+ * cores, and pdftotext is a process of its own. */
+#define RUN_EXTRACT_PARALLEL 4
+
+/* Fetched pages are kept per run as {"title","text"} or {"error"}. Runs
+ * on a pool thread (http.h done_parallel), so it touches nothing shared:
+ * the record goes into fc->recs[i] and read_sources stores it. */
 static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 {
 	struct fetch_ctx *fc = vctx;
@@ -722,11 +728,9 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 	struct doc_options dopt;
 	struct q_error derr = {0};
 	json_t *rec;
-	char key[4200], *s;
 
 	memset(&dopt, 0, sizeof(dopt));
 	memset(&doc, 0, sizeof(doc));
-	snprintf(key, sizeof(key), "page:%.4000s", fc->urls[i]);
 	if (resp->rc) {
 		rec = json_pack("{s:s}", "error", resp->err.msg);
 	} else {
@@ -742,19 +746,32 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 			rec = json_pack("{s:s, s:s%}", "title", doc.title ? doc.title : "", "text",
 					doc.text ? doc.text : "", doc.text ? doc.text_len : (size_t)0);
 		doc_release(&doc);
+		qbuf_release(&resp->body);   /* the batch keeps every response until it ends */
 		if (rec && resp->private_addr)
 			json_object_set_new(rec, "private", json_true());
 	}
 	if (!rec)   /* invalid UTF-8 cannot happen after extraction; be safe */
 		rec = json_pack("{s:s}", "error", "the page could not be stored");
-	s = json_dumps(rec, JSON_COMPACT);
-	if (s) {
-		rcache_put(fc->r, key, s);
-		if (!json_object_get(rec, "error"))   /* failures are tried again next time */
-			page_cache_put(fc->r, fc->urls[i], s);
-	}
-	free(s);
+	fc->recs[i] = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
+}
+
+/* Keep the records of a fetch batch (run thread: the store is ours). */
+static void store_fetched(struct fetch_ctx *fc, int n)
+{
+	char key[4200];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!fc->recs[i])
+			continue;
+		snprintf(key, sizeof(key), "page:%.4000s", fc->urls[i]);
+		rcache_put(fc->r, key, fc->recs[i]);
+		if (strncmp(fc->recs[i], "{\"error\":", 9) != 0)   /* failures are tried again next time */
+			page_cache_put(fc->r, fc->urls[i], fc->recs[i]);
+		free(fc->recs[i]);
+		fc->recs[i] = NULL;
+	}
 }
 
 /* Whether a kept fetch failure is the address policy's refusal and the
@@ -811,13 +828,14 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 	if (n_fetch > 0 && !(round == 0 ? first_round_barred(r) : should_stop(r))) {
 		struct http_options hopt;
 		struct http_response *resps = q_calloc((size_t)n_fetch, sizeof(*resps));
-		struct fetch_ctx fc = {r, (char **)urls, NULL, round};
+		struct fetch_ctx fc = {r, (char **)urls, q_calloc((size_t)n_fetch, sizeof(char *)), round};
 		memset(&hopt, 0, sizeof(hopt));
 		hopt.allow_private = r->o->allow_private;
 		hopt.ignore_robots = r->o->ignore_robots;
 		hopt.max_parallel = r->o->fetch_parallel > 0 ? r->o->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
 		hopt.cancel = &r->env->cancelled;
+		hopt.done_parallel = RUN_EXTRACT_PARALLEL;   /* a slow PDF holds up no download */
 		if (r->o->time_limit_ms > 0) {
 			double left = (double)r->o->time_limit_ms - (q_now_ms() - r->t0);
 			if (left < 1000)
@@ -825,13 +843,15 @@ static int read_sources(struct run *r, struct candidate *cv, int n, int want, in
 			if (left < (double)hopt.timeout_ms)
 				hopt.timeout_ms = (long)left;
 		}
-		if (resps) {
+		if (resps && fc.recs) {
 			run_emit(r, "fetching", json_pack("{s:i}", "urls", n_fetch));
 			http_fetch_many(urls, (size_t)n_fetch, &hopt, resps, on_fetched, &fc);
+			store_fetched(&fc, n_fetch);
 			for (i = 0; i < n_fetch; i++)
 				http_response_release(&resps[i]);
-			q_free(resps);
 		}
+		q_free(resps);
+		q_free(fc.recs);
 	}
 	for (i = 0; i < picked; i++) {
 		struct candidate *c = &cv[pick[i]];

@@ -3,7 +3,6 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
+#include "../core/pool.h"
 #include "../core/qbuf.h"
 #include "../core/version.h"
 #include "../index/corpus.h"
@@ -394,73 +394,54 @@ static void corpus_query(struct task *t)
 	store_close(&s);
 }
 
-struct pool {
-	struct task *tasks;
-	size_t n, next;
-	pthread_mutex_t mu;
-};
+/* Tasks of one batch at once: a search is a network wait, and eight
+ * keep a SearXNG and a hosted API busy without flooding either. */
+#define SEARCH_PARALLEL 8
 
-static void *worker(void *arg)
+static void search_one(void *arg, size_t i)
 {
-	struct pool *pl = arg;
+	struct task *t = &((struct task *)arg)[i];
+	double t0 = q_now_ms();
 
-	for (;;) {
-		struct task *t;
-		double t0;
-		size_t i;
-
-		pthread_mutex_lock(&pl->mu);
-		i = pl->next++;
-		pthread_mutex_unlock(&pl->mu);
-		if (i >= pl->n)
-			return NULL;
-		t = &pl->tasks[i];
-		t0 = q_now_ms();
-		if (t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED)) {
-			t->out->rc = Q_ETIMEOUT;
-			snprintf(t->out->msg, sizeof(t->out->msg), "cancelled");
-		} else if (t->p->kind == SEARCH_CORPUS) {
-			corpus_query(t);
-		} else {
-			web_search(t);
-		}
-		for (size_t k = 0; k < t->out->n; k++) {
-			snprintf(t->out->results[k].provider, sizeof(t->out->results[k].provider), "%s",
-				 t->p->name);
-			t->out->results[k].query = t->qi;
-		}
-		t->out->ms = q_now_ms() - t0;
+	if (t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED)) {
+		t->out->rc = Q_ETIMEOUT;
+		snprintf(t->out->msg, sizeof(t->out->msg), "cancelled");
+	} else if (t->p->kind == SEARCH_CORPUS) {
+		corpus_query(t);
+	} else {
+		web_search(t);
 	}
+	for (size_t k = 0; k < t->out->n; k++) {
+		snprintf(t->out->results[k].provider, sizeof(t->out->results[k].provider), "%s",
+			 t->p->name);
+		t->out->results[k].query = t->qi;
+	}
+	t->out->ms = q_now_ms() - t0;
 }
 
 void search_many(const struct search_provider *providers, size_t np, const char *const *queries,
 		 size_t nq, int per_query, const char *lang, volatile int *cancel,
 		 struct search_outcome *out)
 {
-	struct pool pl;
-	pthread_t th[8];
-	size_t i, j, started = 0, want;
+	struct task *tasks;
+	size_t i, j, n = nq * np;
 
-	memset(out, 0, nq * np * sizeof(*out));
+	memset(out, 0, n * sizeof(*out));
 	if (per_query < 1)
 		per_query = 1;
 	if (per_query > SEARCH_MAX_RESULTS)
 		per_query = SEARCH_MAX_RESULTS;
-	pl.n = nq * np;
-	pl.next = 0;
-	pthread_mutex_init(&pl.mu, NULL);
-	pl.tasks = q_calloc(pl.n ? pl.n : 1, sizeof(*pl.tasks));
-	if (!pl.tasks) {
-		for (i = 0; i < pl.n; i++) {
+	tasks = q_calloc(n ? n : 1, sizeof(*tasks));
+	if (!tasks) {
+		for (i = 0; i < n; i++) {
 			out[i].rc = Q_ENOMEM;
 			snprintf(out[i].msg, sizeof(out[i].msg), "out of memory");
 		}
-		pthread_mutex_destroy(&pl.mu);
 		return;
 	}
 	for (i = 0; i < nq; i++)
 		for (j = 0; j < np; j++) {
-			struct task *t = &pl.tasks[i * np + j];
+			struct task *t = &tasks[i * np + j];
 			t->p = &providers[j];
 			t->query = queries[i];
 			t->qi = (int)i;
@@ -469,15 +450,8 @@ void search_many(const struct search_provider *providers, size_t np, const char 
 			t->cancel = cancel;
 			t->out = &out[i * np + j];
 		}
-	want = pl.n < 8 ? pl.n : 8;
-	for (i = 1; i < want; i++)
-		if (pthread_create(&th[started], NULL, worker, &pl) == 0)
-			started++;
-	worker(&pl);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	q_free(pl.tasks);
-	pthread_mutex_destroy(&pl.mu);
+	pool_run(pool_shared(), n, SEARCH_PARALLEL, search_one, tasks);
+	q_free(tasks);
 }
 
 void search_outcome_release(struct search_outcome *o)

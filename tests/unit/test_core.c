@@ -6,11 +6,15 @@
 #include <cmocka.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/core/alloc.h"
 #include "../../src/core/ctl.h"
 #include "../../src/core/err.h"
+#include "../../src/core/pool.h"
 #include "../../src/core/qbuf.h"
 #include "../../src/core/random.h"
 #include "../../src/core/utf8.h"
@@ -217,6 +221,187 @@ static void ctl_strip_drops_whole_sequences(void **state)
 	assert_int_equal(ctl_strip(NULL, 0), 0);
 }
 
+/* ---- the thread pool ---- */
+
+struct count_ctx {
+	int hits[512];             /* per index, bumped by its task */
+	int running, max_running;  /* of this batch at once */
+	long sleep_us;
+};
+
+static void count_task(void *vctx, size_t i)
+{
+	struct count_ctx *c = vctx;
+	int now = __atomic_add_fetch(&c->running, 1, __ATOMIC_SEQ_CST);
+	int seen = __atomic_load_n(&c->max_running, __ATOMIC_SEQ_CST);
+
+	while (now > seen && !__atomic_compare_exchange_n(&c->max_running, &seen, now, 0,
+							  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	if (c->sleep_us)
+		usleep((useconds_t)c->sleep_us);
+	__atomic_add_fetch(&c->hits[i], 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&c->running, 1, __ATOMIC_SEQ_CST);
+}
+
+static int threads_of_process(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Every task of every batch runs exactly once, at most max_parallel at
+ * once but really in parallel, and batches start no thread. */
+static void pool_runs_each_task_once(void **state)
+{
+	struct pool *p = NULL;
+	struct count_ctx *c = calloc(1, sizeof(*c));
+	int batch, threads_before, i;
+
+	(void)state;
+	assert_int_equal(pool_create(4, &p), 0);
+	assert_int_equal(pool_threads(p), 4);
+	threads_before = threads_of_process();
+	for (batch = 0; batch < 200; batch++)
+		pool_run(p, 37, 8, count_task, c);
+	assert_int_equal(threads_of_process(), threads_before);
+	for (i = 0; i < 37; i++)
+		assert_int_equal(c->hits[i], 200);
+	assert_int_equal(c->hits[37], 0);
+	memset(c, 0, sizeof(*c));
+	c->sleep_us = 20000;
+	pool_run(p, 12, 3, count_task, c);
+	assert_true(c->max_running <= 3);
+	assert_true(c->max_running >= 2);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(c->hits[i], 1);
+	pool_destroy(p);
+	free(c);
+}
+
+struct runner_arg {
+	struct pool *p;
+	struct count_ctx c;
+	int batches;
+};
+
+static void *runner(void *varg)
+{
+	struct runner_arg *a = varg;
+	int k;
+
+	for (k = 0; k < a->batches; k++)
+		pool_run(a->p, 1 + (size_t)(k % 50), 1 + (size_t)(k % 5), count_task, &a->c);
+	return NULL;
+}
+
+/* Eight threads (runs) with batches on one pool at once: each gets all its
+ * own tasks run, none of another's. */
+static void pool_shared_by_many_threads(void **state)
+{
+	struct pool *p = NULL;
+	struct runner_arg *args = calloc(8, sizeof(*args));
+	pthread_t th[8];
+	int t, i, k;
+
+	(void)state;
+	assert_int_equal(pool_create(3, &p), 0);
+	for (t = 0; t < 8; t++) {
+		args[t].p = p;
+		args[t].batches = 100;
+		assert_int_equal(pthread_create(&th[t], NULL, runner, &args[t]), 0);
+	}
+	for (t = 0; t < 8; t++)
+		pthread_join(th[t], NULL);
+	for (t = 0; t < 8; t++)
+		for (i = 0; i < 50; i++) {
+			int want = 0;
+			for (k = 0; k < 100; k++)
+				want += i < 1 + k % 50;
+			assert_int_equal(args[t].c.hits[i], want);
+		}
+	pool_destroy(p);
+	free(args);
+}
+
+struct nest_ctx {
+	struct pool *p;
+	struct count_ctx inner;
+};
+
+static void nest_task(void *vctx, size_t i)
+{
+	struct nest_ctx *n = vctx;
+
+	(void)i;
+	pool_run(n->p, 5, 2, count_task, &n->inner);
+}
+
+/* A task that waits for a batch of its own, on a pool whose only thread
+ * it occupies, still finishes (its owner runs the inner tasks). */
+static void pool_nested_batch_finishes(void **state)
+{
+	struct nest_ctx *n = calloc(1, sizeof(*n));
+	int i;
+
+	(void)state;
+	assert_int_equal(pool_create(1, &n->p), 0);
+	pool_run(n->p, 4, 4, nest_task, n);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(n->inner.hits[i], 4);
+	pool_destroy(n->p);
+	free(n);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* pool_submit hands the task over and returns at once (the fetch loop
+ * relies on it); without a pool the task runs on the submitter. */
+static void pool_submit_does_not_block(void **state)
+{
+	struct pool *p = NULL;
+	struct pool_batch b;
+	struct count_ctx *c = calloc(1, sizeof(*c));
+	double t0;
+
+	(void)state;
+	assert_int_equal(pool_create(2, &p), 0);
+	c->sleep_us = 200000;
+	pool_batch_init(&b, p, 2);
+	t0 = now_ms();
+	pool_submit(&b, count_task, c, 0);
+	pool_submit(&b, count_task, c, 1);
+	assert_true(now_ms() - t0 < 100);
+	pool_batch_wait(&b);
+	assert_true(now_ms() - t0 >= 190);
+	assert_int_equal(c->hits[0] + c->hits[1], 2);
+	c->sleep_us = 0;
+	pool_batch_init(&b, NULL, 4);
+	pool_submit(&b, count_task, c, 2);
+	assert_int_equal(c->hits[2], 1);   /* ran before submit returned */
+	pool_batch_wait(&b);
+	pool_destroy(p);
+	assert_non_null(pool_shared());
+	assert_ptr_equal(pool_shared(), pool_shared());
+	assert_int_equal(pool_threads(pool_shared()), POOL_SHARED_THREADS);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +415,10 @@ int main(void)
 		cmocka_unit_test(alloc_refuses_overflow),
 		cmocka_unit_test(error_messages),
 		cmocka_unit_test(random_differs_per_process),
+		cmocka_unit_test(pool_runs_each_task_once),
+		cmocka_unit_test(pool_shared_by_many_threads),
+		cmocka_unit_test(pool_nested_batch_finishes),
+		cmocka_unit_test(pool_submit_does_not_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "../../src/core/alloc.h"
 #include "../../src/core/clock.h"
+#include "../../src/core/qbuf.h"
 #include "../../src/doc/charset.h"
 #include "../../src/doc/doc.h"
 #include "../../src/doc/html.h"
@@ -662,6 +663,123 @@ static void html_article_chrome_left_out(void **state)
 	q_free(plain);
 }
 
+/* An article whose text closes with short lines that do not end like a
+ * sentence: what follows the article on real pages ("Weitere
+ * Informationen", "Kontakt:"), with no class or link to tell them. */
+static const char tail_page[] =
+	"<html><head><title>T</title></head><body><div>"
+	"<p>The council met on Tuesday evening to discuss the new budget, which had been "
+	"delayed twice by the summer floods and by a dispute over school repairs.</p>"
+	"<p>After four hours of debate the members agreed on a compromise that keeps the "
+	"library open and moves the road works to next spring, the mayor said.</p>"
+	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
+	"timetable for the repairs that engineers had warned about for years.</p>"
+	"<ul><li>Library hours unchanged</li></ul>"
+	"<p>The final vote is due before the summer recess.</p>"
+	"<p>Weitere Informationen</p><p>Kontakt:</p><p>Press office</p>"
+	"</div></body></html>";
+
+static void html_tail_lines_left_out(void **state)
+{
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(tail_page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_non_null(strstr(t, "Library hours unchanged"));  /* a list item stays */
+	assert_null(strstr(t, "Weitere Informationen"));
+	assert_null(strstr(t, "Kontakt:"));
+	assert_null(strstr(t, "Press office"));
+	doc_release(&doc);
+}
+
+/* The element a skip link jumps to, and a container named for the
+ * paywall it is behind, hold the article. */
+static void html_skip_target_and_paywall_content_kept(void **state)
+{
+	static const char *const wrappers[][2] = {
+		{"<div id=\"skiplink-inhalt\">", "</div>"},
+		{"<div class=\"content-behind-paywall\">", "</div>"},
+		{"<div class=\"Article-Content no-paywall\">", "</div>"},
+	};
+	char page[2048];
+	struct q_doc doc;
+	size_t i;
+	char *t;
+
+	(void)state;
+	for (i = 0; i < sizeof(wrappers) / sizeof(wrappers[0]); i++) {
+		snprintf(page, sizeof(page),
+			 "<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>%s"
+			 "<p>The council met on Tuesday evening to discuss the new budget, which had "
+			 "been delayed twice by the summer floods.</p><p>After four hours of debate "
+			 "the members agreed on a compromise that keeps the library open.</p>%s"
+			 "<div class=\"paywall\">Subscribe now to read on for only one euro a "
+			 "month, cancel at any time, no questions asked.</div></body></html>",
+			 wrappers[i][0], wrappers[i][1]);
+		t = extract(page, DOC_FORMAT_TEXT, &doc);
+		assert_non_null(strstr(t, "keeps the library open."));
+		assert_null(strstr(t, "cancel at any time"));   /* the paywall prompt */
+		doc_release(&doc);
+	}
+}
+
+/* A strong chrome word beside a content word ("entry share") is only a
+ * weak hint: the article inside is kept; a bare share bar still goes. */
+static void html_strong_word_beside_content_word(void **state)
+{
+	static const char page[] =
+		"<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
+		"<div class=\"entry themeform share\">"
+		"<p>The council met on Tuesday evening to discuss the new budget, which had "
+		"been delayed twice by the summer floods.</p><p>After four hours of debate "
+		"the members agreed on a compromise that keeps the library open.</p></div>"
+		"<div class=\"share\"><a href=\"/fb\">Share on Facebook</a> "
+		"<a href=\"/tw\">Share on Twitter</a></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "keeps the library open."));
+	assert_null(strstr(t, "Share on"));
+	doc_release(&doc);
+}
+
+/* A long comment thread under a shorter article: the article is the
+ * content, not the thread. */
+static void html_article_beats_longer_comments(void **state)
+{
+	const char *para = "<p>The council met on Tuesday evening to discuss the new budget, which "
+			   "had been delayed twice by the summer floods and the dispute.</p>";
+	const char *comment = "<li class=\"comment\"><p>I was at the meeting and I think the "
+			      "council got it wrong again, as it does every single year.</p></li>";
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head>"
+			 "<body><nav>");
+	for (i = 0; i < 60; i++)   /* chrome outside both, so the body loses */
+		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
+	qbuf_adds(&page, "</nav><div class=\"story\"><h1>Budget</h1>");
+	for (i = 0; i < 5; i++)
+		qbuf_adds(&page, para);
+	qbuf_adds(&page, "</div><section class=\"vhb-comments-container\"><ol>");
+	for (i = 0; i < 14; i++)
+		qbuf_adds(&page, comment);
+	qbuf_adds(&page, "</ol></section></body></html>");
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "delayed twice by the summer floods"));
+	assert_null(strstr(t, "got it wrong again"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +803,10 @@ int main(void)
 		cmocka_unit_test(html_deadline_and_cancel),
 		cmocka_unit_test(html_noscript_markup_is_not_text),
 		cmocka_unit_test(html_article_chrome_left_out),
+		cmocka_unit_test(html_tail_lines_left_out),
+		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
+		cmocka_unit_test(html_strong_word_beside_content_word),
+		cmocka_unit_test(html_article_beats_longer_comments),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
