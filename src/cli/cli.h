@@ -136,5 +136,11 @@ int cmd_mcp(int argc, char **argv);
 /* The run store's database URL: flag, else QUARRY_DATABASE_URL, else
  * database_url in file (may be NULL); NULL for the local SQLite store. */
 const char *cli_database_url(const char *flag, const struct config *file);
+struct runstore;
+/* Open the run store database_url names (cli_database_url(NULL, file)):
+ * 0 with *out NULL when none is set (the caller uses its home's SQLite
+ * store), 0 with *out open (the caller closes it), or 1 with the error
+ * printed as "quarry CMD: ...". */
+int cli_open_shared_runs(const char *cmd, const struct config *file, struct runstore **out);
 
 #endif

@@ -160,6 +160,15 @@ const char *runstore_backend(const struct runstore *rs)
 	return rs->ops->name;
 }
 
+int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *err)
+{
+	*out = NULL;
+	if (!rs->ops->reopen)
+		return q_error_set(err, Q_EUNSUPPORTED, "the %s run store opens by its home",
+				   rs->ops->name);
+	return rs->ops->reopen(out, rs, err);
+}
+
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err)
 {
 	*out = NULL;

@@ -69,6 +69,9 @@ int runstore_open_db(struct runstore **out, const char *home, const char *databa
 		     struct q_error *err);
 /* "sqlite" or "postgresql". */
 const char *runstore_backend(const struct runstore *rs);
+/* Another connection to the database rs is on (for another thread).
+ * Q_EUNSUPPORTED on SQLite (open that one by its home). */
+int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *err);
 /* The run records on an open store connection (borrowed: closing the
  * runstore leaves it open). */
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err);

@@ -52,6 +52,8 @@ struct runstore_ops {
 	int (*wait_events)(struct runstore *rs, long id, long after_seq, long timeout_ms,
 			   struct q_error *err);
 	int (*wait_jobs)(struct runstore *rs, long timeout_ms, struct q_error *err);
+	/* May be NULL: runstore_reopen is not supported. */
+	int (*reopen)(struct runstore **out, struct runstore *rs, struct q_error *err);
 };
 
 struct runstore {

@@ -788,6 +788,11 @@ static int pg_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *er
 	return pgconn_wait(p->c, timeout_ms, NULL, 0, err);
 }
 
+static int pg_reopen(struct runstore **out, struct runstore *rs, struct q_error *err)
+{
+	return runstore_pg_open(out, conn_of(rs)->url, err);
+}
+
 static const struct runstore_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -811,6 +816,7 @@ static const struct runstore_ops pg_ops = {
 	.remove = pg_remove,
 	.wait_events = pg_wait_events,
 	.wait_jobs = pg_wait_jobs,
+	.reopen = pg_reopen,
 };
 
 int runstore_pg_open(struct runstore **out, const char *url, struct q_error *err)
