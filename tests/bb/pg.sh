@@ -52,6 +52,46 @@ run pg-db-bad-url "$Q" db status --database-url "/var/lib/nothing"
 rc_is 1; err_has "is not a PostgreSQL URL"
 run pg-db-usage "$Q" db frob; rc_is 2; err_has "unknown subcommand 'frob'"
 
+
+# ---- one history on the database, whatever the home ----
+pg_db qfg
+PGE="env QUARRY_DATABASE_URL=$PGU QUARRY_LLM_MODEL=m"
+start_llm pgfg '[{"auto":"research"}]'
+run pg-research $PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --home "$TMP/pga" --allow-private \
+	--sources web --depth 1 --max-sources 4 "$RQ"
+rc_is 0; out_has "Sources read: 4"
+run pg-runs-ls-elsewhere $PGE "$Q" runs ls --home "$TMP/pgb"
+rc_is 0; out_has "done"; out_has "Selective Availability"
+run pg-runs-show-elsewhere $PGE "$Q" runs export 1 --home "$TMP/pgb"; rc_is 0; out_has "## Sources"
+run pg-runs-local-empty env -u QUARRY_DATABASE_URL "$Q" runs ls --home "$TMP/pga"
+out_lacks "Selective Availability"   # nothing went to the home's own store
+if [ -f "$TMP/pga/quarry.db" ] && command -v sqlite3 >/dev/null; then
+	N=$(sqlite3 "$TMP/pga/quarry.db" "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM run_cache)")
+	[ "$N" = 0 ] && ok || bad "$N run records went to the local store"
+fi
+
+# kill -9 in the middle of a run on one "machine" (home), resume it on
+# another: the model replies kept with the run in PostgreSQL are replayed,
+# so only the call in flight at the kill may be asked twice.
+start_llm pgkill '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":1200},{"auto":"research"}]'
+$PGE QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MAX_CONCURRENT=1 "$Q" research --home "$TMP/pgk1" \
+	--allow-private --sources web --no-cache --depth 1 --max-sources 4 "$RQ" >/dev/null 2>&1 &
+KPID=$!
+i=0
+while [ "$(cat "$TMP/pgkill.log" 2>/dev/null | grep -c '<source ')" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1.5
+kill -9 $KPID 2>/dev/null
+wait $KPID 2>/dev/null
+BEFORE=$(wc -l <"$TMP/pgkill.log")
+run pg-kill-interrupted $PGE "$Q" runs ls --home "$TMP/pgk2"; out_has "interrupted"
+run pg-kill-resume $PGE QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MAX_CONCURRENT=1 "$Q" runs resume 2 \
+	--home "$TMP/pgk2" --no-cache
+rc_is 0; out_has "Sources read: 4"
+DUP=$(sed 's/"conn":[0-9]*//' "$TMP/pgkill.log" | sort | uniq -d | wc -l)
+[ "$BEFORE" -ge 3 ] && ok || bad "the killed run had not got far ($BEFORE calls)"
+[ "$DUP" -le 1 ] && ok || bad "$DUP completed model calls were paid again after the resume elsewhere"
+run pg-kill-done $PGE "$Q" runs ls --home "$TMP/pgk3"; out_lacks "interrupted"
+
 fi   # PostgreSQL available
 if [ -n "$PG_OWN" ]; then
 	sh tests/pg/cluster.sh stop "$PG_OWN"
