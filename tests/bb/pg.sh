@@ -92,6 +92,34 @@ DUP=$(sed 's/"conn":[0-9]*//' "$TMP/pgkill.log" | sort | uniq -d | wc -l)
 [ "$DUP" -le 1 ] && ok || bad "$DUP completed model calls were paid again after the resume elsewhere"
 run pg-kill-done $PGE "$Q" runs ls --home "$TMP/pgk3"; out_lacks "interrupted"
 
+# PostgreSQL restarted while 10 runs write to it: every one reconnects and
+# finishes, and the database holds each run's events once, numbered 1..N.
+if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/port" ]; then
+pg_db qrestart
+PGE="env QUARRY_DATABASE_URL=$PGU QUARRY_LLM_MODEL=m"
+start_llm pgrs '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":400},{"auto":"research"}]'
+PIDS=
+for k in 1 2 3 4 5 6 7 8 9 10; do
+	$PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --home "$TMP/pgr$k" --allow-private --sources web \
+		--depth 1 --max-sources 3 "$RQ $k" >"$TMP/pgr$k.out" 2>"$TMP/pgr$k.err" &
+	PIDS="$PIDS $!"
+done
+sleep 1.5
+LIVE=0
+for p in $PIDS; do kill -0 $p 2>/dev/null && LIVE=$((LIVE + 1)); done
+sh tests/pg/cluster.sh restart "$PG_DIR" || echo "pg.sh: restart failed"
+NAME=pg-restart-mid-run
+[ "$LIVE" -ge 5 ] && ok || bad "only $LIVE runs were still going when PostgreSQL restarted"
+NOK=0
+for p in $PIDS; do wait $p && NOK=$((NOK + 1)); done
+NAME=pg-restart-all-finish
+[ "$NOK" -eq 10 ] && ok || { bad "$NOK of 10 runs finished across the restart"; cat "$TMP"/pgr*.err | head -5; }
+run pg-restart-status $PGE "$Q" db status --json
+out_has '"done":10,'
+N=$(psql -At "$PGU" -c "SELECT count(*) FROM runs r WHERE last_seq != (SELECT count(*) FROM run_events e WHERE e.run_id = r.id) OR last_seq != (SELECT max(seq) FROM run_events e WHERE e.run_id = r.id)" 2>/dev/null)
+[ "$N" = 0 ] && ok || bad "events of $N runs are not numbered 1..N once"
+fi
+
 fi   # PostgreSQL available
 if [ -n "$PG_OWN" ]; then
 	sh tests/pg/cluster.sh stop "$PG_OWN"
