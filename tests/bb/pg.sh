@@ -97,14 +97,17 @@ run pg-kill-done $PGE "$Q" runs ls --home "$TMP/pgk3"; out_lacks "interrupted"
 if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/port" ]; then
 pg_db qrestart
 PGE="env QUARRY_DATABASE_URL=$PGU QUARRY_LLM_MODEL=m"
-start_llm pgrs '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":400},{"auto":"research"}]'
+start_llm pgrs '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":800},{"auto":"research"}]'
 PIDS=
 for k in 1 2 3 4 5 6 7 8 9 10; do
-	$PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --home "$TMP/pgr$k" --allow-private --sources web \
+	$PGE QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MAX_CONCURRENT=1 "$Q" research --home "$TMP/pgr$k" \
+		--allow-private --sources web \
 		--depth 1 --max-sources 3 "$RQ $k" >"$TMP/pgr$k.out" 2>"$TMP/pgr$k.err" &
 	PIDS="$PIDS $!"
 done
-sleep 1.5
+# Restart once every run is taking its notes (each note call takes 0.8 s).
+i=0
+while [ "$(cat "$TMP/pgrs.log" 2>/dev/null | grep -c '<source ')" -lt 10 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 LIVE=0
 for p in $PIDS; do kill -0 $p 2>/dev/null && LIVE=$((LIVE + 1)); done
 sh tests/pg/cluster.sh restart "$PG_DIR" || echo "pg.sh: restart failed"
