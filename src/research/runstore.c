@@ -398,3 +398,14 @@ int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err
 						     : 5 * RUNSTORE_POLL_MS);
 	return 1;
 }
+
+int runstore_watch_fd(struct runstore *rs, struct q_error *err)
+{
+	return rs->ops->watch_fd ? rs->ops->watch_fd(rs, err) : -1;
+}
+
+int runstore_watch_take(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			struct q_error *err)
+{
+	return rs->ops->watch_take ? rs->ops->watch_take(rs, fn, ctx, err) : 0;
+}

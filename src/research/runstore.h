@@ -174,6 +174,20 @@ int runstore_wait_events(struct runstore *rs, long id, long after_seq, long time
  * announced: claim every few seconds anyway. */
 int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err);
 
+/* For an event loop, which cannot block in runstore_wait_events: a
+ * descriptor that turns readable when events may have been announced
+ * (PostgreSQL: the LISTEN connection's socket; it changes after a
+ * reconnect, so ask again after each runstore_watch_take), or -1 when
+ * the backend announces nothing (SQLite: poll). Use rs for nothing else
+ * while watching with it. */
+int runstore_watch_fd(struct runstore *rs, struct q_error *err);
+/* Take the announcements that arrived, without blocking: fn(ctx, run,
+ * seq) for each (seq 0: the run's status changed), and fn(ctx, 0, 0)
+ * when the connection was lost and made again (anything may have been
+ * missed: look at every run watched). 0, or an error. */
+int runstore_watch_take(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			struct q_error *err);
+
 /* The run's cache key under which its owner is kept. */
 #define RUNSTORE_OWNER_KEY "owner"
 /* Record this process (pid, host, start time) as the one carrying run id,

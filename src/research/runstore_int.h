@@ -52,6 +52,10 @@ struct runstore_ops {
 	int (*wait_events)(struct runstore *rs, long id, long after_seq, long timeout_ms,
 			   struct q_error *err);
 	int (*wait_jobs)(struct runstore *rs, long timeout_ms, struct q_error *err);
+	/* May be NULL: nothing is announced (runstore_watch_fd gives -1). */
+	int (*watch_fd)(struct runstore *rs, struct q_error *err);
+	int (*watch_take)(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			  struct q_error *err);
 	/* May be NULL: runstore_reopen is not supported. */
 	int (*reopen)(struct runstore **out, struct runstore *rs, struct q_error *err);
 };

@@ -637,6 +637,7 @@ static const struct runstore_ops sqlite_ops = {
 	sq_cache_get, sq_cache_put, sq_page_get, sq_page_put, sq_set_status, sq_set_options,
 	sq_save_report, sq_claim, sq_heartbeat, sq_release, sq_request_cancel, sq_remove,
 	NULL, NULL,   /* wait_events, wait_jobs: runstore.c polls */
+	NULL, NULL,   /* watch_fd, watch_take: nothing is announced */
 	NULL,         /* reopen */
 };
 

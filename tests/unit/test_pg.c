@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,59 @@ static void watcher_wakes_on_an_event_elsewhere(void **state)
 	runstore_close(rs);
 }
 
+struct seen {
+	long run[8], seq[8];
+	int n;
+};
+
+static void on_announce(void *ctx, long run, long seq)
+{
+	struct seen *s = ctx;
+	if (s->n < 8) {
+		s->run[s->n] = run;
+		s->seq[s->n++] = seq;
+	}
+}
+
+/* An event loop's way: a descriptor to poll, then take what came. */
+static void watch_fd_turns_readable_on_an_event(void **state)
+{
+	NEED_PG();
+	char url[1024];
+	fresh_database(url, sizeof url);
+	struct runstore *w = open_store(url), *rs = open_store(url);
+	struct q_error err = {0};
+	struct seen seen = {0};
+	long id = 0, seq = 0;
+	assert_int_equal(runstore_create(rs, "q", NULL, RUN_RUNNING, "w", &id, &err), 0);
+	int fd = runstore_watch_fd(w, &err);
+	assert_true(fd >= 0);
+	json_t *ev = json_pack("{s:s}", "type", "x");
+	assert_int_equal(runstore_event_add(rs, id, ev, &seq, &err), 0);
+	json_decref(ev);
+	struct pollfd pfd = {fd, POLLIN, 0};
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(runstore_watch_take(w, on_announce, &seen, &err), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.run[0], id);
+	assert_int_equal(seen.seq[0], 1);
+	seen.n = 0;
+	assert_int_equal(runstore_watch_take(w, on_announce, &seen, &err), 0);
+	assert_int_equal(seen.n, 0);   /* nothing new */
+	runstore_close(rs);
+	runstore_close(w);
+	/* SQLite announces nothing: poll there */
+	char home[] = "/tmp/quarry-pgwatch-XXXXXX";
+	assert_non_null(mkdtemp(home));
+	struct runstore *sq = NULL;
+	assert_int_equal(runstore_open_db(&sq, home, NULL, &err), 0);
+	assert_int_equal(runstore_watch_fd(sq, &err), -1);
+	runstore_close(sq);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A worker waiting for jobs wakes when one is queued elsewhere. */
 static void new_jobs_are_announced(void **state)
 {
@@ -475,6 +529,7 @@ int main(void)
 		cmocka_unit_test(migrations_are_safe_when_many_start_at_once),
 		cmocka_unit_test(concurrent_appenders_number_events_once),
 		cmocka_unit_test(watcher_wakes_on_an_event_elsewhere),
+		cmocka_unit_test(watch_fd_turns_readable_on_an_event),
 		cmocka_unit_test(new_jobs_are_announced),
 		cmocka_unit_test(store_survives_a_lost_connection),
 	};
