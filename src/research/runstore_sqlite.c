@@ -187,7 +187,7 @@ static int sq_list(struct runstore *rs, const struct runstore_filter *f, struct 
 	sqlite3_stmt *st = NULL;
 	struct run_record *v = NULL;
 	long long now_ms = runstore_now_ms();
-	int rc, step;
+	int rc, step = SQLITE_DONE;
 
 	if ((rc = prep(q, &st, RECORD_COLUMNS "WHERE (?1 IS NULL OR r.status IN (?1, ?2)) "
 		       "AND (?3 IS NULL OR instr(lower(r.question), lower(?3)) > 0) "
