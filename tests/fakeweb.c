@@ -486,6 +486,43 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }
 
+/* /rq/search?q=...: the research-quality fixture site (bench/research_quality):
+ * every page listed in PAGEDIR/rq-index.txt ("FILE<TAB>TITLE" lines, up to
+ * 40), served under /pages/, in an order that turns with the query so that
+ * different queries rank the pages differently, as a real engine would. */
+static void rq_search(int fd, const char *query)
+{
+	char path[4096], line[1024], file[512], title[512], *body = malloc(65536);
+	char files[40][512], titles[40][512];
+	int n = 0, i, k = 0, start;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rq-index.txt", page_dir);
+	if (!body || !(f = fopen(path, "r"))) {
+		respond(fd, 500, "text/plain", NULL, "no rq-index.txt", 15);
+		free(body);
+		return;
+	}
+	while (n < 40 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%511[^\t]\t%511[^\n]", file, title) == 2) {
+			snprintf(files[n], sizeof(files[n]), "%s", file);
+			snprintf(titles[n], sizeof(titles[n]), "%s", title);
+			n++;
+		}
+	fclose(f);
+	start = n ? (int)(hash_str(query) % (unsigned long)n) : 0;
+	k += snprintf(body + k, 65536 - (size_t)k, "{\"query\":\"x\",\"results\":[");
+	for (i = 0; i < n; i++) {
+		int j = (start + i) % n;
+		k += snprintf(body + k, 65536 - (size_t)k, "%s{\"url\":\"http://127.0.0.1:%u/pages/%s\","
+			      "\"title\":\"%s\",\"content\":\"%s\"}", i ? "," : "", port, files[j],
+			      titles[j], titles[j]);
+	}
+	k += snprintf(body + k, 65536 - (size_t)k, "]}");
+	respond(fd, 200, "application/json", NULL, body, (size_t)k);
+	free(body);
+}
+
 /* ---- hostile shapes for the fetcher (src/net) ---- */
 
 /* gzip of n copies of unit, built once and kept (test code). */
@@ -631,6 +668,8 @@ static void route(int fd, const char *path)
 		site_page(fd, path + 6);
 	} else if (!strncmp(path, "/search?", 8)) {
 		search_api(fd, path + 8);
+	} else if (!strncmp(path, "/rq/search?", 11)) {
+		rq_search(fd, path + 11);
 	} else if (!strncmp(path, "/nojson/search?", 15)) {
 		/* a SearXNG whose settings.yml leaves the json format off */
 		respond(fd, 403, "text/html", NULL, "403 Forbidden", 13);

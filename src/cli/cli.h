@@ -130,8 +130,8 @@ int cmd_doctor(int argc, char **argv);
 int cmd_research(int argc, char **argv);
 int cmd_ask_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
-int cmd_db(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 
 /* The run store's database URL: flag, else QUARRY_DATABASE_URL, else
  * database_url in file (may be NULL); NULL for the local SQLite store. */

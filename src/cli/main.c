@@ -281,30 +281,6 @@ const struct command cli_commands[] = {
 	 "  --no-model-call        check the model's configuration without calling it\n"
 	 "  --home DIR             the quarry database's folder\n"
 	 CLI_MODEL_HELP},
-	{"db", cmd_db, "migrate and inspect a shared PostgreSQL run store",
-	 "usage: quarry db migrate [options]\n"
-	 "       quarry db status [options]\n"
-	 "\n"
-	 "With QUARRY_DATABASE_URL (or database_url in the config) set to\n"
-	 "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, runs, the job queue, events\n"
-	 "and the reply and page caches live in PostgreSQL, shared by every server\n"
-	 "and worker that names it; the corpus stays in the local store.\n"
-	 "'migrate' brings the schema up to date (safe while other processes start:\n"
-	 "they wait for it; every process also migrates when it opens the database).\n"
-	 "'status' shows the server, the schema version, runs by status, the\n"
-	 "workers holding a lease and the age of the oldest queued run. The URL is\n"
-	 "shown without its password. Without a URL both say the local store is in\n"
-	 "use.\n"
-	 "\n"
-	 "options:\n"
-	 "  --database-url URL     the database (else QUARRY_DATABASE_URL, else\n"
-	 "                         database_url in the config file)\n"
-	 "  --config FILE          the config file\n"
-	 "  --json                 one JSON object\n"
-	 "\n"
-	 "examples:\n"
-	 "  QUARRY_DATABASE_URL=postgresql://quarry:secret@db.internal/quarry quarry db migrate\n"
-	 "  quarry db status --json\n"},
 	{"mcp", cmd_mcp, "serve quarry's tools to AI assistants over MCP (stdio)",
 	 "usage: quarry mcp [options]\n"
 	 "\n"
@@ -331,6 +307,30 @@ const struct command cli_commands[] = {
 	 "examples:\n"
 	 "  quarry mcp\n"
 	 "  quarry mcp --provider deepseek --home ~/research\n"},
+	{"db", cmd_db, "migrate and inspect a shared PostgreSQL run store",
+	 "usage: quarry db migrate [options]\n"
+	 "       quarry db status [options]\n"
+	 "\n"
+	 "With QUARRY_DATABASE_URL (or database_url in the config) set to\n"
+	 "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, runs, the job queue, events\n"
+	 "and the reply and page caches live in PostgreSQL, shared by every server\n"
+	 "and worker that names it; the corpus stays in the local store.\n"
+	 "'migrate' brings the schema up to date (safe while other processes start:\n"
+	 "they wait for it; every process also migrates when it opens the database).\n"
+	 "'status' shows the server, the schema version, runs by status, the\n"
+	 "workers holding a lease and the age of the oldest queued run. The URL is\n"
+	 "shown without its password. Without a URL both say the local store is in\n"
+	 "use.\n"
+	 "\n"
+	 "options:\n"
+	 "  --database-url URL     the database (else QUARRY_DATABASE_URL, else\n"
+	 "                         database_url in the config file)\n"
+	 "  --config FILE          the config file\n"
+	 "  --json                 one JSON object\n"
+	 "\n"
+	 "examples:\n"
+	 "  QUARRY_DATABASE_URL=postgresql://quarry:secret@db.internal/quarry quarry db migrate\n"
+	 "  quarry db status --json\n"},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}

@@ -201,6 +201,8 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	m[1].content = qbuf_cstr(&u);
 	m[1].tool_call_id = NULL;
 	run_emit(r, "writing", json_pack("{s:i}", "findings", n_ids));
+	r->writer_findings += n_ids;
+	r->writer_prompt_bytes += (long)u.len;
 	body = write_call(r, m, 2);
 	problem = body ? write_problem(body, n_ids) : NULL;
 	if (problem) {
@@ -553,6 +555,12 @@ static json_t *figures(struct run *r)
 	}
 	if (r->env->llm) {
 		struct llm_totals t = llm_account_totals(r->acct);
+		json_object_set_new(fig, "noted_source_bytes", json_integer(r->noted_source_bytes));
+		json_object_set_new(fig, "noted_excerpt_bytes", json_integer(r->noted_excerpt_bytes));
+		json_object_set_new(fig, "findings_kept", json_integer(r->n_f));
+		json_object_set_new(fig, "writer_findings", json_integer(r->writer_findings));
+		json_object_set_new(fig, "writer_prompt_tokens",
+				    json_integer(r->writer_prompt_bytes / 3));
 		json_object_set_new(fig, "model_calls", json_integer(t.calls));
 		json_object_set_new(fig, "cache_hits", json_integer(t.cache_hits));
 		json_object_set_new(fig, "failed_calls", json_integer(t.failures));

@@ -1067,7 +1067,10 @@ static void note(struct run *r, int first)
 				qbuf_addf(p, "%zu. %s\n", k + 1, json_string_value(sq));
 		}
 		qbuf_addf(p, "\n<source title=\"%s\" url=\"%s\">\n", s->title, s->url);
+		k = p->len;
 		excerpts(r, first + i, room, p);
+		r->noted_excerpt_bytes += (long)(p->len - k);
+		r->noted_source_bytes += (long)strlen(s->text);
 		qbuf_addf(p, "\n</source>\n\nFrom this source only, list up to 6 findings that help answer "
 			  "the question. Each finding has a one-sentence claim written in %s and a quote "
 			  "copied exactly, character for character, from the source text (one or two "

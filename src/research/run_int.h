@@ -85,6 +85,11 @@ struct run {
 	int critical_calls;       /* model calls one after another */
 	int no_content_words;     /* the brief's query has only stop words ("what is it") */
 	int notes_answered;       /* note calls the model answered (0: no note was taken) */
+	/* What reached the models, for the figures (docs/BENCHMARKS.md). */
+	long noted_source_bytes;  /* text of the sources sent to the note step */
+	long noted_excerpt_bytes; /* of which the excerpts the note model saw */
+	int writer_findings;      /* findings in the write prompt(s) */
+	long writer_prompt_bytes; /* bytes of the write prompt(s) */
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
