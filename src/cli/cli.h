@@ -142,5 +142,10 @@ struct runstore;
  * store), 0 with *out open (the caller closes it), or 1 with the error
  * printed as "quarry CMD: ...". */
 int cli_open_shared_runs(const char *cmd, const struct config *file, struct runstore **out);
+/* At start: the shared database (QUARRY_DATABASE_URL, else database_url
+ * in the config file of QUARRY_CONFIG or the default place) for every
+ * run store of the process (runstore_set_database). 0, or 1 with the
+ * error printed. */
+int cli_setup_database(void);
 
 #endif

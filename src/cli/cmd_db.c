@@ -64,6 +64,25 @@ int cli_open_shared_runs(const char *cmd, const struct config *file, struct runs
 	return 0;
 }
 
+int cli_setup_database(void)
+{
+	struct config file = {0};
+	struct q_error err = {0};
+	const char *url;
+	int rc = 0;
+
+	/* A config file that does not parse is the command's to report. */
+	if (config_load(&file, NULL, &err))
+		memset(&file, 0, sizeof(file));
+	url = cli_database_url(NULL, &file);
+	if (url && runstore_set_database(url, &err)) {
+		cli_error("quarry: %s\n", err.msg);
+		rc = 1;
+	}
+	config_release(&file);
+	return rc;
+}
+
 static void print_status(const struct pgconn *c, const struct runstore_pg_status *st, int json)
 {
 	int current = st->schema_version == RUNSTORE_PG_SCHEMA_VERSION;

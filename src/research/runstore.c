@@ -140,9 +140,30 @@ enum run_status runstore_status_now(const char *status_name, long long lease_unt
 	return owner_alive(owner_json) ? RUN_RUNNING : RUN_INTERRUPTED;
 }
 
+/* runstore_set_database's URL: set once at start, read-only after. */
+static char *shared_database;
+
+int runstore_set_database(const char *database_url, struct q_error *err)
+{
+	char *copy = NULL;
+
+	if (database_url && *database_url && !(copy = q_strdup(database_url)))
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	q_free(shared_database);
+	shared_database = copy;
+	return 0;
+}
+
+const char *runstore_database(void)
+{
+	return shared_database;
+}
+
 int runstore_open(struct runstore **out, const char *home, struct q_error *err)
 {
 	*out = NULL;
+	if (shared_database)
+		return runstore_pg_open(out, shared_database, err);
 	return runstore_sqlite_open(out, home, err);
 }
 
@@ -172,6 +193,8 @@ int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err)
 {
 	*out = NULL;
+	if (shared_database)
+		return runstore_pg_open(out, shared_database, err);
 	return runstore_sqlite_wrap(out, s, err);
 }
 

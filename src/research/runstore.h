@@ -67,6 +67,17 @@ int runstore_open(struct runstore **out, const char *home, struct q_error *err);
  * password. */
 int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
 		     struct q_error *err);
+/* The process's shared database: from now on runstore_open and
+ * runstore_wrap give the run records on it (a PostgreSQL URL, copied)
+ * instead of a home's or a store's, so every front end, the worker and
+ * the loop use it without each being told; NULL or "" goes back to the
+ * homes' SQLite stores. The CLI calls it once at start, before any
+ * thread, with what it resolved (QUARRY_DATABASE_URL, database_url):
+ * the core reads no environment. runstore_open_db is not affected. Not
+ * thread-safe. */
+int runstore_set_database(const char *database_url, struct q_error *err);
+/* The URL runstore_set_database set, or NULL. */
+const char *runstore_database(void);
 /* "sqlite" or "postgresql". */
 const char *runstore_backend(const struct runstore *rs);
 /* Another connection to the database rs is on (for another thread).
