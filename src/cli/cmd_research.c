@@ -647,6 +647,10 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	}
 	c->m.have_store = 1;
+	if (cli_open_shared_runs(cmd, &c->m.file, &c->m.runs)) {
+		cli_model_close(&c->m);
+		return 1;
+	}
 	if (c->events && !(events = fopen(c->events, "ae"))) {
 		cli_error("quarry %s: cannot write events to %s: %s\n", cmd, c->events, strerror(errno));
 		cli_model_close(&c->m);
@@ -668,6 +672,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	snprintf(prog.phase, sizeof(prog.phase), "starting");
 	memset(&env, 0, sizeof(env));
 	env.store = &c->m.store;
+	env.runs = c->m.runs;   /* NULL: the run goes in env.store */
 	env.home = dir;
 	env.file = &c->m.file;
 	env.llm = have_model ? &c->m.client : NULL;
@@ -893,11 +898,16 @@ static int runs_ls(struct runstore *rs, int as_json)
 }
 
 /* The run records of the home c names (opened with their store). */
-static int open_runs(const char *home, struct store *s, struct runstore **rs)
+static int open_runs(struct common *c, struct store *s, struct runstore **rs)
 {
 	struct q_error err = {0};
 
-	if (open_db(home, s))
+	memset(s, 0, sizeof(*s));
+	if (cli_model_load_file(&c->m, "runs") || cli_open_shared_runs("runs", &c->m.file, rs))
+		return 1;
+	if (*rs)   /* the shared store (PostgreSQL): the home's has no runs to show */
+		return 0;
+	if (open_db(c->home, s))
 		return 1;
 	if (runstore_wrap(rs, s, &err)) {
 		cli_error("quarry runs: %s\n", err.msg);
@@ -944,7 +954,7 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	json_t *opts = NULL;
 	int rc = 0, alive = 0;
 
-	if (open_runs(c->home, &s, &rs))
+	if (open_runs(c, &s, &rs))
 		return 1;
 	if (runstore_get(rs, run, 0, &rec, NULL) == 0) {
 		opts = json_incref(rec.options);
@@ -1258,8 +1268,10 @@ int cmd_runs(int argc, char **argv)
 		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
 	if (strcmp(ops[0], "ls") == 0 && n != 1)
 		return cli_usage_error("runs", "usage: quarry runs ls [--json]");
-	if (open_runs(c.home, &s, &rs))
+	if (open_runs(&c, &s, &rs)) {
+		cli_model_close(&c.m);
 		return 1;
+	}
 	if (strcmp(ops[0], "ls") == 0) {
 		rc = runs_ls(rs, as_json);
 	} else if (strcmp(ops[0], "watch") == 0 || strcmp(ops[0], "wait") == 0) {
@@ -1280,5 +1292,6 @@ int cmd_runs(int argc, char **argv)
 	}
 	runstore_close(rs);
 	store_close(&s);
+	cli_model_close(&c.m);
 	return rc;
 }

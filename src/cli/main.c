@@ -575,5 +575,8 @@ int main(int argc, char **argv)
 		fputs(c->help, stdout);
 		return 0;
 	}
+	/* Once, before any thread: where every run store of the process is. */
+	if (cli_setup_database())
+		return 1;
 	return c->run(argc - 1, argv + 1);
 }

@@ -1629,7 +1629,28 @@ static void run_free(struct run *r)
 	search_providers_release(r->providers, r->n_providers);
 	if (r->own_account_ready)
 		llm_account_release(&r->own_account);
+	runstore_close(r->reply_rs);
 	runstore_close(r->own_rs);
+}
+
+/* The model's replies kept with a run whose record is not in env->store
+ * (the run store on PostgreSQL), on a connection of their own: the model
+ * calls run on the pool's threads, under the client's lock. */
+static char *reply_load(void *ctx, long run_id, const char *key)
+{
+	char k[160], *value = NULL;
+
+	snprintf(k, sizeof(k), "llm:%s", key);
+	runstore_cache_get(ctx, run_id, k, &value, NULL);
+	return value;
+}
+
+static void reply_save(void *ctx, long run_id, const char *key, const char *value)
+{
+	char k[160];
+
+	snprintf(k, sizeof(k), "llm:%s", key);
+	runstore_cache_put(ctx, run_id, k, value, NULL);   /* as in llm.c: no failure of the call */
 }
 
 /* Give the run its model account: the caller's or its own, watching the
@@ -1648,7 +1669,15 @@ static int run_account_open(struct run *r, struct q_error *err)
 	}
 	llm_account_watch(r->acct, &r->env->cancelled);
 	llm_account_set_budget(r->acct, r->o->budget_tokens, r->o->budget_usd, r->o->time_limit_ms);
-	llm_account_set_run(r->acct, r->env->llm, r->env->store, r->id);   /* replies kept with the run */
+	if (strcmp(runstore_backend(r->rs), "sqlite") != 0) {
+		struct llm_reply_keeper k = {reply_load, reply_save, NULL};
+		if ((rc = runstore_reopen(&r->reply_rs, r->rs, err)))
+			return rc;
+		k.ctx = r->reply_rs;
+		llm_account_set_run_keeper(r->acct, r->env->llm, &k, r->id);
+	} else {
+		llm_account_set_run(r->acct, r->env->llm, r->env->store, r->id);   /* replies kept with the run */
+	}
 	return 0;
 }
 
@@ -1660,6 +1689,8 @@ static void run_account_close(struct run *r, struct research_result *out)
 	out->llm = llm_account_totals(r->acct);
 	llm_account_set_run(r->acct, r->env->llm, NULL, 0);
 	llm_account_watch(r->acct, NULL);
+	runstore_close(r->reply_rs);
+	r->reply_rs = NULL;
 }
 
 struct run_day {

@@ -72,6 +72,7 @@ struct run {
 	int own_account_ready;    /* own_account was initialised */
 	struct runstore *rs;      /* the run records: env->runs or own_rs */
 	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
+	struct runstore *reply_rs;  /* the model's replies, when rs is not env->store (PostgreSQL) */
 	long id;
 	double t0;
 	long seq;                 /* the newest event's number */

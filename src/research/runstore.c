@@ -142,9 +142,30 @@ enum run_status runstore_status_now(const char *status_name, long long lease_unt
 	return owner_alive(owner_json) ? RUN_RUNNING : RUN_INTERRUPTED;
 }
 
+/* runstore_set_database's URL: set once at start, read-only after. */
+static char *shared_database;
+
+int runstore_set_database(const char *database_url, struct q_error *err)
+{
+	char *copy = NULL;
+
+	if (database_url && *database_url && !(copy = q_strdup(database_url)))
+		return q_error_set(err, Q_ENOMEM, "out of memory");
+	q_free(shared_database);
+	shared_database = copy;
+	return 0;
+}
+
+const char *runstore_database(void)
+{
+	return shared_database;
+}
+
 int runstore_open(struct runstore **out, const char *home, struct q_error *err)
 {
 	*out = NULL;
+	if (shared_database)
+		return runstore_pg_open(out, shared_database, err);
 	return runstore_sqlite_open(out, home, err);
 }
 
@@ -162,9 +183,20 @@ const char *runstore_backend(const struct runstore *rs)
 	return rs->ops->name;
 }
 
+int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *err)
+{
+	*out = NULL;
+	if (!rs->ops->reopen)
+		return q_error_set(err, Q_EUNSUPPORTED, "the %s run store opens by its home",
+				   rs->ops->name);
+	return rs->ops->reopen(out, rs, err);
+}
+
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err)
 {
 	*out = NULL;
+	if (shared_database)
+		return runstore_pg_open(out, shared_database, err);
 	return runstore_sqlite_wrap(out, s, err);
 }
 
@@ -404,6 +436,8 @@ int runstore_worker_beat(struct runstore *rs, const struct runstore_worker *w, s
 {
 	if (bad_worker(w->name, err))
 		return Q_EINVAL;
+	if (!rs->ops->worker_beat)   /* a backend without a workers registry */
+		return 0;
 	return rs->ops->worker_beat(rs, w, err);
 }
 
@@ -411,6 +445,8 @@ int runstore_worker_gone(struct runstore *rs, const char *name, struct q_error *
 {
 	if (bad_worker(name, err))
 		return Q_EINVAL;
+	if (!rs->ops->worker_gone)
+		return 0;
 	return rs->ops->worker_gone(rs, name, err);
 }
 
@@ -422,6 +458,8 @@ int runstore_workers(struct runstore *rs, long max_age_ms, struct runstore_worke
 
 	*out = NULL;
 	*n = 0;
+	if (!rs->ops->workers)
+		return 0;
 	if ((rc = rs->ops->workers(rs, runstore_now_ms() - max_age_ms, out, n, err)))
 		return rc;
 	for (i = 0; i < *n; i++)
@@ -429,4 +467,15 @@ int runstore_workers(struct runstore *rs, long max_age_ms, struct runstore_worke
 			(*out)[k++] = (*out)[i];
 	*n = k;
 	return 0;
+}
+
+int runstore_watch_fd(struct runstore *rs, struct q_error *err)
+{
+	return rs->ops->watch_fd ? rs->ops->watch_fd(rs, err) : -1;
+}
+
+int runstore_watch_take(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			struct q_error *err)
+{
+	return rs->ops->watch_take ? rs->ops->watch_take(rs, fn, ctx, err) : 0;
 }

@@ -57,6 +57,12 @@ struct runstore_ops {
 	/* all seen since min_seen_ms; the front drops the dead ones */
 	int (*workers)(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
 		       size_t *n, struct q_error *err);
+	/* May be NULL: nothing is announced (runstore_watch_fd gives -1). */
+	int (*watch_fd)(struct runstore *rs, struct q_error *err);
+	int (*watch_take)(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			  struct q_error *err);
+	/* May be NULL: runstore_reopen is not supported. */
+	int (*reopen)(struct runstore **out, struct runstore *rs, struct q_error *err);
 };
 
 struct runstore {

@@ -715,6 +715,8 @@ static const struct runstore_ops sqlite_ops = {
 	sq_save_report, sq_claim, sq_heartbeat, sq_release, sq_request_cancel, sq_remove,
 	NULL, NULL,   /* wait_events, wait_jobs: runstore.c polls */
 	sq_worker_beat, sq_worker_gone, sq_workers,
+	NULL, NULL,   /* watch_fd, watch_take: nothing is announced */
+	NULL,         /* reopen */
 };
 
 static struct sq *sq_new(void)
