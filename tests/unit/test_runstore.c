@@ -638,25 +638,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_names),
-<<<<<<< HEAD
 		BOTH(test_create_get_list),
 		BOTH(test_events),
 		BOTH(test_caches),
 		BOTH(test_claim_lease_heartbeat),
 		BOTH(test_cancel_remove),
 		BOTH(test_foreground_owner),
+		/* SQLite only until the PostgreSQL store keeps holders and workers */
+		{"test_hold", test_hold, use_sqlite, NULL, NULL},
+		{"test_workers", test_workers, use_sqlite, NULL, NULL},
 		BOTH(test_two_claimers),
-=======
-		cmocka_unit_test(test_create_get_list),
-		cmocka_unit_test(test_events),
-		cmocka_unit_test(test_caches),
-		cmocka_unit_test(test_claim_lease_heartbeat),
-		cmocka_unit_test(test_cancel_remove),
-		cmocka_unit_test(test_foreground_owner),
-		cmocka_unit_test(test_hold),
-		cmocka_unit_test(test_workers),
-		cmocka_unit_test(test_two_claimers),
->>>>>>> jobs
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
