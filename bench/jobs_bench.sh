@@ -21,7 +21,7 @@ DETACHES=20
 CANCELS=5
 TMP=$(mktemp -d)
 PIDS=
-trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$TMP"' EXIT INT TERM
+trap 'for p in $PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$TMP"' EXIT INT TERM
 Q=$BUILD/quarry
 QUESTION="Why did the US switch off GPS Selective Availability?"
 
@@ -37,6 +37,7 @@ export QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_MAX_CONCURRENT=16
 FAST="http://127.0.0.1:$(cat "$TMP/fport")/v1"
 SLOW="http://127.0.0.1:$(cat "$TMP/sport")/v1"
 ms() { date +%s%3N; }
+count() { c=$(grep -c -- "$1" "$2" 2>/dev/null) || c=0; echo "${c:-0}"; }
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # ---- detach latency (a worker is registered, so none is started) ----
@@ -65,10 +66,10 @@ while [ $i -le $CANCELS ]; do
 	QUARRY_LLM_BASE_URL=$SLOW "$Q" worker --home "$H" 2>"$TMP/cw$i.log" & W=$!; PIDS="$PIDS $W"
 	while ! grep -q serving "$TMP/cw$i.log"; do sleep 0.1; done
 	sleep 0.3
-	n0=$(grep -c '<source ' "$TMP/slow.log" 2>/dev/null || true)
+	n0=$(count '<source ' "$TMP/slow.log")
 	QUARRY_LLM_BASE_URL=$SLOW "$Q" research --detach --home "$H" --sources web --depth 1 \
 		--max-sources 4 --no-cache "$QUESTION" >/dev/null 2>&1
-	while [ "$(grep -c '<source ' "$TMP/slow.log" 2>/dev/null || true)" -le "${n0:-0}" ]; do sleep 0.05; done
+	while [ "$(count '<source ' "$TMP/slow.log")" -le "$n0" ]; do sleep 0.05; done
 	sleep 0.5
 	t0=$(ms)
 	"$Q" runs cancel 1 --home "$H" >/dev/null 2>&1
@@ -104,7 +105,8 @@ for j in $JOBS; do
 			"$Q" worker --home "$H" -j "$j" --idle-exit 1 2>/dev/null
 		t1=$(ms)
 		kill -CONT $IW; kill $IW; wait $IW 2>/dev/null || true
-		done_n=$("$Q" runs ls --json --home "$H" | grep -c '"status":"done"' || true)
+		"$Q" runs ls --json --home "$H" >"$TMP/ls.json"
+		done_n=$(count '"status":"done"' "$TMP/ls.json")
 		[ "$done_n" = "$RUNS" ] || echo "  (only $done_n of $RUNS runs done)"
 		# the worker waits 1 s of idle before it exits: not part of the work
 		awk -v n="$RUNS" -v t=$((t1 - t0 - 1000)) 'BEGIN {printf "%.1f\n", n * 60000 / t}' >>"$TMP/rpm"
@@ -113,3 +115,4 @@ for j in $JOBS; do
 	done
 	echo "  -j $j: $(median <"$TMP/rpm") runs/min, peak RSS $(median <"$TMP/rss") MB (median of $REPEATS)"
 done
+exit 0
