@@ -145,3 +145,8 @@ rc_is 0; out_has "## Sources"
 if grep -q '"type":"search"' "$TMP/dq-follow2.ev" && grep -q '"type":"follow_up"' "$TMP/dq-follow2.ev"; then ok; else bad "a follow-up with gaps did not search for them"; fi
 if grep -q 'Plan research' "$DQ_LOG" && [ "$(grep -c 'What did the French press say' "$DQ_LOG")" -gt 0 ] &&
    grep 'What did the French press say' "$DQ_LOG" | grep -q 'Plan research'; then bad "the follow-up was planned from scratch"; else ok; fi
+
+# The HTML report renders the table as a table, its cells escaped and cited.
+dq dq-table-html -f html "$DQ_Q"
+rc_is 0; out_has "<table>"; out_has "<th> Date </th>"; out_has "<td> 2018-09-17 </td>"
+out_has '</a> </td></tr>'; out_lacks "<p>| "
