@@ -638,6 +638,18 @@ static int by_candidate_score(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* The search language of query q: the user's --lang, else the one q is
+ * written in, NULL when that is unclear. */
+static const char *query_lang(const struct run *r, const char *q)
+{
+	const char *l;
+
+	if (r->o->lang && *r->o->lang)
+		return r->lang;
+	l = text_guess_lang(q);
+	return strcmp(l, "und") == 0 ? NULL : l;
+}
+
 /*
  * search_many for qs[0..nq), each query with the search language that
  * suits it: the one it is written in (an English query of a Chinese
@@ -658,11 +670,8 @@ static void search_in_languages(struct run *r, const char *const *qs, int nq, in
 		search_many(r->providers, np, qs, (size_t)nq, per_query, r->lang, &r->env->cancelled, out);
 		goto out;
 	}
-	for (i = 0; i < nq; i++) {
-		lang[i] = text_guess_lang(qs[i]);
-		if (strcmp(lang[i], "und") == 0)
-			lang[i] = NULL;
-	}
+	for (i = 0; i < nq; i++)
+		lang[i] = query_lang(r, qs[i]);
 	for (i = 0; i < nq; i++) {
 		if (done[i])
 			continue;
@@ -787,8 +796,9 @@ static struct candidate *gather(struct run *r, int first, int per_query, int *n_
 			} else {
 				res = json_object_get(cj, "results");
 				r->results_found += (int)json_array_size(res);
-				run_emit(r, "search", json_pack("{s:s, s:s, s:i}", "provider", r->providers[k].name,
-					"query", qs[i], "results", (int)json_array_size(res)));
+				run_emit(r, "search", json_pack("{s:s, s:s, s:i, s:s?}", "provider",
+					r->providers[k].name, "query", qs[i], "results",
+					(int)json_array_size(res), "lang", query_lang(r, qs[i])));
 				json_array_foreach(res, j, it)
 					add_candidate(&cv, &n, json_string_value(json_object_get(it, "url")),
 						      json_string_value(json_object_get(it, "title")),
