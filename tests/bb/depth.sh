@@ -68,6 +68,8 @@ if [ "${eb:-0}" -gt 0 ] && [ $((eb * 2)) -gt "${sb:-0}" ]; then ok; else bad "th
 : >"$DQ_LOG"
 dq dq-french "$DQ_FR"
 rc_is 0; out_has "## Limites et questions ouvertes"
+out_lacks "## Limitations and open questions"; out_lacks "Still open after"; out_lacks "Everything here rests"
+out_has "## Questions pour aller plus loin"
 # Each query is searched in the language it is written in (the search
 # event says which): the French question in French.
 run dq-french-events env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m QUARRY_LLM_CONTEXT=65536 \
@@ -77,7 +79,6 @@ rc_is 0
 if grep -q '"type":"search".*"query":"Comment les rendements.*"lang":"fr"' "$TMP/dq-fr.ev" ||
    grep '"type":"search"' "$TMP/dq-fr.ev" | grep 'Comment les rendements' | grep -q '"lang":"fr"'; then ok; else bad "the French question was not searched in French"; fi
 if [ "$(dq_calls_with "$DQ_LOG" 'French (français)')" -ge 3 ]; then ok; else bad "the prompts do not ask for French"; fi
-out_lacks "## Limitations and open questions"
 
 # --length: a usage error for anything else; long asks for a longer reply.
 run dq-length-bad "$Q" research --length huge "x y z"
