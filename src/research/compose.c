@@ -360,6 +360,36 @@ static int write_outline(struct run *r, const int *ids, int n_ids, struct sectio
 	return n;
 }
 
+/* A section cut at its length limit, continued (as write_call does for
+ * one write) from its last whole sentence: the joined text. */
+static char *continue_section(struct run *r, const struct llm_message *m, const char *cut)
+{
+	struct llm_message more[4];
+	struct qbuf b;
+	char *rest;
+
+	qbuf_init(&b, 4 * 1024 * 1024);
+	qbuf_adds(&b, cut);
+	cut_to_sentence(&b, 0);
+	more[0] = m[0];
+	more[1] = m[1];
+	more[2].role = "assistant";
+	more[2].content = qbuf_cstr(&b);
+	more[2].tool_call_id = NULL;
+	more[3].role = "user";
+	more[3].content = PROMPT_CONTINUE;
+	more[3].tool_call_id = NULL;
+	run_emit(r, "write_continued", json_pack("{s:i}", "part", 2));
+	rest = write_call(r, more, 4, write_max_tokens(r));
+	if (rest) {
+		if (b.len > 0 && rest[0] != '\n' && b.data[b.len - 1] != '\n')
+			qbuf_addc(&b, ' ');
+		qbuf_adds(&b, rest);
+	}
+	q_free(rest);
+	return qbuf_detach(&b, NULL);
+}
+
 /* The sections' bodies, one call each, in one batch. */
 static void write_sections(struct run *r, const int *ids, struct section *sec, int n)
 {
@@ -402,6 +432,8 @@ static void write_sections(struct run *r, const int *ids, struct section *sec, i
 	for (i = 0; i < n; i++) {
 		if (rcs[i])
 			run_model_failed(r, "write", rcs[i], errs[i].msg);
+		else if (strcmp(resps[i].finish_reason, "length") == 0 && resps[i].content[0])
+			sec[i].text = continue_section(r, &msgs[2 * i], resps[i].content);
 		else if (resps[i].content[0])
 			sec[i].text = q_strdup(resps[i].content);
 		llm_response_release(&resps[i]);

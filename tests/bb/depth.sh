@@ -159,3 +159,10 @@ if grep -q 'Plan research' "$DQ_LOG" && [ "$(grep -c 'What did the French press 
 dq dq-table-html -f html "$DQ_Q"
 rc_is 0; out_has "<table>"; out_has "<th> Date </th>"; out_has "<td> 2018-09-17 </td>"
 out_has '</a> </td></tr>'; out_lacks "<p>| "
+
+# A section cut at its length limit is continued too.
+start_llm dq-seccut '[{"match":"Continue exactly where it stopped","content":"The section ends on a checked finding [F2].\n"},{"match":"Write the section","times":1,"content":"The first section says a great deal about the yields [F1]. It goes on and","finish_reason":"length"},{"auto":"research","rich":true}]'
+run dq-section-continued env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_CONTEXT=65536 \
+	"$Q" research --home "$TMP/dq-home-seccut" --allow-private --sources web --no-cache --depth 1 "$DQ_Q"
+rc_is 0; out_has "The first section says a great deal about the yields [1]. The section ends on a checked finding ["
+out_lacks "It goes on and"
