@@ -166,3 +166,12 @@ run dq-section-continued env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$
 	"$Q" research --home "$TMP/dq-home-seccut" --allow-private --sources web --no-cache --depth 1 "$DQ_Q"
 rc_is 0; out_has "The first section says a great deal about the yields [1]. The section ends on a checked finding ["
 out_lacks "It goes on and"
+
+# One site cannot crowd out the rest: of 8 results, the 6th and 7th from
+# another host, a run of 4 sources (3 a site at most while others are
+# found) reads one of them.
+run dq-site-cap env QUARRY_SEARXNG_URL="${DQ_WEB%/rq}/rqmix" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m \
+	"$Q" research --home "$TMP/dq-home-cap" --allow-private --sources web --no-cache --depth 1 \
+	--max-sources 4 -f json "$DQ_Q"
+rc_is 0; out_has '"sources_read": 4'
+if [ "$(grep -c '"url": "http://localhost:' "$TMP/out")" -eq 1 ]; then ok; else bad "the other site's page was not read"; fi
