@@ -800,3 +800,40 @@ fail:
 	store_rollback(s);
 	return i;
 }
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int n = 0, rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
+			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
+			       -1, &st, NULL) != SQLITE_OK)
+		return Q_EIO;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fn(ctx, col_text(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3));
+		n++;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? n : Q_EIO;
+}
+
+long corpus_document_count(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	long n = -1;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM documents", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}

@@ -93,6 +93,16 @@ int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struc
 /* Remove documents at these paths (files, or everything under folders). */
 int corpus_remove(struct store *s, char *const *paths, int n, long *removed, struct q_error *err);
 
+/* Called for each passage of a document, in order (strings valid during
+ * the call; never NULL). */
+typedef void (*corpus_passage_fn)(void *ctx, const char *title, const char *heading,
+				  const char *body, const char *kind);
+/* The passages of the document stored under path: fn for each. The number
+ * of passages (0: no such document), or Q_EIO when the database fails. */
+int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, void *ctx);
+/* How many documents the corpus holds; -1 when the database fails. */
+long corpus_document_count(struct store *s);
+
 struct search_hit {
 	char *path, *title, *heading, *snippet;   /* owned */
 	double score;                             /* higher is better */

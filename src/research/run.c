@@ -28,6 +28,7 @@
 #include "prompts.h"
 #include "report.h"
 #include "research.h"
+#include "../index/corpus.h"
 #include "run_int.h"
 #include "runstore.h"
 #include "text.h"
@@ -768,37 +769,38 @@ static void add_headings(struct qbuf *text, const char *heading, const char *pre
 	}
 }
 
+struct corpus_text_ctx {
+	struct qbuf *text;
+	char **title;
+	int *plain;
+	char *prev;       /* the previous passage's heading path */
+};
+
+static void corpus_text_passage(void *vctx, const char *title, const char *heading,
+				const char *body, const char *kind)
+{
+	struct corpus_text_ctx *c = vctx;
+
+	if (!*c->title)
+		*c->title = q_strdup(title);
+	*c->plain = strcmp(kind, "text") == 0;
+	add_headings(c->text, heading, c->prev);
+	q_free(c->prev);
+	c->prev = q_strdup(heading);
+	if (c->text->len)
+		qbuf_adds(c->text, "\n\n");
+	qbuf_adds(c->text, body);
+}
+
+/* The text of corpus file path as stored (passages with their headings). */
 static int corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
 		       int *plain)
 {
-	sqlite3_stmt *st = NULL;
-	char *prev = NULL;
-	int found = 0;
+	struct corpus_text_ctx c = {text, title, plain, NULL};
+	int n = corpus_passages(r->env->store, path, corpus_text_passage, &c);
 
-	if (sqlite3_prepare_v2(r->env->store->db, "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
-			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
-			       -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(st, 1);
-
-		if (!found && !*title)
-			*title = q_strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
-								      : "");
-		found = 1;
-		*plain = sqlite3_column_text(st, 3) &&
-			 strcmp((const char *)sqlite3_column_text(st, 3), "text") == 0;
-		add_headings(text, h ? h : "", prev);
-		q_free(prev);
-		prev = q_strdup(h ? h : "");
-		if (text->len)
-			qbuf_adds(text, "\n\n");
-		qbuf_adds(text, (const char *)sqlite3_column_text(st, 2));
-	}
-	q_free(prev);
-	sqlite3_finalize(st);
-	return found;
+	q_free(c.prev);
+	return n > 0;
 }
 
 /* Note key as tried (URL keys and "hash:" content keys). 0 or Q_ENOMEM. */
@@ -2051,16 +2053,13 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
 		goto fail;
 	{   /* an empty corpus alone is nothing to search */
-		sqlite3_stmt *st = NULL;
 		long docs = 1;
 		size_t k;
 		for (k = 0; k < r.n_providers; k++)
 			if (r.providers[k].kind != SEARCH_CORPUS)
 				break;
-		if (k == r.n_providers && sqlite3_prepare_v2(env->store->db, "SELECT count(*) FROM "
-				"documents", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-			docs = (long)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		if (k == r.n_providers)
+			docs = corpus_document_count(env->store);
 		if (docs == 0) {
 			rc = q_error_set(err, Q_EINVAL, "%s%sthe corpus is empty: add files with 'quarry "
 					 "index add DIR'", missing, missing[0] ? "; and " : "");
