@@ -1633,26 +1633,6 @@ static void run_free(struct run *r)
 	runstore_close(r->own_rs);
 }
 
-/* The model's replies kept with a run whose record is not in env->store
- * (the run store on PostgreSQL), on a connection of their own: the model
- * calls run on the pool's threads, under the client's lock. */
-static char *reply_load(void *ctx, long run_id, const char *key)
-{
-	char k[160], *value = NULL;
-
-	snprintf(k, sizeof(k), "llm:%s", key);
-	runstore_cache_get(ctx, run_id, k, &value, NULL);
-	return value;
-}
-
-static void reply_save(void *ctx, long run_id, const char *key, const char *value)
-{
-	char k[160];
-
-	snprintf(k, sizeof(k), "llm:%s", key);
-	runstore_cache_put(ctx, run_id, k, value, NULL);   /* as in llm.c: no failure of the call */
-}
-
 /* Give the run its model account: the caller's or its own, watching the
  * run's cancel flag, with the run's budgets and its record of replies. */
 static int run_account_open(struct run *r, struct q_error *err)
@@ -1669,15 +1649,17 @@ static int run_account_open(struct run *r, struct q_error *err)
 	}
 	llm_account_watch(r->acct, &r->env->cancelled);
 	llm_account_set_budget(r->acct, r->o->budget_tokens, r->o->budget_usd, r->o->time_limit_ms);
-	if (strcmp(runstore_backend(r->rs), "sqlite") != 0) {
-		struct llm_reply_keeper k = {reply_load, reply_save, NULL};
-		if ((rc = runstore_reopen(&r->reply_rs, r->rs, err)))
-			return rc;
-		k.ctx = r->reply_rs;
-		llm_account_set_run_keeper(r->acct, r->env->llm, &k, r->id);
-	} else {
-		llm_account_set_run(r->acct, r->env->llm, r->env->store, r->id);   /* replies kept with the run */
-	}
+	/* The replies are kept with the run through a run store of their own:
+	 * the model calls run on the pool's threads, under the client's lock
+	 * (on SQLite it shares env->store's connection, as the reply cache
+	 * may, which that lock guards; on PostgreSQL a connection of its own). */
+	if (strcmp(runstore_backend(r->rs), "sqlite") != 0)
+		rc = runstore_reopen(&r->reply_rs, r->rs, err);
+	else
+		rc = r->env->store ? runstore_wrap_sqlite(&r->reply_rs, r->env->store, err) : 0;
+	if (rc)
+		return rc;
+	llm_account_set_run(r->acct, r->env->llm, r->reply_rs, r->id);
 	return 0;
 }
 
