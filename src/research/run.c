@@ -37,15 +37,22 @@
 void run_emit(struct run *r, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
-	char *line;
-	long seq = 0;
+	struct q_error err = {0};
+	char *line, why[600];
+	long seq = 0, lost = 0;
 
 	json_object_set_new(ev, "type", json_string(type));
 	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
 	/* numbered and stored first, so the stream shows the stored "seq" */
-	if (runstore_event_add(r->rs, r->id, ev, &seq, NULL) == 0)
+	if (runstore_event_add(r->rs, r->id, ev, &seq, &err) == 0)
 		r->seq = seq;
+	else
+		lost = ++r->events_lost;
+	/* from the first loss on every event carries the count, so the
+	 * stream and the final "report" event say how many a watcher missed */
+	if (r->events_lost > 0)
+		json_object_set_new(ev, "events_lost", json_integer(r->events_lost));
 	line = json_dumps(ev, JSON_COMPACT);
 	if (line && r->env->events) {
 		fprintf(r->env->events, "%s\n", line);
@@ -55,6 +62,11 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 		r->env->on_event(r->env->ctx, ev);
 	free(line);
 	json_decref(ev);
+	if (lost == 1) {   /* once: the warning's own loss only counts */
+		snprintf(why, sizeof(why), "an event of the run could not be stored (%.300s): watchers "
+			 "of the run miss it and any others that fail (counted as events_lost)", err.msg);
+		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "events", "message", why));
+	}
 }
 
 static char *rcache_get(struct run *r, const char *key)
