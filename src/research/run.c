@@ -34,6 +34,20 @@
 
 /* ---- events and the run record ---- */
 
+/* Events after a model step carry the run's figures so far ("tokens",
+ * "cost_usd"), so a watcher in another process can show them as the
+ * run goes on: a few per round, so the lock they take costs nothing. */
+static int carries_usage(const char *type)
+{
+	static const char *const types[] = {"plan", "note", "reflect", "writing", "report"};
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 void run_emit(struct run *r, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
@@ -44,6 +58,12 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 	json_object_set_new(ev, "type", json_string(type));
 	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
+	if (r->acct && carries_usage(type)) {
+		struct llm_totals u = llm_account_totals(r->acct);
+		json_object_set_new(ev, "tokens", json_integer(u.prompt + u.completion));
+		if (!u.cost_unknown)
+			json_object_set_new(ev, "cost_usd", json_real(u.cost_usd));
+	}
 	/* numbered and stored first, so the stream shows the stored "seq" */
 	if (runstore_event_add(r->rs, r->id, ev, &seq, &err) == 0)
 		r->seq = seq;
