@@ -102,7 +102,11 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 			return 0;
 		}
 		m->have_store = 1;
-		llm_client_set_cache(&m->client, &m->store);
+		if (runstore_wrap_sqlite(&m->replies, &m->store, &err)) {
+			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
+			return 0;
+		}
+		llm_client_set_cache(&m->client, m->replies);
 	}
 	return 0;
 }
@@ -112,6 +116,7 @@ void cli_model_close(struct cli_model *m)
 	if (m->have_client)
 		llm_client_release(&m->client);
 	runstore_close(m->runs);
+	runstore_close(m->replies);
 	if (m->have_store)
 		store_close(&m->store);
 	if (m->have_cfg)

@@ -46,6 +46,7 @@ struct cli_model {
 	struct store store;
 	int have_file, have_cfg, have_client, have_store;
 	struct runstore *runs;   /* the shared run store (cli_open_shared_runs) or NULL */
+	struct runstore *replies;   /* the reply cache on store, or NULL */
 };
 
 void cli_model_init(struct cli_model *m);

@@ -88,6 +88,10 @@ struct progress {
 	long queries, searches, read, failed;
 	char phase[24];
 	struct llm_account *llm;   /* the run's figures, NULL without a model */
+	/* or, watching a run of another process, its figures from the events */
+	int ev_usage;              /* an event carried them */
+	long ev_tokens;
+	double ev_cost_usd;        /* -1: not known */
 	long budget_tokens;
 	double budget_usd;
 	int drawn;
@@ -151,6 +155,10 @@ static void draw(struct progress *p, double t)
 			snprintf(money, sizeof(money), " $%.4f/$%.4g", tt.cost_usd, p->budget_usd);
 		else if (!tt.cost_unknown)
 			snprintf(money, sizeof(money), " $%.4f", tt.cost_usd);
+	} else if (p->ev_usage) {
+		snprintf(toks, sizeof(toks), " | %ld tokens", p->ev_tokens);
+		if (p->ev_cost_usd >= 0)
+			snprintf(money, sizeof(money), " $%.4f", p->ev_cost_usd);
 	}
 	snprintf(line, sizeof(line), "%-9s %ld queries | %ld read, %ld failed%s%s | %.1fs", p->phase,
 		 p->queries, p->read, p->failed, toks, money, t);
@@ -217,6 +225,12 @@ static void on_event(void *ctx, const json_t *ev)
 		snprintf(p->phase, sizeof(p->phase), "writing");
 	if (!strcmp(type, "reflect"))
 		p->queries += (long)json_array_size(json_object_get(ev, "queries"));
+	if (json_is_integer(json_object_get(ev, "tokens"))) {
+		p->ev_usage = 1;
+		p->ev_tokens = (long)json_integer_value(json_object_get(ev, "tokens"));
+		p->ev_cost_usd = json_is_number(json_object_get(ev, "cost_usd")) ?
+				 json_number_value(json_object_get(ev, "cost_usd")) : -1;
+	}
 	if (p->verbose) {
 		if (p->drawn)
 			cli_status_clear();

@@ -56,6 +56,7 @@ static void on_stop(int sig)
 struct run_model {
 	struct llm_client client;   /* first: the worker hands out &client */
 	struct llm_config cfg;
+	struct runstore *replies;   /* the reply cache on the slot's store, or NULL */
 };
 
 struct front {
@@ -107,8 +108,10 @@ static int open_model(void *ctx, const json_t *options, struct store *store,
 		q_free(rm);
 		return rc;
 	}
-	if (store && !json_is_true(json_object_get(l, "no_cache")))
-		llm_client_set_cache(&rm->client, store);
+	/* no reply cache is no failure */
+	if (store && !json_is_true(json_object_get(l, "no_cache")) &&
+	    runstore_wrap_sqlite(&rm->replies, store, NULL) == 0)
+		llm_client_set_cache(&rm->client, rm->replies);
 	*client = &rm->client;
 	return 0;
 }
@@ -119,6 +122,7 @@ static void close_model(void *ctx, struct llm_client *client)
 
 	(void)ctx;
 	llm_client_release(&rm->client);
+	runstore_close(rm->replies);
 	llm_config_release(&rm->cfg);
 	q_free(rm);
 }

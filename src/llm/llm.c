@@ -31,7 +31,7 @@
 #include "../core/random.h"
 #include "../core/sha256.h"
 #include "../core/utf8.h"
-#include "../index/store.h"
+#include "../research/runstore.h"
 #include "llm.h"
 #include "llm_int.h"
 
@@ -39,6 +39,8 @@
 #define BACKOFF_CAP_MS (30L * 1000)
 
 static long add_sat(long a, long b);
+static long clamp_tokens(long v);
+#define LLM_REPLY_KEY_MAX 80           /* "llm:" + a SHA-256 in hex, and room */
 
 
 /* ---- token estimates ---- */
@@ -163,58 +165,43 @@ struct llm_account *llm_account_of(struct llm_client *c, const struct llm_reques
 	return r->account ? r->account : &c->solo;
 }
 
-void llm_client_set_cache(struct llm_client *c, struct store *s)
+void llm_client_set_cache(struct llm_client *c, struct runstore *rs)
 {
 	pthread_mutex_lock(&c->mu);
-	c->cache = s;
+	c->cache = rs;
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* What run_id's kept replies cost, added to t (caller holds the lock
- * that guards s). */
-static void charge_run(struct store *s, long run_id, struct llm_totals *t)
+/* One kept reply's usage, added to the totals in ctx. */
+static int charge_reply(void *ctx, const char *key, const char *value)
 {
-	sqlite3_stmt *st = NULL;
+	struct llm_totals *t = ctx;
+	json_t *o = json_loads(value, 0, NULL), *u = json_object_get(o, "usage");
+	double cost = json_number_value(json_object_get(u, "cost_usd"));
 
-	if (!s || sqlite3_prepare_v2(s->db, "SELECT "
-			"total(json_extract(value, '$.usage.prompt')), "
-			"total(json_extract(value, '$.usage.completion')), "
-			"total(json_extract(value, '$.usage.cached')), "
-			"total(json_extract(value, '$.usage.reasoning')), "
-			"total(json_extract(value, '$.usage.cost_usd')) "
-			"FROM run_cache WHERE run_id = ?1 AND key LIKE 'llm:%'", -1, &st,
-			NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return;
-	}
-	sqlite3_bind_int64(st, 1, run_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		double cost = sqlite3_column_double(st, 4);
-		/* total() is a double: clamp before the conversion */
-		t->prompt = add_sat(t->prompt,
-					   (long)fmin(fmax(sqlite3_column_double(st, 0), 0), 1e15));
-		t->completion = add_sat(t->completion,
-					(long)fmin(fmax(sqlite3_column_double(st, 1), 0), 1e15));
-		t->cached = add_sat(t->cached, (long)fmin(fmax(sqlite3_column_double(st, 2), 0), 1e15));
-		t->reasoning = add_sat(t->reasoning,
-				       (long)fmin(fmax(sqlite3_column_double(st, 3), 0), 1e15));
-		if (isfinite(cost) && cost > 0)
-			t->cost_usd += cost;
-	}
-	sqlite3_finalize(st);
+	(void)key;
+	t->prompt = add_sat(t->prompt, clamp_tokens(llm_json_long(u, "prompt")));
+	t->completion = add_sat(t->completion, clamp_tokens(llm_json_long(u, "completion")));
+	t->cached = add_sat(t->cached, clamp_tokens(llm_json_long(u, "cached")));
+	t->reasoning = add_sat(t->reasoning, clamp_tokens(llm_json_long(u, "reasoning")));
+	if (isfinite(cost) && cost > 0 && cost < 1e9)
+		t->cost_usd += cost;
+	json_decref(o);
+	return 0;
 }
 
-void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id)
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs,
+			 long run_id)
 {
 	struct llm_totals kept;
 
 	memset(&kept, 0, sizeof(kept));
 	pthread_mutex_lock(&c->mu);
-	memset(&a->keeper, 0, sizeof(a->keeper));
-	a->run_store = run_id > 0 ? s : NULL;
-	a->run_id = run_id > 0 ? run_id : 0;
+	a->run_store = run_id > 0 ? rs : NULL;
+	a->run_id = a->run_store ? run_id : 0;
+	/* a store that cannot list the run's cache: earlier costs not added */
 	if (a->run_store)
-		charge_run(a->run_store, a->run_id, &kept);
+		runstore_cache_each(a->run_store, a->run_id, "llm:", charge_reply, &kept, NULL);
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&a->mu);
 	a->totals.prompt = add_sat(a->totals.prompt, kept.prompt);
@@ -225,21 +212,9 @@ void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct sto
 	pthread_mutex_unlock(&a->mu);
 }
 
-void llm_account_set_run_keeper(struct llm_account *a, struct llm_client *c,
-				const struct llm_reply_keeper *k, long run_id)
+void llm_client_set_run(struct llm_client *c, struct runstore *rs, long run_id)
 {
-	pthread_mutex_lock(&c->mu);
-	a->run_store = NULL;
-	memset(&a->keeper, 0, sizeof(a->keeper));
-	if (k && k->load && k->save && run_id > 0)
-		a->keeper = *k;
-	a->run_id = a->keeper.load ? run_id : 0;
-	pthread_mutex_unlock(&c->mu);
-}
-
-void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
-{
-	llm_account_set_run(&c->solo, c, s, run_id);
+	llm_account_set_run(&c->solo, c, rs, run_id);
 }
 
 void llm_client_cancel(struct llm_client *c) { llm_account_cancel(&c->solo); }
@@ -703,29 +678,22 @@ static const char *jstr(const json_t *o, const char *k, const char *dflt)
 	return v ? v : dflt;
 }
 
-/* A reply kept in the database: the shared cache (run_id 0: llm_cache)
- * or the record of one run (run_cache, key "llm:" + the request hash).
- * Guarded by mu, like every use of the client's store. */
-static char *reply_load(struct store *s, long run_id, const char *key)
+/* A reply kept in the run store: the shared cache (run_id 0) or the
+ * record of one run (its cache, key "llm:" + the request hash); a copy
+ * to q_free, or NULL. Called under mu, like every use of the client's
+ * run stores. */
+static char *reply_load(struct runstore *rs, long run_id, const char *key)
 {
-	sqlite3_stmt *st = NULL;
-	char *text = NULL;
-	int rc;
+	char k[LLM_REPLY_KEY_MAX], *text = NULL;
 
-	if (!s)
+	if (!rs)
 		return NULL;
-	rc = run_id > 0 ? sqlite3_prepare_v2(s->db, "SELECT value FROM run_cache WHERE run_id = ?2 "
-					     "AND key = 'llm:' || ?1", -1, &st, NULL)
-			: sqlite3_prepare_v2(s->db, "SELECT reply FROM llm_cache WHERE key = ?1", -1, &st,
-					     NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (run_id > 0)
-			sqlite3_bind_int64(st, 2, run_id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			text = q_strdup((const char *)sqlite3_column_text(st, 0));
+	if (run_id > 0) {
+		snprintf(k, sizeof(k), "llm:%s", key);
+		runstore_cache_get(rs, run_id, k, &text, NULL);
+	} else {
+		runstore_reply_get(rs, key, &text, NULL);
 	}
-	sqlite3_finalize(st);
 	return text;
 }
 
@@ -778,10 +746,7 @@ static int cache_get(struct llm_client *c, struct llm_account *a, const char *ke
 	int found;
 
 	pthread_mutex_lock(&c->mu);
-	if (a->keeper.load)
-		text = a->keeper.load(a->keeper.ctx, a->run_id, key);
-	else
-		text = reply_load(a->run_store, a->run_id, key);
+	text = reply_load(a->run_store, a->run_id, key);
 	if (!text && use_shared)
 		text = reply_load(c->cache, 0, key);
 	pthread_mutex_unlock(&c->mu);
@@ -798,7 +763,6 @@ static void cache_put(struct llm_client *c, struct llm_account *a, const char *k
 		      const struct llm_response *r)
 {
 	json_t *o, *calls = json_array();
-	sqlite3_stmt *st = NULL;
 	char *text;
 	size_t i;
 
@@ -818,28 +782,15 @@ static void cache_put(struct llm_client *c, struct llm_account *a, const char *k
 	if (!text)
 		return;
 	pthread_mutex_lock(&c->mu);
-	if (a->keeper.save && a->run_id > 0)
-		a->keeper.save(a->keeper.ctx, a->run_id, key, text);
-	if (a->run_store && a->run_id > 0 &&
-	    sqlite3_prepare_v2(a->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
-			       "VALUES (?1, 'llm:' || ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, a->run_id);
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-		sqlite3_step(st);   /* as below: no failure of the call */
+	if (a->run_store && a->run_id > 0) {
+		char k[LLM_REPLY_KEY_MAX];
+
+		snprintf(k, sizeof(k), "llm:%s", key);
+		runstore_cache_put(a->run_store, a->run_id, k, text, NULL);   /* as below: no failure of the call */
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (use_shared && strcmp(r->finish_reason, "length") != 0 && c->cache && !c->cache_writes_off &&
-	    sqlite3_prepare_v2(c->cache->db, "INSERT OR REPLACE INTO llm_cache(key, model, created, "
-			       "reply) VALUES (?1, ?2, strftime('%s','now'), ?3)", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-		sqlite3_step(st);   /* a cache that cannot be written is no failure */
-	}
-	sqlite3_finalize(st);
+	/* a cache that cannot be written is no failure */
+	if (use_shared && strcmp(r->finish_reason, "length") != 0 && c->cache && !c->cache_writes_off)
+		runstore_reply_put(c->cache, key, r->model, text, NULL);
 	pthread_mutex_unlock(&c->mu);
 	free(text);
 }

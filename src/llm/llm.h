@@ -141,7 +141,7 @@ struct llm_totals {
 	long budget_capped;        /* replies whose max_tokens a budget lowered */
 };
 
-struct store;
+struct runstore;   /* src/research/runstore.h: the run records and reply cache */
 struct llm_client;
 
 /*
@@ -156,16 +156,6 @@ struct llm_client;
  * theirs, and fails with Q_EBUDGET when none is left to wait for. Calls
  * of other accounts never wait for, or count against, this one.
  */
-/* A run record the account's replies go to when it is not a store of
- * ours (the run store on PostgreSQL): load returns the reply kept under
- * key ("llm:" + the request hash) as a copy the caller q_frees, or NULL;
- * save keeps one. Called under the client's lock, one call at a time. */
-struct llm_reply_keeper {
-	char *(*load)(void *ctx, long run_id, const char *key);
-	void (*save)(void *ctx, long run_id, const char *key, const char *value);
-	void *ctx;
-};
-
 struct llm_account {
 	pthread_mutex_t mu;        /* guards every field below but the cancel flags */
 	pthread_cond_t cv;         /* a reservation was released */
@@ -176,11 +166,10 @@ struct llm_account {
 	long held_tokens;          /* reserved by calls in flight */
 	double held_usd;
 	int n_held;
-	/* Where run_id's replies are kept (llm_account_set_run); guarded by
-	 * the lock of the client given there, which guards its stores. */
-	struct store *run_store;
+	/* Where run_id's replies are kept (llm_account_set_run; borrowed);
+	 * used only under the lock of the client given there. */
+	struct runstore *run_store;
 	long run_id;
-	struct llm_reply_keeper keeper;   /* instead of run_store when load is set */
 	/* Read and written with atomic builtins, without mu. */
 	volatile int cancelled;    /* llm_account_cancel */
 	volatile int *cancel_flag; /* borrowed, may be NULL: non-zero cancels too */
@@ -193,18 +182,20 @@ void llm_account_release(struct llm_account *a);
 /* Budgets for the account's calls; time_limit_ms from now. 0 = no
  * limit. Thread-safe. */
 void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long time_limit_ms);
-/* Keep every completed reply of the account with run run_id in s
- * (run_cache) and replay from there first, whatever the cache setting or
- * finish reason; run_id 0 detaches. What the kept replies cost is added
- * to the totals, so a resumed run's budgets and figures include what it
- * paid before. c is the client the account's requests go to: its lock
- * guards s from then on, so s may also be c's reply cache. Call it
- * while no request of the account is in flight. */
-void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id);
-/* The same with the replies kept through k (copied; NULL detaches): what
- * earlier replies cost is not added to the totals. */
-void llm_account_set_run_keeper(struct llm_account *a, struct llm_client *c,
-				const struct llm_reply_keeper *k, long run_id);
+/* Keep every completed reply of the account with run run_id in rs (the
+ * run's cache, keys "llm:" + the request hash; rs is borrowed and must
+ * outlive the attachment) and replay from there first, whatever the
+ * cache setting or finish reason; run_id 0 (or rs NULL) detaches. What
+ * the kept replies cost is added to the totals, so a resumed run's
+ * budgets and figures include what it paid before (not on a run store
+ * that cannot list a run's cache: runstore_cache_each). c is the client
+ * the account's requests go to: rs is used from its pool threads, one
+ * call at a time under c's lock, from then on; give a runstore no other
+ * thread uses meanwhile (it may share a SQLite connection with c's reply
+ * cache, which that lock guards too). Call it while no request of the
+ * account is in flight. */
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs,
+			 long run_id);
 /* Make every request of the account, in flight or waiting, fail with
  * Q_ETIMEOUT "cancelled" soon: a waiting one within 200 ms, a transfer
  * in flight at libcurl's next progress call (about a second when the
@@ -225,7 +216,7 @@ const char *llm_account_spent(struct llm_account *a, const struct llm_client *c,
 /* Shared by every job using the server (see the top of this file). */
 struct llm_client {
 	struct llm_config *cfg;    /* borrowed; outlives the client */
-	struct store *cache;       /* borrowed or NULL; guarded by mu, like every account's run_store */
+	struct runstore *cache;    /* shared replies: borrowed or NULL; used under mu, like every account's run_store */
 	int cache_writes_off;      /* read-only cache */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -247,10 +238,11 @@ struct llm_client {
 
 int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
 void llm_client_release(struct llm_client *c);
-/* Attach the quarry database as the reply cache (NULL detaches). */
-void llm_client_set_cache(struct llm_client *c, struct store *s);
+/* Attach the shared reply cache (runstore_reply_get/put; borrowed,
+ * NULL detaches): used from then on under c's lock only. */
+void llm_client_set_cache(struct llm_client *c, struct runstore *rs);
 /* The solo account's llm_account_set_run. */
-void llm_client_set_run(struct llm_client *c, struct store *s, long run_id);
+void llm_client_set_run(struct llm_client *c, struct runstore *rs, long run_id);
 /* The solo account's llm_account_cancel: requests naming an account of
  * their own go on. Async-signal-safe. */
 void llm_client_cancel(struct llm_client *c);

@@ -35,18 +35,45 @@
 
 /* ---- events and the run record ---- */
 
+/* Events after a model step carry the run's figures so far ("tokens",
+ * "cost_usd"), so a watcher in another process can show them as the
+ * run goes on: a few per round, so the lock they take costs nothing. */
+static int carries_usage(const char *type)
+{
+	static const char *const types[] = {"plan", "note", "reflect", "writing", "report"};
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 void run_emit(struct run *r, const char *type, json_t *fields)
 {
 	json_t *ev = fields ? fields : json_object();
-	char *line;
-	long seq = 0;
+	struct q_error err = {0};
+	char *line, why[600];
+	long seq = 0, lost = 0;
 
 	json_object_set_new(ev, "type", json_string(type));
 	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
+	if (r->acct && carries_usage(type)) {
+		struct llm_totals u = llm_account_totals(r->acct);
+		json_object_set_new(ev, "tokens", json_integer(u.prompt + u.completion));
+		if (!u.cost_unknown)
+			json_object_set_new(ev, "cost_usd", json_real(u.cost_usd));
+	}
 	/* numbered and stored first, so the stream shows the stored "seq" */
-	if (runstore_event_add(r->rs, r->id, ev, &seq, NULL) == 0)
+	if (runstore_event_add(r->rs, r->id, ev, &seq, &err) == 0)
 		r->seq = seq;
+	else
+		lost = ++r->events_lost;
+	/* from the first loss on every event carries the count, so the
+	 * stream and the final "report" event say how many a watcher missed */
+	if (r->events_lost > 0)
+		json_object_set_new(ev, "events_lost", json_integer(r->events_lost));
 	line = json_dumps(ev, JSON_COMPACT);
 	if (line && r->env->events) {
 		fprintf(r->env->events, "%s\n", line);
@@ -56,6 +83,11 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 		r->env->on_event(r->env->ctx, ev);
 	free(line);
 	json_decref(ev);
+	if (lost == 1) {   /* once: the warning's own loss only counts */
+		snprintf(why, sizeof(why), "an event of the run could not be stored (%.300s): watchers "
+			 "of the run miss it and any others that fail (counted as events_lost)", err.msg);
+		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "events", "message", why));
+	}
 }
 
 static char *rcache_get(struct run *r, const char *key)
@@ -1645,26 +1677,6 @@ static void run_free(struct run *r)
 	runstore_close(r->own_rs);
 }
 
-/* The model's replies kept with a run whose record is not in env->store
- * (the run store on PostgreSQL), on a connection of their own: the model
- * calls run on the pool's threads, under the client's lock. */
-static char *reply_load(void *ctx, long run_id, const char *key)
-{
-	char k[160], *value = NULL;
-
-	snprintf(k, sizeof(k), "llm:%s", key);
-	runstore_cache_get(ctx, run_id, k, &value, NULL);
-	return value;
-}
-
-static void reply_save(void *ctx, long run_id, const char *key, const char *value)
-{
-	char k[160];
-
-	snprintf(k, sizeof(k), "llm:%s", key);
-	runstore_cache_put(ctx, run_id, k, value, NULL);   /* as in llm.c: no failure of the call */
-}
-
 /* Give the run its model account: the caller's or its own, watching the
  * run's cancel flag, with the run's budgets and its record of replies. */
 static int run_account_open(struct run *r, struct q_error *err)
@@ -1681,15 +1693,17 @@ static int run_account_open(struct run *r, struct q_error *err)
 	}
 	llm_account_watch(r->acct, &r->env->cancelled);
 	llm_account_set_budget(r->acct, r->o->budget_tokens, r->o->budget_usd, r->o->time_limit_ms);
-	if (strcmp(runstore_backend(r->rs), "sqlite") != 0) {
-		struct llm_reply_keeper k = {reply_load, reply_save, NULL};
-		if ((rc = runstore_reopen(&r->reply_rs, r->rs, err)))
-			return rc;
-		k.ctx = r->reply_rs;
-		llm_account_set_run_keeper(r->acct, r->env->llm, &k, r->id);
-	} else {
-		llm_account_set_run(r->acct, r->env->llm, r->env->store, r->id);   /* replies kept with the run */
-	}
+	/* The replies are kept with the run through a run store of their own:
+	 * the model calls run on the pool's threads, under the client's lock
+	 * (on SQLite it shares env->store's connection, as the reply cache
+	 * may, which that lock guards; on PostgreSQL a connection of its own). */
+	if (strcmp(runstore_backend(r->rs), "sqlite") != 0)
+		rc = runstore_reopen(&r->reply_rs, r->rs, err);
+	else
+		rc = r->env->store ? runstore_wrap_sqlite(&r->reply_rs, r->env->store, err) : 0;
+	if (rc)
+		return rc;
+	llm_account_set_run(r->acct, r->env->llm, r->reply_rs, r->id);
 	return 0;
 }
 

@@ -72,10 +72,11 @@ struct run {
 	int own_account_ready;    /* own_account was initialised */
 	struct runstore *rs;      /* the run records: env->runs or own_rs */
 	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
-	struct runstore *reply_rs;  /* the model's replies, when rs is not env->store (PostgreSQL) */
+	struct runstore *reply_rs;  /* the model's replies: a handle of their own (llm_account_set_run) */
 	long id;
 	double t0;
 	long seq;                 /* the newest event's number */
+	long events_lost;         /* events the run store failed to keep (run_emit) */
 	char lang[8];
 	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
 	json_t *sub_questions;    /* array of strings */

@@ -200,6 +200,12 @@ int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err)
 	return runstore_sqlite_wrap(out, s, err);
 }
 
+int runstore_wrap_sqlite(struct runstore **out, struct store *s, struct q_error *err)
+{
+	*out = NULL;
+	return runstore_sqlite_wrap(out, s, err);
+}
+
 void runstore_close(struct runstore *rs)
 {
 	if (rs)
@@ -312,6 +318,28 @@ int runstore_cache_put(struct runstore *rs, long id, const char *key, const char
 		       struct q_error *err)
 {
 	return rs->ops->cache_put(rs, id, key, value, err);
+}
+
+int runstore_cache_each(struct runstore *rs, long id, const char *prefix,
+			int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+			struct q_error *err)
+{
+	if (!rs->ops->cache_each)
+		return q_error_set(err, Q_EUNSUPPORTED, "the %s run store cannot list a run's cache",
+				   rs->ops->name);
+	return rs->ops->cache_each(rs, id, prefix ? prefix : "", fn, ctx, err);
+}
+
+int runstore_reply_get(struct runstore *rs, const char *key, char **reply, struct q_error *err)
+{
+	*reply = NULL;
+	return rs->ops->reply_get ? rs->ops->reply_get(rs, key, reply, err) : 0;
+}
+
+int runstore_reply_put(struct runstore *rs, const char *key, const char *model, const char *reply,
+		       struct q_error *err)
+{
+	return rs->ops->reply_put ? rs->ops->reply_put(rs, key, model ? model : "", reply, err) : 0;
 }
 
 int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,

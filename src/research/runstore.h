@@ -86,6 +86,10 @@ int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *
 /* The run records on an open store connection (borrowed: closing the
  * runstore leaves it open). */
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err);
+/* The run records of s itself (borrowed), whatever runstore_set_database
+ * set: the home's shared reply cache, or a second handle on a SQLite
+ * run store's connection. */
+int runstore_wrap_sqlite(struct runstore **out, struct store *s, struct q_error *err);
 void runstore_close(struct runstore *rs);
 
 struct run_record {
@@ -137,6 +141,23 @@ int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_
 int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value,
 		       struct q_error *err);
 int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value,
+		       struct q_error *err);
+/* fn(ctx, key, value) for each of run id's cache entries whose key
+ * starts with prefix, in key order, at most RUNSTORE_CACHE_EACH_MAX;
+ * fn returns non-zero to stop there. Q_EUNSUPPORTED on a backend
+ * without it (PostgreSQL for now). key and value are valid during the
+ * call only. */
+#define RUNSTORE_CACHE_EACH_MAX 100000
+int runstore_cache_each(struct runstore *rs, long id, const char *prefix,
+			int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+			struct q_error *err);
+/* The model replies shared by every run (keyed by the request's hash;
+ * llm_cache on SQLite): reply NULL in *reply when the key is not there.
+ * A backend without them (PostgreSQL for now) gives 0 and NULL, and
+ * keeps nothing. */
+int runstore_reply_get(struct runstore *rs, const char *key, char **reply, struct q_error *err);
+/* Keep reply (from model, stamped now) under key, replacing one there. */
+int runstore_reply_put(struct runstore *rs, const char *key, const char *model, const char *reply,
 		       struct q_error *err);
 /* Pages read by any run, shared for max_age_s seconds. */
 int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,

@@ -63,6 +63,14 @@ struct runstore_ops {
 			  struct q_error *err);
 	/* May be NULL: runstore_reopen is not supported. */
 	int (*reopen)(struct runstore **out, struct runstore *rs, struct q_error *err);
+	/* May be NULL: runstore_cache_each gives Q_EUNSUPPORTED. */
+	int (*cache_each)(struct runstore *rs, long id, const char *prefix,
+			  int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+			  struct q_error *err);
+	/* May be NULL: no shared replies (get finds none, put keeps none). */
+	int (*reply_get)(struct runstore *rs, const char *key, char **reply, struct q_error *err);
+	int (*reply_put)(struct runstore *rs, const char *key, const char *model, const char *reply,
+			 struct q_error *err);
 };
 
 struct runstore {

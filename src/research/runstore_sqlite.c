@@ -387,6 +387,55 @@ static int sq_cache_put(struct runstore *rs, long id, const char *key, const cha
 	return step_done(q, st, "saving to the run's cache", err);
 }
 
+static int sq_cache_each(struct runstore *rs, long id, const char *prefix,
+			 int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+			 struct q_error *err)
+{
+	struct sq *q = sq_of(rs);
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	if ((rc = prep(q, &st, "SELECT key, value FROM run_cache WHERE run_id = ?1 AND "
+		       "substr(key, 1, length(?2)) = ?2 ORDER BY key", "reading the run's cache", err)))
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < RUNSTORE_CACHE_EACH_MAX) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		const char *value = (const char *)sqlite3_column_text(st, 1);
+
+		if (fn(ctx, key ? key : "", value ? value : "")) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_error(q->s, rc, "reading the run's cache", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_reply_get(struct runstore *rs, const char *key, char **reply, struct q_error *err)
+{
+	return get_text(sq_of(rs), "SELECT reply FROM llm_cache WHERE ?1 = 0 AND key = ?2 AND ?3 = 0",
+			0, key, 0, reply, err);
+}
+
+static int sq_reply_put(struct runstore *rs, const char *key, const char *model, const char *reply,
+			struct q_error *err)
+{
+	struct sq *q = sq_of(rs);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prep(q, &st, "INSERT OR REPLACE INTO llm_cache(key, model, created, reply) "
+		       "VALUES (?1, ?2, strftime('%s','now'), ?3)", "saving to the reply cache", err)))
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reply, -1, SQLITE_STATIC);
+	return step_done(q, st, "saving to the reply cache", err);
+}
+
 static int sq_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
 		       struct q_error *err)
 {
@@ -717,6 +766,7 @@ static const struct runstore_ops sqlite_ops = {
 	sq_worker_beat, sq_worker_gone, sq_workers,
 	NULL, NULL,   /* watch_fd, watch_take: nothing is announced */
 	NULL,         /* reopen */
+	sq_cache_each, sq_reply_get, sq_reply_put,
 };
 
 static struct sq *sq_new(void)

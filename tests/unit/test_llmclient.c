@@ -23,6 +23,7 @@
 #include "../../src/index/store.h"
 #include "../../src/llm/llm.h"
 #include "../../src/llm/llm_int.h"
+#include "../../src/research/runstore.h"
 
 static char tmpdir[256];
 static pid_t fake_pid;
@@ -722,13 +723,15 @@ static void cache_replays_without_a_request(void **state)
 	struct llm_response resp;
 	struct q_error err = {0};
 	struct store s;
+	struct runstore *replies = NULL;
 	struct llm_totals t;
 	char home[512];
 
 	snprintf(home, sizeof(home), "%s/home", tmpdir);
 	assert_int_equal(store_open(&s, home, &err), 0);
+	assert_int_equal(runstore_wrap_sqlite(&replies, &s, &err), 0);
 	setup_client(&fx, "[{\"reasoning\":\"why\",\"content\":\"cached answer\"}]");
-	llm_client_set_cache(&fx.c, &s);
+	llm_client_set_cache(&fx.c, replies);
 	r.no_cache = 0;
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 	assert_int_equal(resp.from_cache, 0);
@@ -751,7 +754,77 @@ static void cache_replays_without_a_request(void **state)
 		assert_int_not_equal(system(cmd), 0);
 	}
 	teardown_client(&fx);
+	runstore_close(replies);
 	store_close(&s);
+}
+
+/* The run's replies found by runstore_cache_each: the last one's key and
+ * its value with the content rewritten. */
+struct kept_reply {
+	int n;
+	char key[128];
+	char *edited;
+};
+
+static int edit_reply(void *ctx, const char *key, const char *value)
+{
+	struct kept_reply *k = ctx;
+	json_t *o = json_loads(value, 0, NULL);
+
+	assert_non_null(o);
+	json_object_set_new(o, "content", json_string("answer from the run store"));
+	free(k->edited);
+	k->edited = json_dumps(o, JSON_COMPACT);
+	snprintf(k->key, sizeof(k->key), "%s", key);
+	json_decref(o);
+	k->n++;
+	return 0;
+}
+
+/* A run's reply goes to its run store and is replayed from there (not
+ * from SQL of the client's own): the record edited through the runstore
+ * API is what a resumed run gets, without a request, and what it cost
+ * is counted again on attaching. */
+static void run_replies_replay_through_the_runstore(void **state)
+{
+	struct fixture fx;
+	struct llm_request r = simple("keep me with the run");
+	struct llm_response resp;
+	struct q_error err = {0};
+	struct runstore *rs = NULL;
+	struct kept_reply k = {0};
+	struct llm_totals t;
+	char home[512];
+	long id = 0;
+
+	(void)state;
+	snprintf(home, sizeof(home), "%s/home-run", tmpdir);
+	assert_int_equal(runstore_open(&rs, home, &err), 0);
+	assert_int_equal(runstore_create(rs, "q", NULL, RUN_RUNNING, "test", &id, &err), 0);
+	setup_client(&fx, "[{\"content\":\"first answer\"}]");
+	llm_client_set_run(&fx.c, rs, id);
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.from_cache, 0);
+	assert_string_equal(resp.content, "first answer");
+	llm_response_release(&resp);
+	llm_client_set_run(&fx.c, NULL, 0);
+	assert_int_equal(runstore_cache_each(rs, id, "llm:", edit_reply, &k, &err), 0);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(runstore_cache_put(rs, id, k.key, k.edited, &err), 0);
+	t = llm_client_totals(&fx.c);
+	assert_int_equal(t.prompt, 100);
+	llm_client_set_run(&fx.c, rs, id);   /* the resume */
+	t = llm_client_totals(&fx.c);
+	assert_int_equal(t.prompt, 200);     /* the kept reply's cost counted with the run */
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
+	assert_int_equal(resp.from_cache, 1);
+	assert_string_equal(resp.content, "answer from the run store");
+	llm_response_release(&resp);
+	assert_int_equal(requests_seen(), 1);
+	llm_client_set_run(&fx.c, NULL, 0);
+	teardown_client(&fx);
+	free(k.edited);
+	runstore_close(rs);
 }
 
 static void batch_keeps_to_the_concurrency_limit(void **state)
@@ -1220,6 +1293,7 @@ int main(void)
 		cmocka_unit_test(drops_a_temperature_the_model_refuses),
 		cmocka_unit_test(schema_check_names_the_problem),
 		cmocka_unit_test(cache_replays_without_a_request),
+		cmocka_unit_test(run_replies_replay_through_the_runstore),
 		cmocka_unit_test(batch_keeps_to_the_concurrency_limit),
 		cmocka_unit_test(tokens_per_minute_limit_paces_requests),
 		cmocka_unit_test(connections_are_reused),

@@ -303,6 +303,57 @@ static void test_caches(void **state)
 	runstore_close(rs);
 }
 
+/* runstore_cache_each's visits, keys and values joined. */
+static int collect(void *ctx, const char *key, const char *value)
+{
+	char *buf = ctx;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 256 - n, "%s=%s;", key, value);
+	return strstr(key, "stop") != NULL;
+}
+
+/* The model client's records: a run's replies listed by prefix, and the
+ * replies shared by every run. A backend without them (PostgreSQL for
+ * now) says so or finds nothing, never crashes. */
+static void test_replies(void **state)
+{
+	struct runstore *rs = open_rs();
+	struct q_error err = {0};
+	long a = new_run(rs, "replies a", RUN_RUNNING, NULL), b = new_run(rs, "replies b", RUN_RUNNING, NULL);
+	char seen[256] = "", *v = NULL;
+	int rc;
+
+	(void)state;
+	assert_int_equal(runstore_cache_put(rs, a, "llm:2", "{\"n\":2}", &err), 0);
+	assert_int_equal(runstore_cache_put(rs, a, "llm:1", "{\"n\":1}", &err), 0);
+	assert_int_equal(runstore_cache_put(rs, a, "plan", "p", &err), 0);
+	assert_int_equal(runstore_cache_put(rs, b, "llm:3", "{\"n\":3}", &err), 0);
+	rc = runstore_cache_each(rs, a, "llm:", collect, seen, &err);
+	if (strcmp(runstore_backend(rs), "sqlite") == 0) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(seen, "llm:1={\"n\":1};llm:2={\"n\":2};");
+		seen[0] = 0;
+		assert_int_equal(runstore_cache_put(rs, a, "llm:1stop", "x", &err), 0);
+		assert_int_equal(runstore_cache_each(rs, a, "llm:", collect, seen, &err), 0);
+		assert_string_equal(seen, "llm:1={\"n\":1};llm:1stop=x;");   /* fn stopped it */
+	} else {
+		assert_int_equal(rc, Q_EUNSUPPORTED);
+	}
+
+	assert_int_equal(runstore_reply_get(rs, "h1", &v, &err), 0);
+	assert_null(v);
+	assert_int_equal(runstore_reply_put(rs, "h1", "m", "{\"content\":\"c\"}", &err), 0);
+	assert_int_equal(runstore_reply_put(rs, "h1", NULL, "{\"content\":\"d\"}", &err), 0);
+	assert_int_equal(runstore_reply_get(rs, "h1", &v, &err), 0);
+	if (strcmp(runstore_backend(rs), "sqlite") == 0)
+		assert_string_equal(v, "{\"content\":\"d\"}");
+	else
+		assert_null(v);   /* kept nowhere */
+	free(v);
+	runstore_close(rs);
+}
+
 static void test_claim_lease_heartbeat(void **state)
 {
 	struct runstore *rs = open_rs();
@@ -641,6 +692,7 @@ int main(void)
 		BOTH(test_create_get_list),
 		BOTH(test_events),
 		BOTH(test_caches),
+		BOTH(test_replies),
 		BOTH(test_claim_lease_heartbeat),
 		BOTH(test_cancel_remove),
 		BOTH(test_foreground_owner),
