@@ -60,7 +60,7 @@ env -u QUARRY_ALLOW_PRIVATE QUARRY_SERVER_TOKEN=mcp-serve-token-0123456789 QUARR
 MCP_SERVE_PID=$!
 LLM_PIDS="$LLM_PIDS $MCP_SERVE_PID"
 i=0
-while ! grep -q 'listening on' "$TMP/mcp-serve.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -qs 'listening on' "$TMP/mcp-serve.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 SURL=$(sed -n 's#.*listening on \(http://[^/]*\)/.*#\1#p' "$TMP/mcp-serve.out" | head -1)
 NAME=mcp-serve-up
 if [ -n "$SURL" ]; then ok; else bad "quarry serve did not start: $(head -3 "$TMP/mcp-serve.err")"; fi
