@@ -62,7 +62,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # `quarry serve` (src/serve) links libevent and the web UI's files
 # (src/serve/ui, compiled in by tools/embed.c); only the binary needs them.
 SERVE_PKGS := libevent libevent_pthreads
-SERVE_SRC := $(wildcard src/serve/*.c)
+SERVE_SRC := $(filter-out src/serve/openai.c,$(wildcard src/serve/*.c))
 SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o
 SERVE_LIBS = $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
 UI_FILES := $(sort $(wildcard src/serve/ui/*))

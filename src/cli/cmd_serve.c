@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../index/store.h"
+#include "../serve/openai_http.h"
 #include "../serve/serve.h"
 #include "../serve/workers.h"
 #include "cli.h"
@@ -247,7 +248,8 @@ int cmd_serve(int argc, char **argv)
 	cfg.token = token;
 	cfg.allowed_hosts = f.hosts;
 	cfg.limits = f.limits;
-	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err)) {
+	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
+	    serve_mount(s, openai_routes, &err) || serve_mount(s, mcp_http_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
 		goto out;
 	}

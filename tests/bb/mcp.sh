@@ -46,3 +46,25 @@ start_llm mcp-auto '[{"auto":"research"}]'
 MCP_AUTO=$LU
 start_llm mcp-stall '[{"fault":"slow_start","delay_ms":20000,"content":"late"}]'
 node_test mcp-stdio mcp_stdio.test.mjs QHOME="$MH" LLM_AUTO="$MCP_AUTO" LLM_STALL="$LU"
+
+# quarry serve (with its worker, the fake model and the sample corpus):
+# the openai npm client on /v1, the MCP SDK over Streamable HTTP on /mcp.
+# No QUARRY_ALLOW_PRIVATE: fetch_url must refuse the loopback fake site, so
+# research reads the corpus (the fake site's pages are refused).
+SVH="$TMP/mcp-serve-home"
+"$Q" index add --home "$SVH" sample/corpus >/dev/null 2>&1
+start_llm mcp-serve '[{"match":"slow model stalls","fault":"slow_start","delay_ms":30000,"content":"late"},{"auto":"research"}]'
+env -u QUARRY_ALLOW_PRIVATE QUARRY_SERVER_TOKEN=mcp-serve-token-0123456789 QUARRY_LLM_BASE_URL="$LU" \
+	QUARRY_LLM_MODEL=m QUARRY_LLM_BACKOFF_MS=10 QUARRY_SEARXNG_URL="$B" \
+	"$Q" serve --home "$SVH" --listen 127.0.0.1:0 >"$TMP/mcp-serve.out" 2>"$TMP/mcp-serve.err" &
+MCP_SERVE_PID=$!
+LLM_PIDS="$LLM_PIDS $MCP_SERVE_PID"
+i=0
+while ! grep -qs 'listening on' "$TMP/mcp-serve.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+SURL=$(sed -n 's#.*listening on \(http://[^/]*\)/.*#\1#p' "$TMP/mcp-serve.out" | head -1)
+NAME=mcp-serve-up
+if [ -n "$SURL" ]; then ok; else bad "quarry serve did not start: $(head -3 "$TMP/mcp-serve.err")"; fi
+node_test openai openai.test.mjs SURL="$SURL" TOKEN=mcp-serve-token-0123456789
+node_test mcp-http mcp_http.test.mjs SURL="$SURL" TOKEN=mcp-serve-token-0123456789
+kill "$MCP_SERVE_PID" 2>/dev/null
+wait "$MCP_SERVE_PID" 2>/dev/null
