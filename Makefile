@@ -71,7 +71,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check fuzz bench bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check fuzz bench bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -147,9 +147,9 @@ install-check: $(BUILD)/quarry
 	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
 	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
 	bash -n doc/completion/quarry.bash && \
-	for c in research ask runs fetch extract index search models doctor mcp; do \
+	for c in research ask runs worker fetch extract index search models doctor mcp; do \
 		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
-	for o in $$(for c in research ask runs fetch extract index search models doctor mcp; do \
+	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp; do \
 		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
 		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
@@ -240,6 +240,17 @@ $(BUILD)/article_bench: bench/article_bench.c bench/bench_util.c bench/bench_uti
 $(BUILD)/index_bench: bench/index_bench.c $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL) -lm
+
+$(BUILD)/pg_bench: bench/pg_bench.c $(BUILD)/libquarry.a
+	@[ "$(V)" = 1 ] || echo "  LINK    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libquarry.a $(LDLIBS_ALL)
+
+# The run store's claim and event figures, SQLite against a private
+# PostgreSQL cluster (docs/BENCHMARKS.md); sh bench/pg_bench.sh adds 40
+# runs carried by workers.
+bench-pg: $(BUILD)/pg_bench
+	@rm -rf $(BENCH_DIR)/pg && mkdir -p $(BENCH_DIR)/pg && \
+	PG_FSYNC=on sh tests/pg/cluster.sh with sh -c '$(BUILD)/pg_bench $(BENCH_DIR)/pg "$$QUARRY_TEST_DATABASE_URL"'
 
 # Corpus benchmark: PASSAGES for the search part (1,000,000 by default;
 # needs about 3 GB of disk in BENCH_DIR).

@@ -137,5 +137,22 @@ int cmd_db(int argc, char **argv);
 /* The run store's database URL: flag, else QUARRY_DATABASE_URL, else
  * database_url in file (may be NULL); NULL for the local SQLite store. */
 const char *cli_database_url(const char *flag, const struct config *file);
+int cmd_worker(int argc, char **argv);
+
+struct q_error;
+/* Start a detached `quarry worker` for home (log: home/worker.log) unless
+ * a live one is registered there; *started says whether one was. */
+int cli_worker_ensure(const char *home, const char *config_path, int *started, struct q_error *err);
+struct runstore;
+/* Open the run store database_url names (cli_database_url(NULL, file)):
+ * 0 with *out NULL when none is set (the caller uses its home's SQLite
+ * store), 0 with *out open (the caller closes it), or 1 with the error
+ * printed as "quarry CMD: ...". */
+int cli_open_shared_runs(const char *cmd, const struct config *file, struct runstore **out);
+/* At start: the shared database (QUARRY_DATABASE_URL, else database_url
+ * in the config file of QUARRY_CONFIG or the default place) for every
+ * run store of the process (runstore_set_database). 0, or 1 with the
+ * error printed. */
+int cli_setup_database(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "../research/runstore.h"
 #include "term.h"
 #include "cli.h"
 #include "cli_llm.h"
@@ -110,6 +111,7 @@ void cli_model_close(struct cli_model *m)
 {
 	if (m->have_client)
 		llm_client_release(&m->client);
+	runstore_close(m->runs);
 	if (m->have_store)
 		store_close(&m->store);
 	if (m->have_cfg)

@@ -45,6 +45,7 @@ struct cli_model {
 	struct llm_client client;
 	struct store store;
 	int have_file, have_cfg, have_client, have_store;
+	struct runstore *runs;   /* the shared run store (cli_open_shared_runs) or NULL */
 };
 
 void cli_model_init(struct cli_model *m);

@@ -34,6 +34,55 @@ const char *cli_database_url(const char *flag, const struct config *file)
 	return config_setting(file, "QUARRY_DATABASE_URL", "database_url");
 }
 
+/* 0 when url reads as PostgreSQL's, else 1 with the error printed. */
+static int check_url(const char *cmd, const char *url)
+{
+	char shown[PGCONN_URL_MAX];
+
+	if (pgconn_is_url(url))
+		return 0;
+	pgconn_redact(url, shown, sizeof shown);
+	cli_error("quarry %s: '%s' is not a PostgreSQL URL; write it as "
+		  "postgresql://USER:PASSWORD@HOST:PORT/DATABASE\n", cmd, shown);
+	return 1;
+}
+
+int cli_open_shared_runs(const char *cmd, const struct config *file, struct runstore **out)
+{
+	struct q_error err = {0};
+	const char *url = cli_database_url(NULL, file);
+
+	*out = NULL;
+	if (!url)
+		return 0;
+	if (check_url(cmd, url))
+		return 1;
+	if (runstore_open_db(out, NULL, url, &err)) {
+		cli_error("quarry %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_setup_database(void)
+{
+	struct config file = {0};
+	struct q_error err = {0};
+	const char *url;
+	int rc = 0;
+
+	/* A config file that does not parse is the command's to report. */
+	if (config_load(&file, NULL, &err))
+		memset(&file, 0, sizeof(file));
+	url = cli_database_url(NULL, &file);
+	if (url && runstore_set_database(url, &err)) {
+		cli_error("quarry: %s\n", err.msg);
+		rc = 1;
+	}
+	config_release(&file);
+	return rc;
+}
+
 static void print_status(const struct pgconn *c, const struct runstore_pg_status *st, int json)
 {
 	int current = st->schema_version == RUNSTORE_PG_SCHEMA_VERSION;
@@ -117,14 +166,8 @@ int cmd_db(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (!pgconn_is_url(url)) {
-		char shown[PGCONN_URL_MAX];
-		pgconn_redact(url, shown, sizeof shown);
-		cli_error("quarry db: '%s' is not a PostgreSQL URL; write it as "
-			  "postgresql://USER:PASSWORD@HOST:PORT/DATABASE\n",
-			  shown);
+	if (check_url("db", url))
 		goto out;
-	}
 	struct pgconn_opts po = {.application_name = "quarry db", .retry_ms = 3000};
 	if (pgconn_open(&c, url, &po, &err)) {
 		cli_error("quarry db: %s\n", err.msg);

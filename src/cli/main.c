@@ -37,9 +37,15 @@ const struct command cli_commands[] = {
 	 "  --sources LIST         web, corpus, or provider names: searxng, brave,\n"
 	 "                         tavily, serper (default web,corpus)\n"
 	 "  --lang CODE            report language (default: the question's)\n"
+	 "  --length LEN           short, standard (default) or long: about 600,\n"
+	 "                         1,500 or 4,000 words\n"
+	 "  --plan-only            print the brief and plan, store the run and stop\n"
+	 "                         ('quarry runs resume ID' goes on)\n"
 	 "  -f, --format FMT       md (default), html (self-contained) or json\n"
 	 "  -o, --output FILE      write the report to FILE\n"
 	 "  --events FILE          append every event as a JSON line\n"
+	 "  --detach               queue the run, print its id and return; a worker\n"
+	 "                         carries it (one is started if none runs)\n"
 	 "  --no-llm               extractive brief, no model\n"
 	 "  --allow-private        read result URLs on private addresses (also\n"
 	 "                         QUARRY_ALLOW_PRIVATE=1)\n"
@@ -59,11 +65,14 @@ const struct command cli_commands[] = {
 	 "  quarry research --sources corpus --no-llm -o brief.md 'open models'\n"
 	 "  quarry research --budget-usd 0.20 -f html -o report.html \\\n"
 	 "      'tariffs and 10-year yields in 2018'\n"},
-	{"runs", cmd_runs, "list, show, export, resume and remove research runs",
+	{"runs", cmd_runs, "list, watch, wait for, cancel, show, export, resume and remove runs",
 	 "usage: quarry runs ls [--json]\n"
+	 "       quarry runs watch ID [-f md|html|json] [-o FILE]\n"
+	 "       quarry runs wait ID\n"
+	 "       quarry runs cancel ID\n"
 	 "       quarry runs show ID\n"
 	 "       quarry runs export ID [-f md|html|json] [-o FILE]\n"
-	 "       quarry runs resume ID\n"
+	 "       quarry runs resume ID [--plan FILE]\n"
 	 "       quarry runs rm ID\n"
 	 "\n"
 	 "Every research run is stored with its question, options, events, sources,\n"
@@ -71,18 +80,26 @@ const struct command cli_commands[] = {
 	 "searches, pages and model replies it already has are replayed, not paid\n"
 	 "for again, and the report goes where the run's -o and -f said unless given\n"
 	 "again. A run whose process is gone shows as interrupted. 'rm' deletes a run\n"
-	 "and everything kept with it (not a running one).\n"
+	 "and everything kept with it (not a queued or running one).\n"
+	 "'watch' shows a run's progress (from its stored events, then live ones)\n"
+	 "and ends with its report; 'wait' blocks until it ends. Both exit as the\n"
+	 "run would have in the foreground: 0 done or stopped by a budget, 1 failed,\n"
+	 "130 cancelled or interrupted. 'cancel' stops a queued or running run\n"
+	 "within 2 s; a running one keeps the best report it can make.\n"
 	 "\n"
 	 "options:\n"
 	 "  --json                 ls: one JSON object per run per line: id,\n"
-	 "                         status, started, updated, question\n"
+	 "                         status, started, updated, worker, question\n"
 	 "  -f, --format FMT       md (default), html or json (show, export, resume)\n"
 	 "  -o, --output FILE      write the report to FILE\n"
+	 "  --plan FILE            resume: research this edited plan (the JSON of\n"
+	 "                         'quarry research --plan-only -f json')\n"
 	 "  --home DIR             the quarry database's folder\n"
 	 "  (resume also takes the model options of 'quarry research')\n"
 	 "\n"
 	 "examples:\n"
 	 "  quarry runs ls\n"
+	 "  quarry runs watch 3\n"
 	 "  quarry runs export 3 -f html -o report.html\n"
 	 "  quarry runs resume 3\n"},
 	{"ask", cmd_ask, "a quick cited answer (or ask the model directly)",
@@ -103,6 +120,8 @@ const struct command cli_commands[] = {
 	 "\n"
 	 "options:\n"
 	 "  --no-search            ask the model directly, no sources\n"
+	 "  --run ID               a follow-up on research run ID: answer from its\n"
+	 "                         sources and findings, search only for what they lack\n"
 	 "  --hide-reasoning       never show reasoning\n"
 	 "  --show-reasoning       show reasoning on stderr even when piped\n"
 	 "  -v, --verbose          tokens, cost, time and attempts on stderr\n"
@@ -362,6 +381,30 @@ const struct command cli_commands[] = {
 	 "examples:\n"
 	 "  QUARRY_DATABASE_URL=postgresql://quarry:secret@db.internal/quarry quarry db migrate\n"
 	 "  quarry db status --json\n"},
+	{"worker", cmd_worker, "carry queued research runs (research --detach)",
+	 "usage: quarry worker [-j N] [--idle-exit SECONDS] [--home DIR] [model options]\n"
+	 "\n"
+	 "Claim queued runs of the home and carry them, N at a time, saying on\n"
+	 "stderr what it does. A worker renews each run's lease every 5 s; a run\n"
+	 "whose worker died is taken over by another after its 30 s lease lapses\n"
+	 "and resumed without paying twice for a model reply it already had. Any\n"
+	 "number of workers may serve one home; no run is carried twice. SIGTERM or\n"
+	 "Ctrl-C interrupts the runs in flight and gives them back to the queue at\n"
+	 "once. The model: a run's own (research --detach --model ...), else these\n"
+	 "options, QUARRY_LLM_* or the config file; keys are never stored with runs.\n"
+	 "\n"
+	 "options:\n"
+	 "  -j, --jobs N           runs at once (default 1, at most 64)\n"
+	 "  --idle-exit SECONDS    exit once the queue has been empty this long\n"
+	 "  --lease SECONDS        how long its runs stay held without a heartbeat,\n"
+	 "                         so how soon another worker takes over the runs\n"
+	 "                         of a worker that died (default 30, 3 to 3600)\n"
+	 "  --home DIR             the quarry database's folder\n"
+	 CLI_MODEL_HELP
+	 "\n"
+	 "examples:\n"
+	 "  quarry worker -j 4\n"
+	 "  quarry research --detach 'Why did the US end GPS Selective Availability?'\n"},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
 	{NULL, NULL, NULL, NULL}
@@ -532,5 +575,8 @@ int main(int argc, char **argv)
 		fputs(c->help, stdout);
 		return 0;
 	}
+	/* Once, before any thread: where every run store of the process is. */
+	if (cli_setup_database())
+		return 1;
 	return c->run(argc - 1, argv + 1);
 }

@@ -210,6 +210,7 @@ void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct sto
 
 	memset(&kept, 0, sizeof(kept));
 	pthread_mutex_lock(&c->mu);
+	memset(&a->keeper, 0, sizeof(a->keeper));
 	a->run_store = run_id > 0 ? s : NULL;
 	a->run_id = run_id > 0 ? run_id : 0;
 	if (a->run_store)
@@ -222,6 +223,18 @@ void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct sto
 	a->totals.reasoning = add_sat(a->totals.reasoning, kept.reasoning);
 	a->totals.cost_usd += kept.cost_usd;
 	pthread_mutex_unlock(&a->mu);
+}
+
+void llm_account_set_run_keeper(struct llm_account *a, struct llm_client *c,
+				const struct llm_reply_keeper *k, long run_id)
+{
+	pthread_mutex_lock(&c->mu);
+	a->run_store = NULL;
+	memset(&a->keeper, 0, sizeof(a->keeper));
+	if (k && k->load && k->save && run_id > 0)
+		a->keeper = *k;
+	a->run_id = a->keeper.load ? run_id : 0;
+	pthread_mutex_unlock(&c->mu);
 }
 
 void llm_client_set_run(struct llm_client *c, struct store *s, long run_id)
@@ -765,7 +778,10 @@ static int cache_get(struct llm_client *c, struct llm_account *a, const char *ke
 	int found;
 
 	pthread_mutex_lock(&c->mu);
-	text = reply_load(a->run_store, a->run_id, key);
+	if (a->keeper.load)
+		text = a->keeper.load(a->keeper.ctx, a->run_id, key);
+	else
+		text = reply_load(a->run_store, a->run_id, key);
 	if (!text && use_shared)
 		text = reply_load(c->cache, 0, key);
 	pthread_mutex_unlock(&c->mu);
@@ -802,6 +818,8 @@ static void cache_put(struct llm_client *c, struct llm_account *a, const char *k
 	if (!text)
 		return;
 	pthread_mutex_lock(&c->mu);
+	if (a->keeper.save && a->run_id > 0)
+		a->keeper.save(a->keeper.ctx, a->run_id, key, text);
 	if (a->run_store && a->run_id > 0 &&
 	    sqlite3_prepare_v2(a->run_store->db, "INSERT OR REPLACE INTO run_cache(run_id, key, value) "
 			       "VALUES (?1, 'llm:' || ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {

@@ -156,6 +156,16 @@ struct llm_client;
  * theirs, and fails with Q_EBUDGET when none is left to wait for. Calls
  * of other accounts never wait for, or count against, this one.
  */
+/* A run record the account's replies go to when it is not a store of
+ * ours (the run store on PostgreSQL): load returns the reply kept under
+ * key ("llm:" + the request hash) as a copy the caller q_frees, or NULL;
+ * save keeps one. Called under the client's lock, one call at a time. */
+struct llm_reply_keeper {
+	char *(*load)(void *ctx, long run_id, const char *key);
+	void (*save)(void *ctx, long run_id, const char *key, const char *value);
+	void *ctx;
+};
+
 struct llm_account {
 	pthread_mutex_t mu;        /* guards every field below but the cancel flags */
 	pthread_cond_t cv;         /* a reservation was released */
@@ -170,6 +180,7 @@ struct llm_account {
 	 * the lock of the client given there, which guards its stores. */
 	struct store *run_store;
 	long run_id;
+	struct llm_reply_keeper keeper;   /* instead of run_store when load is set */
 	/* Read and written with atomic builtins, without mu. */
 	volatile int cancelled;    /* llm_account_cancel */
 	volatile int *cancel_flag; /* borrowed, may be NULL: non-zero cancels too */
@@ -190,6 +201,10 @@ void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long
  * guards s from then on, so s may also be c's reply cache. Call it
  * while no request of the account is in flight. */
 void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct store *s, long run_id);
+/* The same with the replies kept through k (copied; NULL detaches): what
+ * earlier replies cost is not added to the totals. */
+void llm_account_set_run_keeper(struct llm_account *a, struct llm_client *c,
+				const struct llm_reply_keeper *k, long run_id);
 /* Make every request of the account, in flight or waiting, fail with
  * Q_ETIMEOUT "cancelled" soon: a waiting one within 200 ms, a transfer
  * in flight at libcurl's next progress call (about a second when the

@@ -539,6 +539,11 @@ int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload
 	}
 }
 
+int pgconn_socket(const struct pgconn *c)
+{
+	return c->conn ? PQsocket(c->conn) : -1;
+}
+
 long pgconn_long(const PGresult *res, int r, int col)
 {
 	if (PQgetisnull(res, r, col))

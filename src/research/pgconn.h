@@ -110,6 +110,9 @@ int pgconn_listen(struct pgconn *c, const char *channel, struct q_error *err);
 int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload_size,
 		struct q_error *err);
 
+/* The connection's socket (for an event loop), -1 while disconnected. */
+int pgconn_socket(const struct pgconn *c);
+
 /* The value of row r, column col of res as a long (0 for NULL). */
 long pgconn_long(const PGresult *res, int r, int col);
 

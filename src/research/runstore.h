@@ -67,8 +67,22 @@ int runstore_open(struct runstore **out, const char *home, struct q_error *err);
  * password. */
 int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
 		     struct q_error *err);
+/* The process's shared database: from now on runstore_open and
+ * runstore_wrap give the run records on it (a PostgreSQL URL, copied)
+ * instead of a home's or a store's, so every front end, the worker and
+ * the loop use it without each being told; NULL or "" goes back to the
+ * homes' SQLite stores. The CLI calls it once at start, before any
+ * thread, with what it resolved (QUARRY_DATABASE_URL, database_url):
+ * the core reads no environment. runstore_open_db is not affected. Not
+ * thread-safe. */
+int runstore_set_database(const char *database_url, struct q_error *err);
+/* The URL runstore_set_database set, or NULL. */
+const char *runstore_database(void);
 /* "sqlite" or "postgresql". */
 const char *runstore_backend(const struct runstore *rs);
+/* Another connection to the database rs is on (for another thread).
+ * Q_EUNSUPPORTED on SQLite (open that one by its home). */
+int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *err);
 /* The run records on an open store connection (borrowed: closing the
  * runstore leaves it open). */
 int runstore_wrap(struct runstore **out, struct store *s, struct q_error *err);
@@ -170,6 +184,47 @@ int runstore_wait_events(struct runstore *rs, long id, long after_seq, long time
  * to find out), 0 when the time ran out. A lapsed lease is not
  * announced: claim every few seconds anyway. */
 int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err);
+/* Writes of a run's status and report through rs (runstore_set_status,
+ * runstore_save_report) from now on apply only while worker holds the
+ * run (the run's worker field names it); otherwise they change nothing
+ * and return Q_ECONFLICT. A worker whose lease lapsed and whose run
+ * another worker took so cannot overwrite the new holder's record. NULL
+ * or "" lifts it. Q_EINVAL for a name of RUNSTORE_WORKER_MAX bytes or
+ * more. */
+int runstore_hold(struct runstore *rs, const char *worker, struct q_error *err);
+
+/* A worker process as it registers itself (the workers table). */
+struct runstore_worker {
+	char name[RUNSTORE_WORKER_MAX];   /* "host:pid"; its runs' holders are "host:pid/N" */
+	char host[256];
+	long pid;
+	long long started_ms, seen_ms;    /* wall clock */
+	int slots;                        /* runs it carries at once */
+};
+/* Register worker w, or renew its registration (seen_ms set to now;
+ * started_ms kept from the first). */
+int runstore_worker_beat(struct runstore *rs, const struct runstore_worker *w, struct q_error *err);
+/* The worker is gone (it stops): its registration removed. */
+int runstore_worker_gone(struct runstore *rs, const char *name, struct q_error *err);
+/* The workers seen within max_age_ms, oldest first, at most
+ * RUNSTORE_LIST_MAX; those on this host whose process is gone are left
+ * out. A new array in *out (q_free it). */
+int runstore_workers(struct runstore *rs, long max_age_ms, struct runstore_worker **out, size_t *n,
+		     struct q_error *err);
+
+/* For an event loop, which cannot block in runstore_wait_events: a
+ * descriptor that turns readable when events may have been announced
+ * (PostgreSQL: the LISTEN connection's socket; it changes after a
+ * reconnect, so ask again after each runstore_watch_take), or -1 when
+ * the backend announces nothing (SQLite: poll). Use rs for nothing else
+ * while watching with it. */
+int runstore_watch_fd(struct runstore *rs, struct q_error *err);
+/* Take the announcements that arrived, without blocking: fn(ctx, run,
+ * seq) for each (seq 0: the run's status changed), and fn(ctx, 0, 0)
+ * when the connection was lost and made again (anything may have been
+ * missed: look at every run watched). 0, or an error. */
+int runstore_watch_take(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			struct q_error *err);
 
 /* The run's cache key under which its owner is kept. */
 #define RUNSTORE_OWNER_KEY "owner"

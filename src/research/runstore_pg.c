@@ -788,6 +788,33 @@ static int pg_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *er
 	return pgconn_wait(p->c, timeout_ms, NULL, 0, err);
 }
 
+static int pg_watch_fd(struct runstore *rs, struct q_error *err)
+{
+	struct pgrs *p = rs->backend;
+	int rc = listen_once(p, &p->listen_events, RUNSTORE_PG_CHANNEL_EVENTS, err);
+	return rc != 0 ? rc : pgconn_socket(p->c);
+}
+
+static int pg_watch_take(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
+			 struct q_error *err)
+{
+	struct pgrs *p = rs->backend;
+	char payload[PGCONN_PAYLOAD_MAX];
+	int rc;
+	while ((rc = pgconn_wait(p->c, 0, payload, sizeof payload, err)) == 1) {
+		char *end = NULL;
+		long run = strtol(payload, &end, 10);
+		long seq = end && *end == ' ' ? strtol(end + 1, NULL, 10) : 0;
+		fn(ctx, payload[0] ? run : 0, payload[0] ? seq : 0);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reopen(struct runstore **out, struct runstore *rs, struct q_error *err)
+{
+	return runstore_pg_open(out, conn_of(rs)->url, err);
+}
+
 static const struct runstore_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -811,6 +838,9 @@ static const struct runstore_ops pg_ops = {
 	.remove = pg_remove,
 	.wait_events = pg_wait_events,
 	.wait_jobs = pg_wait_jobs,
+	.watch_fd = pg_watch_fd,
+	.watch_take = pg_watch_take,
+	.reopen = pg_reopen,
 };
 
 int runstore_pg_open(struct runstore **out, const char *url, struct q_error *err)

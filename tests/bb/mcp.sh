@@ -2,7 +2,7 @@
 # official MCP SDK client against it (tests/js/mcp_*.test.mjs; each of
 # their "ok"/"not ok" lines counts as a case here).
 MH="$TMP/mcp-home"
-MQ="$Q mcp --home $MH"
+MQ="env -u QUARRY_ALLOW_PRIVATE $Q mcp --home $MH"
 
 # node_test NAME FILE [VAR=VALUE...]: run a tests/js file, count its checks.
 node_test() {
@@ -13,7 +13,7 @@ node_test() {
 		bad "tests/js/node_modules is missing: run 'npm ci --prefix tests/js' (make test does)"
 		return
 	fi
-	env QUARRY="$Q" B="$B" "$@" timeout 300 node "tests/js/$f" >"$TMP/out" 2>"$TMP/err"
+	env -u QUARRY_ALLOW_PRIVATE QUARRY="$Q" B="$B" "$@" timeout 300 node "tests/js/$f" >"$TMP/out" 2>"$TMP/err"
 	RC=$?
 	grep -q '^ok ' "$TMP/out" || bad "$f made no check (exit $RC)"
 	while IFS= read -r line; do

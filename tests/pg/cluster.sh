@@ -13,6 +13,7 @@
 #                                           with QUARRY_TEST_DATABASE_URL
 #                                           set, stop it (also on failure);
 #                                           CMD's status
+#   PG_FSYNC=on: a durable cluster (default off: tests need no durability)
 #   sh tests/pg/cluster.sh auto CMD...      `with` when the binaries exist,
 #                                           else say so and run CMD alone
 #
@@ -66,7 +67,7 @@ free_port() {
 
 start_on() {  # DIR PORT
 	as_owner "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/log" -w -t 30 \
-		-o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+		-o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
 		start >/dev/null 2>&1
 }
 
