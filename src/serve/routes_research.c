@@ -363,6 +363,7 @@ static void research_post(struct serve_req *r)
 				  s->limits.queue_max);
 		goto out;
 	}
+	o.allow_private = s->allow_private;
 	opts = research_opts_to_json(&o);
 	if (!opts || runstore_create(serve_runstore(s), o.question, opts, RUN_QUEUED, "", &id,
 				     &err)) {
