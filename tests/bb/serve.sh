@@ -194,7 +194,8 @@ hreq report-md -H "$SA" "$SU/v1/research/1?format=md"; rc_is 200; out_has "## So
 hreq report-html -H "$SA" "$SU/v1/research/1?format=html"; rc_is 200; out_has "<!DOCTYPE html>"
 if grep -qi "^Content-Security-Policy: default-src 'none'" "$TMP/err"; then ok; else bad "report HTML without CSP"; fi
 hreq report-json -H "$SA" "$SU/v1/research/1?format=json"; rc_is 200; out_has '"verification"'
-hreq status-done -H "$SA" "$SU/v1/research/1"; rc_is 200; out_has '"status":"done"'; out_has '"figures"'
+hreq status-done -H "$SA" "$SU/v1/research/1"; rc_is 200; out_has '"status":"done"'; out_lacks '"figures"'
+hreq status-figures -H "$SA" "$SU/v1/research/1?figures=1"; rc_is 200; out_has '"figures"'; out_has '"verification"'
 hreq running-delete -H "$SA" -X DELETE "$SU/v1/research/1"; rc_is 200
 stop_serve
 

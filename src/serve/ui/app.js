@@ -142,7 +142,7 @@ function viewRun(id) {
 		if (o.time_limit_ms) parts.push(`${Math.round(o.time_limit_ms / 1000)} s`);
 		budget.textContent = parts.length ? `Budget: ${parts.join(', ')}` : 'No budget set';
 		started = r.created * 1000;
-		if (STATUS_FINAL.includes(r.status) && r.figures) showReport(id, report, spend);
+		if (STATUS_FINAL.includes(r.status) && r.status !== 'cancelled') showReport(id, report, spend);
 	}).catch(fail);
 	ticker = setInterval(() => {
 		if (!STATUS_FINAL.includes(runStatus)) elapsed.textContent = `Elapsed: ${Math.round((Date.now() - started) / 1000)} s`;
