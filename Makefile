@@ -147,9 +147,9 @@ install-check: $(BUILD)/quarry
 	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
 	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
 	bash -n doc/completion/quarry.bash && \
-	for c in research ask runs worker fetch extract index search models doctor mcp; do \
+	for c in research ask runs worker fetch extract index search models doctor mcp serve; do \
 		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
-	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp; do \
+	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp serve; do \
 		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
 		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
