@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	const char *id;
 	json_t *page;
 	struct tally all = {0, 0, 0, 0}, half[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-	double total_bytes = 0, total_s = 0;
+	double total_bytes = 0, total_s = 0, total_cpu_s = 0;
 	int pages = 0, errors = 0;
 	struct rusage ru;
 
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		const char *file = json_string_value(json_object_get(page, "file"));
 		char *text;
 		long with_n = 0, without_n = 0, tp, fp;
-		double t0;
+		double t0, c0;
 		struct tally *h;
 
 		if (!file || (only && strcmp(only, id)))
@@ -140,11 +140,13 @@ int main(int argc, char **argv)
 		memset(&err, 0, sizeof(err));
 		opt.content_type = "text/html";
 		t0 = bench_now_s();
+		c0 = bench_cpu_s();
 		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
 			errors++;
 			memset(&doc, 0, sizeof(doc));
 		}
 		total_s += bench_now_s() - t0;
+		total_cpu_s += bench_cpu_s() - c0;
 		total_bytes += (double)html.len;
 		text = norm_ws(doc.text ? doc.text : "");
 		tp = found(text ? text : "", json_object_get(page, "with"), &with_n);
@@ -181,6 +183,8 @@ int main(int argc, char **argv)
 	print_tally("odd", &half[1]);
 	printf("html %.1f MB in %.2f s: %.1f MB/s (one thread, charset+parse+extract)\n",
 	       total_bytes / 1e6, total_s, total_s > 0 ? total_bytes / 1e6 / total_s : 0);
+	printf("cpu %.2f s: %.1f MB/s of CPU time (steadier on a shared machine)\n", total_cpu_s,
+	       total_cpu_s > 0 ? total_bytes / 1e6 / total_cpu_s : 0);
 	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
 	json_decref(eval);
 	return 0;

@@ -26,4 +26,8 @@ int bench_gunzip(const char *path, struct qbuf *out);
 /* Seconds on the monotonic clock. */
 double bench_now_s(void);
 
+/* CPU seconds this process has used: steadier than the wall clock on a
+ * shared machine, where other jobs take turns on the cores. */
+double bench_cpu_s(void);
+
 #endif

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 	struct dirent *e;
 	char **names = NULL;
 	size_t n_names = 0, i;
-	double total_bytes = 0, total_s = 0, f1_sum = 0, p_sum = 0, r_sum = 0;
+	double total_bytes = 0, total_s = 0, total_cpu_s = 0, f1_sum = 0, p_sum = 0, r_sum = 0;
 	long with_total = 0, with_found = 0, without_total = 0, without_kept = 0;
 	int pages = 0, errors = 0, a;
 	struct rusage ru;
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 		struct q_doc doc;
 		struct q_error err;
 		struct doc_options opt;
-		double t0, f1, p, r;
+		double t0, c0, f1, p, r;
 		size_t k;
 
 		snprintf(id, sizeof(id), "%.*s", (int)strcspn(names[i], "."), names[i]);
@@ -256,11 +256,13 @@ int main(int argc, char **argv)
 		opt.content_type = "text/html";
 		opt.base_url = json_string_value(json_object_get(gt, "url"));
 		t0 = bench_now_s();
+		c0 = bench_cpu_s();
 		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
 			errors++;
 			memset(&doc, 0, sizeof(doc));
 		}
 		total_s += bench_now_s() - t0;
+		total_cpu_s += bench_cpu_s() - c0;
 		total_bytes += (double)html.len;
 		score(doc.text ? doc.text : "", ref, &f1, &p, &r);
 		if (dump) {
@@ -314,7 +316,9 @@ int main(int argc, char **argv)
 	printf("without snippets kept %.3f (%ld/%ld)\n",
 	       without_total ? (double)without_kept / without_total : 0, without_kept, without_total);
 	printf("html %.1f MB in %.2f s: %.1f MB/s (one thread, charset+parse+extract)\n",
-	       total_bytes / 1e6, total_s, total_bytes / 1e6 / total_s);
+	       total_bytes / 1e6, total_s, total_s > 0 ? total_bytes / 1e6 / total_s : 0);
+	printf("cpu %.2f s: %.1f MB/s of CPU time (steadier on a shared machine)\n", total_cpu_s,
+	       total_cpu_s > 0 ? total_bytes / 1e6 / total_cpu_s : 0);
 	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
 	for (i = 0; i < n_names; i++)
 		free(names[i]);

@@ -1,6 +1,7 @@
 /* libFuzzer target: model-written reports (citation markers of every
  * shape, sentence flags, Markdown neutralising and rendering), quote
- * checks and passage ranking (abbreviations included). The input is split
+ * checks (table blocks row by row), the language guess and passage
+ * ranking (abbreviations included). The input is split
  * at the first NUL: report/quote/query | source. */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qbuf_init(&n, 1 << 20);
 	text_normalize(b, strlen(b), &n);
 	text_quote_found(qbuf_cstr(&n), a);
+	{   /* a block of table rows, checked row by row */
+		struct qbuf kept;
+		int dropped;
+		qbuf_init(&kept, 1 << 20);
+		text_quote_rows(qbuf_cstr(&n), a, &kept, &dropped);
+		qbuf_release(&kept);
+	}
+	text_guess_lang(a);
 	qbuf_release(&n);
 	{
 		const char *texts[2] = {b, a};

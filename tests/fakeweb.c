@@ -489,8 +489,10 @@ static void search_api_as(int fd, const char *query, const char *shape)
 /* /rq/search?q=...: the research-quality fixture site (bench/research_quality):
  * every page listed in PAGEDIR/rq-index.txt ("FILE<TAB>TITLE" lines, up to
  * 40), served under /pages/, in an order that turns with the query so that
- * different queries rank the pages differently, as a real engine would. */
-static void rq_search(int fd, const char *query)
+ * different queries rank the pages differently, as a real engine would.
+ * /rqmix/search: in the index's order, the 6th and 7th on host "localhost"
+ * (a second site, for the cap of sources per site). */
+static void rq_search(int fd, const char *query, int mixed)
 {
 	char path[4096], line[1024], file[512], title[512], *body = malloc(65536);
 	char files[40][512], titles[40][512];
@@ -511,12 +513,15 @@ static void rq_search(int fd, const char *query)
 		}
 	fclose(f);
 	start = n ? (int)(hash_str(query) % (unsigned long)n) : 0;
+	if (mixed)
+		start = 0;   /* the index's order, the 6th and 7th pages on another host */
 	k += snprintf(body + k, 65536 - (size_t)k, "{\"query\":\"x\",\"results\":[");
 	for (i = 0; i < n; i++) {
 		int j = (start + i) % n;
-		k += snprintf(body + k, 65536 - (size_t)k, "%s{\"url\":\"http://127.0.0.1:%u/pages/%s\","
-			      "\"title\":\"%s\",\"content\":\"%s\"}", i ? "," : "", port, files[j],
-			      titles[j], titles[j]);
+		k += snprintf(body + k, 65536 - (size_t)k, "%s{\"url\":\"http://%s:%u/pages/%s\","
+			      "\"title\":\"%s\",\"content\":\"%s\"}", i ? "," : "",
+			      mixed && (i == 5 || i == 6) ? "localhost" : "127.0.0.1", port, files[j], titles[j],
+			      titles[j]);
 	}
 	k += snprintf(body + k, 65536 - (size_t)k, "]}");
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
@@ -669,7 +674,9 @@ static void route(int fd, const char *path)
 	} else if (!strncmp(path, "/search?", 8)) {
 		search_api(fd, path + 8);
 	} else if (!strncmp(path, "/rq/search?", 11)) {
-		rq_search(fd, path + 11);
+		rq_search(fd, path + 11, 0);
+	} else if (!strncmp(path, "/rqmix/search?", 14)) {
+		rq_search(fd, path + 14, 1);
 	} else if (!strncmp(path, "/nojson/search?", 15)) {
 		/* a SearXNG whose settings.yml leaves the json format off */
 		respond(fd, 403, "text/html", NULL, "403 Forbidden", 13);

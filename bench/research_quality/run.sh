@@ -86,7 +86,7 @@ grep -v '^#' "$HERE/questions.txt" | while IFS='|' read -r id q; do
 			echo "Rubric item ($kind): $item"
 			echo "Question: $q"
 			echo "Report:"
-			sed '/^## Sources/,$d' "$TMP/$id.md" | head -c 60000
+			sed '/^## Sources/,$d' "$TMP/$id.md" | head -c 40000
 		} >"$TMP/judge.txt"
 		verdict=$("$BUILD/quarry" ask --home "$TMP/home-judge" --no-search "$(cat "$TMP/judge.txt")" 2>/dev/null || true)
 		case "$verdict" in [Yy]es*|*[!a-z][Yy]es*) ok=$((ok + 1)) ;; esac

@@ -475,6 +475,36 @@ static int write_outline(struct run *r, const int *ids, int n_ids, struct sectio
 	return n;
 }
 
+/* A section cut at its length limit, continued (as write_call does for
+ * one write) from its last whole sentence: the joined text. */
+static char *continue_section(struct run *r, const struct llm_message *m, const char *cut)
+{
+	struct llm_message more[4];
+	struct qbuf b;
+	char *rest;
+
+	qbuf_init(&b, 4 * 1024 * 1024);
+	qbuf_adds(&b, cut);
+	cut_to_sentence(&b, 0);
+	more[0] = m[0];
+	more[1] = m[1];
+	more[2].role = "assistant";
+	more[2].content = qbuf_cstr(&b);
+	more[2].tool_call_id = NULL;
+	more[3].role = "user";
+	more[3].content = PROMPT_CONTINUE;
+	more[3].tool_call_id = NULL;
+	run_emit(r, "write_continued", json_pack("{s:i}", "part", 2));
+	rest = write_call(r, more, 4, write_max_tokens(r));
+	if (rest) {
+		if (b.len > 0 && rest[0] != '\n' && b.data[b.len - 1] != '\n')
+			qbuf_addc(&b, ' ');
+		qbuf_adds(&b, rest);
+	}
+	q_free(rest);
+	return qbuf_detach(&b, NULL);
+}
+
 /* The sections' bodies, one call each, in one batch. */
 static void write_sections(struct run *r, const int *ids, struct section *sec, int n)
 {
@@ -517,6 +547,8 @@ static void write_sections(struct run *r, const int *ids, struct section *sec, i
 	for (i = 0; i < n; i++) {
 		if (rcs[i])
 			run_model_failed(r, "write", rcs[i], errs[i].msg);
+		else if (strcmp(resps[i].finish_reason, "length") == 0 && resps[i].content[0])
+			sec[i].text = continue_section(r, &msgs[2 * i], resps[i].content);
 		else if (resps[i].content[0])
 			sec[i].text = q_strdup(resps[i].content);
 		llm_response_release(&resps[i]);
@@ -1017,26 +1049,101 @@ static long run_peak_rss_kb(struct run *r)
 	return r->mem_rss_peak_kb;
 }
 
-/* The honesty sections' headings in the report's language. */
-static void honesty_headings(const char *lang, const char **limits, const char **next)
+/* The honesty sections' words in the report's language (English for the
+ * languages not listed). */
+struct honesty_words {
+	const char *lang, *limits, *next;
+	const char *stopped;      /* %s the reason, %d sources read */
+	const char *failed;       /* %d failed, %d chosen */
+	const char *dropped;      /* %d quotes */
+	const char *unanswered;   /* before a sub-question */
+	const char *still_open;   /* before a gap */
+	const char *rests_on;     /* %d sources read */
+};
+
+static const struct honesty_words honesty[] = {
+	{"en", "Limitations and open questions", "Suggested follow-up questions",
+	 "- The run stopped early (%s): it read %d sources and this report uses what was gathered "
+	 "until then.\n",
+	 "- %d of the %d sources chosen could not be read (see the run's events), so what they say "
+	 "is missing here.\n",
+	 "- %d quotes the model gave were not found in their sources and were left out, with their "
+	 "claims.\n",
+	 "- No source read answered: ", "- Still open after the last search: ",
+	 "- Everything here rests on the %d sources read; sources that were not found or not read "
+	 "may say otherwise.\n"},
+	{"fr", "Limites et questions ouvertes", "Questions pour aller plus loin",
+	 "- La recherche s'est arrêtée tôt (%s) : elle a lu %d sources et ce rapport utilise ce qui "
+	 "avait été réuni jusque-là.\n",
+	 "- %d des %d sources choisies n'ont pas pu être lues (voir les événements de la recherche) ; "
+	 "ce qu'elles disent manque ici.\n",
+	 "- %d citations données par le modèle n'ont pas été trouvées dans leurs sources et ont été "
+	 "écartées, avec leurs affirmations.\n",
+	 "- Aucune source lue ne répond à : ", "- Encore ouvert après la dernière recherche : ",
+	 "- Tout ceci repose sur les %d sources lues ; des sources non trouvées ou non lues peuvent "
+	 "dire autre chose.\n"},
+	{"de", "Grenzen und offene Fragen", "Weiterführende Fragen",
+	 "- Die Recherche endete früh (%s): Sie las %d Quellen, und dieser Bericht nutzt, was bis "
+	 "dahin gesammelt war.\n",
+	 "- %d der %d gewählten Quellen konnten nicht gelesen werden (siehe die Ereignisse der "
+	 "Recherche); was sie sagen, fehlt hier.\n",
+	 "- %d Zitate des Modells fanden sich nicht in ihren Quellen und wurden mit ihren Aussagen "
+	 "weggelassen.\n",
+	 "- Keine gelesene Quelle beantwortet: ", "- Nach der letzten Suche noch offen: ",
+	 "- Alles hier beruht auf den %d gelesenen Quellen; nicht gefundene oder nicht gelesene "
+	 "Quellen können anderes sagen.\n"},
+	{"es", "Limitaciones y preguntas abiertas", "Preguntas para seguir",
+	 "- La investigación se detuvo antes de tiempo (%s): leyó %d fuentes y este informe usa lo "
+	 "reunido hasta entonces.\n",
+	 "- %d de las %d fuentes elegidas no se pudieron leer (ver los eventos de la investigación); "
+	 "lo que dicen falta aquí.\n",
+	 "- %d citas del modelo no se encontraron en sus fuentes y se descartaron, con sus "
+	 "afirmaciones.\n",
+	 "- Ninguna fuente leída responde: ", "- Aún abierto tras la última búsqueda: ",
+	 "- Todo esto se basa en las %d fuentes leídas; fuentes no encontradas o no leídas pueden "
+	 "decir otra cosa.\n"},
+	{"pt", "Limitações e questões em aberto", "Perguntas para continuar",
+	 "- A pesquisa parou cedo (%s): leu %d fontes e este relatório usa o que foi reunido até "
+	 "então.\n",
+	 "- %d das %d fontes escolhidas não puderam ser lidas (ver os eventos da pesquisa); o que "
+	 "dizem falta aqui.\n",
+	 "- %d citações do modelo não foram encontradas nas suas fontes e foram retiradas, com as "
+	 "suas afirmações.\n",
+	 "- Nenhuma fonte lida responde: ", "- Ainda em aberto após a última busca: ",
+	 "- Tudo aqui se apoia nas %d fontes lidas; fontes não encontradas ou não lidas podem dizer "
+	 "outra coisa.\n"},
+	{"it", "Limiti e domande aperte", "Domande per approfondire",
+	 "- La ricerca si è fermata presto (%s): ha letto %d fonti e questo rapporto usa quanto "
+	 "raccolto fino ad allora.\n",
+	 "- %d delle %d fonti scelte non si sono potute leggere (vedi gli eventi della ricerca); ciò "
+	 "che dicono qui manca.\n",
+	 "- %d citazioni del modello non sono state trovate nelle loro fonti e sono state escluse, "
+	 "con le loro affermazioni.\n",
+	 "- Nessuna fonte letta risponde a: ", "- Ancora aperto dopo l'ultima ricerca: ",
+	 "- Tutto qui si basa sulle %d fonti lette; fonti non trovate o non lette possono dire "
+	 "altro.\n"},
+	{"ja", "限界と未解決の問い", "次に調べるべき問い",
+	 "- 調査は途中で止まりました（%s）。%d 件の情報源を読み、この報告はそれまでに集めた内容を使っています。\n",
+	 "- 選んだ情報源のうち %d 件（全 %d 件）は読めませんでした（実行イベントを参照）。その内容は含まれていません。\n",
+	 "- モデルが示した引用 %d 件は情報源に見つからず、その主張とともに除きました。\n",
+	 "- 読んだ情報源のどれも答えていない問い：", "- 最後の検索の後もなお未解決：",
+	 "- ここでの内容は読んだ %d 件の情報源だけに基づきます。見つからなかった、または読まなかった情報源は別のことを言うかもしれません。\n"},
+	{"zh", "局限与未决问题", "值得追问的问题",
+	 "- 研究提前停止（%s）：共读了 %d 个来源，本报告只用到那时为止收集的内容。\n",
+	 "- 选定的来源中有 %d 个（共 %d 个）无法读取（见运行事件），它们的内容未能纳入。\n",
+	 "- 模型给出的 %d 条引文在来源中找不到，已连同其论断一起删除。\n",
+	 "- 已读来源均未回答：", "- 最后一次搜索后仍未解决：",
+	 "- 以上内容只依据已读的 %d 个来源；未找到或未读的来源可能有不同说法。\n"},
+};
+
+static const struct honesty_words *honesty_for(const char *lang)
 {
-	static const char *const h[][3] = {
-		{"zh", "局限与未决问题", "值得追问的问题"},
-		{"ja", "限界と未解決の問い", "次に調べるべき問い"},
-		{"fr", "Limites et questions ouvertes", "Questions pour aller plus loin"},
-		{"de", "Grenzen und offene Fragen", "Weiterführende Fragen"},
-		{"es", "Limitaciones y preguntas abiertas", "Preguntas para seguir"},
-		{"pt", "Limitações e questões em aberto", "Perguntas para continuar"},
-		{"it", "Limiti e domande aperte", "Domande per approfondire"}};
 	size_t i;
 
-	*limits = "Limitations and open questions";
-	*next = "Suggested follow-up questions";
-	for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
-		if (strcmp(lang, h[i][0]) == 0) {
-			*limits = h[i][1];
-			*next = h[i][2];
-		}
+	for (i = 0; i < sizeof(honesty) / sizeof(honesty[0]); i++)
+		if (strcmp(lang, honesty[i].lang) == 0)
+			return &honesty[i];
+	return &honesty[0];
 }
 
 /* Findings of sub-question k (1-based). */
@@ -1058,42 +1165,37 @@ static int sub_findings(const struct run *r, int k)
  */
 static void add_honesty(struct run *r, struct qbuf *b)
 {
-	const char *limits, *next;
+	const struct honesty_words *w = honesty_for(r->lang);
+	const char *next = w->next;
 	json_t *g;
 	size_t k;
 	int any = 0, follow = 0;
 
-	honesty_headings(r->lang, &limits, &next);
-	qbuf_addf(b, "\n\n## %s\n\n", limits);
+	qbuf_addf(b, "\n\n## %s\n\n", w->limits);
 	if (r->stopped[0]) {
-		qbuf_addf(b, "- The run stopped early (%s): it read %d sources and this report uses "
-			  "what was gathered until then.\n", r->stopped, r->n_src);
+		qbuf_addf(b, w->stopped, r->stopped, r->n_src);
 		any = 1;
 	}
 	if (r->sources_failed > 0) {
-		qbuf_addf(b, "- %d of the %d sources chosen could not be read (see the run's events), "
-			  "so what they say is missing here.\n", r->sources_failed,
-			  r->sources_failed + r->n_src);
+		qbuf_addf(b, w->failed, r->sources_failed, r->sources_failed + r->n_src);
 		any = 1;
 	}
 	if (r->quotes_dropped > 0) {
-		qbuf_addf(b, "- %d quotes the model gave were not found in their sources and were left "
-			  "out, with their claims.\n", r->quotes_dropped);
+		qbuf_addf(b, w->dropped, r->quotes_dropped);
 		any = 1;
 	}
 	for (k = 0; k < json_array_size(r->sub_questions); k++)
 		if (sub_findings(r, (int)k + 1) == 0) {
-			qbuf_addf(b, "- No source read answered: %s\n",
+			qbuf_addf(b, "%s%s\n", w->unanswered,
 				  json_string_value(json_array_get(r->sub_questions, k)));
 			any = 1;
 		}
 	json_array_foreach(r->gaps, k, g) {
-		qbuf_addf(b, "- Still open after the last search: %s\n", json_string_value(g));
+		qbuf_addf(b, "%s%s\n", w->still_open, json_string_value(g));
 		any = 1;
 	}
 	if (!any)
-		qbuf_addf(b, "- Everything here rests on the %d sources read; sources that were not "
-			  "found or not read may say otherwise.\n", r->n_src);
+		qbuf_addf(b, w->rests_on, r->n_src);
 	/* Follow-ups: the gaps still open first, then those the run searched. */
 	json_array_foreach(r->gaps, k, g)
 		if (follow++ == 0)

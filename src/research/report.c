@@ -843,10 +843,50 @@ static void md_verification(const json_t *report, struct qbuf *out)
 
 /* Minimal Markdown to HTML: headings, lists, block quotes, paragraphs,
  * **bold**. Everything is escaped first. */
+/* One Markdown table row ("| a | b [F1] |") as <tr>, cells rendered as
+ * the body is (escaped, citations linked); th for the table's first row. */
+static void html_table_row(const json_t *report, const char *l, size_t n, int head,
+			   struct qbuf *out)
+{
+	size_t i = l[0] == '|' ? 1 : 0;
+
+	while (n > i && (l[n - 1] == ' ' || l[n - 1] == '\r'))
+		n--;
+	if (n > i && l[n - 1] == '|')
+		n--;
+	qbuf_adds(out, "<tr>");
+	while (i <= n) {
+		size_t e = i;
+		struct qbuf cell, html;
+		while (e < n && l[e] != '|')
+			e++;
+		qbuf_init(&cell, 1024 * 1024);
+		qbuf_init(&html, 1024 * 1024);
+		qbuf_add(&cell, l + i, e - i);
+		render_body(report, qbuf_cstr(&cell), 1, &html);
+		qbuf_addf(out, "<%s>%s</%s>", head ? "th" : "td", qbuf_cstr(&html), head ? "th" : "td");
+		qbuf_release(&cell);
+		qbuf_release(&html);
+		i = e + 1;
+	}
+	qbuf_adds(out, "</tr>\n");
+}
+
+/* A table's separator row ("| --- | :-: |"). */
+static int md_table_rule(const char *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strchr("|-: \t\r", l[i]))
+			return 0;
+	return n > 2;
+}
+
 static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
 {
 	const char *p = md;
-	int in_list = 0, in_para = 0;
+	int in_list = 0, in_para = 0, in_table = 0;
 
 	while (*p) {
 		size_t n = strcspn(p, "\n");
@@ -858,7 +898,17 @@ static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
 		qbuf_init(&tmp, 16 * 1024 * 1024);
 		while (h < 6 && l[h] == '#')
 			h++;
-		if (h && l[h] == ' ') {
+		if (in_table && l[0] != '|')
+			qbuf_adds(out, "</table>\n"), in_table = 0;
+		if (l[0] == '|' && n > 1) {
+			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			if (!in_table)
+				qbuf_adds(out, "<table>\n");
+			if (!md_table_rule(l, n))
+				html_table_row(report, l, n, !in_table, out);
+			in_table = 1;
+		} else if (h && l[h] == ' ') {
 			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
 			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
 			qbuf_add(&tmp, l + h + 1, n - (size_t)h - 1);
@@ -897,6 +947,8 @@ static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
 		qbuf_adds(out, "</p>\n");
 	if (in_list)
 		qbuf_adds(out, "</ul>\n");
+	if (in_table)
+		qbuf_adds(out, "</table>\n");
 }
 
 /* **x** -> <strong>x</strong> in already-escaped HTML. */
@@ -1067,7 +1119,8 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		qbuf_adds(out, "</title>\n<style>body{font:16px/1.6 system-ui,sans-serif;max-width:46em;"
 			  "margin:2em auto;padding:0 1em;color:#222}a.cite{text-decoration:none;"
 			  "font-size:.8em;vertical-align:super}a.cite:hover{background:#ffe58a}"
-			  ".nosrc{color:#b00;font-size:.8em}blockquote{color:#555;border-left:3px solid "
+			  ".nosrc{color:#b00;font-size:.8em}table{border-collapse:collapse}td,th{border:1px solid "
+			  "#ccc;padding:.2em .5em}blockquote{color:#555;border-left:3px solid "
 			  "#ccc;margin:.5em 0;padding-left:1em}.src{margin:.6em 0}.q{color:#555;"
 			  "font-size:.9em}</style>\n</head><body>\n<h1>");
 		html_escape(out, title, 0);

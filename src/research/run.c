@@ -547,6 +547,18 @@ static int by_candidate_score(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* The search language of query q: the user's --lang, else the one q is
+ * written in, NULL when that is unclear. */
+static const char *query_lang(const struct run *r, const char *q)
+{
+	const char *l;
+
+	if (r->o->lang && *r->o->lang)
+		return r->lang;
+	l = text_guess_lang(q);
+	return strcmp(l, "und") == 0 ? NULL : l;
+}
+
 /*
  * search_many for qs[0..nq), each query with the search language that
  * suits it: the one it is written in (an English query of a Chinese
@@ -567,11 +579,8 @@ static void search_in_languages(struct run *r, const char *const *qs, int nq, in
 		search_many(r->providers, np, qs, (size_t)nq, per_query, r->lang, &r->env->cancelled, out);
 		goto out;
 	}
-	for (i = 0; i < nq; i++) {
-		lang[i] = text_guess_lang(qs[i]);
-		if (strcmp(lang[i], "und") == 0)
-			lang[i] = NULL;
-	}
+	for (i = 0; i < nq; i++)
+		lang[i] = query_lang(r, qs[i]);
 	for (i = 0; i < nq; i++) {
 		if (done[i])
 			continue;
@@ -696,8 +705,9 @@ static struct candidate *gather(struct run *r, int first, int per_query, int *n_
 			} else {
 				res = json_object_get(cj, "results");
 				r->results_found += (int)json_array_size(res);
-				run_emit(r, "search", json_pack("{s:s, s:s, s:i}", "provider", r->providers[k].name,
-					"query", qs[i], "results", (int)json_array_size(res)));
+				run_emit(r, "search", json_pack("{s:s, s:s, s:i, s:s?}", "provider",
+					r->providers[k].name, "query", qs[i], "results",
+					(int)json_array_size(res), "lang", query_lang(r, qs[i])));
 				json_array_foreach(res, j, it)
 					add_candidate(&cv, &n, json_string_value(json_object_get(it, "url")),
 						      json_string_value(json_object_get(it, "title")),
@@ -1787,25 +1797,23 @@ static int nothing_read(struct run *r, struct q_error *err)
 
 /* ---- follow-up questions (ask --run ID) ---- */
 
-/* Another run's record: its report (key NULL) or a value of its cache.
- * (To move behind runstore_get / runstore_cache_get with the rest.) */
+/* Another run's record: its report (key NULL) or a value of its cache. */
 static char *prior_get(struct run *r, long run_id, const char *key)
 {
-	sqlite3_stmt *st = NULL;
+	struct run_record rec;
+	struct q_error err = {0};
 	char *v = NULL;
-	int rc = key ? sqlite3_prepare_v2(r->env->store->db, "SELECT value FROM run_cache WHERE "
-					  "run_id = ?1 AND key = ?2", -1, &st, NULL)
-		     : sqlite3_prepare_v2(r->env->store->db, "SELECT report FROM runs WHERE id = ?1",
-					  -1, &st, NULL);
 
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, run_id);
-		if (key)
-			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			v = q_strdup((const char *)sqlite3_column_text(st, 0));
+	if (key) {
+		if (runstore_cache_get(r->rs, run_id, key, &v, &err))
+			return NULL;
+		return v;
 	}
-	sqlite3_finalize(st);
+	if (runstore_get(r->rs, run_id, 1, &rec, &err))
+		return NULL;
+	if (rec.report)
+		v = json_dumps(rec.report, JSON_COMPACT);
+	run_record_release(&rec);
 	return v;
 }
 

@@ -68,8 +68,17 @@ if [ "${eb:-0}" -gt 0 ] && [ $((eb * 2)) -gt "${sb:-0}" ]; then ok; else bad "th
 : >"$DQ_LOG"
 dq dq-french "$DQ_FR"
 rc_is 0; out_has "## Limites et questions ouvertes"
+out_lacks "## Limitations and open questions"; out_lacks "Still open after"; out_lacks "Everything here rests"
+out_has "## Questions pour aller plus loin"
+# Each query is searched in the language it is written in (the search
+# event says which): the French question in French.
+run dq-french-events env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m QUARRY_LLM_CONTEXT=65536 \
+	"$Q" research --home "$TMP/dq-home-fr-ev" --allow-private --sources web --no-cache --depth 1 \
+	--events "$TMP/dq-fr.ev" "$DQ_FR"
+rc_is 0
+if grep -q '"type":"search".*"query":"Comment les rendements.*"lang":"fr"' "$TMP/dq-fr.ev" ||
+   grep '"type":"search"' "$TMP/dq-fr.ev" | grep 'Comment les rendements' | grep -q '"lang":"fr"'; then ok; else bad "the French question was not searched in French"; fi
 if [ "$(dq_calls_with "$DQ_LOG" 'French (français)')" -ge 3 ]; then ok; else bad "the prompts do not ask for French"; fi
-out_lacks "## Limitations and open questions"
 
 # --length: a usage error for anything else; long asks for a longer reply.
 run dq-length-bad "$Q" research --length huge "x y z"
@@ -145,3 +154,24 @@ rc_is 0; out_has "## Sources"
 if grep -q '"type":"search"' "$TMP/dq-follow2.ev" && grep -q '"type":"follow_up"' "$TMP/dq-follow2.ev"; then ok; else bad "a follow-up with gaps did not search for them"; fi
 if grep -q 'Plan research' "$DQ_LOG" && [ "$(grep -c 'What did the French press say' "$DQ_LOG")" -gt 0 ] &&
    grep 'What did the French press say' "$DQ_LOG" | grep -q 'Plan research'; then bad "the follow-up was planned from scratch"; else ok; fi
+
+# The HTML report renders the table as a table, its cells escaped and cited.
+dq dq-table-html -f html "$DQ_Q"
+rc_is 0; out_has "<table>"; out_has "<th> Date </th>"; out_has "<td> 2018-09-17 </td>"
+out_has '</a> </td></tr>'; out_lacks "<p>| "
+
+# A section cut at its length limit is continued too.
+start_llm dq-seccut '[{"match":"Continue exactly where it stopped","content":"The section ends on a checked finding [F2].\n"},{"match":"Write the section","times":1,"content":"The first section says a great deal about the yields [F1]. It goes on and","finish_reason":"length"},{"auto":"research","rich":true}]'
+run dq-section-continued env QUARRY_SEARXNG_URL="$DQ_WEB" QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_LLM_CONTEXT=65536 \
+	"$Q" research --home "$TMP/dq-home-seccut" --allow-private --sources web --no-cache --depth 1 "$DQ_Q"
+rc_is 0; out_has "The first section says a great deal about the yields [1]. The section ends on a checked finding ["
+out_lacks "It goes on and"
+
+# One site cannot crowd out the rest: of 8 results, the 6th and 7th from
+# another host, a run of 4 sources (3 a site at most while others are
+# found) reads one of them.
+run dq-site-cap env QUARRY_SEARXNG_URL="${DQ_WEB%/rq}/rqmix" QUARRY_LLM_BASE_URL="$DQ_LLM" QUARRY_LLM_MODEL=m \
+	"$Q" research --home "$TMP/dq-home-cap" --allow-private --sources web --no-cache --depth 1 \
+	--max-sources 4 -f json "$DQ_Q"
+rc_is 0; out_has '"sources_read": 4'
+if [ "$(grep -c '"url": "http://localhost:' "$TMP/out")" -eq 1 ]; then ok; else bad "the other site's page was not read"; fi
