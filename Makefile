@@ -71,7 +71,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps hdr-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -147,9 +147,9 @@ install-check: $(BUILD)/quarry
 	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
 	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
 	bash -n doc/completion/quarry.bash && \
-	for c in research ask runs worker fetch extract index search models doctor mcp; do \
+	for c in research ask runs worker fetch extract index search models doctor mcp serve; do \
 		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
-	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp; do \
+	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp serve; do \
 		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
 		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
@@ -189,7 +189,7 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps
+test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
@@ -201,6 +201,14 @@ test-pg: $(PG_UNIT)
 # lock file.
 js-deps:
 	@[ -d tests/js/node_modules ] || npm ci --prefix tests/js --no-audit --no-fund >/dev/null
+
+# The web UI in Debian's chromium driven by playwright-core (never a
+# downloaded browser), against `quarry serve` with the fake model and site.
+# Screenshots in $(BUILD)/artifacts. Skipped, saying so, without node or chromium.
+test-browser: $(BUILD)/quarry $(BUILD)/fakeweb $(BUILD)/fakellm js-deps
+	@if ! command -v node >/dev/null || [ ! -x /usr/bin/chromium ]; then \
+		echo "test-browser: skipped (needs node and /usr/bin/chromium)"; exit 0; fi; \
+	BUILD=$(BUILD) node tests/js/ui.test.mjs
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))

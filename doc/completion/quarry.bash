@@ -1,7 +1,7 @@
 # bash completion for quarry(1)
 _quarry() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} sub=${COMP_WORDS[2]}
-	local cmds="research ask runs worker fetch extract index search models doctor mcp help version"
+	local cmds="research ask runs worker fetch extract index search models doctor mcp serve help version"
 	local model="--provider --model --fast-model --base-url --config --allow-insecure-http"
 	local research="--depth --breadth --max-sources --budget-tokens --budget-usd --time-limit --sources --lang --length --plan-only --format --output --events --detach --no-llm --allow-private --ignore-robots --no-cache --verbose --home $model"
 	local opts=
@@ -29,6 +29,7 @@ _quarry() {
 	models) opts="--json $model" ;;
 	doctor) opts="--no-model-call --home $model" ;;
 	mcp) opts="--home --no-llm --allow-private --no-cache $model" ;;
+	serve) opts="--listen --insecure-http --allowed-host --workers --token-file --allow-private --max-body --max-upload --queue-max --max-watchers --rate-limit --max-connections --header-timeout --idle-timeout --home" ;;
 	help) opts="$cmds" ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))

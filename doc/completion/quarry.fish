@@ -1,5 +1,5 @@
 # fish completion for quarry(1)
-set -l cmds research ask runs worker fetch extract index search models doctor mcp help version
+set -l cmds research ask runs worker fetch extract index search models doctor mcp serve help version
 complete -c quarry -f
 complete -c quarry -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c quarry -l color -xa "auto always never" -d "colour output"
@@ -62,3 +62,17 @@ complete -c quarry -n "__fish_seen_subcommand_from mcp" -l no-llm
 complete -c quarry -n "__fish_seen_subcommand_from mcp" -l allow-private
 complete -c quarry -n "__fish_seen_subcommand_from mcp" -l no-cache
 complete -c quarry -n "__fish_seen_subcommand_from help" -a "$cmds"
+complete -c quarry -n "__fish_seen_subcommand_from serve" -s l -l listen -x -d "HOST:PORT"
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l insecure-http
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l allowed-host -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -s j -l workers -x -d "worker processes"
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l token-file -r
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l allow-private
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l max-body -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l max-upload -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l queue-max -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l max-watchers -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l rate-limit -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l max-connections -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l header-timeout -x
+complete -c quarry -n "__fish_seen_subcommand_from serve" -l idle-timeout -x

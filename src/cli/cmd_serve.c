@@ -16,6 +16,7 @@
 #include "../index/store.h"
 #include "../serve/openai_http.h"
 #include "../serve/serve.h"
+#include "../research/runstore.h"
 #include "../serve/workers.h"
 #include "cli.h"
 #include "term.h"
@@ -25,7 +26,7 @@
 enum {
 	OPT_LISTEN = 1, OPT_WORKERS, OPT_TOKEN_FILE, OPT_INSECURE, OPT_ALLOWED_HOST, OPT_HOME,
 	OPT_MAX_BODY, OPT_MAX_UPLOAD, OPT_QUEUE_MAX, OPT_MAX_WATCHERS, OPT_RATE, OPT_MAX_CONN,
-	OPT_HEADER_TIMEOUT, OPT_IDLE_TIMEOUT
+	OPT_HEADER_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_ALLOW_PRIVATE
 };
 
 static const struct cli_opt serve_opts[] = {
@@ -43,6 +44,7 @@ static const struct cli_opt serve_opts[] = {
 	{"max-connections", 0, 1, OPT_MAX_CONN},
 	{"header-timeout", 0, 1, OPT_HEADER_TIMEOUT},
 	{"idle-timeout", 0, 1, OPT_IDLE_TIMEOUT},
+	{"allow-private", 0, 0, OPT_ALLOW_PRIVATE},
 	{NULL, 0, 0, 0}
 };
 
@@ -61,7 +63,7 @@ static int is_loopback(const char *listen)
 struct serve_flags {
 	const char *listen, *token_file, *home;
 	const char *hosts[SERVE_MAX_ALLOWED_HOSTS + 1];
-	int n_hosts, insecure, workers;
+	int n_hosts, insecure, workers, allow_private;
 	struct serve_limits limits;
 };
 
@@ -134,6 +136,8 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
 			f->home = p.value;
 		else if (id == OPT_INSECURE)
 			f->insecure = 1;
+		else if (id == OPT_ALLOW_PRIVATE)
+			f->allow_private = 1;
 		else if (id == OPT_ALLOWED_HOST) {
 			if (f->n_hosts >= SERVE_MAX_ALLOWED_HOSTS)
 				return cli_usage_error("serve", "at most %d --allowed-host",
@@ -224,6 +228,7 @@ int cmd_serve(int argc, char **argv)
 	struct q_error err = {0};
 	char home[4096], token[SERVE_TOKEN_MAX + 1];
 	int rc = EXIT_USAGE, generated;
+	size_t existing = 0;
 
 	if (parse_flags(argc, argv, &f))
 		goto out;
@@ -248,6 +253,8 @@ int cmd_serve(int argc, char **argv)
 	cfg.token = token;
 	cfg.allowed_hosts = f.hosts;
 	cfg.limits = f.limits;
+	cfg.allow_private = f.allow_private ||
+			    (getenv("QUARRY_ALLOW_PRIVATE") && !strcmp(getenv("QUARRY_ALLOW_PRIVATE"), "1"));
 	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
 	    serve_mount(s, openai_routes, &err) || serve_mount(s, mcp_http_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
@@ -263,10 +270,19 @@ int cmd_serve(int argc, char **argv)
 		if (f.workers > 0)
 			cli_error("quarry serve: warning: this build has no 'quarry worker'; runs "
 				  "stay queued\n");
-	} else if (serve_workers_start(&w, home, f.workers, &err)) {
+	} else if (serve_workers_start(&w, home, f.workers, serve_runstore(s), &existing, &err)) {
 		cli_error("quarry serve: warning: %s\n", err.msg);
 	}
 	say_where(&f, s, home, token, generated);
+	if (existing)
+		printf("  runs go to the %zu worker%s already running for this home\n", existing,
+		       existing == 1 ? "" : "s");
+	else if (w)
+		printf("  started %d worker process%s ('quarry worker')\n", f.workers < 0 ? WORKERS_DEFAULT : f.workers,
+		       f.workers == 1 ? "" : "es");
+	else
+		printf("  no workers started (-j 0): runs wait for 'quarry worker --home %s'\n", home);
+	fflush(stdout);
 	rc = serve_run(s) ? 1 : 0;
 	printf("quarry serve: stopped (queued and running runs are kept; workers carry on or "
 	       "resume them)\n");

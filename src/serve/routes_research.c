@@ -305,7 +305,8 @@ static void answer_report(struct serve_req *r, const struct run_record *rec, con
 static void research_get(struct serve_req *r)
 {
 	struct runstore *rs = serve_runstore(serve_req_server(r));
-	const char *format = serve_query(r, "format");
+	const char *format = serve_query(r, "format"), *fig = serve_query(r, "figures");
+	int want_figures = fig && !strcmp(fig, "1");
 	struct run_record rec;
 	struct q_error err = {0};
 	json_t *j;
@@ -319,7 +320,8 @@ static void research_get(struct serve_req *r)
 		return;
 	}
 	memset(&rec, 0, sizeof(rec));
-	if (runstore_get(rs, id, format || 1, &rec, &err)) {
+	/* A status poll reads one row; the report only when asked for. */
+	if (runstore_get(rs, id, format || want_figures, &rec, &err)) {
 		serve_reply_qerror(r, &err);
 		return;
 	}
@@ -330,8 +332,6 @@ static void research_get(struct serve_req *r)
 		if (j) {
 			json_object_set(j, "options", rec.options ? rec.options : json_null());
 			add_report_figures(j, rec.report);
-			if (rec.report_md)
-				json_object_set_new(j, "report_md", json_string(rec.report_md));
 		}
 		serve_reply_json(r, 200, j);
 	}
@@ -363,6 +363,7 @@ static void research_post(struct serve_req *r)
 				  s->limits.queue_max);
 		goto out;
 	}
+	o.allow_private = s->allow_private;
 	opts = research_opts_to_json(&o);
 	if (!opts || runstore_create(serve_runstore(s), o.question, opts, RUN_QUEUED, "", &id,
 				     &err)) {

@@ -72,6 +72,7 @@ struct serve_config {
 	const char *database_url;    /* the run store on PostgreSQL, or NULL (home's SQLite) */
 	const char *token;           /* the API token (required) */
 	const char *const *allowed_hosts;   /* extra Host names (a proxy's), NULL-terminated, may be NULL */
+	int allow_private;           /* runs may read pages on private addresses (the operator's choice) */
 	struct serve_limits limits;
 };
 

@@ -52,6 +52,7 @@ struct serve {
 	char listen_host[256];      /* as given, without brackets */
 	int port;
 	int wildcard;               /* listening on 0.0.0.0 or :: */
+	int allow_private;          /* runs it queues may read private addresses */
 	char **allowed_hosts;       /* owned, NULL-terminated */
 	struct serve_limits limits;
 	const struct serve_route *routes[SERVE_MAX_ROUTES];

@@ -862,6 +862,7 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 		goto out;
 	pthread_mutex_init(&s->post_lock, NULL);
 	s->limits = cfg->limits;
+	s->allow_private = cfg->allow_private;
 	s->started = time(NULL);
 	snprintf(s->home, sizeof(s->home), "%s", cfg->home ? cfg->home : "");
 	if (!cfg->token || !*cfg->token || strlen(cfg->token) > SERVE_TOKEN_MAX) {

@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../research/runstore.h"
 #include "workers.h"
 
-#define WORKERS_DEFAULT_JOBS "2"          /* runs one worker carries at once */
 #define WORKERS_STOP_WAIT_MS 10000        /* after SIGTERM, before SIGKILL */
 
 struct serve_workers {
@@ -28,16 +28,26 @@ struct serve_workers {
 	pid_t pids[64];
 };
 
-int serve_workers_start(struct serve_workers **out, const char *home, int n, struct q_error *err)
+int serve_workers_start(struct serve_workers **out, const char *home, int n, struct runstore *rs,
+			size_t *existing, struct q_error *err)
 {
 	struct serve_workers *w;
+	struct runstore_worker *live = NULL;
+	struct q_error ignored = {0};
 	int i;
 
 	*out = NULL;
+	*existing = 0;
 	if (n < 0)
-		n = 1;
+		n = WORKERS_DEFAULT;
 	if (n == 0)
 		return 0;
+	if (runstore_workers(rs, RUNSTORE_LEASE_MS, &live, existing, &ignored) == 0 && *existing) {
+		q_free(live);
+		return 0;
+	}
+	q_free(live);
+	*existing = 0;
 	if (n > 64)
 		n = 64;
 	w = q_calloc(1, sizeof(*w));
@@ -49,8 +59,8 @@ int serve_workers_start(struct serve_workers **out, const char *home, int n, str
 			/* The worker goes when the server does (it keeps no run it
 			 * cannot resume: its lease lapses). */
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			execl("/proc/self/exe", "quarry", "worker", "--home", home, "-j",
-			      WORKERS_DEFAULT_JOBS, (char *)NULL);
+			execl("/proc/self/exe", "quarry", "worker", "--home", home, "-j", "1",
+			      (char *)NULL);
 			_exit(127);
 		}
 		if (pid < 0) {

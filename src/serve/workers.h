@@ -15,10 +15,15 @@
 
 struct serve_workers;
 
-/* Start n workers for home (n < 0: the default, 1 process carrying 2 runs
- * at once; 0: none). 0, or Q_ESUBPROC with err set (the server still
- * runs; runs stay queued until a worker comes). */
-int serve_workers_start(struct serve_workers **out, const char *home, int n, struct q_error *err);
+struct runstore;
+/* Start n worker processes for home, each carrying one run at a time (so
+ * a crash takes one run with it); n < 0: WORKERS_DEFAULT; 0: none. None
+ * either when rs shows a live worker registered already (*existing set to
+ * how many). 0, or Q_ESUBPROC with err set (the server still runs; runs
+ * stay queued until a worker comes). */
+#define WORKERS_DEFAULT 2
+int serve_workers_start(struct serve_workers **out, const char *home, int n, struct runstore *rs,
+			size_t *existing, struct q_error *err);
 /* Stop and reap the workers started (may be NULL). */
 void serve_workers_stop(struct serve_workers *w);
 

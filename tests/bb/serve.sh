@@ -194,7 +194,8 @@ hreq report-md -H "$SA" "$SU/v1/research/1?format=md"; rc_is 200; out_has "## So
 hreq report-html -H "$SA" "$SU/v1/research/1?format=html"; rc_is 200; out_has "<!DOCTYPE html>"
 if grep -qi "^Content-Security-Policy: default-src 'none'" "$TMP/err"; then ok; else bad "report HTML without CSP"; fi
 hreq report-json -H "$SA" "$SU/v1/research/1?format=json"; rc_is 200; out_has '"verification"'
-hreq status-done -H "$SA" "$SU/v1/research/1"; rc_is 200; out_has '"status":"done"'; out_has '"figures"'
+hreq status-done -H "$SA" "$SU/v1/research/1"; rc_is 200; out_has '"status":"done"'; out_lacks '"figures"'
+hreq status-figures -H "$SA" "$SU/v1/research/1?figures=1"; rc_is 200; out_has '"figures"'; out_has '"verification"'
 hreq running-delete -H "$SA" -X DELETE "$SU/v1/research/1"; rc_is 200
 stop_serve
 
@@ -215,3 +216,21 @@ start_serve "$SH"
 hreq token-env -H "Authorization: Bearer env-token-0123456789abcdef" "$SU/v1/research"; rc_is 200
 stop_serve
 unset QUARRY_SERVER_TOKEN
+
+# ---- workers: serve starts them, a POSTed run is carried to its report ----
+WH="$TMP/workhome"
+start_llm servework '[{"auto":"research"}]'
+QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m QUARRY_ALLOW_PRIVATE=1 start_serve "$WH" -j 1
+NAME=serve-workers; RC=0
+if grep -q "started 1 worker process" "$TMP/serve.out"; then ok; else bad "no worker started: $(cat "$TMP/serve.out")"; fi
+hreq work-post -H "$SA" -H "$JSON" -d "{\"question\":\"$RQ\",\"depth\":1,\"sources\":\"web\"}" "$SU/v1/research"; rc_is 202
+curl -s -N -m 60 -H "$SA" "$SU/v1/research/1/events" >"$TMP/work-sse"
+NAME=serve-worker-events
+if grep -q '"type":"source_read"' "$TMP/work-sse" && grep -q '^event: end' "$TMP/work-sse"; then ok
+else bad "the worker's run did not stream to its end: $(tail -c 300 "$TMP/work-sse")"; fi
+hreq work-done -H "$SA" "$SU/v1/research/1"; rc_is 200; out_has '"status":"done"'
+run serve-second "$Q" serve --home "$WH" --listen 127.0.0.1:0 --rate-limit 0 &
+sleep 0.6; kill $! 2>/dev/null; wait $! 2>/dev/null
+NAME=serve-reuses-workers
+if grep -q "already running" "$TMP/out"; then ok; else bad "a second server started its own workers: $(cat "$TMP/out")"; fi
+stop_serve

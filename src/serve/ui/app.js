@@ -121,7 +121,9 @@ function viewRun(id) {
 	const report = el('div', 'report');
 	const live = el('section');
 	live.setAttribute('aria-live', 'polite');
-	live.append(plan, sources, el('div', 'card')).lastChild.append(findings);
+	const found = el('div', 'card');
+	found.append(findings);
+	live.append(plan, sources, found);
 	show(head, bar, figs, live, report);
 
 	let nFindings = 0, started = Date.now(), t0 = null, runStatus = '';
@@ -140,7 +142,7 @@ function viewRun(id) {
 		if (o.time_limit_ms) parts.push(`${Math.round(o.time_limit_ms / 1000)} s`);
 		budget.textContent = parts.length ? `Budget: ${parts.join(', ')}` : 'No budget set';
 		started = r.created * 1000;
-		if (STATUS_FINAL.includes(r.status) && r.figures) showReport(id, report, spend);
+		if (STATUS_FINAL.includes(r.status) && r.status !== 'cancelled') showReport(id, report, spend);
 	}).catch(fail);
 	ticker = setInterval(() => {
 		if (!STATUS_FINAL.includes(runStatus)) elapsed.textContent = `Elapsed: ${Math.round((Date.now() - started) / 1000)} s`;
@@ -196,9 +198,22 @@ async function showReport(id, box, spend) {
 	let rep;
 	try { rep = await api(`/v1/research/${id}?format=json`); } catch (e) { box.replaceChildren(el('p', 'error', e.message)); return; }
 	const byN = new Map((rep.sources || []).map((s) => [s.n, s]));
-	const cite = (n) => {
-		const s = byN.get(n);
-		if (!s) return `[${n}]`;
+	const findings = new Map((rep.findings || []).map((f) => [f.id, f]));
+	// [n] cites source n (its checked quotes); [F#] one finding (its quote).
+	const cite = (key) => {
+		let s, quotes, n;
+		if (key[0] === 'F') {
+			const f = findings.get(Number(key.slice(1)));
+			if (!f) return `[${key}]`;
+			s = byN.get(f.n) || (rep.sources || [])[f.source - 1];
+			quotes = [f.quote];
+			n = f.n || (s && s.n) || key;
+		} else {
+			n = Number(key);
+			s = byN.get(n);
+			quotes = s ? s.quotes || [] : [];
+		}
+		if (!s) return `[${key}]`;
 		const wrap = el('span', 'cite');
 		const b = el('button', null, `[${n}]`);
 		b.type = 'button';
@@ -209,7 +224,7 @@ async function showReport(id, box, spend) {
 		const a = el('a', null, String(s.title || s.url));
 		if (/^https?:\/\//i.test(s.url)) { a.href = s.url; a.rel = 'noopener noreferrer'; a.target = '_blank'; }
 		tip.append(a);
-		(s.quotes || []).slice(0, 3).forEach((q) => tip.append(el('blockquote', null, String(q))));
+		quotes.filter(Boolean).slice(0, 3).forEach((q) => tip.append(el('blockquote', null, String(q))));
 		wrap.append(b, tip);
 		return wrap;
 	};
@@ -269,15 +284,18 @@ function viewHistory() {
 	});
 	const list = el('ul', 'plain');
 	const more = el('button', null, 'More');
-	let cursor = null;
+	let cursor = null, generation = 0;
 	const load = async (reset) => {
-		if (reset) { list.replaceChildren(); cursor = null; }
+		const mine = reset ? ++generation : generation;
+		if (reset) cursor = null;
 		const p = new URLSearchParams({ limit: '20' });
 		if (q.value.trim()) p.set('q', q.value.trim());
 		if (st.value) p.set('status', st.value);
 		if (cursor) p.set('cursor', cursor);
 		try {
 			const r = await api('/v1/research?' + p);
+			if (mine !== generation) return;   /* a newer search replaced this one */
+			if (reset) list.replaceChildren();
 			r.runs.forEach((run) => list.append(historyRow(run)));
 			if (!r.runs.length && reset) list.append(el('li', 'muted', 'No runs.'));
 			cursor = r.next_cursor;

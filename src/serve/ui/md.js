@@ -1,6 +1,6 @@
 // md.js - Markdown to DOM nodes, safely: every piece of text is a text node
-// (never innerHTML), links are kept only for http(s) URLs, and [n] becomes a
-// citation whose tip shows the source's checked quotes (cite(n) builds it).
+// (never innerHTML), links are kept only for http(s) URLs, and [n] or [F#]
+// becomes a citation whose tip shows the checked quote (cite("n") builds it).
 
 const el = (tag, cls, text) => {
 	const e = document.createElement(tag);
@@ -11,7 +11,7 @@ const el = (tag, cls, text) => {
 
 // Inline: **bold**, *em*, `code`, [text](url), [n] citations.
 function inline(parent, text, cite) {
-	const re = /(\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|\[(\d{1,4})\])/g;
+	const re = /(\*\*([^*]+)\*\*|\*([^*\s][^*]*)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|\[(F?\d{1,5})\])/g;
 	let last = 0, m;
 	while ((m = re.exec(text))) {
 		if (m.index > last) parent.append(text.slice(last, m.index));
@@ -26,7 +26,7 @@ function inline(parent, text, cite) {
 				a.target = '_blank';
 				parent.append(a);
 			} else parent.append(m[5]);
-		} else parent.append(cite ? cite(Number(m[7])) : m[0]);
+		} else parent.append(cite ? cite(m[7]) : m[0]);
 		last = re.lastIndex;
 	}
 	if (last < text.length) parent.append(text.slice(last));
@@ -44,7 +44,9 @@ export function renderMarkdown(md, cite) {
 			const code = [];
 			for (i++; i < lines.length && !lines[i].startsWith('```'); i++) code.push(lines[i]);
 			i++;
-			root.append(el('pre', null)).lastChild.append(el('code', null, code.join('\n')));
+			const pre = el('pre');
+			pre.append(el('code', null, code.join('\n')));
+			root.append(pre);
 			continue;
 		}
 		if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
