@@ -110,8 +110,15 @@ static int take_number(int id, const char *v, struct serve_flags *f)
 		if (n > 0) f->limits.idle_timeout_ms = (long)n;
 		break;
 	}
-	if (n <= 0 && !(n == 0 && (id == OPT_WORKERS || id == OPT_RATE)))
-		return cli_usage_error("serve", "bad value '%s' for %s", v, "an option");
+	if (n <= 0 && !(n == 0 && (id == OPT_WORKERS || id == OPT_RATE))) {
+		const char *name = "an option";
+		size_t i;
+		for (i = 0; serve_opts[i].long_name; i++)
+			if (serve_opts[i].id == id)
+				name = serve_opts[i].long_name;
+		return cli_usage_error("serve", "bad value '%s' for --%s", v,
+				       name);
+	}
 	return 0;
 }
 

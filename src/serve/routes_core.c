@@ -140,8 +140,8 @@ const struct serve_route serve_core_routes[] = {
 	{"GET", "/login", login, SERVE_PUBLIC, "login"},
 	{"POST", "/logout", logout, SERVE_PUBLIC, "logout"},
 	{"GET", "/metrics", metrics, 0, "metrics"},
-	{"GET", "/", ui_file, SERVE_PUBLIC, "ui"},
-	{"GET", "/ui/*", ui_file, SERVE_PUBLIC, "ui"},
+	{"GET", "/", ui_file, SERVE_PUBLIC, "ui_page"},
+	{"GET", "/ui/*", ui_file, SERVE_PUBLIC, "ui_asset"},
 	{"GET", "/v1/openapi.json", ui_file, SERVE_PUBLIC, "openapi"},
 	{NULL, NULL, NULL, 0, NULL}
 };
