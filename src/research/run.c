@@ -2161,7 +2161,16 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
-		if (body && n_ids == 0) {   /* a brief of nothing would mislead */
+		if (body && n_ids == 0 && r.stop == RUN_CANCELLED) {
+			/* A user's cancel wins over "nothing found": the run ends
+			 * cancelled with what it has, and says so. */
+			char say[200];
+			snprintf(say, sizeof(say), "Cancelled before anything relevant was found: %d "
+				 "source%s read, none sharing enough of the question's words.\n",
+				 r.n_src, r.n_src == 1 ? "" : "s");
+			q_free(body);
+			body = q_strdup(say);
+		} else if (body && n_ids == 0) {   /* a brief of nothing would mislead */
 			if (r.no_content_words)
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
 						 "(the question has no content words, only words such "
