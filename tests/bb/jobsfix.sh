@@ -28,7 +28,7 @@ FH="$TMP/jf-cancel-fg"
 	echo $? >"$TMP/jffg.rc") &
 fwait 20 grep -q "<source " "$TMP/fxslow.log" && ok || bad "the note calls never started"
 run jobsfix-cancel-fg "$Q" runs cancel 1 --home "$FH"
-rc_is 0; out_has "run 1 cancelled"
+rc_is 0; out_has "run 1 cancelled"; out_has "('quarry runs show 1')"
 fwait 15 test -s "$TMP/jffg.rc" && ok || bad "the foreground run did not end"
 NAME=jobsfix-cancel-fg-exit
 [ "$(cat "$TMP/jffg.rc" 2>/dev/null)" = 130 ] && ok || bad "exit $(cat "$TMP/jffg.rc" 2>/dev/null), not 130: $(cat "$TMP/jffg.err")"
@@ -73,6 +73,8 @@ run jobsfix-kill-start env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$FS" QUAR
 	--sources web --depth 1 --max-sources 3 "$RQ"
 rc_is 0; err_has "run 1 queued;"
 fwait 20 grep -q "<source " "$TMP/fxslow.log" && ok || bad "the killed worker's run never got to its notes"
+run jobsfix-resume-workers "$Q" runs resume 1 --home "$FK"
+rc_is 1; err_has "stop it with 'quarry runs cancel 1'"
 kill -9 "$FKP"; wait "$FKP" 2>/dev/null
 run jobsfix-kill-ls "$Q" runs ls --json --home "$FK"; out_has '"status":"interrupted"'
 T0=$(date +%s%3N)
@@ -122,3 +124,19 @@ run jobsfix-msg-follow-nosearch "$Q" ask --run 1 --no-search --home "$FI" "And t
 rc_is 2; err_has "--run and --no-search do not go together"
 run jobsfix-msg-follow-count "$Q" runs ls --json --home "$FI"
 [ "$(grep -c '"id"' "$TMP/out")" = 2 ] && ok || bad "a refused follow-up stored a run"
+
+start_llm fxauto '[{"auto":"research"}]'
+FP="$TMP/jf-planonly"
+run jobsfix-plan-hint env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" research \
+	--home "$FP" --sources web --plan-only "$RQ"
+rc_is 0; out_has "save it with 'quarry runs export 1 -f json -o plan.json'"
+run jobsfix-plan-export "$Q" runs export 1 --home "$FP" -f json -o "$TMP/jfplan.json"
+rc_is 0
+grep -q '"plan_only": true' "$TMP/jfplan.json" && ok || bad "the export is not the plan"
+run jobsfix-follow-plan env QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" ask --run 1 --home "$FP" "And then?"
+rc_is 1; err_has "run 1 has no report to follow up (it is a plan only"
+run jobsfix-follow-plan-count "$Q" runs ls --json --home "$FP"
+[ "$(grep -c '"id"' "$TMP/out")" = 1 ] && ok || bad "a refused follow-up of a plan stored a run"
+run jobsfix-budget-tiny env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" research \
+	--home "$FP" --sources web --budget-tokens 300 "$RQ"
+rc_is 0; out_has "the token budget (300) is too small for any model call"; out_lacks "is spent: 0 used"
