@@ -75,6 +75,8 @@ struct run {
 	struct runstore *reply_rs;  /* the model's replies, when rs is not env->store (PostgreSQL) */
 	long id;
 	double t0;
+	double prior_ms;          /* earlier attempts' time (a resumed run), from its cache */
+	double elapsed_saved_ms;  /* when this attempt last stored its time */
 	long seq;                 /* the newest event's number */
 	char lang[8];
 	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */

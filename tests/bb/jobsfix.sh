@@ -140,3 +140,19 @@ run jobsfix-follow-plan-count "$Q" runs ls --json --home "$FP"
 run jobsfix-budget-tiny env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" research \
 	--home "$FP" --sources web --budget-tokens 300 "$RQ"
 rc_is 0; out_has "the token budget (300) is too small for any model call"; out_lacks "is spent: 0 used"
+
+# ---- 8. a resumed run's figures count its earlier attempts ----
+start_llm fxresume '[{"match":"<source ","auto":"research","fault":"slow_start","delay_ms":4000},{"auto":"research"}]'
+FR="$TMP/jf-resume"
+env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$FQ" research --home "$FR" \
+	--sources web --depth 1 --max-sources 3 --no-cache "$RQ" >/dev/null 2>"$TMP/jfr.err" &
+FRP=$!
+fwait 20 grep -q "<source " "$TMP/fxresume.log" && ok || bad "the run to resume never got to its notes"
+sleep 2
+kill -TERM "$FRP"; wait "$FRP" 2>/dev/null
+run jobsfix-resume-figures env QUARRY_ALLOW_PRIVATE=1 QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MODEL=m "$Q" runs resume 1 \
+	--home "$FR" -f json
+rc_is 0; out_has '"seconds_this_attempt"'
+S_ALL=$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' "$TMP/out" | head -1)
+S_NOW=$(sed -n 's/.*"seconds_this_attempt": \([0-9.]*\).*/\1/p' "$TMP/out" | head -1)
+awk "BEGIN { exit !($S_ALL >= $S_NOW + 2) }" && ok || bad "seconds $S_ALL does not count the first attempt (this one $S_NOW)"
