@@ -779,8 +779,8 @@ static int follow_check(const char *cmd, struct common *c, long run)
 		return 1;
 	if (runstore_get(rs, run, 1, &rec, &err)) {
 		if (err.code == Q_ENOTFOUND)
-			cli_error("quarry %s: there is no run %ld to follow up ('quarry runs ls' lists "
-				  "them)\n", cmd, run);
+			cli_error("quarry %s: run %ld has no report to follow up: there is no run %ld "
+				  "('quarry runs ls' lists them)\n", cmd, run, run);
 		else
 			cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;
