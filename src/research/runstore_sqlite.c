@@ -18,6 +18,7 @@
  * (finding the oldest claimable run and taking it). Everything else is a
  * single statement.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,8 +437,17 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
+	long long now_ms = runstore_now_ms();
+	struct run_record r;
 	int rc;
 
+	/* A holder whose process is gone (kill -9) has no live lease, lapsed
+	 * or not: a resume in the foreground drops it. */
+	if (status == RUN_RUNNING && sq_get(rs, id, 0, &r, NULL) == 0) {
+		if (r.status == RUN_INTERRUPTED && r.worker[0])
+			now_ms = LLONG_MAX;
+		run_record_release(&r);
+	}
 	/* Running again: a holder with a live lease keeps it (a worker's run);
 	 * a lapsed lease is dropped, so the process that took the run over
 	 * in the foreground is told live by its owner record, and no worker
@@ -449,7 +459,7 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 		return rc;
 	sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int64(st, 3, runstore_now_ms());
+	sqlite3_bind_int64(st, 3, now_ms);
 	return update_run(q, st, id, "saving the run's status", err);
 }
 

@@ -684,6 +684,17 @@ static void test_dead_holder(void **state)
 	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
 	assert_int_equal(rec.status, RUN_CANCELLED);
 	run_record_release(&rec);
+	/* resumed in the foreground: the dead holder's lease is dropped */
+	id = new_run(rs, "resumed from the dead", RUN_QUEUED, NULL);
+	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(runstore_set_owner(rs, id, &err), 0);
+	assert_int_equal(runstore_set_status(rs, id, RUN_RUNNING, &err), 0);
+	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_RUNNING);
+	assert_string_equal(rec.worker, "");
+	run_record_release(&rec);
+	finish(rs, id);
 	/* a live holder (this process) keeps its run */
 	snprintf(name, sizeof(name), "%s:%ld/1", host, (long)getpid());
 	id = new_run(rs, "held by the living", RUN_QUEUED, NULL);
