@@ -660,7 +660,7 @@ static void test_dead_holder(void **state)
 	struct runstore *rs = open_rs();
 	struct q_error err = {0};
 	struct run_record rec;
-	char host[200] = "", name[RUNSTORE_WORKER_MAX];
+	char host[100] = "", name[RUNSTORE_WORKER_MAX];
 	long id = 0, got = 0;
 	pid_t pid;
 	int st;
@@ -673,7 +673,7 @@ static void test_dead_holder(void **state)
 	assert_true(pid > 0);
 	waitpid(pid, &st, 0);   /* gone: its pid is free */
 	gethostname(host, sizeof(host) - 1);
-	snprintf(name, sizeof(name), "%s:%ld/1", host, (long)pid);
+	snprintf(name, sizeof(name), "%.100s:%ld/1", host, (long)pid);
 	id = new_run(rs, "held by the dead", RUN_QUEUED, NULL);
 	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
 	assert_int_equal(got, id);
@@ -696,7 +696,7 @@ static void test_dead_holder(void **state)
 	run_record_release(&rec);
 	finish(rs, id);
 	/* a live holder (this process) keeps its run */
-	snprintf(name, sizeof(name), "%s:%ld/1", host, (long)getpid());
+	snprintf(name, sizeof(name), "%.100s:%ld/1", host, (long)getpid());
 	id = new_run(rs, "held by the living", RUN_QUEUED, NULL);
 	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
 	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
