@@ -113,7 +113,7 @@ int cmd_ask(int argc, char **argv)
 	struct cli_parser p;
 	struct cli_model m;
 	char *words[256];
-	int n = 0, id, taken, i, rc, no_search = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
+	int n = 0, id, taken, i, rc, no_search = 0, run_flag = 0, verbose = 0, no_cache = 0, json = 0, hide = 0, show = 0;
 	const char *system = NULL, *home = NULL;
 	long max_tokens = 0;
 	long long time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
@@ -127,8 +127,13 @@ int cmd_ask(int argc, char **argv)
 	struct q_error err = {0};
 	struct sigaction sa;
 
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		no_search |= strcmp(argv[i], "--no-search") == 0;
+		run_flag |= strcmp(argv[i], "--run") == 0 || strncmp(argv[i], "--run=", 6) == 0;
+	}
+	if (no_search && run_flag)
+		return cli_usage_error("ask", "--run and --no-search do not go together: --run answers "
+				       "from a run's sources (and searches for what they lack); drop one");
 	if (!no_search)   /* the usual ask: search, read, answer with citations */
 		return cmd_ask_search(argc, argv);
 	cli_model_init(&m);

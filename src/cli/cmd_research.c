@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "../core/clock.h"
 #include "../core/qbuf.h"
 #include "../net/http.h"
@@ -775,6 +776,46 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	return rc;
 }
 
+static int open_runs(struct common *c, struct store *s, struct runstore **rs);
+
+/* `ask --run ID`: the run must exist and have a report with sources, said
+ * before a new run is stored (a follow-up of nothing would be a failed
+ * run in the list). 0 when it can be followed up. */
+static int follow_check(const char *cmd, struct common *c, long run)
+{
+	struct store s;
+	struct runstore *rs = NULL;
+	struct run_record rec;
+	struct q_error err = {0};
+	int rc = 1;
+
+	if (open_runs(c, &s, &rs))
+		return 1;
+	if (runstore_get(rs, run, 1, &rec, &err)) {
+		if (err.code == Q_ENOTFOUND)
+			cli_error("quarry %s: run %ld has no report to follow up: there is no run %ld "
+				  "('quarry runs ls' lists them)\n", cmd, run, run);
+		else
+			cli_error("quarry %s: %s\n", cmd, err.msg);
+		goto out;
+	}
+	if (json_is_array(json_object_get(rec.report, "sources")))
+		rc = 0;
+	else if (rec.report || !run_status_final(rec.status))
+		cli_error("quarry %s: run %ld has no report to follow up (it is %s%s); finish it first "
+			  "with 'quarry runs resume %ld'\n", cmd, run, rec.report ? "a plan only, " : "",
+			  run_status_name(rec.status), run);
+	else
+		cli_error("quarry %s: run %ld has no report to follow up (it is %s)\n", cmd, run,
+			  run_status_name(rec.status));
+	run_record_release(&rec);
+out:
+	runstore_close(rs);
+	if (s.db)
+		store_close(&s);
+	return rc;
+}
+
 /* research and ask (with search) share everything but a few options. */
 static int research_command(const char *cmd, int quick, int argc, char **argv)
 {
@@ -809,6 +850,12 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 				       "runs watch ID' or 'quarry runs export ID' (-o, -f); -v and "
 				       "--events are for watching too");
 	}
+	if (c.detach && c.o.plan_only) {   /* a worker would run the whole research */
+		qbuf_release(&q);
+		return cli_usage_error(cmd, "--plan-only does not go with --detach (a plan is one "
+				       "model call): run 'quarry research --plan-only' without "
+				       "--detach, then 'quarry runs resume ID' goes on from the plan");
+	}
 	c.o.question = qbuf_cstr(&q);
 	c.o.quick = quick;
 	if (quick && c.o.time_limit_ms <= 0)   /* ask always ends */
@@ -825,6 +872,10 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 			memcpy(abs_out + kc + 1, c.output, ko + 1);
 			c.o.output = abs_out;
 		}
+	}
+	if (c.o.follow_run > 0 && follow_check(cmd, &c, c.o.follow_run)) {
+		qbuf_release(&q);
+		return 1;
 	}
 	rc = run_research(cmd, &c, 0);
 	qbuf_release(&q);
@@ -966,6 +1017,7 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	struct runstore *rs = NULL;
 	struct run_record rec;
 	json_t *opts = NULL;
+	char holder[RUNSTORE_WORKER_MAX] = "";
 	int rc = 0, alive = 0;
 
 	if (open_runs(c, &s, &rs))
@@ -973,13 +1025,18 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	if (runstore_get(rs, run, 0, &rec, NULL) == 0) {
 		opts = json_incref(rec.options);
 		alive = rec.status == RUN_RUNNING;
+		snprintf(holder, sizeof(holder), "%s", rec.worker);
 		run_record_release(&rec);
 	}
 	runstore_close(rs);
 	store_close(&s);
-	if (alive) {
-		cli_error("quarry runs: run %ld is running in another quarry; wait for it, or "
-			"stop it (Ctrl-C) and resume then\n", run);
+	if (alive && holder[0]) {
+		cli_error("quarry runs: run %ld is running in worker %s; wait for it with 'quarry runs "
+			  "wait %ld', or stop it with 'quarry runs cancel %ld'\n", run, holder, run, run);
+		rc = 1;
+	} else if (alive) {
+		cli_error("quarry runs: run %ld is running in another quarry; wait for it ('quarry runs "
+			  "wait %ld'), or stop it there with Ctrl-C and resume then\n", run, run);
 		rc = 1;
 	} else {
 		const char *o = json_string_value(json_object_get(opts, "output"));
@@ -1049,6 +1106,24 @@ static int feed_events(struct runstore *rs, long run, long *last, struct progres
 
 /* `runs watch ID` (show progress, then the report) and `runs wait ID`:
  * until the run ends, then exit as it would have in the foreground. */
+/* How often a watcher of a queued run looks for a live worker. */
+#define RUNS_WORKER_CHECK_MS 3000.0
+
+/* Whether no live worker serves the store (a failed look counts as some:
+ * say nothing rather than something false). */
+static int no_live_worker(struct runstore *rs)
+{
+	struct runstore_worker *v = NULL;
+	size_t n = 0;
+	int none;
+
+	if (strcmp(runstore_backend(rs), "sqlite") != 0)
+		return 0;   /* PostgreSQL keeps no registry yet: its workers may be anywhere */
+	none = runstore_workers(rs, RUNSTORE_LEASE_MS, &v, &n, NULL) == 0 && n == 0;
+	q_free(v);
+	return none;
+}
+
 static int runs_follow(struct runstore *rs, long run, struct common *c, int show)
 {
 	struct progress prog;
@@ -1057,6 +1132,7 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 	char fail[600] = "", clean[600];
 	long last = 0;
 	int said_queued = 0, ticking = 0, n, rc;
+	double next_worker_check = 0;
 	pthread_t tick;
 
 	if (runstore_get(rs, run, 0, &rec, &err)) {
@@ -1080,14 +1156,24 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 			continue;
 		if (runstore_get(rs, run, 0, &rec, &err))
 			break;
-		if (rec.status == RUN_QUEUED && !said_queued && show) {
-			pthread_mutex_lock(&prog.mu);
-			if (prog.drawn)
-				cli_status_clear();
-			prog.drawn = 0;
-			cli_error("quarry runs: run %ld is queued, waiting for a worker\n", run);
-			pthread_mutex_unlock(&prog.mu);
-			said_queued = 1;
+		if (rec.status == RUN_QUEUED && said_queued < 2 && q_now_ms() >= next_worker_check) {
+			/* Said once each: waiting (watch only), and no live worker at all
+			 * (watch and wait), looked for again every few seconds. */
+			int none = no_live_worker(rs);
+			next_worker_check = q_now_ms() + RUNS_WORKER_CHECK_MS;
+			if ((none || (show && !said_queued))) {
+				pthread_mutex_lock(&prog.mu);
+				if (prog.drawn)
+					cli_status_clear();
+				prog.drawn = 0;
+				if (none)
+					cli_error("quarry runs: run %ld is queued and no worker is running: "
+						  "start one with 'quarry worker'\n", run);
+				else
+					cli_error("quarry runs: run %ld is queued, waiting for a worker\n", run);
+				pthread_mutex_unlock(&prog.mu);
+				said_queued = none ? 2 : 1;
+			}
 		}
 		if (rec.status != RUN_QUEUED && rec.status != RUN_RUNNING) {
 			n = feed_events(rs, run, &last, show ? &prog : NULL, fail, sizeof(fail), &err);
@@ -1177,8 +1263,10 @@ static int runs_cancel(struct runstore *rs, long run)
 		run_record_release(&rec);
 		return 0;
 	}
-	printf("run %ld cancelled after %.1f s%s\n", run, (q_now_ms() - t0) / 1000.0,
-	       waited ? "; it keeps the best report it could make ('quarry runs show ID')" : "");
+	printf("run %ld cancelled after %.1f s", run, (q_now_ms() - t0) / 1000.0);
+	if (waited)
+		printf("; it keeps the best report it could make ('quarry runs show %ld')", run);
+	printf("\n");
 	run_record_release(&rec);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -32,6 +33,14 @@
 /* A detached worker leaves once the queue has been empty this long. */
 #define DETACHED_IDLE_EXIT_S 60
 #define WORKER_LOG_NAME "worker.log"
+/* Held while one `--detach` looks for a worker and starts one, and by the
+ * worker it starts until that one is registered: concurrent `--detach`
+ * calls start one worker, not one each. */
+#define WORKER_LOCK_NAME "worker.lock"
+#define WORKER_LOCK_FD_ENV "QUARRY_WORKER_LOCK_FD"
+/* A lock holder that hangs (a worker stuck before registering) is not
+ * waited for longer than this: then the look goes on without the lock. */
+#define WORKER_LOCK_WAIT_MS 5000
 
 enum { O_JOBS, O_IDLE_EXIT, O_HOME, O_LEASE };
 
@@ -147,7 +156,7 @@ int cmd_worker(int argc, char **argv)
 	struct worker_config wc;
 	struct sigaction sa;
 	struct q_error err = {0};
-	const char *home = NULL;
+	const char *home = NULL, *v;
 	char dir[4096], *ops[4];
 	long jobs = 1, idle_s = 0, lease_s = RUNSTORE_LEASE_MS / 1000;
 	int id, n = 0, rc;
@@ -195,6 +204,11 @@ int cmd_worker(int argc, char **argv)
 	wc.llm_close = close_model;
 	wc.log = log_line;
 	wc.ctx = &f;
+	if ((v = getenv(WORKER_LOCK_FD_ENV)) != NULL) {   /* started by --detach */
+		long fd = cli_parse_int(v, 3, 1000000);
+		wc.ready_fd = fd > 2 ? (int)fd : 0;
+		unsetenv(WORKER_LOCK_FD_ENV);
+	}
 	rc = worker_run(&wc, &stop_flag, &err);
 	if (rc)
 		cli_error("quarry worker: %s\n", err.msg);
@@ -204,7 +218,8 @@ int cmd_worker(int argc, char **argv)
 
 /* Start `quarry worker --home home` in the background, detached from
  * the terminal (a new session, double fork), logging to home/worker.log. */
-static int spawn_worker(const char *home, const char *config_path, struct q_error *err)
+static int spawn_worker(const char *home, const char *config_path, int lock_fd,
+			struct q_error *err)
 {
 	char log_path[4200], idle[32];
 	const char *v = getenv("QUARRY_WORKER_IDLE_EXIT");
@@ -229,6 +244,11 @@ static int spawn_worker(const char *home, const char *config_path, struct q_erro
 			dup2(fd, 2);
 		}
 		signal(SIGINT, SIG_IGN);   /* the terminal's Ctrl-C is not for it */
+		if (lock_fd > 2 && fcntl(lock_fd, F_SETFD, 0) == 0) {   /* kept until it registers */
+			char fd_text[16];
+			snprintf(fd_text, sizeof(fd_text), "%d", lock_fd);
+			setenv(WORKER_LOCK_FD_ENV, fd_text, 1);
+		}
 		if (config_path)
 			execl("/proc/self/exe", "quarry", "worker", "--home", home, "--idle-exit", idle,
 			      "--config", config_path, (char *)NULL);
@@ -241,22 +261,47 @@ static int spawn_worker(const char *home, const char *config_path, struct q_erro
 	return 0;
 }
 
+/* The home's worker lock, taken (waiting up to WORKER_LOCK_WAIT_MS): its
+ * descriptor, or -1 when it cannot be had (go on without it). */
+static int take_worker_lock(const char *home)
+{
+	char path[4200];
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	int fd, waited_ms;
+
+	snprintf(path, sizeof(path), "%s/%s", home, WORKER_LOCK_NAME);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	for (waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited_ms += 20) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited_ms >= WORKER_LOCK_WAIT_MS) {
+			close(fd);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return fd;
+}
+
 int cli_worker_ensure(const char *home, const char *config_path, int *started, struct q_error *err)
 {
 	struct runstore *rs = NULL;
 	struct runstore_worker *v = NULL;
 	size_t n = 0;
-	int rc;
+	int rc, lock_fd;
 
 	*started = 0;
+	lock_fd = take_worker_lock(home);
 	if ((rc = runstore_open(&rs, home, err)))
-		return rc;
+		goto out;
 	rc = runstore_workers(rs, RUNSTORE_LEASE_MS, &v, &n, err);
 	runstore_close(rs);
 	q_free(v);
 	if (rc || n > 0)
-		return rc;
-	if ((rc = spawn_worker(home, config_path, err)) == 0)
+		goto out;
+	if ((rc = spawn_worker(home, config_path, lock_fd, err)) == 0)
 		*started = 1;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);   /* the new worker holds it on until it is registered */
 	return rc;
 }

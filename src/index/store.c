@@ -86,6 +86,16 @@ static const char *const migrations[] = {
 	"  started INTEGER NOT NULL,"
 	"  seen INTEGER NOT NULL,"
 	"  slots INTEGER NOT NULL);",
+	/* 6: run ids are never reused (clients, SSE Last-Event-ID and
+	 * quarry://runs/N name one run for good): the highest id ever given,
+	 * kept past deletion (INTEGER PRIMARY KEY gives max+1, which a
+	 * deleted newest run hands out again; AUTOINCREMENT would need a
+	 * rebuild of a table others reference) */
+	"CREATE TABLE run_ids(last INTEGER NOT NULL);"
+	"INSERT INTO run_ids SELECT COALESCE(MAX(id), 0) FROM runs;"
+	"CREATE TRIGGER runs_id_kept AFTER INSERT ON runs BEGIN"
+	"  UPDATE run_ids SET last = MAX(last, NEW.id);"
+	"END;",
 };
 
 static int mkdir_p(const char *path)

@@ -288,8 +288,12 @@ static const char *spent_locked(struct llm_account *a, const struct llm_config *
 	double least_usd = cfg->price_known ? (double)least * cfg->price.out / 1e6 : 0;
 
 	if (a->budget_tokens > 0 && used_tokens(a) > a->budget_tokens - least)
-		snprintf(buf, size, "the token budget (%ld) is spent: %ld used", a->budget_tokens,
-			 used_tokens(a));
+		if (used_tokens(a) == 0)   /* "spent: 0 used" would puzzle */
+			snprintf(buf, size, "the token budget (%ld) is too small for any model call "
+				 "(one needs at least %ld tokens): 0 used", a->budget_tokens, least);
+		else
+			snprintf(buf, size, "the token budget (%ld) is spent: %ld used", a->budget_tokens,
+				 used_tokens(a));
 	else if (a->budget_usd > 0 && t->cost_usd + least_usd > a->budget_usd)
 		snprintf(buf, size, "the money budget ($%.4g) is spent: $%.6f used", a->budget_usd,
 			 t->cost_usd);

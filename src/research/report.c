@@ -1041,9 +1041,9 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 	qbuf_adds(&md, "\n## Outline\n\n");
 	md_list(&md, json_object_get(p, "outline"), 0);
 	qbuf_addf(&md, "\nRun %lld is stored with this plan. Go on with 'quarry runs resume %lld'; to "
-		  "change the plan, save it with 'quarry research --plan-only -f json -o plan.json', "
+		  "change the plan, save it with 'quarry runs export %lld -f json -o plan.json', "
 		  "edit it and give it with 'quarry runs resume %lld --plan plan.json'.\n",
-		  (long long)run, (long long)run, (long long)run);
+		  (long long)run, (long long)run, (long long)run, (long long)run);
 	if (strcmp(format, "html") == 0) {
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Plan</title>"
 			  "</head><body><pre>");

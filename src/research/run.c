@@ -103,6 +103,49 @@ static void rcache_put(struct run *r, const char *key, const char *value)
 	runstore_cache_put(r->rs, r->id, key, value, NULL);
 }
 
+/* The run's time over every attempt is kept under this key (ms), stored
+ * every RUN_ELAPSED_SAVE_MS and when an attempt ends, so the figures of
+ * a resumed run count the earlier attempts too (one killed with kill -9
+ * counts up to its last save). */
+#define RUN_ELAPSED_KEY "elapsed_ms"
+#define RUN_ELAPSED_SAVE_MS 5000.0
+
+static void elapsed_load(struct run *r)
+{
+	char *v = rcache_get(r, RUN_ELAPSED_KEY);
+
+	r->prior_ms = v ? strtod(v, NULL) : 0;
+	if (!(r->prior_ms > 0) || r->prior_ms > 1e12)
+		r->prior_ms = 0;
+	q_free(v);
+}
+
+/* Store the time so far (throttled unless force). */
+static void elapsed_save(struct run *r, int force)
+{
+	double now = q_now_ms();
+	char text[32];
+
+	if (r->id <= 0 || (!force && now - r->elapsed_saved_ms < RUN_ELAPSED_SAVE_MS))
+		return;
+	r->elapsed_saved_ms = now;
+	snprintf(text, sizeof(text), "%.0f", r->prior_ms + (now - r->t0));
+	rcache_put(r, RUN_ELAPSED_KEY, text);
+}
+
+/* The report's figures over every attempt: "seconds" the run's whole
+ * time, "seconds_this_attempt" beside it for a resumed run. */
+static void elapsed_figures(struct run *r, json_t *report)
+{
+	json_t *fig = json_object_get(report, "figures");
+	double attempt_s = (q_now_ms() - r->t0) / 1000.0;
+
+	if (!fig || r->prior_ms <= 0)
+		return;
+	json_object_set_new(fig, "seconds", json_real(r->prior_ms / 1000.0 + attempt_s));
+	json_object_set_new(fig, "seconds_this_attempt", json_real(attempt_s));
+}
+
 /* Pages read by earlier runs are reused for PAGE_CACHE_SECONDS. */
 #define PAGE_CACHE_SECONDS (24 * 3600)
 
@@ -220,6 +263,7 @@ static int should_stop(struct run *r)
 {
 	char why[160];
 
+	elapsed_save(r, 0);
 	if (r->stop != RUN_RUNNING)
 		return 1;
 	stop_if_cancelled(r);
@@ -2005,6 +2049,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		r.rs = r.own_rs;
 	if (!r.rs || (rc = open_run(&r, run_id, &opts_json, err)))
 		goto fail_early;
+	if (run_id > 0)
+		elapsed_load(&r);
 	if (run_id > 0) {
 		research_opts_from_json(opts_json, &o);
 		if (!o.question) {
@@ -2100,6 +2146,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		goto fail;
 	}
 	if (r.o->plan_only && run_id <= 0) {
+		elapsed_save(&r, 1);   /* a resume counts the plan's time */
 		plan_report(&r, out);
 		run_account_close(&r, out);
 		json_decref(opts_json);
@@ -2182,7 +2229,16 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	} else {
 		body = compose_brief(&r, &ids, &n_ids);
 		mode = "extractive";
-		if (body && n_ids == 0) {   /* a brief of nothing would mislead */
+		if (body && n_ids == 0 && r.stop == RUN_CANCELLED) {
+			/* A user's cancel wins over "nothing found": the run ends
+			 * cancelled with what it has, and says so. */
+			char say[200];
+			snprintf(say, sizeof(say), "Cancelled before anything relevant was found: %d "
+				 "source%s read, none sharing enough of the question's words.\n",
+				 r.n_src, r.n_src == 1 ? "" : "s");
+			q_free(body);
+			body = q_strdup(say);
+		} else if (body && n_ids == 0) {   /* a brief of nothing would mislead */
 			if (r.no_content_words)
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
 						 "(the question has no content words, only words such "
@@ -2223,6 +2279,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		}
 	}
 	report = body ? compose_report(&r, body, ids, n_ids, mode) : NULL;
+	elapsed_figures(&r, report);
+	elapsed_save(&r, 1);
 	if (!report) {
 		rc = q_error_set(err, Q_ENOMEM, "out of memory composing the report");
 		goto fail;
@@ -2256,6 +2314,7 @@ fail:
 	snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_FAILED));
 	run_emit(&r, "run_failed", json_pack("{s:s}", "message", err ? err->msg : ""));
 fail_keep_status:
+	elapsed_save(&r, 1);
 	run_account_close(&r, out);
 	q_free(body);
 	q_free(ids);

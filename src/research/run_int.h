@@ -75,6 +75,8 @@ struct run {
 	struct runstore *reply_rs;  /* the model's replies: a handle of their own (llm_account_set_run) */
 	long id;
 	double t0;
+	double prior_ms;          /* earlier attempts' time (a resumed run), from its cache */
+	double elapsed_saved_ms;  /* when this attempt last stored its time */
 	long seq;                 /* the newest event's number */
 	long events_lost;         /* events the run store failed to keep (run_emit) */
 	char lang[8];

@@ -142,6 +142,23 @@ enum run_status runstore_status_now(const char *status_name, long long lease_unt
 	return owner_alive(owner_json) ? RUN_RUNNING : RUN_INTERRUPTED;
 }
 
+enum run_status runstore_status_held(enum run_status s, const char *worker)
+{
+	char host[256];
+	const char *colon;
+	long pid;
+
+	if (s != RUN_RUNNING || !worker || !*worker || !(colon = strrchr(worker, ':')) ||
+	    (size_t)(colon - worker) >= sizeof(host))
+		return s;
+	memcpy(host, worker, (size_t)(colon - worker));
+	host[colon - worker] = '\0';
+	pid = strtol(colon + 1, NULL, 10);
+	if (pid <= 0)
+		return s;   /* not a worker's name: its lease decides */
+	return runstore_process_alive(host, pid, -1) ? s : RUN_INTERRUPTED;
+}
+
 /* runstore_set_database's URL: set once at start, read-only after. */
 static char *shared_database;
 

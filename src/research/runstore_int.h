@@ -104,5 +104,10 @@ int runstore_process_alive(const char *host, long pid, long long start_ticks);
 
 enum run_status runstore_status_now(const char *status_name, long long lease_until_ms,
 				    long long now_ms, const char *owner_json);
+/* A status runstore_status_now read running, checked against its holder
+ * (worker, "host:pid/N" or ""): a worker on this host whose process is
+ * gone (kill -9) holds nothing, so the run reads interrupted before its
+ * lease lapses. Every backend applies it to what it reads. */
+enum run_status runstore_status_held(enum run_status s, const char *worker);
 
 #endif

@@ -18,6 +18,7 @@
  * (finding the oldest claimable run and taking it). Everything else is a
  * single statement.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +105,11 @@ static int sq_create(struct runstore *rs, const char *question, const json_t *op
 
 	if (options && !opts)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run");
-	if ((rc = prep(q, &st, "INSERT INTO runs(question, options, status, created, updated, worker) "
-		       "VALUES (?1, ?2, ?3, strftime('%s','now'), strftime('%s','now'), ?4)",
+	/* The id after the highest ever given (run_ids), not after the highest
+	 * left: a deleted run's id is never handed out again. */
+	if ((rc = prep(q, &st, "INSERT INTO runs(id, question, options, status, created, updated, "
+		       "worker) VALUES ((SELECT MAX(last, (SELECT COALESCE(MAX(id), 0) FROM runs)) + 1 "
+		       "FROM run_ids), ?1, ?2, ?3, strftime('%s','now'), strftime('%s','now'), ?4)",
 		       "saving the run", err)))
 		goto out;
 	sqlite3_bind_text(st, 1, question, -1, SQLITE_STATIC);
@@ -145,6 +149,7 @@ static int read_record(sqlite3_stmt *st, long long now_ms, struct run_record *ou
 	out->updated = sqlite3_column_int64(st, 5);
 	if ((t = (const char *)sqlite3_column_text(st, 6)))
 		snprintf(out->worker, sizeof(out->worker), "%s", t);
+	out->status = runstore_status_held(out->status, out->worker);
 	out->cancel_requested = sqlite3_column_int(st, 7) != 0;
 	out->last_seq = (long)sqlite3_column_int64(st, 9);
 	if ((t = (const char *)sqlite3_column_text(st, 11)))
@@ -241,7 +246,8 @@ static int sq_counts(struct runstore *rs, long counts[RUN_STATUS_N], struct q_er
 
 	/* Running rows one by one: each may read interrupted. */
 	if ((rc = prep(q, &st, "SELECT r.status, CASE WHEN r.status = 'running' THEN r.lease_until END, "
-		       "CASE WHEN r.status = 'running' THEN c.value END, count(*) FROM runs r LEFT JOIN "
+		       "CASE WHEN r.status = 'running' THEN c.value END, count(*), "
+		       "CASE WHEN r.status = 'running' THEN r.worker END FROM runs r LEFT JOIN "
 		       "run_cache c ON c.run_id = r.id AND c.key = '" RUNSTORE_OWNER_KEY "' GROUP BY 1, "
 		       "CASE WHEN r.status = 'running' THEN r.id END", "counting the runs", err)))
 		return rc;
@@ -249,6 +255,7 @@ static int sq_counts(struct runstore *rs, long counts[RUN_STATUS_N], struct q_er
 		enum run_status s = runstore_status_now((const char *)sqlite3_column_text(st, 0),
 							sqlite3_column_int64(st, 1), now_ms,
 							(const char *)sqlite3_column_text(st, 2));
+		s = runstore_status_held(s, (const char *)sqlite3_column_text(st, 4));
 		counts[s] += (long)sqlite3_column_int64(st, 3);
 	}
 	rc = rc == SQLITE_DONE ? 0 : store_error(q->s, rc, "counting the runs", err);
@@ -479,8 +486,17 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
+	long long now_ms = runstore_now_ms();
+	struct run_record r;
 	int rc;
 
+	/* A holder whose process is gone (kill -9) has no live lease, lapsed
+	 * or not: a resume in the foreground drops it. */
+	if (status == RUN_RUNNING && sq_get(rs, id, 0, &r, NULL) == 0) {
+		if (r.status == RUN_INTERRUPTED && r.worker[0])
+			now_ms = LLONG_MAX;
+		run_record_release(&r);
+	}
 	/* Running again: a holder with a live lease keeps it (a worker's run);
 	 * a lapsed lease is dropped, so the process that took the run over
 	 * in the foreground is told live by its owner record, and no worker
@@ -492,7 +508,7 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 		return rc;
 	sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int64(st, 3, runstore_now_ms());
+	sqlite3_bind_int64(st, 3, now_ms);
 	return update_run(q, st, id, "saving the run's status", err);
 }
 

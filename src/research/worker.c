@@ -261,10 +261,13 @@ int worker_run(const struct worker_config *wc, volatile int *stop, struct q_erro
 	struct runstore *rs = NULL;
 	char name[RUNSTORE_WORKER_MAX - 8];
 	double idle_since, next_register = 0;
-	int i, rc, any;
+	int i, rc, any, ready_fd = wc->ready_fd;
 
-	if ((rc = runstore_open(&rs, wc->home, err)))
+	if ((rc = runstore_open(&rs, wc->home, err))) {
+		if (ready_fd > 2)
+			close(ready_fd);
 		return rc;
+	}
 	worker_name(name, sizeof(name));
 	memset(sv, 0, sizeof(sv));
 	for (i = 0; i < n; i++) {
@@ -281,6 +284,10 @@ int worker_run(const struct worker_config *wc, volatile int *stop, struct q_erro
 		if (now >= next_register) {
 			register_worker(rs, name, n);
 			next_register = now + (double)heartbeat_ms;
+			if (ready_fd > 2) {   /* registered: another --detach now sees this worker */
+				close(ready_fd);
+				ready_fd = -1;
+			}
 		}
 		for (i = 0, any = 0; i < n; i++) {
 			if (sv[i].busy && __atomic_load_n(&sv[i].finished, __ATOMIC_ACQUIRE))

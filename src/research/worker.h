@@ -59,6 +59,8 @@ struct worker_config {
 	worker_llm_close_fn llm_close;
 	worker_log_fn log;            /* may be NULL */
 	void *ctx;
+	int ready_fd;                 /* > 2: closed once the worker is registered (it holds
+				       * the lock of the `--detach` that started it) */
 };
 
 /* This process's worker name, "host:pid", into out. */

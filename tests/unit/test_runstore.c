@@ -682,6 +682,81 @@ static void test_two_claimers(void **state)
 		assert_int_equal(claimed[i], 1);
 }
 
+/* The newest run deleted, the next run gets a new id: an id names one
+ * run for good (clients, SSE Last-Event-ID, quarry://runs/N). */
+static void test_ids_not_reused(void **state)
+{
+	struct runstore *rs = open_rs();
+	struct q_error err = {0};
+	long a, b, c;
+
+	(void)state;
+	a = new_run(rs, "first", RUN_RUNNING, NULL);
+	b = new_run(rs, "newest", RUN_RUNNING, NULL);
+	assert_true(b > a);
+	finish(rs, b);
+	assert_int_equal(runstore_remove(rs, b, &err), 0);
+	c = new_run(rs, "after the delete", RUN_RUNNING, NULL);
+	assert_true(c > b);
+	finish(rs, a);
+	finish(rs, c);
+	runstore_close(rs);
+}
+
+/* A run held by a worker on this host whose process is gone (kill -9)
+ * reads interrupted at once, not when its lease lapses, and a cancel of
+ * it cancels it at once. */
+static void test_dead_holder(void **state)
+{
+	struct runstore *rs = open_rs();
+	struct q_error err = {0};
+	struct run_record rec;
+	char host[100] = "", name[RUNSTORE_WORKER_MAX];
+	long id = 0, got = 0;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	while (runstore_claim(rs, "drain", 600000, &got, &err) == 0 && got > 0)
+		finish(rs, got);
+	if ((pid = fork()) == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	waitpid(pid, &st, 0);   /* gone: its pid is free */
+	gethostname(host, sizeof(host) - 1);
+	snprintf(name, sizeof(name), "%.100s:%ld/1", host, (long)pid);
+	id = new_run(rs, "held by the dead", RUN_QUEUED, NULL);
+	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_INTERRUPTED);
+	run_record_release(&rec);
+	assert_int_equal(runstore_request_cancel(rs, id, &err), 0);
+	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_CANCELLED);
+	run_record_release(&rec);
+	/* resumed in the foreground: the dead holder's lease is dropped */
+	id = new_run(rs, "resumed from the dead", RUN_QUEUED, NULL);
+	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(runstore_set_owner(rs, id, &err), 0);
+	assert_int_equal(runstore_set_status(rs, id, RUN_RUNNING, &err), 0);
+	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_RUNNING);
+	assert_string_equal(rec.worker, "");
+	run_record_release(&rec);
+	finish(rs, id);
+	/* a live holder (this process) keeps its run */
+	snprintf(name, sizeof(name), "%.100s:%ld/1", host, (long)getpid());
+	id = new_run(rs, "held by the living", RUN_QUEUED, NULL);
+	assert_int_equal(runstore_claim(rs, name, 600000, &got, &err), 0);
+	assert_int_equal(runstore_get(rs, id, 0, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_RUNNING);
+	run_record_release(&rec);
+	finish(rs, id);
+	runstore_close(rs);
+}
+
 /* A case on both backends. */
 #define BOTH(f) {#f, f, use_sqlite, NULL, NULL}, {"pg_" #f, f, use_pg, NULL, NULL}
 
@@ -700,6 +775,9 @@ int main(void)
 		{"test_hold", test_hold, use_sqlite, NULL, NULL},
 		{"test_workers", test_workers, use_sqlite, NULL, NULL},
 		BOTH(test_two_claimers),
+		BOTH(test_ids_not_reused),
+		/* SQLite only until the PostgreSQL store reads holders' processes */
+		{"test_dead_holder", test_dead_holder, use_sqlite, NULL, NULL},
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
