@@ -59,6 +59,14 @@ LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/doc/*.c src/index/*.c src/llm
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# `quarry serve` (src/serve) links libevent and the web UI's files
+# (src/serve/ui, compiled in by tools/embed.c); only the binary needs them.
+SERVE_PKGS := libevent libevent_pthreads
+SERVE_SRC := $(wildcard src/serve/*.c)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o
+SERVE_LIBS = $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
+UI_FILES := $(sort $(wildcard src/serve/ui/*))
+API_FILES := src/serve/api/openapi.json
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -68,7 +76,7 @@ all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
 $(DEPS_STAMP):
-	@pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v pdftotext >/dev/null \
+	@pkg-config --exists $(PKGS) $(TEST_PKGS) $(SERVE_PKGS) && command -v pdftotext >/dev/null \
 		&& [ -f /usr/include/libstemmer.h ] \
 		|| sh scripts/install-deps.sh
 	@mkdir -p $(BUILD) && touch $@
@@ -84,9 +92,21 @@ $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 $(BUILD)/libquarry.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/quarry: $(CLI_OBJ) $(BUILD)/libquarry.a
+$(BUILD)/quarry: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/libquarry.a
 	@[ "$(V)" = 1 ] || echo "  LINK    $@"
-	$(Q)$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquarry.a $(LDLIBS_ALL)
+	$(Q)$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/libquarry.a $(SERVE_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/gen/ui_assets.c: $(UI_FILES) $(API_FILES) $(BUILD)/embed
+	@mkdir -p $(dir $@)
+	$(Q)$(BUILD)/embed $@ src/serve $(UI_FILES) $(API_FILES)
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -I. -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libquarry.a
 	@mkdir -p $(dir $@)
@@ -127,9 +147,9 @@ install-check: $(BUILD)/quarry
 	w=$$(groff -man -Tutf8 -ww $$t/inst/usr/share/man/man1/quarry.1 2>&1 >/dev/null) && \
 	[ -z "$$w" ] || { echo "install-check: the man page has warnings: $$w"; exit 1; } && \
 	bash -n doc/completion/quarry.bash && \
-	for c in research ask runs fetch extract index search models doctor mcp; do \
+	for c in research ask runs worker fetch extract index search models doctor mcp; do \
 		grep -q "^\.BI* \"*$$c" doc/quarry.1 || { echo "install-check: quarry.1 lacks $$c"; exit 1; }; done && \
-	for o in $$(for c in research ask runs fetch extract index search models doctor mcp; do \
+	for o in $$(for c in research ask runs worker fetch extract index search models doctor mcp; do \
 		$(BUILD)/quarry help $$c; done | grep -o -- '--[a-z][a-z-]*' | sort -u); do \
 		grep -qF -- "$$(echo $$o | sed 's/-/\\-/g')" doc/quarry.1 || \
 		{ echo "install-check: quarry.1 lacks $$o"; exit 1; }; done && \
@@ -276,4 +296,4 @@ demo: $(BUILD)/quarry
 clean:
 	rm -rf build build-san build-tsan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)

@@ -9,11 +9,12 @@
 
 #include "../src/mcp/mcp.h"
 
-static void check_reply(void *ctx, const char *json, size_t len)
+static void check_reply(void *ctx, const char *json, size_t len, const json_t *about)
 {
 	json_t *m = json_loadb(json, len, 0, NULL);
 
 	(void)ctx;
+	(void)about;
 	if (!m || !json_is_object(m))
 		__builtin_trap();
 	json_decref(m);

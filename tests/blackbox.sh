@@ -396,7 +396,7 @@ if grep -q '"citations_removed": 1' "$TMP/report.json"; then ok; else bad "bogus
 if grep -q '"unsupported_sentences": 2' "$TMP/report.json"; then ok; else bad "unsupported sentences not flagged"; fi
 if grep -q '"quotes_dropped": 0' "$TMP/report.json"; then ok; else bad "quotes dropped from an honest model"; fi
 if grep -q '"sources_read": 20' "$TMP/report.json"; then ok; else bad "not 20 sources read"; fi
-if grep -q '"model_calls_critical_path": 5' "$TMP/report.json"; then ok; else bad "critical path is not plan+note+reflect+note+write"; fi
+if grep -q '"model_calls_critical_path": 6' "$TMP/report.json"; then ok; else bad "critical path is not plan+note+reflect+note+outline+write"; fi
 if grep -q '"type":"source_read"' "$TMP/ev.jsonl" && grep -q '"type":"report"' "$TMP/ev.jsonl"; then ok; else bad "events missing"; fi
 if grep -qF "sk-research-secret" "$TMP/report.json" "$TMP/ev.jsonl" "$RH"/quarry.db*; then bad "key leaked"; else ok; fi
 # A second run on the same question reads the pages the first one fetched today.

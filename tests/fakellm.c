@@ -21,6 +21,12 @@
  *   "slow_start" (sleep delay_ms before answering), "keepalive" (send half
  *   the content, or none if there is none, then only SSE comments, blank
  *   lines and empty deltas, every 50 ms, until the client hangs up).
+ *   rich (with auto): notes take up to the findings asked for and, when
+ *   the prompt asks for blocks of rows, quote each table whole; the
+ *   outline deals the findings out to the required sections (else one per
+ *   sub-question; without rich it returns no section); the writer follows the brief's
+ *   sections (else one per sub-question) and puts every table row of its
+ *   findings in one table, each row cited.
  *   tool_args_bytes: each tool call's arguments are that many 'x' bytes,
  *   streamed in 64 KB deltas (a flood no script file needs to hold).
  * GET /v1/models lists one model. Every request is appended to LOGFILE
@@ -214,6 +220,143 @@ static int up_to(const char *u, const char *after)
 	return n > 0 ? n : 2;
 }
 
+/* "rich": true: a model that does what the prompts ask of a good one, so
+ * a test can follow the data path. Notes: up to the N findings asked for,
+ * and every block of table rows as one finding quoting the rows whole. */
+static char *rich_note(const char *u)
+{
+	char *ex = between(u, "\">\n", "\n</source>"), *save = NULL, *line, *out;
+	json_t *fs = json_array(), *o;
+	char block[16384];
+	size_t bn = 0;
+	int max = up_to(u, " findings that help"), got = 0;
+	int blocks = strstr(u, "block of rows") != NULL;   /* asked to quote tables whole */
+
+	block[0] = '\0';
+	for (line = strtok_r(ex ? ex : (char *)"", "\n", &save); line && got < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '|' && blocks) {
+			if (bn + strlen(line) + 2 < sizeof(block))
+				bn += (size_t)snprintf(block + bn, sizeof(block) - bn, "%s%s", bn ? "\n" : "", line);
+			continue;
+		}
+		if (bn) {
+			json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", "The table gives these rows.",
+							    "quote", block, "sub_question", 1));
+			got++;
+			bn = 0;
+			block[0] = '\0';
+		}
+		/* Not asked for blocks: a row is a line like any other. */
+		if (line[0] == '#' || line[0] == '[' || strlen(line) < 40 || got >= max ||
+		    strncmp(line, "| ---", 5) == 0)
+			continue;
+		json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", line, "quote", line,
+						    "sub_question", 1 + got % 2));
+		got++;
+	}
+	if (bn && got < max)
+		json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", "The table gives these rows.",
+						    "quote", block, "sub_question", 1));
+	o = json_pack("{s:o}", "findings", fs);
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(ex);
+	return out;
+}
+
+/* The outline after research: the required sections, else one per
+ * sub-question, the findings dealt out in turn. */
+static char *rich_outline(const char *u)
+{
+	char *secs = between(u, "in this order: ", ". "), *subs = between(u, "Sub-questions:\n", "\n\n");
+	char *save = NULL, *t, *out;
+	json_t *a = json_array(), *o;
+	const char *p;
+	size_t n, k = 0;
+	int id;
+
+	if (secs)
+		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
+			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, " "), "findings"));
+	else if (subs)
+		for (t = strtok_r(subs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, "0123456789. "),
+							   "findings"));
+	n = json_array_size(a);
+	for (p = strstr(u, "\nF"); p && n; p = strstr(p + 1, "\nF")) {
+		id = (int)strtol(p + 2, NULL, 10);
+		if (id > 0)
+			json_array_append_new(json_object_get(json_array_get(a, k++ % n), "findings"),
+					      json_integer(id));
+	}
+	o = json_pack("{s:o}", "sections", a);
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(secs);
+	free(subs);
+	return out;
+}
+
+/* Writer: a lead, one section per sub-question (or per required section),
+ * and every table row of the findings in one table, each row cited. */
+static char *rich_write(const char *u)
+{
+	size_t cap = strlen(u) + 4096, n = 0;
+	char *out = malloc(cap), *secs = between(u, "in this order: ", ".\n");
+	char *subs = between(u, "Sub-questions:\n", "\n\n");
+	const char *p;
+	int id, table = 0;
+
+	n += (size_t)snprintf(out + n, cap - n, "The findings answer the question directly [F1].\n");
+	if (strstr(u, "Write the section")) {   /* sectioned: the body only */
+		free(secs);
+		free(subs);
+		secs = subs = NULL;
+	}
+	if (secs) {   /* the brief's sections, literally */
+		char *save = NULL, *t;
+		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
+			n += (size_t)snprintf(out + n, cap - n, "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
+					      t + strspn(t, " "));
+	} else if (subs) {
+		char *save = NULL, *t;
+		for (t = strtok_r(subs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+			n += (size_t)snprintf(out + n, cap - n, "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
+					      t + strspn(t, "0123456789. "));
+	}
+	for (p = strstr(u, "<finding id=\"F"); p; p = strstr(p + 1, "<finding id=\"F")) {
+		const char *q = strstr(p, "Quote: \""), *end = strstr(p, "</finding>");
+		id = (int)strtol(p + 14, NULL, 10);
+		if (!q || !end)
+			continue;
+		for (q += 8; q && q < end; q = strchr(q, '\n')) {
+			size_t len;
+			q += *q == '\n';
+			if (*q != '|' || q >= end)
+				continue;
+			len = strcspn(q, "\n");
+			if (q + len > end)
+				len = (size_t)(end - q) - 1;   /* the closing quote mark */
+			if (strncmp(q, "| ---", 5) == 0 || strstr(q, "| Date") == q) {
+				if (!table && strstr(q, "| Date") == q) {
+					n += (size_t)snprintf(out + n, cap - n, "\n%.*s\n", (int)len, q);
+					n += (size_t)snprintf(out + n, cap - n, "| --- | --- | --- | --- |\n");
+					table = 1;
+				}
+				continue;
+			}
+			while (len > 0 && (q[len - 1] == ' ' || q[len - 1] == '|'))
+				len--;
+			if (n + len + 64 < cap)
+				n += (size_t)snprintf(out + n, cap - n, "%.*s [F%d] |\n", (int)len, q, id);
+		}
+	}
+	free(secs);
+	free(subs);
+	return out;
+}
+
 static char *research_reply(json_t *req, json_t *rule)
 {
 	const char *u = last_user(req);
@@ -236,6 +379,16 @@ static char *research_reply(json_t *req, json_t *rule)
 		o = json_pack("{s:[s,s], s:o, s:[s,s]}", "sub_questions", "What was it?", "What followed?",
 			      "queries", qs, "outline", zh ? "背景" : "Background", zh ? "影响" : "Consequences");
 		free(q);
+	} else if (strstr(u, "Group the findings into the sections")) {
+		if (!json_is_true(json_object_get(rule, "rich")))
+			return strdup("{\"sections\": []}");   /* one write call, as before */
+		return rich_outline(u);
+	} else if (strstr(u, "Write the lead") && json_is_true(json_object_get(rule, "rich"))) {
+		return strdup("The findings answer the question directly [F1].");
+	} else if (strstr(u, "<source ") && json_is_true(json_object_get(rule, "rich"))) {
+		return rich_note(u);
+	} else if (strstr(u, "<finding id=") && json_is_true(json_object_get(rule, "rich"))) {
+		return rich_write(u);
 	} else if (strstr(u, "<source ")) {
 		char *ex = between(u, "\">\n", "\n</source>");
 		json_t *fs = json_array();

@@ -23,11 +23,11 @@ HERE=$(dirname "$0")
 DELAY=${1:-0}
 TMP=$(mktemp -d)
 LPID=
-trap 'kill $WPID $LPID 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+trap 'kill $WPID $LPID 2>/dev/null; [ -n "${KEEP:-}" ] && cp -r "$TMP" "$KEEP"; rm -rf "$TMP"' EXIT INT TERM
 sh "$HERE/site.sh" "$TMP/site"
 "$BUILD/fakeweb" "$TMP/wport" "$TMP/site" & WPID=$!
 if [ "${REAL:-0}" != 1 ]; then
-	echo "[{\"auto\":\"research\",\"usage\":\"count\",\"fault\":\"slow_start\",\"delay_ms\":$DELAY}]" >"$TMP/llm.json"
+	echo "[{\"auto\":\"research\",\"rich\":true,\"usage\":\"count\",\"fault\":\"slow_start\",\"delay_ms\":$DELAY}]" >"$TMP/llm.json"
 	"$BUILD/fakellm" "$TMP/lport" "$TMP/llm.json" "$TMP/llm.log" & LPID=$!
 	while [ ! -s "$TMP/lport" ]; do sleep 0.1; done
 	export QUARRY_LLM_BASE_URL="http://127.0.0.1:$(cat "$TMP/lport")/v1" QUARRY_LLM_MODEL=fake

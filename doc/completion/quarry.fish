@@ -1,5 +1,5 @@
 # fish completion for quarry(1)
-set -l cmds research ask runs fetch extract index search models doctor mcp help version
+set -l cmds research ask runs worker fetch extract index search models doctor mcp help version
 complete -c quarry -f
 complete -c quarry -n "not __fish_seen_subcommand_from $cmds" -a "$cmds"
 complete -c quarry -l color -xa "auto always never" -d "colour output"
@@ -20,6 +20,11 @@ for c in research ask
 	complete -c quarry -n "__fish_seen_subcommand_from $c" -l no-cache
 	complete -c quarry -n "__fish_seen_subcommand_from $c" -s v -l verbose
 end
+complete -c quarry -n "__fish_seen_subcommand_from research" -l detach -d "queue it for a worker"
+complete -c quarry -n "__fish_seen_subcommand_from runs" -s v -l verbose
+complete -c quarry -n "__fish_seen_subcommand_from worker" -s j -l jobs -x -d "runs at once"
+complete -c quarry -n "__fish_seen_subcommand_from worker" -l idle-exit -x
+complete -c quarry -n "__fish_seen_subcommand_from worker" -l lease -x
 for o in no-search hide-reasoning show-reasoning json
 	complete -c quarry -n "__fish_seen_subcommand_from ask" -l $o
 end
@@ -28,13 +33,13 @@ for o in system max-tokens temperature
 end
 complete -c quarry -n "__fish_seen_subcommand_from research ask runs" -s f -l format -xa "md html json"
 complete -c quarry -n "__fish_seen_subcommand_from research ask runs" -s o -l output -rF
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l provider -xa "deepseek moonshot qwen openai openrouter ollama llamacpp vllm"
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -s m -l model -x
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l fast-model -x
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l base-url -x
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs models doctor" -l config -rF
-complete -c quarry -n "__fish_seen_subcommand_from research ask runs index search doctor" -l home -xa "(__fish_complete_directories)"
-complete -c quarry -n "__fish_seen_subcommand_from runs; and not __fish_seen_subcommand_from ls show export resume rm" -a "ls show export resume rm"
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker models doctor" -l provider -xa "deepseek moonshot qwen openai openrouter ollama llamacpp vllm"
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker models doctor" -s m -l model -x
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker models doctor" -l fast-model -x
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker models doctor" -l base-url -x
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker models doctor" -l config -rF
+complete -c quarry -n "__fish_seen_subcommand_from research ask runs worker index search doctor" -l home -xa "(__fish_complete_directories)"
+complete -c quarry -n "__fish_seen_subcommand_from runs; and not __fish_seen_subcommand_from ls watch wait cancel show export resume rm" -a "ls watch wait cancel show export resume rm"
 complete -c quarry -n "__fish_seen_subcommand_from index; and not __fish_seen_subcommand_from add rm ls stats check rebuild" -a "add rm ls stats check rebuild"
 complete -c quarry -n "__fish_seen_subcommand_from index; and __fish_seen_subcommand_from add rm" -F
 complete -c quarry -n "__fish_seen_subcommand_from index search models" -l json

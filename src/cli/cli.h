@@ -130,12 +130,19 @@ int cmd_doctor(int argc, char **argv);
 int cmd_research(int argc, char **argv);
 int cmd_ask_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 
 /* The run store's database URL: flag, else QUARRY_DATABASE_URL, else
  * database_url in file (may be NULL); NULL for the local SQLite store. */
 const char *cli_database_url(const char *flag, const struct config *file);
+int cmd_worker(int argc, char **argv);
+
+struct q_error;
+/* Start a detached `quarry worker` for home (log: home/worker.log) unless
+ * a live one is registered there; *started says whether one was. */
+int cli_worker_ensure(const char *home, const char *config_path, int *started, struct q_error *err);
 struct runstore;
 /* Open the run store database_url names (cli_database_url(NULL, file)):
  * 0 with *out NULL when none is set (the caller uses its home's SQLite

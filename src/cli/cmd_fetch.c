@@ -61,8 +61,11 @@ static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figu
 		cli_print_json_error(out, fig, code, msg);
 	if (err == stderr)
 		cli_error("quarry fetch: %s: %s\n", fr->urls[i], msg);
-	else
-		fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], msg);   /* cleaned when shown */
+	else {
+		char shown[CLI_ERROR_MAX];
+		cli_flag_hints(msg, shown, sizeof(shown));
+		fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], shown);   /* cleaned when shown */
+	}
 }
 
 static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)

@@ -47,9 +47,10 @@ static void on_stop(int sig)
 }
 
 /* The server's messages, one per line (the server calls this one at a time). */
-static void write_line(void *ctx, const char *json, size_t len)
+static void write_line(void *ctx, const char *json, size_t len, const json_t *about)
 {
 	(void)ctx;
+	(void)about;
 	if (out_closed)
 		return;
 	if (fwrite(json, 1, len, stdout) != len || putchar('\n') == EOF || fflush(stdout))
@@ -64,7 +65,7 @@ static void take_line(struct mcp_server *srv, struct qbuf *line, int *overlong)
 
 	qbuf_rtrim(line, "\r");
 	if (*overlong)
-		write_line(NULL, too_long, sizeof(too_long) - 1);
+		write_line(NULL, too_long, sizeof(too_long) - 1, NULL);
 	else if (line->len)
 		mcp_server_handle(srv, qbuf_cstr(line), line->len);
 	qbuf_reset(line);

@@ -26,7 +26,7 @@
 enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
        O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
        O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
-       O_MAX_TOKENS, O_TEMPERATURE, O_JSON };
+       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_DETACH, O_LENGTH, O_PLAN_ONLY, O_PLAN, O_RUN };
 
 static const struct cli_opt research_opts_tab[] = {
 	{"depth", 0, 1, O_DEPTH},
@@ -46,6 +46,10 @@ static const struct cli_opt research_opts_tab[] = {
 	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
 	{"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
 	{"no-cache", 0, 0, O_NO_CACHE},
+	{"length", 0, 1, O_LENGTH},
+	{"plan-only", 0, 0, O_PLAN_ONLY},
+	{"plan", 0, 1, O_PLAN},
+	{"run", 0, 1, O_RUN},
 	/* ask's own, so `ask --no-search` can be handed over */
 	{"no-search", 0, 0, O_NO_SEARCH},
 	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
@@ -54,6 +58,7 @@ static const struct cli_opt research_opts_tab[] = {
 	{"max-tokens", 0, 1, O_MAX_TOKENS},
 	{"temperature", 0, 1, O_TEMPERATURE},
 	{"json", 0, 0, O_JSON},
+	{"detach", 0, 0, O_DETACH},
 	CLI_MODEL_OPTS,
 	{NULL, 0, 0, 0}
 };
@@ -79,6 +84,7 @@ static void on_signal(int sig)
 
 struct progress {
 	int tty, verbose;
+	long run_id;               /* from the events, for the cancel watcher */
 	long queries, searches, read, failed;
 	char phase[24];
 	struct llm_account *llm;   /* the run's figures, NULL without a model */
@@ -191,6 +197,8 @@ static void on_event(void *ctx, const json_t *ev)
 	if (!type)
 		return;
 	pthread_mutex_lock(&p->mu);
+	if (json_integer_value(json_object_get(ev, "run")) > 0)
+		p->run_id = (long)json_integer_value(json_object_get(ev, "run"));
 	if (!strcmp(type, "plan") || !strcmp(type, "reflect"))
 		snprintf(p->phase, sizeof(p->phase), "%s", !strcmp(type, "plan") ? "planning" : "reflecting");
 	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
@@ -275,7 +283,8 @@ struct common {
 	struct research_opts o;
 	struct cli_model m;
 	const char *format, *output, *events, *home;
-	int verbose, no_cache;
+	const char *plan_file;   /* runs resume --plan FILE */
+	int verbose, no_cache, detach;
 };
 
 /* The --sources names; a wrong one is a usage error, with a suggestion. */
@@ -410,6 +419,29 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 			return cli_usage_error(cmd, "-o needs a file name (or - for standard output)");
 		c->output = p->value;
 		return 0;
+	case O_LENGTH:
+		if (strcmp(p->value, "short") && strcmp(p->value, "standard") && strcmp(p->value, "long"))
+			return cli_usage_error(cmd, "--length takes short, standard or long (about 600, "
+					       "1,500 or 4,000 words), not '%s'", p->value);
+		c->o.length = p->value;
+		return 0;
+	case O_PLAN_ONLY:
+		if (strcmp(cmd, "research") != 0)
+			return cli_usage_error(cmd, "--plan-only is for 'quarry research'");
+		c->o.plan_only = 1;
+		return 0;
+	case O_PLAN:
+		if (strcmp(cmd, "runs") != 0)
+			return cli_usage_error(cmd, "--plan FILE is for 'quarry runs resume ID'");
+		c->plan_file = p->value;
+		return 0;
+	case O_RUN:
+		if (strcmp(cmd, "ask") != 0)
+			return cli_usage_error(cmd, "--run ID is for 'quarry ask': a follow-up question on "
+					       "that run's sources");
+		if ((c->o.follow_run = (long)cli_parse_int(p->value, 1, 1000000000L)) < 1)
+			return cli_usage_error(cmd, "--run takes a run id ('quarry runs ls' lists them)");
+		return 0;
 	case O_EVENTS: c->events = p->value; return 0;
 	case O_NO_LLM: c->o.no_llm = 1; return 0;
 	case O_HOME: c->home = p->value; return 0;
@@ -417,6 +449,7 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 	case O_ALLOW_PRIVATE: c->o.allow_private = 1; return 0;
 	case O_IGNORE_ROBOTS: c->o.ignore_robots = 1; return 0;
 	case O_NO_CACHE: c->no_cache = 1; c->o.fresh = 1; return 0;
+	case O_DETACH: c->detach = 1; return 0;
 	}
 	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
 }
@@ -459,6 +492,103 @@ static int check_named_sources(const char *cmd, const char *sources, const struc
 	return 0;
 }
 
+/* The model a detached run is to use, resolved here (flags, environment,
+ * config file) as a foreground run would, without the key: the worker
+ * finds the key the same way in its own environment. NULL without one. */
+static json_t *detach_model(struct common *c, int have_model)
+{
+	struct llm_config cfg;
+	json_t *l;
+
+	if (!have_model || llm_config_resolve(&cfg, &c->m.ov, &c->m.file, NULL))
+		return NULL;
+	l = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:b}", "provider",
+		      strcmp(cfg.provider, "custom") ? cfg.provider : NULL, "base_url", cfg.base_url,
+		      "model", cfg.model, "fast_model", cfg.fast_model[0] ? cfg.fast_model : NULL,
+		      "allow_insecure_http", c->m.ov.allow_insecure_http, "no_cache", c->no_cache);
+	llm_config_release(&cfg);
+	return l;
+}
+
+/* `research --detach`: queue the run with its options and model choice
+ * (never a key), print its id, and see that a worker carries it. */
+static int detach_run(const char *cmd, struct common *c, int have_model)
+{
+	struct runstore *rs = NULL;
+	struct q_error err = {0};
+	json_t *opts = research_opts_to_json(&c->o), *l = detach_model(c, have_model);
+	char dir[4096];
+	long id = 0;
+	int rc = 1, started = 0;
+
+	if (!opts || (l && json_object_set_new(opts, "llm", l)) ||
+	    (!l && json_object_set_new(opts, "no_llm", json_true()))) {
+		cli_error("quarry %s: out of memory\n", cmd);
+		goto out;
+	}
+	if (store_home(c->home, dir, sizeof(dir), &err) || runstore_open(&rs, dir, &err) ||
+	    runstore_create(rs, c->o.question, opts, RUN_QUEUED, NULL, &id, &err)) {
+		cli_error("quarry %s: %s\n", cmd, err.msg);
+		goto out;
+	}
+	printf("%ld\n", id);
+	fflush(stdout);
+	if (cli_worker_ensure(dir, c->m.config_path, &started, &err))
+		cli_error("quarry %s: run %ld is queued, but %s; start one with 'quarry worker'\n", cmd,
+			  id, err.msg);
+	else
+		cli_error("quarry %s: run %ld queued%s; follow it with 'quarry runs watch %ld'\n", cmd, id,
+			  started ? " (a worker was started: its log is worker.log in the home)" : "", id);
+	rc = 0;
+out:
+	runstore_close(rs);
+	json_decref(opts);
+	cli_model_close(&c->m);
+	return rc;
+}
+
+/* While a foreground run goes on: a `runs cancel` from another process
+ * (through the database) cancels it. Its own connection, read twice a
+ * second. */
+struct cancel_watch {
+	struct progress *p;
+	struct research_env *env;
+	const char *home;
+	volatile int stop;
+	pthread_t th;
+};
+
+static void *cancel_watcher(void *arg)
+{
+	struct cancel_watch *w = arg;
+	struct timespec ts = {0, 250 * 1000 * 1000};
+	struct runstore *rs = NULL;
+	int tick = 0;
+
+	if (runstore_open(&rs, w->home, NULL))
+		return NULL;
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		long id;
+		struct run_record rec;
+		nanosleep(&ts, NULL);
+		if (++tick % 2)
+			continue;
+		pthread_mutex_lock(&w->p->mu);
+		id = w->p->run_id;
+		pthread_mutex_unlock(&w->p->mu);
+		if (id > 0 && runstore_get(rs, id, 0, &rec, NULL) == 0) {
+			int cancel = rec.cancel_requested;
+			run_record_release(&rec);
+			if (cancel) {
+				research_cancel_final(w->env);
+				break;
+			}
+		}
+	}
+	runstore_close(rs);
+	return NULL;
+}
+
 /* Run (or resume) and print. */
 static int run_research(const char *cmd, struct common *c, long resume_id)
 {
@@ -468,9 +598,10 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	struct llm_account acct;   /* the run's model figures, shown live */
 	struct q_error err = {0};
 	struct sigaction sa;
+	struct cancel_watch watch;
 	char dir[4096];
 	const char *v;
-	int rc, have_model = 0, ticking = 0;
+	int rc, have_model = 0, ticking = 0, watching = 0;
 	FILE *events = NULL;
 	pthread_t tick;
 
@@ -503,6 +634,8 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 			have_model = 1;
 		}
 	}
+	if (c->detach)
+		return detach_run(cmd, c, have_model);
 	if (have_model && cli_model_open(&c->m, cmd, c->home, !c->no_cache))
 		return 1;
 	/* Runs live in the database, model or not (cli_model_open opened it
@@ -557,11 +690,20 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	prog.t0 = q_now_ms();
 	if (prog.tty && !prog.verbose && pthread_create(&tick, NULL, ticker, &prog) == 0)
 		ticking = 1;
+	memset(&watch, 0, sizeof(watch));
+	watch.p = &prog;
+	watch.env = &env;
+	watch.home = dir;
+	if (pthread_create(&watch.th, NULL, cancel_watcher, &watch) == 0)
+		watching = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);
 	active_env = NULL;
 	prog.stop = 1;
+	__atomic_store_n(&watch.stop, 1, __ATOMIC_RELAXED);
 	if (ticking)
 		pthread_join(tick, NULL);
+	if (watching)
+		pthread_join(watch.th, NULL);
 	pthread_mutex_destroy(&prog.mu);
 	llm_account_release(&acct);   /* the ticker is gone; res.llm keeps the figures */
 	if (prog.drawn)
@@ -569,11 +711,16 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if (events)
 		fclose(events);
 	if (rc) {
-		if (cancel_flag || strcmp(res.status, "interrupted") == 0) {
+		if (cancel_flag || run_status_parse(res.status) == RUN_INTERRUPTED) {
 			cli_error("quarry %s: interrupted; what was done is saved: resume with "
 				"'quarry runs resume %ld'\n", cmd, res.run_id);
 			cli_model_close(&c->m);
 			return 128 + (stop_signal ? stop_signal : SIGINT);   /* 130 or 143 */
+		}
+		if (run_status_parse(res.status) == RUN_CANCELLED) {
+			cli_error("quarry %s: run %ld was cancelled: %s\n", cmd, res.run_id, err.msg);
+			cli_model_close(&c->m);
+			return 128 + SIGINT;
 		}
 		cli_error("quarry %s: %s%s\n", cmd, err.msg, rc == Q_EPOLICY ?
 			  "; pass --allow-private or set QUARRY_ALLOW_PRIVATE=1 to read them" : "");
@@ -607,6 +754,8 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 			cli_error("quarry %s: report written to %s (run %ld)\n", cmd, c->output,
 				res.run_id);
 	}
+	if (rc == 0 && run_status_parse(res.status) == RUN_CANCELLED)
+		rc = 128 + SIGINT;   /* stopped by a user, as Ctrl-C: 130 */
 	research_result_release(&res);
 	cli_model_close(&c->m);
 	return rc;
@@ -633,11 +782,19 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 			return cli_usage_error(cmd, "ask makes one round; use 'quarry research --depth'");
 		if (quick && id >= O_HIDE_REASONING && id <= O_JSON)
 			return cli_usage_error(cmd, "'%s' works with --no-search only", p.argv[p.index - 1]);
+		if (quick && id == O_DETACH)
+			return cli_usage_error(cmd, "--detach is for 'quarry research'");
 		if (parse_common(&p, id, &c, cmd))
 			return EXIT_USAGE;
 	}
 	if (cli_join_words(cmd, "question", words, n, 64 * 1024, &q))
 		return EXIT_USAGE;
+	if (c.detach && (c.output || c.events || c.verbose)) {
+		qbuf_release(&q);
+		return cli_usage_error(cmd, "--detach keeps the report with the run: get it with 'quarry "
+				       "runs watch ID' or 'quarry runs export ID' (-o, -f); -v and "
+				       "--events are for watching too");
+	}
 	c.o.question = qbuf_cstr(&q);
 	c.o.quick = quick;
 	if (quick && c.o.time_limit_ms <= 0)   /* ask always ends */
@@ -717,8 +874,9 @@ static int runs_ls(struct runstore *rs, int as_json)
 		utc_time(v[i].created, started, sizeof(started));
 		utc_time(v[i].updated, updated, sizeof(updated));
 		if (as_json) {   /* one object per line, like `index ls --json` */
-			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id,
+			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id,
 					      "status", status, "started", started, "updated", updated,
+					      "worker", v[i].status == RUN_RUNNING ? v[i].worker : "",
 					      "question", v[i].question);
 			char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 			if (text)
@@ -728,8 +886,10 @@ static int runs_ls(struct runstore *rs, int as_json)
 			continue;
 		}
 		if (i == 0)
-			printf("%-6s %-12s %-20s %s\n", "ID", "STATUS", "STARTED (UTC)", "QUESTION");
-		printf("%-6ld %-12s %-20s %.100s\n", v[i].id, status, started, v[i].question);
+			printf("%-6s %-12s %-20s %-22s %s\n", "ID", "STATUS", "STARTED (UTC)", "WORKER",
+			       "QUESTION");
+		printf("%-6ld %-12s %-20s %-22.60s %.100s\n", v[i].id, status, started,
+		       v[i].status == RUN_RUNNING && v[i].worker[0] ? v[i].worker : "-", v[i].question);
 	}
 	if (!as_json && n == 0)
 		cli_error("quarry runs: no runs yet; start one with 'quarry research QUESTION'\n");
@@ -759,6 +919,32 @@ static int open_runs(struct common *c, struct store *s, struct runstore **rs)
 
 /* `runs resume ID`: refuse a run that a live process carries; keep the
  * run's own -o and -f unless given again, and its --no-llm. */
+#define PLAN_FILE_MAX_BYTES (1024 * 1024)
+
+/* The text of an edited plan file (malloc'd), or NULL with the error said. */
+static char *read_plan_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t n = 0;
+
+	if (!f) {
+		cli_error("quarry runs: cannot read the plan %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if ((text = malloc(PLAN_FILE_MAX_BYTES + 1)) != NULL)
+		n = fread(text, 1, PLAN_FILE_MAX_BYTES + 1, f);
+	fclose(f);
+	if (!text || n > PLAN_FILE_MAX_BYTES) {
+		cli_error("quarry runs: the plan %s is over 1 MB: give the JSON that "
+			  "'quarry research --plan-only -f json' writes\n", path);
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	return text;
+}
+
 static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
 		       char *fmt_buf, size_t fmt_size)
 {
@@ -799,6 +985,188 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	}
 	json_decref(opts);
 	return rc;
+}
+
+/* The exit status a foreground run with this end would have had. */
+static int status_exit(enum run_status s)
+{
+	if (s == RUN_DONE || s == RUN_STOPPED)
+		return 0;
+	if (s == RUN_CANCELLED || s == RUN_INTERRUPTED)
+		return 128 + SIGINT;
+	return 1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Poll interval of watch and wait: events reach the screen within it. */
+#define RUNS_POLL_MS 200
+
+/* Feed the run's events after *last to the display (p NULL: only
+ * count them); the last failure message into fail. How many there were. */
+static int feed_events(struct runstore *rs, long run, long *last, struct progress *p, char *fail,
+		       size_t fail_size, struct q_error *err)
+{
+	json_t *evs = NULL, *ev;
+	size_t i;
+	int n;
+
+	if (runstore_events(rs, run, *last, 0, &evs, err))
+		return -1;
+	json_array_foreach(evs, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		*last = (long)json_integer_value(json_object_get(ev, "seq"));
+		if (type && !strcmp(type, "run_failed"))
+			snprintf(fail, fail_size, "%s",
+				 json_string_value(json_object_get(ev, "message")) ?
+				 json_string_value(json_object_get(ev, "message")) : "");
+		if (p)
+			on_event(p, ev);
+	}
+	n = (int)json_array_size(evs);
+	json_decref(evs);
+	return n;
+}
+
+/* `runs watch ID` (show progress, then the report) and `runs wait ID`:
+ * until the run ends, then exit as it would have in the foreground. */
+static int runs_follow(struct runstore *rs, long run, struct common *c, int show)
+{
+	struct progress prog;
+	struct run_record rec;
+	struct q_error err = {0};
+	char fail[600] = "", clean[600];
+	long last = 0;
+	int said_queued = 0, ticking = 0, n, rc;
+	pthread_t tick;
+
+	if (runstore_get(rs, run, 0, &rec, &err)) {
+		cli_error("quarry runs: %s\n", err.code == Q_ENOTFOUND ? "no such run ('quarry runs ls' "
+			  "lists them)" : err.msg);
+		return 1;
+	}
+	memset(&prog, 0, sizeof(prog));
+	prog.tty = isatty(2);
+	prog.verbose = c->verbose;
+	pthread_mutex_init(&prog.mu, NULL);
+	prog.t0 = q_now_ms() - 1000.0 * (double)(time(NULL) - rec.created);
+	snprintf(prog.phase, sizeof(prog.phase), "%s", rec.status == RUN_QUEUED ? "queued" : "starting");
+	run_record_release(&rec);
+	if (show && prog.tty && !prog.verbose && pthread_create(&tick, NULL, ticker, &prog) == 0)
+		ticking = 1;
+	for (;;) {
+		if ((n = feed_events(rs, run, &last, show ? &prog : NULL, fail, sizeof(fail), &err)) < 0)
+			break;
+		if (n >= RUNSTORE_EVENTS_MAX)
+			continue;
+		if (runstore_get(rs, run, 0, &rec, &err))
+			break;
+		if (rec.status == RUN_QUEUED && !said_queued && show) {
+			pthread_mutex_lock(&prog.mu);
+			if (prog.drawn)
+				cli_status_clear();
+			prog.drawn = 0;
+			cli_error("quarry runs: run %ld is queued, waiting for a worker\n", run);
+			pthread_mutex_unlock(&prog.mu);
+			said_queued = 1;
+		}
+		if (rec.status != RUN_QUEUED && rec.status != RUN_RUNNING) {
+			n = feed_events(rs, run, &last, show ? &prog : NULL, fail, sizeof(fail), &err);
+			break;
+		}
+		run_record_release(&rec);
+		sleep_ms(RUNS_POLL_MS);
+	}
+	prog.stop = 1;
+	if (ticking)
+		pthread_join(tick, NULL);
+	pthread_mutex_destroy(&prog.mu);
+	if (prog.drawn)
+		cli_status_clear();
+	if (err.code) {
+		cli_error("quarry runs: %s\n", err.msg);
+		return 1;
+	}
+	run_record_release(&rec);
+	if (runstore_get(rs, run, show, &rec, &err)) {
+		cli_error("quarry runs: %s\n", err.msg);
+		return 1;
+	}
+	rc = status_exit(rec.status);
+	if (show && rec.report && emit_report("runs", rec.report, c->format, c->output))
+		rc = 1;
+	if (rec.status == RUN_FAILED)
+		cli_error("quarry runs: run %ld failed%s%s\n", run, fail[0] ? ": " : "",
+			  cli_clean(clean, sizeof(clean), fail));
+	else if (rec.status == RUN_INTERRUPTED)
+		cli_error("quarry runs: run %ld was interrupted; resume it with 'quarry runs resume "
+			  "%ld'\n", run, run);
+	else if (rec.status == RUN_CANCELLED)
+		cli_error("quarry runs: run %ld was cancelled%s\n", run, rec.report || !show ? "" :
+			  " before it had a report");
+	else
+		cli_error("quarry runs: run %ld %s\n", run, run_status_name(rec.status));
+	run_record_release(&rec);
+	return rc;
+}
+
+/* `runs cancel ID`: ask, then wait (up to RUNS_CANCEL_WAIT_MS) for the
+ * run to stop. */
+#define RUNS_CANCEL_WAIT_MS 10000
+static int runs_cancel(struct runstore *rs, long run)
+{
+	struct run_record rec;
+	struct q_error err = {0};
+	double t0 = q_now_ms();
+	int waited = 0;
+
+	if (runstore_get(rs, run, 0, &rec, &err)) {
+		cli_error("quarry runs: %s\n", err.code == Q_ENOTFOUND ? "no such run ('quarry runs ls' "
+			  "lists them)" : err.msg);
+		return 1;
+	}
+	if (run_status_final(rec.status)) {
+		printf("run %ld had already ended: %s\n", run, run_status_name(rec.status));
+		run_record_release(&rec);
+		return 0;
+	}
+	run_record_release(&rec);
+	if (runstore_request_cancel(rs, run, &err)) {
+		cli_error("quarry runs: %s\n", err.msg);
+		return 1;
+	}
+	for (;;) {
+		if (runstore_get(rs, run, 0, &rec, &err)) {
+			cli_error("quarry runs: %s\n", err.msg);
+			return 1;
+		}
+		if (rec.status != RUN_RUNNING || q_now_ms() - t0 > RUNS_CANCEL_WAIT_MS)
+			break;
+		run_record_release(&rec);
+		waited = 1;
+		sleep_ms(50);
+	}
+	if (rec.status == RUN_RUNNING) {
+		cli_error("quarry runs: asked run %ld to stop, but it still runs after %d s; its worker "
+			  "(%s) stops it at its next check\n", run, RUNS_CANCEL_WAIT_MS / 1000,
+			  rec.worker[0] ? rec.worker : "a foreground quarry");
+		run_record_release(&rec);
+		return 1;
+	}
+	if (rec.status != RUN_CANCELLED) {   /* it ended on its own first */
+		printf("run %ld ended before the cancel reached it: %s\n", run, run_status_name(rec.status));
+		run_record_release(&rec);
+		return 0;
+	}
+	printf("run %ld cancelled after %.1f s%s\n", run, (q_now_ms() - t0) / 1000.0,
+	       waited ? "; it keeps the best report it could make ('quarry runs show ID')" : "");
+	run_record_release(&rec);
+	return 0;
 }
 
 /* `runs show ID` (status on stderr, then the report) and `runs export ID`. */
@@ -859,9 +1227,11 @@ int cmd_runs(int argc, char **argv)
 			return EXIT_USAGE;
 	}
 	if (n == 0)
-		return cli_usage_error("runs", "say what to do: ls, show ID, export ID, resume ID, rm ID");
+		return cli_usage_error("runs", "say what to do: ls, watch ID, wait ID, cancel ID, show ID, "
+				       "export ID, resume ID, rm ID");
 	{
-		static const char *const actions[] = {"ls", "show", "export", "resume", "rm", NULL};
+		static const char *const actions[] = {"ls", "show", "export", "resume", "rm", "watch", "wait",
+						      "cancel", NULL};
 		const char *near = cli_nearest(ops[0], actions);
 		size_t i;
 		for (i = 0; actions[i] && strcmp(actions[i], ops[0]); i++)
@@ -878,12 +1248,22 @@ int cmd_runs(int argc, char **argv)
 			return cli_usage_error("runs", "usage: quarry runs resume ID");
 		if (runs_resume(&c, run, out_buf, sizeof(out_buf), fmt_buf, sizeof(fmt_buf)))
 			return 1;
+		if (c.plan_file) {   /* an edited plan replaces the model's */
+			char *plan = read_plan_file(c.plan_file);
+			if (!plan)
+				return 1;
+			c.o.plan_json = plan;
+			rc = run_research("runs resume", &c, run);
+			free(plan);
+			return rc;
+		}
 		return run_research("runs resume", &c, run);
 	}
 	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export") &&
-	    strcmp(ops[0], "rm"))
-		return cli_usage_error("runs", "unknown action '%s': use ls, show, export, resume or rm",
-				       ops[0]);
+	    strcmp(ops[0], "rm") && strcmp(ops[0], "watch") && strcmp(ops[0], "wait") &&
+	    strcmp(ops[0], "cancel"))
+		return cli_usage_error("runs", "unknown action '%s': use ls, watch, wait, cancel, show, "
+				       "export, resume or rm", ops[0]);
 	if (strcmp(ops[0], "ls") != 0 && (n != 2 || parse_id(ops[1]) < 1))
 		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
 	if (strcmp(ops[0], "ls") == 0 && n != 1)
@@ -894,6 +1274,10 @@ int cmd_runs(int argc, char **argv)
 	}
 	if (strcmp(ops[0], "ls") == 0) {
 		rc = runs_ls(rs, as_json);
+	} else if (strcmp(ops[0], "watch") == 0 || strcmp(ops[0], "wait") == 0) {
+		rc = runs_follow(rs, parse_id(ops[1]), &c, strcmp(ops[0], "watch") == 0);
+	} else if (strcmp(ops[0], "cancel") == 0) {
+		rc = runs_cancel(rs, parse_id(ops[1]));
 	} else if (strcmp(ops[0], "rm") == 0) {
 		struct q_error err = {0};
 		run = parse_id(ops[1]);

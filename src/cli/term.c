@@ -189,14 +189,74 @@ const char *cli_clean(char *buf, size_t cap, const char *s)
 	return buf;
 }
 
+/* The settings core messages name, and the flags that set them here. */
+static const struct {
+	const char *setting;
+	const char *flag;
+} setting_flags[] = {
+	{"allow_insecure_http", "--allow-insecure-http (or allow_insecure_http = true in the config)"},
+	{"allow_private", "--allow-private or QUARRY_ALLOW_PRIVATE=1"},
+	{"base_url", "--base-url"},
+	{"follow_symlinks", "--follow-symlinks"},
+	{"home", "--home DIR"},
+	{"ignore_robots", "--ignore-robots"},
+	{"max_bytes", "--max-bytes"},
+	{"max_pdf_bytes", "--max-pdf-bytes"},
+	{"max_tokens", "--max-tokens"},
+	{"model", "--model"},
+	{"provider", "--provider"},
+	{"sources", "--sources"},
+	{"time_limit", "--time-limit"},
+	{"timeout", "--timeout"},
+};
+
+/* The flag for "the NAME setting" at s, and its length in *len; NULL if
+ * s does not start with one. */
+static const char *flag_at(const char *s, size_t *len)
+{
+	size_t i, n;
+
+	if (strncmp(s, "the ", 4) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(setting_flags) / sizeof(setting_flags[0]); i++) {
+		n = strlen(setting_flags[i].setting);
+		if (!strncmp(s + 4, setting_flags[i].setting, n) && !strncmp(s + 4 + n, " setting", 8)) {
+			*len = 4 + n + 8;
+			return setting_flags[i].flag;
+		}
+	}
+	return NULL;
+}
+
+size_t cli_flag_hints(const char *msg, char *out, size_t cap)
+{
+	size_t k = 0, len;
+	const char *flag;
+
+	if (!cap)
+		return 0;
+	while (*msg && k + 1 < cap) {
+		if ((flag = flag_at(msg, &len)) != NULL) {
+			int w = snprintf(out + k, cap - k, "%s", flag);
+			k = w < 0 ? k : (size_t)w < cap - k ? k + (size_t)w : cap - 1;
+			msg += len;
+		} else {
+			out[k++] = *msg++;
+		}
+	}
+	out[k] = '\0';
+	return k;
+}
+
 void cli_verror(const char *fmt, va_list ap)
 {
-	char buf[CLI_ERROR_MAX];
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	char buf[CLI_ERROR_MAX], shown[CLI_ERROR_MAX];
+	size_t n;
 
-	if (n < 0)
+	if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
 		return;
-	cli_clean_write(NULL, stderr, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	n = cli_flag_hints(buf, shown, sizeof(shown));
+	cli_clean_write(NULL, stderr, shown, n);
 }
 
 void cli_error(const char *fmt, ...)

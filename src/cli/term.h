@@ -49,6 +49,12 @@ const char *cli_clean(char *buf, size_t cap, const char *s);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/* A core message for the command line: each "the NAME setting" it names
+ * (src/core/err.h) becomes the flag that sets it ("the max_bytes setting"
+ * -> "--max-bytes"). Writes at most cap bytes (NUL included) to out and
+ * returns the length; a message cut at cap is cut, never overrun. */
+size_t cli_flag_hints(const char *msg, char *out, size_t cap);
+
 /* Columns of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80. */
 int cli_term_width(int fd);
 

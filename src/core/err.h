@@ -4,8 +4,13 @@
  * Every fallible function returns an int: 0 (Q_OK) on success or a negative
  * Q_E* code. When the caller passes a struct q_error, the function also
  * writes a sentence a user can act on ("robots.txt of example.com forbids
- * /private; use --ignore-robots to fetch anyway"). The core never prints or
- * exits; the CLI decides what to show.
+ * /private; use the ignore_robots setting to fetch it anyway"). The core never
+ * prints or exits; the CLI decides what to show.
+ *
+ * A message names the setting that would change the outcome as "the NAME
+ * setting", NAME as in the config file (max_bytes, allow_private, ...),
+ * never as a command-line flag: each front end says it its own way (the
+ * CLI turns it into the flag, cli_flag_hints in src/cli/term.h).
  */
 #ifndef Q_ERR_H
 #define Q_ERR_H

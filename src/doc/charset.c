@@ -313,6 +313,34 @@ static long sniff_score(const char *data, size_t len, const char *cs)
 	return score;
 }
 
+/* Under a UTF-8 label, bytes that are UTF-8 but for a stray invalid
+ * sequence (a string cut mid-character) are still UTF-8: at least this
+ * many valid multibyte characters for each invalid byte. */
+#define UTF8_LABEL_VALID_PER_BAD 50
+
+/* 1 if s[0..n) is UTF-8 with at most one invalid byte per
+ * UTF8_LABEL_VALID_PER_BAD valid multibyte characters. */
+static int utf8_mostly_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, good = 0, bad = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		k = utf8_decode(u + i, n - i, &cp);
+		if (cp == UTF8_REPLACEMENT && k == 1)
+			bad++;
+		else
+			good++;
+		i += k;
+	}
+	return bad * UTF8_LABEL_VALID_PER_BAD <= good;
+}
+
 void charset_detect(const char *data, size_t len, const char *http_label,
 		    int is_html, char *out)
 {
@@ -339,8 +367,9 @@ void charset_detect(const char *data, size_t len, const char *http_label,
 		return;
 	if (is_html && meta_charset(data, len, label) &&
 	    !charset_canonical(label, out) && strncmp(out, "UTF-16", 6)) {
-		/* A UTF-8 label on bytes that are not UTF-8: sniff instead. */
-		if (strcmp(out, "UTF-8"))
+		/* A UTF-8 label on bytes that are not UTF-8: sniff instead,
+		 * unless all but a few stray bytes are UTF-8. */
+		if (strcmp(out, "UTF-8") || utf8_mostly_valid(data, len))
 			return;
 	}
 	if (!has_high_bytes(data, len))

@@ -36,7 +36,8 @@
  *     with 40% of its prose), the text ends with that container: what
  *     follows it in the content is teasers and related lists. Taking the
  *     container alone was tried and lost the lead paragraphs templates
- *     put above it.
+ *     put above it. Such a lead just before the content element (or its
+ *     wrappers), up to two prose blocks, is rendered first.
  *
  * Rejected: trafilatura's XPath cascade (many site-specific rules, slow
  * to evaluate per node), and pure readability scoring (one best paragraph
@@ -246,6 +247,17 @@ static const char *const content_words[] = {
 	"article", "body", "content", "entry", "main", "post", "story", "text"
 };
 
+/* Classes of the article's own container (sorted by strcmp for bsearch;
+ * html_tags_sorted checks). */
+static const char *const body_classes[] = {
+	"article-body", "article-body-content", "article-content", "article-text",
+	"article__body", "article__content", "article__text", "article_body", "articlebody",
+	"articletext", "blog-post-content", "body-text", "c-article-body", "entry-body",
+	"entry-content", "field--name-body", "field-name-body", "news-text", "post-body",
+	"post-content", "post-entry", "post__content", "single-post-content", "story-body",
+	"story-content", "td-post-content", "text-formatted"
+};
+
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static int by_string(const void *key, const void *elem)
@@ -278,7 +290,8 @@ int html_tags_sorted(void)
 		if (strcmp(tag_kinds[i - 1].name, tag_kinds[i].name) >= 0)
 			return 0;
 	return sorted_strictly(boiler_weak, N_OF(boiler_weak)) &&
-	       sorted_strictly(content_words, N_OF(content_words));
+	       sorted_strictly(content_words, N_OF(content_words)) &&
+	       sorted_strictly(body_classes, N_OF(body_classes));
 }
 
 static int in_list(const char *s, const char *const *list)
@@ -488,6 +501,38 @@ static int class_says_boiler(const struct class_id *ci)
 	return weak && !positive;
 }
 
+/* 1 if the lower-cased class list cls names the article's container. */
+static int class_says_body(const char *cls)
+{
+	char w[32];
+
+	while (*cls) {
+		size_t k, len = strcspn(cls, " \t\n");
+		if (len && len < sizeof(w)) {
+			for (k = 0; k < len; k++)
+				w[k] = cls[k];
+			w[k] = '\0';
+			if (in_sorted(w, body_classes, N_OF(body_classes)))
+				return 1;
+		}
+		cls += len;
+		if (*cls)
+			cls++;
+	}
+	return 0;
+}
+
+/* 1 if n is marked as the article's body (itemprop or a template class);
+ * ci: n's class and id. */
+static int says_article_body(const xmlNode *n, const struct class_id *ci)
+{
+	const char *v = n->properties ? html_attr(n, "itemprop") : NULL;
+
+	if (v && !strcasecmp(v, "articleBody"))
+		return 1;
+	return ci->has_cls && class_says_body(ci->cls);
+}
+
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
 static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
@@ -641,6 +686,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
+	if (n->properties && says_article_body(n, &ci))
+		s->flags |= NS_BODY | NS_HOLDS_BODY;
 	switch (is_boiler(n, bits, &ci)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
@@ -680,7 +727,10 @@ static void leave_element(xmlNode *n)
 		 * a subtree with this much prose is content after all. */
 		float keep = (s->flags & NS_WEAK) ? WEAK_BOILER_MAX_GOOD : BOILER_MAX_GOOD;
 		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
-		if (!(s->flags & NS_NEVER) && s->good >= keep && s->good >= ratio * s->bad) {
+		/* ... and so is one around the article's own container (a
+		 * sticky share bar wrapping the text). */
+		if (!(s->flags & NS_NEVER) && ((s->flags & NS_HOLDS_BODY) ? s->good >= WEAK_BOILER_MAX_GOOD
+		    : s->good >= keep && s->good >= ratio * s->bad)) {
 			s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;
@@ -694,6 +744,7 @@ static void leave_element(xmlNode *n)
 		p->good += s->good;
 		p->bad += s->bad;
 		p->anchors = (uint16_t)(p->anchors + s->anchors > 60000 ? 60000 : p->anchors + s->anchors);
+		p->flags |= s->flags & NS_HOLDS_BODY;
 		if (s->text > 0)
 			p->last = s->last;
 	}
@@ -906,45 +957,9 @@ static xmlNode *widen_for_listing(xmlNode *root, xmlNode *best)
 /* Class tokens that article templates (WordPress, Drupal, news CMSes)
  * give the element holding the article's own text, without headline,
  * teasers or trailing lists. */
-static const char *const body_classes[] = {
-	"entry-content", "article-content", "article-body", "articlebody", "article__body",
-	"article-text", "article__text", "article__content", "article_body", "articletext",
-	"post-content", "post-body", "post-entry", "post__content", "story-body", "story-content",
-	"td-post-content", "field--name-body", "field-name-body", "news-text", "entry-body",
-	"single-post-content", "blog-post-content", "c-article-body", "article-body-content",
-	"body-text", "text-formatted", NULL
-};
 /* The article's container replaces a best node when it holds at least
  * this share of the best node's prose. */
 #define BODY_MIN_SHARE 0.4f
-
-/* 1 if n is marked as the article's body (itemprop or a template class). */
-static int says_article_body(const xmlNode *n)
-{
-	const char *v = html_attr(n, "itemprop"), *p;
-	char w[64];
-	int i;
-
-	if (v && !strcasecmp(v, "articleBody"))
-		return 1;
-	if (!(v = html_attr(n, "class")))
-		return 0;
-	for (p = v; *p; ) {
-		size_t k = 0;
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-			if (k < sizeof(w) - 1)
-				w[k++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-			p++;
-		}
-		w[k] = '\0';
-		for (i = 0; k && body_classes[i]; i++)
-			if (!strcmp(w, body_classes[i]))
-				return 1;
-	}
-	return 0;
-}
 
 /*
  * News and blog templates mark the element that holds the article's own
@@ -962,7 +977,7 @@ static xmlNode *article_body(xmlNode *best)
 			struct nstat *s = ns(n);
 			if (!s || (s->flags & (NS_REMOVED | NS_BOILER)))
 				descend = 0;
-			else if (s->good >= MIN_PROSE_CHARS && says_article_body(n) &&
+			else if (s->good >= MIN_PROSE_CHARS && (s->flags & NS_BODY) &&
 				 (!pick || s->good > ns(pick)->good))
 				pick = n;
 			else if (s->good >= MIN_PROSE_CHARS && tag_is(n, "article") &&
@@ -1004,12 +1019,50 @@ static int set_text(struct q_doc *out, struct qbuf *b)
 	return out->text ? 0 : Q_ENOMEM;
 }
 
+/* A lead is a prose block just before the content element (or before
+ * the wrappers around it): templates put the article's intro above the
+ * element that holds the rest. Up to LEAD_MAX_BLOCKS are taken, each
+ * at least LEAD_PROSE_SHARE prose and at most LEAD_LINK_SHARE links. */
+#define LEAD_MAX_BLOCKS 2
+#define LEAD_PROSE_SHARE 0.6f
+#define LEAD_LINK_SHARE 0.3f
+
+/* Fill leads[] with the lead blocks before best, nearest first; returns
+ * how many. Empty elements and headings are passed over; anything else
+ * ends the search. */
+static size_t find_leads(xmlNode *best, xmlNode **leads)
+{
+	xmlNode *top = best, *sib;
+	size_t n = 0;
+
+	while (top->parent && top->parent->type == XML_ELEMENT_NODE && top->parent->_private &&
+	       ns(top->parent)->good <= ns(top)->good + 1)
+		top = top->parent;
+	for (sib = top->prev; sib && n < LEAD_MAX_BLOCKS; sib = sib->prev) {
+		const struct nstat *s;
+
+		if (sib->type != XML_ELEMENT_NODE || !sib->_private)
+			continue;
+		s = ns(sib);
+		if ((s->flags & NS_REMOVED) || s->text <= 0 || html_heading_level(sib))
+			continue;
+		if ((s->flags & NS_BOILER) || s->good < LEAD_PROSE_SHARE * s->text ||
+		    s->link > LEAD_LINK_SHARE * s->text)
+			break;
+		leads[n++] = sib;
+	}
+	return n;
+}
+
 /* Steps 4-6 on scored stats: pick the content element, render it into b. */
 static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
 			     struct qbuf *b)
 {
 	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
-	xmlNode *body_end;
+	xmlNode *body_end, *leads[LEAD_MAX_BLOCKS];
+	enum doc_format format = opt ? opt->format : DOC_FORMAT_TEXT;
+	size_t n_leads;
+	int rc = 0;
 
 	if (!main_node)
 		main_node = fallback_node(root);
@@ -1025,8 +1078,15 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
 	}
 #endif
+	if (out->page_type != DOC_PAGE_FORUM) {
+		n_leads = find_leads(main_node, leads);
+		while (n_leads > 0 && !rc)
+			rc = html_render(leads[--n_leads], NULL, format, out->title, out->page_type, b);
+	}
+	if (rc)
+		return rc;
 	/* A thread's title is its opening question: kept in the text. */
-	return html_render(main_node, body_end, opt ? opt->format : DOC_FORMAT_TEXT,
+	return html_render(main_node, body_end, format,
 			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
 }
 

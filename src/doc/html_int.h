@@ -41,6 +41,8 @@ struct nstat {
 #define NS_COMMENT_SECTION 0x100 /* a blog's comment section (id=comments...) */
 #define NS_NOSCRIPT 0x200 /* inside <noscript> */
 #define NS_PROSE   0x400  /* the block's own text reads as content */
+#define NS_HOLDS_BODY 0x800 /* is or holds the article's own container */
+#define NS_BODY    0x1000 /* is the article's own container (itemprop, class) */
 
 static inline struct nstat *ns(const xmlNode *n)
 {

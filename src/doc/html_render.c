@@ -11,9 +11,11 @@
  * teasers ("Read more: ..."), teaser lists, photo captions and credits,
  * subscription prompts, date lines and small print; a "Related"-style
  * heading skips the box it heads; nothing after the article's own
- * container is rendered and, before it, only headings and prose (figures
- * per rule: docs/BENCHMARKS.md, article section). The walk is iterative,
- * like the scorer's.
+ * container is rendered and, before it, only headings and prose; short
+ * lines that do not end like a sentence, and prompts, are cut from the
+ * end of the text and left out before its first sentence (figures per
+ * rule: docs/BENCHMARKS.md, article section). The walk is iterative, like
+ * the scorer's.
  */
 #include <string.h>
 
@@ -75,7 +77,14 @@ static const char *const end_phrases[] = {
 	"comentarios", "à lire aussi", "lire aussi", "sur le même sujet",
 	"articles similaires", "vous aimerez aussi", "commentaires", "leggi anche",
 	"articoli correlati", "czytaj także", "zobacz także", "przeczytaj także",
-	"相关", "热门", NULL
+	"相关", "热门",
+	/* what closes an article: more information, contacts, sources, rating */
+	"weitere informationen", "weitere infos", "mehr infos", "mehr informationen",
+	"zusatzinformationen", "quellenangaben", "ansprechpartner", "noch mehr",
+	"entdecke weitere", "vorschau auf", "nachfolgebeitrag", "war der artikel",
+	"wie bewerten sie", "möchten sie den artikel", "kommentar verfassen",
+	"was this article helpful", "rate this article", "vos réactions",
+	"audios et vidéos", "pour lire la suite", NULL
 };
 
 /* A short line starting with one of these is a photo credit. */
@@ -113,6 +122,19 @@ static const char *const prompt_words[] = {
 #define TAIL_LINES 16
 #define TAIL_LINE_MAX_BYTES 60
 #define TAIL_MIN_KEEP_BYTES 400
+/* ... and so are closing paragraphs of up to TAIL_PROMPT_MAX_BYTES that
+ * point away from the article: social networks, apps, newsletters,
+ * support and donation appeals, small print, the comment form. Only at
+ * the end: inside the article these words are ordinary ("he said on
+ * Twitter"). Lower-case; compared with ASCII letters lower-cased. */
+#define TAIL_PROMPT_MAX_BYTES 150
+static const char *const tail_words[] = {
+	"twitter", "facebook", "instagram", "telegram", "whatsapp", "youtube", "linkedin",
+	"tiktok", " app ", " app.", " apps", "newsletter", "e-mail", "email", "support",
+	"unterstütz", "spende", "donat", "suscri", "subscri", "cookie", "copyright", "©",
+	"rights reserved", "creative commons", "lizenz", "license", "licence", "haftung",
+	"kommentar", "comment", "registrier", "eingeloggt", "logged in", "folgen", "follow", NULL
+};
 
 struct render {
 	struct qbuf *out;
@@ -140,10 +162,11 @@ struct render {
 	uint64_t *said;          /* hashes of long paragraphs emitted (open addressing) */
 	size_t said_cap, said_used;
 	/* The last TAIL_LINES paragraphs emitted (a ring): where each starts
-	 * in out, and whether it may be cut from the end (see tail_trim). */
+	 * in out, and what tail_trim may cut of it. */
 	size_t tail_start[TAIL_LINES];
-	unsigned char tail_cuttable[TAIL_LINES];
+	unsigned char tail_kind[TAIL_LINES];   /* TAIL_* */
 	size_t n_tail;           /* paragraphs emitted in all */
+	int opened;              /* a paragraph other than a heading is out */
 };
 
 /* 1 if this paragraph was emitted before; else remember it. Memory
@@ -275,48 +298,87 @@ static void skip_section(struct render *r)
 		r->skip = box->parent;
 }
 
-/* The last character of the non-empty paragraph p. */
-static uint32_t last_char(const struct qbuf *p)
+/* The last character of the non-empty text s[0..n). */
+static uint32_t last_char(const char *s, size_t n)
 {
-	size_t i = p->len - 1;
+	size_t i = n - 1;
 	uint32_t cp;
 
-	while (i > 0 && p->len - i < 4 && ((unsigned char)p->data[i] & 0xC0) == 0x80)
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i] & 0xC0) == 0x80)
 		i--;
-	utf8_decode((const unsigned char *)p->data + i, p->len - i, &cp);
+	utf8_decode((const unsigned char *)s + i, n - i, &cp);
 	return cp;
 }
 
-/* 1 if the paragraph p may be cut when nothing but such lines follows
- * it: short, not ending like a sentence, not a list item, row or code. */
-static int is_tail_line(const struct render *r, const struct qbuf *p, int tight)
+/* 1 if the line s[0..n) may be cut when nothing but such lines follows
+ * it: short and not ending like a sentence, or a prompt (tail_words). */
+static int is_tail_text(const char *s, size_t n)
 {
 	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
 					0x3002, 0xFF01, 0xFF1F};
 	uint32_t c;
 	size_t i;
 
-	if (!r->prose_page || tight || r->in_pre || p->len > TAIL_LINE_MAX_BYTES ||
-	    r->page_type == DOC_PAGE_FORUM)
+	if (n == 0)
+		return 1;
+	if (n <= TAIL_PROMPT_MAX_BYTES) {
+		char low[TAIL_PROMPT_MAX_BYTES + 1];
+		for (i = 0; i < n; i++)
+			low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+		low[i] = '\0';
+		for (i = 0; tail_words[i]; i++)
+			if (strstr(low, tail_words[i]))
+				return 1;
+	}
+	if (n > TAIL_LINE_MAX_BYTES)
 		return 0;
-	c = last_char(p);
+	c = last_char(s, n);
 	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
 		if (c == ends[i])
 			return 0;
 	return 1;
 }
 
-/* Cut the closing run of tail lines from out (see TAIL_LINES). */
+/* What tail_trim may do with the paragraph p: TAIL_KEEP (a list item,
+ * row or code), TAIL_LINES_OF (cut closing lines inside it) or TAIL_CUT
+ * (cut it whole). */
+enum { TAIL_KEEP, TAIL_LINES_OF, TAIL_CUT };
+
+static int tail_kind(const struct render *r, const struct qbuf *p, int tight)
+{
+	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
+		return TAIL_KEEP;
+	return is_tail_text(p->data, p->len) ? TAIL_CUT : TAIL_LINES_OF;
+}
+
+/* Cut the closing run of tail lines from out (see TAIL_LINES): whole
+ * paragraphs, then the closing lines (<br>) of the last one left. */
 static void tail_trim(struct render *r)
 {
-	size_t k = r->n_tail, seen = 0;
+	struct qbuf *o = r->out;
+	size_t k = r->n_tail, seen = 0, start, nl;
 
-	while (k > 0 && seen < TAIL_LINES && r->tail_cuttable[(k - 1) % TAIL_LINES] &&
+	while (k > 0 && seen < TAIL_LINES && r->tail_kind[(k - 1) % TAIL_LINES] == TAIL_CUT &&
 	       r->tail_start[(k - 1) % TAIL_LINES] >= TAIL_MIN_KEEP_BYTES) {
-		r->out->len = r->tail_start[(k - 1) % TAIL_LINES];
-		r->out->data[r->out->len] = '\0';
+		o->len = r->tail_start[(k - 1) % TAIL_LINES];
+		o->data[o->len] = '\0';
 		k--;
 		seen++;
+	}
+	if (k == 0 || seen >= TAIL_LINES || r->tail_kind[(k - 1) % TAIL_LINES] != TAIL_LINES_OF)
+		return;
+	start = r->tail_start[(k - 1) % TAIL_LINES];
+	qbuf_rtrim(o, " \n");
+	while (seen++ < TAIL_LINES && o->len > start) {
+		for (nl = o->len; nl > start && o->data[nl - 1] != '\n'; nl--)
+			;
+		/* nl: start of the last line; a paragraph's first line stays */
+		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES ||
+		    !is_tail_text(o->data + nl, o->len - nl))
+			break;
+		o->len = nl - 1;
+		o->data[o->len] = '\0';
+		qbuf_rtrim(o, " \n");
 	}
 }
 
@@ -338,13 +400,20 @@ static void emit_para(struct render *r)
 		goto done;
 	if (p->len >= REPEAT_MIN_BYTES && !r->in_pre && said_before(r, p->data, p->len))
 		goto done;
+	/* Before the first sentence, the same kind of lines (when not
+	 * headings) are datelines, bylines, category labels and prompts. */
+	if (!r->heading && !r->opened) {
+		if (tail_kind(r, p, tight) == TAIL_CUT)
+			goto done;
+		r->opened = 1;
+	}
 	if (r->heading && r->title && !r->title_skipped) {
 		r->title_skipped = 1;
 		if (!strcmp(qbuf_cstr(p), r->title))
 			goto done;
 	}
 	r->tail_start[r->n_tail % TAIL_LINES] = o->len;
-	r->tail_cuttable[r->n_tail % TAIL_LINES] = (unsigned char)is_tail_line(r, p, tight);
+	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight);
 	r->n_tail++;
 	/* A blank line around each paragraph, list and table. */
 	if (o->len && (!tight || tight != r->last_tight))

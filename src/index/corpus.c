@@ -32,6 +32,15 @@ struct seen {
 	size_t n, cap;
 };
 
+/* A file read and extracted, waiting for its batch to be written. */
+struct pending_doc {
+	char *path;           /* as the index names it; owned */
+	struct stat st;       /* of the bytes extracted */
+	char hash[32];
+	long long id;         /* the stored version's id then, 0 if none */
+	struct q_doc doc;     /* owned */
+};
+
 struct add_run {
 	struct store *s;
 	corpus_progress_fn fn;
@@ -39,7 +48,9 @@ struct add_run {
 	struct corpus_counts *counts;
 	struct q_error *err;
 	int in_batch;
-	int files_in_batch;
+	struct pending_doc *pend;   /* CORPUS_BATCH_FILES: extracted, not yet written */
+	int n_pend;
+	double pend_text_bytes;
 	struct seen seen;
 	int fatal;            /* a database error stopped the run */
 	int follow_symlinks;  /* read symlinked files wherever they point */
@@ -107,14 +118,17 @@ static int has_supported_ext(const char *path)
 
 /* ---- writing ---- */
 
+/* Write transactions hold only writes: files are read and extracted
+ * before (add_file), and a batch of them is written in one short
+ * transaction (flush_pending), so a research run or another quarry
+ * waits for one batch's writes, never for extraction. */
 static int batch_begin(struct add_run *r)
 {
 	if (r->in_batch)
 		return 0;
-	if (store_exec(r->s, "BEGIN IMMEDIATE", r->err))
+	if (store_begin_write(r->s, "writing the index", r->err))
 		return r->err ? r->err->code : Q_EIO;
 	r->in_batch = 1;
-	r->files_in_batch = 0;
 	return 0;
 }
 
@@ -122,7 +136,7 @@ static int batch_begin(struct add_run *r)
 static void batch_rollback(struct add_run *r)
 {
 	if (r->in_batch)
-		sqlite3_exec(r->s->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(r->s);
 	r->in_batch = 0;
 	r->pending_added = r->pending_updated = r->pending_removed = 0;
 	r->pending_text_bytes = 0;
@@ -132,11 +146,11 @@ static int batch_end(struct add_run *r)
 {
 	if (!r->in_batch)
 		return 0;
-	if (store_exec(r->s, "COMMIT", r->err)) {
+	r->in_batch = 0;
+	if (store_commit(r->s, "writing the index", r->err)) {
 		batch_rollback(r);
 		return r->err ? r->err->code : Q_EIO;
 	}
-	r->in_batch = 0;
 	r->counts->added += r->pending_added;
 	r->counts->updated += r->pending_updated;
 	r->counts->removed += r->pending_removed;
@@ -345,21 +359,24 @@ struct entry {
 	int sniff;   /* no extension quarry knows: read only if the head is text */
 };
 
-/* Remember a new mtime for a touched, unchanged document. */
+/* Remember a new mtime for a touched, unchanged document: one short
+ * write of its own. A failure is fatal (the counts would lie). */
 static void touch_doc(struct add_run *r, long long id, const struct stat *st, long long mtime)
 {
 	sqlite3_stmt *up;
+	int rc;
 
-	if (batch_begin(r))
-		return;
-	if (sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
-			       -1, &up, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(up, 1, (long long)st->st_size);
-	sqlite3_bind_int64(up, 2, mtime);
-	sqlite3_bind_int64(up, 3, id);
-	sqlite3_step(up);
-	sqlite3_finalize(up);
+	rc = sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
+				-1, &up, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(up, 1, (long long)st->st_size);
+		sqlite3_bind_int64(up, 2, mtime);
+		sqlite3_bind_int64(up, 3, id);
+		rc = store_step_retry(up);
+		sqlite3_finalize(up);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		r->fatal = store_error(r->s, rc, "writing the index", r->err);
 }
 
 static long long mtime_ns(const struct stat *st)
@@ -391,16 +408,93 @@ out:
 	return text;
 }
 
+/* Text bytes of pending documents that make a batch: with the files cap,
+ * one batch's transaction stays near 100 ms on a loaded 2-core machine,
+ * while each commit still carries enough for FTS5's merge cost to stay a
+ * few percent (see CORPUS_BATCH_FILES). */
+#define CORPUS_BATCH_TEXT_BYTES (4.0 * 1024 * 1024)
+
+static void pending_release(struct pending_doc *p)
+{
+	q_free(p->path);
+	doc_release(&p->doc);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Write one pending document inside the open batch. */
+static int write_pending(struct add_run *r, struct pending_doc *p)
+{
+	long long size = -1, mtime = -1, id_now;
+	char hash_now[32] = "";
+	int rc;
+
+	/* Another quarry may have stored this path since the lookup before
+	 * extracting, which ran outside the write transaction: look again. */
+	id_now = lookup(r->s, p->path, &size, &mtime, hash_now, sizeof(hash_now));
+	if (id_now && id_now != p->id && !strcmp(p->hash, hash_now)) {
+		report(r, CORPUS_UNCHANGED, p->path, NULL);
+		return 0;
+	}
+	rc = store_doc(r->s, id_now, p->path, &p->st, p->hash, &p->doc);
+	if (rc != SQLITE_OK)
+		return r->fatal = store_error(r->s, rc, "writing the index", r->err);
+	r->pending_text_bytes += (double)p->doc.text_len;
+	report(r, id_now ? CORPUS_UPDATED : CORPUS_ADDED, p->path, NULL);
+	return 0;
+}
+
+/* Write every pending document in one short transaction. */
+static void flush_pending(struct add_run *r)
+{
+	int i;
+
+	if (r->n_pend && !r->fatal && batch_begin(r))
+		r->fatal = r->err ? r->err->code : Q_EIO;
+	for (i = 0; i < r->n_pend && !r->fatal; i++)
+		write_pending(r, &r->pend[i]);
+	if (r->fatal)
+		batch_rollback(r);
+	else if (batch_end(r))
+		r->fatal = r->err ? r->err->code : Q_EIO;
+	for (i = 0; i < r->n_pend; i++)
+		pending_release(&r->pend[i]);
+	r->n_pend = 0;
+	r->pend_text_bytes = 0;
+}
+
+/* Keep an extracted document for the next batch (takes doc). */
+static void queue_doc(struct add_run *r, const char *path, const struct stat *st, const char *hash,
+		      long long id, struct q_doc *doc)
+{
+	struct pending_doc *p = &r->pend[r->n_pend];
+
+	memset(p, 0, sizeof(*p));
+	if (!(p->path = q_strdup(path))) {
+		r->fatal = q_error_set(r->err, Q_ENOMEM, "out of memory");
+		doc_release(doc);
+		return;
+	}
+	p->st = *st;
+	snprintf(p->hash, sizeof(p->hash), "%s", hash);
+	p->id = id;
+	p->doc = *doc;
+	memset(doc, 0, sizeof(*doc));
+	r->n_pend++;
+	r->pend_text_bytes += (double)p->doc.text_len;
+	if (r->n_pend >= CORPUS_BATCH_FILES || r->pend_text_bytes >= CORPUS_BATCH_TEXT_BYTES)
+		flush_pending(r);
+}
+
 static void add_file(struct add_run *r, const struct entry *e, const struct stat *st0)
 {
-	long long size = -1, mtime = -1, id, id_now;
+	long long size = -1, mtime = -1, id;
 	char old_hash[32] = "", hash[32];
 	struct qbuf data;
 	struct q_doc doc;
 	struct doc_options opt;
 	struct q_error derr;
 	struct stat st;
-	int rc, was_in_batch;
+	int rc;
 
 	if (seen_add(&r->seen, e->path)) {
 		r->fatal = q_error_set(r->err, Q_ENOMEM, "out of memory");
@@ -443,32 +537,7 @@ static void add_file(struct add_run *r, const struct entry *e, const struct stat
 		report(r, rc == Q_EUNSUPPORTED ? CORPUS_SKIPPED : CORPUS_FAILED, e->path, derr.msg);
 		return;
 	}
-	was_in_batch = r->in_batch;
-	if (batch_begin(r)) {
-		r->fatal = r->err ? r->err->code : Q_EIO;
-		doc_release(&doc);
-		return;
-	}
-	/* Another quarry may have stored this path since the lookup above,
-	 * which ran outside the write transaction: look again inside it. */
-	id_now = was_in_batch ? id : lookup(r->s, e->path, &size, &mtime, old_hash, sizeof(old_hash));
-	if (id_now && id_now != id && !strcmp(hash, old_hash)) {
-		report(r, CORPUS_UNCHANGED, e->path, NULL);
-		doc_release(&doc);
-		return;
-	}
-	rc = store_doc(r->s, id_now, e->path, &st, hash, &doc);
-	if (rc != SQLITE_OK) {
-		r->fatal = store_error(r->s, rc, "writing the index", r->err);
-		batch_rollback(r);
-		doc_release(&doc);
-		return;
-	}
-	r->pending_text_bytes += (double)doc.text_len;
-	report(r, id_now ? CORPUS_UPDATED : CORPUS_ADDED, e->path, NULL);
-	doc_release(&doc);
-	if (++r->files_in_batch >= CORPUS_BATCH_FILES && batch_end(r))
-		r->fatal = r->err ? r->err->code : Q_EIO;
+	queue_doc(r, e->path, &st, hash, id, &doc);
 }
 
 /* A folder or entry the walk could not read: said, and remembered so
@@ -498,7 +567,7 @@ static const char *symlink_target(struct add_run *r, const char *path, char *tar
 	{
 		char why[PATH_MAX + 80];
 		snprintf(why, sizeof(why), "symlink to a file outside the folder (%s); "
-			 "--follow-symlinks reads it", target);
+			 "the follow_symlinks setting reads it", target);
 		report(r, CORPUS_SKIPPED, path, why);
 	}
 	return NULL;
@@ -594,6 +663,9 @@ static int drop_vanished(struct add_run *r, const char *folder)
 	}
 	snprintf(prefix, sizeof(prefix), "%s/", folder);
 	qsort(r->seen.paths, r->seen.n, sizeof(char *), cmp_str);
+	flush_pending(r);
+	if (r->fatal)
+		return r->fatal;
 	if (batch_begin(r))   /* look up inside the write transaction */
 		return r->fatal = r->err ? r->err->code : Q_EIO;
 	rc = sqlite3_prepare_v2(r->s->db, "SELECT id, path FROM documents WHERE substr(path, 1, ?2) = ?1",
@@ -625,6 +697,8 @@ static int drop_vanished(struct add_run *r, const char *folder)
 			r->fatal = store_error(r->s, rc, "removing from the index", r->err);
 	}
 	q_free(ids);
+	if (!r->fatal && batch_end(r))
+		r->fatal = r->err ? r->err->code : Q_EIO;
 	return r->fatal;
 }
 
@@ -649,6 +723,8 @@ int corpus_add_with(struct store *s, char *const *paths, int n, const struct cor
 	r.counts = counts;
 	r.err = err;
 	r.follow_symlinks = o && o->follow_symlinks;
+	if (!(r.pend = q_calloc(CORPUS_BATCH_FILES, sizeof(*r.pend))))
+		return q_error_set(err, Q_ENOMEM, "out of memory");
 	doc_global_init();
 	for (i = 0; i < n && !r.fatal; i++) {
 		char real[PATH_MAX];
@@ -675,11 +751,13 @@ int corpus_add_with(struct store *s, char *const *paths, int n, const struct cor
 			report(&r, CORPUS_SKIPPED, paths[i], "not a file or folder");
 		}
 	}
+	flush_pending(&r);
 	if (!r.fatal && batch_end(&r))
 		r.fatal = err ? err->code : Q_EIO;
 	if (r.fatal)
 		batch_rollback(&r);
 	seen_release(&r.seen);
+	q_free(r.pend);
 	return r.fatal;
 }
 
@@ -689,7 +767,7 @@ int corpus_remove(struct store *s, char *const *paths, int n, long *removed, str
 	int i, rc;
 
 	*removed = 0;
-	if (store_exec(s, "BEGIN IMMEDIATE", err))
+	if (store_begin_write(s, "removing from the index", err))
 		return err ? err->code : Q_EIO;
 	for (i = 0; i < n; i++) {
 		char real[PATH_MAX], prefix[PATH_MAX + 2];
@@ -714,11 +792,11 @@ int corpus_remove(struct store *s, char *const *paths, int n, long *removed, str
 		}
 		sqlite3_finalize(st);
 	}
-	if (store_exec(s, "COMMIT", err))
+	if (store_commit(s, "removing from the index", err))
 		return err ? err->code : Q_EIO;
 	return 0;
 fail:
 	i = store_error(s, rc, "removing from the index", err);
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(s);
 	return i;
 }

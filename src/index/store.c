@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/clock.h"
+#include "../core/random.h"
 #include "rank.h"
 #include "tokenize.h"
 
@@ -120,7 +122,7 @@ int store_home(const char *home_flag, char *out, size_t out_size, struct q_error
 	else if ((v = getenv("HOME")) && *v)
 		k = snprintf(out, out_size, "%s/.local/share/quarry", v);
 	else
-		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use --home DIR");
+		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use the home setting");
 	if (k < 0 || (size_t)k >= out_size)
 		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
 	return 0;
@@ -145,7 +147,7 @@ int store_error(struct store *s, int rc, const char *what, struct q_error *err)
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
-		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use --home",
+		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use the home setting",
 				   what, s->path, msg);
 	}
 	return q_error_set(err, Q_EIO, "%s: %s", what, msg);
@@ -342,4 +344,74 @@ void store_close(struct store *s)
 	if (s->db)
 		sqlite3_close(s->db);
 	s->db = NULL;
+}
+
+/* ---- writes that wait for other writers ---- */
+
+static int is_busy(int rc)
+{
+	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+/* Sleep before try number `tries` (1, 2, ...): doubling, jittered by up to
+ * a half so two waiting writers do not retry in step. 0 when the wait
+ * that began at t0 is over. */
+static int backoff(int tries, double t0)
+{
+	double ms = STORE_BACKOFF_FIRST_MS;
+	int i;
+
+	if (q_now_ms() - t0 >= STORE_WRITE_WAIT_MS)
+		return 0;
+	for (i = 1; i < tries && ms < STORE_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > STORE_BACKOFF_MAX_MS)
+		ms = STORE_BACKOFF_MAX_MS;
+	sqlite3_sleep((int)(ms * (0.5 + q_random_unit() / 2)));
+	return 1;
+}
+
+/* sqlite3_exec(sql) until it is not busy or the wait is over. */
+static int exec_retry(struct store *s, const char *sql)
+{
+	double t0 = q_now_ms();
+	int rc, tries = 0;
+
+	while (is_busy(rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) && backoff(++tries, t0))
+		;
+	return rc;
+}
+
+int store_begin_write(struct store *s, const char *what, struct q_error *err)
+{
+	int rc = exec_retry(s, "BEGIN IMMEDIATE");
+
+	return rc == SQLITE_OK ? 0 : store_error(s, rc, what, err);
+}
+
+int store_commit(struct store *s, const char *what, struct q_error *err)
+{
+	int rc = exec_retry(s, "COMMIT");
+
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = store_error(s, rc, what, err);
+	store_rollback(s);
+	return rc;
+}
+
+void store_rollback(struct store *s)
+{
+	if (s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_step_retry(sqlite3_stmt *st)
+{
+	double t0 = q_now_ms();
+	int rc, tries = 0;
+
+	while (is_busy(rc = sqlite3_step(st)) && backoff(++tries, t0))
+		sqlite3_reset(st);
+	return rc;
 }

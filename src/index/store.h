@@ -41,6 +41,13 @@
 #define STORE_SCHEMA_VERSION 5
 #define STORE_DB_NAME "quarry.db"
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* How long a write waits for other writers in all: SQLite's busy handler
+ * (STORE_BUSY_TIMEOUT_MS a try), then tries again after a backoff. Every
+ * writer keeps its transactions short (index add writes a small batch of
+ * extracted files at a time), so a wait this long means a stuck writer. */
+#define STORE_WRITE_WAIT_MS 60000
+#define STORE_BACKOFF_FIRST_MS 20
+#define STORE_BACKOFF_MAX_MS 1000
 
 struct store {
 	sqlite3 *db;
@@ -68,6 +75,24 @@ void store_close(struct store *s);
 
 /* Run SQL without results; on failure set err with context. */
 int store_exec(struct store *s, const char *sql, struct q_error *err);
+
+/*
+ * Writes that wait for other writers. A "busy" answer (the busy handler
+ * gave up) is retried with a jittered, doubling backoff from
+ * STORE_BACKOFF_FIRST_MS to STORE_BACKOFF_MAX_MS until STORE_WRITE_WAIT_MS
+ * have passed. Keep what runs between store_begin_write and
+ * store_commit to writes: extraction and other slow work goes before.
+ */
+/* BEGIN IMMEDIATE. 0 or a Q_E* code with err set (what names the work). */
+int store_begin_write(struct store *s, const char *what, struct q_error *err);
+/* COMMIT; on failure the transaction is rolled back. 0 or Q_E*. */
+int store_commit(struct store *s, const char *what, struct q_error *err);
+/* ROLLBACK if a transaction is open. */
+void store_rollback(struct store *s);
+/* sqlite3_step on a write statement outside an explicit transaction,
+ * reset and tried again while the database is busy. Returns SQLite's
+ * code (SQLITE_DONE on success). */
+int store_step_retry(sqlite3_stmt *st);
 
 /* Describe a SQLite failure for a user (corruption, full disk, locks). */
 int store_error(struct store *s, int sqlite_rc, const char *what, struct q_error *err);

@@ -410,7 +410,7 @@ void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, ch
 /* "the model's reply is too big (N bytes, limit M)", for the cap it passed. */
 static void too_big_error(const struct llm_attempt *a, struct q_error *err)
 {
-	static const char hint[] = "stopped reading it: ask for a shorter answer (--max-tokens) or "
+	static const char hint[] = "stopped reading it: ask for a shorter answer (the max_tokens setting) or "
 				   "check the server";
 
 	switch (a->too_big) {
@@ -541,7 +541,7 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 					   model, sm), LLM_FAIL;
 		case 404:
 			return q_error_set(err, Q_EINVAL, "model %s or the endpoint %s/chat/completions "
-					   "does not exist (404): check --model and QUARRY_LLM_BASE_URL "
+					   "does not exist (404): check the model setting and QUARRY_LLM_BASE_URL "
 					   "(it usually ends in /v1)", model, cfg->base_url), LLM_FAIL;
 		case 413:
 			return q_error_set(err, Q_ETOOBIG, "the request is too large for the model "

@@ -313,7 +313,7 @@ static int base_host(const char *base, char *host, size_t size, unsigned *port, 
 		return q_error_set(err, Q_ENOMEM, "out of memory");
 	if (url_parse(base, u, &uerr)) {
 		rc = q_error_set(err, Q_EINVAL, "the model server's address '%.200s' is not a valid "
-				 "URL (%s): check QUARRY_LLM_BASE_URL or --base-url", base, uerr.msg);
+				 "URL (%s): check QUARRY_LLM_BASE_URL or the base_url setting", base, uerr.msg);
 		goto out;
 	}
 	snprintf(host, size, "%s", u->host);
@@ -391,8 +391,8 @@ static int check_clear_text(const struct llm_config *c, const struct llm_overrid
 	if (!c->api_key || strncmp(c->base_url, "http://", 7) != 0 || host_is_loopback(host) || allowed)
 		return 0;
 	return q_error_set(err, Q_EINVAL, "refusing to send the API key (%s) in clear text to %s over "
-			   "http://: use https://, or if the network to it is trusted pass "
-			   "--allow-insecure-http (or set allow_insecure_http = true in the config)",
+			   "http://: use https://, or if the network to it is trusted enable "
+			   "the allow_insecure_http setting",
 			   c->key_env, host);
 }
 
@@ -438,7 +438,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		base = p ? p->base_url : env_first("OPENAI_BASE_URL", NULL);
 	if (!base)
 		return q_error_set(err, Q_EINVAL,
-				   "no model configured: set QUARRY_LLM_BASE_URL or use --provider "
+				   "no model configured: set QUARRY_LLM_BASE_URL or use the provider setting "
 				   "(see quarry help models)");
 	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
 		return q_error_set(err, Q_EINVAL,
@@ -466,7 +466,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		model = p ? p->smart_model : NULL, user_model = 0;
 	if (!model)
 		return q_error_set(err, Q_EINVAL,
-				   "no model name for %s: set QUARRY_LLM_MODEL or use --model "
+				   "no model name for %s: set QUARRY_LLM_MODEL or use the model setting "
 				   "(the server's model list: curl %s/models)",
 				   p ? p->title : c->base_url, c->base_url);
 	/* The fast model: named, else the preset's unless the user chose the main model. */

@@ -58,8 +58,9 @@ const char *mcp_negotiate_version(const char *requested)
 	return MCP_PROTOCOL_LATEST;
 }
 
-/* Send a message (taken: its reference is dropped here). */
-static void send_json(struct mcp_server *s, json_t *msg)
+/* Send a message (taken: its reference is dropped here) about the
+ * request with id about (NULL: none). */
+static void send_json(struct mcp_server *s, json_t *msg, const json_t *about)
 {
 	char *text;
 
@@ -70,7 +71,7 @@ static void send_json(struct mcp_server *s, json_t *msg)
 	if (!text)
 		return;
 	pthread_mutex_lock(&s->send_mu);
-	s->send(s->ctx, text, strlen(text));
+	s->send(s->ctx, text, strlen(text), about);
 	pthread_mutex_unlock(&s->send_mu);
 	free(text);   /* jansson's allocator */
 }
@@ -80,7 +81,7 @@ static int send_result(struct mcp_server *s, const json_t *id, json_t *result)
 {
 	if (!result)
 		result = json_object();
-	send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result));
+	send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result), id);
 	return 0;
 }
 
@@ -99,7 +100,7 @@ static int send_error(struct mcp_server *s, const json_t *id, int code, const ch
 	if (!id)
 		id = null_id = json_null();
 	send_json(s, json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-			       "code", code, "message", msg));
+			       "code", code, "message", msg), id);
 	json_decref(null_id);
 	return 0;
 }
@@ -151,7 +152,7 @@ void mcp_call_progress(struct mcp_call *c, const char *message)
 		if (params && message)
 			json_object_set_new(params, "message", json_string(message));
 		send_json(c->srv, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
-					    "notifications/progress", "params", params));
+					    "notifications/progress", "params", params), c->id);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -225,6 +226,16 @@ int mcp_call_research(struct mcp_call *c, const struct research_opts *o, struct 
 	c->research = NULL;
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int mcp_call_cancelled(struct mcp_call *c)
+{
+	int v;
+
+	pthread_mutex_lock(&c->mu);
+	v = c->cancelled;
+	pthread_mutex_unlock(&c->mu);
+	return v;
 }
 
 static void call_cancel(struct mcp_call *c)

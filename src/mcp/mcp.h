@@ -53,8 +53,11 @@ enum {
 
 /* Called with one complete JSON-RPC message (no newline), from the
  * thread that called mcp_server_handle or from a tool call's thread; the
- * server serialises the calls, so it is never called twice at once. */
-typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len);
+ * server serialises the calls, so it is never called twice at once.
+ * about is the id of the request the message answers or reports the
+ * progress of (a transport with a stream per request, Streamable HTTP,
+ * sends it there), NULL for none; it is borrowed for the call. */
+typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, const json_t *about);
 
 /* What the tools run with; borrowed for the server's life. */
 struct mcp_env {
@@ -62,6 +65,10 @@ struct mcp_env {
 	const struct config *file;   /* the config file's settings, may be NULL */
 	struct llm_client *llm;      /* shared by the calls; NULL: extractive research */
 	int allow_private;           /* fetch_url and research may reach private addresses */
+	/* research and ask queue their runs for the workers and follow them
+	 * through the run store (quarry serve, which runs no research itself)
+	 * instead of running them on the call's thread with llm. */
+	int queue;
 	/* tools/call checks its arguments and answers without running the
 	 * tool: for the fuzz target, which must not reach the network. */
 	int validate_only;

@@ -27,6 +27,8 @@ struct mcp_call {
 /* Send a notifications/progress for the call, if the client asked for
  * progress and the call was not cancelled. Thread-safe. */
 void mcp_call_progress(struct mcp_call *c, const char *message);
+/* Whether the call was cancelled. Thread-safe. */
+int mcp_call_cancelled(struct mcp_call *c);
 /* Run fn's research with env cancellable by the call: research_run, with
  * env registered for notifications/cancelled. Q_ETIMEOUT at once when the
  * call was cancelled already. */

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/alloc.h"
 #include "../core/clock.h"
@@ -35,6 +36,7 @@
 #define TOOL_MAX_HITS 50
 #define TOOL_ASK_TIME_LIMIT_MS (10L * 60 * 1000)   /* as `quarry ask`: an ask always ends */
 #define TOOL_MAX_LIST 100
+#define TOOL_QUEUE_POLL_MS 250                 /* a queued run's events are looked for this often */
 
 enum arg_type { ARG_STRING, ARG_INT, ARG_CHOICE, ARG_SOURCES };
 
@@ -399,26 +401,92 @@ static void progress_of_event(void *ctx, const json_t *ev)
 }
 
 /* What research and ask return: the report's Markdown and its parts. */
-static json_t *report_result(const struct research_result *res)
+static json_t *report_result(long run_id, const char *status, const char *markdown,
+			     const json_t *rep, long prompt, long completion, double cost_usd)
 {
-	const json_t *rep = res->report;
 	json_t *st;
 	const char *stop = json_string_value(json_object_get(rep, "stopped"));
 
-	st = json_pack("{s:I, s:s, s:s, s:O, s:O, s:{s:I, s:I, s:f}}", "run_id", (json_int_t)res->run_id,
-		       "status", res->status, "report", res->markdown ? res->markdown : "", "sources",
+	st = json_pack("{s:I, s:s, s:s, s:O, s:O, s:{s:I, s:I, s:f}}", "run_id", (json_int_t)run_id,
+		       "status", status, "report", markdown ? markdown : "", "sources",
 		       json_object_get(rep, "sources") ? json_object_get(rep, "sources") : json_null(),
 		       "verification", json_object_get(rep, "verification") ?
 		       json_object_get(rep, "verification") : json_null(), "usage", "prompt_tokens",
-		       (json_int_t)res->llm.prompt, "completion_tokens", (json_int_t)res->llm.completion,
-		       "cost_usd", res->llm.cost_usd);
+		       (json_int_t)prompt, "completion_tokens", (json_int_t)completion, "cost_usd",
+		       cost_usd);
 	if (st && !json_is_array(json_object_get(st, "sources")))
 		json_object_set_new(st, "sources", json_array());
 	if (st && !json_is_object(json_object_get(st, "verification")))
 		json_object_set_new(st, "verification", json_object());
 	if (st && stop && *stop)
 		json_object_set_new(st, "stopped", json_string(stop));
-	return tool_result(q_strdup(res->markdown ? res->markdown : ""), st);
+	return tool_result(q_strdup(markdown ? markdown : ""), st);
+}
+
+/* Progress for the run's events after *seq (moved on). */
+static int progress_of_run(struct mcp_call *c, struct runstore *rs, long id, long *seq,
+			   struct q_error *err)
+{
+	json_t *evs = NULL, *ev;
+	size_t i;
+
+	if (runstore_events(rs, id, *seq, 0, &evs, err))
+		return err->code;
+	json_array_foreach(evs, i, ev) {
+		*seq = (long)json_integer_value(json_object_get(ev, "seq"));
+		progress_of_event(c, ev);
+	}
+	json_decref(evs);
+	return 0;
+}
+
+/* The run queued for the workers and followed until it ends (env->queue). */
+static json_t *queued_research(struct mcp_call *c, const struct mcp_env *env,
+			       const struct research_opts *o)
+{
+	struct timespec tick = {0, TOOL_QUEUE_POLL_MS * 1000L * 1000};
+	struct runstore *rs = NULL;
+	struct run_record rec;
+	struct q_error err = {0};
+	json_t *opts = research_opts_to_json(o), *out = NULL, *fig;
+	char msg[64];
+	long id = 0, seq = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	if (!opts || runstore_open(&rs, env->home, &err) ||
+	    runstore_create(rs, o->question, opts, RUN_QUEUED, NULL, &id, &err)) {
+		out = mcp_tool_error("cannot queue the research: %s", err.msg[0] ? err.msg : "out of memory");
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "queued run %ld", id);
+	mcp_call_progress(c, msg);
+	for (;;) {
+		if (mcp_call_cancelled(c)) {
+			runstore_request_cancel(rs, id, NULL);   /* its worker stops it, keeping what it has */
+			out = mcp_tool_error("cancelled");       /* not sent: the call was cancelled */
+			goto out;
+		}
+		if (progress_of_run(c, rs, id, &seq, &err) || runstore_get(rs, id, 1, &rec, &err)) {
+			out = mcp_tool_error("cannot follow run %ld: %s", id, err.msg);
+			goto out;
+		}
+		if (run_status_final(rec.status))
+			break;
+		run_record_release(&rec);
+		memset(&rec, 0, sizeof(rec));
+		nanosleep(&tick, NULL);
+	}
+	fig = json_object_get(rec.report, "figures");
+	out = rec.report_md ? report_result(id, run_status_name(rec.status), rec.report_md, rec.report,
+		(long)json_integer_value(json_object_get(fig, "prompt_tokens")),
+		(long)json_integer_value(json_object_get(fig, "completion_tokens")),
+		json_number_value(json_object_get(fig, "cost_usd")))
+		: mcp_tool_error("run %ld ended (%s) without a report", id, run_status_name(rec.status));
+out:
+	run_record_release(&rec);
+	json_decref(opts);
+	runstore_close(rs);
+	return out;
 }
 
 static json_t *research_tool(struct mcp_call *c, const struct mcp_env *env, int quick)
@@ -446,6 +514,8 @@ static json_t *research_tool(struct mcp_call *c, const struct mcp_env *env, int 
 	o.sources = arg_str(c->args, "sources");
 	o.lang = arg_str(c->args, "lang");
 	o.allow_private = env->allow_private;
+	if (env->queue)
+		return queued_research(c, env, &o);
 	if (store_open(&st, env->home, &err))
 		return mcp_tool_error("cannot open the quarry database: %s", err.msg);
 	re.store = &st;
@@ -459,7 +529,8 @@ static json_t *research_tool(struct mcp_call *c, const struct mcp_env *env, int 
 		out = res.run_id ? mcp_tool_error("research failed (run %ld): %s", res.run_id, err.msg)
 				 : mcp_tool_error("research failed: %s", err.msg);
 	else
-		out = report_result(&res);
+		out = report_result(res.run_id, res.status, res.markdown, res.report, res.llm.prompt,
+				    res.llm.completion, res.llm.cost_usd);
 	research_result_release(&res);
 	store_close(&st);
 	return out;

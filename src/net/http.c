@@ -279,7 +279,7 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 					    t->unsupported);
 		else if (t->too_big)
 			r->rc = q_error_set(&r->err, Q_ETOOBIG,
-					    "body larger than %ld bytes after decoding; raise --max-bytes (or --max-pdf-bytes) to fetch it",
+					    "body larger than %ld bytes after decoding; raise the max_bytes setting (or the max_pdf_bytes setting) to fetch it",
 					    t->cap);
 		else
 			r->rc = q_error_set(&r->err, Q_ENOMEM, "out of memory storing the body");
@@ -287,7 +287,7 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 	case CURLE_COULDNT_CONNECT:
 		if (t->refused_why[0]) {
 			r->rc = q_error_set(&r->err, Q_EPOLICY,
-					    "refused to connect to %s (%s); use --allow-private or QUARRY_ALLOW_PRIVATE=1 to allow it",
+					    "refused to connect to %s (%s); use the allow_private setting to allow it",
 					    t->refused_ip[0] ? t->refused_ip : "the server", t->refused_why);
 			return;
 		}
@@ -297,7 +297,7 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 		r->rc = q_error_set(&r->err, Q_ENET, "cannot resolve the host name (check the URL and your DNS): %s", detail);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
-		r->rc = q_error_set(&r->err, Q_ETIMEOUT, "timed out: %s; raise --timeout for slow sites", detail);
+		r->rc = q_error_set(&r->err, Q_ETIMEOUT, "timed out: %s; raise the timeout setting for slow sites", detail);
 		return;
 	case CURLE_TOO_MANY_REDIRECTS:
 		r->rc = q_error_set(&r->err, Q_ENET, "more than %d redirects (a redirect loop?)", HTTP_MAX_REDIRECTS);
@@ -342,7 +342,7 @@ static void inflate_gzip_body(struct transfer *t)
 	if (zr == Q_ETOOBIG) {
 		t->too_big = 1;
 		r->rc = q_error_set(&r->err, Q_ETOOBIG,
-				    "body larger than %ld bytes after decoding (a gzip file); raise --max-bytes to fetch it",
+				    "body larger than %ld bytes after decoding (a gzip file); raise the max_bytes setting to fetch it",
 				    t->cap);
 	} else if (zr) {
 		r->rc = q_error_set(&r->err, zr, "the body is gzip data that cannot be read: %s", zerr.msg);
@@ -553,7 +553,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 			snprintf(pq, sizeof(pq), "%s%s%s", u->path, u->has_query ? "?" : "", u->query);
 			if (!robots_allowed(&origins[origin_of[i]].rules, pq)) {
 				resps[i].rc = q_error_set(&resps[i].err, Q_EROBOTS,
-							  "robots.txt of %s does not allow %s; use --ignore-robots to fetch it anyway",
+							  "robots.txt of %s does not allow %s; use the ignore_robots setting to fetch it anyway",
 							  origins[origin_of[i]].name, u->path);
 				deliver(&d, i);
 				continue;

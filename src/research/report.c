@@ -763,6 +763,28 @@ static void strip_controls_from(struct qbuf *out, size_t from)
 		out->len = from + ctl_strip(out->data + from, out->len - from);
 }
 
+/* " (site, 2019-02-14)" or " (site, read 2026-12-01)" of a web source. */
+static void md_source_meta(const json_t *s, struct qbuf *out)
+{
+	const char *site = json_string_value(json_object_get(s, "site"));
+	const char *date = json_string_value(json_object_get(s, "date"));
+	int read = json_is_true(json_object_get(s, "date_is_read"));
+
+	if ((!site || !*site) && (!date || !*date))
+		return;
+	qbuf_adds(out, " (");
+	if (site && *site) {
+		size_t k = out->len;
+		cite_strip_markers(site, strlen(site), out);
+		for (; k < out->len && !out->err; k++)
+			if (out->data[k] == '\n' || out->data[k] == '\r')
+				out->data[k] = ' ';
+	}
+	if (date && *date)
+		qbuf_addf(out, "%s%s%s", site && *site ? ", " : "", read ? "read " : "", date);
+	qbuf_addc(out, ')');
+}
+
 static void md_sources(const json_t *report, struct qbuf *out)
 {
 	json_t *sources = json_object_get(report, "sources"), *s;
@@ -784,6 +806,7 @@ static void md_sources(const json_t *report, struct qbuf *out)
 		for (; k < out->len && !out->err; k++)
 			if (out->data[k] == '\n' || out->data[k] == '\r')
 				out->data[k] = ' ';
+		md_source_meta(s, out);
 		qbuf_addf(out, ". %s\n", json_string_value(json_object_get(s, "url")) ?
 			  json_string_value(json_object_get(s, "url")) : "");
 	}
@@ -899,11 +922,96 @@ static void bold_pass(struct qbuf *b)
 	*b = o;
 }
 
+/* A list of strings as Markdown lines: "- s" or "1. s". */
+static void md_list(struct qbuf *out, const json_t *a, int numbered)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v)) {
+			if (numbered)
+				qbuf_addf(out, "%zu. ", i + 1);
+			else
+				qbuf_adds(out, "- ");
+			cite_strip_markers(json_string_value(v), json_string_length(v), out);
+			qbuf_addc(out, '\n');
+		}
+}
+
+/* The plan of a plan-only run (--plan-only): brief, sub-questions,
+ * queries, outline, and how to go on. Text from the model, so escaped
+ * in HTML like a report and stripped of control characters. */
+static int render_plan(const json_t *p, const char *format, struct qbuf *out, struct q_error *err)
+{
+	const json_t *brief = json_object_get(p, "brief"), *t;
+	const char *answer = json_string_value(json_object_get(brief, "answer"));
+	const char *window = json_string_value(json_object_get(brief, "time_window"));
+	json_int_t run = json_integer_value(json_object_get(p, "run"));
+	struct qbuf md;
+	size_t i, from = out->len;
+
+	if (strcmp(format, "json") == 0) {
+		char *s = json_dumps(p, JSON_INDENT(2));
+		if (!s)
+			return q_error_set(err, Q_ENOMEM, "out of memory");
+		qbuf_adds(out, s);
+		qbuf_addc(out, '\n');
+		free(s);
+		return out->err;
+	}
+	qbuf_init(&md, 4 * 1024 * 1024);
+	qbuf_adds(&md, "# Plan: ");
+	qbuf_adds(&md, json_string_value(json_object_get(p, "question")) ?
+		  json_string_value(json_object_get(p, "question")) : "");
+	qbuf_adds(&md, "\n\n## Brief\n\n");
+	if (answer && *answer)
+		qbuf_addf(&md, "- Answer: %s\n", answer);
+	if (json_array_size(json_object_get(brief, "sections"))) {
+		qbuf_adds(&md, "- Required sections:\n");
+		md_list(&md, json_object_get(brief, "sections"), 0);
+	}
+	json_array_foreach(json_object_get(brief, "tables"), i, t) {
+		qbuf_addf(&md, "- Table: %s, columns:\n", json_string_value(json_object_get(t, "title")) ?
+			  json_string_value(json_object_get(t, "title")) : "");
+		md_list(&md, json_object_get(t, "columns"), 0);
+	}
+	if (json_array_size(json_object_get(brief, "entities"))) {
+		qbuf_adds(&md, "- Must cover:\n");
+		md_list(&md, json_object_get(brief, "entities"), 0);
+	}
+	if (window && *window)
+		qbuf_addf(&md, "- Time window: %s\n", window);
+	qbuf_adds(&md, "\n## Sub-questions\n\n");
+	md_list(&md, json_object_get(p, "sub_questions"), 1);
+	qbuf_adds(&md, "\n## Search queries\n\n");
+	md_list(&md, json_object_get(p, "queries"), 0);
+	qbuf_adds(&md, "\n## Outline\n\n");
+	md_list(&md, json_object_get(p, "outline"), 0);
+	qbuf_addf(&md, "\nRun %lld is stored with this plan. Go on with 'quarry runs resume %lld'; to "
+		  "change the plan, save it with 'quarry research --plan-only -f json -o plan.json', "
+		  "edit it and give it with 'quarry runs resume %lld --plan plan.json'.\n",
+		  (long long)run, (long long)run, (long long)run);
+	if (strcmp(format, "html") == 0) {
+		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Plan</title>"
+			  "</head><body><pre>");
+		html_escape(out, qbuf_cstr(&md), 0);
+		qbuf_adds(out, "</pre></body></html>\n");
+	} else {
+		qbuf_add(out, md.data, md.len);
+	}
+	qbuf_release(&md);
+	strip_controls_from(out, from);
+	return out->err;
+}
+
 int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err)
 {
 	const char *body = json_string_value(json_object_get(report, "body"));
 	const char *title = json_string_value(json_object_get(report, "title"));
 
+	if (json_is_true(json_object_get(report, "plan_only")))
+		return render_plan(report, format, out, err);
 	if (!body || !title)
 		return q_error_set(err, Q_EPARSE, "the stored report is incomplete");
 	if (strcmp(format, "json") == 0) {
@@ -988,6 +1096,14 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 				qbuf_adds(out, " <code>");
 				html_escape(out, url ? url : "", 0);
 				qbuf_adds(out, "</code>");
+			}
+			{   /* site and date, escaped like the title */
+				struct qbuf meta;
+				qbuf_init(&meta, 4096);
+				md_source_meta(s, &meta);
+				if (meta.len)
+					html_escape(out, qbuf_cstr(&meta), 0);
+				qbuf_release(&meta);
 			}
 			quotes = json_object_get(s, "quotes");
 			json_array_foreach(quotes, j, q) {

@@ -65,9 +65,26 @@ struct research_opts {
 	 * An output path is stored as given: make it absolute first. */
 	const char *output;
 	const char *format;
+	/* The report's length: "short", "standard" (NULL) or "long", about
+	 * 600, 1,500 and 4,000 words. */
+	const char *length;
+	/* Plan, print the brief and plan, store the run and stop: the report
+	 * is the plan ("plan_only": true), the status "planned", and
+	 * resuming the run goes on from the plan. Not stored with the run. */
+	int plan_only;
+	/* Given to resume a run: an edited plan (JSON text of the object a
+	 * plan-only run reports: sub_questions, queries, outline, brief) that
+	 * replaces the model's. */
+	const char *plan_json;
+	/* `ask --run ID`: answer from run ID's sources and findings (their
+	 * quotes checked again), searching only for what they lack. Stored. */
+	long follow_run;
 };
 
-/* Called for every event (also written to the run record). */
+/* Called for every event (also written to the run record), on the thread
+ * that runs the run, never on a pool thread, one event at a time. event
+ * and all it holds are valid until the callback returns: copy
+ * (json_deep_copy, json_dumps) what you keep. docs/EVENTS.md. */
 typedef void (*research_event_fn)(void *ctx, const json_t *event);
 
 struct runstore;
@@ -100,10 +117,20 @@ struct research_env {
  * on. From any thread while the run goes on, or from a signal handler
  * (it only sets env->cancelled). */
 void research_cancel(struct research_env *env);
+/* The value research_cancel_final leaves in env->cancelled (research_cancel's is 1). */
+#define RESEARCH_CANCEL_FINAL 2
+/* Cancel the run for good: it stops as research_cancel makes it, then
+ * writes the best report it can from what it has without the model
+ * (the findings, or an extractive brief), status "cancelled", and
+ * research_run returns 0 (Q_ETIMEOUT, and no report, when nothing was
+ * read yet). Not resumable. Safe where research_cancel is. */
+void research_cancel_final(struct research_env *env);
 
 struct research_result {
 	long run_id;
-	char status[16];         /* "done", "stopped" (budget), "interrupted", "failed" */
+	/* run_status_name: "done", "stopped" (budget), "cancelled",
+	 * "interrupted", "failed" */
+	char status[16];
 	char *markdown;          /* the report */
 	json_t *report;          /* everything: report, sources, notes, figures */
 	struct llm_totals llm;   /* this run's model calls, tokens and cost (zero without a model) */

@@ -12,11 +12,20 @@
 #include "../index/neardup.h"
 #include "../search/search.h"
 #include "research.h"
+#include "runstore.h"
 
 #define MAX_QUERIES 200
-#define MAX_FINDINGS 400
-#define WRITE_MAX_FINDINGS 120
-#define NOTE_EXCERPT_TOKENS 2500
+#define MAX_FINDINGS 800
+#define WRITE_MAX_FINDINGS 240   /* sections share them out; one write call takes what fits */
+#define NOTE_EXCERPT_MAX_TOKENS 8000   /* of one source in one note prompt */
+#define NOTE_FINDINGS 15                /* findings asked of one source */
+#define NOTE_FINDINGS_QUICK 6           /* in `ask` */
+#define LARGE_CONTEXT_TOKENS 65536     /* from here the defaults read more: depth 3, 40 sources */
+#define SITE_MIN_CAP 3                  /* sources of one site: a fifth of the sources, at least this */
+#define REPLY_MIN_TOKENS 256
+#define RUN_JSON_MAX_TOKENS 4096   /* reply cap of the plan, note and reflect calls: the
+					  * reservation a call without one had, so budgets
+					  * behave as before */
 #define BRIEF_PASSAGES 8
 
 /* Why a source could not be read, for "all 8 pages failed (5 timeouts, ...)". */
@@ -33,6 +42,9 @@ struct source {
 	int corpus;
 	int plain;          /* plain text (a corpus .txt file): no heading structure */
 	int round;
+	char site[128];     /* web: the site's name or host; "" for the corpus */
+	char date[16];      /* web: published (YYYY-MM-DD), else the day it was read */
+	int date_fetched;   /* date is the day it was read, not its publication */
 	struct neardup_sig sig;   /* to keep out near-copies of this text */
 };
 
@@ -68,9 +80,12 @@ struct run {
 	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
 	json_t *sub_questions;    /* array of strings */
 	json_t *outline;
+	json_t *brief;            /* the plan's research brief (an object, maybe empty) */
 	char *queries[MAX_QUERIES];
 	int n_queries;
 	char *gaps_seen;          /* normalised gaps of the last reflection */
+	json_t *gaps;             /* those gaps as written (strings), or NULL */
+	json_t *all_gaps;         /* every gap of the run's reflections, once, or NULL */
 	struct source *src;
 	int n_src;
 	char **read_keys;         /* url keys tried, read or not */
@@ -83,6 +98,9 @@ struct run {
 	int results_found;        /* search results, before dedupe */
 	int searches_failed;
 	int critical_calls;       /* model calls one after another */
+	int write_calls;          /* report write calls so far (report_delta "call") */
+	long mem_hwm_start_kb;    /* the process's VmHWM when the run began */
+	long mem_rss_peak_kb;     /* the highest VmRSS sampled during the run */
 	int no_content_words;     /* the brief's query has only stop words ("what is it") */
 	int notes_answered;       /* note calls the model answered (0: no note was taken) */
 	/* What reached the models, for the figures (docs/BENCHMARKS.md). */
@@ -90,6 +108,11 @@ struct run {
 	long noted_excerpt_bytes; /* of which the excerpts the note model saw */
 	int writer_findings;      /* findings in the write prompt(s) */
 	long writer_prompt_bytes; /* bytes of the write prompt(s) */
+	/* RUN_RUNNING, or why the run stops: RUN_STOPPED (a budget or the
+	 * time limit), RUN_INTERRUPTED (research_cancel), RUN_CANCELLED
+	 * (research_cancel_final); the reason, for the report, in stopped. */
+	enum run_status stop;
+	int site_cap;             /* sources of one site before the others go first */
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
@@ -108,6 +131,11 @@ const char *run_lang_name(const char *lang);
 int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
 		    const char *quote, size_t quote_n, int sub_question);
 void run_focus_query(struct run *r, struct qbuf *q);
+/* The reply cap of a call with messages m[0..n): want, or what the
+ * model's context leaves beside the prompt; 0 (the server's default, as
+ * before caps were set) when that is under REPLY_MIN_TOKENS, where a cap
+ * would only make the client refuse the call. */
+long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n);
 
 /* compose.c */
 /* Up to max findings for the writer, from every source in turn, as many
@@ -115,6 +143,9 @@ void run_focus_query(struct run *r, struct qbuf *q);
 int compose_pick_findings(struct run *r, int *ids, int max);
 /* The model's report on findings ids (Markdown with [F#]), or NULL. */
 char *compose_write(struct run *r, int *ids, int n_ids);
+/* Note the process's resident memory now, for the run's peak_rss_mb
+ * (where memory peaks: after a fetch batch, after the report is written). */
+void run_sample_memory(struct run *r);
 /* The checked findings themselves as a report, when no model can write:
  * every finding (up to WRITE_MAX_FINDINGS), their indexes put in ids
  * (room for r->n_f) and the count in *n_ids. */

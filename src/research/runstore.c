@@ -101,27 +101,29 @@ int runstore_set_owner(struct runstore *rs, long id, struct q_error *err)
 	return rc;
 }
 
-/* Whether the owner a run stored is a live process (another host's
- * counts as live: we cannot tell). */
+int runstore_process_alive(const char *host, long pid, long long start_ticks)
+{
+	char here[256] = "";
+
+	gethostname(here, sizeof(here) - 1);
+	if (strcmp(host ? host : "", here) != 0)
+		return 1;
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return 0;
+	return start_ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == start_ticks;
+}
+
+/* Whether the owner a run stored is a live process. */
 static int owner_alive(const char *owner_json)
 {
 	json_t *o = owner_json ? json_loads(owner_json, 0, NULL) : NULL;
-	char host[256] = "";
-	const char *their_host;
-	long pid;
-	long long ticks;
-	int alive = 0;
+	int alive;
 
 	if (!o)
 		return 0;   /* never claimed: no process carries it */
-	gethostname(host, sizeof(host) - 1);
-	pid = (long)json_integer_value(json_object_get(o, "pid"));
-	ticks = (long long)json_integer_value(json_object_get(o, "start_ticks"));
-	their_host = json_string_value(json_object_get(o, "host"));
-	if (strcmp(their_host ? their_host : "", host) != 0)
-		alive = 1;
-	else if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-		alive = ticks < 0 || proc_start_ticks(pid) < 0 || proc_start_ticks(pid) == ticks;
+	alive = runstore_process_alive(json_string_value(json_object_get(o, "host")),
+				       (long)json_integer_value(json_object_get(o, "pid")),
+				       (long long)json_integer_value(json_object_get(o, "start_ticks")));
 	json_decref(o);
 	return alive;
 }
@@ -420,6 +422,51 @@ int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err
 	poll_sleep(timeout_ms < 5 * RUNSTORE_POLL_MS ? (timeout_ms > 0 ? timeout_ms : 0)
 						     : 5 * RUNSTORE_POLL_MS);
 	return 1;
+}
+
+int runstore_hold(struct runstore *rs, const char *worker, struct q_error *err)
+{
+	if (worker && strlen(worker) >= RUNSTORE_WORKER_MAX)
+		return bad_worker(worker, err);
+	snprintf(rs->holder, sizeof(rs->holder), "%s", worker ? worker : "");
+	return 0;
+}
+
+int runstore_worker_beat(struct runstore *rs, const struct runstore_worker *w, struct q_error *err)
+{
+	if (bad_worker(w->name, err))
+		return Q_EINVAL;
+	if (!rs->ops->worker_beat)   /* a backend without a workers registry */
+		return 0;
+	return rs->ops->worker_beat(rs, w, err);
+}
+
+int runstore_worker_gone(struct runstore *rs, const char *name, struct q_error *err)
+{
+	if (bad_worker(name, err))
+		return Q_EINVAL;
+	if (!rs->ops->worker_gone)
+		return 0;
+	return rs->ops->worker_gone(rs, name, err);
+}
+
+int runstore_workers(struct runstore *rs, long max_age_ms, struct runstore_worker **out, size_t *n,
+		     struct q_error *err)
+{
+	size_t i, k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!rs->ops->workers)
+		return 0;
+	if ((rc = rs->ops->workers(rs, runstore_now_ms() - max_age_ms, out, n, err)))
+		return rc;
+	for (i = 0; i < *n; i++)
+		if (runstore_process_alive((*out)[i].host, (*out)[i].pid, -1))
+			(*out)[k++] = (*out)[i];
+	*n = k;
+	return 0;
 }
 
 int runstore_watch_fd(struct runstore *rs, struct q_error *err)

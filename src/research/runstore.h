@@ -184,6 +184,33 @@ int runstore_wait_events(struct runstore *rs, long id, long after_seq, long time
  * to find out), 0 when the time ran out. A lapsed lease is not
  * announced: claim every few seconds anyway. */
 int runstore_wait_jobs(struct runstore *rs, long timeout_ms, struct q_error *err);
+/* Writes of a run's status and report through rs (runstore_set_status,
+ * runstore_save_report) from now on apply only while worker holds the
+ * run (the run's worker field names it); otherwise they change nothing
+ * and return Q_ECONFLICT. A worker whose lease lapsed and whose run
+ * another worker took so cannot overwrite the new holder's record. NULL
+ * or "" lifts it. Q_EINVAL for a name of RUNSTORE_WORKER_MAX bytes or
+ * more. */
+int runstore_hold(struct runstore *rs, const char *worker, struct q_error *err);
+
+/* A worker process as it registers itself (the workers table). */
+struct runstore_worker {
+	char name[RUNSTORE_WORKER_MAX];   /* "host:pid"; its runs' holders are "host:pid/N" */
+	char host[256];
+	long pid;
+	long long started_ms, seen_ms;    /* wall clock */
+	int slots;                        /* runs it carries at once */
+};
+/* Register worker w, or renew its registration (seen_ms set to now;
+ * started_ms kept from the first). */
+int runstore_worker_beat(struct runstore *rs, const struct runstore_worker *w, struct q_error *err);
+/* The worker is gone (it stops): its registration removed. */
+int runstore_worker_gone(struct runstore *rs, const char *name, struct q_error *err);
+/* The workers seen within max_age_ms, oldest first, at most
+ * RUNSTORE_LIST_MAX; those on this host whose process is gone are left
+ * out. A new array in *out (q_free it). */
+int runstore_workers(struct runstore *rs, long max_age_ms, struct runstore_worker **out, size_t *n,
+		     struct q_error *err);
 
 /* For an event loop, which cannot block in runstore_wait_events: a
  * descriptor that turns readable when events may have been announced

@@ -52,6 +52,11 @@ struct runstore_ops {
 	int (*wait_events)(struct runstore *rs, long id, long after_seq, long timeout_ms,
 			   struct q_error *err);
 	int (*wait_jobs)(struct runstore *rs, long timeout_ms, struct q_error *err);
+	int (*worker_beat)(struct runstore *rs, const struct runstore_worker *w, struct q_error *err);
+	int (*worker_gone)(struct runstore *rs, const char *name, struct q_error *err);
+	/* all seen since min_seen_ms; the front drops the dead ones */
+	int (*workers)(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
+		       size_t *n, struct q_error *err);
 	/* May be NULL: nothing is announced (runstore_watch_fd gives -1). */
 	int (*watch_fd)(struct runstore *rs, struct q_error *err);
 	int (*watch_take)(struct runstore *rs, void (*fn)(void *ctx, long run, long seq), void *ctx,
@@ -63,6 +68,9 @@ struct runstore_ops {
 struct runstore {
 	const struct runstore_ops *ops;
 	void *backend;   /* the backend's own state */
+	/* runstore_hold: "" or the worker whose hold set_status and
+	 * save_report require (the backend checks it in the same statement) */
+	char holder[RUNSTORE_WORKER_MAX];
 };
 
 /* The SQLite backend: on a connection of its own (own set) or borrowed. */
@@ -81,6 +89,11 @@ long long runstore_now_ms(void);
  * interrupted. status_name is the stored name (an unknown one reads
  * failed).
  */
+/* Whether process pid on host is alive (another host's counts as alive:
+ * we cannot tell). start_ticks, when not negative, must match its start
+ * time too (a reused pid is another process). */
+int runstore_process_alive(const char *host, long pid, long long start_ticks);
+
 enum run_status runstore_status_now(const char *status_name, long long lease_until_ms,
 				    long long now_ms, const char *owner_json);
 

@@ -408,14 +408,21 @@ static int sq_page_put(struct runstore *rs, const char *url, const char *value, 
 	return step_done(q, st, "saving a page", err);
 }
 
-/* Run an UPDATE of run id: Q_ENOTFOUND when it changed no row. */
+static int not_held(struct sq *q, long id, const char *worker, struct q_error *err);
+
+/* Run an UPDATE of run id whose ?8 is the holder runstore_hold set
+ * (statements say "AND (?8 = '' OR worker = ?8)"): Q_ENOTFOUND when it
+ * changed no row, Q_ECONFLICT when the run is another's. */
 static int update_run(struct sq *q, sqlite3_stmt *st, long id, const char *what,
 		      struct q_error *err)
 {
-	int rc = step_done(q, st, what, err);
+	int rc;
 
+	sqlite3_bind_text(st, 8, q->rs.holder, -1, SQLITE_STATIC);
+	rc = step_done(q, st, what, err);
 	if (rc == 0 && sqlite3_changes(q->s->db) == 0)
-		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
+		rc = q->rs.holder[0] ? not_held(q, id, q->rs.holder, err) :
+		     q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
 	return rc;
 }
 
@@ -432,7 +439,7 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 	if ((rc = prep(q, &st, "UPDATE runs SET status = ?1, updated = strftime('%s','now'), "
 		       "lease_until = CASE WHEN ?1 = 'running' AND lease_until >= ?3 THEN lease_until END, "
 		       "worker = CASE WHEN ?1 != 'running' OR lease_until >= ?3 THEN worker ELSE '' END "
-		       "WHERE id = ?2", "saving the run's status", err)))
+		       "WHERE id = ?2 AND (?8 = '' OR worker = ?8)", "saving the run's status", err)))
 		return rc;
 	sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
@@ -449,8 +456,8 @@ static int sq_set_options(struct runstore *rs, long id, const json_t *options, s
 
 	if (!text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run's options");
-	if ((rc = prep(q, &st, "UPDATE runs SET options = ?1 WHERE id = ?2", "saving the run's options",
-		       err)) == 0) {
+	if ((rc = prep(q, &st, "UPDATE runs SET options = ?1 WHERE id = ?2",
+		       "saving the run's options", err)) == 0) {
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, id);
 		rc = update_run(q, st, id, "saving the run's options", err);
@@ -470,7 +477,8 @@ static int sq_save_report(struct runstore *rs, long id, enum run_status status, 
 	if (report && !text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the report");
 	if ((rc = prep(q, &st, "UPDATE runs SET status = ?1, report_md = ?2, report = ?3, lease_until = "
-		       "NULL, updated = strftime('%s','now') WHERE id = ?4", "saving the report",
+		       "NULL, updated = strftime('%s','now') WHERE id = ?4 AND (?8 = '' OR worker = ?8)",
+		       "saving the report",
 		       err)) == 0) {
 		sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, md, -1, SQLITE_STATIC);
@@ -572,7 +580,7 @@ static int sq_release(struct runstore *rs, long id, const char *worker, struct q
 
 	if ((rc = prep(q, &st, "UPDATE runs SET status = 'queued', worker = '', lease_until = NULL, "
 		       "updated = strftime('%s','now') WHERE id = ?1 AND worker = ?2 AND "
-		       "status = 'running'", "giving the run back", err)))
+		       "status IN ('running', 'interrupted')", "giving the run back", err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
@@ -632,11 +640,81 @@ static int sq_remove(struct runstore *rs, long id, struct q_error *err)
 	return step_done(q, st, "removing the run", err);
 }
 
+static int sq_worker_beat(struct runstore *rs, const struct runstore_worker *w, struct q_error *err)
+{
+	struct sq *q = sq_of(rs);
+	sqlite3_stmt *st = NULL;
+	long long now_ms = runstore_now_ms();
+	int rc;
+
+	if ((rc = prep(q, &st, "INSERT INTO workers(name, host, pid, started, seen, slots) VALUES "
+		       "(?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(name) DO UPDATE SET host = excluded.host, "
+		       "pid = excluded.pid, seen = excluded.seen, slots = excluded.slots",
+		       "registering the worker", err)))
+		return rc;
+	sqlite3_bind_text(st, 1, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, w->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, w->pid);
+	sqlite3_bind_int64(st, 4, now_ms);
+	sqlite3_bind_int(st, 5, w->slots);
+	return step_done(q, st, "registering the worker", err);
+}
+
+static int sq_worker_gone(struct runstore *rs, const char *name, struct q_error *err)
+{
+	struct sq *q = sq_of(rs);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prep(q, &st, "DELETE FROM workers WHERE name = ?1", "unregistering the worker", err)))
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return step_done(q, st, "unregistering the worker", err);
+}
+
+static int sq_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
+		      size_t *n, struct q_error *err)
+{
+	struct sq *q = sq_of(rs);
+	sqlite3_stmt *st = NULL;
+	struct runstore_worker *v = NULL;
+	int rc;
+
+	if ((rc = prep(q, &st, "SELECT name, host, pid, started, seen, slots FROM workers WHERE seen >= ?1 "
+		       "ORDER BY started LIMIT ?2", "listing the workers", err)))
+		return rc;
+	sqlite3_bind_int64(st, 1, min_seen_ms);
+	sqlite3_bind_int(st, 2, RUNSTORE_LIST_MAX);
+	if (!(v = q_calloc(RUNSTORE_LIST_MAX, sizeof(*v)))) {
+		sqlite3_finalize(st);
+		return q_error_set(err, Q_ENOMEM, "out of memory listing the workers");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct runstore_worker *w = &v[(*n)++];
+		snprintf(w->name, sizeof(w->name), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(w->host, sizeof(w->host), "%s", (const char *)sqlite3_column_text(st, 1));
+		w->pid = (long)sqlite3_column_int64(st, 2);
+		w->started_ms = sqlite3_column_int64(st, 3);
+		w->seen_ms = sqlite3_column_int64(st, 4);
+		w->slots = sqlite3_column_int(st, 5);
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_error(q->s, rc, "listing the workers", err);
+	sqlite3_finalize(st);
+	if (rc) {
+		q_free(v);
+		*n = 0;
+		v = NULL;
+	}
+	*out = v;
+	return rc;
+}
+
 static const struct runstore_ops sqlite_ops = {
 	"sqlite", sq_close, sq_create, sq_get, sq_list, sq_counts, sq_event_add, sq_events,
 	sq_cache_get, sq_cache_put, sq_page_get, sq_page_put, sq_set_status, sq_set_options,
 	sq_save_report, sq_claim, sq_heartbeat, sq_release, sq_request_cancel, sq_remove,
 	NULL, NULL,   /* wait_events, wait_jobs: runstore.c polls */
+	sq_worker_beat, sq_worker_gone, sq_workers,
 	NULL, NULL,   /* watch_fd, watch_take: nothing is announced */
 	NULL,         /* reopen */
 };

@@ -16,10 +16,82 @@
 #define MAX_QUERY_TERMS 64
 #define MIN_QUOTE_CHARS 12
 
+/*
+ * Latin-script languages by their most frequent short words: a question
+ * of ten words holds two or three of them, and they rarely overlap (the
+ * shared ones, "que", "de", "a", are left out). Accented letters that
+ * mark one language count too. The winner needs two hits and more than
+ * English; a question with letters but no clear winner is "und" (the
+ * prompts then ask for the question's own language).
+ */
+struct lang_words {
+	const char *lang;
+	const char *words;   /* space-separated, with a space at both ends */
+	const char *marks;   /* UTF-8 letters that mark the language */
+};
+
+static const struct lang_words latin_langs[] = {
+	{"en", " the and of is are was were what how why did does to in for which who when with "
+	       "on from by each ", ""},
+	{"fr", " le la les des est et du une ont aux pour dans sont comment quels quelles qui "
+	       "pourquoi cette sur ", "çéèêàùâîô"},
+	{"de", " der die das und ist nicht wie haben mit den für von auf warum welche wurde im "
+	       "dem des ein eine ", "äöüß"},
+	{"es", " el los las del por una cómo qué para con es son cuál cuáles fue han por qué en "
+	       "lo ", "ñ¿¡áíóú"},
+	{"pt", " os não uma com para do da como são em foi qual quais dos das porque ", "ãõçáê"},
+	{"it", " il gli che della sono come per una non di del nel perché quale quali delle è ",
+	 "àèìòù"},
+};
+
+/* How many of table's words s holds (as whole words, case folded), and
+ * of its marks. */
+static int lang_hits(const char *s, const struct lang_words *l)
+{
+	char word[64];
+	size_t i = 0, n = strlen(s), w;
+	int hits = 0;
+
+	while (i < n) {
+		while (i < n && !(((unsigned char)s[i] | 0x20) >= 'a' && ((unsigned char)s[i] | 0x20) <= 'z') &&
+		       (unsigned char)s[i] < 0x80)
+			i++;
+		w = 0;
+		word[w++] = ' ';
+		while (i < n && w < sizeof(word) - 2 && (((unsigned char)s[i] | 0x20) >= 'a' &&
+			((unsigned char)s[i] | 0x20) <= 'z' ? 1 : (unsigned char)s[i] >= 0x80)) {
+			char c = s[i++];
+			word[w++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		while (i < n && (unsigned char)s[i] >= 0x80)   /* the rest of an overlong word */
+			i++;
+		word[w++] = ' ';
+		word[w] = '\0';
+		if (w > 2 && strstr(l->words, word))
+			hits++;
+		if (i < n && w <= 2)
+			i++;
+	}
+	for (i = 0; l->marks[i];) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)l->marks + i, strlen(l->marks + i), &cp);
+		char mark[8];
+		if (k == 0)
+			break;
+		memcpy(mark, l->marks + i, k);
+		mark[k] = '\0';
+		if (strstr(s, mark))
+			hits++;
+		i += k;
+	}
+	return hits;
+}
+
 const char *text_guess_lang(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), han = 0, kana = 0, letters = 0, i = 0;
+	size_t n = strlen(s), han = 0, kana = 0, hangul = 0, cyr = 0, letters = 0, i = 0;
+	int best = 0, best_hits = 0, j;
 
 	while (i < n) {
 		uint32_t cp;
@@ -28,17 +100,35 @@ const char *text_guess_lang(const char *s)
 			k = 1;
 		if (cp >= 0x3040 && cp <= 0x30FF)
 			kana++;
+		else if ((cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0x1100 && cp <= 0x11FF) ||
+			 (cp >= 0x3130 && cp <= 0x318F))
+			hangul++;
 		else if (utf8_is_cjk(cp))
 			han++;
+		else if (cp >= 0x0400 && cp <= 0x04FF)
+			cyr++;
 		else if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
 			letters++;
 		i += k;
 	}
 	if (kana > 0 && kana * 5 >= han)
 		return "ja";
+	if (hangul > 0 && hangul * 3 >= letters)
+		return "ko";
 	if (han * 3 >= letters && han > 0)
 		return "zh";
-	return "en";
+	if (cyr > 0 && cyr * 2 >= letters)
+		return "ru";
+	for (j = 0; j < (int)(sizeof(latin_langs) / sizeof(latin_langs[0])); j++) {
+		int h = lang_hits(s, &latin_langs[j]);
+		if (h > best_hits) {
+			best_hits = h;
+			best = j;
+		}
+	}
+	if (best == 0 || best_hits < 2)
+		return best_hits == 0 && letters >= 12 ? "und" : "en";
+	return best_hits > lang_hits(s, &latin_langs[0]) ? latin_langs[best].lang : "en";
 }
 
 int text_normalize(const char *s, size_t n, struct qbuf *out)
@@ -93,6 +183,49 @@ static void trim_piece(const char **s, size_t *n)
 	}
 	while (*n > 0 && strchr(" \"'", (*s)[*n - 1]))
 		(*n)--;
+}
+
+/* A Markdown table's separator row ("| --- | :-: |"), or a blank line. */
+static int separator_row(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strchr("|-: \t\r", s[i]))
+			return 0;
+	return 1;
+}
+
+int text_quote_rows(const char *norm_source, const char *quote, struct qbuf *kept, int *dropped)
+{
+	const char *p = quote;
+	int found = 0;
+
+	*dropped = 0;
+	if (!strchr(quote, '\n')) {
+		if (!text_quote_found(norm_source, quote))
+			return 0;
+		qbuf_adds(kept, quote);
+		return 1;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		char *row = q_strndup(p, n);
+		if (!row)
+			return 0;
+		if (separator_row(row, n)) {
+			if (n > 0 && found > 0)   /* keeps the block a table */
+				qbuf_addf(kept, "\n%s", row);
+		} else if (text_quote_found(norm_source, row)) {
+			qbuf_addf(kept, "%s%s", kept->len ? "\n" : "", row);
+			found++;
+		} else {
+			(*dropped)++;
+		}
+		q_free(row);
+		p += n + (p[n] == '\n');
+	}
+	return found;
 }
 
 int text_quote_found(const char *norm_source, const char *quote)

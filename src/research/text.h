@@ -9,7 +9,10 @@
 
 #include "../core/qbuf.h"
 
-/* "zh" when the text is mostly Han, "ja" with kana, else "en". */
+/* The language of a question: "zh" when the text is mostly Han, "ja"
+ * with kana, "ko" (Hangul), "ru" (Cyrillic), "fr", "de", "es", "pt", "it"
+ * by their common words and accented letters, "en" by its own or when in
+ * doubt, "und" for letters with none of these languages' words. */
 const char *text_guess_lang(const char *s);
 
 /*
@@ -26,6 +29,15 @@ int text_normalize(const char *s, size_t n, struct qbuf *out);
  * (a number, one word) prove nothing and are refused. 1 or 0.
  */
 int text_quote_found(const char *norm_source, const char *quote);
+
+/*
+ * A quote of several lines (a block of table rows, a list) checked row
+ * by row: each line must be verbatim in the source on its own (table
+ * separator rows pass). The rows found go to kept, joined by newlines;
+ * *dropped counts the others. A one-line quote is checked whole. Returns
+ * the rows found (0: nothing to keep).
+ */
+int text_quote_rows(const char *norm_source, const char *quote, struct qbuf *kept, int *dropped);
 
 /* A key for dedupe: host without "www.", path without a trailing '/',
  * no fragment, no tracking parameters (url_drop_tracking). 0 or -1. */

@@ -120,7 +120,7 @@ int search_providers(const char *sources, const char *home, const struct config 
 	}
 	if (*n == 0)
 		return q_error_set(err, Q_EINVAL, "%s%sno source to search: configure web search or "
-				   "index your files ('quarry index add DIR') and use --sources corpus",
+				   "index your files ('quarry index add DIR') and include corpus in the sources setting",
 				   missing_size ? missing : "", missing_size && *missing ? "; " : "");
 	return 0;
 }

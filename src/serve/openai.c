@@ -19,6 +19,7 @@
 
 #include "../core/alloc.h"
 #include "../core/random.h"
+#include "../mcp/mcp.h"
 #include "openai.h"
 
 static const char *const model_names[OPENAI_MODEL_N] = {"quarry-research", "quarry-ask",
@@ -373,4 +374,218 @@ long openai_run_named(const char *text)
 		return 0;
 	id = strtol(hit, &end, 10);
 	return id > 0 && id <= 1000000000L && *end == '*' ? id : 0;
+}
+
+/* ---- an answer: a run of the queue, followed ---- */
+
+/* Whether run options o (stored) ask for the same research as want. */
+static int same_research(const json_t *o, const json_t *want)
+{
+	static const char *const keys[] = {"depth", "breadth", "max_sources", "quick", "sources",
+					   NULL};
+	int i;
+
+	for (i = 0; keys[i]; i++)
+		if (!json_equal(json_object_get(o, keys[i]), json_object_get(want, keys[i])))
+			return 0;
+	return 1;
+}
+
+/* The newest run of this question and research asked within
+ * OPENAI_REUSE_S that is going on or ended with a report: 0 if none. */
+static long reusable_run(struct runstore *rs, const char *question, const json_t *want,
+			 long long now)
+{
+	struct runstore_filter f;
+	struct run_record *v = NULL;
+	size_t n = 0, i;
+	long id = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	f.text = question;
+	f.limit = 20;
+	if (runstore_list(rs, &f, &v, &n, NULL))
+		return 0;
+	for (i = 0; i < n && !id; i++) {
+		struct run_record rec;
+		if (strcmp(v[i].question ? v[i].question : "", question) || v[i].created < now - OPENAI_REUSE_S ||
+		    v[i].status == RUN_FAILED || v[i].status == RUN_CANCELLED)
+			continue;
+		memset(&rec, 0, sizeof(rec));
+		if (runstore_get(rs, v[i].id, 0, &rec, NULL) == 0 && same_research(rec.options, want))
+			id = rec.id;
+		run_record_release(&rec);
+	}
+	runstore_list_free(v, n);
+	return id;
+}
+
+/* The question a run is asked: a follow-up carries the question it follows. */
+static char *run_question(struct runstore *rs, const struct openai_request *r)
+{
+	struct run_record prev;
+	struct qbuf q;
+
+	memset(&prev, 0, sizeof(prev));
+	if (!r->follow_run || runstore_get(rs, r->follow_run, 0, &prev, NULL) || !prev.question)
+		return q_strdup(r->question);
+	qbuf_init(&q, OPENAI_MAX_QUESTION_BYTES * 2 + 64);
+	qbuf_addf(&q, "%s (a follow-up to: %s)", r->question, prev.question);
+	run_record_release(&prev);
+	return q.err ? NULL : qbuf_detach(&q, NULL);
+}
+
+int openai_chat_start(struct openai_chat *c, struct runstore *rs, const struct openai_request *r,
+		      int allow_private, long long now, struct openai_error *e)
+{
+	struct research_opts o;
+	struct q_error err = {0};
+	json_t *opts = NULL;
+	char *question = NULL;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	openai_answer_init(&c->a, r->model, now);
+	c->stream = r->stream;
+	c->started = now;
+	question = run_question(rs, r);
+	openai_request_opts(r, &o);
+	o.question = question;
+	o.allow_private = allow_private;
+	opts = question ? research_opts_to_json(&o) : NULL;
+	if (!opts) {
+		openai_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+		goto out;
+	}
+	c->run_id = reusable_run(rs, question, opts, now);
+	c->reused = c->run_id != 0;
+	if (!c->run_id && runstore_create(rs, question, opts, RUN_QUEUED, NULL, &c->run_id, &err)) {
+		openai_error_set(e, 503, "server_error", NULL, NULL, "cannot queue the research: %s",
+				 err.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(opts);
+	q_free(question);
+	return rc;
+}
+
+/* The text that ends an answer: the report and the line naming its run. */
+static char *answer_text(const struct run_record *rec, const char *failure)
+{
+	struct qbuf b;
+	char line[64];
+
+	qbuf_init(&b, 64L * 1024 * 1024);
+	if (rec->report_md)
+		qbuf_adds(&b, rec->report_md);
+	else
+		qbuf_addf(&b, "The research ended without a report (%s)%s%s.",
+			  run_status_name(rec->status), *failure ? ": " : "", failure);
+	qbuf_rtrim(&b, "\n");
+	openai_run_line(rec->id, line, sizeof(line));
+	qbuf_adds(&b, line);
+	return b.err ? NULL : qbuf_detach(&b, NULL);
+}
+
+/* Reasoning deltas for the run's new events (streaming only); the
+ * message of a run_failed event into failure. */
+static int show_events(struct openai_chat *c, struct runstore *rs, struct qbuf *out,
+		       char *failure, size_t failure_size, struct openai_error *e)
+{
+	char msg[MCP_EVENT_SUMMARY_MAX + 2];
+	struct q_error err = {0};
+	json_t *evs = NULL, *ev;
+	size_t i, k;
+
+	if (runstore_events(rs, c->run_id, c->last_seq, 0, &evs, &err))
+		return openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read the run: %s",
+					err.msg);
+	json_array_foreach(evs, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		c->last_seq = (long)json_integer_value(json_object_get(ev, "seq"));
+		if (type && !strcmp(type, "run_failed"))
+			snprintf(failure, failure_size, "%s",
+				 json_string_value(json_object_get(ev, "message")) ?
+				 json_string_value(json_object_get(ev, "message")) : "");
+		if (!c->stream || !mcp_event_summary(ev, msg, sizeof(msg) - 2))
+			continue;
+		k = strlen(msg);
+		msg[k] = '\n';
+		msg[k + 1] = '\0';
+		openai_sse_delta(&c->a, out, msg, NULL);
+	}
+	json_decref(evs);
+	return 0;
+}
+
+/* Tokens the run's model calls used, from its report's figures. */
+static void run_usage(const struct run_record *rec, long *prompt, long *completion)
+{
+	json_t *fig = json_object_get(rec->report, "figures");
+
+	*prompt = (long)json_integer_value(json_object_get(fig, "prompt_tokens"));
+	*completion = (long)json_integer_value(json_object_get(fig, "completion_tokens"));
+}
+
+int openai_chat_poll(struct openai_chat *c, struct runstore *rs, struct qbuf *out, int *done,
+		     struct openai_error *e)
+{
+	struct run_record rec;
+	struct q_error err = {0};
+	char failure[Q_ERROR_MSG_MAX] = "", intro[96];
+	char *text = NULL;
+	long prompt = 0, completion = 0;
+	int rc = -1;
+
+	*done = 0;
+	memset(&rec, 0, sizeof(rec));
+	if (c->stream && !c->a.role_sent) {
+		snprintf(intro, sizeof(intro), "%s%ld%s\n", OPENAI_RUN_MARK, c->run_id,
+			 c->reused ? ": this question was asked before" : "");
+		openai_sse_delta(&c->a, out, intro, NULL);
+	}
+	if (show_events(c, rs, out, failure, sizeof(failure), e))
+		goto out;
+	if (runstore_get(rs, c->run_id, 1, &rec, &err)) {
+		openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read run %ld: %s",
+				 c->run_id, err.msg);
+		goto out;
+	}
+	if (rec.status == RUN_QUEUED && c->stream && !c->said_queued) {
+		openai_sse_delta(&c->a, out, "queued: waiting for a worker\n", NULL);
+		c->said_queued = 1;
+	}
+	if (!run_status_final(rec.status)) {
+		rc = 0;
+		goto out;
+	}
+	if (!(text = answer_text(&rec, failure))) {
+		openai_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+		goto out;
+	}
+	run_usage(&rec, &prompt, &completion);
+	if (c->stream) {
+		openai_sse_delta(&c->a, out, NULL, text);
+		openai_sse_finish(&c->a, out, "stop", prompt, completion);
+	} else {
+		json_t *j = openai_completion(&c->a, text, NULL, prompt, completion);
+		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (s)
+			qbuf_adds(out, s);
+		free(s);
+	}
+	if (out->err) {
+		openai_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+		goto out;
+	}
+	*done = 1;
+	rc = 0;
+out:
+	q_free(text);
+	run_record_release(&rec);
+	return rc;
 }

@@ -24,12 +24,15 @@
 #include "../core/err.h"
 #include "../core/qbuf.h"
 #include "../research/research.h"
+#include "../research/runstore.h"
 
 #define OPENAI_MAX_BODY_BYTES (4L * 1024 * 1024)
 #define OPENAI_MAX_MESSAGES 500
 #define OPENAI_MAX_QUESTION_BYTES (64 * 1024)
 #define OPENAI_MAX_CONTEXT_BYTES (32 * 1024)   /* earlier turns kept, newest first */
 #define OPENAI_ID_MAX 48
+#define OPENAI_REUSE_S (6L * 3600)   /* the same question within this long: the same run */
+#define OPENAI_POLL_MS 250           /* how often a waiting answer looks for new events */
 
 enum openai_model { OPENAI_RESEARCH, OPENAI_ASK, OPENAI_RESEARCH_DEEP, OPENAI_MODEL_N };
 
@@ -99,5 +102,38 @@ json_t *openai_completion(const struct openai_answer *a, const char *content,
 #define OPENAI_RUN_MARK "quarry run "
 int openai_run_line(long run_id, char *buf, size_t size);
 long openai_run_named(const char *text);
+
+/*
+ * One answer being made: a run of the job queue, followed through its
+ * events. The run belongs to the queue, not to the connection: a client
+ * that goes away leaves it running, and the same question asked again
+ * within OPENAI_REUSE_S (same model) follows that run again (or gets its
+ * report at once when it has ended) instead of starting another. A
+ * follow-up (a question after an answer that names its run) is asked as
+ * the follow-up of that run's question, so the new run searches with
+ * the earlier question's context and reads the earlier sources again
+ * from the shared page cache.
+ */
+struct openai_chat {
+	struct openai_answer a;
+	long run_id;
+	long last_seq;         /* the newest event already shown */
+	int reused;            /* an earlier run of the same question */
+	int said_queued;
+	int stream;
+	long long started;     /* Unix seconds */
+};
+
+/* Find or queue the run for request r (allow_private goes into a new
+ * run's options). 0, or -1 with e set. */
+int openai_chat_start(struct openai_chat *c, struct runstore *rs, const struct openai_request *r,
+		      int allow_private, long long now, struct openai_error *e);
+/* Append what is new to out: streaming, a reasoning delta per new event
+ * and, once the run has ended, the report as content and the stream's
+ * end; not streaming, the chat.completion JSON once the run has ended.
+ * *done is set when the answer is complete. 0, or -1 with e set (the
+ * store failed). */
+int openai_chat_poll(struct openai_chat *c, struct runstore *rs, struct qbuf *out, int *done,
+		     struct openai_error *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "../../src/core/ctl.h"
 #include "../../src/core/err.h"
 #include "../../src/core/pool.h"
+#include "../../src/core/procmem.h"
 #include "../../src/core/qbuf.h"
 #include "../../src/core/random.h"
 #include "../../src/core/utf8.h"
@@ -402,6 +403,30 @@ static void pool_submit_does_not_block(void **state)
 	free(c);
 }
 
+/* VmRSS and VmHWM move with memory the process touches: 64 MiB touched
+ * raise both by about that much, and freeing it lowers VmRSS only. */
+static void procmem_follows_memory(void **state)
+{
+	struct q_procmem a, b, c;
+	size_t n = (size_t)64 << 20, i;
+	volatile char *p;
+
+	(void)state;
+	assert_int_equal(q_procmem_read(&a), 0);
+	assert_true(a.rss_kb > 0 && a.hwm_kb >= a.rss_kb);
+	p = malloc(n);
+	assert_non_null((void *)p);
+	for (i = 0; i < n; i += 4096)
+		p[i] = 1;
+	assert_int_equal(q_procmem_read(&b), 0);
+	assert_true(b.rss_kb - a.rss_kb >= 60 * 1024);
+	assert_true(b.hwm_kb - a.hwm_kb >= 60 * 1024 - (a.hwm_kb - a.rss_kb));
+	free((void *)p);
+	assert_int_equal(q_procmem_read(&c), 0);
+	assert_true(c.rss_kb < b.rss_kb - 30 * 1024);   /* large blocks go back to the system */
+	assert_true(c.hwm_kb >= b.hwm_kb - 1024);   /* the kernel's counters lag by a few pages */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +444,7 @@ int main(void)
 		cmocka_unit_test(pool_shared_by_many_threads),
 		cmocka_unit_test(pool_nested_batch_finishes),
 		cmocka_unit_test(pool_submit_does_not_block),
+		cmocka_unit_test(procmem_follows_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -675,14 +675,16 @@ static const char tail_page[] =
 	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
 	"timetable for the repairs that engineers had warned about for years.</p>"
 	"<ul><li>Library hours unchanged</li></ul>"
+	"<p>The mayor wrote on Twitter that the vote was a good day for the town.</p>"
 	"<p>The final vote is due before the summer recess.</p>"
 	"<p>Weitere Informationen</p><p>Kontakt:</p><p>Press office</p>"
+	"<p>Get the latest news straight to your phone with the Town Council app.</p>"
 	"</div></body></html>";
 
 static void html_tail_lines_left_out(void **state)
 {
 	struct q_doc doc;
-	char *t;
+	char *t, *page, *at;
 
 	(void)state;
 	t = extract(tail_page, DOC_FORMAT_TEXT, &doc);
@@ -691,7 +693,20 @@ static void html_tail_lines_left_out(void **state)
 	assert_null(strstr(t, "Weitere Informationen"));
 	assert_null(strstr(t, "Kontakt:"));
 	assert_null(strstr(t, "Press office"));
+	assert_null(strstr(t, "with the Town Council app"));   /* a closing prompt */
+	assert_non_null(strstr(t, "wrote on Twitter"));    /* not at the end: kept */
 	doc_release(&doc);
+	/* Closing lines inside the last paragraph (<br>) go the same way. */
+	page = q_strdup(tail_page);
+	assert_non_null(page);
+	at = strstr(page, "summer recess.</p><p>");
+	assert_non_null(at);
+	memcpy(at + strlen("summer recess."), "<br>   ", 7);   /* one paragraph on */
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "before the summer recess."));
+	assert_null(strstr(t, "Weitere Informationen"));
+	doc_release(&doc);
+	q_free(page);
 }
 
 /* The element a skip link jumps to, and a container named for the
@@ -780,6 +795,138 @@ static void html_article_beats_longer_comments(void **state)
 	qbuf_release(&page);
 }
 
+/* Before the first sentence: a category label and a byline go, the
+ * headline stays. */
+static void html_lines_before_first_sentence_left_out(void **state)
+{
+	static const char page[] =
+		"<html><body><div><p>Kategorie: News</p><p>VON Sina Giebel</p>"
+		"<h2>Budget agreed</h2>"
+		"<p>The council met on Tuesday evening to discuss the new budget, which had "
+		"been delayed twice by the summer floods.</p><p>After four hours of debate "
+		"the members agreed on a compromise that keeps the library open.</p>"
+		"<p>Residents who spoke at the meeting welcomed the decision but asked for a "
+		"clear timetable for the repairs.</p></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Budget agreed"));
+	assert_non_null(strstr(t, "keeps the library open."));
+	assert_null(strstr(t, "Kategorie"));
+	assert_null(strstr(t, "Sina Giebel"));
+	doc_release(&doc);
+}
+
+/* A UTF-8 label on UTF-8 text with one stray byte (a string cut
+ * mid-character) is UTF-8, not windows-1252 mojibake of the whole page;
+ * a UTF-8 label on text that is mostly not UTF-8 is still sniffed. */
+static void charset_utf8_label_with_a_stray_byte(void **state)
+{
+	char cs[CHARSET_NAME_MAX];
+	struct qbuf page;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta charset=\"UTF-8\"></head><body><p>");
+	for (i = 0; i < 60; i++)
+		qbuf_adds(&page, "Sprzeciw wobec atak\xc3\xb3w na Fundacj\xc4\x99. ");
+	qbuf_adds(&page, "papieros\xc3...</p></body></html>");
+	charset_detect(page.data, page.len, NULL, 1, cs);
+	assert_string_equal(cs, "UTF-8");
+	qbuf_reset(&page);
+	qbuf_adds(&page, "<html><head><meta charset=\"UTF-8\"></head><body><p>");
+	for (i = 0; i < 60; i++)
+		qbuf_adds(&page, "Fran\xe7" "ais, d\xe9j\xe0 vu. ");
+	qbuf_adds(&page, "</p></body></html>");
+	charset_detect(page.data, page.len, NULL, 1, cs);
+	assert_string_equal(cs, "WINDOWS-1252");
+	qbuf_release(&page);
+}
+
+/* Chrome around the article's own container (a sticky share bar that
+ * wraps the text) is not chrome. */
+static void html_chrome_around_article_body_kept(void **state)
+{
+	static const char page[] =
+		"<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
+		"<div id=\"socialicons-sticky\"><a href=\"/fb\">Facebook</a>"
+		"<div class=\"entry-content\"><p>The council met on Tuesday evening to discuss "
+		"the new budget, which had been delayed twice by the summer floods.</p><p>After "
+		"four hours of debate the members agreed on a compromise that keeps the library "
+		"open.</p></div></div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "keeps the library open."));
+	doc_release(&doc);
+}
+
+/* The intro a template puts above the element holding the rest of the
+ * article is part of the text; the menu before it is not. */
+static void html_lead_before_content_kept(void **state)
+{
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head><body>"
+			 "<div class=\"col3\"><div class=\"menu\">");
+	for (i = 0; i < 40; i++)   /* chrome beside both, so the column loses */
+		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
+	qbuf_adds(&page, "</div><p class=\"intro\">The German capital has launched a five-year "
+			 "project to examine its colonial past, the city said.</p><div class=\"group\">"
+			 "<div class=\"longText\">");
+	for (i = 0; i < 8; i++)
+		qbuf_adds(&page, "<p>The council met on Tuesday evening to discuss the new budget, which "
+				 "had been delayed twice by the summer floods and the dispute.</p>");
+	qbuf_adds(&page, "</div></div></div></body></html>");
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "delayed twice by the summer floods"));
+	assert_non_null(strstr(t, "five-year project to examine its colonial past"));
+	assert_true(strstr(t, "colonial past") < strstr(t, "delayed twice"));
+	assert_null(strstr(t, "Another section"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
+/* "Weitere Informationen", "Was this article helpful?" open what closes
+ * an article: the box they head is left out. */
+static void html_closing_headings_end_the_text(void **state)
+{
+	static const char *const heads[] = {"Weitere Informationen", "Was this article helpful?",
+					    "Vos réactions"};
+	char page[2048];
+	struct q_doc doc;
+	size_t i;
+	char *t;
+
+	(void)state;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		snprintf(page, sizeof(page),
+			 "<html><body><div><p>The council met on Tuesday evening to discuss the new "
+			 "budget, which had been delayed twice by the summer floods.</p><p>After four "
+			 "hours of debate the members agreed on a compromise that keeps the library "
+			 "open.</p><p>Residents who spoke at the meeting welcomed the decision but "
+			 "asked for a clear timetable for the repairs that engineers had warned "
+			 "about for years.</p><p>The final vote is due before the summer recess, "
+			 "the mayor told reporters after the meeting.</p><h3>%s</h3><p>Our press office answers "
+			 "questions on weekdays between nine and five, by telephone or by letter.</p>"
+			 "</div></body></html>", heads[i]);
+		t = extract(page, DOC_FORMAT_TEXT, &doc);
+		assert_non_null(strstr(t, "before the summer recess,"));
+		assert_null(strstr(t, "press office"));
+		doc_release(&doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +954,11 @@ int main(void)
 		cmocka_unit_test(html_skip_target_and_paywall_content_kept),
 		cmocka_unit_test(html_strong_word_beside_content_word),
 		cmocka_unit_test(html_article_beats_longer_comments),
+		cmocka_unit_test(html_lines_before_first_sentence_left_out),
+		cmocka_unit_test(charset_utf8_label_with_a_stray_byte),
+		cmocka_unit_test(html_chrome_around_article_body_kept),
+		cmocka_unit_test(html_lead_before_content_kept),
+		cmocka_unit_test(html_closing_headings_end_the_text),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 
 #include "../../src/core/clock.h"
 #include "../../src/mcp/mcp.h"
+#include "../../src/research/runstore.h"
 
 #define MAX_SEEN 64
 
@@ -30,12 +31,14 @@ struct seen {
 	int n;
 };
 
-static void capture(void *ctx, const char *json, size_t len)
+static void capture(void *ctx, const char *json, size_t len, const json_t *about)
 {
 	struct seen *s = ctx;
 	json_t *m = json_loadb(json, len, 0, NULL);
 
 	assert_non_null(m);   /* everything the server sends is JSON */
+	if (json_object_get(m, "result"))   /* a response names its request for the transport */
+		assert_true(about && json_equal(about, json_object_get(m, "id")));
 	pthread_mutex_lock(&s->mu);
 	if (s->n < MAX_SEEN)
 		s->msgs[s->n++] = m;
@@ -275,6 +278,64 @@ static void a_cancelled_call_stops_and_is_not_answered(void **state)
 	close(fd);
 }
 
+/* With env.queue (quarry serve), research is a queued run followed
+ * through the store; the test plays the worker. */
+static void queued_research_follows_its_run(void **state)
+{
+	struct seen s;
+	struct mcp_env env = {0};
+	struct mcp_server *srv;
+	struct runstore *rs = NULL;
+	struct run_record *v = NULL;
+	struct runstore_filter f;
+	json_t *ev, *report, *r;
+	size_t n = 0;
+	long seq, id;
+	int i;
+
+	(void)state;
+	env.queue = 1;
+	srv = start(&s, &env);
+	send_text(srv, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+		       "\"research\",\"arguments\":{\"question\":\"queued question\"},\"_meta\":"
+		       "{\"progressToken\":\"t\"}}}");
+	assert_int_equal(runstore_open(&rs, env.home, NULL), 0);
+	memset(&f, 0, sizeof(f));
+	f.status = RUN_QUEUED;
+	f.text = "queued question";
+	for (i = 0; i < 100 && n == 0; i++) {
+		runstore_list_free(v, n);
+		v = NULL;
+		assert_int_equal(runstore_list(rs, &f, &v, &n, NULL), 0);
+		if (!n)
+			usleep(20 * 1000);
+	}
+	assert_int_equal(n, 1);
+	id = v[0].id;
+	runstore_list_free(v, n);
+	ev = json_pack("{s:s, s:i, s:s, s:s}", "type", "source_read", "source", 1, "url",
+		       "https://a.example/", "title", "A page");
+	assert_int_equal(runstore_event_add(rs, id, ev, &seq, NULL), 0);
+	json_decref(ev);
+	report = json_pack("{s:[], s:{s:i}, s:{s:i}}", "sources", "verification", "citations_verified",
+			   1, "figures", "prompt_tokens", 10);
+	assert_int_equal(runstore_save_report(rs, id, RUN_DONE, report, "Queued answer [1].\n", NULL), 0);
+	json_decref(report);
+	mcp_server_wait(srv, NULL);
+	r = json_object_get(s.msgs[s.n - 1], "result");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "structuredContent"),
+							      "report")), "Queued answer [1].\n");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "structuredContent"),
+							   "run_id")), id);
+	for (i = 0; i < s.n - 1; i++)   /* queued run N, then read [1] A page */
+		assert_string_equal(json_string_value(json_object_get(s.msgs[i], "method")),
+				    "notifications/progress");
+	assert_true(s.n >= 3);
+	runstore_close(rs);
+	finish(srv, &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,7 +344,14 @@ int main(void)
 		cmocka_unit_test(caps_refuse_deep_and_huge_messages),
 		cmocka_unit_test(tool_arguments_are_checked),
 		cmocka_unit_test(a_cancelled_call_stops_and_is_not_answered),
+		cmocka_unit_test(queued_research_follows_its_run),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[96];
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf /tmp/quarry-test-mcp-%d", (int)getpid());
+	if (system(cmd))
+		rc = rc ? rc : 1;
+	return rc;
 }

@@ -5,9 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/core/clock.h"
 #include "../../src/net/addrpolicy.h"
+#include "../../src/net/http.h"
 #include "../../src/net/robots.h"
 #include "../../src/net/url.h"
 
@@ -331,6 +333,67 @@ static void robots_matcher_agrees_with_reference(void **state)
 	}
 }
 
+/* ---- the batch fetcher's callbacks ---- */
+
+struct done_log {
+	double start_ms[8], end_ms[8];
+	char msg[8][Q_ERROR_MSG_MAX];
+};
+
+/* The first URL is "slow to extract": its callback takes 600 ms. */
+static void slow_first_done(size_t i, struct http_response *r, void *ctx)
+{
+	struct done_log *log = ctx;
+
+	log->start_ms[i] = q_now_ms();
+	snprintf(log->msg[i], sizeof(log->msg[i]), "%s", r->err.msg);
+	if (i == 0)
+		usleep(600000);
+	log->end_ms[i] = q_now_ms();
+}
+
+/* With done_parallel the callbacks run on the pool: a slow one holds up
+ * none of the others (on the fetch loop's thread they waited for it), and
+ * http_fetch_many returns only after the slow one is done. The URLs are
+ * refused by the address policy, so no server is needed; the refusal names
+ * the setting, not a flag (the CLI adds that). */
+static void fetch_callbacks_do_not_wait_for_a_slow_one(void **state)
+{
+	const char *urls[8];
+	char buf[8][64];
+	struct http_response resps[8];
+	struct http_options o;
+	struct done_log log;
+	double t0, t1;
+	int i;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	memset(&log, 0, sizeof(log));
+	o.ignore_robots = 1;
+	o.max_parallel = 1;   /* one transfer at a time: each waits for the loop */
+	o.done_parallel = 4;
+	for (i = 0; i < 8; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:9/page%d", i);
+		urls[i] = buf[i];
+	}
+	assert_int_equal(http_global_init(), 0);
+	t0 = q_now_ms();
+	assert_int_equal(http_fetch_many(urls, 8, &o, resps, slow_first_done, &log), 0);
+	t1 = q_now_ms();
+	assert_true(t1 - t0 >= 590);                  /* waited for the slow callback */
+	for (i = 1; i < 8; i++) {
+		assert_true(log.end_ms[i] > 0);
+		assert_true(log.start_ms[i] < log.end_ms[0]);   /* not queued behind it */
+	}
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(resps[i].rc, Q_EPOLICY);
+		assert_non_null(strstr(log.msg[i], "use the allow_private setting to allow it"));
+		assert_null(strstr(log.msg[i], "--"));
+		http_response_release(&resps[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +408,7 @@ int main(void)
 		cmocka_unit_test(robots_wildcards),
 		cmocka_unit_test(robots_pathological_rules_are_fast),
 		cmocka_unit_test(robots_matcher_agrees_with_reference),
+		cmocka_unit_test(fetch_callbacks_do_not_wait_for_a_slow_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -156,6 +157,78 @@ static void models_are_listed(void **state)
 	json_decref(m);
 }
 
+/* A chat against a real run store, with the test playing the worker. */
+static void an_answer_follows_its_run_and_is_reused(void **state)
+{
+	struct runstore *rs = NULL;
+	struct openai_request r;
+	struct openai_error e;
+	struct openai_chat c, c2, c3;
+	struct qbuf out;
+	char home[64], cmd[96], body[512];
+	json_t *ev, *report;
+	long seq, first;
+	int done = 0;
+
+	(void)state;
+	snprintf(home, sizeof(home), "/tmp/quarry-test-openai-%d", (int)getpid());
+	assert_int_equal(runstore_open(&rs, home, NULL), 0);
+	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"stream\":true,\"messages\":["
+			       "{\"role\":\"user\",\"content\":\"Why did SA end?\"}]}", &r, &e), 0);
+	assert_int_equal(openai_chat_start(&c, rs, &r, 0, 1700000000, &e), 0);
+	assert_false(c.reused);
+	first = c.run_id;
+	qbuf_init(&out, 1 << 20);
+	assert_int_equal(openai_chat_poll(&c, rs, &out, &done, &e), 0);
+	assert_false(done);
+	assert_non_null(strstr(qbuf_cstr(&out), "waiting for a worker"));
+	/* The worker reads a source and writes the report. */
+	ev = json_pack("{s:s, s:i, s:s, s:s}", "type", "source_read", "source", 1, "url",
+		       "https://a.example/", "title", "The SA story");
+	assert_int_equal(runstore_event_add(rs, first, ev, &seq, NULL), 0);
+	json_decref(ev);
+	qbuf_reset(&out);
+	assert_int_equal(openai_chat_poll(&c, rs, &out, &done, &e), 0);
+	assert_false(done);
+	assert_non_null(strstr(qbuf_cstr(&out), "\"reasoning_content\":\"read [1] The SA story\\n\""));
+	report = json_pack("{s:{s:i, s:i}}", "figures", "prompt_tokens", 900, "completion_tokens", 100);
+	assert_int_equal(runstore_save_report(rs, first, RUN_DONE, report, "SA ended in 2000 [1].\n", NULL), 0);
+	json_decref(report);
+	qbuf_reset(&out);
+	assert_int_equal(openai_chat_poll(&c, rs, &out, &done, &e), 0);
+	assert_true(done);
+	assert_non_null(strstr(qbuf_cstr(&out), "\"content\":\"SA ended in 2000 [1].\\n\\n*quarry run "));
+	assert_non_null(strstr(qbuf_cstr(&out), "\"total_tokens\":1000"));
+	assert_non_null(strstr(qbuf_cstr(&out), "data: [DONE]\n\n"));
+	/* The same question again: the stored report, at once. */
+	assert_int_equal(openai_chat_start(&c2, rs, &r, 0, 1700000100, &e), 0);
+	assert_true(c2.reused);
+	assert_int_equal(c2.run_id, first);
+	openai_request_release(&r);
+	/* A follow-up names the run: a new run, asked with the earlier question. */
+	snprintf(body, sizeof(body), "{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"user\","
+		 "\"content\":\"Why did SA end?\"},{\"role\":\"assistant\",\"content\":\"SA ended "
+		 "[1].\\n\\n*quarry run %ld*\\n\"},{\"role\":\"user\",\"content\":\"Who decided?\"}]}",
+		 first);
+	assert_int_equal(parse(body, &r, &e), 0);
+	assert_int_equal(r.follow_run, first);
+	assert_int_equal(openai_chat_start(&c3, rs, &r, 0, 1700000200, &e), 0);
+	assert_false(c3.reused);
+	{
+		struct run_record rec;
+		memset(&rec, 0, sizeof(rec));
+		assert_int_equal(runstore_get(rs, c3.run_id, 0, &rec, NULL), 0);
+		assert_string_equal(rec.question, "Who decided? (a follow-up to: Why did SA end?)");
+		assert_int_equal(rec.status, RUN_QUEUED);
+		run_record_release(&rec);
+	}
+	openai_request_release(&r);
+	qbuf_release(&out);
+	runstore_close(rs);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +237,7 @@ int main(void)
 		cmocka_unit_test(run_lines_round_trip),
 		cmocka_unit_test(a_stream_ends_with_finish_usage_and_done),
 		cmocka_unit_test(models_are_listed),
+		cmocka_unit_test(an_answer_follows_its_run_and_is_reused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

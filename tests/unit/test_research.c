@@ -273,6 +273,49 @@ static void passages_rank_by_question(void **state)
 }
 
 /* '#' lines of plain text are prose: no heading comes from them. */
+/* The common languages are told apart; an unclear one is "und". */
+static void questions_name_their_language(void **state)
+{
+	(void)state;
+	assert_string_equal(text_guess_lang("Comment les rendements des bons du Trésor ont-ils réagi en 2018 ?"), "fr");
+	assert_string_equal(text_guess_lang("Wie haben die Renditen der US-Staatsanleihen auf die Zölle reagiert?"), "de");
+	assert_string_equal(text_guess_lang("¿Cómo reaccionaron los rendimientos de los bonos del Tesoro a los aranceles?"), "es");
+	assert_string_equal(text_guess_lang("Como os rendimentos dos títulos reagiram às tarifas em 2018? Não sei."), "pt");
+	assert_string_equal(text_guess_lang("Come hanno reagito i rendimenti dei titoli del Tesoro ai dazi nel 2018?"), "it");
+	assert_string_equal(text_guess_lang("Как отреагировали доходности облигаций на пошлины?"), "ru");
+	assert_string_equal(text_guess_lang("관세 발표에 국채 수익률은 어떻게 반응했나요?"), "ko");
+	assert_string_equal(text_guess_lang("How did Treasury yields react to the tariffs of 2018?"), "en");
+	assert_string_equal(text_guess_lang("Hoe reageerden rentes op invoerheffingen"), "und");
+	assert_string_equal(text_guess_lang("GPS"), "en");
+}
+
+/* A block of table rows is checked row by row: an invented row goes,
+ * the real ones stay, the separator keeps the block a table. */
+static void table_rows_are_checked_one_by_one(void **state)
+{
+	const char *src = "| Date | Move |\n| --- | --- |\n| 2018-03-01 | -5 basis points |\n"
+			  "| 2018-03-22 | -7 basis points |\n";
+	struct qbuf norm, kept;
+	int dropped = -1;
+
+	(void)state;
+	qbuf_init(&norm, 1 << 20);
+	qbuf_init(&kept, 1 << 20);
+	text_normalize(src, strlen(src), &norm);
+	assert_int_equal(text_quote_rows(qbuf_cstr(&norm), "| 2018-03-01 | -5 basis points |\n"
+					 "| --- | --- |\n| 2018-04-01 | -9 basis points |\n"
+					 "| 2018-03-22 | -7 basis points |", &kept, &dropped), 2);
+	assert_int_equal(dropped, 1);
+	assert_string_equal(qbuf_cstr(&kept), "| 2018-03-01 | -5 basis points |\n| --- | --- |\n"
+			    "| 2018-03-22 | -7 basis points |");
+	qbuf_release(&kept);
+	qbuf_init(&kept, 1 << 20);
+	assert_int_equal(text_quote_rows(qbuf_cstr(&norm), "| 2018-04-01 | -9 basis points |",
+					 &kept, &dropped), 0);
+	qbuf_release(&kept);
+	qbuf_release(&norm);
+}
+
 static void plain_text_has_no_headings(void **state)
 {
 	const char *texts[2] = {"# set up the receiver\n# then wait\n\nThe receiver waits for the "
@@ -366,6 +409,8 @@ int main(void)
 		cmocka_unit_test(url_keys_merge_the_same_page),
 		cmocka_unit_test(passages_rank_by_question),
 		cmocka_unit_test(plain_text_has_no_headings),
+		cmocka_unit_test(questions_name_their_language),
+		cmocka_unit_test(table_rows_are_checked_one_by_one),
 		cmocka_unit_test(search_replies_parse),
 		cmocka_unit_test(html_report_escapes_everything),
 	};

@@ -26,6 +26,7 @@
 #include "../../src/index/store.h"
 #include "../../src/llm/llm.h"
 #include "../../src/research/research.h"
+#include "../../src/research/runstore.h"
 
 #define MAX_JOBS 4
 
@@ -335,12 +336,50 @@ static void cancel_reaches_a_fetch_in_flight(void **state)
 	job_release(&other);
 }
 
+/* research_cancel_final while the note calls wait on the slow model: the
+ * run stops as fast as an interrupt and still writes the best report it
+ * can, stored as cancelled (not resumable). */
+static void cancel_final_keeps_the_best_report(void **state)
+{
+	struct job slow;
+	struct runstore *rs = NULL;
+	struct run_record rec;
+	double cancel_ms;
+	int i;
+
+	(void)state;
+	job_init(&slow, questions[3], "cfinal", 0);
+	job_start(&slow);
+	for (i = 0; i < 3000 && !__atomic_load_n(&slow.noting, __ATOMIC_RELAXED); i++)
+		usleep(10000);
+	assert_true(__atomic_load_n(&slow.noting, __ATOMIC_RELAXED));
+	usleep(300000);
+	cancel_ms = q_now_ms();
+	research_cancel_final(&slow.env);
+	job_join(&slow);
+	if (slow.rc)
+		fail_msg("the cancelled run: %s", slow.err.msg);
+	assert_string_equal(slow.res.status, "cancelled");
+	assert_non_null(slow.res.markdown);
+	assert_string_equal(json_string_value(json_object_get(slow.res.report, "stopped")), "cancelled");
+	if (slow.end_ms - cancel_ms > 2000)
+		fail_msg("the cancelled run took %.0f ms to stop", slow.end_ms - cancel_ms);
+	assert_int_equal(runstore_open(&rs, slow.home, NULL), 0);
+	assert_int_equal(runstore_get(rs, slow.res.run_id, 1, &rec, NULL), 0);
+	assert_int_equal(rec.status, RUN_CANCELLED);
+	assert_non_null(rec.report_md);
+	run_record_release(&rec);
+	runstore_close(rs);
+	job_release(&slow);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(four_runs_at_once_keep_their_own_figures),
 		cmocka_unit_test(budgets_bind_their_own_run),
 		cmocka_unit_test(cancel_reaches_a_fetch_in_flight),
+		cmocka_unit_test(cancel_final_keeps_the_best_report),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -481,6 +481,83 @@ static void test_foreground_owner(void **state)
 	runstore_close(rs);
 }
 
+/* A worker that lost its run cannot write its status or report. */
+static void test_hold(void **state)
+{
+	struct runstore *rs = open_rs(), *old = open_rs();
+	struct q_error err = {0};
+	struct run_record rec;
+	json_t *rep = json_object();
+	long id = 0, a;
+	int cancel;
+
+	(void)state;
+	while (runstore_claim(rs, "drain", 600000, &id, &err) == 0 && id > 0)
+		finish(rs, id);
+	a = new_run(rs, "held", RUN_QUEUED, NULL);
+	assert_int_equal(runstore_claim(old, "old/1", 1, &id, &err), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(runstore_hold(old, "old/1", &err), 0);
+	usleep(20 * 1000);
+	assert_int_equal(runstore_claim(rs, "new/1", 60000, &id, &err), 0);
+	assert_int_equal(id, a);
+	assert_int_equal(runstore_set_status(old, a, RUN_INTERRUPTED, &err), Q_ECONFLICT);
+	assert_int_equal(runstore_save_report(old, a, RUN_DONE, rep, "old", &err), Q_ECONFLICT);
+	assert_int_equal(runstore_get(rs, a, 1, &rec, &err), 0);
+	assert_int_equal(rec.status, RUN_RUNNING);
+	assert_string_equal(rec.worker, "new/1");
+	assert_null(rec.report_md);
+	run_record_release(&rec);
+	assert_int_equal(runstore_heartbeat(rs, a, "new/1", 60000, &cancel, &err), 0);
+	/* the holder itself writes; lifted, anyone does */
+	assert_int_equal(runstore_hold(rs, "new/1", &err), 0);
+	assert_int_equal(runstore_save_report(rs, a, RUN_DONE, rep, "new", &err), 0);
+	assert_int_equal(runstore_hold(old, NULL, &err), 0);
+	assert_int_equal(runstore_set_status(old, a, RUN_DONE, &err), 0);
+	json_decref(rep);
+	runstore_close(old);
+	runstore_close(rs);
+}
+
+static void test_workers(void **state)
+{
+	struct runstore *rs = open_rs();
+	struct q_error err = {0};
+	struct runstore_worker w, *v = NULL;
+	size_t n = 0;
+	pid_t pid;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	gethostname(w.host, sizeof(w.host) - 1);
+	snprintf(w.name, sizeof(w.name), "%.100s:%ld", w.host, (long)getpid());
+	w.pid = (long)getpid();
+	w.slots = 2;
+	assert_int_equal(runstore_worker_beat(rs, &w, &err), 0);
+	assert_int_equal(runstore_worker_beat(rs, &w, &err), 0);
+	/* one on this host whose process is gone does not count */
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	w.pid = (long)pid;
+	snprintf(w.name, sizeof(w.name), "%.100s:%ld", w.host, (long)pid);
+	assert_int_equal(runstore_worker_beat(rs, &w, &err), 0);
+	assert_int_equal(runstore_workers(rs, 60000, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].pid, (long)getpid());
+	assert_int_equal(v[0].slots, 2);
+	assert_true(v[0].seen_ms >= v[0].started_ms && v[0].started_ms > 0);
+	free(v);
+	assert_int_equal(runstore_worker_gone(rs, w.name, &err), 0);
+	snprintf(w.name, sizeof(w.name), "%.100s:%ld", w.host, (long)getpid());
+	assert_int_equal(runstore_worker_gone(rs, w.name, &err), 0);
+	assert_int_equal(runstore_workers(rs, 60000, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	runstore_close(rs);
+}
+
 #define CLAIM_JOBS 50
 
 struct claimer {
@@ -567,6 +644,9 @@ int main(void)
 		BOTH(test_claim_lease_heartbeat),
 		BOTH(test_cancel_remove),
 		BOTH(test_foreground_owner),
+		/* SQLite only until the PostgreSQL store keeps holders and workers */
+		{"test_hold", test_hold, use_sqlite, NULL, NULL},
+		{"test_workers", test_workers, use_sqlite, NULL, NULL},
 		BOTH(test_two_claimers),
 	};
 
