@@ -137,7 +137,7 @@ sleep 1
 # 40 runs submitted from two front homes; a watcher on a third follows run 5
 NQ=0
 for k in $(seq 1 40); do
-	$PGE "$Q" research --detach --home "$TMP/pgf$((k % 2))" --allow-private --sources web --depth 1 \
+	$PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --detach --home "$TMP/pgf$((k % 2))" --allow-private --sources web --depth 1 \
 		--max-sources 3 "$RQ $k" >/dev/null 2>>"$TMP/pgdetach.err" && NQ=$((NQ + 1))
 	[ $k -eq 5 ] && { $PGE "$Q" runs watch 5 -v --home "$TMP/pgwatch" >"$TMP/pgwatch.out" 2>"$TMP/pgwatch.err" & WATCH=$!; }
 done
@@ -171,7 +171,8 @@ for p in $WPIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 $PGE QUARRY_LLM_BASE_URL="$LU" QUARRY_LLM_MAX_CONCURRENT=1 "$Q" worker --home "$TMP/pgk9a" --lease 3 \
 	>"$TMP/pgk9a.log" 2>&1 &
 KA=$!
-ID=$($PGE "$Q" research --detach --home "$TMP/pgf1" --allow-private --sources web --no-cache --depth 1 \
+sleep 1   # registered: --detach starts no worker of its own
+ID=$($PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --detach --home "$TMP/pgf1" --allow-private --sources web --no-cache --depth 1 \
 	--max-sources 4 "$RQ killed" 2>/dev/null)
 i=0
 while [ "$(cat "$TMP/pgk9.log" 2>/dev/null | grep -c '<source ')" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -202,9 +203,10 @@ for w in 1 2 3 4; do
 		--lease 10 >"$TMP/pgwr$w.log" 2>&1 &
 	WPIDS="$WPIDS $!"
 done
+sleep 1
 IDS=
 for k in $(seq 1 10); do
-	IDS="$IDS $($PGE "$Q" research --detach --home "$TMP/pgf0" --allow-private --sources web --depth 1 \
+	IDS="$IDS $($PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --detach --home "$TMP/pgf0" --allow-private --sources web --depth 1 \
 		--max-sources 3 "$RQ restart $k" 2>/dev/null)"
 done
 i=0
