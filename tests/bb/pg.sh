@@ -134,12 +134,31 @@ for w in 1 2 3 4; do
 	WPIDS="$WPIDS $!"
 done
 sleep 1
-# 40 runs submitted from two front homes; a watcher on a third follows run 5
+# Two front ends (quarry serve, no workers of their own) on the database;
+# 40 runs submitted through both, on the corpus each worker has indexed.
+# An SSE watcher on front A follows run 6, which was submitted to B and is
+# carried by a worker of neither; `runs watch` on another home follows 5.
+for w in 1 2 3 4; do "$Q" index add --home "$TMP/pgw$w" sample/corpus >/dev/null 2>&1; done
+FRONTS=
+for f in A B; do
+	env QUARRY_DATABASE_URL="$PGU" QUARRY_SERVER_TOKEN=pg-front-token-0123456789 "$Q" serve --home "$TMP/pgs$f" \
+		--listen 127.0.0.1:0 -j 0 >"$TMP/pgs$f.out" 2>"$TMP/pgs$f.err" &
+	FRONTS="$FRONTS $!"
+done
+i=0
+while { ! grep -q "listening on" "$TMP/pgsA.out" || ! grep -q "listening on" "$TMP/pgsB.out"; } 2>/dev/null &&
+	[ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+SUA=$(sed -n 's|.*listening on \(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$TMP/pgsA.out")
+SUB=$(sed -n 's|.*listening on \(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$TMP/pgsB.out")
 NQ=0
 for k in $(seq 1 40); do
-	$PGE QUARRY_LLM_BASE_URL="$LU" "$Q" research --detach --home "$TMP/pgf$((k % 2))" --allow-private --sources web --depth 1 \
-		--max-sources 3 "$RQ $k" >/dev/null 2>>"$TMP/pgdetach.err" && NQ=$((NQ + 1))
+	F=$SUA; [ $((k % 2)) -eq 0 ] && F=$SUB
+	code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer pg-front-token-0123456789" \
+		-H "Content-Type: application/json" \
+		-d "{\"question\":\"$RQ $k\",\"depth\":1,\"max_sources\":3,\"sources\":\"corpus\"}" "$F/v1/research")
+	[ "$code" = 202 ] && NQ=$((NQ + 1))
 	[ $k -eq 5 ] && { $PGE "$Q" runs watch 5 -v --home "$TMP/pgwatch" >"$TMP/pgwatch.out" 2>"$TMP/pgwatch.err" & WATCH=$!; }
+	[ $k -eq 6 ] && { curl -s -N -m 60 -H "Authorization: Bearer pg-front-token-0123456789" "$SUA/v1/research/6/events" >"$TMP/pgsse" & SSE=$!; }
 done
 NAME=pg-workers-queued; [ "$NQ" -eq 40 ] && ok || bad "$NQ of 40 runs queued"
 i=0
@@ -157,11 +176,19 @@ NAME=pg-workers-shared; [ "$NW" -ge 2 ] && ok || bad "only $NW of 4 workers carr
 wait $WATCH
 RC=$?
 NAME=pg-watch-elsewhere; rc_is 0
+# (-v prints the events it shows: in order, none twice, none skipped)
 SEQS=$(sed -n 's/.* seq=\([0-9]*\).*/\1/p' "$TMP/pgwatch.err" | tr '\n' ' ')
-LASTSEQ=$(psql -At "$PGU" -c "SELECT last_seq FROM runs WHERE id = 5")
-[ -n "$LASTSEQ" ] && [ "$SEQS" = "$(seq 1 "$LASTSEQ" | tr '\n' ' ')" ] && ok || \
-	bad "the watcher saw events '$SEQS', the run has 1..$LASTSEQ"
+NS=$(echo "$SEQS" | wc -w)
+[ "$NS" -ge 5 ] && [ "$SEQS" = "$(seq 1 "$NS" | tr '\n' ' ')" ] && ok || \
+	bad "runs watch on another home saw events '$SEQS'"
 if grep -q "## Sources" "$TMP/pgwatch.out"; then ok; else bad "the watcher printed no report"; fi
+wait $SSE
+SEQS=$(sed -n 's/^id: \([0-9]*\)$/\1/p' "$TMP/pgsse" | tr '\n' ' ')
+LASTSEQ=$(psql -At "$PGU" -c "SELECT last_seq FROM runs WHERE id = 6")
+NAME=pg-sse-other-front
+[ -n "$LASTSEQ" ] && [ "$SEQS" = "$(seq 1 "$LASTSEQ" | tr '\n' ' ')" ] && ok || \
+	bad "front A's SSE watcher saw events '$SEQS' of run 6 (submitted to B), which has 1..$LASTSEQ"
+for p in $FRONTS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 
 # kill -9 of a worker in the middle of a run: another takes it over when
 # its 3 s lease lapses and finishes it; no completed model call is asked
