@@ -71,7 +71,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps hdr-check fuzz bench bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps hdr-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -249,6 +249,11 @@ bench-pg: $(BUILD)/pg_bench
 BENCH_DIR ?= /tmp/quarry-bench
 PASSAGES ?= 1000000
 # The real-text part reads $(WCXB) and is skipped, saying so, without it.
+# Runs as jobs: detach and cancel latency, runs per minute and peak RSS of
+# one worker carrying N runs at once (docs/BENCHMARKS.md).
+bench-jobs: $(BUILD)/quarry $(BUILD)/fakeweb $(BUILD)/fakellm
+	BUILD=$(BUILD) sh bench/jobs_bench.sh
+
 bench-index: $(BUILD)/index_bench
 	WCXB=$(WCXB) $(BUILD)/index_bench $(BENCH_DIR) $(PASSAGES)
 

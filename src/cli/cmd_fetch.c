@@ -7,6 +7,7 @@
  * rendered text is kept, so a slow first URL does not make the others'
  * raw bodies pile up in memory.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,13 @@ struct fetch_run {
 	enum out_format fmt;
 	long timeout_ms;
 	int failures;
+	pthread_mutex_t mu;      /* pages are extracted on pool threads: done, printing */
 };
 
 static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figures *fig,
 			   int code, const char *msg, FILE *out, FILE *err)
 {
-	fr->failures++;
+	__atomic_add_fetch(&fr->failures, 1, __ATOMIC_RELAXED);
 	if (fr->fmt == OUT_JSON)
 		cli_print_json_error(out, fig, code, msg);
 	if (err == stderr)
@@ -131,13 +133,16 @@ static void on_done(size_t index, struct http_response *resp, void *ctx)
 		render_one(fr, index, out, err);
 	} else {
 		/* No memory to hold it: print in place, order aside. */
+		pthread_mutex_lock(&fr->mu);
 		render_one(fr, index, stdout, stderr);
+		pthread_mutex_unlock(&fr->mu);
 	}
 	if (out)
 		fclose(out);
 	if (err)
 		fclose(err);
 	http_response_release(&fr->resps[index]);   /* the body is no longer needed */
+	pthread_mutex_lock(&fr->mu);
 	fr->done[index] = 1;
 	while (fr->next_to_print < fr->n && fr->done[fr->next_to_print]) {
 		struct rendered *p = &fr->shown[fr->next_to_print++];
@@ -150,6 +155,7 @@ static void on_done(size_t index, struct http_response *resp, void *ctx)
 		free(p->err);
 		p->out = p->err = NULL;
 	}
+	pthread_mutex_unlock(&fr->mu);
 }
 
 static int env_true(const char *name)
@@ -240,7 +246,11 @@ int cmd_fetch(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (http_fetch_many((const char *const *)urls, fr.n, &hopt, fr.resps, on_done, &fr)) {
+	pthread_mutex_init(&fr.mu, NULL);
+	hopt.done_parallel = 4;   /* extract on the pool: a slow PDF holds up no download */
+	rc = http_fetch_many((const char *const *)urls, fr.n, &hopt, fr.resps, on_done, &fr);
+	pthread_mutex_destroy(&fr.mu);
+	if (rc) {
 		cli_error("quarry fetch: could not start the transfers (out of memory)\n");
 		rc = 1;
 		goto out;

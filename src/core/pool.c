@@ -299,6 +299,11 @@ void pool_run(struct pool *p, size_t n, size_t max_parallel, pool_fn fn, void *c
 	struct pool_batch b;
 	size_t i;
 
+	if (n <= 1 || max_parallel <= 1) {   /* one at a time: the caller is enough */
+		for (i = 0; i < n; i++)
+			fn(ctx, i);
+		return;
+	}
 	pool_batch_init(&b, p, max_parallel);
 	for (i = 0; i < n; i++)
 		pool_submit(&b, fn, ctx, i);

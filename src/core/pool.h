@@ -28,9 +28,10 @@
 #include <stddef.h>
 
 /* Threads of the process pool. Tasks are mostly network waits (model
- * calls, searches), so more threads than cores; a batch that wants more
- * parallelism than this still gets its owner's thread on top. */
-#define POOL_SHARED_THREADS 32
+ * calls, searches), so more threads than cores: 64, the most threads one
+ * model batch started before the pool (idle threads cost a stack's
+ * address space, not memory); a batch's owner works on top. */
+#define POOL_SHARED_THREADS 64
 #define POOL_MAX_THREADS 256
 /* Tasks waiting across all batches; past it a submit runs the task itself. */
 #define POOL_MAX_QUEUED 4096
@@ -85,7 +86,8 @@ void pool_submit(struct pool_batch *b, pool_fn fn, void *ctx, size_t index);
 void pool_batch_wait(struct pool_batch *b);
 
 /* Run fn(ctx, 0..n) on p with at most max_parallel at once, the calling
- * thread one of them; returns when all are done. */
+ * thread one of them; returns when all are done. One task, or one at a
+ * time, runs on the caller alone. */
 void pool_run(struct pool *p, size_t n, size_t max_parallel, pool_fn fn, void *ctx);
 
 #endif

@@ -68,7 +68,7 @@ void worker_name(char *out, size_t size)
 	char host[200] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	snprintf(out, size, "%s:%ld", host, (long)getpid());
+	snprintf(out, size, "%.100s:%ld", host, (long)getpid());
 }
 
 /* A run that cannot start (no store, no model): failed, with the reason
@@ -270,7 +270,7 @@ int worker_run(const struct worker_config *wc, volatile int *stop, struct q_erro
 	for (i = 0; i < n; i++) {
 		sv[i].wc = wc;
 		sv[i].log_mu = &log_mu;
-		snprintf(sv[i].name, sizeof(sv[i].name), "%s/%d", name, i + 1);
+		snprintf(sv[i].name, sizeof(sv[i].name), "%.100s/%d", name, i + 1);
 	}
 	say(wc, &log_mu, "worker %s: serving %s, %d run%s at once", name, wc->home, n, n == 1 ? "" : "s");
 	idle_since = q_now_ms();

@@ -30,6 +30,20 @@ core_late=$(awk -v end="$core_pdf_end" '$1 >= end' "$TMP/core-site-reqs" | wc -l
 if [ "$core_pdf_end" -gt 0 ] && [ "$core_n" -ge 12 ] && [ "$core_late" -eq 0 ]; then ok
 else bad "pages asked for after the slow PDF's extraction ended: $core_late of $core_n"; fi
 
+# The same for `quarry fetch`: one transfer at a time (-j 1), the slow PDF
+# first; the three pages after it are asked for while pdftotext works.
+rm -f "$TMP/core-pdf-end"
+core_t0=$(date +%s%3N)
+run core-fetch-slow-pdf env PATH="$TMP/core-slowpdf:$PATH" "$Q" fetch -j 1 "$B/doc.pdf" \
+	"$B/delay/100/core-a" "$B/delay/100/core-b" "$B/delay/100/core-c"
+rc_is 0; out_has "slowly, in this test"; out_has "==> $B/delay/100/core-c <=="
+NAME=core-fetch-slow-pdf-flows
+curl -s "$B/requests-since/$core_t0" | grep ' /delay/100/core-' >"$TMP/core-fetch-reqs"
+core_pdf_end=$(cat "$TMP/core-pdf-end" 2>/dev/null || echo 0)
+core_late=$(awk -v end="$core_pdf_end" '$1 >= end' "$TMP/core-fetch-reqs" | wc -l)
+if [ "$core_pdf_end" -gt 0 ] && [ "$(wc -l <"$TMP/core-fetch-reqs")" -eq 3 ] && [ "$core_late" -eq 0 ]; then ok
+else bad "pages asked for after the slow PDF's extraction ended: $core_late of 3"; fi
+
 # Research during `index add` of a large folder: index add used to keep
 # its write transaction open while it read and extracted the next 1,024
 # files, so a research run alongside waited for all of them (here: the

@@ -27,6 +27,7 @@
 #include "../../src/llm/llm.h"
 #include "../../src/research/research.h"
 #include "../../src/research/runstore.h"
+#include "../../src/research/worker.h"
 
 #define MAX_JOBS 4
 
@@ -373,6 +374,62 @@ static void cancel_final_keeps_the_best_report(void **state)
 	job_release(&slow);
 }
 
+static void worker_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	(void)line;
+}
+
+/* worker_run carries queued runs two at a time, each to its end, and
+ * returns once the queue has been empty for its idle time. */
+static void worker_carries_queued_runs(void **state)
+{
+	struct worker_config wc;
+	struct runstore *rs = NULL;
+	struct research_opts o;
+	char home[512];
+	long ids[3], counts[RUN_STATUS_N];
+	volatile int stop = 0;
+	int i;
+
+	(void)state;
+	snprintf(home, sizeof(home), "%s/worker", tmpdir);
+	assert_int_equal(runstore_open(&rs, home, NULL), 0);
+	for (i = 0; i < 3; i++) {
+		json_t *opts;
+		memset(&o, 0, sizeof(o));
+		o.question = questions[i];
+		o.sources = "web";
+		o.allow_private = 1;
+		o.no_llm = 1;
+		o.depth = 1;
+		o.max_sources = 2;
+		opts = research_opts_to_json(&o);
+		assert_int_equal(runstore_create(rs, o.question, opts, RUN_QUEUED, NULL, &ids[i], NULL), 0);
+		json_decref(opts);
+	}
+	memset(&wc, 0, sizeof(wc));
+	wc.home = home;
+	wc.slots = 2;
+	wc.idle_exit_ms = 600;
+	wc.log = worker_log;
+	assert_int_equal(worker_run(&wc, &stop, NULL), 0);
+	assert_int_equal(runstore_counts(rs, counts, NULL), 0);
+	assert_int_equal(counts[RUN_DONE], 3);
+	for (i = 0; i < 3; i++) {
+		struct run_record rec;
+		json_t *evs = NULL;
+		assert_int_equal(runstore_get(rs, ids[i], 1, &rec, NULL), 0);
+		assert_non_null(rec.report_md);
+		assert_int_equal(runstore_events(rs, ids[i], 0, 1, &evs, NULL), 0);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 0), "type")),
+				    "run_started");
+		json_decref(evs);
+		run_record_release(&rec);
+	}
+	runstore_close(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +437,7 @@ int main(void)
 		cmocka_unit_test(budgets_bind_their_own_run),
 		cmocka_unit_test(cancel_reaches_a_fetch_in_flight),
 		cmocka_unit_test(cancel_final_keeps_the_best_report),
+		cmocka_unit_test(worker_carries_queued_runs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
