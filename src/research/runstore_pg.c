@@ -836,8 +836,13 @@ static int pg_wait_events(struct runstore *rs, long id, long after_seq, long tim
 		rc = pgconn_wait(p->c, (long)left, payload, sizeof payload, err);
 		if (rc <= 0)
 			return rc;
-		/* "RUN SEQ" of this run, or "" after a reconnect: look again. */
-		if (!payload[0] || strtol(payload, NULL, 10) == id)
+		/* "RUN SEQ" of a new event of this run, or "" after a reconnect:
+		 * look again. Not "RUN 0" (its status changed): a run stores its
+		 * final status just before its last event, and a watcher woken
+		 * between the two would take the run for ended without it. */
+		char *end = NULL;
+		long run = strtol(payload, &end, 10);
+		if (!payload[0] || (run == id && end && *end == ' ' && strtol(end + 1, NULL, 10) > after_seq))
 			return 1;
 	}
 }

@@ -774,7 +774,10 @@ static void on_announce(void *ctx, long run, long seq)
 	struct serve *s = ctx;
 	struct serve_watch *w, *next;
 
-	(void)seq;
+	/* Not a status change (seq 0): a run stores its final status just
+	 * before its last event, which wakes the watch then. */
+	if (run != 0 && seq == 0)
+		return;
 	for (w = s->watches; w; w = next) {
 		next = w->next;
 		if ((run == 0 || w->id == run) && !w->busy) {
