@@ -1180,7 +1180,9 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 			break;
 		}
 		run_record_release(&rec);
-		sleep_ms(RUNS_POLL_MS);
+		/* PostgreSQL wakes it the moment an event is stored elsewhere. */
+		if (runstore_wait_events(rs, run, last, RUNS_POLL_MS, NULL) < 0)
+			sleep_ms(RUNS_POLL_MS);
 	}
 	prog.stop = 1;
 	if (ticking)

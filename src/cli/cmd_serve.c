@@ -18,6 +18,7 @@
 #include "../serve/serve.h"
 #include "../research/runstore.h"
 #include "../serve/workers.h"
+#include "../research/runstore.h"
 #include "cli.h"
 #include "term.h"
 
@@ -256,7 +257,7 @@ int cmd_serve(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = f.listen;
 	cfg.home = home;
-	cfg.database_url = getenv("QUARRY_DATABASE_URL");
+	cfg.database_url = runstore_database();   /* QUARRY_DATABASE_URL or database_url */
 	cfg.token = token;
 	cfg.allowed_hosts = f.hosts;
 	cfg.limits = f.limits;

@@ -97,6 +97,15 @@ static const char *const pg_migrations[] = {
 	"  RETURN NULL; END $$;"
 	"CREATE TRIGGER run_events_announce AFTER INSERT ON run_events"
 	"  FOR EACH ROW EXECUTE FUNCTION quarry_announce_event();",
+	/* 2: the workers registry (runstore_worker_beat); times are the
+	 * workers' wall clocks in ms, as the SQLite store keeps them */
+	"CREATE TABLE workers("
+	"  name TEXT PRIMARY KEY,"
+	"  host TEXT NOT NULL,"
+	"  pid BIGINT NOT NULL,"
+	"  started BIGINT NOT NULL,"
+	"  seen BIGINT NOT NULL,"
+	"  slots INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof pg_migrations / sizeof pg_migrations[0] == RUNSTORE_PG_SCHEMA_VERSION,
@@ -535,14 +544,20 @@ static int pg_page_put(struct runstore *rs, const char *url, const char *value, 
 			   2, p, NULL, err);
 }
 
-/* An UPDATE ... RETURNING id of run id: Q_ENOTFOUND when no row changed. */
-static int update_run(struct pgconn *c, long id, const char *sql, int n, const char *const *p,
-		      struct q_error *err)
+static int not_held(struct pgconn *c, long id, const char *worker, struct q_error *err);
+
+/* An UPDATE ... RETURNING id of run id: Q_ENOTFOUND when no row changed;
+ * with holder (runstore_hold; its statements say "AND ($N = '' OR worker
+ * = $N)") Q_ECONFLICT when the run is another's. */
+static int update_run(struct pgconn *c, long id, const char *holder, const char *sql, int n,
+		      const char *const *p, struct q_error *err)
 {
 	PGresult *res = NULL;
 	int rc = pgconn_exec(c, sql, n, p, &res, err);
 	if (rc == 0 && PQntuples(res) == 0)
-		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
+		rc = holder && holder[0] ? not_held(c, id, holder, err)
+					 : q_error_set(err, Q_ENOTFOUND,
+						       "no run %ld: 'quarry runs ls' lists them", id);
 	PQclear(res);
 	return rc;
 }
@@ -550,18 +565,18 @@ static int update_run(struct pgconn *c, long id, const char *sql, int n, const c
 static int pg_set_status(struct runstore *rs, long id, enum run_status status, struct q_error *err)
 {
 	struct num n = num(id);
-	const char *p[] = {run_status_name(status), n.s};
+	const char *p[] = {run_status_name(status), n.s, rs->holder};
 	/* As on SQLite: running again keeps a live lease and drops a lapsed
 	 * one (the foreground process that took over is told live by its
 	 * owner record); any other status ends the lease. */
-	return update_run(conn_of(rs), id,
+	return update_run(conn_of(rs), id, rs->holder,
 			  "UPDATE runs SET status = $1, updated = " NOW_S ", "
 			  "lease_until = CASE WHEN $1 = 'running' AND lease_until >= " NOW_MS
 			  " THEN lease_until END, "
 			  "worker = CASE WHEN $1 != 'running' OR lease_until >= " NOW_MS
 			  " THEN worker ELSE '' END "
-			  "WHERE id = $2::bigint RETURNING id",
-			  2, p, err);
+			  "WHERE id = $2::bigint AND ($3 = '' OR worker = $3) RETURNING id",
+			  3, p, err);
 }
 
 static int pg_set_options(struct runstore *rs, long id, const json_t *options, struct q_error *err)
@@ -571,7 +586,7 @@ static int pg_set_options(struct runstore *rs, long id, const json_t *options, s
 	if (!text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run's options");
 	const char *p[] = {text, n.s};
-	int rc = update_run(conn_of(rs), id,
+	int rc = update_run(conn_of(rs), id, NULL,
 			    "UPDATE runs SET options = $1 WHERE id = $2::bigint RETURNING id", 2, p,
 			    err);
 	free(text);
@@ -585,11 +600,12 @@ static int pg_save_report(struct runstore *rs, long id, enum run_status status, 
 	char *text = report ? json_dumps(report, JSON_COMPACT) : NULL;
 	if (report && !text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the report");
-	const char *p[] = {run_status_name(status), md, text ? text : "{}", n.s};
-	int rc = update_run(conn_of(rs), id,
+	const char *p[] = {run_status_name(status), md, text ? text : "{}", n.s, rs->holder};
+	int rc = update_run(conn_of(rs), id, rs->holder,
 			    "UPDATE runs SET status = $1, report_md = $2, report = $3, "
-			    "lease_until = NULL, updated = " NOW_S " WHERE id = $4::bigint RETURNING id",
-			    4, p, err);
+			    "lease_until = NULL, updated = " NOW_S " WHERE id = $4::bigint AND "
+			    "($5 = '' OR worker = $5) RETURNING id",
+			    5, p, err);
 	free(text);
 	return rc;
 }
@@ -666,7 +682,7 @@ static int pg_release(struct runstore *rs, long id, const char *worker, struct q
 	int rc = pgconn_exec(conn_of(rs),
 			     "UPDATE runs SET status = 'queued', worker = '', lease_until = NULL, "
 			     "updated = " NOW_S " WHERE id = $1::bigint AND worker = $2 AND "
-			     "status = 'running' RETURNING id",
+			     "status IN ('running', 'interrupted') RETURNING id",
 			     2, p, &res, err);
 	if (rc == 0 && PQntuples(res) == 0)
 		rc = not_held(conn_of(rs), id, worker, err);
@@ -726,6 +742,55 @@ static int pg_remove(struct runstore *rs, long id, struct q_error *err)
 			   1, p, NULL, err);
 }
 
+static int pg_worker_beat(struct runstore *rs, const struct runstore_worker *w, struct q_error *err)
+{
+	struct num pid = num(w->pid), now = num(runstore_now_ms()), slots = num(w->slots);
+	const char *p[] = {w->name, w->host, pid.s, now.s, slots.s};
+	return pgconn_exec(conn_of(rs),
+			   "INSERT INTO workers(name, host, pid, started, seen, slots) VALUES "
+			   "($1, $2, $3::bigint, $4::bigint, $4::bigint, $5::int) ON CONFLICT (name) DO "
+			   "UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, seen = EXCLUDED.seen, "
+			   "slots = EXCLUDED.slots",
+			   5, p, NULL, err);
+}
+
+static int pg_worker_gone(struct runstore *rs, const char *name, struct q_error *err)
+{
+	const char *p[] = {name};
+	return pgconn_exec(conn_of(rs), "DELETE FROM workers WHERE name = $1", 1, p, NULL, err);
+}
+
+static int pg_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
+		      size_t *n, struct q_error *err)
+{
+	PGresult *res = NULL;
+	struct num since = num(min_seen_ms), max = num(RUNSTORE_LIST_MAX);
+	const char *p[] = {since.s, max.s};
+	struct runstore_worker *v = NULL;
+	int rc = pgconn_exec(conn_of(rs),
+			     "SELECT name, host, pid, started, seen, slots FROM workers WHERE "
+			     "seen >= $1::bigint ORDER BY started LIMIT $2::int",
+			     2, p, &res, err);
+	if (rc != 0)
+		return rc;
+	if (!(v = q_calloc(RUNSTORE_LIST_MAX, sizeof *v))) {
+		PQclear(res);
+		return q_error_set(err, Q_ENOMEM, "out of memory listing the workers");
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct runstore_worker *w = &v[(*n)++];
+		snprintf(w->name, sizeof w->name, "%s", PQgetvalue(res, i, 0));
+		snprintf(w->host, sizeof w->host, "%s", PQgetvalue(res, i, 1));
+		w->pid = pgconn_long(res, i, 2);
+		w->started_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		w->seen_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		w->slots = (int)pgconn_long(res, i, 5);
+	}
+	PQclear(res);
+	*out = v;
+	return 0;
+}
+
 /* LISTEN on channel once per connection. */
 static int listen_once(struct pgrs *p, int *done, const char *channel, struct q_error *err)
 {
@@ -771,8 +836,13 @@ static int pg_wait_events(struct runstore *rs, long id, long after_seq, long tim
 		rc = pgconn_wait(p->c, (long)left, payload, sizeof payload, err);
 		if (rc <= 0)
 			return rc;
-		/* "RUN SEQ" of this run, or "" after a reconnect: look again. */
-		if (!payload[0] || strtol(payload, NULL, 10) == id)
+		/* "RUN SEQ" of a new event of this run, or "" after a reconnect:
+		 * look again. Not "RUN 0" (its status changed): a run stores its
+		 * final status just before its last event, and a watcher woken
+		 * between the two would take the run for ended without it. */
+		char *end = NULL;
+		long run = strtol(payload, &end, 10);
+		if (!payload[0] || (run == id && end && *end == ' ' && strtol(end + 1, NULL, 10) > after_seq))
 			return 1;
 	}
 }
@@ -836,6 +906,9 @@ static const struct runstore_ops pg_ops = {
 	.release = pg_release,
 	.request_cancel = pg_request_cancel,
 	.remove = pg_remove,
+	.worker_beat = pg_worker_beat,
+	.worker_gone = pg_worker_gone,
+	.workers = pg_workers,
 	.wait_events = pg_wait_events,
 	.wait_jobs = pg_wait_jobs,
 	.watch_fd = pg_watch_fd,

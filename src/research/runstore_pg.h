@@ -5,8 +5,8 @@
  * The run store (runstore.h) picks this backend when it is given a
  * database URL; the corpus stays in the local SQLite store (see
  * docs/ARCHITECTURE.md). Tables: schema_version(version, applied, by),
- * runs, run_events, run_cache, page_cache, llm_cache (runstore_pg.c has
- * the columns). Migrations run inside one transaction holding
+ * runs, run_events, run_cache, page_cache, llm_cache, workers
+ * (runstore_pg.c has the columns). Migrations run inside one transaction holding
  * pg_advisory_xact_lock(RUNSTORE_PG_LOCK_KEY), so any number of processes
  * may start at once: one applies them, the others wait and find nothing
  * left to do.
@@ -17,7 +17,7 @@
 #include "../core/err.h"
 #include "runstore.h"
 
-#define RUNSTORE_PG_SCHEMA_VERSION 1
+#define RUNSTORE_PG_SCHEMA_VERSION 2
 #define RUNSTORE_PG_LOCK_KEY 7264570001LL   /* the advisory lock of migrations */
 #define RUNSTORE_PG_CHANNEL_EVENTS "quarry_events"   /* payload "RUN SEQ" */
 #define RUNSTORE_PG_CHANNEL_JOBS "quarry_jobs"       /* payload "RUN" */

@@ -305,7 +305,9 @@ int worker_run(const struct worker_config *wc, volatile int *stop, struct q_erro
 			    wc->idle_exit_ms / 1000.0);
 			break;
 		}
-		sleep_ms(WORKER_POLL_MS);
+		/* PostgreSQL announces new jobs (LISTEN): woken at once; SQLite sleeps. */
+		if (runstore_wait_jobs(rs, WORKER_POLL_MS, NULL) < 0)
+			sleep_ms(WORKER_POLL_MS);
 	}
 	/* Stopping: interrupt what runs, keep renewing leases until every
 	 * run has stopped, then give them back. */

@@ -768,6 +768,69 @@ static void research_events(struct serve_req *r)
 		watch_free(w);
 }
 
+/* An announced event of run (0: the connection was made again, so any):
+ * its watch reads now. */
+static void on_announce(void *ctx, long run, long seq)
+{
+	struct serve *s = ctx;
+	struct serve_watch *w, *next;
+
+	/* Not a status change (seq 0): a run stores its final status just
+	 * before its last event, which wakes the watch then. */
+	if (run != 0 && seq == 0)
+		return;
+	for (w = s->watches; w; w = next) {
+		next = w->next;
+		if ((run == 0 || w->id == run) && !w->busy) {
+			watch_tick(-1, 0, w);   /* may free w; next was kept */
+			if (run)
+				break;
+		}
+	}
+}
+
+static void on_announced(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+	struct q_error err = {0};
+	int now_fd;
+
+	(void)what;
+	runstore_watch_take(s->announce_rs, on_announce, s, &err);
+	now_fd = runstore_watch_fd(s->announce_rs, &err);
+	if (now_fd != (int)fd) {   /* reconnected: a new socket */
+		event_free(s->announce_ev);
+		s->announce_ev = now_fd >= 0 ? event_new(s->base, now_fd, EV_READ | EV_PERSIST,
+							 on_announced, s) : NULL;
+		if (s->announce_ev)
+			event_add(s->announce_ev, NULL);
+	}
+}
+
+void serve_announce_start(struct serve *s)
+{
+	struct q_error err = {0};
+	int fd;
+
+	if (runstore_reopen(&s->announce_rs, s->rs, &err))
+		return;   /* SQLite: the watches poll */
+	if ((fd = runstore_watch_fd(s->announce_rs, &err)) < 0 ||
+	    !(s->announce_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_announced, s)) ||
+	    event_add(s->announce_ev, NULL)) {
+		serve_announce_stop(s);
+		return;
+	}
+}
+
+void serve_announce_stop(struct serve *s)
+{
+	if (s->announce_ev)
+		event_free(s->announce_ev);
+	s->announce_ev = NULL;
+	runstore_close(s->announce_rs);
+	s->announce_rs = NULL;
+}
+
 void serve_watches_close(struct serve *s)
 {
 	while (s->watches) {

@@ -76,6 +76,10 @@ struct serve {
 	struct runstore *rs;
 	struct store *corpus;
 	struct serve_watch *watches;     /* runs with SSE watchers (routes_research.c) */
+	/* PostgreSQL's announcements of new events (runstore_watch_fd), on a
+	 * connection of their own; NULL on SQLite (the watches poll) */
+	struct runstore *announce_rs;
+	struct event *announce_ev;
 	unsigned long long runs_created, events_sent, watchers_dropped;
 };
 
@@ -90,6 +94,11 @@ int serve_token_equal(const char *a, const char *b);
 
 /* routes_research.c: end every stream (the server stops). */
 void serve_watches_close(struct serve *s);
+/* routes_research.c: read a watched run the moment PostgreSQL announces
+ * an event of it (not at its next poll); nothing on SQLite. Never fails
+ * the server: without announcements the watches poll. */
+void serve_announce_start(struct serve *s);
+void serve_announce_stop(struct serve *s);
 /* Run figures for /metrics (routes_research.c). */
 struct qbuf;
 void serve_metrics_runs(struct serve *s, struct qbuf *b);

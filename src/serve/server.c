@@ -905,6 +905,7 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 		struct timeval second = {1, 0};
 		evtimer_add(s->sweep_ev, &second);
 	}
+	serve_announce_start(s);
 	evhttp_set_max_headers_size(s->http, s->limits.headers_max);
 	evhttp_set_max_body_size(s->http, s->limits.upload_max > s->limits.body_max
 					  ? s->limits.upload_max : s->limits.body_max);
@@ -953,6 +954,7 @@ void serve_free(struct serve *s)
 	if (!s)
 		return;
 	serve_watches_close(s);
+	serve_announce_stop(s);
 	if (s->http)
 		evhttp_free(s->http);   /* closes every connection (gone callbacks run) */
 	if (s->sweep_ev)

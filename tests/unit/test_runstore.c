@@ -771,9 +771,8 @@ int main(void)
 		BOTH(test_claim_lease_heartbeat),
 		BOTH(test_cancel_remove),
 		BOTH(test_foreground_owner),
-		/* SQLite only until the PostgreSQL store keeps holders and workers */
-		{"test_hold", test_hold, use_sqlite, NULL, NULL},
-		{"test_workers", test_workers, use_sqlite, NULL, NULL},
+		BOTH(test_hold),
+		BOTH(test_workers),
 		BOTH(test_two_claimers),
 		BOTH(test_ids_not_reused),
 		/* SQLite only until the PostgreSQL store reads holders' processes */
