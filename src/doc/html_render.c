@@ -135,6 +135,18 @@ static const char *const tail_words[] = {
 	"rights reserved", "creative commons", "lizenz", "license", "licence", "haftung",
 	"kommentar", "comment", "registrier", "eingeloggt", "logged in", "folgen", "follow", NULL
 };
+/* ... and closing paragraphs of up to TAIL_FINE_MAX_BYTES that are the
+ * site's small print (trademarks, licences, disclaimers, affiliate
+ * notes) or the writer's biography: they read like prose, so only these
+ * words mark them, and only at the end. */
+#define TAIL_FINE_MAX_BYTES 600
+static const char *const fine_words[] = {
+	"trademark", "warenzeichen", "disclaimer", "haftungsausschluss", "affiliate program",
+	"affiliate link", "associates program", "under a creative commons",
+	"unter einer creative commons", "cc by", "cc-by", "meinung des autors", "meinung der autor",
+	"opinions expressed", "not responsible for", "nicht verantwortlich", "honorarfrei",
+	"über den autor", "Über den autor", "about the author", "autor*in:", "zum autor", NULL
+};
 
 struct render {
 	struct qbuf *out;
@@ -310,6 +322,21 @@ static uint32_t last_char(const char *s, size_t n)
 	return cp;
 }
 
+/* 1 if s[0..n) (at most TAIL_FINE_MAX_BYTES) holds one of fine_words. */
+static int is_fine_print(const char *s, size_t n)
+{
+	char low[TAIL_FINE_MAX_BYTES + 1];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	low[i] = '\0';
+	for (i = 0; fine_words[i]; i++)
+		if (strstr(low, fine_words[i]))
+			return 1;
+	return 0;
+}
+
 /* 1 if the line s[0..n) may be cut when nothing but such lines follows
  * it: short and not ending like a sentence, or a prompt (tail_words). */
 static int is_tail_text(const char *s, size_t n)
@@ -330,6 +357,8 @@ static int is_tail_text(const char *s, size_t n)
 			if (strstr(low, tail_words[i]))
 				return 1;
 	}
+	if (n <= TAIL_FINE_MAX_BYTES && is_fine_print(s, n))
+		return 1;
 	if (n > TAIL_LINE_MAX_BYTES)
 		return 0;
 	c = last_char(s, n);

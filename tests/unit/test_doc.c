@@ -927,6 +927,45 @@ static void html_closing_headings_end_the_text(void **state)
 	}
 }
 
+/* Closing paragraphs that read like prose but are the site's small print
+ * or the writer's biography (trademarks, a disclaimer, an affiliate
+ * note, "About the author"): cut at the end, kept inside the article. */
+static const char fine_print_page[] =
+	"<html><head><title>T</title></head><body><div>"
+	"<p>The council met on Tuesday evening to discuss the new budget, which had been "
+	"delayed twice by the summer floods and by a dispute over school repairs.</p>"
+	"<p>After four hours of debate the members agreed on a compromise that keeps the "
+	"library open and moves the road works to next spring, the mayor said.</p>"
+	"<p>The town's trademark blue benches, a councillor noted, will be repainted by "
+	"volunteers from the local school before the autumn fair opens its gates.</p>"
+	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
+	"timetable for the repairs that engineers had warned about for years.</p>"
+	"<p>About the author: Jane Roe has covered local politics for the paper since 2009 "
+	"and lives with her family on the edge of town.</p>"
+	"<p>The views and opinions expressed in this article are those of the author and "
+	"do not necessarily reflect the position of the publisher.</p>"
+	"<p>Town Daily is a participant in the Amazon Services LLC Associates Program, an "
+	"affiliate advertising program designed to provide a means to earn fees.</p>"
+	"<p>All brand names and logos are trademarks or registered trademarks of their "
+	"respective owners.</p>"
+	"</div></body></html>";
+
+static void html_fine_print_at_end_left_out(void **state)
+{
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(fine_print_page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "warned about for years."));
+	assert_non_null(strstr(t, "trademark blue benches"));   /* inside: kept */
+	assert_null(strstr(t, "Jane Roe"));
+	assert_null(strstr(t, "opinions expressed"));
+	assert_null(strstr(t, "Associates Program"));
+	assert_null(strstr(t, "registered trademarks"));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -959,6 +998,7 @@ int main(void)
 		cmocka_unit_test(html_chrome_around_article_body_kept),
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
+		cmocka_unit_test(html_fine_print_at_end_left_out),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
