@@ -145,7 +145,11 @@ static const char *const fine_words[] = {
 	"affiliate link", "associates program", "under a creative commons",
 	"unter einer creative commons", "cc by", "cc-by", "meinung des autors", "meinung der autor",
 	"opinions expressed", "not responsible for", "nicht verantwortlich", "honorarfrei",
-	"über den autor", "Über den autor", "about the author", "autor*in:", "zum autor", NULL
+	"über den autor", "Über den autor", "about the author", "autor*in:", "zum autor",
+	/* ... or asks the reader to pay for the site's work */
+	"support our work", "supporting our work", "support our journalism", "unsere arbeit",
+	"unsere berichterstattung", "apóyanos", "nuestro periodismo",
+	"notre travail", "nostro lavoro", "naszą pracę", NULL
 };
 
 struct render {
@@ -338,8 +342,9 @@ static int is_fine_print(const char *s, size_t n)
 }
 
 /* 1 if the line s[0..n) may be cut when nothing but such lines follows
- * it: short and not ending like a sentence, or a prompt (tail_words). */
-static int is_tail_text(const char *s, size_t n)
+ * it: short and not ending like a sentence, or a prompt (tail_words), or
+ * when at_end small print or a bio (fine_words). */
+static int is_tail_text(const char *s, size_t n, int at_end)
 {
 	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
 					0x3002, 0xFF01, 0xFF1F};
@@ -357,7 +362,7 @@ static int is_tail_text(const char *s, size_t n)
 			if (strstr(low, tail_words[i]))
 				return 1;
 	}
-	if (n <= TAIL_FINE_MAX_BYTES && is_fine_print(s, n))
+	if (at_end && n <= TAIL_FINE_MAX_BYTES && is_fine_print(s, n))
 		return 1;
 	if (n > TAIL_LINE_MAX_BYTES)
 		return 0;
@@ -370,14 +375,15 @@ static int is_tail_text(const char *s, size_t n)
 
 /* What tail_trim may do with the paragraph p: TAIL_KEEP (a list item,
  * row or code), TAIL_LINES_OF (cut closing lines inside it) or TAIL_CUT
- * (cut it whole). */
+ * (cut it whole); at_end: p closes the text so far (not a line before
+ * the first sentence), where fine_words count too. */
 enum { TAIL_KEEP, TAIL_LINES_OF, TAIL_CUT };
 
-static int tail_kind(const struct render *r, const struct qbuf *p, int tight)
+static int tail_kind(const struct render *r, const struct qbuf *p, int tight, int at_end)
 {
 	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
 		return TAIL_KEEP;
-	return is_tail_text(p->data, p->len) ? TAIL_CUT : TAIL_LINES_OF;
+	return is_tail_text(p->data, p->len, at_end) ? TAIL_CUT : TAIL_LINES_OF;
 }
 
 /* Cut the closing run of tail lines from out (see TAIL_LINES): whole
@@ -403,7 +409,7 @@ static void tail_trim(struct render *r)
 			;
 		/* nl: start of the last line; a paragraph's first line stays */
 		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES ||
-		    !is_tail_text(o->data + nl, o->len - nl))
+		    !is_tail_text(o->data + nl, o->len - nl, 1))
 			break;
 		o->len = nl - 1;
 		o->data[o->len] = '\0';
@@ -432,7 +438,7 @@ static void emit_para(struct render *r)
 	/* Before the first sentence, the same kind of lines (when not
 	 * headings) are datelines, bylines, category labels and prompts. */
 	if (!r->heading && !r->opened) {
-		if (tail_kind(r, p, tight) == TAIL_CUT)
+		if (tail_kind(r, p, tight, 0) == TAIL_CUT)
 			goto done;
 		r->opened = 1;
 	}
@@ -442,7 +448,7 @@ static void emit_para(struct render *r)
 			goto done;
 	}
 	r->tail_start[r->n_tail % TAIL_LINES] = o->len;
-	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight);
+	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight, 1);
 	r->n_tail++;
 	/* A blank line around each paragraph, list and table. */
 	if (o->len && (!tight || tight != r->last_tight))

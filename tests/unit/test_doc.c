@@ -929,7 +929,8 @@ static void html_closing_headings_end_the_text(void **state)
 
 /* Closing paragraphs that read like prose but are the site's small print
  * or the writer's biography (trademarks, a disclaimer, an affiliate
- * note, "About the author"): cut at the end, kept inside the article. */
+ * note, "About the author") or a support appeal: cut at the end, kept
+ * inside the article. */
 static const char fine_print_page[] =
 	"<html><head><title>T</title></head><body><div>"
 	"<p>The council met on Tuesday evening to discuss the new budget, which had been "
@@ -946,6 +947,9 @@ static const char fine_print_page[] =
 	"do not necessarily reflect the position of the publisher.</p>"
 	"<p>Town Daily is a participant in the Amazon Services LLC Associates Program, an "
 	"affiliate advertising program designed to provide a means to earn fees.</p>"
+	"<p>Local news costs money to make. If you value what you read here, please consider "
+	"a monthly gift to support our journalism; every reader counts, and readers like you "
+	"keep the newsroom open for everyone.</p>"
 	"<p>All brand names and logos are trademarks or registered trademarks of their "
 	"respective owners.</p>"
 	"</div></body></html>";
@@ -963,6 +967,7 @@ static void html_fine_print_at_end_left_out(void **state)
 	assert_null(strstr(t, "opinions expressed"));
 	assert_null(strstr(t, "Associates Program"));
 	assert_null(strstr(t, "registered trademarks"));
+	assert_null(strstr(t, "support our journalism"));
 	doc_release(&doc);
 }
 
