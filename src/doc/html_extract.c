@@ -561,6 +561,16 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	return class_says_boiler(ci);
 }
 
+/* 1 if s holds "comment" other than in "commentary" (an opinion piece:
+ * news sites class their column articles so). */
+static int names_comment(const char *s)
+{
+	for (s = strstr(s, "comment"); s; s = strstr(s + 7, "comment"))
+		if (strncmp(s + 7, "ary", 3))
+			return 1;
+	return 0;
+}
+
 /* Reader comments (and product reviews, the same kind of text): content
  * on a forum, an appendix on an article or product page; the renderer
  * decides which (see html_render.c). Returns 2 for the markup
@@ -582,7 +592,7 @@ static int says_comments(const struct class_id *ci)
 		if (strstr(ci->cls, section_classes[i]))
 			return 2;
 	for (i = 0; i < 2; i++)
-		if (strstr(v[i], "comment") || !strcmp(v[i], "respond") || !strcmp(v[i], "replies") ||
+		if (names_comment(v[i]) || !strcmp(v[i], "respond") || !strcmp(v[i], "replies") ||
 		    strstr(v[i], "reviews"))
 			return 1;
 	return 0;

@@ -971,6 +971,38 @@ static void html_fine_print_at_end_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* An opinion piece classed "commentary" (as news sites class their
+ * columns) is the article, not reader comments to leave out. */
+static void html_commentary_is_not_comments(void **state)
+{
+	/* Beside it, prose outside any comment hint: the old code took
+	 * that and left the article out as a comment appendix. */
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><div class=\"page news commentary\"><article itemprop=\"articleBody\"><h1>"
+		"Coal and the climate</h1><p>"
+		"The chief executive met the activist on Friday and offered her a seat on the board of the new energy company, talking at length about the climate.</p>"
+		"<p>"
+		"On Sunday the company announced it would keep its contract for the mine's railway signalling, which it had promised to review after the protests.</p>"
+		"<p>"
+		"The logic is simple: the contract is small, but walking away from it would have cost the group its reputation as a reliable supplier, he said.</p>"
+		"</article></div><div class=\"discussion\"><p>"
+		"Readers have written to us about this story and many of them disagree with the company, which they say did what any company would do.</p>"
+		"<p>"
+		"We read every letter before we publish it, and we publish letters that keep to the rules of the discussion, which you can find on our help pages.</p>"
+		"<p>"
+		"Please register before you write, and keep to our rules for the discussion; letters without a name are not published here.</p>"
+		"</div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "offered her a seat"));
+	assert_non_null(strstr(t, "reliable supplier"));
+	doc_release(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1004,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
+		cmocka_unit_test(html_commentary_is_not_comments),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
