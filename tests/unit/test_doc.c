@@ -1003,6 +1003,60 @@ static void html_commentary_is_not_comments(void **state)
 	doc_release(&doc);
 }
 
+/* A page that builds its article in script: the JSON-LD articleBody is
+ * the text when the page shows far less; not when the page shows the
+ * article itself. */
+static void html_jsonld_article_body_fallback(void **state)
+{
+	static const char head[] =
+		"<html><head><title>T</title><script type=\"application/ld+json\">"
+		"{\"@type\": \"NewsArticle\", \"headline\": \"Tsai wins\", \"articleBody\": \"";
+	static const char sentence[] =
+		"The president's re-election was no easy feat, and her comeback after the "
+		"local elections surprised even her own party's strategists. ";
+	static const char shown[] =
+		"\"}</script></head><body><div id=\"app\"><p>Loading the story, please wait "
+		"while the page starts.</p></div></body></html>";
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, head);
+	for (i = 0; i < 6; i++)
+		qbuf_adds(&page, sentence);
+	qbuf_adds(&page, "Asked about it, she said: \\\"We won together.\\\"");
+	qbuf_adds(&page, shown);
+	assert_int_equal(page.err, 0);
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "no easy feat"));
+	assert_non_null(strstr(t, "\"We won together.\""));
+	assert_null(strstr(t, "Loading the story"));
+	doc_release(&doc);
+	/* The same body beside an article the page shows: the page's text. */
+	qbuf_reset(&page);
+	qbuf_adds(&page, head);
+	for (i = 0; i < 6; i++)
+		qbuf_adds(&page, sentence);
+	qbuf_adds(&page, "\"}</script></head><body><article>");
+	for (i = 0; i < 3; i++) {
+		static const char *const day[] = {"Friday", "Saturday", "Sunday"};
+		qbuf_adds(&page, "<p>Voters turned out in large numbers on ");
+		qbuf_adds(&page, day[i]);
+		qbuf_adds(&page, ", and the count was over before midnight in most of the "
+				 "island's districts.</p>");
+	}
+	qbuf_adds(&page, "</article></body></html>");
+	assert_int_equal(page.err, 0);
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Voters turned out"));
+	assert_null(strstr(t, "no easy feat"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1037,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
+		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
