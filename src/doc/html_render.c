@@ -375,15 +375,37 @@ static int is_tail_text(const char *s, size_t n, int at_end)
 
 /* What tail_trim may do with the paragraph p: TAIL_KEEP (a list item,
  * row or code), TAIL_LINES_OF (cut closing lines inside it) or TAIL_CUT
- * (cut it whole); at_end: p closes the text so far (not a line before
- * the first sentence), where fine_words count too. */
+ * (cut it whole). Small print (fine_words) is looked for in tail_trim. */
 enum { TAIL_KEEP, TAIL_LINES_OF, TAIL_CUT };
 
-static int tail_kind(const struct render *r, const struct qbuf *p, int tight, int at_end)
+static int tail_kind(const struct render *r, const struct qbuf *p, int tight)
 {
 	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
 		return TAIL_KEEP;
-	return is_tail_text(p->data, p->len, at_end) ? TAIL_CUT : TAIL_LINES_OF;
+	return is_tail_text(p->data, p->len, 0) ? TAIL_CUT : TAIL_LINES_OF;
+}
+
+/* 1 if the paragraph from out's byte start to its end may be cut as
+ * small print (fine_words): looked at only here, for the few paragraphs
+ * that close the text, not for every paragraph as it is emitted. */
+static int closes_with_fine_print(const struct qbuf *o, size_t start)
+{
+	while (start < o->len && (o->data[start] == '\n' || o->data[start] == ' '))
+		start++;
+	return o->len - start <= TAIL_FINE_MAX_BYTES && o->len > start &&
+	       is_fine_print(o->data + start, o->len - start);
+}
+
+/* 1 if tail_trim may cut the k-th paragraph emitted whole (k >= 1), the
+ * last one left in out. */
+static int tail_cuts(const struct render *r, size_t k)
+{
+	unsigned char kind = r->tail_kind[(k - 1) % TAIL_LINES];
+	size_t start = r->tail_start[(k - 1) % TAIL_LINES];
+
+	if (start < TAIL_MIN_KEEP_BYTES)
+		return 0;
+	return kind == TAIL_CUT || (kind == TAIL_LINES_OF && closes_with_fine_print(r->out, start));
 }
 
 /* Cut the closing run of tail lines from out (see TAIL_LINES): whole
@@ -393,8 +415,7 @@ static void tail_trim(struct render *r)
 	struct qbuf *o = r->out;
 	size_t k = r->n_tail, seen = 0, start, nl;
 
-	while (k > 0 && seen < TAIL_LINES && r->tail_kind[(k - 1) % TAIL_LINES] == TAIL_CUT &&
-	       r->tail_start[(k - 1) % TAIL_LINES] >= TAIL_MIN_KEEP_BYTES) {
+	while (k > 0 && seen < TAIL_LINES && tail_cuts(r, k)) {
 		o->len = r->tail_start[(k - 1) % TAIL_LINES];
 		o->data[o->len] = '\0';
 		k--;
@@ -438,7 +459,7 @@ static void emit_para(struct render *r)
 	/* Before the first sentence, the same kind of lines (when not
 	 * headings) are datelines, bylines, category labels and prompts. */
 	if (!r->heading && !r->opened) {
-		if (tail_kind(r, p, tight, 0) == TAIL_CUT)
+		if (tail_kind(r, p, tight) == TAIL_CUT)
 			goto done;
 		r->opened = 1;
 	}
@@ -448,7 +469,7 @@ static void emit_para(struct render *r)
 			goto done;
 	}
 	r->tail_start[r->n_tail % TAIL_LINES] = o->len;
-	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight, 1);
+	r->tail_kind[r->n_tail % TAIL_LINES] = (unsigned char)tail_kind(r, p, tight);
 	r->n_tail++;
 	/* A blank line around each paragraph, list and table. */
 	if (o->len && (!tight || tight != r->last_tight))
