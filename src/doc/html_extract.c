@@ -38,6 +38,8 @@
  *     container alone was tried and lost the lead paragraphs templates
  *     put above it. Such a lead just before the content element (or its
  *     wrappers), up to two prose blocks, is rendered first.
+ *  7. A page that shows less than a fifth of its JSON-LD articleBody
+ *     (it builds the article in script) gets that body as its text.
  *
  * Rejected: trafilatura's XPath cascade (many site-specific rules, slow
  * to evaluate per node), and pure readability scoring (one best paragraph
@@ -85,6 +87,12 @@
 /* Extracted text shorter than this sends the page through a second pass
  * that reads inline-hidden elements too. */
 #define HIDDEN_RETRY_BYTES 200
+/* A page's JSON-LD articleBody of at least this many bytes replaces the
+ * extracted text when that is under JSONLD_BODY_SHARE of it: the page
+ * builds its article in script (one page of trafilatura's set; the
+ * body's own markup, when it holds any, is not ours to trust). */
+#define JSONLD_BODY_MIN_BYTES 500
+#define JSONLD_BODY_SHARE 0.2
 /* Largest class+id string we look at. */
 #define MAX_CLASS_BYTES 512
 
@@ -561,6 +569,16 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	return class_says_boiler(ci);
 }
 
+/* 1 if s holds "comment" other than in "commentary" (an opinion piece:
+ * news sites class their column articles so). */
+static int names_comment(const char *s)
+{
+	for (s = strstr(s, "comment"); s; s = strstr(s + 7, "comment"))
+		if (strncmp(s + 7, "ary", 3))
+			return 1;
+	return 0;
+}
+
 /* Reader comments (and product reviews, the same kind of text): content
  * on a forum, an appendix on an article or product page; the renderer
  * decides which (see html_render.c). Returns 2 for the markup
@@ -582,7 +600,7 @@ static int says_comments(const struct class_id *ci)
 		if (strstr(ci->cls, section_classes[i]))
 			return 2;
 	for (i = 0; i < 2; i++)
-		if (strstr(v[i], "comment") || !strcmp(v[i], "respond") || !strcmp(v[i], "replies") ||
+		if (names_comment(v[i]) || !strcmp(v[i], "respond") || !strcmp(v[i], "replies") ||
 		    strstr(v[i], "reviews"))
 			return 1;
 	return 0;
@@ -1090,6 +1108,18 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
 }
 
+/* 1 if the JSON-LD articleBody should replace text_len bytes of text. */
+static int use_article_body(const char *body, size_t text_len)
+{
+	size_t n;
+
+	if (!body)
+		return 0;
+	n = strlen(body);
+	return n >= JSONLD_BODY_MIN_BYTES && (double)text_len < JSONLD_BODY_SHARE * (double)n &&
+	       !strchr(body, '<');
+}
+
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		 struct q_doc *out, struct q_error *err)
 {
@@ -1098,6 +1128,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	struct html_limits lim = {0, NULL, HTML_STOP_NONE};
 	xmlNode *root;
 	struct qbuf b;
+	char *article_body = NULL;
 	int rc = Q_EPARSE;
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
 		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
@@ -1135,7 +1166,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	}
 	if (score_tree(root, stats, 0, &lim))
 		goto stopped;
-	rc = html_meta_extract(doc, out);
+	rc = html_meta_extract(doc, out, &article_body);
 	if (rc) {
 		q_error_set(err, rc, "out of memory reading page metadata");
 		goto out;
@@ -1162,6 +1193,10 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 			qbuf_release(&again);
 		}
 	}
+	if (!rc && use_article_body(article_body, b.len)) {
+		qbuf_reset(&b);
+		qbuf_adds(&b, article_body);
+	}
 	if (!rc)
 		rc = set_text(out, &b);
 	if (rc)
@@ -1183,5 +1218,6 @@ out:
 		xmlFreeDoc(doc);
 	}
 	q_free(stats);
+	q_free(article_body);
 	return rc;
 }

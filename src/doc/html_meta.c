@@ -25,6 +25,8 @@ struct meta_pick {
 	enum doc_page_type page_type;
 	int products;      /* Product entities declared */
 	int lists;         /* ItemList, CollectionPage ... declared */
+	char *body;        /* the longest JSON-LD articleBody, or NULL (owned) */
+	size_t body_len;
 };
 
 static const char *const forum_types[] = {"DiscussionForumPosting", "QAPage", "forum", NULL};
@@ -164,6 +166,26 @@ static void author_from_json(struct meta_pick *m, json_t *a)
 		offer_s(m, M_AUTHOR, 2, json_str(a, "name"));
 }
 
+/* Keep the article's text as JSON-LD gives it when it is the longest
+ * seen: a fallback for pages that build their text in script. */
+static void offer_body(struct meta_pick *m, json_t *v)
+{
+	size_t n;
+	char *copy;
+
+	if (!json_is_string(v))
+		return;
+	n = json_string_length(v);
+	if (n <= m->body_len)
+		return;
+	copy = q_strdup(json_string_value(v));
+	if (!copy)
+		return;
+	q_free(m->body);
+	m->body = copy;
+	m->body_len = n;
+}
+
 static void from_jsonld_object(struct meta_pick *m, json_t *o, int depth)
 {
 	json_t *graph, *type, *main;
@@ -192,6 +214,7 @@ static void from_jsonld_object(struct meta_pick *m, json_t *o, int depth)
 	author_from_json(m, json_object_get(o, "author"));
 	offer_s(m, M_DATE, 2, json_str(o, "datePublished"));
 	offer_s(m, M_LANG, 2, json_str(o, "inLanguage"));
+	offer_body(m, json_object_get(o, "articleBody"));
 }
 
 static void from_jsonld(struct meta_pick *m, const xmlNode *script)
@@ -231,7 +254,7 @@ static void offer_title_tag(struct meta_pick *m, const char *t)
 	offer(m, M_TITLE, 4, t, n);
 }
 
-int html_meta_extract(xmlDoc *doc, struct q_doc *out)
+int html_meta_extract(xmlDoc *doc, struct q_doc *out, char **article_body)
 {
 	struct meta_pick m;
 	xmlNode *root = xmlDocGetRootElement(doc), *n, *h1 = NULL;
@@ -283,6 +306,7 @@ int html_meta_extract(xmlDoc *doc, struct q_doc *out)
 		out->page_type = DOC_PAGE_UNKNOWN;
 	for (i = 0; i < M_COUNT; i++)
 		m.value[i] = NULL;
+	*article_body = m.body;
 	return 0;
 }
 

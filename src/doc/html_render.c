@@ -135,6 +135,22 @@ static const char *const tail_words[] = {
 	"rights reserved", "creative commons", "lizenz", "license", "licence", "haftung",
 	"kommentar", "comment", "registrier", "eingeloggt", "logged in", "folgen", "follow", NULL
 };
+/* ... and closing paragraphs of up to TAIL_FINE_MAX_BYTES that are the
+ * site's small print (trademarks, licences, disclaimers, affiliate
+ * notes) or the writer's biography: they read like prose, so only these
+ * words mark them, and only at the end. */
+#define TAIL_FINE_MAX_BYTES 600
+static const char *const fine_words[] = {
+	"trademark", "warenzeichen", "disclaimer", "haftungsausschluss", "affiliate program",
+	"affiliate link", "associates program", "under a creative commons",
+	"unter einer creative commons", "cc by", "cc-by", "meinung des autors", "meinung der autor",
+	"opinions expressed", "not responsible for", "nicht verantwortlich", "honorarfrei",
+	"über den autor", "Über den autor", "about the author", "autor*in:", "zum autor",
+	/* ... or asks the reader to pay for the site's work */
+	"support our work", "supporting our work", "support our journalism", "unsere arbeit",
+	"unsere berichterstattung", "apóyanos", "nuestro periodismo",
+	"notre travail", "nostro lavoro", "naszą pracę", NULL
+};
 
 struct render {
 	struct qbuf *out;
@@ -310,9 +326,25 @@ static uint32_t last_char(const char *s, size_t n)
 	return cp;
 }
 
+/* 1 if s[0..n) (at most TAIL_FINE_MAX_BYTES) holds one of fine_words. */
+static int is_fine_print(const char *s, size_t n)
+{
+	char low[TAIL_FINE_MAX_BYTES + 1];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	low[i] = '\0';
+	for (i = 0; fine_words[i]; i++)
+		if (strstr(low, fine_words[i]))
+			return 1;
+	return 0;
+}
+
 /* 1 if the line s[0..n) may be cut when nothing but such lines follows
- * it: short and not ending like a sentence, or a prompt (tail_words). */
-static int is_tail_text(const char *s, size_t n)
+ * it: short and not ending like a sentence, or a prompt (tail_words), or
+ * when at_end small print or a bio (fine_words). */
+static int is_tail_text(const char *s, size_t n, int at_end)
 {
 	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
 					0x3002, 0xFF01, 0xFF1F};
@@ -330,6 +362,8 @@ static int is_tail_text(const char *s, size_t n)
 			if (strstr(low, tail_words[i]))
 				return 1;
 	}
+	if (at_end && n <= TAIL_FINE_MAX_BYTES && is_fine_print(s, n))
+		return 1;
 	if (n > TAIL_LINE_MAX_BYTES)
 		return 0;
 	c = last_char(s, n);
@@ -341,14 +375,37 @@ static int is_tail_text(const char *s, size_t n)
 
 /* What tail_trim may do with the paragraph p: TAIL_KEEP (a list item,
  * row or code), TAIL_LINES_OF (cut closing lines inside it) or TAIL_CUT
- * (cut it whole). */
+ * (cut it whole). Small print (fine_words) is looked for in tail_trim. */
 enum { TAIL_KEEP, TAIL_LINES_OF, TAIL_CUT };
 
 static int tail_kind(const struct render *r, const struct qbuf *p, int tight)
 {
 	if (!r->prose_page || tight || r->in_pre || r->page_type == DOC_PAGE_FORUM)
 		return TAIL_KEEP;
-	return is_tail_text(p->data, p->len) ? TAIL_CUT : TAIL_LINES_OF;
+	return is_tail_text(p->data, p->len, 0) ? TAIL_CUT : TAIL_LINES_OF;
+}
+
+/* 1 if the paragraph from out's byte start to its end may be cut as
+ * small print (fine_words): looked at only here, for the few paragraphs
+ * that close the text, not for every paragraph as it is emitted. */
+static int closes_with_fine_print(const struct qbuf *o, size_t start)
+{
+	while (start < o->len && (o->data[start] == '\n' || o->data[start] == ' '))
+		start++;
+	return o->len - start <= TAIL_FINE_MAX_BYTES && o->len > start &&
+	       is_fine_print(o->data + start, o->len - start);
+}
+
+/* 1 if tail_trim may cut the k-th paragraph emitted whole (k >= 1), the
+ * last one left in out. */
+static int tail_cuts(const struct render *r, size_t k)
+{
+	unsigned char kind = r->tail_kind[(k - 1) % TAIL_LINES];
+	size_t start = r->tail_start[(k - 1) % TAIL_LINES];
+
+	if (start < TAIL_MIN_KEEP_BYTES)
+		return 0;
+	return kind == TAIL_CUT || (kind == TAIL_LINES_OF && closes_with_fine_print(r->out, start));
 }
 
 /* Cut the closing run of tail lines from out (see TAIL_LINES): whole
@@ -358,8 +415,7 @@ static void tail_trim(struct render *r)
 	struct qbuf *o = r->out;
 	size_t k = r->n_tail, seen = 0, start, nl;
 
-	while (k > 0 && seen < TAIL_LINES && r->tail_kind[(k - 1) % TAIL_LINES] == TAIL_CUT &&
-	       r->tail_start[(k - 1) % TAIL_LINES] >= TAIL_MIN_KEEP_BYTES) {
+	while (k > 0 && seen < TAIL_LINES && tail_cuts(r, k)) {
 		o->len = r->tail_start[(k - 1) % TAIL_LINES];
 		o->data[o->len] = '\0';
 		k--;
@@ -374,7 +430,7 @@ static void tail_trim(struct render *r)
 			;
 		/* nl: start of the last line; a paragraph's first line stays */
 		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES ||
-		    !is_tail_text(o->data + nl, o->len - nl))
+		    !is_tail_text(o->data + nl, o->len - nl, 1))
 			break;
 		o->len = nl - 1;
 		o->data[o->len] = '\0';

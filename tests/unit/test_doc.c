@@ -927,6 +927,136 @@ static void html_closing_headings_end_the_text(void **state)
 	}
 }
 
+/* Closing paragraphs that read like prose but are the site's small print
+ * or the writer's biography (trademarks, a disclaimer, an affiliate
+ * note, "About the author") or a support appeal: cut at the end, kept
+ * inside the article. */
+static const char fine_print_page[] =
+	"<html><head><title>T</title></head><body><div>"
+	"<p>The council met on Tuesday evening to discuss the new budget, which had been "
+	"delayed twice by the summer floods and by a dispute over school repairs.</p>"
+	"<p>After four hours of debate the members agreed on a compromise that keeps the "
+	"library open and moves the road works to next spring, the mayor said.</p>"
+	"<p>The town's trademark blue benches, a councillor noted, will be repainted by "
+	"volunteers from the local school before the autumn fair opens its gates.</p>"
+	"<p>Residents who spoke at the meeting welcomed the decision but asked for a clear "
+	"timetable for the repairs that engineers had warned about for years.</p>"
+	"<p>About the author: Jane Roe has covered local politics for the paper since 2009 "
+	"and lives with her family on the edge of town.</p>"
+	"<p>The views and opinions expressed in this article are those of the author and "
+	"do not necessarily reflect the position of the publisher.</p>"
+	"<p>Town Daily is a participant in the Amazon Services LLC Associates Program, an "
+	"affiliate advertising program designed to provide a means to earn fees.</p>"
+	"<p>Local news costs money to make. If you value what you read here, please consider "
+	"a monthly gift to support our journalism; every reader counts, and readers like you "
+	"keep the newsroom open for everyone.</p>"
+	"<p>All brand names and logos are trademarks or registered trademarks of their "
+	"respective owners.</p>"
+	"</div></body></html>";
+
+static void html_fine_print_at_end_left_out(void **state)
+{
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(fine_print_page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "warned about for years."));
+	assert_non_null(strstr(t, "trademark blue benches"));   /* inside: kept */
+	assert_null(strstr(t, "Jane Roe"));
+	assert_null(strstr(t, "opinions expressed"));
+	assert_null(strstr(t, "Associates Program"));
+	assert_null(strstr(t, "registered trademarks"));
+	assert_null(strstr(t, "support our journalism"));
+	doc_release(&doc);
+}
+
+/* An opinion piece classed "commentary" (as news sites class their
+ * columns) is the article, not reader comments to leave out. */
+static void html_commentary_is_not_comments(void **state)
+{
+	/* Beside it, prose outside any comment hint: the old code took
+	 * that and left the article out as a comment appendix. */
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><div class=\"page news commentary\"><article itemprop=\"articleBody\"><h1>"
+		"Coal and the climate</h1><p>"
+		"The chief executive met the activist on Friday and offered her a seat on the board of the new energy company, talking at length about the climate.</p>"
+		"<p>"
+		"On Sunday the company announced it would keep its contract for the mine's railway signalling, which it had promised to review after the protests.</p>"
+		"<p>"
+		"The logic is simple: the contract is small, but walking away from it would have cost the group its reputation as a reliable supplier, he said.</p>"
+		"</article></div><div class=\"discussion\"><p>"
+		"Readers have written to us about this story and many of them disagree with the company, which they say did what any company would do.</p>"
+		"<p>"
+		"We read every letter before we publish it, and we publish letters that keep to the rules of the discussion, which you can find on our help pages.</p>"
+		"<p>"
+		"Please register before you write, and keep to our rules for the discussion; letters without a name are not published here.</p>"
+		"</div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "offered her a seat"));
+	assert_non_null(strstr(t, "reliable supplier"));
+	doc_release(&doc);
+}
+
+/* A page that builds its article in script: the JSON-LD articleBody is
+ * the text when the page shows far less; not when the page shows the
+ * article itself. */
+static void html_jsonld_article_body_fallback(void **state)
+{
+	static const char head[] =
+		"<html><head><title>T</title><script type=\"application/ld+json\">"
+		"{\"@type\": \"NewsArticle\", \"headline\": \"Tsai wins\", \"articleBody\": \"";
+	static const char sentence[] =
+		"The president's re-election was no easy feat, and her comeback after the "
+		"local elections surprised even her own party's strategists. ";
+	static const char shown[] =
+		"\"}</script></head><body><div id=\"app\"><p>Loading the story, please wait "
+		"while the page starts.</p></div></body></html>";
+	struct qbuf page;
+	struct q_doc doc;
+	char *t;
+	int i;
+
+	(void)state;
+	qbuf_init(&page, 1 << 20);
+	qbuf_adds(&page, head);
+	for (i = 0; i < 6; i++)
+		qbuf_adds(&page, sentence);
+	qbuf_adds(&page, "Asked about it, she said: \\\"We won together.\\\"");
+	qbuf_adds(&page, shown);
+	assert_int_equal(page.err, 0);
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "no easy feat"));
+	assert_non_null(strstr(t, "\"We won together.\""));
+	assert_null(strstr(t, "Loading the story"));
+	doc_release(&doc);
+	/* The same body beside an article the page shows: the page's text. */
+	qbuf_reset(&page);
+	qbuf_adds(&page, head);
+	for (i = 0; i < 6; i++)
+		qbuf_adds(&page, sentence);
+	qbuf_adds(&page, "\"}</script></head><body><article>");
+	for (i = 0; i < 3; i++) {
+		static const char *const day[] = {"Friday", "Saturday", "Sunday"};
+		qbuf_adds(&page, "<p>Voters turned out in large numbers on ");
+		qbuf_adds(&page, day[i]);
+		qbuf_adds(&page, ", and the count was over before midnight in most of the "
+				 "island's districts.</p>");
+	}
+	qbuf_adds(&page, "</article></body></html>");
+	assert_int_equal(page.err, 0);
+	t = extract(qbuf_cstr(&page), DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Voters turned out"));
+	assert_null(strstr(t, "no easy feat"));
+	doc_release(&doc);
+	qbuf_release(&page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -959,6 +1089,9 @@ int main(void)
 		cmocka_unit_test(html_chrome_around_article_body_kept),
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
+		cmocka_unit_test(html_fine_print_at_end_left_out),
+		cmocka_unit_test(html_commentary_is_not_comments),
+		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
 	doc_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
