@@ -502,10 +502,10 @@ static void two_runs_use_their_own_settings(void **state)
 		memset(d, 0, sizeof(*d));
 		port = start_server("fakeweb", "sample/pages", NULL, &d->web);
 		snprintf(d->web_url, sizeof(d->web_url), "http://127.0.0.1:%d", port);
+		snprintf(d->var, sizeof(d->var), "QUARRY_SEARXNG_URL=http://127.0.0.1:%d", port);
 		snprintf(d->logf, sizeof(d->logf), "%s/llm-side%d.log", tmpdir, i);
 		port = start_server("fakellm", path, d->logf, &d->llm);
 		snprintf(d->llm_url, sizeof(d->llm_url), "http://127.0.0.1:%d/v1", port);
-		snprintf(d->var, sizeof(d->var), "QUARRY_SEARXNG_URL=%s", d->web_url);
 		snprintf(d->key, sizeof(d->key), "QUARRY_LLM_API_KEY=sk-side-%d", i);
 		d->envp[0] = d->var;
 		d->envp[1] = d->key;
