@@ -11,6 +11,7 @@
 #                        private cluster
 #   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
+#   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -71,7 +72,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -165,7 +166,18 @@ $(BUILD)/hdr/%.o: %.h $(DEPS_STAMP)
 	$(Q)printf '#include "%s"\n#include "%s"\n' $< $< | \
 		$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -I. $(PKG_CFLAGS) -x c -c - -o $@ \
 		|| { echo "hdr-check: $< does not compile on its own"; exit 1; }
-hdr-check: $(HDR_OBJ)
+hdr-check: $(HDR_OBJ) env-check
+
+# The core reads no environment: settings are resolved by the front end
+# (src/cli) and handed to the run (docs/ARCHITECTURE.md). The exceptions:
+# src/doc/pdf.c (PATH and TMPDIR of this process, to find and feed the
+# pdftotext it forks) and src/doc/html_extract.c (QDEBUG, a developer dump).
+ENV_EXCEPT := src/doc/pdf.c src/doc/html_extract.c
+env-check:
+	$(Q)bad=$$(grep -nE '\b(secure_)?getenv[[:space:]]*\(|\benviron\b' \
+		$(filter-out $(ENV_EXCEPT),$(wildcard src/*/*.c src/*/*.h)) | grep -v '^src/cli/'); \
+	if [ -n "$$bad" ]; then echo "env-check: the core reads the environment (resolve it in src/cli):"; \
+		echo "$$bad"; exit 1; fi
 
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases

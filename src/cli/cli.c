@@ -8,12 +8,21 @@
 
 #include "../core/config.h"
 #include "../index/corpus.h"
+#include "../index/store.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+extern char **environ;   /* read here, in the front end, never in the core */
+
+int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
+{
+	return store_home_in(home_flag, environ, out, out_size, err);
+}
 
 void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv)
 {

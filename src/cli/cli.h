@@ -96,6 +96,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 enum out_format { OUT_TEXT, OUT_MARKDOWN, OUT_JSON };
 int cli_parse_format(const char *cmd, const char *s, enum out_format *out);
 
+/* The home folder (store_home_in with this process's environment): the
+ * front end reads the environment, the core does not. */
+struct q_error;
+int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err);
+
 /* Figures printed in JSON output next to the document. */
 struct doc_figures {
 	const char *url;          /* as asked, may be NULL (files) */

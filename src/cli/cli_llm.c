@@ -6,11 +6,14 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "../research/runstore.h"
 #include "term.h"
 #include "cli.h"
 #include "cli_llm.h"
+
+extern char **environ;   /* the environment, read by the front end only */
 
 void cli_model_init(struct cli_model *m) { memset(m, 0, sizeof(*m)); }
 
@@ -64,7 +67,7 @@ int cli_model_load_file(struct cli_model *m, const char *cmd)
 
 	if (m->have_file)
 		return 0;
-	if (config_load(&m->file, m->config_path, &err)) {
+	if (config_load(&m->file, m->config_path, environ, &err)) {
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}

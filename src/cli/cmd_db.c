@@ -11,6 +11,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+extern char **environ;   /* the environment, read by the front end only */
 
 #include "../core/config.h"
 #include "../research/pgconn.h"
@@ -72,7 +75,7 @@ int cli_setup_database(void)
 	int rc = 0;
 
 	/* A config file that does not parse is the command's to report. */
-	if (config_load(&file, NULL, &err))
+	if (config_load(&file, NULL, environ, &err))
 		memset(&file, 0, sizeof(file));
 	url = cli_database_url(NULL, &file);
 	if (url && runstore_set_database(url, &err)) {
@@ -150,7 +153,7 @@ int cmd_db(int argc, char **argv)
 	int migrate = strcmp(ops[0], "migrate") == 0;
 	if (!migrate && strcmp(ops[0], "status") != 0)
 		return cli_usage_error("db", "unknown subcommand '%s' (migrate or status)", ops[0]);
-	if (config_load(&file, config_path, &err)) {
+	if (config_load(&file, config_path, environ, &err)) {
 		cli_error("quarry db: %s\n", err.msg);
 		goto out;
 	}

@@ -114,11 +114,80 @@ int config_parse(struct config *c, const char *text, size_t n, const char *name,
 	return 0;
 }
 
-int config_load(struct config *c, const char *path_flag, struct q_error *err)
+static void free_entries(struct config_entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		q_free(e[i].key);
+		q_free(e[i].value);
+	}
+	q_free(e);
+}
+
+const char *config_envp_get(char *const *envp, const char *name)
+{
+	size_t i, k = strlen(name);
+
+	for (i = 0; envp && envp[i] && i < CONFIG_MAX_ENV; i++)
+		if (!strncmp(envp[i], name, k) && envp[i][k] == '=')
+			return envp[i][k + 1] ? envp[i] + k + 1 : NULL;
+	return NULL;
+}
+
+int config_set_env(struct config *c, char *const *envp)
+{
+	struct config_entry *e = NULL;
+	size_t i, n = 0, cap = 0;
+	int rc = 0;
+
+	for (i = 0; envp && envp[i] && cap < CONFIG_MAX_ENV; i++)
+		cap++;
+	if (cap && !(e = q_reallocarray(NULL, cap, sizeof(*e))))
+		return Q_ENOMEM;
+	for (i = 0; i < cap; i++) {
+		const char *eq = strchr(envp[i], '=');
+		if (!eq || eq == envp[i] || strlen(envp[i]) > CONFIG_MAX_ENV_BYTES)
+			continue;
+		e[n].key = q_strndup(envp[i], (size_t)(eq - envp[i]));
+		e[n].value = q_strdup(eq + 1);
+		e[n].line = 0;
+		if (!e[n].key || !e[n].value) {
+			q_free(e[n].key);
+			q_free(e[n].value);
+			rc = Q_ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+out:
+	if (rc) {
+		free_entries(e, n);
+		return rc;
+	}
+	free_entries(c->env, c->n_env);
+	c->env = e;
+	c->n_env = n;
+	return 0;
+}
+
+const char *config_env(const struct config *c, const char *name)
+{
+	size_t i;
+
+	if (!c || !name)
+		return NULL;
+	for (i = 0; i < c->n_env; i++)   /* the first, as getenv */
+		if (!strcmp(c->env[i].key, name))
+			return c->env[i].value;
+	return NULL;
+}
+
+int config_load(struct config *c, const char *path_flag, char *const *envp, struct q_error *err)
 {
 	char path[4096];
-	const char *env = getenv("QUARRY_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
+	const char *env = config_envp_get(envp, "QUARRY_CONFIG"), *xdg = config_envp_get(envp, "XDG_CONFIG_HOME");
+	const char *home = config_envp_get(envp, "HOME");
 	struct qbuf b;
 	FILE *f;
 	int rc, explicit_path = 0;
@@ -135,12 +204,12 @@ int config_load(struct config *c, const char *path_flag, struct q_error *err)
 	} else if (home && *home) {
 		snprintf(path, sizeof(path), "%s/.config/quarry/config", home);
 	} else {
-		return 0;
+		goto env;
 	}
 	f = fopen(path, "rbe");
 	if (!f) {
 		if (errno == ENOENT && !explicit_path)
-			return 0;
+			goto env;
 		return q_error_set(err, Q_EIO, "cannot read the config file %s: %s", path, strerror(errno));
 	}
 	qbuf_init(&b, CONFIG_MAX_BYTES + 1);
@@ -152,31 +221,34 @@ int config_load(struct config *c, const char *path_flag, struct q_error *err)
 	}
 	rc = config_parse(c, qbuf_cstr(&b), b.err ? CONFIG_MAX_BYTES + 1 : b.len, path, err);
 	qbuf_release(&b);
-	if (!rc)
-		snprintf(c->path, sizeof(c->path), "%s", path);
-	return rc;
+	if (rc)
+		return rc;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+env:
+	if (config_set_env(c, envp)) {
+		config_release(c);
+		return q_error_set(err, Q_ENOMEM, "out of memory copying the environment");
+	}
+	return 0;
 }
 
 void config_release(struct config *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		q_free(c->entries[i].key);
-		q_free(c->entries[i].value);
-	}
-	q_free(c->entries);
+	free_entries(c->entries, c->n);
 	c->entries = NULL;
 	c->n = 0;
+	free_entries(c->env, c->n_env);
+	c->env = NULL;
+	c->n_env = 0;
 }
 
 const char *config_setting(const struct config *c, const char *env, const char *key)
 {
-	const char *v = env ? getenv(env) : NULL;
+	const char *v = config_env(c, env);
 
 	if (v && *v)
 		return v;
-	v = config_get(c, key);
+	v = key ? config_get(c, key) : NULL;
 	return v && *v ? v : NULL;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../core/clock.h"
+#include "../core/config.h"
 #include "../core/random.h"
 #include "rank.h"
 #include "tokenize.h"
@@ -118,18 +119,19 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
+int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size,
+		  struct q_error *err)
 {
 	const char *v;
 	int k;
 
 	if (home_flag && *home_flag)
 		k = snprintf(out, out_size, "%s", home_flag);
-	else if ((v = getenv("QUARRY_HOME")) && *v)
+	else if ((v = config_envp_get(envp, "QUARRY_HOME")))
 		k = snprintf(out, out_size, "%s", v);
-	else if ((v = getenv("XDG_DATA_HOME")) && *v)
+	else if ((v = config_envp_get(envp, "XDG_DATA_HOME")))
 		k = snprintf(out, out_size, "%s/quarry", v);
-	else if ((v = getenv("HOME")) && *v)
+	else if ((v = config_envp_get(envp, "HOME")))
 		k = snprintf(out, out_size, "%s/.local/share/quarry", v);
 	else
 		return q_error_set(err, Q_EINVAL, "no home folder: set QUARRY_HOME or use the home setting");

@@ -56,9 +56,12 @@ struct store {
 
 /*
  * Find the home folder: home_flag, else $QUARRY_HOME, else
- * $XDG_DATA_HOME/quarry, else ~/.local/share/quarry. Writes it to out.
+ * $XDG_DATA_HOME/quarry, else ~/.local/share/quarry, the variables taken
+ * from envp (NULL-terminated NAME=value; the front end passes its
+ * environment: the core reads none). Writes it to out.
  */
-int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err);
+int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size,
+		  struct q_error *err);
 
 /* Create the home folder if needed, open (or create) the database and
  * migrate it. A damaged file gives Q_EPARSE with a message naming

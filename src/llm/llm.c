@@ -816,10 +816,11 @@ static void replay(const struct llm_request *r, const struct llm_response *resp)
 
 /* ---- llm_chat ---- */
 
-static long backoff_ms(int attempt)
+/* The wait before retry attempt+1: cfg's first wait (llm_config.backoff_ms,
+ * resolved by the front end; 0 means 1 s), doubled per attempt, capped. */
+static long backoff_ms(const struct llm_config *cfg, int attempt)
 {
-	const char *b = getenv("QUARRY_LLM_BACKOFF_MS");   /* tests shorten it */
-	long base = b && *b ? strtol(b, NULL, 10) : 1000, d;
+	long base = cfg->backoff_ms > 0 ? cfg->backoff_ms : 1000, d;
 	double jitter = 0.5 + q_random_unit();   /* 0.5 .. 1.5, different in every process */
 
 	if (base < 1)
@@ -1009,7 +1010,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			break;
 		}
 		if (delay < 0)
-			delay = backoff_ms(attempt - 1);
+			delay = backoff_ms(cfg, attempt - 1);
 		else {   /* pause every request to this server, not just this one */
 			pthread_mutex_lock(&c->mu);
 			if (q_now_ms() + (double)delay > c->paused_until_ms)

@@ -112,13 +112,13 @@ int llm_parse_price(const char *s, struct llm_price *p)
 }
 
 /* The first of these that is set and not empty. */
-static const char *env_first(const char *a, const char *b)
+static const char *env_first(const struct config *file, const char *a, const char *b)
 {
-	const char *v = a ? getenv(a) : NULL;
+	const char *v = config_env(file, a);
 
 	if (v && *v)
 		return v;
-	v = b ? getenv(b) : NULL;
+	v = config_env(file, b);
 	return v && *v ? v : NULL;
 }
 
@@ -340,7 +340,7 @@ static int pick_key(struct llm_config *c, const struct llm_preset *p,
 		    const struct llm_preset *host_preset, const char *host,
 		    const struct config *file, struct q_error *err)
 {
-	const char *key = NULL, *openai_base = env_first("OPENAI_BASE_URL", NULL);
+	const char *key = NULL, *openai_base = env_first(file, "OPENAI_BASE_URL", NULL);
 	const char *named = config_get(file, "api_key_env");
 	int provider_key_ok = p && p->key_env && (p->host == NULL || host_preset == p);
 	int openai_ok = strcmp(host, "api.openai.com") == 0 ||
@@ -353,11 +353,11 @@ static int pick_key(struct llm_config *c, const struct llm_preset *p,
 	cands[2] = named;
 	cands[3] = openai_ok ? "OPENAI_API_KEY" : NULL;
 	for (i = 0; i < 4 && !key; i++) {
-		if (cands[i] && (key = env_first(cands[i], NULL)) != NULL)
+		if (cands[i] && (key = env_first(file, cands[i], NULL)) != NULL)
 			snprintf(c->key_env, sizeof(c->key_env), "%s", cands[i]);
 	}
 	if (!key && p && !p->local && p->key_env) {
-		if (!provider_key_ok && env_first(p->key_env, NULL))
+		if (!provider_key_ok && env_first(file, p->key_env, NULL))
 			return q_error_set(err, Q_EINVAL, "%s is only sent to %s's own servers, not to "
 					   "%s: set QUARRY_LLM_API_KEY to the key for %s", p->key_env,
 					   p->title, host, c->base_url);
@@ -417,6 +417,10 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	c->idle_ms = LLM_DEFAULT_IDLE_MS;
 	c->connect_ms = LLM_DEFAULT_CONNECT_MS;
 	c->max_retries = LLM_DEFAULT_RETRIES;
+	{   /* tests shorten it; resolved here so the client reads no environment */
+		const char *b = config_setting(file, "QUARRY_LLM_BACKOFF_MS", NULL);
+		c->backoff_ms = b ? strtol(b, NULL, 10) : 0;
+	}
 
 	flag_provider = o->provider && *o->provider;
 	name = flag_provider ? o->provider : config_setting(file, "QUARRY_LLM_PROVIDER", "provider");
@@ -435,7 +439,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	else if (flag_provider && p)
 		base = p->base_url;
 	else if ((base = config_setting(file, "QUARRY_LLM_BASE_URL", "base_url")) == NULL)
-		base = p ? p->base_url : env_first("OPENAI_BASE_URL", NULL);
+		base = p ? p->base_url : env_first(file, "OPENAI_BASE_URL", NULL);
 	if (!base)
 		return q_error_set(err, Q_EINVAL,
 				   "no model configured: set QUARRY_LLM_BASE_URL or use the provider setting "

@@ -101,6 +101,7 @@ struct llm_config {
 	long idle_ms;             /* no byte for this long: the attempt stalled */
 	long connect_ms;
 	int max_retries;
+	long backoff_ms;          /* first retry's wait before jitter; 0: 1000 */
 	struct llm_price price;   /* main model */
 	struct llm_price fast_price;
 	int price_known;

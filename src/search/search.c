@@ -91,9 +91,9 @@ int search_providers(const char *sources, const char *home, const struct config 
 			url = web[i].url_default;
 		if (web[i].key_env) {
 			const char *named = config_get(file, web[i].key_cfg);
-			key = getenv(web[i].key_env);
+			key = config_env(file, web[i].key_env);
 			if ((!key || !*key) && named) {
-				key = getenv(named);
+				key = config_env(file, named);
 				kenv = named;
 			}
 			if (!key || !*key)

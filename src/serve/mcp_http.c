@@ -240,7 +240,6 @@ static struct session *session_new(struct serve *srv, struct q_error *err)
 	struct session *s;
 	unsigned char raw[MCP_HTTP_SESSION_ID_BYTES];
 	struct timeval tv = {MCP_HTTP_HEARTBEAT_S, 0};
-	const char *v = getenv("QUARRY_ALLOW_PRIVATE");
 	size_t i;
 
 	sweep_idle(time(NULL));
@@ -262,7 +261,7 @@ static struct session *session_new(struct serve *srv, struct q_error *err)
 		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
 	s->serve = srv;
 	s->env.home = serve_home(srv);
-	s->env.allow_private = v && !strcmp(v, "1");
+	s->env.allow_private = srv->allow_private;   /* the operator's --allow-private */
 	s->env.queue = 1;
 	s->last_used = time(NULL);
 	s->heartbeat = event_new(serve_event_base(srv), -1, EV_PERSIST, heartbeat, s);

@@ -436,6 +436,22 @@ static char *run_question(struct runstore *rs, const struct openai_request *r)
 	return q.err ? NULL : qbuf_detach(&q, NULL);
 }
 
+/* The earlier run a follow-up is answered from first (its sources and
+ * findings, searching only for what they lack: research_opts.follow_run),
+ * when it has a report to follow; 0 otherwise (then it is a new run). */
+static long follow_source(struct runstore *rs, const struct openai_request *r)
+{
+	struct run_record prev;
+	long id = 0;
+
+	if (!r->follow_run || runstore_get(rs, r->follow_run, 0, &prev, NULL))
+		return 0;
+	if (prev.status == RUN_DONE || prev.status == RUN_STOPPED)
+		id = prev.id;
+	run_record_release(&prev);
+	return id;
+}
+
 int openai_chat_start(struct openai_chat *c, struct runstore *rs, const struct openai_request *r,
 		      int allow_private, long long now, struct openai_error *e)
 {
@@ -452,6 +468,7 @@ int openai_chat_start(struct openai_chat *c, struct runstore *rs, const struct o
 	question = run_question(rs, r);
 	openai_request_opts(r, &o);
 	o.question = question;
+	o.follow_run = follow_source(rs, r);
 	o.allow_private = allow_private;
 	opts = question ? research_opts_to_json(&o) : NULL;
 	if (!opts) {

@@ -164,7 +164,6 @@ static void chat_completions(struct serve_req *r)
 	struct openai_error e;
 	struct follow *f = NULL;
 	const unsigned char *body;
-	const char *v;
 	size_t len;
 
 	if (check_key(r))
@@ -183,8 +182,7 @@ static void chat_completions(struct serve_req *r)
 	f->req = r;
 	f->srv = s;
 	f->started_ms = f->last_write_ms = q_now_ms();
-	v = getenv("QUARRY_ALLOW_PRIVATE");
-	if (openai_chat_start(&f->chat, serve_runstore(s), &req, v && !strcmp(v, "1"),
+	if (openai_chat_start(&f->chat, serve_runstore(s), &req, s->allow_private,
 			      (long long)time(NULL), &e))
 		goto fail;
 	if (req.stream) {

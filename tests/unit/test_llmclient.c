@@ -25,6 +25,21 @@
 #include "../../src/llm/llm_int.h"
 #include "../../src/research/runstore.h"
 
+extern char **environ;
+
+/* llm_config_resolve with the process environment as the config's snapshot,
+ * as the CLI gives it (the core reads no environment itself). */
+static struct config env_only;
+static int resolve_env(struct llm_config *c, const struct llm_overrides *o, struct config *file,
+		       struct q_error *err)
+{
+	struct config *f = file ? file : &env_only;
+
+	if (config_set_env(f, environ))
+		return Q_ENOMEM;
+	return llm_config_resolve(c, o, f, err);
+}
+
 static char tmpdir[256];
 static pid_t fake_pid;
 static int fake_port;
@@ -115,7 +130,7 @@ static void setup_client(struct fixture *fx, const char *script)
 	o.base_url = url;
 	o.model = "fake-model";
 	setenv("QUARRY_LLM_API_KEY", "sk-fixture-key-42", 1);
-	assert_int_equal(llm_config_resolve(&fx->cfg, &o, NULL, &err), 0);
+	assert_int_equal(resolve_env(&fx->cfg, &o, NULL, &err), 0);
 	unsetenv("QUARRY_LLM_API_KEY");
 	fx->cfg.idle_ms = 700;
 	fx->cfg.max_retries = 3;
@@ -956,17 +971,17 @@ static void resolves_presets_and_precedence(void **state)
 	unsetenv("QUARRY_LLM_API_KEY");
 	unsetenv("OPENAI_API_KEY");
 	unsetenv("DEEPSEEK_API_KEY");
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), Q_EINVAL);
 	/* The core names the setting; the CLI turns it into --provider. */
 	assert_non_null(strstr(err.msg, "no model configured: set QUARRY_LLM_BASE_URL or use the provider setting"));
 	assert_null(strstr(err.msg, "--"));
 
 	o.provider = "deepseek";
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), Q_EINVAL);
 	assert_non_null(strstr(err.msg, "DEEPSEEK_API_KEY"));
 	setenv("DEEPSEEK_API_KEY", "sk-deep", 1);
 	setenv("QUARRY_LLM_BASE_URL", "http://elsewhere:1/v1", 1);
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), 0);
 	assert_string_equal(c.base_url, "https://api.deepseek.com/v1");   /* the flag wins */
 	assert_string_equal(c.model, "deepseek-chat");
 	assert_string_equal(c.api_key, "sk-deep");
@@ -976,13 +991,13 @@ static void resolves_presets_and_precedence(void **state)
 	unsetenv("QUARRY_LLM_BASE_URL");
 
 	o.provider = "nonesuch";
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), Q_EINVAL);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), Q_EINVAL);
 	assert_non_null(strstr(err.msg, "unknown provider"));
 
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(config_parse(&file, text, sizeof(text) - 1, "cfg", &err), 0);
 	setenv("DASHSCOPE_API_KEY", "sk-qwen", 1);
-	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, &file, &err), 0);
 	assert_string_equal(c.provider, "qwen");
 	assert_string_equal(c.model, "qwen-max");
 	assert_string_equal(c.fast_model, "qwen-max");   /* the user chose the model */
@@ -990,19 +1005,19 @@ static void resolves_presets_and_precedence(void **state)
 	assert_true(c.price.in == 1.5 && c.price.out == 6 && c.price.cached_in == 0.3);
 	llm_config_release(&c);
 	setenv("QUARRY_LLM_MODEL", "qwen-plus", 1);   /* environment beats the file */
-	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, &file, &err), 0);
 	assert_string_equal(c.model, "qwen-plus");
 	llm_config_release(&c);
 	unsetenv("QUARRY_LLM_MODEL");
 	setenv("QUARRY_LLM_RPM", "lots", 1);
-	assert_int_equal(llm_config_resolve(&c, &o, &file, &err), Q_EINVAL);
+	assert_int_equal(resolve_env(&c, &o, &file, &err), Q_EINVAL);
 	assert_non_null(strstr(err.msg, "requests-per-minute"));
 	unsetenv("QUARRY_LLM_RPM");
 	config_release(&file);
 
 	/* A custom URL on a known host takes that preset's defaults. */
 	setenv("QUARRY_LLM_BASE_URL", "https://api.deepseek.com/v1/", 1);
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), 0);
 	assert_string_equal(c.provider, "deepseek");
 	assert_string_equal(c.base_url, "https://api.deepseek.com/v1");
 	llm_config_release(&c);
@@ -1029,7 +1044,7 @@ static int resolve_key(const char *base, const struct llm_overrides *ov, char *k
 	else
 		unsetenv("QUARRY_LLM_BASE_URL");
 	memset(err, 0, sizeof(*err));
-	rc = llm_config_resolve(&c, &o, NULL, err);
+	rc = resolve_env(&c, &o, NULL, err);
 	snprintf(key, size, "%s", rc == 0 && c.api_key ? c.api_key : "");
 	if (rc == 0)
 		llm_config_release(&c);
@@ -1091,12 +1106,12 @@ static void keys_go_only_to_their_hosts(void **state)
 	memset(&err, 0, sizeof(err));
 	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.cn/v1", 1);
 	setenv("MOONSHOT_API_KEY", "sk-moon", 1);
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), 0);
 	assert_string_equal(c.provider, "moonshot");
 	llm_config_release(&c);
 	setenv("QUARRY_LLM_BASE_URL", "https://api.moonshot.evil/v1", 1);
 	o.model = "m";
-	assert_int_equal(llm_config_resolve(&c, &o, NULL, &err), 0);
+	assert_int_equal(resolve_env(&c, &o, NULL, &err), 0);
 	assert_string_equal(c.provider, "custom");
 	assert_null(c.api_key);
 	llm_config_release(&c);

@@ -23,11 +23,27 @@
 #include <unistd.h>
 
 #include "../../src/core/clock.h"
+#include "../../src/core/config.h"
 #include "../../src/index/store.h"
 #include "../../src/llm/llm.h"
 #include "../../src/research/research.h"
 #include "../../src/research/runstore.h"
 #include "../../src/research/worker.h"
+
+extern char **environ;
+
+/* llm_config_resolve with the process environment as the config's snapshot,
+ * as the CLI gives it (the core reads no environment itself). */
+static struct config env_only;
+static int resolve_env(struct llm_config *c, const struct llm_overrides *o, struct config *file,
+		       struct q_error *err)
+{
+	struct config *f = file ? file : &env_only;
+
+	if (config_set_env(f, environ))
+		return Q_ENOMEM;
+	return llm_config_resolve(c, o, f, err);
+}
 
 #define MAX_JOBS 4
 
@@ -109,7 +125,7 @@ static int setup(void **state)
 	ov.base_url = url;
 	ov.model = "m";
 	setenv("QUARRY_LLM_PRICE", "0.1,0.2", 1);   /* so cost figures are not all zero */
-	assert_int_equal(llm_config_resolve(&cfg, &ov, NULL, &err), 0);
+	assert_int_equal(resolve_env(&cfg, &ov, NULL, &err), 0);
 	unsetenv("QUARRY_LLM_PRICE");
 	assert_int_equal(llm_client_init(&client, &cfg, &err), 0);   /* no shared reply cache */
 	return 0;
@@ -179,6 +195,7 @@ static void job_init(struct job *j, const char *question, const char *home, long
 	j->o.budget_tokens = budget_tokens;
 	j->env.store = &j->store;
 	j->env.home = j->home;
+	j->env.file = &env_only;   /* the environment snapshot: QUARRY_SEARXNG_URL */
 	j->env.llm = &client;
 	j->env.on_event = on_event;
 	j->env.ctx = j;
@@ -410,6 +427,7 @@ static void worker_carries_queued_runs(void **state)
 	}
 	memset(&wc, 0, sizeof(wc));
 	wc.home = home;
+	wc.file = &env_only;   /* the worker's settings: QUARRY_SEARXNG_URL */
 	wc.slots = 2;
 	wc.idle_exit_ms = 600;
 	wc.log = worker_log;
@@ -430,6 +448,108 @@ static void worker_carries_queued_runs(void **state)
 	runstore_close(rs);
 }
 
+/* The whole of a small file (or a fake web server's request log, by curl)
+ * into buf; "" when it cannot be read. */
+static void slurp(const char *cmd_or_path, int is_cmd, char *buf, size_t size)
+{
+	FILE *f = is_cmd ? popen(cmd_or_path, "r") : fopen(cmd_or_path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	if (is_cmd)
+		pclose(f);
+	else
+		fclose(f);
+}
+
+/* Two runs at once in this process, each with its own settings (its own
+ * search server, model server, model name and key, resolved from its own
+ * environment snapshot): each run's requests reach only its own servers,
+ * and the core reads nothing from the process environment (which names a
+ * third, dead, search server). */
+static void two_runs_use_their_own_settings(void **state)
+{
+	static const char script[] = "[{\"auto\":\"research\",\"usage\":\"count\"}]";
+	struct side {
+		pid_t web, llm;
+		char web_url[128], llm_url[128], logf[512], var[160], key[80];
+		char *envp[3];
+		struct config file;
+		struct llm_config cfg;
+		struct llm_client client;
+		struct job job;
+	} sd[2];
+	static char log[2][1 << 20];
+	char path[512], cmd[256], seen[8192];
+	struct q_error err = {0};
+	FILE *f;
+	int i, port;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/script2.json", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	setenv("QUARRY_SEARXNG_URL", "http://127.0.0.1:9/", 1);   /* nobody there: must not be used */
+	for (i = 0; i < 2; i++) {
+		struct side *d = &sd[i];
+		struct llm_overrides ov = {0};
+		memset(d, 0, sizeof(*d));
+		port = start_server("fakeweb", "sample/pages", NULL, &d->web);
+		snprintf(d->web_url, sizeof(d->web_url), "http://127.0.0.1:%d", port);
+		snprintf(d->var, sizeof(d->var), "QUARRY_SEARXNG_URL=http://127.0.0.1:%d", port);
+		snprintf(d->logf, sizeof(d->logf), "%s/llm-side%d.log", tmpdir, i);
+		port = start_server("fakellm", path, d->logf, &d->llm);
+		snprintf(d->llm_url, sizeof(d->llm_url), "http://127.0.0.1:%d/v1", port);
+		snprintf(d->key, sizeof(d->key), "QUARRY_LLM_API_KEY=sk-side-%d", i);
+		d->envp[0] = d->var;
+		d->envp[1] = d->key;
+		assert_int_equal(config_set_env(&d->file, d->envp), 0);
+		ov.base_url = d->llm_url;
+		ov.model = i ? "model-b" : "model-a";
+		assert_int_equal(llm_config_resolve(&d->cfg, &ov, &d->file, &err), 0);
+		assert_int_equal(llm_client_init(&d->client, &d->cfg, &err), 0);
+		job_init(&d->job, questions[i], i ? "side1" : "side0", 0);
+		d->job.env.file = &d->file;
+		d->job.env.llm = &d->client;
+	}
+	for (i = 0; i < 2; i++)
+		job_start(&sd[i].job);
+	for (i = 0; i < 2; i++)
+		job_join(&sd[i].job);
+	for (i = 0; i < 2; i++) {
+		struct side *d = &sd[i];
+		char want[64];
+		if (d->job.rc)
+			fail_msg("run %d: %s", i, d->job.err.msg);
+		assert_string_equal(report_mode(&d->job), "model");
+		slurp(d->logf, 0, log[i], sizeof(log[i]));
+		snprintf(want, sizeof(want), "Bearer sk-side-%d", i);
+		if (!strstr(log[i], want) || !strstr(log[i], i ? "model-b" : "model-a"))
+			fail_msg("model server %d did not see its own run's key and model", i);
+		snprintf(want, sizeof(want), "sk-side-%d", 1 - i);
+		if (strstr(log[i], want) || strstr(log[i], i ? "model-a" : "model-b"))
+			fail_msg("model server %d saw the other run's key or model", i);
+		snprintf(cmd, sizeof(cmd), "curl -s %s/requests-since/0", d->web_url);
+		slurp(cmd, 1, seen, sizeof(seen));
+		if (!strstr(seen, "/search?"))
+			fail_msg("search server %d got no search from its run: %s", i, seen);
+	}
+	for (i = 0; i < 2; i++) {
+		job_release(&sd[i].job);
+		llm_client_release(&sd[i].client);
+		llm_config_release(&sd[i].cfg);
+		config_release(&sd[i].file);
+		stop_server(&sd[i].llm);
+		stop_server(&sd[i].web);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +558,7 @@ int main(void)
 		cmocka_unit_test(cancel_reaches_a_fetch_in_flight),
 		cmocka_unit_test(cancel_final_keeps_the_best_report),
 		cmocka_unit_test(worker_carries_queued_runs),
+		cmocka_unit_test(two_runs_use_their_own_settings),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
