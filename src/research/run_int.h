@@ -121,24 +121,104 @@ struct run {
 	size_t n_providers;
 };
 
-/* run.c */
+/* run.c: the loop, the stop checks, events and the run's caches */
 /* Record an event of the run: stored, streamed to the caller. Takes fields. */
 void run_emit(struct run *r, const char *type, json_t *fields);
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg);
+/* A value of the run's cache (search outcomes, page records, the edited
+ * plan) by key; the caller frees it. NULL when there is none. */
+char *run_rcache_get(struct run *r, const char *key);
+/* Keep value under key in the run's cache (a failure only costs a replay). */
+void run_rcache_put(struct run *r, const char *key, const char *value);
+/* Whether the run was cancelled (research_cancel, research_cancel_final). */
+int run_cancelled(const struct run *r);
+/* Stop conditions: cancel and budgets. Sets r->stop and r->stopped. */
+int run_should_stop(struct run *r);
+/* Whether the first round may not search and read: only Ctrl-C or no time
+ * left (searching and reading cost no tokens, so a spent token or money
+ * budget still lets the question be searched for the extractive brief). */
+int run_first_round_barred(struct run *r);
+/* Store the run's report object and Markdown with its final status. */
+void run_save_report(struct run *r, const json_t *report, const char *md, enum run_status status);
+
+/* plan.c */
+/* Add q to the run's queries unless it is there already or MAX_QUERIES
+ * are kept. */
+void run_add_query(struct run *r, const char *q);
 /* The language's name for prompts ("English", "Chinese (简体中文)"). */
 const char *run_lang_name(const char *lang);
-/* The question and sub-questions as one query for local ranking. */
-/* Append a finding (claim and quote copied, cut to claim_n / quote_n
- * bytes); its index, or -1 when memory ran out (nothing kept then). */
-int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
-		    const char *quote, size_t quote_n, int sub_question);
-void run_focus_query(struct run *r, struct qbuf *q);
 /* The reply cap of a call with messages m[0..n): want, or what the
  * model's context leaves beside the prompt; 0 (the server's default, as
  * before caps were set) when that is under REPLY_MIN_TOKENS, where a cap
  * would only make the client refuse the call. */
 long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n);
+/* A system + user request for a JSON reply checked against schema (m is
+ * the caller's room for the two messages; name labels the call). */
+void run_json_request(struct llm_request *req, struct llm_message m[2], const char *system,
+		      const char *user, json_t *schema, const char *name);
+/* The strings of from (up to max, each under 300 bytes) as a new array. */
+json_t *run_string_list(const json_t *from, size_t max);
+/* The plan step: brief, sub-questions and queries. 0, or the model's
+ * error in *fatal when it cannot be used at all (no point going on). */
+int run_plan(struct run *r, int breadth, struct q_error *fatal);
+/* The plan of a plan-only run as its report: stored, status "planned". */
+void run_plan_report(struct run *r, struct research_result *out);
+/* Keep an edited plan (runs resume --plan FILE) with the run for
+ * run_plan. 0, or Q_EINVAL with err set when text is no usable plan. */
+int run_keep_edited_plan(struct run *r, const char *text, struct q_error *err);
+
+/* gather.c: gather and select */
+/* Whether key (a URL key or "hash:" content key) was tried already. */
+int run_seen_key(struct run *r, const char *key);
+/* Search the new queries [first, n_queries) on every provider; the
+ * candidates, ranked and capped, with their count in *n_out. The caller
+ * frees them with run_candidates_free. */
+struct candidate *run_gather(struct run *r, int first, int per_query, int *n_out);
+/* Free n candidates cv and the array. */
+void run_candidates_free(struct candidate *cv, int n);
+/* The host of url without "www." into out ("" when it has none). */
+void run_site_of(const char *url, char *out, size_t size);
+
+/* read.c */
+/* The text of corpus file path as stored (passages with their headings)
+ * into text, its title in *title (caller frees), *plain set for plain
+ * text. 0, or an error when the file is not in the corpus. */
+int run_corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
+		    int *plain);
+/* Note key as tried (URL keys and "hash:" content keys). 0 or Q_ENOMEM. */
+int run_remember_key(struct run *r, const char *key);
+/* Keep text (len bytes) as a new source unless its content was seen;
+ * its index, or -1 when it is a duplicate, over the cap or out of memory. */
+int run_add_source(struct run *r, const char *url, const char *title, const char *text,
+		   size_t len, int corpus, int round);
+/* A web source's site (its own name, else its host) and date (published,
+ * else the day the run read it), for the prompts and the Sources list. */
+void run_source_meta(struct run *r, int i, const json_t *rec);
+/* The read step: up to want of the n candidates cv not read before.
+ * Returns the first new source index. */
+int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int round);
+
+/* note.c */
+/* Append a finding (claim and quote copied, cut to claim_n / quote_n
+ * bytes); its index, or -1 when memory ran out (nothing kept then). */
+int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
+		    const char *quote, size_t quote_n, int sub_question);
+/* The question and sub-questions as one query for local ranking. */
+void run_focus_query(struct run *r, struct qbuf *q);
+/* The note step: findings with checked quotes from sources [first, n_src). */
+void run_note(struct run *r, int first);
+
+/* reflect.c */
+/* The reflect step: new queries for what is still unknown; 0 when the
+ * loop should end (no new gaps, or the same gaps again). */
+int run_reflect(struct run *r, int breadth);
+
+/* followup.c */
+/* Start a follow-up from run run_id: its sources read again from what it
+ * kept, its findings whose quotes are still found in them. 0, or Q_EINVAL
+ * with err set when the run has no report to follow up. */
+int run_load_prior(struct run *r, long run_id, struct q_error *err);
 
 /* compose.c */
 /* Up to max findings for the writer, from every source in turn, as many
