@@ -1,0 +1,37 @@
+# `quarry serve` fixes from the new-user trial (issue 14): dead workers are
+# replaced, /healthz tells when queued runs have no worker, JSON errors,
+# clean shutdown of streams, exit codes and status reasons.
+# Uses start_serve, stop_serve and hreq from tests/bb/serve.sh.
+SFH="$TMP/servefixhome"
+
+# ---- a worker killed with -9 is reaped and replaced (with a note on stderr) ----
+start_serve "$SFH" -j 1
+WPID=$(sed -n 's/.*worker pid \([0-9]*\).*/\1/p' "$TMP/serve.out" | head -n 1)
+NAME=servefix-worker-pid-logged; RC=0
+if [ -n "$WPID" ]; then ok; else bad "serve logs no worker pid"; fi
+[ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null
+i=0
+while ! grep -q "started worker" "$TMP/serve.err" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+NAME=servefix-worker-restarted
+NPID=$(sed -n 's/.*started worker \([0-9]*\) in place.*/\1/p' "$TMP/serve.err" | head -n 1)
+if [ -n "$NPID" ] && [ "$NPID" != "$WPID" ] && kill -0 "$NPID" 2>/dev/null; then ok
+else bad "the killed worker $WPID was not replaced: $(cat "$TMP/serve.err")"; fi
+NAME=servefix-worker-death-said
+if grep -q "worker $WPID was killed by signal 9" "$TMP/serve.err"; then ok
+else bad "no note that worker $WPID died"; fi
+NAME=servefix-worker-zombie-reaped
+if [ -z "$WPID" ] || ! grep -q '^State:.*Z' "/proc/$WPID/status" 2>/dev/null; then ok
+else bad "worker $WPID is left a zombie"; fi
+stop_serve
+
+# ---- /healthz is degraded when runs are queued and no worker runs ----
+start_serve "$SFH" -j 0
+hreq servefix-healthz-idle "$SU/healthz"; rc_is 200; out_has '"status":"ok"'
+hreq servefix-queue -H "$SA" -H "$JSON" -d '{"question":"who carries this run?"}' "$SU/v1/research"
+rc_is 202
+hreq servefix-healthz-degraded "$SU/healthz"; rc_is 503; out_has '"status":"degraded"'
+out_has '"queued":1'; out_has '"workers":0'; out_has "quarry worker"
+stop_serve
