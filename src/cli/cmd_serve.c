@@ -278,6 +278,8 @@ int cmd_serve(int argc, char **argv)
 	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
 	    serve_mount(s, openai_routes, &err) || serve_mount(s, mcp_http_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
+		if (err.code == Q_EINVAL)     /* a bad --listen: a usage error */
+			rc = EXIT_USAGE;
 		goto out;
 	}
 	sigint = evsignal_new(serve_event_base(s), SIGINT, on_signal, s);

@@ -294,6 +294,29 @@ void serve_add_header(struct serve_req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
+/* The reason phrase of status: libevent 2.1 says "Client Error" for codes
+ * its table lacks (429, 421, ...); name the ones we send. */
+static const char *status_reason(int status)
+{
+	static const struct { int code; const char *reason; } t[] = {
+		{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+		{303, "See Other"}, {304, "Not Modified"}, {400, "Bad Request"},
+		{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+		{405, "Method Not Allowed"}, {406, "Not Acceptable"}, {409, "Conflict"},
+		{410, "Gone"}, {411, "Length Required"}, {413, "Content Too Large"},
+		{415, "Unsupported Media Type"}, {421, "Misdirected Request"},
+		{422, "Unprocessable Content"}, {429, "Too Many Requests"},
+		{500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+		{503, "Service Unavailable"}, {504, "Gateway Timeout"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].code == status)
+			return t[i].reason;
+	return NULL;    /* libevent's own */
+}
+
 void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body,
 		 size_t len)
 {
@@ -308,7 +331,7 @@ void serve_reply(struct serve_req *r, int status, const char *content_type, cons
 	b = evbuffer_new();
 	if (b && len)
 		evbuffer_add(b, body, len);
-	evhttp_send_reply(r->req, status, NULL, b);
+	evhttp_send_reply(r->req, status, status_reason(status), b);
 	if (b)
 		evbuffer_free(b);
 }

@@ -35,3 +35,24 @@ rc_is 202
 hreq servefix-healthz-degraded "$SU/healthz"; rc_is 503; out_has '"status":"degraded"'
 out_has '"queued":1'; out_has '"workers":0'; out_has "quarry worker"
 stop_serve
+
+# ---- messages: usage exit code, a failed run's report, status reasons ----
+run servefix-listen-nonsense "$Q" serve --home "$SFH" --listen nonsense -j 0
+rc_is 2; err_has "--listen takes HOST:PORT"
+SFF="$TMP/servefixfailed"
+QUARRY_SEARXNG_URL=http://127.0.0.1:1 "$Q" research --home "$SFF" --sources web --no-llm \
+	'zzq a run that finds nothing' >/dev/null 2>&1
+start_serve "$SFF" -j 0 --queue-max 1
+hreq servefix-failed-md -H "$SA" "$SU/v1/research/1?format=md"; rc_is 409
+out_lacks "ask again when it is done"; out_has "is failed and has no report"
+out_has "will not get one"
+hreq servefix-q1 -H "$SA" -H "$JSON" -d '{"question":"one"}' "$SU/v1/research"; rc_is 202
+hreq servefix-429 -H "$SA" -H "$JSON" -d '{"question":"two"}' "$SU/v1/research"; rc_is 429
+NAME=servefix-429-reason
+if grep -q '^HTTP/1.1 429 Too Many Requests' "$TMP/err"; then ok
+else bad "429 status line: $(head -n 1 "$TMP/err")"; fi
+hreq servefix-421 -H "$SA" -H "Host: evil.example:$SPORT" "$SU/v1/research"; rc_is 421
+NAME=servefix-421-reason
+if grep -q '^HTTP/1.1 421 Misdirected Request' "$TMP/err"; then ok
+else bad "421 status line: $(head -n 1 "$TMP/err")"; fi
+stop_serve
