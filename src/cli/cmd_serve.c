@@ -316,6 +316,11 @@ int cmd_serve(int argc, char **argv)
 	rc = serve_run(s) ? 1 : 0;
 	printf("quarry serve: stopped (queued and running runs are kept; workers carry on or "
 	       "resume them)\n");
+	fflush(stdout);
+	if (w)
+		fprintf(stderr, "quarry serve: stopping the workers it started (SIGTERM, then "
+			"SIGKILL after 10 s): a run they carry goes back to the queue and is "
+			"resumed by the next worker ('quarry worker' or serve)\n");
 out:
 	if (tend)
 		event_free(tend);

@@ -594,14 +594,21 @@ static int is_last_event(json_t *ev)
 }
 
 /* End x's stream (the run ended). */
-static void watcher_finish(struct watcher *x)
+/* End x's stream properly (event, final chunk): "end" when the run is
+ * over, "shutdown" when the server stops (EventSource then reconnects). */
+static void watcher_finish_as(struct watcher *x, const char *event, const char *data)
 {
 	struct serve_req *r = x->req;
 
-	serve_sse_event(r, -1, "end", "{}");
+	serve_sse_event(r, -1, event, data);
 	serve_on_gone(r, NULL, NULL);
 	serve_end(r);
 	watcher_remove(x);
+}
+
+static void watcher_finish(struct watcher *x)
+{
+	watcher_finish_as(x, "end", "{}");
 }
 
 /* Whether the run has ended (a final status, or none at all). */
@@ -807,7 +814,9 @@ void serve_watches_close(struct serve *s)
 		struct serve_watch *w = s->watches;
 		w->busy = 1;
 		while (w->watchers)
-			watcher_finish(w->watchers);
+			watcher_finish_as(w->watchers, "shutdown",
+					  "{\"message\":\"the server is stopping; reconnect with "
+					  "Last-Event-ID to go on where you left off\"}");
 		watch_free(w);
 	}
 }

@@ -41,6 +41,8 @@
 #include "../research/runstore.h"
 #include "serve_int.h"
 
+#define SERVE_STOP_FLUSH_MS 300   /* on stop: time to write the streams' last chunks */
+
 /* One accepted connection. */
 struct serve_conn {
 	struct serve *srv;
@@ -789,11 +791,16 @@ int serve_post(struct serve *s, void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
+/* Stop: end every SSE stream with its final chunk, then give the loop a
+ * moment to write them out before it returns (evhttp_free would cut
+ * unsent output). */
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve *s = arg;
+	struct timeval flush = {0, SERVE_STOP_FLUSH_MS * 1000};
 
-	event_base_loopbreak(s->base);
+	serve_watches_close(s);
+	event_base_loopexit(s->base, &flush);
 }
 
 void serve_stop(struct serve *s)

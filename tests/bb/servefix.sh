@@ -56,3 +56,25 @@ NAME=servefix-421-reason
 if grep -q '^HTTP/1.1 421 Misdirected Request' "$TMP/err"; then ok
 else bad "421 status line: $(head -n 1 "$TMP/err")"; fi
 stop_serve
+
+# ---- SIGTERM ends open SSE streams properly; stopping workers is said ----
+SFS="$TMP/servefixstop"
+start_serve "$SFS" -j 0
+hreq servefix-stop-queue -H "$SA" -H "$JSON" -d '{"question":"a run nobody carries"}' "$SU/v1/research"
+curl -s -N -m 20 -H "$SA" "$SU/v1/research/1/events" >"$TMP/sse.out" 2>/dev/null &
+SFC=$!
+i=0
+while ! grep -q "quarry events" "$TMP/sse.out" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+stop_serve
+wait "$SFC"; RC=$?
+NAME=servefix-sse-clean-end; rc_is 0
+NAME=servefix-sse-shutdown-event
+if grep -q "^event: shutdown" "$TMP/sse.out"; then ok; else bad "no shutdown event: $(cat "$TMP/sse.out")"; fi
+start_serve "$SFS" -j 1
+stop_serve
+NAME=servefix-stop-says-workers
+if grep -q "a run they carry goes back to the queue" "$TMP/serve.err"; then ok
+else bad "serve does not say what happens to its workers"; fi
