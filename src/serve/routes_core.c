@@ -16,8 +16,10 @@
 	       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 #define LOGIN_COOKIE_MAX_AGE_S (30L * 24 * 3600)
 
-/* ok; or degraded (503) when runs are queued and no live worker is
- * registered to carry them (they would wait for ever). */
+/* ok; or degraded when runs are queued and no live worker is registered
+ * to carry them (they would wait for ever). Both 200: the server itself is
+ * alive (a liveness probe restarting it would not help); 503 only when
+ * the store cannot be read. */
 static void healthz(struct serve_req *r)
 {
 	struct runstore *rs = serve_runstore(serve_req_server(r));
@@ -33,7 +35,7 @@ static void healthz(struct serve_req *r)
 		goto out;
 	}
 	if (counts[RUN_QUEUED] > 0 && workers == 0)
-		serve_reply_json(r, 503, json_pack("{s:s,s:I,s:I,s:s}", "status", "degraded",
+		serve_reply_json(r, 200, json_pack("{s:s,s:I,s:I,s:s}", "status", "degraded",
 						   "workers", (json_int_t)0, "queued",
 						   (json_int_t)counts[RUN_QUEUED], "message",
 						   "runs are queued and no worker is running: start "
