@@ -54,6 +54,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	serve_stop(arg);
 }
 
+/* Every second: reap workers that died and replace them (with backoff). */
+static void on_tend(evutil_socket_t fd, short what, void *arg)
+{
+	char note[2048];
+
+	serve_workers_tend(arg, note, sizeof(note));
+	if (note[0]) {
+		fprintf(stderr, "quarry serve: %s", note);
+		fflush(stderr);
+	}
+}
+
 /* Whether host (of --listen) is a loopback address. */
 static int is_loopback(const char *listen)
 {
@@ -232,10 +244,11 @@ int cmd_serve(int argc, char **argv)
 	struct serve_config cfg;
 	struct serve *s = NULL;
 	struct serve_workers *w = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *tend = NULL;
+	struct timeval second = {1, 0};
 	struct q_error err = {0};
 	char home[4096], token[SERVE_TOKEN_MAX + 1];
-	int rc = EXIT_USAGE, generated;
+	int rc = EXIT_USAGE, generated, i;
 	size_t existing = 0;
 
 	if (parse_flags(argc, argv, &f))
@@ -266,6 +279,8 @@ int cmd_serve(int argc, char **argv)
 	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
 	    serve_mount(s, openai_routes, &err) || serve_mount(s, mcp_http_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
+		if (err.code == Q_EINVAL)     /* a bad --listen: a usage error */
+			rc = EXIT_USAGE;
 		goto out;
 	}
 	sigint = evsignal_new(serve_event_base(s), SIGINT, on_signal, s);
@@ -290,11 +305,26 @@ int cmd_serve(int argc, char **argv)
 		       f.workers == 1 ? "" : "es");
 	else
 		printf("  no workers started (-j 0): runs wait for 'quarry worker --home %s'\n", home);
+	for (i = 0; serve_workers_pid(w, i); i++)
+		printf("  worker pid %d\n", serve_workers_pid(w, i));
 	fflush(stdout);
+	if (w) {
+		tend = event_new(serve_event_base(s), -1, EV_PERSIST, on_tend, w);
+		if (!tend || event_add(tend, &second))
+			cli_error("quarry serve: warning: cannot watch the workers; one that dies is "
+				  "not replaced\n");
+	}
 	rc = serve_run(s) ? 1 : 0;
 	printf("quarry serve: stopped (queued and running runs are kept; workers carry on or "
 	       "resume them)\n");
+	fflush(stdout);
+	if (w)
+		fprintf(stderr, "quarry serve: stopping the workers it started (SIGTERM, then "
+			"SIGKILL after 10 s): a run they carry goes back to the queue and is "
+			"resumed by the next worker ('quarry worker' or serve)\n");
 out:
+	if (tend)
+		event_free(tend);
 	serve_workers_stop(w);
 	if (sigint)
 		event_free(sigint);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/qbuf.h"
+#include "../research/runstore.h"
 #include "assets.h"
 #include "serve_int.h"
 
@@ -14,9 +16,36 @@
 	       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 #define LOGIN_COOKIE_MAX_AGE_S (30L * 24 * 3600)
 
+/* ok; or degraded when runs are queued and no live worker is registered
+ * to carry them (they would wait for ever). Both 200: the server itself is
+ * alive (a liveness probe restarting it would not help); 503 only when
+ * the store cannot be read. */
 static void healthz(struct serve_req *r)
 {
-	serve_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+	struct runstore *rs = serve_runstore(serve_req_server(r));
+	struct runstore_worker *live = NULL;
+	struct q_error err = {0};
+	long counts[RUN_STATUS_N] = {0};
+	size_t workers = 0;
+
+	if (runstore_counts(rs, counts, &err) ||
+	    runstore_workers(rs, RUNSTORE_LEASE_MS, &live, &workers, &err)) {
+		serve_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "degraded", "message",
+						   err.msg));
+		goto out;
+	}
+	if (counts[RUN_QUEUED] > 0 && workers == 0)
+		serve_reply_json(r, 200, json_pack("{s:s,s:I,s:I,s:s}", "status", "degraded",
+						   "workers", (json_int_t)0, "queued",
+						   (json_int_t)counts[RUN_QUEUED], "message",
+						   "runs are queued and no worker is running: start "
+						   "'quarry worker' for this home or restart serve"));
+	else
+		serve_reply_json(r, 200, json_pack("{s:s,s:I,s:I}", "status", "ok", "workers",
+						   (json_int_t)workers, "queued",
+						   (json_int_t)counts[RUN_QUEUED]));
+out:
+	q_free(live);
 }
 
 /* GET /login?token=T: the token becomes the browser's cookie. */

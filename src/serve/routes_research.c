@@ -273,11 +273,44 @@ static void add_report_figures(json_t *j, const json_t *report)
 		json_object_set(j, "stopped", v);
 }
 
+/* Why a run ended without a report: the message of its last run_failed
+ * event (among its newest), else a word on its status. */
+static void run_failure_reason(struct runstore *rs, const struct run_record *rec, char *out,
+			       size_t cap)
+{
+	struct q_error err = {0};
+	json_t *evs = NULL, *ev;
+	size_t i;
+
+	snprintf(out, cap, "%s", rec->status == RUN_INTERRUPTED ?
+		 "its process stopped; 'quarry runs resume' goes on with it" :
+		 "no reason was recorded");
+	if (runstore_events(rs, rec->id, rec->last_seq > 50 ? rec->last_seq - 50 : 0, 0, &evs,
+			    &err))
+		return;
+	json_array_foreach(evs, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		const char *msg = json_string_value(json_object_get(ev, "message"));
+		if (type && !strcmp(type, "run_failed") && msg && *msg)
+			snprintf(out, cap, "%s", msg);
+	}
+	json_decref(evs);
+}
+
 static void answer_report(struct serve_req *r, const struct run_record *rec, const char *format)
 {
 	struct qbuf out;
 	struct q_error err = {0};
 
+	if (!rec->report && (run_status_final(rec->status) || rec->status == RUN_INTERRUPTED)) {
+		char why[512];
+		run_failure_reason(serve_runstore(serve_req_server(r)), rec, why, sizeof(why));
+		serve_reply_error(r, 409, "no_report", NULL,
+				  "run %ld is %s and has no report (it will not get one): %s; "
+				  "see /v1/research/%ld/events, or ask again with POST /v1/research",
+				  rec->id, run_status_name(rec->status), why, rec->id);
+		return;
+	}
 	if (!rec->report) {
 		serve_reply_error(r, 409, "not_ready", NULL,
 				  "run %ld is %s and has no report yet; watch "
@@ -561,14 +594,21 @@ static int is_last_event(json_t *ev)
 }
 
 /* End x's stream (the run ended). */
-static void watcher_finish(struct watcher *x)
+/* End x's stream properly (event, final chunk): "end" when the run is
+ * over, "shutdown" when the server stops (EventSource then reconnects). */
+static void watcher_finish_as(struct watcher *x, const char *event, const char *data)
 {
 	struct serve_req *r = x->req;
 
-	serve_sse_event(r, -1, "end", "{}");
+	serve_sse_event(r, -1, event, data);
 	serve_on_gone(r, NULL, NULL);
 	serve_end(r);
 	watcher_remove(x);
+}
+
+static void watcher_finish(struct watcher *x)
+{
+	watcher_finish_as(x, "end", "{}");
 }
 
 /* Whether the run has ended (a final status, or none at all). */
@@ -837,7 +877,9 @@ void serve_watches_close(struct serve *s)
 		struct serve_watch *w = s->watches;
 		w->busy = 1;
 		while (w->watchers)
-			watcher_finish(w->watchers);
+			watcher_finish_as(w->watchers, "shutdown",
+					  "{\"message\":\"the server is stopping; reconnect with "
+					  "Last-Event-ID to go on where you left off\"}");
 		watch_free(w);
 	}
 }

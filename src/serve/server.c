@@ -41,6 +41,8 @@
 #include "../research/runstore.h"
 #include "serve_int.h"
 
+#define SERVE_STOP_FLUSH_MS 300   /* on stop: time to write the streams' last chunks */
+
 /* One accepted connection. */
 struct serve_conn {
 	struct serve *srv;
@@ -294,6 +296,29 @@ void serve_add_header(struct serve_req *r, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
+/* The reason phrase of status: libevent 2.1 says "Client Error" for codes
+ * its table lacks (429, 421, ...); name the ones we send. */
+static const char *status_reason(int status)
+{
+	static const struct { int code; const char *reason; } t[] = {
+		{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+		{303, "See Other"}, {304, "Not Modified"}, {400, "Bad Request"},
+		{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+		{405, "Method Not Allowed"}, {406, "Not Acceptable"}, {409, "Conflict"},
+		{410, "Gone"}, {411, "Length Required"}, {413, "Content Too Large"},
+		{415, "Unsupported Media Type"}, {421, "Misdirected Request"},
+		{422, "Unprocessable Content"}, {429, "Too Many Requests"},
+		{500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+		{503, "Service Unavailable"}, {504, "Gateway Timeout"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].code == status)
+			return t[i].reason;
+	return NULL;    /* libevent's own */
+}
+
 void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body,
 		 size_t len)
 {
@@ -308,7 +333,7 @@ void serve_reply(struct serve_req *r, int status, const char *content_type, cons
 	b = evbuffer_new();
 	if (b && len)
 		evbuffer_add(b, body, len);
-	evhttp_send_reply(r->req, status, NULL, b);
+	evhttp_send_reply(r->req, status, status_reason(status), b);
 	if (b)
 		evbuffer_free(b);
 }
@@ -766,11 +791,16 @@ int serve_post(struct serve *s, void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
+/* Stop: end every SSE stream with its final chunk, then give the loop a
+ * moment to write them out before it returns (evhttp_free would cut
+ * unsent output). */
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve *s = arg;
+	struct timeval flush = {0, SERVE_STOP_FLUSH_MS * 1000};
 
-	event_base_loopbreak(s->base);
+	serve_watches_close(s);
+	event_base_loopexit(s->base, &flush);
 }
 
 void serve_stop(struct serve *s)

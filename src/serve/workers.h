@@ -24,6 +24,13 @@ struct runstore;
 #define WORKERS_DEFAULT 2
 int serve_workers_start(struct serve_workers **out, const char *home, int n, struct runstore *rs,
 			size_t *existing, struct q_error *err);
+/* Reap the workers that died and start each again after its backoff (1 s,
+ * doubled for each quick death up to 60 s): call it every second or so
+ * from the event loop. What happened goes to note (lines for stderr, ""
+ * when nothing did). The count of live workers started. */
+int serve_workers_tend(struct serve_workers *w, char *note, size_t cap);
+/* The pid of worker i (0 when none or not running). */
+int serve_workers_pid(const struct serve_workers *w, int i);
 /* Stop and reap the workers started (may be NULL). */
 void serve_workers_stop(struct serve_workers *w);
 
