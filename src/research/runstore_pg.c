@@ -312,6 +312,7 @@ static int read_record(const PGresult *res, int row, struct run_record *out)
 	out->created = pgconn_long(res, row, 4);
 	out->updated = pgconn_long(res, row, 5);
 	snprintf(out->worker, sizeof out->worker, "%s", PQgetvalue(res, row, 6));
+	out->status = runstore_status_held(out->status, out->worker);
 	out->cancel_requested = strcmp(PQgetvalue(res, row, 7), "t") == 0;
 	out->last_seq = pgconn_long(res, row, 9);
 	out->report = load_json(res, row, 11);
@@ -398,8 +399,9 @@ static int count_runs(struct pgconn *c, long counts[RUN_STATUS_N], struct q_erro
 	int rc = pgconn_exec(c,
 			     "SELECT r.status, CASE WHEN r.status = 'running' THEN "
 			     "COALESCE(r.lease_until, 0) END, CASE WHEN r.status = 'running' THEN "
-			     "c.value END, count(*), " NOW_MS " FROM runs r LEFT JOIN run_cache c ON "
-			     "c.run_id = r.id AND c.key = '" RUNSTORE_OWNER_KEY "' GROUP BY 1, 2, 3",
+			     "c.value END, count(*), " NOW_MS ", CASE WHEN r.status = 'running' THEN "
+			     "r.worker END FROM runs r LEFT JOIN run_cache c ON c.run_id = r.id AND "
+			     "c.key = '" RUNSTORE_OWNER_KEY "' GROUP BY 1, 2, 3, 6",
 			     0, NULL, &res, err);
 	if (rc != 0)
 		return rc;
@@ -408,6 +410,7 @@ static int count_runs(struct pgconn *c, long counts[RUN_STATUS_N], struct q_erro
 			PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10),
 			strtoll(PQgetvalue(res, i, 4), NULL, 10),
 			PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+		s = runstore_status_held(s, PQgetvalue(res, i, 5));
 		counts[s] += pgconn_long(res, i, 3);
 	}
 	PQclear(res);
@@ -544,6 +547,27 @@ static int pg_page_put(struct runstore *rs, const char *url, const char *value, 
 			   2, p, NULL, err);
 }
 
+/* The run's cache entries whose key starts with prefix, in byte order of
+ * key (COLLATE "C": as on SQLite, whatever the database's locale), at
+ * most RUNSTORE_CACHE_EACH_MAX; fn returning non-zero stops the walk. */
+static int pg_cache_each(struct runstore *rs, long id, const char *prefix,
+			 int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+			 struct q_error *err)
+{
+	PGresult *res = NULL;
+	struct num n = num(id), max = num(RUNSTORE_CACHE_EACH_MAX);
+	const char *p[] = {n.s, prefix, max.s};
+	int rc = pgconn_exec(conn_of(rs),
+			     "SELECT key, value FROM run_cache WHERE run_id = $1::bigint AND "
+			     "left(key, length($2)) = $2 ORDER BY key COLLATE \"C\" LIMIT $3::bigint",
+			     3, p, &res, err);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		if (fn(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+			break;
+	PQclear(res);
+	return rc;
+}
+
 static int not_held(struct pgconn *c, long id, const char *worker, struct q_error *err);
 
 /* An UPDATE ... RETURNING id of run id: Q_ENOTFOUND when no row changed;
@@ -565,18 +589,28 @@ static int update_run(struct pgconn *c, long id, const char *holder, const char 
 static int pg_set_status(struct runstore *rs, long id, enum run_status status, struct q_error *err)
 {
 	struct num n = num(id);
-	const char *p[] = {run_status_name(status), n.s, rs->holder};
+	struct run_record r;
+	char dead[RUNSTORE_WORKER_MAX] = "";
+	/* A holder whose process is gone (kill -9) has no live lease, lapsed
+	 * or not: a resume in the foreground drops it ($4, that holder, so a
+	 * worker that claimed the run meanwhile keeps it). */
+	if (status == RUN_RUNNING && pg_get(rs, id, 0, &r, NULL) == 0) {
+		if (r.status == RUN_INTERRUPTED && r.worker[0])
+			snprintf(dead, sizeof dead, "%s", r.worker);
+		run_record_release(&r);
+	}
+	const char *p[] = {run_status_name(status), n.s, rs->holder, dead};
 	/* As on SQLite: running again keeps a live lease and drops a lapsed
 	 * one (the foreground process that took over is told live by its
 	 * owner record); any other status ends the lease. */
 	return update_run(conn_of(rs), id, rs->holder,
 			  "UPDATE runs SET status = $1, updated = " NOW_S ", "
 			  "lease_until = CASE WHEN $1 = 'running' AND lease_until >= " NOW_MS
-			  " THEN lease_until END, "
-			  "worker = CASE WHEN $1 != 'running' OR lease_until >= " NOW_MS
-			  " THEN worker ELSE '' END "
+			  " AND ($4 = '' OR worker != $4) THEN lease_until END, "
+			  "worker = CASE WHEN $1 != 'running' OR (lease_until >= " NOW_MS
+			  " AND ($4 = '' OR worker != $4)) THEN worker ELSE '' END "
 			  "WHERE id = $2::bigint AND ($3 = '' OR worker = $3) RETURNING id",
-			  3, p, err);
+			  4, p, err);
 }
 
 static int pg_set_options(struct runstore *rs, long id, const json_t *options, struct q_error *err)
@@ -702,20 +736,26 @@ static int pg_request_cancel(struct runstore *rs, long id, struct q_error *err)
 	 * the statement (a worker may claim it meanwhile); a foreground run
 	 * without a lease ends here when its owner was found gone ($2). A
 	 * running one is flagged for its holder's heartbeat. */
+	/* A run whose holder read dead ($3, a worker on this host whose
+	 * process is gone) ends here too, if that holder still has it. */
 	struct num n = num(id);
-	const char *p[] = {n.s, r.status == RUN_RUNNING ? "f" : "t"};
+	char dead[RUNSTORE_WORKER_MAX] = "";
+	if (r.status == RUN_INTERRUPTED)
+		snprintf(dead, sizeof dead, "%s", r.worker);
+	const char *p[] = {n.s, r.status == RUN_RUNNING ? "f" : "t", dead};
 	run_record_release(&r);
 	/* No row: it ended meanwhile, and there is nothing to do. */
 	return pgconn_exec(conn_of(rs),
 			  "WITH d AS (SELECT id, status IN ('queued', 'interrupted') OR "
 			  "(status = 'running' AND lease_until IS NOT NULL AND lease_until < " NOW_MS
-			  ") OR (status = 'running' AND lease_until IS NULL AND $2::boolean) AS now "
+			  ") OR (status = 'running' AND lease_until IS NULL AND $2::boolean) OR "
+			  "(status = 'running' AND $3 != '' AND worker = $3) AS now "
 			  "FROM runs WHERE id = $1::bigint AND status NOT IN ('done', 'stopped', "
 			  "'cancelled', 'failed') FOR UPDATE) "
 			  "UPDATE runs r SET cancel_requested = true, status = CASE WHEN d.now THEN "
 			  "'cancelled' ELSE r.status END, lease_until = CASE WHEN d.now THEN NULL ELSE "
 			  "r.lease_until END, updated = " NOW_S " FROM d WHERE r.id = d.id RETURNING r.id",
-			   2, p, NULL, err);
+			   3, p, NULL, err);
 }
 
 static int pg_remove(struct runstore *rs, long id, struct q_error *err)
@@ -914,6 +954,9 @@ static const struct runstore_ops pg_ops = {
 	.watch_fd = pg_watch_fd,
 	.watch_take = pg_watch_take,
 	.reopen = pg_reopen,
+	.cache_each = pg_cache_each,
+	/* reply_get, reply_put: NULL by design; the replies shared across
+	 * runs stay in each machine's SQLite (docs/ARCHITECTURE.md). */
 };
 
 int runstore_pg_open(struct runstore **out, const char *url, struct q_error *err)
