@@ -12,6 +12,7 @@
 #   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
+#   make sql-check       no SQLite call outside the store modules (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -72,7 +73,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -179,6 +180,14 @@ env-check:
 	if [ -n "$$bad" ]; then echo "env-check: the core reads the environment (resolve it in src/cli):"; \
 		echo "$$bad"; exit 1; fi
 
+# SQL lives in the store modules (src/index, src/research/runstore_sqlite.c):
+# the CLI, the server, MCP, the research loop and the model client call
+# their functions, so no sqlite3_ call may appear there.
+SQL_FREE_DIRS := src/cli src/serve src/mcp src/research src/llm
+sql-check:
+	$(Q)if grep -rn --include='*.[ch]' 'sqlite3_' $(SQL_FREE_DIRS) | grep -v '^src/research/runstore_sqlite\.c:'; then \
+		echo "sql-check: SQLite calls outside the store modules (above): move them behind a function of src/index/corpus.h, store.h or runstore.h"; exit 1; fi
+
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
 # read), and any report at all fails the run.
@@ -201,7 +210,7 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
+test: hdr-check sql-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))

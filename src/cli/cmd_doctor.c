@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "../core/config.h"
+#include "../index/corpus.h"
 #include "../search/search.h"
 #include "cli_llm.h"
 
@@ -137,7 +137,7 @@ static void check_store(const char *home, struct setup *su)
 	struct q_error err = {0};
 	struct store s;
 	char dir[4096];
-	sqlite3_stmt *st;
+	struct corpus_totals t;
 	long docs = 0, passages = 0;
 
 	if (store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
@@ -145,13 +145,9 @@ static void check_store(const char *home, struct setup *su)
 		su->docs = -1;
 		return;
 	}
-	if (sqlite3_prepare_v2(s.db, "SELECT (SELECT count(*) FROM documents), "
-			       "(SELECT count(*) FROM passages)", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			docs = (long)sqlite3_column_int64(st, 0);
-			passages = (long)sqlite3_column_int64(st, 1);
-		}
-		sqlite3_finalize(st);
+	if (!corpus_totals(&s, &t, &err)) {
+		docs = (long)t.documents;
+		passages = (long)t.passages;
 	}
 	line("database", 1, "%s", s.path);
 	su->docs = docs;

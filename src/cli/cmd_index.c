@@ -4,7 +4,6 @@
  */
 #include <ctype.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,16 +222,16 @@ static int index_rm(const char *home, char **paths, int n)
 }
 
 /* One indexed document as a JSON object on one line (index ls --json). */
-static void print_doc_json(sqlite3_stmt *st)
+static void print_doc_json(const struct corpus_doc *d)
 {
 	json_t *o = json_object();
 	char *line;
 
-	json_object_set_new(o, "path", json_string((const char *)sqlite3_column_text(st, 0)));
-	json_object_set_new(o, "kind", json_string((const char *)sqlite3_column_text(st, 1)));
-	json_object_set_new(o, "chars", json_integer(sqlite3_column_int64(st, 2)));
-	json_object_set_new(o, "passages", json_integer(sqlite3_column_int(st, 3)));
-	json_object_set_new(o, "title", json_string((const char *)sqlite3_column_text(st, 4)));
+	json_object_set_new(o, "path", json_string(d->path));
+	json_object_set_new(o, "kind", json_string(d->kind));
+	json_object_set_new(o, "chars", json_integer(d->chars));
+	json_object_set_new(o, "passages", json_integer(d->passages));
+	json_object_set_new(o, "title", json_string(d->title ? d->title : ""));
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line)
 		puts(line);
@@ -240,105 +239,82 @@ static void print_doc_json(sqlite3_stmt *st)
 	json_decref(o);
 }
 
+/* One line of index ls: ctx points at the --json flag. */
+static void print_doc(void *ctx, const struct corpus_doc *d)
+{
+	char path[4096], title[1024];
+
+	if (*(const int *)ctx) {
+		print_doc_json(d);
+		return;
+	}
+	printf("%s\t%s\t%lld chars\t%ld passages\t%s\n", cli_clean(path, sizeof(path), d->path),
+	       d->kind ? d->kind : "(null)", d->chars, d->passages,
+	       cli_clean(title, sizeof(title), d->title ? d->title : ""));
+}
+
 static int index_ls(const char *home, int json)
 {
 	struct store s;
-	sqlite3_stmt *st;
-	int rc;
+	struct q_error err = {0};
+	long rc;
 
 	if (open_store(home, &s, "index ls"))
 		return 1;
-	rc = sqlite3_prepare_v2(s.db, "SELECT d.path, d.kind, d.chars, (SELECT count(*) FROM passages p "
-				      "WHERE p.doc_id = d.id), coalesce(d.title, '') FROM documents d ORDER BY d.path",
-				-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			char path[4096], title[1024];
-			if (json) {
-				print_doc_json(st);
-				continue;
-			}
-			printf("%s\t%s\t%lld chars\t%d passages\t%s\n",
-			       cli_clean(path, sizeof(path), (const char *)sqlite3_column_text(st, 0)),
-			       sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
-			       sqlite3_column_int(st, 3),
-			       cli_clean(title, sizeof(title), (const char *)sqlite3_column_text(st, 4)));
-		}
-		sqlite3_finalize(st);
-	}
-	if (rc != SQLITE_DONE) {
-		struct q_error err;
-		store_error(&s, rc, "listing", &err);
+	rc = corpus_list(&s, CORPUS_LIST_BY_PATH | CORPUS_LIST_PASSAGES, 0, print_doc, &json, &err);
+	store_close(&s);
+	if (rc < 0) {
 		cli_error("quarry index ls: %s\n", err.msg);
-		store_close(&s);
 		return 1;
 	}
-	store_close(&s);
 	return 0;
-}
-
-static long long query_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return v;
 }
 
 static int index_stats(const char *home)
 {
 	struct store s;
 	struct stat st;
-	long long fts_pages, page_size;
+	struct corpus_totals t;
+	struct q_error err = {0};
+	long long fts_bytes;
 
 	if (open_store(home, &s, "index stats"))
 		return 1;
-	page_size = query_int(&s, "PRAGMA page_size");
-	fts_pages = query_int(&s, "SELECT count(*) FROM dbstat WHERE name LIKE 'passages_fts%'");
-	printf("documents   %lld\n", query_int(&s, "SELECT count(*) FROM documents"));
-	printf("passages    %lld\n", query_int(&s, "SELECT count(*) FROM passages"));
-	printf("text bytes  %lld\n", query_int(&s, "SELECT coalesce(sum(chars), 0) FROM documents"));
-	if (fts_pages >= 0)
-		printf("index bytes %lld\n", fts_pages * page_size);
+	fts_bytes = store_fts_bytes(&s);
+	corpus_totals(&s, &t, &err);
+	printf("documents   %lld\n", t.documents);
+	printf("passages    %lld\n", t.passages);
+	printf("text bytes  %lld\n", t.text_chars);
+	if (fts_bytes >= 0)
+		printf("index bytes %lld\n", fts_bytes);
 	if (!stat(s.path, &st))
 		printf("database    %s (%lld bytes)\n", s.path, (long long)st.st_size);
 	store_close(&s);
 	return 0;
 }
 
+/* One problem integrity_check found, printed as it comes. */
+static void print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	printf("database: %s\n", problem);
+}
+
 static int index_check(const char *home)
 {
 	struct store s;
-	sqlite3_stmt *st;
-	int ok = 1, rc;
+	struct q_error err = {0};
+	int ok, rc;
 
 	if (open_store(home, &s, "index check"))
 		return 1;
-	rc = sqlite3_prepare_v2(s.db, "PRAGMA integrity_check", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *m = (const char *)sqlite3_column_text(st, 0);
-			if (strcmp(m, "ok")) {
-				ok = 0;
-				printf("database: %s\n", m);
-			}
-		}
-		sqlite3_finalize(st);
-	} else {
-		ok = 0;
-	}
-	rc = sqlite3_exec(s.db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
-			  NULL, NULL, NULL);
-	if ((rc & 0xff) == SQLITE_READONLY) {
+	ok = store_integrity_check(&s, print_problem, NULL);
+	rc = store_fts_check(&s, &err);
+	if (rc == 1) {
 		printf("full-text index: not checked (the database is read-only)\n");
-	} else if (rc != SQLITE_OK) {
+	} else if (rc) {
 		ok = 0;
-		printf("full-text index: %s\n", sqlite3_errmsg(s.db));
+		printf("full-text index: %s\n", err.msg);
 	}
 	store_close(&s);
 	if (!ok) {
@@ -348,25 +324,6 @@ static int index_check(const char *home)
 	}
 	printf("ok\n");
 	return 0;
-}
-
-/* PRAGMA quick_check: 1 if "ok", 0 if it finds damage, -1 if it could
- * not run for another reason (then nothing is moved aside). */
-static int quick_check(struct store *s)
-{
-	sqlite3_stmt *st;
-	int rc, result;
-
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			result = !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
-		sqlite3_finalize(st);
-		if (rc == SQLITE_ROW)
-			return result;
-	}
-	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ? 0 : -1;
 }
 
 static const char *const table_label[RECOVER_N_TABLES] = {
@@ -467,17 +424,17 @@ static int index_rebuild(const char *home_flag, int verbose)
 		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
-	if (!rc && (ok = quick_check(&s)) < 0) {
-		store_error(&s, sqlite3_errcode(s.db), "checking the database", &err);
+	if (!rc && (ok = store_quick_check(&s, &err)) < 0) {
 		cli_error("quarry index rebuild: %s\n", err.msg);
 		store_close(&s);
 		return 1;
 	}
 	if (!rc && ok) {
-		rc = store_exec(&s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", &err);
+		rc = store_rebuild_fts(&s, &err);
 		if (!rc) {
-			printf("rebuilt the full-text index of %lld passages\n",
-			       query_int(&s, "SELECT count(*) FROM passages"));
+			struct corpus_totals t;
+			corpus_totals(&s, &t, &err);
+			printf("rebuilt the full-text index of %lld passages\n", t.passages);
 			store_close(&s);
 			return 0;
 		}

@@ -828,12 +828,85 @@ int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, voi
 
 long corpus_document_count(struct store *s)
 {
-	sqlite3_stmt *st = NULL;
-	long n = -1;
+	return (long)store_query_int(s, "SELECT count(*) FROM documents");
+}
 
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM documents", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(st, 0);
+long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx,
+		 struct q_error *err)
+{
+	static const char *const sql[4] = {
+		"SELECT id, path, title, kind, size, chars, indexed_at, -1 FROM documents "
+		"ORDER BY path LIMIT ?",
+		"SELECT id, path, title, kind, size, chars, indexed_at, -1 FROM documents "
+		"ORDER BY id DESC LIMIT ?",
+		"SELECT d.id, d.path, d.title, d.kind, d.size, d.chars, d.indexed_at, "
+		"(SELECT count(*) FROM passages p WHERE p.doc_id = d.id) FROM documents d "
+		"ORDER BY d.path LIMIT ?",
+		"SELECT d.id, d.path, d.title, d.kind, d.size, d.chars, d.indexed_at, "
+		"(SELECT count(*) FROM passages p WHERE p.doc_id = d.id) FROM documents d "
+		"ORDER BY d.id DESC LIMIT ?"};
+	sqlite3_stmt *st = NULL;
+	long n = 0;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql[flags & 3], -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, max_docs > 0 ? (sqlite3_int64)max_docs : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct corpus_doc d;
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+		d.id = sqlite3_column_int64(st, 0);
+		d.path = path ? path : "";
+		d.title = (const char *)sqlite3_column_text(st, 2);
+		d.kind = (const char *)sqlite3_column_text(st, 3);
+		d.size = sqlite3_column_int64(st, 4);
+		d.chars = sqlite3_column_int64(st, 5);
+		d.indexed_at = sqlite3_column_int64(st, 6);
+		d.passages = (long)sqlite3_column_int64(st, 7);
+		fn(ctx, &d);
+		n++;
+	}
+out:
 	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_error(s, rc, "listing the documents", err);
 	return n;
+}
+
+int corpus_document_path(struct store *s, long long id, char **path, struct q_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*path = NULL;
+	rc = sqlite3_prepare_v2(s->db, "SELECT path FROM documents WHERE id = ?", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+		*path = q_strdup(p ? p : "");
+		rc = *path ? SQLITE_OK : SQLITE_NOMEM;
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return q_error_set(err, Q_ENOTFOUND, "no document %lld", id);
+	if (rc == SQLITE_NOMEM)
+		return q_error_set(err, Q_ENOMEM, "out of memory reading document %lld", id);
+	if (rc != SQLITE_OK)
+		return store_error(s, rc, "reading a document", err);
+	return 0;
+}
+
+int corpus_totals(struct store *s, struct corpus_totals *t, struct q_error *err)
+{
+	t->documents = store_query_int(s, "SELECT count(*) FROM documents");
+	t->passages = store_query_int(s, "SELECT count(*) FROM passages");
+	t->text_chars = store_query_int(s, "SELECT coalesce(sum(chars), 0) FROM documents");
+	if (t->documents < 0 || t->passages < 0 || t->text_chars < 0)
+		return store_error(s, sqlite3_errcode(s->db), "counting the documents", err);
+	return 0;
 }

@@ -103,6 +103,35 @@ int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, voi
 /* How many documents the corpus holds; -1 when the database fails. */
 long corpus_document_count(struct store *s);
 
+/* One document as corpus_list gives it; the strings are valid during the
+ * call only. path is never NULL; title and kind are NULL when unset. */
+struct corpus_doc {
+	long long id;
+	const char *path, *title, *kind;
+	long long size, chars, indexed_at;   /* bytes of the file, characters of text, unix s */
+	long passages;                       /* -1 unless CORPUS_LIST_PASSAGES */
+};
+/* Called for each listed document. */
+typedef void (*corpus_doc_fn)(void *ctx, const struct corpus_doc *d);
+#define CORPUS_LIST_BY_PATH 0       /* order by path */
+#define CORPUS_LIST_NEWEST 1        /* newest (highest id) first */
+#define CORPUS_LIST_PASSAGES 2      /* also count each document's passages */
+/* The documents, in the order flags name, at most max_docs of them
+ * (max_docs <= 0: all; rows are streamed to fn, nothing is held).
+ * Returns the number listed, or a Q_E* code with err set. */
+long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx,
+		 struct q_error *err);
+/* The path of document id into *path (caller frees with q_free).
+ * 0, Q_ENOTFOUND when there is no such document, Q_ENOMEM, or Q_EIO
+ * (err set) when the database fails. */
+int corpus_document_path(struct store *s, long long id, char **path, struct q_error *err);
+/* Whole-corpus counts; each is -1 when the database could not tell. */
+struct corpus_totals {
+	long long documents, passages, text_chars;
+};
+/* Fill *t. 0, or a Q_E* code (err set; the fields that failed are -1). */
+int corpus_totals(struct store *s, struct corpus_totals *t, struct q_error *err);
+
 struct search_hit {
 	char *path, *title, *heading, *snippet;   /* owned */
 	double score;                             /* higher is better */

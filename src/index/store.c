@@ -427,3 +427,82 @@ int store_step_retry(sqlite3_stmt *st)
 		sqlite3_reset(st);
 	return rc;
 }
+
+long long store_query_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+long long store_fts_bytes(struct store *s)
+{
+	long long page_size = store_query_int(s, "PRAGMA page_size");
+	long long pages = store_query_int(s, "SELECT count(*) FROM dbstat WHERE name LIKE 'passages_fts%'");
+
+	return pages < 0 || page_size < 0 ? -1 : pages * page_size;
+}
+
+int store_integrity_check(struct store *s, store_problem_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+		ok = 0;
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+		if (m && strcmp(m, "ok")) {
+			ok = 0;
+			fn(ctx, m);
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return ok;
+}
+
+int store_fts_check(struct store *s, struct q_error *err)
+{
+	int rc = sqlite3_exec(s->db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
+			      NULL, NULL, NULL);
+
+	if ((rc & 0xff) == SQLITE_READONLY)
+		return 1;
+	if (rc != SQLITE_OK)
+		return q_error_set(err, Q_EPARSE, "%s", sqlite3_errmsg(s->db));
+	return 0;
+}
+
+int store_quick_check(struct store *s, struct q_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, result = -1;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *m = (const char *)sqlite3_column_text(st, 0);
+			result = m && !strcmp(m, "ok");
+		}
+	}
+	sqlite3_finalize(st);
+	if (result >= 0)
+		return result;
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		return 0;
+	store_error(s, sqlite3_errcode(s->db), "checking the database", err);
+	return -1;
+}
+
+int store_rebuild_fts(struct store *s, struct q_error *err)
+{
+	return store_exec(s, "INSERT INTO passages_fts(passages_fts) VALUES('rebuild'); VACUUM;", err);
+}

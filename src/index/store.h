@@ -100,4 +100,27 @@ int store_step_retry(sqlite3_stmt *st);
 /* Describe a SQLite failure for a user (corruption, full disk, locks). */
 int store_error(struct store *s, int sqlite_rc, const char *what, struct q_error *err);
 
+/* The first column of the first row of sql as a number; -1 when it
+ * fails or gives no row. For the store modules' own count queries. */
+long long store_query_int(struct store *s, const char *sql);
+
+/* Whole-database facts and checks (index stats, check, rebuild). */
+/* Bytes the full-text index takes (its pages times the page size); -1
+ * when SQLite cannot tell (no dbstat). */
+long long store_fts_bytes(struct store *s);
+/* Called with each problem PRAGMA integrity_check reports. */
+typedef void (*store_problem_fn)(void *ctx, const char *problem);
+/* PRAGMA integrity_check, every problem it finds to fn (SQLite stops at
+ * 100). 1 if none, 0 if some (or the check could not run). */
+int store_integrity_check(struct store *s, store_problem_fn fn, void *ctx);
+/* The FTS5 integrity-check of the full-text index. 0 if sound, 1 if it
+ * could not be checked because the database is read-only, else a Q_E*
+ * code with SQLite's own message in err. */
+int store_fts_check(struct store *s, struct q_error *err);
+/* PRAGMA quick_check(1): 1 if "ok", 0 if it finds damage, -1 if it could
+ * not run for another reason (err set then). */
+int store_quick_check(struct store *s, struct q_error *err);
+/* Rebuild the full-text index from the passages and VACUUM. 0 or Q_E*. */
+int store_rebuild_fts(struct store *s, struct q_error *err);
+
 #endif

@@ -257,42 +257,29 @@ out:
 	q_free(parts);
 }
 
+/* One document of GET /v1/documents appended to the array ctx. */
+static void document_json(void *ctx, const struct corpus_doc *d)
+{
+	const char *base = strrchr(d->path, '/');
+
+	json_array_append_new((json_t *)ctx, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}",
+		"id", (json_int_t)d->id, "path", d->path, "name", base ? base + 1 : d->path,
+		"title", d->title, "kind", d->kind, "size", (json_int_t)d->size,
+		"chars", (json_int_t)d->chars, "indexed_at", (json_int_t)d->indexed_at));
+}
+
 static void documents_list(struct serve_req *r)
 {
 	struct store *st = serve_store(serve_req_server(r));
-	sqlite3_stmt *q = NULL;
 	json_t *docs = json_array();
 	struct q_error err = {0};
-	int rc;
 
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT id, path, title, kind, size, chars, indexed_at FROM documents "
-				"ORDER BY id DESC LIMIT ?", -1, &q, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_int(q, 1, DOCS_LIST_MAX);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(q, 1);
-		const char *base = path ? strrchr(path, '/') : NULL;
-		json_array_append_new(docs, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}",
-			"id", (json_int_t)sqlite3_column_int64(q, 0), "path", path ? path : "",
-			"name", base ? base + 1 : path ? path : "",
-			"title", (const char *)sqlite3_column_text(q, 2),
-			"kind", (const char *)sqlite3_column_text(q, 3),
-			"size", (json_int_t)sqlite3_column_int64(q, 4),
-			"chars", (json_int_t)sqlite3_column_int64(q, 5),
-			"indexed_at", (json_int_t)sqlite3_column_int64(q, 6)));
+	if (corpus_list(st, CORPUS_LIST_NEWEST, DOCS_LIST_MAX, document_json, docs, &err) < 0) {
+		json_decref(docs);
+		serve_reply_qerror(r, &err);
+		return;
 	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(q);
 	serve_reply_json(r, 200, json_pack("{s:o}", "documents", docs));
-	return;
-fail:
-	store_error(st, rc, "listing the documents", &err);
-	sqlite3_finalize(q);
-	json_decref(docs);
-	serve_reply_qerror(r, &err);
 }
 
 static void documents_delete(struct serve_req *r)
@@ -300,8 +287,8 @@ static void documents_delete(struct serve_req *r)
 	struct serve *s = serve_req_server(r);
 	struct store *st = serve_store(s);
 	const char *ids = serve_param(r, "id");
-	sqlite3_stmt *q = NULL;
 	struct q_error err = {0};
+	int rc;
 	char *path = NULL, *end, upl[4200];
 	long id = ids ? strtol(ids, &end, 10) : 0, removed = 0;
 
@@ -310,15 +297,13 @@ static void documents_delete(struct serve_req *r)
 				  ids ? ids : "");
 		return;
 	}
-	if (sqlite3_prepare_v2(st->db, "SELECT path FROM documents WHERE id = ?", -1, &q, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, id);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			path = q_strdup((const char *)sqlite3_column_text(q, 0));
-	}
-	sqlite3_finalize(q);
-	if (!path) {
+	rc = corpus_document_path(st, id, &path, &err);
+	if (rc == Q_ENOTFOUND) {
 		serve_reply_error(r, 404, "not_found", "id", "no document %ld (GET /v1/documents lists them)", id);
+		return;
+	}
+	if (rc) {
+		serve_reply_qerror(r, &err);
 		return;
 	}
 	if (corpus_remove(st, &path, 1, &removed, &err)) {

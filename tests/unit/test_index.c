@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../src/core/alloc.h"
 #include "../../src/core/qbuf.h"
 #include "../../src/doc/sniff.h"
 #include "../../src/index/corpus.h"
@@ -481,6 +482,113 @@ static void cjk_snippet_highlights_whole_match(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+
+/* Documents corpus_list collects: paths joined by ' ', passages summed. */
+struct listing {
+	char paths[512];
+	long long ids[8];
+	long passages, chars;
+	int n;
+};
+
+static void collect_doc(void *ctx, const struct corpus_doc *d)
+{
+	struct listing *l = ctx;
+	const char *base = strrchr(d->path, '/');
+	size_t len = strlen(l->paths);
+
+	snprintf(l->paths + len, sizeof(l->paths) - len, "%s%s", len ? " " : "", base ? base + 1 : d->path);
+	if (l->n < 8)
+		l->ids[l->n] = d->id;
+	l->n++;
+	l->passages += d->passages;
+	l->chars += (long)d->chars;
+	assert_non_null(d->kind);
+	assert_true(d->size > 0 && d->indexed_at > 0);
+}
+
+static void count_problem(void *ctx, const char *problem)
+{
+	(void)problem;
+	(*(int *)ctx)++;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char file[128];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The queries the CLI and the server use: list, look up, count, check. */
+static void corpus_listing_and_checks(void **state)
+{
+	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], cmd[96], *paths[1], *path = NULL;
+	struct store s;
+	struct corpus_counts c;
+	struct corpus_totals t;
+	struct listing l;
+	struct q_error err = {0};
+	int problems = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	snprintf(dir, sizeof(dir), "%s/docs", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(dir, "b.md", "# Bees\n\nBees make honey.\n\n## Hives\n\nA hive holds a colony.\n");
+	write_file(dir, "a.md", "# Ants\n\nAnts build nests.\n");
+	write_file(dir, "c.txt", "Cats sleep a lot.\n");
+	assert_int_equal(store_open(&s, home, NULL), 0);
+	paths[0] = dir;
+	assert_int_equal(corpus_add(&s, paths, 1, NULL, NULL, &c, NULL), 0);
+	assert_int_equal(c.added, 3);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(corpus_list(&s, CORPUS_LIST_BY_PATH | CORPUS_LIST_PASSAGES, 0, collect_doc, &l,
+				     &err), 3);
+	assert_string_equal(l.paths, "a.md b.md c.txt");
+	assert_true(l.passages >= 3);
+	/* Newest first, capped; without the count passages are -1 each. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(corpus_list(&s, CORPUS_LIST_NEWEST, 2, collect_doc, &l, &err), 2);
+	assert_int_equal(l.passages, -2);
+	assert_true(l.ids[0] > l.ids[1]);
+
+	assert_int_equal(corpus_document_path(&s, l.ids[0], &path, &err), 0);
+	assert_non_null(strstr(path, "/docs/"));
+	q_free(path);
+	assert_int_equal(corpus_document_path(&s, 999999, &path, &err), Q_ENOTFOUND);
+	assert_null(path);
+
+	assert_int_equal(corpus_totals(&s, &t, &err), 0);
+	assert_int_equal(t.documents, 3);
+	memset(&l, 0, sizeof(l));
+	corpus_list(&s, CORPUS_LIST_BY_PATH | CORPUS_LIST_PASSAGES, 0, collect_doc, &l, &err);
+	assert_int_equal(t.passages, l.passages);
+	assert_int_equal(t.text_chars, l.chars);
+
+	assert_true(store_fts_bytes(&s) > 0);
+	assert_int_equal(store_integrity_check(&s, count_problem, &problems), 1);
+	assert_int_equal(problems, 0);
+	assert_int_equal(store_quick_check(&s, &err), 1);
+	assert_int_equal(store_fts_check(&s, &err), 0);
+	assert_int_equal(store_rebuild_fts(&s, &err), 0);
+	assert_int_equal(store_fts_check(&s, &err), 0);
+	/* An index that lost its entries no longer matches the passages. */
+	assert_int_equal(sqlite3_exec(s.db, "DELETE FROM passages_fts_data WHERE id > 10", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_true(store_fts_check(&s, &err) < 0);
+	assert_true(err.msg[0] != 0);
+	store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +606,7 @@ int main(void)
 		cmocka_unit_test(cjk_question_finds_passage),
 		cmocka_unit_test(near_duplicates),
 		cmocka_unit_test(cjk_snippet_highlights_whole_match),
+		cmocka_unit_test(corpus_listing_and_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
