@@ -80,6 +80,9 @@ await step('follow-up', async () => {
 	const q = JSON.stringify(rec);
 	check('follow-up-context', q.includes('How much did the error shrink? (a follow-up to: ' + RQ + ')'),
 		q.slice(0, 300));
+	// Answered from the run it follows first (its sources and findings).
+	check('follow-up-from-run', rec.options && rec.options.follow_run === run,
+		JSON.stringify(rec.options));
 });
 
 await step('disconnect', async () => {
