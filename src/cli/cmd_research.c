@@ -131,10 +131,10 @@ static void *ticker(void *arg)
 	struct progress *p = arg;
 	struct timespec ts = {0, 500 * 1000 * 1000};
 
-	while (!p->stop) {
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&p->mu);
-		if (!p->stop)
+		if (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
 			draw(p, (q_now_ms() - p->t0) / 1000.0);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -713,7 +713,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		watching = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);
 	active_env = NULL;
-	prog.stop = 1;
+	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE);   /* the ticker reads it unlocked */
 	__atomic_store_n(&watch.stop, 1, __ATOMIC_RELAXED);
 	if (ticking)
 		pthread_join(tick, NULL);
@@ -1184,7 +1184,7 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 		if (runstore_wait_events(rs, run, last, RUNS_POLL_MS, NULL) < 0)
 			sleep_ms(RUNS_POLL_MS);
 	}
-	prog.stop = 1;
+	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE);   /* the ticker reads it unlocked */
 	if (ticking)
 		pthread_join(tick, NULL);
 	pthread_mutex_destroy(&prog.mu);

@@ -241,7 +241,7 @@ int mcp_call_cancelled(struct mcp_call *c)
 static void call_cancel(struct mcp_call *c)
 {
 	pthread_mutex_lock(&c->mu);
-	c->cancelled = 1;
+	__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELEASE);   /* the fetch loop reads it unlocked */
 	if (c->research)
 		research_cancel(c->research);
 	pthread_mutex_unlock(&c->mu);
