@@ -13,6 +13,7 @@
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
 #   make sql-check       no SQLite call outside the store modules (make test runs it)
+#   make caps-check      no qbuf_init with a bare-number cap (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -73,7 +74,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check caps-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -188,6 +189,13 @@ sql-check:
 	$(Q)if grep -rn --include='*.[ch]' 'sqlite3_' $(SQL_FREE_DIRS) | grep -v '^src/research/runstore_sqlite\.c:'; then \
 		echo "sql-check: SQLite calls outside the store modules (above): move them behind a function of src/index/corpus.h, store.h or runstore.h"; exit 1; fi
 
+# Every buffer cap is a named constant (STYLE.md, habit 6): a qbuf_init
+# whose cap starts with a number (`qbuf_init(&b, 4096)`,
+# `(size_t)4 * 1024`) fails; name it with a one-line reason instead.
+caps-check:
+	$(Q)if grep -rnE --include='*.[ch]' 'qbuf_init\([^,]*,[[:space:]]*(\([a-z_ ]+\)[[:space:]]*)?-?[0-9]' src; then \
+		echo "caps-check: qbuf_init with a bare number (above): give the cap a named constant with a comment saying why that size"; exit 1; fi
+
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
 # read), and any report at all fails the run.
@@ -210,7 +218,7 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check sql-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
+test: hdr-check sql-check caps-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))

@@ -82,6 +82,8 @@ static void on_signal(int sig)
 
 /* Distinct warnings remembered for saying each once; later ones all print. */
 #define PROGRESS_MAX_SAID 64
+#define PROGRESS_LINE_MAX_BYTES 4096   /* one progress line before it is cut to the terminal */
+#define CLI_REPORT_MAX_BYTES ((size_t)256 * 1024 * 1024)   /* the rendered report: HTML wraps 64 MB of body */
 
 struct progress {
 	int tty, verbose;
@@ -177,7 +179,7 @@ static void print_event_line(const json_t *ev, const char *type, double t)
 	json_t *v;
 	char clean[240];
 
-	qbuf_init(&b, 4096);
+	qbuf_init(&b, PROGRESS_LINE_MAX_BYTES);
 	qbuf_addf(&b, "%6.1fs %s", t, type);
 	json_object_foreach((json_t *)ev, key, v) {
 		if (!strcmp(key, "type") || !strcmp(key, "t"))
@@ -270,7 +272,7 @@ static int emit_report(const char *cmd, const json_t *report, const char *format
 
 	if (!format)
 		format = cli_format_from_path(output);
-	qbuf_init(&b, 256L * 1024 * 1024);
+	qbuf_init(&b, CLI_REPORT_MAX_BYTES);
 	if (research_render(report, format ? format : "md", &b, &err)) {
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;

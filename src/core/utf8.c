@@ -5,6 +5,9 @@
 
 #include "utf8.h"
 
+/* utf8_sanitize of n bytes: each bad byte becomes a 3-byte U+FFFD at most. */
+#define UTF8_SANITIZED_MAX(n) (3 * (n) + 1)
+
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out_cp)
 {
 	uint32_t cp;
@@ -159,7 +162,7 @@ char *utf8_sanitize_dup(const char *s)
 	size_t n = s ? strlen(s) : 0;
 	struct qbuf b;
 
-	qbuf_init(&b, 3 * n + 1);   /* each bad byte becomes a 3-byte U+FFFD at most */
+	qbuf_init(&b, UTF8_SANITIZED_MAX(n));
 	utf8_sanitize_append(&b, s ? s : "", n);
 	return qbuf_detach(&b, NULL);
 }

@@ -37,6 +37,7 @@
 
 #define MAX_RETRY_AFTER_MS (300L * 1000)
 #define BACKOFF_CAP_MS (30L * 1000)
+#define CACHE_KEY_MAX_BYTES ((size_t)-1)   /* no cap: the key's parts are capped where they are made */
 
 static long add_sat(long a, long b);
 static long clamp_tokens(long v);
@@ -666,7 +667,7 @@ static void cache_key(struct llm_client *c, const char *body_text, char key[65])
 {
 	struct qbuf b;
 
-	qbuf_init(&b, (size_t)-1);
+	qbuf_init(&b, CACHE_KEY_MAX_BYTES);
 	qbuf_adds(&b, c->cfg->base_url);
 	qbuf_addc(&b, '\n');
 	qbuf_adds(&b, body_text);

@@ -12,6 +12,8 @@
 #include "llm.h"
 
 #define SCHEMA_MAX_DEPTH 32
+#define SCHEMA_PATH_MAX_BYTES 4096   /* "$.a[3].b" of a failure: SCHEMA_MAX_DEPTH short keys */
+#define FIX_PROMPT_MAX_BYTES 8192    /* the retry's "that reply cannot be used: ..." */
 
 static int type_ok(const char *type, const json_t *v)
 {
@@ -135,7 +137,7 @@ int llm_schema_check(const json_t *schema, const json_t *value, struct q_error *
 
 	if (!schema)
 		return 0;
-	qbuf_init(&path, 4096);
+	qbuf_init(&path, SCHEMA_PATH_MAX_BYTES);
 	rc = check(schema, value, &path, 0, err);
 	qbuf_release(&path);
 	return rc;
@@ -191,7 +193,7 @@ int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct ll
 	memcpy(msgs, req->messages, req->n_messages * sizeof(*msgs));
 	msgs[req->n_messages].role = "assistant";
 	msgs[req->n_messages].content = resp->content;
-	qbuf_init(&fix, 8192);
+	qbuf_init(&fix, FIX_PROMPT_MAX_BYTES);
 	qbuf_addf(&fix, "That reply cannot be used: %s. Reply again with only the corrected JSON "
 		  "value.", why.msg);
 	msgs[req->n_messages + 1].role = "user";

@@ -37,6 +37,8 @@
 #define TOOL_ASK_TIME_LIMIT_MS (10L * 60 * 1000)   /* as `quarry ask`: an ask always ends */
 #define TOOL_MAX_LIST 100
 #define TOOL_QUEUE_POLL_MS 250                 /* a queued run's events are looked for this often */
+#define TOOL_MAX_LIST_TEXT_BYTES ((size_t)4 * 1024 * 1024)   /* a list of hits or runs as text */
+#define TOOL_MAX_REPORT_TEXT_BYTES ((size_t)64 * 1024 * 1024)   /* a run's report as text (RESEARCH_REPORT_MAX_BYTES) */
 
 enum arg_type { ARG_STRING, ARG_INT, ARG_CHOICE, ARG_SOURCES };
 
@@ -565,7 +567,7 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 		out = mcp_tool_error("search failed: %s", err.msg);
 		goto out;
 	}
-	qbuf_init(&text, 4L * 1024 * 1024);
+	qbuf_init(&text, TOOL_MAX_LIST_TEXT_BYTES);
 	arr = json_array();
 	for (i = 0; i < n; i++) {
 		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:f, s:s}", "rank", i + 1,
@@ -688,7 +690,7 @@ static json_t *run_get_run(struct mcp_call *c, const struct mcp_env *env)
 		json_object_set(st, "verification", json_object_get(rec.report, "verification"));
 	{
 		struct qbuf text;
-		qbuf_init(&text, 64L * 1024 * 1024);
+		qbuf_init(&text, TOOL_MAX_REPORT_TEXT_BYTES);
 		qbuf_addf(&text, "Run %ld (%s): %s\n\n%s", rec.id, run_status_name(rec.status),
 			  rec.question ? rec.question : "", rec.report_md ? rec.report_md :
 			  "(no report yet)");
@@ -722,7 +724,7 @@ static json_t *run_list_runs(struct mcp_call *c, const struct mcp_env *env)
 		goto out;
 	}
 	arr = json_array();
-	qbuf_init(&text, 4L * 1024 * 1024);
+	qbuf_init(&text, TOOL_MAX_LIST_TEXT_BYTES);
 	for (i = 0; i < n; i++) {
 		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:I, s:I}", "run_id",
 			(json_int_t)v[i].id, "status", run_status_name(v[i].status), "question",

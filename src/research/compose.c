@@ -25,6 +25,11 @@
 #define WRITE_CONTINUATIONS 2       /* of a reply cut at its length limit */
 #define WRITE_MIN_FINDINGS 3        /* sent even when the context is small: a write prompt
 				     * of no findings gets a report of nothing ("ok") */
+#define WRITE_REPLY_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* one reply with its continuations: 8,192 tokens a call is ~50 KB */
+#define WRITE_REPORT_MAX_BYTES ((size_t)8 * 1024 * 1024)  /* the sections and the lead joined: a few replies */
+#define WRITE_PARAGRAPH_MAX_BYTES (1024 * 1024)   /* one paragraph normalised for the repeat check */
+#define COMPOSE_TEXT_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* the notes report or the brief: WRITE_MAX_FINDINGS findings */
+#define BRIEF_LINE_MAX_BYTES (64 * 1024)   /* one passage of the brief flattened to a line */
 
 /* The report's length in words and the write call's reply cap. */
 static int write_words(const struct run *r)
@@ -254,7 +259,7 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n, long max
 	size_t start;
 	int part, cut = 0;
 
-	qbuf_init(&body, 4 * 1024 * 1024);
+	qbuf_init(&body, WRITE_REPLY_MAX_BYTES);
 	memset(&req, 0, sizeof(req));
 	memset(&cb, 0, sizeof(cb));
 	memcpy(more, m, n * sizeof(*m));
@@ -271,7 +276,7 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n, long max
 		d.r = r;
 		d.call = ++r->write_calls;
 		d.last_ms = q_now_ms();
-		qbuf_init(&d.pending, (size_t)4 * 1024 * 1024);
+		qbuf_init(&d.pending, WRITE_REPLY_MAX_BYTES);
 		req.max_tokens = run_reply_cap(r, max_tokens, more, req.n_messages);
 		r->critical_calls++;
 		if (llm_chat(r->env->llm, &req, &resp, &err) != 0) {
@@ -421,8 +426,8 @@ static int write_outline(struct run *r, const int *ids, int n_ids, struct sectio
 	size_t k, j;
 	int i, n = 0;
 
-	qbuf_init(&u, 4 * 1024 * 1024);
-	qbuf_init(&sys, 4096);
+	qbuf_init(&u, RUN_PROMPT_MAX_BYTES);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	write_head(r, &u);
 	qbuf_adds(&u, "Findings (id: claim):\n");
 	for (i = 0; i < n_ids; i++)
@@ -483,7 +488,7 @@ static char *continue_section(struct run *r, const struct llm_message *m, const 
 	struct qbuf b;
 	char *rest;
 
-	qbuf_init(&b, 4 * 1024 * 1024);
+	qbuf_init(&b, WRITE_REPLY_MAX_BYTES);
 	qbuf_adds(&b, cut);
 	cut_to_sentence(&b, 0);
 	more[0] = m[0];
@@ -518,10 +523,10 @@ static void write_sections(struct run *r, const int *ids, struct section *sec, i
 	memset(reqs, 0, sizeof(reqs));
 	memset(resps, 0, sizeof(resps));
 	memset(errs, 0, sizeof(errs));
-	qbuf_init(&sys, 4096);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
 	for (i = 0; i < n; i++) {
-		qbuf_init(&prompts[i], 4 * 1024 * 1024);
+		qbuf_init(&prompts[i], RUN_PROMPT_MAX_BYTES);
 		write_head(r, &prompts[i]);
 		qbuf_adds(&prompts[i], "Findings (each checked against its source):\n");
 		for (j = 0; j < sec[i].n; j++)
@@ -567,7 +572,7 @@ static void add_unrepeated(struct qbuf *out, const char *text, struct qbuf *seen
 		const char *e = strstr(p, "\n\n");
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 		struct qbuf norm;
-		qbuf_init(&norm, 1024 * 1024);
+		qbuf_init(&norm, WRITE_PARAGRAPH_MAX_BYTES);
 		text_normalize(p, n, &norm);
 		if (norm.len > 0 && !(p == text && p[0] == '#') &&
 		    !(norm.len > 40 && strstr(qbuf_cstr(seen), qbuf_cstr(&norm)))) {
@@ -596,8 +601,8 @@ static char *write_sectioned(struct run *r, int *ids, int n_ids)
 	n = write_outline(r, ids, n_ids, sec);
 	if (n >= 2 && !should_stop_writing(r))
 		write_sections(r, ids, sec, n);
-	qbuf_init(&body, 8 * 1024 * 1024);
-	qbuf_init(&seen, 8 * 1024 * 1024);
+	qbuf_init(&body, WRITE_REPORT_MAX_BYTES);
+	qbuf_init(&seen, WRITE_REPORT_MAX_BYTES);
 	for (i = 0; i < n; i++)
 		if (sec[i].text) {
 			qbuf_addf(&body, "## %s\n\n", sec[i].title);
@@ -605,8 +610,8 @@ static char *write_sectioned(struct run *r, int *ids, int n_ids)
 			written++;
 		}
 	if (written >= 2) {
-		qbuf_init(&u, 8 * 1024 * 1024);
-		qbuf_init(&sys, 4096);
+		qbuf_init(&u, WRITE_REPORT_MAX_BYTES);
+		qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 		qbuf_addf(&u, "Question: %s\n\nThe report's sections:\n\n%s", r->o->question, qbuf_cstr(&body));
 		prompt_lead_task(&u, run_lang_name(r->lang));
 		prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
@@ -622,7 +627,7 @@ static char *write_sectioned(struct run *r, int *ids, int n_ids)
 	}
 	if (lead) {
 		struct qbuf all;
-		qbuf_init(&all, 8 * 1024 * 1024);
+		qbuf_init(&all, WRITE_REPORT_MAX_BYTES);
 		qbuf_adds(&all, lead);
 		qbuf_adds(&all, "\n\n");
 		qbuf_add(&all, body.data, body.len);
@@ -649,8 +654,8 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	char *body = NULL;
 	const char *problem;
 
-	qbuf_init(&u, 4 * 1024 * 1024);
-	qbuf_init(&sys, 4096);
+	qbuf_init(&u, RUN_PROMPT_MAX_BYTES);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	if (!r->o->quick && n_ids >= SECTIONED_MIN_FINDINGS) {
 		body = write_sectioned(r, ids, n_ids);
 		if (body && !write_problem(body, n_ids)) {
@@ -744,7 +749,7 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 		ids[n_ids] = n_ids;
 	*n_ids_io = n_ids;
 
-	qbuf_init(&b, 4 * 1024 * 1024);
+	qbuf_init(&b, COMPOSE_TEXT_MAX_BYTES);
 	if (zh) {
 		qbuf_adds(&b, "来源所说的，即已核对的发现（模型没有写报告");
 		qbuf_addf(&b, "%s%s）。\n", r->stopped[0] ? "：" : "", r->stopped);
@@ -883,7 +888,7 @@ static void add_flat(struct qbuf *b, const char *text, size_t a, size_t e)
 	struct qbuf t;
 	size_t i;
 
-	qbuf_init(&t, 64 * 1024);
+	qbuf_init(&t, BRIEF_LINE_MAX_BYTES);
 	cite_strip_markers(text + a, e - a, &t);
 	for (i = 0; i < t.len; i++)
 		if (t.data[i] == '\n')
@@ -958,8 +963,8 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 
 	*ids_out = NULL;
 	*n_ids = 0;
-	qbuf_init(&b, 4 * 1024 * 1024);
-	qbuf_init(&q, 64 * 1024);
+	qbuf_init(&b, COMPOSE_TEXT_MAX_BYTES);
+	qbuf_init(&q, RUN_FOCUS_MAX_BYTES);
 	run_focus_query(r, &q);
 	/* Only stop words ("the", "what is it"): the relevance floor would fall
 	 * back on them and pass any passage, so nothing is relevant. */
@@ -1284,7 +1289,7 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 	ctl_strip(cr.body, strlen(cr.body));
 	if (strcmp(mode, "model") == 0 && !r->o->quick) {   /* after the check: not judged */
 		struct qbuf b;
-		qbuf_init(&b, 8 * 1024 * 1024);
+		qbuf_init(&b, WRITE_REPORT_MAX_BYTES);
 		qbuf_adds(&b, cr.body);
 		while (b.len > 0 && b.data[b.len - 1] == '\n')
 			b.len--;

@@ -109,7 +109,7 @@ int run_load_prior(struct run *r, long run_id, struct q_error *err)
 		int dropped;
 		if (!map || k < 1 || k > n_src || !map[k] || !claim || !quote || r->n_f >= MAX_FINDINGS)
 			continue;
-		qbuf_init(&checked, 16000);
+		qbuf_init(&checked, RUN_QUOTE_MAX_BYTES);
 		if (text_quote_rows(r->src[map[k] - 1].norm, quote, &checked, &dropped) > 0 &&
 		    run_add_finding(r, map[k] - 1, claim, 2000, qbuf_cstr(&checked), 16000, 0) >= 0)
 			kept++;

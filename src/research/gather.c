@@ -16,6 +16,8 @@
 
 /* ---- gather and select ---- */
 
+#define GATHER_PATH_MAX_BYTES (64 * 1024)   /* "hex:" and a non-UTF-8 path: PATH_MAX (4096) doubled fits */
+
 int run_seen_key(struct run *r, const char *key)
 {
 	int i;
@@ -46,7 +48,7 @@ static json_t *json_path(const char *s)
 
 	if (utf8_valid(s, strlen(s)))
 		return json_string(s);
-	qbuf_init(&b, 64 * 1024);
+	qbuf_init(&b, GATHER_PATH_MAX_BYTES);
 	qbuf_adds(&b, "hex:");
 	for (i = 0; s[i]; i++) {
 		qbuf_addc(&b, digits[(unsigned char)s[i] >> 4]);

@@ -13,6 +13,8 @@
 
 /* ---- note ---- */
 
+#define NOTE_PROMPT_MAX_BYTES (1024 * 1024)   /* one source's prompt: NOTE_EXCERPT_MAX_TOKENS of it and the brief */
+
 /* The question and sub-questions as one query for local ranking. */
 /* Append a finding (claim and quote copied, each cut to its cap); its
  * index, or -1 when memory ran out (nothing is kept then). */
@@ -168,7 +170,7 @@ void run_note(struct run *r, int first)
 
 	if (n <= 0 || !r->env->llm || run_should_stop(r))
 		return;
-	qbuf_init(&sys, 4096);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	prompt_system(&sys, PROMPT_NOTE_ROLE, r->date);
 	reqs = q_calloc((size_t)n, sizeof(*reqs));
 	resps = q_calloc((size_t)n, sizeof(*resps));
@@ -185,7 +187,7 @@ void run_note(struct run *r, int first)
 		json_t *sq;
 		size_t k;
 		long room = note_room(r);
-		qbuf_init(p, 1024 * 1024);
+		qbuf_init(p, NOTE_PROMPT_MAX_BYTES);
 		qbuf_addf(p, "Research question: %s\n", r->o->question);
 		if (json_array_size(r->sub_questions)) {
 			qbuf_adds(p, "Sub-questions:\n");
@@ -240,7 +242,7 @@ void run_note(struct run *r, int first)
 			struct qbuf checked;
 			if (!claim || !quote || !*claim || r->n_f >= MAX_FINDINGS)
 				continue;
-			qbuf_init(&checked, 16000);
+			qbuf_init(&checked, RUN_QUOTE_MAX_BYTES);
 			if (text_quote_rows(r->src[src].norm, quote, &checked, &rows_dropped) == 0) {
 				dropped++;
 				qbuf_release(&checked);

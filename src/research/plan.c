@@ -15,6 +15,9 @@
 
 /* ---- plan ---- */
 
+#define PLAN_QUERY_NORM_MAX_BYTES 1024   /* a query normalised: queries over 400 bytes are not kept */
+#define PLAN_PROMPT_MAX_BYTES (64 * 1024)   /* the plan prompt: the question and the instructions */
+
 void run_add_query(struct run *r, const char *q)
 {
 	struct qbuf a, b;
@@ -22,10 +25,10 @@ void run_add_query(struct run *r, const char *q)
 
 	if (!q || !*q || r->n_queries >= MAX_QUERIES || strlen(q) > 400)
 		return;
-	qbuf_init(&a, 1024);
+	qbuf_init(&a, PLAN_QUERY_NORM_MAX_BYTES);
 	text_normalize(q, strlen(q), &a);
 	for (i = 0; i < r->n_queries && !dup; i++) {
-		qbuf_init(&b, 1024);
+		qbuf_init(&b, PLAN_QUERY_NORM_MAX_BYTES);
 		text_normalize(r->queries[i], strlen(r->queries[i]), &b);
 		dup = strcmp(qbuf_cstr(&a), qbuf_cstr(&b)) == 0;
 		qbuf_release(&b);
@@ -145,8 +148,8 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 		run_add_query(r, r->o->question);
 		return 0;
 	}
-	qbuf_init(&u, 64 * 1024);
-	qbuf_init(&sys, 1024);
+	qbuf_init(&u, PLAN_PROMPT_MAX_BYTES);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	prompt_plan(&u, r->o->question, breadth, run_lang_name(r->lang));
 	prompt_system(&sys, PROMPT_PLAN_ROLE, r->date);
 	schema = json_loads(schema_text, 0, NULL);
@@ -219,7 +222,7 @@ void run_plan_report(struct run *r, struct research_result *out)
 			r->o->question, "question", r->o->question, "lang", r->lang, "run",
 			(json_int_t)r->id, "sub_questions", r->sub_questions, "queries", qs, "outline",
 			r->outline, "brief", r->brief, "stopped", r->stopped);
-	qbuf_init(&md, 4 * 1024 * 1024);
+	qbuf_init(&md, RESEARCH_PLAN_MAX_BYTES);
 	if (rep && research_render(rep, "md", &md, &err) == 0)
 		out->markdown = qbuf_detach(&md, NULL);
 	qbuf_release(&md);

@@ -14,6 +14,9 @@
 
 /* ---- reflect ---- */
 
+#define REFLECT_PROMPT_MAX_BYTES (256 * 1024)   /* the question and the claims so far (not the quotes) */
+#define REFLECT_GAPS_MAX_BYTES (64 * 1024)   /* the gaps named, one line each */
+
 /* Every gap the run looked into, once, for the follow-up questions. */
 static void remember_gaps(struct run *r, const json_t *gaps)
 {
@@ -109,8 +112,8 @@ int run_reflect(struct run *r, int breadth)
 
 	if (!r->env->llm || run_should_stop(r))
 		return 0;
-	qbuf_init(&u, 256 * 1024);
-	qbuf_init(&sys, 4096);
+	qbuf_init(&u, REFLECT_PROMPT_MAX_BYTES);
+	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	qbuf_addf(&u, "Research question: %s\n\nWhat we know so far (claims from sources):\n",
 		  r->o->question);
 	{
@@ -144,7 +147,7 @@ int run_reflect(struct run *r, int breadth)
 		qbuf_release(&sys);
 		return 0;
 	}
-	qbuf_init(&gaps, 64 * 1024);
+	qbuf_init(&gaps, REFLECT_GAPS_MAX_BYTES);
 	json_array_foreach(json_object_get(resp.json, "gaps"), k, q)
 		if (json_is_string(q))
 			text_normalize(json_string_value(q), strlen(json_string_value(q)), &gaps),

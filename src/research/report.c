@@ -100,6 +100,10 @@ static const char *const cite_words[] = {
 
 #define MARKER_MAX_TAIL 80   /* bytes of "†source" and the like before the close */
 #define MARKER_MAX_LINK 2048 /* bytes of a "(url)" right after a marker */
+/* The body of n bytes after cite_process rewrites it: markers shrink, and
+ * " [unsupported]" (14 bytes) after a sentence of a few bytes at least
+ * fits in 4 n; the 1024 covers a tiny body. */
+#define CITE_OUT_MAX(n) (4 * (n) + 1024)
 
 /* Length of a cite word at q (case-insensitive, whole word), or 0. */
 static size_t cite_word(const char *q)
@@ -380,7 +384,7 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 	r->unsupported = json_array();
 	if (!r->source_number || !r->finding_used || !r->unsupported)
 		return Q_ENOMEM;
-	qbuf_init(&out, 4 * n + 1024);
+	qbuf_init(&out, CITE_OUT_MAX(n));
 
 	/* Pass 1: keep valid citations, drop every other marker, number sources. */
 	while (i < n) {
@@ -449,7 +453,7 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		size_t m = out.len, sent_start;
 		int has_cite = 0, skip_line = 0, had_marker = 0;
 
-		qbuf_init(&flagged, 4 * m + 1024);
+		qbuf_init(&flagged, CITE_OUT_MAX(m));
 		i = 0;
 		line_start = 1;
 		sent_start = 0;
@@ -660,6 +664,10 @@ void html_escape(struct qbuf *out, const char *s, int attr)
  */
 #define MD_MAX_ALT 300      /* bytes of an image's alt text kept in its note */
 #define MD_MAX_IMAGE_URL 4096
+#define MD_CELL_MAX_BYTES (1024 * 1024)   /* one table cell, as Markdown and as HTML */
+#define MD_LINE_MAX_BYTES ((size_t)16 * 1024 * 1024)   /* one line of the report and its HTML */
+#define MD_META_MAX_BYTES 4096   /* a source's site and date */
+#define MD_VERIFICATION_MAX_BYTES (1024 * 1024)   /* the verification summary: counts and a few sentences */
 
 /* An image ![alt](url) at s: its length, the alt text in alt, alt_n; or 0. */
 static size_t md_image(const char *s, const char **alt, size_t *alt_n)
@@ -860,8 +868,8 @@ static void html_table_row(const json_t *report, const char *l, size_t n, int he
 		struct qbuf cell, html;
 		while (e < n && l[e] != '|')
 			e++;
-		qbuf_init(&cell, 1024 * 1024);
-		qbuf_init(&html, 1024 * 1024);
+		qbuf_init(&cell, MD_CELL_MAX_BYTES);
+		qbuf_init(&html, MD_CELL_MAX_BYTES);
 		qbuf_add(&cell, l + i, e - i);
 		render_body(report, qbuf_cstr(&cell), 1, &html);
 		qbuf_addf(out, "<%s>%s</%s>", head ? "th" : "td", qbuf_cstr(&html), head ? "th" : "td");
@@ -894,8 +902,8 @@ static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
 		const char *l = p;
 		int h = 0;
 
-		qbuf_init(&line, 16 * 1024 * 1024);
-		qbuf_init(&tmp, 16 * 1024 * 1024);
+		qbuf_init(&line, MD_LINE_MAX_BYTES);
+		qbuf_init(&tmp, MD_LINE_MAX_BYTES);
 		while (h < 6 && l[h] == '#')
 			h++;
 		if (in_table && l[0] != '|')
@@ -1012,7 +1020,7 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 		free(s);
 		return out->err;
 	}
-	qbuf_init(&md, 4 * 1024 * 1024);
+	qbuf_init(&md, RESEARCH_PLAN_MAX_BYTES);
 	qbuf_adds(&md, "# Plan: ");
 	qbuf_adds(&md, json_string_value(json_object_get(p, "question")) ?
 		  json_string_value(json_object_get(p, "question")) : "");
@@ -1072,7 +1080,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		json_t *copy = json_copy((json_t *)report);
 		struct qbuf rb;
 		char *s = NULL;
-		qbuf_init(&rb, 64 * 1024 * 1024);
+		qbuf_init(&rb, RESEARCH_REPORT_MAX_BYTES);
 		render_body(report, body, 0, &rb);
 		if (copy && !rb.err) {
 			json_object_set(copy, "body_findings", json_object_get(report, "body"));
@@ -1090,7 +1098,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 	}
 	if (strcmp(format, "md") == 0 || strcmp(format, "markdown") == 0) {
 		struct qbuf md;
-		qbuf_init(&md, 64 * 1024 * 1024);
+		qbuf_init(&md, RESEARCH_REPORT_MAX_BYTES);
 		qbuf_addf(&md, "# %s\n\n", title);
 		render_body(report, body, 0, &md);
 		if (md.len && md.data[md.len - 1] != '\n')
@@ -1125,7 +1133,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 			  "font-size:.9em}</style>\n</head><body>\n<h1>");
 		html_escape(out, title, 0);
 		qbuf_adds(out, "</h1>\n");
-		qbuf_init(&main, 64 * 1024 * 1024);
+		qbuf_init(&main, RESEARCH_REPORT_MAX_BYTES);
 		md_to_html(report, body, &main);
 		bold_pass(&main);
 		qbuf_add(out, qbuf_cstr(&main), main.len);
@@ -1152,7 +1160,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 			}
 			{   /* site and date, escaped like the title */
 				struct qbuf meta;
-				qbuf_init(&meta, 4096);
+				qbuf_init(&meta, MD_META_MAX_BYTES);
 				md_source_meta(s, &meta);
 				if (meta.len)
 					html_escape(out, qbuf_cstr(&meta), 0);
@@ -1166,9 +1174,9 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 			}
 			qbuf_adds(out, "</div>\n");
 		}
-		qbuf_init(&ver, 1024 * 1024);
+		qbuf_init(&ver, MD_VERIFICATION_MAX_BYTES);
 		md_verification(report, &ver);
-		qbuf_init(&main, 1024 * 1024);
+		qbuf_init(&main, MD_VERIFICATION_MAX_BYTES);
 		md_to_html(report, qbuf_cstr(&ver), &main);
 		qbuf_add(out, qbuf_cstr(&main), main.len);
 		qbuf_release(&main);

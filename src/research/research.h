@@ -154,6 +154,10 @@ int research_run_alive(struct store *s, long run_id);
  * set when there is no such run or it is running. */
 int research_run_remove(struct store *s, long run_id, struct q_error *err);
 
+/* Caps for research_render's out: a report is tens of KB and a plan a
+ * few; these stop a runaway model, not a real report. */
+#define RESEARCH_REPORT_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define RESEARCH_PLAN_MAX_BYTES ((size_t)4 * 1024 * 1024)
 /* Render a stored report JSON as "md", "html" or "json" into out. */
 int research_render(const json_t *report, const char *format, struct qbuf *out, struct q_error *err);
 

@@ -748,7 +748,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		rc = q_error_set(err, Q_ENOMEM, "out of memory composing the report");
 		goto fail;
 	}
-	qbuf_init(&md, 64 * 1024 * 1024);
+	qbuf_init(&md, RESEARCH_REPORT_MAX_BYTES);
 	if ((rc = research_render(report, "md", &md, err))) {
 		qbuf_release(&md);
 		goto fail;

@@ -15,6 +15,7 @@
 
 #define MAX_QUERY_TERMS 64
 #define MIN_QUOTE_CHARS 12
+#define QUOTE_NORM_MAX_BYTES (64 * 1024)   /* a model's quote normalised: a sentence or a few rows */
 
 /*
  * Latin-script languages by their most frequent short words: a question
@@ -235,7 +236,7 @@ int text_quote_found(const char *norm_source, const char *quote)
 	size_t total = 0;
 	int ok = 1;
 
-	qbuf_init(&q, 64 * 1024);
+	qbuf_init(&q, QUOTE_NORM_MAX_BYTES);
 	if (text_normalize(quote, strlen(quote), &q) || q.len == 0) {
 		qbuf_release(&q);
 		return 0;

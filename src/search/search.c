@@ -12,6 +12,10 @@
 #include "../core/clock.h"
 #include "../core/pool.h"
 #include "../core/qbuf.h"
+
+#define SEARCH_URL_MAX_BYTES 16384      /* a provider's address with the escaped query */
+#define SEARCH_POST_MAX_BYTES 16384     /* a JSON request body: the query and a few options */
+#define SEARCH_HEADER_MAX_BYTES 8192    /* the key's header line */
 #include "../core/version.h"
 #include "../index/corpus.h"
 #include "../index/store.h"
@@ -246,9 +250,9 @@ static void web_search(struct task *t)
 	int attempt;
 
 	qbuf_init(&body, SEARCH_MAX_REPLY_BYTES);
-	qbuf_init(&url, 16384);
-	qbuf_init(&post, 16384);
-	qbuf_init(&hdr, 8192);
+	qbuf_init(&url, SEARCH_URL_MAX_BYTES);
+	qbuf_init(&post, SEARCH_POST_MAX_BYTES);
+	qbuf_init(&hdr, SEARCH_HEADER_MAX_BYTES);
 	if (!c || !(q = curl_easy_escape(c, t->query, 0))) {
 		t->out->rc = Q_ENOMEM;
 		snprintf(t->out->msg, sizeof(t->out->msg), "out of memory");

@@ -495,7 +495,7 @@ static char *answer_text(const struct run_record *rec, const char *failure)
 	struct qbuf b;
 	char line[64];
 
-	qbuf_init(&b, 64L * 1024 * 1024);
+	qbuf_init(&b, RESEARCH_REPORT_MAX_BYTES);
 	if (rec->report_md)
 		qbuf_adds(&b, rec->report_md);
 	else

@@ -30,6 +30,7 @@
 
 #define OPENAI_HEARTBEAT_MS 10000          /* an SSE comment while a run is quiet */
 #define OPENAI_MAX_WAIT_MS (3L * 3600 * 1000)   /* a request follows its run this long at most */
+#define OPENAI_POLL_MAX_BYTES ((size_t)80 * 1024 * 1024)   /* one poll's chunks: the whole report (64 MB) as chunks */
 
 /* One request following its run. */
 struct follow {
@@ -111,7 +112,7 @@ static void poll_run(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	memset(&e, 0, sizeof(e));
-	qbuf_init(&out, 80L * 1024 * 1024);
+	qbuf_init(&out, OPENAI_POLL_MAX_BYTES);
 	if (openai_chat_poll(&f->chat, serve_runstore(f->srv), &out, &done, &e)) {
 		if (f->chat.stream) {
 			serve_end(f->req);   /* the stream has begun: end it; the client asks again */

@@ -15,6 +15,7 @@
 #define UI_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
 	       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 #define LOGIN_COOKIE_MAX_AGE_S (30L * 24 * 3600)
+#define METRICS_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* /metrics: a few hundred lines */
 
 /* ok; or degraded when runs are queued and no live worker is registered
  * to carry them (they would wait for ever). Both 200: the server itself is
@@ -154,7 +155,7 @@ static void metrics(struct serve_req *r)
 	struct serve *s = serve_req_server(r);
 	struct qbuf b;
 
-	qbuf_init(&b, 4L * 1024 * 1024);
+	qbuf_init(&b, METRICS_MAX_BYTES);
 	metrics_http(s, &b);
 	serve_metrics_runs(s, &b);
 	if (b.err)

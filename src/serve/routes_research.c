@@ -28,6 +28,7 @@
 #define WATCH_HEARTBEAT_MS 15000
 #define WATCH_STATUS_EVERY 10           /* polls between status checks (ended without a report event) */
 #define QUESTION_MAX_BYTES 4096
+#define SOURCES_MAX_BYTES 256            /* "web,corpus" and the like */
 #define CATCH_UP_BATCH 200              /* events read at once for one watcher catching up */
 #define RETRY_AFTER_QUEUE_S "30"
 
@@ -322,7 +323,7 @@ static void answer_report(struct serve_req *r, const struct run_record *rec, con
 		serve_reply_json(r, 200, json_incref(rec->report));
 		return;
 	}
-	qbuf_init(&out, 64L * 1024 * 1024);
+	qbuf_init(&out, RESEARCH_REPORT_MAX_BYTES);
 	if (research_render(rec->report, format, &out, &err)) {
 		serve_reply_qerror(r, &err);
 	} else if (!strcmp(format, "html")) {
@@ -381,7 +382,7 @@ static void research_post(struct serve_req *r)
 	json_t *body = serve_body_json(r), *opts = NULL;
 	char where[64];
 
-	qbuf_init(&sources, 256);
+	qbuf_init(&sources, SOURCES_MAX_BYTES);
 	if (!body || parse_research(r, body, &o, &sources))
 		goto out;
 	if (runstore_counts(serve_runstore(s), counts, &err)) {
