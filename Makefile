@@ -14,6 +14,7 @@
 #   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
 #   make sql-check       no SQLite call outside the store modules (make test runs it)
 #   make caps-check      no qbuf_init with a bare-number cap (make test runs it)
+#   make lint            clang-format (check mode, .clang-format) and cppcheck, zero findings
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -74,7 +75,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check caps-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check caps-check lint fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -195,6 +196,24 @@ sql-check:
 caps-check:
 	$(Q)if grep -rnE --include='*.[ch]' 'qbuf_init\([^,]*,[[:space:]]*(\([a-z_ ]+\)[[:space:]]*)?-?[0-9]' src; then \
 		echo "caps-check: qbuf_init with a bare number (above): give the cap a named constant with a comment saying why that size"; exit 1; fi
+
+# The style and static checks: clang-format in check mode against the
+# checked-in .clang-format, and cppcheck with zero findings (a false
+# positive is suppressed on its line with `cppcheck-suppress ID ; why`,
+# never a whole check). tools/cppcheck-jansson.cfg tells cppcheck about
+# jansson's foreach macros (it reads no system header). Both tools come
+# from scripts/install-deps.sh.
+LINT_FILES = $(sort $(wildcard src/*/*.[ch] tests/*.[ch] tests/unit/*.[ch] fuzz/*.[ch] bench/*.[ch]))
+CPPCHECK_FLAGS := --enable=warning,performance,portability --std=c11 --inline-suppr --error-exitcode=1 -q \
+	-D_GNU_SOURCE --suppress=missingIncludeSystem --library=tools/cppcheck-jansson.cfg
+lint: $(DEPS_STAMP)
+	@command -v clang-format >/dev/null && command -v cppcheck >/dev/null || \
+		{ echo "lint: needs clang-format and cppcheck (sh scripts/install-deps.sh)"; exit 1; }
+	$(Q)clang-format --dry-run --Werror $(LINT_FILES) || \
+		{ echo "lint: clang-format would change the lines above: run clang-format -i on those files"; exit 1; }
+	$(Q)cppcheck $(CPPCHECK_FLAGS) src tests/unit $(wildcard tests/*.c) fuzz bench || \
+		{ echo "lint: cppcheck findings above: fix them, or suppress a false positive on its line with a reason"; exit 1; }
+	@echo "lint: clang-format and cppcheck clean"
 
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases

@@ -207,7 +207,13 @@ int main(int argc, char **argv)
 	while ((e = readdir(d))) {
 		if (!strstr(e->d_name, ".html.gz"))
 			continue;
-		names = realloc(names, (n_names + 1) * sizeof(char *));
+		char **grown = realloc(names, (n_names + 1) * sizeof(char *));
+		if (!grown) {
+			fprintf(stderr, "out of memory listing %s\n", path);
+			closedir(d);
+			return 1;
+		}
+		names = grown;
 		names[n_names++] = strdup(e->d_name);
 	}
 	closedir(d);

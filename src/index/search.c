@@ -206,6 +206,7 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 			   struct qbuf *out_or, int *all_common, int *n_words, struct q_error *err)
 {
 	struct qbuf any_and, any_or, must, not, common;
+	/* cppcheck-suppress ctuuninitvar ; n_words is an out-parameter, set before it is read */
 	struct plain_words pw = {&any_and, &any_or, &common, is_common, cctx, n_words};
 	size_t i = 0, n = strlen(q);
 	int rc = 0, positive = 0, common_phrases = 0;

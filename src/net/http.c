@@ -486,6 +486,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 	int max_parallel = opt->max_parallel > 0 ? opt->max_parallel : HTTP_DEFAULT_PARALLEL;
 	int rc = Q_ENOMEM;
 	struct url *u = NULL;
+	/* cppcheck-suppress ctuuninitvar ; resps are out-parameters, each filled before it is read */
 	struct delivery d = {done, ctx, resps, {0}};
 
 	pool_batch_init(&d.batch, opt->done_parallel > 0 ? pool_shared() : NULL,

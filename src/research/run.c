@@ -10,6 +10,7 @@
  * object). What they share is in run_int.h. The batch calls inside the
  * steps are where work happens in parallel.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			r.mem_hwm_start_kb = m.hwm_kb;
 	}
 	if (run_id <= 0) {
+		assert(opts_in);   /* a new run has options; only a resume may pass NULL */
 		opts_json = research_opts_to_json(opts_in);
 		json_object_set_new(opts_json, "date", json_string(run_today().day));
 		if (opts_in->plan_only) {   /* the plan's -o is not the report's */
