@@ -10,6 +10,9 @@
 #   make test-pg         only the PostgreSQL unit tests (test_pg, test_runstore), on a
 #                        private cluster
 #   make test TSAN=1     the same under ThreadSanitizer (build-tsan/)
+#   make RELEASE=1       the build to ship (build-release/): -O2 with NDEBUG, so the
+#                        assert()s on internal invariants are compiled out; the default
+#                        build and the sanitizer builds keep them
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
 #   make sql-check       no SQLite call outside the store modules (make test runs it)
@@ -34,6 +37,11 @@ endif
 PKGS := libcurl libxml-2.0 jansson zlib sqlite3 libpq
 TEST_PKGS := cmocka
 
+ifneq ($(RELEASE),)
+ifneq ($(SANITIZE)$(TSAN),)
+$(error RELEASE=1 cannot be combined with SANITIZE=1 or TSAN=1: the sanitizer builds keep the assert()s)
+endif
+endif
 ifeq ($(SANITIZE)$(TSAN),11)
 $(error SANITIZE=1 and TSAN=1 cannot be combined: ThreadSanitizer and AddressSanitizer exclude each other)
 endif
@@ -45,6 +53,12 @@ else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT := -O1 -g
+else ifeq ($(RELEASE),1)
+# The build to ship: the same optimisation, without the assert()s that
+# check internal invariants in the developer and sanitizer builds.
+BUILD ?= build-release
+SAN_FLAGS :=
+OPT := -O2 -g -DNDEBUG
 else
 BUILD ?= build
 SAN_FLAGS :=
@@ -355,6 +369,6 @@ demo: $(BUILD)/quarry
 	@$(BUILD)/quarry research --home $(DEMO_HOME) --sources corpus "$(DEMO_Q)"
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz
+	rm -rf build build-san build-tsan build-fuzz build-release
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVE_OBJ:.o=.d)

@@ -31,6 +31,7 @@
  */
 #include "pool.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ static int batch_can_start(const struct pool_batch *b)
 
 static void ready_push(struct pool *p, struct pool_batch *b)
 {
+	assert(!b->ready);   /* on the list at most once */
 	b->next = NULL;
 	b->ready = 1;
 	if (p->ready_tail)
@@ -97,6 +99,7 @@ static struct pool_task *take_task(struct pool *p, struct pool_batch *b)
 {
 	struct pool_task *t = b->head;
 
+	assert(t && p->queued > 0 && b->running < b->max_parallel);   /* batch_can_start(b) held */
 	b->head = t->next;
 	if (!b->head)
 		b->tail = NULL;
@@ -112,6 +115,7 @@ static struct pool_task *take_task(struct pool *p, struct pool_batch *b)
 /* Bookkeeping after a task of b ended (lock held). */
 static void task_finished(struct pool *p, struct pool_batch *b)
 {
+	assert(b->running > 0 && b->pending >= b->running);   /* a running task is still pending */
 	b->running--;
 	b->pending--;
 	if (!b->ready && batch_can_start(b)) {
@@ -291,6 +295,7 @@ void pool_batch_wait(struct pool_batch *b)
 	}
 	if (b->ready)
 		ready_remove(p, b);
+	assert(!b->head && b->running == 0 && !b->ready);   /* nothing of b is left in the pool */
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -3,6 +3,7 @@
  */
 #include "qbuf.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ int qbuf_grow(struct qbuf *b, size_t n)
 
 	if (b->err)
 		return b->err;
+	assert(b->len <= b->max && (b->data ? b->len < b->cap : b->len == 0));
 	if (n > b->max || b->len > b->max - n) {
 		b->err = Q_ETOOBIG;
 		return b->err;
@@ -83,6 +85,7 @@ int qbuf_add(struct qbuf *b, const void *p, size_t n)
 {
 	if (qbuf_grow(b, n))
 		return b->err;
+	assert(b->len + n < b->cap);   /* grow left room for the bytes and the NUL */
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -116,6 +119,7 @@ int qbuf_vaddf(struct qbuf *b, const char *fmt, va_list ap)
 	}
 	if (qbuf_grow(b, (size_t)n))
 		return b->err;
+	assert(b->len + (size_t)n < b->cap);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;

@@ -1,6 +1,7 @@
 /*
  * utf8.c - UTF-8 decoding and character classes (see utf8.h).
  */
+#include <assert.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -12,7 +13,10 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out_cp)
 {
 	uint32_t cp;
 	size_t len, i;
-	unsigned char c = s[0];
+	unsigned char c;
+
+	assert(n > 0);   /* utf8.h: n must be > 0 */
+	c = s[0];
 
 	if (c < 0x80) {
 		*out_cp = c;

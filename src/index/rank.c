@@ -3,6 +3,7 @@
  */
 #include "rank.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@ static void qrank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
+	assert(d->n_phrases >= 0 && d->n_phrases <= RANK_MAX_PHRASES);   /* idf[] holds them */
 	for (i = 0; i < RANK_MAX_COLUMNS; i++)
 		weight[i] = i < n_args ? sqlite3_value_double(args[i]) : 1.0;
 	memset(freq, 0, sizeof(freq));
@@ -82,6 +84,7 @@ static void qrank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 	for (i = 0; rc == SQLITE_OK && i < n_inst; i++) {
 		int phrase, col, off;
 		rc = api->xInst(fts, i, &phrase, &col, &off);
+		assert(rc != SQLITE_OK || (phrase >= 0 && col >= 0));
 		if (rc == SQLITE_OK && phrase < RANK_MAX_PHRASES && col < RANK_MAX_COLUMNS)
 			freq[phrase] += weight[col];
 	}

@@ -3,6 +3,7 @@
  */
 #include "tokenize.h"
 
+#include <assert.h>
 #include <libstemmer.h>
 #include <locale.h>
 #include <pthread.h>
@@ -66,6 +67,7 @@ static const char *const latin_fold[] = {
 	"", "", "", "", "", "", "", "",
 	"", "", "", "", "", "", "", "",
 };
+_Static_assert(sizeof(latin_fold) / sizeof(latin_fold[0]) == 0x250 - 0xC0, "latin_fold covers U+00C0..U+024F");
 
 /* Stems of recent words, direct-mapped by hash. Word frequencies follow
  * Zipf's law, so a few thousand entries answer most lookups and Snowball
@@ -114,6 +116,7 @@ static const char *const latin_ext_fold[] = {
 	"u", "u", "y", "y", "y", "y", "y", "y",
 	"y", "y", "", "", "", "", "", "",
 };
+_Static_assert(sizeof(latin_ext_fold) / sizeof(latin_ext_fold[0]) == 0x100, "latin_ext_fold covers U+1E00..U+1EFF");
 
 /* glibc's Unicode case mapping through a private C.UTF-8 locale object:
  * no change to the process locale, safe from any thread. */
@@ -241,6 +244,7 @@ static int emit_word(struct tokenizer *t, struct word *w, token_fn fn, void *ctx
 
 	if (!len)
 		return 0;
+	assert(len <= TOKEN_MAX_BYTES);
 	/* Stem plain Latin words; digits and mixed tokens stay as they are. */
 	if (t->stemmer && w->ascii_letters_only && len > 3) {
 		struct stem_slot *slot = NULL;
@@ -279,6 +283,7 @@ static int emit_cjk_run(const char *text, const size_t *offs, size_t count,
 	size_t i;
 	int rc;
 
+	assert(count >= 1);   /* offs[0..count] are set, offs[count] the end */
 	for (i = 0; i < count; i++) {
 		size_t s = offs[i], e = offs[i + 1];
 		if (mode == TOKENIZE_DOCUMENT || count == 1) {
@@ -362,6 +367,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 			k = utf8_decode(p + i, len - i, &cp);
 		else
 			cp = ' ';   /* flush at the end */
+		assert(k >= 1 && k <= len - i + (i == len));   /* the loop moves on and stays in text */
 		cjk = i < len && utf8_is_cjk(cp);
 		sep = !cjk && (cp < 0x80 ? !ascii_word_char((unsigned char)cp) : is_separator(cp));
 		/* A CJK run ends at any non-CJK character, or when full. */
@@ -380,6 +386,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 			w.ascii_letters_only = 1;
 		}
 		if (cjk) {
+			assert(n_cjk < CJK_RUN_MAX);   /* a full run was emitted above */
 			offs[n_cjk++] = i;
 		} else if (!sep && !is_combining(cp)) {
 			if (!w.len)
@@ -387,6 +394,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 			if (w.len + 4 <= TOKEN_MAX_BYTES) {
 				size_t before = w.len, j;
 				w.len += fold(cp, w.buf + w.len);
+				assert(w.len <= TOKEN_MAX_BYTES);   /* fold writes 4 bytes at most */
 				for (j = before; j < w.len; j++)
 					if (!(w.buf[j] >= 'a' && w.buf[j] <= 'z'))
 						w.ascii_letters_only = 0;

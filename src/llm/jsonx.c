@@ -3,6 +3,7 @@
  */
 #include "jsonx.h"
 
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -165,6 +166,7 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 			if (depth == JSONX_MAX_DEPTH)
 				return q_error_set(err, Q_ETOOBIG, "JSON nested deeper than %d levels", JSONX_MAX_DEPTH);
 			stack[depth++] = c == '{' ? '}' : ']';
+			assert(depth <= JSONX_MAX_DEPTH);
 			qbuf_addc(out, c);
 			p++;
 			continue;
@@ -174,6 +176,7 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 			qbuf_rtrim(out, ",");   /* trailing comma */
 			if (depth == 0 || stack[depth - 1] != c)
 				return q_error_set(err, Q_EPARSE, "mismatched '%c' in the JSON", c);
+			assert(depth > 0 && depth <= JSONX_MAX_DEPTH);
 			qbuf_addc(out, c);
 			p++;
 			if (--depth == 0)

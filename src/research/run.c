@@ -198,6 +198,7 @@ int run_cancelled(const struct run *r)
  * RUN_CANCELLED) and the reason for the report. */
 static void stop_run(struct run *r, enum run_status why, const char *reason)
 {
+	assert(why == RUN_STOPPED || why == RUN_INTERRUPTED || why == RUN_CANCELLED);
 	r->stop = why;
 	snprintf(r->stopped, sizeof(r->stopped), "%s", reason);
 }
@@ -417,6 +418,7 @@ static void save_opts(struct run *r, const json_t *opts_json)
 
 void run_save_report(struct run *r, const json_t *report, const char *md, enum run_status status)
 {
+	assert(status != RUN_QUEUED && status != RUN_RUNNING);   /* a report ends the run */
 	runstore_save_report(r->rs, r->id, status, report, md, NULL);
 }
 

@@ -17,6 +17,7 @@
  */
 #include "worker.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +128,7 @@ out:
 	runstore_close(rs);
 	if (have_store)
 		store_close(&sl->store);
+	assert(run_status_parse(sl->status) >= 0);   /* slot_reap reads it as a status */
 	__atomic_store_n(&sl->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -136,6 +138,7 @@ static int slot_start(struct slot *sl, long id, double now_ms, long heartbeat_ms
 {
 	const struct worker_config *wc = sl->wc;
 
+	assert(!sl->busy);   /* a slot carries one run at a time */
 	memset(&sl->env, 0, sizeof(sl->env));
 	sl->env.home = wc->home;
 	sl->env.file = wc->file;
@@ -160,6 +163,7 @@ static void slot_watch(struct slot *sl, struct runstore *rs, double now_ms, long
 	struct q_error err = {0};
 	int cancel = 0, rc = 0;
 
+	assert(sl->busy);
 	if (sl->lost || now_ms < sl->next_check_ms)
 		return;
 	sl->next_check_ms = now_ms + WORKER_CANCEL_CHECK_MS;
@@ -194,6 +198,7 @@ static void slot_reap(struct slot *sl, struct runstore *rs)
 {
 	struct q_error err = {0};
 
+	assert(sl->busy && __atomic_load_n(&sl->finished, __ATOMIC_RELAXED));
 	pthread_join(sl->th, NULL);
 	sl->busy = 0;
 	if (sl->lost)
