@@ -67,7 +67,7 @@ static const char *const latin_fold[] = {
 	"", "", "", "", "", "", "", "",
 	"", "", "", "", "", "", "", "",
 };
-_Static_assert(sizeof(latin_fold) / sizeof(latin_fold[0]) == 0x250 - 0xC0, "latin_fold covers U+00C0..U+024F");
+_Static_assert(sizeof(latin_fold) / sizeof(latin_fold[0]) == 0x250 - 0xC0, "one entry a code point");
 
 /* Stems of recent words, direct-mapped by hash. Word frequencies follow
  * Zipf's law, so a few thousand entries answer most lookups and Snowball
@@ -116,7 +116,7 @@ static const char *const latin_ext_fold[] = {
 	"u", "u", "y", "y", "y", "y", "y", "y",
 	"y", "y", "", "", "", "", "", "",
 };
-_Static_assert(sizeof(latin_ext_fold) / sizeof(latin_ext_fold[0]) == 0x100, "latin_ext_fold covers U+1E00..U+1EFF");
+_Static_assert(sizeof(latin_ext_fold) / sizeof(latin_ext_fold[0]) == 0x100, "one entry a code point");
 
 /* glibc's Unicode case mapping through a private C.UTF-8 locale object:
  * no change to the process locale, safe from any thread. */

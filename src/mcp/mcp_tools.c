@@ -38,7 +38,7 @@
 #define TOOL_MAX_LIST 100
 #define TOOL_QUEUE_POLL_MS 250                 /* a queued run's events are looked for this often */
 #define TOOL_MAX_LIST_TEXT_BYTES ((size_t)4 * 1024 * 1024)   /* a list of hits or runs as text */
-#define TOOL_MAX_REPORT_TEXT_BYTES ((size_t)64 * 1024 * 1024)   /* a run's report as text (RESEARCH_REPORT_MAX_BYTES) */
+#define TOOL_MAX_REPORT_TEXT_BYTES ((size_t)64 * 1024 * 1024)   /* a report: RESEARCH_REPORT_MAX_BYTES */
 
 enum arg_type { ARG_STRING, ARG_INT, ARG_CHOICE, ARG_SOURCES };
 

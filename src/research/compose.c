@@ -25,10 +25,13 @@
 #define WRITE_CONTINUATIONS 2       /* of a reply cut at its length limit */
 #define WRITE_MIN_FINDINGS 3        /* sent even when the context is small: a write prompt
 				     * of no findings gets a report of nothing ("ok") */
-#define WRITE_REPLY_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* one reply with its continuations: 8,192 tokens a call is ~50 KB */
-#define WRITE_REPORT_MAX_BYTES ((size_t)8 * 1024 * 1024)  /* the sections and the lead joined: a few replies */
+/* A reply with its continuations (8,192 tokens a call is ~50 KB); the
+ * sections and the lead joined (a few replies); the notes report or the
+ * brief (WRITE_MAX_FINDINGS findings). The caps stop a runaway, not a report. */
+#define WRITE_REPLY_MAX_BYTES ((size_t)4 * 1024 * 1024)
+#define WRITE_REPORT_MAX_BYTES ((size_t)8 * 1024 * 1024)
+#define COMPOSE_TEXT_MAX_BYTES ((size_t)4 * 1024 * 1024)
 #define WRITE_PARAGRAPH_MAX_BYTES (1024 * 1024)   /* one paragraph normalised for the repeat check */
-#define COMPOSE_TEXT_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* the notes report or the brief: WRITE_MAX_FINDINGS findings */
 #define BRIEF_LINE_MAX_BYTES (64 * 1024)   /* one passage of the brief flattened to a line */
 
 /* The report's length in words and the write call's reply cap. */

@@ -13,7 +13,8 @@
 
 /* ---- note ---- */
 
-#define NOTE_PROMPT_MAX_BYTES (1024 * 1024)   /* one source's prompt: NOTE_EXCERPT_MAX_TOKENS of it and the brief */
+/* One source's prompt: NOTE_EXCERPT_MAX_TOKENS of it, the brief and the instructions. */
+#define NOTE_PROMPT_MAX_BYTES (1024 * 1024)
 
 /* The question and sub-questions as one query for local ranking. */
 /* Append a finding (claim and quote copied, each cut to its cap); its

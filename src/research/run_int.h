@@ -28,8 +28,8 @@
 					  * behave as before */
 #define BRIEF_PASSAGES 8
 #define RUN_SYSTEM_MAX_BYTES 4096   /* a system prompt: the role and the date, a few hundred bytes */
-#define RUN_PROMPT_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* one user prompt: a 1M-token context is about 4 MB */
-#define RUN_QUOTE_MAX_BYTES 16000   /* a checked quote: the model is asked for a sentence or a few table rows */
+#define RUN_PROMPT_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* a user prompt: 1M tokens is ~4 MB */
+#define RUN_QUOTE_MAX_BYTES 16000   /* a checked quote: a sentence or a few table rows */
 #define RUN_FOCUS_MAX_BYTES (64 * 1024)   /* the focus query: the question and the brief's entities */
 
 /* Why a source could not be read, for "all 8 pages failed (5 timeouts, ...)". */

@@ -30,7 +30,7 @@
 
 #define OPENAI_HEARTBEAT_MS 10000          /* an SSE comment while a run is quiet */
 #define OPENAI_MAX_WAIT_MS (3L * 3600 * 1000)   /* a request follows its run this long at most */
-#define OPENAI_POLL_MAX_BYTES ((size_t)80 * 1024 * 1024)   /* one poll's chunks: the whole report (64 MB) as chunks */
+#define OPENAI_POLL_MAX_BYTES ((size_t)80 * 1024 * 1024)   /* one poll: a 64 MB report as chunks */
 
 /* One request following its run. */
 struct follow {
