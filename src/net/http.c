@@ -461,6 +461,7 @@ static void robots_done(size_t index, struct http_response *r, void *ctx)
 		robots_parse(qbuf_cstr(&r->body), r->body.len, HTTP_AGENT_TOKEN, &o->rules);
 	else if (r->rc == 0 && r->status >= 500)
 		o->rules.disallow_all = 1;   /* RFC 9309: server error means "not now" */
+
 	/* 4xx, unreachable: no rules, everything allowed. */
 }
 
