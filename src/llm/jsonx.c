@@ -176,7 +176,6 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 			qbuf_rtrim(out, ",");   /* trailing comma */
 			if (depth == 0 || stack[depth - 1] != c)
 				return q_error_set(err, Q_EPARSE, "mismatched '%c' in the JSON", c);
-			assert(depth > 0 && depth <= JSONX_MAX_DEPTH);
 			qbuf_addc(out, c);
 			p++;
 			if (--depth == 0)
