@@ -352,7 +352,7 @@ void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, cons
 	put_json(f, o);
 }
 
-void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
+void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank)
 {
 	const char *s;
 	json_t *o;

@@ -121,9 +121,9 @@ void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
 /* Print a failure as a JSON object (url/path, error, message). */
 void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg);
 
-struct search_hit;
+struct corpus_hit;
 /* Print one search hit: a text block, or a JSON object on one line. */
-void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank);
+void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank);
 
 int cmd_fetch(int argc, char **argv);
 int cmd_extract(int argc, char **argv);

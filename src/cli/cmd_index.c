@@ -547,7 +547,7 @@ int cmd_search(int argc, char **argv)
 	const char *home = NULL;
 	struct qbuf q;
 	struct store s;
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	struct q_error err;
 	int tty = cli_use_color(1);
 
@@ -597,6 +597,6 @@ int cmd_search(int argc, char **argv)
 		cli_print_hit(stdout, json, &hits[i], i + 1);
 	if (!n_hits && !json)
 		cli_error("quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
-	search_hits_free(hits, n_hits);
+	corpus_hits_free(hits, n_hits);
 	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

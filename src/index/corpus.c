@@ -1,6 +1,6 @@
 /*
  * corpus.c - adding and removing the user's documents (see corpus.h);
- * searching them is in search.c.
+ * searching them is in corpus_search.c.
  */
 #include "corpus.h"
 

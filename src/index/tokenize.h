@@ -14,7 +14,7 @@
  *     at the same position. A one-character query matches the unigram; a
  *     longer one becomes a phrase of its bigrams, so "选择可用" finds the
  *     document containing it and not one holding the characters apart
- *     (corpus search quotes only what the user quoted: search.c splits
+ *     (corpus search quotes only what the user quoted: corpus_search.c splits
  *     unquoted CJK into separate bigram terms).
  * Tokens longer than TOKEN_MAX_BYTES are cut there.
  *

@@ -552,7 +552,7 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 {
 	struct store st;
 	struct q_error err = {0};
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	struct qbuf text;
 	json_t *arr = NULL, *out = NULL;
 	int n = 0, i;
@@ -582,7 +582,7 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 	out = tool_result(text.err ? NULL : qbuf_detach(&text, NULL), json_pack("{s:o}", "hits", arr));
 	qbuf_release(&text);
 out:
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	store_close(&st);
 	return out ? out : mcp_tool_error("out of memory");
 }

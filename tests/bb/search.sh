@@ -1,4 +1,4 @@
-# Black-box: corpus search (src/index/search.c, tokenize.c, rank.c).
+# Black-box: corpus search (src/index/corpus_search.c, tokenize.c, rank.c).
 # Sourced by tests/blackbox.sh; makes its own homes under $TMP.
 
 SQH="$TMP/searchq-home"

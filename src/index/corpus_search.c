@@ -1,5 +1,5 @@
 /*
- * search.c - searching the corpus (see corpus.h): the user's query syntax
+ * corpus_search.c - searching the corpus (see corpus.h): the user's query syntax
  * turned into FTS5 expressions, very common words kept from scanning
  * the whole index, ranking with qrank() (rank.h), then snippets for the
  * top k only.
@@ -23,7 +23,7 @@
 
 /* At most this many terms from one unquoted CJK word (qrank() scores up
  * to 64 phrases; a 4 KB query of CJK would otherwise give 1,300). */
-#define SEARCH_MAX_CJK_TERMS 48
+#define CORPUS_MAX_CJK_TERMS 48
 
 static void add_fts_string(struct qbuf *out, const char *s, size_t n)
 {
@@ -126,7 +126,7 @@ static int has_cjk(const char *s, size_t n)
 
 /* Byte spans of the query tokens of one unquoted word. */
 struct term_spans {
-	size_t start[SEARCH_MAX_CJK_TERMS], end[SEARCH_MAX_CJK_TERMS];
+	size_t start[CORPUS_MAX_CJK_TERMS], end[CORPUS_MAX_CJK_TERMS];
 	int n;
 };
 
@@ -138,7 +138,7 @@ static int collect_span(void *ctx, const char *tok, size_t len, size_t start, si
 	(void)tok;
 	(void)len;
 	(void)colocated;
-	if (sp->n >= SEARCH_MAX_CJK_TERMS)
+	if (sp->n >= CORPUS_MAX_CJK_TERMS)
 		return 1;   /* full: the rest of the word is left out */
 	sp->start[sp->n] = start;
 	sp->end[sp->n] = end;
@@ -334,7 +334,7 @@ static long long max_passage_id(struct store *s)
 	return v;
 }
 
-void search_hits_free(struct search_hit *hits, int n)
+void corpus_hits_free(struct corpus_hit *hits, int n)
 {
 	int i;
 
@@ -356,7 +356,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 /* Run one ranking query; append hits whose passage is not there yet. */
 static int rank_into(struct store *s, const char *fts, int all_common, int k,
-		     struct search_hit *hits, int *n)
+		     struct corpus_hit *hits, int *n)
 {
 	sqlite3_stmt *st;
 	int rc, i;
@@ -469,12 +469,12 @@ static char *snippet_join_cjk(const char *snip, const char *query, const char *o
 }
 
 int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
-		  const char *mark_close, struct search_hit **hits_out, int *n_out,
+		  const char *mark_close, struct corpus_hit **hits_out, int *n_out,
 		  struct q_error *err)
 {
 	struct qbuf fts;
 	sqlite3_stmt *st = NULL;
-	struct search_hit *hits;
+	struct corpus_hit *hits;
 	struct common_ctx cc;
 	long long max_id;
 	struct qbuf fts_and;
@@ -561,7 +561,7 @@ fail:
 	rc = store_error(s, rc, "searching", err);
 	sqlite3_finalize(cc.probe);
 	sqlite3_finalize(st);
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	qbuf_release(&fts);
 	return rc;
 }
