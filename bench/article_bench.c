@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	}
 	json_object_foreach(eval, id, page) {
 		struct qbuf html;
-		struct q_doc doc;
+		struct doc doc;
 		struct q_error err;
 		struct doc_options opt;
 		const char *file = json_string_value(json_object_get(page, "file"));

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 		struct qbuf html;
 		json_t *gt, *g, *snip;
 		const char *ref, *type = NULL;
-		struct q_doc doc;
+		struct doc doc;
 		struct q_error err;
 		struct doc_options opt;
 		double t0, c0, f1, p, r;

@@ -294,7 +294,7 @@ static void set_source(json_t *o, const struct doc_figures *fig)
 		json_object_set_new(o, "status", json_integer(fig->status));
 }
 
-void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
 		   const struct doc_figures *fig)
 {
 	json_t *o;

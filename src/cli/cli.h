@@ -116,7 +116,7 @@ struct doc_figures {
 
 /* Print one document: text/markdown with the title on top, or a JSON
  * object on one line. */
-void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
 		   const struct doc_figures *fig);
 /* Print a failure as a JSON object (url/path, error, message). */
 void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg);

@@ -31,7 +31,7 @@ int cmd_extract(int argc, char **argv)
 	enum out_format fmt = OUT_TEXT;
 	struct doc_options dopt;
 	struct doc_figures fig;
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error err;
 	struct qbuf in;
 	long long max_bytes = EXTRACT_DEFAULT_MAX_BYTES;

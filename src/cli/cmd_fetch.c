@@ -75,7 +75,7 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 	struct http_response *r = &fr->resps[i];
 	struct doc_figures fig;
 	struct doc_options dopt;
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error err;
 	struct timespec t0;
 

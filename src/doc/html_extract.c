@@ -1027,7 +1027,7 @@ static int url_says_forum(const char *url)
 	return 0;
 }
 
-static int set_text(struct q_doc *out, struct qbuf *b)
+static int set_text(struct doc *out, struct qbuf *b)
 {
 	qbuf_rtrim(b, " \n");
 	if (b->err)
@@ -1073,7 +1073,7 @@ static size_t find_leads(xmlNode *best, xmlNode **leads)
 }
 
 /* Steps 4-6 on scored stats: pick the content element, render it into b. */
-static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
+static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct doc *out,
 			     struct qbuf *b)
 {
 	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
@@ -1121,7 +1121,7 @@ static int use_article_body(const char *body, size_t text_len)
 }
 
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
-		 struct q_doc *out, struct q_error *err)
+		 struct doc *out, struct q_error *err)
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;

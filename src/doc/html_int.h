@@ -100,7 +100,7 @@ void html_node_text(const xmlNode *n, struct qbuf *b, size_t max_bytes);
 /* Fill title/author/date/lang/site_name/description of out; *article_body
  * (out) gets the longest JSON-LD articleBody, or NULL: the caller frees
  * it with q_free. */
-int html_meta_extract(xmlDoc *doc, struct q_doc *out, char **article_body);
+int html_meta_extract(xmlDoc *doc, struct doc *out, char **article_body);
 
 /* Render root's subtree into out (format, title to skip if it repeats).
  * end, if not NULL, is a descendant of root after which nothing more is

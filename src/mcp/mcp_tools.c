@@ -608,7 +608,7 @@ static json_t *run_fetch(struct mcp_call *c, const struct mcp_env *env)
 	struct http_options hopt;
 	struct http_response r;
 	struct doc_options dopt;
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error err = {0};
 	json_t *out = NULL;
 	size_t keep;

@@ -257,7 +257,7 @@ struct fetch_ctx {
 static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 {
 	struct fetch_ctx *fc = vctx;
-	struct q_doc doc;
+	struct doc doc;
 	struct doc_options dopt;
 	struct q_error derr = {0};
 	json_t *rec;
