@@ -155,7 +155,7 @@ int cmd_mcp(int argc, char **argv)
 			llm_config_release(&probe);
 			if (cli_model_open(&m, "mcp", home, !no_cache))
 				goto out;
-			env.llm = &m.client;
+			env.llm = m.client;
 		} else if (strstr(perr.msg, "no model configured")) {
 			cli_error("quarry mcp: %s; research and ask write extractive briefs\n", perr.msg);
 		} else {

@@ -690,7 +690,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	env.runs = c->m.runs;   /* NULL: the run goes in env.store */
 	env.home = dir;
 	env.file = &c->m.file;
-	env.llm = have_model ? &c->m.client : NULL;
+	env.llm = have_model ? c->m.client : NULL;
 	env.events = events;
 	env.on_event = on_event;
 	env.ctx = &prog;

@@ -109,6 +109,40 @@ void llm_client_release(struct llm_client *c)
 	pthread_mutex_destroy(&c->mu);
 }
 
+int llm_client_new(struct llm_config *cfg, struct llm_client **out, struct q_error *err)
+{
+	struct llm_client *c = q_calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return q_error_set(err, Q_ENOMEM, "out of memory starting the model client");
+	if ((rc = llm_client_init(c, cfg, err))) {
+		q_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void llm_client_free(struct llm_client *c)
+{
+	if (!c)
+		return;
+	llm_client_release(c);
+	q_free(c);
+}
+
+const struct llm_config *llm_client_config(const struct llm_client *c)
+{
+	return c->cfg;
+}
+
+struct llm_account *llm_client_account(struct llm_client *c)
+{
+	return &c->solo;
+}
+
 /* ---- accounts ---- */
 
 int llm_account_init(struct llm_account *a, struct q_error *err)

@@ -10,6 +10,7 @@
 #include "../core/qbuf.h"
 #include "jsonx.h"
 #include "llm.h"
+#include "llm_int.h"
 
 #define SCHEMA_MAX_DEPTH 32
 

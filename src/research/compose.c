@@ -56,7 +56,7 @@ static long finding_tokens(const struct run *r, const struct finding *f)
  */
 int compose_pick_findings(struct run *r, int *ids, int max)
 {
-	long context = r->env->llm->cfg->context;
+	long context = llm_client_config(r->env->llm)->context;
 	/* A small context (2048) keeps half for the instructions and the reply
 	 * instead of the fixed reserve, which left no room for any finding. */
 	long reserve = WRITE_INSTRUCTION_TOKENS + write_max_tokens(r);
@@ -1246,8 +1246,8 @@ static json_t *figures(struct run *r)
 		json_object_set_new(fig, "reasoning_tokens", json_integer(t.reasoning));
 		json_object_set_new(fig, "cost_usd", json_real(t.cost_usd));
 		json_object_set_new(fig, "cost_known", json_boolean(!t.cost_unknown));
-		json_object_set_new(fig, "model", json_string(r->env->llm->cfg->model));
-		json_object_set_new(fig, "fast_model", json_string(r->env->llm->cfg->fast_model));
+		json_object_set_new(fig, "model", json_string(llm_client_config(r->env->llm)->model));
+		json_object_set_new(fig, "fast_model", json_string(llm_client_config(r->env->llm)->fast_model));
 	}
 	return fig;
 }

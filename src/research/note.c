@@ -140,7 +140,7 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
  */
 static long note_room(const struct run *r)
 {
-	long room = r->env->llm->cfg->context / 2 - 1500;
+	long room = llm_client_config(r->env->llm)->context / 2 - 1500;
 
 	if (room > NOTE_EXCERPT_MAX_TOKENS)
 		room = NOTE_EXCERPT_MAX_TOKENS;

@@ -53,7 +53,7 @@ const char *run_lang_name(const char *lang)
 
 long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n)
 {
-	long room = r->env->llm->cfg->context - llm_estimate_prompt(m, n) - 16;
+	long room = llm_client_config(r->env->llm)->context - llm_estimate_prompt(m, n) - 16;
 
 	if (room < want)
 		want = room;

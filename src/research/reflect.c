@@ -114,7 +114,7 @@ int run_reflect(struct run *r, int breadth)
 	qbuf_addf(&u, "Research question: %s\n\nWhat we know so far (claims from sources):\n",
 		  r->o->question);
 	{
-		long room = r->env->llm->cfg->context / 2;
+		long room = llm_client_config(r->env->llm)->context / 2;
 		for (i = 0; i < r->n_f && i < 80; i++) {
 			room -= 4 + llm_estimate_tokens(r->f[i].claim, strlen(r->f[i].claim));
 			if (room < 0)

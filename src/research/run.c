@@ -541,7 +541,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	depth = r.o->depth > 0 ? r.o->depth : 2;
 	breadth = r.o->breadth > 0 ? r.o->breadth : 4;
 	max_sources = r.o->max_sources > 0 ? r.o->max_sources : 20;
-	if (env->llm && !r.o->quick && !r.o->no_llm && env->llm->cfg->context >= LARGE_CONTEXT_TOKENS) {
+	if (env->llm && !r.o->quick && !r.o->no_llm && llm_client_config(env->llm)->context >= LARGE_CONTEXT_TOKENS) {
 		/* A large context reads more for little money (docs/BENCHMARKS.md). */
 		if (r.o->depth <= 0)
 			depth = 3;
