@@ -100,7 +100,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 	}
 	m->have_client = 1;
 	if (cache) {
-		if (store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
+		if (cli_store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
 			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
 			return 0;
 		}

@@ -140,7 +140,7 @@ static void check_store(const char *home, struct setup *su)
 	struct corpus_totals t;
 	long docs = 0, passages = 0;
 
-	if (store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
 		line("database", 0, "%s", err.msg);
 		su->docs = -1;
 		return;

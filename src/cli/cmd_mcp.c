@@ -142,7 +142,7 @@ int cmd_mcp(int argc, char **argv)
 				       "standard input and output)");
 	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && !strcmp(v, "1"))
 		env.allow_private = 1;
-	if (store_home(home, dir, sizeof(dir), &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err)) {
 		cli_error("quarry mcp: %s\n", err.msg);
 		return 1;
 	}

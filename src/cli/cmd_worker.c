@@ -184,7 +184,7 @@ int cmd_worker(int argc, char **argv)
 	}
 	if (n > 0)
 		return cli_usage_error("worker", "unexpected '%s': quarry worker takes only options", ops[0]);
-	if (store_home(home, dir, sizeof(dir), &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err)) {
 		cli_error("quarry worker: %s\n", err.msg);
 		return 1;
 	}

@@ -57,7 +57,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 
 /* db's FTS5 API (for registering tokenizers and functions); NULL with
  * err set when this SQLite has no FTS5. */
-fts5_api *fts5_api_of(sqlite3 *db, struct q_error *err);
+fts5_api *tokenize_fts5_api(sqlite3 *db, struct q_error *err);
 
 /* Register the FTS5 tokenizer "quarry" on db. */
 int tokenizer_register_fts5(sqlite3 *db, struct q_error *err);
