@@ -13,6 +13,8 @@
 #   make hdr-check       every header under src/ compiles on its own (make test runs it)
 #   make env-check       no getenv/environ in src/ outside src/cli (hdr-check runs it)
 #   make sql-check       no SQLite call outside the store modules (make test runs it)
+#   make deps-check      each folder of src/ includes only the folders it may depend on
+#                        (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -73,7 +75,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check deps-check fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -188,6 +190,33 @@ sql-check:
 	$(Q)if grep -rn --include='*.[ch]' 'sqlite3_' $(SQL_FREE_DIRS) | grep -v '^src/research/runstore_sqlite\.c:'; then \
 		echo "sql-check: SQLite calls outside the store modules (above): move them behind a function of src/index/corpus.h, store.h or runstore.h"; exit 1; fi
 
+# Dependencies point one way (docs/ARCHITECTURE.md, "Dependencies"): the
+# folders of src/ each may include from, written down once here. A folder
+# may always include its own headers; a FOLDER/FILE.h entry allows that one
+# header only; a folder's *_int.h is for its own files. A new folder needs a
+# line here before it builds the tests.
+DEPS_ALLOWED := \
+	core: \
+	doc:core \
+	net:core,doc \
+	index:core,doc \
+	llm:core,doc,net,index,research/runstore.h \
+	search:core,doc,net,index \
+	research:core,doc,net,index,llm,search \
+	mcp:core,doc,net,index,llm,search,research \
+	serve:core,doc,net,index,llm,search,research,mcp \
+	cli:core,doc,net,index,llm,search,research,mcp,serve
+deps-check:
+	$(Q)bad=0; for d in src/*/; do d=$${d#src/}; d=$${d%/}; case " $(DEPS_ALLOWED) " in \
+		*" $$d:"*) ;; *) echo "deps-check: src/$$d has no line in DEPS_ALLOWED (Makefile)"; bad=1;; esac; done; \
+	for rule in $(DEPS_ALLOWED); do d=$${rule%%:*}; allow=",$${rule#*:},"; \
+		for f in src/$$d/*.[ch]; do \
+			for h in $$(sed -n 's|^[[:space:]]*#[[:space:]]*include[[:space:]]*"\.\./\([^"]*\)".*|\1|p' $$f); do \
+				case "$$h" in */*_int.h) echo "deps-check: $$f includes $$h, another folder's internal header"; bad=1; continue;; esac; \
+				case "$$allow" in *",$${h%%/*},"*|*",$$h,"*) ;; \
+				*) echo "deps-check: $$f includes $$h: src/$$d may not depend on src/$${h%%/*} (DEPS_ALLOWED in the Makefile, docs/ARCHITECTURE.md)"; bad=1;; esac; \
+			done; done; done; exit $$bad
+
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
 # read), and any report at all fails the run.
@@ -210,7 +239,7 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check sql-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
+test: hdr-check sql-check deps-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
 	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
