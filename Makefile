@@ -239,8 +239,14 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
+# CASE=NAME (a shell pattern) runs only those black-box cases
+# (tests/cases/NAME.case; tests/README.md), without the unit tests.
+ifeq ($(CASE),)
 test: hdr-check sql-check deps-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
-	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
+else
+test: $(BUILD)/fakellm $(BUILD)/quarry $(BUILD)/fakeweb js-deps
+endif
+	@$(TEST_SETUP) BUILD=$(BUILD) CASE='$(CASE)' $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
 test-pg: $(PG_UNIT)
