@@ -41,7 +41,9 @@ case_cleanup() {
 	kill -TERM 0 2>/dev/null
 }
 trap case_cleanup EXIT
-trap 'exit 143' INT TERM
+# Stopped from outside (tests/case.sh's time limit, or Ctrl-C): a failure,
+# not a pass with the checks done so far.
+trap 'bad "the case was stopped before its end (timed out after ${CASE_TIMEOUT:-600} s, or interrupted)"; exit 143' INT TERM
 
 ok() { PASS=$((PASS + 1)); }
 # bad MSG: one failure, named by the case file and line, with the last
