@@ -122,6 +122,15 @@ wait_file() {
 	[ -s "$1" ]
 }
 
+# fwait SECONDS CMD...: poll CMD quietly every 0.1 s until it succeeds;
+# fails after SECONDS.
+fwait() {
+	_t=$(($1 * 10))
+	shift
+	while [ $_t -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; _t=$((_t - 1)); done
+	return 1
+}
+
 # case_file PATH: write stdin to PATH (under $TMP when relative).
 case_file() {
 	case $1 in /*) _f=$1 ;; *) _f=$TMP/$1 ;; esac
@@ -149,7 +158,7 @@ start_llm() {
 	bg "$BUILD_ABS/fakellm" "$TMP/$1.port" "$TMP/$1.json" "$TMP/$1.log"
 	wait_file "$TMP/$1.port" 300 || { bad "fake model $1 did not start"; exit 1; }
 	LU="http://127.0.0.1:$(cat "$TMP/$1.port")/v1"
-	eval "LLM_$1=\$LU"
+	eval "LLM_$(printf '%s' "$1" | tr -c 'A-Za-z0-9_' '_')=\$LU"   # llm a-b: sets LLM_a_b
 }
 
 # needs WHAT...: skip the case unless each is here: a command name, or
