@@ -14,7 +14,7 @@ awk -f tests/lib/compile.awk "$f" >"$dir/case.sh"
 t0=$(date +%s.%N)
 CASE_FILE=$f CASE_NAME=$name CASE_DIR=$dir/tmp CASE_RES=$CASE_OUT/$name \
 	timeout -k 10 "${CASE_TIMEOUT:-600}" sh -c 'mkdir -p "$CASE_DIR" && . "$0"' "$dir/case.sh" \
-	>"$dir/log" 2>&1
+	>"$dir/log" 2>&1 </dev/null
 t1=$(date +%s.%N)
 secs=$(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }')
 if [ ! -s "$CASE_OUT/$name.res" ]; then

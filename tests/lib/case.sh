@@ -18,6 +18,7 @@ RC=0
 LINE=0
 RUN_TIMEOUT=120
 CASE_PIDS=
+CASE_CLEANUP=
 : >"$OUT"
 : >"$ERR"
 
@@ -35,13 +36,24 @@ case_result() { printf '%s %s %s\n' "$PASS" "$FAIL" "$SKIP" >"$CASE_RES.res"; }
 
 case_cleanup() {
 	case_result
+	# The case's own "cleanup:" commands, in the order given.
+	[ -n "${CASE_CLEANUP-}" ] && eval "$CASE_CLEANUP"
 	for p in $CASE_PIDS; do kill "$p" 2>/dev/null; done
 	# Anything else the case left running in its process group.
 	trap '' TERM
 	kill -TERM 0 2>/dev/null
 }
 trap case_cleanup EXIT
-trap 'exit 143' INT TERM
+# Stopped from outside (tests/case.sh's time limit, or Ctrl-C): a failure,
+# not a pass with the checks done so far.
+trap 'bad "the case was stopped before its end (timed out after ${CASE_TIMEOUT:-600} s, or interrupted)"; exit 143' INT TERM
+
+# at_exit CMD: run CMD (as shell, when the case ends, however it ends):
+# unmount, stop a cluster of the case's own. "cleanup: CMD" in a case.
+at_exit() {
+	CASE_CLEANUP="$CASE_CLEANUP
+$1"
+}
 
 ok() { PASS=$((PASS + 1)); }
 # bad MSG: one failure, named by the case file and line, with the last
@@ -82,9 +94,10 @@ xp() {
 }
 
 # run CMD...: run with a time limit (RUN_TIMEOUT seconds), stdout and
-# stderr in $OUT and $ERR, the status in $RC.
+# stderr in $OUT and $ERR, the status in $RC. Its stdin is the case's
+# (/dev/null) unless the run: line redirects it ("run: quarry mcp <FILE").
 run() {
-	timeout -k 5 "$RUN_TIMEOUT" "$@" >"$OUT" 2>"$ERR" </dev/null
+	timeout -k 5 "$RUN_TIMEOUT" "$@" >"$OUT" 2>"$ERR"
 	RC=$?
 }
 rc_is() { if [ "$RC" -eq "$1" ]; then ok; else bad "exit status $RC, expected $1"; fi; }
@@ -109,6 +122,15 @@ wait_file() {
 	[ -s "$1" ]
 }
 
+# fwait SECONDS CMD...: poll CMD quietly every 0.1 s until it succeeds;
+# fails after SECONDS.
+fwait() {
+	_t=$(($1 * 10))
+	shift
+	while [ $_t -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; _t=$((_t - 1)); done
+	return 1
+}
+
 # case_file PATH: write stdin to PATH (under $TMP when relative).
 case_file() {
 	case $1 in /*) _f=$1 ;; *) _f=$TMP/$1 ;; esac
@@ -122,7 +144,7 @@ start_web() {
 	[ -n "${B-}" ] && return 0
 	rm -f "$TMP/web.port"
 	bg "$BUILD_ABS/fakeweb" "$TMP/web.port" sample/pages
-	wait_file "$TMP/web.port" || { bad "the fake web site did not start"; exit 1; }
+	wait_file "$TMP/web.port" 300 || { bad "the fake web site did not start"; exit 1; }
 	PORT=$(cat "$TMP/web.port")
 	B="http://127.0.0.1:$PORT"
 }
@@ -134,9 +156,9 @@ start_llm() {
 	cat >"$TMP/$1.json"
 	rm -f "$TMP/$1.port" "$TMP/$1.log"
 	bg "$BUILD_ABS/fakellm" "$TMP/$1.port" "$TMP/$1.json" "$TMP/$1.log"
-	wait_file "$TMP/$1.port" || { bad "fake model $1 did not start"; exit 1; }
+	wait_file "$TMP/$1.port" 300 || { bad "fake model $1 did not start"; exit 1; }
 	LU="http://127.0.0.1:$(cat "$TMP/$1.port")/v1"
-	eval "LLM_$1=\$LU"
+	eval "LLM_$(printf '%s' "$1" | tr -c 'A-Za-z0-9_' '_')=\$LU"   # llm a-b: sets LLM_a_b
 }
 
 # needs WHAT...: skip the case unless each is here: a command name, or

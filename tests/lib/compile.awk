@@ -72,6 +72,10 @@ BEGIN { key = ""; body = ""; blanks = 0; print "# compiled from " ARGV[1] " by t
 	else if (k == "timeout") printf "LINE=%d; RUN_TIMEOUT=%s\n", NR, rest
 	else if (k == "needs") printf "LINE=%d; needs %s\n", NR, rest
 	else if (k == "web") printf "LINE=%d; start_web\n", NR
+	else if (k == "use") {
+		n = split(rest, libs, " ")
+		for (i = 1; i <= n; i++) printf "LINE=%d; . tests/lib/%s.sh\n", NR, libs[i]
+	} else if (k == "cleanup") printf "LINE=%d; at_exit %s\n", NR, sq(rest)
 	else if (k == "run" || k == "sh" || k == "check" || k == "file" || k == "llm") {
 		if ((k == "file" || k == "llm") && a == "") { die(k " needs a name: '" k " NAME:'"); next }
 		if (k != "file" && k != "llm" && a != "") { die("'" k "' takes no name"); next }
