@@ -805,7 +805,7 @@ static void route(int fd, const char *path)
 		static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0";
 		respond(fd, 200, "application/octet-stream", NULL, elf, sizeof(elf) - 1);
 	} else if (!strcmp(path, "/png-as-html")) {
-		/* A binary body mislabelled as a page (tests/bb/doc.sh). */
+		/* A binary body mislabelled as a page (tests/cases/docx-binary-as-text.case). */
 		static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
 		respond(fd, 200, "text/html; charset=utf-8", NULL, png, sizeof(png) - 1);
 	} else if (!strcmp(path, "/nul-as-text")) {

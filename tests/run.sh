@@ -47,11 +47,6 @@ for t in "$BUILD"/tests/test_*; do
 	FAIL=$((FAIL + f))
 done
 
-BUILD="$BUILD" sh tests/blackbox.sh >"$LOG" 2>&1
-rc=$?
-cat "$LOG"
-tally "$LOG" blackbox: "$rc"
-
 BUILD="$BUILD" sh tests/cases.sh >"$LOG" 2>&1
 rc=$?
 grep -v '^ok ' "$LOG"
