@@ -330,16 +330,6 @@ const char *html_attr(const xmlNode *n, const char *name)
 	return NULL;
 }
 
-static int has_attr(const xmlNode *n, const char *name)
-{
-	xmlAttr *a;
-
-	for (a = n->properties; a; a = a->next)
-		if (!strcasecmp((const char *)a->name, name))
-			return 1;
-	return 0;
-}
-
 /* A utility class that sets a display value ("d-md-block", "lg:flex"). */
 static int shows_display(const char *w)
 {
@@ -382,24 +372,79 @@ static int class_hides(const char *cls)
 	return hides && !shows;
 }
 
+/* The attributes the scorer reads, found in one pass over an element's
+ * attribute list (the first of each name, as html_attr finds it). */
+struct el_attrs {
+	const char *cls, *id, *style, *role, *aria_hidden, *aria_modal, *itemprop;
+	int hidden;        /* a "hidden" attribute, with or without a value */
+	int toggles;       /* aria-expanded or aria-controls with a value */
+};
+
+static void el_attrs_read(const xmlNode *n, struct el_attrs *ea)
+{
+	const xmlAttr *a;
+
+	memset(ea, 0, sizeof(*ea));
+	for (a = n->properties; a; a = a->next) {
+		const char *name = (const char *)a->name;
+		const char *v = a->children && a->children->content ? (const char *)a->children->content : NULL;
+		const char **slot = NULL;
+
+		switch (name[0] | 0x20) {
+		case 'a':
+			if (!strcasecmp(name, "aria-hidden"))
+				slot = &ea->aria_hidden;
+			else if (!strcasecmp(name, "aria-modal"))
+				slot = &ea->aria_modal;
+			else if (v && (!strcasecmp(name, "aria-expanded") || !strcasecmp(name, "aria-controls")))
+				ea->toggles = 1;
+			break;
+		case 'c':
+			if (!strcasecmp(name, "class"))
+				slot = &ea->cls;
+			break;
+		case 'h':
+			if (!strcasecmp(name, "hidden"))
+				ea->hidden = 1;
+			break;
+		case 'i':
+			if (!strcasecmp(name, "id"))
+				slot = &ea->id;
+			else if (!strcasecmp(name, "itemprop"))
+				slot = &ea->itemprop;
+			break;
+		case 'r':
+			if (!strcasecmp(name, "role"))
+				slot = &ea->role;
+			break;
+		case 's':
+			if (!strcasecmp(name, "style"))
+				slot = &ea->style;
+			break;
+		}
+		if (slot && v && !*slot)
+			*slot = v;
+	}
+}
+
 /* styled_ok: inline display:none / visibility:hidden do not count (the
  * second pass, for pages whose script reveals what the HTML hides). */
-static int is_hidden(const xmlNode *n, int styled_ok)
+static int is_hidden(const struct el_attrs *ea, int styled_ok)
 {
 	const char *v;
 
-	if (has_attr(n, "hidden")) {
+	if (ea->hidden) {
 		/* React streaming puts server-rendered content in
 		 * <div hidden id="S:0"> and moves it into place with script. */
-		v = html_attr(n, "id");
+		v = ea->id;
 		return !(v && v[0] == 'S' && v[1] == ':');
 	}
-	if ((v = html_attr(n, "class")) != NULL && class_hides(v))
+	if (ea->cls && class_hides(ea->cls))
 		return 1;
-	v = html_attr(n, "aria-hidden");
+	v = ea->aria_hidden;
 	if (v && !strcasecmp(v, "true"))
 		return 1;
-	v = styled_ok ? NULL : html_attr(n, "style");
+	v = styled_ok ? NULL : ea->style;
 	if (v) {
 		char s[256];
 		size_t i, k = 0;
@@ -416,40 +461,48 @@ static int is_hidden(const xmlNode *n, int styled_ok)
 }
 
 /* An element's class and id, lower-cased (each cut at MAX_CLASS_BYTES),
- * made once per element for the boilerplate and comment tests. */
+ * made once per element for the boilerplate and comment tests; both
+ * holds "class\x01id", so a word looked for in either is one strstr. */
 struct class_id {
 	char cls[MAX_CLASS_BYTES];
 	char id[MAX_CLASS_BYTES];
+	char both[2 * MAX_CLASS_BYTES];
 	int has_cls, has_id;
 };
 
-static void lower_into(char *dst, const char *src)
+/* Copy src lower-cased into dst (at most MAX_CLASS_BYTES - 1 bytes);
+ * returns the length. */
+static size_t lower_into(char *dst, const char *src)
 {
 	size_t k = 0;
 
 	for (; *src && k < MAX_CLASS_BYTES - 1; src++)
 		dst[k++] = (char)((*src >= 'A' && *src <= 'Z') ? *src + 32 : *src);
 	dst[k] = '\0';
+	return k;
 }
 
-static void class_id_read(const xmlNode *n, struct class_id *ci)
+static void class_id_read(const struct el_attrs *ea, struct class_id *ci)
 {
-	const char *cls = html_attr(n, "class"), *id = html_attr(n, "id");
+	size_t cl = 0, il = 0;
 
-	ci->has_cls = cls != NULL;
-	ci->has_id = id != NULL;
+	ci->has_cls = ea->cls != NULL;
+	ci->has_id = ea->id != NULL;
 	ci->cls[0] = ci->id[0] = '\0';
-	if (cls)
-		lower_into(ci->cls, cls);
-	if (id)
-		lower_into(ci->id, id);
+	if (ea->cls)
+		cl = lower_into(ci->cls, ea->cls);
+	if (ea->id)
+		il = lower_into(ci->id, ea->id);
+	memcpy(ci->both, ci->cls, cl);
+	ci->both[cl] = '\x01';
+	memcpy(ci->both + cl + 1, ci->id, il + 1);
 }
 
 /* 1 if one of the NULL-terminated needles occurs in the class or the id. */
 static int class_id_has(const struct class_id *ci, const char *const *needles)
 {
 	for (; *needles; needles++)
-		if (strstr(ci->cls, *needles) || strstr(ci->id, *needles))
+		if (strstr(ci->both, *needles))
 			return 1;
 	return 0;
 }
@@ -493,7 +546,7 @@ static int class_says_boiler(const struct class_id *ci)
 		return 3;
 	/* A paywall's prompt is never content, but "content-behind-paywall"
 	 * and "no-paywall" hold the article. */
-	if ((strstr(ci->cls, "paywall") || strstr(ci->id, "paywall")) &&
+	if (strstr(ci->both, "paywall") &&
 	    !class_id_has(ci, paywall_content))
 		return 3;
 	class_words(ci->cls, &weak, &positive);
@@ -502,9 +555,9 @@ static int class_says_boiler(const struct class_id *ci)
 	 * content word is only a weak hint (kept when it holds prose). */
 	if (class_id_has(ci, boiler_strong))
 		return positive ? 1 : 2;
-	if ((strstr(ci->cls, "author") || strstr(ci->id, "author")) && class_id_has(ci, boiler_author))
+	if (strstr(ci->both, "author") && class_id_has(ci, boiler_author))
 		return 2;
-	if ((strstr(ci->cls, "user") || strstr(ci->id, "user")) && class_id_has(ci, boiler_user))
+	if (strstr(ci->both, "user") && class_id_has(ci, boiler_user))
 		return 2;
 	return weak && !positive;
 }
@@ -532,9 +585,9 @@ static int class_says_body(const char *cls)
 
 /* 1 if n is marked as the article's body (itemprop or a template class);
  * ci: n's class and id. */
-static int says_article_body(const xmlNode *n, const struct class_id *ci)
+static int says_article_body(const struct el_attrs *ea, const struct class_id *ci)
 {
-	const char *v = n->properties ? html_attr(n, "itemprop") : NULL;
+	const char *v = ea->itemprop;
 
 	if (v && !strcasecmp(v, "articleBody"))
 		return 1;
@@ -543,7 +596,8 @@ static int says_article_body(const xmlNode *n, const struct class_id *ci)
 
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
-static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
+static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea,
+		     const struct class_id *ci)
 {
 	const char *role;
 
@@ -551,7 +605,7 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	    tag_is(n, "article"))
 		return 0;
 	/* A modal (privacy policy, size guide, sign-up) is never the page's content. */
-	if ((role = html_attr(n, "aria-modal")) != NULL && !strcasecmp(role, "true"))
+	if ((role = ea->aria_modal) != NULL && !strcasecmp(role, "true"))
 		return 3;
 	/* Page footers hold legal text, addresses and link farms: never the content. */
 	if (tag_is(n, "footer"))
@@ -559,11 +613,11 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	if (bits & T_BOILER)
 		return 2;
 	/* An accordion's toggle holds its heading (an FAQ's question). */
-	if (tag_is(n, "button") && (html_attr(n, "aria-expanded") || html_attr(n, "aria-controls")))
+	if (tag_is(n, "button") && ea->toggles)
 		return 0;
 	if (bits & T_WEAK_BOILER)
 		return 1;
-	role = html_attr(n, "role");
+	role = ea->role;
 	if (role && in_list(role, boiler_roles))
 		return 2;
 	return class_says_boiler(ci);
@@ -671,13 +725,19 @@ static void classify_block(struct nstat *s)
 static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
 {
 	unsigned bits = tag_bits(n);
+	struct el_attrs ea;
 	struct class_id ci;
 
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
 	if (parent)
 		s->flags = parent->flags & (NS_INLINK | NS_PRE | NS_NOSCRIPT);
-	if ((bits & T_DROP) || is_hidden(n, styled_ok)) {
+	if (bits & T_DROP) {
+		s->flags |= NS_REMOVED;
+		return;
+	}
+	el_attrs_read(n, &ea);
+	if (is_hidden(&ea, styled_ok)) {
 		s->flags |= NS_REMOVED;
 		return;
 	}
@@ -695,7 +755,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_PRE;
 	if (tag_is(n, "noscript"))
 		s->flags |= NS_NOSCRIPT;
-	class_id_read(n, &ci);
+	class_id_read(&ea, &ci);
 	switch (says_comments(&ci)) {
 	case 2:
 		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
@@ -704,9 +764,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	if (n->properties && says_article_body(n, &ci))
+	if (n->properties && says_article_body(&ea, &ci))
 		s->flags |= NS_BODY | NS_HOLDS_BODY;
-	switch (is_boiler(n, bits, &ci)) {
+	switch (is_boiler(n, bits, &ea, &ci)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
 		break;
@@ -1125,7 +1185,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
-	struct html_limits lim = {0, NULL, HTML_STOP_NONE};
+	struct html_limits lim = {0, NULL, HTML_STOP_NONE, 0};
 	xmlNode *root;
 	struct qbuf b;
 	char *article_body = NULL;

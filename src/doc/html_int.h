@@ -139,6 +139,7 @@ struct html_limits {
 	double deadline_ms;       /* q_now_ms() value; 0 = none */
 	volatile int *cancel;     /* non-zero: stop; may be NULL */
 	enum html_stop stop;      /* out: first limit hit */
+	int keep_raw_text;        /* feed script and style bodies too (tests) */
 };
 
 /*
@@ -146,7 +147,9 @@ struct html_limits {
  * limits, the deadline and the cancel flag. Returns the tree (caller
  * frees with xmlFreeDoc), or NULL when libxml2 could not start; a page
  * cut at a limit still returns the tree of what came before the cut,
- * with lim->stop saying which limit.
+ * with lim->stop saying which limit. The bodies of script and style
+ * elements (but JSON ones) are left out of the tree unless
+ * lim->keep_raw_text is set: the elements stay, empty.
  */
 htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url, int options,
 			      struct html_limits *lim);
