@@ -870,7 +870,7 @@ static size_t count_elements(xmlNode *root)
 
 struct score_walk {
 	struct nstat *stats;
-	size_t next;
+	size_t next, cap;  /* stats used, and allocated */
 	int styled_ok;     /* see is_hidden */
 	struct html_limits *lim;
 };
@@ -885,7 +885,7 @@ static int score_visit(xmlNode *n, void *ctx)
 		/* Once stopped, enter nothing more: the walk ends quickly
 		 * and the caller discards the result. */
 		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
-		    w->lim->stop >= HTML_STOP_TIMEOUT)
+		    w->lim->stop >= HTML_STOP_TIMEOUT || w->next >= w->cap)
 			return 0;
 		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
 		return !(ns(n)->flags & NS_REMOVED);
@@ -901,14 +901,18 @@ static void score_leave(xmlNode *n, void *ctx)
 	leave_element(n);
 }
 
-/* Steps 1-3: one iterative enter/leave walk filling the stats. Returns
- * non-zero when the deadline or cancel stopped it (stats incomplete). */
-static int score_tree(xmlNode *root, struct nstat *stats, int styled_ok, struct html_limits *lim)
+/* Steps 1-3: one iterative enter/leave walk filling the stats (room for
+ * cap elements). Returns non-zero when the deadline or cancel stopped it
+ * (stats incomplete), -1 when the tree has more than cap elements. */
+static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled_ok,
+		      struct html_limits *lim)
 {
-	struct score_walk w = {stats, 0, styled_ok, lim};
+	struct score_walk w = {stats, 0, cap, styled_ok, lim};
 
 	xml_walk(root, score_visit, score_leave, &w);
-	return lim->stop >= HTML_STOP_TIMEOUT;
+	if (lim->stop >= HTML_STOP_TIMEOUT)
+		return 1;
+	return w.next >= cap && count_elements(root) > cap ? -1 : 0;
 }
 
 static float page_lambda(enum doc_page_type type)
@@ -1185,13 +1189,14 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
-	struct html_limits lim = {0, NULL, HTML_STOP_NONE, 0};
+	struct html_limits lim = {0, NULL, HTML_STOP_NONE, 0, 0};
 	xmlNode *root;
 	struct qbuf b;
 	char *article_body = NULL;
-	int rc = Q_EPARSE;
+	size_t n_stats;
+	int rc = Q_EPARSE, score;
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
+		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE | HTML_PARSE_NOBLANKS;
 
 	qbuf_init(&b, DOC_MAX_TEXT_BYTES);
 	if (len > HTML_MAX_INPUT_BYTES)
@@ -1219,12 +1224,21 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		rc = set_text(out, &b);
 		goto out;
 	}
-	stats = q_calloc(count_elements(root), sizeof(*stats));
+	/* The parser counted the elements it started; the tree holds no
+	 * others, but a miscount must not overrun stats: then count them. */
+	n_stats = lim.elements + 1;
+	stats = q_calloc(n_stats, sizeof(*stats));
+	if (stats && (score = score_tree(root, stats, n_stats, 0, &lim)) < 0) {
+		q_free(stats);
+		n_stats = count_elements(root);
+		stats = q_calloc(n_stats, sizeof(*stats));
+		score = stats ? score_tree(root, stats, n_stats, 0, &lim) : 0;
+	}
 	if (!stats) {
 		rc = q_error_set(err, Q_ENOMEM, "out of memory extracting HTML");
 		goto out;
 	}
-	if (score_tree(root, stats, 0, &lim))
+	if (score)
 		goto stopped;
 	rc = html_meta_extract(doc, out, &article_body);
 	if (rc) {
@@ -1242,7 +1256,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		struct qbuf again;
 
 		qbuf_init(&again, DOC_MAX_TEXT_BYTES);
-		if (score_tree(root, stats, 1, &lim)) {
+		if (score_tree(root, stats, n_stats, 1, &lim)) {
 			qbuf_release(&again);
 			goto stopped;
 		}

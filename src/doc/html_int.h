@@ -140,6 +140,7 @@ struct html_limits {
 	volatile int *cancel;     /* non-zero: stop; may be NULL */
 	enum html_stop stop;      /* out: first limit hit */
 	int keep_raw_text;        /* feed script and style bodies too (tests) */
+	size_t elements;          /* out: elements the parser started */
 };
 
 /*

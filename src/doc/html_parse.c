@@ -103,6 +103,8 @@ static void counting_start(void *vctxt, const xmlChar *name, const xmlChar **att
 	struct html_feed *f = ctxt->_private;
 	size_t i;
 
+	if (f)
+		f->lim->elements++;
 	if (f && atts)
 		for (i = 0; atts[i]; i += 2)
 			f->attrs++;
@@ -465,6 +467,7 @@ htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url
 	f.len = len;
 	f.lim = lim;
 	lim->stop = HTML_STOP_NONE;
+	lim->elements = 0;
 	f.skip_from = f.skip_to = (lim->keep_raw_text || memchr(utf8, '\0', len)) ? RAW_NONE : 0;
 	next_skip(&f);
 	ctxt = htmlNewParserCtxt();

@@ -44,7 +44,7 @@ static void dump_tree(const xmlNode *n, struct qbuf *b, int keep_bodies)
 /* The tree of page[0..len) as text; keep_raw_text as in html_limits. */
 static char *parse_dump(const char *page, size_t len, int keep_raw_text, int keep_bodies)
 {
-	struct html_limits lim = {0, NULL, HTML_STOP_NONE, keep_raw_text};
+	struct html_limits lim = {0, NULL, HTML_STOP_NONE, keep_raw_text, 0};
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
 		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
 	htmlDocPtr doc = html_parse_limited(page, len, NULL, options, &lim);
