@@ -163,6 +163,8 @@ static const struct tag_kind {
 	{"p", T_BLOCK},
 	{"picture", T_DROP},
 	{"pre", T_BLOCK},
+	{"rp", T_DROP},
+	{"rt", T_DROP},
 	{"script", T_DROP},
 	{"section", T_BLOCK},
 	{"select", T_DROP},

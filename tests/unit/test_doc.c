@@ -971,6 +971,30 @@ static void html_fine_print_at_end_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* Ruby annotations (furigana over kanji, pinyin over hanzi) are printed
+ * above the text they read: interleaved, they broke every sentence of a
+ * page written for learners ("子こどもへの"). */
+static void html_ruby_annotations_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><article><p>"
+		"<ruby>\xe5\xad\x90<rp>(</rp><rt>\xe3\x81\x93</rt><rp>)</rp></ruby>"
+		"\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+		"<ruby>\xe6\xb3\x95\xe5\xbe\x8b<rt>\xe3\x81\xbb\xe3\x81\x86\xe3\x82\x8a\xe3\x81\xa4</rt></ruby>"
+		"\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82"
+		"</p></article></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	/* 子どもへの法律ができました。 */
+	assert_string_equal(t, "\xe5\xad\x90\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+			       "\xe6\xb3\x95\xe5\xbe\x8b\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d"
+			       "\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82");
+	doc_release(&doc);
+}
+
 /* An opinion piece classed "commentary" (as news sites class their
  * columns) is the article, not reader comments to leave out. */
 static void html_commentary_is_not_comments(void **state)
@@ -1090,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
+		cmocka_unit_test(html_ruby_annotations_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
 		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
