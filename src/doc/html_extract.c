@@ -54,6 +54,7 @@
 #include <strings.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/utf8.h"
 #include "html_int.h"
 #include "xmlwalk.h"
@@ -198,6 +199,26 @@ static unsigned tag_bits(const xmlNode *n)
 					   sizeof(tag_kinds[0]), by_tag_name);
 
 	return k ? k->bits : 0;
+}
+
+/* Tag kinds already looked up in this page. libxml2 keeps one copy of
+ * each element name in its dictionary, so a name's address finds it; a
+ * name not shared is only a miss. */
+#define TAG_CACHE_SLOTS 64
+struct tag_cache {
+	const xmlChar *name[TAG_CACHE_SLOTS];
+	unsigned bits[TAG_CACHE_SLOTS];
+};
+
+static unsigned tag_bits_cached(const xmlNode *n, struct tag_cache *c)
+{
+	size_t slot = ((uintptr_t)n->name >> 3) % TAG_CACHE_SLOTS;
+
+	if (c->name[slot] != n->name) {
+		c->name[slot] = n->name;
+		c->bits[slot] = tag_bits(n);
+	}
+	return c->bits[slot];
 }
 
 static const char *const boiler_roles[] = {
@@ -585,21 +606,10 @@ static int class_says_body(const char *cls)
 	return 0;
 }
 
-/* 1 if n is marked as the article's body (itemprop or a template class);
- * ci: n's class and id. */
-static int says_article_body(const struct el_attrs *ea, const struct class_id *ci)
-{
-	const char *v = ea->itemprop;
-
-	if (v && !strcasecmp(v, "articleBody"))
-		return 1;
-	return ci->has_cls && class_says_body(ci->cls);
-}
 
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
-static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea,
-		     const struct class_id *ci)
+static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea, int class_boiler)
 {
 	const char *role;
 
@@ -622,7 +632,7 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea,
 	role = ea->role;
 	if (role && in_list(role, boiler_roles))
 		return 2;
-	return class_says_boiler(ci);
+	return class_boiler;
 }
 
 /* 1 if s holds "comment" other than in "commentary" (an opinion piece:
@@ -724,11 +734,54 @@ static void classify_block(struct nstat *s)
 	}
 }
 
-static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
+/* What an element's class and id say (says_comments, class_says_boiler,
+ * class_says_body), remembered per page: templates repeat the same few
+ * class lists on thousands of elements. Keyed by a 64-bit hash of
+ * "class\x01id"; a collision (which a page could make on purpose) only
+ * misreads that page's own elements. */
+#define CLASS_CACHE_SLOTS 256
+struct class_verdict {
+	uint64_t key;      /* 0: empty */
+	signed char comments, boiler, body;
+};
+
+struct class_cache {
+	struct class_verdict slot[CLASS_CACHE_SLOTS];
+};
+
+static struct class_verdict class_verdict_of(const struct class_id *ci, struct class_cache *c)
 {
-	unsigned bits = tag_bits(n);
+	struct class_verdict v = {0, 0, 0, 0}, *e;
+
+	if (!ci->has_cls && !ci->has_id)
+		return v;
+	v.key = q_fnv1a(ci->both, strlen(ci->both)) | 1;
+	e = &c->slot[v.key % CLASS_CACHE_SLOTS];
+	if (e->key == v.key)
+		return *e;
+	v.comments = (signed char)says_comments(ci);
+	v.boiler = (signed char)class_says_boiler(ci);
+	v.body = (signed char)(ci->has_cls && class_says_body(ci->cls));
+	*e = v;
+	return v;
+}
+
+/* 1 if the element is marked as the article's body (itemprop, or a
+ * template class: cv). */
+static int says_article_body(const struct el_attrs *ea, const struct class_verdict *cv)
+{
+	const char *v = ea->itemprop;
+
+	return (v && !strcasecmp(v, "articleBody")) || cv->body;
+}
+
+static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok,
+			  struct tag_cache *tags, struct class_cache *classes)
+{
+	unsigned bits = tag_bits_cached(n, tags);
 	struct el_attrs ea;
 	struct class_id ci;
+	struct class_verdict cv;
 
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
@@ -758,7 +811,8 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 	if (tag_is(n, "noscript"))
 		s->flags |= NS_NOSCRIPT;
 	class_id_read(&ea, &ci);
-	switch (says_comments(&ci)) {
+	cv = class_verdict_of(&ci, classes);
+	switch (cv.comments) {
 	case 2:
 		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
 		break;
@@ -766,9 +820,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	if (n->properties && says_article_body(&ea, &ci))
+	if (says_article_body(&ea, &cv))
 		s->flags |= NS_BODY | NS_HOLDS_BODY;
-	switch (is_boiler(n, bits, &ea, &ci)) {
+	switch (is_boiler(n, bits, &ea, cv.boiler)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
 		break;
@@ -875,6 +929,8 @@ struct score_walk {
 	size_t next, cap;  /* stats used, and allocated */
 	int styled_ok;     /* see is_hidden */
 	struct html_limits *lim;
+	struct tag_cache tags;
+	struct class_cache classes;
 };
 
 static int score_visit(xmlNode *n, void *ctx)
@@ -889,7 +945,7 @@ static int score_visit(xmlNode *n, void *ctx)
 		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
 		    w->lim->stop >= HTML_STOP_TIMEOUT || w->next >= w->cap)
 			return 0;
-		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
+		enter_element(n, &w->stats[w->next++], parent, w->styled_ok, &w->tags, &w->classes);
 		return !(ns(n)->flags & NS_REMOVED);
 	}
 	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
@@ -909,7 +965,13 @@ static void score_leave(xmlNode *n, void *ctx)
 static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled_ok,
 		      struct html_limits *lim)
 {
-	struct score_walk w = {stats, 0, cap, styled_ok, lim};
+	struct score_walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.stats = stats;
+	w.cap = cap;
+	w.styled_ok = styled_ok;
+	w.lim = lim;
 
 	xml_walk(root, score_visit, score_leave, &w);
 	if (lim->stop >= HTML_STOP_TIMEOUT)
