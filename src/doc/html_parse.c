@@ -62,10 +62,23 @@
 #define ENTITY_MAX_BYTES 40
 #define PIECE_BACKOFF_BYTES 256
 
+#define RAW_NONE ((size_t)-1)
+
+/* Byte ranges of the page left out of what libxml2 reads (see "Script
+ * and style bodies" below): those of one start tag at a time. */
+#define SKIPS_MAX 32
+struct html_skips {
+	size_t from[SKIPS_MAX], to[SKIPS_MAX];
+	unsigned char is_attr[SKIPS_MAX];  /* an attribute (counted as one), else a body */
+	size_t n, next;                /* ranges found, and the next one to pass */
+	size_t scan;                   /* where the reader goes on (outside any tag),
+					* RAW_NONE once it has stopped */
+};
+
 struct html_feed {
 	const char *data;
 	size_t len, pos;
-	size_t skip_from, skip_to;     /* the next script body left out */
+	struct html_skips skips;       /* what is left out of the next tags */
 	size_t tags;                   /* '<' fed so far */
 	unsigned long long end_work;   /* "</" fed times open elements then */
 	unsigned long attrs;           /* attributes of elements started */
@@ -190,7 +203,6 @@ static size_t piece_end(const char *p, size_t n)
  * is the page as it is. Bodies whose type names JSON (JSON-LD, data a
  * script renders from) are kept: html_meta.c reads them.
  */
-#define RAW_NONE ((size_t)-1)
 
 static int is_blank(char c)
 {
@@ -253,13 +265,52 @@ static const char *raw_text_close(const char *body, const char *end, const char 
 	return NULL;
 }
 
+/* The attributes the extractor reads (html_extract.c, html_meta.c), and
+ * those libxml2 itself acts on (a meta charset): every other one is left
+ * out of what the parser reads (hrefs, srcsets, data-*, SVG paths: 30% of
+ * the markup left once scripts are out, each read a character at a time
+ * and copied twice). */
+static const char *const read_attrs[] = {
+	"aria-controls", "aria-expanded", "aria-hidden", "aria-modal", "charset", "class",
+	"content", "datetime", "hidden", "http-equiv", "id", "itemprop", "lang", "name",
+	"property", "role", "style", "type"
+};
+
+int html_attr_is_read(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(read_attrs) / sizeof(read_attrs[0]); i++)
+		if (strlen(read_attrs[i]) == n && !strncasecmp(read_attrs[i], name, n))
+			return 1;
+	return 0;
+}
+
+/* libxml2 reads at most this much of a name: a longer one goes on as a
+ * second attribute, so it is never left out. */
+#define NAME_MAX_BYTES 100
+
+/* Remember [from, to) as an attribute to leave out, if there is room
+ * (one place is kept for a script's body). */
+static void skip_attr(struct html_skips *sk, const char *data, const char *from, const char *to)
+{
+	if (!sk || sk->n + 1 >= SKIPS_MAX)
+		return;
+	sk->from[sk->n] = (size_t)(from - data);
+	sk->to[sk->n] = (size_t)(to - data);
+	sk->is_attr[sk->n++] = 1;
+}
+
 /* Past the attributes of the start tag whose name ends at p: *self is set
- * for "/>". NULL if the tag never ends. */
-static const char *start_tag_end(const char *p, const char *end, int *self, int *json_type)
+ * for "/>". NULL if the tag never ends. Attributes not read, with a blank
+ * before them, go to sk (with the blanks after them: the piece libxml2
+ * reads then ends in a blank inside the tag, which it reads past). */
+static const char *start_tag_end(const char *data, const char *p, const char *end, int *self,
+				 int *json_type, struct html_skips *sk)
 {
 	*self = 0;
 	while (p < end) {
-		const char *name = p, *q, *value, *value_end;
+		const char *name = p, *q, *value, *value_end, *after;
 		size_t name_len;
 
 		while (p < end && is_blank(*p))
@@ -282,24 +333,31 @@ static const char *start_tag_end(const char *p, const char *end, int *self, int 
 		name_len = (size_t)(p - name);
 		for (q = p; q < end && is_blank(*q); q++)
 			;
-		if (q >= end || *q != '=')
-			continue;
-		for (q++; q < end && is_blank(*q); q++)
-			;
-		if (q < end && (*q == '"' || *q == '\'')) {
-			value = q + 1;
-			if (!(value_end = find_byte(value, end, *q)))
-				return NULL;
-			p = value_end + 1;
-		} else {
-			for (value = q; q < end && !is_blank(*q) && *q != '>'; q++)
+		if (q < end && *q == '=') {
+			for (q++; q < end && is_blank(*q); q++)
 				;
-			p = value_end = q;
+			if (q < end && (*q == '"' || *q == '\'')) {
+				value = q + 1;
+				if (!(value_end = find_byte(value, end, *q)))
+					return NULL;
+				p = value_end + 1;
+			} else {
+				for (value = q; q < end && !is_blank(*q) && *q != '>'; q++)
+					;
+				p = value_end = q;
+			}
+			if (name_len == 4 && !strncasecmp(name, "type", 4))
+				for (; value + 4 <= value_end; value++)
+					if (!strncasecmp(value, "json", 4))
+						*json_type = 1;
 		}
-		if (name_len == 4 && !strncasecmp(name, "type", 4))
-			for (; value + 4 <= value_end; value++)
-				if (!strncasecmp(value, "json", 4))
-					*json_type = 1;
+		for (after = p; after < end && is_blank(*after); after++)
+			;
+		/* Not when an '=' follows: an attribute without a value
+		 * before this one would take it. */
+		if (after < end && *after != '=' && is_blank(name[-1]) && name_len <= NAME_MAX_BYTES &&
+		    !html_attr_is_read(name, name_len))
+			skip_attr(sk, data, name, after);
 	}
 	return NULL;
 }
@@ -336,15 +394,17 @@ static const char *doctype_end(const char *p, const char *end)
 }
 
 /*
- * From position from (outside any tag), find the next script or style
- * body to leave out: sets [*start, *stop) and returns 1, or returns 0 when
- * there is none or the reading above stops being sure.
+ * From sk->scan (outside any tag), find the next start tag with something
+ * to leave out: its attributes not read, and its body if it is a script
+ * or style. Fills sk and returns 1; returns 0 (sk->scan = RAW_NONE) at the
+ * end of the page or when the reading above stops being sure.
  */
-static int raw_text_next(const char *data, size_t len, size_t from, size_t *start, size_t *stop)
+static int skips_next(const char *data, size_t len, struct html_skips *sk)
 {
-	const char *p = data + from, *end = data + len;
+	const char *p = data + sk->scan, *end = data + len;
 
-	while ((p = find_byte(p, end, '<')) != NULL && p + 1 < end) {
+	sk->n = sk->next = 0;
+	while (sk->scan != RAW_NONE && (p = find_byte(p, end, '<')) != NULL && p + 1 < end) {
 		const char *name = p + 1, *body, *close;
 		int self, json_type = 0;
 		size_t name_len;
@@ -358,13 +418,12 @@ static int raw_text_next(const char *data, size_t len, size_t from, size_t *star
 				p = doctype_end(p, end);
 				if (p && p + 1 < end && p[0] == '<' &&
 				    (p[1] == '/' || (p[1] == '!' && !(p + 3 < end && p[2] == '-' && p[3] == '-'))))
-					return 0;
-			}
-			else
+					break;
+			} else
 				p++;
 		} else if (p[1] == '?') {
 			if (p + 2 < end && ((unsigned char)p[2] >= 0x80))
-				return 0;
+				break;
 			p = (p + 2 < end && is_name_start(p[2])) ? find_byte(p, end, '>') : p + 2;
 		} else if (p[1] == '/') {
 			p = (p + 2 < end && is_name_start(p[2])) ? find_byte(p, end, '>') : p + 2;
@@ -372,81 +431,118 @@ static int raw_text_next(const char *data, size_t len, size_t from, size_t *star
 			for (p = name; p < end && is_name_char(*p); p++)
 				;
 			name_len = (size_t)(p - name);
-			body = start_tag_end(p, end, &self, &json_type);
-			if (!body)
-				return 0;
+			if (!(body = start_tag_end(data, p, end, &self, &json_type, sk)))
+				break;
 			p = body;
-			if (self || !((name_len == 6 && !strncasecmp(name, "script", 6)) ||
-				      (name_len == 5 && !strncasecmp(name, "style", 5))))
-				continue;
-			if (!(close = raw_text_close(body, end, name, name_len)))
-				return 0;
-			p = close;
-			if (json_type || close == body)
-				continue;
-			if (body[0] == '<' && (body[1] == '/' || closes_raw_text(body + 1, close)))
-				return 0;   /* libxml2 reads a tag there first */
-			*start = (size_t)(body - data);
-			*stop = (size_t)(close - data);
-			return 1;
+			if (!self && ((name_len == 6 && !strncasecmp(name, "script", 6)) ||
+				      (name_len == 5 && !strncasecmp(name, "style", 5)))) {
+				if (!(close = raw_text_close(body, end, name, name_len)))
+					break;
+				if (close != body && body[0] == '<' &&
+				    (body[1] == '/' || closes_raw_text(body + 1, close)))
+					break;   /* libxml2 reads a tag there first */
+				if (!json_type && close != body) {
+					sk->from[sk->n] = (size_t)(body - data);
+					sk->to[sk->n] = (size_t)(close - data);
+					sk->is_attr[sk->n++] = 0;
+				}
+				p = close;
+			}
+			if (sk->n) {
+				sk->scan = (size_t)(p - data);
+				return 1;
+			}
+			continue;
 		} else {
 			p++;
 		}
 		if (!p)
-			return 0;
+			break;
 	}
+	sk->n = sk->next = 0;
+	sk->scan = RAW_NONE;
 	return 0;
 }
 
-/* The next body to leave out at or after f->pos, or none. */
-static void next_skip(struct html_feed *f)
+/* Pass the ranges that start at f->pos (finding the next ones when all
+ * are passed); returns where the next range starts, or f->len. */
+static size_t skip_here(struct html_feed *f)
 {
-	if (f->skip_to == RAW_NONE || !raw_text_next(f->data, f->len, f->pos, &f->skip_from, &f->skip_to))
-		f->skip_from = f->skip_to = RAW_NONE;
+	struct html_skips *sk = &f->skips;
+
+	for (;;) {
+		while (sk->next < sk->n && f->pos == sk->from[sk->next]) {
+			f->attrs += sk->is_attr[sk->next];   /* still counted against the limits */
+			f->pos = sk->to[sk->next++];
+		}
+		if (sk->next < sk->n)
+			return sk->from[sk->next];
+		if (!skips_next(f->data, f->len, sk))
+			return f->len;
+	}
 }
 
-/* libxml2's read callback: the next piece of the page, 0 for "no more". */
+/* Count the tags of p[0..n) against the limits; returns how much of it
+ * may be fed (less when the tag limit falls inside). */
+static size_t count_tags(struct html_feed *f, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *lt = memchr(p + i, '<', n - i);
+		if (!lt)
+			break;
+		i = (size_t)(lt - p);
+		if (++f->tags > HTML_MAX_TAGS) {
+			f->lim->stop = HTML_STOP_TAGS;
+			return i;   /* end just before this '<' */
+		}
+		if (i + 1 < n && p[i + 1] == '/')
+			f->end_work += (unsigned long long)f->ctxt->nameNr + 1;
+	}
+	return n;
+}
+
+/* libxml2's read callback: the next piece of the page, 0 for "no more".
+ * The piece is made of the page's bytes between the ranges left out. */
 static int feed_read(void *vf, char *buf, int want)
 {
 	struct html_feed *f = vf;
-	size_t n = f->len - f->pos, i;
+	size_t cap, out = 0;
 
 	f->ctxt->_private = f;   /* set after htmlCtxtReset, before any SAX call */
-	if (n == 0 || over_limits(f))
+	if (f->pos >= f->len || over_limits(f))
 		return 0;
 	if (want < 0)
 		return -1;
-	if (f->pos == f->skip_from) {
-		f->pos = f->skip_to;
-		next_skip(f);
-		n = f->len - f->pos;
-	}
-	if (n > (size_t)want)
-		n = (size_t)want;
-	if (n > HTML_FEED_BYTES)
-		n = HTML_FEED_BYTES;
-	if (f->skip_from != RAW_NONE && f->pos + n >= f->skip_from)
-		n = f->skip_from - f->pos;   /* ends after the start tag's '>' */
-	else if (f->pos + n < f->len)
-		n = piece_end(f->data + f->pos, n);
-	for (i = 0; i < n; i++) {
-		const char *lt = memchr(f->data + f->pos + i, '<', n - i);
-		if (!lt)
+	cap = (size_t)want < HTML_FEED_BYTES ? (size_t)want : HTML_FEED_BYTES;
+	while (out < cap && f->pos < f->len && !f->lim->stop) {
+		size_t next = skip_here(f), n, fed;
+
+		if (f->pos >= f->len)
 			break;
-		i = (size_t)(lt - (f->data + f->pos));
-		if (++f->tags > HTML_MAX_TAGS) {
-			f->lim->stop = HTML_STOP_TAGS;
-			n = i;   /* end just before this '<' */
-			break;
+		n = next - f->pos;
+		if (n > cap - out) {
+			/* A run that does not fit starts the next piece, unless it
+			 * is the first: then the piece ends inside it, where
+			 * libxml2's look-aheads allow (piece_end). */
+			if (out > 0)
+				break;
+			n = cap;
+			if (f->pos + n < f->len)
+				n = piece_end(f->data + f->pos, n);
+			next = 0;
 		}
-		if (i + 1 < n && f->data[f->pos + i + 1] == '/')
-			f->end_work += (unsigned long long)f->ctxt->nameNr + 1;
+		fed = count_tags(f, f->data + f->pos, n);
+		memcpy(buf + out, f->data + f->pos, fed);
+		out += fed;
+		f->pos += fed;
+		if (fed < n || !next)
+			break;
 	}
 	if (f->end_work > HTML_MAX_END_TAG_WORK)
 		f->lim->stop = HTML_STOP_END_TAGS;   /* this piece is still read */
-	memcpy(buf, f->data + f->pos, n);
-	f->pos += n;
-	return (int)n;
+	return (int)out;
 }
 
 static int feed_close(void *vf)
@@ -468,8 +564,7 @@ htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url
 	f.lim = lim;
 	lim->stop = HTML_STOP_NONE;
 	lim->elements = 0;
-	f.skip_from = f.skip_to = (lim->keep_raw_text || memchr(utf8, '\0', len)) ? RAW_NONE : 0;
-	next_skip(&f);
+	f.skips.scan = (lim->keep_raw_text || memchr(utf8, '\0', len)) ? RAW_NONE : 0;
 	ctxt = htmlNewParserCtxt();
 	if (!ctxt)
 		return NULL;
