@@ -236,7 +236,10 @@ static const char *const boiler_strong[] = {
 	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
 	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
 	/* a forum poster's profile beside each post */
-	"postprofile", "expandlink", NULL
+	"postprofile", "expandlink",
+	/* a blog post's own metadata and widgets after it: categories, tags,
+	 * "comments are closed", likes */
+	"postmetadata", "post-meta", "entry-utility", "entry-meta", "nocomments", "likes-", NULL
 };
 
 /* ... and, each containing "author", the writer's biography under an article */

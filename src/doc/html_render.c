@@ -96,6 +96,14 @@ static const char *const credit_starts[] = {
 	"źródło:", "illustration:", "grafik:", NULL
 };
 
+/* ... or holding one of these (a caption with its credit after it:
+ * "Children at school. Foto: Andina", "Dee Dee Myers Getty Images"). */
+static const char *const credit_words[] = {
+	" foto: ", " fotos: ", " photo: ", " photos: ", " photo by ", " bild: ", " image: ",
+	"getty images", "shutterstock", "istock", "picture alliance", "picture-alliance",
+	"domena publiczna", NULL
+};
+
 /* A date line is at most this long, with at most this many letters (a
  * month's name). */
 #define DATE_LINE_MAX_BYTES 40
@@ -230,6 +238,9 @@ static int is_credit_line(const struct render *r, const struct qbuf *p)
 	low[i] = '\0';
 	for (i = 0; credit_starts[i]; i++)
 		if (!strncmp(low, credit_starts[i], strlen(credit_starts[i])))
+			return 1;
+	for (i = 0; credit_words[i]; i++)
+		if (strstr(low, credit_words[i]))
 			return 1;
 	return 0;
 }

@@ -971,6 +971,58 @@ static void html_fine_print_at_end_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* A blog template's own lines around the post (categories and tags,
+ * "comments are closed", the likes widget) are not the post. */
+static void html_blog_post_meta_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><div class=\"post\"><h2>Trains in winter</h2>"
+		"<div class=\"entry\"><p>"
+		"The night train to the coast runs again from December, after two winters in which the line was closed for repairs to its bridges.</p>"
+		"<p>"
+		"Tickets are sold from next week, and the operator says that the first trains are already half full, which it had not expected.</p>"
+		"<p>"
+		"The old sleeping cars have been rebuilt with new heating, and a dining car is back for the first time since the line was sold.</p>"
+		"</div><div class=\"entry-utility\">This entry was posted in Travel, Trains and tagged night train, winter.</div>"
+		"<p class=\"postmetadata\">Filed under Travel on Monday, and the comments are closed for this entry.</p>"
+		"<div class=\"likes-text\"><span>%d bloggers like this post about trains.</span></div>"
+		"</div></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "first time since the line was sold."));
+	assert_null(strstr(t, "This entry was posted"));
+	assert_null(strstr(t, "Filed under"));
+	assert_null(strstr(t, "bloggers like"));
+	doc_release(&doc);
+}
+
+/* A caption whose credit follows its text ("... Foto: Andina", "Name
+ * Getty Images") is a photo credit, not a line of the article. */
+static void html_caption_with_credit_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Pupils in a classroom in Lima. Foto: Andina</p><p>"
+		"There are three holiday periods in the school year, and the ministry has now set the dates for the coming one in every region.</p>"
+		"<p>Dee Dee Myers Getty Images</p><p>"
+		"Teachers say the new calendar leaves too little time before the exams, and their union has asked for a meeting this month.</p>"
+		"<p>"
+		"The ministry says it will listen, but that the dates follow the harvest in the Andes, when many children help their families.</p>"
+		"</article></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "help their families."));
+	assert_null(strstr(t, "Andina"));
+	assert_null(strstr(t, "Getty"));
+	doc_release(&doc);
+}
+
 /* Ruby annotations (furigana over kanji, pinyin over hanzi) are printed
  * above the text they read: interleaved, they broke every sentence of a
  * page written for learners ("子こどもへの"). */
@@ -1115,6 +1167,8 @@ int main(void)
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
 		cmocka_unit_test(html_ruby_annotations_left_out),
+		cmocka_unit_test(html_blog_post_meta_left_out),
+		cmocka_unit_test(html_caption_with_credit_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
 		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
