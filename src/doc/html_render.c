@@ -118,7 +118,15 @@ static const char *const prompt_words[] = {
 	"iscriviti", "seguici", "zapisz się", "obserwuj nas",
 	/* ... or is the site's own small print */
 	"cookies", "all rights reserved", "alle rechte vorbehalten", "derechos reservados",
-	"droits réservés", "app store", "google play", NULL
+	"droits réservés", "app store", "google play",
+	/* ... or discloses advertising (German law asks for "Werbung", "Anzeige") */
+	"enthält werbung", "affiliate link", "affiliate-link", "our advertisers",
+	"advertisers do not", "contains affiliate", "sponsored post", NULL
+};
+
+/* A short line starting with one of these labels advertising. */
+static const char *const ad_label_starts[] = {
+	"anzeige", "*anzeige", "werbung", "*werbung", "advertisement", "publicidad", "publicité", NULL
 };
 
 /* Short lines without a sentence's end that close the text are what
@@ -260,6 +268,15 @@ static int is_prompt_line(const struct render *r, const struct qbuf *p)
 	for (i = 0; prompt_words[i]; i++)
 		if (strstr(low, prompt_words[i]))
 			return 1;
+	for (i = 0; ad_label_starts[i]; i++) {
+		size_t k = strlen(ad_label_starts[i]);
+		/* the label alone or followed by a mark ("Anzeige -", "*Werbung."),
+		 * not a sentence about advertising ("Werbung im Fernsehen ...") */
+		if (!strncmp(low, ad_label_starts[i], k) &&
+		    (!low[k] || strchr(" .,:;-|*)", low[k])) &&
+		    (low[k] != ' ' || (low[k + 1] && strchr("-|:(", low[k + 1]))))
+			return 1;
+	}
 	return 0;
 }
 

@@ -1023,6 +1023,33 @@ static void html_caption_with_credit_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* Advertising disclosures ("*Werbung.", "Anzeige, enthält Affiliate
+ * Links", "contains affiliate links") are the site's notice, not the
+ * article; a sentence about advertising stays. */
+static void html_ad_disclosures_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Anzeige, enth\xc3\xa4lt Affiliate Links</p><p>"
+		"Werbung im Fernsehen kostet die Marken jedes Jahr mehr, und viele gehen deshalb mit ihrem Geld zu den Plattformen im Netz.</p>"
+		"<p>*Werbung. Dieser Beitrag enth\xc3\xa4lt Werbung f\xc3\xbcr eine Marke.</p><p>"
+		"Die Sender halten dagegen, dass ihre Zuschauer treuer sind, und bieten Pakete an, die beides verbinden, Fernsehen und Netz.</p>"
+		"<p>This post contains affiliate links to the shops we tested.</p><p>"
+		"Im Herbst will der Verband neue Zahlen vorlegen; bis dahin, sagt er, sei der Streit um die Reichweite nicht zu entscheiden.</p>"
+		"</article></body></html>";
+	struct q_doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Werbung im Fernsehen kostet"));
+	assert_non_null(strstr(t, "nicht zu entscheiden."));
+	assert_null(strstr(t, "Affiliate Links"));
+	assert_null(strstr(t, "Dieser Beitrag"));
+	assert_null(strstr(t, "affiliate links"));
+	doc_release(&doc);
+}
+
 /* Ruby annotations (furigana over kanji, pinyin over hanzi) are printed
  * above the text they read: interleaved, they broke every sentence of a
  * page written for learners ("子こどもへの"). */
@@ -1169,6 +1196,7 @@ int main(void)
 		cmocka_unit_test(html_ruby_annotations_left_out),
 		cmocka_unit_test(html_blog_post_meta_left_out),
 		cmocka_unit_test(html_caption_with_credit_left_out),
+		cmocka_unit_test(html_ad_disclosures_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
 		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
