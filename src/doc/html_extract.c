@@ -49,6 +49,7 @@
  */
 #include "html.h"
 
+#include <assert.h>
 #include <libxml/HTMLparser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,6 +351,10 @@ int html_heading_level(const xmlNode *n)
 const char *html_attr(const xmlNode *n, const char *name)
 {
 	xmlAttr *a;
+
+	/* html_parse.c leaves every attribute not named in its read_attrs
+	 * out of the tree: one read here and missing there would be empty. */
+	assert(html_attr_is_read(name, strlen(name)));
 
 	for (a = n->properties; a; a = a->next)
 		if (a->children && a->children->content &&
