@@ -199,7 +199,7 @@ TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
 	rc=1; fi; exit $$rc
 endif
 # The PostgreSQL part: one private cluster for the whole run, its URL in
-# QUARRY_TEST_DATABASE_URL (tests/unit/test_runstore.c and tests/bb/pg.sh
+# QUARRY_TEST_DATABASE_URL (tests/unit/test_runstore.c and the pg-* cases
 # read it). DB=postgres insists on it, DB=sqlite leaves it out.
 ifeq ($(DB),postgres)
 TEST_WRAP := sh tests/pg/cluster.sh with
@@ -210,15 +210,21 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
+# CASE=NAME (a shell pattern) runs only those black-box cases
+# (tests/cases/NAME.case; tests/README.md), without the unit tests.
+ifeq ($(CASE),)
 test: hdr-check sql-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
-	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
+else
+test: $(BUILD)/fakellm $(BUILD)/quarry $(BUILD)/fakeweb js-deps
+endif
+	@$(TEST_SETUP) BUILD=$(BUILD) CASE='$(CASE)' $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
 test-pg: $(PG_UNIT)
 	@sh tests/pg/cluster.sh with sh -c 'for t in $(PG_UNIT); do BUILD=$(BUILD) $$t || exit 1; done'
 
 # The pinned npm clients the protocol tests drive quarry with
-# (tests/js/*.test.mjs, run from tests/bb/mcp.sh): installed once, from the
+# (tests/js/*.test.mjs, run from the mcp-* cases): installed once, from the
 # lock file.
 js-deps:
 	@[ -d tests/js/node_modules ] || npm ci --prefix tests/js --no-audit --no-fund >/dev/null
