@@ -971,6 +971,109 @@ static void html_fine_print_at_end_left_out(void **state)
 	doc_release(&doc);
 }
 
+/* A blog template's own lines around the post (categories and tags,
+ * "comments are closed", the likes widget) are not the post. */
+static void html_blog_post_meta_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><div class=\"post\"><h2>Trains in winter</h2>"
+		"<div class=\"entry\"><p>"
+		"The night train to the coast runs again from December, after two winters in which the line was closed for repairs to its bridges.</p>"
+		"<p>"
+		"Tickets are sold from next week, and the operator says that the first trains are already half full, which it had not expected.</p>"
+		"<p>"
+		"The old sleeping cars have been rebuilt with new heating, and a dining car is back for the first time since the line was sold.</p>"
+		"</div><div class=\"entry-utility\">This entry was posted in Travel, Trains and tagged night train, winter.</div>"
+		"<p class=\"postmetadata\">Filed under Travel on Monday, and the comments are closed for this entry.</p>"
+		"<div class=\"likes-text\"><span>%d bloggers like this post about trains.</span></div>"
+		"</div></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "first time since the line was sold."));
+	assert_null(strstr(t, "This entry was posted"));
+	assert_null(strstr(t, "Filed under"));
+	assert_null(strstr(t, "bloggers like"));
+	doc_release(&doc);
+}
+
+/* A caption whose credit follows its text ("... Foto: Andina", "Name
+ * Getty Images") is a photo credit, not a line of the article. */
+static void html_caption_with_credit_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Pupils in a classroom in Lima. Foto: Andina</p><p>"
+		"There are three holiday periods in the school year, and the ministry has now set the dates for the coming one in every region.</p>"
+		"<p>Dee Dee Myers Getty Images</p><p>"
+		"Teachers say the new calendar leaves too little time before the exams, and their union has asked for a meeting this month.</p>"
+		"<p>"
+		"The ministry says it will listen, but that the dates follow the harvest in the Andes, when many children help their families.</p>"
+		"</article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "help their families."));
+	assert_null(strstr(t, "Andina"));
+	assert_null(strstr(t, "Getty"));
+	doc_release(&doc);
+}
+
+/* Advertising disclosures ("*Werbung.", "Anzeige, enthält Affiliate
+ * Links", "contains affiliate links") are the site's notice, not the
+ * article; a sentence about advertising stays. */
+static void html_ad_disclosures_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Anzeige, enth\xc3\xa4lt Affiliate Links</p><p>"
+		"Werbung im Fernsehen kostet die Marken jedes Jahr mehr, und viele gehen deshalb mit ihrem Geld zu den Plattformen im Netz.</p>"
+		"<p>*Werbung. Dieser Beitrag enth\xc3\xa4lt Werbung f\xc3\xbcr eine Marke.</p><p>"
+		"Die Sender halten dagegen, dass ihre Zuschauer treuer sind, und bieten Pakete an, die beides verbinden, Fernsehen und Netz.</p>"
+		"<p>This post contains affiliate links to the shops we tested.</p><p>"
+		"Im Herbst will der Verband neue Zahlen vorlegen; bis dahin, sagt er, sei der Streit um die Reichweite nicht zu entscheiden.</p>"
+		"</article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Werbung im Fernsehen kostet"));
+	assert_non_null(strstr(t, "nicht zu entscheiden."));
+	assert_null(strstr(t, "Affiliate Links"));
+	assert_null(strstr(t, "Dieser Beitrag"));
+	assert_null(strstr(t, "affiliate links"));
+	doc_release(&doc);
+}
+
+/* Ruby annotations (furigana over kanji, pinyin over hanzi) are printed
+ * above the text they read: interleaved, they broke every sentence of a
+ * page written for learners ("子こどもへの"). */
+static void html_ruby_annotations_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><article><p>"
+		"<ruby>\xe5\xad\x90<rp>(</rp><rt>\xe3\x81\x93</rt><rp>)</rp></ruby>"
+		"\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+		"<ruby>\xe6\xb3\x95\xe5\xbe\x8b<rt>\xe3\x81\xbb\xe3\x81\x86\xe3\x82\x8a\xe3\x81\xa4</rt></ruby>"
+		"\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82"
+		"</p></article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	/* 子どもへの法律ができました。 */
+	assert_string_equal(t, "\xe5\xad\x90\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+			       "\xe6\xb3\x95\xe5\xbe\x8b\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d"
+			       "\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82");
+	doc_release(&doc);
+}
+
 /* An opinion piece classed "commentary" (as news sites class their
  * columns) is the article, not reader comments to leave out. */
 static void html_commentary_is_not_comments(void **state)
@@ -1090,6 +1193,10 @@ int main(void)
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
+		cmocka_unit_test(html_ruby_annotations_left_out),
+		cmocka_unit_test(html_blog_post_meta_left_out),
+		cmocka_unit_test(html_caption_with_credit_left_out),
+		cmocka_unit_test(html_ad_disclosures_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
 		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};
