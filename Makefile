@@ -18,6 +18,8 @@
 #   make sql-check       no SQLite call outside the store modules (make test runs it)
 #   make caps-check      no qbuf_init with a bare-number cap (make test runs it)
 #   make lint            clang-format (check mode, .clang-format) and cppcheck, zero findings
+#   make deps-check      each folder of src/ includes only the folders it may depend on
+#                        (make test runs it)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (default 60); seeds in
 #                        fuzz/seeds/TARGET (fuzz_html also starts from sample/pages)
 #   make bench           extraction benchmark on ../shared/data/wcxb-dev
@@ -89,7 +91,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check caps-check lint fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
+.PHONY: all deps test test-pg js-deps test-browser hdr-check env-check sql-check deps-check caps-check lint fuzz bench bench-jobs bench-pg bench-index bench-search demo clean install install-check
 all: $(BUILD)/quarry
 
 # Install packages only when pkg-config cannot find one of them.
@@ -229,6 +231,33 @@ lint: $(DEPS_STAMP)
 		{ echo "lint: cppcheck findings above: fix them, or suppress a false positive on its line with a reason"; exit 1; }
 	@echo "lint: clang-format and cppcheck clean"
 
+# Dependencies point one way (docs/ARCHITECTURE.md, "Dependencies"): the
+# folders of src/ each may include from, written down once here. A folder
+# may always include its own headers; a FOLDER/FILE.h entry allows that one
+# header only; a folder's *_int.h is for its own files. A new folder needs a
+# line here before it builds the tests.
+DEPS_ALLOWED := \
+	core: \
+	doc:core \
+	net:core,doc \
+	index:core,doc \
+	llm:core,doc,net,index,research/runstore.h \
+	search:core,doc,net,index \
+	research:core,doc,net,index,llm,search \
+	mcp:core,doc,net,index,llm,search,research \
+	serve:core,doc,net,index,llm,search,research,mcp \
+	cli:core,doc,net,index,llm,search,research,mcp,serve
+deps-check:
+	$(Q)bad=0; for d in src/*/; do d=$${d#src/}; d=$${d%/}; case " $(DEPS_ALLOWED) " in \
+		*" $$d:"*) ;; *) echo "deps-check: src/$$d has no line in DEPS_ALLOWED (Makefile)"; bad=1;; esac; done; \
+	for rule in $(DEPS_ALLOWED); do d=$${rule%%:*}; allow=",$${rule#*:},"; \
+		for f in src/$$d/*.[ch]; do \
+			for h in $$(sed -n 's|^[[:space:]]*#[[:space:]]*include[[:space:]]*"\.\./\([^"]*\)".*|\1|p' $$f); do \
+				case "$$h" in */*_int.h) echo "deps-check: $$f includes $$h, another folder's internal header"; bad=1; continue;; esac; \
+				case "$$allow" in *",$${h%%/*},"*|*",$$h,"*) ;; \
+				*) echo "deps-check: $$f includes $$h: src/$$d may not depend on src/$${h%%/*} (DEPS_ALLOWED in the Makefile, docs/ARCHITECTURE.md)"; bad=1;; esac; \
+			done; done; done; exit $$bad
+
 # Under TSAN=1 every process of the tests writes its race reports to
 # $(BUILD)/tsan-log (so they do not mix with the stderr the black-box cases
 # read), and any report at all fails the run.
@@ -240,7 +269,7 @@ TEST_AFTER = ; rc=$$?; if ls $(BUILD)/tsan-log/race* >/dev/null 2>&1; then \
 	rc=1; fi; exit $$rc
 endif
 # The PostgreSQL part: one private cluster for the whole run, its URL in
-# QUARRY_TEST_DATABASE_URL (tests/unit/test_runstore.c and tests/bb/pg.sh
+# QUARRY_TEST_DATABASE_URL (tests/unit/test_runstore.c and the pg-* cases
 # read it). DB=postgres insists on it, DB=sqlite leaves it out.
 ifeq ($(DB),postgres)
 TEST_WRAP := sh tests/pg/cluster.sh with
@@ -251,15 +280,21 @@ TEST_WRAP := sh tests/pg/cluster.sh auto
 else
 $(error DB=$(DB): use DB=postgres or DB=sqlite)
 endif
-test: hdr-check sql-check caps-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
-	@$(TEST_SETUP) BUILD=$(BUILD) $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
+# CASE=NAME (a shell pattern) runs only those black-box cases
+# (tests/cases/NAME.case; tests/README.md), without the unit tests.
+ifeq ($(CASE),)
+test: hdr-check sql-check deps-check caps-check $(BUILD)/fakellm $(BUILD)/quarry $(UNIT_BIN) $(BUILD)/fakeweb js-deps test-browser
+else
+test: $(BUILD)/fakellm $(BUILD)/quarry $(BUILD)/fakeweb js-deps
+endif
+	@$(TEST_SETUP) BUILD=$(BUILD) CASE='$(CASE)' $(TEST_ENV) $(TEST_WRAP) sh tests/run.sh $(TEST_AFTER)
 
 PG_UNIT = $(filter %/test_pg %/test_runstore,$(UNIT_BIN))
 test-pg: $(PG_UNIT)
 	@sh tests/pg/cluster.sh with sh -c 'for t in $(PG_UNIT); do BUILD=$(BUILD) $$t || exit 1; done'
 
 # The pinned npm clients the protocol tests drive quarry with
-# (tests/js/*.test.mjs, run from tests/bb/mcp.sh): installed once, from the
+# (tests/js/*.test.mjs, run from the mcp-* cases): installed once, from the
 # lock file.
 js-deps:
 	@[ -d tests/js/node_modules ] || npm ci --prefix tests/js --no-audit --no-fund >/dev/null

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -101,9 +100,8 @@ int main(int argc, char **argv)
 	const char *id;
 	json_t *page;
 	struct tally all = {0, 0, 0, 0}, half[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-	double total_bytes = 0, total_s = 0, total_cpu_s = 0;
-	int pages = 0, errors = 0;
-	struct rusage ru;
+	struct bench_timing timing = {0, 0, 0, 0};
+	int pages = 0;
 
 	if (bench_args_parse(argc, argv, &args))
 		return 2;
@@ -119,13 +117,10 @@ int main(int argc, char **argv)
 	}
 	json_object_foreach(eval, id, page) {
 		struct qbuf html;
-		struct q_doc doc;
-		struct q_error err;
-		struct doc_options opt;
+		struct doc doc;
 		const char *file = json_string_value(json_object_get(page, "file"));
 		char *text;
 		long with_n = 0, without_n = 0, tp, fp;
-		double t0, c0;
 		struct tally *h;
 
 		if (!file || (only && strcmp(only, id)))
@@ -136,18 +131,7 @@ int main(int argc, char **argv)
 			qbuf_release(&html);
 			continue;
 		}
-		memset(&opt, 0, sizeof(opt));
-		memset(&err, 0, sizeof(err));
-		opt.content_type = "text/html";
-		t0 = bench_now_s();
-		c0 = bench_cpu_s();
-		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
-			errors++;
-			memset(&doc, 0, sizeof(doc));
-		}
-		total_s += bench_now_s() - t0;
-		total_cpu_s += bench_cpu_s() - c0;
-		total_bytes += (double)html.len;
+		bench_extract(&html, NULL, &doc, &timing);
 		text = norm_ws(doc.text ? doc.text : "");
 		tp = found(text ? text : "", json_object_get(page, "with"), &with_n);
 		fp = found(text ? text : "", json_object_get(page, "without"), &without_n);
@@ -176,16 +160,11 @@ int main(int argc, char **argv)
 		doc_release(&doc);
 		qbuf_release(&html);
 	}
-	getrusage(RUSAGE_SELF, &ru);
-	printf("pages %d (errors %d)\n", pages, errors);
+	printf("pages %d (errors %d)\n", pages, timing.errors);
 	print_tally("all", &all);
 	print_tally("even", &half[0]);
 	print_tally("odd", &half[1]);
-	printf("html %.1f MB in %.2f s: %.1f MB/s (one thread, charset+parse+extract)\n",
-	       total_bytes / 1e6, total_s, total_s > 0 ? total_bytes / 1e6 / total_s : 0);
-	printf("cpu %.2f s: %.1f MB/s of CPU time (steadier on a shared machine)\n", total_cpu_s,
-	       total_cpu_s > 0 ? total_bytes / 1e6 / total_cpu_s : 0);
-	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
+	bench_print_timing(&timing);
 	json_decref(eval);
 	return 0;
 }

@@ -1,11 +1,12 @@
 /*
- * bench_util.c - command line, gunzip and clock for the extraction
- * benches (see bench_util.h).
+ * bench_util.c - command line, gunzip, clocks and the timed extraction
+ * for the extraction benches (see bench_util.h).
  */
 #include "bench_util.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -61,4 +62,38 @@ double bench_cpu_s(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bench_extract(const struct qbuf *html, const char *base_url, struct doc *doc,
+		   struct bench_timing *t)
+{
+	struct doc_options opt;
+	struct q_error err;
+	double t0, c0;
+
+	memset(&opt, 0, sizeof(opt));
+	memset(&err, 0, sizeof(err));
+	opt.content_type = "text/html";
+	opt.base_url = base_url;
+	t0 = bench_now_s();
+	c0 = bench_cpu_s();
+	if (doc_extract(qbuf_cstr(html), html->len, &opt, doc, &err)) {
+		t->errors++;
+		memset(doc, 0, sizeof(*doc));
+	}
+	t->wall_s += bench_now_s() - t0;
+	t->cpu_s += bench_cpu_s() - c0;
+	t->bytes += (double)html->len;
+}
+
+void bench_print_timing(const struct bench_timing *t)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("html %.1f MB in %.2f s: %.1f MB/s of wall clock (one thread, charset+parse+extract)\n",
+	       t->bytes / 1e6, t->wall_s, t->wall_s > 0 ? t->bytes / 1e6 / t->wall_s : 0);
+	printf("cpu %.2f s: %.1f MB/s of CPU time (steadier on a shared machine)\n", t->cpu_s,
+	       t->cpu_s > 0 ? t->bytes / 1e6 / t->cpu_s : 0);
+	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
 }

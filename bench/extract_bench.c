@@ -20,7 +20,6 @@
 #include <locale.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <wctype.h>
 #include <zlib.h>
@@ -183,10 +182,10 @@ int main(int argc, char **argv)
 	struct dirent *e;
 	char **names = NULL;
 	size_t n_names = 0, i;
-	double total_bytes = 0, total_s = 0, total_cpu_s = 0, f1_sum = 0, p_sum = 0, r_sum = 0;
+	struct bench_timing timing = {0, 0, 0, 0};
+	double f1_sum = 0, p_sum = 0, r_sum = 0;
 	long with_total = 0, with_found = 0, without_total = 0, without_kept = 0;
-	int pages = 0, errors = 0, a;
-	struct rusage ru;
+	int pages = 0, a;
 
 	if (bench_args_parse(argc, argv, &args))
 		return 2;
@@ -224,10 +223,8 @@ int main(int argc, char **argv)
 		struct qbuf html;
 		json_t *gt, *g, *snip;
 		const char *ref, *type = NULL;
-		struct q_doc doc;
-		struct q_error err;
-		struct doc_options opt;
-		double t0, c0, f1, p, r;
+		struct doc doc;
+		double f1, p, r;
 		size_t k;
 
 		snprintf(id, sizeof(id), "%.*s", (int)strcspn(names[i], "."), names[i]);
@@ -257,19 +254,7 @@ int main(int argc, char **argv)
 			json_decref(gt);
 			continue;
 		}
-		memset(&opt, 0, sizeof(opt));
-		memset(&err, 0, sizeof(err));
-		opt.content_type = "text/html";
-		opt.base_url = json_string_value(json_object_get(gt, "url"));
-		t0 = bench_now_s();
-		c0 = bench_cpu_s();
-		if (doc_extract(qbuf_cstr(&html), html.len, &opt, &doc, &err)) {
-			errors++;
-			memset(&doc, 0, sizeof(doc));
-		}
-		total_s += bench_now_s() - t0;
-		total_cpu_s += bench_cpu_s() - c0;
-		total_bytes += (double)html.len;
+		bench_extract(&html, json_string_value(json_object_get(gt, "url")), &doc, &timing);
 		score(doc.text ? doc.text : "", ref, &f1, &p, &r);
 		if (dump) {
 			FILE *f;
@@ -308,8 +293,7 @@ int main(int argc, char **argv)
 		qbuf_release(&html);
 		json_decref(gt);
 	}
-	getrusage(RUSAGE_SELF, &ru);
-	printf("pages %d (errors %d)\n", pages, errors);
+	printf("pages %d (errors %d)\n", pages, timing.errors);
 	printf("%-14s %5s %6s %6s %6s\n", "type", "pages", "F1", "prec", "recall");
 	for (a = 0; a < n_types; a++)
 		printf("%-14s %5d %6.3f %6.3f %6.3f\n", types[a].name, types[a].pages,
@@ -321,11 +305,7 @@ int main(int argc, char **argv)
 	       with_found, with_total);
 	printf("without snippets kept %.3f (%ld/%ld)\n",
 	       without_total ? (double)without_kept / without_total : 0, without_kept, without_total);
-	printf("html %.1f MB in %.2f s: %.1f MB/s (one thread, charset+parse+extract)\n",
-	       total_bytes / 1e6, total_s, total_s > 0 ? total_bytes / 1e6 / total_s : 0);
-	printf("cpu %.2f s: %.1f MB/s of CPU time (steadier on a shared machine)\n", total_cpu_s,
-	       total_cpu_s > 0 ? total_bytes / 1e6 / total_cpu_s : 0);
-	printf("peak RSS %.1f MB\n", ru.ru_maxrss / 1024.0);
+	bench_print_timing(&timing);
 	for (i = 0; i < n_names; i++)
 		free(names[i]);
 	free(names);

@@ -410,7 +410,7 @@ static void run_queries(struct store *s, const char *kind, int lo, int hi, int w
 
 	for (q = 0; q < QUERIES; q++) {
 		char query[256] = "";
-		struct search_hit *hits;
+		struct corpus_hit *hits;
 		int n = 0, w;
 		double t0;
 		for (w = 0; w < words; w++) {
@@ -423,7 +423,7 @@ static void run_queries(struct store *s, const char *kind, int lo, int hi, int w
 		corpus_search(s, query, 10, "[", "]", &hits, &n, NULL);
 		lat[q] = (now_s() - t0) * 1000;
 		hits_total += n;
-		search_hits_free(hits, n);
+		corpus_hits_free(hits, n);
 	}
 	memcpy(all_lat + n_all, lat, sizeof(lat));
 	n_all += QUERIES;

@@ -33,7 +33,7 @@ struct tally {
 
 static void judge(struct store *s, const char *query, const char *want_suffix, struct tally *t)
 {
-	struct search_hit *hits;
+	struct corpus_hit *hits;
 	int n = 0, i;
 
 	t->n++;
@@ -48,7 +48,7 @@ static void judge(struct store *s, const char *query, const char *want_suffix, s
 			break;
 		}
 	}
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 }
 
 static void print_tally(const char *name, const struct tally *t)

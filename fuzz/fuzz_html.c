@@ -8,7 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct doc_options o = {0};
-	struct q_doc d;
+	struct doc d;
 	struct q_error e;
 
 	doc_global_init();

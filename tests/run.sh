@@ -1,11 +1,34 @@
 #!/bin/sh
 # Run every test: the cmocka unit tests in $BUILD/tests and the black-box
-# suite. Ends with one line CI reads: "N passed, N failed".
+# cases (tests/cases.sh). Ends with one line CI reads: "N passed, N failed".
+# CASE=NAME runs only the black-box cases matching NAME (tests/README.md).
 set -u
 BUILD=${BUILD:-build}
 PASS=0
 FAIL=0
 LOG=$(mktemp)
+
+# tally LOG PREFIX: add the "PREFIX N passed, N failed" line of LOG.
+tally() {
+	p=$(sed -n "s/^$2 \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p" "$1")
+	f=$(sed -n "s/^$2 \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p" "$1")
+	p=${p:-0}
+	f=${f:-0}
+	[ "$3" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+}
+
+if [ -n "${CASE:-}" ]; then
+	BUILD="$BUILD" sh tests/cases.sh >"$LOG" 2>&1
+	rc=$?
+	cat "$LOG"
+	tally "$LOG" cases: "$rc"
+	rm -f "$LOG"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+	exit
+fi
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -24,16 +47,10 @@ for t in "$BUILD"/tests/test_*; do
 	FAIL=$((FAIL + f))
 done
 
-BUILD="$BUILD" sh tests/blackbox.sh >"$LOG" 2>&1
+BUILD="$BUILD" sh tests/cases.sh >"$LOG" 2>&1
 rc=$?
-cat "$LOG"
-p=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$LOG")
-f=$(sed -n 's/^blackbox: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$LOG")
-p=${p:-0}
-f=${f:-0}
-[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-PASS=$((PASS + p))
-FAIL=$((FAIL + f))
+grep -v '^ok ' "$LOG"
+tally "$LOG" cases: "$rc"
 rm -f "$LOG"
 
 echo "$PASS passed, $FAIL failed"

@@ -19,7 +19,7 @@
 
 extern char **environ;   /* read here, in the front end, never in the core */
 
-int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
+int cli_store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
 {
 	return store_home_in(home_flag, environ, out, out_size, err);
 }
@@ -282,7 +282,7 @@ static void put_json(FILE *f, json_t *o)
 	json_decref(o);
 }
 
-static void set_source(json_t *o, const struct doc_figures *fig)
+static void set_source(json_t *o, const struct cli_doc_figures *fig)
 {
 	if (fig->url)
 		set_str(o, "url", fig->url);
@@ -294,8 +294,8 @@ static void set_source(json_t *o, const struct doc_figures *fig)
 		json_object_set_new(o, "status", json_integer(fig->status));
 }
 
-void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
-		   const struct doc_figures *fig)
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
+		   const struct cli_doc_figures *fig)
 {
 	json_t *o;
 
@@ -342,7 +342,7 @@ void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
 	put_json(f, o);
 }
 
-void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg)
+void cli_print_json_error(FILE *f, const struct cli_doc_figures *fig, int code, const char *msg)
 {
 	json_t *o = json_object();
 
@@ -352,7 +352,7 @@ void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, cons
 	put_json(f, o);
 }
 
-void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank)
+void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank)
 {
 	const char *s;
 	json_t *o;

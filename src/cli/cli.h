@@ -99,10 +99,10 @@ int cli_parse_format(const char *cmd, const char *s, enum out_format *out);
 /* The home folder (store_home_in with this process's environment): the
  * front end reads the environment, the core does not. */
 struct q_error;
-int store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err);
+int cli_store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err);
 
 /* Figures printed in JSON output next to the document. */
-struct doc_figures {
+struct cli_doc_figures {
 	const char *url;          /* as asked, may be NULL (files) */
 	const char *final_url;    /* after redirects, may be NULL */
 	const char *path;         /* local file, may be NULL */
@@ -116,14 +116,14 @@ struct doc_figures {
 
 /* Print one document: text/markdown with the title on top, or a JSON
  * object on one line. */
-void cli_print_doc(FILE *f, enum out_format fmt, const struct q_doc *doc,
-		   const struct doc_figures *fig);
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
+		   const struct cli_doc_figures *fig);
 /* Print a failure as a JSON object (url/path, error, message). */
-void cli_print_json_error(FILE *f, const struct doc_figures *fig, int code, const char *msg);
+void cli_print_json_error(FILE *f, const struct cli_doc_figures *fig, int code, const char *msg);
 
-struct search_hit;
+struct corpus_hit;
 /* Print one search hit: a text block, or a JSON object on one line. */
-void cli_print_hit(FILE *f, int json, const struct search_hit *h, int rank);
+void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank);
 
 int cmd_fetch(int argc, char **argv);
 int cmd_extract(int argc, char **argv);

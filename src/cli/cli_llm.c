@@ -94,13 +94,13 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 		setrlimit(RLIMIT_CORE, &no_core);
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
-	if (llm_client_init(&m->client, &m->cfg, &err)) {
+	if (llm_client_new(&m->cfg, &m->client, &err)) {
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
 	}
 	m->have_client = 1;
 	if (cache) {
-		if (store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
+		if (cli_store_home(home, dir, sizeof(dir), &err) || store_open(&m->store, dir, &err)) {
 			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
 			return 0;
 		}
@@ -109,7 +109,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 			cli_error("quarry %s: warning: no reply cache: %s\n", cmd, err.msg);
 			return 0;
 		}
-		llm_client_set_cache(&m->client, m->replies);
+		llm_client_set_cache(m->client, m->replies);
 	}
 	return 0;
 }
@@ -117,7 +117,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 void cli_model_close(struct cli_model *m)
 {
 	if (m->have_client)
-		llm_client_release(&m->client);
+		llm_client_free(m->client);
 	runstore_close(m->runs);
 	runstore_close(m->replies);
 	if (m->have_store)

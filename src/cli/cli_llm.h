@@ -42,7 +42,7 @@ struct cli_model {
 	const char *config_path;
 	struct config file;
 	struct llm_config cfg;
-	struct llm_client client;
+	struct llm_client *client;   /* owned (have_client) */
 	struct store store;
 	int have_file, have_cfg, have_client, have_store;
 	struct runstore *runs;   /* the shared run store (cli_open_shared_runs) or NULL */

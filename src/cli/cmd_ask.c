@@ -209,18 +209,18 @@ int cmd_ask(int argc, char **argv)
 	req.json = json;
 
 	/* The whole ask, retries included, ends by the limit. */
-	llm_client_set_budget(&m.client, 0, 0, (long)time_limit_ms);
-	active_account = &m.client.solo;   /* one ask on this client: its solo account */
+	llm_client_set_budget(m.client, 0, 0, (long)time_limit_ms);
+	active_account = llm_client_account(m.client);   /* one ask on this client: its solo account */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigint;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = json ? llm_chat_json(&m.client, &req, &resp, &err) : llm_chat(&m.client, &req, &resp, &err);
+	rc = json ? llm_chat_json(m.client, &req, &resp, &err) : llm_chat(m.client, &req, &resp, &err);
 	active_account = NULL;
 	end_reasoning(&o);
 	cli_clean_flush(&o.text_st, stdout);
 	if (rc) {
-		int cancelled = llm_account_cancelled(&m.client.solo);
+		int cancelled = llm_account_cancelled(llm_client_account(m.client));
 		if (o.wrote_any)
 			fputc('\n', stdout);
 		if (cancelled)

@@ -106,7 +106,7 @@ static void check_model(struct cli_model *m, int call, struct setup *su)
 	m->cfg.max_retries = 1;
 	if (m->cfg.timeout_ms > 60000)
 		m->cfg.timeout_ms = 60000;
-	if (llm_client_init(&m->client, &m->cfg, &err)) {
+	if (llm_client_new(&m->cfg, &m->client, &err)) {
 		line("model", 0, "%s", err.msg);
 		return;
 	}
@@ -116,7 +116,7 @@ static void check_model(struct cli_model *m, int call, struct setup *su)
 	req.n_messages = 1;
 	req.temperature = -1;
 	req.no_cache = 1;
-	if (llm_chat(&m->client, &req, &resp, &err)) {
+	if (llm_chat(m->client, &req, &resp, &err)) {
 		line("reply", 0, "%s", err.msg);
 		return;
 	}
@@ -140,7 +140,7 @@ static void check_store(const char *home, struct setup *su)
 	struct corpus_totals t;
 	long docs = 0, passages = 0;
 
-	if (store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err) || store_open(&s, dir, &err)) {
 		line("database", 0, "%s", err.msg);
 		su->docs = -1;
 		return;

@@ -30,8 +30,8 @@ int cmd_extract(int argc, char **argv)
 	int n_operands = 0, id, rc = 1;
 	enum out_format fmt = OUT_TEXT;
 	struct doc_options dopt;
-	struct doc_figures fig;
-	struct q_doc doc;
+	struct cli_doc_figures fig;
+	struct doc doc;
 	struct q_error err;
 	struct qbuf in;
 	long long max_bytes = EXTRACT_DEFAULT_MAX_BYTES;

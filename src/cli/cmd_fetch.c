@@ -55,7 +55,7 @@ struct fetch_run {
 	pthread_mutex_t mu;      /* pages are extracted on pool threads: done, printing */
 };
 
-static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figures *fig,
+static void report_failure(struct fetch_run *fr, size_t i, const struct cli_doc_figures *fig,
 			   int code, const char *msg, FILE *out, FILE *err)
 {
 	__atomic_add_fetch(&fr->failures, 1, __ATOMIC_RELAXED);
@@ -73,9 +73,9 @@ static void report_failure(struct fetch_run *fr, size_t i, const struct doc_figu
 static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 {
 	struct http_response *r = &fr->resps[i];
-	struct doc_figures fig;
+	struct cli_doc_figures fig;
 	struct doc_options dopt;
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error err;
 	struct timespec t0;
 

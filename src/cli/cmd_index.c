@@ -149,7 +149,7 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	struct q_error err;
 
 	memset(&err, 0, sizeof(err));
-	if (store_home(home_flag, home, sizeof(home), &err) ||
+	if (cli_store_home(home_flag, home, sizeof(home), &err) ||
 	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
 		char *self = strstr(err.msg, "; 'quarry index check' shows");
 		if (self && !strcmp(cmd, "index check"))   /* do not send it back to itself */
@@ -415,7 +415,7 @@ static int index_rebuild(const char *home_flag, int verbose)
 	int rc, ok = 0;
 
 	memset(&err, 0, sizeof(err));
-	if (store_home(home_flag, home, sizeof(home), &err)) {
+	if (cli_store_home(home_flag, home, sizeof(home), &err)) {
 		cli_error("quarry index rebuild: %s\n", err.msg);
 		return 1;
 	}
@@ -547,7 +547,7 @@ int cmd_search(int argc, char **argv)
 	const char *home = NULL;
 	struct qbuf q;
 	struct store s;
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	struct q_error err;
 	int tty = cli_use_color(1);
 
@@ -597,6 +597,6 @@ int cmd_search(int argc, char **argv)
 		cli_print_hit(stdout, json, &hits[i], i + 1);
 	if (!n_hits && !json)
 		cli_error("quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
-	search_hits_free(hits, n_hits);
+	corpus_hits_free(hits, n_hits);
 	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
 }

@@ -142,7 +142,7 @@ int cmd_mcp(int argc, char **argv)
 				       "standard input and output)");
 	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && !strcmp(v, "1"))
 		env.allow_private = 1;
-	if (store_home(home, dir, sizeof(dir), &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err)) {
 		cli_error("quarry mcp: %s\n", err.msg);
 		return 1;
 	}
@@ -155,7 +155,7 @@ int cmd_mcp(int argc, char **argv)
 			llm_config_release(&probe);
 			if (cli_model_open(&m, "mcp", home, !no_cache))
 				goto out;
-			env.llm = &m.client;
+			env.llm = m.client;
 		} else if (strstr(perr.msg, "no model configured")) {
 			cli_error("quarry mcp: %s; research and ask write extractive briefs\n", perr.msg);
 		} else {

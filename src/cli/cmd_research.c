@@ -543,7 +543,7 @@ static int detach_run(const char *cmd, struct common *c, int have_model)
 		cli_error("quarry %s: out of memory\n", cmd);
 		goto out;
 	}
-	if (store_home(c->home, dir, sizeof(dir), &err) || runstore_open(&rs, dir, &err) ||
+	if (cli_store_home(c->home, dir, sizeof(dir), &err) || runstore_open(&rs, dir, &err) ||
 	    runstore_create(rs, c->o.question, opts, RUN_QUEUED, NULL, &id, &err)) {
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;
@@ -657,7 +657,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	/* Runs live in the database, model or not (cli_model_open opened it
 	 * for the reply cache unless --no-cache). */
-	if (store_home(c->home, dir, sizeof(dir), &err) ||
+	if (cli_store_home(c->home, dir, sizeof(dir), &err) ||
 	    (!c->m.have_store && store_open(&c->m.store, dir, &err))) {
 		cli_error("quarry %s: %s\n", cmd, err.msg);
 		cli_model_close(&c->m);
@@ -692,7 +692,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	env.runs = c->m.runs;   /* NULL: the run goes in env.store */
 	env.home = dir;
 	env.file = &c->m.file;
-	env.llm = have_model ? &c->m.client : NULL;
+	env.llm = have_model ? c->m.client : NULL;
 	env.events = events;
 	env.on_event = on_event;
 	env.ctx = &prog;
@@ -902,7 +902,7 @@ static int open_db(const char *home, struct store *s)
 	struct q_error err = {0};
 	char dir[4096];
 
-	if (store_home(home, dir, sizeof(dir), &err) || store_open(s, dir, &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err) || store_open(s, dir, &err)) {
 		cli_error("quarry runs: %s\n", err.msg);
 		return 1;
 	}

@@ -261,7 +261,7 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
-	if (store_home(f.home, home, sizeof(home), &err)) {
+	if (cli_store_home(f.home, home, sizeof(home), &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
 		goto out;
 	}
@@ -277,7 +277,7 @@ int cmd_serve(int argc, char **argv)
 	cfg.allow_private = f.allow_private ||
 			    (getenv("QUARRY_ALLOW_PRIVATE") && !strcmp(getenv("QUARRY_ALLOW_PRIVATE"), "1"));
 	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
-	    serve_mount(s, openai_routes, &err) || serve_mount(s, mcp_http_routes, &err)) {
+	    serve_mount(s, openai_routes, &err) || serve_mount(s, serve_mcp_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
 		if (err.code == Q_EINVAL)     /* a bad --listen: a usage error */
 			rc = EXIT_USAGE;

@@ -63,7 +63,7 @@ static void on_stop(int sig)
 
 /* A run's model: its configuration and client, freed together. */
 struct run_model {
-	struct llm_client client;   /* first: the worker hands out &client */
+	struct llm_client *client;  /* owned */
 	struct llm_config cfg;
 	struct runstore *replies;   /* the reply cache on the slot's store, or NULL */
 };
@@ -78,7 +78,7 @@ static const char *opt_str(const json_t *o, const char *key)
 }
 
 static int open_model(void *ctx, const json_t *options, struct store *store,
-		      struct llm_client **client, struct q_error *err)
+		      struct llm_client **client, void **model, struct q_error *err)
 {
 	struct front *f = ctx;
 	const json_t *l = json_object_get(options, "llm");
@@ -87,6 +87,7 @@ static int open_model(void *ctx, const json_t *options, struct store *store,
 	int rc;
 
 	*client = NULL;
+	*model = NULL;
 	if (json_is_true(json_object_get(options, "no_llm")))
 		return 0;
 	/* the run's own choices (research --detach --model ...) win */
@@ -112,7 +113,7 @@ static int open_model(void *ctx, const json_t *options, struct store *store,
 		setrlimit(RLIMIT_CORE, &no_core);
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
-	if ((rc = llm_client_init(&rm->client, &rm->cfg, err))) {
+	if ((rc = llm_client_new(&rm->cfg, &rm->client, err))) {
 		llm_config_release(&rm->cfg);
 		q_free(rm);
 		return rc;
@@ -120,17 +121,18 @@ static int open_model(void *ctx, const json_t *options, struct store *store,
 	/* no reply cache is no failure */
 	if (store && !json_is_true(json_object_get(l, "no_cache")) &&
 	    runstore_wrap_sqlite(&rm->replies, store, NULL) == 0)
-		llm_client_set_cache(&rm->client, rm->replies);
-	*client = &rm->client;
+		llm_client_set_cache(rm->client, rm->replies);
+	*client = rm->client;
+	*model = rm;
 	return 0;
 }
 
-static void close_model(void *ctx, struct llm_client *client)
+static void close_model(void *ctx, void *model)
 {
-	struct run_model *rm = (struct run_model *)client;
+	struct run_model *rm = model;
 
 	(void)ctx;
-	llm_client_release(&rm->client);
+	llm_client_free(rm->client);
 	runstore_close(rm->replies);
 	llm_config_release(&rm->cfg);
 	q_free(rm);
@@ -182,7 +184,7 @@ int cmd_worker(int argc, char **argv)
 	}
 	if (n > 0)
 		return cli_usage_error("worker", "unexpected '%s': quarry worker takes only options", ops[0]);
-	if (store_home(home, dir, sizeof(dir), &err)) {
+	if (cli_store_home(home, dir, sizeof(dir), &err)) {
 		cli_error("quarry worker: %s\n", err.msg);
 		return 1;
 	}

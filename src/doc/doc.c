@@ -21,7 +21,7 @@
 #include <zlib.h>
 
 static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt,
-			     struct q_doc *out, struct q_error *err);
+			     struct doc *out, struct q_error *err);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -140,7 +140,7 @@ enum doc_kind doc_sniff(const char *data, size_t len, const char *ct, const char
 
 /* Markdown and plain text: decode, normalise line ends, trim. A Markdown
  * document's first "# " heading is its title. */
-static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struct q_doc *out,
+static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struct doc *out,
 			 struct q_error *err)
 {
 	struct qbuf b;
@@ -256,7 +256,7 @@ static int refuse_mislabelled(const char *data, size_t len, const struct doc_opt
 }
 
 int doc_extract(const char *data, size_t len, const struct doc_options *opt,
-		struct q_doc *out, struct q_error *err)
+		struct doc *out, struct q_error *err)
 {
 	int refused = refuse_mislabelled(data, len, opt, err);
 
@@ -300,7 +300,7 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
  * the terminal as "[2J" residue, and JSON output as raw DEL and C1. HTML
  * and text are also stripped before parsing, since the HTML parser drops a
  * bare ESC and leaves the rest of its sequence as text. */
-static void strip_controls(struct q_doc *d)
+static void strip_controls(struct doc *d)
 {
 	char *fields[] = { d->title, d->author, d->date, d->lang, d->site_name, d->description };
 	size_t i;
@@ -313,7 +313,7 @@ static void strip_controls(struct q_doc *d)
 }
 
 static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt,
-			     struct q_doc *out, struct q_error *err)
+			     struct doc *out, struct q_error *err)
 {
 	static const struct doc_options defaults;
 	char label[CHARSET_NAME_MAX];
@@ -361,7 +361,7 @@ done:
 	return 0;
 }
 
-void doc_release(struct q_doc *doc)
+void doc_release(struct doc *doc)
 {
 	q_free(doc->title);
 	q_free(doc->author);

@@ -1,10 +1,10 @@
 /*
  * doc.h - a document turned into readable text, whatever it came from.
  *
- * struct q_doc is what every reader (HTML, PDF, DOCX, Markdown, text)
+ * struct doc is what every reader (HTML, PDF, DOCX, Markdown, text)
  * fills in and what fetch/extract print. doc_extract() picks the reader
  * from the content type (or by sniffing the bytes) and converts the
- * charset first. Callers own the q_doc and release it with doc_release.
+ * charset first. Callers own the doc and release it with doc_release.
  *
  * Thread safety: doc_extract may run in several threads at once on
  * different inputs (libxml2 is initialised once by doc_global_init).
@@ -19,7 +19,7 @@
 /* Caps on what we accept and produce. */
 #define DOC_MAX_TEXT_BYTES (64u * 1024 * 1024)  /* extracted text */
 #define DOC_MAX_META_BYTES 1024                 /* title, author, ... */
-#define DOC_NOTE_MAX 160                        /* q_doc.note */
+#define DOC_NOTE_MAX 160                        /* doc.note */
 
 enum doc_format {
 	DOC_FORMAT_TEXT = 0,     /* plain paragraphs, "- " list items */
@@ -45,7 +45,7 @@ enum doc_page_type {
 };
 
 /* An extracted document. All strings are UTF-8 and owned; NULL if absent. */
-struct q_doc {
+struct doc {
 	enum doc_kind kind;    /* what the input was read as */
 	char charset[32];      /* source encoding, "" if not applicable */
 	char *title;
@@ -78,7 +78,7 @@ struct doc_options {
 void doc_global_init(void);
 
 /*
- * Turn data[0..len) into a q_doc. Returns 0 or a Q_E* code with err set:
+ * Turn data[0..len) into a doc. Returns 0 or a Q_E* code with err set:
  * Q_EUNSUPPORTED for content we do not read (images, archives, binaries),
  * Q_EEMPTY when nothing readable came out, Q_ETIMEOUT when the deadline
  * passed or cancel was set (checked while parsing and scoring).
@@ -86,7 +86,7 @@ void doc_global_init(void);
  * with the text of what came before the cut and out->note saying so.
  */
 int doc_extract(const char *data, size_t len, const struct doc_options *opt,
-		struct q_doc *out, struct q_error *err);
+		struct doc *out, struct q_error *err);
 
 /* Guess the kind from a content type, then the bytes, then the filename. */
 enum doc_kind doc_sniff(const char *data, size_t len, const char *content_type,
@@ -97,6 +97,6 @@ const char *doc_kind_name(enum doc_kind kind);
 const char *doc_page_type_name(enum doc_page_type type);
 
 /* Free everything the doc owns and zero it. */
-void doc_release(struct q_doc *doc);
+void doc_release(struct doc *doc);
 
 #endif

@@ -127,7 +127,7 @@ static void leave(struct docx_walk *w, const char *name)
  * Text counts when its parent is a <w:t>, as in Word's model.
  */
 static int walk(struct docx_walk *w, const char *xml, size_t len, const struct doc_options *opt,
-		struct q_doc *out, struct q_error *err)
+		struct doc *out, struct q_error *err)
 {
 	xmlTextReaderPtr rd;
 	int t_depth = -1, ret, rc = 0;
@@ -215,7 +215,7 @@ static char *child_text(xmlNode *root, const char *local)
 	return NULL;
 }
 
-static void read_core_props(const char *zip, size_t len, struct q_doc *out)
+static void read_core_props(const char *zip, size_t len, struct doc *out)
 {
 	xmlDoc *core = parse_core(zip, len);
 	xmlNode *root;
@@ -231,7 +231,7 @@ static void read_core_props(const char *zip, size_t len, struct q_doc *out)
 }
 
 int docx_extract(const char *data, size_t len, const struct doc_options *opt,
-		 struct q_doc *out, struct q_error *err)
+		 struct doc *out, struct q_error *err)
 {
 	struct docx_walk w;
 	struct qbuf text, xml;

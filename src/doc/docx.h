@@ -30,6 +30,6 @@
  * Q_EPARSE for a damaged file, Q_ETOOBIG, Q_ETIMEOUT, Q_ENOMEM.
  */
 int docx_extract(const char *data, size_t len, const struct doc_options *opt,
-		 struct q_doc *out, struct q_error *err);
+		 struct doc *out, struct q_error *err);
 
 #endif

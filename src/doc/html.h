@@ -30,7 +30,7 @@
  * An HTML page with no content yields 0 and empty text.
  */
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
-		 struct q_doc *out, struct q_error *err);
+		 struct doc *out, struct q_error *err);
 
 /* 1 if the extractor's table of tag kinds is in order (a unit test). */
 int html_tags_sorted(void);

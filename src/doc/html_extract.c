@@ -7,6 +7,8 @@
  *
  *  0. Parse under limits on tags, depth, attributes and time
  *     (html_parse.c), so a hostile page costs at most about a second.
+ *     Script and style bodies (a third of a news page's bytes) are not
+ *     fed to libxml2 at all, nor blank text between blocks kept.
  *  1. Walk the tree once in document order (iteratively: a page can nest
  *     10,000 deep and must not drive our stack). Elements that are never
  *     content (script, style, form controls, hidden nodes) are marked
@@ -47,6 +49,7 @@
  */
 #include "html.h"
 
+#include <assert.h>
 #include <libxml/HTMLparser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,7 @@
 #include <strings.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/utf8.h"
 #include "html_int.h"
 #include "xmlwalk.h"
@@ -163,6 +167,8 @@ static const struct tag_kind {
 	{"p", T_BLOCK},
 	{"picture", T_DROP},
 	{"pre", T_BLOCK},
+	{"rp", T_DROP},
+	{"rt", T_DROP},
 	{"script", T_DROP},
 	{"section", T_BLOCK},
 	{"select", T_DROP},
@@ -198,6 +204,26 @@ static unsigned tag_bits(const xmlNode *n)
 	return k ? k->bits : 0;
 }
 
+/* Tag kinds already looked up in this page. libxml2 keeps one copy of
+ * each element name in its dictionary, so a name's address finds it; a
+ * name not shared is only a miss. */
+#define TAG_CACHE_SLOTS 64
+struct tag_cache {
+	const xmlChar *name[TAG_CACHE_SLOTS];
+	unsigned bits[TAG_CACHE_SLOTS];
+};
+
+static unsigned tag_bits_cached(const xmlNode *n, struct tag_cache *c)
+{
+	size_t slot = ((uintptr_t)n->name >> 3) % TAG_CACHE_SLOTS;
+
+	if (c->name[slot] != n->name) {
+		c->name[slot] = n->name;
+		c->bits[slot] = tag_bits(n);
+	}
+	return c->bits[slot];
+}
+
 static const char *const boiler_roles[] = {
 	"navigation", "banner", "contentinfo", "complementary", "search",
 	"menu", "menubar", "toolbar", "dialog", "alertdialog", NULL
@@ -211,7 +237,10 @@ static const char *const boiler_strong[] = {
 	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
 	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
 	/* a forum poster's profile beside each post */
-	"postprofile", "expandlink", NULL
+	"postprofile", "expandlink",
+	/* a blog post's own metadata and widgets after it: categories, tags,
+	 * "comments are closed", likes */
+	"postmetadata", "post-meta", "entry-utility", "entry-meta", "nocomments", "likes-", NULL
 };
 
 /* ... and, each containing "author", the writer's biography under an article */
@@ -323,21 +352,15 @@ const char *html_attr(const xmlNode *n, const char *name)
 {
 	xmlAttr *a;
 
+	/* html_parse.c leaves every attribute not named in its read_attrs
+	 * out of the tree: one read here and missing there would be empty. */
+	assert(html_attr_is_read(name, strlen(name)));
+
 	for (a = n->properties; a; a = a->next)
 		if (a->children && a->children->content &&
 		    !strcasecmp((const char *)a->name, name))
 			return (const char *)a->children->content;
 	return NULL;
-}
-
-static int has_attr(const xmlNode *n, const char *name)
-{
-	xmlAttr *a;
-
-	for (a = n->properties; a; a = a->next)
-		if (!strcasecmp((const char *)a->name, name))
-			return 1;
-	return 0;
 }
 
 /* A utility class that sets a display value ("d-md-block", "lg:flex"). */
@@ -382,24 +405,79 @@ static int class_hides(const char *cls)
 	return hides && !shows;
 }
 
+/* The attributes the scorer reads, found in one pass over an element's
+ * attribute list (the first of each name, as html_attr finds it). */
+struct el_attrs {
+	const char *cls, *id, *style, *role, *aria_hidden, *aria_modal, *itemprop;
+	int hidden;        /* a "hidden" attribute, with or without a value */
+	int toggles;       /* aria-expanded or aria-controls with a value */
+};
+
+static void el_attrs_read(const xmlNode *n, struct el_attrs *ea)
+{
+	const xmlAttr *a;
+
+	memset(ea, 0, sizeof(*ea));
+	for (a = n->properties; a; a = a->next) {
+		const char *name = (const char *)a->name;
+		const char *v = a->children && a->children->content ? (const char *)a->children->content : NULL;
+		const char **slot = NULL;
+
+		switch (name[0] | 0x20) {
+		case 'a':
+			if (!strcasecmp(name, "aria-hidden"))
+				slot = &ea->aria_hidden;
+			else if (!strcasecmp(name, "aria-modal"))
+				slot = &ea->aria_modal;
+			else if (v && (!strcasecmp(name, "aria-expanded") || !strcasecmp(name, "aria-controls")))
+				ea->toggles = 1;
+			break;
+		case 'c':
+			if (!strcasecmp(name, "class"))
+				slot = &ea->cls;
+			break;
+		case 'h':
+			if (!strcasecmp(name, "hidden"))
+				ea->hidden = 1;
+			break;
+		case 'i':
+			if (!strcasecmp(name, "id"))
+				slot = &ea->id;
+			else if (!strcasecmp(name, "itemprop"))
+				slot = &ea->itemprop;
+			break;
+		case 'r':
+			if (!strcasecmp(name, "role"))
+				slot = &ea->role;
+			break;
+		case 's':
+			if (!strcasecmp(name, "style"))
+				slot = &ea->style;
+			break;
+		}
+		if (slot && v && !*slot)
+			*slot = v;
+	}
+}
+
 /* styled_ok: inline display:none / visibility:hidden do not count (the
  * second pass, for pages whose script reveals what the HTML hides). */
-static int is_hidden(const xmlNode *n, int styled_ok)
+static int is_hidden(const struct el_attrs *ea, int styled_ok)
 {
 	const char *v;
 
-	if (has_attr(n, "hidden")) {
+	if (ea->hidden) {
 		/* React streaming puts server-rendered content in
 		 * <div hidden id="S:0"> and moves it into place with script. */
-		v = html_attr(n, "id");
+		v = ea->id;
 		return !(v && v[0] == 'S' && v[1] == ':');
 	}
-	if ((v = html_attr(n, "class")) != NULL && class_hides(v))
+	if (ea->cls && class_hides(ea->cls))
 		return 1;
-	v = html_attr(n, "aria-hidden");
+	v = ea->aria_hidden;
 	if (v && !strcasecmp(v, "true"))
 		return 1;
-	v = styled_ok ? NULL : html_attr(n, "style");
+	v = styled_ok ? NULL : ea->style;
 	if (v) {
 		char s[256];
 		size_t i, k = 0;
@@ -416,40 +494,48 @@ static int is_hidden(const xmlNode *n, int styled_ok)
 }
 
 /* An element's class and id, lower-cased (each cut at MAX_CLASS_BYTES),
- * made once per element for the boilerplate and comment tests. */
+ * made once per element for the boilerplate and comment tests; both
+ * holds "class\x01id", so a word looked for in either is one strstr. */
 struct class_id {
 	char cls[MAX_CLASS_BYTES];
 	char id[MAX_CLASS_BYTES];
+	char both[2 * MAX_CLASS_BYTES];
 	int has_cls, has_id;
 };
 
-static void lower_into(char *dst, const char *src)
+/* Copy src lower-cased into dst (at most MAX_CLASS_BYTES - 1 bytes);
+ * returns the length. */
+static size_t lower_into(char *dst, const char *src)
 {
 	size_t k = 0;
 
 	for (; *src && k < MAX_CLASS_BYTES - 1; src++)
 		dst[k++] = (char)((*src >= 'A' && *src <= 'Z') ? *src + 32 : *src);
 	dst[k] = '\0';
+	return k;
 }
 
-static void class_id_read(const xmlNode *n, struct class_id *ci)
+static void class_id_read(const struct el_attrs *ea, struct class_id *ci)
 {
-	const char *cls = html_attr(n, "class"), *id = html_attr(n, "id");
+	size_t cl = 0, il = 0;
 
-	ci->has_cls = cls != NULL;
-	ci->has_id = id != NULL;
+	ci->has_cls = ea->cls != NULL;
+	ci->has_id = ea->id != NULL;
 	ci->cls[0] = ci->id[0] = '\0';
-	if (cls)
-		lower_into(ci->cls, cls);
-	if (id)
-		lower_into(ci->id, id);
+	if (ea->cls)
+		cl = lower_into(ci->cls, ea->cls);
+	if (ea->id)
+		il = lower_into(ci->id, ea->id);
+	memcpy(ci->both, ci->cls, cl);
+	ci->both[cl] = '\x01';
+	memcpy(ci->both + cl + 1, ci->id, il + 1);
 }
 
 /* 1 if one of the NULL-terminated needles occurs in the class or the id. */
 static int class_id_has(const struct class_id *ci, const char *const *needles)
 {
 	for (; *needles; needles++)
-		if (strstr(ci->cls, *needles) || strstr(ci->id, *needles))
+		if (strstr(ci->both, *needles))
 			return 1;
 	return 0;
 }
@@ -493,7 +579,7 @@ static int class_says_boiler(const struct class_id *ci)
 		return 3;
 	/* A paywall's prompt is never content, but "content-behind-paywall"
 	 * and "no-paywall" hold the article. */
-	if ((strstr(ci->cls, "paywall") || strstr(ci->id, "paywall")) &&
+	if (strstr(ci->both, "paywall") &&
 	    !class_id_has(ci, paywall_content))
 		return 3;
 	class_words(ci->cls, &weak, &positive);
@@ -502,9 +588,9 @@ static int class_says_boiler(const struct class_id *ci)
 	 * content word is only a weak hint (kept when it holds prose). */
 	if (class_id_has(ci, boiler_strong))
 		return positive ? 1 : 2;
-	if ((strstr(ci->cls, "author") || strstr(ci->id, "author")) && class_id_has(ci, boiler_author))
+	if (strstr(ci->both, "author") && class_id_has(ci, boiler_author))
 		return 2;
-	if ((strstr(ci->cls, "user") || strstr(ci->id, "user")) && class_id_has(ci, boiler_user))
+	if (strstr(ci->both, "user") && class_id_has(ci, boiler_user))
 		return 2;
 	return weak && !positive;
 }
@@ -530,20 +616,10 @@ static int class_says_body(const char *cls)
 	return 0;
 }
 
-/* 1 if n is marked as the article's body (itemprop or a template class);
- * ci: n's class and id. */
-static int says_article_body(const xmlNode *n, const struct class_id *ci)
-{
-	const char *v = n->properties ? html_attr(n, "itemprop") : NULL;
-
-	if (v && !strcasecmp(v, "articleBody"))
-		return 1;
-	return ci->has_cls && class_says_body(ci->cls);
-}
 
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
-static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
+static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea, int class_boiler)
 {
 	const char *role;
 
@@ -551,7 +627,7 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	    tag_is(n, "article"))
 		return 0;
 	/* A modal (privacy policy, size guide, sign-up) is never the page's content. */
-	if ((role = html_attr(n, "aria-modal")) != NULL && !strcasecmp(role, "true"))
+	if ((role = ea->aria_modal) != NULL && !strcasecmp(role, "true"))
 		return 3;
 	/* Page footers hold legal text, addresses and link farms: never the content. */
 	if (tag_is(n, "footer"))
@@ -559,14 +635,14 @@ static int is_boiler(const xmlNode *n, unsigned bits, const struct class_id *ci)
 	if (bits & T_BOILER)
 		return 2;
 	/* An accordion's toggle holds its heading (an FAQ's question). */
-	if (tag_is(n, "button") && (html_attr(n, "aria-expanded") || html_attr(n, "aria-controls")))
+	if (tag_is(n, "button") && ea->toggles)
 		return 0;
 	if (bits & T_WEAK_BOILER)
 		return 1;
-	role = html_attr(n, "role");
+	role = ea->role;
 	if (role && in_list(role, boiler_roles))
 		return 2;
-	return class_says_boiler(ci);
+	return class_boiler;
 }
 
 /* 1 if s holds "comment" other than in "commentary" (an opinion piece:
@@ -668,16 +744,65 @@ static void classify_block(struct nstat *s)
 	}
 }
 
-static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok)
+/* What an element's class and id say (says_comments, class_says_boiler,
+ * class_says_body), remembered per page: templates repeat the same few
+ * class lists on thousands of elements. Keyed by a 64-bit hash of
+ * "class\x01id"; a collision (which a page could make on purpose) only
+ * misreads that page's own elements. */
+#define CLASS_CACHE_SLOTS 256
+struct class_verdict {
+	uint64_t key;      /* 0: empty */
+	signed char comments, boiler, body;
+};
+
+struct class_cache {
+	struct class_verdict slot[CLASS_CACHE_SLOTS];
+};
+
+static struct class_verdict class_verdict_of(const struct class_id *ci, struct class_cache *c)
 {
-	unsigned bits = tag_bits(n);
+	struct class_verdict v = {0, 0, 0, 0}, *e;
+
+	if (!ci->has_cls && !ci->has_id)
+		return v;
+	v.key = q_fnv1a(ci->both, strlen(ci->both)) | 1;
+	e = &c->slot[v.key % CLASS_CACHE_SLOTS];
+	if (e->key == v.key)
+		return *e;
+	v.comments = (signed char)says_comments(ci);
+	v.boiler = (signed char)class_says_boiler(ci);
+	v.body = (signed char)(ci->has_cls && class_says_body(ci->cls));
+	*e = v;
+	return v;
+}
+
+/* 1 if the element is marked as the article's body (itemprop, or a
+ * template class: cv). */
+static int says_article_body(const struct el_attrs *ea, const struct class_verdict *cv)
+{
+	const char *v = ea->itemprop;
+
+	return (v && !strcasecmp(v, "articleBody")) || cv->body;
+}
+
+static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *parent, int styled_ok,
+			  struct tag_cache *tags, struct class_cache *classes)
+{
+	unsigned bits = tag_bits_cached(n, tags);
+	struct el_attrs ea;
 	struct class_id ci;
+	struct class_verdict cv;
 
 	memset(s, 0, sizeof(*s));
 	n->_private = s;
 	if (parent)
 		s->flags = parent->flags & (NS_INLINK | NS_PRE | NS_NOSCRIPT);
-	if ((bits & T_DROP) || is_hidden(n, styled_ok)) {
+	if (bits & T_DROP) {
+		s->flags |= NS_REMOVED;
+		return;
+	}
+	el_attrs_read(n, &ea);
+	if (is_hidden(&ea, styled_ok)) {
 		s->flags |= NS_REMOVED;
 		return;
 	}
@@ -695,8 +820,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_PRE;
 	if (tag_is(n, "noscript"))
 		s->flags |= NS_NOSCRIPT;
-	class_id_read(n, &ci);
-	switch (says_comments(&ci)) {
+	class_id_read(&ea, &ci);
+	cv = class_verdict_of(&ci, classes);
+	switch (cv.comments) {
 	case 2:
 		s->flags |= NS_COMMENTS | NS_COMMENT_SECTION;
 		break;
@@ -704,9 +830,9 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 		s->flags |= NS_COMMENTS;
 		break;
 	}
-	if (n->properties && says_article_body(n, &ci))
+	if (says_article_body(&ea, &cv))
 		s->flags |= NS_BODY | NS_HOLDS_BODY;
-	switch (is_boiler(n, bits, &ci)) {
+	switch (is_boiler(n, bits, &ea, cv.boiler)) {
 	case 3:
 		s->flags |= NS_BOILER | NS_NEVER;
 		break;
@@ -810,9 +936,11 @@ static size_t count_elements(xmlNode *root)
 
 struct score_walk {
 	struct nstat *stats;
-	size_t next;
+	size_t next, cap;  /* stats used, and allocated */
 	int styled_ok;     /* see is_hidden */
 	struct html_limits *lim;
+	struct tag_cache tags;
+	struct class_cache classes;
 };
 
 static int score_visit(xmlNode *n, void *ctx)
@@ -825,9 +953,9 @@ static int score_visit(xmlNode *n, void *ctx)
 		/* Once stopped, enter nothing more: the walk ends quickly
 		 * and the caller discards the result. */
 		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
-		    w->lim->stop >= HTML_STOP_TIMEOUT)
+		    w->lim->stop >= HTML_STOP_TIMEOUT || w->next >= w->cap)
 			return 0;
-		enter_element(n, &w->stats[w->next++], parent, w->styled_ok);
+		enter_element(n, &w->stats[w->next++], parent, w->styled_ok, &w->tags, &w->classes);
 		return !(ns(n)->flags & NS_REMOVED);
 	}
 	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE)
@@ -841,14 +969,24 @@ static void score_leave(xmlNode *n, void *ctx)
 	leave_element(n);
 }
 
-/* Steps 1-3: one iterative enter/leave walk filling the stats. Returns
- * non-zero when the deadline or cancel stopped it (stats incomplete). */
-static int score_tree(xmlNode *root, struct nstat *stats, int styled_ok, struct html_limits *lim)
+/* Steps 1-3: one iterative enter/leave walk filling the stats (room for
+ * cap elements). Returns non-zero when the deadline or cancel stopped it
+ * (stats incomplete), -1 when the tree has more than cap elements. */
+static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled_ok,
+		      struct html_limits *lim)
 {
-	struct score_walk w = {stats, 0, styled_ok, lim};
+	struct score_walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.stats = stats;
+	w.cap = cap;
+	w.styled_ok = styled_ok;
+	w.lim = lim;
 
 	xml_walk(root, score_visit, score_leave, &w);
-	return lim->stop >= HTML_STOP_TIMEOUT;
+	if (lim->stop >= HTML_STOP_TIMEOUT)
+		return 1;
+	return w.next >= cap && count_elements(root) > cap ? -1 : 0;
 }
 
 static float page_lambda(enum doc_page_type type)
@@ -1027,7 +1165,7 @@ static int url_says_forum(const char *url)
 	return 0;
 }
 
-static int set_text(struct q_doc *out, struct qbuf *b)
+static int set_text(struct doc *out, struct qbuf *b)
 {
 	qbuf_rtrim(b, " \n");
 	if (b->err)
@@ -1073,7 +1211,7 @@ static size_t find_leads(xmlNode *best, xmlNode **leads)
 }
 
 /* Steps 4-6 on scored stats: pick the content element, render it into b. */
-static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct q_doc *out,
+static int choose_and_render(xmlNode *root, const struct doc_options *opt, const struct doc *out,
 			     struct qbuf *b)
 {
 	xmlNode *main_node = best_node(root, page_lambda(out->page_type), out->page_type);
@@ -1121,17 +1259,18 @@ static int use_article_body(const char *body, size_t text_len)
 }
 
 int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
-		 struct q_doc *out, struct q_error *err)
+		 struct doc *out, struct q_error *err)
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
-	struct html_limits lim = {0, NULL, HTML_STOP_NONE};
+	struct html_limits lim = {0, NULL, HTML_STOP_NONE, 0, 0};
 	xmlNode *root;
 	struct qbuf b;
 	char *article_body = NULL;
-	int rc = Q_EPARSE;
+	size_t n_stats;
+	int rc = Q_EPARSE, score;
 	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
+		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE | HTML_PARSE_NOBLANKS;
 
 	qbuf_init(&b, DOC_MAX_TEXT_BYTES);
 	if (len > HTML_MAX_INPUT_BYTES)
@@ -1159,12 +1298,21 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		rc = set_text(out, &b);
 		goto out;
 	}
-	stats = q_calloc(count_elements(root), sizeof(*stats));
+	/* The parser counted the elements it started; the tree holds no
+	 * others, but a miscount must not overrun stats: then count them. */
+	n_stats = lim.elements + 1;
+	stats = q_calloc(n_stats, sizeof(*stats));
+	if (stats && (score = score_tree(root, stats, n_stats, 0, &lim)) < 0) {
+		q_free(stats);
+		n_stats = count_elements(root);
+		stats = q_calloc(n_stats, sizeof(*stats));
+		score = stats ? score_tree(root, stats, n_stats, 0, &lim) : 0;
+	}
 	if (!stats) {
 		rc = q_error_set(err, Q_ENOMEM, "out of memory extracting HTML");
 		goto out;
 	}
-	if (score_tree(root, stats, 0, &lim))
+	if (score)
 		goto stopped;
 	rc = html_meta_extract(doc, out, &article_body);
 	if (rc) {
@@ -1182,7 +1330,7 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 		struct qbuf again;
 
 		qbuf_init(&again, DOC_MAX_TEXT_BYTES);
-		if (score_tree(root, stats, 1, &lim)) {
+		if (score_tree(root, stats, n_stats, 1, &lim)) {
 			qbuf_release(&again);
 			goto stopped;
 		}

@@ -100,7 +100,7 @@ void html_node_text(const xmlNode *n, struct qbuf *b, size_t max_bytes);
 /* Fill title/author/date/lang/site_name/description of out; *article_body
  * (out) gets the longest JSON-LD articleBody, or NULL: the caller frees
  * it with q_free. */
-int html_meta_extract(xmlDoc *doc, struct q_doc *out, char **article_body);
+int html_meta_extract(xmlDoc *doc, struct doc *out, char **article_body);
 
 /* Render root's subtree into out (format, title to skip if it repeats).
  * end, if not NULL, is a descendant of root after which nothing more is
@@ -139,6 +139,8 @@ struct html_limits {
 	double deadline_ms;       /* q_now_ms() value; 0 = none */
 	volatile int *cancel;     /* non-zero: stop; may be NULL */
 	enum html_stop stop;      /* out: first limit hit */
+	int keep_raw_text;        /* feed script and style bodies too (tests) */
+	size_t elements;          /* out: elements the parser started */
 };
 
 /*
@@ -146,10 +148,17 @@ struct html_limits {
  * limits, the deadline and the cancel flag. Returns the tree (caller
  * frees with xmlFreeDoc), or NULL when libxml2 could not start; a page
  * cut at a limit still returns the tree of what came before the cut,
- * with lim->stop saying which limit.
+ * with lim->stop saying which limit. The bodies of script and style
+ * elements (but JSON ones) and the attributes the extractor does not
+ * read (html_attr_is_read) are left out of the tree unless
+ * lim->keep_raw_text is set: the elements stay, empty.
  */
 htmlDocPtr html_parse_limited(const char *utf8, size_t len, const char *base_url, int options,
 			      struct html_limits *lim);
+
+/* 1 if the attribute name[0..n) is one the extractor reads; the others
+ * are left out of the tree by html_parse_limited (unless keep_raw_text). */
+int html_attr_is_read(const char *name, size_t n);
 
 /* 1 (and lim->stop set to TIMEOUT or CANCEL) when the deadline passed
  * or cancel is set; a cut at a parsing limit does not count. */

@@ -254,7 +254,7 @@ static void offer_title_tag(struct meta_pick *m, const char *t)
 	offer(m, M_TITLE, 4, t, n);
 }
 
-int html_meta_extract(xmlDoc *doc, struct q_doc *out, char **article_body)
+int html_meta_extract(xmlDoc *doc, struct doc *out, char **article_body)
 {
 	struct meta_pick m;
 	xmlNode *root = xmlDocGetRootElement(doc), *n, *h1 = NULL;

@@ -96,6 +96,14 @@ static const char *const credit_starts[] = {
 	"źródło:", "illustration:", "grafik:", NULL
 };
 
+/* ... or holding one of these (a caption with its credit after it:
+ * "Children at school. Foto: Andina", "Dee Dee Myers Getty Images"). */
+static const char *const credit_words[] = {
+	" foto: ", " fotos: ", " photo: ", " photos: ", " photo by ", " bild: ", " image: ",
+	"getty images", "shutterstock", "istock", "picture alliance", "picture-alliance",
+	"domena publiczna", NULL
+};
+
 /* A date line is at most this long, with at most this many letters (a
  * month's name). */
 #define DATE_LINE_MAX_BYTES 40
@@ -110,7 +118,15 @@ static const char *const prompt_words[] = {
 	"iscriviti", "seguici", "zapisz się", "obserwuj nas",
 	/* ... or is the site's own small print */
 	"cookies", "all rights reserved", "alle rechte vorbehalten", "derechos reservados",
-	"droits réservés", "app store", "google play", NULL
+	"droits réservés", "app store", "google play",
+	/* ... or discloses advertising (German law asks for "Werbung", "Anzeige") */
+	"enthält werbung", "affiliate link", "affiliate-link", "our advertisers",
+	"advertisers do not", "contains affiliate", "sponsored post", NULL
+};
+
+/* A short line starting with one of these labels advertising. */
+static const char *const ad_label_starts[] = {
+	"anzeige", "*anzeige", "werbung", "*werbung", "advertisement", "publicidad", "publicité", NULL
 };
 
 /* Short lines without a sentence's end that close the text are what
@@ -231,6 +247,9 @@ static int is_credit_line(const struct render *r, const struct qbuf *p)
 	for (i = 0; credit_starts[i]; i++)
 		if (!strncmp(low, credit_starts[i], strlen(credit_starts[i])))
 			return 1;
+	for (i = 0; credit_words[i]; i++)
+		if (strstr(low, credit_words[i]))
+			return 1;
 	return 0;
 }
 
@@ -249,6 +268,15 @@ static int is_prompt_line(const struct render *r, const struct qbuf *p)
 	for (i = 0; prompt_words[i]; i++)
 		if (strstr(low, prompt_words[i]))
 			return 1;
+	for (i = 0; ad_label_starts[i]; i++) {
+		size_t k = strlen(ad_label_starts[i]);
+		/* the label alone or followed by a mark ("Anzeige -", "*Werbung."),
+		 * not a sentence about advertising ("Werbung im Fernsehen ...") */
+		if (!strncmp(low, ad_label_starts[i], k) &&
+		    (!low[k] || strchr(" .,:;-|*)", low[k])) &&
+		    (low[k] != ' ' || (low[k + 1] && strchr("-|:(", low[k + 1]))))
+			return 1;
+	}
 	return 0;
 }
 

@@ -177,7 +177,7 @@ static void tidy_pdf_text(struct qbuf *raw, struct qbuf *out)
 }
 
 int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
-		struct q_doc *out, struct q_error *err)
+		struct doc *out, struct q_error *err)
 {
 	char prog[PATH_MAX], tmpl[PATH_MAX];
 	const char *tmpdir = getenv("TMPDIR");

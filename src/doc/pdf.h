@@ -29,6 +29,6 @@ int pdf_sniff(const char *data, size_t len);
  * Q_ETIMEOUT past the deadline.
  */
 int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
-		struct q_doc *out, struct q_error *err);
+		struct doc *out, struct q_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * corpus.c - adding and removing the user's documents (see corpus.h);
- * searching them is in search.c.
+ * searching them is in corpus_search.c.
  */
 #include "corpus.h"
 
@@ -38,7 +38,7 @@ struct pending_doc {
 	struct stat st;       /* of the bytes extracted */
 	char hash[32];
 	long long id;         /* the stored version's id then, 0 if none */
-	struct q_doc doc;     /* owned */
+	struct doc doc;     /* owned */
 };
 
 struct add_run {
@@ -235,7 +235,7 @@ static int write_passage(void *ctx, const struct passage *p)
 
 /* Replace the stored document at path with doc. */
 static int store_doc(struct store *s, long long old_id, const char *path, const struct stat *st,
-		     const char *hash, const struct q_doc *doc)
+		     const char *hash, const struct doc *doc)
 {
 	sqlite3_stmt *ins = NULL;
 	struct passage_writer w;
@@ -464,7 +464,7 @@ static void flush_pending(struct add_run *r)
 
 /* Keep an extracted document for the next batch (takes doc). */
 static void queue_doc(struct add_run *r, const char *path, const struct stat *st, const char *hash,
-		      long long id, struct q_doc *doc)
+		      long long id, struct doc *doc)
 {
 	struct pending_doc *p = &r->pend[r->n_pend];
 
@@ -490,7 +490,7 @@ static void add_file(struct add_run *r, const struct entry *e, const struct stat
 	long long size = -1, mtime = -1, id;
 	char old_hash[32] = "", hash[32];
 	struct qbuf data;
-	struct q_doc doc;
+	struct doc doc;
 	struct doc_options opt;
 	struct q_error derr;
 	struct stat st;

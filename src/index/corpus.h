@@ -132,7 +132,7 @@ struct corpus_totals {
 /* Fill *t. 0, or a Q_E* code (err set; the fields that failed are -1). */
 int corpus_totals(struct store *s, struct corpus_totals *t, struct q_error *err);
 
-struct search_hit {
+struct corpus_hit {
 	char *path, *title, *heading, *snippet;   /* owned */
 	double score;                             /* higher is better */
 	long passage_id;
@@ -141,10 +141,10 @@ struct search_hit {
 };
 
 /* Top k passages for query. *hits is an array the caller frees with
- * search_hits_free. Q_EINVAL with a message for queries we cannot run. */
+ * corpus_hits_free. Q_EINVAL with a message for queries we cannot run. */
 int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
-		  const char *mark_close, struct search_hit **hits, int *n, struct q_error *err);
-void search_hits_free(struct search_hit *hits, int n);
+		  const char *mark_close, struct corpus_hit **hits, int *n, struct q_error *err);
+void corpus_hits_free(struct corpus_hit *hits, int n);
 
 /* The FTS5 expression for a user query (exposed for tests). */
 int corpus_query_to_fts(const char *query, struct qbuf *out, struct q_error *err);

@@ -104,7 +104,7 @@ static void qrank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 
 int rank_register_fts5(sqlite3 *db, struct q_error *err)
 {
-	fts5_api *api = fts5_api_of(db, err);
+	fts5_api *api = tokenize_fts5_api(db, err);
 
 	if (!api)
 		return Q_EUNSUPPORTED;

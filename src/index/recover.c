@@ -230,7 +230,10 @@ static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t,
 		rc = sqlite3_step(next);
 		if (rc == SQLITE_DONE)
 			break;
-		if (rc == SQLITE_ROW) {
+		/* A damaged b-tree can answer "the next rowid after last" with
+		 * one that is not after it: taken as read, the walk would go
+		 * round for ever. It is a failed seek like any other. */
+		if (rc == SQLITE_ROW && sqlite3_column_int64(next, 0) > last) {
 			long long rowid = sqlite3_column_int64(next, 0);
 			if (copy_row(sel, ins, rowid, rec, paths_cap))
 				t->unreadable++;

@@ -453,7 +453,7 @@ static int fts5_tokenize(Fts5Tokenizer *t, void *pCtx, int flags, const char *te
 			     fts5_token, &c);
 }
 
-fts5_api *fts5_api_of(sqlite3 *db, struct q_error *err)
+fts5_api *tokenize_fts5_api(sqlite3 *db, struct q_error *err)
 {
 	fts5_api *api = NULL;
 	sqlite3_stmt *st = NULL;
@@ -473,7 +473,7 @@ fts5_api *fts5_api_of(sqlite3 *db, struct q_error *err)
 int tokenizer_register_fts5(sqlite3 *db, struct q_error *err)
 {
 	static fts5_tokenizer api_tok = {fts5_create, fts5_delete, fts5_tokenize};
-	fts5_api *api = fts5_api_of(db, err);
+	fts5_api *api = tokenize_fts5_api(db, err);
 
 	if (!api)
 		return Q_EUNSUPPORTED;

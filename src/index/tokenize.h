@@ -14,7 +14,7 @@
  *     at the same position. A one-character query matches the unigram; a
  *     longer one becomes a phrase of its bigrams, so "选择可用" finds the
  *     document containing it and not one holding the characters apart
- *     (corpus search quotes only what the user quoted: search.c splits
+ *     (corpus search quotes only what the user quoted: corpus_search.c splits
  *     unquoted CJK into separate bigram terms).
  * Tokens longer than TOKEN_MAX_BYTES are cut there.
  *
@@ -57,7 +57,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 
 /* db's FTS5 API (for registering tokenizers and functions); NULL with
  * err set when this SQLite has no FTS5. */
-fts5_api *fts5_api_of(sqlite3 *db, struct q_error *err);
+fts5_api *tokenize_fts5_api(sqlite3 *db, struct q_error *err);
 
 /* Register the FTS5 tokenizer "quarry" on db. */
 int tokenizer_register_fts5(sqlite3 *db, struct q_error *err);

@@ -110,6 +110,40 @@ void llm_client_release(struct llm_client *c)
 	pthread_mutex_destroy(&c->mu);
 }
 
+int llm_client_new(struct llm_config *cfg, struct llm_client **out, struct q_error *err)
+{
+	struct llm_client *c = q_calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return q_error_set(err, Q_ENOMEM, "out of memory starting the model client");
+	if ((rc = llm_client_init(c, cfg, err))) {
+		q_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void llm_client_free(struct llm_client *c)
+{
+	if (!c)
+		return;
+	llm_client_release(c);
+	q_free(c);
+}
+
+const struct llm_config *llm_client_config(const struct llm_client *c)
+{
+	return c->cfg;
+}
+
+struct llm_account *llm_client_account(struct llm_client *c)
+{
+	return &c->solo;
+}
+
 /* ---- accounts ---- */
 
 int llm_account_init(struct llm_account *a, struct q_error *err)
@@ -484,7 +518,12 @@ static int budget_reserve(struct llm_client *c, struct llm_account *a, const str
 			break;
 		wait_ms(&a->cv, &a->mu, 200);   /* calls in flight may hand back what they did not use */
 	}
-	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens)
+	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens && used_tokens(a) == 0)
+		/* Nothing spent yet: "is spent: 0 used" would puzzle. */
+		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is too small for any model call: "
+				 "the first needs about %ld for its prompt and %ld for a reply", a->budget_tokens,
+				 prompt, least);
+	else if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens)
 		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is spent: %ld used, and the next "
 				 "call needs about %ld for its prompt and %ld for a reply", a->budget_tokens,
 				 used_tokens(a), prompt, least);

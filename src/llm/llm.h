@@ -28,7 +28,10 @@
  *     error messages have it masked even when a server echoes it.
  * Nothing here prints.
  *
- * Ownership and threads. What belongs to the server is on the client and
+ * Ownership and threads. The caller owns the client (llm_client_new,
+ * llm_client_free; its insides are private to src/llm) and the
+ * llm_config it is made from, which the client borrows. What belongs to
+ * the server is on the client and
  * shared by every job that uses it: the configuration, the pool of open
  * connections, the concurrency slots, rpm/tpm pacing, a Retry-After
  * pause, what the server refused (response_format, temperature), how
@@ -213,31 +216,23 @@ struct llm_totals llm_account_totals(struct llm_account *a);
 const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf,
 			      size_t size);
 
-/* Shared by every job using the server (see the top of this file). */
-struct llm_client {
-	struct llm_config *cfg;    /* borrowed; outlives the client */
-	struct runstore *cache;    /* shared replies: borrowed or NULL; used under mu, like every account's run_store */
-	int cache_writes_off;      /* read-only cache */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int active;                /* requests in flight */
-	double next_start_ms;      /* rpm pacing */
-	double paused_until_ms;    /* Retry-After from any request */
-	double tpm_tokens;         /* token bucket */
-	double tpm_at_ms;
-	int json_downgraded;       /* the server refused response_format */
-	int no_temperature;        /* the model refused a temperature (reasoning models) */
-	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
-	/* Idle libcurl handles: each keeps its connections open, so calls
-	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
-	void *idle[LLM_POOL_MAX];
-	int n_idle;
-	/* The account of requests that name none: one job at a time. */
-	struct llm_account solo;
-};
-
-int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
-void llm_client_release(struct llm_client *c);
+/* Shared by every job using the server (see the top of this file). Opaque:
+ * its insides are src/llm's (llm_int.h); callers hold a pointer. */
+/* A client for the server cfg describes: *out is the caller's, freed with
+ * llm_client_free after its last request has returned; cfg is borrowed
+ * and must outlive it. 0, or Q_ENOMEM with err set (*out NULL). */
+int llm_client_new(struct llm_config *cfg, struct llm_client **out, struct q_error *err);
+/* Free a client from llm_client_new and its idle connections; NULL is
+ * fine. It does not free its configuration or detach caches (borrowed). */
+void llm_client_free(struct llm_client *c);
+/* The configuration the client was made with (borrowed from the caller of
+ * llm_client_new; read-only here). */
+const struct llm_config *llm_client_config(const struct llm_client *c);
+/* The client's solo account (the one of requests that name none), owned
+ * by the client and valid until llm_client_free: for a front end that
+ * runs one job on the client and needs the account itself (a signal
+ * handler's llm_account_cancel, llm_account_cancelled). */
+struct llm_account *llm_client_account(struct llm_client *c);
 /* Attach the shared reply cache (runstore_reply_get/put; borrowed,
  * NULL detaches): used from then on under c's lock only. */
 void llm_client_set_cache(struct llm_client *c, struct runstore *rs);

@@ -1,5 +1,6 @@
 /*
- * llm_int.h - what the model client's files share: llm.c (the client,
+ * llm_int.h - what the model client's files share: the client's insides
+ * (struct llm_client, opaque outside src/llm), llm.c (the client,
  * limits, request body, cache and the retry loop of llm_chat) and
  * attempt.c (one HTTP transfer: streaming, reasoning, tool calls, and
  * the verdict on how it went).
@@ -14,6 +15,37 @@
 #include "../core/qbuf.h"
 #include "llm.h"
 #include "sse.h"
+
+/* The client (llm.h): shared by every job using the server. Callers
+ * outside src/llm see it only as a pointer. */
+struct llm_client {
+	struct llm_config *cfg;    /* borrowed; outlives the client */
+	struct runstore *cache;    /* shared replies: borrowed or NULL; used under mu, like every account's run_store */
+	int cache_writes_off;      /* read-only cache */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int active;                /* requests in flight */
+	double next_start_ms;      /* rpm pacing */
+	double paused_until_ms;    /* Retry-After from any request */
+	double tpm_tokens;         /* token bucket */
+	double tpm_at_ms;
+	int json_downgraded;       /* the server refused response_format */
+	int no_temperature;        /* the model refused a temperature (reasoning models) */
+	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
+	/* Idle libcurl handles: each keeps its connections open, so calls
+	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
+	void *idle[LLM_POOL_MAX];
+	int n_idle;
+	/* The account of requests that name none: one job at a time. */
+	struct llm_account solo;
+};
+
+/* Set up *c for cfg (borrowed); 0, or Q_ENOMEM with err set. What
+ * llm_client_new does after allocating; the unit tests use it on a client
+ * of their own. */
+int llm_client_init(struct llm_client *c, struct llm_config *cfg, struct q_error *err);
+/* Undo llm_client_init (c itself is the caller's). */
+void llm_client_release(struct llm_client *c);
 
 /* A tool call's arguments; the whole reply (answer, reasoning and every
  * tool call's id, name and arguments) stays within LLM_MAX_REPLY_BYTES,

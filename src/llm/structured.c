@@ -10,6 +10,7 @@
 #include "../core/qbuf.h"
 #include "jsonx.h"
 #include "llm.h"
+#include "llm_int.h"
 
 #define SCHEMA_MAX_DEPTH 32
 #define SCHEMA_PATH_MAX_BYTES 4096   /* "$.a[3].b" of a failure: SCHEMA_MAX_DEPTH short keys */

@@ -61,7 +61,7 @@ typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, const json_
 
 /* What the tools run with; borrowed for the server's life. */
 struct mcp_env {
-	const char *home;            /* the quarry home folder (store_home's answer) */
+	const char *home;            /* the quarry home folder (cli_store_home's answer) */
 	const struct config *file;   /* the config file's settings, may be NULL */
 	struct llm_client *llm;      /* shared by the calls; NULL: extractive research */
 	int allow_private;           /* fetch_url and research may reach private addresses */

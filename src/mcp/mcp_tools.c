@@ -554,7 +554,7 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 {
 	struct store st;
 	struct q_error err = {0};
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	struct qbuf text;
 	json_t *arr = NULL, *out = NULL;
 	int n = 0, i;
@@ -584,7 +584,7 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 	out = tool_result(text.err ? NULL : qbuf_detach(&text, NULL), json_pack("{s:o}", "hits", arr));
 	qbuf_release(&text);
 out:
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	store_close(&st);
 	return out ? out : mcp_tool_error("out of memory");
 }
@@ -610,7 +610,7 @@ static json_t *run_fetch(struct mcp_call *c, const struct mcp_env *env)
 	struct http_options hopt;
 	struct http_response r;
 	struct doc_options dopt;
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error err = {0};
 	json_t *out = NULL;
 	size_t keep;

@@ -37,7 +37,7 @@
 /* The report's length in words and the write call's reply cap. */
 static int write_words(const struct run *r)
 {
-	const char *l = r->o->length ? r->o->length : "";
+	const char *l = r->opts->length ? r->opts->length : "";
 
 	return strcmp(l, "short") == 0 ? 600 : strcmp(l, "long") == 0 ? 4000 : 1500;
 }
@@ -46,7 +46,7 @@ static long write_max_tokens(const struct run *r)
 {
 	/* About two tokens a word in English and more in other scripts, with
 	 * room for tables and citations; a reply cut at the cap is continued. */
-	return r->o->quick ? 2048 : write_words(r) <= 600 ? 2048 : write_words(r) <= 1500 ? 4096 : 8192;
+	return r->opts->quick ? 2048 : write_words(r) <= 600 ? 2048 : write_words(r) <= 1500 ? 4096 : 8192;
 }
 
 /* Tokens a finding takes in the write prompt. */
@@ -54,7 +54,7 @@ static long finding_tokens(const struct run *r, const struct finding *f)
 {
 	return 12 + llm_estimate_tokens(f->claim, strlen(f->claim)) +
 	       llm_estimate_tokens(f->quote, strlen(f->quote)) +
-	       llm_estimate_tokens(r->src[f->source].title, strlen(r->src[f->source].title));
+	       llm_estimate_tokens(r->sources[f->source].title, strlen(r->sources[f->source].title));
 }
 
 /*
@@ -64,13 +64,13 @@ static long finding_tokens(const struct run *r, const struct finding *f)
  */
 int compose_pick_findings(struct run *r, int *ids, int max)
 {
-	long context = r->env->llm->cfg->context;
+	long context = llm_client_config(r->env->llm)->context;
 	/* A small context (2048) keeps half for the instructions and the reply
 	 * instead of the fixed reserve, which left no room for any finding. */
 	long reserve = WRITE_INSTRUCTION_TOKENS + write_max_tokens(r);
 	long room = (context > 2 * reserve ? context - reserve :
-		     context / 2) - llm_estimate_tokens(r->o->question, strlen(r->o->question));
-	int *next = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
+		     context / 2) - llm_estimate_tokens(r->opts->question, strlen(r->opts->question));
+	int *next = q_calloc((size_t)(r->n_sources ? r->n_sources : 1), sizeof(int));
 	int n = 0, progress = 1, i, s;
 
 	if (room > 60000)   /* long prompts cost money and dilute attention */
@@ -79,16 +79,16 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 		return 0;
 	while (progress && n < max) {
 		progress = 0;
-		for (s = 0; s < r->n_src && n < max; s++) {
-			for (i = next[s]; i < r->n_f; i++)
-				if (r->f[i].source == s)
+		for (s = 0; s < r->n_sources && n < max; s++) {
+			for (i = next[s]; i < r->n_findings; i++)
+				if (r->findings[i].source == s)
 					break;
-			if (i >= r->n_f)
+			if (i >= r->n_findings)
 				continue;
 			next[s] = i + 1;
-			if (finding_tokens(r, &r->f[i]) > room)
+			if (finding_tokens(r, &r->findings[i]) > room)
 				continue;
-			room -= finding_tokens(r, &r->f[i]);
+			room -= finding_tokens(r, &r->findings[i]);
 			ids[n++] = i;
 			progress = 1;
 		}
@@ -96,13 +96,13 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	q_free(next);
 	/* Never none (nor fewer than a few) while findings exist: the shortest
 	 * ones not yet taken, even if the prompt then runs over the estimate. */
-	while (n < WRITE_MIN_FINDINGS && n < max && n < r->n_f) {
+	while (n < WRITE_MIN_FINDINGS && n < max && n < r->n_findings) {
 		int best = -1, k;
-		for (i = 0; i < r->n_f; i++) {
+		for (i = 0; i < r->n_findings; i++) {
 			for (k = 0; k < n && ids[k] != i; k++)
 				;
-			if (k == n && (best < 0 || finding_tokens(r, &r->f[i]) <
-						   finding_tokens(r, &r->f[best])))
+			if (k == n && (best < 0 || finding_tokens(r, &r->findings[i]) <
+						   finding_tokens(r, &r->findings[best])))
 				best = i;
 		}
 		ids[n++] = best;
@@ -354,8 +354,8 @@ static const char *write_problem(const char *body, int n_ids)
  * site and date, its claim and its checked quote. */
 static void add_finding(struct run *r, struct qbuf *u, const int *ids, int i)
 {
-	struct finding *f = &r->f[ids[i]];
-	struct source *src = &r->src[f->source];
+	struct finding *f = &r->findings[ids[i]];
+	struct source *src = &r->sources[f->source];
 
 	qbuf_addf(u, "<finding id=\"F%d\" source=\"%s\"", i + 1, src->title);
 	if (src->site[0])
@@ -371,8 +371,8 @@ static void write_head(struct run *r, struct qbuf *u)
 	json_t *s;
 	size_t k;
 
-	qbuf_addf(u, "Question: %s\n\n", r->o->question);
-	if (json_array_size(r->sub_questions) && !r->o->quick) {
+	qbuf_addf(u, "Question: %s\n\n", r->opts->question);
+	if (json_array_size(r->sub_questions) && !r->opts->quick) {
 		qbuf_adds(u, "Sub-questions:\n");
 		json_array_foreach(r->sub_questions, k, s)
 			qbuf_addf(u, "%zu. %s\n", k + 1, json_string_value(s));
@@ -434,7 +434,7 @@ static int write_outline(struct run *r, const int *ids, int n_ids, struct sectio
 	write_head(r, &u);
 	qbuf_adds(&u, "Findings (id: claim):\n");
 	for (i = 0; i < n_ids; i++)
-		qbuf_addf(&u, "F%d: %s\n", i + 1, r->f[ids[i]].claim);
+		qbuf_addf(&u, "F%d: %s\n", i + 1, r->findings[ids[i]].claim);
 	prompt_outline_task(&u, r->brief, MAX_SECTIONS);
 	prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
 	memset(&req, 0, sizeof(req));
@@ -615,7 +615,7 @@ static char *write_sectioned(struct run *r, int *ids, int n_ids)
 	if (written >= 2) {
 		qbuf_init(&u, WRITE_REPORT_MAX_BYTES);
 		qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
-		qbuf_addf(&u, "Question: %s\n\nThe report's sections:\n\n%s", r->o->question, qbuf_cstr(&body));
+		qbuf_addf(&u, "Question: %s\n\nThe report's sections:\n\n%s", r->opts->question, qbuf_cstr(&body));
 		prompt_lead_task(&u, run_lang_name(r->lang));
 		prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
 		m[0].role = "system";
@@ -659,7 +659,7 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 
 	qbuf_init(&u, RUN_PROMPT_MAX_BYTES);
 	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
-	if (!r->o->quick && n_ids >= SECTIONED_MIN_FINDINGS) {
+	if (!r->opts->quick && n_ids >= SECTIONED_MIN_FINDINGS) {
 		body = write_sectioned(r, ids, n_ids);
 		if (body && !write_problem(body, n_ids)) {
 			qbuf_release(&u);
@@ -684,7 +684,7 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	qbuf_adds(&u, "Findings (each checked against its source):\n");
 	for (i = 0; i < n_ids; i++)
 		add_finding(r, &u, ids, i);
-	prompt_write_task(&u, run_lang_name(r->lang), r->o->quick, write_words(r),
+	prompt_write_task(&u, run_lang_name(r->lang), r->opts->quick, write_words(r),
 			  json_array_size(r->outline) > 0, r->brief);
 	prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
 	m[0].role = "system";
@@ -748,7 +748,7 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 	int zh = strcmp(r->lang, "zh") == 0;   /* the report's fixed words in its language */
 
 	/* Every finding, not the writer's pick: no context bounds this list. */
-	for (n_ids = 0; ids && n_ids < r->n_f && n_ids < WRITE_MAX_FINDINGS; n_ids++)
+	for (n_ids = 0; ids && n_ids < r->n_findings && n_ids < WRITE_MAX_FINDINGS; n_ids++)
 		ids[n_ids] = n_ids;
 	*n_ids_io = n_ids;
 
@@ -764,7 +764,7 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 	for (g = 0; g <= groups; g++) {
 		any = 0;
 		for (i = 0; i < n_ids; i++) {
-			struct finding *f = &r->f[ids[i]];
+			struct finding *f = &r->findings[ids[i]];
 			if ((g < groups && f->sub_question != g + 1) || (g == groups && f->sub_question >= 1 &&
 									  f->sub_question <= groups))
 				continue;
@@ -860,14 +860,14 @@ struct brief_pick {
 /* The passage's prose and key sentence; the sentence becomes a finding. */
 static void brief_key(struct run *r, const char *query, struct brief_pick *k, int *ids, int *n_ids)
 {
-	const char *text = r->src[k->p->source].text;
+	const char *text = r->sources[k->p->source].text;
 	int id;
 
 	k->a = k->p->start;
 	k->e = k->p->end;
 	k->ss = k->se = k->e;
 	k->id = 0;
-	while (k->a < k->e && text[k->a] == '#' && !r->src[k->p->source].plain) {
+	while (k->a < k->e && text[k->a] == '#' && !r->sources[k->p->source].plain) {
 		while (k->a < k->e && text[k->a] != '\n')
 			k->a++;
 		while (k->a < k->e && text[k->a] == '\n')
@@ -903,7 +903,7 @@ static void add_flat(struct qbuf *b, const char *text, size_t a, size_t e)
 /* One passage as a block quote, its key sentence in bold. */
 static void brief_quote(struct run *r, const struct brief_pick *k, struct qbuf *b)
 {
-	const char *text = r->src[k->p->source].text;
+	const char *text = r->sources[k->p->source].text;
 	size_t a = k->a, e = k->e, ss = k->ss, se = k->se, t, from;
 
 	if (se > ss)
@@ -938,14 +938,14 @@ static void brief_quote(struct run *r, const struct brief_pick *k, struct qbuf *
 	if (k->id)
 		qbuf_addf(b, " [F%d]", k->id);
 	else
-		qbuf_addf(b, " (%s)", r->src[k->p->source].title);
+		qbuf_addf(b, " (%s)", r->sources[k->p->source].title);
 	qbuf_addc(b, '\n');
 }
 
 /* The group label of a passage: its heading, else its source's title. */
 static const char *brief_label(struct run *r, const struct rpassage *p)
 {
-	return p->heading[0] ? p->heading : r->src[p->source].title;
+	return p->heading[0] ? p->heading : r->sources[p->source].title;
 }
 
 /* The extractive brief: up to five bullets (the key sentences of the
@@ -955,8 +955,8 @@ static const char *brief_label(struct run *r, const struct rpassage *p)
  * *n_ids is 0 and the caller says "nothing relevant found". */
 char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 {
-	const char **texts = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(char *));
-	int *plain = q_calloc((size_t)(r->n_src ? r->n_src : 1), sizeof(int));
+	const char **texts = q_calloc((size_t)(r->n_sources ? r->n_sources : 1), sizeof(char *));
+	int *plain = q_calloc((size_t)(r->n_sources ? r->n_sources : 1), sizeof(int));
 	struct rpassage *ps = NULL;
 	size_t n = 0, k;
 	int per_source[RESEARCH_MAX_SOURCES] = {0}, n_chosen = 0, i, j, bullets = 0;
@@ -972,12 +972,12 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 	/* Only stop words ("the", "what is it"): the relevance floor would fall
 	 * back on them and pass any passage, so nothing is relevant. */
 	r->no_content_words = text_content_terms(qbuf_cstr(&q)) == 0;
-	for (i = 0; texts && plain && i < r->n_src; i++) {
-		texts[i] = r->src[i].text;
-		plain[i] = r->src[i].plain;
+	for (i = 0; texts && plain && i < r->n_sources; i++) {
+		texts[i] = r->sources[i].text;
+		plain[i] = r->sources[i].plain;
 	}
 	if (!texts || !plain || !ids || r->no_content_words ||
-	    text_rank_passages_ex(texts, plain, (size_t)r->n_src, qbuf_cstr(&q), &ps, &n))
+	    text_rank_passages_ex(texts, plain, (size_t)r->n_sources, qbuf_cstr(&q), &ps, &n))
 		n = 0;
 	for (k = 0; k < n && n_chosen < BRIEF_PASSAGES; k++) {
 		if (!brief_relevant(&ps[k], ps[0].score) || per_source[ps[k].source] >= 2)
@@ -993,12 +993,12 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 	qbuf_adds(&b, strcmp(r->lang, "zh") == 0 ? "最相关的段落原文（摘录，未经概括）：\n\n" :
 		  "What the best-matching passages say (extracted, not summarised):\n\n");
 	for (i = 0; i < n_chosen && bullets < BRIEF_BULLETS; i++) {
-		const char *text = r->src[pick[i].p->source].text;
+		const char *text = r->sources[pick[i].p->source].text;
 		if (!pick[i].id)
 			continue;
 		for (j = 0; j < i; j++)   /* the same sentence twice (a copied page) once */
 			if (pick[j].id && pick[j].se - pick[j].ss == pick[i].se - pick[i].ss &&
-			    memcmp(r->src[pick[j].p->source].text + pick[j].ss, text + pick[i].ss,
+			    memcmp(r->sources[pick[j].p->source].text + pick[j].ss, text + pick[i].ss,
 				   pick[i].se - pick[i].ss) == 0)
 				break;
 		if (j < i)
@@ -1159,8 +1159,8 @@ static int sub_findings(const struct run *r, int k)
 {
 	int i, n = 0;
 
-	for (i = 0; i < r->n_f; i++)
-		n += r->f[i].sub_question == k;
+	for (i = 0; i < r->n_findings; i++)
+		n += r->findings[i].sub_question == k;
 	return n;
 }
 
@@ -1181,11 +1181,11 @@ static void add_honesty(struct run *r, struct qbuf *b)
 
 	qbuf_addf(b, "\n\n## %s\n\n", w->limits);
 	if (r->stopped[0]) {
-		qbuf_addf(b, w->stopped, r->stopped, r->n_src);
+		qbuf_addf(b, w->stopped, r->stopped, r->n_sources);
 		any = 1;
 	}
 	if (r->sources_failed > 0) {
-		qbuf_addf(b, w->failed, r->sources_failed, r->sources_failed + r->n_src);
+		qbuf_addf(b, w->failed, r->sources_failed, r->sources_failed + r->n_sources);
 		any = 1;
 	}
 	if (r->quotes_dropped > 0) {
@@ -1203,7 +1203,7 @@ static void add_honesty(struct run *r, struct qbuf *b)
 		any = 1;
 	}
 	if (!any)
-		qbuf_addf(b, w->rests_on, r->n_src);
+		qbuf_addf(b, w->rests_on, r->n_sources);
 	/* Follow-ups: the gaps still open first, then those the run searched. */
 	json_array_foreach(r->gaps, k, g)
 		if (follow++ == 0)
@@ -1231,8 +1231,8 @@ static void add_honesty(struct run *r, struct qbuf *b)
 static json_t *figures(struct run *r)
 {
 	json_t *fig = json_pack("{s:f, s:i, s:i, s:i, s:i, s:i}", "seconds",
-				(q_now_ms() - r->t0) / 1000.0, "queries", r->n_queries, "sources_read",
-				r->n_src, "sources_failed", r->sources_failed, "searches_failed",
+				(q_now_ms() - r->start_ms) / 1000.0, "queries", r->n_queries, "sources_read",
+				r->n_sources, "sources_failed", r->sources_failed, "searches_failed",
 				r->searches_failed, "model_calls_critical_path", r->critical_calls);
 
 	json_object_set_new(fig, "peak_rss_mb", json_real((double)run_peak_rss_kb(r) / 1024.0));
@@ -1240,7 +1240,7 @@ static json_t *figures(struct run *r)
 		struct llm_totals t = llm_account_totals(r->acct);
 		json_object_set_new(fig, "noted_source_bytes", json_integer(r->noted_source_bytes));
 		json_object_set_new(fig, "noted_excerpt_bytes", json_integer(r->noted_excerpt_bytes));
-		json_object_set_new(fig, "findings_kept", json_integer(r->n_f));
+		json_object_set_new(fig, "findings_kept", json_integer(r->n_findings));
 		json_object_set_new(fig, "writer_findings", json_integer(r->writer_findings));
 		json_object_set_new(fig, "writer_prompt_tokens",
 				    json_integer(r->writer_prompt_bytes / 3));
@@ -1254,8 +1254,8 @@ static json_t *figures(struct run *r)
 		json_object_set_new(fig, "reasoning_tokens", json_integer(t.reasoning));
 		json_object_set_new(fig, "cost_usd", json_real(t.cost_usd));
 		json_object_set_new(fig, "cost_known", json_boolean(!t.cost_unknown));
-		json_object_set_new(fig, "model", json_string(r->env->llm->cfg->model));
-		json_object_set_new(fig, "fast_model", json_string(r->env->llm->cfg->fast_model));
+		json_object_set_new(fig, "model", json_string(llm_client_config(r->env->llm)->model));
+		json_object_set_new(fig, "fast_model", json_string(llm_client_config(r->env->llm)->fast_model));
 	}
 	return fig;
 }
@@ -1282,7 +1282,7 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 	int i;
 
 	for (i = 0; cf && i < n_ids; i++)
-		cf[i].source = r->f[ids[i]].source;
+		cf[i].source = r->findings[ids[i]].source;
 	if (!cf || cite_process(body_raw ? body_raw : "", cf, n_ids, strcmp(mode, "model") == 0, &cr)) {
 		q_free(cf);
 		json_decref(findings);
@@ -1290,7 +1290,7 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		return NULL;
 	}
 	ctl_strip(cr.body, strlen(cr.body));
-	if (strcmp(mode, "model") == 0 && !r->o->quick) {   /* after the check: not judged */
+	if (strcmp(mode, "model") == 0 && !r->opts->quick) {   /* after the check: not judged */
 		struct qbuf b;
 		qbuf_init(&b, WRITE_REPORT_MAX_BYTES);
 		qbuf_adds(&b, cr.body);
@@ -1304,27 +1304,27 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		qbuf_release(&b);
 	}
 	for (i = 0; i < n_ids; i++) {
-		struct finding *f = &r->f[ids[i]];
+		struct finding *f = &r->findings[ids[i]];
 		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1,
 			"source", f->source + 1, "n", cr.source_number[i + 1], "claim",
 			clean_string(f->claim), "quote", clean_string(f->quote), "cited",
 			cr.finding_used[i + 1]));
 	}
-	for (i = 0; i < r->n_src; i++) {
+	for (i = 0; i < r->n_sources; i++) {
 		int n = 0, j, k;
 		json_t *quotes = json_array();
 		for (j = 0; j < cr.n_cited_sources; j++)
 			if (cr.cited_sources[j] == i)
 				n = j + 1;
 		for (k = 0; k < n_ids; k++)
-			if (r->f[ids[k]].source == i && cr.finding_used[k + 1])
-				json_array_append_new(quotes, clean_string(r->f[ids[k]].quote));
+			if (r->findings[ids[k]].source == i && cr.finding_used[k + 1])
+				json_array_append_new(quotes, clean_string(r->findings[ids[k]].quote));
 		json_array_append_new(sources, json_pack("{s:i, s:i, s:o, s:o, s:s, s:I, s:o, s:o, s:o, "
-			"s:b}", "source", i + 1, "n", n, "title", clean_string(r->src[i].title), "url",
-			clean_string(r->src[i].url), "kind",
-			r->src[i].corpus ? "corpus" : "web", "chars", (json_int_t)strlen(r->src[i].text),
-			"quotes", quotes, "site", clean_string(r->src[i].site), "date",
-			clean_string(r->src[i].date), "date_is_read", r->src[i].date_fetched));
+			"s:b}", "source", i + 1, "n", n, "title", clean_string(r->sources[i].title), "url",
+			clean_string(r->sources[i].url), "kind",
+			r->sources[i].corpus ? "corpus" : "web", "chars", (json_int_t)strlen(r->sources[i].text),
+			"quotes", quotes, "site", clean_string(r->sources[i].site), "date",
+			clean_string(r->sources[i].date), "date_is_read", r->sources[i].date_fetched));
 	}
 	/* Sources list in citation order. */
 	{
@@ -1344,11 +1344,11 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 	v = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:O}", "citations", cr.citations,
 		      "citations_verified", cr.verified, "citations_removed", cr.removed,
 		      "claims_checked", cr.claims, "unsupported_sentences", cr.unsupported_n,
-		      "quotes_verified", r->n_f, "quotes_dropped", r->quotes_dropped,
-		      "sources_read", r->n_src, "sources_failed", r->sources_failed, "unsupported",
+		      "quotes_verified", r->n_findings, "quotes_dropped", r->quotes_dropped,
+		      "sources_read", r->n_sources, "sources_failed", r->sources_failed, "unsupported",
 		      cr.unsupported);
 	rep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:s}", "title",
-			r->o->question, "question", r->o->question, "lang", r->lang, "mode", mode, "body",
+			r->opts->question, "question", r->opts->question, "lang", r->lang, "mode", mode, "body",
 			cr.body, "sub_questions", r->sub_questions, "outline", r->outline, "findings",
 			findings, "sources", sources, "verification", v, "figures", figures(r), "stopped",
 			r->stopped);

@@ -54,7 +54,7 @@ static int prior_source(struct run *r, long run_id, const json_t *s)
 		qbuf_init(&t, (size_t)RESEARCH_SOURCE_MAX_BYTES);
 		if (run_corpus_text(r, url, &t, &t_title, &plain) && t.len > 0 &&
 		    (idx = run_add_source(r, url, title, qbuf_cstr(&t), t.len, 1, 0)) >= 0)
-			r->src[idx].plain = plain;
+			r->sources[idx].plain = plain;
 		qbuf_release(&t);
 		q_free(t_title);
 		return idx;
@@ -107,16 +107,16 @@ int run_load_prior(struct run *r, long run_id, struct q_error *err)
 		const char *quote = json_string_value(json_object_get(f, "quote"));
 		struct qbuf checked;
 		int dropped;
-		if (!map || k < 1 || k > n_src || !map[k] || !claim || !quote || r->n_f >= MAX_FINDINGS)
+		if (!map || k < 1 || k > n_src || !map[k] || !claim || !quote || r->n_findings >= MAX_FINDINGS)
 			continue;
 		qbuf_init(&checked, RUN_QUOTE_MAX_BYTES);
-		if (text_quote_rows(r->src[map[k] - 1].norm, quote, &checked, &dropped) > 0 &&
+		if (text_quote_rows(r->sources[map[k] - 1].norm, quote, &checked, &dropped) > 0 &&
 		    run_add_finding(r, map[k] - 1, claim, 2000, qbuf_cstr(&checked), 16000, 0) >= 0)
 			kept++;
 		qbuf_release(&checked);
 	}
 	run_emit(r, "follow_up", json_pack("{s:I, s:i, s:i}", "from_run", (json_int_t)run_id,
-					   "sources", r->n_src, "findings", kept));
+					   "sources", r->n_sources, "findings", kept));
 	q_free(map);
 	json_decref(rep);
 	return 0;

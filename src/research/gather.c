@@ -138,7 +138,7 @@ static const char *query_lang(const struct run *r, const char *q)
 {
 	const char *l;
 
-	if (r->o->lang && *r->o->lang)
+	if (r->opts->lang && *r->opts->lang)
 		return r->lang;
 	l = text_guess_lang(q);
 	return strcmp(l, "und") == 0 ? NULL : l;
@@ -160,7 +160,7 @@ static void search_in_languages(struct run *r, const char *const *qs, int nq, in
 	struct search_outcome *part = q_calloc((size_t)nq * np, sizeof(*part));
 	int i, j, m;
 
-	if (!lang || !sub || !idx || !done || !part || (r->o->lang && *r->o->lang)) {
+	if (!lang || !sub || !idx || !done || !part || (r->opts->lang && *r->opts->lang)) {
 		search_many(r->providers, np, qs, (size_t)nq, per_query, r->lang, &r->env->cancelled, out);
 		goto out;
 	}
@@ -206,9 +206,9 @@ static void cap_per_site(struct run *r, struct candidate *cv, int n)
 		if (cv[i].corpus)
 			continue;
 		run_site_of(cv[i].url, host[i], sizeof(host[i]));
-		for (j = 0, seen = 0; j < r->n_src; j++)
-			if (!r->src[j].corpus) {
-				run_site_of(r->src[j].url, h, sizeof(h));
+		for (j = 0, seen = 0; j < r->n_sources; j++)
+			if (!r->sources[j].corpus) {
+				run_site_of(r->sources[j].url, h, sizeof(h));
 				seen += strcmp(h, host[i]) == 0;
 			}
 		for (j = 0; j < i; j++)

@@ -22,12 +22,12 @@
 int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
 		    const char *quote, size_t quote_n, int sub_question)
 {
-	struct finding *f = q_reallocarray(r->f, (size_t)r->n_f + 1, sizeof(*f));
+	struct finding *f = q_reallocarray(r->findings, (size_t)r->n_findings + 1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	r->f = f;
-	f = &r->f[r->n_f];
+	r->findings = f;
+	f = &r->findings[r->n_findings];
 	f->source = source;
 	f->claim = q_strndup(claim, claim_n);
 	f->quote = q_strndup(quote, quote_n);
@@ -37,7 +37,7 @@ int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n
 		q_free(f->quote);
 		return -1;
 	}
-	return r->n_f++;
+	return r->n_findings++;
 }
 
 void run_focus_query(struct run *r, struct qbuf *q)
@@ -45,7 +45,7 @@ void run_focus_query(struct run *r, struct qbuf *q)
 	json_t *s;
 	size_t i;
 
-	qbuf_adds(q, r->o->question);
+	qbuf_adds(q, r->opts->question);
 	json_array_foreach(r->sub_questions, i, s) {
 		qbuf_addc(q, ' ');
 		qbuf_adds(q, json_string_value(s));
@@ -63,7 +63,7 @@ static int by_start(const void *a, const void *b)
 
 static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 {
-	const char *texts[1] = {r->src[i].text};
+	const char *texts[1] = {r->sources[i].text};
 	struct rpassage *rank[1 + RESEARCH_MAX_BREADTH] = {NULL};
 	size_t nr[1 + RESEARCH_MAX_BREADTH] = {0}, pos[1 + RESEARCH_MAX_BREADTH] = {0}, n, k, j;
 	size_t n_sub = json_array_size(r->sub_questions), m, *picked = NULL, n_picked = 0;
@@ -72,16 +72,16 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 
 	if (n_sub > RESEARCH_MAX_BREADTH)
 		n_sub = RESEARCH_MAX_BREADTH;
-	if (llm_estimate_tokens(r->src[i].text, strlen(r->src[i].text)) <= max_tokens ||
-	    text_rank_passages(texts, 1, r->o->question, &rank[0], &nr[0]) || nr[0] == 0) {
+	if (llm_estimate_tokens(r->sources[i].text, strlen(r->sources[i].text)) <= max_tokens ||
+	    text_rank_passages(texts, 1, r->opts->question, &rank[0], &nr[0]) || nr[0] == 0) {
 		/* Short enough, or cannot rank: the start of the text. */
-		size_t len = strlen(r->src[i].text), cut = (size_t)max_tokens * 4;
+		size_t len = strlen(r->sources[i].text), cut = (size_t)max_tokens * 4;
 		if (cut < len) {
-			while (cut > 0 && ((unsigned char)r->src[i].text[cut] & 0xC0) == 0x80)
+			while (cut > 0 && ((unsigned char)r->sources[i].text[cut] & 0xC0) == 0x80)
 				cut--;
 			len = cut;
 		}
-		qbuf_add(out, r->src[i].text, len);
+		qbuf_add(out, r->sources[i].text, len);
 		q_free(rank[0]);
 		return;
 	}
@@ -107,7 +107,7 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 					dup |= picked[k] == p->start;
 				if (dup)
 					continue;
-				t = llm_estimate_tokens(r->src[i].text + p->start, p->end - p->start);
+				t = llm_estimate_tokens(r->sources[i].text + p->start, p->end - p->start);
 				if (used + t > max_tokens && used > 0)
 					continue;
 				picked[n_picked++] = p->start;
@@ -127,7 +127,7 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 			continue;
 		if (j++ > 0)
 			qbuf_adds(out, "\n[...]\n");
-		qbuf_add(out, r->src[i].text + rank[0][k].start, rank[0][k].end - rank[0][k].start);
+		qbuf_add(out, r->sources[i].text + rank[0][k].start, rank[0][k].end - rank[0][k].start);
 	}
 	q_free(picked);
 	for (m = 0; m <= n_sub; m++)
@@ -143,7 +143,7 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
  */
 static long note_room(const struct run *r)
 {
-	long room = r->env->llm->cfg->context / 2 - 1500;
+	long room = llm_client_config(r->env->llm)->context / 2 - 1500;
 
 	if (room > NOTE_EXCERPT_MAX_TOKENS)
 		room = NOTE_EXCERPT_MAX_TOKENS;
@@ -160,7 +160,7 @@ static const char note_schema_text[] =
 
 void run_note(struct run *r, int first)
 {
-	int n = r->n_src - first, i;
+	int n = r->n_sources - first, i;
 	struct llm_request *reqs;
 	struct llm_response *resps;
 	struct llm_message *msgs;
@@ -183,13 +183,13 @@ void run_note(struct run *r, int first)
 	if (!reqs || !resps || !msgs || !errs || !prompts || !rcs || !schema)
 		goto out;
 	for (i = 0; i < n; i++) {
-		struct source *s = &r->src[first + i];
+		struct source *s = &r->sources[first + i];
 		struct qbuf *p = &prompts[i];
 		json_t *sq;
 		size_t k;
 		long room = note_room(r);
 		qbuf_init(p, NOTE_PROMPT_MAX_BYTES);
-		qbuf_addf(p, "Research question: %s\n", r->o->question);
+		qbuf_addf(p, "Research question: %s\n", r->opts->question);
 		if (json_array_size(r->sub_questions)) {
 			qbuf_adds(p, "Sub-questions:\n");
 			json_array_foreach(r->sub_questions, k, sq)
@@ -207,7 +207,7 @@ void run_note(struct run *r, int first)
 		r->noted_excerpt_bytes += (long)(p->len - k);
 		r->noted_source_bytes += (long)strlen(s->text);
 		qbuf_adds(p, "\n</source>\n\n");
-		prompt_note_task(p, r->o->quick ? NOTE_FINDINGS_QUICK : NOTE_FINDINGS, run_lang_name(r->lang));
+		prompt_note_task(p, r->opts->quick ? NOTE_FINDINGS_QUICK : NOTE_FINDINGS, run_lang_name(r->lang));
 		msgs[2 * i].role = "system";
 		msgs[2 * i].content = qbuf_cstr(&sys);
 		msgs[2 * i + 1].role = "user";
@@ -241,17 +241,17 @@ void run_note(struct run *r, int first)
 			json_t *sqv = json_object_get(it, "sub_question");
 			int d, dup = 0, sub, rows_dropped = 0;
 			struct qbuf checked;
-			if (!claim || !quote || !*claim || r->n_f >= MAX_FINDINGS)
+			if (!claim || !quote || !*claim || r->n_findings >= MAX_FINDINGS)
 				continue;
 			qbuf_init(&checked, RUN_QUOTE_MAX_BYTES);
-			if (text_quote_rows(r->src[src].norm, quote, &checked, &rows_dropped) == 0) {
+			if (text_quote_rows(r->sources[src].norm, quote, &checked, &rows_dropped) == 0) {
 				dropped++;
 				qbuf_release(&checked);
 				continue;
 			}
 			dropped += rows_dropped;   /* rows of a block not in the source */
-			for (d = 0; d < r->n_f; d++)
-				dup |= r->f[d].source == src && strcmp(r->f[d].quote, qbuf_cstr(&checked)) == 0;
+			for (d = 0; d < r->n_findings; d++)
+				dup |= r->findings[d].source == src && strcmp(r->findings[d].quote, qbuf_cstr(&checked)) == 0;
 			sub = json_is_integer(sqv) ? (int)json_integer_value(sqv) : 0;
 			if (sub < 0 || sub > (int)json_array_size(r->sub_questions))
 				sub = 0;
@@ -260,7 +260,7 @@ void run_note(struct run *r, int first)
 			qbuf_release(&checked);
 		}
 		r->quotes_dropped += dropped;
-		run_emit(r, "note", json_pack("{s:i, s:s, s:i, s:i}", "source", src + 1, "url", r->src[src].url,
+		run_emit(r, "note", json_pack("{s:i, s:s, s:i, s:i}", "source", src + 1, "url", r->sources[src].url,
 					  "findings", kept, "quotes_dropped", dropped));
 	}
 out:

@@ -56,7 +56,7 @@ const char *run_lang_name(const char *lang)
 
 long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n)
 {
-	long room = r->env->llm->cfg->context - llm_estimate_prompt(m, n) - 16;
+	long room = llm_client_config(r->env->llm)->context - llm_estimate_prompt(m, n) - 16;
 
 	if (room < want)
 		want = room;
@@ -145,19 +145,19 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 	r->outline = json_array();
 	r->brief = json_object();
 	if (!r->env->llm) {
-		run_add_query(r, r->o->question);
+		run_add_query(r, r->opts->question);
 		return 0;
 	}
 	qbuf_init(&u, PLAN_PROMPT_MAX_BYTES);
 	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
-	prompt_plan(&u, r->o->question, breadth, run_lang_name(r->lang));
+	prompt_plan(&u, r->opts->question, breadth, run_lang_name(r->lang));
 	prompt_system(&sys, PROMPT_PLAN_ROLE, r->date);
 	schema = json_loads(schema_text, 0, NULL);
 	run_json_request(&req, m, qbuf_cstr(&sys), qbuf_cstr(&u), schema, "plan");
 	req.account = r->acct;
 	req.max_tokens = run_reply_cap(r, RUN_JSON_MAX_TOKENS, m, 2);
 	/* The question itself is always searched: a planner's queries may all miss. */
-	run_add_query(r, r->o->question);
+	run_add_query(r, r->opts->question);
 	if ((edited = run_rcache_get(r, "edited_plan")) != NULL) {   /* runs resume --plan FILE */
 		memset(&resp, 0, sizeof(resp));
 		resp.json = json_loads(edited, 0, NULL);
@@ -192,7 +192,7 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 		run_model_failed(r, "plan", err.code, err.msg);
 	}
 	if (r->n_queries == 0)
-		run_add_query(r, r->o->question);
+		run_add_query(r, r->opts->question);
 	run_emit(r, "plan", json_pack("{s:O, s:O, s:O}", "sub_questions", r->sub_questions, "outline",
 				  r->outline, "brief", r->brief));
 	{   /* the queries, in their own field */
@@ -219,7 +219,7 @@ void run_plan_report(struct run *r, struct research_result *out)
 	for (k = 0; k < r->n_queries; k++)
 		json_array_append_new(qs, json_string(r->queries[k]));
 	rep = json_pack("{s:b, s:s, s:s, s:s, s:I, s:O, s:o, s:O, s:O, s:s}", "plan_only", 1, "title",
-			r->o->question, "question", r->o->question, "lang", r->lang, "run",
+			r->opts->question, "question", r->opts->question, "lang", r->lang, "run",
 			(json_int_t)r->id, "sub_questions", r->sub_questions, "queries", qs, "outline",
 			r->outline, "brief", r->brief, "stopped", r->stopped);
 	qbuf_init(&md, RESEARCH_PLAN_MAX_BYTES);

@@ -28,7 +28,7 @@ static int page_allowed_here(const struct run *r, const char *value)
 	json_t *v;
 	int ok;
 
-	if (r->o->allow_private)
+	if (r->opts->allow_private)
 		return 1;
 	v = json_loads(value, 0, NULL);
 	ok = v && !json_is_true(json_object_get(v, "private"));
@@ -150,14 +150,14 @@ int run_add_source(struct run *r, const char *url, const char *title, const char
 		return -1;   /* the same text under another address */
 	run_remember_key(r, key);   /* out of memory: only a later duplicate goes unnoticed */
 	neardup_sign(text, len, &sig);
-	for (i = 0; i < r->n_src; i++)
-		if (neardup_same(&sig, &r->src[i].sig))
+	for (i = 0; i < r->n_sources; i++)
+		if (neardup_same(&sig, &r->sources[i].sig))
 			return -1;   /* nearly the same text: one copy is cited */
-	s = q_reallocarray(r->src, (size_t)r->n_src + 1, sizeof(*s));
+	s = q_reallocarray(r->sources, (size_t)r->n_sources + 1, sizeof(*s));
 	if (!s)
 		return -1;
-	r->src = s;
-	s = &r->src[r->n_src];
+	r->sources = s;
+	s = &r->sources[r->n_sources];
 	memset(s, 0, sizeof(*s));
 	s->sig = sig;
 	/* Paths and titles may hold any bytes; reports and JSON need UTF-8. */
@@ -176,7 +176,7 @@ int run_add_source(struct run *r, const char *url, const char *title, const char
 		q_free(s->norm);
 		return -1;
 	}
-	return r->n_src++;
+	return r->n_sources++;
 }
 
 /* The kind of a fetch failure, from the message the fetcher wrote. */
@@ -208,16 +208,16 @@ static void source_failed(struct run *r, const char *url, const char *why)
 static void source_read(struct run *r, int i)
 {
 	run_emit(r, "source_read", json_pack("{s:i, s:s, s:s, s:I, s:s}", "source", i + 1, "url",
-					 r->src[i].url, "title", r->src[i].title, "chars",
-					 (json_int_t)strlen(r->src[i].text), "kind",
-					 r->src[i].corpus ? "corpus" : "web"));
+					 r->sources[i].url, "title", r->sources[i].title, "chars",
+					 (json_int_t)strlen(r->sources[i].text), "kind",
+					 r->sources[i].corpus ? "corpus" : "web"));
 }
 
 /* A web source's site (its own name, else its host) and date (published,
  * else the day the run read it), for the prompts and the Sources list. */
 void run_source_meta(struct run *r, int i, const json_t *rec)
 {
-	struct source *s = &r->src[i];
+	struct source *s = &r->sources[i];
 	const char *site = json_string_value(json_object_get(rec, "site"));
 	const char *pub = json_string_value(json_object_get(rec, "published"));
 
@@ -257,7 +257,7 @@ struct fetch_ctx {
 static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 {
 	struct fetch_ctx *fc = vctx;
-	struct q_doc doc;
+	struct doc doc;
 	struct doc_options dopt;
 	struct q_error derr = {0};
 	json_t *rec;
@@ -271,8 +271,8 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 		dopt.base_url = resp->final_url ? resp->final_url : fc->urls[i];
 		dopt.content_type = resp->content_type;
 		dopt.cancel = &fc->r->env->cancelled;   /* extraction obeys cancel and --time-limit */
-		if (fc->r->o->time_limit_ms > 0)
-			dopt.deadline_ms = fc->r->t0 + (double)fc->r->o->time_limit_ms;
+		if (fc->r->opts->time_limit_ms > 0)
+			dopt.deadline_ms = fc->r->start_ms + (double)fc->r->opts->time_limit_ms;
 		if (doc_extract(qbuf_cstr(&resp->body), resp->body.len, &dopt, &doc, &derr))
 			rec = json_pack("{s:s}", "error", derr.msg);
 		else
@@ -316,7 +316,7 @@ static int refused_but_allowed(const struct run *r, const char *rec_text)
 	const char *why;
 	int yes;
 
-	if (!r->o->allow_private)
+	if (!r->opts->allow_private)
 		return 0;
 	rec = json_loads(rec_text, 0, NULL);
 	why = json_string_value(json_object_get(rec, "error"));
@@ -330,7 +330,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 {
 	const char **urls = q_calloc((size_t)(n ? n : 1), sizeof(char *));
 	char key[4200];
-	int i, picked = 0, n_fetch = 0, first = r->n_src;
+	int i, picked = 0, n_fetch = 0, first = r->n_sources;
 	int *pick = q_calloc((size_t)(n ? n : 1), sizeof(int));
 
 	if (!urls || !pick) {
@@ -351,7 +351,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 				q_free(cached);   /* --allow-private given to resume: fetch again */
 				cached = NULL;
 				urls[n_fetch++] = cv[i].url;
-			} else if (!cached && !r->o->fresh &&
+			} else if (!cached && !r->opts->fresh &&
 			    (cached = page_cache_get(r, cv[i].url)) != NULL)
 				run_rcache_put(r, key, cached);   /* read by an earlier run today */
 			else if (!cached)
@@ -364,14 +364,14 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 		struct http_response *resps = q_calloc((size_t)n_fetch, sizeof(*resps));
 		struct fetch_ctx fc = {r, (char **)urls, q_calloc((size_t)n_fetch, sizeof(char *)), round};
 		memset(&hopt, 0, sizeof(hopt));
-		hopt.allow_private = r->o->allow_private;
-		hopt.ignore_robots = r->o->ignore_robots;
-		hopt.max_parallel = r->o->fetch_parallel > 0 ? r->o->fetch_parallel : 8;
+		hopt.allow_private = r->opts->allow_private;
+		hopt.ignore_robots = r->opts->ignore_robots;
+		hopt.max_parallel = r->opts->fetch_parallel > 0 ? r->opts->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
 		hopt.cancel = &r->env->cancelled;
 		hopt.done_parallel = RUN_EXTRACT_PARALLEL;   /* a slow PDF holds up no download */
-		if (r->o->time_limit_ms > 0) {
-			double left = (double)r->o->time_limit_ms - (q_now_ms() - r->t0);
+		if (r->opts->time_limit_ms > 0) {
+			double left = (double)r->opts->time_limit_ms - (q_now_ms() - r->start_ms);
 			if (left < 1000)
 				left = 1000;
 			if (left < (double)hopt.timeout_ms)
@@ -400,7 +400,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 				idx = run_add_source(r, c->url, title && *title ? title : c->title,
 						 qbuf_cstr(&t), t.len, 1, round);
 				if (idx >= 0)
-					r->src[idx].plain = plain;
+					r->sources[idx].plain = plain;
 			} else
 				source_failed(r, c->url, "no longer in the corpus");
 			qbuf_release(&t);

@@ -42,8 +42,8 @@ static int findings_naming(const struct run *r, const char *what)
 
 	if (!what || !*what)
 		return 0;
-	for (i = 0; i < r->n_f; i++)
-		n += strcasestr(r->f[i].claim, what) != NULL || strcasestr(r->f[i].quote, what) != NULL;
+	for (i = 0; i < r->n_findings; i++)
+		n += strcasestr(r->findings[i].claim, what) != NULL || strcasestr(r->findings[i].quote, what) != NULL;
 	return n;
 }
 
@@ -57,8 +57,8 @@ static void coverage(const struct run *r, struct qbuf *u)
 	if (json_array_size(r->sub_questions))
 		qbuf_adds(u, "Findings per sub-question:\n");
 	json_array_foreach(r->sub_questions, k, e) {
-		for (i = 0, n = 0; i < r->n_f; i++)
-			n += r->f[i].sub_question == (int)k + 1;
+		for (i = 0, n = 0; i < r->n_findings; i++)
+			n += r->findings[i].sub_question == (int)k + 1;
 		qbuf_addf(u, "%zu. %s: %d\n", k + 1, json_string_value(e), n);
 	}
 	if (json_array_size(json_object_get(r->brief, "entities")))
@@ -80,8 +80,8 @@ static void fan_out(struct run *r, int before, int breadth)
 	char q[420];
 
 	json_array_foreach(r->sub_questions, k, e) {
-		for (i = 0, n = 0; i < r->n_f; i++)
-			n += r->f[i].sub_question == (int)k + 1;
+		for (i = 0, n = 0; i < r->n_findings; i++)
+			n += r->findings[i].sub_question == (int)k + 1;
 		if (n == 0 && r->n_queries - before < breadth)
 			run_add_query(r, json_string_value(e));
 	}
@@ -115,17 +115,17 @@ int run_reflect(struct run *r, int breadth)
 	qbuf_init(&u, REFLECT_PROMPT_MAX_BYTES);
 	qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
 	qbuf_addf(&u, "Research question: %s\n\nWhat we know so far (claims from sources):\n",
-		  r->o->question);
+		  r->opts->question);
 	{
-		long room = r->env->llm->cfg->context / 2;
-		for (i = 0; i < r->n_f && i < 80; i++) {
-			room -= 4 + llm_estimate_tokens(r->f[i].claim, strlen(r->f[i].claim));
+		long room = llm_client_config(r->env->llm)->context / 2;
+		for (i = 0; i < r->n_findings && i < 80; i++) {
+			room -= 4 + llm_estimate_tokens(r->findings[i].claim, strlen(r->findings[i].claim));
 			if (room < 0)
 				break;
-			qbuf_addf(&u, "- %s\n", r->f[i].claim);
+			qbuf_addf(&u, "- %s\n", r->findings[i].claim);
 		}
 	}
-	if (r->n_f == 0)
+	if (r->n_findings == 0)
 		qbuf_adds(&u, "(nothing yet)\n");
 	qbuf_addc(&u, '\n');
 	prompt_brief(&u, r->brief);

@@ -586,6 +586,9 @@ static int finding_source_n(const json_t *report, int id, const char **quote)
 	return (int)json_integer_value(json_object_get(f, "n"));
 }
 
+static void escape_html(struct qbuf *out, const char *s, int attr);
+static void escape_html_n(struct qbuf *out, const char *s, size_t n);
+
 /* Body with [F12] turned into [n] (md) or links (html); repeated [n][n] merged. */
 static void render_body(const json_t *report, const char *body, int html, struct qbuf *out)
 {
@@ -601,7 +604,7 @@ static void render_body(const json_t *report, const char *body, int html, struct
 			if (sn > 0 && sn != last_n) {
 				if (html) {
 					qbuf_addf(out, "<a class=\"cite\" href=\"#s%d\" title=\"", sn);
-					html_escape(out, quote ? quote : "", 1);
+					escape_html(out, quote ? quote : "", 1);
 					qbuf_addf(out, "\">[%d]</a>", sn);
 				} else {
 					qbuf_addf(out, "[%d]", sn);
@@ -624,14 +627,15 @@ static void render_body(const json_t *report, const char *body, int html, struct
 		if (body[i] != ' ')
 			last_n = -1;
 		if (html)
-			html_escape_n(out, body + i, 1);
+			escape_html_n(out, body + i, 1);
 		else
 			qbuf_addc(out, body[i]);
 		i++;
 	}
 }
 
-void html_escape_n(struct qbuf *out, const char *s, size_t n)
+/* s[0..n) escaped for HTML text and attribute values. */
+static void escape_html_n(struct qbuf *out, const char *s, size_t n)
 {
 	size_t i;
 
@@ -647,10 +651,12 @@ void html_escape_n(struct qbuf *out, const char *s, size_t n)
 	}
 }
 
-void html_escape(struct qbuf *out, const char *s, int attr)
+/* The NUL-terminated s escaped (attr: for an attribute value; the same
+ * escaping serves both). */
+static void escape_html(struct qbuf *out, const char *s, int attr)
 {
 	(void)attr;
-	html_escape_n(out, s, strlen(s));
+	escape_html_n(out, s, strlen(s));
 }
 
 /*
@@ -1055,7 +1061,7 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 	if (strcmp(format, "html") == 0) {
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Plan</title>"
 			  "</head><body><pre>");
-		html_escape(out, qbuf_cstr(&md), 0);
+		escape_html(out, qbuf_cstr(&md), 0);
 		qbuf_adds(out, "</pre></body></html>\n");
 	} else {
 		qbuf_add(out, md.data, md.len);
@@ -1123,7 +1129,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
 			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
 			  "style-src 'unsafe-inline'\">\n<title>");
-		html_escape(out, title, 0);
+		escape_html(out, title, 0);
 		qbuf_adds(out, "</title>\n<style>body{font:16px/1.6 system-ui,sans-serif;max-width:46em;"
 			  "margin:2em auto;padding:0 1em;color:#222}a.cite{text-decoration:none;"
 			  "font-size:.8em;vertical-align:super}a.cite:hover{background:#ffe58a}"
@@ -1131,7 +1137,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 			  "#ccc;padding:.2em .5em}blockquote{color:#555;border-left:3px solid "
 			  "#ccc;margin:.5em 0;padding-left:1em}.src{margin:.6em 0}.q{color:#555;"
 			  "font-size:.9em}</style>\n</head><body>\n<h1>");
-		html_escape(out, title, 0);
+		escape_html(out, title, 0);
 		qbuf_adds(out, "</h1>\n");
 		qbuf_init(&main, RESEARCH_REPORT_MAX_BYTES);
 		md_to_html(report, body, &main);
@@ -1148,14 +1154,14 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 			qbuf_addf(out, "<div class=\"src\" id=\"s%lld\">[%lld] ", (long long)n, (long long)n);
 			if (url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)) {
 				qbuf_adds(out, "<a href=\"");
-				html_escape(out, url, 1);
+				escape_html(out, url, 1);
 				qbuf_adds(out, "\" rel=\"noreferrer noopener\">");
-				html_escape(out, t && *t ? t : url, 0);
+				escape_html(out, t && *t ? t : url, 0);
 				qbuf_adds(out, "</a>");
 			} else {
-				html_escape(out, t && *t ? t : "(untitled)", 0);
+				escape_html(out, t && *t ? t : "(untitled)", 0);
 				qbuf_adds(out, " <code>");
-				html_escape(out, url ? url : "", 0);
+				escape_html(out, url ? url : "", 0);
 				qbuf_adds(out, "</code>");
 			}
 			{   /* site and date, escaped like the title */
@@ -1163,13 +1169,13 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 				qbuf_init(&meta, MD_META_MAX_BYTES);
 				md_source_meta(s, &meta);
 				if (meta.len)
-					html_escape(out, qbuf_cstr(&meta), 0);
+					escape_html(out, qbuf_cstr(&meta), 0);
 				qbuf_release(&meta);
 			}
 			quotes = json_object_get(s, "quotes");
 			json_array_foreach(quotes, j, q) {
 				qbuf_adds(out, "<div class=\"q\">“");
-				html_escape(out, json_string_value(q) ? json_string_value(q) : "", 0);
+				escape_html(out, json_string_value(q) ? json_string_value(q) : "", 0);
 				qbuf_adds(out, "”</div>");
 			}
 			qbuf_adds(out, "</div>\n");

@@ -47,7 +47,4 @@ int cite_strip_markers(const char *s, size_t n, struct qbuf *out);
  * sentences. */
 void cite_mend_gap(struct qbuf *out, size_t from, char next);
 
-void html_escape(struct qbuf *out, const char *s, int attr);
-void html_escape_n(struct qbuf *out, const char *s, size_t n);
-
 #endif

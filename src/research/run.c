@@ -47,7 +47,7 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 	long seq = 0, lost = 0;
 
 	json_object_set_new(ev, "type", json_string(type));
-	json_object_set_new(ev, "t", json_real((q_now_ms() - r->t0) / 1000.0));
+	json_object_set_new(ev, "t", json_real((q_now_ms() - r->start_ms) / 1000.0));
 	json_object_set_new(ev, "run", json_integer(r->id));
 	if (r->acct && carries_usage(type)) {
 		struct llm_totals u = llm_account_totals(r->acct);
@@ -119,7 +119,7 @@ static void elapsed_save(struct run *r, int force)
 	if (r->id <= 0 || (!force && now - r->elapsed_saved_ms < RUN_ELAPSED_SAVE_MS))
 		return;
 	r->elapsed_saved_ms = now;
-	snprintf(text, sizeof(text), "%.0f", r->prior_ms + (now - r->t0));
+	snprintf(text, sizeof(text), "%.0f", r->prior_ms + (now - r->start_ms));
 	run_rcache_put(r, RUN_ELAPSED_KEY, text);
 }
 
@@ -128,7 +128,7 @@ static void elapsed_save(struct run *r, int force)
 static void elapsed_figures(struct run *r, json_t *report)
 {
 	json_t *fig = json_object_get(report, "figures");
-	double attempt_s = (q_now_ms() - r->t0) / 1000.0;
+	double attempt_s = (q_now_ms() - r->start_ms) / 1000.0;
 
 	if (!fig || r->prior_ms <= 0)
 		return;
@@ -230,7 +230,7 @@ int run_should_stop(struct run *r)
 		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", why));
 		return 1;
 	}
-	if (!r->env->llm && r->o->time_limit_ms > 0 && q_now_ms() - r->t0 > (double)r->o->time_limit_ms) {
+	if (!r->env->llm && r->opts->time_limit_ms > 0 && q_now_ms() - r->start_ms > (double)r->opts->time_limit_ms) {
 		stop_run(r, RUN_STOPPED, "the time limit is reached");
 		return 1;
 	}
@@ -240,7 +240,7 @@ int run_should_stop(struct run *r)
 /* Whether the run's wall-time limit (if any) has run out. */
 static int out_of_time(const struct run *r)
 {
-	return r->o->time_limit_ms > 0 && q_now_ms() - r->t0 >= (double)r->o->time_limit_ms;
+	return r->opts->time_limit_ms > 0 && q_now_ms() - r->start_ms >= (double)r->opts->time_limit_ms;
 }
 
 /*
@@ -316,21 +316,21 @@ static void run_free(struct run *r)
 
 	for (i = 0; i < r->n_queries; i++)
 		q_free(r->queries[i]);
-	for (i = 0; i < r->n_src; i++) {
-		q_free(r->src[i].url);
-		q_free(r->src[i].title);
-		q_free(r->src[i].text);
-		q_free(r->src[i].norm);
+	for (i = 0; i < r->n_sources; i++) {
+		q_free(r->sources[i].url);
+		q_free(r->sources[i].title);
+		q_free(r->sources[i].text);
+		q_free(r->sources[i].norm);
 	}
-	q_free(r->src);
+	q_free(r->sources);
 	for (i = 0; i < r->n_read_keys; i++)
 		q_free(r->read_keys[i]);
 	q_free(r->read_keys);
-	for (i = 0; i < r->n_f; i++) {
-		q_free(r->f[i].claim);
-		q_free(r->f[i].quote);
+	for (i = 0; i < r->n_findings; i++) {
+		q_free(r->findings[i].claim);
+		q_free(r->findings[i].quote);
 	}
-	q_free(r->f);
+	q_free(r->findings);
 	q_free(r->gaps_seen);
 	json_decref(r->sub_questions);
 	json_decref(r->outline);
@@ -359,7 +359,7 @@ static int run_account_open(struct run *r, struct q_error *err)
 		r->acct = &r->own_account;
 	}
 	llm_account_watch(r->acct, &r->env->cancelled);
-	llm_account_set_budget(r->acct, r->o->budget_tokens, r->o->budget_usd, r->o->time_limit_ms);
+	llm_account_set_budget(r->acct, r->opts->budget_tokens, r->opts->budget_usd, r->opts->time_limit_ms);
 	/* The replies are kept with the run through a run store of their own:
 	 * the model calls run on the pool's threads, under the client's lock
 	 * (on SQLite it shares env->store's connection, as the reply cache
@@ -397,7 +397,7 @@ static int open_run(struct run *r, long run_id, json_t **opts_json, struct q_err
 	int rc;
 
 	if (run_id <= 0)
-		return runstore_create(r->rs, r->o->question, *opts_json, RUN_RUNNING, NULL, &r->id, err);
+		return runstore_create(r->rs, r->opts->question, *opts_json, RUN_RUNNING, NULL, &r->id, err);
 	if ((rc = runstore_get(r->rs, run_id, 0, &rec, err)))
 		return rc;
 	*opts_json = json_incref(rec.options);
@@ -495,7 +495,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	memset(&r, 0, sizeof(r));
 	r.stop = RUN_RUNNING;
 	r.env = env;
-	r.t0 = q_now_ms();
+	r.start_ms = q_now_ms();
 	{
 		struct q_procmem m;   /* peak_rss_mb counts from here */
 		if (q_procmem_read(&m) == 0)
@@ -510,7 +510,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			json_object_del(opts_json, "format");
 		}
 	}
-	r.o = opts_in;
+	r.opts = opts_in;
 	r.rs = env->runs;
 	if (!r.rs && !(rc = runstore_wrap(&r.own_rs, env->store, err)))
 		r.rs = r.own_rs;
@@ -534,7 +534,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			json_object_set_new(opts_json, "allow_private", json_true());
 			save_opts(&r, opts_json);
 		}
-		r.o = &o;
+		r.opts = &o;
 		if (opts_in && opts_in->plan_json && (rc = run_keep_edited_plan(&r, opts_in->plan_json, err)))
 			goto fail_early;
 	}
@@ -542,21 +542,21 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	set_owner(&r);
 	if (run_id > 0)
 		set_status(&r, RUN_RUNNING);
-	depth = r.o->depth > 0 ? r.o->depth : 2;
-	breadth = r.o->breadth > 0 ? r.o->breadth : 4;
-	max_sources = r.o->max_sources > 0 ? r.o->max_sources : 20;
-	if (env->llm && !r.o->quick && !r.o->no_llm && env->llm->cfg->context >= LARGE_CONTEXT_TOKENS) {
+	depth = r.opts->depth > 0 ? r.opts->depth : 2;
+	breadth = r.opts->breadth > 0 ? r.opts->breadth : 4;
+	max_sources = r.opts->max_sources > 0 ? r.opts->max_sources : 20;
+	if (env->llm && !r.opts->quick && !r.opts->no_llm && llm_client_config(env->llm)->context >= LARGE_CONTEXT_TOKENS) {
 		/* A large context reads more for little money (docs/BENCHMARKS.md). */
-		if (r.o->depth <= 0)
+		if (r.opts->depth <= 0)
 			depth = 3;
-		if (r.o->max_sources <= 0)
+		if (r.opts->max_sources <= 0)
 			max_sources = 40;
 	}
-	if (r.o->quick) {
+	if (r.opts->quick) {
 		depth = 1;
-		if (r.o->max_sources <= 0)
+		if (r.opts->max_sources <= 0)
 			max_sources = 6;
-		if (r.o->breadth <= 0)
+		if (r.opts->breadth <= 0)
 			breadth = 2;
 	}
 	if (depth > RESEARCH_MAX_DEPTH)
@@ -566,17 +566,17 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (max_sources > RESEARCH_MAX_SOURCES)
 		max_sources = RESEARCH_MAX_SOURCES;
 	r.site_cap = max_sources / 5 > SITE_MIN_CAP ? max_sources / 5 : SITE_MIN_CAP;
-	snprintf(r.lang, sizeof(r.lang), "%s", r.o->lang && *r.o->lang ? r.o->lang :
-		 text_guess_lang(r.o->question));
+	snprintf(r.lang, sizeof(r.lang), "%s", r.opts->lang && *r.opts->lang ? r.opts->lang :
+		 text_guess_lang(r.opts->question));
 	snprintf(r.date, sizeof(r.date), "%.15s",
 		 json_string_value(json_object_get(opts_json, "date")) ?
 		 json_string_value(json_object_get(opts_json, "date")) : "");
-	if (r.o->no_llm)
+	if (r.opts->no_llm)
 		env->llm = NULL;
 	if (env->llm && (rc = run_account_open(&r, err)))
 		goto fail;
 
-	if ((rc = search_providers(r.o->sources ? r.o->sources : "web,corpus", env->home, env->file,
+	if ((rc = search_providers(r.opts->sources ? r.opts->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
 		goto fail;
 	{   /* an empty corpus alone is nothing to search */
@@ -594,25 +594,25 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		}
 	}
 	run_emit(&r, run_id > 0 && r.seq > 0 ? "run_resumed" : "run_started",
-	     json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.o->question, "lang", r.lang,
+	     json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.opts->question, "lang", r.lang,
 		       "mode", env->llm ? "model" : "extractive", "depth", depth, "breadth", breadth,
 		       "max_sources", max_sources));
 	if (missing[0])
 		run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "search", "message", missing));
 
-	if (r.o->follow_run > 0 && env->llm) {
+	if (r.opts->follow_run > 0 && env->llm) {
 		/* A follow-up: what the run had, then searches only for what it lacks. */
 		r.sub_questions = json_array();
 		r.outline = json_array();
 		r.brief = json_object();
-		if ((rc = run_load_prior(&r, r.o->follow_run, err)))
+		if ((rc = run_load_prior(&r, r.opts->follow_run, err)))
 			goto fail;
 		if (!run_reflect(&r, breadth))
 			depth = 0;   /* the run's findings answer it: no search */
 	} else if ((rc = run_plan(&r, breadth, err))) {
 		goto fail;
 	}
-	if (r.o->plan_only && run_id <= 0) {
+	if (r.opts->plan_only && run_id <= 0) {
 		elapsed_save(&r, 1);   /* a resume counts the plan's time */
 		run_plan_report(&r, out);
 		run_account_close(&r, out);
@@ -626,23 +626,23 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		struct candidate *cv;
 		int q0 = i;
 		i = r.n_queries;
-		cv = run_gather(&r, q0, r.o->quick ? 5 : 8, &n_cand);
-		want = max_sources - r.n_src;
+		cv = run_gather(&r, q0, r.opts->quick ? 5 : 8, &n_cand);
+		want = max_sources - r.n_sources;
 		if (env->llm && depth > 1 && round < depth - 1 &&
 		    want > (max_sources + depth - 1) / depth)
 			want = (max_sources + depth - 1) / depth;   /* leave room for later rounds */
 		first = run_read_sources(&r, cv, n_cand, want, round);
 		run_candidates_free(cv, n_cand);
 		run_note(&r, first);
-		if (round + 1 >= depth || r.n_src >= max_sources || !run_reflect(&r, breadth)) {
+		if (round + 1 >= depth || r.n_sources >= max_sources || !run_reflect(&r, breadth)) {
 			if (round + 1 < depth && !r.stopped[0] && env->llm)
-				run_emit(&r, "loop_done", json_pack("{s:s}", "reason", r.n_src >= max_sources ?
+				run_emit(&r, "loop_done", json_pack("{s:s}", "reason", r.n_sources >= max_sources ?
 					"source limit reached" : "no new gaps or queries"));
 			break;
 		}
 	}
 	stop_if_cancelled(&r);   /* searches and fetches a cancel cut short are no failure */
-	if (r.n_src == 0 && r.searches_failed > 0 && !r.stopped[0]) {
+	if (r.n_sources == 0 && r.searches_failed > 0 && !r.stopped[0]) {
 		/* Web searches only: the corpus never fails, so an empty corpus beside
 		 * a dead SearXNG must not turn into an empty report. */
 		int searches = 0;
@@ -655,19 +655,19 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			goto fail;
 		}
 	}
-	if (r.n_src == 0 && r.stop == RUN_CANCELLED) {
+	if (r.n_sources == 0 && r.stop == RUN_CANCELLED) {
 		rc = q_error_set(err, Q_ETIMEOUT, "cancelled before any source was read");
 		set_status(&r, RUN_CANCELLED);
 		snprintf(out->status, sizeof(out->status), "%s", run_status_name(RUN_CANCELLED));
 		run_emit(&r, "run_cancelled", NULL);
 		goto fail_keep_status;
 	}
-	if (r.n_src == 0 && r.stop != RUN_INTERRUPTED) {
+	if (r.n_sources == 0 && r.stop != RUN_INTERRUPTED) {
 		/* A "report" of nothing would mislead, budget or not. */
 		if (out_of_time(&r))
 			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
 					 "(%ld ms) ran out before any source was read; allow more time "
-					 "with the time_limit setting", r.o->time_limit_ms);
+					 "with the time_limit setting", r.opts->time_limit_ms);
 		else
 			rc = nothing_read(&r, err);
 		goto fail;
@@ -682,8 +682,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
-	if (env->llm && r.n_f > 0) {
-		ids = q_calloc((size_t)r.n_f, sizeof(int));
+	if (env->llm && r.n_findings > 0) {
+		ids = q_calloc((size_t)r.n_findings, sizeof(int));
 		n_ids = ids ? compose_pick_findings(&r, ids, WRITE_MAX_FINDINGS) : 0;
 		if (r.stop == RUN_RUNNING || (r.stop == RUN_STOPPED &&
 		    !llm_account_spent(r.acct, env->llm, missing, sizeof(missing))))
@@ -702,7 +702,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			char say[200];
 			snprintf(say, sizeof(say), "Cancelled before anything relevant was found: %d "
 				 "source%s read, none sharing enough of the question's words.\n",
-				 r.n_src, r.n_src == 1 ? "" : "s");
+				 r.n_sources, r.n_sources == 1 ? "" : "s");
 			q_free(body);
 			body = q_strdup(say);
 		} else if (body && n_ids == 0) {   /* a brief of nothing would mislead */
@@ -710,15 +710,15 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
 						 "(the question has no content words, only words such "
 						 "as \"the\" or \"what\"); ask about a thing by name",
-						 r.o->question);
+						 r.opts->question);
 			else
 				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
 						 "%d document%s read: no passage shares enough of the "
 						 "question's words; try other words, or other sources "
-						 "(the sources setting)", r.o->question, r.n_src, r.n_src == 1 ? "" : "s");
+						 "(the sources setting)", r.opts->question, r.n_sources, r.n_sources == 1 ? "" : "s");
 			goto fail;
 		}
-		if (env->llm && r.n_src > 0) {
+		if (env->llm && r.n_sources > 0) {
 			char say[300];
 			if (r.notes_answered > 0)
 				snprintf(say, sizeof(say), "no finding survived the quote check; the "
@@ -741,7 +741,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (t.budget_capped > 0) {
 			char msg[160];
 			snprintf(msg, sizeof(msg), "%ld model replies were capped to fit the %s budget",
-				 t.budget_capped, r.o->budget_tokens > 0 ? "token" : "money");
+				 t.budget_capped, r.opts->budget_tokens > 0 ? "token" : "money");
 			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "budget", "message", msg));
 		}
 	}

@@ -67,7 +67,7 @@ struct candidate {
 };
 
 struct run {
-	const struct research_opts *o;
+	const struct research_opts *opts;
 	struct research_env *env;
 	/* The run's model account: env->account or own_account; NULL
 	 * without a model. Every request of the run names it. */
@@ -78,7 +78,7 @@ struct run {
 	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
 	struct runstore *reply_rs;  /* the model's replies: a handle of their own (llm_account_set_run) */
 	long id;
-	double t0;
+	double start_ms;          /* q_now_ms() when this attempt began */
 	double prior_ms;          /* earlier attempts' time (a resumed run), from its cache */
 	double elapsed_saved_ms;  /* when this attempt last stored its time */
 	long seq;                 /* the newest event's number */
@@ -93,12 +93,12 @@ struct run {
 	char *gaps_seen;          /* normalised gaps of the last reflection */
 	json_t *gaps;             /* those gaps as written (strings), or NULL */
 	json_t *all_gaps;         /* every gap of the run's reflections, once, or NULL */
-	struct source *src;
-	int n_src;
+	struct source *sources;
+	int n_sources;
 	char **read_keys;         /* url keys tried, read or not */
 	int n_read_keys;
-	struct finding *f;
-	int n_f;
+	struct finding *findings;
+	int n_findings;
 	int quotes_dropped;
 	int sources_failed;
 	int failed_by_kind[RUN_FAIL_KINDS];   /* sources_failed by run_fail_kind() */
@@ -210,7 +210,7 @@ int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n
 		    const char *quote, size_t quote_n, int sub_question);
 /* The question and sub-questions as one query for local ranking. */
 void run_focus_query(struct run *r, struct qbuf *q);
-/* The note step: findings with checked quotes from sources [first, n_src). */
+/* The note step: findings with checked quotes from sources [first, n_sources). */
 void run_note(struct run *r, int first);
 
 /* reflect.c */
@@ -235,7 +235,7 @@ char *compose_write(struct run *r, int *ids, int n_ids);
 void run_sample_memory(struct run *r);
 /* The checked findings themselves as a report, when no model can write:
  * every finding (up to WRITE_MAX_FINDINGS), their indexes put in ids
- * (room for r->n_f) and the count in *n_ids. */
+ * (room for r->n_findings) and the count in *n_ids. */
 char *compose_notes(struct run *r, int *ids, int *n_ids);
 /* The extractive brief: best passages for the question, cited. */
 char *compose_brief(struct run *r, int **ids_out, int *n_ids);

@@ -92,6 +92,7 @@ static void *slot_main(void *arg)
 	const struct worker_config *wc = sl->wc;
 	struct runstore *rs = NULL;
 	struct llm_client *llm = NULL;
+	void *model = NULL;             /* llm_open's handle on llm */
 	struct research_result res;
 	struct run_record rec;
 	struct q_error err = {0};
@@ -105,7 +106,7 @@ static void *slot_main(void *arg)
 		goto out;
 	if ((rc = runstore_get(rs, sl->run_id, 0, &rec, &err)))
 		goto out;
-	rc = wc->llm_open ? wc->llm_open(wc->ctx, rec.options, &sl->store, &llm, &err) : 0;
+	rc = wc->llm_open ? wc->llm_open(wc->ctx, rec.options, &sl->store, &llm, &model, &err) : 0;
 	run_record_release(&rec);
 	if (rc) {
 		fail_run(rs, sl->run_id, err.msg);
@@ -124,7 +125,7 @@ out:
 	if (rc && run_status_parse(sl->status) == RUN_FAILED && !__atomic_load_n(&sl->lost, __ATOMIC_RELAXED))
 		say(wc, sl->log_mu, "run %ld: failed: %s", sl->run_id, err.msg);
 	if (llm && wc->llm_close)
-		wc->llm_close(wc->ctx, llm);
+		wc->llm_close(wc->ctx, model);
 	runstore_close(rs);
 	if (have_store)
 		store_close(&sl->store);

@@ -40,10 +40,12 @@
 /* The model client for a run with these stored options (research_opts_to_json
  * plus what the front end added): *client NULL and 0 for a run without a
  * model. store is the run's own connection (for a reply cache). Called on
- * the run's thread; the client serves that run only. */
+ * the run's thread; the client serves that run only. *model is the front
+ * end's own handle on what it made (the client, its configuration, a
+ * cache), handed back to llm_close when the run is done. */
 typedef int (*worker_llm_open_fn)(void *ctx, const json_t *options, struct store *store,
-				  struct llm_client **client, struct q_error *err);
-typedef void (*worker_llm_close_fn)(void *ctx, struct llm_client *client);
+				  struct llm_client **client, void **model, struct q_error *err);
+typedef void (*worker_llm_close_fn)(void *ctx, void *model);
 /* One line on what the worker does ("run 5: claimed"), without a newline.
  * Called from the worker's threads, one at a time. */
 typedef void (*worker_log_fn)(void *ctx, const char *line);

@@ -361,7 +361,7 @@ static void corpus_query(struct task *t)
 {
 	struct store s;
 	struct q_error err = {0};
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	sqlite3_stmt *st = NULL;
 	int n = 0, i;
 
@@ -394,7 +394,7 @@ static void corpus_query(struct task *t)
 		t->out->n++;
 	}
 	sqlite3_finalize(st);
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	store_close(&s);
 }
 

@@ -388,7 +388,7 @@ static void mcp_delete(struct serve_req *r)
 	serve_reply(r, 204, "application/json", "", 0);
 }
 
-const struct serve_route mcp_http_routes[] = {
+const struct serve_route serve_mcp_routes[] = {
 	{"POST", "/mcp", mcp_post, SERVE_STARTS_WORK, "mcp_post"},
 	{"GET", "/mcp", mcp_get, 0, "mcp_get"},
 	{"DELETE", "/mcp", mcp_delete, 0, "mcp_delete"},

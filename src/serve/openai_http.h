@@ -11,6 +11,6 @@
 /* GET /v1/models, POST /v1/chat/completions */
 extern const struct serve_route openai_routes[];
 /* POST, GET and DELETE /mcp */
-extern const struct serve_route mcp_http_routes[];
+extern const struct serve_route serve_mcp_routes[];
 
 #endif

@@ -322,7 +322,7 @@ static void search(struct serve_req *r)
 {
 	struct store *st = serve_store(serve_req_server(r));
 	const char *q = serve_query(r, "q"), *ks = serve_query(r, "k");
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	struct q_error err = {0};
 	int n = 0, i;
 	long k = 10;
@@ -352,7 +352,7 @@ static void search(struct serve_req *r)
 			hits[i].heading, "snippet", hits[i].snippet, "score", hits[i].score,
 			"char_start", (json_int_t)hits[i].char_start, "char_end",
 			(json_int_t)hits[i].char_end));
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	serve_reply_json(r, 200, json_pack("{s:s, s:o}", "query", q, "hits", out));
 }
 

@@ -1,5 +1,5 @@
 // Shared by the protocol tests (mcp_*.test.mjs, openai*.test.mjs): one
-// line per check, "ok NAME" or "not ok NAME: why", which tests/bb/mcp.sh
+// line per check, "ok NAME" or "not ok NAME: why", which tests/lib/node.sh
 // counts; the process exits 1 when any check failed.
 import { spawn } from 'node:child_process';
 
@@ -30,7 +30,7 @@ export function done() {
 export function need(name) {
 	const v = process.env[name];
 	if (!v) {
-		console.log(`not ok setup: ${name} is not set (run through tests/bb/mcp.sh)`);
+		console.log(`not ok setup: ${name} is not set (run through a case: tests/lib/node.sh)`);
 		process.exit(1);
 	}
 	return v;

@@ -1,5 +1,5 @@
 // The official MCP SDK client over Streamable HTTP against /mcp on
-// `quarry serve` (a worker carries research). Run by tests/bb/mcp.sh.
+// `quarry serve` (a worker carries research). Run by tests/cases/mcp-http-client.case.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';

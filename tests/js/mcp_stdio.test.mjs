@@ -1,6 +1,6 @@
 // The official MCP SDK client against `quarry mcp` over stdio, with the
 // fake model (tests/fakellm.c) and the fake site and search API
-// (tests/fakeweb.c). Run by tests/bb/mcp.sh, which sets the variables.
+// (tests/fakeweb.c). Run by tests/cases/mcp-stdio-sdk.case, which sets the variables.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';

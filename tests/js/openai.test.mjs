@@ -1,5 +1,5 @@
 // The official openai npm client against `quarry serve` (with a worker,
-// the fake model and the sample corpus). Run by tests/bb/mcp.sh.
+// the fake model and the sample corpus). Run by tests/cases/mcp-openai-client.case.
 import OpenAI from 'openai';
 import { check, step, done, need } from './mcp_check.mjs';
 

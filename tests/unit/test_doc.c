@@ -16,7 +16,7 @@
 #include "../../src/doc/html.h"
 #include "../../src/doc/zip.h"
 
-static char *extract(const char *html, enum doc_format fmt, struct q_doc *doc)
+static char *extract(const char *html, enum doc_format fmt, struct doc *doc)
 {
 	struct doc_options o;
 	struct q_error e;
@@ -101,7 +101,7 @@ static void charset_conversion_replaces_bad_bytes(void **state)
 
 static void html_keeps_content_drops_chrome(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	const char *html =
 		"<html lang=en><head><title>Story title | Site</title></head><body>"
 		"<nav><ul><li><a href=/>Home</a></li><li><a href=/a>About</a></li></ul></nav>"
@@ -132,7 +132,7 @@ static void html_keeps_content_drops_chrome(void **state)
 
 static void html_metadata_sources(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	const char *html =
 		"<html><head><title>Fallback title for the page - Example</title>"
 		"<script type=\"application/ld+json\">{\"@context\":\"https://schema.org\",\"@graph\":["
@@ -162,7 +162,7 @@ static void html_metadata_sources(void **state)
 
 static void html_page_types(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	struct doc_options o;
 	struct q_error e;
 	const char *plain = "<html><body>" PROSE("Plain") "</body></html>";
@@ -211,7 +211,7 @@ static void html_page_types(void **state)
 
 static void html_discussion_keeps_replies(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	char *t;
 	/* The same markup: a blog post's comments go, a declared discussion's stay. */
 	const char *body =
@@ -242,7 +242,7 @@ static void html_discussion_keeps_replies(void **state)
 
 static void html_chrome_inside_content(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	char *t;
 	const char *html =
 		"<html><head><meta property=og:type content=article></head><body><article>"
@@ -298,7 +298,7 @@ static void html_chrome_inside_content(void **state)
 
 static void html_markdown_structure(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	const char *html =
 		"<body><article><h2>Section</h2><p>Paragraph text that is long enough, with commas, to be content.</p>"
 		"<ul><li>one</li><li>two <b>bold</b></li></ul>"
@@ -317,7 +317,7 @@ static void html_markdown_structure(void **state)
 
 static void html_cjk_weighting(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	/* Short in bytes per idea: CJK text must still count as content
 	 * against a long English link menu. */
 	const char *html =
@@ -337,7 +337,7 @@ static void html_cjk_weighting(void **state)
 
 static void html_degenerate_inputs(void **state)
 {
-	struct q_doc d;
+	struct doc d;
 	struct doc_options o;
 	struct q_error e;
 	static const char *const inputs[] = {"", " ", "<", "<html>", "</p></p></div>",
@@ -413,7 +413,7 @@ static void extraction_survives_allocation_failures(void **state)
 	memset(&o, 0, sizeof(o));
 	o.content_type = "text/html";
 	for (n = 0; n < 400; n++) {
-		struct q_doc d;
+		struct doc d;
 		struct q_error e;
 		memset(&e, 0, sizeof(e));
 		q_alloc_fail_after(n);
@@ -441,7 +441,7 @@ static char *repeat_page(const char *lead, const char *unit, size_t n, const cha
 	return b;
 }
 
-static int extract_opts(const char *html, struct doc_options *o, struct q_doc *doc,
+static int extract_opts(const char *html, struct doc_options *o, struct doc *doc,
 			struct q_error *e)
 {
 	o->content_type = "text/html";
@@ -456,7 +456,7 @@ static int extract_opts(const char *html, struct doc_options *o, struct q_doc *d
 static void html_attribute_flood_is_cut(void **state)
 {
 	struct doc_options o = {0};
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error e;
 	char *page = repeat_page(LEAD "<div ", "a00000=1 ", 80000, ">tail</div></body></html>");
 	char *p = page + strlen(LEAD "<div ");
@@ -489,7 +489,7 @@ static void html_attribute_flood_is_cut(void **state)
 static void html_node_flood_is_cut(void **state)
 {
 	struct doc_options o = {0};
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error e;
 	char *page = repeat_page(LEAD, "<p>", 600000, "</body></html>");
 
@@ -515,7 +515,7 @@ static void html_node_flood_is_cut(void **state)
 static void html_pieces_do_not_change_text(void **state)
 {
 	struct doc_options o = {0};
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error e;
 	char *page = repeat_page("<html><body><p title=\"", "x &#39;y&#39; &gt; ", 2000,
 				 "\">Visible after a long attribute.</p><p>");
@@ -541,7 +541,7 @@ static void html_pieces_do_not_change_text(void **state)
 static void html_deadline_and_cancel(void **state)
 {
 	struct doc_options o = {0};
-	struct q_doc doc;
+	struct doc doc;
 	struct q_error e;
 	volatile int cancel = 1;
 	char *page = repeat_page(LEAD, "<p>some words here</p>", 20000, "</body></html>");
@@ -565,7 +565,7 @@ static void html_deadline_and_cancel(void **state)
  * to their fallback images and tracking pixels) came out as text. */
 static void html_noscript_markup_is_not_text(void **state)
 {
-	struct q_doc doc;
+	struct doc doc;
 	struct qbuf page;
 	const char *para = "<p>The council approved the new budget on Tuesday, after a debate "
 			   "that lasted well into the night and ended with a narrow vote.</p>";
@@ -634,7 +634,7 @@ static const char news_page[] =
 
 static void html_article_chrome_left_out(void **state)
 {
-	struct q_doc doc;
+	struct doc doc;
 	char *t, *plain, *at;
 
 	(void)state;
@@ -683,7 +683,7 @@ static const char tail_page[] =
 
 static void html_tail_lines_left_out(void **state)
 {
-	struct q_doc doc;
+	struct doc doc;
 	char *t, *page, *at;
 
 	(void)state;
@@ -719,7 +719,7 @@ static void html_skip_target_and_paywall_content_kept(void **state)
 		{"<div class=\"Article-Content no-paywall\">", "</div>"},
 	};
 	char page[2048];
-	struct q_doc doc;
+	struct doc doc;
 	size_t i;
 	char *t;
 
@@ -752,7 +752,7 @@ static void html_strong_word_beside_content_word(void **state)
 		"the members agreed on a compromise that keeps the library open.</p></div>"
 		"<div class=\"share\"><a href=\"/fb\">Share on Facebook</a> "
 		"<a href=\"/tw\">Share on Twitter</a></div></body></html>";
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 
 	(void)state;
@@ -771,7 +771,7 @@ static void html_article_beats_longer_comments(void **state)
 	const char *comment = "<li class=\"comment\"><p>I was at the meeting and I think the "
 			      "council got it wrong again, as it does every single year.</p></li>";
 	struct qbuf page;
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 	int i;
 
@@ -807,7 +807,7 @@ static void html_lines_before_first_sentence_left_out(void **state)
 		"the members agreed on a compromise that keeps the library open.</p>"
 		"<p>Residents who spoke at the meeting welcomed the decision but asked for a "
 		"clear timetable for the repairs.</p></div></body></html>";
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 
 	(void)state;
@@ -857,7 +857,7 @@ static void html_chrome_around_article_body_kept(void **state)
 		"the new budget, which had been delayed twice by the summer floods.</p><p>After "
 		"four hours of debate the members agreed on a compromise that keeps the library "
 		"open.</p></div></div></body></html>";
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 
 	(void)state;
@@ -871,7 +871,7 @@ static void html_chrome_around_article_body_kept(void **state)
 static void html_lead_before_content_kept(void **state)
 {
 	struct qbuf page;
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 	int i;
 
@@ -904,7 +904,7 @@ static void html_closing_headings_end_the_text(void **state)
 	static const char *const heads[] = {"Weitere Informationen", "Was this article helpful?",
 					    "Vos réactions"};
 	char page[2048];
-	struct q_doc doc;
+	struct doc doc;
 	size_t i;
 	char *t;
 
@@ -956,7 +956,7 @@ static const char fine_print_page[] =
 
 static void html_fine_print_at_end_left_out(void **state)
 {
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 
 	(void)state;
@@ -968,6 +968,109 @@ static void html_fine_print_at_end_left_out(void **state)
 	assert_null(strstr(t, "Associates Program"));
 	assert_null(strstr(t, "registered trademarks"));
 	assert_null(strstr(t, "support our journalism"));
+	doc_release(&doc);
+}
+
+/* A blog template's own lines around the post (categories and tags,
+ * "comments are closed", the likes widget) are not the post. */
+static void html_blog_post_meta_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><div class=\"post\"><h2>Trains in winter</h2>"
+		"<div class=\"entry\"><p>"
+		"The night train to the coast runs again from December, after two winters in which the line was closed for repairs to its bridges.</p>"
+		"<p>"
+		"Tickets are sold from next week, and the operator says that the first trains are already half full, which it had not expected.</p>"
+		"<p>"
+		"The old sleeping cars have been rebuilt with new heating, and a dining car is back for the first time since the line was sold.</p>"
+		"</div><div class=\"entry-utility\">This entry was posted in Travel, Trains and tagged night train, winter.</div>"
+		"<p class=\"postmetadata\">Filed under Travel on Monday, and the comments are closed for this entry.</p>"
+		"<div class=\"likes-text\"><span>%d bloggers like this post about trains.</span></div>"
+		"</div></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "first time since the line was sold."));
+	assert_null(strstr(t, "This entry was posted"));
+	assert_null(strstr(t, "Filed under"));
+	assert_null(strstr(t, "bloggers like"));
+	doc_release(&doc);
+}
+
+/* A caption whose credit follows its text ("... Foto: Andina", "Name
+ * Getty Images") is a photo credit, not a line of the article. */
+static void html_caption_with_credit_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Pupils in a classroom in Lima. Foto: Andina</p><p>"
+		"There are three holiday periods in the school year, and the ministry has now set the dates for the coming one in every region.</p>"
+		"<p>Dee Dee Myers Getty Images</p><p>"
+		"Teachers say the new calendar leaves too little time before the exams, and their union has asked for a meeting this month.</p>"
+		"<p>"
+		"The ministry says it will listen, but that the dates follow the harvest in the Andes, when many children help their families.</p>"
+		"</article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "help their families."));
+	assert_null(strstr(t, "Andina"));
+	assert_null(strstr(t, "Getty"));
+	doc_release(&doc);
+}
+
+/* Advertising disclosures ("*Werbung.", "Anzeige, enthält Affiliate
+ * Links", "contains affiliate links") are the site's notice, not the
+ * article; a sentence about advertising stays. */
+static void html_ad_disclosures_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title><meta property=\"og:type\" content=\"article\"></head>"
+		"<body><article><p>Anzeige, enth\xc3\xa4lt Affiliate Links</p><p>"
+		"Werbung im Fernsehen kostet die Marken jedes Jahr mehr, und viele gehen deshalb mit ihrem Geld zu den Plattformen im Netz.</p>"
+		"<p>*Werbung. Dieser Beitrag enth\xc3\xa4lt Werbung f\xc3\xbcr eine Marke.</p><p>"
+		"Die Sender halten dagegen, dass ihre Zuschauer treuer sind, und bieten Pakete an, die beides verbinden, Fernsehen und Netz.</p>"
+		"<p>This post contains affiliate links to the shops we tested.</p><p>"
+		"Im Herbst will der Verband neue Zahlen vorlegen; bis dahin, sagt er, sei der Streit um die Reichweite nicht zu entscheiden.</p>"
+		"</article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	assert_non_null(strstr(t, "Werbung im Fernsehen kostet"));
+	assert_non_null(strstr(t, "nicht zu entscheiden."));
+	assert_null(strstr(t, "Affiliate Links"));
+	assert_null(strstr(t, "Dieser Beitrag"));
+	assert_null(strstr(t, "affiliate links"));
+	doc_release(&doc);
+}
+
+/* Ruby annotations (furigana over kanji, pinyin over hanzi) are printed
+ * above the text they read: interleaved, they broke every sentence of a
+ * page written for learners ("子こどもへの"). */
+static void html_ruby_annotations_left_out(void **state)
+{
+	static const char page[] =
+		"<html><head><title>T</title></head><body><article><p>"
+		"<ruby>\xe5\xad\x90<rp>(</rp><rt>\xe3\x81\x93</rt><rp>)</rp></ruby>"
+		"\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+		"<ruby>\xe6\xb3\x95\xe5\xbe\x8b<rt>\xe3\x81\xbb\xe3\x81\x86\xe3\x82\x8a\xe3\x81\xa4</rt></ruby>"
+		"\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82"
+		"</p></article></body></html>";
+	struct doc doc;
+	char *t;
+
+	(void)state;
+	t = extract(page, DOC_FORMAT_TEXT, &doc);
+	/* 子どもへの法律ができました。 */
+	assert_string_equal(t, "\xe5\xad\x90\xe3\x81\xa9\xe3\x82\x82\xe3\x81\xb8\xe3\x81\xae"
+			       "\xe6\xb3\x95\xe5\xbe\x8b\xe3\x81\x8c\xe3\x81\xa7\xe3\x81\x8d"
+			       "\xe3\x81\xbe\xe3\x81\x97\xe3\x81\x9f\xe3\x80\x82");
 	doc_release(&doc);
 }
 
@@ -993,7 +1096,7 @@ static void html_commentary_is_not_comments(void **state)
 		"<p>"
 		"Please register before you write, and keep to our rules for the discussion; letters without a name are not published here.</p>"
 		"</div></body></html>";
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 
 	(void)state;
@@ -1018,7 +1121,7 @@ static void html_jsonld_article_body_fallback(void **state)
 		"\"}</script></head><body><div id=\"app\"><p>Loading the story, please wait "
 		"while the page starts.</p></div></body></html>";
 	struct qbuf page;
-	struct q_doc doc;
+	struct doc doc;
 	char *t;
 	int i;
 
@@ -1090,6 +1193,10 @@ int main(void)
 		cmocka_unit_test(html_lead_before_content_kept),
 		cmocka_unit_test(html_closing_headings_end_the_text),
 		cmocka_unit_test(html_fine_print_at_end_left_out),
+		cmocka_unit_test(html_ruby_annotations_left_out),
+		cmocka_unit_test(html_blog_post_meta_left_out),
+		cmocka_unit_test(html_caption_with_credit_left_out),
+		cmocka_unit_test(html_ad_disclosures_left_out),
 		cmocka_unit_test(html_commentary_is_not_comments),
 		cmocka_unit_test(html_jsonld_article_body_fallback),
 	};

@@ -359,7 +359,7 @@ static void cjk_question_finds_passage(void **state)
 	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], file[96], cmd[96], *paths[1];
 	struct store s;
 	struct corpus_counts c;
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	int n = 0;
 	FILE *f;
 
@@ -383,11 +383,11 @@ static void cjk_question_finds_passage(void **state)
 	assert_int_equal(corpus_search(&s, "美国关闭GPS选择可用性原因", 10, "", "", &hits, &n, NULL), 0);
 	assert_true(n >= 1);
 	assert_non_null(strstr(hits[0].path, "gps.md"));
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	/* Quoted, the question is one phrase again: no document holds it. */
 	assert_int_equal(corpus_search(&s, "\"美国关闭选择可用性\"", 10, "", "", &hits, &n, NULL), 0);
 	assert_int_equal(n, 0);
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	store_close(&s);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
 	assert_int_equal(system(cmd), 0);
@@ -447,7 +447,7 @@ static void cjk_snippet_highlights_whole_match(void **state)
 	char home[] = "/tmp/quarry-test-index-XXXXXX", dir[64], file[96], cmd[96], *paths[1];
 	struct store s;
 	struct corpus_counts c;
-	struct search_hit *hits = NULL;
+	struct corpus_hit *hits = NULL;
 	int n = 0;
 	size_t q;
 	FILE *f;
@@ -469,14 +469,14 @@ static void cjk_snippet_highlights_whole_match(void **state)
 		assert_int_equal(n, 1);
 		if (!strstr(hits[0].snippet, "[选择可用性]，"))
 			fail_msg("query %s: snippet %s", queries[q], hits[0].snippet);
-		search_hits_free(hits, n);
+		corpus_hits_free(hits, n);
 	}
 	/* a lone character, and a character the query does not pair with */
 	assert_int_equal(corpus_search(&s, "GPS 用", 10, "[", "]", &hits, &n, NULL), 0);
 	assert_int_equal(n, 1);
 	if (!strstr(hits[0].snippet, "[GPS]的选择可[用]性"))
 		fail_msg("snippet %s", hits[0].snippet);
-	search_hits_free(hits, n);
+	corpus_hits_free(hits, n);
 	store_close(&s);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
 	assert_int_equal(system(cmd), 0);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/core/alloc.h"
 #include "../../src/core/config.h"
 #include "../../src/core/qbuf.h"
 #include "../../src/core/sha256.h"
@@ -1288,6 +1289,41 @@ static void prompt_estimate_learns_from_the_server(void **state)
 	teardown_client(&fx);
 }
 
+/* Callers outside src/llm make, read and free a client only through its
+ * functions: the config it borrows, the solo account requests without
+ * one are counted with, and an allocation that fails. */
+static void client_is_opaque_behind_its_functions(void **state)
+{
+	struct llm_config cfg;
+	struct llm_overrides o = {0};
+	struct llm_client *c = NULL;
+	struct llm_account *a;
+	struct q_error err = {0};
+
+	(void)state;
+	o.base_url = "http://127.0.0.1:9/v1";
+	o.model = "m";
+	assert_int_equal(resolve_env(&cfg, &o, NULL, &err), 0);
+	q_alloc_fail_after(0);
+	assert_int_equal(llm_client_new(&cfg, &c, &err), Q_ENOMEM);
+	q_alloc_fail_after(-1);
+	assert_null(c);
+	assert_int_equal(llm_client_new(&cfg, &c, &err), 0);
+	assert_non_null(c);
+	assert_ptr_equal(llm_client_config(c), &cfg);
+	assert_string_equal(llm_client_config(c)->model, "m");
+	a = llm_client_account(c);
+	assert_ptr_equal(a, &c->solo);
+	llm_client_set_budget(c, 1234, 0, 0);
+	assert_int_equal(a->budget_tokens, 1234);
+	assert_false(llm_account_cancelled(a));
+	llm_client_cancel(c);
+	assert_true(llm_account_cancelled(a));
+	llm_client_free(c);
+	llm_client_free(NULL);
+	llm_config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1321,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(hostile_usage_figures_are_clamped),
 		cmocka_unit_test(parallel_calls_share_a_hard_budget),
 		cmocka_unit_test(prompt_estimate_learns_from_the_server),
+		cmocka_unit_test(client_is_opaque_behind_its_functions),
 	};
 	int rc;
 

@@ -50,7 +50,7 @@ static int resolve_env(struct llm_config *c, const struct llm_overrides *o, stru
 static char tmpdir[256];
 static pid_t llm_pid, web_pid;
 static struct llm_config cfg;
-static struct llm_client client;
+static struct llm_client *client;
 
 /* Start BIN PORTFILE ARGS... and read the port it listens on. */
 static int start_server(const char *name, const char *arg2, const char *arg3, pid_t *pid)
@@ -127,7 +127,7 @@ static int setup(void **state)
 	setenv("QUARRY_LLM_PRICE", "0.1,0.2", 1);   /* so cost figures are not all zero */
 	assert_int_equal(resolve_env(&cfg, &ov, NULL, &err), 0);
 	unsetenv("QUARRY_LLM_PRICE");
-	assert_int_equal(llm_client_init(&client, &cfg, &err), 0);   /* no shared reply cache */
+	assert_int_equal(llm_client_new(&cfg, &client, &err), 0);   /* no shared reply cache */
 	return 0;
 }
 
@@ -136,7 +136,7 @@ static int teardown(void **state)
 	char cmd[512];
 
 	(void)state;
-	llm_client_release(&client);
+	llm_client_free(client);
 	llm_config_release(&cfg);
 	stop_server(&llm_pid);
 	stop_server(&web_pid);
@@ -196,7 +196,7 @@ static void job_init(struct job *j, const char *question, const char *home, long
 	j->env.store = &j->store;
 	j->env.home = j->home;
 	j->env.file = &env_only;   /* the environment snapshot: QUARRY_SEARXNG_URL */
-	j->env.llm = &client;
+	j->env.llm = client;
 	j->env.on_event = on_event;
 	j->env.ctx = j;
 }
@@ -480,7 +480,7 @@ static void two_runs_use_their_own_settings(void **state)
 		char *envp[3];
 		struct config file;
 		struct llm_config cfg;
-		struct llm_client client;
+		struct llm_client *client;
 		struct job job;
 	} sd[2];
 	static char log[2][1 << 20];
@@ -513,10 +513,10 @@ static void two_runs_use_their_own_settings(void **state)
 		ov.base_url = d->llm_url;
 		ov.model = i ? "model-b" : "model-a";
 		assert_int_equal(llm_config_resolve(&d->cfg, &ov, &d->file, &err), 0);
-		assert_int_equal(llm_client_init(&d->client, &d->cfg, &err), 0);
+		assert_int_equal(llm_client_new(&d->cfg, &d->client, &err), 0);
 		job_init(&d->job, questions[i], i ? "side1" : "side0", 0);
 		d->job.env.file = &d->file;
-		d->job.env.llm = &d->client;
+		d->job.env.llm = d->client;
 	}
 	for (i = 0; i < 2; i++)
 		job_start(&sd[i].job);
@@ -542,7 +542,7 @@ static void two_runs_use_their_own_settings(void **state)
 	}
 	for (i = 0; i < 2; i++) {
 		job_release(&sd[i].job);
-		llm_client_release(&sd[i].client);
+		llm_client_free(sd[i].client);
 		llm_config_release(&sd[i].cfg);
 		config_release(&sd[i].file);
 		stop_server(&sd[i].llm);
