@@ -87,8 +87,8 @@ static void print_tally(const char *name, const struct tally *t)
 	double r = t->tp + t->fn ? (double)t->tp / (double)(t->tp + t->fn) : 0;
 	double f = 2 * t->tp + t->fp + t->fn ? 2.0 * t->tp / (double)(2 * t->tp + t->fp + t->fn) : 0;
 
-	printf("%-6s precision %.3f recall %.3f F1 %.4f (tp %ld fp %ld fn %ld tn %ld)\n", name, p,
-	       r, f, t->tp, t->fp, t->fn, t->tn);
+	printf("%-6s precision %.3f recall %.3f F1 %.4f (tp %ld fp %ld fn %ld tn %ld)\n", name, p, r, f,
+	       t->tp, t->fp, t->fn, t->tn);
 }
 
 int main(int argc, char **argv)
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot read %s\n", path);
 		return 1;
 	}
-	json_object_foreach(eval, id, page) {
+	json_object_foreach (eval, id, page) {
 		struct qbuf html;
 		struct doc doc;
 		const char *file = json_string_value(json_object_get(page, "file"));

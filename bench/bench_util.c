@@ -64,8 +64,7 @@ double bench_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void bench_extract(const struct qbuf *html, const char *base_url, struct doc *doc,
-		   struct bench_timing *t)
+void bench_extract(const struct qbuf *html, const char *base_url, struct doc *doc, struct bench_timing *t)
 {
 	struct doc_options opt;
 	struct q_error err;

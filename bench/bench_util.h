@@ -11,9 +11,9 @@
 
 /* The benches' command line: DATA_DIR [--dump DIR] [--only NNNN]. */
 struct bench_args {
-	const char *dir;   /* the data set */
-	const char *dump;  /* write each text and a line per page here, or NULL */
-	const char *only;  /* run this page alone, or NULL */
+	const char *dir;  /* the data set */
+	const char *dump; /* write each text and a line per page here, or NULL */
+	const char *only; /* run this page alone, or NULL */
 };
 
 /* Fill *a from argv; on a usage error print the usage to stderr and
@@ -33,17 +33,16 @@ double bench_cpu_s(void);
 
 /* What the timed calls of doc_extract over a bench's pages add up to. */
 struct bench_timing {
-	double bytes;     /* HTML read */
-	double wall_s;    /* monotonic clock inside doc_extract */
-	double cpu_s;     /* this process's CPU time inside doc_extract */
-	int errors;       /* pages doc_extract refused */
+	double bytes;  /* HTML read */
+	double wall_s; /* monotonic clock inside doc_extract */
+	double cpu_s;  /* this process's CPU time inside doc_extract */
+	int errors;    /* pages doc_extract refused */
 };
 
 /* Extract html (as text/html, base_url may be NULL) into *doc (out; the
  * caller releases it), timed into *t: charset detection and conversion,
  * parse, extraction. On an error *doc is empty and t->errors counts it. */
-void bench_extract(const struct qbuf *html, const char *base_url, struct doc *doc,
-		   struct bench_timing *t);
+void bench_extract(const struct qbuf *html, const char *base_url, struct doc *doc, struct bench_timing *t);
 
 /* Print the lines both benches end with: throughput by the wall clock
  * and by CPU time, and the process's peak RSS. */

@@ -167,10 +167,7 @@ static struct type_stats *type_for(const char *name)
 	return &types[n_types++];
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(int argc, char **argv)
 {
@@ -240,11 +237,13 @@ int main(int argc, char **argv)
 		}
 		type = json_string_value(json_object_get(json_object_get(files, id), "page_type"));
 		if (!type)
-			type = json_string_value(json_object_get(json_object_get(json_object_get(
-				json_object_get(gt, "_internal"), "page_type"), "primary"), "x"));
+			type = json_string_value(json_object_get(
+				json_object_get(json_object_get(json_object_get(gt, "_internal"), "page_type"),
+						"primary"),
+				"x"));
 		if (!type)
-			type = json_string_value(json_object_get(json_object_get(
-				json_object_get(gt, "_internal"), "page_type"), "primary"));
+			type = json_string_value(json_object_get(
+				json_object_get(json_object_get(gt, "_internal"), "page_type"), "primary"));
 		if (!type)
 			type = "unknown";
 		qbuf_init(&html, MAX_PAGE_BYTES);
@@ -297,10 +296,8 @@ int main(int argc, char **argv)
 	printf("%-14s %5s %6s %6s %6s\n", "type", "pages", "F1", "prec", "recall");
 	for (a = 0; a < n_types; a++)
 		printf("%-14s %5d %6.3f %6.3f %6.3f\n", types[a].name, types[a].pages,
-		       types[a].f1 / types[a].pages, types[a].p / types[a].pages,
-		       types[a].r / types[a].pages);
-	printf("%-14s %5d %6.4f %6.4f %6.4f\n", "ALL", pages, f1_sum / pages, p_sum / pages,
-	       r_sum / pages);
+		       types[a].f1 / types[a].pages, types[a].p / types[a].pages, types[a].r / types[a].pages);
+	printf("%-14s %5d %6.4f %6.4f %6.4f\n", "ALL", pages, f1_sum / pages, p_sum / pages, r_sum / pages);
 	printf("with snippets found  %.3f (%ld/%ld)\n", with_total ? (double)with_found / with_total : 0,
 	       with_found, with_total);
 	printf("without snippets kept %.3f (%ld/%ld)\n",

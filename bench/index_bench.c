@@ -134,11 +134,13 @@ static double index_rate(const char *path, const char *tokenize, long n)
 	remove(path);
 	sqlite3_open(path, &db);
 	tokenizer_register_fts5(db, NULL);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+		     NULL, NULL, NULL);
 	snprintf(sql, sizeof(sql), "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='%s')", tokenize);
 	sqlite3_exec(db, sql, NULL, NULL, NULL);
 	if (getenv("AUTOMERGE")) {
-		snprintf(sql, sizeof(sql), "INSERT INTO t(t, rank) VALUES('automerge', %s)", getenv("AUTOMERGE"));
+		snprintf(sql, sizeof(sql), "INSERT INTO t(t, rank) VALUES('automerge', %s)",
+			 getenv("AUTOMERGE"));
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES (?1)", -1, &st, NULL);
@@ -239,9 +241,11 @@ static double plain_fts5_seconds(const char *db_path, const char *real_dir, doub
 
 	remove(db_path);
 	sqlite3_open(db_path, &db);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "CREATE VIRTUAL TABLE t USING fts5(path, body, tokenize='unicode61 remove_diacritics 2');"
-			 "BEGIN", NULL, NULL, NULL);
+	sqlite3_exec(db,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		     "CREATE VIRTUAL TABLE t USING fts5(path, body, tokenize='unicode61 remove_diacritics 2');"
+		     "BEGIN",
+		     NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO t(path, body) VALUES (?1, ?2)", -1, &st, NULL);
 	d = opendir(real_dir);
 	while (d && (e = readdir(d))) {
@@ -293,7 +297,7 @@ static double corpus_add_seconds(const char *home, const char *real_dir, double 
 	t0 = now_s();
 	c0 = cpu_s();
 	corpus_add(&s, paths, 1, NULL, NULL, &c, NULL);
-	store_close(&s);   /* the last checkpoint counts too */
+	store_close(&s); /* the last checkpoint counts too */
 	t0 = now_s() - t0;
 	*cpu = cpu_s() - c0;
 	remove(db_path);
@@ -314,7 +318,8 @@ static void bench_real_text(const char *dir)
 	if (!files) {
 		printf("real text: skipped: no %s/ground-truth. The data is the WCXB development set\n"
 		       "  (1,497 pages with hand-checked main text, CC-BY-4.0), kept beside the clone as\n"
-		       "  ../shared/data/wcxb-dev; point WCXB=DIR at a copy elsewhere.\n", wcxb);
+		       "  ../shared/data/wcxb-dev; point WCXB=DIR at a copy elsewhere.\n",
+		       wcxb);
 		return;
 	}
 	snprintf(home, sizeof(home), "%s/real-home", dir);
@@ -353,11 +358,16 @@ static void build_store(struct store *s, long n, double *text_bytes)
 	struct qbuf b;
 	long i;
 
-	sqlite3_prepare_v2(s->db, "INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at)"
-				  " VALUES (?1, ?2, 'text', 0, 0, '', 0, 0)", -1, &doc, NULL);
-	sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, char_start,"
-				  " char_end, body) VALUES (?1, ?2, '', 0, ?3, 0, ?3, ?4)", -1, &pas, NULL);
-	sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) VALUES (?1, ?2, '', ?3)",
+	sqlite3_prepare_v2(s->db,
+			   "INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at)"
+			   " VALUES (?1, ?2, 'text', 0, 0, '', 0, 0)",
+			   -1, &doc, NULL);
+	sqlite3_prepare_v2(s->db,
+			   "INSERT INTO passages(doc_id, ord, heading, start, end, char_start,"
+			   " char_end, body) VALUES (?1, ?2, '', 0, ?3, 0, ?3, ?4)",
+			   -1, &pas, NULL);
+	sqlite3_prepare_v2(s->db,
+			   "INSERT INTO passages_fts(rowid, title, heading, body) VALUES (?1, ?2, '', ?3)",
 			   -1, &fts, NULL);
 	char title[64] = "";
 
@@ -387,7 +397,7 @@ static void build_store(struct store *s, long n, double *text_bytes)
 		sqlite3_reset(pas);
 		pid = sqlite3_last_insert_rowid(s->db);
 		sqlite3_bind_int64(fts, 1, pid);
-		sqlite3_bind_text(fts, 2, title, -1, SQLITE_STATIC);   /* as the view reads it */
+		sqlite3_bind_text(fts, 2, title, -1, SQLITE_STATIC); /* as the view reads it */
 		sqlite3_bind_text(fts, 3, b.data, (int)b.len, SQLITE_STATIC);
 		sqlite3_step(fts);
 		sqlite3_reset(fts);
@@ -416,8 +426,8 @@ static void run_queries(struct store *s, const char *kind, int lo, int hi, int w
 		for (w = 0; w < words; w++) {
 			size_t k = strlen(query);
 			int idx = lo + (int)(next_rand() % (unsigned)(hi - lo));
-			snprintf(query + k, sizeof(query) - k, "%s%s%s%s", w ? " " : "", phrase && !w ? "\"" : "",
-				 vocab[idx], phrase && w == words - 1 ? "\"" : "");
+			snprintf(query + k, sizeof(query) - k, "%s%s%s%s", w ? " " : "",
+				 phrase && !w ? "\"" : "", vocab[idx], phrase && w == words - 1 ? "\"" : "");
 		}
 		t0 = now_s();
 		corpus_search(s, query, 10, "[", "]", &hits, &n, NULL);
@@ -464,8 +474,8 @@ int main(int argc, char **argv)
 	{
 		double q_net = gen_bytes / 1e6 / (gen_bytes / 1e6 / q_rate - gen_s);
 		double u_net = gen_bytes / 1e6 / (gen_bytes / 1e6 / u_rate - gen_s);
-		printf("indexing %ld passages, %.1f MB of text (FTS5 insert, generation excluded):\n",
-		       n_cmp, gen_bytes / 1e6);
+		printf("indexing %ld passages, %.1f MB of text (FTS5 insert, generation excluded):\n", n_cmp,
+		       gen_bytes / 1e6);
 		printf("  quarry tokenizer    %6.1f MB/s\n", q_net);
 		printf("  unicode61           %6.1f MB/s\n", u_net);
 		printf("  time ratio quarry/unicode61: %.2f\n", u_net / q_net);

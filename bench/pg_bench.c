@@ -117,7 +117,7 @@ static void bench_claims(void)
 
 struct events {
 	long run;
-	long long appended_us[EVENTS + 1];   /* by seq, q_now_ms in microseconds */
+	long long appended_us[EVENTS + 1]; /* by seq, q_now_ms in microseconds */
 };
 
 static void *write_main(void *arg)
@@ -161,8 +161,7 @@ static void bench_events(void)
 		}
 		double now = q_now_ms();
 		for (size_t i = 0; i < json_array_size(evs); i++) {
-			long seq = (long)json_integer_value(
-				json_object_get(json_array_get(evs, i), "seq"));
+			long seq = (long)json_integer_value(json_object_get(json_array_get(evs, i), "seq"));
 			double at = (double)__atomic_load_n(&e.appended_us[seq], __ATOMIC_ACQUIRE) / 1000;
 			/* the append may not have returned yet: count from now */
 			lat[n++] = at > 0 && now > at ? now - at : 0;

@@ -78,7 +78,7 @@ int main(void)
 	static const size_t widths[] = {1, 2, 8, 16};
 	size_t i;
 
-	pool_shared();   /* started once, as in quarry; not counted */
+	pool_shared(); /* started once, as in quarry; not counted */
 	printf("%-6s %18s %14s\n", "tasks", "thread/batch us", "pool us");
 	for (i = 0; i < sizeof(widths) / sizeof(widths[0]); i++)
 		printf("%-6zu %18.1f %14.1f\n", widths[i], per_batch_threads(widths[i]),

@@ -66,7 +66,8 @@ static void query_from(const char *snippet, char *out, size_t size)
 
 	for (; *snippet && words <= 8 && k + 2 < size; snippet++) {
 		unsigned char c = (unsigned char)*snippet;
-		int wc = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+		int wc = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 c >= 0x80;
 		if (wc) {
 			if (!in && words == 8)
 				break;

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b = a + strlen(a) + (strlen(a) < size ? 1 : 0);
 	if (cite_process(a, f, 5, 1, &r) == 0) {
 		json_t *rep = json_pack("{s:s, s:s, s:s, s:[{s:i, s:i, s:s}], s:[], s:{}}", "title", "t",
-					"mode", "model", "body", r.body, "findings", "id", 1, "n", 1,
-					"quote", "q", "sources", "verification");
+					"mode", "model", "body", r.body, "findings", "id", 1, "n", 1, "quote",
+					"q", "sources", "verification");
 		struct qbuf out;
 		struct q_error err = {0};
 		qbuf_init(&out, 1 << 24);
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qbuf_init(&n, 1 << 20);
 	text_normalize(b, strlen(b), &n);
 	text_quote_found(qbuf_cstr(&n), a);
-	{   /* a block of table rows, checked row by row */
+	{ /* a block of table rows, checked row by row */
 		struct qbuf kept;
 		int dropped;
 		qbuf_init(&kept, 1 << 20);
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qbuf_release(&n);
 	{
 		const char *texts[2] = {b, a};
-		const int plain[2] = {0, 1};   /* the report read as Markdown, as plain text */
+		const int plain[2] = {0, 1}; /* the report read as Markdown, as plain text */
 		struct rpassage *ps = NULL;
 		size_t np = 0;
 		if (text_rank_passages_ex(texts, plain, 2, a, &ps, &np) == 0)

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (url_parse(s, &u, NULL) == 0) {
 		url_format(&u, out, sizeof(out));
 		url_origin(&u, out, sizeof(out));
-		addr_policy_refusal_str(u.host);   /* numeric hosts: v4, v6 with v4 inside */
-		url_canonical(s, out, sizeof(out), NULL);   /* tracking parameters dropped */
+		addr_policy_refusal_str(u.host);          /* numeric hosts: v4, v6 with v4 inside */
+		url_canonical(s, out, sizeof(out), NULL); /* tracking parameters dropped */
 	}
 	if (nl)
 		url_resolve(s, nl + 1, out, sizeof(out), NULL);

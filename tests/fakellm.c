@@ -84,7 +84,7 @@ static json_t *pick_rule(const char *body)
 	json_t *r;
 
 	pthread_mutex_lock(&mu);
-	json_array_foreach(rules, i, r) {
+	json_array_foreach (rules, i, r) {
 		const char *m = json_string_value(json_object_get(r, "match"));
 		json_t *times = json_object_get(r, "times");
 		if (m && !strstr(body, m))
@@ -101,8 +101,7 @@ static json_t *pick_rule(const char *body)
 
 static void log_request(const char *path, const char *auth, const char *body, int conn)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "path", path, "auth", auth, "body", body,
-			      "conn", conn);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i}", "path", path, "auth", auth, "body", body, "conn", conn);
 	char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	FILE *f;
 
@@ -136,22 +135,25 @@ static json_t *delta_chunk(const char *model, json_t *delta, const char *finish)
 }
 
 /* One tool call whose arguments are n bytes of 'x', in 64 KB deltas. */
-static void send_big_args(int fd, const char *model, int index, json_t *id, json_t *name, size_t n,
-			  int chunk)
+static void send_big_args(int fd, const char *model, int index, json_t *id, json_t *name, size_t n, int chunk)
 {
 	static char piece[65536];
 	json_t *c;
 	size_t sent;
 
 	memset(piece, 'x', sizeof(piece));
-	c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls", "index",
-		index, "id", id, "type", "function", "function", "name", name, "arguments", ""), NULL);
+	c = delta_chunk(model,
+			json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls", "index", index, "id",
+				  id, "type", "function", "function", "name", name, "arguments", ""),
+			NULL);
 	sse_send(fd, c, chunk);
 	json_decref(c);
 	for (sent = 0; sent < n; sent += sizeof(piece)) {
 		size_t k = n - sent < sizeof(piece) ? n - sent : sizeof(piece);
-		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", index,
-			"function", "arguments", piece, k), NULL);
+		c = delta_chunk(model,
+				json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", index, "function",
+					  "arguments", piece, k),
+				NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);
 	}
@@ -166,7 +168,7 @@ static void keep_alive_forever(int fd, const char *model)
 
 	for (k = 0;; k++) {
 		json_t *c;
-		if (k % 3 == 2) {   /* an empty delta, or an empty content string */
+		if (k % 3 == 2) { /* an empty delta, or an empty content string */
 			c = delta_chunk(model, k % 2 ? json_object() : json_pack("{s:s}", "content", ""), NULL);
 			sse_send(fd, c, 0);
 			json_decref(c);
@@ -186,8 +188,10 @@ static const char *last_user(json_t *req)
 
 	while (i-- > 0) {
 		json_t *m = json_array_get(msgs, i);
-		if (!strcmp(json_string_value(json_object_get(m, "role")) ?
-			    json_string_value(json_object_get(m, "role")) : "", "user"))
+		if (!strcmp(json_string_value(json_object_get(m, "role"))
+				    ? json_string_value(json_object_get(m, "role"))
+				    : "",
+			    "user"))
 			return json_string_value(json_object_get(m, "content"));
 	}
 	return "";
@@ -216,7 +220,7 @@ static int up_to(const char *u, const char *after)
 		return 2;
 	while (p > u && (p[-1] == ' ' || (p[-1] >= '0' && p[-1] <= '9')))
 		p--;
-	n = (int)strtol(p, NULL, 10);   /* the N of "up to N ..." */
+	n = (int)strtol(p, NULL, 10); /* the N of "up to N ..." */
 	return n > 0 ? n : 2;
 }
 
@@ -230,19 +234,21 @@ static char *rich_note(const char *u)
 	char block[16384];
 	size_t bn = 0;
 	int max = up_to(u, " findings that help"), got = 0;
-	int blocks = strstr(u, "block of rows") != NULL;   /* asked to quote tables whole */
+	int blocks = strstr(u, "block of rows") != NULL; /* asked to quote tables whole */
 
 	block[0] = '\0';
 	for (line = strtok_r(ex ? ex : (char *)"", "\n", &save); line && got < max;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '|' && blocks) {
 			if (bn + strlen(line) + 2 < sizeof(block))
-				bn += (size_t)snprintf(block + bn, sizeof(block) - bn, "%s%s", bn ? "\n" : "", line);
+				bn += (size_t)snprintf(block + bn, sizeof(block) - bn, "%s%s", bn ? "\n" : "",
+						       line);
 			continue;
 		}
 		if (bn) {
-			json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim", "The table gives these rows.",
-							    "quote", block, "sub_question", 1));
+			json_array_append_new(fs, json_pack("{s:s, s:s, s:i}", "claim",
+							    "The table gives these rows.", "quote", block,
+							    "sub_question", 1));
 			got++;
 			bn = 0;
 			block[0] = '\0';
@@ -278,11 +284,12 @@ static char *rich_outline(const char *u)
 
 	if (secs)
 		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
-			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, " "), "findings"));
+			json_array_append_new(
+				a, json_pack("{s:s, s:[]}", "title", t + strspn(t, " "), "findings"));
 	else if (subs)
 		for (t = strtok_r(subs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
-			json_array_append_new(a, json_pack("{s:s, s:[]}", "title", t + strspn(t, "0123456789. "),
-							   "findings"));
+			json_array_append_new(a, json_pack("{s:s, s:[]}", "title",
+							   t + strspn(t, "0123456789. "), "findings"));
 	n = json_array_size(a);
 	for (p = strstr(u, "\nF"); p && n; p = strstr(p + 1, "\nF")) {
 		id = (int)strtol(p + 2, NULL, 10);
@@ -309,20 +316,22 @@ static char *rich_write(const char *u)
 	int id, table = 0;
 
 	n += (size_t)snprintf(out + n, cap - n, "The findings answer the question directly [F1].\n");
-	if (strstr(u, "Write the section")) {   /* sectioned: the body only */
+	if (strstr(u, "Write the section")) { /* sectioned: the body only */
 		free(secs);
 		free(subs);
 		secs = subs = NULL;
 	}
-	if (secs) {   /* the brief's sections, literally */
+	if (secs) { /* the brief's sections, literally */
 		char *save = NULL, *t;
 		for (t = strtok_r(secs, ";", &save); t; t = strtok_r(NULL, ";", &save))
-			n += (size_t)snprintf(out + n, cap - n, "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
+			n += (size_t)snprintf(out + n, cap - n,
+					      "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
 					      t + strspn(t, " "));
 	} else if (subs) {
 		char *save = NULL, *t;
 		for (t = strtok_r(subs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
-			n += (size_t)snprintf(out + n, cap - n, "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
+			n += (size_t)snprintf(out + n, cap - n,
+					      "\n## %s\n\nThis section rests on the findings [F1][F2].\n",
 					      t + strspn(t, "0123456789. "));
 	}
 	for (p = strstr(u, "<finding id=\"F"); p; p = strstr(p + 1, "<finding id=\"F")) {
@@ -337,7 +346,7 @@ static char *rich_write(const char *u)
 				continue;
 			len = strcspn(q, "\n");
 			if (q + len > end)
-				len = (size_t)(end - q) - 1;   /* the closing quote mark */
+				len = (size_t)(end - q) - 1; /* the closing quote mark */
 			if (strncmp(q, "| ---", 5) == 0 || strstr(q, "| Date") == q) {
 				if (!table && strstr(q, "| Date") == q) {
 					n += (size_t)snprintf(out + n, cap - n, "\n%.*s\n", (int)len, q);
@@ -370,18 +379,19 @@ static char *research_reply(json_t *req, json_t *rule)
 		json_t *qs = json_array();
 		n = up_to(u, " web search queries");
 		for (i = 0; i < n; i++) {
-			snprintf(buf, sizeof(buf), "%s%s%d%s", q ? q : "question", i ? " aspect " : "",
-				 i, json_is_true(json_object_get(rule, "inject")) && i == 1 ? " inject" : "");
+			snprintf(buf, sizeof(buf), "%s%s%d%s", q ? q : "question", i ? " aspect " : "", i,
+				 json_is_true(json_object_get(rule, "inject")) && i == 1 ? " inject" : "");
 			if (i == 0)
 				snprintf(buf, sizeof(buf), "%s", q ? q : "question");
 			json_array_append_new(qs, json_string(buf));
 		}
 		o = json_pack("{s:[s,s], s:o, s:[s,s]}", "sub_questions", "What was it?", "What followed?",
-			      "queries", qs, "outline", zh ? "背景" : "Background", zh ? "影响" : "Consequences");
+			      "queries", qs, "outline", zh ? "背景" : "Background",
+			      zh ? "影响" : "Consequences");
 		free(q);
 	} else if (strstr(u, "Group the findings into the sections")) {
 		if (!json_is_true(json_object_get(rule, "rich")))
-			return strdup("{\"sections\": []}");   /* one write call, as before */
+			return strdup("{\"sections\": []}"); /* one write call, as before */
 		return rich_outline(u);
 	} else if (strstr(u, "Write the lead") && json_is_true(json_object_get(rule, "rich"))) {
 		return strdup("The findings answer the question directly [F1].");
@@ -407,8 +417,9 @@ static char *research_reply(json_t *req, json_t *rule)
 			got++;
 		}
 		if (json_is_true(json_object_get(rule, "invent")))
-			json_array_append_new(fs, json_pack("{s:s, s:s}", "claim", "An invented fact.",
-				"quote", "This sentence appears nowhere in the source and was made up."));
+			json_array_append_new(
+				fs, json_pack("{s:s, s:s}", "claim", "An invented fact.", "quote",
+					      "This sentence appears nowhere in the source and was made up."));
 		o = json_pack("{s:o}", "findings", fs);
 		free(ex);
 	} else if (strstr(u, "still unanswered")) {
@@ -421,7 +432,8 @@ static char *research_reply(json_t *req, json_t *rule)
 				snprintf(buf, sizeof(buf), "%s follow-up %d%s", q ? q : "q", i,
 					 again && strstr(u, "follow-up") ? " more" : "");
 				if (again && strstr(u, " more"))
-					snprintf(buf, sizeof(buf), "%s follow-up %d more again", q ? q : "q", i);
+					snprintf(buf, sizeof(buf), "%s follow-up %d more again", q ? q : "q",
+						 i);
 				json_array_append_new(qs, json_string(buf));
 			}
 			o = json_pack("{s:[s], s:o}", "gaps", "the effects in detail", "queries", qs);
@@ -430,15 +442,15 @@ static char *research_reply(json_t *req, json_t *rule)
 		}
 		free(q);
 	} else if (strstr(u, "<finding id=")) {
-		const char *t = zh ?
-			"选择可用性于二〇〇〇年五月被关闭，因为它的价值已经变小 [F1]。开放信号创造了广泛的价值 [F2][F1]。\n\n"
-			"## 背景\n\n这种降级主要损害了普通用户的利益 [F3]。\n\n"
-			"## 影响\n\n这一句话没有任何引用，却声称了一个关于世界的重要事实，应该被标记出来。一个伪造的引用指向不存在的发现 [F999]。\n" :
-			"Selective availability was switched off in May 2000 because its value had shrunk [F1]. "
-			"Opening the signal created broad value for many users [F2][F1].\n\n"
-			"## Background\n\nThe degradation mostly penalised ordinary users of the signal in every region [F3].\n\n"
-			"## Consequences\n\nThis sentence has no citation at all and claims something important about the world. "
-			"A bogus citation points at a finding that does not exist at all [F999].\n";
+		const char *t =
+			zh ? "选择可用性于二〇〇〇年五月被关闭，因为它的价值已经变小 [F1]。开放信号创造了广泛的价值 [F2][F1]。\n\n"
+			     "## 背景\n\n这种降级主要损害了普通用户的利益 [F3]。\n\n"
+			     "## 影响\n\n这一句话没有任何引用，却声称了一个关于世界的重要事实，应该被标记出来。一个伪造的引用指向不存在的发现 [F999]。\n"
+			   : "Selective availability was switched off in May 2000 because its value had shrunk [F1]. "
+			     "Opening the signal created broad value for many users [F2][F1].\n\n"
+			     "## Background\n\nThe degradation mostly penalised ordinary users of the signal in every region [F3].\n\n"
+			     "## Consequences\n\nThis sentence has no citation at all and claims something important about the world. "
+			     "A bogus citation points at a finding that does not exist at all [F999].\n";
 		return strdup(t);
 	} else {
 		return strdup("ok");
@@ -449,21 +461,20 @@ static char *research_reply(json_t *req, json_t *rule)
 		/* As a reasoning model without structured output would answer. */
 		size_t wn = strlen(out) + 200;
 		char *w = malloc(wn);
-		snprintf(w, wn, "<think>The user wants {\"draft\": true, JSON}; let me think.</think>\n"
-			 "Here it is:\n```json\n%s\n```", out);
+		snprintf(w, wn,
+			 "<think>The user wants {\"draft\": true, JSON}; let me think.</think>\n"
+			 "Here it is:\n```json\n%s\n```",
+			 out);
 		free(out);
 		out = w;
 	}
 	return out;
 }
 
-static int keepalive;   /* FAKELLM_KEEPALIVE=1: JSON replies keep the connection */
+static int keepalive; /* FAKELLM_KEEPALIVE=1: JSON replies keep the connection */
 
 /* Tokens as this fake provider counts them: 4 bytes each, rounded up. */
-static json_int_t fake_tokens(const char *s)
-{
-	return s ? (json_int_t)((strlen(s) + 3) / 4) : 0;
-}
+static json_int_t fake_tokens(const char *s) { return s ? (json_int_t)((strlen(s) + 3) / 4) : 0; }
 
 /* usage "count": the prompt's figure, and the reply cut to max_tokens
  * (*content may be replaced by *owned, a copy the caller frees). */
@@ -474,14 +485,14 @@ static void count_usage(json_t *req, const char **content, char **owned, const c
 	json_int_t max = json_integer_value(mt ? mt : json_object_get(req, "max_completion_tokens"));
 	size_t i, k;
 
-	*prompt = 3;   /* like a real tokenizer's framing */
-	json_array_foreach(json_object_get(req, "messages"), i, m)
+	*prompt = 3; /* like a real tokenizer's framing */
+	json_array_foreach (json_object_get(req, "messages"), i, m)
 		*prompt += 4 + fake_tokens(json_string_value(json_object_get(m, "content")));
 	*completion = fake_tokens(*content);
 	if (max <= 0 || *completion <= max || !*content)
 		return;
 	for (k = (size_t)max * 4; k > 0 && ((unsigned char)(*content)[k] & 0xC0) == 0x80; k--)
-		;   /* not inside a UTF-8 character */
+		; /* not inside a UTF-8 character */
 	free(*owned);
 	*owned = strndup(*content, k);
 	*content = *owned;
@@ -509,8 +520,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 	json_t *t_rule;
 	json_int_t ptok = 100, ctok = 20, cached = 40;
 	char *cut = NULL;
-	int stream = json_is_boolean(st) ? json_is_true(st)
-					 : json_is_true(json_object_get(req, "stream"));
+	int stream = json_is_boolean(st) ? json_is_true(st) : json_is_true(json_object_get(req, "stream"));
 	char head[1024], *huge = NULL, *made = NULL;
 	size_t i;
 
@@ -518,7 +528,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 		content = made = research_reply(req, rule);
 
 	if (made && !huge)
-		huge = made;   /* freed with it */
+		huge = made; /* freed with it */
 	if (!status)
 		status = 200;
 	if (!model)
@@ -537,7 +547,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 	if (json_is_integer(json_object_get(rule, "prompt_tokens")))
 		ptok = json_integer_value(json_object_get(rule, "prompt_tokens"));
 	if (cut && !huge)
-		huge = cut;   /* freed with it */
+		huge = cut; /* freed with it */
 	else if (cut)
 		free(huge), huge = cut;
 	if (fault && strcmp(fault, "drop") == 0)
@@ -573,18 +583,22 @@ static int answer(int fd, json_t *req, json_t *rule)
 			json_object_set_new(msg, "reasoning_content", json_string(reasoning));
 		if (json_array_size(tools)) {
 			json_t *a = json_array(), *t;
-			json_array_foreach(tools, i, t)
+			json_array_foreach (tools, i, t)
 				json_array_append_new(a, json_pack("{s:O, s:s, s:{s:O, s:O}}", "id",
-					json_object_get(t, "id"), "type", "function", "function", "name",
-					json_object_get(t, "name"), "arguments", json_object_get(t, "arguments")));
+								   json_object_get(t, "id"), "type",
+								   "function", "function", "name",
+								   json_object_get(t, "name"), "arguments",
+								   json_object_get(t, "arguments")));
 			json_object_set_new(msg, "tool_calls", a);
 		}
 		o = json_pack("{s:s, s:s, s:s, s:[{s:i, s:o, s:s}]}", "id", "chatcmpl-fake", "object",
 			      "chat.completion", "model", model, "choices", "index", 0, "message", msg,
 			      "finish_reason", finish);
 		if (usage)
-			json_object_set_new(o, "usage", json_pack("{s:I, s:I, s:I}", "prompt_tokens", ptok,
-				"completion_tokens", ctok, "total_tokens", ptok < 1000000000 ? ptok + ctok : ptok));
+			json_object_set_new(o, "usage",
+					    json_pack("{s:I, s:I, s:I}", "prompt_tokens", ptok,
+						      "completion_tokens", ctok, "total_tokens",
+						      ptok < 1000000000 ? ptok + ctok : ptok));
 		text = json_dumps(o, JSON_COMPACT);
 		if (fault && strcmp(fault, "invalid_json") == 0)
 			text[strlen(text) / 2] = '\0';
@@ -599,8 +613,7 @@ static int answer(int fd, json_t *req, json_t *rule)
 		free(huge);
 		return keepalive && !fault;
 	}
-	snprintf(head, sizeof(head),
-		 "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: close\r\n\r\n",
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: close\r\n\r\n",
 		 ctype ? ctype : "text/event-stream", headers ? headers : "");
 	fake_write_all(fd, head, strlen(head));
 	write_chunked(fd, ": keep-alive\n\n", 14, chunk);
@@ -609,8 +622,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 	 * UTF-8 sequences get split too: the client must cope). */
 	for (i = 0; reasoning && i < strlen(reasoning);) {
 		size_t k = piece_len(reasoning + i, strlen(reasoning + i), 7);
-		json_t *c = delta_chunk(model, json_pack("{s:s%}", "reasoning_content", reasoning + i, k),
-					NULL);
+		json_t *c =
+			delta_chunk(model, json_pack("{s:s%}", "reasoning_content", reasoning + i, k), NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);
 		i += k;
@@ -629,8 +642,8 @@ static int answer(int fd, json_t *req, json_t *rule)
 				free(huge);
 				return 0;
 			}
-			if (fault && i >= half && (strcmp(fault, "stall") == 0 ||
-						   strcmp(fault, "truncate") == 0)) {
+			if (fault && i >= half &&
+			    (strcmp(fault, "stall") == 0 || strcmp(fault, "truncate") == 0)) {
 				if (strcmp(fault, "stall") == 0)
 					sleep(30);
 				free(huge);
@@ -645,28 +658,34 @@ static int answer(int fd, json_t *req, json_t *rule)
 			json_decref(c);
 		}
 	}
-	json_array_foreach(tools, i, t_rule) {
+	json_array_foreach (tools, i, t_rule) {
 		/* Each call in three chunks: id+name, then the arguments in two halves. */
 		const char *args = json_string_value(json_object_get(t_rule, "arguments"));
 		size_t half;
-		if (args_bytes > 0) {   /* a flood: 'x' * args_bytes in 64 KB deltas */
+		if (args_bytes > 0) { /* a flood: 'x' * args_bytes in 64 KB deltas */
 			send_big_args(fd, model, (int)i, json_object_get(t_rule, "id"),
 				      json_object_get(t_rule, "name"), (size_t)args_bytes, chunk);
 			continue;
 		}
 		half = strlen(args) / 2;
-		json_t *c = delta_chunk(model, json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}",
-			"tool_calls", "index", (int)i, "id", json_object_get(t_rule, "id"), "type",
-			"function", "function", "name", json_object_get(t_rule, "name"), "arguments", ""),
-			NULL);
+		json_t *c = delta_chunk(model,
+					json_pack("{s:[{s:i, s:O, s:s, s:{s:O, s:s}}]}", "tool_calls",
+						  "index", (int)i, "id", json_object_get(t_rule, "id"),
+						  "type", "function", "function", "name",
+						  json_object_get(t_rule, "name"), "arguments", ""),
+					NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);
-		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", (int)i,
-			"function", "arguments", args, half), NULL);
+		c = delta_chunk(model,
+				json_pack("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", (int)i, "function",
+					  "arguments", args, half),
+				NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);
-		c = delta_chunk(model, json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", (int)i,
-			"function", "arguments", args + half), NULL);
+		c = delta_chunk(model,
+				json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", (int)i, "function",
+					  "arguments", args + half),
+				NULL);
 		sse_send(fd, c, chunk);
 		json_decref(c);
 	}
@@ -677,11 +696,11 @@ static int answer(int fd, json_t *req, json_t *rule)
 	}
 	if (usage) {
 		json_t *u = json_pack("{s:s, s:s, s:s, s:[], s:{s:I, s:I, s:I, s:{s:I}, s:{s:i}}}", "id",
-			"chatcmpl-fake", "object", "chat.completion.chunk", "model", model, "choices",
-			"usage", "prompt_tokens", ptok, "completion_tokens", ctok, "total_tokens",
-			ptok < 1000000000 ? ptok + ctok : ptok,
-			"prompt_tokens_details", "cached_tokens", cached, "completion_tokens_details",
-			"reasoning_tokens", reasoning ? 5 : 0);
+				      "chatcmpl-fake", "object", "chat.completion.chunk", "model", model,
+				      "choices", "usage", "prompt_tokens", ptok, "completion_tokens", ctok,
+				      "total_tokens", ptok < 1000000000 ? ptok + ctok : ptok,
+				      "prompt_tokens_details", "cached_tokens", cached,
+				      "completion_tokens_details", "reasoning_tokens", reasoning ? 5 : 0);
 		sse_send(fd, u, chunk);
 		json_decref(u);
 	}
@@ -710,7 +729,8 @@ static void *handle(void *arg)
 			buf[len] = '\0';
 			if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
 				cl = strcasestr(buf, "content-length:");
-				need = (size_t)(end + 4 - buf) + (cl && cl < end ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
+				need = (size_t)(end + 4 - buf) +
+				       (cl && cl < end ? (size_t)strtoul(cl + 15, NULL, 10) : 0);
 				if (len >= need || len >= (1 << 20) - 1)
 					break;
 			}
@@ -723,16 +743,19 @@ static void *handle(void *arg)
 			need = len;
 		{
 			char saved = buf[need];
-			buf[need] = '\0';   /* this request's body ends here */
+			buf[need] = '\0'; /* this request's body ends here */
 			sscanf(buf, "%*s %255s", path);
 			if ((auth = strcasestr(buf, "\r\nauthorization:")) != NULL && auth < end)
 				sscanf(auth + 16, " %511[^\r\n]", authv);
 			log_request(path, authv, end + 4, conn);
 			if (strstr(path, "/models")) {
-				const char *b = "{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"}]}";
+				const char *b =
+					"{\"object\":\"list\",\"data\":[{\"id\":\"fake-model\",\"object\":\"model\"}]}";
 				char head[256];
-				snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-					 "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(b));
+				snprintf(head, sizeof(head),
+					 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+					 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+					 strlen(b));
 				fake_write_all(fd, head, strlen(head));
 				fake_write_all(fd, b, strlen(b));
 				goto out;

@@ -30,8 +30,8 @@ static void on_alarm(int sig)
 	_exit(0);
 }
 
-int fake_serve(const char *name, const char *portfile, unsigned lifetime_s,
-	       void *(*handle)(void *), unsigned *port)
+int fake_serve(const char *name, const char *portfile, unsigned lifetime_s, void *(*handle)(void *),
+	       unsigned *port)
 {
 	struct sockaddr_in a;
 	socklen_t alen = sizeof(a);

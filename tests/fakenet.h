@@ -17,7 +17,7 @@ int fake_write_all(int fd, const void *p, size_t n);
  * detached thread. The process exits after lifetime_s seconds, so a test
  * that dies cannot leave a server behind. Returns 1 only on failure.
  */
-int fake_serve(const char *name, const char *portfile, unsigned lifetime_s,
-	       void *(*handle)(void *), unsigned *port);
+int fake_serve(const char *name, const char *portfile, unsigned lifetime_s, void *(*handle)(void *),
+	       unsigned *port);
 
 #endif

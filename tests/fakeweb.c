@@ -56,13 +56,13 @@ static const char japanese_utf8[] =
 
 /* ---- helpers ---- */
 
-static void respond(int fd, int status, const char *ctype, const char *extra,
-		    const void *body, size_t len)
+static void respond(int fd, int status, const char *ctype, const char *extra, const void *body, size_t len)
 {
 	char head[2048];
-	int k = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-			 status, ctype, len, extra ? extra : "");
+	int k = snprintf(
+		head, sizeof(head),
+		"HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+		status, ctype, len, extra ? extra : "");
 	fake_write_all(fd, head, (size_t)k);
 	fake_write_all(fd, body, len);
 }
@@ -151,9 +151,16 @@ static char *make_pdf(const char *text, size_t *len)
 }
 
 /* A stored (uncompressed) ZIP of the given members. */
-struct member { const char *name; const char *data; };
+struct member {
+	const char *name;
+	const char *data;
+};
 
-static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void put16(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
 static void put32(unsigned char *p, unsigned long v)
 {
 	put16(p, (unsigned)(v & 0xffff));
@@ -187,15 +194,28 @@ static unsigned char *make_zip(const struct member *m, int count, size_t *len, i
 			deflateEnd(&s);
 			data = z;
 		}
-		put32(p, 0x04034b50); put16(p + 4, 20); put16(p + 6, 0);
-		put16(p + 8, deflate_it ? 8 : 0); put32(p + 14, crc); put32(p + 18, csize);
-		put32(p + 22, n); put16(p + 26, (unsigned)nlen); put16(p + 28, 0);
+		put32(p, 0x04034b50);
+		put16(p + 4, 20);
+		put16(p + 6, 0);
+		put16(p + 8, deflate_it ? 8 : 0);
+		put32(p + 14, crc);
+		put32(p + 18, csize);
+		put32(p + 22, n);
+		put16(p + 26, (unsigned)nlen);
+		put16(p + 28, 0);
 		memcpy(p + 30, m[i].name, nlen);
 		memcpy(p + 30 + nlen, data, csize);
 		p += 30 + nlen + csize;
-		put32(c, 0x02014b50); put16(c + 4, 20); put16(c + 6, 20); put16(c + 8, 0);
-		put16(c + 10, deflate_it ? 8 : 0); put32(c + 16, crc); put32(c + 20, csize);
-		put32(c + 24, n); put16(c + 28, (unsigned)nlen); put32(c + 42, off);
+		put32(c, 0x02014b50);
+		put16(c + 4, 20);
+		put16(c + 6, 20);
+		put16(c + 8, 0);
+		put16(c + 10, deflate_it ? 8 : 0);
+		put32(c + 16, crc);
+		put32(c + 20, csize);
+		put32(c + 24, n);
+		put16(c + 28, (unsigned)nlen);
+		put32(c + 42, off);
 		memcpy(c + 46, m[i].name, nlen);
 		c += 46 + nlen;
 		free(z);
@@ -205,8 +225,11 @@ static unsigned char *make_zip(const struct member *m, int count, size_t *len, i
 		unsigned long cd_off = (unsigned long)(p - buf);
 		memcpy(p, cd, cd_len);
 		p += cd_len;
-		put32(p, 0x06054b50); put16(p + 8, (unsigned)count); put16(p + 10, (unsigned)count);
-		put32(p + 12, cd_len); put32(p + 16, cd_off);
+		put32(p, 0x06054b50);
+		put16(p + 8, (unsigned)count);
+		put16(p + 10, (unsigned)count);
+		put32(p + 12, cd_len);
+		put32(p + 16, cd_off);
 		p += 22;
 	}
 	free(cd);
@@ -233,8 +256,8 @@ static unsigned char *make_docx(size_t *len)
 		"<dc:title>Findings Report</dc:title><dc:creator>Ada Analyst</dc:creator>"
 		"<dcterms:created>2026-01-15T09:00:00Z</dcterms:created></cp:coreProperties>";
 	static const char types[] = "<?xml version=\"1.0\"?><Types/>";
-	struct member m[] = {{"[Content_Types].xml", types}, {"word/document.xml", doc},
-			     {"docProps/core.xml", core}};
+	struct member m[] = {
+		{"[Content_Types].xml", types}, {"word/document.xml", doc}, {"docProps/core.xml", core}};
 	return make_zip(m, 3, len, 1);
 }
 
@@ -276,7 +299,10 @@ static int write_fixtures(const char *dir)
 	write_fixture(dir, "sjis-nolabel.html", p, n);
 	free(p);
 	write_fixture(dir, "broken.docx", "PK\003\004garbage", 11);
-	write_fixture(dir, "binary.bin", "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0", 20);
+	write_fixture(dir, "binary.bin",
+		      "\x7f"
+		      "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0",
+		      20);
 	write_fixture(dir, "empty.html", "", 0);
 	/* A docx whose document.xml inflates to far more than it weighs. */
 	{
@@ -319,7 +345,7 @@ static void make_bomb(void)
 	memset(zeros, ' ', sizeof(zeros));
 	memset(&s, 0, sizeof(s));
 	bomb = malloc(cap);
-	deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY);  /* gzip */
+	deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY); /* gzip */
 	s.next_out = bomb;
 	s.avail_out = (unsigned)cap;
 	while (done < BOMB_BYTES) {
@@ -367,7 +393,8 @@ static void site_page(int fd, const char *name)
 	int n = (int)strtol(name, NULL, 10), k, j;
 
 	if (!strncmp(name, "inject", 6)) {
-		k = snprintf(body, sizeof(body),
+		k = snprintf(
+			body, sizeof(body),
 			"<html><head><title>Notes on satellite navigation</title></head><body><article>"
 			"<h1>Notes on satellite navigation</h1>"
 			"<p>Satellite navigation receivers compute their position from the timing of signals "
@@ -382,22 +409,23 @@ static void site_page(int fd, const char *name)
 		return;
 	}
 	k = snprintf(body, sizeof(body),
-		"<html><head><title>Report %d on satellite positioning</title></head><body>"
-		"<nav><a href=/>Home</a> <a href=/about>About</a></nav><article>"
-		"<h1>Report %d on satellite positioning</h1>"
-		"<p>Selective availability degraded civilian GPS accuracy until it was switched off in "
-		"May 2000, and report %d examines one consequence &lt;script&gt;alert(1)&lt;/script&gt; "
-		"of that decision in detail.</p>"
-		"<p>Measurement %d found that receivers in region %d reached an accuracy of %d metres after "
-		"the change, compared with about one hundred metres before it.</p>"
-		"<p>The authors of report %d argue that opening the signal created value for surveyors, "
-		"drivers and farmers that the military could not have captured itself.</p>"
-		"<p>Differential corrections had already let careful users remove most of the deliberate "
-		"error, so the degradation mostly penalised ordinary users of region %d.</p>",
-		n, n, n, n, n % 17, 5 + n % 20, n, n % 17);
+		     "<html><head><title>Report %d on satellite positioning</title></head><body>"
+		     "<nav><a href=/>Home</a> <a href=/about>About</a></nav><article>"
+		     "<h1>Report %d on satellite positioning</h1>"
+		     "<p>Selective availability degraded civilian GPS accuracy until it was switched off in "
+		     "May 2000, and report %d examines one consequence &lt;script&gt;alert(1)&lt;/script&gt; "
+		     "of that decision in detail.</p>"
+		     "<p>Measurement %d found that receivers in region %d reached an accuracy of %d metres after "
+		     "the change, compared with about one hundred metres before it.</p>"
+		     "<p>The authors of report %d argue that opening the signal created value for surveyors, "
+		     "drivers and farmers that the military could not have captured itself.</p>"
+		     "<p>Differential corrections had already let careful users remove most of the deliberate "
+		     "error, so the degradation mostly penalised ordinary users of region %d.</p>",
+		     n, n, n, n, n % 17, 5 + n % 20, n, n % 17);
 	/* The body of a real article: about 25 kB more of ordinary prose. */
 	for (j = 0; j < 60 && k < (int)sizeof(body) - 1024; j++)
-		k += snprintf(body + k, sizeof(body) - (size_t)k,
+		k += snprintf(
+			body + k, sizeof(body) - (size_t)k,
 			"<p>Section %d of report %d describes how surveyors, pilots, farmers and drivers in "
 			"region %d used satellite positioning during year %d, which receivers they bought, "
 			"how often the signal was lost in cities and valleys, and what the corrections "
@@ -411,10 +439,7 @@ static void site_page(int fd, const char *name)
 static void search_api_as(int fd, const char *query, const char *shape);
 
 /* /search?q=...&format=json: ten pages chosen by the query. */
-static void search_api(int fd, const char *query)
-{
-	search_api_as(fd, query, "searxng");
-}
+static void search_api(int fd, const char *query) { search_api_as(fd, query, "searxng"); }
 
 /* The same results in SearXNG's, Brave's, Tavily's or Serper's shape. */
 static void search_api_as(int fd, const char *query, const char *shape)
@@ -441,52 +466,62 @@ static void search_api_as(int fd, const char *query, const char *shape)
 	}
 	h = hash_str(q);
 	base = (int)(h % 500);
-	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "{\"web\":{\"results\":[" :
-		      serper ? "{\"organic\":[" : "{\"query\":\"x\",\"results\":[");
-	if (strstr(q, "zznothing")) {   /* a search that finds nothing */
+	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s",
+		      brave    ? "{\"web\":{\"results\":["
+		      : serper ? "{\"organic\":["
+			       : "{\"query\":\"x\",\"results\":[");
+	if (strstr(q, "zznothing")) { /* a search that finds nothing */
 		k += snprintf(body + k, sizeof(body) - (size_t)k, "]}");
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
-	if (strstr(q, "zzdeadpages")) {   /* results no fetch can read: refused, 404, 404 */
+	if (strstr(q, "zzdeadpages")) { /* results no fetch can read: refused, 404, 404 */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:9/gone\",\"title\":\"Gone\"},"
 			      "{\"url\":\"http://127.0.0.1:%u/missing/a\",\"title\":\"A\"},"
-			      "{\"url\":\"http://127.0.0.1:%u/missing/b\",\"title\":\"B\"}]}", port, port);
+			      "{\"url\":\"http://127.0.0.1:%u/missing/b\",\"title\":\"B\"}]}",
+			      port, port);
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
-	if (strstr(q, "zztrackers")) {   /* one page twice, under two sets of tracking parameters */
+	if (strstr(q, "zztrackers")) { /* one page twice, under two sets of tracking parameters */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/site/7.html?utm_source=x&id=7&mc_cid=c&"
 			      "fbclid=zz\",\"title\":\"Seven\",\"content\":\"seven\"},"
 			      "{\"url\":\"http://127.0.0.1:%u/site/7.html?id=7&mc_eid=e&ref_src=tw\","
-			      "\"title\":\"Seven\",\"content\":\"seven\"}]}", port, port);
+			      "\"title\":\"Seven\",\"content\":\"seven\"}]}",
+			      port, port);
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
-	if (strstr(q, "slowpages")) {   /* pages that take 15 s: for Ctrl-C during a fetch */
+	if (strstr(q, "slowpages")) { /* pages that take 15 s: for Ctrl-C during a fetch */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/delay/15000/a\",\"title\":\"Slow\","
-			      "\"content\":\"slow\"}]}", port);
+			      "\"content\":\"slow\"}]}",
+			      port);
 		respond(fd, 200, "application/json", NULL, body, (size_t)k);
 		return;
 	}
-	if (strstr(q, "zzpdfpage"))   /* a PDF among the results: pdftotext runs mid-research */
+	if (strstr(q, "zzpdfpage")) /* a PDF among the results: pdftotext runs mid-research */
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/doc.pdf\",\"title\":\"PDF\","
-			      "\"content\":\"pdf\"},", port);
+			      "\"content\":\"pdf\"},",
+			      port);
 	if (strstr(q, "inject"))
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "{\"url\":\"http://127.0.0.1:%u/site/inject.html\",\"title\":\"Notes\","
-			      "\"content\":\"satellite navigation\"},", port);
+			      "\"content\":\"satellite navigation\"},",
+			      port);
 	for (i = 0; i < 10; i++)
 		k += snprintf(body + k, sizeof(body) - (size_t)k,
 			      "%s{\"%s\":\"http://127.0.0.1:%u/site/%d.html?utm_source=x\",\"title\":"
-			      "\"Report %d\",\"%s\":\"About report %d\"}", i ? "," : "",
-			      serper ? "link" : "url", port,
-			      (base + i * 37) % 500, (base + i * 37) % 500,
-			      brave ? "description" : serper ? "snippet" : "content", (base + i * 37) % 500);
+			      "\"Report %d\",\"%s\":\"About report %d\"}",
+			      i ? "," : "", serper ? "link" : "url", port, (base + i * 37) % 500,
+			      (base + i * 37) % 500,
+			      brave    ? "description"
+			      : serper ? "snippet"
+				       : "content",
+			      (base + i * 37) % 500);
 	k += snprintf(body + k, sizeof(body) - (size_t)k, "%s", brave ? "]}}" : "]}");
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
 }
@@ -519,14 +554,15 @@ static void rq_search(int fd, const char *query, int mixed)
 	fclose(f);
 	start = n ? (int)(hash_str(query) % (unsigned long)n) : 0;
 	if (mixed)
-		start = 0;   /* the index's order, the 6th and 7th pages on another host */
+		start = 0; /* the index's order, the 6th and 7th pages on another host */
 	k += snprintf(body + k, 65536 - (size_t)k, "{\"query\":\"x\",\"results\":[");
 	for (i = 0; i < n; i++) {
 		int j = (start + i) % n;
-		k += snprintf(body + k, 65536 - (size_t)k, "%s{\"url\":\"http://%s:%u/pages/%s\","
-			      "\"title\":\"%s\",\"content\":\"%s\"}", i ? "," : "",
-			      mixed && (i == 5 || i == 6) ? "localhost" : "127.0.0.1", port, files[j], titles[j],
-			      titles[j]);
+		k += snprintf(body + k, 65536 - (size_t)k,
+			      "%s{\"url\":\"http://%s:%u/pages/%s\","
+			      "\"title\":\"%s\",\"content\":\"%s\"}",
+			      i ? "," : "", mixed && (i == 5 || i == 6) ? "localhost" : "127.0.0.1", port,
+			      files[j], titles[j], titles[j]);
 	}
 	k += snprintf(body + k, 65536 - (size_t)k, "]}");
 	respond(fd, 200, "application/json", NULL, body, (size_t)k);
@@ -600,7 +636,8 @@ static int net_route(int fd, const char *path)
 	} else if (!strcmp(path, "/gzip-page-as-html")) {
 		size_t zl;
 		unsigned char *z = gzip_repeat("<html><body><p>This saved page was gzipped whole and served "
-					       "as HTML without any encoding header.</p></body></html>", 1, &zl);
+					       "as HTML without any encoding header.</p></body></html>",
+					       1, &zl);
 		respond(fd, 200, "text/html", NULL, z, zl);
 		free(z);
 	} else if (!strcmp(path, "/header-flood") || !strcmp(path, "/trailer-flood") ||
@@ -616,7 +653,7 @@ static int net_route(int fd, const char *path)
 
 #define LOG_MAX 4096
 static struct {
-	long long ms;        /* wall clock, ms since the epoch (as date +%s%3N) */
+	long long ms; /* wall clock, ms since the epoch (as date +%s%3N) */
 	char path[160];
 } req_log[LOG_MAX];
 static size_t req_log_n;
@@ -707,8 +744,9 @@ static void route(int fd, const char *path)
 	} else if (!strcmp(path, "/to-ftp")) {
 		redirect(fd, "ftp://127.0.0.1/file");
 	} else if (!strcmp(path, "/gzip")) {
-		const char *html = "<html><body><article><p>This page arrived gzip-compressed and was "
-				   "decoded by the fetcher before extraction, as it should be.</p></article></body></html>";
+		const char *html =
+			"<html><body><article><p>This page arrived gzip-compressed and was "
+			"decoded by the fetcher before extraction, as it should be.</p></article></body></html>";
 		unsigned char z[1024];
 		z_stream s;
 		memset(&s, 0, sizeof(s));
@@ -745,11 +783,13 @@ static void route(int fd, const char *path)
 		}
 		fake_write_all(fd, "0\r\n\r\n", 5);
 	} else if (!strcmp(path, "/stall")) {
-		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>start";
+		const char *h =
+			"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>start";
 		fake_write_all(fd, h, strlen(h));
 		sleep(60);
 	} else if (!strcmp(path, "/truncated")) {
-		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>only part";
+		const char *h =
+			"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><p>only part";
 		fake_write_all(fd, h, strlen(h));
 	} else if (!strcmp(path, "/gb2312-but-utf8")) {
 		respond(fd, 200, "text/html; charset=gb2312", NULL, chinese_utf8, strlen(chinese_utf8));
@@ -777,8 +817,11 @@ static void route(int fd, const char *path)
 		respond(fd, 200, "text/html; charset=shift_jis", NULL, p, n);
 		free(p);
 	} else if (!strcmp(path, "/latin1")) {
-		const char *t = "<html><body><p>Caf\xe9 cr\xe8me br\xfbl\xe9" "e na\xefve \x93quoted\x94" " text for "
-				"the windows-1252 test page, long enough to count as content.</p></body></html>";
+		const char *t =
+			"<html><body><p>Caf\xe9 cr\xe8me br\xfbl\xe9"
+			"e na\xefve \x93quoted\x94"
+			" text for "
+			"the windows-1252 test page, long enough to count as content.</p></body></html>";
 		respond(fd, 200, "text/html; charset=iso-8859-1", NULL, t, strlen(t));
 	} else if (!strcmp(path, "/invalid-utf8")) {
 		const char *t = "<html><body><p>Bad bytes \xff\xfe here \xc3 and there, in a paragraph "
@@ -802,14 +845,16 @@ static void route(int fd, const char *path)
 	} else if (!strcmp(path, "/image.png")) {
 		respond(fd, 200, "image/png", NULL, "\x89PNG\r\n\x1a\n", 8);
 	} else if (!strcmp(path, "/binary")) {
-		static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0";
+		static const char elf[] = "\x7f"
+					  "ELF\x02\x01\x01\0\0\0\0\0\0\0";
 		respond(fd, 200, "application/octet-stream", NULL, elf, sizeof(elf) - 1);
 	} else if (!strcmp(path, "/png-as-html")) {
 		/* A binary body mislabelled as a page (tests/cases/docx-binary-as-text.case). */
 		static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
 		respond(fd, 200, "text/html; charset=utf-8", NULL, png, sizeof(png) - 1);
 	} else if (!strcmp(path, "/nul-as-text")) {
-		static const char junk[] = "ab\0\0\x01\x02\x03\0\0\x04\x05\x06\0\0\x07\x08" "cd";
+		static const char junk[] = "ab\0\0\x01\x02\x03\0\0\x04\x05\x06\0\0\x07\x08"
+					   "cd";
 		respond(fd, 200, "text/plain", NULL, junk, sizeof(junk) - 1);
 	} else if (!strcmp(path, "/empty")) {
 		respond(fd, 200, "text/html", NULL, "", 0);

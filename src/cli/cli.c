@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;   /* read here, in the front end, never in the core */
+extern char **environ; /* read here, in the front end, never in the core */
 
 int cli_store_home(const char *home_flag, char *out, size_t out_size, struct q_error *err)
 {
@@ -114,8 +114,7 @@ static const char *nearest_opt(const struct cli_opt *opts, const char *name, siz
 	return best && cli_close_enough(best_d, n) ? best : NULL;
 }
 
-static int take_value(struct cli_parser *p, const struct cli_opt *o, const char *inline_value,
-		      const char *shown)
+static int take_value(struct cli_parser *p, const struct cli_opt *o, const char *inline_value, const char *shown)
 {
 	if (!o->takes_value) {
 		if (inline_value) {
@@ -137,8 +136,8 @@ static int take_value(struct cli_parser *p, const struct cli_opt *o, const char 
 	return o->id;
 }
 
-int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
-		 char **operands, int *n_operands, int max_operands)
+int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts, char **operands, int *n_operands,
+		 int max_operands)
 {
 	while (p->index < p->argc) {
 		char *a = p->argv[p->index];
@@ -188,8 +187,7 @@ int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
 	return -1;
 }
 
-static long long parse_scaled(const char *s, const char *const *suffixes,
-			      const long long *scales)
+static long long parse_scaled(const char *s, const char *const *suffixes, const long long *scales)
 {
 	char *end;
 	double v;
@@ -221,9 +219,10 @@ double cli_ms_since(const struct timespec *t0)
 
 long long cli_parse_size(const char *s)
 {
-	static const char *const suf[] = {"", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib", "b", NULL};
-	static const long long sc[] = {1, 1024, 1024, 1024, 1 << 20, 1 << 20, 1 << 20,
-				       1LL << 30, 1LL << 30, 1LL << 30, 1};
+	static const char *const suf[] = {"",    "k", "kb", "kib", "m", "mb",
+					  "mib", "g", "gb", "gib", "b", NULL};
+	static const long long sc[] = {1,       1024,      1024,      1024,      1 << 20, 1 << 20,
+				       1 << 20, 1LL << 30, 1LL << 30, 1LL << 30, 1};
 	return parse_scaled(s, suf, sc);
 }
 
@@ -294,8 +293,7 @@ static void set_source(json_t *o, const struct cli_doc_figures *fig)
 		json_object_set_new(o, "status", json_integer(fig->status));
 }
 
-void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
-		   const struct cli_doc_figures *fig)
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc, const struct cli_doc_figures *fig)
 {
 	json_t *o;
 
@@ -360,7 +358,7 @@ void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank)
 	if (!json) {
 		/* Paths, titles and snippets come from files: cleaned of controls. */
 		char path[4096], title[1024], heading[1024];
-		int marked = cli_use_color(fileno(f));   /* cmd_search's choice of markers */
+		int marked = cli_use_color(fileno(f)); /* cmd_search's choice of markers */
 		fprintf(f, "%d. %s%s%s%s  (score %.3f)\n", rank, cli_clean(path, sizeof(path), h->path),
 			h->title && *h->title ? "  \"" : "", cli_clean(title, sizeof(title), h->title),
 			h->title && *h->title ? "\"" : "", h->score);
@@ -376,7 +374,7 @@ void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank)
 				cli_clean_write(NULL, f, s, run);
 			s += run;
 			if (*s) {
-				fputc(' ', f);   /* one line */
+				fputc(' ', f); /* one line */
 				s++;
 			}
 		}
@@ -398,8 +396,7 @@ void cli_print_hit(FILE *f, int json, const struct corpus_hit *h, int rank)
 	put_json(f, o);
 }
 
-int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max,
-		   struct qbuf *out)
+int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max, struct qbuf *out)
 {
 	int i;
 
@@ -443,9 +440,11 @@ void cli_warn_unknown_keys(const struct config *c)
 		cli_clean(key, sizeof(key), c->entries[i].key);
 		if (best && cli_close_enough(best_d, strlen(c->entries[i].key)))
 			cli_error("quarry: %s line %d: unknown setting '%s' ignored; did you mean "
-				"'%s'? (see 'quarry help models')\n", c->path, c->entries[i].line, key, best);
+				  "'%s'? (see 'quarry help models')\n",
+				  c->path, c->entries[i].line, key, best);
 		else
 			cli_error("quarry: %s line %d: unknown setting '%s' ignored (see 'quarry help "
-				"models')\n", c->path, c->entries[i].line, key);
+				  "models')\n",
+				  c->path, c->entries[i].line, key);
 	}
 }

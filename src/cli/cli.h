@@ -15,14 +15,13 @@
 #include "../core/version.h"
 #include "../doc/doc.h"
 
-
 #define EXIT_USAGE 2
 
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *summary;   /* one line for `quarry --help` */
-	const char *help;      /* full text for `quarry help NAME` */
+	const char *summary; /* one line for `quarry --help` */
+	const char *help;    /* full text for `quarry help NAME` */
 };
 
 const struct command *cli_find_command(const char *name);
@@ -34,27 +33,27 @@ extern const struct command cli_commands[];
  * "-xvalue". After the loop, *optind points at the first operand.
  */
 struct cli_opt {
-	const char *long_name;  /* without dashes */
-	char short_name;        /* 0 if none */
+	const char *long_name; /* without dashes */
+	char short_name;       /* 0 if none */
 	int takes_value;
-	int id;                 /* returned by cli_next_opt */
+	int id; /* returned by cli_next_opt */
 };
 
 struct cli_parser {
-	const char *cmd;        /* for messages: "fetch" */
+	const char *cmd; /* for messages: "fetch" */
 	int argc;
 	char **argv;
-	int index;              /* next argv index to look at */
-	const char *value;      /* value of the option just returned */
-	int operands_only;      /* after "--" */
+	int index;         /* next argv index to look at */
+	const char *value; /* value of the option just returned */
+	int operands_only; /* after "--" */
 };
 
 void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv);
 /* Next option id; -1 when the options end (p->index is the first
  * operand, operands may also follow options); -2 on a usage error,
  * already printed. Operands are collected into operands[] (up to max). */
-int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts,
-		 char **operands, int *n_operands, int max_operands);
+int cli_next_opt(struct cli_parser *p, const struct cli_opt *opts, char **operands, int *n_operands,
+		 int max_operands);
 
 /* Edit distance (Levenshtein with adjacent transpositions) between
  * a[0..na) and b (words up to CLI_MAX_WORD bytes; longer ones give 1000),
@@ -86,12 +85,10 @@ struct qbuf;
 /* Join operands with spaces into out (initialised here, max bytes): the
  * question or query of ask, research and search. 0, or EXIT_USAGE after
  * printing "no WHAT given" / "WHAT too long". */
-int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max,
-		   struct qbuf *out);
+int cli_join_words(const char *cmd, const char *what, char **words, int n, size_t max, struct qbuf *out);
 
 /* Print a usage error "quarry CMD: MSG" plus the help hint to stderr. */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 enum out_format { OUT_TEXT, OUT_MARKDOWN, OUT_JSON };
 int cli_parse_format(const char *cmd, const char *s, enum out_format *out);
@@ -103,21 +100,20 @@ int cli_store_home(const char *home_flag, char *out, size_t out_size, struct q_e
 
 /* Figures printed in JSON output next to the document. */
 struct cli_doc_figures {
-	const char *url;          /* as asked, may be NULL (files) */
-	const char *final_url;    /* after redirects, may be NULL */
-	const char *path;         /* local file, may be NULL */
-	long status;              /* HTTP status, 0 if none */
+	const char *url;       /* as asked, may be NULL (files) */
+	const char *final_url; /* after redirects, may be NULL */
+	const char *path;      /* local file, may be NULL */
+	long status;           /* HTTP status, 0 if none */
 	const char *content_type;
-	double bytes;             /* body bytes after decoding */
-	double wire_bytes;        /* bytes over the network, -1 unknown */
-	double fetch_ms;          /* -1 if not fetched */
+	double bytes;      /* body bytes after decoding */
+	double wire_bytes; /* bytes over the network, -1 unknown */
+	double fetch_ms;   /* -1 if not fetched */
 	double extract_ms;
 };
 
 /* Print one document: text/markdown with the title on top, or a JSON
  * object on one line. */
-void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc,
-		   const struct cli_doc_figures *fig);
+void cli_print_doc(FILE *f, enum out_format fmt, const struct doc *doc, const struct cli_doc_figures *fig);
 /* Print a failure as a JSON object (url/path, error, message). */
 void cli_print_json_error(FILE *f, const struct cli_doc_figures *fig, int code, const char *msg);
 

@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "cli_llm.h"
 
-extern char **environ;   /* the environment, read by the front end only */
+extern char **environ; /* the environment, read by the front end only */
 
 void cli_model_init(struct cli_model *m) { memset(m, 0, sizeof(*m)); }
 
@@ -39,8 +39,8 @@ static int check_provider(const char *cmd, const char *value)
 	}
 	names[i] = NULL;
 	near = cli_nearest(value, names);
-	cli_usage_error(cmd, "unknown provider '%s'%s%s%s: use one of %s, or custom with --base-url",
-			value, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
+	cli_usage_error(cmd, "unknown provider '%s'%s%s%s: use one of %s, or custom with --base-url", value,
+			near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
 	return -1;
 }
 
@@ -52,11 +52,21 @@ int cli_model_opt(struct cli_model *m, const char *cmd, int id, const char *valu
 			return -1;
 		m->ov.provider = value;
 		return 1;
-	case CLI_O_MODEL: m->ov.model = value; return 1;
-	case CLI_O_FAST_MODEL: m->ov.fast_model = value; return 1;
-	case CLI_O_BASE_URL: m->ov.base_url = value; return 1;
-	case CLI_O_CONFIG: m->config_path = value; return 1;
-	case CLI_O_ALLOW_INSECURE_HTTP: m->ov.allow_insecure_http = 1; return 1;
+	case CLI_O_MODEL:
+		m->ov.model = value;
+		return 1;
+	case CLI_O_FAST_MODEL:
+		m->ov.fast_model = value;
+		return 1;
+	case CLI_O_BASE_URL:
+		m->ov.base_url = value;
+		return 1;
+	case CLI_O_CONFIG:
+		m->config_path = value;
+		return 1;
+	case CLI_O_ALLOW_INSECURE_HTTP:
+		m->ov.allow_insecure_http = 1;
+		return 1;
 	}
 	return 0;
 }
@@ -129,8 +139,8 @@ void cli_model_close(struct cli_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
-void cli_format_usage(char *out, size_t size, long prompt, long cached, long completion,
-		      long reasoning, int estimated, double cost, int cost_known)
+void cli_format_usage(char *out, size_t size, long prompt, long cached, long completion, long reasoning,
+		      int estimated, double cost, int cost_known)
 {
 	char c1[48] = "", c2[48] = "", money[48];
 
@@ -142,6 +152,6 @@ void cli_format_usage(char *out, size_t size, long prompt, long cached, long com
 		snprintf(money, sizeof(money), "$%.4f", cost);
 	else
 		snprintf(money, sizeof(money), "cost unknown (set price.MODEL in the config)");
-	snprintf(out, size, "%s%ld prompt%s + %ld completion%s tokens, %s", estimated ? "~" : "",
-		 prompt, c1, completion, c2, money);
+	snprintf(out, size, "%s%ld prompt%s + %ld completion%s tokens, %s", estimated ? "~" : "", prompt, c1,
+		 completion, c2, money);
 }

@@ -11,24 +11,30 @@
 
 /* Option ids the model flags use; commands put them in their tables
  * with CLI_MODEL_OPTS. */
-enum { CLI_O_PROVIDER = 1000, CLI_O_MODEL, CLI_O_FAST_MODEL, CLI_O_BASE_URL, CLI_O_CONFIG,
-       CLI_O_ALLOW_INSECURE_HTTP };
-#define CLI_MODEL_OPTS                                        \
-	{"provider", 0, 1, CLI_O_PROVIDER},                   \
-	{"model", 'm', 1, CLI_O_MODEL},                       \
-	{"fast-model", 0, 1, CLI_O_FAST_MODEL},               \
-	{"base-url", 0, 1, CLI_O_BASE_URL},                   \
-	{"config", 0, 1, CLI_O_CONFIG},                       \
-	{"allow-insecure-http", 0, 0, CLI_O_ALLOW_INSECURE_HTTP}
+enum {
+	CLI_O_PROVIDER = 1000,
+	CLI_O_MODEL,
+	CLI_O_FAST_MODEL,
+	CLI_O_BASE_URL,
+	CLI_O_CONFIG,
+	CLI_O_ALLOW_INSECURE_HTTP
+};
+#define CLI_MODEL_OPTS \
+	{"provider", 0, 1, CLI_O_PROVIDER}, {"model", 'm', 1, CLI_O_MODEL}, \
+		{"fast-model", 0, 1, CLI_O_FAST_MODEL}, {"base-url", 0, 1, CLI_O_BASE_URL}, \
+		{"config", 0, 1, CLI_O_CONFIG}, \
+	{ \
+		"allow-insecure-http", 0, 0, CLI_O_ALLOW_INSECURE_HTTP \
+	}
 
-#define CLI_MODEL_HELP                                                              \
+#define CLI_MODEL_HELP \
 	"  --provider NAME        deepseek, moonshot, qwen, openai, openrouter, ollama,\n" \
-	"                         llamacpp or vllm (see 'quarry models')\n"            \
-	"  -m, --model NAME       the model (default: the provider's, or\n"            \
-	"                         QUARRY_LLM_MODEL)\n"                                   \
-	"  --fast-model NAME      the cheaper model for bulk steps\n"                   \
-	"  --base-url URL         an OpenAI-compatible server (QUARRY_LLM_BASE_URL)\n"   \
-	"  --config FILE          config file (default ~/.config/quarry/config)\n"   \
+	"                         llamacpp or vllm (see 'quarry models')\n" \
+	"  -m, --model NAME       the model (default: the provider's, or\n" \
+	"                         QUARRY_LLM_MODEL)\n" \
+	"  --fast-model NAME      the cheaper model for bulk steps\n" \
+	"  --base-url URL         an OpenAI-compatible server (QUARRY_LLM_BASE_URL)\n" \
+	"  --config FILE          config file (default ~/.config/quarry/config)\n" \
 	"  --allow-insecure-http  send the API key over http:// to another machine\n" \
 	"                         (refused by default: anyone on the way can read it)\n"
 
@@ -42,11 +48,11 @@ struct cli_model {
 	const char *config_path;
 	struct config file;
 	struct llm_config cfg;
-	struct llm_client *client;   /* owned (have_client) */
+	struct llm_client *client; /* owned (have_client) */
 	struct store store;
 	int have_file, have_cfg, have_client, have_store;
-	struct runstore *runs;   /* the shared run store (cli_open_shared_runs) or NULL */
-	struct runstore *replies;   /* the reply cache on store, or NULL */
+	struct runstore *runs;    /* the shared run store (cli_open_shared_runs) or NULL */
+	struct runstore *replies; /* the reply cache on store, or NULL */
 };
 
 void cli_model_init(struct cli_model *m);
@@ -64,7 +70,7 @@ int cli_model_open(struct cli_model *m, const char *cmd, const char *home, int c
 void cli_model_close(struct cli_model *m);
 
 /* "100 prompt (40 cached) + 20 completion (5 reasoning) tokens, $0.0012" */
-void cli_format_usage(char *out, size_t size, long prompt, long cached, long completion,
-		      long reasoning, int estimated, double cost, int cost_known);
+void cli_format_usage(char *out, size_t size, long prompt, long cached, long completion, long reasoning,
+		      int estimated, double cost, int cost_known);
 
 #endif

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;   /* the environment, read by the front end only */
+extern char **environ; /* the environment, read by the front end only */
 
 #include "../core/config.h"
 #include "../research/pgconn.h"
@@ -23,12 +23,10 @@ extern char **environ;   /* the environment, read by the front end only */
 
 enum { O_DATABASE_URL, O_CONFIG, O_JSON };
 
-static const struct cli_opt db_opts[] = {
-	{"database-url", 0, 1, O_DATABASE_URL},
-	{"config", 0, 1, O_CONFIG},
-	{"json", 0, 0, O_JSON},
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt db_opts[] = {{"database-url", 0, 1, O_DATABASE_URL},
+					 {"config", 0, 1, O_CONFIG},
+					 {"json", 0, 0, O_JSON},
+					 {NULL, 0, 0, 0}};
 
 const char *cli_database_url(const char *flag, const struct config *file)
 {
@@ -46,7 +44,8 @@ static int check_url(const char *cmd, const char *url)
 		return 0;
 	pgconn_redact(url, shown, sizeof shown);
 	cli_error("quarry %s: '%s' is not a PostgreSQL URL; write it as "
-		  "postgresql://USER:PASSWORD@HOST:PORT/DATABASE\n", cmd, shown);
+		  "postgresql://USER:PASSWORD@HOST:PORT/DATABASE\n",
+		  cmd, shown);
 	return 1;
 }
 
@@ -101,7 +100,8 @@ static void print_status(const struct pgconn *c, const struct runstore_pg_status
 		if (current) {
 			printf(",\"runs\":{");
 			for (int i = 0; i < RUN_STATUS_N; i++)
-				printf("%s\"%s\":%ld", i ? "," : "", run_status_name((enum run_status)i), st->counts[i]);
+				printf("%s\"%s\":%ld", i ? "," : "", run_status_name((enum run_status)i),
+				       st->counts[i]);
 			printf("},\"workers\":%ld,\"oldest_queued_s\":%ld,\"events\":%ld", st->workers,
 			       st->oldest_queued_s, st->events);
 		}
@@ -110,15 +110,16 @@ static void print_status(const struct pgconn *c, const struct runstore_pg_status
 	}
 	printf("database:  PostgreSQL %s at %s\n", st->server_version, pgconn_shown(c));
 	if (!current) {
-		printf("schema:    %d, this quarry needs %d: run 'quarry db migrate'%s\n",
-		       st->schema_version, RUNSTORE_PG_SCHEMA_VERSION,
+		printf("schema:    %d, this quarry needs %d: run 'quarry db migrate'%s\n", st->schema_version,
+		       RUNSTORE_PG_SCHEMA_VERSION,
 		       st->schema_version > RUNSTORE_PG_SCHEMA_VERSION ? " with a newer quarry" : "");
 		return;
 	}
 	printf("schema:    %d (current)\n", st->schema_version);
 	printf("runs:     ");
 	for (int i = 0; i < RUN_STATUS_N; i++)
-		printf(" %ld %s%s", st->counts[i], run_status_name((enum run_status)i), i + 1 < RUN_STATUS_N ? "," : "\n");
+		printf(" %ld %s%s", st->counts[i], run_status_name((enum run_status)i),
+		       i + 1 < RUN_STATUS_N ? "," : "\n");
 	printf("workers:   %ld holding a lease\n", st->workers);
 	if (st->counts[RUN_QUEUED])
 		printf("queue:     oldest run waiting %lds\n", st->oldest_queued_s);

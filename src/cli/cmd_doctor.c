@@ -16,25 +16,20 @@
 enum { O_HOME, O_NO_MODEL };
 
 static const struct cli_opt doctor_opts[] = {
-	{"home", 0, 1, O_HOME},
-	{"no-model-call", 0, 0, O_NO_MODEL},
-	CLI_MODEL_OPTS,
-	{NULL, 0, 0, 0}
-};
+	{"home", 0, 1, O_HOME}, {"no-model-call", 0, 0, O_NO_MODEL}, CLI_MODEL_OPTS, {NULL, 0, 0, 0}};
 
 static int problems;
 
 /* What the checks found, for the closing sentence on what research will do. */
 struct setup {
-	int model;            /* 1 configured (and answering, if called), 0 none, -1 broken */
+	int model; /* 1 configured (and answering, if called), 0 none, -1 broken */
 	char model_name[260];
-	long docs;            /* corpus documents, -1 if the database failed */
-	int web_ok;           /* web search providers that answered */
-	char web_names[200];  /* their names, comma-separated */
+	long docs;           /* corpus documents, -1 if the database failed */
+	int web_ok;          /* web search providers that answered */
+	char web_names[200]; /* their names, comma-separated */
 };
 
-static void line(const char *what, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void line(const char *what, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void line(const char *what, int ok, const char *fmt, ...)
 {
@@ -88,7 +83,7 @@ static void check_model(struct cli_model *m, int call, struct setup *su)
 			line("config", 1, "%s", m->file.path[0] ? m->file.path : "no config file (optional)");
 	}
 	if (llm_config_resolve(&m->cfg, &m->ov, &m->file, &err)) {
-		if (strstr(err.msg, "no model configured")) {   /* quarry works without one */
+		if (strstr(err.msg, "no model configured")) { /* quarry works without one */
 			line("model", -1, "%s; until then research writes extractive briefs", err.msg);
 			su->model = 0;
 		} else
@@ -205,19 +200,19 @@ static void print_verdict(const struct setup *su)
 	} else if (su->web_ok == 0 && su->docs <= 0) {
 		printf("research: %s: research has nothing to read; set up web search "
 		       "(QUARRY_SEARXNG_URL, QUARRY_BRAVE_API_KEY, ...) or add files with 'quarry index "
-		       "add DIR'%s\n", su->model > 0 ? "a model but no web search and an empty corpus" :
-		       "no model, no web search and an empty corpus",
+		       "add DIR'%s\n",
+		       su->model > 0 ? "a model but no web search and an empty corpus"
+				     : "no model, no web search and an empty corpus",
 		       su->model > 0 ? " ('quarry ask --no-search' works now)" : "");
-		problems++;   /* research cannot run: doctor must not say all is well */
+		problems++; /* research cannot run: doctor must not say all is well */
 	} else if (su->model > 0) {
 		printf("research: %s will plan, read %s%s%s and write reports citing checked quotes%s\n",
-		       su->model_name, su->web_ok ? web : "",
-		       su->web_ok && su->docs > 0 ? " and " : "", su->docs > 0 ? corpus : "",
-		       su->web_ok ? "" : " (no web search: the corpus only)");
+		       su->model_name, su->web_ok ? web : "", su->web_ok && su->docs > 0 ? " and " : "",
+		       su->docs > 0 ? corpus : "", su->web_ok ? "" : " (no web search: the corpus only)");
 	} else {
 		printf("research: %s%s: research will write extractive briefs (cited passages, no "
-		       "model) of %s%s%s\n", "no model",
-		       su->web_ok ? "" : " and no web search", su->web_ok ? web : "",
+		       "model) of %s%s%s\n",
+		       "no model", su->web_ok ? "" : " and no web search", su->web_ok ? web : "",
 		       su->web_ok && su->docs > 0 ? " and " : "",
 		       su->docs > 0 ? corpus : (su->web_ok ? "" : "your corpus only"));
 	}
@@ -253,8 +248,10 @@ int cmd_doctor(int argc, char **argv)
 	printf("quarry %s\n", QUARRY_VERSION);
 	check_model(&m, call, &su);
 	check_store(home, &su);
-	line("pdftotext", on_path("pdftotext"), "%s", on_path("pdftotext") ? "found (PDFs can be read)" :
-	     "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");
+	line("pdftotext", on_path("pdftotext"), "%s",
+	     on_path("pdftotext")
+		     ? "found (PDFs can be read)"
+		     : "missing: PDFs cannot be read; install poppler-utils (sh scripts/install-deps.sh)");
 	check_search(m.have_file ? &m.file : NULL, &su);
 	cli_model_close(&m);
 	print_verdict(&su);

@@ -15,13 +15,11 @@
 
 enum { O_FORMAT, O_URL, O_CT, O_MAXB };
 
-static const struct cli_opt opts[] = {
-	{"format", 'f', 1, O_FORMAT},
-	{"url", 0, 1, O_URL},
-	{"content-type", 0, 1, O_CT},
-	{"max-bytes", 0, 1, O_MAXB},
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt opts[] = {{"format", 'f', 1, O_FORMAT},
+				      {"url", 0, 1, O_URL},
+				      {"content-type", 0, 1, O_CT},
+				      {"max-bytes", 0, 1, O_MAXB},
+				      {NULL, 0, 0, 0}};
 
 int cmd_extract(int argc, char **argv)
 {
@@ -61,7 +59,8 @@ int cmd_extract(int argc, char **argv)
 		case O_MAXB:
 			max_bytes = cli_parse_size(p.value);
 			if (max_bytes <= 0)
-				return cli_usage_error("extract", "bad size '%s' for --max-bytes (e.g. 10M)", p.value);
+				return cli_usage_error("extract", "bad size '%s' for --max-bytes (e.g. 10M)",
+						       p.value);
 			break;
 		}
 	}
@@ -87,7 +86,7 @@ int cmd_extract(int argc, char **argv)
 	if (rc) {
 		if (rc == Q_ETOOBIG)
 			cli_error("quarry extract: %s is larger than %lld bytes; raise --max-bytes to read it\n",
-				fig.path, max_bytes);
+				  fig.path, max_bytes);
 		else
 			cli_error("quarry extract: cannot read %s: %s\n", fig.path, q_strerror(rc));
 		qbuf_release(&in);
@@ -107,8 +106,8 @@ int cmd_extract(int argc, char **argv)
 	if (!doc.text_len && !doc.title) {
 		if (fmt == OUT_JSON)
 			cli_print_json_error(stdout, &fig, Q_EEMPTY, "no readable content");
-		cli_error("quarry extract: %s: no readable content%s%s\n", fig.path,
-			doc.note[0] ? "; " : "", doc.note);
+		cli_error("quarry extract: %s: no readable content%s%s\n", fig.path, doc.note[0] ? "; " : "",
+			  doc.note);
 		doc_release(&doc);
 		return 1;
 	}

@@ -23,17 +23,15 @@
 
 enum { O_FORMAT, O_JOBS, O_TIMEOUT, O_CONNECT, O_MAXB, O_MAXPDF, O_PRIVATE, O_ROBOTS };
 
-static const struct cli_opt opts[] = {
-	{"format", 'f', 1, O_FORMAT},
-	{"jobs", 'j', 1, O_JOBS},
-	{"timeout", 0, 1, O_TIMEOUT},
-	{"connect-timeout", 0, 1, O_CONNECT},
-	{"max-bytes", 0, 1, O_MAXB},
-	{"max-pdf-bytes", 0, 1, O_MAXPDF},
-	{"allow-private", 0, 0, O_PRIVATE},
-	{"ignore-robots", 0, 0, O_ROBOTS},
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt opts[] = {{"format", 'f', 1, O_FORMAT},
+				      {"jobs", 'j', 1, O_JOBS},
+				      {"timeout", 0, 1, O_TIMEOUT},
+				      {"connect-timeout", 0, 1, O_CONNECT},
+				      {"max-bytes", 0, 1, O_MAXB},
+				      {"max-pdf-bytes", 0, 1, O_MAXPDF},
+				      {"allow-private", 0, 0, O_PRIVATE},
+				      {"ignore-robots", 0, 0, O_ROBOTS},
+				      {NULL, 0, 0, 0}};
 
 /* What one URL prints, rendered as soon as its transfer ends so its body
  * can be freed, and held until the URLs before it have printed. */
@@ -47,16 +45,16 @@ struct fetch_run {
 	size_t n;
 	struct http_response *resps;
 	struct rendered *shown;
-	char *done;              /* done[i]: response i is rendered */
+	char *done; /* done[i]: response i is rendered */
 	size_t next_to_print;
 	enum out_format fmt;
 	long timeout_ms;
 	int failures;
-	pthread_mutex_t mu;      /* pages are extracted on pool threads: done, printing */
+	pthread_mutex_t mu; /* pages are extracted on pool threads: done, printing */
 };
 
-static void report_failure(struct fetch_run *fr, size_t i, const struct cli_doc_figures *fig,
-			   int code, const char *msg, FILE *out, FILE *err)
+static void report_failure(struct fetch_run *fr, size_t i, const struct cli_doc_figures *fig, int code,
+			   const char *msg, FILE *out, FILE *err)
 {
 	__atomic_add_fetch(&fr->failures, 1, __ATOMIC_RELAXED);
 	if (fr->fmt == OUT_JSON)
@@ -66,7 +64,7 @@ static void report_failure(struct fetch_run *fr, size_t i, const struct cli_doc_
 	else {
 		char shown[CLI_ERROR_MAX];
 		cli_flag_hints(msg, shown, sizeof(shown));
-		fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], shown);   /* cleaned when shown */
+		fprintf(err, "quarry fetch: %s: %s\n", fr->urls[i], shown); /* cleaned when shown */
 	}
 }
 
@@ -98,7 +96,7 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 	dopt.content_type = r->content_type;
 	dopt.filename = dopt.base_url;
 	dopt.pdf_timeout_s = (unsigned)(fr->timeout_ms / 1000 > 0 ? fr->timeout_ms / 1000 : 1);
-	dopt.deadline_ms = q_now_ms() + (double)fr->timeout_ms;   /* --timeout bounds extraction too */
+	dopt.deadline_ms = q_now_ms() + (double)fr->timeout_ms; /* --timeout bounds extraction too */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (doc_extract(qbuf_cstr(&r->body), r->body.len, &dopt, &doc, &err)) {
 		report_failure(fr, i, &fig, err.code, err.msg, out, errf);
@@ -107,14 +105,14 @@ static void render_one(struct fetch_run *fr, size_t i, FILE *out, FILE *errf)
 	fig.extract_ms = cli_ms_since(&t0);
 	if (!doc.text_len && !doc.title) {
 		char why[Q_ERROR_MSG_MAX];
-		snprintf(why, sizeof(why), "the page has no readable content%s%s",
-			 doc.note[0] ? "; " : "", doc.note);
+		snprintf(why, sizeof(why), "the page has no readable content%s%s", doc.note[0] ? "; " : "",
+			 doc.note);
 		report_failure(fr, i, &fig, Q_EEMPTY, why, out, errf);
 		doc_release(&doc);
 		return;
 	}
 	if (doc.note[0])
-		fprintf(errf, "quarry fetch: %s: %s\n", fr->urls[i], doc.note);   /* cleaned when shown */
+		fprintf(errf, "quarry fetch: %s: %s\n", fr->urls[i], doc.note); /* cleaned when shown */
 	if (fr->n > 1 && fr->fmt != OUT_JSON)
 		fprintf(out, "%s==> %s <==\n", i ? "\n" : "", fr->urls[i]);
 	cli_print_doc(out, fr->fmt, &doc, &fig);
@@ -141,7 +139,7 @@ static void on_done(size_t index, struct http_response *resp, void *ctx)
 		fclose(out);
 	if (err)
 		fclose(err);
-	http_response_release(&fr->resps[index]);   /* the body is no longer needed */
+	http_response_release(&fr->resps[index]); /* the body is no longer needed */
 	pthread_mutex_lock(&fr->mu);
 	fr->done[index] = 1;
 	while (fr->next_to_print < fr->n && fr->done[fr->next_to_print]) {
@@ -149,7 +147,7 @@ static void on_done(size_t index, struct http_response *resp, void *ctx)
 		if (p->out)
 			fwrite(p->out, 1, p->out_len, stdout);
 		if (p->err)
-			cli_clean_write(NULL, stderr, p->err, p->err_len);   /* URLs, server text */
+			cli_clean_write(NULL, stderr, p->err, p->err_len); /* URLs, server text */
 		fflush(stdout);
 		free(p->out);
 		free(p->err);
@@ -194,7 +192,8 @@ int cmd_fetch(int argc, char **argv)
 		case O_JOBS:
 			hopt.max_parallel = (int)cli_parse_int(p.value, 1, HTTP_MAX_PARALLEL);
 			if (hopt.max_parallel < 1) {
-				cli_usage_error("fetch", "bad value '%s' for --jobs (1 to %d)", p.value, HTTP_MAX_PARALLEL);
+				cli_usage_error("fetch", "bad value '%s' for --jobs (1 to %d)", p.value,
+						HTTP_MAX_PARALLEL);
 				goto usage;
 			}
 			break;
@@ -247,7 +246,7 @@ int cmd_fetch(int argc, char **argv)
 		goto out;
 	}
 	pthread_mutex_init(&fr.mu, NULL);
-	hopt.done_parallel = 4;   /* extract on the pool: a slow PDF holds up no download */
+	hopt.done_parallel = 4; /* extract on the pool: a slow PDF holds up no download */
 	rc = http_fetch_many((const char *const *)urls, fr.n, &hopt, fr.resps, on_done, &fr);
 	pthread_mutex_destroy(&fr.mu);
 	if (rc) {

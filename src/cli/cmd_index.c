@@ -21,13 +21,11 @@
 
 enum { O_HOME, O_VERBOSE, O_K, O_JSON, O_FOLLOW };
 
-static const struct cli_opt index_opts[] = {
-	{"home", 0, 1, O_HOME},
-	{"verbose", 'v', 0, O_VERBOSE},
-	{"follow-symlinks", 0, 0, O_FOLLOW},
-	{"json", 0, 0, O_JSON},   /* ls */
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt index_opts[] = {{"home", 0, 1, O_HOME},
+					    {"verbose", 'v', 0, O_VERBOSE},
+					    {"follow-symlinks", 0, 0, O_FOLLOW},
+					    {"json", 0, 0, O_JSON}, /* ls */
+					    {NULL, 0, 0, 0}};
 
 #define MAX_REASONS 8
 
@@ -51,7 +49,7 @@ static void count_reason(struct progress *p, const char *why)
 
 	if (!why)
 		why = "unknown";
-	n = strcspn(why, "(:");   /* "too large (2048 MB ...)" -> "too large" */
+	n = strcspn(why, "(:"); /* "too large (2048 MB ...)" -> "too large" */
 	while (n > 0 && why[n - 1] == ' ')
 		n--;
 	if (n >= sizeof(key))
@@ -74,13 +72,20 @@ static void count_reason(struct progress *p, const char *why)
 static const char *event_name(enum corpus_event ev)
 {
 	switch (ev) {
-	case CORPUS_ADDED: return "added";
-	case CORPUS_UPDATED: return "updated";
-	case CORPUS_UNCHANGED: return "unchanged";
-	case CORPUS_REMOVED: return "removed";
-	case CORPUS_SKIPPED: return "skipped";
-	case CORPUS_FAILED: return "failed";
-	case CORPUS_KEPT: return "kept";
+	case CORPUS_ADDED:
+		return "added";
+	case CORPUS_UPDATED:
+		return "updated";
+	case CORPUS_UNCHANGED:
+		return "unchanged";
+	case CORPUS_REMOVED:
+		return "removed";
+	case CORPUS_SKIPPED:
+		return "skipped";
+	case CORPUS_FAILED:
+		return "failed";
+	case CORPUS_KEPT:
+		return "kept";
 	}
 	return "?";
 }
@@ -90,7 +95,7 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	struct progress *p = ctx;
 
 	if (ev == CORPUS_SKIPPED && why && !strcmp(why, CORPUS_WHY_HIDDEN)) {
-		char name[4096];   /* not counted: only -v says which were passed over */
+		char name[4096]; /* not counted: only -v says which were passed over */
 		if (p->verbose) {
 			if (p->tty)
 				cli_status_clear();
@@ -104,7 +109,7 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 		if (p->tty)
 			cli_status_clear();
 		cli_error("%s: %s: %s\n", event_name(ev), cli_clean(name, sizeof(name), path),
-			cli_clean(reason, sizeof(reason), why));
+			  cli_clean(reason, sizeof(reason), why));
 		return;
 	}
 	if (ev == CORPUS_SKIPPED || ev == CORPUS_FAILED)
@@ -112,14 +117,14 @@ static void on_progress(void *ctx, enum corpus_event ev, const char *path, const
 	if (p->tty) {
 		char line[4200];
 		snprintf(line, sizeof(line), "%ld files  %s %s", p->files, event_name(ev), path);
-		cli_status_line(line);   /* fits the window, cleaned of controls */
+		cli_status_line(line); /* fits the window, cleaned of controls */
 	}
 	if (ev == CORPUS_FAILED || (p->verbose && ev != CORPUS_UNCHANGED)) {
 		char name[4096], reason[1024];
 		if (p->tty)
 			cli_status_clear();
 		cli_error("%s: %s%s%s\n", event_name(ev), cli_clean(name, sizeof(name), path),
-			why ? ": " : "", cli_clean(reason, sizeof(reason), why));
+			  why ? ": " : "", cli_clean(reason, sizeof(reason), why));
 	}
 }
 
@@ -152,9 +157,10 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	if (cli_store_home(home_flag, home, sizeof(home), &err) ||
 	    (cmd_writes(cmd) ? store_open(s, home, &err) : open_for_reading(s, home, cmd, &err))) {
 		char *self = strstr(err.msg, "; 'quarry index check' shows");
-		if (self && !strcmp(cmd, "index check"))   /* do not send it back to itself */
+		if (self && !strcmp(cmd, "index check")) /* do not send it back to itself */
 			cli_error("quarry %s: %.*s; run 'quarry index rebuild', which moves the file aside "
-				  "and recovers what can be read\n", cmd, (int)(self - err.msg), err.msg);
+				  "and recovers what can be read\n",
+				  cmd, (int)(self - err.msg), err.msg);
 		else
 			cli_error("quarry %s: %s\n", cmd, err.msg);
 		return 1;
@@ -162,8 +168,7 @@ static int open_store(const char *home_flag, struct store *s, const char *cmd)
 	return 0;
 }
 
-static int index_add(const char *home, char **paths, int n, int verbose,
-		     const struct corpus_add_options *opt)
+static int index_add(const char *home, char **paths, int n, int verbose, const struct corpus_add_options *opt)
 {
 	struct store s;
 	struct progress p;
@@ -182,8 +187,8 @@ static int index_add(const char *home, char **paths, int n, int verbose,
 	if (p.tty)
 		fputs("\r\033[K", stderr);
 	printf("added %ld, updated %ld, unchanged %ld, removed %ld, skipped %ld, failed %ld "
-	       "(%.1f kB of text indexed)\n", c.added, c.updated, c.unchanged, c.removed, c.skipped,
-	       c.failed, c.text_bytes / 1e3);
+	       "(%.1f kB of text indexed)\n",
+	       c.added, c.updated, c.unchanged, c.removed, c.skipped, c.failed, c.text_bytes / 1e3);
 	for (i = 0; i < p.n_reasons; i++)
 		printf("  %ld: %s\n", p.reason_count[i], p.reason[i]);
 	if (p.other_reasons)
@@ -191,8 +196,8 @@ static int index_add(const char *home, char **paths, int n, int verbose,
 	if ((c.skipped || c.failed) && !verbose)
 		printf("(--verbose lists each file)\n");
 	if (c.kept)
-		printf("nothing was removed under %ld folder%s that could not be read in full\n",
-		       c.kept, c.kept == 1 ? "" : "s");
+		printf("nothing was removed under %ld folder%s that could not be read in full\n", c.kept,
+		       c.kept == 1 ? "" : "s");
 	store_close(&s);
 	if (rc) {
 		cli_error("quarry index add: %s\n", err.msg);
@@ -386,9 +391,11 @@ static int report_recovery(struct store *s, struct store_recovery *rec, int verb
 	for (k = 0; k < RECOVER_N_TABLES; k++)
 		if (rec->tables[k].unreadable) {
 			printf("lost: %ld unreadable row%s or range%s of %s%s\n", rec->tables[k].unreadable,
-			       rec->tables[k].unreadable == 1 ? "" : "s", rec->tables[k].unreadable == 1 ? "" : "s",
-			       table_label[k], k == 0 ? ": add your folders again with 'quarry index add' "
-			       "to index what they held" : "");
+			       rec->tables[k].unreadable == 1 ? "" : "s",
+			       rec->tables[k].unreadable == 1 ? "" : "s", table_label[k],
+			       k == 0 ? ": add your folders again with 'quarry index add' "
+					"to index what they held"
+				      : "");
 			lost_any = 1;
 		}
 	if (!lost_any && !rec->unreadable_schema)
@@ -503,8 +510,10 @@ int cmd_index(int argc, char **argv)
 			if (near)
 				cli_usage_error("index", "unknown action '%s'; did you mean '%s'?", sub, near);
 			else
-				cli_usage_error("index", "unknown action '%s': use add, rm, ls, stats, check or "
-						"rebuild", sub);
+				cli_usage_error("index",
+						"unknown action '%s': use add, rm, ls, stats, check or "
+						"rebuild",
+						sub);
 			goto out;
 		}
 	}
@@ -513,7 +522,8 @@ int cmd_index(int argc, char **argv)
 			cli_usage_error("index", "'%s' needs at least one file or folder", sub);
 			goto out;
 		}
-		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose, &add_opt) : index_rm(home, ops + 1, n - 1);
+		rc = sub[0] == 'a' ? index_add(home, ops + 1, n - 1, verbose, &add_opt)
+				   : index_rm(home, ops + 1, n - 1);
 	} else if (n > 1) {
 		cli_usage_error("index", "'%s' takes no arguments", sub);
 	} else if (!strcmp(sub, "ls")) {
@@ -533,11 +543,7 @@ out:
 }
 
 static const struct cli_opt search_opts[] = {
-	{"home", 0, 1, O_HOME},
-	{"k", 'k', 1, O_K},
-	{"json", 0, 0, O_JSON},
-	{NULL, 0, 0, 0}
-};
+	{"home", 0, 1, O_HOME}, {"k", 'k', 1, O_K}, {"json", 0, 0, O_JSON}, {NULL, 0, 0, 0}};
 
 int cmd_search(int argc, char **argv)
 {
@@ -571,7 +577,7 @@ int cmd_search(int argc, char **argv)
 	}
 	if (cli_join_words("search", "query", words, n, CORPUS_MAX_QUERY_BYTES, &q))
 		return EXIT_USAGE;
-	{   /* '"' or '()' alone: nothing to search for, which is no "exclusion" */
+	{ /* '"' or '()' alone: nothing to search for, which is no "exclusion" */
 		const unsigned char *u = (const unsigned char *)qbuf_cstr(&q);
 		while (*u && !(isalnum(*u) || *u >= 0x80))
 			u++;
@@ -598,5 +604,5 @@ int cmd_search(int argc, char **argv)
 	if (!n_hits && !json)
 		cli_error("quarry search: no matches (is the corpus indexed? see 'quarry index stats')\n");
 	corpus_hits_free(hits, n_hits);
-	return n_hits ? 0 : 1;   /* like grep: no match is exit 1 */
+	return n_hits ? 0 : 1; /* like grep: no match is exit 1 */
 }

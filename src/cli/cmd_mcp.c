@@ -28,17 +28,15 @@
 
 enum { O_HOME, O_NO_LLM, O_ALLOW_PRIVATE, O_NO_CACHE };
 
-static const struct cli_opt mcp_opts[] = {
-	{"home", 0, 1, O_HOME},
-	{"no-llm", 0, 0, O_NO_LLM},
-	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
-	{"no-cache", 0, 0, O_NO_CACHE},
-	CLI_MODEL_OPTS,
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt mcp_opts[] = {{"home", 0, 1, O_HOME},
+					  {"no-llm", 0, 0, O_NO_LLM},
+					  {"allow-private", 0, 0, O_ALLOW_PRIVATE},
+					  {"no-cache", 0, 0, O_NO_CACHE},
+					  CLI_MODEL_OPTS,
+					  {NULL, 0, 0, 0}};
 
-static volatile int stop_flag;     /* SIGINT or SIGTERM */
-static volatile int out_closed;    /* stdout is gone: nobody reads answers */
+static volatile int stop_flag;  /* SIGINT or SIGTERM */
+static volatile int out_closed; /* stdout is gone: nobody reads answers */
 
 static void on_stop(int sig)
 {
@@ -96,14 +94,14 @@ static int serve_stdin(struct mcp_server *srv)
 		for (p = chunk, end = chunk + got; p < end; p = nl + 1) {
 			nl = memchr(p, '\n', (size_t)(end - p));
 			if (!overlong && qbuf_add(&line, p, (size_t)((nl ? nl : end) - p)))
-				overlong = 1;   /* drop the rest up to the newline */
+				overlong = 1; /* drop the rest up to the newline */
 			if (!nl)
 				break;
 			take_line(srv, &line, &overlong);
 		}
 	}
 	if (line.len || overlong)
-		take_line(srv, &line, &overlong);   /* a last message without its newline */
+		take_line(srv, &line, &overlong); /* a last message without its newline */
 	qbuf_release(&line);
 	return rc;
 }
@@ -131,15 +129,23 @@ int cmd_mcp(int argc, char **argv)
 			if (taken < 0)
 				return EXIT_USAGE;
 		switch (id) {
-		case O_HOME: home = p.value; break;
-		case O_NO_LLM: no_llm = 1; break;
-		case O_ALLOW_PRIVATE: env.allow_private = 1; break;
-		case O_NO_CACHE: no_cache = 1; break;
+		case O_HOME:
+			home = p.value;
+			break;
+		case O_NO_LLM:
+			no_llm = 1;
+			break;
+		case O_ALLOW_PRIVATE:
+			env.allow_private = 1;
+			break;
+		case O_NO_CACHE:
+			no_cache = 1;
+			break;
 		}
 	}
 	if (n)
 		return cli_usage_error("mcp", "no arguments, only options (it talks JSON-RPC on "
-				       "standard input and output)");
+					      "standard input and output)");
 	if ((v = getenv("QUARRY_ALLOW_PRIVATE")) && !strcmp(v, "1"))
 		env.allow_private = 1;
 	if (cli_store_home(home, dir, sizeof(dir), &err)) {
@@ -170,7 +176,7 @@ int cmd_mcp(int argc, char **argv)
 		goto out;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;   /* no SA_RESTART: a read in progress returns EINTR */
+	sa.sa_handler = on_stop; /* no SA_RESTART: a read in progress returns EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	rc = serve_stdin(srv);

@@ -11,11 +11,7 @@
 
 enum { O_JSON };
 
-static const struct cli_opt models_opts[] = {
-	{"json", 0, 0, O_JSON},
-	CLI_MODEL_OPTS,
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt models_opts[] = {{"json", 0, 0, O_JSON}, CLI_MODEL_OPTS, {NULL, 0, 0, 0}};
 
 static const char *json_mode_name(enum llm_json_mode m)
 {
@@ -27,8 +23,8 @@ static void print_price(const char *label, const char *model, struct llm_price p
 	if (local)
 		printf("  %-14s %s: free (local)\n", label, model);
 	else if (known)
-		printf("  %-14s %s: $%.3g in, $%.3g cached in, $%.3g out per 1M tokens\n", label, model,
-		       p.in, p.cached_in, p.out);
+		printf("  %-14s %s: $%.3g in, $%.3g cached in, $%.3g out per 1M tokens\n", label, model, p.in,
+		       p.cached_in, p.out);
 	else
 		printf("  %-14s %s: unknown (set price.%s = IN,OUT in the config)\n", label, model, model);
 }
@@ -68,22 +64,27 @@ int cmd_models(int argc, char **argv)
 		for (i = 0; i < np; i++) {
 			const char *kv = ps[i].key_env ? getenv(ps[i].key_env) : NULL;
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?, s:I, s:s}",
-				"name", ps[i].name, "title", ps[i].title, "base_url", ps[i].base_url,
-				"key_env", ps[i].key_env, "key_set", kv && *kv, "model", ps[i].smart_model,
-				"fast_model", ps[i].fast_model, "context", (json_int_t)ps[i].context,
-				"json_mode", json_mode_name(ps[i].json_mode)));
+							   "name", ps[i].name, "title", ps[i].title,
+							   "base_url", ps[i].base_url, "key_env",
+							   ps[i].key_env, "key_set", kv && *kv, "model",
+							   ps[i].smart_model, "fast_model", ps[i].fast_model,
+							   "context", (json_int_t)ps[i].context, "json_mode",
+							   json_mode_name(ps[i].json_mode)));
 		}
 		json_object_set_new(o, "presets", a);
 		if (have) {
 			act = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:i, s:i, s:I, s:s, s:b}",
-				"provider", m.cfg.provider, "base_url", m.cfg.base_url, "model", m.cfg.model,
-				"fast_model", m.cfg.fast_model, "key_env", m.cfg.key_env, "key_set",
-				m.cfg.api_key != NULL, "context", (json_int_t)m.cfg.context, "max_concurrent",
-				m.cfg.max_concurrent, "rpm", m.cfg.rpm, "tpm", (json_int_t)m.cfg.tpm,
-				"json_mode", json_mode_name(m.cfg.json_mode), "stream", m.cfg.stream);
+					"provider", m.cfg.provider, "base_url", m.cfg.base_url, "model",
+					m.cfg.model, "fast_model", m.cfg.fast_model, "key_env", m.cfg.key_env,
+					"key_set", m.cfg.api_key != NULL, "context",
+					(json_int_t)m.cfg.context, "max_concurrent", m.cfg.max_concurrent,
+					"rpm", m.cfg.rpm, "tpm", (json_int_t)m.cfg.tpm, "json_mode",
+					json_mode_name(m.cfg.json_mode), "stream", m.cfg.stream);
 			if (m.cfg.price_known)
-				json_object_set_new(act, "price", json_pack("{s:f, s:f, s:f}", "in",
-					m.cfg.price.in, "cached_in", m.cfg.price.cached_in, "out", m.cfg.price.out));
+				json_object_set_new(act, "price",
+						    json_pack("{s:f, s:f, s:f}", "in", m.cfg.price.in,
+							      "cached_in", m.cfg.price.cached_in, "out",
+							      m.cfg.price.out));
 			json_object_set_new(o, "active", act);
 		} else {
 			json_object_set_new(o, "active", json_null());

@@ -24,51 +24,76 @@
 #include "outfile.h"
 #include "term.h"
 
-enum { O_DEPTH, O_BREADTH, O_MAX_SOURCES, O_BUDGET_TOKENS, O_BUDGET_USD, O_TIME_LIMIT, O_SOURCES,
-       O_LANG, O_FORMAT, O_OUTPUT, O_EVENTS, O_NO_LLM, O_HOME, O_VERBOSE, O_ALLOW_PRIVATE,
-       O_IGNORE_ROBOTS, O_NO_CACHE, O_NO_SEARCH, O_HIDE_REASONING, O_SHOW_REASONING, O_SYSTEM,
-       O_MAX_TOKENS, O_TEMPERATURE, O_JSON, O_DETACH, O_LENGTH, O_PLAN_ONLY, O_PLAN, O_RUN };
-
-static const struct cli_opt research_opts_tab[] = {
-	{"depth", 0, 1, O_DEPTH},
-	{"breadth", 0, 1, O_BREADTH},
-	{"max-sources", 0, 1, O_MAX_SOURCES},
-	{"budget-tokens", 0, 1, O_BUDGET_TOKENS},
-	{"budget-usd", 0, 1, O_BUDGET_USD},
-	{"time-limit", 0, 1, O_TIME_LIMIT},
-	{"sources", 0, 1, O_SOURCES},
-	{"lang", 0, 1, O_LANG},
-	{"format", 'f', 1, O_FORMAT},
-	{"output", 'o', 1, O_OUTPUT},
-	{"events", 0, 1, O_EVENTS},
-	{"no-llm", 0, 0, O_NO_LLM},
-	{"home", 0, 1, O_HOME},
-	{"verbose", 'v', 0, O_VERBOSE},
-	{"allow-private", 0, 0, O_ALLOW_PRIVATE},
-	{"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
-	{"no-cache", 0, 0, O_NO_CACHE},
-	{"length", 0, 1, O_LENGTH},
-	{"plan-only", 0, 0, O_PLAN_ONLY},
-	{"plan", 0, 1, O_PLAN},
-	{"run", 0, 1, O_RUN},
-	/* ask's own, so `ask --no-search` can be handed over */
-	{"no-search", 0, 0, O_NO_SEARCH},
-	{"hide-reasoning", 0, 0, O_HIDE_REASONING},
-	{"show-reasoning", 0, 0, O_SHOW_REASONING},
-	{"system", 0, 1, O_SYSTEM},
-	{"max-tokens", 0, 1, O_MAX_TOKENS},
-	{"temperature", 0, 1, O_TEMPERATURE},
-	{"json", 0, 0, O_JSON},
-	{"detach", 0, 0, O_DETACH},
-	CLI_MODEL_OPTS,
-	{NULL, 0, 0, 0}
+enum {
+	O_DEPTH,
+	O_BREADTH,
+	O_MAX_SOURCES,
+	O_BUDGET_TOKENS,
+	O_BUDGET_USD,
+	O_TIME_LIMIT,
+	O_SOURCES,
+	O_LANG,
+	O_FORMAT,
+	O_OUTPUT,
+	O_EVENTS,
+	O_NO_LLM,
+	O_HOME,
+	O_VERBOSE,
+	O_ALLOW_PRIVATE,
+	O_IGNORE_ROBOTS,
+	O_NO_CACHE,
+	O_NO_SEARCH,
+	O_HIDE_REASONING,
+	O_SHOW_REASONING,
+	O_SYSTEM,
+	O_MAX_TOKENS,
+	O_TEMPERATURE,
+	O_JSON,
+	O_DETACH,
+	O_LENGTH,
+	O_PLAN_ONLY,
+	O_PLAN,
+	O_RUN
 };
+
+static const struct cli_opt research_opts_tab[] = {{"depth", 0, 1, O_DEPTH},
+						   {"breadth", 0, 1, O_BREADTH},
+						   {"max-sources", 0, 1, O_MAX_SOURCES},
+						   {"budget-tokens", 0, 1, O_BUDGET_TOKENS},
+						   {"budget-usd", 0, 1, O_BUDGET_USD},
+						   {"time-limit", 0, 1, O_TIME_LIMIT},
+						   {"sources", 0, 1, O_SOURCES},
+						   {"lang", 0, 1, O_LANG},
+						   {"format", 'f', 1, O_FORMAT},
+						   {"output", 'o', 1, O_OUTPUT},
+						   {"events", 0, 1, O_EVENTS},
+						   {"no-llm", 0, 0, O_NO_LLM},
+						   {"home", 0, 1, O_HOME},
+						   {"verbose", 'v', 0, O_VERBOSE},
+						   {"allow-private", 0, 0, O_ALLOW_PRIVATE},
+						   {"ignore-robots", 0, 0, O_IGNORE_ROBOTS},
+						   {"no-cache", 0, 0, O_NO_CACHE},
+						   {"length", 0, 1, O_LENGTH},
+						   {"plan-only", 0, 0, O_PLAN_ONLY},
+						   {"plan", 0, 1, O_PLAN},
+						   {"run", 0, 1, O_RUN},
+						   /* ask's own, so `ask --no-search` can be handed over */
+						   {"no-search", 0, 0, O_NO_SEARCH},
+						   {"hide-reasoning", 0, 0, O_HIDE_REASONING},
+						   {"show-reasoning", 0, 0, O_SHOW_REASONING},
+						   {"system", 0, 1, O_SYSTEM},
+						   {"max-tokens", 0, 1, O_MAX_TOKENS},
+						   {"temperature", 0, 1, O_TEMPERATURE},
+						   {"json", 0, 0, O_JSON},
+						   {"detach", 0, 0, O_DETACH},
+						   CLI_MODEL_OPTS,
+						   {NULL, 0, 0, 0}};
 
 /* The run a Ctrl-C stops (research_cancel only sets a flag: safe here). */
 static struct research_env *volatile active_env;
 static volatile int cancel_flag;
 
-static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM: exit 128+N */
+static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM: exit 128+N */
 
 static void on_signal(int sig)
 {
@@ -82,26 +107,26 @@ static void on_signal(int sig)
 
 /* Distinct warnings remembered for saying each once; later ones all print. */
 #define PROGRESS_MAX_SAID 64
-#define PROGRESS_LINE_MAX_BYTES 4096   /* one progress line before it is cut to the terminal */
-#define CLI_REPORT_MAX_BYTES ((size_t)256 * 1024 * 1024)   /* the rendered report: HTML wraps 64 MB of body */
+#define PROGRESS_LINE_MAX_BYTES 4096 /* one progress line before it is cut to the terminal */
+#define CLI_REPORT_MAX_BYTES ((size_t)256 * 1024 * 1024) /* the rendered report: HTML wraps 64 MB of body */
 
 struct progress {
 	int tty, verbose;
-	long run_id;               /* from the events, for the cancel watcher */
+	long run_id; /* from the events, for the cancel watcher */
 	long queries, searches, read, failed;
 	char phase[24];
-	struct llm_account *llm;   /* the run's figures, NULL without a model */
+	struct llm_account *llm; /* the run's figures, NULL without a model */
 	/* or, watching a run of another process, its figures from the events */
-	int ev_usage;              /* an event carried them */
+	int ev_usage; /* an event carried them */
 	long ev_tokens;
-	double ev_cost_usd;        /* -1: not known */
+	double ev_cost_usd; /* -1: not known */
 	long budget_tokens;
 	double budget_usd;
 	int drawn;
-	pthread_mutex_t mu;        /* the ticker thread draws too */
+	pthread_mutex_t mu; /* the ticker thread draws too */
 	double t0;
 	volatile int stop;
-	uint64_t said[PROGRESS_MAX_SAID];   /* hashes of the warnings printed */
+	uint64_t said[PROGRESS_MAX_SAID]; /* hashes of the warnings printed */
 	int n_said;
 };
 
@@ -109,7 +134,7 @@ struct progress {
  * a provider failing the same way for every query is said once. */
 static int said_before(struct progress *p, const char *type, const char *msg)
 {
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	const char *s;
 	int i;
 
@@ -181,7 +206,7 @@ static void print_event_line(const json_t *ev, const char *type, double t)
 
 	qbuf_init(&b, PROGRESS_LINE_MAX_BYTES);
 	qbuf_addf(&b, "%6.1fs %s", t, type);
-	json_object_foreach((json_t *)ev, key, v) {
+	json_object_foreach ((json_t *)ev, key, v) {
 		if (!strcmp(key, "type") || !strcmp(key, "t"))
 			continue;
 		if (json_is_string(v))
@@ -231,16 +256,16 @@ static void on_event(void *ctx, const json_t *ev)
 	if (json_is_integer(json_object_get(ev, "tokens"))) {
 		p->ev_usage = 1;
 		p->ev_tokens = (long)json_integer_value(json_object_get(ev, "tokens"));
-		p->ev_cost_usd = json_is_number(json_object_get(ev, "cost_usd")) ?
-				 json_number_value(json_object_get(ev, "cost_usd")) : -1;
+		p->ev_cost_usd = json_is_number(json_object_get(ev, "cost_usd"))
+					 ? json_number_value(json_object_get(ev, "cost_usd"))
+					 : -1;
 	}
 	if (p->verbose) {
 		if (p->drawn)
 			cli_status_clear();
 		print_event_line(ev, type, t);
 		p->drawn = 0;
-	} else if (!strcmp(type, "warning") || !strcmp(type, "search_failed") ||
-		   !strcmp(type, "budget_spent")) {
+	} else if (!strcmp(type, "warning") || !strcmp(type, "search_failed") || !strcmp(type, "budget_spent")) {
 		const char *m = json_string_value(json_object_get(ev, "message"));
 		if (!m)
 			m = json_string_value(json_object_get(ev, "reason"));
@@ -250,9 +275,9 @@ static void on_event(void *ctx, const json_t *ev)
 			if (p->drawn)
 				cli_status_clear();
 			cli_error("quarry: %s%s%s%s%s\n",
-				!strcmp(type, "search_failed") ? "search failed: " : "",
-				!strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
-				step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
+				  !strcmp(type, "search_failed") ? "search failed: " : "",
+				  !strcmp(type, "budget_spent") ? "stopping: " : "", step ? step : "",
+				  step ? ": " : "", cli_clean(clean, sizeof(clean), m ? m : type));
 			p->drawn = 0;
 		}
 	}
@@ -285,8 +310,7 @@ static int emit_report(const char *cmd, const json_t *report, const char *format
 	} else {
 		cli_clean_write(NULL, stdout, qbuf_cstr(&b), b.len);
 		if (fflush(stdout) || ferror(stdout)) {
-			cli_error("quarry %s: cannot write to standard output: %s\n", cmd,
-				strerror(errno));
+			cli_error("quarry %s: cannot write to standard output: %s\n", cmd, strerror(errno));
 			goto out;
 		}
 	}
@@ -300,13 +324,12 @@ struct common {
 	struct research_opts o;
 	struct cli_model m;
 	const char *format, *output, *events, *home;
-	const char *plan_file;   /* runs resume --plan FILE */
+	const char *plan_file; /* runs resume --plan FILE */
 	int verbose, no_cache, detach;
 };
 
 /* The --sources names; a wrong one is a usage error, with a suggestion. */
-static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper",
-					   NULL};
+static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper", NULL};
 
 static int check_sources(const char *cmd, const char *v)
 {
@@ -315,7 +338,7 @@ static int check_sources(const char *cmd, const char *v)
 
 	if (!*v)
 		return cli_usage_error(cmd, "--sources needs a value: web, corpus, searxng, brave, "
-				       "tavily or serper, separated by commas");
+					    "tavily or serper, separated by commas");
 	while (*p) {
 		size_t k = strcspn(p, ","), i;
 		snprintf(name, sizeof(name), "%.*s", (int)(k < CLI_MAX_WORD ? k : CLI_MAX_WORD), p);
@@ -323,9 +346,10 @@ static int check_sources(const char *cmd, const char *v)
 			;
 		if (!source_names[i]) {
 			const char *near = cli_nearest(name, source_names);
-			return cli_usage_error(cmd, "unknown source '%s'%s%s%s: use web, corpus, searxng, "
-					       "brave, tavily or serper, separated by commas", name,
-					       near ? " (did you mean '" : "", near ? near : "",
+			return cli_usage_error(cmd,
+					       "unknown source '%s'%s%s%s: use web, corpus, searxng, "
+					       "brave, tavily or serper, separated by commas",
+					       name, near ? " (did you mean '" : "", near ? near : "",
 					       near ? "'?)" : "");
 		}
 		p += k + (p[k] == ',');
@@ -357,11 +381,12 @@ static int check_lang(const char *cmd, const char *v)
 		k++;
 	if (k < 2 || k > 3)
 		goto bad;
-	for (p += k; *p;) {   /* -subtags: 1 to 8 letters or digits */
+	for (p += k; *p;) { /* -subtags: 1 to 8 letters or digits */
 		if (*p++ != '-')
 			goto bad;
 		for (i = 0; (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-			    (p[i] >= '0' && p[i] <= '9'); i++)
+			    (p[i] >= '0' && p[i] <= '9');
+		     i++)
 			;
 		if (i < 1 || i > 8)
 			goto bad;
@@ -373,7 +398,8 @@ static int check_lang(const char *cmd, const char *v)
 		two[2] = '\0';
 		if (!strstr(lang_codes, two) || (strstr(lang_codes, two) - lang_codes) % 3)
 			cli_error("quarry %s: warning: '%.2s' is not an ISO 639-1 language code (en, zh, "
-				  "ja, de, fr...); using it as given\n", cmd, v);
+				  "ja, de, fr...); using it as given\n",
+				  cmd, v);
 	}
 	return 0;
 bad:
@@ -438,8 +464,10 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 		return 0;
 	case O_LENGTH:
 		if (strcmp(p->value, "short") && strcmp(p->value, "standard") && strcmp(p->value, "long"))
-			return cli_usage_error(cmd, "--length takes short, standard or long (about 600, "
-					       "1,500 or 4,000 words), not '%s'", p->value);
+			return cli_usage_error(cmd,
+					       "--length takes short, standard or long (about 600, "
+					       "1,500 or 4,000 words), not '%s'",
+					       p->value);
 		c->o.length = p->value;
 		return 0;
 	case O_PLAN_ONLY:
@@ -455,18 +483,35 @@ static int parse_common(struct cli_parser *p, int id, struct common *c, const ch
 	case O_RUN:
 		if (strcmp(cmd, "ask") != 0)
 			return cli_usage_error(cmd, "--run ID is for 'quarry ask': a follow-up question on "
-					       "that run's sources");
+						    "that run's sources");
 		if ((c->o.follow_run = (long)cli_parse_int(p->value, 1, 1000000000L)) < 1)
 			return cli_usage_error(cmd, "--run takes a run id ('quarry runs ls' lists them)");
 		return 0;
-	case O_EVENTS: c->events = p->value; return 0;
-	case O_NO_LLM: c->o.no_llm = 1; return 0;
-	case O_HOME: c->home = p->value; return 0;
-	case O_VERBOSE: c->verbose = 1; return 0;
-	case O_ALLOW_PRIVATE: c->o.allow_private = 1; return 0;
-	case O_IGNORE_ROBOTS: c->o.ignore_robots = 1; return 0;
-	case O_NO_CACHE: c->no_cache = 1; c->o.fresh = 1; return 0;
-	case O_DETACH: c->detach = 1; return 0;
+	case O_EVENTS:
+		c->events = p->value;
+		return 0;
+	case O_NO_LLM:
+		c->o.no_llm = 1;
+		return 0;
+	case O_HOME:
+		c->home = p->value;
+		return 0;
+	case O_VERBOSE:
+		c->verbose = 1;
+		return 0;
+	case O_ALLOW_PRIVATE:
+		c->o.allow_private = 1;
+		return 0;
+	case O_IGNORE_ROBOTS:
+		c->o.ignore_robots = 1;
+		return 0;
+	case O_NO_CACHE:
+		c->no_cache = 1;
+		c->o.fresh = 1;
+		return 0;
+	case O_DETACH:
+		c->detach = 1;
+		return 0;
 	}
 	return cli_usage_error(cmd, "option '%s' is not for this command", p->argv[p->index - 1]);
 }
@@ -520,8 +565,8 @@ static json_t *detach_model(struct common *c, int have_model)
 	if (!have_model || llm_config_resolve(&cfg, &c->m.ov, &c->m.file, NULL))
 		return NULL;
 	l = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:b}", "provider",
-		      strcmp(cfg.provider, "custom") ? cfg.provider : NULL, "base_url", cfg.base_url,
-		      "model", cfg.model, "fast_model", cfg.fast_model[0] ? cfg.fast_model : NULL,
+		      strcmp(cfg.provider, "custom") ? cfg.provider : NULL, "base_url", cfg.base_url, "model",
+		      cfg.model, "fast_model", cfg.fast_model[0] ? cfg.fast_model : NULL,
 		      "allow_insecure_http", c->m.ov.allow_insecure_http, "no_cache", c->no_cache);
 	llm_config_release(&cfg);
 	return l;
@@ -551,8 +596,8 @@ static int detach_run(const char *cmd, struct common *c, int have_model)
 	printf("%ld\n", id);
 	fflush(stdout);
 	if (cli_worker_ensure(dir, c->m.config_path, &started, &err))
-		cli_error("quarry %s: run %ld is queued, but %s; start one with 'quarry worker'\n", cmd,
-			  id, err.msg);
+		cli_error("quarry %s: run %ld is queued, but %s; start one with 'quarry worker'\n", cmd, id,
+			  err.msg);
 	else
 		cli_error("quarry %s: run %ld queued%s; follow it with 'quarry runs watch %ld'\n", cmd, id,
 			  started ? " (a worker was started: its log is worker.log in the home)" : "", id);
@@ -612,7 +657,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	struct research_env env;
 	struct research_result res;
 	struct progress prog;
-	struct llm_account acct;   /* the run's model figures, shown live */
+	struct llm_account acct; /* the run's model figures, shown live */
 	struct q_error err = {0};
 	struct sigaction sa;
 	struct cancel_watch watch;
@@ -628,7 +673,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		return 1;
 	if (check_named_sources(cmd, c->o.sources, &c->m.file))
 		return 1;
-	if (c->output) {   /* say it now, not after a paid run */
+	if (c->output) { /* say it now, not after a paid run */
 		char msg[4400];
 		if (cli_output_check(c->output, msg, sizeof(msg))) {
 			cli_error("quarry %s: %s\n", cmd, msg);
@@ -641,7 +686,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		if (llm_config_resolve(&probe, &c->m.ov, &c->m.file, &perr)) {
 			if (strstr(perr.msg, "no model configured")) {
 				cli_error("quarry %s: %s; writing an extractive brief instead\n", cmd,
-					perr.msg);
+					  perr.msg);
 			} else {
 				cli_error("quarry %s: %s\n", cmd, perr.msg);
 				return 1;
@@ -689,7 +734,7 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	snprintf(prog.phase, sizeof(prog.phase), "starting");
 	memset(&env, 0, sizeof(env));
 	env.store = &c->m.store;
-	env.runs = c->m.runs;   /* NULL: the run goes in env.store */
+	env.runs = c->m.runs; /* NULL: the run goes in env.store */
 	env.home = dir;
 	env.file = &c->m.file;
 	env.llm = have_model ? c->m.client : NULL;
@@ -715,14 +760,14 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 		watching = 1;
 	rc = research_run(&c->o, &env, resume_id, &res, &err);
 	active_env = NULL;
-	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE);   /* the ticker reads it unlocked */
+	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE); /* the ticker reads it unlocked */
 	__atomic_store_n(&watch.stop, 1, __ATOMIC_RELAXED);
 	if (ticking)
 		pthread_join(tick, NULL);
 	if (watching)
 		pthread_join(watch.th, NULL);
 	pthread_mutex_destroy(&prog.mu);
-	llm_account_release(&acct);   /* the ticker is gone; res.llm keeps the figures */
+	llm_account_release(&acct); /* the ticker is gone; res.llm keeps the figures */
 	if (prog.drawn)
 		cli_status_clear();
 	if (events)
@@ -730,30 +775,33 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 	if (rc) {
 		if (cancel_flag || run_status_parse(res.status) == RUN_INTERRUPTED) {
 			cli_error("quarry %s: interrupted; what was done is saved: resume with "
-				"'quarry runs resume %ld'\n", cmd, res.run_id);
+				  "'quarry runs resume %ld'\n",
+				  cmd, res.run_id);
 			cli_model_close(&c->m);
-			return 128 + (stop_signal ? stop_signal : SIGINT);   /* 130 or 143 */
+			return 128 + (stop_signal ? stop_signal : SIGINT); /* 130 or 143 */
 		}
 		if (run_status_parse(res.status) == RUN_CANCELLED) {
 			cli_error("quarry %s: run %ld was cancelled: %s\n", cmd, res.run_id, err.msg);
 			cli_model_close(&c->m);
 			return 128 + SIGINT;
 		}
-		cli_error("quarry %s: %s%s\n", cmd, err.msg, rc == Q_EPOLICY ?
-			  "; pass --allow-private or set QUARRY_ALLOW_PRIVATE=1 to read them" : "");
+		cli_error("quarry %s: %s%s\n", cmd, err.msg,
+			  rc == Q_EPOLICY ? "; pass --allow-private or set QUARRY_ALLOW_PRIVATE=1 to read them"
+					  : "");
 		cli_model_close(&c->m);
 		return 1;
 	}
 	rc = emit_report(cmd, res.report, c->format, c->output);
 	if (rc && c->output && strcmp(c->output, "-"))
 		cli_error("quarry %s: the run itself is done (run %ld) and its report is stored: get it "
-			  "with 'quarry runs export %ld -o FILE'\n", cmd, res.run_id, res.run_id);
+			  "with 'quarry runs export %ld -o FILE'\n",
+			  cmd, res.run_id, res.run_id);
 	{
 		const char *stop = json_string_value(json_object_get(res.report, "stopped"));
 		json_t *fig = json_object_get(res.report, "figures");
 		if (stop && *stop)
-			cli_error("quarry %s: stopped early (%s); the report uses what was gathered\n",
-				cmd, stop);
+			cli_error("quarry %s: stopped early (%s); the report uses what was gathered\n", cmd,
+				  stop);
 		if (c->verbose || prog.tty) {
 			char u[256] = "no model";
 			if (have_model) {
@@ -762,17 +810,17 @@ static int run_research(const char *cmd, struct common *c, long resume_id)
 						 t.estimated_calls > 0, t.cost_usd, !t.cost_unknown);
 			}
 			cli_error("quarry %s: run %ld %s in %.1f s: %lld sources read, %lld failed; "
-				"%s\n", cmd, res.run_id, res.status,
-				json_number_value(json_object_get(fig, "seconds")),
-				(long long)json_integer_value(json_object_get(fig, "sources_read")),
-				(long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
+				  "%s\n",
+				  cmd, res.run_id, res.status,
+				  json_number_value(json_object_get(fig, "seconds")),
+				  (long long)json_integer_value(json_object_get(fig, "sources_read")),
+				  (long long)json_integer_value(json_object_get(fig, "sources_failed")), u);
 		}
 		if (c->output && strcmp(c->output, "-") && rc == 0)
-			cli_error("quarry %s: report written to %s (run %ld)\n", cmd, c->output,
-				res.run_id);
+			cli_error("quarry %s: report written to %s (run %ld)\n", cmd, c->output, res.run_id);
 	}
 	if (rc == 0 && run_status_parse(res.status) == RUN_CANCELLED)
-		rc = 128 + SIGINT;   /* stopped by a user, as Ctrl-C: 130 */
+		rc = 128 + SIGINT; /* stopped by a user, as Ctrl-C: 130 */
 	research_result_release(&res);
 	cli_model_close(&c->m);
 	return rc;
@@ -796,7 +844,8 @@ static int follow_check(const char *cmd, struct common *c, long run)
 	if (runstore_get(rs, run, 1, &rec, &err)) {
 		if (err.code == Q_ENOTFOUND)
 			cli_error("quarry %s: run %ld has no report to follow up: there is no run %ld "
-				  "('quarry runs ls' lists them)\n", cmd, run, run);
+				  "('quarry runs ls' lists them)\n",
+				  cmd, run, run);
 		else
 			cli_error("quarry %s: %s\n", cmd, err.msg);
 		goto out;
@@ -805,8 +854,8 @@ static int follow_check(const char *cmd, struct common *c, long run)
 		rc = 0;
 	else if (rec.report || !run_status_final(rec.status))
 		cli_error("quarry %s: run %ld has no report to follow up (it is %s%s); finish it first "
-			  "with 'quarry runs resume %ld'\n", cmd, run, rec.report ? "a plan only, " : "",
-			  run_status_name(rec.status), run);
+			  "with 'quarry runs resume %ld'\n",
+			  cmd, run, rec.report ? "a plan only, " : "", run_status_name(rec.status), run);
 	else
 		cli_error("quarry %s: run %ld has no report to follow up (it is %s)\n", cmd, run,
 			  run_status_name(rec.status));
@@ -849,18 +898,18 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 	if (c.detach && (c.output || c.events || c.verbose)) {
 		qbuf_release(&q);
 		return cli_usage_error(cmd, "--detach keeps the report with the run: get it with 'quarry "
-				       "runs watch ID' or 'quarry runs export ID' (-o, -f); -v and "
-				       "--events are for watching too");
+					    "runs watch ID' or 'quarry runs export ID' (-o, -f); -v and "
+					    "--events are for watching too");
 	}
-	if (c.detach && c.o.plan_only) {   /* a worker would run the whole research */
+	if (c.detach && c.o.plan_only) { /* a worker would run the whole research */
 		qbuf_release(&q);
 		return cli_usage_error(cmd, "--plan-only does not go with --detach (a plan is one "
-				       "model call): run 'quarry research --plan-only' without "
-				       "--detach, then 'quarry runs resume ID' goes on from the plan");
+					    "model call): run 'quarry research --plan-only' without "
+					    "--detach, then 'quarry runs resume ID' goes on from the plan");
 	}
 	c.o.question = qbuf_cstr(&q);
 	c.o.quick = quick;
-	if (quick && c.o.time_limit_ms <= 0)   /* ask always ends */
+	if (quick && c.o.time_limit_ms <= 0) /* ask always ends */
 		c.o.time_limit_ms = CLI_ASK_DEFAULT_TIME_LIMIT_MS;
 	c.o.format = c.format;
 	c.o.output = c.output;
@@ -884,16 +933,10 @@ static int research_command(const char *cmd, int quick, int argc, char **argv)
 	return rc;
 }
 
-int cmd_research(int argc, char **argv)
-{
-	return research_command("research", 0, argc, argv);
-}
+int cmd_research(int argc, char **argv) { return research_command("research", 0, argc, argv); }
 
 /* `quarry ask` with search: one round, a short cited answer. */
-int cmd_ask_search(int argc, char **argv)
-{
-	return research_command("ask", 1, argc, argv);
-}
+int cmd_ask_search(int argc, char **argv) { return research_command("ask", 1, argc, argv); }
 
 /* ---- quarry runs ---- */
 
@@ -909,10 +952,7 @@ static int open_db(const char *home, struct store *s)
 	return 0;
 }
 
-static long parse_id(const char *s)
-{
-	return cli_parse_int(s, 1, 1000000000L);
-}
+static long parse_id(const char *s) { return cli_parse_int(s, 1, 1000000000L); }
 
 /* Unix seconds as "YYYY-MM-DD HH:MM:SS" (UTC). */
 static void utc_time(long long t, char *out, size_t size)
@@ -940,7 +980,7 @@ static int runs_ls(struct runstore *rs, int as_json)
 		const char *status = run_status_name(v[i].status);
 		utc_time(v[i].created, started, sizeof(started));
 		utc_time(v[i].updated, updated, sizeof(updated));
-		if (as_json) {   /* one object per line, like `index ls --json` */
+		if (as_json) { /* one object per line, like `index ls --json` */
 			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id,
 					      "status", status, "started", started, "updated", updated,
 					      "worker", v[i].status == RUN_RUNNING ? v[i].worker : "",
@@ -972,7 +1012,7 @@ static int open_runs(struct common *c, struct store *s, struct runstore **rs)
 	memset(s, 0, sizeof(*s));
 	if (cli_model_load_file(&c->m, "runs") || cli_open_shared_runs("runs", &c->m.file, rs))
 		return 1;
-	if (*rs)   /* the shared store (PostgreSQL): the home's has no runs to show */
+	if (*rs) /* the shared store (PostgreSQL): the home's has no runs to show */
 		return 0;
 	if (open_db(c->home, s))
 		return 1;
@@ -1004,7 +1044,8 @@ static char *read_plan_file(const char *path)
 	fclose(f);
 	if (!text || n > PLAN_FILE_MAX_BYTES) {
 		cli_error("quarry runs: the plan %s is over 1 MB: give the JSON that "
-			  "'quarry research --plan-only -f json' writes\n", path);
+			  "'quarry research --plan-only -f json' writes\n",
+			  path);
 		free(text);
 		return NULL;
 	}
@@ -1012,8 +1053,8 @@ static char *read_plan_file(const char *path)
 	return text;
 }
 
-static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size,
-		       char *fmt_buf, size_t fmt_size)
+static int runs_resume(struct common *c, long run, char *out_buf, size_t out_size, char *fmt_buf,
+		       size_t fmt_size)
 {
 	struct store s;
 	struct runstore *rs = NULL;
@@ -1034,17 +1075,19 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 	store_close(&s);
 	if (alive && holder[0]) {
 		cli_error("quarry runs: run %ld is running in worker %s; wait for it with 'quarry runs "
-			  "wait %ld', or stop it with 'quarry runs cancel %ld'\n", run, holder, run, run);
+			  "wait %ld', or stop it with 'quarry runs cancel %ld'\n",
+			  run, holder, run, run);
 		rc = 1;
 	} else if (alive) {
 		cli_error("quarry runs: run %ld is running in another quarry; wait for it ('quarry runs "
-			  "wait %ld'), or stop it there with Ctrl-C and resume then\n", run, run);
+			  "wait %ld'), or stop it there with Ctrl-C and resume then\n",
+			  run, run);
 		rc = 1;
 	} else {
 		const char *o = json_string_value(json_object_get(opts, "output"));
 		const char *f = json_string_value(json_object_get(opts, "format"));
 		if (json_is_true(json_object_get(opts, "no_llm")))
-			c->o.no_llm = 1;   /* no "no model configured" warning for a --no-llm run */
+			c->o.no_llm = 1; /* no "no model configured" warning for a --no-llm run */
 		if (!c->output && o && strlen(o) < out_size) {
 			snprintf(out_buf, out_size, "%s", o);
 			c->output = out_buf;
@@ -1054,7 +1097,7 @@ static int runs_resume(struct common *c, long run, char *out_buf, size_t out_siz
 			c->format = fmt_buf;
 		}
 		if (json_is_true(json_object_get(opts, "no_llm")))
-			c->o.no_llm = 1;   /* no model needed, nor a warning that none is set */
+			c->o.no_llm = 1; /* no model needed, nor a warning that none is set */
 	}
 	json_decref(opts);
 	return rc;
@@ -1091,13 +1134,14 @@ static int feed_events(struct runstore *rs, long run, long *last, struct progres
 
 	if (runstore_events(rs, run, *last, 0, &evs, err))
 		return -1;
-	json_array_foreach(evs, i, ev) {
+	json_array_foreach (evs, i, ev) {
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		*last = (long)json_integer_value(json_object_get(ev, "seq"));
 		if (type && !strcmp(type, "run_failed"))
 			snprintf(fail, fail_size, "%s",
-				 json_string_value(json_object_get(ev, "message")) ?
-				 json_string_value(json_object_get(ev, "message")) : "");
+				 json_string_value(json_object_get(ev, "message"))
+					 ? json_string_value(json_object_get(ev, "message"))
+					 : "");
 		if (p)
 			on_event(p, ev);
 	}
@@ -1120,7 +1164,7 @@ static int no_live_worker(struct runstore *rs)
 	int none;
 
 	if (strcmp(runstore_backend(rs), "sqlite") != 0)
-		return 0;   /* PostgreSQL keeps no registry yet: its workers may be anywhere */
+		return 0; /* PostgreSQL keeps no registry yet: its workers may be anywhere */
 	none = runstore_workers(rs, RUNSTORE_LEASE_MS, &v, &n, NULL) == 0 && n == 0;
 	q_free(v);
 	return none;
@@ -1139,7 +1183,8 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 
 	if (runstore_get(rs, run, 0, &rec, &err)) {
 		cli_error("quarry runs: %s\n", err.code == Q_ENOTFOUND ? "no such run ('quarry runs ls' "
-			  "lists them)" : err.msg);
+									 "lists them)"
+								       : err.msg);
 		return 1;
 	}
 	memset(&prog, 0, sizeof(prog));
@@ -1170,9 +1215,11 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 				prog.drawn = 0;
 				if (none)
 					cli_error("quarry runs: run %ld is queued and no worker is running: "
-						  "start one with 'quarry worker'\n", run);
+						  "start one with 'quarry worker'\n",
+						  run);
 				else
-					cli_error("quarry runs: run %ld is queued, waiting for a worker\n", run);
+					cli_error("quarry runs: run %ld is queued, waiting for a worker\n",
+						  run);
 				pthread_mutex_unlock(&prog.mu);
 				said_queued = none ? 2 : 1;
 			}
@@ -1186,7 +1233,7 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 		if (runstore_wait_events(rs, run, last, RUNS_POLL_MS, NULL) < 0)
 			sleep_ms(RUNS_POLL_MS);
 	}
-	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE);   /* the ticker reads it unlocked */
+	__atomic_store_n(&prog.stop, 1, __ATOMIC_RELEASE); /* the ticker reads it unlocked */
 	if (ticking)
 		pthread_join(tick, NULL);
 	pthread_mutex_destroy(&prog.mu);
@@ -1209,10 +1256,11 @@ static int runs_follow(struct runstore *rs, long run, struct common *c, int show
 			  cli_clean(clean, sizeof(clean), fail));
 	else if (rec.status == RUN_INTERRUPTED)
 		cli_error("quarry runs: run %ld was interrupted; resume it with 'quarry runs resume "
-			  "%ld'\n", run, run);
+			  "%ld'\n",
+			  run, run);
 	else if (rec.status == RUN_CANCELLED)
-		cli_error("quarry runs: run %ld was cancelled%s\n", run, rec.report || !show ? "" :
-			  " before it had a report");
+		cli_error("quarry runs: run %ld was cancelled%s\n", run,
+			  rec.report || !show ? "" : " before it had a report");
 	else
 		cli_error("quarry runs: run %ld %s\n", run, run_status_name(rec.status));
 	run_record_release(&rec);
@@ -1231,7 +1279,8 @@ static int runs_cancel(struct runstore *rs, long run)
 
 	if (runstore_get(rs, run, 0, &rec, &err)) {
 		cli_error("quarry runs: %s\n", err.code == Q_ENOTFOUND ? "no such run ('quarry runs ls' "
-			  "lists them)" : err.msg);
+									 "lists them)"
+								       : err.msg);
 		return 1;
 	}
 	if (run_status_final(rec.status)) {
@@ -1257,12 +1306,12 @@ static int runs_cancel(struct runstore *rs, long run)
 	}
 	if (rec.status == RUN_RUNNING) {
 		cli_error("quarry runs: asked run %ld to stop, but it still runs after %d s; its worker "
-			  "(%s) stops it at its next check\n", run, RUNS_CANCEL_WAIT_MS / 1000,
-			  rec.worker[0] ? rec.worker : "a foreground quarry");
+			  "(%s) stops it at its next check\n",
+			  run, RUNS_CANCEL_WAIT_MS / 1000, rec.worker[0] ? rec.worker : "a foreground quarry");
 		run_record_release(&rec);
 		return 1;
 	}
-	if (rec.status != RUN_CANCELLED) {   /* it ended on its own first */
+	if (rec.status != RUN_CANCELLED) { /* it ended on its own first */
 		printf("run %ld ended before the cancel reached it: %s\n", run, run_status_name(rec.status));
 		run_record_release(&rec);
 		return 0;
@@ -1334,10 +1383,10 @@ int cmd_runs(int argc, char **argv)
 	}
 	if (n == 0)
 		return cli_usage_error("runs", "say what to do: ls, watch ID, wait ID, cancel ID, show ID, "
-				       "export ID, resume ID, rm ID");
+					       "export ID, resume ID, rm ID");
 	{
-		static const char *const actions[] = {"ls", "show", "export", "resume", "rm", "watch", "wait",
-						      "cancel", NULL};
+		static const char *const actions[] = {"ls",    "show", "export", "resume", "rm",
+						      "watch", "wait", "cancel", NULL};
 		const char *near = cli_nearest(ops[0], actions);
 		size_t i;
 		for (i = 0; actions[i] && strcmp(actions[i], ops[0]); i++)
@@ -1347,14 +1396,14 @@ int cmd_runs(int argc, char **argv)
 	}
 	if (as_json && strcmp(ops[0], "ls") != 0)
 		return cli_usage_error("runs", "--json is for 'runs ls'; 'runs export ID -f json' "
-				       "gives a run as JSON");
+					       "gives a run as JSON");
 	if (strcmp(ops[0], "resume") == 0) {
 		char out_buf[8200], fmt_buf[16];
 		if (n != 2 || (run = parse_id(ops[1])) < 1)
 			return cli_usage_error("runs", "usage: quarry runs resume ID");
 		if (runs_resume(&c, run, out_buf, sizeof(out_buf), fmt_buf, sizeof(fmt_buf)))
 			return 1;
-		if (c.plan_file) {   /* an edited plan replaces the model's */
+		if (c.plan_file) { /* an edited plan replaces the model's */
 			char *plan = read_plan_file(c.plan_file);
 			if (!plan)
 				return 1;
@@ -1365,11 +1414,12 @@ int cmd_runs(int argc, char **argv)
 		}
 		return run_research("runs resume", &c, run);
 	}
-	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export") &&
-	    strcmp(ops[0], "rm") && strcmp(ops[0], "watch") && strcmp(ops[0], "wait") &&
-	    strcmp(ops[0], "cancel"))
-		return cli_usage_error("runs", "unknown action '%s': use ls, watch, wait, cancel, show, "
-				       "export, resume or rm", ops[0]);
+	if (strcmp(ops[0], "ls") && strcmp(ops[0], "show") && strcmp(ops[0], "export") && strcmp(ops[0], "rm") &&
+	    strcmp(ops[0], "watch") && strcmp(ops[0], "wait") && strcmp(ops[0], "cancel"))
+		return cli_usage_error("runs",
+				       "unknown action '%s': use ls, watch, wait, cancel, show, "
+				       "export, resume or rm",
+				       ops[0]);
 	if (strcmp(ops[0], "ls") != 0 && (n != 2 || parse_id(ops[1]) < 1))
 		return cli_usage_error("runs", "usage: quarry runs %s ID", ops[0]);
 	if (strcmp(ops[0], "ls") == 0 && n != 1)

@@ -25,34 +25,41 @@
 #define SERVE_MAX_ALLOWED_HOSTS 16
 
 enum {
-	OPT_LISTEN = 1, OPT_WORKERS, OPT_TOKEN_FILE, OPT_INSECURE, OPT_ALLOWED_HOST, OPT_HOME,
-	OPT_MAX_BODY, OPT_MAX_UPLOAD, OPT_QUEUE_MAX, OPT_MAX_WATCHERS, OPT_RATE, OPT_MAX_CONN,
-	OPT_HEADER_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_ALLOW_PRIVATE
+	OPT_LISTEN = 1,
+	OPT_WORKERS,
+	OPT_TOKEN_FILE,
+	OPT_INSECURE,
+	OPT_ALLOWED_HOST,
+	OPT_HOME,
+	OPT_MAX_BODY,
+	OPT_MAX_UPLOAD,
+	OPT_QUEUE_MAX,
+	OPT_MAX_WATCHERS,
+	OPT_RATE,
+	OPT_MAX_CONN,
+	OPT_HEADER_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_ALLOW_PRIVATE
 };
 
-static const struct cli_opt serve_opts[] = {
-	{"listen", 'l', 1, OPT_LISTEN},
-	{"workers", 'j', 1, OPT_WORKERS},
-	{"token-file", 0, 1, OPT_TOKEN_FILE},
-	{"insecure-http", 0, 0, OPT_INSECURE},
-	{"allowed-host", 0, 1, OPT_ALLOWED_HOST},
-	{"home", 0, 1, OPT_HOME},
-	{"max-body", 0, 1, OPT_MAX_BODY},
-	{"max-upload", 0, 1, OPT_MAX_UPLOAD},
-	{"queue-max", 0, 1, OPT_QUEUE_MAX},
-	{"max-watchers", 0, 1, OPT_MAX_WATCHERS},
-	{"rate-limit", 0, 1, OPT_RATE},
-	{"max-connections", 0, 1, OPT_MAX_CONN},
-	{"header-timeout", 0, 1, OPT_HEADER_TIMEOUT},
-	{"idle-timeout", 0, 1, OPT_IDLE_TIMEOUT},
-	{"allow-private", 0, 0, OPT_ALLOW_PRIVATE},
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt serve_opts[] = {{"listen", 'l', 1, OPT_LISTEN},
+					    {"workers", 'j', 1, OPT_WORKERS},
+					    {"token-file", 0, 1, OPT_TOKEN_FILE},
+					    {"insecure-http", 0, 0, OPT_INSECURE},
+					    {"allowed-host", 0, 1, OPT_ALLOWED_HOST},
+					    {"home", 0, 1, OPT_HOME},
+					    {"max-body", 0, 1, OPT_MAX_BODY},
+					    {"max-upload", 0, 1, OPT_MAX_UPLOAD},
+					    {"queue-max", 0, 1, OPT_QUEUE_MAX},
+					    {"max-watchers", 0, 1, OPT_MAX_WATCHERS},
+					    {"rate-limit", 0, 1, OPT_RATE},
+					    {"max-connections", 0, 1, OPT_MAX_CONN},
+					    {"header-timeout", 0, 1, OPT_HEADER_TIMEOUT},
+					    {"idle-timeout", 0, 1, OPT_IDLE_TIMEOUT},
+					    {"allow-private", 0, 0, OPT_ALLOW_PRIVATE},
+					    {NULL, 0, 0, 0}};
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	serve_stop(arg);
-}
+static void on_signal(evutil_socket_t sig, short what, void *arg) { serve_stop(arg); }
 
 /* Every second: reap workers that died and replace them (with backoff). */
 static void on_tend(evutil_socket_t fd, short what, void *arg)
@@ -88,39 +95,48 @@ static int take_number(int id, const char *v, struct serve_flags *f)
 	switch (id) {
 	case OPT_WORKERS:
 		n = cli_parse_int(v, 0, 64);
-		if (n >= 0) f->workers = (int)n;
+		if (n >= 0)
+			f->workers = (int)n;
 		break;
 	case OPT_MAX_BODY:
 		n = cli_parse_size(v);
-		if (n > 0) f->limits.body_max = (long)n;
+		if (n > 0)
+			f->limits.body_max = (long)n;
 		break;
 	case OPT_MAX_UPLOAD:
 		n = cli_parse_size(v);
-		if (n > 0) f->limits.upload_max = (long)n;
+		if (n > 0)
+			f->limits.upload_max = (long)n;
 		break;
 	case OPT_QUEUE_MAX:
 		n = cli_parse_int(v, 1, 1000000);
-		if (n >= 0) f->limits.queue_max = (int)n;
+		if (n >= 0)
+			f->limits.queue_max = (int)n;
 		break;
 	case OPT_MAX_WATCHERS:
 		n = cli_parse_int(v, 1, 100000);
-		if (n >= 0) f->limits.max_watchers = (int)n;
+		if (n >= 0)
+			f->limits.max_watchers = (int)n;
 		break;
 	case OPT_RATE:
 		n = cli_parse_int(v, 0, 10000000);
-		if (n >= 0) f->limits.rate_per_min = (int)n;
+		if (n >= 0)
+			f->limits.rate_per_min = (int)n;
 		break;
 	case OPT_MAX_CONN:
 		n = cli_parse_int(v, 1, 1000000);
-		if (n >= 0) f->limits.max_connections = (int)n;
+		if (n >= 0)
+			f->limits.max_connections = (int)n;
 		break;
 	case OPT_HEADER_TIMEOUT:
 		n = cli_parse_duration_ms(v);
-		if (n > 0) f->limits.header_timeout_ms = (long)n;
+		if (n > 0)
+			f->limits.header_timeout_ms = (long)n;
 		break;
-	default:   /* OPT_IDLE_TIMEOUT */
+	default: /* OPT_IDLE_TIMEOUT */
 		n = cli_parse_duration_ms(v);
-		if (n > 0) f->limits.idle_timeout_ms = (long)n;
+		if (n > 0)
+			f->limits.idle_timeout_ms = (long)n;
 		break;
 	}
 	if (n <= 0 && !(n == 0 && (id == OPT_WORKERS || id == OPT_RATE))) {
@@ -129,8 +145,7 @@ static int take_number(int id, const char *v, struct serve_flags *f)
 		for (i = 0; serve_opts[i].long_name; i++)
 			if (serve_opts[i].id == id)
 				name = serve_opts[i].long_name;
-		return cli_usage_error("serve", "bad value '%s' for --%s", v,
-				       name);
+		return cli_usage_error("serve", "bad value '%s' for --%s", v, name);
 	}
 	return 0;
 }
@@ -174,8 +189,7 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
 }
 
 /* The token: QUARRY_SERVER_TOKEN, --token-file, or the home's own. */
-static int find_token(const struct serve_flags *f, const char *home, char *token, size_t size,
-		      int *generated)
+static int find_token(const struct serve_flags *f, const char *home, char *token, size_t size, int *generated)
 {
 	const char *env = getenv("QUARRY_SERVER_TOKEN");
 	struct q_error err = {0};
@@ -184,7 +198,8 @@ static int find_token(const struct serve_flags *f, const char *home, char *token
 	if (env && *env && !f->token_file) {
 		if (strlen(env) < 16 || strlen(env) >= size) {
 			cli_error("quarry serve: QUARRY_SERVER_TOKEN must be 16 to %d bytes "
-				  "(e.g. 'openssl rand -hex 32')\n", SERVE_TOKEN_MAX);
+				  "(e.g. 'openssl rand -hex 32')\n",
+				  SERVE_TOKEN_MAX);
 			return 1;
 		}
 		snprintf(token, size, "%s", env);
@@ -211,8 +226,8 @@ static int prepare_home(const char *home)
 	return 0;
 }
 
-static void say_where(const struct serve_flags *f, struct serve *s, const char *home,
-		      const char *token, int generated)
+static void say_where(const struct serve_flags *f, struct serve *s, const char *home, const char *token,
+		      int generated)
 {
 	char host[300];
 	const char *colon = strrchr(f->listen, ':');
@@ -224,10 +239,11 @@ static void say_where(const struct serve_flags *f, struct serve *s, const char *
 	else if (!strcmp(host, "[::]"))
 		snprintf(host, sizeof(host), "[::1]");
 	printf("quarry serve: listening on http://%s:%d/ (home %s)\n", host, serve_port(s), home);
-	printf("  log in once in a browser: http://%s:%d/login?token=%s\n", host, serve_port(s),
-	       token);
+	printf("  log in once in a browser: http://%s:%d/login?token=%s\n", host, serve_port(s), token);
 	printf("  scripts: Authorization: Bearer <the token%s%s%s>\n",
-	       f->token_file ? " in " : getenv("QUARRY_SERVER_TOKEN") ? " in QUARRY_SERVER_TOKEN" : " in ",
+	       f->token_file                   ? " in "
+	       : getenv("QUARRY_SERVER_TOKEN") ? " in QUARRY_SERVER_TOKEN"
+					       : " in ",
 	       f->token_file ? f->token_file : "",
 	       (!f->token_file && !getenv("QUARRY_SERVER_TOKEN")) ? SERVE_TOKEN_FILE : "");
 	if (generated)
@@ -270,7 +286,7 @@ int cmd_serve(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = f.listen;
 	cfg.home = home;
-	cfg.database_url = runstore_database();   /* QUARRY_DATABASE_URL or database_url */
+	cfg.database_url = runstore_database(); /* QUARRY_DATABASE_URL or database_url */
 	cfg.token = token;
 	cfg.allowed_hosts = f.hosts;
 	cfg.limits = f.limits;
@@ -279,7 +295,7 @@ int cmd_serve(int argc, char **argv)
 	if (serve_new(&s, &cfg, &err) || serve_mount_builtin(s, &err) ||
 	    serve_mount(s, openai_routes, &err) || serve_mount(s, serve_mcp_routes, &err)) {
 		cli_error("quarry serve: %s\n", err.msg);
-		if (err.code == Q_EINVAL)     /* a bad --listen: a usage error */
+		if (err.code == Q_EINVAL) /* a bad --listen: a usage error */
 			rc = EXIT_USAGE;
 		goto out;
 	}
@@ -301,8 +317,8 @@ int cmd_serve(int argc, char **argv)
 		printf("  runs go to the %zu worker%s already running for this home\n", existing,
 		       existing == 1 ? "" : "s");
 	else if (w)
-		printf("  started %d worker process%s ('quarry worker')\n", f.workers < 0 ? WORKERS_DEFAULT : f.workers,
-		       f.workers == 1 ? "" : "es");
+		printf("  started %d worker process%s ('quarry worker')\n",
+		       f.workers < 0 ? WORKERS_DEFAULT : f.workers, f.workers == 1 ? "" : "es");
 	else
 		printf("  no workers started (-j 0): runs wait for 'quarry worker --home %s'\n", home);
 	for (i = 0; serve_workers_pid(w, i); i++)
@@ -320,8 +336,8 @@ int cmd_serve(int argc, char **argv)
 	fflush(stdout);
 	if (w)
 		fprintf(stderr, "quarry serve: stopping the workers it started (SIGTERM, then "
-			"SIGKILL after 10 s): a run they carry goes back to the queue and is "
-			"resumed by the next worker ('quarry worker' or serve)\n");
+				"SIGKILL after 10 s): a run they carry goes back to the queue and is "
+				"resumed by the next worker ('quarry worker' or serve)\n");
 out:
 	if (tend)
 		event_free(tend);

@@ -44,14 +44,9 @@
 
 enum { O_JOBS, O_IDLE_EXIT, O_HOME, O_LEASE };
 
-static const struct cli_opt worker_opts[] = {
-	{"jobs", 'j', 1, O_JOBS},
-	{"idle-exit", 0, 1, O_IDLE_EXIT},
-	{"home", 0, 1, O_HOME},
-	{"lease", 0, 1, O_LEASE},
-	CLI_MODEL_OPTS,
-	{NULL, 0, 0, 0}
-};
+static const struct cli_opt worker_opts[] = {{"jobs", 'j', 1, O_JOBS}, {"idle-exit", 0, 1, O_IDLE_EXIT},
+					     {"home", 0, 1, O_HOME},   {"lease", 0, 1, O_LEASE},
+					     CLI_MODEL_OPTS,           {NULL, 0, 0, 0}};
 
 static volatile int stop_flag;
 
@@ -63,13 +58,13 @@ static void on_stop(int sig)
 
 /* A run's model: its configuration and client, freed together. */
 struct run_model {
-	struct llm_client *client;  /* owned */
+	struct llm_client *client; /* owned */
 	struct llm_config cfg;
-	struct runstore *replies;   /* the reply cache on the slot's store, or NULL */
+	struct runstore *replies; /* the reply cache on the slot's store, or NULL */
 };
 
 struct front {
-	struct cli_model m;         /* the worker's flags and config file */
+	struct cli_model m; /* the worker's flags and config file */
 };
 
 static const char *opt_str(const json_t *o, const char *key)
@@ -77,8 +72,8 @@ static const char *opt_str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-static int open_model(void *ctx, const json_t *options, struct store *store,
-		      struct llm_client **client, void **model, struct q_error *err)
+static int open_model(void *ctx, const json_t *options, struct store *store, struct llm_client **client,
+		      void **model, struct q_error *err)
 {
 	struct front *f = ctx;
 	const json_t *l = json_object_get(options, "llm");
@@ -108,7 +103,7 @@ static int open_model(void *ctx, const json_t *options, struct store *store,
 		/* as in the foreground: no model, an extractive brief */
 		return strstr(err->msg, "no model configured") ? (memset(err, 0, sizeof(*err)), 0) : rc;
 	}
-	if (rm->cfg.api_key) {   /* a key in memory: no core files of us */
+	if (rm->cfg.api_key) { /* a key in memory: no core files of us */
 		struct rlimit no_core = {0, 0};
 		setrlimit(RLIMIT_CORE, &no_core);
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -206,7 +201,7 @@ int cmd_worker(int argc, char **argv)
 	wc.llm_close = close_model;
 	wc.log = log_line;
 	wc.ctx = &f;
-	if ((v = getenv(WORKER_LOCK_FD_ENV)) != NULL) {   /* started by --detach */
+	if ((v = getenv(WORKER_LOCK_FD_ENV)) != NULL) { /* started by --detach */
 		long fd = cli_parse_int(v, 3, 1000000);
 		wc.ready_fd = fd > 2 ? (int)fd : 0;
 		unsetenv(WORKER_LOCK_FD_ENV);
@@ -220,8 +215,7 @@ int cmd_worker(int argc, char **argv)
 
 /* Start `quarry worker --home home` in the background, detached from
  * the terminal (a new session, double fork), logging to home/worker.log. */
-static int spawn_worker(const char *home, const char *config_path, int lock_fd,
-			struct q_error *err)
+static int spawn_worker(const char *home, const char *config_path, int lock_fd, struct q_error *err)
 {
 	char log_path[4200], idle[32];
 	const char *v = getenv("QUARRY_WORKER_IDLE_EXIT");
@@ -229,8 +223,8 @@ static int spawn_worker(const char *home, const char *config_path, int lock_fd,
 	int status = 0;
 
 	snprintf(log_path, sizeof(log_path), "%s/%s", home, WORKER_LOG_NAME);
-	snprintf(idle, sizeof(idle), "%ld", v && cli_parse_int(v, 1, 86400) > 0 ?
-		 cli_parse_int(v, 1, 86400) : (long)DETACHED_IDLE_EXIT_S);
+	snprintf(idle, sizeof(idle), "%ld",
+		 v && cli_parse_int(v, 1, 86400) > 0 ? cli_parse_int(v, 1, 86400) : (long)DETACHED_IDLE_EXIT_S);
 	fflush(NULL);
 	if ((pid = fork()) < 0)
 		return q_error_set(err, Q_EIO, "cannot start a worker: %s", strerror(errno));
@@ -245,8 +239,8 @@ static int spawn_worker(const char *home, const char *config_path, int lock_fd,
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		signal(SIGINT, SIG_IGN);   /* the terminal's Ctrl-C is not for it */
-		if (lock_fd > 2 && fcntl(lock_fd, F_SETFD, 0) == 0) {   /* kept until it registers */
+		signal(SIGINT, SIG_IGN); /* the terminal's Ctrl-C is not for it */
+		if (lock_fd > 2 && fcntl(lock_fd, F_SETFD, 0) == 0) { /* kept until it registers */
 			char fd_text[16];
 			snprintf(fd_text, sizeof(fd_text), "%d", lock_fd);
 			setenv(WORKER_LOCK_FD_ENV, fd_text, 1);
@@ -304,6 +298,6 @@ int cli_worker_ensure(const char *home, const char *config_path, int *started, s
 		*started = 1;
 out:
 	if (lock_fd >= 0)
-		close(lock_fd);   /* the new worker holds it on until it is registered */
+		close(lock_fd); /* the new worker holds it on until it is registered */
 	return rc;
 }

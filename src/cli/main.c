@@ -53,9 +53,7 @@ const struct command cli_commands[] = {
 	 "  --no-cache             do not reuse cached model replies, nor pages that\n"
 	 "                         earlier runs read today\n"
 	 "  -v, --verbose          print every event on stderr\n"
-	 "  --home DIR             the quarry database's folder\n"
-	 CLI_MODEL_HELP
-	 "\n"
+	 "  --home DIR             the quarry database's folder\n" CLI_MODEL_HELP "\n"
 	 "Web search: QUARRY_SEARXNG_URL (a SearXNG instance with the JSON format\n"
 	 "on), QUARRY_BRAVE_API_KEY, QUARRY_TAVILY_API_KEY, QUARRY_SERPER_API_KEY.\n"
 	 "The corpus: 'quarry index add DIR'.\n"
@@ -132,9 +130,7 @@ const struct command cli_commands[] = {
 	 "  --no-cache             do not use or fill the reply cache\n"
 	 "  --home DIR             the quarry database's folder (for the cache)\n"
 	 "  --time-limit DURATION  give up after this long, retries included (default\n"
-	 "                         10m, with or without --no-search; --timeout too)\n"
-	 CLI_MODEL_HELP
-	 "\n"
+	 "                         10m, with or without --no-search; --timeout too)\n" CLI_MODEL_HELP "\n"
 	 "The model comes from --provider/--model, QUARRY_LLM_* variables or the\n"
 	 "config file: see 'quarry help models'.\n"
 	 "\n"
@@ -283,9 +279,7 @@ const struct command cli_commands[] = {
 	 "a local server (localhost, 127.0.0.1, ::1) over http is fine.\n"
 	 "\n"
 	 "options:\n"
-	 "  --json                 one JSON object\n"
-	 CLI_MODEL_HELP
-	 "\n"
+	 "  --json                 one JSON object\n" CLI_MODEL_HELP "\n"
 	 "examples:\n"
 	 "  quarry models\n"
 	 "  quarry models --provider qwen\n"},
@@ -298,8 +292,7 @@ const struct command cli_commands[] = {
 	 "\n"
 	 "options:\n"
 	 "  --no-model-call        check the model's configuration without calling it\n"
-	 "  --home DIR             the quarry database's folder\n"
-	 CLI_MODEL_HELP},
+	 "  --home DIR             the quarry database's folder\n" CLI_MODEL_HELP},
 	{"serve", cmd_serve, "the HTTP API and web UI (live progress, reports, corpus)",
 	 "usage: quarry serve [options]\n"
 	 "\n"
@@ -354,9 +347,7 @@ const struct command cli_commands[] = {
 	 "  --no-llm               research and ask write extractive briefs\n"
 	 "  --allow-private        let fetch_url and research reach private addresses\n"
 	 "                         (also QUARRY_ALLOW_PRIVATE=1)\n"
-	 "  --no-cache             do not reuse cached model replies\n"
-	 CLI_MODEL_HELP
-	 "\n"
+	 "  --no-cache             do not reuse cached model replies\n" CLI_MODEL_HELP "\n"
 	 "examples:\n"
 	 "  quarry mcp\n"
 	 "  quarry mcp --provider deepseek --home ~/research\n"},
@@ -402,16 +393,13 @@ const struct command cli_commands[] = {
 	 "  --lease SECONDS        how long its runs stay held without a heartbeat,\n"
 	 "                         so how soon another worker takes over the runs\n"
 	 "                         of a worker that died (default 30, 3 to 3600)\n"
-	 "  --home DIR             the quarry database's folder\n"
-	 CLI_MODEL_HELP
-	 "\n"
+	 "  --home DIR             the quarry database's folder\n" CLI_MODEL_HELP "\n"
 	 "examples:\n"
 	 "  quarry worker -j 4\n"
 	 "  quarry research --detach 'Why did the US end GPS Selective Availability?'\n"},
 	{"help", cmd_help, "show help for a command", "usage: quarry help [COMMAND [ACTION]]\n"},
 	{"version", cmd_version, "print the version", "usage: quarry version\n"},
-	{NULL, NULL, NULL, NULL}
-};
+	{NULL, NULL, NULL, NULL}};
 
 const struct command *cli_find_command(const char *name)
 {
@@ -427,8 +415,9 @@ static void print_overview(FILE *f)
 {
 	const struct command *c;
 
-	fprintf(f, "quarry %s - a deep-research agent in one binary\n\n"
-		   "usage: quarry COMMAND [options] [arguments]\n\ncommands:\n",
+	fprintf(f,
+		"quarry %s - a deep-research agent in one binary\n\n"
+		"usage: quarry COMMAND [options] [arguments]\n\ncommands:\n",
 		QUARRY_VERSION);
 	for (c = cli_commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
@@ -448,13 +437,13 @@ static int cmd_help(int argc, char **argv)
 		print_overview(stdout);
 		return 0;
 	}
-	if (argc > 3)   /* "help runs ls" is "runs ls --help": the command's help */
+	if (argc > 3) /* "help runs ls" is "runs ls --help": the command's help */
 		return cli_usage_error("help", "one command at a time, not '%s'", argv[3]);
 	c = cli_find_command(argv[1]);
 	if (!c) {
 		const char *near = nearest_command(argv[1]);
 		cli_error("quarry help: unknown command '%s'%s%s%s (see 'quarry --help')\n", argv[1],
-			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+			  near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return EXIT_USAGE;
 	}
 	if (argc == 3 && strcmp(c->name, "index") && strcmp(c->name, "runs"))
@@ -567,8 +556,8 @@ int main(int argc, char **argv)
 		const char *what = argv[1][0] == '-' ? "option" : "command";
 		near = argv[1][0] == '-' ? NULL : nearest_command(argv[1]);
 		if (near)
-			cli_error("quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n",
-				what, argv[1], near);
+			cli_error("quarry: unknown %s '%s'; did you mean '%s'? (see 'quarry --help')\n", what,
+				  argv[1], near);
 		else
 			cli_error("quarry: unknown %s '%s' (see 'quarry --help')\n", what, argv[1]);
 		return EXIT_USAGE;

@@ -41,10 +41,7 @@ static size_t seq_len(unsigned char c)
 }
 
 /* ctl_emit_fn writing to a FILE. */
-static void emit_file(void *arg, const char *p, size_t n)
-{
-	fwrite(p, 1, n, (FILE *)arg);
-}
+static void emit_file(void *arg, const char *p, size_t n) { fwrite(p, 1, n, (FILE *)arg); }
 
 /* Write code point cp (bytes p[0..k)) if the stripper keeps it; invalid
  * UTF-8 becomes U+FFFD. */
@@ -58,8 +55,8 @@ static void put_cp(FILE *f, struct ctl_state *ctl, uint32_t cp, const unsigned c
 
 /* Clean s[0..n) into f; returns how many trailing bytes form an incomplete
  * sequence that was not written (only when keep_tail). */
-static size_t clean_chunk(FILE *f, struct ctl_state *ctl, const unsigned char *s, size_t n,
-			  int keep_tail, int bold)
+static size_t clean_chunk(FILE *f, struct ctl_state *ctl, const unsigned char *s, size_t n, int keep_tail,
+			  int bold)
 {
 	size_t i = 0, k;
 	uint32_t cp;
@@ -106,7 +103,7 @@ void cli_clean_write(struct cli_clean_state *st, FILE *f, const char *s, size_t 
 			n--;
 		}
 		if (st->n < need && !n)
-			return;   /* still incomplete */
+			return; /* still incomplete */
 		clean_chunk(f, &st->ctl, st->carry, st->n, 0, 0);
 		st->n = 0;
 	}
@@ -169,7 +166,7 @@ const char *cli_clean(char *buf, size_t cap, const char *s)
 {
 	const unsigned char *u = (const unsigned char *)(s ? s : "");
 	size_t n = strlen((const char *)u), i = 0, k;
-	struct bounded b = { buf, cap, 0, 0 };
+	struct bounded b = {buf, cap, 0, 0};
 	struct ctl_state ctl;
 	uint32_t cp;
 

@@ -17,7 +17,7 @@
 struct cli_clean_state {
 	unsigned char carry[4];
 	size_t n;
-	struct ctl_state ctl;   /* inside an escape sequence, and how far */
+	struct ctl_state ctl; /* inside an escape sequence, and how far */
 };
 
 /*

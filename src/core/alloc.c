@@ -19,10 +19,7 @@ static int should_fail(void)
 	return 0;
 }
 
-void q_alloc_fail_after(long n)
-{
-	fail_after = n;
-}
+void q_alloc_fail_after(long n) { fail_after = n; }
 
 void *q_malloc(size_t n)
 {
@@ -66,12 +63,6 @@ char *q_strndup(const char *s, size_t n)
 	return d;
 }
 
-char *q_strdup(const char *s)
-{
-	return s ? q_strndup(s, SIZE_MAX) : NULL;
-}
+char *q_strdup(const char *s) { return s ? q_strndup(s, SIZE_MAX) : NULL; }
 
-void q_free(void *p)
-{
-	free(p);
-}
+void q_free(void *p) { free(p); }

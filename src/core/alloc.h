@@ -15,11 +15,11 @@
 #include <stddef.h>
 
 void *q_malloc(size_t n);
-void *q_calloc(size_t count, size_t size);   /* NULL on overflow */
+void *q_calloc(size_t count, size_t size); /* NULL on overflow */
 void *q_realloc(void *p, size_t n);
 void *q_reallocarray(void *p, size_t count, size_t size);
 char *q_strdup(const char *s);
-char *q_strndup(const char *s, size_t n);    /* copies at most n bytes */
+char *q_strndup(const char *s, size_t n); /* copies at most n bytes */
 void q_free(void *p);
 
 /*

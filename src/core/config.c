@@ -12,19 +12,38 @@
 
 static int key_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '.' || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '.' || c == '-';
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /* Keep in step with the readers: src/llm/provider.c and src/search/search.c. */
-const char *const config_known_keys[] = {
-	"provider", "base_url", "model", "fast_model", "api_key_env", "json_mode", "stream",
-	"price", "context", "max_concurrent", "rpm", "tpm", "retries", "timeout", "idle_timeout",
-	"searxng_url", "brave_api_key_env", "brave_url", "tavily_api_key_env", "tavily_url",
-	"serper_api_key_env", "serper_url", "allow_insecure_http", "database_url", NULL
-};
+const char *const config_known_keys[] = {"provider",
+					 "base_url",
+					 "model",
+					 "fast_model",
+					 "api_key_env",
+					 "json_mode",
+					 "stream",
+					 "price",
+					 "context",
+					 "max_concurrent",
+					 "rpm",
+					 "tpm",
+					 "retries",
+					 "timeout",
+					 "idle_timeout",
+					 "searxng_url",
+					 "brave_api_key_env",
+					 "brave_url",
+					 "tavily_api_key_env",
+					 "tavily_url",
+					 "serper_api_key_env",
+					 "serper_url",
+					 "allow_insecure_http",
+					 "database_url",
+					 NULL};
 
 int config_key_known(const char *key)
 {
@@ -64,8 +83,8 @@ int config_parse(struct config *c, const char *text, size_t n, const char *name,
 
 	memset(c, 0, sizeof(*c));
 	if (n > CONFIG_MAX_BYTES)
-		return q_error_set(err, Q_ETOOBIG, "%s is larger than %d KB; is it the right file?",
-				   name, CONFIG_MAX_BYTES / 1024);
+		return q_error_set(err, Q_ETOOBIG, "%s is larger than %d KB; is it the right file?", name,
+				   CONFIG_MAX_BYTES / 1024);
 	while (pos < n) {
 		size_t end = pos, k0, k1, v0, v1;
 		while (end < n && text[end] != '\n')
@@ -177,7 +196,7 @@ const char *config_env(const struct config *c, const char *name)
 
 	if (!c || !name)
 		return NULL;
-	for (i = 0; i < c->n_env; i++)   /* the first, as getenv */
+	for (i = 0; i < c->n_env; i++) /* the first, as getenv */
 		if (!strcmp(c->env[i].key, name))
 			return c->env[i].value;
 	return NULL;
@@ -186,7 +205,8 @@ const char *config_env(const struct config *c, const char *name)
 int config_load(struct config *c, const char *path_flag, char *const *envp, struct q_error *err)
 {
 	char path[4096];
-	const char *env = config_envp_get(envp, "QUARRY_CONFIG"), *xdg = config_envp_get(envp, "XDG_CONFIG_HOME");
+	const char *env = config_envp_get(envp, "QUARRY_CONFIG"),
+		   *xdg = config_envp_get(envp, "XDG_CONFIG_HOME");
 	const char *home = config_envp_get(envp, "HOME");
 	struct qbuf b;
 	FILE *f;

@@ -23,20 +23,20 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_ENTRIES 1024
-#define CONFIG_MAX_ENV 4096          /* environment entries kept; more are ignored */
-#define CONFIG_MAX_ENV_BYTES 65536   /* a longer NAME=value is ignored */
+#define CONFIG_MAX_ENV 4096        /* environment entries kept; more are ignored */
+#define CONFIG_MAX_ENV_BYTES 65536 /* a longer NAME=value is ignored */
 
 struct config_entry {
 	char *key;
 	char *value;
-	int line;          /* 1-based line in the file, for messages */
+	int line; /* 1-based line in the file, for messages */
 };
 
 struct config {
 	struct config_entry *entries;
 	size_t n;
-	char path[4096];   /* the file read, "" if none */
-	struct config_entry *env;   /* snapshot of the environment; line unused */
+	char path[4096];          /* the file read, "" if none */
+	struct config_entry *env; /* snapshot of the environment; line unused */
 	size_t n_env;
 };
 

@@ -29,10 +29,7 @@ int ctl_is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
-int ctl_idle(const struct ctl_state *st)
-{
-	return st->esc == CTL_NONE && !st->npend;
-}
+int ctl_idle(const struct ctl_state *st) { return st->esc == CTL_NONE && !st->npend; }
 
 /* Emit the bytes held after U+009B and forget them. */
 static void release(struct ctl_state *st, ctl_emit_fn emit, void *arg)
@@ -42,25 +39,25 @@ static void release(struct ctl_state *st, ctl_emit_fn emit, void *arg)
 	st->npend = 0;
 }
 
-void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k,
-	      ctl_emit_fn emit, void *arg)
+void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k, ctl_emit_fn emit, void *arg)
 {
 	switch (st->esc) {
 	case CTL_SEEN:
 		if (cp >= 0x20 && cp <= 0x2f && ++st->len < 8)
-			return;   /* intermediates: ESC ( B */
-		st->esc = cp == '[' ? CTL_CSI : (cp == ']' || cp == 'P' || cp == '_' || cp == '^' ||
-						 cp == 'X') ? CTL_STRING : CTL_NONE;
+			return; /* intermediates: ESC ( B */
+		st->esc = cp == '['                                                         ? CTL_CSI
+			  : (cp == ']' || cp == 'P' || cp == '_' || cp == '^' || cp == 'X') ? CTL_STRING
+											    : CTL_NONE;
 		st->len = 0;
 		if (st->esc != CTL_NONE || (cp >= 0x20 && cp < 0x7f))
-			return;   /* a two-character escape ends with this one */
+			return; /* a two-character escape ends with this one */
 		break;
 	case CTL_CSI:
 		if (cp >= 0x20 && cp <= 0x3f && ++st->len < CTL_MAX_STRING)
-			return;   /* parameters and intermediates */
+			return; /* parameters and intermediates */
 		st->esc = CTL_NONE;
 		if (cp >= 0x40 && cp <= 0x7e)
-			return;   /* the final byte */
+			return; /* the final byte */
 		break;
 	case CTL_C1CSI:
 		if (st->npend < CTL_MAX_PENDING &&
@@ -70,10 +67,10 @@ void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k,
 		}
 		st->esc = CTL_NONE;
 		if (st->npend && cp >= 0x40 && cp <= 0x7e) {
-			st->npend = 0;   /* a whole sequence: drop it */
+			st->npend = 0; /* a whole sequence: drop it */
 			return;
 		}
-		release(st, emit, arg);   /* a stray U+009B: keep what followed */
+		release(st, emit, arg); /* a stray U+009B: keep what followed */
 		break;
 	case CTL_STRING:
 	case CTL_STRING_ESC:
@@ -91,8 +88,7 @@ void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k,
 		st->esc = CTL_NONE;
 		break;
 	}
-	if (cp == 0x1b || cp == 0x9b || cp == 0x9d || cp == 0x90 || cp == 0x9f || cp == 0x9e ||
-	    cp == 0x98) {
+	if (cp == 0x1b || cp == 0x9b || cp == 0x9d || cp == 0x90 || cp == 0x9f || cp == 0x9e || cp == 0x98) {
 		st->esc = cp == 0x1b ? CTL_SEEN : cp == 0x9b ? CTL_C1CSI : CTL_STRING;
 		st->len = 0;
 		return;
@@ -126,15 +122,12 @@ static void emit_inplace(void *arg, const char *p, size_t n)
 }
 
 /* A byte that is its own character and never part of a control. */
-static int is_plain(unsigned char c)
-{
-	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n';
-}
+static int is_plain(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n'; }
 
 size_t ctl_strip(char *s, size_t n)
 {
 	struct ctl_state st;
-	struct inplace o = { s, 0 };
+	struct inplace o = {s, 0};
 	size_t i = 0, k;
 	uint32_t cp;
 

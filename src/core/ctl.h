@@ -27,10 +27,10 @@
 
 /* Where ctl_feed is in a sequence. Zero-initialise. */
 struct ctl_state {
-	int esc;                                 /* CTL_* state (ctl.c) */
-	int len;                                 /* characters of the sequence so far */
-	unsigned char pend[CTL_MAX_PENDING];     /* held bytes after U+009B */
-	size_t npend;                            /* how many are held */
+	int esc;                             /* CTL_* state (ctl.c) */
+	int len;                             /* characters of the sequence so far */
+	unsigned char pend[CTL_MAX_PENDING]; /* held bytes after U+009B */
+	size_t npend;                        /* how many are held */
 };
 
 /* Receives kept text: n bytes at p (not NUL-terminated). */
@@ -49,8 +49,7 @@ int ctl_idle(const struct ctl_state *st);
  * parameter bytes and a final byte follow ("\u009b31m"); otherwise only it
  * is dropped and the text after it stays.
  */
-void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k,
-	      ctl_emit_fn emit, void *arg);
+void ctl_feed(struct ctl_state *st, uint32_t cp, const char *bytes, size_t k, ctl_emit_fn emit, void *arg);
 
 /* End of input: emit what is held back and reset st. */
 void ctl_end(struct ctl_state *st, ctl_emit_fn emit, void *arg);

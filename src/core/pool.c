@@ -47,11 +47,11 @@ struct pool_task {
 
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t work;          /* a batch became ready, or stopping */
-	pthread_cond_t done;          /* some task finished */
+	pthread_cond_t work;           /* a batch became ready, or stopping */
+	pthread_cond_t done;           /* some task finished */
 	struct pool_batch *ready_head; /* batches with a task a thread may take */
 	struct pool_batch *ready_tail;
-	size_t queued;                /* tasks not taken yet, all batches */
+	size_t queued; /* tasks not taken yet, all batches */
 	int stopping;
 	size_t n_threads;
 	pthread_t *threads;
@@ -59,14 +59,11 @@ struct pool {
 
 /* ---- the ready list (lock held) ---- */
 
-static int batch_can_start(const struct pool_batch *b)
-{
-	return b->head && b->running < b->max_parallel;
-}
+static int batch_can_start(const struct pool_batch *b) { return b->head && b->running < b->max_parallel; }
 
 static void ready_push(struct pool *p, struct pool_batch *b)
 {
-	assert(!b->ready);   /* on the list at most once */
+	assert(!b->ready); /* on the list at most once */
 	b->next = NULL;
 	b->ready = 1;
 	if (p->ready_tail)
@@ -99,7 +96,7 @@ static struct pool_task *take_task(struct pool *p, struct pool_batch *b)
 {
 	struct pool_task *t = b->head;
 
-	assert(t && p->queued > 0 && b->running < b->max_parallel);   /* batch_can_start(b) held */
+	assert(t && p->queued > 0 && b->running < b->max_parallel); /* batch_can_start(b) held */
 	b->head = t->next;
 	if (!b->head)
 		b->tail = NULL;
@@ -115,7 +112,7 @@ static struct pool_task *take_task(struct pool *p, struct pool_batch *b)
 /* Bookkeeping after a task of b ended (lock held). */
 static void task_finished(struct pool *p, struct pool_batch *b)
 {
-	assert(b->running > 0 && b->pending >= b->running);   /* a running task is still pending */
+	assert(b->running > 0 && b->pending >= b->running); /* a running task is still pending */
 	b->running--;
 	b->pending--;
 	if (!b->ready && batch_can_start(b)) {
@@ -146,7 +143,7 @@ static void *worker_main(void *arg)
 		while (!p->stopping && !p->ready_head)
 			pthread_cond_wait(&p->work, &p->mu);
 		if (!p->ready_head)
-			break;   /* stopping, nothing left */
+			break; /* stopping, nothing left */
 		b = p->ready_head;
 		run_task(p, b, take_task(p, b));
 	}
@@ -231,10 +228,7 @@ struct pool *pool_shared(void)
 	return shared_pool;
 }
 
-size_t pool_threads(const struct pool *p)
-{
-	return p ? p->n_threads : 0;
-}
+size_t pool_threads(const struct pool *p) { return p ? p->n_threads : 0; }
 
 /* ---- batches ---- */
 
@@ -259,7 +253,7 @@ void pool_submit(struct pool_batch *b, pool_fn fn, void *ctx, size_t index)
 		}
 	}
 	if (!t) {
-		fn(ctx, index);   /* no pool, no memory or a full queue: the caller runs it */
+		fn(ctx, index); /* no pool, no memory or a full queue: the caller runs it */
 		return;
 	}
 	t->fn = fn;
@@ -295,7 +289,7 @@ void pool_batch_wait(struct pool_batch *b)
 	}
 	if (b->ready)
 		ready_remove(p, b);
-	assert(!b->head && b->running == 0 && !b->ready);   /* nothing of b is left in the pool */
+	assert(!b->head && b->running == 0 && !b->ready); /* nothing of b is left in the pool */
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -304,7 +298,7 @@ void pool_run(struct pool *p, size_t n, size_t max_parallel, pool_fn fn, void *c
 	struct pool_batch b;
 	size_t i;
 
-	if (n <= 1 || max_parallel <= 1) {   /* one at a time: the caller is enough */
+	if (n <= 1 || max_parallel <= 1) { /* one at a time: the caller is enough */
 		for (i = 0; i < n; i++)
 			fn(ctx, i);
 		return;

@@ -45,14 +45,14 @@ typedef void (*pool_fn)(void *ctx, size_t index);
 /* One batch of tasks. Lives with its owner (often on the stack) from
  * pool_batch_init until pool_batch_wait returns; fields are private. */
 struct pool_batch {
-	struct pool *pool;         /* NULL: every task runs at once on the submitter */
-	size_t max_parallel;       /* tasks of this batch running at once, >= 1 */
-	size_t pending;            /* submitted, not finished */
-	size_t running;            /* taken, not finished */
-	struct pool_task *head;    /* not taken yet, in submission order */
+	struct pool *pool;      /* NULL: every task runs at once on the submitter */
+	size_t max_parallel;    /* tasks of this batch running at once, >= 1 */
+	size_t pending;         /* submitted, not finished */
+	size_t running;         /* taken, not finished */
+	struct pool_task *head; /* not taken yet, in submission order */
 	struct pool_task *tail;
-	struct pool_batch *next;   /* on the pool's ready list */
-	int ready;                 /* on the ready list now */
+	struct pool_batch *next; /* on the pool's ready list */
+	int ready;               /* on the ready list now */
 };
 
 /* Start a pool of n_threads threads (1..POOL_MAX_THREADS). *out is owned

@@ -26,6 +26,6 @@ int q_procmem_read(struct q_procmem *out)
 		fclose(f);
 	}
 	if (!out->hwm_kb && getrusage(RUSAGE_SELF, &ru) == 0)
-		out->hwm_kb = ru.ru_maxrss;   /* KiB on Linux */
+		out->hwm_kb = ru.ru_maxrss; /* KiB on Linux */
 	return out->rss_kb || out->hwm_kb ? 0 : Q_EIO;
 }

@@ -12,8 +12,8 @@
 
 /* Memory of this process in KiB. Thread-safe. */
 struct q_procmem {
-	long rss_kb;   /* resident now; 0 if unknown */
-	long hwm_kb;   /* peak resident since the process started; 0 if unknown */
+	long rss_kb; /* resident now; 0 if unknown */
+	long hwm_kb; /* peak resident since the process started; 0 if unknown */
 };
 
 /* Read both (VmRSS, VmHWM; ru_maxrss when /proc/self/status cannot be

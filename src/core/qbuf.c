@@ -32,10 +32,7 @@ void qbuf_reset(struct qbuf *b)
 		b->data[0] = '\0';
 }
 
-const char *qbuf_cstr(const struct qbuf *b)
-{
-	return b->data ? b->data : "";
-}
+const char *qbuf_cstr(const struct qbuf *b) { return b->data ? b->data : ""; }
 
 char *qbuf_detach(struct qbuf *b, size_t *out_len)
 {
@@ -76,7 +73,7 @@ int qbuf_grow(struct qbuf *b, size_t n)
 		return b->err;
 	}
 	b->data = p;
-	b->data[b->len] = '\0';   /* a fresh block must read as a string too */
+	b->data[b->len] = '\0'; /* a fresh block must read as a string too */
 	b->cap = cap;
 	return 0;
 }
@@ -85,7 +82,7 @@ int qbuf_add(struct qbuf *b, const void *p, size_t n)
 {
 	if (qbuf_grow(b, n))
 		return b->err;
-	assert(b->len + n < b->cap);   /* grow left room for the bytes and the NUL */
+	assert(b->len + n < b->cap); /* grow left room for the bytes and the NUL */
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -93,15 +90,9 @@ int qbuf_add(struct qbuf *b, const void *p, size_t n)
 	return 0;
 }
 
-int qbuf_addc(struct qbuf *b, char c)
-{
-	return qbuf_add(b, &c, 1);
-}
+int qbuf_addc(struct qbuf *b, char c) { return qbuf_add(b, &c, 1); }
 
-int qbuf_adds(struct qbuf *b, const char *s)
-{
-	return qbuf_add(b, s, strlen(s));
-}
+int qbuf_adds(struct qbuf *b, const char *s) { return qbuf_add(b, s, strlen(s)); }
 
 int qbuf_vaddf(struct qbuf *b, const char *fmt, va_list ap)
 {

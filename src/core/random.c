@@ -18,7 +18,7 @@
 #define RANDOM_GAMMA 0x9e3779b97f4a7c15ULL
 
 static _Atomic uint64_t counter;
-static _Atomic pid_t seeded_pid;   /* the process the counter was seeded in; 0 before */
+static _Atomic pid_t seeded_pid; /* the process the counter was seeded in; 0 before */
 static pthread_mutex_t seed_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Seed the counter unless this process already has. */
@@ -55,5 +55,5 @@ uint64_t q_random_u64(void)
 
 double q_random_unit(void)
 {
-	return (double)(q_random_u64() >> 11) / 9007199254740992.0;   /* 53 bits / 2^53 */
+	return (double)(q_random_u64() >> 11) / 9007199254740992.0; /* 53 bits / 2^53 */
 }

@@ -15,7 +15,7 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out_cp)
 	size_t len, i;
 	unsigned char c;
 
-	assert(n > 0);   /* utf8.h: n must be > 0 */
+	assert(n > 0); /* utf8.h: n must be > 0 */
 	c = s[0];
 
 	if (c < 0x80) {
@@ -41,8 +41,8 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *out_cp)
 			goto bad;
 		cp = (cp << 6) | (s[i] & 0x3F);
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
 		goto bad;
 	*out_cp = cp;
 	return len;
@@ -133,32 +133,30 @@ int utf8_sanitize_append(struct qbuf *b, const char *s, size_t n)
 
 int utf8_is_cjk(uint32_t cp)
 {
-	return (cp >= 0x3040 && cp <= 0x30FF) ||   /* kana */
-	       (cp >= 0x3400 && cp <= 0x4DBF) ||   /* Han ext A */
-	       (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* Han */
-	       (cp >= 0xAC00 && cp <= 0xD7AF) ||   /* Hangul */
-	       (cp >= 0xF900 && cp <= 0xFAFF) ||   /* Han compat */
-	       (cp >= 0x20000 && cp <= 0x2FA1F);   /* Han ext B+ */
+	return (cp >= 0x3040 && cp <= 0x30FF) || /* kana */
+	       (cp >= 0x3400 && cp <= 0x4DBF) || /* Han ext A */
+	       (cp >= 0x4E00 && cp <= 0x9FFF) || /* Han */
+	       (cp >= 0xAC00 && cp <= 0xD7AF) || /* Hangul */
+	       (cp >= 0xF900 && cp <= 0xFAFF) || /* Han compat */
+	       (cp >= 0x20000 && cp <= 0x2FA1F); /* Han ext B+ */
 }
 
 int utf8_is_space(uint32_t cp)
 {
-	return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0xA0 ||
-	       cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200B) ||
-	       cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-	       cp == 0x3000 || cp == 0xFEFF;
+	return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0xA0 || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+	       cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
 int utf8_is_comma(uint32_t cp)
 {
-	return cp == ',' || cp == ';' || cp == 0x3001 || cp == 0xFF0C ||
-	       cp == 0xFF1B || cp == 0x060C;
+	return cp == ',' || cp == ';' || cp == 0x3001 || cp == 0xFF0C || cp == 0xFF1B || cp == 0x060C;
 }
 
 int utf8_is_sentence_end(uint32_t cp)
 {
-	return cp == '.' || cp == '!' || cp == '?' || cp == 0x3002 ||
-	       cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF0E || cp == 0x0964;
+	return cp == '.' || cp == '!' || cp == '?' || cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F ||
+	       cp == 0xFF0E || cp == 0x0964;
 }
 
 char *utf8_sanitize_dup(const char *s)

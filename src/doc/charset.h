@@ -46,15 +46,13 @@ int charset_from_content_type(const char *content_type, char *out);
  * Decide the encoding of data[0..len). http_label may be NULL. is_html
  * enables the <meta> prescan. Writes the iconv name into out.
  */
-void charset_detect(const char *data, size_t len, const char *http_label,
-		    int is_html, char *out);
+void charset_detect(const char *data, size_t len, const char *http_label, int is_html, char *out);
 
 /*
  * Convert data from charset (an iconv name from charset_detect or
  * charset_canonical) to UTF-8, appending to out. A leading BOM is dropped.
  * Returns 0, or out->err / Q_EUNSUPPORTED with err filled.
  */
-int charset_to_utf8(const char *data, size_t len, const char *charset,
-		    struct qbuf *out, struct q_error *err);
+int charset_to_utf8(const char *data, size_t len, const char *charset, struct qbuf *out, struct q_error *err);
 
 #endif

@@ -20,30 +20,30 @@
 
 #include <zlib.h>
 
-static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt,
-			     struct doc *out, struct q_error *err);
+static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+			     struct q_error *err);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-static void init_libs(void)
-{
-	xmlInitParser();
-}
+static void init_libs(void) { xmlInitParser(); }
 
-void doc_global_init(void)
-{
-	pthread_once(&init_once, init_libs);
-}
+void doc_global_init(void) { pthread_once(&init_once, init_libs); }
 
 const char *doc_kind_name(enum doc_kind kind)
 {
 	switch (kind) {
-	case DOC_KIND_HTML: return "html";
-	case DOC_KIND_PDF: return "pdf";
-	case DOC_KIND_DOCX: return "docx";
-	case DOC_KIND_MARKDOWN: return "markdown";
-	case DOC_KIND_TEXT: return "text";
-	case DOC_KIND_UNKNOWN: break;
+	case DOC_KIND_HTML:
+		return "html";
+	case DOC_KIND_PDF:
+		return "pdf";
+	case DOC_KIND_DOCX:
+		return "docx";
+	case DOC_KIND_MARKDOWN:
+		return "markdown";
+	case DOC_KIND_TEXT:
+		return "text";
+	case DOC_KIND_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -51,10 +51,14 @@ const char *doc_kind_name(enum doc_kind kind)
 const char *doc_page_type_name(enum doc_page_type type)
 {
 	switch (type) {
-	case DOC_PAGE_ARTICLE: return "article";
-	case DOC_PAGE_PRODUCT: return "product";
-	case DOC_PAGE_FORUM: return "forum";
-	case DOC_PAGE_UNKNOWN: break;
+	case DOC_PAGE_ARTICLE:
+		return "article";
+	case DOC_PAGE_PRODUCT:
+		return "product";
+	case DOC_PAGE_FORUM:
+		return "forum";
+	case DOC_PAGE_UNKNOWN:
+		break;
 	}
 	return NULL;
 }
@@ -88,7 +92,7 @@ static int looks_binary(const char *data, size_t len)
 		if (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b))
 			bad++;
 	}
-	return n && bad * 20 > n;   /* over 5% */
+	return n && bad * 20 > n; /* over 5% */
 }
 
 static int looks_html(const char *data, size_t len)
@@ -102,8 +106,9 @@ static int looks_html(const char *data, size_t len)
 	if (i < n && data[i] == '<') {
 		const char *p = data + i;
 		size_t left = n - i;
-		static const char *const starts[] = {"<!doctype html", "<html", "<head",
-			"<body", "<!--", "<meta", "<title", "<div", "<p", "<h1", "<script", NULL};
+		static const char *const starts[] = {"<!doctype html", "<html",  "<head", "<body", "<!--",
+						     "<meta",          "<title", "<div",  "<p",    "<h1",
+						     "<script",        NULL};
 		int k;
 		for (k = 0; starts[k]; k++)
 			if (left >= strlen(starts[k]) && !strncasecmp(p, starts[k], strlen(starts[k])))
@@ -140,8 +145,7 @@ enum doc_kind doc_sniff(const char *data, size_t len, const char *ct, const char
 
 /* Markdown and plain text: decode, normalise line ends, trim. A Markdown
  * document's first "# " heading is its title. */
-static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struct doc *out,
-			 struct q_error *err)
+static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struct doc *out, struct q_error *err)
 {
 	struct qbuf b;
 	size_t i;
@@ -182,8 +186,7 @@ static int plain_extract(const char *utf8, size_t len, enum doc_kind kind, struc
 
 static int is_gzip(const char *data, size_t len)
 {
-	return len >= 3 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b &&
-	       data[2] == 8;
+	return len >= 3 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b && data[2] == 8;
 }
 
 /* What well-known binary format data starts with, or NULL. */
@@ -200,12 +203,16 @@ static const char *binary_magic(const char *data, size_t len)
 		{"\xff\xd8\xff", 3, "JPEG image"},
 		{"PK\x03\x04", 4, "ZIP archive"},
 		{"\x1f\x8b", 2, "gzip data"},
-		{"\x7f" "ELF", 4, "ELF executable"},
+		{"\x7f"
+		 "ELF",
+		 4, "ELF executable"},
 		{"%PDF-", 5, "PDF document"},
 		{"\0asm", 4, "WebAssembly module"},
 		{"7z\xbc\xaf\x27\x1c", 6, "7-Zip archive"},
 		{"BZh", 3, "bzip2 data"},
-		{"\xfd" "7zXZ", 5, "xz data"},
+		{"\xfd"
+		 "7zXZ",
+		 5, "xz data"},
 		{"\x28\xb5\x2f\xfd", 4, "zstd data"},
 	};
 	size_t i;
@@ -225,8 +232,8 @@ static int wide_text(const char *data, size_t len, const char *ct)
 
 	if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff)))
 		return 1;
-	return ct && (strcasestr(ct, "utf-16") || strcasestr(ct, "utf-32") ||
-		      strcasestr(ct, "ucs-2") || strcasestr(ct, "utf16") || strcasestr(ct, "utf32"));
+	return ct && (strcasestr(ct, "utf-16") || strcasestr(ct, "utf-32") || strcasestr(ct, "ucs-2") ||
+		      strcasestr(ct, "utf16") || strcasestr(ct, "utf32"));
 }
 
 /*
@@ -236,8 +243,7 @@ static int wide_text(const char *data, size_t len, const char *ct)
  * inflated here (net/ decodes Content-Encoding under its byte cap; a
  * gzip file left after that is not a page).
  */
-static int refuse_mislabelled(const char *data, size_t len, const struct doc_options *opt,
-			      struct q_error *err)
+static int refuse_mislabelled(const char *data, size_t len, const struct doc_options *opt, struct q_error *err)
 {
 	const char *ct = opt ? opt->content_type : NULL, *what, *where;
 
@@ -249,14 +255,15 @@ static int refuse_mislabelled(const char *data, size_t len, const struct doc_opt
 	if (!what)
 		return 0;
 	where = opt->base_url ? opt->base_url : (opt->filename ? opt->filename : "input");
-	return q_error_set(err, Q_EUNSUPPORTED, "the %s at %s is binary data%s%s%s though labelled "
-			   "%.*s; there is no text to read in it", opt->base_url ? "page" : "file",
-			   where, *what ? " (" : "", what, *what ? ")" : "",
+	return q_error_set(err, Q_EUNSUPPORTED,
+			   "the %s at %s is binary data%s%s%s though labelled "
+			   "%.*s; there is no text to read in it",
+			   opt->base_url ? "page" : "file", where, *what ? " (" : "", what, *what ? ")" : "",
 			   (int)strcspn(ct, "; "), ct);
 }
 
-int doc_extract(const char *data, size_t len, const struct doc_options *opt,
-		struct doc *out, struct q_error *err)
+int doc_extract(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+		struct q_error *err)
 {
 	int refused = refuse_mislabelled(data, len, opt, err);
 
@@ -281,7 +288,8 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
 			/* "page.html.gz" is read as "page.html". */
 			if (inner.filename) {
 				size_t fl = strlen(inner.filename);
-				if (fl > 3 && fl - 3 < sizeof(name) && !strcasecmp(inner.filename + fl - 3, ".gz")) {
+				if (fl > 3 && fl - 3 < sizeof(name) &&
+				    !strcasecmp(inner.filename + fl - 3, ".gz")) {
 					memcpy(name, inner.filename, fl - 3);
 					name[fl - 3] = '\0';
 					inner.filename = name;
@@ -302,7 +310,7 @@ int doc_extract(const char *data, size_t len, const struct doc_options *opt,
  * bare ESC and leaves the rest of its sequence as text. */
 static void strip_controls(struct doc *d)
 {
-	char *fields[] = { d->title, d->author, d->date, d->lang, d->site_name, d->description };
+	char *fields[] = {d->title, d->author, d->date, d->lang, d->site_name, d->description};
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -312,8 +320,8 @@ static void strip_controls(struct doc *d)
 		d->text_len = ctl_strip(d->text, d->text_len);
 }
 
-static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt,
-			     struct doc *out, struct q_error *err)
+static int doc_extract_plain(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+			     struct q_error *err)
 {
 	static const struct doc_options defaults;
 	char label[CHARSET_NAME_MAX];
@@ -329,7 +337,8 @@ static int doc_extract_plain(const char *data, size_t len, const struct doc_opti
 	case DOC_KIND_UNKNOWN:
 		return q_error_set(err, Q_EUNSUPPORTED,
 				   "unsupported content%s%s: quarry reads HTML, PDF, DOCX, Markdown and text",
-				   opt->content_type ? " type " : "", opt->content_type ? opt->content_type : "");
+				   opt->content_type ? " type " : "",
+				   opt->content_type ? opt->content_type : "");
 	case DOC_KIND_PDF:
 		rc = pdf_extract(data, len, opt->pdf_timeout_s, out, err);
 		goto done;
@@ -343,7 +352,7 @@ static int doc_extract_plain(const char *data, size_t len, const struct doc_opti
 	charset_detect(data, len, label[0] ? label : NULL, out->kind == DOC_KIND_HTML, out->charset);
 	qbuf_init(&utf8, len > DOC_MAX_TEXT_BYTES ? len * 4 : DOC_MAX_TEXT_BYTES * 4);
 	rc = charset_to_utf8(data, len, out->charset, &utf8, err);
-	if (!rc && utf8.data)   /* before parsing: libxml2 drops a bare ESC but keeps "[2J" */
+	if (!rc && utf8.data) /* before parsing: libxml2 drops a bare ESC but keeps "[2J" */
 		utf8.len = ctl_strip(utf8.data, utf8.len);
 	if (!rc) {
 		if (out->kind == DOC_KIND_HTML)

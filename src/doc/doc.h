@@ -17,13 +17,13 @@
 #include "../core/err.h"
 
 /* Caps on what we accept and produce. */
-#define DOC_MAX_TEXT_BYTES (64u * 1024 * 1024)  /* extracted text */
-#define DOC_MAX_META_BYTES 1024                 /* title, author, ... */
-#define DOC_NOTE_MAX 160                        /* doc.note */
+#define DOC_MAX_TEXT_BYTES (64u * 1024 * 1024) /* extracted text */
+#define DOC_MAX_META_BYTES 1024                /* title, author, ... */
+#define DOC_NOTE_MAX 160                       /* doc.note */
 
 enum doc_format {
-	DOC_FORMAT_TEXT = 0,     /* plain paragraphs, "- " list items */
-	DOC_FORMAT_MARKDOWN = 1  /* headings as #, lists, tables, code fences */
+	DOC_FORMAT_TEXT = 0,    /* plain paragraphs, "- " list items */
+	DOC_FORMAT_MARKDOWN = 1 /* headings as #, lists, tables, code fences */
 };
 
 enum doc_kind {
@@ -41,21 +41,21 @@ enum doc_page_type {
 	DOC_PAGE_UNKNOWN = 0,
 	DOC_PAGE_ARTICLE,
 	DOC_PAGE_PRODUCT,
-	DOC_PAGE_FORUM       /* a discussion: its replies are the content */
+	DOC_PAGE_FORUM /* a discussion: its replies are the content */
 };
 
 /* An extracted document. All strings are UTF-8 and owned; NULL if absent. */
 struct doc {
-	enum doc_kind kind;    /* what the input was read as */
-	char charset[32];      /* source encoding, "" if not applicable */
+	enum doc_kind kind; /* what the input was read as */
+	char charset[32];   /* source encoding, "" if not applicable */
 	char *title;
 	char *author;
-	char *date;            /* published date as found (ISO 8601 if given so) */
-	char *lang;            /* language tag, e.g. "en", "zh-CN" */
+	char *date; /* published date as found (ISO 8601 if given so) */
+	char *lang; /* language tag, e.g. "en", "zh-CN" */
 	char *site_name;
 	char *description;
 	enum doc_page_type page_type;
-	char *text;            /* main content, in the requested format */
+	char *text; /* main content, in the requested format */
 	size_t text_len;
 	char note[DOC_NOTE_MAX]; /* "" or why only part was read, e.g. "the
 				  * page was cut: it has more than 500000 tags" */
@@ -64,13 +64,13 @@ struct doc {
 /* Options for doc_extract; zero-initialise for defaults. */
 struct doc_options {
 	enum doc_format format;
-	const char *base_url;       /* the document's address, may be NULL */
-	const char *content_type;   /* e.g. "text/html; charset=gbk", may be NULL */
-	const char *filename;       /* used for the extension when sniffing */
-	unsigned pdf_timeout_s;     /* pdftotext wall limit; 0 = 30 s */
-	double deadline_ms;         /* q_now_ms() by which extraction gives up
+	const char *base_url;     /* the document's address, may be NULL */
+	const char *content_type; /* e.g. "text/html; charset=gbk", may be NULL */
+	const char *filename;     /* used for the extension when sniffing */
+	unsigned pdf_timeout_s;   /* pdftotext wall limit; 0 = 30 s */
+	double deadline_ms;       /* q_now_ms() by which extraction gives up
 				     * (Q_ETIMEOUT); 0 = none */
-	volatile int *cancel;       /* non-zero: give up soon (Q_ETIMEOUT,
+	volatile int *cancel;     /* non-zero: give up soon (Q_ETIMEOUT,
 				     * "cancelled"); may be NULL */
 };
 
@@ -85,12 +85,11 @@ void doc_global_init(void);
  * A page cut at a parsing limit (html_int.h, docs/SECURITY.md) returns 0
  * with the text of what came before the cut and out->note saying so.
  */
-int doc_extract(const char *data, size_t len, const struct doc_options *opt,
-		struct doc *out, struct q_error *err);
+int doc_extract(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+		struct q_error *err);
 
 /* Guess the kind from a content type, then the bytes, then the filename. */
-enum doc_kind doc_sniff(const char *data, size_t len, const char *content_type,
-			const char *filename);
+enum doc_kind doc_sniff(const char *data, size_t len, const char *content_type, const char *filename);
 
 const char *doc_kind_name(enum doc_kind kind);
 /* "article", "product", "forum", or NULL when not known. */

@@ -19,9 +19,9 @@ struct docx_walk {
 	struct qbuf para;
 	struct qbuf row;
 	enum doc_format format;
-	int heading;       /* level of the current paragraph, 0 = body */
-	int list;          /* current paragraph is a list item */
-	int in_cell;       /* inside a table cell */
+	int heading; /* level of the current paragraph, 0 = body */
+	int list;    /* current paragraph is a list item */
+	int in_cell; /* inside a table cell */
 };
 
 /* Value of the current element's attribute with local name `local`
@@ -143,16 +143,20 @@ static int walk(struct docx_walk *w, const char *xml, size_t len, const struct d
 
 		if (type == XML_READER_TYPE_ELEMENT) {
 			if (++nodes > DOCX_MAX_NODES) {
-				snprintf(out->note, sizeof(out->note), "only the start of the document "
-					 "was read: it has more than %u elements", DOCX_MAX_NODES);
+				snprintf(out->note, sizeof(out->note),
+					 "only the start of the document "
+					 "was read: it has more than %u elements",
+					 DOCX_MAX_NODES);
 				break;
 			}
 			if (nodes % DOCX_CHECK_EVERY == 0 && opt &&
 			    ((opt->cancel && __atomic_load_n(opt->cancel, __ATOMIC_RELAXED)) ||
 			     (opt->deadline_ms > 0 && q_now_ms() > opt->deadline_ms))) {
-				rc = q_error_set(err, Q_ETIMEOUT, opt->cancel && *opt->cancel
-						 ? "extraction was cancelled"
-						 : "reading the document took longer than its time limit");
+				rc = q_error_set(
+					err, Q_ETIMEOUT,
+					opt->cancel && *opt->cancel
+						? "extraction was cancelled"
+						: "reading the document took longer than its time limit");
 				break;
 			}
 			if (!name)
@@ -176,7 +180,8 @@ static int walk(struct docx_walk *w, const char *xml, size_t len, const struct d
 		}
 	}
 	if (ret < 0 && !rc)
-		rc = q_error_set(err, Q_EPARSE, "damaged DOCX file: word/document.xml is not "
+		rc = q_error_set(err, Q_EPARSE,
+				 "damaged DOCX file: word/document.xml is not "
 				 "well-formed XML");
 	xmlFreeTextReader(rd);
 	if (!rc)
@@ -230,8 +235,8 @@ static void read_core_props(const char *zip, size_t len, struct doc *out)
 	xmlFreeDoc(core);
 }
 
-int docx_extract(const char *data, size_t len, const struct doc_options *opt,
-		 struct doc *out, struct q_error *err)
+int docx_extract(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+		 struct q_error *err)
 {
 	struct docx_walk w;
 	struct qbuf text, xml;

@@ -29,7 +29,7 @@
  * a tree. Returns 0 (out->note set when cut at DOCX_MAX_NODES),
  * Q_EPARSE for a damaged file, Q_ETOOBIG, Q_ETIMEOUT, Q_ENOMEM.
  */
-int docx_extract(const char *data, size_t len, const struct doc_options *opt,
-		 struct doc *out, struct q_error *err);
+int docx_extract(const char *data, size_t len, const struct doc_options *opt, struct doc *out,
+		 struct q_error *err);
 
 #endif

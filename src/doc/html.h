@@ -29,8 +29,8 @@
  * limit (html_int.h) returns 0 with out->note saying which.
  * An HTML page with no content yields 0 and empty text.
  */
-int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
-		 struct doc *out, struct q_error *err);
+int html_extract(const char *utf8, size_t len, const struct doc_options *opt, struct doc *out,
+		 struct q_error *err);
 
 /* 1 if the extractor's table of tag kinds is in order (a unit test). */
 int html_tags_sorted(void);

@@ -101,9 +101,9 @@
 #define MAX_CLASS_BYTES 512
 
 /* What a tag is, by name (sorted by strcmp for bsearch; html_tags_sorted checks). */
-#define T_DROP 1          /* never rendered: script, style, form controls, media */
-#define T_BLOCK 2         /* starts and ends a paragraph */
-#define T_BOILER 4        /* chrome by itself: nav, footer, aside, menu */
+#define T_DROP 1   /* never rendered: script, style, form controls, media */
+#define T_BLOCK 2  /* starts and ends a paragraph */
+#define T_BOILER 4 /* chrome by itself: nav, footer, aside, menu */
 /* Controls that are chrome when small, but that libxml2 (which does not
  * implement HTML5's tree fixing) may wrap around the rest of a page when
  * a page leaves one unclosed: weak hints, not removal. */
@@ -224,83 +224,73 @@ static unsigned tag_bits_cached(const xmlNode *n, struct tag_cache *c)
 	return c->bits[slot];
 }
 
-static const char *const boiler_roles[] = {
-	"navigation", "banner", "contentinfo", "complementary", "search",
-	"menu", "menubar", "toolbar", "dialog", "alertdialog", NULL
-};
+static const char *const boiler_roles[] = {"navigation", "banner",      "contentinfo", "complementary",
+					   "search",     "menu",        "menubar",     "toolbar",
+					   "dialog",     "alertdialog", NULL};
 
 /* Class/id substrings that mark chrome wherever they appear. The
  * author and user families are looked for only where "author" or "user"
  * occurs: one strstr instead of thirty on most elements. */
 static const char *const boiler_strong[] = {
-	"share", "social", "related", "breadcrumb", "advert", "promo", "popup",
-	"subscribe", "sponsor", "recommend", "upsell", "cross-sell", "crosssell",
-	"also-viewed", "alsoviewed", "recently-viewed", "recentlyviewed",
+	"share", "social", "related", "breadcrumb", "advert", "promo", "popup", "subscribe", "sponsor",
+	"recommend", "upsell", "cross-sell", "crosssell", "also-viewed", "alsoviewed", "recently-viewed",
+	"recentlyviewed",
 	/* a forum poster's profile beside each post */
 	"postprofile", "expandlink",
 	/* a blog post's own metadata and widgets after it: categories, tags,
 	 * "comments are closed", likes */
-	"postmetadata", "post-meta", "entry-utility", "entry-meta", "nocomments", "likes-", NULL
-};
+	"postmetadata", "post-meta", "entry-utility", "entry-meta", "nocomments", "likes-", NULL};
 
 /* ... and, each containing "author", the writer's biography under an article */
 static const char *const boiler_author[] = {
-	"author-bio", "author_bio", "authorbio", "author-box", "author_box", "authorbox",
-	"about-author", "about-the-author", "about_author", "aboutauthor", "author-info",
-	"author_info", "authorinfo", "author-card", "author-profile", "author-details",
-	"author-description", "author-about", "author-wrap", "author-block", "author-section",
-	"author-container", "author-meta", NULL
-};
+	"author-bio",         "author_bio",       "authorbio",      "author-box",
+	"author_box",         "authorbox",        "about-author",   "about-the-author",
+	"about_author",       "aboutauthor",      "author-info",    "author_info",
+	"authorinfo",         "author-card",      "author-profile", "author-details",
+	"author-description", "author-about",     "author-wrap",    "author-block",
+	"author-section",     "author-container", "author-meta",    NULL};
 
 /* ... and, each containing "user", a forum poster's rank, join date and post count */
 static const char *const boiler_user[] = {
-	"usertitle", "user-title", "userextras", "user-extras", "user-info", "user-details",
-	"userdetails", "user-stats", "userstats", NULL
-};
+	"usertitle",    "user-title",  "userextras", "user-extras", "user-info",
+	"user-details", "userdetails", "user-stats", "userstats",   NULL};
 
 /* Class/id substrings of things that are never content, however much
  * text they hold (consent dialogs carry pages of legal prose). */
-static const char *const boiler_never[] = {
-	"cookie", "consent", "gdpr", "onetrust", "cmplz", "newsletter", "disqus",
-	"outbrain", "taboola", NULL
-};
+static const char *const boiler_never[] = {"cookie",     "consent", "gdpr",     "onetrust", "cmplz",
+					   "newsletter", "disqus",  "outbrain", "taboola",  NULL};
 
 /* Beside "paywall", words of the article's own container. */
-static const char *const paywall_content[] = {
-	"no-paywall", "nopaywall", "content", "article", "body", "text", "story", NULL
-};
+static const char *const paywall_content[] = {"no-paywall", "nopaywall", "content", "article",
+					      "body",       "text",      "story",   NULL};
 
 /* Class/id words that mark chrome unless a content word is present too
  * (both sorted by strcmp for bsearch; html_tags_sorted checks). */
 static const char *const boiler_weak[] = {
-	"ad", "ads", "banner", "bio", "drawer", "dropdown", "facet", "facets", "filter",
-	"filters", "footer", "login", "masthead", "menu", "modal", "nav", "navbar",
-	"navigation", "offcanvas", "pager", "pagination", "postbit", "refinements",
-	"sidebar", "signature", "signup", "sorting", "tagcloud", "tags", "toolbar",
-	"topbar", "userinfo"
-};
+	"ad",      "ads",         "banner",  "bio",        "drawer",    "dropdown", "facet",
+	"facets",  "filter",      "filters", "footer",     "login",     "masthead", "menu",
+	"modal",   "nav",         "navbar",  "navigation", "offcanvas", "pager",    "pagination",
+	"postbit", "refinements", "sidebar", "signature",  "signup",    "sorting",  "tagcloud",
+	"tags",    "toolbar",     "topbar",  "userinfo"};
 
-static const char *const content_words[] = {
-	"article", "body", "content", "entry", "main", "post", "story", "text"
-};
+static const char *const content_words[] = {"article", "body", "content", "entry",
+					    "main",    "post", "story",   "text"};
 
 /* Classes of the article's own container (sorted by strcmp for bsearch;
  * html_tags_sorted checks). */
-static const char *const body_classes[] = {
-	"article-body", "article-body-content", "article-content", "article-text",
-	"article__body", "article__content", "article__text", "article_body", "articlebody",
-	"articletext", "blog-post-content", "body-text", "c-article-body", "entry-body",
-	"entry-content", "field--name-body", "field-name-body", "news-text", "post-body",
-	"post-content", "post-entry", "post__content", "single-post-content", "story-body",
-	"story-content", "td-post-content", "text-formatted"
-};
+static const char *const body_classes[] = {"article-body",     "article-body-content", "article-content",
+					   "article-text",     "article__body",        "article__content",
+					   "article__text",    "article_body",         "articlebody",
+					   "articletext",      "blog-post-content",    "body-text",
+					   "c-article-body",   "entry-body",           "entry-content",
+					   "field--name-body", "field-name-body",      "news-text",
+					   "post-body",        "post-content",         "post-entry",
+					   "post__content",    "single-post-content",  "story-body",
+					   "story-content",    "td-post-content",      "text-formatted"};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static int by_string(const void *key, const void *elem)
-{
-	return strcmp(key, *(const char *const *)elem);
-}
+static int by_string(const void *key, const void *elem) { return strcmp(key, *(const char *const *)elem); }
 
 /* 1 if the NUL-terminated word w is in the sorted list of n words. */
 static int in_sorted(const char *w, const char *const *list, size_t n)
@@ -357,8 +347,7 @@ const char *html_attr(const xmlNode *n, const char *name)
 	assert(html_attr_is_read(name, strlen(name)));
 
 	for (a = n->properties; a; a = a->next)
-		if (a->children && a->children->content &&
-		    !strcasecmp((const char *)a->name, name))
+		if (a->children && a->children->content && !strcasecmp((const char *)a->name, name))
 			return (const char *)a->children->content;
 	return NULL;
 }
@@ -409,8 +398,8 @@ static int class_hides(const char *cls)
  * attribute list (the first of each name, as html_attr finds it). */
 struct el_attrs {
 	const char *cls, *id, *style, *role, *aria_hidden, *aria_modal, *itemprop;
-	int hidden;        /* a "hidden" attribute, with or without a value */
-	int toggles;       /* aria-expanded or aria-controls with a value */
+	int hidden;  /* a "hidden" attribute, with or without a value */
+	int toggles; /* aria-expanded or aria-controls with a value */
 };
 
 static void el_attrs_read(const xmlNode *n, struct el_attrs *ea)
@@ -579,8 +568,7 @@ static int class_says_boiler(const struct class_id *ci)
 		return 3;
 	/* A paywall's prompt is never content, but "content-behind-paywall"
 	 * and "no-paywall" hold the article. */
-	if (strstr(ci->both, "paywall") &&
-	    !class_id_has(ci, paywall_content))
+	if (strstr(ci->both, "paywall") && !class_id_has(ci, paywall_content))
 		return 3;
 	class_words(ci->cls, &weak, &positive);
 	class_words(ci->id, &weak, &positive);
@@ -616,15 +604,13 @@ static int class_says_body(const char *cls)
 	return 0;
 }
 
-
 /* 0 not chrome, 1 weak hint (class word), 2 strong (tag, role, class
  * words like "share"), 3 never content ("cookie", "consent"). */
 static int is_boiler(const xmlNode *n, unsigned bits, const struct el_attrs *ea, int class_boiler)
 {
 	const char *role;
 
-	if (tag_is(n, "body") || tag_is(n, "html") || tag_is(n, "main") ||
-	    tag_is(n, "article"))
+	if (tag_is(n, "body") || tag_is(n, "html") || tag_is(n, "main") || tag_is(n, "article"))
 		return 0;
 	/* A modal (privacy policy, size guide, sign-up) is never the page's content. */
 	if ((role = ea->aria_modal) != NULL && !strcasecmp(role, "true"))
@@ -661,16 +647,15 @@ static int names_comment(const char *s)
  * blog engines give their comment section, 1 for any comment hint. */
 static int says_comments(const struct class_id *ci)
 {
-	static const char *const section_classes[] = {"comments-area", "comment-list",
-		"commentlist", "comments-section", "comment-section", "comments-wrapper",
-		"comments-container", NULL};
+	static const char *const section_classes[] = {
+		"comments-area",   "comment-list",     "commentlist",        "comments-section",
+		"comment-section", "comments-wrapper", "comments-container", NULL};
 	const char *v[2] = {ci->cls, ci->id};
 	int i;
 
 	if (!ci->has_cls && !ci->has_id)
 		return 0;
-	if (!strcmp(ci->id, "comments") || !strcmp(ci->id, "respond") ||
-	    !strcmp(ci->id, "disqus_thread"))
+	if (!strcmp(ci->id, "comments") || !strcmp(ci->id, "respond") || !strcmp(ci->id, "disqus_thread"))
 		return 2;
 	for (i = 0; section_classes[i]; i++)
 		if (strstr(ci->cls, section_classes[i]))
@@ -734,8 +719,7 @@ static void classify_block(struct nstat *s)
 		return;
 	}
 	if (s->own_link <= 0.5f * s->own_text &&
-	    (nonlink >= GOOD_BLOCK_CHARS ||
-	     (nonlink >= GOOD_SENTENCE_CHARS && s->own_punct > 0))) {
+	    (nonlink >= GOOD_BLOCK_CHARS || (nonlink >= GOOD_SENTENCE_CHARS && s->own_punct > 0))) {
 		s->good += nonlink;
 		s->bad += s->own_link;
 		s->flags |= NS_PROSE;
@@ -751,7 +735,7 @@ static void classify_block(struct nstat *s)
  * misreads that page's own elements. */
 #define CLASS_CACHE_SLOTS 256
 struct class_verdict {
-	uint64_t key;      /* 0: empty */
+	uint64_t key; /* 0: empty */
 	signed char comments, boiler, body;
 };
 
@@ -848,7 +832,7 @@ static void enter_element(xmlNode *n, struct nstat *s, const struct nstat *paren
 /* A button whose label is a question is an FAQ entry's toggle. */
 static int button_asks(const struct nstat *s)
 {
-	return s->text >= 12 && (s->last == '?' || s->last == 0xFF1F);   /* ? or ？ */
+	return s->text >= 12 && (s->last == '?' || s->last == 0xFF1F); /* ? or ？ */
 }
 
 /* All of n's subtree is closed: finish its figures and pass them up. */
@@ -865,7 +849,7 @@ static void leave_element(xmlNode *n)
 	if (tag_is(n, "noscript") && s->text < NOSCRIPT_NOTICE_CHARS)
 		s->flags |= NS_BOILER | NS_NEVER;
 	if ((s->flags & NS_WEAK) && tag_is(n, "button") && button_asks(s))
-		s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
+		s->flags &= (uint16_t) ~(NS_BOILER | NS_WEAK);
 	if (s->flags & NS_BOILER) {
 		/* Class names lie (an Elementor "widget" wraps the article):
 		 * a subtree with this much prose is content after all. */
@@ -873,9 +857,10 @@ static void leave_element(xmlNode *n)
 		float ratio = (s->flags & NS_WEAK) ? 0.5f : 1.0f;
 		/* ... and so is one around the article's own container (a
 		 * sticky share bar wrapping the text). */
-		if (!(s->flags & NS_NEVER) && ((s->flags & NS_HOLDS_BODY) ? s->good >= WEAK_BOILER_MAX_GOOD
-		    : s->good >= keep && s->good >= ratio * s->bad)) {
-			s->flags &= (uint16_t)~(NS_BOILER | NS_WEAK);
+		if (!(s->flags & NS_NEVER) &&
+		    ((s->flags & NS_HOLDS_BODY) ? s->good >= WEAK_BOILER_MAX_GOOD
+						: s->good >= keep && s->good >= ratio * s->bad)) {
+			s->flags &= (uint16_t) ~(NS_BOILER | NS_WEAK);
 		} else {
 			s->bad += s->good;
 			s->good = 0;
@@ -936,8 +921,8 @@ static size_t count_elements(xmlNode *root)
 
 struct score_walk {
 	struct nstat *stats;
-	size_t next, cap;  /* stats used, and allocated */
-	int styled_ok;     /* see is_hidden */
+	size_t next, cap; /* stats used, and allocated */
+	int styled_ok;    /* see is_hidden */
 	struct html_limits *lim;
 	struct tag_cache tags;
 	struct class_cache classes;
@@ -948,8 +933,8 @@ static int score_visit(xmlNode *n, void *ctx)
 	struct score_walk *w = ctx;
 
 	if (n->type == XML_ELEMENT_NODE) {
-		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE)
-				       ? ns(n->parent) : NULL;
+		struct nstat *parent = (n->parent && n->parent->type == XML_ELEMENT_NODE) ? ns(n->parent)
+											  : NULL;
 		/* Once stopped, enter nothing more: the walk ends quickly
 		 * and the caller discards the result. */
 		if ((w->next % SCORE_CHECK_EVERY == 0 && html_limits_check(w->lim)) ||
@@ -972,8 +957,7 @@ static void score_leave(xmlNode *n, void *ctx)
 /* Steps 1-3: one iterative enter/leave walk filling the stats (room for
  * cap elements). Returns non-zero when the deadline or cancel stopped it
  * (stats incomplete), -1 when the tree has more than cap elements. */
-static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled_ok,
-		      struct html_limits *lim)
+static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled_ok, struct html_limits *lim)
 {
 	struct score_walk w;
 
@@ -992,10 +976,13 @@ static int score_tree(xmlNode *root, struct nstat *stats, size_t cap, int styled
 static float page_lambda(enum doc_page_type type)
 {
 	switch (type) {
-	case DOC_PAGE_ARTICLE: return LAMBDA_ARTICLE;
-	case DOC_PAGE_UNKNOWN: return LAMBDA_UNKNOWN;
+	case DOC_PAGE_ARTICLE:
+		return LAMBDA_ARTICLE;
+	case DOC_PAGE_UNKNOWN:
+		return LAMBDA_UNKNOWN;
 	case DOC_PAGE_PRODUCT:
-	case DOC_PAGE_FORUM: break;
+	case DOC_PAGE_FORUM:
+		break;
 	}
 	return LAMBDA;
 }
@@ -1014,7 +1001,7 @@ static xmlNode *best_node_skipping(xmlNode *root, float lambda, uint16_t skip)
 	xmlNode *n, *best = NULL;
 	float best_score = 0;
 
-	for (n = root; n; ) {
+	for (n = root; n;) {
 		int descend = 1;
 
 		if (n->type == XML_ELEMENT_NODE) {
@@ -1052,13 +1039,12 @@ static xmlNode *best_node(xmlNode *root, float lambda, enum doc_page_type type)
  * content id ("content", "main-content"...), else body. */
 static xmlNode *fallback_node(xmlNode *root)
 {
-	static const char *const content_ids[] = {"content", "main", "main-content",
-		"maincontent", "primary", "page-content", NULL};
+	static const char *const content_ids[] = {
+		"content", "main", "main-content", "maincontent", "primary", "page-content", NULL};
 	xmlNode *n, *body = NULL, *article = NULL, *by_id = NULL;
 	int articles = 0;
 
-	for (n = root; n; n = tree_next(n, root, n->type != XML_ELEMENT_NODE ||
-					      !(ns(n)->flags & NS_REMOVED))) {
+	for (n = root; n; n = tree_next(n, root, n->type != XML_ELEMENT_NODE || !(ns(n)->flags & NS_REMOVED))) {
 		const char *role;
 
 		if (n->type != XML_ELEMENT_NODE || (ns(n)->flags & NS_REMOVED))
@@ -1127,7 +1113,7 @@ static xmlNode *article_body(xmlNode *best)
 {
 	xmlNode *n, *pick = NULL, *article = NULL;
 
-	for (n = best->children ? best->children : NULL; n; ) {
+	for (n = best->children ? best->children : NULL; n;) {
 		int descend = 1;
 		if (n->type == XML_ELEMENT_NODE) {
 			struct nstat *s = ns(n);
@@ -1152,9 +1138,11 @@ static xmlNode *article_body(xmlNode *best)
 /* Addresses of discussion pages: forum software and comment threads. */
 static int url_says_forum(const char *url)
 {
-	static const char *const parts[] = {"/forum/", "/forums/", "/forum.", "://forum.",
-		"://forums.", "://community.", "://boards.", "://bbs.", "/comments/", "/discussion/",
-		"/discussions/", "/thread/", "/threads/", "showthread.php", "viewtopic.php", "/t/", NULL};
+	static const char *const parts[] = {"/forum/",    "/forums/",       "/forum.",       "://forum.",
+					    "://forums.", "://community.",  "://boards.",    "://bbs.",
+					    "/comments/", "/discussion/",   "/discussions/", "/thread/",
+					    "/threads/",  "showthread.php", "viewtopic.php", "/t/",
+					    NULL};
 	int i;
 
 	if (!url || !strstr(url, "://"))
@@ -1229,9 +1217,12 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 	/* Development aid: which element won, and why (make CFLAGS=-DHTML_EXTRACT_DEBUG). */
 	if (getenv("QDEBUG")) {
 		xmlNode *x;
-		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good, ns(root)->bad, ns(root)->text);
+		fprintf(stderr, "root %s good=%.0f bad=%.0f text=%.0f\n", root->name, ns(root)->good,
+			ns(root)->bad, ns(root)->text);
 		for (x = main_node; x && x->type == XML_ELEMENT_NODE; x = x->parent)
-			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name, html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good, ns(x)->bad, ns(x)->text);
+			fprintf(stderr, "  %s class=%s flags=%x good=%.0f bad=%.0f text=%.0f\n", x->name,
+				html_attr(x, "class") ? html_attr(x, "class") : "", ns(x)->flags, ns(x)->good,
+				ns(x)->bad, ns(x)->text);
 	}
 #endif
 	if (out->page_type != DOC_PAGE_FORUM) {
@@ -1242,8 +1233,8 @@ static int choose_and_render(xmlNode *root, const struct doc_options *opt, const
 	if (rc)
 		return rc;
 	/* A thread's title is its opening question: kept in the text. */
-	return html_render(main_node, body_end, format,
-			   out->page_type == DOC_PAGE_FORUM ? NULL : out->title, out->page_type, b);
+	return html_render(main_node, body_end, format, out->page_type == DOC_PAGE_FORUM ? NULL : out->title,
+			   out->page_type, b);
 }
 
 /* 1 if the JSON-LD articleBody should replace text_len bytes of text. */
@@ -1258,8 +1249,8 @@ static int use_article_body(const char *body, size_t text_len)
 	       !strchr(body, '<');
 }
 
-int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
-		 struct doc *out, struct q_error *err)
+int html_extract(const char *utf8, size_t len, const struct doc_options *opt, struct doc *out,
+		 struct q_error *err)
 {
 	htmlDocPtr doc = NULL;
 	struct nstat *stats = NULL;
@@ -1269,13 +1260,13 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	char *article_body = NULL;
 	size_t n_stats;
 	int rc = Q_EPARSE, score;
-	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE | HTML_PARSE_NOBLANKS;
+	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+		      HTML_PARSE_COMPACT | XML_PARSE_HUGE | HTML_PARSE_NOBLANKS;
 
 	qbuf_init(&b, DOC_MAX_TEXT_BYTES);
 	if (len > HTML_MAX_INPUT_BYTES)
-		return q_error_set(err, Q_ETOOBIG, "HTML is %zu bytes, over the %u-byte limit",
-				   len, HTML_MAX_INPUT_BYTES);
+		return q_error_set(err, Q_ETOOBIG, "HTML is %zu bytes, over the %u-byte limit", len,
+				   HTML_MAX_INPUT_BYTES);
 	if (len > (size_t)0x7fffffff)
 		return q_error_set(err, Q_ETOOBIG, "HTML too large");
 	if (opt) {
@@ -1348,17 +1339,18 @@ int html_extract(const char *utf8, size_t len, const struct doc_options *opt,
 	if (!rc)
 		rc = set_text(out, &b);
 	if (rc)
-		q_error_set(err, rc, rc == Q_ETOOBIG ? "extracted text over the size limit"
-						     : "out of memory rendering text");
+		q_error_set(err, rc,
+			    rc == Q_ETOOBIG ? "extracted text over the size limit"
+					    : "out of memory rendering text");
 	if (!rc && html_limits_reason(lim.stop))
 		snprintf(out->note, sizeof(out->note), "only the start of the page was read: %s",
 			 html_limits_reason(lim.stop));
 	goto out;
 stopped:
-	rc = q_error_set(err, Q_ETIMEOUT, lim.stop == HTML_STOP_CANCEL
-			 ? "extraction was cancelled"
-			 : "extracting the page took longer than its time limit; "
-			   "raise the time limit or skip this page");
+	rc = q_error_set(err, Q_ETIMEOUT,
+			 lim.stop == HTML_STOP_CANCEL ? "extraction was cancelled"
+						      : "extracting the page took longer than its time limit; "
+							"raise the time limit or skip this page");
 out:
 	qbuf_release(&b);
 	if (doc) {

@@ -16,38 +16,35 @@
 
 /* Per-element facts, hung off xmlNode._private during one extraction. */
 struct nstat {
-	float text;        /* weighted visible characters in the subtree */
-	float link;        /* ... of which inside <a> */
-	float good;        /* ... in blocks that read like content */
-	float bad;         /* ... in link-heavy or short blocks */
-	float own_text;    /* text whose nearest block element is this one */
+	float text;     /* weighted visible characters in the subtree */
+	float link;     /* ... of which inside <a> */
+	float good;     /* ... in blocks that read like content */
+	float bad;      /* ... in link-heavy or short blocks */
+	float own_text; /* text whose nearest block element is this one */
 	float own_link;
-	uint16_t own_punct;/* commas and sentence ends in own text */
-	float own_code;    /* braces, brackets, quotes, '=' ... in own text */
-	uint16_t flags;    /* NS_* below */
-	uint16_t anchors;  /* <a> elements in the subtree (saturating) */
-	uint32_t last;     /* last visible character of the subtree's text */
-	xmlNode *block;    /* nearest block ancestor-or-self */
+	uint16_t own_punct; /* commas and sentence ends in own text */
+	float own_code;     /* braces, brackets, quotes, '=' ... in own text */
+	uint16_t flags;     /* NS_* below */
+	uint16_t anchors;   /* <a> elements in the subtree (saturating) */
+	uint32_t last;      /* last visible character of the subtree's text */
+	xmlNode *block;     /* nearest block ancestor-or-self */
 };
 
-#define NS_REMOVED 0x01  /* never rendered: script, hidden, form control */
-#define NS_BOILER  0x02  /* navigation, footer, share bars, banners */
-#define NS_BLOCK   0x04  /* block-level element */
-#define NS_INLINK  0x08  /* inside an <a> */
-#define NS_PRE     0x10  /* inside <pre> (whitespace kept) */
-#define NS_WEAK    0x20  /* with NS_BOILER: only a weak class-name hint */
-#define NS_COMMENTS 0x40 /* class or id says reader comments */
-#define NS_NEVER   0x80  /* with NS_BOILER: never content, however long */
+#define NS_REMOVED 0x01          /* never rendered: script, hidden, form control */
+#define NS_BOILER 0x02           /* navigation, footer, share bars, banners */
+#define NS_BLOCK 0x04            /* block-level element */
+#define NS_INLINK 0x08           /* inside an <a> */
+#define NS_PRE 0x10              /* inside <pre> (whitespace kept) */
+#define NS_WEAK 0x20             /* with NS_BOILER: only a weak class-name hint */
+#define NS_COMMENTS 0x40         /* class or id says reader comments */
+#define NS_NEVER 0x80            /* with NS_BOILER: never content, however long */
 #define NS_COMMENT_SECTION 0x100 /* a blog's comment section (id=comments...) */
-#define NS_NOSCRIPT 0x200 /* inside <noscript> */
-#define NS_PROSE   0x400  /* the block's own text reads as content */
-#define NS_HOLDS_BODY 0x800 /* is or holds the article's own container */
-#define NS_BODY    0x1000 /* is the article's own container (itemprop, class) */
+#define NS_NOSCRIPT 0x200        /* inside <noscript> */
+#define NS_PROSE 0x400           /* the block's own text reads as content */
+#define NS_HOLDS_BODY 0x800      /* is or holds the article's own container */
+#define NS_BODY 0x1000           /* is the article's own container (itemprop, class) */
 
-static inline struct nstat *ns(const xmlNode *n)
-{
-	return (struct nstat *)n->_private;
-}
+static inline struct nstat *ns(const xmlNode *n) { return (struct nstat *)n->_private; }
 
 /* Lower-case ASCII tag names; libxml2's HTML parser already lower-cases. */
 static inline int tag_is(const xmlNode *n, const char *name)
@@ -71,8 +68,8 @@ static inline int html_text_is_markup(const char *s)
 {
 	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 		s++;
-	return s[0] == '<' && ((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') ||
-			       s[1] == '/' || s[1] == '!');
+	return s[0] == '<' &&
+	       ((s[1] >= 'a' && s[1] <= 'z') || (s[1] >= 'A' && s[1] <= 'Z') || s[1] == '/' || s[1] == '!');
 }
 
 /* The next node in document order; stays inside root. descend=0 skips
@@ -91,7 +88,7 @@ static inline xmlNode *tree_next(xmlNode *n, const xmlNode *root, int descend)
 
 /* Value of attribute name (case-insensitive) or NULL. */
 const char *html_attr(const xmlNode *n, const char *name);
-int html_heading_level(const xmlNode *n);   /* 1-6, or 0 */
+int html_heading_level(const xmlNode *n); /* 1-6, or 0 */
 
 /* Append the collapsed visible text of n's subtree (skipping NS_REMOVED
  * when stats exist) to b, at most max_bytes. */
@@ -111,13 +108,13 @@ int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const
 /* Limits on what one page may make the parser do (html_parse.c; the
  * reasons are in docs/SECURITY.md). Plain numbers: they are also quoted
  * in messages. */
-#define HTML_MAX_TAGS 500000              /* '<' read: nodes, end tags */
-#define HTML_MAX_DEPTH 20000              /* elements open at once */
+#define HTML_MAX_TAGS 500000 /* '<' read: nodes, end tags */
+#define HTML_MAX_DEPTH 20000 /* elements open at once */
 /* End tags read times elements open when read: libxml2 searches its
  * stack of open elements for each end tag (about 0.25 s of work). */
 #define HTML_MAX_END_TAG_WORK 100000000
-#define HTML_MAX_ATTRS_PER_ELEMENT 256    /* on one start tag */
-#define HTML_MAX_ATTRS 400000             /* on the whole page */
+#define HTML_MAX_ATTRS_PER_ELEMENT 256 /* on one start tag */
+#define HTML_MAX_ATTRS 400000          /* on the whole page */
 
 #define Q_STR_(x) #x
 #define Q_STR(x) Q_STR_(x)
@@ -125,22 +122,22 @@ int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const
 /* Why a parse or an extraction ended early. */
 enum html_stop {
 	HTML_STOP_NONE = 0,
-	HTML_STOP_TAGS,           /* the page was cut: too many tags */
-	HTML_STOP_DEPTH,          /* ... nested too deep */
-	HTML_STOP_END_TAGS,       /* ... too many end tags in deep nesting */
-	HTML_STOP_ELEMENT_ATTRS,  /* ... an element with too many attributes */
-	HTML_STOP_ATTRS,          /* ... too many attributes in all */
-	HTML_STOP_TIMEOUT,        /* the deadline passed: no result */
-	HTML_STOP_CANCEL          /* the cancel flag was set: no result */
+	HTML_STOP_TAGS,          /* the page was cut: too many tags */
+	HTML_STOP_DEPTH,         /* ... nested too deep */
+	HTML_STOP_END_TAGS,      /* ... too many end tags in deep nesting */
+	HTML_STOP_ELEMENT_ATTRS, /* ... an element with too many attributes */
+	HTML_STOP_ATTRS,         /* ... too many attributes in all */
+	HTML_STOP_TIMEOUT,       /* the deadline passed: no result */
+	HTML_STOP_CANCEL         /* the cancel flag was set: no result */
 };
 
 /* The deadline and cancel flag of one extraction, and why it stopped. */
 struct html_limits {
-	double deadline_ms;       /* q_now_ms() value; 0 = none */
-	volatile int *cancel;     /* non-zero: stop; may be NULL */
-	enum html_stop stop;      /* out: first limit hit */
-	int keep_raw_text;        /* feed script and style bodies too (tests) */
-	size_t elements;          /* out: elements the parser started */
+	double deadline_ms;   /* q_now_ms() value; 0 = none */
+	volatile int *cancel; /* non-zero: stop; may be NULL */
+	enum html_stop stop;  /* out: first limit hit */
+	int keep_raw_text;    /* feed script and style bodies too (tests) */
+	size_t elements;      /* out: elements the parser started */
 };
 
 /*

@@ -23,9 +23,9 @@ struct meta_pick {
 	char *value[M_COUNT];
 	int rank[M_COUNT];
 	enum doc_page_type page_type;
-	int products;      /* Product entities declared */
-	int lists;         /* ItemList, CollectionPage ... declared */
-	char *body;        /* the longest JSON-LD articleBody, or NULL (owned) */
+	int products; /* Product entities declared */
+	int lists;    /* ItemList, CollectionPage ... declared */
+	char *body;   /* the longest JSON-LD articleBody, or NULL (owned) */
 	size_t body_len;
 };
 
@@ -45,10 +45,10 @@ static int in_list_ci(const char *s, const char *const *list)
 static enum doc_page_type offer_type(struct meta_pick *m, const char *t)
 {
 	static const char *const product[] = {"Product", "ProductGroup", NULL};
-	static const char *const article[] = {"Article", "NewsArticle", "BlogPosting", "TechArticle",
-		"ScholarlyArticle", "Report", "article", NULL};
-	static const char *const list[] = {"ItemList", "CollectionPage", "SearchResultsPage",
-		"OfferCatalog", NULL};
+	static const char *const article[] = {"Article",          "NewsArticle", "BlogPosting", "TechArticle",
+					      "ScholarlyArticle", "Report",      "article",     NULL};
+	static const char *const list[] = {"ItemList", "CollectionPage", "SearchResultsPage", "OfferCatalog",
+					   NULL};
 	enum doc_page_type k = DOC_PAGE_UNKNOWN;
 
 	if (!t)
@@ -129,8 +129,8 @@ static void from_meta_tag(struct meta_pick *m, const xmlNode *n)
 	else if (!strcasecmp(key, "author") || !strcasecmp(key, "article:author") ||
 		 !strcasecmp(key, "dc.creator") || !strcasecmp(key, "citation_author"))
 		offer_s(m, M_AUTHOR, strchr(content, '/') ? 5 : 1, content);
-	else if (!strcasecmp(key, "article:published_time") ||
-		 !strcasecmp(key, "datePublished") || !strcasecmp(key, "citation_publication_date"))
+	else if (!strcasecmp(key, "article:published_time") || !strcasecmp(key, "datePublished") ||
+		 !strcasecmp(key, "citation_publication_date"))
 		offer_s(m, M_DATE, 1, content);
 	else if (!strcasecmp(key, "date") || !strcasecmp(key, "dc.date") ||
 		 !strcasecmp(key, "publish-date") || !strcasecmp(key, "pubdate") ||

@@ -69,21 +69,21 @@
 #define SKIPS_MAX 32
 struct html_skips {
 	size_t from[SKIPS_MAX], to[SKIPS_MAX];
-	unsigned char is_attr[SKIPS_MAX];  /* an attribute (counted as one), else a body */
-	size_t n, next;                /* ranges found, and the next one to pass */
-	size_t scan;                   /* where the reader goes on (outside any tag),
+	unsigned char is_attr[SKIPS_MAX]; /* an attribute (counted as one), else a body */
+	size_t n, next;                   /* ranges found, and the next one to pass */
+	size_t scan;                      /* where the reader goes on (outside any tag),
 					* RAW_NONE once it has stopped */
 };
 
 struct html_feed {
 	const char *data;
 	size_t len, pos;
-	struct html_skips skips;       /* what is left out of the next tags */
-	size_t tags;                   /* '<' fed so far */
-	unsigned long long end_work;   /* "</" fed times open elements then */
-	unsigned long attrs;           /* attributes of elements started */
+	struct html_skips skips;     /* what is left out of the next tags */
+	size_t tags;                 /* '<' fed so far */
+	unsigned long long end_work; /* "</" fed times open elements then */
+	unsigned long attrs;         /* attributes of elements started */
 	htmlParserCtxtPtr ctxt;
-	startElementSAXFunc start;     /* libxml2's own startElement */
+	startElementSAXFunc start; /* libxml2's own startElement */
 	struct html_limits *lim;
 };
 
@@ -91,7 +91,7 @@ int html_limits_check(struct html_limits *lim)
 {
 	if (lim->stop >= HTML_STOP_TIMEOUT)
 		return 1;
-	if (lim->cancel && __atomic_load_n(lim->cancel, __ATOMIC_RELAXED))   /* set by another thread */
+	if (lim->cancel && __atomic_load_n(lim->cancel, __ATOMIC_RELAXED)) /* set by another thread */
 		lim->stop = HTML_STOP_CANCEL;
 	else if (lim->deadline_ms > 0 && q_now_ms() > lim->deadline_ms)
 		lim->stop = HTML_STOP_TIMEOUT;
@@ -179,8 +179,7 @@ static size_t piece_end(const char *p, size_t n)
 			return k;
 	for (k = n; k > 0 && n - k < PIECE_BACKOFF_BYTES; k--) {
 		unsigned char c = (unsigned char)p[k - 1];
-		if (((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) &&
-		    !splits_entity(p, k))
+		if (((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) && !splits_entity(p, k))
 			return k;
 	}
 	return n;
@@ -213,26 +212,14 @@ static size_t piece_end(const char *p, size_t n)
  * (docs/BENCHMARKS.md).
  */
 
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static int is_letter(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 /* libxml2's htmlParseHTMLName characters. */
-static int is_name_start(char c)
-{
-	return is_letter(c) || c == '_' || c == ':' || c == '.';
-}
+static int is_name_start(char c) { return is_letter(c) || c == '_' || c == ':' || c == '.'; }
 
-static int is_name_char(char c)
-{
-	return is_name_start(c) || (c >= '0' && c <= '9') || c == '-';
-}
+static int is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9') || c == '-'; }
 
 static const char *find_byte(const char *p, const char *end, char c)
 {
@@ -261,8 +248,7 @@ static const char *comment_end(const char *p, const char *end)
  * the next "</name" not followed by a name character. NULL if it never
  * ends, or at another end tag that starts so ("</scripty>": libxml2
  * reads it as a tag, and what follows it as if the body began there). */
-static const char *raw_text_close(const char *body, const char *end, const char *name,
-				  size_t name_len)
+static const char *raw_text_close(const char *body, const char *end, const char *name, size_t name_len)
 {
 	const char *s;
 
@@ -281,9 +267,8 @@ static const char *raw_text_close(const char *body, const char *end, const char 
  * and copied twice). */
 static const char *const read_attrs[] = {
 	"aria-controls", "aria-expanded", "aria-hidden", "aria-modal", "charset", "class",
-	"content", "datetime", "hidden", "http-equiv", "id", "itemprop", "lang", "name",
-	"property", "role", "style", "type"
-};
+	"content",       "datetime",      "hidden",      "http-equiv", "id",      "itemprop",
+	"lang",          "name",          "property",    "role",       "style",   "type"};
 
 int html_attr_is_read(const char *name, size_t n)
 {
@@ -314,8 +299,8 @@ static void skip_attr(struct html_skips *sk, const char *data, const char *from,
  * for "/>". NULL if the tag never ends. Attributes not read, with a blank
  * before them, go to sk (with the blanks after them: the piece libxml2
  * reads then ends in a blank inside the tag, which it reads past). */
-static const char *start_tag_end(const char *data, const char *p, const char *end, int *self,
-				 int *json_type, struct html_skips *sk)
+static const char *start_tag_end(const char *data, const char *p, const char *end, int *self, int *json_type,
+				 struct html_skips *sk)
 {
 	*self = 0;
 	while (p < end) {
@@ -332,8 +317,9 @@ static const char *start_tag_end(const char *data, const char *p, const char *en
 			*self = 1;
 			return p + 2;
 		}
-		if (!is_name_start(*p)) {   /* a bogus attribute: skipped to a blank or the end */
-			while (p < end && !is_blank(*p) && *p != '>' && !(*p == '/' && p + 1 < end && p[1] == '>'))
+		if (!is_name_start(*p)) { /* a bogus attribute: skipped to a blank or the end */
+			while (p < end && !is_blank(*p) && *p != '>' &&
+			       !(*p == '/' && p + 1 < end && p[1] == '>'))
 				p++;
 			continue;
 		}
@@ -426,7 +412,8 @@ static int skips_next(const char *data, size_t len, struct html_skips *sk)
 				 * (but a comment) as text. */
 				p = doctype_end(p, end);
 				if (p && p + 1 < end && p[0] == '<' &&
-				    (p[1] == '/' || (p[1] == '!' && !(p + 3 < end && p[2] == '-' && p[3] == '-'))))
+				    (p[1] == '/' ||
+				     (p[1] == '!' && !(p + 3 < end && p[2] == '-' && p[3] == '-'))))
 					break;
 			} else
 				p++;
@@ -449,7 +436,7 @@ static int skips_next(const char *data, size_t len, struct html_skips *sk)
 					break;
 				if (close != body && body[0] == '<' &&
 				    (body[1] == '/' || closes_raw_text(body + 1, close)))
-					break;   /* libxml2 reads a tag there first */
+					break; /* libxml2 reads a tag there first */
 				if (!json_type && close != body) {
 					sk->from[sk->n] = (size_t)(body - data);
 					sk->to[sk->n] = (size_t)(close - data);
@@ -481,7 +468,7 @@ static size_t skip_here(struct html_feed *f)
 
 	for (;;) {
 		while (sk->next < sk->n && f->pos == sk->from[sk->next]) {
-			f->attrs += sk->is_attr[sk->next];   /* still counted against the limits */
+			f->attrs += sk->is_attr[sk->next]; /* still counted against the limits */
 			f->pos = sk->to[sk->next++];
 		}
 		if (sk->next < sk->n)
@@ -504,7 +491,7 @@ static size_t count_tags(struct html_feed *f, const char *p, size_t n)
 		i = (size_t)(lt - p);
 		if (++f->tags > HTML_MAX_TAGS) {
 			f->lim->stop = HTML_STOP_TAGS;
-			return i;   /* end just before this '<' */
+			return i; /* end just before this '<' */
 		}
 		if (i + 1 < n && p[i + 1] == '/')
 			f->end_work += (unsigned long long)f->ctxt->nameNr + 1;
@@ -519,7 +506,7 @@ static int feed_read(void *vf, char *buf, int want)
 	struct html_feed *f = vf;
 	size_t cap, out = 0;
 
-	f->ctxt->_private = f;   /* set after htmlCtxtReset, before any SAX call */
+	f->ctxt->_private = f; /* set after htmlCtxtReset, before any SAX call */
 	if (f->pos >= f->len || over_limits(f))
 		return 0;
 	if (want < 0)
@@ -550,7 +537,7 @@ static int feed_read(void *vf, char *buf, int want)
 			break;
 	}
 	if (f->end_work > HTML_MAX_END_TAG_WORK)
-		f->lim->stop = HTML_STOP_END_TAGS;   /* this piece is still read */
+		f->lim->stop = HTML_STOP_END_TAGS; /* this piece is still read */
 	return (int)out;
 }
 

@@ -62,47 +62,41 @@
 #define END_LINE_SLACK_BYTES 16
 static const char *const end_phrases[] = {
 	"related", "read more", "read also", "also read", "more from", "more on this", "more stories",
-	"more news", "you may also like", "you might also like", "you may like", "recommended",
-	"most popular", "most read", "popular posts", "popular stories", "trending", "see also",
-	"further reading", "latest news", "latest stories", "top stories", "more to read",
-	"leave a reply", "leave a comment", "comments", "share this", "about the author",
-	"mehr zum thema", "das könnte sie auch", "das könnte dich auch",
-	"auch interessant", "weitere beiträge", "weitere artikel", "weitere meldungen",
-	"weitere nachrichten", "siehe auch", "lesen sie auch", "lesen sie mehr", "schon gelesen",
-	"verwandte", "ähnliche", "Ähnliche", "meistgelesen", "beliebte", "empfehlungen", "kommentare",
-	"kommentar schreiben", "diesen artikel teilen", "artikel teilen", "über den autor", "Über den autor",
-	"notas relacionadas", "noticias relacionadas", "también te puede interesar",
-	"te puede interesar", "le puede interesar", "lee también", "lea también",
-	"más noticias", "lo más leído", "artículos relacionados",
-	"comentarios", "à lire aussi", "lire aussi", "sur le même sujet",
-	"articles similaires", "vous aimerez aussi", "commentaires", "leggi anche",
-	"articoli correlati", "czytaj także", "zobacz także", "przeczytaj także",
-	"相关", "热门",
+	"more news", "you may also like", "you might also like", "you may like", "recommended", "most popular",
+	"most read", "popular posts", "popular stories", "trending", "see also", "further reading",
+	"latest news", "latest stories", "top stories", "more to read", "leave a reply", "leave a comment",
+	"comments", "share this", "about the author", "mehr zum thema", "das könnte sie auch",
+	"das könnte dich auch", "auch interessant", "weitere beiträge", "weitere artikel",
+	"weitere meldungen", "weitere nachrichten", "siehe auch", "lesen sie auch", "lesen sie mehr",
+	"schon gelesen", "verwandte", "ähnliche", "Ähnliche", "meistgelesen", "beliebte", "empfehlungen",
+	"kommentare", "kommentar schreiben", "diesen artikel teilen", "artikel teilen", "über den autor",
+	"Über den autor", "notas relacionadas", "noticias relacionadas", "también te puede interesar",
+	"te puede interesar", "le puede interesar", "lee también", "lea también", "más noticias",
+	"lo más leído", "artículos relacionados", "comentarios", "à lire aussi", "lire aussi",
+	"sur le même sujet", "articles similaires", "vous aimerez aussi", "commentaires", "leggi anche",
+	"articoli correlati", "czytaj także", "zobacz także", "przeczytaj także", "相关", "热门",
 	/* what closes an article: more information, contacts, sources, rating */
-	"weitere informationen", "weitere infos", "mehr infos", "mehr informationen",
-	"zusatzinformationen", "quellenangaben", "ansprechpartner", "noch mehr",
-	"entdecke weitere", "vorschau auf", "nachfolgebeitrag", "war der artikel",
-	"wie bewerten sie", "möchten sie den artikel", "kommentar verfassen",
-	"was this article helpful", "rate this article", "vos réactions",
-	"audios et vidéos", "pour lire la suite", NULL
-};
+	"weitere informationen", "weitere infos", "mehr infos", "mehr informationen", "zusatzinformationen",
+	"quellenangaben", "ansprechpartner", "noch mehr", "entdecke weitere", "vorschau auf",
+	"nachfolgebeitrag", "war der artikel", "wie bewerten sie", "möchten sie den artikel",
+	"kommentar verfassen", "was this article helpful", "rate this article", "vos réactions",
+	"audios et vidéos", "pour lire la suite", NULL};
 
 /* A short line starting with one of these is a photo credit. */
 #define CREDIT_LINE_MAX_BYTES 100
 static const char *const credit_starts[] = {
-	"foto:", "fotos:", "foto ", "bild:", "bilder:", "photo:", "photos:", "photo by", "image:",
-	"images:", "image by", "credit:", "credits:", "picture:", "quelle:", "source:", "©", "(c)",
-	"getty images", "imago", "imagen:", "crédito:", "créditos:", "fot.", "zdjęcie:",
-	"źródło:", "illustration:", "grafik:", NULL
-};
+	"foto:",    "fotos:",  "foto ",         "bild:",   "bilder:",  "photo:",   "photos:",   "photo by",
+	"image:",   "images:", "image by",      "credit:", "credits:", "picture:", "quelle:",   "source:",
+	"©",        "(c)",     "getty images",  "imago",   "imagen:",  "crédito:", "créditos:", "fot.",
+	"zdjęcie:", "źródło:", "illustration:", "grafik:", NULL};
 
 /* ... or holding one of these (a caption with its credit after it:
  * "Children at school. Foto: Andina", "Dee Dee Myers Getty Images"). */
 static const char *const credit_words[] = {
-	" foto: ", " fotos: ", " photo: ", " photos: ", " photo by ", " bild: ", " image: ",
-	"getty images", "shutterstock", "istock", "picture alliance", "picture-alliance",
-	"domena publiczna", NULL
-};
+	" foto: ",          " fotos: ", " photo: ",         " photos: ",
+	" photo by ",       " bild: ",  " image: ",         "getty images",
+	"shutterstock",     "istock",   "picture alliance", "picture-alliance",
+	"domena publiczna", NULL};
 
 /* A date line is at most this long, with at most this many letters (a
  * month's name). */
@@ -112,22 +106,20 @@ static const char *const credit_words[] = {
  * follow or share, or is small print: not the article. */
 #define PROMPT_LINE_MAX_BYTES 200
 static const char *const prompt_words[] = {
-	"subscribe", "subscriber", "newsletter", "follow us", "sign up for", "share this",
-	"abonnieren", "abonniere", "abonnent", "folgen sie uns", "folge uns", "jetzt teilen",
-	"suscríbete", "suscribete", "suscríbase", "síguenos", "abonnez-vous", "suivez-nous",
-	"iscriviti", "seguici", "zapisz się", "obserwuj nas",
+	"subscribe", "subscriber", "newsletter", "follow us", "sign up for", "share this", "abonnieren",
+	"abonniere", "abonnent", "folgen sie uns", "folge uns", "jetzt teilen", "suscríbete", "suscribete",
+	"suscríbase", "síguenos", "abonnez-vous", "suivez-nous", "iscriviti", "seguici", "zapisz się",
+	"obserwuj nas",
 	/* ... or is the site's own small print */
-	"cookies", "all rights reserved", "alle rechte vorbehalten", "derechos reservados",
-	"droits réservés", "app store", "google play",
+	"cookies", "all rights reserved", "alle rechte vorbehalten", "derechos reservados", "droits réservés",
+	"app store", "google play",
 	/* ... or discloses advertising (German law asks for "Werbung", "Anzeige") */
-	"enthält werbung", "affiliate link", "affiliate-link", "our advertisers",
-	"advertisers do not", "contains affiliate", "sponsored post", NULL
-};
+	"enthält werbung", "affiliate link", "affiliate-link", "our advertisers", "advertisers do not",
+	"contains affiliate", "sponsored post", NULL};
 
 /* A short line starting with one of these labels advertising. */
-static const char *const ad_label_starts[] = {
-	"anzeige", "*anzeige", "werbung", "*werbung", "advertisement", "publicidad", "publicité", NULL
-};
+static const char *const ad_label_starts[] = {"anzeige",       "*anzeige",   "werbung",   "*werbung",
+					      "advertisement", "publicidad", "publicité", NULL};
 
 /* Short lines without a sentence's end that close the text are what
  * follows an article: "Weitere Informationen", "Kontakt:", "Category:
@@ -145,12 +137,14 @@ static const char *const ad_label_starts[] = {
  * Twitter"). Lower-case; compared with ASCII letters lower-cased. */
 #define TAIL_PROMPT_MAX_BYTES 150
 static const char *const tail_words[] = {
-	"twitter", "facebook", "instagram", "telegram", "whatsapp", "youtube", "linkedin",
-	"tiktok", " app ", " app.", " apps", "newsletter", "e-mail", "email", "support",
-	"unterstütz", "spende", "donat", "suscri", "subscri", "cookie", "copyright", "©",
-	"rights reserved", "creative commons", "lizenz", "license", "licence", "haftung",
-	"kommentar", "comment", "registrier", "eingeloggt", "logged in", "folgen", "follow", NULL
-};
+	"twitter",    "facebook",   "instagram",  "telegram",        "whatsapp",
+	"youtube",    "linkedin",   "tiktok",     " app ",           " app.",
+	" apps",      "newsletter", "e-mail",     "email",           "support",
+	"unterstütz", "spende",     "donat",      "suscri",          "subscri",
+	"cookie",     "copyright",  "©",          "rights reserved", "creative commons",
+	"lizenz",     "license",    "licence",    "haftung",         "kommentar",
+	"comment",    "registrier", "eingeloggt", "logged in",       "folgen",
+	"follow",     NULL};
 /* ... and closing paragraphs of up to TAIL_FINE_MAX_BYTES that are the
  * site's small print (trademarks, licences, disclaimers, affiliate
  * notes) or the writer's biography: they read like prose, so only these
@@ -158,54 +152,53 @@ static const char *const tail_words[] = {
 #define TAIL_FINE_MAX_BYTES 600
 static const char *const fine_words[] = {
 	"trademark", "warenzeichen", "disclaimer", "haftungsausschluss", "affiliate program",
-	"affiliate link", "associates program", "under a creative commons",
-	"unter einer creative commons", "cc by", "cc-by", "meinung des autors", "meinung der autor",
-	"opinions expressed", "not responsible for", "nicht verantwortlich", "honorarfrei",
-	"über den autor", "Über den autor", "about the author", "autor*in:", "zum autor",
+	"affiliate link", "associates program", "under a creative commons", "unter einer creative commons",
+	"cc by", "cc-by", "meinung des autors", "meinung der autor", "opinions expressed",
+	"not responsible for", "nicht verantwortlich", "honorarfrei", "über den autor", "Über den autor",
+	"about the author", "autor*in:", "zum autor",
 	/* ... or asks the reader to pay for the site's work */
 	"support our work", "supporting our work", "support our journalism", "unsere arbeit",
-	"unsere berichterstattung", "apóyanos", "nuestro periodismo",
-	"notre travail", "nostro lavoro", "naszą pracę", NULL
-};
+	"unsere berichterstattung", "apóyanos", "nuestro periodismo", "notre travail", "nostro lavoro",
+	"naszą pracę", NULL};
 
 struct render {
 	struct qbuf *out;
-	xmlNode *root;           /* the content element being rendered */
-	const xmlNode *end;      /* nothing after this one is rendered; may be NULL */
-	int ended;               /* end has been left, or an end line seen */
-	xmlNode *para_node;      /* the block the paragraph being built began in */
-	const xmlNode *skip;     /* nothing is rendered until this one is left */
-	int body_entered;        /* end (the article's container) has been entered */
-	struct qbuf para;        /* the paragraph being built */
+	xmlNode *root;       /* the content element being rendered */
+	const xmlNode *end;  /* nothing after this one is rendered; may be NULL */
+	int ended;           /* end has been left, or an end line seen */
+	xmlNode *para_node;  /* the block the paragraph being built began in */
+	const xmlNode *skip; /* nothing is rendered until this one is left */
+	int body_entered;    /* end (the article's container) has been entered */
+	struct qbuf para;    /* the paragraph being built */
 	enum doc_format format;
-	const char *title;       /* skip the first heading equal to this */
+	const char *title; /* skip the first heading equal to this */
 	int title_skipped;
-	int pending_space;       /* a collapsed space is owed before more text */
+	int pending_space; /* a collapsed space is owed before more text */
 	int list_depth;
 	int in_pre;
-	int cells_in_row;        /* cells so far in the current <tr> */
-	const char *prefix;      /* marker for the paragraph being built */
-	int heading;             /* its heading level, 0 if none */
-	int prose_page;          /* the content is mostly prose */
-	int last_tight;          /* the previous line was a list item (1) or row (2) */
-	int table_rows;          /* rows emitted in the current table */
-	int row_cells;           /* cells in the table's first row */
+	int cells_in_row;   /* cells so far in the current <tr> */
+	const char *prefix; /* marker for the paragraph being built */
+	int heading;        /* its heading level, 0 if none */
+	int prose_page;     /* the content is mostly prose */
+	int last_tight;     /* the previous line was a list item (1) or row (2) */
+	int table_rows;     /* rows emitted in the current table */
+	int row_cells;      /* cells in the table's first row */
 	enum doc_page_type page_type;
-	uint64_t *said;          /* hashes of long paragraphs emitted (open addressing) */
+	uint64_t *said; /* hashes of long paragraphs emitted (open addressing) */
 	size_t said_cap, said_used;
 	/* The last TAIL_LINES paragraphs emitted (a ring): where each starts
 	 * in out, and what tail_trim may cut of it. */
 	size_t tail_start[TAIL_LINES];
-	unsigned char tail_kind[TAIL_LINES];   /* TAIL_* */
-	size_t n_tail;           /* paragraphs emitted in all */
-	int opened;              /* a paragraph other than a heading is out */
+	unsigned char tail_kind[TAIL_LINES]; /* TAIL_* */
+	size_t n_tail;                       /* paragraphs emitted in all */
+	int opened;                          /* a paragraph other than a heading is out */
 };
 
 /* 1 if this paragraph was emitted before; else remember it. Memory
  * trouble only means repeats are not caught. */
 static int said_before(struct render *r, const char *s, size_t n)
 {
-	uint64_t h = q_fnv1a(s, n) | 1;   /* 0 marks an empty slot */
+	uint64_t h = q_fnv1a(s, n) | 1; /* 0 marks an empty slot */
 	size_t i;
 
 	if (r->said_used * 2 >= r->said_cap) {
@@ -259,8 +252,7 @@ static int is_prompt_line(const struct render *r, const struct qbuf *p)
 	char low[PROMPT_LINE_MAX_BYTES + 1];
 	size_t i;
 
-	if (!r->prose_page || r->in_pre || p->len > PROMPT_LINE_MAX_BYTES ||
-	    r->page_type == DOC_PAGE_FORUM)
+	if (!r->prose_page || r->in_pre || p->len > PROMPT_LINE_MAX_BYTES || r->page_type == DOC_PAGE_FORUM)
 		return 0;
 	for (i = 0; i < p->len; i++)
 		low[i] = (char)((p->data[i] >= 'A' && p->data[i] <= 'Z') ? p->data[i] + 32 : p->data[i]);
@@ -272,8 +264,7 @@ static int is_prompt_line(const struct render *r, const struct qbuf *p)
 		size_t k = strlen(ad_label_starts[i]);
 		/* the label alone or followed by a mark ("Anzeige -", "*Werbung."),
 		 * not a sentence about advertising ("Werbung im Fernsehen ...") */
-		if (!strncmp(low, ad_label_starts[i], k) &&
-		    (!low[k] || strchr(" .,:;-|*)", low[k])) &&
+		if (!strncmp(low, ad_label_starts[i], k) && (!low[k] || strchr(" .,:;-|*)", low[k])) &&
 		    (low[k] != ' ' || (low[k + 1] && strchr("-|:(", low[k + 1]))))
 			return 1;
 	}
@@ -308,8 +299,8 @@ static int is_end_line(const struct render *r, const struct qbuf *p)
 	char low[END_LINE_MAX_BYTES + 1];
 	size_t i;
 
-	if (r->out->len < END_MIN_BYTES || p->len > END_LINE_MAX_BYTES ||
-	    r->page_type == DOC_PAGE_FORUM || !r->prose_page || r->in_pre)
+	if (r->out->len < END_MIN_BYTES || p->len > END_LINE_MAX_BYTES || r->page_type == DOC_PAGE_FORUM ||
+	    !r->prose_page || r->in_pre)
 		return 0;
 	if (!r->heading && (r->prefix || p->len > 40))
 		return 0;
@@ -374,8 +365,8 @@ static int is_fine_print(const char *s, size_t n)
  * when at_end small print or a bio (fine_words). */
 static int is_tail_text(const char *s, size_t n, int at_end)
 {
-	static const uint32_t ends[] = {'.', '!', '?', '"', ')', 0x201C, 0x201D, 0xBB, 0x2026,
-					0x3002, 0xFF01, 0xFF1F};
+	static const uint32_t ends[] = {'.',    '!',  '?',    '"',    ')',    0x201C,
+					0x201D, 0xBB, 0x2026, 0x3002, 0xFF01, 0xFF1F};
 	uint32_t c;
 	size_t i;
 
@@ -457,8 +448,7 @@ static void tail_trim(struct render *r)
 		for (nl = o->len; nl > start && o->data[nl - 1] != '\n'; nl--)
 			;
 		/* nl: start of the last line; a paragraph's first line stays */
-		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES ||
-		    !is_tail_text(o->data + nl, o->len - nl, 1))
+		if (nl <= start + 1 || nl < TAIL_MIN_KEEP_BYTES || !is_tail_text(o->data + nl, o->len - nl, 1))
 			break;
 		o->len = nl - 1;
 		o->data[o->len] = '\0';
@@ -649,12 +639,11 @@ static int is_label_text(const xmlNode *t)
 	if (!b || !b->_private)
 		return 0;
 	s = ns(b);
-	if (s->own_text <= 0 || s->own_text >= LABEL_MAX_CHARS || s->own_punct > 0 ||
-	    (s->flags & NS_PRE))
+	if (s->own_text <= 0 || s->own_text >= LABEL_MAX_CHARS || s->own_punct > 0 || (s->flags & NS_PRE))
 		return 0;
-	if (html_heading_level(b) || tag_is(b, "p") || tag_is(b, "li") || tag_is(b, "td") || tag_is(b, "th") ||
-	    tag_is(b, "dt") || tag_is(b, "dd") || tag_is(b, "pre") || tag_is(b, "caption") ||
-	    tag_is(b, "figcaption") || tag_is(b, "blockquote"))
+	if (html_heading_level(b) || tag_is(b, "p") || tag_is(b, "li") || tag_is(b, "td") ||
+	    tag_is(b, "th") || tag_is(b, "dt") || tag_is(b, "dd") || tag_is(b, "pre") ||
+	    tag_is(b, "caption") || tag_is(b, "figcaption") || tag_is(b, "blockquote"))
 		return 0;
 	return 1;
 }
@@ -680,8 +669,8 @@ static int is_appendix_comments(const xmlNode *n, const xmlNode *root, enum doc_
 	 * "comment-respond" is still the section). */
 	for (sib = n->parent ? n->parent->children : NULL; sib; sib = sib->next)
 		if (sib != n && sib->type == XML_ELEMENT_NODE && sib->_private &&
-		    (ns(sib)->flags & NS_COMMENTS) && !strcmp((const char *)sib->name, (const char *)n->name) &&
-		    ++alike >= 2)
+		    (ns(sib)->flags & NS_COMMENTS) &&
+		    !strcmp((const char *)sib->name, (const char *)n->name) && ++alike >= 2)
 			return 0;
 	outside = ns(root)->good - ns(n)->good;
 	/* A blog's own comment section goes whenever there is an article. */
@@ -774,8 +763,8 @@ static int render_visit(xmlNode *n, void *ctx)
 			enter(r, n);
 			return 1;
 		}
-	} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-		   n->content && !(r->prose_page && is_label_text(n)) && !is_before_body_chrome(n, r) &&
+	} else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content &&
+		   !(r->prose_page && is_label_text(n)) && !is_before_body_chrome(n, r) &&
 		   !(n->parent && n->parent->_private && (ns(n->parent)->flags & NS_NOSCRIPT) &&
 		     html_text_is_markup((const char *)n->content))) {
 		add_text(r, (const char *)n->content);
@@ -812,8 +801,8 @@ int html_render(xmlNode *root, const xmlNode *end, enum doc_format format, const
 	/* Posts and product descriptions are read as prose even where the
 	 * page around them is mostly short blocks: poster ranks, post
 	 * counts, "Add to cart" are labels there too. */
-	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text ||
-		       page_type == DOC_PAGE_FORUM || page_type == DOC_PAGE_PRODUCT;
+	r.prose_page = ns(root)->good >= PROSE_PAGE_SHARE * ns(root)->text || page_type == DOC_PAGE_FORUM ||
+		       page_type == DOC_PAGE_PRODUCT;
 	qbuf_init(&r.para, out->max);
 	r.root = root;
 	r.end = end;

@@ -101,8 +101,9 @@ static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s,
 	struct rlimit cpu = {cpu_s, cpu_s + 1};
 	struct rlimit mem = {PDF_MAX_MEMORY_BYTES, PDF_MAX_MEMORY_BYTES};
 	struct rlimit core = {0, 0};
-	char *const argv[] = {(char *)"pdftotext", (char *)"-q", (char *)"-enc",
-			      (char *)"UTF-8", (char *)PDF_CHILD_PATH, (char *)"-", NULL};
+	char *const argv[] = {
+		(char *)"pdftotext", (char *)"-q", (char *)"-enc", (char *)"UTF-8", (char *)PDF_CHILD_PATH,
+		(char *)"-",         NULL};
 	int devnull;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
@@ -128,8 +129,7 @@ static void child_exec(const char *prog, int pdf_fd, int out_fd, unsigned cpu_s,
 }
 
 /* Read the child's output until EOF, the cap or the deadline. */
-static int read_output(int fd, pid_t pid, long deadline, struct qbuf *text,
-		       struct q_error *err)
+static int read_output(int fd, pid_t pid, long deadline, struct qbuf *text, struct q_error *err)
 {
 	char chunk[16384];
 
@@ -158,8 +158,7 @@ static int read_output(int fd, pid_t pid, long deadline, struct qbuf *text,
 			return 0;
 		if (qbuf_add(text, chunk, (size_t)r)) {
 			kill(-pid, SIGKILL);
-			return q_error_set(err, Q_ETOOBIG, "PDF text is over %u bytes",
-					   PDF_MAX_TEXT_BYTES);
+			return q_error_set(err, Q_ETOOBIG, "PDF text is over %u bytes", PDF_MAX_TEXT_BYTES);
 		}
 	}
 }
@@ -176,8 +175,7 @@ static void tidy_pdf_text(struct qbuf *raw, struct qbuf *out)
 	qbuf_rtrim(out, " \n");
 }
 
-int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
-		struct doc *out, struct q_error *err)
+int pdf_extract(const char *pdf, size_t len, unsigned timeout_s, struct doc *out, struct q_error *err)
 {
 	char prog[PATH_MAX], tmpl[PATH_MAX];
 	const char *tmpdir = getenv("TMPDIR");
@@ -190,14 +188,13 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 	if (!timeout_s)
 		timeout_s = PDF_DEFAULT_TIMEOUT_S;
 	if (find_program("pdftotext", prog, sizeof(prog)))
-		return q_error_set(err, Q_ESUBPROC,
-				   "pdftotext not found: install poppler-utils to read PDFs");
+		return q_error_set(err, Q_ESUBPROC, "pdftotext not found: install poppler-utils to read PDFs");
 	snprintf(tmpl, sizeof(tmpl), "%s/quarry-pdf-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return q_error_set(err, Q_EIO, "cannot create a temporary file in %s: %s",
 				   tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(errno));
-	unlink(tmpl);   /* the descriptor keeps it; nothing is left if we die */
+	unlink(tmpl); /* the descriptor keeps it; nothing is left if we die */
 	if (write_all(fd, pdf, len)) {
 		rc = q_error_set(err, Q_EIO, "cannot write temporary file: %s", strerror(errno));
 		goto out;
@@ -232,7 +229,8 @@ int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
 		goto out;
 	}
 	if (WEXITSTATUS(status) != 0) {
-		rc = q_error_set(err, Q_EPARSE, "pdftotext could not read this PDF (exit status %d): damaged or encrypted",
+		rc = q_error_set(err, Q_EPARSE,
+				 "pdftotext could not read this PDF (exit status %d): damaged or encrypted",
 				 WEXITSTATUS(status));
 		goto out;
 	}

@@ -16,7 +16,7 @@
 
 #include "doc.h"
 
-#define PDF_MAX_TEXT_BYTES (32u * 1024 * 1024)   /* text we read back */
+#define PDF_MAX_TEXT_BYTES (32u * 1024 * 1024)      /* text we read back */
 #define PDF_MAX_MEMORY_BYTES (1024ul * 1024 * 1024) /* RLIMIT_AS of pdftotext */
 #define PDF_DEFAULT_TIMEOUT_S 30
 
@@ -28,7 +28,6 @@ int pdf_sniff(const char *data, size_t len);
  * default. Q_ESUBPROC if pdftotext is missing, fails or is killed;
  * Q_ETIMEOUT past the deadline.
  */
-int pdf_extract(const char *pdf, size_t len, unsigned timeout_s,
-		struct doc *out, struct q_error *err);
+int pdf_extract(const char *pdf, size_t len, unsigned timeout_s, struct doc *out, struct q_error *err);
 
 #endif

@@ -15,27 +15,29 @@
 
 /* Extensions of text formats people keep notes, data and code in. */
 static const char *const text_ext[] = {
-	".rst", ".org", ".tex", ".bib", ".csv", ".tsv", ".json", ".jsonl", ".xml", ".yaml", ".yml",
-	".toml", ".ini", ".cfg", ".conf", ".log", ".adoc", ".asciidoc", ".textile", ".wiki", ".pod",
-	".man", ".1", ".5", ".8", ".diff", ".patch", ".srt", ".vtt", ".sql", ".c", ".h", ".cc",
-	".cpp", ".cxx", ".hpp", ".hh", ".m", ".mm", ".py", ".pyi", ".js", ".mjs", ".cjs", ".ts",
-	".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".scala", ".swift", ".cs", ".fs", ".rb",
-	".pl", ".pm", ".php", ".lua", ".r", ".jl", ".hs", ".ml", ".mli", ".el", ".lisp", ".scm",
-	".clj", ".erl", ".ex", ".exs", ".dart", ".zig", ".nim", ".v", ".vhd", ".sh", ".bash",
-	".zsh", ".fish", ".ps1", ".bat", ".cmake", ".mk", ".mak", ".css", ".scss", ".less",
-	".proto", ".graphql", ".ipynb", NULL};
+	".rst",     ".org",   ".tex",   ".bib",  ".csv",  ".tsv",  ".json",  ".jsonl", ".xml",
+	".yaml",    ".yml",   ".toml",  ".ini",  ".cfg",  ".conf", ".log",   ".adoc",  ".asciidoc",
+	".textile", ".wiki",  ".pod",   ".man",  ".1",    ".5",    ".8",     ".diff",  ".patch",
+	".srt",     ".vtt",   ".sql",   ".c",    ".h",    ".cc",   ".cpp",   ".cxx",   ".hpp",
+	".hh",      ".m",     ".mm",    ".py",   ".pyi",  ".js",   ".mjs",   ".cjs",   ".ts",
+	".tsx",     ".jsx",   ".go",    ".rs",   ".java", ".kt",   ".scala", ".swift", ".cs",
+	".fs",      ".rb",    ".pl",    ".pm",   ".php",  ".lua",  ".r",     ".jl",    ".hs",
+	".ml",      ".mli",   ".el",    ".lisp", ".scm",  ".clj",  ".erl",   ".ex",    ".exs",
+	".dart",    ".zig",   ".nim",   ".v",    ".vhd",  ".sh",   ".bash",  ".zsh",   ".fish",
+	".ps1",     ".bat",   ".cmake", ".mk",   ".mak",  ".css",  ".scss",  ".less",  ".proto",
+	".graphql", ".ipynb", NULL};
 
 /* Extensions that are never text: skipped without reading. */
 static const char *const binary_ext[] = {
-	".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".svg",
-	".psd", ".ps", ".eps", ".heic", ".avif", ".mp3", ".ogg", ".oga", ".flac", ".wav", ".m4a", ".aac",
-	".opus", ".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".wmv", ".zip", ".tar",
-	".tgz", ".xz", ".bz2", ".zst", ".7z", ".rar", ".lz", ".lzma", ".deb", ".rpm", ".apk",
-	".jar", ".war", ".iso", ".img", ".dmg", ".so", ".o", ".a", ".dylib", ".dll", ".exe",
-	".class", ".pyc", ".pyo", ".wasm", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".sqlite",
-	".sqlite3", ".db", ".mo", ".gmo", ".bin", ".dat", ".pack", ".idx", ".xls", ".xlsx",
-	".ppt", ".pptx", ".doc", ".odt", ".ods", ".odp", ".epub", ".gpg", ".pgp", ".der",
-	".p12", NULL};
+	".png",  ".jpg",   ".jpeg", ".gif",    ".webp",    ".bmp",  ".ico",  ".tif",  ".tiff", ".svg",
+	".psd",  ".ps",    ".eps",  ".heic",   ".avif",    ".mp3",  ".ogg",  ".oga",  ".flac", ".wav",
+	".m4a",  ".aac",   ".opus", ".mp4",    ".m4v",     ".mkv",  ".webm", ".avi",  ".mov",  ".wmv",
+	".zip",  ".tar",   ".tgz",  ".xz",     ".bz2",     ".zst",  ".7z",   ".rar",  ".lz",   ".lzma",
+	".deb",  ".rpm",   ".apk",  ".jar",    ".war",     ".iso",  ".img",  ".dmg",  ".so",   ".o",
+	".a",    ".dylib", ".dll",  ".exe",    ".class",   ".pyc",  ".pyo",  ".wasm", ".woff", ".woff2",
+	".ttf",  ".otf",   ".eot",  ".sqlite", ".sqlite3", ".db",   ".mo",   ".gmo",  ".bin",  ".dat",
+	".pack", ".idx",   ".xls",  ".xlsx",   ".ppt",     ".pptx", ".doc",  ".odt",  ".ods",  ".odp",
+	".epub", ".gpg",   ".pgp",  ".der",    ".p12",     NULL};
 
 int sniff_name_ends_in(const char *path, const char *const *exts)
 {
@@ -64,13 +66,36 @@ enum sniff_name sniff_name(const char *path)
 
 static int has_magic(const unsigned char *d, size_t len)
 {
-	static const struct { const char *bytes; size_t n; } magic[] = {
-		{"\x7f" "ELF", 4}, {"\x89PNG", 4}, {"\xff\xd8\xff", 3}, {"GIF8", 4},
-		{"PK\x03\x04", 4}, {"\x1f\x8b", 2}, {"%PDF", 4}, {"SQLite format 3", 15},
-		{"\xfd" "7zXZ", 5}, {"BZh", 3}, {"\x28\xb5\x2f\xfd", 4}, {"7z\xbc\xaf", 4},
-		{"Rar!", 4}, {"\xca\xfe\xba\xbe", 4}, {"\xcf\xfa\xed\xfe", 4},
-		{"OggS", 4}, {"RIFF", 4}, {"ID3", 3}, {"fLaC", 4}, {"\x00\x00\x01\xba", 4},
-		{"wOFF", 4}, {"!<arch>", 7}, {"%!PS", 4}};
+	static const struct {
+		const char *bytes;
+		size_t n;
+	} magic[] = {{"\x7f"
+		      "ELF",
+		      4},
+		     {"\x89PNG", 4},
+		     {"\xff\xd8\xff", 3},
+		     {"GIF8", 4},
+		     {"PK\x03\x04", 4},
+		     {"\x1f\x8b", 2},
+		     {"%PDF", 4},
+		     {"SQLite format 3", 15},
+		     {"\xfd"
+		      "7zXZ",
+		      5},
+		     {"BZh", 3},
+		     {"\x28\xb5\x2f\xfd", 4},
+		     {"7z\xbc\xaf", 4},
+		     {"Rar!", 4},
+		     {"\xca\xfe\xba\xbe", 4},
+		     {"\xcf\xfa\xed\xfe", 4},
+		     {"OggS", 4},
+		     {"RIFF", 4},
+		     {"ID3", 3},
+		     {"fLaC", 4},
+		     {"\x00\x00\x01\xba", 4},
+		     {"wOFF", 4},
+		     {"!<arch>", 7},
+		     {"%!PS", 4}};
 	size_t i;
 
 	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)

@@ -21,9 +21,9 @@
 #define SNIFF_HEAD_BYTES 8192
 
 enum sniff_name {
-	SNIFF_NAME_UNKNOWN = 0,  /* decide from the bytes */
-	SNIFF_NAME_TEXT,         /* a text format read as plain text (.rst, .c, .json...) */
-	SNIFF_NAME_BINARY        /* images, audio, video, archives, objects: not read */
+	SNIFF_NAME_UNKNOWN = 0, /* decide from the bytes */
+	SNIFF_NAME_TEXT,        /* a text format read as plain text (.rst, .c, .json...) */
+	SNIFF_NAME_BINARY       /* images, audio, video, archives, objects: not read */
 };
 
 /* Judge a file name (a path's last part; a trailing ".gz" is looked

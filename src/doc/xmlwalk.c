@@ -25,7 +25,7 @@ void xml_walk(xmlNode *root, xml_visit_fn visit, xml_leave_fn leave, void *ctx)
 				break;
 			}
 			n = n->parent;
-			entered = 1;   /* we only ever descend into entered elements */
+			entered = 1; /* we only ever descend into entered elements */
 		}
 	}
 }

@@ -18,22 +18,17 @@
 
 static uint32_t rd32(const unsigned char *p)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static uint16_t rd16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
+static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 int zip_sniff(const char *data, size_t len)
 {
 	return len >= 4 && rd32((const unsigned char *)data) == LOCAL_SIG;
 }
 
-int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf *out,
-		struct q_error *err)
+int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf *out, struct q_error *err)
 {
 	z_stream z;
 	unsigned char chunk[32768];
@@ -58,7 +53,7 @@ int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf
 					   out->max);
 		}
 		if (zr == Z_OK && z.avail_in == 0 && z.avail_out != 0)
-			break;  /* input ended before the stream did */
+			break; /* input ended before the stream did */
 	} while (zr != Z_STREAM_END);
 	inflateEnd(&z);
 	if (zr != Z_STREAM_END)
@@ -66,8 +61,8 @@ int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf
 	return 0;
 }
 
-static int read_entry(const unsigned char *z, size_t len, const unsigned char *cd,
-		      struct qbuf *out, struct q_error *err)
+static int read_entry(const unsigned char *z, size_t len, const unsigned char *cd, struct qbuf *out,
+		      struct q_error *err)
 {
 	uint16_t method = rd16(cd + 10), flags = rd16(cd + 8);
 	uint32_t csize = rd32(cd + 20), loff = rd32(cd + 42);
@@ -96,8 +91,7 @@ static int read_entry(const unsigned char *z, size_t len, const unsigned char *c
 	return q_error_set(err, Q_EPARSE, "unsupported ZIP compression method %u", method);
 }
 
-int zip_read_member(const char *zip, size_t len, const char *name,
-		    struct qbuf *out, struct q_error *err)
+int zip_read_member(const char *zip, size_t len, const char *name, struct qbuf *out, struct q_error *err)
 {
 	const unsigned char *z = (const unsigned char *)zip, *eocd = NULL, *p, *end;
 	size_t i, name_len = strlen(name), stop;

@@ -21,16 +21,14 @@
  * such member; Q_EPARSE for a damaged or unsupported archive; Q_ETOOBIG
  * past out's cap.
  */
-int zip_read_member(const char *zip, size_t len, const char *name,
-		    struct qbuf *out, struct q_error *err);
+int zip_read_member(const char *zip, size_t len, const char *name, struct qbuf *out, struct q_error *err);
 
 /*
  * Inflate src[0..n) into out, stopping at out's cap whatever the stream
  * claims. window_bits as for zlib's inflateInit2: -15 raw deflate (ZIP),
  * 16 + 15 gzip. Q_EPARSE for damaged or truncated data, Q_ETOOBIG.
  */
-int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf *out,
-		struct q_error *err);
+int zip_inflate(const unsigned char *src, size_t n, int window_bits, struct qbuf *out, struct q_error *err);
 
 /* 1 if data looks like a ZIP archive (local header signature). */
 int zip_sniff(const char *data, size_t len);

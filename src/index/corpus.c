@@ -22,8 +22,8 @@
 #include "../doc/sniff.h"
 #include "split.h"
 
-static const char *const supported_ext[] = {".html", ".htm", ".xhtml", ".pdf", ".md", ".markdown",
-					    ".txt", ".text", ".docx", NULL};
+static const char *const supported_ext[] = {".html",     ".htm", ".xhtml", ".pdf",  ".md",
+					    ".markdown", ".txt", ".text",  ".docx", NULL};
 
 /* ---- the walk ---- */
 
@@ -34,11 +34,11 @@ struct seen {
 
 /* A file read and extracted, waiting for its batch to be written. */
 struct pending_doc {
-	char *path;           /* as the index names it; owned */
-	struct stat st;       /* of the bytes extracted */
+	char *path;     /* as the index names it; owned */
+	struct stat st; /* of the bytes extracted */
 	char hash[32];
-	long long id;         /* the stored version's id then, 0 if none */
-	struct doc doc;     /* owned */
+	long long id;   /* the stored version's id then, 0 if none */
+	struct doc doc; /* owned */
 };
 
 struct add_run {
@@ -48,15 +48,15 @@ struct add_run {
 	struct corpus_counts *counts;
 	struct q_error *err;
 	int in_batch;
-	struct pending_doc *pend;   /* CORPUS_BATCH_FILES: extracted, not yet written */
+	struct pending_doc *pend; /* CORPUS_BATCH_FILES: extracted, not yet written */
 	int n_pend;
 	double pend_text_bytes;
 	struct seen seen;
-	int fatal;            /* a database error stopped the run */
-	int follow_symlinks;  /* read symlinked files wherever they point */
-	const char *root;     /* the folder being walked (real path), or NULL */
+	int fatal;           /* a database error stopped the run */
+	int follow_symlinks; /* read symlinked files wherever they point */
+	const char *root;    /* the folder being walked (real path), or NULL */
 	size_t root_len;
-	int walk_failed;      /* a folder or entry under root could not be read */
+	int walk_failed; /* a folder or entry under root could not be read */
 	/* Added, updated and removed in the open batch: they count only
 	 * once it commits, so a rolled-back batch is not reported as done. */
 	long pending_added, pending_updated, pending_removed;
@@ -66,13 +66,27 @@ struct add_run {
 static void report(struct add_run *r, enum corpus_event ev, const char *path, const char *why)
 {
 	switch (ev) {
-	case CORPUS_ADDED: r->pending_added++; break;
-	case CORPUS_UPDATED: r->pending_updated++; break;
-	case CORPUS_UNCHANGED: r->counts->unchanged++; break;
-	case CORPUS_REMOVED: r->pending_removed++; break;
-	case CORPUS_SKIPPED: r->counts->skipped++; break;
-	case CORPUS_FAILED: r->counts->failed++; break;
-	case CORPUS_KEPT: r->counts->kept++; break;
+	case CORPUS_ADDED:
+		r->pending_added++;
+		break;
+	case CORPUS_UPDATED:
+		r->pending_updated++;
+		break;
+	case CORPUS_UNCHANGED:
+		r->counts->unchanged++;
+		break;
+	case CORPUS_REMOVED:
+		r->pending_removed++;
+		break;
+	case CORPUS_SKIPPED:
+		r->counts->skipped++;
+		break;
+	case CORPUS_FAILED:
+		r->counts->failed++;
+		break;
+	case CORPUS_KEPT:
+		r->counts->kept++;
+		break;
 	}
 	if (r->fn)
 		r->fn(r->ctx, ev, path, why);
@@ -95,10 +109,7 @@ static int seen_add(struct seen *s, const char *path)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void seen_release(struct seen *s)
 {
@@ -111,10 +122,7 @@ static void seen_release(struct seen *s)
 }
 
 /* page.html, notes.md, and gzipped ones such as page.html.gz. */
-static int has_supported_ext(const char *path)
-{
-	return sniff_name_ends_in(path, supported_ext);
-}
+static int has_supported_ext(const char *path) { return sniff_name_ends_in(path, supported_ext); }
 
 /* ---- writing ---- */
 
@@ -162,11 +170,10 @@ static int batch_end(struct add_run *r)
 
 static int delete_doc(struct store *s, long long id)
 {
-	static const char *const sql[] = {
-		"INSERT INTO passages_fts(passages_fts, rowid, title, heading, body) "
-		"SELECT 'delete', p.id, d.title, p.heading, p.body FROM passages p "
-		"JOIN documents d ON d.id = p.doc_id WHERE p.doc_id = ?1",
-		"DELETE FROM documents WHERE id = ?1", NULL};
+	static const char *const sql[] = {"INSERT INTO passages_fts(passages_fts, rowid, title, heading, body) "
+					  "SELECT 'delete', p.id, d.title, p.heading, p.body FROM passages p "
+					  "JOIN documents d ON d.id = p.doc_id WHERE p.doc_id = ?1",
+					  "DELETE FROM documents WHERE id = ?1", NULL};
 	int i, rc = SQLITE_OK;
 
 	for (i = 0; sql[i] && rc == SQLITE_OK; i++) {
@@ -189,8 +196,8 @@ struct passage_writer {
 	const char *title;
 	int ord;
 	int rc;
-	size_t cursor_byte;       /* character counting resumes here ... */
-	long long cursor_char;    /* ... with this many characters before it */
+	size_t cursor_byte;    /* character counting resumes here ... */
+	long long cursor_char; /* ... with this many characters before it */
 };
 
 /* Character offset of byte offset `at` (passages come in text order, so
@@ -245,8 +252,9 @@ static int store_doc(struct store *s, long long old_id, const char *path, const 
 	if (old_id && (rc = delete_doc(s, old_id)) != SQLITE_OK)
 		return rc;
 	rc = sqlite3_prepare_v2(s->db,
-		"INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &ins, NULL);
+				"INSERT INTO documents(path, title, kind, size, mtime_ns, hash, chars, indexed_at) "
+				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+				-1, &ins, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(ins, 1, path, -1, SQLITE_STATIC);
@@ -264,12 +272,15 @@ static int store_doc(struct store *s, long long old_id, const char *path, const 
 	w.doc_id = sqlite3_last_insert_rowid(s->db);
 	w.text = doc->text;
 	w.title = doc->title;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages(doc_id, ord, heading, start, end, "
-				       "char_start, char_end, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	rc = sqlite3_prepare_v2(s->db,
+				"INSERT INTO passages(doc_id, ord, heading, start, end, "
+				"char_start, char_end, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 				-1, &w.ins, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "INSERT INTO passages_fts(rowid, title, heading, body) "
-					       "VALUES (?1, ?2, ?3, ?4)", -1, &w.fts, NULL);
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT INTO passages_fts(rowid, title, heading, body) "
+					"VALUES (?1, ?2, ?3, ?4)",
+					-1, &w.fts, NULL);
 	if (rc == SQLITE_OK) {
 		(doc->kind == DOC_KIND_TEXT ? split_passages_plain : split_passages)(
 			doc->text ? doc->text : "", doc->text_len, write_passage, &w);
@@ -281,14 +292,14 @@ static int store_doc(struct store *s, long long old_id, const char *path, const 
 }
 
 /* What the index knows of path: id, size, mtime, hash. 0 if nothing. */
-static long long lookup(struct store *s, const char *path, long long *size, long long *mtime,
-			char *hash, size_t hash_size)
+static long long lookup(struct store *s, const char *path, long long *size, long long *mtime, char *hash,
+			size_t hash_size)
 {
 	sqlite3_stmt *st;
 	long long id = 0;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT id, size, mtime_ns, hash FROM documents WHERE path = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT id, size, mtime_ns, hash FROM documents WHERE path = ?1", -1,
+			       &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -301,8 +312,7 @@ static long long lookup(struct store *s, const char *path, long long *size, long
 	return id;
 }
 
-int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struct stat *st,
-		     struct q_error *err)
+int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struct stat *st, struct q_error *err)
 {
 	char chunk[65536];
 	int fd, flags, rc = Q_EIO;
@@ -313,8 +323,9 @@ int corpus_read_file(const char *path, size_t max_bytes, struct qbuf *out, struc
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return q_error_set(err, errno == ENOENT ? Q_EEMPTY : Q_EIO, "%s",
-				   errno == ENOENT ? "vanished while indexing" :
-				   errno == ELOOP ? "became a symlink while indexing" : strerror(errno));
+				   errno == ENOENT  ? "vanished while indexing"
+				   : errno == ELOOP ? "became a symlink while indexing"
+						    : strerror(errno));
 	if (fstat(fd, st)) {
 		rc = q_error_set(err, Q_EIO, "%s", strerror(errno));
 		goto out;
@@ -356,7 +367,7 @@ out:
 struct entry {
 	const char *path;
 	const char *read_path;
-	int sniff;   /* no extension quarry knows: read only if the head is text */
+	int sniff; /* no extension quarry knows: read only if the head is text */
 };
 
 /* Remember a new mtime for a touched, unchanged document: one short
@@ -366,8 +377,8 @@ static void touch_doc(struct add_run *r, long long id, const struct stat *st, lo
 	sqlite3_stmt *up;
 	int rc;
 
-	rc = sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3",
-				-1, &up, NULL);
+	rc = sqlite3_prepare_v2(r->s->db, "UPDATE documents SET size = ?1, mtime_ns = ?2 WHERE id = ?3", -1,
+				&up, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(up, 1, (long long)st->st_size);
 		sqlite3_bind_int64(up, 2, mtime);
@@ -523,7 +534,7 @@ static void add_file(struct add_run *r, const struct entry *e, const struct stat
 	}
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)q_fnv1a(qbuf_cstr(&data), data.len));
 	if (id && !strcmp(hash, old_hash)) {
-		touch_doc(r, id, &st, mtime_ns(&st));   /* touched, not changed */
+		touch_doc(r, id, &st, mtime_ns(&st)); /* touched, not changed */
 		report(r, CORPUS_UNCHANGED, e->path, NULL);
 		qbuf_release(&data);
 		return;
@@ -552,22 +563,23 @@ static void walk_error(struct add_run *r, const char *path, const char *what, in
 }
 
 /* A symlinked file: its target if it may be read, else NULL (reported). */
-static const char *symlink_target(struct add_run *r, const char *path, char *target,
-				  struct stat *st)
+static const char *symlink_target(struct add_run *r, const char *path, char *target, struct stat *st)
 {
 	if (!realpath(path, target) || stat(target, st)) {
 		report(r, CORPUS_SKIPPED, path, "broken symlink");
 		return NULL;
 	}
 	if (!S_ISREG(st->st_mode))
-		return NULL;   /* symlinked folders are not followed: no loops */
-	if (r->follow_symlinks || (r->root && !strncmp(target, r->root, r->root_len) &&
-				   target[r->root_len] == '/'))
+		return NULL; /* symlinked folders are not followed: no loops */
+	if (r->follow_symlinks ||
+	    (r->root && !strncmp(target, r->root, r->root_len) && target[r->root_len] == '/'))
 		return target;
 	{
 		char why[PATH_MAX + 80];
-		snprintf(why, sizeof(why), "symlink to a file outside the folder (%s); "
-			 "the follow_symlinks setting reads it", target);
+		snprintf(why, sizeof(why),
+			 "symlink to a file outside the folder (%s); "
+			 "the follow_symlinks setting reads it",
+			 target);
 		report(r, CORPUS_SKIPPED, path, why);
 	}
 	return NULL;
@@ -594,10 +606,10 @@ static void walk(struct add_run *r, const char *dir, int depth)
 		errno = 0;
 		if (r->fatal || !(de = readdir(d)))
 			break;
-		if (de->d_name[0] == '.') {   /* hidden files and folders, ".", ".." */
+		if (de->d_name[0] == '.') { /* hidden files and folders, ".", ".." */
 			if (r->fn && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 			    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path))
-				r->fn(r->ctx, CORPUS_SKIPPED, path, CORPUS_WHY_HIDDEN);   /* for -v, uncounted */
+				r->fn(r->ctx, CORPUS_SKIPPED, path, CORPUS_WHY_HIDDEN); /* for -v, uncounted */
 			continue;
 		}
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
@@ -619,7 +631,7 @@ static void walk_entry(struct add_run *r, const char *path, int depth)
 	enum sniff_name kind;
 
 	if (lstat(path, &st)) {
-		if (errno != ENOENT)   /* ENOENT: deleted since readdir */
+		if (errno != ENOENT) /* ENOENT: deleted since readdir */
 			walk_error(r, path, "cannot read", errno);
 		return;
 	}
@@ -657,7 +669,8 @@ static int drop_vanished(struct add_run *r, const char *folder)
 	int rc;
 
 	if (r->walk_failed) {
-		report(r, CORPUS_KEPT, folder, "some of it could not be read (see above), so no "
+		report(r, CORPUS_KEPT, folder,
+		       "some of it could not be read (see above), so no "
 		       "document under it was dropped; add it again once it can be read");
 		return 0;
 	}
@@ -666,10 +679,10 @@ static int drop_vanished(struct add_run *r, const char *folder)
 	flush_pending(r);
 	if (r->fatal)
 		return r->fatal;
-	if (batch_begin(r))   /* look up inside the write transaction */
+	if (batch_begin(r)) /* look up inside the write transaction */
 		return r->fatal = r->err ? r->err->code : Q_EIO;
-	rc = sqlite3_prepare_v2(r->s->db, "SELECT id, path FROM documents WHERE substr(path, 1, ?2) = ?1",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(r->s->db, "SELECT id, path FROM documents WHERE substr(path, 1, ?2) = ?1", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		return r->fatal = store_error(r->s, rc, "reading the index", r->err);
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -709,8 +722,7 @@ int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn
 }
 
 int corpus_add_with(struct store *s, char *const *paths, int n, const struct corpus_add_options *o,
-		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts,
-		    struct q_error *err)
+		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts, struct q_error *err)
 {
 	struct add_run r;
 	int i;
@@ -736,7 +748,7 @@ int corpus_add_with(struct store *s, char *const *paths, int n, const struct cor
 			continue;
 		}
 		e.path = e.read_path = real;
-		e.sniff = 0;   /* named by the user: always tried */
+		e.sniff = 0; /* named by the user: always tried */
 		if (S_ISDIR(st.st_mode)) {
 			r.root = real;
 			r.root_len = strlen(real);
@@ -774,7 +786,8 @@ int corpus_remove(struct store *s, char *const *paths, int n, long *removed, str
 		const char *p = realpath(paths[i], real) ? real : paths[i];
 
 		snprintf(prefix, sizeof(prefix), "%s/", p);
-		rc = sqlite3_prepare_v2(s->db, "SELECT id FROM documents WHERE path = ?1 OR substr(path, 1, ?3) = ?2",
+		rc = sqlite3_prepare_v2(s->db,
+					"SELECT id FROM documents WHERE path = ?1 OR substr(path, 1, ?3) = ?2",
 					-1, &st, NULL);
 		if (rc != SQLITE_OK)
 			goto fail;
@@ -813,7 +826,8 @@ int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, voi
 	sqlite3_stmt *st = NULL;
 	int n = 0, rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT d.title, p.heading, p.body, d.kind FROM passages p "
 			       "JOIN documents d ON d.id = p.doc_id WHERE d.path = ?1 ORDER BY p.ord",
 			       -1, &st, NULL) != SQLITE_OK)
 		return Q_EIO;
@@ -831,8 +845,7 @@ long corpus_document_count(struct store *s)
 	return (long)store_query_int(s, "SELECT count(*) FROM documents");
 }
 
-long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx,
-		 struct q_error *err)
+long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx, struct q_error *err)
 {
 	static const char *const sql[4] = {
 		"SELECT id, path, title, kind, size, chars, indexed_at, -1 FROM documents "

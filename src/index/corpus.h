@@ -49,9 +49,13 @@
 #define COMMON_MIN_PASSAGES 50000
 
 enum corpus_event {
-	CORPUS_ADDED, CORPUS_UPDATED, CORPUS_UNCHANGED, CORPUS_REMOVED,
-	CORPUS_SKIPPED, CORPUS_FAILED,
-	CORPUS_KEPT   /* a folder whose vanished documents were kept: the walk hit errors */
+	CORPUS_ADDED,
+	CORPUS_UPDATED,
+	CORPUS_UNCHANGED,
+	CORPUS_REMOVED,
+	CORPUS_SKIPPED,
+	CORPUS_FAILED,
+	CORPUS_KEPT /* a folder whose vanished documents were kept: the walk hit errors */
 };
 
 /* Per file, as it is handled; why is NULL or a reason ("hidden",
@@ -59,18 +63,17 @@ enum corpus_event {
 /* The why of a hidden file or folder passed over: reported to the progress
  * function only (it is no skipped document and is not counted). */
 #define CORPUS_WHY_HIDDEN "hidden"
-typedef void (*corpus_progress_fn)(void *ctx, enum corpus_event ev, const char *path,
-				   const char *why);
+typedef void (*corpus_progress_fn)(void *ctx, enum corpus_event ev, const char *path, const char *why);
 
 /* Committed work only: a batch rolled back (full disk) counts nothing. */
 struct corpus_counts {
 	long added, updated, unchanged, removed, skipped, failed;
-	long kept;           /* folders whose documents were kept after walk errors */
-	double text_bytes;   /* extracted text of files (re)indexed */
+	long kept;         /* folders whose documents were kept after walk errors */
+	double text_bytes; /* extracted text of files (re)indexed */
 };
 
 struct corpus_add_options {
-	int follow_symlinks;   /* read symlinked files that point outside the folder */
+	int follow_symlinks; /* read symlinked files that point outside the folder */
 };
 
 /* Add files and folders; the options may be NULL (defaults). Returns 0,
@@ -79,8 +82,7 @@ struct corpus_add_options {
 int corpus_add(struct store *s, char *const *paths, int n, corpus_progress_fn fn, void *ctx,
 	       struct corpus_counts *counts, struct q_error *err);
 int corpus_add_with(struct store *s, char *const *paths, int n, const struct corpus_add_options *o,
-		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts,
-		    struct q_error *err);
+		    corpus_progress_fn fn, void *ctx, struct corpus_counts *counts, struct q_error *err);
 
 /* Read at most max_bytes of the regular file at path into out, opening it
  * with O_NOFOLLOW and O_NONBLOCK (so a symlink or FIFO swapped in cannot
@@ -95,8 +97,8 @@ int corpus_remove(struct store *s, char *const *paths, int n, long *removed, str
 
 /* Called for each passage of a document, in order (strings valid during
  * the call; never NULL). */
-typedef void (*corpus_passage_fn)(void *ctx, const char *title, const char *heading,
-				  const char *body, const char *kind);
+typedef void (*corpus_passage_fn)(void *ctx, const char *title, const char *heading, const char *body,
+				  const char *kind);
 /* The passages of the document stored under path: fn for each. The number
  * of passages (0: no such document), or Q_EIO when the database fails. */
 int corpus_passages(struct store *s, const char *path, corpus_passage_fn fn, void *ctx);
@@ -108,19 +110,18 @@ long corpus_document_count(struct store *s);
 struct corpus_doc {
 	long long id;
 	const char *path, *title, *kind;
-	long long size, chars, indexed_at;   /* bytes of the file, characters of text, unix s */
-	long passages;                       /* -1 unless CORPUS_LIST_PASSAGES */
+	long long size, chars, indexed_at; /* bytes of the file, characters of text, unix s */
+	long passages;                     /* -1 unless CORPUS_LIST_PASSAGES */
 };
 /* Called for each listed document. */
 typedef void (*corpus_doc_fn)(void *ctx, const struct corpus_doc *d);
-#define CORPUS_LIST_BY_PATH 0       /* order by path */
-#define CORPUS_LIST_NEWEST 1        /* newest (highest id) first */
-#define CORPUS_LIST_PASSAGES 2      /* also count each document's passages */
+#define CORPUS_LIST_BY_PATH 0  /* order by path */
+#define CORPUS_LIST_NEWEST 1   /* newest (highest id) first */
+#define CORPUS_LIST_PASSAGES 2 /* also count each document's passages */
 /* The documents, in the order flags name, at most max_docs of them
  * (max_docs <= 0: all; rows are streamed to fn, nothing is held).
  * Returns the number listed, or a Q_E* code with err set. */
-long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx,
-		 struct q_error *err);
+long corpus_list(struct store *s, int flags, long max_docs, corpus_doc_fn fn, void *ctx, struct q_error *err);
 /* The path of document id into *path (caller frees with q_free).
  * 0, Q_ENOTFOUND when there is no such document, Q_ENOMEM, or Q_EIO
  * (err set) when the database fails. */
@@ -133,17 +134,17 @@ struct corpus_totals {
 int corpus_totals(struct store *s, struct corpus_totals *t, struct q_error *err);
 
 struct corpus_hit {
-	char *path, *title, *heading, *snippet;   /* owned */
-	double score;                             /* higher is better */
+	char *path, *title, *heading, *snippet; /* owned */
+	double score;                           /* higher is better */
 	long passage_id;
-	long start, end;                          /* bytes in the extracted text */
-	long char_start, char_end;                /* the same span in characters */
+	long start, end;           /* bytes in the extracted text */
+	long char_start, char_end; /* the same span in characters */
 };
 
 /* Top k passages for query. *hits is an array the caller frees with
  * corpus_hits_free. Q_EINVAL with a message for queries we cannot run. */
-int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
-		  const char *mark_close, struct corpus_hit **hits, int *n, struct q_error *err);
+int corpus_search(struct store *s, const char *query, int k, const char *mark_open, const char *mark_close,
+		  struct corpus_hit **hits, int *n, struct q_error *err);
 void corpus_hits_free(struct corpus_hit *hits, int n);
 
 /* The FTS5 expression for a user query (exposed for tests). */

@@ -77,7 +77,7 @@ static int phrase_is_common(common_fn is_common, void *cctx, const char *p, size
 
 /* must AND (words) NOT (exclusions), leaving out the empty parts. */
 static void compose(struct qbuf *out, const struct qbuf *must, const struct qbuf *words,
-		    const struct qbuf *not)
+		    const struct qbuf * not )
 {
 	if (must->len) {
 		qbuf_addc(out, '(');
@@ -91,9 +91,9 @@ static void compose(struct qbuf *out, const struct qbuf *must, const struct qbuf
 		qbuf_add(out, words->data, words->len);
 		qbuf_addc(out, ')');
 	}
-	if (not->len) {
+	if (not ->len) {
 		qbuf_adds(out, " NOT (");
-		qbuf_add(out, not->data, not->len);
+		qbuf_add(out, not ->data, not ->len);
 		qbuf_addc(out, ')');
 	}
 }
@@ -130,8 +130,7 @@ struct term_spans {
 	int n;
 };
 
-static int collect_span(void *ctx, const char *tok, size_t len, size_t start, size_t end,
-			int colocated)
+static int collect_span(void *ctx, const char *tok, size_t len, size_t start, size_t end, int colocated)
 {
 	struct term_spans *sp = ctx;
 
@@ -139,7 +138,7 @@ static int collect_span(void *ctx, const char *tok, size_t len, size_t start, si
 	(void)len;
 	(void)colocated;
 	if (sp->n >= CORPUS_MAX_CJK_TERMS)
-		return 1;   /* full: the rest of the word is left out */
+		return 1; /* full: the rest of the word is left out */
 	sp->start[sp->n] = start;
 	sp->end[sp->n] = end;
 	sp->n++;
@@ -242,7 +241,7 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 			if (end == start)
 				continue;
 			if (negate) {
-				append_term(&not, " OR ", q + start, end - start);   /* NOT (a OR b) */
+				append_term(&not, " OR ", q + start, end - start); /* NOT (a OR b) */
 				continue;
 			}
 			positive++;
@@ -269,21 +268,21 @@ static int build_fts_query(const char *q, common_fn is_common, void *cctx, struc
 		qbuf_add(&any_or, common.data, common.len);
 		*all_common = 1;
 	} else if (!any_or.len && !common.len && positive && common_phrases == positive) {
-		*all_common = 1;   /* phrases made only of very common words */
+		*all_common = 1; /* phrases made only of very common words */
 	}
 	if (!any_or.len && !must.len) {
 		rc = q_error_set(err, Q_EINVAL, "the query has no words to search for (only exclusions)");
 		goto out;
 	}
 	if (out_and)
-		compose(out_and, &must, &any_and, &not);
-	compose(out_or, &must, &any_or, &not);
+		compose(out_and, &must, &any_and, &not );
+	compose(out_or, &must, &any_or, &not );
 	rc = out_or->err ? out_or->err : (out_and ? out_and->err : 0);
 out:
 	qbuf_release(&any_and);
 	qbuf_release(&any_or);
 	qbuf_release(&must);
-	qbuf_release(&not);
+	qbuf_release(&not );
 	qbuf_release(&common);
 	return rc;
 }
@@ -299,9 +298,9 @@ out:
  * query of nothing else gets the newest matching passages unranked.
  */
 struct common_ctx {
-	sqlite3_stmt *probe;       /* matches of ?1 among rowid > ?2, at most ?3 */
-	long long since;           /* the probe's first rowid - 1 */
-	int threshold;             /* more matches than this in the probe: common */
+	sqlite3_stmt *probe; /* matches of ?1 among rowid > ?2, at most ?3 */
+	long long since;     /* the probe's first rowid - 1 */
+	int threshold;       /* more matches than this in the probe: common */
 };
 
 static int word_is_common(void *ctx, const char *word, size_t len)
@@ -356,8 +355,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 }
 
 /* Run one ranking query; append hits whose passage is not there yet. */
-static int rank_into(struct store *s, const char *fts, int all_common, int k,
-		     struct corpus_hit *hits, int *n)
+static int rank_into(struct store *s, const char *fts, int all_common, int k, struct corpus_hit *hits, int *n)
 {
 	sqlite3_stmt *st;
 	int rc, i;
@@ -365,11 +363,13 @@ static int rank_into(struct store *s, const char *fts, int all_common, int k,
 	/* Row ids and scores only, so nothing costly runs for every match
 	 * (snippet() here would re-tokenize each matching passage before
 	 * the LIMIT applies). */
-	rc = sqlite3_prepare_v2(s->db, all_common
-		? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
-		  " ORDER BY rowid DESC LIMIT ?2"
-		: "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
-		  " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		s->db,
+		all_common ? "SELECT rowid, 0.0 FROM passages_fts WHERE passages_fts MATCH ?1"
+			     " ORDER BY rowid DESC LIMIT ?2"
+			   : "SELECT rowid, qrank(passages_fts, 2.0, 1.5, 1.0) AS score FROM passages_fts"
+			     " WHERE passages_fts MATCH ?1 ORDER BY score LIMIT ?2",
+		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
@@ -381,7 +381,7 @@ static int rank_into(struct store *s, const char *fts, int all_common, int k,
 		if (i < *n)
 			continue;
 		hits[*n].passage_id = id;
-		hits[*n].score = -sqlite3_column_double(st, 1);   /* qrank: lower is better */
+		hits[*n].score = -sqlite3_column_double(st, 1); /* qrank: lower is better */
 		(*n)++;
 	}
 	sqlite3_finalize(st);
@@ -433,8 +433,7 @@ static size_t cjk_extends(const struct qbuf *b, const char *next, size_t n, cons
  * bigram of the query, and highlights that touch are merged:
  * "[选择可用性]". Returns a new string (caller frees), or NULL on no memory.
  */
-static char *snippet_join_cjk(const char *snip, const char *query, const char *open,
-			      const char *close)
+static char *snippet_join_cjk(const char *snip, const char *query, const char *open, const char *close)
 {
 	size_t n = strlen(snip), lo = strlen(open), lc = strlen(close), i = 0;
 	struct qbuf b;
@@ -450,7 +449,7 @@ static char *snippet_join_cjk(const char *snip, const char *query, const char *o
 		j = i + lc;
 		for (;;) {
 			if (lo && strncmp(snip + j, open, lo) == 0) {
-				j += lo;   /* touching highlights: one */
+				j += lo; /* touching highlights: one */
 				break;
 			}
 			if ((ext = cjk_extends(&b, snip + j, n - j, query)) == 0) {
@@ -469,9 +468,8 @@ static char *snippet_join_cjk(const char *snip, const char *query, const char *o
 	return qbuf_detach(&b, NULL);
 }
 
-int corpus_search(struct store *s, const char *query, int k, const char *mark_open,
-		  const char *mark_close, struct corpus_hit **hits_out, int *n_out,
-		  struct q_error *err)
+int corpus_search(struct store *s, const char *query, int k, const char *mark_open, const char *mark_close,
+		  struct corpus_hit **hits_out, int *n_out, struct q_error *err)
 {
 	struct qbuf fts;
 	sqlite3_stmt *st = NULL;
@@ -493,8 +491,9 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	if (max_id >= COMMON_MIN_PASSAGES) {
 		cc.since = max_id - COMMON_PROBE;
 		cc.threshold = (int)(COMMON_DF_SHARE * COMMON_PROBE);
-		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM (SELECT 1 FROM passages_fts"
-					      " WHERE passages_fts MATCH ?1 AND rowid > ?2 LIMIT ?3)",
+		if (sqlite3_prepare_v2(s->db,
+				       "SELECT count(*) FROM (SELECT 1 FROM passages_fts"
+				       " WHERE passages_fts MATCH ?1 AND rowid > ?2 LIMIT ?3)",
 				       -1, &cc.probe, NULL) != SQLITE_OK)
 			cc.probe = NULL;
 	}
@@ -519,10 +518,11 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 	cc.probe = NULL;
 	/* Then details and a snippet for each of the top k. */
 	rc = sqlite3_prepare_v2(s->db,
-		"SELECT d.path, d.title, p.heading, p.start, p.end, p.char_start, p.char_end,"
-		"  (SELECT snippet(passages_fts, 2, ?3, ?4, '…', 24) FROM passages_fts"
-		"   WHERE passages_fts MATCH ?2 AND rowid = ?1)"
-		" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?1", -1, &st, NULL);
+				"SELECT d.path, d.title, p.heading, p.start, p.end, p.char_start, p.char_end,"
+				"  (SELECT snippet(passages_fts, 2, ?3, ?4, '…', 24) FROM passages_fts"
+				"   WHERE passages_fts MATCH ?2 AND rowid = ?1)"
+				" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?1",
+				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 2, qbuf_cstr(&fts), -1, SQLITE_STATIC);
@@ -534,7 +534,7 @@ int corpus_search(struct store *s, const char *query, int k, const char *mark_op
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {
 			if (rc == SQLITE_DONE)
-				continue;   /* removed meanwhile by a concurrent writer */
+				continue; /* removed meanwhile by a concurrent writer */
 			goto fail;
 		}
 		hits[i].path = col_dup(st, 0);

@@ -29,12 +29,11 @@ static uint64_t mix(uint64_t x)
 
 struct sign_ctx {
 	struct neardup_sig *sig;
-	uint64_t window[NEARDUP_SHINGLE];   /* hashes of the last tokens, a ring */
+	uint64_t window[NEARDUP_SHINGLE]; /* hashes of the last tokens, a ring */
 	long n_tokens;
 };
 
-static int on_token(void *vctx, const char *tok, size_t len, size_t start, size_t end,
-		    int colocated)
+static int on_token(void *vctx, const char *tok, size_t len, size_t start, size_t end, int colocated)
 {
 	struct sign_ctx *c = vctx;
 	uint64_t h = 0;

@@ -28,7 +28,7 @@
 #define NEARDUP_THRESHOLD 0.8
 
 struct neardup_sig {
-	long n_shingles;               /* 0: empty or out of memory */
+	long n_shingles; /* 0: empty or out of memory */
 	uint64_t min[NEARDUP_SIG];
 };
 

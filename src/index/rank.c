@@ -76,7 +76,7 @@ static void qrank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 		sqlite3_result_error_code(ctx, rc);
 		return;
 	}
-	assert(d->n_phrases >= 0 && d->n_phrases <= RANK_MAX_PHRASES);   /* idf[] holds them */
+	assert(d->n_phrases >= 0 && d->n_phrases <= RANK_MAX_PHRASES); /* idf[] holds them */
 	for (i = 0; i < RANK_MAX_COLUMNS; i++)
 		weight[i] = i < n_args ? sqlite3_value_double(args[i]) : 1.0;
 	memset(freq, 0, sizeof(freq));

@@ -27,8 +27,8 @@
 #include "../core/alloc.h"
 
 /* The tables copied, parents before children (foreign keys). */
-static const char *const table_names[RECOVER_N_TABLES] = {
-	"documents", "runs", "run_events", "run_cache", "llm_cache", "page_cache"};
+static const char *const table_names[RECOVER_N_TABLES] = {"documents", "runs",      "run_events",
+							  "run_cache", "llm_cache", "page_cache"};
 
 /* Page sizes tried when the header must be rebuilt, likeliest first. */
 static const unsigned page_sizes[] = {4096, 1024, 2048, 8192, 16384, 32768, 65536, 512};
@@ -48,15 +48,15 @@ static void make_header(unsigned char h[100], unsigned page_size, uint32_t n_pag
 	memcpy(h, "SQLite format 3", 16);
 	h[16] = (unsigned char)(page_size == 65536 ? 0 : page_size >> 8);
 	h[17] = (unsigned char)(page_size == 65536 ? 1 : page_size & 0xff);
-	h[18] = h[19] = 1;          /* rollback journal: a rebuilt copy has no WAL */
+	h[18] = h[19] = 1; /* rollback journal: a rebuilt copy has no WAL */
 	h[21] = 64;
 	h[22] = h[23] = 32;
-	put_be32(h + 24, 1);        /* change counter */
+	put_be32(h + 24, 1); /* change counter */
 	put_be32(h + 28, n_pages);
-	put_be32(h + 40, 1);        /* schema cookie */
-	put_be32(h + 44, 4);        /* schema format */
-	put_be32(h + 56, 1);        /* UTF-8 */
-	put_be32(h + 92, 1);        /* size valid for change counter 1 */
+	put_be32(h + 40, 1); /* schema cookie */
+	put_be32(h + 44, 4); /* schema format */
+	put_be32(h + 56, 1); /* UTF-8 */
+	put_be32(h + 92, 1); /* size valid for change counter 1 */
 	put_be32(h + 96, SQLITE_VERSION_NUMBER);
 }
 
@@ -97,8 +97,8 @@ static int schema_readable(sqlite3 *db)
 	sqlite3_stmt *st;
 	int ok = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents'", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents'", -1, &st,
+			       NULL) != SQLITE_OK)
 		return 0;
 	ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
 	sqlite3_finalize(st);
@@ -156,8 +156,8 @@ static int add_path(struct store_recovery *rec, size_t *cap, const char *path)
 
 /* Copy the row with this rowid: into fresh (ins), or its path into rec.
  * 0, or -1 when it cannot be read or written. */
-static int copy_row(sqlite3_stmt *sel, sqlite3_stmt *ins, long long rowid,
-		    struct store_recovery *rec, size_t *paths_cap)
+static int copy_row(sqlite3_stmt *sel, sqlite3_stmt *ins, long long rowid, struct store_recovery *rec,
+		    size_t *paths_cap)
 {
 	int i, n, rc = -1;
 
@@ -206,20 +206,21 @@ static int prepare_insert(sqlite3 *fresh, sqlite3 *old, const char *table, sqlit
 }
 
 /* Walk one table of old by rowid, skipping what cannot be read. */
-static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t,
-		       struct store_recovery *rec, size_t *paths_cap)
+static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t, struct store_recovery *rec,
+		       size_t *paths_cap)
 {
 	char sql[256];
 	sqlite3_stmt *next = NULL, *sel = NULL, *ins = NULL;
 	long long last = INT64_MIN, skip = 1;
 	int fails = 0, documents = !strcmp(t->name, "documents");
 
-	snprintf(sql, sizeof(sql), "SELECT rowid FROM \"%s\" WHERE rowid > ?1 ORDER BY rowid LIMIT 1",
-		 t->name);
+	snprintf(sql, sizeof(sql), "SELECT rowid FROM \"%s\" WHERE rowid > ?1 ORDER BY rowid LIMIT 1", t->name);
 	if (sqlite3_prepare_v2(old, sql, -1, &next, NULL) != SQLITE_OK)
-		goto out;   /* not in this (older) schema, or its schema is unreadable */
-	snprintf(sql, sizeof(sql), documents ? "SELECT path FROM \"%s\" WHERE rowid = ?1"
-					     : "SELECT * FROM \"%s\" WHERE rowid = ?1", t->name);
+		goto out; /* not in this (older) schema, or its schema is unreadable */
+	snprintf(sql, sizeof(sql),
+		 documents ? "SELECT path FROM \"%s\" WHERE rowid = ?1"
+			   : "SELECT * FROM \"%s\" WHERE rowid = ?1",
+		 t->name);
 	if (sqlite3_prepare_v2(old, sql, -1, &sel, NULL) != SQLITE_OK ||
 	    (!documents && prepare_insert(fresh, old, t->name, &ins)))
 		goto out;
@@ -248,7 +249,7 @@ static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t,
 		t->unreadable++;
 		fails++;
 		if (last == INT64_MIN)
-			last = 0;   /* quarry's rowids start at 1 */
+			last = 0; /* quarry's rowids start at 1 */
 		if (last > INT64_MAX - skip)
 			break;
 		last += skip;
@@ -274,7 +275,7 @@ static int aside_name(const char *db_path, char *out, size_t size)
 	for (i = 1; i < 100; i++) {
 		int k = i == 1 ? snprintf(out, size, "%s.damaged-%s", db_path, stamp)
 			       : snprintf(out, size, "%s.damaged-%s-%d", db_path, stamp, i);
-		if (k < 0 || (size_t)k >= size - 8)   /* room for "-wal" */
+		if (k < 0 || (size_t)k >= size - 8) /* room for "-wal" */
 			return -1;
 		if (lstat(out, &st) && errno == ENOENT)
 			return 0;
@@ -301,8 +302,7 @@ static int move_aside(const char *db_path, struct store_recovery *rec, struct q_
 	return 0;
 }
 
-int store_recover(const char *home, struct store *fresh, struct store_recovery *rec,
-		  struct q_error *err)
+int store_recover(const char *home, struct store *fresh, struct store_recovery *rec, struct q_error *err)
 {
 	char db_path[4096], tmp[sizeof(rec->aside) + 16], shm[sizeof(rec->aside) + 8];
 	sqlite3 *old = NULL;
@@ -327,7 +327,8 @@ int store_recover(const char *home, struct store *fresh, struct store_recovery *
 		for (i = 0; i < RECOVER_N_TABLES; i++)
 			copy_table(old, fresh->db, &rec->tables[i], rec, &paths_cap);
 		if (sqlite3_exec(fresh->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			rc = store_error(fresh, sqlite3_errcode(fresh->db), "writing the recovered database", err);
+			rc = store_error(fresh, sqlite3_errcode(fresh->db), "writing the recovered database",
+					 err);
 			sqlite3_exec(fresh->db, "ROLLBACK", NULL, NULL, NULL);
 		}
 		sqlite3_close(old);

@@ -27,19 +27,19 @@
 
 /* What one table gave back. */
 struct recover_table {
-	const char *name;      /* static */
-	long copied;           /* rows now in the fresh database */
-	long unreadable;       /* rows or ranges that could not be read */
+	const char *name; /* static */
+	long copied;      /* rows now in the fresh database */
+	long unreadable;  /* rows or ranges that could not be read */
 };
 
-#define RECOVER_N_TABLES 6   /* documents (paths only), runs, run_events, run_cache, llm_cache, page_cache */
+#define RECOVER_N_TABLES 6 /* documents (paths only), runs, run_events, run_cache, llm_cache, page_cache */
 
 struct store_recovery {
-	char aside[4096];                  /* where the damaged file now is */
-	int header_rebuilt;                /* the header had to be rebuilt to read it */
-	int unreadable_schema;             /* nothing could be read at all */
+	char aside[4096];      /* where the damaged file now is */
+	int header_rebuilt;    /* the header had to be rebuilt to read it */
+	int unreadable_schema; /* nothing could be read at all */
 	struct recover_table tables[RECOVER_N_TABLES];
-	char **paths;                      /* documents' paths read back (owned) */
+	char **paths; /* documents' paths read back (owned) */
 	size_t n_paths;
 };
 
@@ -50,8 +50,7 @@ struct store_recovery {
  * cannot be moved aside or the new one cannot be made (err says which);
  * the old file is then left where it was if it was not moved yet.
  */
-int store_recover(const char *home, struct store *fresh, struct store_recovery *rec,
-		  struct q_error *err);
+int store_recover(const char *home, struct store *fresh, struct store_recovery *rec, struct q_error *err);
 void store_recovery_release(struct store_recovery *rec);
 
 #endif

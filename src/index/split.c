@@ -12,10 +12,10 @@ struct splitter {
 	passage_fn fn;
 	void *ctx;
 	char headings[SPLIT_MAX_DEPTH][SPLIT_MAX_HEADING_BYTES / 2];
-	int depth;                 /* levels in use */
-	struct passage cur;        /* passage being built; words == 0 if none */
+	int depth;          /* levels in use */
+	struct passage cur; /* passage being built; words == 0 if none */
 	int open;
-	int plain;                 /* plain text: "# " lines are not headings */
+	int plain; /* plain text: "# " lines are not headings */
 };
 
 /* Words in s[0..n): runs of non-space characters, CJK counting 1/2 each. */
@@ -28,7 +28,7 @@ static int count_words(const char *s, size_t n, size_t *cjk_out)
 	while (i < n) {
 		uint32_t cp;
 		size_t k;
-		if (p[i] < 0x80) {   /* ASCII, most text: no decoding */
+		if (p[i] < 0x80) { /* ASCII, most text: no decoding */
 			int space = p[i] == ' ' || (p[i] >= 0x09 && p[i] <= 0x0D);
 			if (!space && !in_word)
 				words++;
@@ -131,7 +131,7 @@ static int heading_level(const struct splitter *s, const char *line, size_t n)
 {
 	size_t i = 0;
 
-	if (s->plain)   /* a "# " line of a .txt file or a script is a comment, not structure */
+	if (s->plain) /* a "# " line of a .txt file or a script is a comment, not structure */
 		return 0;
 	while (i < n && line[i] == '#' && i < 7)
 		i++;
@@ -152,7 +152,7 @@ static int handle_block(struct splitter *s, size_t start, size_t end)
 			level = SPLIT_MAX_DEPTH;
 		hl = n - h < sizeof(s->headings[0]) - 1 ? n - h : sizeof(s->headings[0]) - 1;
 		while (hl > 0 && hl < n - h && ((unsigned char)b[h + hl] & 0xC0) == 0x80)
-			hl--;   /* cut at a character boundary */
+			hl--; /* cut at a character boundary */
 		memcpy(s->headings[level - 1], b + h, hl);
 		s->headings[level - 1][hl] = '\0';
 		s->depth = level;

@@ -20,8 +20,8 @@
 #define SPLIT_MAX_DEPTH 6
 
 struct passage {
-	size_t start, end;                       /* byte span in the text */
-	char heading[SPLIT_MAX_HEADING_BYTES];   /* "A > B", "" at top level */
+	size_t start, end;                     /* byte span in the text */
+	char heading[SPLIT_MAX_HEADING_BYTES]; /* "A > B", "" at top level */
 	int words;
 };
 

@@ -119,8 +119,7 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size,
-		  struct q_error *err)
+int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size, struct q_error *err)
 {
 	const char *v;
 	int k;
@@ -150,17 +149,21 @@ int store_error(struct store *s, int rc, const char *what, struct q_error *err)
 		return q_error_set(err, Q_EPARSE,
 				   "%s: the database %s is damaged (%s); 'quarry index check' shows the "
 				   "damage, and 'quarry index rebuild' moves the file aside and recovers "
-				   "what can be read", what, s->path, msg);
+				   "what can be read",
+				   what, s->path, msg);
 	case SQLITE_FULL:
 		return q_error_set(err, Q_EIO, "%s: the disk is full; nothing of this batch was written", what);
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return q_error_set(err, Q_EIO, "%s: the database is busy (another quarry is writing); try again", what);
+		return q_error_set(err, Q_EIO,
+				   "%s: the database is busy (another quarry is writing); try again", what);
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
-		return q_error_set(err, Q_EIO, "%s: cannot write %s (%s); check the folder's permissions or use the home setting",
-				   what, s->path, msg);
+		return q_error_set(
+			err, Q_EIO,
+			"%s: cannot write %s (%s); check the folder's permissions or use the home setting",
+			what, s->path, msg);
 	}
 	return q_error_set(err, Q_EIO, "%s: %s", what, msg);
 }
@@ -219,9 +222,10 @@ static int migrate(struct store *s, struct q_error *err)
 			return store_error(s, rc, "cannot read the database", err);
 	}
 	if (version > target)
-		return q_error_set(err, Q_EUNSUPPORTED,
-				   "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
-				   s->path, version, target);
+		return q_error_set(
+			err, Q_EUNSUPPORTED,
+			"%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+			s->path, version, target);
 	return 0;
 }
 
@@ -233,8 +237,10 @@ static int set_pragmas(struct store *s)
 	int rc, waited_ms = 0;
 
 	for (;;) {
-		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-					 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", NULL, NULL, NULL);
+		rc = sqlite3_exec(s->db,
+				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				  "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
+				  NULL, NULL, NULL);
 		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
 		    waited_ms >= STORE_BUSY_TIMEOUT_MS)
 			return rc;
@@ -252,8 +258,8 @@ int store_open(struct store *s, const char *home, struct q_error *err)
 		return q_error_set(err, Q_EIO, "cannot create %s: %s", home, strerror(errno));
 	if (snprintf(s->path, sizeof(s->path), "%s/%s", home, STORE_DB_NAME) >= (int)sizeof(s->path))
 		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
-	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(s->path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		int code = store_error(s, rc, "cannot open the database", err);
 		store_close(s);
@@ -305,8 +311,9 @@ static int open_ro(struct store *s, int immutable, struct q_error *err)
 
 	if (immutable && immutable_uri(s->path, uri, sizeof(uri)))
 		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
-	rc = sqlite3_open_v2(immutable ? uri : s->path, &s->db, SQLITE_OPEN_READONLY |
-			     SQLITE_OPEN_NOMUTEX | (immutable ? SQLITE_OPEN_URI : 0), NULL);
+	rc = sqlite3_open_v2(immutable ? uri : s->path, &s->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (immutable ? SQLITE_OPEN_URI : 0),
+			     NULL);
 	if (rc != SQLITE_OK)
 		return store_error(s, rc, "cannot open the database", err);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
@@ -324,7 +331,7 @@ int store_open_readonly(struct store *s, const char *home, struct q_error *err)
 	if (snprintf(s->path, sizeof(s->path), "%s/%s", home, STORE_DB_NAME) >= (int)sizeof(s->path))
 		return q_error_set(err, Q_ETOOBIG, "home folder path too long");
 	if (stat(s->path, &st) && errno == ENOENT)
-		return store_open(s, home, err);   /* nothing yet: create it, as before */
+		return store_open(s, home, err); /* nothing yet: create it, as before */
 	rc = open_ro(s, 0, err);
 	if (!rc && (rc = user_version(s, &version)) != SQLITE_OK) {
 		/* A WAL database in a folder we cannot write: no -shm can be
@@ -338,14 +345,15 @@ int store_open_readonly(struct store *s, const char *home, struct q_error *err)
 			rc = store_error(s, rc, "cannot read the database", err);
 		}
 	}
-	if (!rc && version == 0) {   /* created but never set up */
+	if (!rc && version == 0) { /* created but never set up */
 		store_close(s);
 		return store_open(s, home, err);
 	}
 	if (!rc && version > target)
-		rc = q_error_set(err, Q_EUNSUPPORTED,
-				 "%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
-				 s->path, version, target);
+		rc = q_error_set(
+			err, Q_EUNSUPPORTED,
+			"%s was written by a newer quarry (schema %d, this one knows %d); upgrade quarry",
+			s->path, version, target);
 	if (rc)
 		store_close(s);
 	return rc;
@@ -360,10 +368,7 @@ void store_close(struct store *s)
 
 /* ---- writes that wait for other writers ---- */
 
-static int is_busy(int rc)
-{
-	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
+static int is_busy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
 
 /* Sleep before try number `tries` (1, 2, ...): doubling, jittered by up to
  * a half so two waiting writers do not retry in step. 0 when the wait
@@ -470,7 +475,8 @@ out:
 
 int store_fts_check(struct store *s, struct q_error *err)
 {
-	int rc = sqlite3_exec(s->db, "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
+	int rc = sqlite3_exec(s->db,
+			      "INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)",
 			      NULL, NULL, NULL);
 
 	if ((rc & 0xff) == SQLITE_READONLY)

@@ -60,8 +60,7 @@ struct store {
  * from envp (NULL-terminated NAME=value; the front end passes its
  * environment: the core reads none). Writes it to out.
  */
-int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size,
-		  struct q_error *err);
+int store_home_in(const char *home_flag, char *const *envp, char *out, size_t out_size, struct q_error *err);
 
 /* Create the home folder if needed, open (or create) the database and
  * migrate it. A damaged file gives Q_EPARSE with a message naming

@@ -16,56 +16,30 @@
 /* Lower-case ASCII spelling of U+00C0..U+024F without diacritics; "" for
  * characters that are not letters (x, /). Generated from Unicode NFKD. */
 static const char *const latin_fold[] = {
-	"a", "a", "a", "a", "a", "a", "ae", "c",
-	"e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",
-	"o", "u", "u", "u", "u", "y", "th", "ss",
-	"a", "a", "a", "a", "a", "a", "ae", "c",
-	"e", "e", "e", "e", "i", "i", "i", "i",
-	"d", "n", "o", "o", "o", "o", "o", "",
-	"o", "u", "u", "u", "u", "y", "th", "y",
-	"a", "a", "a", "a", "a", "a", "c", "c",
-	"c", "c", "c", "c", "c", "c", "d", "d",
-	"d", "d", "e", "e", "e", "e", "e", "e",
-	"e", "e", "e", "e", "g", "g", "g", "g",
-	"g", "g", "g", "g", "h", "h", "h", "h",
-	"i", "i", "i", "i", "i", "i", "i", "i",
-	"i", "i", "ij", "ij", "j", "j", "k", "k",
-	"", "l", "l", "l", "l", "l", "l", "",
-	"", "l", "l", "n", "n", "n", "n", "n",
-	"n", "n", "", "", "o", "o", "o", "o",
-	"o", "o", "oe", "oe", "r", "r", "r", "r",
-	"r", "r", "s", "s", "s", "s", "s", "s",
-	"s", "s", "t", "t", "t", "t", "t", "t",
-	"u", "u", "u", "u", "u", "u", "u", "u",
-	"u", "u", "u", "u", "w", "w", "y", "y",
-	"y", "z", "z", "z", "z", "z", "z", "s",
-	"", "", "", "", "", "", "", "",
-	"", "", "", "", "", "", "", "",
-	"", "f", "f", "", "", "", "", "",
-	"", "", "", "", "", "", "", "",
-	"o", "o", "", "", "", "", "", "",
-	"", "", "", "", "", "", "", "u",
-	"u", "", "", "", "", "", "", "",
-	"", "", "", "", "", "", "", "",
-	"", "", "", "", "dz", "dz", "dz", "lj",
-	"lj", "lj", "nj", "nj", "nj", "a", "a", "i",
-	"i", "o", "o", "u", "u", "u", "u", "u",
-	"u", "u", "u", "u", "u", "", "a", "a",
-	"a", "a", "", "", "", "", "g", "g",
-	"k", "k", "o", "o", "o", "o", "", "",
-	"j", "dz", "dz", "dz", "g", "g", "", "",
-	"n", "n", "a", "a", "", "", "", "",
-	"a", "a", "a", "a", "e", "e", "e", "e",
-	"i", "i", "i", "i", "o", "o", "o", "o",
-	"r", "r", "r", "r", "u", "u", "u", "u",
-	"s", "s", "t", "t", "", "", "h", "h",
-	"", "", "", "", "", "", "a", "a",
-	"e", "e", "o", "o", "o", "o", "o", "o",
-	"o", "o", "y", "y", "", "", "", "",
-	"", "", "", "", "", "", "", "",
-	"", "", "", "", "", "", "", "",
-	"", "", "", "", "", "", "", "",
+	"a",  "a",  "a", "a", "a",  "a",  "ae", "c",  "e",  "e",  "e",  "e",  "i",  "i",  "i",  "i", "d",
+	"n",  "o",  "o", "o", "o",  "o",  "",   "o",  "u",  "u",  "u",  "u",  "y",  "th", "ss", "a", "a",
+	"a",  "a",  "a", "a", "ae", "c",  "e",  "e",  "e",  "e",  "i",  "i",  "i",  "i",  "d",  "n", "o",
+	"o",  "o",  "o", "o", "",   "o",  "u",  "u",  "u",  "u",  "y",  "th", "y",  "a",  "a",  "a", "a",
+	"a",  "a",  "c", "c", "c",  "c",  "c",  "c",  "c",  "c",  "d",  "d",  "d",  "d",  "e",  "e", "e",
+	"e",  "e",  "e", "e", "e",  "e",  "e",  "g",  "g",  "g",  "g",  "g",  "g",  "g",  "g",  "h", "h",
+	"h",  "h",  "i", "i", "i",  "i",  "i",  "i",  "i",  "i",  "i",  "i",  "ij", "ij", "j",  "j", "k",
+	"k",  "",   "l", "l", "l",  "l",  "l",  "l",  "",   "",   "l",  "l",  "n",  "n",  "n",  "n", "n",
+	"n",  "n",  "",  "",  "o",  "o",  "o",  "o",  "o",  "o",  "oe", "oe", "r",  "r",  "r",  "r", "r",
+	"r",  "s",  "s", "s", "s",  "s",  "s",  "s",  "s",  "t",  "t",  "t",  "t",  "t",  "t",  "u", "u",
+	"u",  "u",  "u", "u", "u",  "u",  "u",  "u",  "u",  "u",  "w",  "w",  "y",  "y",  "y",  "z", "z",
+	"z",  "z",  "z", "z", "s",  "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",  "",
+	"",   "",   "",  "",  "",   "f",  "f",  "",   "",   "",   "",   "",   "",   "",   "",   "",  "",
+	"",   "",   "",  "o", "o",  "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",  "",
+	"",   "u",  "u", "",  "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",  "",
+	"",   "",   "",  "",  "",   "dz", "dz", "dz", "lj", "lj", "lj", "nj", "nj", "nj", "a",  "a", "i",
+	"i",  "o",  "o", "u", "u",  "u",  "u",  "u",  "u",  "u",  "u",  "u",  "u",  "",   "a",  "a", "a",
+	"a",  "",   "",  "",  "",   "g",  "g",  "k",  "k",  "o",  "o",  "o",  "o",  "",   "",   "j", "dz",
+	"dz", "dz", "g", "g", "",   "",   "n",  "n",  "a",  "a",  "",   "",   "",   "",   "a",  "a", "a",
+	"a",  "e",  "e", "e", "e",  "i",  "i",  "i",  "i",  "o",  "o",  "o",  "o",  "r",  "r",  "r", "r",
+	"u",  "u",  "u", "u", "s",  "s",  "t",  "t",  "",   "",   "h",  "h",  "",   "",   "",   "",  "",
+	"",   "a",  "a", "e", "e",  "o",  "o",  "o",  "o",  "o",  "o",  "o",  "o",  "y",  "y",  "",  "",
+	"",   "",   "",  "",  "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",   "",  "",
+	"",   "",   "",  "",  "",   "",   "",   "",   "",
 };
 _Static_assert(sizeof(latin_fold) / sizeof(latin_fold[0]) == 0x250 - 0xC0, "one entry a code point");
 
@@ -79,42 +53,23 @@ struct stem_slot {
 	unsigned char word_len, stem_len;
 	char word[STEM_CACHE_WORD];
 	char stem[STEM_CACHE_WORD];
-} __attribute__((aligned(64)));   /* one cache line per lookup */
+} __attribute__((aligned(64))); /* one cache line per lookup */
 
 /* The same for Latin Extended Additional, U+1E00..U+1EFF (Vietnamese). */
 static const char *const latin_ext_fold[] = {
-	"a", "a", "b", "b", "b", "b", "b", "b",
-	"c", "c", "d", "d", "d", "d", "d", "d",
-	"d", "d", "d", "d", "e", "e", "e", "e",
-	"e", "e", "e", "e", "e", "e", "f", "f",
-	"g", "g", "h", "h", "h", "h", "h", "h",
-	"h", "h", "h", "h", "i", "i", "i", "i",
-	"k", "k", "k", "k", "k", "k", "l", "l",
-	"l", "l", "l", "l", "l", "l", "m", "m",
-	"m", "m", "m", "m", "n", "n", "n", "n",
-	"n", "n", "n", "n", "o", "o", "o", "o",
-	"o", "o", "o", "o", "p", "p", "p", "p",
-	"r", "r", "r", "r", "r", "r", "r", "r",
-	"s", "s", "s", "s", "s", "s", "s", "s",
-	"s", "s", "t", "t", "t", "t", "t", "t",
-	"t", "t", "u", "u", "u", "u", "u", "u",
-	"u", "u", "u", "u", "v", "v", "v", "v",
-	"w", "w", "w", "w", "w", "w", "w", "w",
-	"w", "w", "x", "x", "x", "x", "y", "y",
-	"z", "z", "z", "z", "z", "z", "h", "t",
-	"w", "y", "", "s", "", "", "", "",
-	"a", "a", "a", "a", "a", "a", "a", "a",
-	"a", "a", "a", "a", "a", "a", "a", "a",
-	"a", "a", "a", "a", "a", "a", "a", "a",
-	"e", "e", "e", "e", "e", "e", "e", "e",
-	"e", "e", "e", "e", "e", "e", "e", "e",
-	"i", "i", "i", "i", "o", "o", "o", "o",
-	"o", "o", "o", "o", "o", "o", "o", "o",
-	"o", "o", "o", "o", "o", "o", "o", "o",
-	"o", "o", "o", "o", "u", "u", "u", "u",
-	"u", "u", "u", "u", "u", "u", "u", "u",
-	"u", "u", "y", "y", "y", "y", "y", "y",
-	"y", "y", "", "", "", "", "", "",
+	"a", "a", "b", "b", "b", "b", "b", "b", "c", "c", "d", "d", "d", "d", "d", "d", "d", "d", "d", "d",
+	"e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "f", "f", "g", "g", "h", "h", "h", "h", "h", "h",
+	"h", "h", "h", "h", "i", "i", "i", "i", "k", "k", "k", "k", "k", "k", "l", "l", "l", "l", "l", "l",
+	"l", "l", "m", "m", "m", "m", "m", "m", "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o",
+	"o", "o", "o", "o", "p", "p", "p", "p", "r", "r", "r", "r", "r", "r", "r", "r", "s", "s", "s", "s",
+	"s", "s", "s", "s", "s", "s", "t", "t", "t", "t", "t", "t", "t", "t", "u", "u", "u", "u", "u", "u",
+	"u", "u", "u", "u", "v", "v", "v", "v", "w", "w", "w", "w", "w", "w", "w", "w", "w", "w", "x", "x",
+	"x", "x", "y", "y", "z", "z", "z", "z", "z", "z", "h", "t", "w", "y", "",  "s", "",  "",  "",  "",
+	"a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+	"a", "a", "a", "a", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e", "e",
+	"i", "i", "i", "i", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o",
+	"o", "o", "o", "o", "o", "o", "o", "o", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u",
+	"u", "u", "y", "y", "y", "y", "y", "y", "y", "y", "",  "",  "",  "",  "",  "",
 };
 _Static_assert(sizeof(latin_ext_fold) / sizeof(latin_ext_fold[0]) == 0x100, "one entry a code point");
 
@@ -123,15 +78,12 @@ _Static_assert(sizeof(latin_ext_fold) / sizeof(latin_ext_fold[0]) == 0x100, "one
 static locale_t utf8_locale;
 static pthread_once_t locale_once = PTHREAD_ONCE_INIT;
 
-static void make_locale(void)
-{
-	utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-}
+static void make_locale(void) { utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
 
 struct tokenizer {
-	struct sb_stemmer *stemmer;   /* NULL when stemming is off */
-	struct stem_slot *cache;      /* STEM_CACHE_SLOTS entries, or NULL */
-	void *cache_mem;              /* what was allocated: cache, unaligned */
+	struct sb_stemmer *stemmer; /* NULL when stemming is off */
+	struct stem_slot *cache;    /* STEM_CACHE_SLOTS entries, or NULL */
+	void *cache_mem;            /* what was allocated: cache, unaligned */
 };
 
 struct tokenizer *tokenizer_new(int stem)
@@ -171,15 +123,14 @@ void tokenizer_free(struct tokenizer *t)
 static int is_separator(uint32_t cp)
 {
 	if (cp < 0xC0)
-		return !(cp == 0xAA || cp == 0xB5 || cp == 0xBA);   /* ª µ º are letters */
+		return !(cp == 0xAA || cp == 0xB5 || cp == 0xBA); /* ª µ º are letters */
 	return cp == 0xD7 || cp == 0xF7 || utf8_is_space(cp) ||
-	       (cp >= 0x2000 && cp <= 0x2BFF) ||   /* punctuation, symbols, arrows */
-	       (cp >= 0x3000 && cp <= 0x303F) ||   /* CJK punctuation */
+	       (cp >= 0x2000 && cp <= 0x2BFF) || /* punctuation, symbols, arrows */
+	       (cp >= 0x3000 && cp <= 0x303F) || /* CJK punctuation */
 	       (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
 	       (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
 	       (cp >= 0xFF5B && cp <= 0xFF65) || (cp >= 0xE000 && cp <= 0xF8FF) ||
-	       (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0x1F000 && cp <= 0x1FAFF) ||
-	       cp == UTF8_REPLACEMENT;
+	       (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0x1F000 && cp <= 0x1FAFF) || cp == UTF8_REPLACEMENT;
 }
 
 static int is_combining(uint32_t cp)
@@ -211,22 +162,22 @@ static size_t fold(uint32_t cp, char *out)
 			return n;
 		}
 	}
-	if (cp >= 0xFF21 && cp <= 0xFF3A)          /* full-width A-Z */
+	if (cp >= 0xFF21 && cp <= 0xFF3A) /* full-width A-Z */
 		return fold(cp - 0xFF21 + 'a', out);
-	if (cp >= 0xFF41 && cp <= 0xFF5A)          /* full-width a-z */
+	if (cp >= 0xFF41 && cp <= 0xFF5A) /* full-width a-z */
 		return fold(cp - 0xFF41 + 'a', out);
-	if (cp >= 0xFF10 && cp <= 0xFF19)          /* full-width digits */
+	if (cp >= 0xFF10 && cp <= 0xFF19) /* full-width digits */
 		return fold(cp - 0xFF10 + '0', out);
-	if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2)   /* Greek capitals */
+	if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) /* Greek capitals */
 		cp += 0x20;
-	else if (cp == 0x3C2)                       /* final sigma */
+	else if (cp == 0x3C2) /* final sigma */
 		cp = 0x3C3;
-	else if (cp >= 0x410 && cp <= 0x42F)        /* Cyrillic capitals */
+	else if (cp >= 0x410 && cp <= 0x42F) /* Cyrillic capitals */
 		cp += 0x20;
 	else if (cp >= 0x400 && cp <= 0x40F)
 		cp += 0x50;
 	else if (utf8_locale)
-		cp = (uint32_t)towlower_l((wint_t)cp, utf8_locale);   /* every other script */
+		cp = (uint32_t)towlower_l((wint_t)cp, utf8_locale); /* every other script */
 	return utf8_encode(cp, out);
 }
 
@@ -277,13 +228,13 @@ static int emit_word(struct tokenizer *t, struct word *w, token_fn fn, void *ctx
 
 /* A run of CJK characters at text[start..end): unigrams and colocated
  * bigrams for documents; bigrams (or the lone unigram) for queries. */
-static int emit_cjk_run(const char *text, const size_t *offs, size_t count,
-			enum tokenize_mode mode, token_fn fn, void *ctx)
+static int emit_cjk_run(const char *text, const size_t *offs, size_t count, enum tokenize_mode mode,
+			token_fn fn, void *ctx)
 {
 	size_t i;
 	int rc;
 
-	assert(count >= 1);   /* offs[0..count] are set, offs[count] the end */
+	assert(count >= 1); /* offs[0..count] are set, offs[count] the end */
 	for (i = 0; i < count; i++) {
 		size_t s = offs[i], e = offs[i + 1];
 		if (mode == TOKENIZE_DOCUMENT || count == 1) {
@@ -308,8 +259,8 @@ static int ascii_word_char(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokenize_mode mode,
-		  token_fn fn, void *ctx)
+int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokenize_mode mode, token_fn fn,
+		  void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)text;
 	struct word w;
@@ -336,7 +287,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 					if (c >= 'A' && c <= 'Z')
 						c = (unsigned char)(c + 32);
 					else if (c < 'a')
-						letters = 0;   /* a digit */
+						letters = 0; /* a digit */
 					w.buf[wl++] = (char)c;
 				}
 				i++;
@@ -366,8 +317,8 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 		if (i < len)
 			k = utf8_decode(p + i, len - i, &cp);
 		else
-			cp = ' ';   /* flush at the end */
-		assert(k >= 1 && k <= len - i + (i == len));   /* the loop moves on and stays in text */
+			cp = ' ';                            /* flush at the end */
+		assert(k >= 1 && k <= len - i + (i == len)); /* the loop moves on and stays in text */
 		cjk = i < len && utf8_is_cjk(cp);
 		sep = !cjk && (cp < 0x80 ? !ascii_word_char((unsigned char)cp) : is_separator(cp));
 		/* A CJK run ends at any non-CJK character, or when full. */
@@ -386,7 +337,7 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 			w.ascii_letters_only = 1;
 		}
 		if (cjk) {
-			assert(n_cjk < CJK_RUN_MAX);   /* a full run was emitted above */
+			assert(n_cjk < CJK_RUN_MAX); /* a full run was emitted above */
 			offs[n_cjk++] = i;
 		} else if (!sep && !is_combining(cp)) {
 			if (!w.len)
@@ -394,14 +345,14 @@ int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokeni
 			if (w.len + 4 <= TOKEN_MAX_BYTES) {
 				size_t before = w.len, j;
 				w.len += fold(cp, w.buf + w.len);
-				assert(w.len <= TOKEN_MAX_BYTES);   /* fold writes 4 bytes at most */
+				assert(w.len <= TOKEN_MAX_BYTES); /* fold writes 4 bytes at most */
 				for (j = before; j < w.len; j++)
 					if (!(w.buf[j] >= 'a' && w.buf[j] <= 'z'))
 						w.ascii_letters_only = 0;
 			}
 			w.end = i + k;
 		} else if (is_combining(cp) && w.len) {
-			w.end = i + k;   /* a combining mark belongs to the word, unwritten */
+			w.end = i + k; /* a combining mark belongs to the word, unwritten */
 		}
 		i += k;
 	}
@@ -415,13 +366,11 @@ struct fts5_ctx {
 	int (*xToken)(void *, int, const char *, int, int, int);
 };
 
-static int fts5_token(void *ctx, const char *tok, size_t len, size_t start, size_t end,
-		      int colocated)
+static int fts5_token(void *ctx, const char *tok, size_t len, size_t start, size_t end, int colocated)
 {
 	struct fts5_ctx *c = ctx;
 
-	return c->xToken(c->pCtx, colocated ? FTS5_TOKEN_COLOCATED : 0, tok, (int)len, (int)start,
-			 (int)end);
+	return c->xToken(c->pCtx, colocated ? FTS5_TOKEN_COLOCATED : 0, tok, (int)len, (int)start, (int)end);
 }
 
 static int fts5_create(void *unused, const char **args, int n_args, Fts5Tokenizer **out)
@@ -436,10 +385,7 @@ static int fts5_create(void *unused, const char **args, int n_args, Fts5Tokenize
 	return *out ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-static void fts5_delete(Fts5Tokenizer *t)
-{
-	tokenizer_free((struct tokenizer *)t);
-}
+static void fts5_delete(Fts5Tokenizer *t) { tokenizer_free((struct tokenizer *)t); }
 
 static int fts5_tokenize(Fts5Tokenizer *t, void *pCtx, int flags, const char *text, int n,
 			 int (*xToken)(void *, int, const char *, int, int, int))
@@ -449,8 +395,8 @@ static int fts5_tokenize(Fts5Tokenizer *t, void *pCtx, int flags, const char *te
 	if (n < 0)
 		return SQLITE_ERROR;
 	return tokenizer_run((struct tokenizer *)t, text, (size_t)n,
-			     (flags & FTS5_TOKENIZE_QUERY) ? TOKENIZE_QUERY : TOKENIZE_DOCUMENT,
-			     fts5_token, &c);
+			     (flags & FTS5_TOKENIZE_QUERY) ? TOKENIZE_QUERY : TOKENIZE_DOCUMENT, fts5_token,
+			     &c);
 }
 
 fts5_api *tokenize_fts5_api(sqlite3 *db, struct q_error *err)

@@ -33,8 +33,8 @@
 #define TOKEN_MAX_BYTES 64
 
 enum tokenize_mode {
-	TOKENIZE_DOCUMENT = 0,   /* unigrams and bigrams for CJK */
-	TOKENIZE_QUERY = 1       /* unigram only for a lone CJK character */
+	TOKENIZE_DOCUMENT = 0, /* unigrams and bigrams for CJK */
+	TOKENIZE_QUERY = 1     /* unigram only for a lone CJK character */
 };
 
 /*
@@ -42,8 +42,7 @@ enum tokenize_mode {
  * span in the input, and whether it shares the previous token's position.
  * Return non-zero to stop; tokenize() then returns that value.
  */
-typedef int (*token_fn)(void *ctx, const char *tok, size_t len, size_t start, size_t end,
-			int colocated);
+typedef int (*token_fn)(void *ctx, const char *tok, size_t len, size_t start, size_t end, int colocated);
 
 struct tokenizer;
 
@@ -52,8 +51,8 @@ struct tokenizer *tokenizer_new(int stem);
 void tokenizer_free(struct tokenizer *t);
 
 /* Tokenize text[0..len) (UTF-8; invalid bytes separate words). */
-int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokenize_mode mode,
-		  token_fn fn, void *ctx);
+int tokenizer_run(struct tokenizer *t, const char *text, size_t len, enum tokenize_mode mode, token_fn fn,
+		  void *ctx);
 
 /* db's FTS5 API (for registering tokenizers and functions); NULL with
  * err set when this SQLite has no FTS5. */

@@ -30,7 +30,7 @@
 #define MAX_JSON_BODY (16L * 1024 * 1024)
 static void emit(struct llm_attempt *a, int reasoning, const char *s, size_t n)
 {
-	if (!reasoning && !a->text_started) {   /* R1 puts blank lines after </think> */
+	if (!reasoning && !a->text_started) { /* R1 puts blank lines after </think> */
 		while (n > 0 && (*s == '\n' || *s == '\r' || *s == ' '))
 			s++, n--;
 		a->text_started = n > 0;
@@ -56,7 +56,7 @@ static void think_feed(struct llm_attempt *a, const char *s, size_t n)
 
 		if (a->held == 0 && ch != '<')
 			continue;
-		if (a->held == 0) {   /* a '<': flush the run before it, start holding */
+		if (a->held == 0) { /* a '<': flush the run before it, start holding */
 			emit(a, a->in_think, s + run, i - run);
 			a->hold[a->held++] = ch;
 			run = i + 1;
@@ -75,7 +75,7 @@ static void think_feed(struct llm_attempt *a, const char *s, size_t n)
 		emit(a, a->in_think, a->hold, a->held);
 		a->held = 0;
 		run = i;
-		i--;   /* look at this byte again (it may be a '<') */
+		i--; /* look at this byte again (it may be a '<') */
 	}
 	emit(a, a->in_think, s + run, n - run);
 }
@@ -159,7 +159,7 @@ static void take_choice(struct llm_attempt *a, json_t *obj, int streamed)
 		think_feed(a, s, strlen(s));
 	}
 	tcs = json_object_get(msg, "tool_calls");
-	json_array_foreach(tcs, i, tc) {
+	json_array_foreach (tcs, i, tc) {
 		if (a->too_big)
 			break;
 		if (!streamed && !json_object_get(tc, "index")) {
@@ -203,8 +203,7 @@ static int too_many_values(const char *s, size_t n)
 /* 1 (stop reading) once the reply passed a cap. */
 static int check_size(struct llm_attempt *a)
 {
-	if (!a->too_big && (a->content.err || a->reasoning.err ||
-			    a->answer_bytes > (size_t)LLM_MAX_REPLY_BYTES))
+	if (!a->too_big && (a->content.err || a->reasoning.err || a->answer_bytes > (size_t)LLM_MAX_REPLY_BYTES))
 		a->too_big = LLM_TOO_BIG_REPLY;
 	return a->too_big != LLM_FITS;
 }
@@ -263,7 +262,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		snprintf(a->ctype, sizeof(a->ctype), "%.*s", (int)(len - k), p + k);
 		a->ctype[strcspn(a->ctype, "\r\n")] = '\0';
 	} else if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		a->retry_after[0] = a->ctype[0] = '\0';   /* a new response (after 100-continue) */
+		a->retry_after[0] = a->ctype[0] = '\0'; /* a new response (after 100-continue) */
 	}
 	return len;
 }
@@ -285,10 +284,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 			a->too_big = LLM_TOO_BIG_EVENT;
 		return rc ? 0 : len;
 	}
-	a->last_progress_ms = q_now_ms();   /* a JSON body: its bytes are the reply */
+	a->last_progress_ms = q_now_ms(); /* a JSON body: its bytes are the reply */
 	if (qbuf_add(&a->body, p, len)) {
 		if (a->status != 200)
-			return len;   /* keep the start of a long error page */
+			return len; /* keep the start of a long error page */
 		a->too_big = LLM_TOO_BIG_BODY;
 		return 0;
 	}
@@ -315,7 +314,7 @@ void llm_attempt_init(struct llm_attempt *a, struct llm_client *c, const struct 
 	memset(a, 0, sizeof(*a));
 	a->c = c;
 	a->acct = llm_account_of(c, r);
-	pthread_mutex_lock(&a->acct->mu);   /* the progress callback then reads no shared state */
+	pthread_mutex_lock(&a->acct->mu); /* the progress callback then reads no shared state */
 	a->deadline_ms = a->acct->deadline_ms;
 	pthread_mutex_unlock(&a->acct->mu);
 	a->req = r;
@@ -330,7 +329,7 @@ void llm_attempt_release(struct llm_attempt *a)
 {
 	int i;
 
-	if (a->curl) {   /* back to the pool, connections and all */
+	if (a->curl) { /* back to the pool, connections and all */
 		pthread_mutex_lock(&a->c->mu);
 		if (a->c->n_idle < LLM_POOL_MAX) {
 			a->c->idle[a->c->n_idle++] = a->curl;
@@ -393,14 +392,14 @@ void llm_server_text(const struct llm_config *cfg, const char *m, size_t max, ch
 		full[i] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
 	}
 	full[n] = '\0';
-	llm_mask_key(cfg, full);   /* first: a cut through the key would hide it */
+	llm_mask_key(cfg, full); /* first: a cut through the key would hide it */
 	k = strlen(full);
 	if (k > max)
 		k = max;
 	if (k > size - 1)
 		k = size - 1;
 	while (k > 0 && k < strlen(full) && ((unsigned char)full[k] & 0xC0) == 0x80)
-		k--;   /* not inside a UTF-8 character */
+		k--; /* not inside a UTF-8 character */
 	memcpy(out, full, k);
 	out[k] = '\0';
 	explicit_bzero(full, n + 1);
@@ -415,30 +414,40 @@ static void too_big_error(const struct llm_attempt *a, struct q_error *err)
 
 	switch (a->too_big) {
 	case LLM_TOO_BIG_TOOLS:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d tool calls, "
-			    "limit %d); %s", LLM_MAX_TOOL_CALLS, LLM_MAX_TOOL_CALLS, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (more than %d tool calls, "
+			    "limit %d); %s",
+			    LLM_MAX_TOOL_CALLS, LLM_MAX_TOOL_CALLS, hint);
 		break;
 	case LLM_TOO_BIG_ARGS:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's arguments "
-			    "passed %ld bytes, limit %ld); %s", LLM_MAX_TOOL_ARGS_BYTES,
-			    LLM_MAX_TOOL_ARGS_BYTES, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (a tool call's arguments "
+			    "passed %ld bytes, limit %ld); %s",
+			    LLM_MAX_TOOL_ARGS_BYTES, LLM_MAX_TOOL_ARGS_BYTES, hint);
 		break;
 	case LLM_TOO_BIG_NAME:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (a tool call's name or id "
-			    "passed %d bytes, limit %d); %s", LLM_MAX_TOOL_NAME_BYTES,
-			    LLM_MAX_TOOL_NAME_BYTES, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (a tool call's name or id "
+			    "passed %d bytes, limit %d); %s",
+			    LLM_MAX_TOOL_NAME_BYTES, LLM_MAX_TOOL_NAME_BYTES, hint);
 		break;
 	case LLM_TOO_BIG_EVENT:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (one stream event passed "
-			    "%d bytes, limit %d); %s", SSE_MAX_EVENT_BYTES, SSE_MAX_EVENT_BYTES, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (one stream event passed "
+			    "%d bytes, limit %d); %s",
+			    SSE_MAX_EVENT_BYTES, SSE_MAX_EVENT_BYTES, hint);
 		break;
 	case LLM_TOO_BIG_VALUES:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %d JSON values in "
-			    "one message, limit %d); %s", LLM_MAX_JSON_VALUES, LLM_MAX_JSON_VALUES, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (more than %d JSON values in "
+			    "one message, limit %d); %s",
+			    LLM_MAX_JSON_VALUES, LLM_MAX_JSON_VALUES, hint);
 		break;
 	case LLM_TOO_BIG_BODY:
-		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (more than %zu bytes, limit "
-			    "%ld); %s", a->body.len, MAX_JSON_BODY, hint);
+		q_error_set(err, Q_ETOOBIG,
+			    "the model's reply is too big (more than %zu bytes, limit "
+			    "%ld); %s",
+			    a->body.len, MAX_JSON_BODY, hint);
 		break;
 	default:
 		q_error_set(err, Q_ETOOBIG, "the model's reply is too big (%zu bytes, limit %ld); %s",
@@ -455,22 +464,22 @@ static int mentions(const char *s, const char *const *words)
 	return 0;
 }
 
-
 /* Turn a finished transfer into an outcome and, on failure, a message. */
 enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const char *model, struct q_error *err,
-			  int *connect_failure)
+				   int *connect_failure)
 {
 	const struct llm_config *cfg = a->c->cfg;
 	static const char *const ctx_words[] = {"context", "maximum", "too long", "token", NULL};
-	static const char *const rf_words[] = {"response_format", "json_schema", "json_object",
-					       "structured", NULL};
+	static const char *const rf_words[] = {"response_format", "json_schema", "json_object", "structured",
+					       NULL};
 	char sm[300];
 	long st;
 
 	*connect_failure = 0;
 	if (a->cancelled)
-		return llm_account_cancelled(a->acct) ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
-				       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), LLM_FAIL);
+		return llm_account_cancelled(a->acct)
+			       ? (q_error_set(err, Q_ETIMEOUT, "cancelled"), LLM_FAIL)
+			       : (q_error_set(err, Q_EBUDGET, "the time limit is reached"), LLM_FAIL);
 	if (a->too_big)
 		return too_big_error(a, err), LLM_FAIL;
 	/* Stopped after part of the answer came (and went to the caller's
@@ -483,26 +492,35 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		else
 			snprintf(what, sizeof(what), "it ran past the %.1f s timeout",
 				 (double)cfg->timeout_ms / 1000.0);
-		return q_error_set(err, Q_ETIMEOUT, "the model server stopped sending its answer (%zu "
+		return q_error_set(err, Q_ETIMEOUT,
+				   "the model server stopped sending its answer (%zu "
 				   "bytes came, then %s); not asked again, as that would pay and print "
-				   "it twice: try later, or raise %s", a->answer_bytes, what,
-				   a->stalled ? "QUARRY_LLM_IDLE_TIMEOUT" : "QUARRY_LLM_TIMEOUT"), LLM_FAIL;
+				   "it twice: try later, or raise %s",
+				   a->answer_bytes, what,
+				   a->stalled ? "QUARRY_LLM_IDLE_TIMEOUT" : "QUARRY_LLM_TIMEOUT"),
+		       LLM_FAIL;
 	}
 	if (a->stalled)
-		return q_error_set(err, Q_ETIMEOUT, "the model server sent no answer for %.1f s "
+		return q_error_set(err, Q_ETIMEOUT,
+				   "the model server sent no answer for %.1f s "
 				   "(keep-alives and empty chunks do not count)",
-				   (double)cfg->idle_ms / 1000.0), LLM_RETRY;
+				   (double)cfg->idle_ms / 1000.0),
+		       LLM_RETRY;
 	if (cc != CURLE_OK && !(a->is_sse && cc == CURLE_WRITE_ERROR)) {
 		*connect_failure = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST;
 		if (cc == CURLE_OPERATION_TIMEDOUT)
 			q_error_set(err, Q_ETIMEOUT, "the model server did not finish within %ld s",
 				    cfg->timeout_ms / 1000);
 		else if (cc == CURLE_COULDNT_RESOLVE_HOST)
-			q_error_set(err, Q_ENET, "cannot resolve the model server's host in %s: check "
-				    "QUARRY_LLM_BASE_URL and your network", cfg->base_url);
+			q_error_set(err, Q_ENET,
+				    "cannot resolve the model server's host in %s: check "
+				    "QUARRY_LLM_BASE_URL and your network",
+				    cfg->base_url);
 		else if (cc == CURLE_COULDNT_CONNECT)
-			q_error_set(err, Q_ENET, "cannot connect to the model server at %s: is it "
-				    "running?", cfg->base_url);
+			q_error_set(err, Q_ENET,
+				    "cannot connect to the model server at %s: is it "
+				    "running?",
+				    cfg->base_url);
 		else
 			q_error_set(err, Q_ENET, "talking to the model server failed: %s",
 				    curl_easy_strerror(cc));
@@ -524,28 +542,42 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 			if (a->req->temperature >= 0 && !a->c->no_temperature && strcasestr(sm, "temperature"))
 				return LLM_NO_TEMPERATURE;
 			if (mentions(sm, ctx_words) && strcasestr(sm, "context"))
-				return q_error_set(err, Q_ETOOBIG, "the prompt is too long for %s's context "
+				return q_error_set(err, Q_ETOOBIG,
+						   "the prompt is too long for %s's context "
 						   "window (%s): set QUARRY_LLM_CONTEXT to the model's real "
-						   "limit", model, sm), LLM_FAIL;
+						   "limit",
+						   model, sm),
+				       LLM_FAIL;
 			return q_error_set(err, Q_EINVAL, "the model server refused the request (%ld): %s",
-					   st, sm), LLM_FAIL;
+					   st, sm),
+			       LLM_FAIL;
 		case 401:
-			return q_error_set(err, Q_EINVAL, "the model server refused the API key (401%s%s): "
-					   "check %s", *sm ? ": " : "", sm,
-					   *cfg->key_env ? cfg->key_env : "QUARRY_LLM_API_KEY"), LLM_FAIL;
+			return q_error_set(err, Q_EINVAL,
+					   "the model server refused the API key (401%s%s): "
+					   "check %s",
+					   *sm ? ": " : "", sm,
+					   *cfg->key_env ? cfg->key_env : "QUARRY_LLM_API_KEY"),
+			       LLM_FAIL;
 		case 402:
-			return q_error_set(err, Q_EINVAL, "the model account has no credit left (402): %s",
-					   sm), LLM_FAIL;
+			return q_error_set(err, Q_EINVAL, "the model account has no credit left (402): %s", sm),
+			       LLM_FAIL;
 		case 403:
 			return q_error_set(err, Q_EINVAL, "the key has no access to model %s (403): %s",
-					   model, sm), LLM_FAIL;
+					   model, sm),
+			       LLM_FAIL;
 		case 404:
-			return q_error_set(err, Q_EINVAL, "model %s or the endpoint %s/chat/completions "
+			return q_error_set(err, Q_EINVAL,
+					   "model %s or the endpoint %s/chat/completions "
 					   "does not exist (404): check the model setting and QUARRY_LLM_BASE_URL "
-					   "(it usually ends in /v1)", model, cfg->base_url), LLM_FAIL;
+					   "(it usually ends in /v1)",
+					   model, cfg->base_url),
+			       LLM_FAIL;
 		case 413:
-			return q_error_set(err, Q_ETOOBIG, "the request is too large for the model "
-					   "server (413): %s", sm), LLM_FAIL;
+			return q_error_set(err, Q_ETOOBIG,
+					   "the request is too large for the model "
+					   "server (413): %s",
+					   sm),
+			       LLM_FAIL;
 		case 408:
 		case 409:
 		case 425:
@@ -554,12 +586,10 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		case 502:
 		case 503:
 		case 504:
-			q_error_set(err, Q_EHTTP, "the model server answered %ld%s%s", st,
-				    *sm ? ": " : "", sm);
+			q_error_set(err, Q_EHTTP, "the model server answered %ld%s%s", st, *sm ? ": " : "", sm);
 			return LLM_RETRY;
 		default:
-			q_error_set(err, Q_EHTTP, "the model server answered %ld%s%s", st, *sm ? ": " : "",
-				    sm);
+			q_error_set(err, Q_EHTTP, "the model server answered %ld%s%s", st, *sm ? ": " : "", sm);
 			return st >= 520 && st <= 529 ? LLM_RETRY : LLM_FAIL;
 		}
 	}
@@ -570,8 +600,10 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 			return a->stream_error_retry ? LLM_RETRY : LLM_FAIL;
 		}
 		if (a->protocol_error)
-			return q_error_set(err, Q_EPARSE, "the model server sent a stream chunk that is "
-					   "not JSON"), LLM_RETRY;
+			return q_error_set(err, Q_EPARSE,
+					   "the model server sent a stream chunk that is "
+					   "not JSON"),
+			       LLM_RETRY;
 		if (!a->done && !a->finished)
 			return q_error_set(err, Q_ENET, "the reply stream was cut off before it ended"),
 			       LLM_RETRY;
@@ -583,9 +615,11 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		json_t *o;
 
 		if (strncasecmp(a->ctype, "text/html", 9) == 0)
-			return q_error_set(err, Q_EPARSE, "%s answered with a web page, not the API: "
+			return q_error_set(err, Q_EPARSE,
+					   "%s answered with a web page, not the API: "
 					   "check QUARRY_LLM_BASE_URL (it usually ends in /v1)",
-					   cfg->base_url), LLM_FAIL;
+					   cfg->base_url),
+			       LLM_FAIL;
 		/* JSON (not an event stream that was labelled as something else,
 		 * whose many small events each pass the count on their own). */
 		const char *b = qbuf_cstr(&a->body);
@@ -605,10 +639,11 @@ enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const cha
 		}
 		if (!o || !json_is_array(json_object_get(o, "choices"))) {
 			json_decref(o);
-			return q_error_set(err, Q_EPARSE, "the model server's reply is not a chat "
+			return q_error_set(err, Q_EPARSE,
+					   "the model server's reply is not a chat "
 					   "completion (%s%s): check QUARRY_LLM_BASE_URL",
-					   *a->ctype ? "content type " : "empty type",
-					   a->ctype), LLM_RETRY;
+					   *a->ctype ? "content type " : "empty type", a->ctype),
+			       LLM_RETRY;
 		}
 		take_choice(a, o, 0);
 		json_decref(o);
@@ -627,7 +662,7 @@ long llm_json_long(json_t *o, const char *k)
 
 /* Fill resp from a successful attempt. */
 int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct llm_request *r,
-			   struct llm_response *resp, struct q_error *err)
+		       struct llm_response *resp, struct q_error *err)
 {
 	struct qbuf answer, inline_reasoning;
 	const char *ans;
@@ -638,7 +673,7 @@ int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct
 	qbuf_init(&answer, LLM_MAX_REPLY_BYTES);
 	qbuf_init(&inline_reasoning, LLM_MAX_REPLY_BYTES);
 	jsonx_split_reasoning(qbuf_cstr(&a->content), a->content.len, &answer, &inline_reasoning);
-	if (a->held)   /* a held '<' that never became a tag */
+	if (a->held) /* a held '<' that never became a tag */
 		emit(a, a->in_think, a->hold, a->held);
 	ans = qbuf_cstr(&answer);
 	while (*ans == '\n' || *ans == ' ' || *ans == '\r')
@@ -684,8 +719,7 @@ int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct
 		if ((v = llm_json_long(cd, "reasoning_tokens")) >= 0)
 			resp->usage.reasoning = v;
 		else if (a->reasoning.len > 0)
-			resp->usage.reasoning = llm_estimate_tokens(qbuf_cstr(&a->reasoning),
-								    a->reasoning.len);
+			resp->usage.reasoning = llm_estimate_tokens(qbuf_cstr(&a->reasoning), a->reasoning.len);
 	} else {
 		resp->usage.estimated = 1;
 		resp->usage.prompt = llm_estimate_prompt(r->messages, r->n_messages);
@@ -699,7 +733,8 @@ int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct
 	resp->usage.cost_known = known;
 	resp->usage.cost_usd = ((double)(resp->usage.prompt - resp->usage.cached) * price.in +
 				(double)resp->usage.cached * price.cached_in +
-				(double)resp->usage.completion * price.out) / 1e6;
+				(double)resp->usage.completion * price.out) /
+			       1e6;
 	return 0;
 }
 
@@ -724,8 +759,7 @@ long llm_retry_after_ms(const char *v)
 	return -1;
 }
 
-int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *body_text,
-		       int stream)
+int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *body_text, int stream)
 {
 	const struct llm_config *cfg = c->cfg;
 	struct curl_slist *h = NULL;
@@ -741,7 +775,7 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 		if (auth) {
 			snprintf(auth, n, "Authorization: Bearer %s", cfg->api_key);
 			h = curl_slist_append(h, auth);
-			explicit_bzero(auth, n);   /* curl copied it */
+			explicit_bzero(auth, n); /* curl copied it */
 			q_free(auth);
 		}
 	}
@@ -749,7 +783,7 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 	a->curl = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
 	pthread_mutex_unlock(&c->mu);
 	if (a->curl)
-		curl_easy_reset(a->curl);   /* options cleared, live connections kept */
+		curl_easy_reset(a->curl); /* options cleared, live connections kept */
 	else
 		a->curl = curl_easy_init();
 	if (!a->curl || !h) {
@@ -783,6 +817,6 @@ int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *bod
 	 * middle of one is judged as cut off (done/finished stay unset). */
 	if (a->is_sse)
 		sse_finish(&a->sse);
-	curl_slist_free_all(h);   /* holds the key: freed, curl's copy goes with the handle */
+	curl_slist_free_all(h); /* holds the key: freed, curl's copy goes with the handle */
 	return (int)cc;
 }

@@ -25,7 +25,7 @@ static const char *find_ci(const char *s, size_t n, const char *needle)
 int jsonx_split_reasoning(const char *text, size_t n, struct qbuf *answer, struct qbuf *reasoning)
 {
 	const char *p = text, *end = text + n, *open = NULL;
-	int open_known = 0;   /* open is the first <think> at or after p (NULL: none) */
+	int open_known = 0; /* open is the first <think> at or after p (NULL: none) */
 
 	while (p < end) {
 		const char *close;
@@ -65,7 +65,7 @@ static void prefer_fence(const char **s, size_t *n)
 	while (f) {
 		body = f + 3;
 		while (body < *s + *n && *body != '\n')
-			body++;   /* skip the info string ("json") */
+			body++; /* skip the info string ("json") */
 		close = find_ci(body, (size_t)(*s + *n - body), "```");
 		if (!close)
 			close = *s + *n;
@@ -82,23 +82,42 @@ static void prefer_fence(const char **s, size_t *n)
 
 static int is_ident(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '$';
 }
 
 /* Strings may be delimited by ", ' or curly quotes; output always ". */
 static size_t quote_len(const char *p, const char *end, int *kind)
 {
-	if (*p == '"') { *kind = 1; return 1; }
-	if (*p == '\'') { *kind = 2; return 1; }
-	if (end - p >= 3 && !memcmp(p, "\xe2\x80\x9c", 3)) { *kind = 3; return 3; }   /* “ */
+	if (*p == '"') {
+		*kind = 1;
+		return 1;
+	}
+	if (*p == '\'') {
+		*kind = 2;
+		return 1;
+	}
+	if (end - p >= 3 && !memcmp(p, "\xe2\x80\x9c", 3)) {
+		*kind = 3;
+		return 3;
+	} /* “ */
 	return 0;
 }
 
 static int closes(const char *p, const char *end, int kind, size_t *len)
 {
-	if (kind == 1 && *p == '"') { *len = 1; return 1; }
-	if (kind == 2 && *p == '\'') { *len = 1; return 1; }
-	if (kind == 3 && end - p >= 3 && !memcmp(p, "\xe2\x80\x9d", 3)) { *len = 3; return 1; }   /* ” */
+	if (kind == 1 && *p == '"') {
+		*len = 1;
+		return 1;
+	}
+	if (kind == 2 && *p == '\'') {
+		*len = 1;
+		return 1;
+	}
+	if (kind == 3 && end - p >= 3 && !memcmp(p, "\xe2\x80\x9d", 3)) {
+		*len = 3;
+		return 1;
+	} /* ” */
 	return 0;
 }
 
@@ -129,7 +148,7 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 				size_t cl;
 				if (*p == '\\' && p + 1 < end) {
 					if (p[1] == '\'') {
-						qbuf_addc(out, '\'');   /* \' is not JSON */
+						qbuf_addc(out, '\''); /* \' is not JSON */
 					} else {
 						qbuf_add(out, p, 2);
 					}
@@ -158,13 +177,15 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 			continue;
 		}
 		if (c == '/' && p + 1 < end && (p[1] == '/' || p[1] == '*')) {
-			const char *e = p[1] == '/' ? memchr(p, '\n', (size_t)(end - p)) : find_ci(p + 2, (size_t)(end - p - 2), "*/");
+			const char *e = p[1] == '/' ? memchr(p, '\n', (size_t)(end - p))
+						    : find_ci(p + 2, (size_t)(end - p - 2), "*/");
 			p = e ? e + (p[1] == '/' ? 1 : 2) : end;
 			continue;
 		}
 		if (c == '{' || c == '[') {
 			if (depth == JSONX_MAX_DEPTH)
-				return q_error_set(err, Q_ETOOBIG, "JSON nested deeper than %d levels", JSONX_MAX_DEPTH);
+				return q_error_set(err, Q_ETOOBIG, "JSON nested deeper than %d levels",
+						   JSONX_MAX_DEPTH);
 			stack[depth++] = c == '{' ? '}' : ']';
 			assert(depth <= JSONX_MAX_DEPTH);
 			qbuf_addc(out, c);
@@ -173,7 +194,7 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 		}
 		if (c == '}' || c == ']') {
 			qbuf_rtrim(out, " \t\r\n");
-			qbuf_rtrim(out, ",");   /* trailing comma */
+			qbuf_rtrim(out, ","); /* trailing comma */
 			if (depth == 0 || stack[depth - 1] != c)
 				return q_error_set(err, Q_EPARSE, "mismatched '%c' in the JSON", c);
 			qbuf_addc(out, c);
@@ -192,7 +213,7 @@ static int repair(const char *s, size_t n, struct qbuf *out, struct q_error *err
 			while (q < end && (*q == ' ' || *q == '\t'))
 				q++;
 			if (q < end && *q == ':') {
-				qbuf_addc(out, '"');   /* unquoted key */
+				qbuf_addc(out, '"'); /* unquoted key */
 				qbuf_add(out, w, wl);
 				qbuf_addc(out, '"');
 			} else if (wl == 4 && !memcmp(w, "True", 4)) {

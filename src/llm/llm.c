@@ -37,12 +37,11 @@
 
 #define MAX_RETRY_AFTER_MS (300L * 1000)
 #define BACKOFF_CAP_MS (30L * 1000)
-#define CACHE_KEY_MAX_BYTES ((size_t)-1)   /* no cap: the key's parts are capped where they are made */
+#define CACHE_KEY_MAX_BYTES ((size_t)-1) /* no cap: the key's parts are capped where they are made */
 
 static long add_sat(long a, long b);
 static long clamp_tokens(long v);
-#define LLM_REPLY_KEY_MAX 80           /* "llm:" + a SHA-256 in hex, and room */
-
+#define LLM_REPLY_KEY_MAX 80 /* "llm:" + a SHA-256 in hex, and room */
 
 /* ---- token estimates ---- */
 
@@ -134,15 +133,9 @@ void llm_client_free(struct llm_client *c)
 	q_free(c);
 }
 
-const struct llm_config *llm_client_config(const struct llm_client *c)
-{
-	return c->cfg;
-}
+const struct llm_config *llm_client_config(const struct llm_client *c) { return c->cfg; }
 
-struct llm_account *llm_client_account(struct llm_client *c)
-{
-	return &c->solo;
-}
+struct llm_account *llm_client_account(struct llm_client *c) { return &c->solo; }
 
 /* ---- accounts ---- */
 
@@ -167,10 +160,7 @@ void llm_account_release(struct llm_account *a)
 /* The cancel flags are written by other threads and signal handlers and
  * read without a lock: atomic loads and stores (lock-free for an int, so
  * safe in a handler) make that defined, and visible to ThreadSanitizer. */
-void llm_account_cancel(struct llm_account *a)
-{
-	__atomic_store_n(&a->cancelled, 1, __ATOMIC_RELAXED);
-}
+void llm_account_cancel(struct llm_account *a) { __atomic_store_n(&a->cancelled, 1, __ATOMIC_RELAXED); }
 
 void llm_account_watch(struct llm_account *a, volatile int *flag)
 {
@@ -225,8 +215,7 @@ static int charge_reply(void *ctx, const char *key, const char *value)
 	return 0;
 }
 
-void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs,
-			 long run_id)
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs, long run_id)
 {
 	struct llm_totals kept;
 
@@ -258,16 +247,10 @@ struct llm_totals llm_client_totals(struct llm_client *c) { return llm_account_t
 
 /* ---- untrusted usage figures ---- */
 
-static long clamp_tokens(long v)
-{
-	return v < 0 ? 0 : v > LLM_MAX_USAGE_TOKENS ? LLM_MAX_USAGE_TOKENS : v;
-}
+static long clamp_tokens(long v) { return v < 0 ? 0 : v > LLM_MAX_USAGE_TOKENS ? LLM_MAX_USAGE_TOKENS : v; }
 
 /* a + b, stopping at LONG_MAX (a, b >= 0). */
-static long add_sat(long a, long b)
-{
-	return b > LONG_MAX - a ? LONG_MAX : a + b;
-}
+static long add_sat(long a, long b) { return b > LONG_MAX - a ? LONG_MAX : a + b; }
 
 /* Clamp each figure; recompute the cost if any was out of range. */
 static void usage_sanitize(struct llm_client *c, const char *model, struct llm_usage *u)
@@ -289,7 +272,8 @@ static void usage_sanitize(struct llm_client *c, const char *model, struct llm_u
 		return;
 	price = llm_price_of(c->cfg, model, &known);
 	u->cost_usd = ((double)(u->prompt - u->cached) * price.in + (double)u->cached * price.cached_in +
-		       (double)u->completion * price.out) / 1e6;
+		       (double)u->completion * price.out) /
+		      1e6;
 }
 
 void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long time_limit_ms)
@@ -315,17 +299,18 @@ static long used_tokens(const struct llm_account *a)
 /* Caller holds a->mu. Spent means not even a minimal call would fit (a
  * minimal prompt and LLM_MIN_USEFUL_REPLY); the real prompt of the next
  * call is checked when it reserves. */
-static const char *spent_locked(struct llm_account *a, const struct llm_config *cfg, char *buf,
-				size_t size)
+static const char *spent_locked(struct llm_account *a, const struct llm_config *cfg, char *buf, size_t size)
 {
 	const struct llm_totals *t = &a->totals;
 	const long least = LLM_MIN_USEFUL_REPLY + 64;
 	double least_usd = cfg->price_known ? (double)least * cfg->price.out / 1e6 : 0;
 
 	if (a->budget_tokens > 0 && used_tokens(a) > a->budget_tokens - least)
-		if (used_tokens(a) == 0)   /* "spent: 0 used" would puzzle */
-			snprintf(buf, size, "the token budget (%ld) is too small for any model call "
-				 "(one needs at least %ld tokens): 0 used", a->budget_tokens, least);
+		if (used_tokens(a) == 0) /* "spent: 0 used" would puzzle */
+			snprintf(buf, size,
+				 "the token budget (%ld) is too small for any model call "
+				 "(one needs at least %ld tokens): 0 used",
+				 a->budget_tokens, least);
 		else
 			snprintf(buf, size, "the token budget (%ld) is spent: %ld used", a->budget_tokens,
 				 used_tokens(a));
@@ -339,8 +324,7 @@ static const char *spent_locked(struct llm_account *a, const struct llm_config *
 	return buf;
 }
 
-const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf,
-			      size_t size)
+const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf, size_t size)
 {
 	const char *r;
 
@@ -362,7 +346,7 @@ static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, double ms)
 	double until;
 
 	if (ms > 200)
-		ms = 200;   /* wake up often enough to notice a cancel */
+		ms = 200; /* wake up often enough to notice a cancel */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	until = (double)ts.tv_nsec / 1e6 + ms;
 	ts.tv_sec += (time_t)(until / 1000);
@@ -444,15 +428,12 @@ static void release_slot(struct llm_client *c)
 struct budget_hold {
 	long tokens;
 	double usd;
-	long prompt_est;           /* the estimate before prompt_ratio, for the ratio */
+	long prompt_est; /* the estimate before prompt_ratio, for the ratio */
 	int held;
 };
 
 /* The prompt of body_bytes of request, as the budget counts it. */
-static long budget_prompt_estimate(size_t body_bytes)
-{
-	return (long)(body_bytes / 3) + 8;
-}
+static long budget_prompt_estimate(size_t body_bytes) { return (long)(body_bytes / 3) + 8; }
 
 /* Reserve the prompt and a reply cap for r from account a; *max_tokens
  * gets the cap the request must carry (0: no budget, leave it). Waits
@@ -471,7 +452,7 @@ static int budget_reserve(struct llm_client *c, struct llm_account *a, const str
 
 	memset(h, 0, sizeof(*h));
 	*max_tokens = 0;
-	pthread_mutex_lock(&c->mu);   /* what we learned of the server, not held with a->mu */
+	pthread_mutex_lock(&c->mu); /* what we learned of the server, not held with a->mu */
 	ratio = c->prompt_ratio;
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&a->mu);
@@ -479,7 +460,7 @@ static int budget_reserve(struct llm_client *c, struct llm_account *a, const str
 		goto out;
 	prompt = (long)ceil((double)prompt_raw * ratio);
 	if (c->cfg->context > prompt && want > c->cfg->context - prompt)
-		want = c->cfg->context - prompt;   /* the reply must fit the context too */
+		want = c->cfg->context - prompt; /* the reply must fit the context too */
 	for (;;) {
 		long cap = want;
 		double usd = 0;
@@ -516,20 +497,24 @@ static int budget_reserve(struct llm_client *c, struct llm_account *a, const str
 		}
 		if (a->n_held == 0)
 			break;
-		wait_ms(&a->cv, &a->mu, 200);   /* calls in flight may hand back what they did not use */
+		wait_ms(&a->cv, &a->mu, 200); /* calls in flight may hand back what they did not use */
 	}
 	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens && used_tokens(a) == 0)
 		/* Nothing spent yet: "is spent: 0 used" would puzzle. */
-		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is too small for any model call: "
-				 "the first needs about %ld for its prompt and %ld for a reply", a->budget_tokens,
-				 prompt, least);
+		rc = q_error_set(err, Q_EBUDGET,
+				 "the token budget (%ld) is too small for any model call: "
+				 "the first needs about %ld for its prompt and %ld for a reply",
+				 a->budget_tokens, prompt, least);
 	else if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens)
-		rc = q_error_set(err, Q_EBUDGET, "the token budget (%ld) is spent: %ld used, and the next "
-				 "call needs about %ld for its prompt and %ld for a reply", a->budget_tokens,
-				 used_tokens(a), prompt, least);
+		rc = q_error_set(err, Q_EBUDGET,
+				 "the token budget (%ld) is spent: %ld used, and the next "
+				 "call needs about %ld for its prompt and %ld for a reply",
+				 a->budget_tokens, used_tokens(a), prompt, least);
 	else
-		rc = q_error_set(err, Q_EBUDGET, "the money budget ($%.4g) is spent: $%.6f used, and the "
-				 "next call needs about $%.6f", a->budget_usd, a->totals.cost_usd,
+		rc = q_error_set(err, Q_EBUDGET,
+				 "the money budget ($%.4g) is spent: $%.6f used, and the "
+				 "next call needs about $%.6f",
+				 a->budget_usd, a->totals.cost_usd,
 				 ((double)prompt * price.in + (double)least * price.out) / 1e6);
 out:
 	pthread_mutex_unlock(&a->mu);
@@ -544,7 +529,7 @@ static void budget_release_locked(struct llm_account *a, struct budget_hold *h)
 	a->held_tokens -= h->tokens;
 	a->held_usd -= h->usd;
 	a->n_held--;
-	if (a->n_held == 0) {   /* no drift from float sums */
+	if (a->n_held == 0) { /* no drift from float sums */
 		a->held_tokens = 0;
 		a->held_usd = 0;
 	}
@@ -554,8 +539,7 @@ static void budget_release_locked(struct llm_account *a, struct budget_hold *h)
 
 /* Learn how far the server's prompt figure was above the estimate of a
  * budgeted call: a property of the server, so shared by every account. */
-static void learn_prompt_ratio(struct llm_client *c, const struct budget_hold *h,
-			       const struct llm_usage *u)
+static void learn_prompt_ratio(struct llm_client *c, const struct budget_hold *h, const struct llm_usage *u)
 {
 	if (!h || !h->prompt_est || !u || u->estimated)
 		return;
@@ -605,8 +589,8 @@ void llm_mask_key(const struct llm_config *cfg, char *msg)
 		i = at + 3;
 	}
 	/* Suffixes: the key's tail, extended backwards. */
-	for (i = 0; (p = memmem(msg + i, strlen(msg + i), key + kn - LLM_MASK_MIN_PIECE,
-				 LLM_MASK_MIN_PIECE)) != NULL;) {
+	for (i = 0; (p = memmem(msg + i, strlen(msg + i), key + kn - LLM_MASK_MIN_PIECE, LLM_MASK_MIN_PIECE)) !=
+		    NULL;) {
 		size_t end = (size_t)(p - msg) + LLM_MASK_MIN_PIECE, start = (size_t)(p - msg);
 		for (m = LLM_MASK_MIN_PIECE; m < kn && start > 0 && msg[start - 1] == key[kn - m - 1]; m++)
 			start--;
@@ -624,8 +608,7 @@ const char *llm_model_of(const struct llm_client *c, const struct llm_request *r
 	return r->fast ? c->cfg->fast_model : c->cfg->model;
 }
 
-static json_t *build_body(struct llm_client *c, const struct llm_request *r,
-			  enum llm_json_mode mode, int stream)
+static json_t *build_body(struct llm_client *c, const struct llm_request *r, enum llm_json_mode mode, int stream)
 {
 	json_t *body = json_object(), *msgs = json_array();
 	char *schema_text = NULL;
@@ -664,10 +647,9 @@ static json_t *build_body(struct llm_client *c, const struct llm_request *r,
 	if (r->temperature >= 0 && !c->no_temperature)
 		json_object_set_new(body, "temperature", json_real(r->temperature));
 	if (r->max_tokens > 0)
-		json_object_set_new(body,
-				    strcmp(c->cfg->provider, "openai") == 0 ? "max_completion_tokens"
-									     : "max_tokens",
-				    json_integer(r->max_tokens));
+		json_object_set_new(
+			body, strcmp(c->cfg->provider, "openai") == 0 ? "max_completion_tokens" : "max_tokens",
+			json_integer(r->max_tokens));
 	if (r->n_stop > 0) {
 		json_t *a = json_array();
 		for (i = 0; i < r->n_stop && i < 4; i++)
@@ -681,8 +663,8 @@ static json_t *build_body(struct llm_client *c, const struct llm_request *r,
 	}
 	if (r->json && mode == LLM_JSON_SCHEMA && r->schema) {
 		json_t *rf = json_pack("{s:s, s:{s:s, s:O, s:b}}", "type", "json_schema", "json_schema",
-				       "name", r->schema_name ? r->schema_name : "reply", "schema",
-				       r->schema, "strict", 0);
+				       "name", r->schema_name ? r->schema_name : "reply", "schema", r->schema,
+				       "strict", 0);
 		json_object_set_new(body, "response_format", rf);
 	} else if (r->json && mode != LLM_JSON_NONE) {
 		json_object_set_new(body, "response_format", json_pack("{s:s}", "type", "json_object"));
@@ -765,7 +747,7 @@ static int reply_parse(const char *text, struct llm_response *resp)
 	calls = json_object_get(o, "tool_calls");
 	if (json_array_size(calls) > 0 && json_array_size(calls) <= LLM_MAX_TOOL_CALLS) {
 		resp->calls = q_calloc(json_array_size(calls), sizeof(*resp->calls));
-		json_array_foreach(calls, i, tc) {
+		json_array_foreach (calls, i, tc) {
 			if (!resp->calls)
 				break;
 			resp->calls[i].id = q_strdup(jstr(tc, "id", ""));
@@ -811,16 +793,15 @@ static void cache_put(struct llm_client *c, struct llm_account *a, const char *k
 	size_t i;
 
 	for (i = 0; i < r->n_calls; i++)
-		json_array_append_new(calls, json_pack("{s:s, s:s, s:s}", "id", r->calls[i].id ?
-						       r->calls[i].id : "", "name", r->calls[i].name ?
-						       r->calls[i].name : "", "arguments",
-						       r->calls[i].arguments ? r->calls[i].arguments : ""));
+		json_array_append_new(calls,
+				      json_pack("{s:s, s:s, s:s}", "id", r->calls[i].id ? r->calls[i].id : "",
+						"name", r->calls[i].name ? r->calls[i].name : "", "arguments",
+						r->calls[i].arguments ? r->calls[i].arguments : ""));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:f}}", "content", r->content,
 		      "reasoning", r->reasoning, "finish_reason", r->finish_reason, "model", r->model,
-		      "tool_calls", calls, "usage", "prompt", (json_int_t)r->usage.prompt,
-		      "completion", (json_int_t)r->usage.completion, "reasoning",
-		      (json_int_t)r->usage.reasoning, "cached", (json_int_t)r->usage.cached, "cost_usd",
-		      r->usage.cost_usd);
+		      "tool_calls", calls, "usage", "prompt", (json_int_t)r->usage.prompt, "completion",
+		      (json_int_t)r->usage.completion, "reasoning", (json_int_t)r->usage.reasoning, "cached",
+		      (json_int_t)r->usage.cached, "cost_usd", r->usage.cost_usd);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!text)
@@ -830,7 +811,7 @@ static void cache_put(struct llm_client *c, struct llm_account *a, const char *k
 		char k[LLM_REPLY_KEY_MAX];
 
 		snprintf(k, sizeof(k), "llm:%s", key);
-		runstore_cache_put(a->run_store, a->run_id, k, text, NULL);   /* as below: no failure of the call */
+		runstore_cache_put(a->run_store, a->run_id, k, text, NULL); /* as below: no failure of the call */
 	}
 	/* a cache that cannot be written is no failure */
 	if (use_shared && strcmp(r->finish_reason, "length") != 0 && c->cache && !c->cache_writes_off)
@@ -861,12 +842,12 @@ static void replay(const struct llm_request *r, const struct llm_response *resp)
 static long backoff_ms(const struct llm_config *cfg, int attempt)
 {
 	long base = cfg->backoff_ms > 0 ? cfg->backoff_ms : 1000, d;
-	double jitter = 0.5 + q_random_unit();   /* 0.5 .. 1.5, different in every process */
+	double jitter = 0.5 + q_random_unit(); /* 0.5 .. 1.5, different in every process */
 
 	if (base < 1)
 		base = 1;
 	if (base > BACKOFF_CAP_MS)
-		base = BACKOFF_CAP_MS;   /* and the shift below cannot overflow */
+		base = BACKOFF_CAP_MS; /* and the shift below cannot overflow */
 	d = base << (attempt < 10 ? attempt : 10);
 	if (d > BACKOFF_CAP_MS)
 		d = BACKOFF_CAP_MS;
@@ -879,7 +860,7 @@ static int nap(struct llm_client *c, struct llm_account *a, long ms)
 	double until = q_now_ms() + (double)ms, deadline = deadline_of(a);
 
 	if (deadline > 0 && until > deadline)
-		until = deadline;   /* a long Retry-After does not outlast the time limit */
+		until = deadline; /* a long Retry-After does not outlast the time limit */
 	pthread_mutex_lock(&c->mu);
 	while (!llm_account_cancelled(a) && q_now_ms() < until)
 		wait_ms(&c->cv, &c->mu, until - q_now_ms());
@@ -905,8 +886,8 @@ void llm_response_release(struct llm_response *r)
 
 /* Count a finished call with account a and release its reservation, in
  * one step so no other call of a sees the budget without both. */
-static void count(struct llm_client *c, struct llm_account *a, const struct llm_response *r,
-		  int failed, int retries, struct budget_hold *h)
+static void count(struct llm_client *c, struct llm_account *a, const struct llm_response *r, int failed,
+		  int retries, struct budget_hold *h)
 {
 	struct llm_totals *t = &a->totals;
 
@@ -934,8 +915,7 @@ static void count(struct llm_client *c, struct llm_account *a, const struct llm_
 	pthread_mutex_unlock(&a->mu);
 }
 
-int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_response *resp,
-	     struct q_error *err)
+int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_response *resp, struct q_error *err)
 {
 	const struct llm_config *cfg = c->cfg;
 	struct llm_account *acct = llm_account_of(c, r);
@@ -954,10 +934,11 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	if (r->n_messages == 0)
 		return q_error_set(err, Q_EINVAL, "no messages to send");
 	if (est + (r->max_tokens > 0 ? r->max_tokens : 0) > cfg->context)
-		return q_error_set(err, Q_ETOOBIG, "the prompt is about %ld tokens%s, more than %s's "
+		return q_error_set(err, Q_ETOOBIG,
+				   "the prompt is about %ld tokens%s, more than %s's "
 				   "context of %ld: shorten it, or set QUARRY_LLM_CONTEXT if the model "
-				   "takes more", est, r->max_tokens > 0 ? " plus the reply" : "", model,
-				   cfg->context);
+				   "takes more",
+				   est, r->max_tokens > 0 ? " plus the reply" : "", model, cfg->context);
 	/* The cache key ignores how the reply travels (stream or not). */
 	body = build_body(c, r, c->json_downgraded ? LLM_JSON_NONE : cfg->json_mode, 0);
 	keytext = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -978,8 +959,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 	/* Under a budget the call reserves its prompt and reply first, and
 	 * the reply may not run past what is left (the cache key above is
 	 * the request as asked, so a resumed run still finds it). */
-	if ((rc = budget_reserve(c, acct, r, model, budget_prompt_estimate(body_bytes), &hold, &cap,
-				 err)))
+	if ((rc = budget_reserve(c, acct, r, model, budget_prompt_estimate(body_bytes), &hold, &cap, err)))
 		return rc;
 	if (cap > 0) {
 		capped = *r;
@@ -1022,7 +1002,7 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 		llm_attempt_release(&a);
 		if (out == LLM_OK)
 			break;
-		if (out == LLM_DOWNGRADE || out == LLM_NO_TEMPERATURE) {   /* drop what the server refused */
+		if (out == LLM_DOWNGRADE || out == LLM_NO_TEMPERATURE) { /* drop what the server refused */
 			pthread_mutex_lock(&c->mu);
 			if (out == LLM_DOWNGRADE)
 				c->json_downgraded = 1;
@@ -1044,14 +1024,16 @@ int llm_chat(struct llm_client *c, const struct llm_request *r, struct llm_respo
 			if (err) {
 				char prev[Q_ERROR_MSG_MAX];
 				memcpy(prev, err->msg, sizeof(prev));
-				q_error_set(err, Q_EHTTP, "%.300s; the server asks to wait %ld s, longer "
-					    "than we will", prev, delay / 1000);
+				q_error_set(err, Q_EHTTP,
+					    "%.300s; the server asks to wait %ld s, longer "
+					    "than we will",
+					    prev, delay / 1000);
 			}
 			break;
 		}
 		if (delay < 0)
 			delay = backoff_ms(cfg, attempt - 1);
-		else {   /* pause every request to this server, not just this one */
+		else { /* pause every request to this server, not just this one */
 			pthread_mutex_lock(&c->mu);
 			if (q_now_ms() + (double)delay > c->paused_until_ms)
 				c->paused_until_ms = q_now_ms() + (double)delay;

@@ -57,14 +57,14 @@
 #include "../core/err.h"
 #include "provider.h"
 
-#define LLM_MAX_REPLY_BYTES (8L * 1024 * 1024)   /* answer + reasoning */
+#define LLM_MAX_REPLY_BYTES (8L * 1024 * 1024) /* answer + reasoning */
 #define LLM_MAX_TOOL_CALLS 64
 #define LLM_POOL_MAX 64
 
 struct llm_message {
-	const char *role;          /* "system", "user", "assistant", "tool" */
+	const char *role; /* "system", "user", "assistant", "tool" */
 	const char *content;
-	const char *tool_call_id;  /* role "tool" */
+	const char *tool_call_id; /* role "tool" */
 };
 
 /* Streaming callbacks; any may be NULL. Called on the thread running the
@@ -82,18 +82,18 @@ struct llm_callbacks {
 struct llm_request {
 	const struct llm_message *messages;
 	size_t n_messages;
-	int fast;                  /* use the fast model */
-	const char *model;         /* overrides both; NULL = by `fast` */
-	double temperature;        /* < 0: server default */
-	long max_tokens;           /* 0: server default */
-	const char *const *stop;   /* up to 4 */
+	int fast;                /* use the fast model */
+	const char *model;       /* overrides both; NULL = by `fast` */
+	double temperature;      /* < 0: server default */
+	long max_tokens;         /* 0: server default */
+	const char *const *stop; /* up to 4 */
 	size_t n_stop;
-	json_t *tools;             /* borrowed: array of {"type":"function",...} */
-	const char *tool_choice;   /* "auto", "none", "required" or NULL */
+	json_t *tools;           /* borrowed: array of {"type":"function",...} */
+	const char *tool_choice; /* "auto", "none", "required" or NULL */
 	/* Structured output: with a schema, json_schema where the server
 	 * supports it, else json_object, else instructions only. */
 	int json;
-	json_t *schema;            /* borrowed; may be NULL with json set */
+	json_t *schema; /* borrowed; may be NULL with json set */
 	const char *schema_name;
 	int no_cache;
 	const struct llm_callbacks *cb;
@@ -105,46 +105,46 @@ struct llm_request {
 struct llm_tool_call {
 	char *id;
 	char *name;
-	char *arguments;           /* JSON text as sent; may be invalid */
+	char *arguments; /* JSON text as sent; may be invalid */
 };
 
 struct llm_usage {
-	long prompt;               /* all prompt tokens, cached included */
-	long cached;               /* of which the provider served from cache */
-	long completion;           /* reasoning included */
+	long prompt;     /* all prompt tokens, cached included */
+	long cached;     /* of which the provider served from cache */
+	long completion; /* reasoning included */
 	long reasoning;
-	int estimated;             /* the server sent no usage */
+	int estimated; /* the server sent no usage */
 	double cost_usd;
 	int cost_known;
 };
 
 struct llm_response {
-	char *content;             /* the answer, reasoning removed; never NULL after success */
-	char *reasoning;           /* may be "" */
+	char *content;   /* the answer, reasoning removed; never NULL after success */
+	char *reasoning; /* may be "" */
 	struct llm_tool_call *calls;
 	size_t n_calls;
-	char finish_reason[32];    /* "stop", "length", "tool_calls", ... */
-	char model[128];           /* as the server named it */
+	char finish_reason[32]; /* "stop", "length", "tool_calls", ... */
+	char model[128];        /* as the server named it */
 	struct llm_usage usage;
-	json_t *json;              /* llm_chat_json: the parsed value */
+	json_t *json; /* llm_chat_json: the parsed value */
 	int attempts;
 	int from_cache;
 	double ms;
 };
 
 struct llm_totals {
-	long calls;                /* completed, cached included */
+	long calls; /* completed, cached included */
 	long cache_hits;
 	long failures;
 	long retries;
 	long prompt, cached, completion, reasoning;
 	long estimated_calls;
 	double cost_usd;
-	int cost_unknown;          /* some call had no price */
-	long budget_capped;        /* replies whose max_tokens a budget lowered */
+	int cost_unknown;   /* some call had no price */
+	long budget_capped; /* replies whose max_tokens a budget lowered */
 };
 
-struct runstore;   /* src/research/runstore.h: the run records and reply cache */
+struct runstore; /* src/research/runstore.h: the run records and reply cache */
 struct llm_client;
 
 /*
@@ -160,13 +160,13 @@ struct llm_client;
  * of other accounts never wait for, or count against, this one.
  */
 struct llm_account {
-	pthread_mutex_t mu;        /* guards every field below but the cancel flags */
-	pthread_cond_t cv;         /* a reservation was released */
+	pthread_mutex_t mu; /* guards every field below but the cancel flags */
+	pthread_cond_t cv;  /* a reservation was released */
 	struct llm_totals totals;
-	long budget_tokens;        /* prompt + completion, all calls; 0 = none */
-	double budget_usd;         /* 0 = none */
-	double deadline_ms;        /* q_now_ms() time; 0 = none */
-	long held_tokens;          /* reserved by calls in flight */
+	long budget_tokens; /* prompt + completion, all calls; 0 = none */
+	double budget_usd;  /* 0 = none */
+	double deadline_ms; /* q_now_ms() time; 0 = none */
+	long held_tokens;   /* reserved by calls in flight */
 	double held_usd;
 	int n_held;
 	/* Where run_id's replies are kept (llm_account_set_run; borrowed);
@@ -197,8 +197,7 @@ void llm_account_set_budget(struct llm_account *a, long tokens, double usd, long
  * thread uses meanwhile (it may share a SQLite connection with c's reply
  * cache, which that lock guards too). Call it while no request of the
  * account is in flight. */
-void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs,
-			 long run_id);
+void llm_account_set_run(struct llm_account *a, struct llm_client *c, struct runstore *rs, long run_id);
 /* Make every request of the account, in flight or waiting, fail with
  * Q_ETIMEOUT "cancelled" soon: a waiting one within 200 ms, a transfer
  * in flight at libcurl's next progress call (about a second when the
@@ -213,8 +212,7 @@ int llm_account_cancelled(const struct llm_account *a);
 struct llm_totals llm_account_totals(struct llm_account *a);
 /* Why no new request of the account may start ("the token budget (50000)
  * is spent"), or NULL while budgets last; c gives the price. */
-const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf,
-			      size_t size);
+const char *llm_account_spent(struct llm_account *a, const struct llm_client *c, char *buf, size_t size);
 
 /* Shared by every job using the server (see the top of this file). Opaque:
  * its insides are src/llm's (llm_int.h); callers hold a pointer. */

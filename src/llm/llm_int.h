@@ -19,19 +19,19 @@
 /* The client (llm.h): shared by every job using the server. Callers
  * outside src/llm see it only as a pointer. */
 struct llm_client {
-	struct llm_config *cfg;    /* borrowed; outlives the client */
-	struct runstore *cache;    /* shared replies: borrowed or NULL; used under mu, like every account's run_store */
-	int cache_writes_off;      /* read-only cache */
+	struct llm_config *cfg; /* borrowed; outlives the client */
+	struct runstore *cache; /* shared replies: borrowed or NULL; used under mu, like every account's run_store */
+	int cache_writes_off; /* read-only cache */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int active;                /* requests in flight */
-	double next_start_ms;      /* rpm pacing */
-	double paused_until_ms;    /* Retry-After from any request */
-	double tpm_tokens;         /* token bucket */
+	int active;             /* requests in flight */
+	double next_start_ms;   /* rpm pacing */
+	double paused_until_ms; /* Retry-After from any request */
+	double tpm_tokens;      /* token bucket */
 	double tpm_at_ms;
-	int json_downgraded;       /* the server refused response_format */
-	int no_temperature;        /* the model refused a temperature (reasoning models) */
-	double prompt_ratio;       /* most the server's prompt figure exceeded our estimate by (>= 1) */
+	int json_downgraded; /* the server refused response_format */
+	int no_temperature;  /* the model refused a temperature (reasoning models) */
+	double prompt_ratio; /* most the server's prompt figure exceeded our estimate by (>= 1) */
 	/* Idle libcurl handles: each keeps its connections open, so calls
 	 * after the first skip the TCP and TLS handshakes. Guarded by mu. */
 	void *idle[LLM_POOL_MAX];
@@ -61,13 +61,13 @@ void llm_client_release(struct llm_client *c);
 /* Why an attempt stopped reading: the reply passed a cap. */
 enum llm_too_big {
 	LLM_FITS,
-	LLM_TOO_BIG_REPLY,   /* answer + reasoning + tool calls */
-	LLM_TOO_BIG_TOOLS,   /* more tool calls than LLM_MAX_TOOL_CALLS */
-	LLM_TOO_BIG_ARGS,    /* one call's arguments */
-	LLM_TOO_BIG_NAME,    /* one call's id or name */
-	LLM_TOO_BIG_EVENT,   /* one SSE line or event */
-	LLM_TOO_BIG_VALUES,  /* one body or event holds more than LLM_MAX_JSON_VALUES */
-	LLM_TOO_BIG_BODY     /* a JSON (non-streamed) body */
+	LLM_TOO_BIG_REPLY,  /* answer + reasoning + tool calls */
+	LLM_TOO_BIG_TOOLS,  /* more tool calls than LLM_MAX_TOOL_CALLS */
+	LLM_TOO_BIG_ARGS,   /* one call's arguments */
+	LLM_TOO_BIG_NAME,   /* one call's id or name */
+	LLM_TOO_BIG_EVENT,  /* one SSE line or event */
+	LLM_TOO_BIG_VALUES, /* one body or event holds more than LLM_MAX_JSON_VALUES */
+	LLM_TOO_BIG_BODY    /* a JSON (non-streamed) body */
 };
 
 struct tool_acc {
@@ -77,34 +77,34 @@ struct tool_acc {
 
 struct llm_attempt {
 	struct llm_client *c;
-	struct llm_account *acct;  /* the request's, or the client's solo account */
-	double deadline_ms;        /* the account's, when the attempt began; 0 = none */
+	struct llm_account *acct; /* the request's, or the client's solo account */
+	double deadline_ms;       /* the account's, when the attempt began; 0 = none */
 	const struct llm_request *req;
 	const struct llm_callbacks *cb;
 	CURL *curl;
 	long status;
 	int is_sse;
-	int decided;               /* status and type looked at */
+	int decided; /* status and type looked at */
 	struct sse_parser sse;
-	struct qbuf body;          /* non-SSE body */
-	struct qbuf content;       /* raw answer text, <think> included */
-	struct qbuf reasoning;     /* reasoning_content */
+	struct qbuf body;      /* non-SSE body */
+	struct qbuf content;   /* raw answer text, <think> included */
+	struct qbuf reasoning; /* reasoning_content */
 	struct tool_acc tools[LLM_MAX_TOOL_CALLS];
 	int n_tools;
-	int in_think;              /* streaming <think> splitter */
-	int text_started;          /* answer text other than blank lines emitted */
+	int in_think;     /* streaming <think> splitter */
+	int text_started; /* answer text other than blank lines emitted */
 	char hold[16];
 	size_t held;
-	int done;                  /* [DONE] seen */
-	int finished;              /* a finish_reason seen */
+	int done;     /* [DONE] seen */
+	int finished; /* a finish_reason seen */
 	char finish[32];
 	char model[128];
 	json_t *usage;
 	char stream_error[300];
 	int stream_error_retry;
-	int protocol_error;        /* a chunk was not JSON */
-	double last_progress_ms;   /* answer, reasoning or tool bytes (or a JSON body's) last came */
-	size_t answer_bytes;       /* of those, received so far */
+	int protocol_error;      /* a chunk was not JSON */
+	double last_progress_ms; /* answer, reasoning or tool bytes (or a JSON body's) last came */
+	size_t answer_bytes;     /* of those, received so far */
 	int stalled;
 	int cancelled;
 	enum llm_too_big too_big;
@@ -117,8 +117,8 @@ enum llm_outcome {
 	LLM_OK,
 	LLM_RETRY,
 	LLM_FAIL,
-	LLM_DOWNGRADE,        /* send again without response_format */
-	LLM_NO_TEMPERATURE    /* send again without a temperature */
+	LLM_DOWNGRADE,     /* send again without response_format */
+	LLM_NO_TEMPERATURE /* send again without a temperature */
 };
 
 /* attempt.c */
@@ -128,8 +128,8 @@ void llm_attempt_release(struct llm_attempt *a);
 int llm_attempt_run(struct llm_client *c, struct llm_attempt *a, const char *body_text, int stream);
 /* The verdict on a finished transfer; err says what went wrong, and
  * *connect_failure whether the server could not be reached at all. */
-enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const char *model,
-				   struct q_error *err, int *connect_failure);
+enum llm_outcome llm_attempt_judge(struct llm_attempt *a, CURLcode cc, const char *model, struct q_error *err,
+				   int *connect_failure);
 /* Fill resp from a transfer judged LLM_OK. */
 int llm_attempt_finish(struct llm_client *c, struct llm_attempt *a, const struct llm_request *r,
 		       struct llm_response *resp, struct q_error *err);

@@ -21,23 +21,22 @@
 static const struct llm_preset presets[] = {
 	{"deepseek", "DeepSeek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat",
 	 "deepseek-chat", "api.deepseek.com", 131072, 16, 0, 0, LLM_JSON_OBJECT, 0},
-	{"moonshot", "Moonshot (Kimi)", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY",
-	 "kimi-k2-0905-preview", "kimi-k2-0905-preview", "api.moonshot.ai api.moonshot.cn", 262144, 8, 200, 0,
-	 LLM_JSON_OBJECT, 0},
+	{"moonshot", "Moonshot (Kimi)", "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY", "kimi-k2-0905-preview",
+	 "kimi-k2-0905-preview", "api.moonshot.ai api.moonshot.cn", 262144, 8, 200, 0, LLM_JSON_OBJECT, 0},
 	{"qwen", "Qwen (DashScope)", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
 	 "DASHSCOPE_API_KEY", "qwen-plus", "qwen-flash",
-	 "dashscope-intl.aliyuncs.com dashscope.aliyuncs.com dashscope-us.aliyuncs.com", 131072, 8, 0, 0, LLM_JSON_OBJECT,
-	 0},
+	 "dashscope-intl.aliyuncs.com dashscope.aliyuncs.com dashscope-us.aliyuncs.com", 131072, 8, 0, 0,
+	 LLM_JSON_OBJECT, 0},
 	{"openai", "OpenAI", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4.1", "gpt-4.1-mini",
 	 "api.openai.com", 1047576, 8, 500, 0, LLM_JSON_SCHEMA, 0},
-	{"openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
-	 "openai/gpt-4.1", "openai/gpt-4.1-mini", "openrouter.ai", 128000, 8, 0, 0, LLM_JSON_SCHEMA, 0},
-	{"ollama", "Ollama (local)", "http://127.0.0.1:11434/v1", NULL, "qwen2.5", "qwen2.5", ":11434",
-	 8192, 1, 0, 0, LLM_JSON_OBJECT, 1},
-	{"llamacpp", "llama.cpp server (local)", "http://127.0.0.1:8080/v1", NULL, "local", "local",
-	 NULL, 8192, 2, 0, 0, LLM_JSON_SCHEMA, 1},
-	{"vllm", "vLLM (local or your cluster)", "http://127.0.0.1:8000/v1", "VLLM_API_KEY", NULL, NULL,
-	 NULL, 32768, 16, 0, 0, LLM_JSON_SCHEMA, 1},
+	{"openrouter", "OpenRouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1",
+	 "openai/gpt-4.1-mini", "openrouter.ai", 128000, 8, 0, 0, LLM_JSON_SCHEMA, 0},
+	{"ollama", "Ollama (local)", "http://127.0.0.1:11434/v1", NULL, "qwen2.5", "qwen2.5", ":11434", 8192,
+	 1, 0, 0, LLM_JSON_OBJECT, 1},
+	{"llamacpp", "llama.cpp server (local)", "http://127.0.0.1:8080/v1", NULL, "local", "local", NULL,
+	 8192, 2, 0, 0, LLM_JSON_SCHEMA, 1},
+	{"vllm", "vLLM (local or your cluster)", "http://127.0.0.1:8000/v1", "VLLM_API_KEY", NULL, NULL, NULL,
+	 32768, 16, 0, 0, LLM_JSON_SCHEMA, 1},
 };
 
 static const struct llm_model_price prices[] = {
@@ -104,7 +103,7 @@ int llm_parse_price(const char *s, struct llm_price *p)
 		s++;
 	}
 	if (i == 0)
-		return -1;   /* one number is not a price pair */
+		return -1; /* one number is not a price pair */
 	p->in = v[0];
 	p->out = v[1];
 	p->cached_in = i == 2 ? v[2] : v[0];
@@ -122,8 +121,7 @@ static const char *env_first(const struct config *file, const char *a, const cha
 	return v && *v ? v : NULL;
 }
 
-static int parse_long(const char *what, const char *s, long min, long max, long *out,
-		      struct q_error *err)
+static int parse_long(const char *what, const char *s, long min, long max, long *out, struct q_error *err)
 {
 	char *end;
 	long v;
@@ -131,8 +129,8 @@ static int parse_long(const char *what, const char *s, long min, long max, long 
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (end == s || *end || errno || v < min || v > max)
-		return q_error_set(err, Q_EINVAL, "%s must be a whole number from %ld to %ld, not '%s'",
-				   what, min, max, s);
+		return q_error_set(err, Q_EINVAL, "%s must be a whole number from %ld to %ld, not '%s'", what,
+				   min, max, s);
 	*out = v;
 	return 0;
 }
@@ -158,8 +156,7 @@ static int parse_ms(const char *what, const char *s, long *out, struct q_error *
 	*out = (long)v;
 	return 0;
 bad:
-	return q_error_set(err, Q_EINVAL, "%s must be a duration such as 90s, 1500ms or 2m, not '%s'",
-			   what, s);
+	return q_error_set(err, Q_EINVAL, "%s must be a duration such as 90s, 1500ms or 2m, not '%s'", what, s);
 }
 
 static int copy_to(char *dst, size_t size, const char *src, const char *what, struct q_error *err)
@@ -175,7 +172,7 @@ static int numbers(struct llm_config *c, const struct config *file, struct q_err
 	static const struct {
 		const char *env, *key, *what;
 		long min, max;
-		int kind;   /* 0 long, 1 int, 2 duration */
+		int kind; /* 0 long, 1 int, 2 duration */
 		size_t off;
 	} tab[] = {
 		{"QUARRY_LLM_CONTEXT", "context", "the context length", 512, 100000000, 0,
@@ -232,10 +229,9 @@ struct llm_price llm_price_of(const struct llm_config *c, const char *model, int
 		return c->price;
 	if (strcmp(model, c->fast_model) == 0 && c->fast_price_known)
 		return c->fast_price;
-	slash = strrchr(model, '/');   /* "openai/gpt-4.1" on OpenRouter */
+	slash = strrchr(model, '/'); /* "openai/gpt-4.1" on OpenRouter */
 	for (i = 0; prices[i].model; i++)
-		if (strcmp(prices[i].model, model) == 0 ||
-		    (slash && strcmp(prices[i].model, slash + 1) == 0))
+		if (strcmp(prices[i].model, model) == 0 || (slash && strcmp(prices[i].model, slash + 1) == 0))
 			return prices[i].price;
 	*known = 0;
 	return p;
@@ -312,8 +308,10 @@ static int base_host(const char *base, char *host, size_t size, unsigned *port, 
 	if (!u)
 		return q_error_set(err, Q_ENOMEM, "out of memory");
 	if (url_parse(base, u, &uerr)) {
-		rc = q_error_set(err, Q_EINVAL, "the model server's address '%.200s' is not a valid "
-				 "URL (%s): check QUARRY_LLM_BASE_URL or the base_url setting", base, uerr.msg);
+		rc = q_error_set(err, Q_EINVAL,
+				 "the model server's address '%.200s' is not a valid "
+				 "URL (%s): check QUARRY_LLM_BASE_URL or the base_url setting",
+				 base, uerr.msg);
 		goto out;
 	}
 	snprintf(host, size, "%s", u->host);
@@ -336,9 +334,8 @@ out:
  * named); OPENAI_API_KEY only to api.openai.com or to OPENAI_BASE_URL.
  * A base URL that merely contains a provider's host gets nothing.
  */
-static int pick_key(struct llm_config *c, const struct llm_preset *p,
-		    const struct llm_preset *host_preset, const char *host,
-		    const struct config *file, struct q_error *err)
+static int pick_key(struct llm_config *c, const struct llm_preset *p, const struct llm_preset *host_preset,
+		    const char *host, const struct config *file, struct q_error *err)
 {
 	const char *key = NULL, *openai_base = env_first(file, "OPENAI_BASE_URL", NULL);
 	const char *named = config_get(file, "api_key_env");
@@ -358,17 +355,20 @@ static int pick_key(struct llm_config *c, const struct llm_preset *p,
 	}
 	if (!key && p && !p->local && p->key_env) {
 		if (!provider_key_ok && env_first(file, p->key_env, NULL))
-			return q_error_set(err, Q_EINVAL, "%s is only sent to %s's own servers, not to "
-					   "%s: set QUARRY_LLM_API_KEY to the key for %s", p->key_env,
-					   p->title, host, c->base_url);
+			return q_error_set(err, Q_EINVAL,
+					   "%s is only sent to %s's own servers, not to "
+					   "%s: set QUARRY_LLM_API_KEY to the key for %s",
+					   p->key_env, p->title, host, c->base_url);
 		return q_error_set(err, Q_EINVAL, "no API key for %s: set %s (or QUARRY_LLM_API_KEY)",
 				   p->title, p->key_env);
 	}
 	if (!key)
 		return 0;
 	if (strlen(key) > 4096 || strpbrk(key, "\r\n"))
-		return q_error_set(err, Q_EINVAL, "the API key in %s is malformed (too long or "
-				   "contains a line break)", c->key_env);
+		return q_error_set(err, Q_EINVAL,
+				   "the API key in %s is malformed (too long or "
+				   "contains a line break)",
+				   c->key_env);
 	c->api_key = q_strdup(key);
 	if (!c->api_key)
 		return q_error_set(err, Q_ENOMEM, "out of memory");
@@ -390,14 +390,15 @@ static int check_clear_text(const struct llm_config *c, const struct llm_overrid
 
 	if (!c->api_key || strncmp(c->base_url, "http://", 7) != 0 || host_is_loopback(host) || allowed)
 		return 0;
-	return q_error_set(err, Q_EINVAL, "refusing to send the API key (%s) in clear text to %s over "
+	return q_error_set(err, Q_EINVAL,
+			   "refusing to send the API key (%s) in clear text to %s over "
 			   "http://: use https://, or if the network to it is trusted enable "
 			   "the allow_insecure_http setting",
 			   c->key_env, host);
 }
 
-int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
-		       const struct config *file, struct q_error *err)
+int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o, const struct config *file,
+		       struct q_error *err)
 {
 	static const struct llm_overrides none;
 	const struct llm_preset *p = NULL, *host_preset;
@@ -417,7 +418,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	c->idle_ms = LLM_DEFAULT_IDLE_MS;
 	c->connect_ms = LLM_DEFAULT_CONNECT_MS;
 	c->max_retries = LLM_DEFAULT_RETRIES;
-	{   /* tests shorten it; resolved here so the client reads no environment */
+	{ /* tests shorten it; resolved here so the client reads no environment */
 		const char *b = config_setting(file, "QUARRY_LLM_BACKOFF_MS", NULL);
 		c->backoff_ms = b ? strtol(b, NULL, 10) : 0;
 	}
@@ -447,17 +448,18 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
 		return q_error_set(err, Q_EINVAL,
 				   "the model server's address must start with http:// or https://, "
-				   "e.g. https://api.deepseek.com/v1 (got '%.200s')", base);
+				   "e.g. https://api.deepseek.com/v1 (got '%.200s')",
+				   base);
 	if ((rc = copy_to(c->base_url, sizeof(c->base_url), base, "the base URL", err)))
 		return rc;
 	strip_slashes(c->base_url);
 	if ((rc = base_host(c->base_url, host, sizeof(host), &port, err)))
 		return rc;
-	host_preset = NULL;   /* the preset whose host this is, matched exactly */
+	host_preset = NULL; /* the preset whose host this is, matched exactly */
 	for (i = 0, llm_presets(&np); i < np && !host_preset; i++)
 		if (preset_host_matches(&presets[i], host, port))
 			host_preset = &presets[i];
-	if (!p)   /* a known host in a custom URL brings its preset's defaults */
+	if (!p) /* a known host in a custom URL brings its preset's defaults */
 		p = host_preset;
 	snprintf(c->provider, sizeof(c->provider), "%s", p ? p->name : "custom");
 
@@ -506,7 +508,8 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		else if (strcmp(v, "none") == 0)
 			c->json_mode = LLM_JSON_NONE;
 		else {
-			rc = q_error_set(err, Q_EINVAL, "json_mode must be schema, object or none, not '%s'", v);
+			rc = q_error_set(err, Q_EINVAL, "json_mode must be schema, object or none, not '%s'",
+					 v);
 			goto fail;
 		}
 	}
@@ -516,7 +519,8 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		if (llm_parse_price(v, &c->price)) {
 			rc = q_error_set(err, Q_EINVAL,
 					 "QUARRY_LLM_PRICE must be 'IN,OUT[,CACHED]' in USD per million "
-					 "tokens, e.g. 0.28,0.42 (got '%.100s')", v);
+					 "tokens, e.g. 0.28,0.42 (got '%.100s')",
+					 v);
 			goto fail;
 		}
 		c->price_known = 1;
@@ -528,7 +532,7 @@ int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
 		c->price_known = known;
 	}
 	{
-		int known;   /* not &c->fast_price_known: llm_price_of reads it */
+		int known; /* not &c->fast_price_known: llm_price_of reads it */
 		c->fast_price = llm_price_of(c, c->fast_model, &known);
 		c->fast_price_known = known;
 	}

@@ -44,25 +44,25 @@ enum llm_json_mode { LLM_JSON_NONE, LLM_JSON_OBJECT, LLM_JSON_SCHEMA };
 
 /* USD per million tokens. */
 struct llm_price {
-	double in;          /* prompt tokens not served from the provider's cache */
-	double cached_in;   /* prompt tokens served from its cache */
-	double out;         /* completion tokens, reasoning included */
+	double in;        /* prompt tokens not served from the provider's cache */
+	double cached_in; /* prompt tokens served from its cache */
+	double out;       /* completion tokens, reasoning included */
 };
 
 struct llm_preset {
 	const char *name;
-	const char *title;        /* "DeepSeek", for listings */
+	const char *title; /* "DeepSeek", for listings */
 	const char *base_url;
-	const char *key_env;      /* NULL: no key needed */
-	const char *smart_model;  /* NULL: the user must name one */
+	const char *key_env;     /* NULL: no key needed */
+	const char *smart_model; /* NULL: the user must name one */
 	const char *fast_model;
-	const char *host;         /* its hosts, exact, space-separated, or ":PORT"; may be NULL */
-	long context;             /* tokens */
+	const char *host; /* its hosts, exact, space-separated, or ":PORT"; may be NULL */
+	long context;     /* tokens */
 	int max_concurrent;
-	int rpm;                  /* requests per minute, 0 = unlimited */
-	long tpm;                 /* tokens per minute, 0 = unlimited */
+	int rpm;  /* requests per minute, 0 = unlimited */
+	long tpm; /* tokens per minute, 0 = unlimited */
 	enum llm_json_mode json_mode;
-	int local;                /* runs on the user's machine: no key, no cost */
+	int local; /* runs on the user's machine: no key, no cost */
 };
 
 struct llm_model_price {
@@ -75,7 +75,7 @@ struct llm_overrides {
 	const char *base_url;
 	const char *model;
 	const char *fast_model;
-	int allow_insecure_http;   /* send a key over http:// to another machine */
+	int allow_insecure_http; /* send a key over http:// to another machine */
 };
 
 #define LLM_DEFAULT_TIMEOUT_MS (10L * 60 * 1000)
@@ -84,25 +84,25 @@ struct llm_overrides {
 #define LLM_DEFAULT_RETRIES 4
 
 struct llm_config {
-	char provider[32];        /* preset name or "custom" */
-	char base_url[1024];      /* without a trailing slash */
+	char provider[32];   /* preset name or "custom" */
+	char base_url[1024]; /* without a trailing slash */
 	char model[256];
 	char fast_model[256];
-	char key_env[64];         /* where the key came from, "" if none */
-	char *api_key;            /* secret; NULL if none */
+	char key_env[64]; /* where the key came from, "" if none */
+	char *api_key;    /* secret; NULL if none */
 	long context;
 	int max_concurrent;
 	int rpm;
 	long tpm;
 	enum llm_json_mode json_mode;
-	int stream;               /* stream replies (default 1) */
+	int stream; /* stream replies (default 1) */
 	int local;
-	long timeout_ms;          /* one attempt, whole */
-	long idle_ms;             /* no byte for this long: the attempt stalled */
+	long timeout_ms; /* one attempt, whole */
+	long idle_ms;    /* no byte for this long: the attempt stalled */
 	long connect_ms;
 	int max_retries;
-	long backoff_ms;          /* first retry's wait before jitter; 0: 1000 */
-	struct llm_price price;   /* main model */
+	long backoff_ms;        /* first retry's wait before jitter; 0: 1000 */
+	struct llm_price price; /* main model */
 	struct llm_price fast_price;
 	int price_known;
 	int fast_price_known;
@@ -119,8 +119,8 @@ const struct llm_model_price *llm_builtin_prices(void);
  * server configured, unknown provider, a key variable that is empty, a
  * custom server without a model name, a malformed number.
  */
-int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o,
-		       const struct config *file, struct q_error *err);
+int llm_config_resolve(struct llm_config *c, const struct llm_overrides *o, const struct config *file,
+		       struct q_error *err);
 void llm_config_release(struct llm_config *c);
 
 /* Price of model: the config's price.MODEL, else the override for the

@@ -57,7 +57,7 @@ static int handle_line(struct sse_parser *p)
 	if (n == 0)
 		return dispatch(p);
 	if (line[0] == ':')
-		return 0;   /* comment / keep-alive */
+		return 0; /* comment / keep-alive */
 	colon = memchr(line, ':', n);
 	name_len = colon ? (size_t)(colon - line) : n;
 	value = colon ? colon + 1 : line + n;
@@ -137,7 +137,4 @@ int sse_feed(struct sse_parser *p, const char *buf, size_t n)
 	return 0;
 }
 
-int sse_finish(struct sse_parser *p)
-{
-	return p->line.len > 0 || p->has_data;
-}
+int sse_finish(struct sse_parser *p) { return p->line.len > 0 || p->has_data; }

@@ -22,10 +22,10 @@
 #define SSE_MAX_NAME_BYTES 256
 
 struct sse_event {
-	const char *event;   /* "message" unless the stream named it */
-	const char *data;    /* NUL-terminated; valid during the callback */
+	const char *event; /* "message" unless the stream named it */
+	const char *data;  /* NUL-terminated; valid during the callback */
 	size_t data_len;
-	const char *id;      /* last event id seen, "" if none */
+	const char *id; /* last event id seen, "" if none */
 };
 
 /* Return non-zero to stop parsing; sse_feed then returns that value. */
@@ -34,14 +34,14 @@ typedef int (*sse_event_fn)(void *ctx, const struct sse_event *ev);
 struct sse_parser {
 	sse_event_fn fn;
 	void *ctx;
-	struct qbuf line;     /* the line being read */
-	struct qbuf data;     /* data of the event being built */
-	struct qbuf event;    /* its event name */
-	struct qbuf id;       /* last event id */
-	int has_data;         /* a data field arrived since the last dispatch */
-	int after_cr;         /* the previous byte was CR (a following LF is part of it) */
-	int at_start;         /* nothing read yet (for the BOM) */
-	long retry_ms;        /* last "retry:" value, -1 if none */
+	struct qbuf line;  /* the line being read */
+	struct qbuf data;  /* data of the event being built */
+	struct qbuf event; /* its event name */
+	struct qbuf id;    /* last event id */
+	int has_data;      /* a data field arrived since the last dispatch */
+	int after_cr;      /* the previous byte was CR (a following LF is part of it) */
+	int at_start;      /* nothing read yet (for the BOM) */
+	long retry_ms;     /* last "retry:" value, -1 if none */
 };
 
 void sse_init(struct sse_parser *p, sse_event_fn fn, void *ctx);

@@ -13,8 +13,8 @@
 #include "llm_int.h"
 
 #define SCHEMA_MAX_DEPTH 32
-#define SCHEMA_PATH_MAX_BYTES 4096   /* "$.a[3].b" of a failure: SCHEMA_MAX_DEPTH short keys */
-#define FIX_PROMPT_MAX_BYTES 8192    /* the retry's "that reply cannot be used: ..." */
+#define SCHEMA_PATH_MAX_BYTES 4096 /* "$.a[3].b" of a failure: SCHEMA_MAX_DEPTH short keys */
+#define FIX_PROMPT_MAX_BYTES 8192  /* the retry's "that reply cannot be used: ..." */
 
 static int type_ok(const char *type, const json_t *v)
 {
@@ -38,19 +38,25 @@ static int type_ok(const char *type, const json_t *v)
 static const char *kind_of(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
 	}
 }
 
-static int check(const json_t *schema, const json_t *v, struct qbuf *path, int depth,
-		 struct q_error *err)
+static int check(const json_t *schema, const json_t *v, struct qbuf *path, int depth, struct q_error *err)
 {
 	const json_t *t = json_object_get(schema, "type"), *e, *props, *req, *items, *x;
 	size_t i, mark = path->len;
@@ -66,7 +72,7 @@ static int check(const json_t *schema, const json_t *v, struct qbuf *path, int d
 				   json_string_value(t), kind_of(v));
 	if (json_is_array(t)) {
 		int any = 0;
-		json_array_foreach(t, i, sub)
+		json_array_foreach (t, i, sub)
 			any |= json_is_string(sub) && type_ok(json_string_value(sub), v);
 		if (!any)
 			return q_error_set(err, Q_EPARSE, "%s has the wrong type (%s)",
@@ -74,7 +80,7 @@ static int check(const json_t *schema, const json_t *v, struct qbuf *path, int d
 	}
 	if (json_is_array(e = json_object_get(schema, "enum"))) {
 		int found = 0;
-		json_array_foreach(e, i, sub)
+		json_array_foreach (e, i, sub)
 			found |= json_equal(sub, (json_t *)v);
 		if (!found) {
 			char *allowed = json_dumps(e, JSON_COMPACT);
@@ -86,14 +92,14 @@ static int check(const json_t *schema, const json_t *v, struct qbuf *path, int d
 	}
 	if (json_is_object(v)) {
 		req = json_object_get(schema, "required");
-		json_array_foreach(req, i, sub) {
+		json_array_foreach (req, i, sub) {
 			if (json_is_string(sub) && !json_object_get(v, json_string_value(sub)))
 				return q_error_set(err, Q_EPARSE, "%s lacks the required field \"%s\"",
 						   path->len ? qbuf_cstr(path) : "the reply object",
 						   json_string_value(sub));
 		}
 		props = json_object_get(schema, "properties");
-		json_object_foreach((json_t *)props, k, sub) {
+		json_object_foreach ((json_t *)props, k, sub) {
 			int rc;
 			if (!(x = json_object_get(v, k)))
 				continue;
@@ -117,7 +123,7 @@ static int check(const json_t *schema, const json_t *v, struct qbuf *path, int d
 					   path->len ? qbuf_cstr(path) : "the reply",
 					   (long long)json_integer_value(mx));
 		items = json_object_get(schema, "items");
-		json_array_foreach((json_t *)v, i, x) {
+		json_array_foreach ((json_t *)v, i, x) {
 			int rc;
 			qbuf_addf(path, "[%zu]", i);
 			rc = check(items, x, path, depth + 1, err);
@@ -151,7 +157,8 @@ static int take_json(const struct llm_request *req, struct llm_response *resp, s
 
 	if (!v) {
 		if (strcmp(resp->finish_reason, "length") == 0)
-			q_error_set(err, Q_EPARSE, "the reply was cut off at the token limit before the "
+			q_error_set(err, Q_EPARSE,
+				    "the reply was cut off at the token limit before the "
 				    "JSON ended");
 		return Q_EPARSE;
 	}
@@ -195,8 +202,10 @@ int llm_chat_json(struct llm_client *c, const struct llm_request *req, struct ll
 	msgs[req->n_messages].role = "assistant";
 	msgs[req->n_messages].content = resp->content;
 	qbuf_init(&fix, FIX_PROMPT_MAX_BYTES);
-	qbuf_addf(&fix, "That reply cannot be used: %s. Reply again with only the corrected JSON "
-		  "value.", why.msg);
+	qbuf_addf(&fix,
+		  "That reply cannot be used: %s. Reply again with only the corrected JSON "
+		  "value.",
+		  why.msg);
 	msgs[req->n_messages + 1].role = "user";
 	msgs[req->n_messages + 1].content = qbuf_cstr(&fix);
 	r2 = *req;

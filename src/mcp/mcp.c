@@ -73,7 +73,7 @@ static void send_json(struct mcp_server *s, json_t *msg, const json_t *about)
 	pthread_mutex_lock(&s->send_mu);
 	s->send(s->ctx, text, strlen(text), about);
 	pthread_mutex_unlock(&s->send_mu);
-	free(text);   /* jansson's allocator */
+	free(text); /* jansson's allocator */
 }
 
 /* Answer a request (result taken); 0, so handlers can return it. */
@@ -99,8 +99,10 @@ static int send_error(struct mcp_server *s, const json_t *id, int code, const ch
 	va_end(ap);
 	if (!id)
 		id = null_id = json_null();
-	send_json(s, json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-			       "code", code, "message", msg), id);
+	send_json(s,
+		  json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error", "code", code,
+			    "message", msg),
+		  id);
 	json_decref(null_id);
 	return 0;
 }
@@ -147,12 +149,13 @@ void mcp_call_progress(struct mcp_call *c, const char *message)
 	pthread_mutex_lock(&c->mu);
 	if (!c->cancelled) {
 		c->progress += 1;
-		params = json_pack("{s:O, s:f}", "progressToken", c->progress_token, "progress",
-				   c->progress);
+		params = json_pack("{s:O, s:f}", "progressToken", c->progress_token, "progress", c->progress);
 		if (params && message)
 			json_object_set_new(params, "message", json_string(message));
-		send_json(c->srv, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
-					    "notifications/progress", "params", params), c->id);
+		send_json(c->srv,
+			  json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/progress",
+				    "params", params),
+			  c->id);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -180,21 +183,18 @@ int mcp_event_summary(const json_t *ev, char *msg, size_t size)
 		snprintf(msg, size, "planned %zu sub-questions",
 			 json_array_size(json_object_get(ev, "sub_questions")));
 	else if (!strcmp(type, "queries") || !strcmp(type, "reflect"))
-		snprintf(msg, size, "%s %zu queries", !strcmp(type, "queries") ? "searching" :
-			 "still unknown; searching", json_array_size(json_object_get(ev, "queries")));
+		snprintf(msg, size, "%s %zu queries",
+			 !strcmp(type, "queries") ? "searching" : "still unknown; searching",
+			 json_array_size(json_object_get(ev, "queries")));
 	else if (!strcmp(type, "search"))
-		snprintf(msg, size, "searched %s: %s (%lld results)",
-			 ev_str(ev, "provider"),
-			 ev_str(ev, "query"),
-			 (long long)json_integer_value(json_object_get(ev, "results")));
+		snprintf(msg, size, "searched %s: %s (%lld results)", ev_str(ev, "provider"),
+			 ev_str(ev, "query"), (long long)json_integer_value(json_object_get(ev, "results")));
 	else if (!strcmp(type, "source_read"))
 		snprintf(msg, size, "read [%lld] %s",
 			 (long long)json_integer_value(json_object_get(ev, "source")),
 			 *(s = ev_str(ev, "title")) ? s : ev_str(ev, "url"));
 	else if (!strcmp(type, "source_failed"))
-		snprintf(msg, size, "could not read %s: %s",
-			 ev_str(ev, "url"),
-			 ev_str(ev, "reason"));
+		snprintf(msg, size, "could not read %s: %s", ev_str(ev, "url"), ev_str(ev, "reason"));
 	else if (!strcmp(type, "noting"))
 		snprintf(msg, size, "taking notes on %lld sources",
 			 (long long)json_integer_value(json_object_get(ev, "sources")));
@@ -241,7 +241,7 @@ int mcp_call_cancelled(struct mcp_call *c)
 static void call_cancel(struct mcp_call *c)
 {
 	pthread_mutex_lock(&c->mu);
-	__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELEASE);   /* the fetch loop reads it unlocked */
+	__atomic_store_n(&c->cancelled, 1, __ATOMIC_RELEASE); /* the fetch loop reads it unlocked */
 	if (c->research)
 		research_cancel(c->research);
 	pthread_mutex_unlock(&c->mu);
@@ -275,7 +275,7 @@ static void *call_thread(void *arg)
 	cancelled = c->cancelled;
 	pthread_mutex_unlock(&c->mu);
 	if (cancelled)
-		json_decref(result);   /* a cancelled request is not answered */
+		json_decref(result); /* a cancelled request is not answered */
 	else if (result)
 		send_result(s, c->id, result);
 	else
@@ -350,8 +350,10 @@ static int tools_call(struct mcp_server *s, const json_t *id, const json_t *para
 	if (slot < 0) {
 		pthread_mutex_unlock(&s->mu);
 		call_free(c);
-		return send_error(s, id, MCP_INTERNAL_ERROR, "%d tool calls are running already, the "
-				  "most one session may run at once; wait for one to end", MCP_MAX_PENDING);
+		return send_error(s, id, MCP_INTERNAL_ERROR,
+				  "%d tool calls are running already, the "
+				  "most one session may run at once; wait for one to end",
+				  MCP_MAX_PENDING);
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -374,17 +376,16 @@ static json_t *initialize_result(struct mcp_server *s, const char *requested)
 {
 	snprintf(s->version, sizeof(s->version), "%s", mcp_negotiate_version(requested));
 	return json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}}, s:{s:s, s:s, s:s}, s:s}", "protocolVersion",
-			 s->version, "capabilities", "tools", "listChanged", 0, "resources",
-			 "listChanged", 0, "subscribe", 0, "serverInfo", "name", "quarry", "title",
-			 "quarry deep research", "version", QUARRY_VERSION, "instructions",
+			 s->version, "capabilities", "tools", "listChanged", 0, "resources", "listChanged", 0,
+			 "subscribe", 0, "serverInfo", "name", "quarry", "title", "quarry deep research",
+			 "version", QUARRY_VERSION, "instructions",
 			 "quarry researches questions on the web and the user's own documents and "
 			 "answers with reports whose every citation is a checked quote. Use 'ask' for "
 			 "quick questions, 'research' for thorough ones (minutes), 'search_corpus' "
 			 "for the user's indexed files, 'fetch_url' to read one page.");
 }
 
-static int handle_request(struct mcp_server *s, const char *method, const json_t *id,
-			   const json_t *params)
+static int handle_request(struct mcp_server *s, const char *method, const json_t *id, const json_t *params)
 {
 	struct q_error why = {0};
 	json_t *r;
@@ -404,8 +405,7 @@ static int handle_request(struct mcp_server *s, const char *method, const json_t
 	if (!strcmp(method, "tools/call"))
 		return tools_call(s, id, params);
 	if (!strcmp(method, "resources/templates/list"))
-		return send_result(s, id, json_pack("{s:o}", "resourceTemplates",
-						    mcp_resource_templates()));
+		return send_result(s, id, json_pack("{s:o}", "resourceTemplates", mcp_resource_templates()));
 	if (!strcmp(method, "resources/list")) {
 		if (!(r = mcp_resources_list(&s->env, &why)))
 			return send_error(s, id, MCP_INTERNAL_ERROR, "%s", why.msg);
@@ -427,7 +427,7 @@ static void handle_notification(struct mcp_server *s, const char *method, const 
 	struct mcp_call *c;
 
 	if (strcmp(method, "notifications/cancelled"))
-		return;   /* initialized, roots changes and others need nothing */
+		return; /* initialized, roots changes and others need nothing */
 	pthread_mutex_lock(&s->mu);
 	c = find_call(s, json_object_get(params, "requestId"));
 	if (c)
@@ -442,17 +442,18 @@ static int handle_message(struct mcp_server *s, const char *msg, size_t len)
 	const char *method;
 
 	if (len > (size_t)MCP_MAX_MESSAGE_BYTES)
-		return send_error(s, NULL, MCP_INVALID_REQUEST, "message of %zu bytes; the most is %ld",
-				  len, MCP_MAX_MESSAGE_BYTES);
+		return send_error(s, NULL, MCP_INVALID_REQUEST, "message of %zu bytes; the most is %ld", len,
+				  MCP_MAX_MESSAGE_BYTES);
 	if (too_deep(msg, len, MCP_MAX_DEPTH))
-		return send_error(s, NULL, MCP_INVALID_REQUEST,
-				  "message nested more than %d levels deep", MCP_MAX_DEPTH);
+		return send_error(s, NULL, MCP_INVALID_REQUEST, "message nested more than %d levels deep",
+				  MCP_MAX_DEPTH);
 	m = json_loadb(msg, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!m)
 		return send_error(s, NULL, MCP_PARSE_ERROR, "parse error: %s at byte %d", jerr.text,
 				  jerr.position);
 	if (json_is_array(m)) {
-		send_error(s, NULL, MCP_INVALID_REQUEST, "batches are not part of MCP; send one "
+		send_error(s, NULL, MCP_INVALID_REQUEST,
+			   "batches are not part of MCP; send one "
 			   "message at a time");
 		goto out;
 	}
@@ -469,7 +470,7 @@ static int handle_message(struct mcp_server *s, const char *msg, size_t len)
 		if (!json_object_get(m, "result") && !json_object_get(m, "error"))
 			send_error(s, valid_id(id) ? id : NULL, MCP_INVALID_REQUEST,
 				   "a request needs a method, a string");
-		goto out;   /* a response: the server sends no requests, so it answers none */
+		goto out; /* a response: the server sends no requests, so it answers none */
 	}
 	if (id && !valid_id(id)) {
 		send_error(s, NULL, MCP_INVALID_REQUEST, "the id must be a string or an integer");
@@ -489,18 +490,12 @@ out:
 	return 0;
 }
 
-void mcp_server_handle(struct mcp_server *s, const char *msg, size_t len)
-{
-	handle_message(s, msg, len);
-}
+void mcp_server_handle(struct mcp_server *s, const char *msg, size_t len) { handle_message(s, msg, len); }
 
-const char *mcp_server_version(const struct mcp_server *s)
-{
-	return s->version;
-}
+const char *mcp_server_version(const struct mcp_server *s) { return s->version; }
 
-int mcp_server_new(struct mcp_server **out, const struct mcp_env *env, mcp_send_fn send,
-		   void *ctx, struct q_error *err)
+int mcp_server_new(struct mcp_server **out, const struct mcp_env *env, mcp_send_fn send, void *ctx,
+		   struct q_error *err)
 {
 	struct mcp_server *s = q_calloc(1, sizeof(*s));
 

@@ -36,10 +36,10 @@
 #include "../llm/llm.h"
 
 #define MCP_MAX_MESSAGE_BYTES (4L * 1024 * 1024)
-#define MCP_MAX_DEPTH 32               /* arrays and objects inside each other */
-#define MCP_MAX_PENDING 8              /* tool calls running at once per session */
+#define MCP_MAX_DEPTH 32  /* arrays and objects inside each other */
+#define MCP_MAX_PENDING 8 /* tool calls running at once per session */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
-#define MCP_MAX_ID_BYTES 256           /* a string request id or progress token */
+#define MCP_MAX_ID_BYTES 256 /* a string request id or progress token */
 
 /* JSON-RPC 2.0 error codes (and MCP's resource-not-found). */
 enum {
@@ -61,10 +61,10 @@ typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, const json_
 
 /* What the tools run with; borrowed for the server's life. */
 struct mcp_env {
-	const char *home;            /* the quarry home folder (cli_store_home's answer) */
-	const struct config *file;   /* the config file's settings, may be NULL */
-	struct llm_client *llm;      /* shared by the calls; NULL: extractive research */
-	int allow_private;           /* fetch_url and research may reach private addresses */
+	const char *home;          /* the quarry home folder (cli_store_home's answer) */
+	const struct config *file; /* the config file's settings, may be NULL */
+	struct llm_client *llm;    /* shared by the calls; NULL: extractive research */
+	int allow_private;         /* fetch_url and research may reach private addresses */
 	/* research and ask queue their runs for the workers and follow them
 	 * through the run store (quarry serve, which runs no research itself)
 	 * instead of running them on the call's thread with llm. */
@@ -74,11 +74,11 @@ struct mcp_env {
 	int validate_only;
 };
 
-struct mcp_server;   /* opaque */
+struct mcp_server; /* opaque */
 
 /* A server for one session. 0, or Q_ENOMEM. */
-int mcp_server_new(struct mcp_server **out, const struct mcp_env *env, mcp_send_fn send,
-		   void *ctx, struct q_error *err);
+int mcp_server_new(struct mcp_server **out, const struct mcp_env *env, mcp_send_fn send, void *ctx,
+		   struct q_error *err);
 /* Handle one message of len bytes (need not be NUL-terminated). Answers
  * go through send, now or (tool calls) later from the call's thread.
  * Not to be called from two threads at once. */

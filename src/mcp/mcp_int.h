@@ -14,14 +14,14 @@
 /* One tools/call while it runs, on its own thread. */
 struct mcp_call {
 	struct mcp_server *srv;
-	json_t *id;                     /* the request's id (owned) */
-	json_t *progress_token;         /* _meta.progressToken (owned), NULL if none */
-	double progress;                /* the last progress sent: it must grow */
-	char *name;                     /* the tool (owned) */
-	json_t *args;                   /* its arguments, checked (owned) */
-	pthread_mutex_t mu;             /* guards cancelled and research */
-	volatile int cancelled;         /* notifications/cancelled (or the server closing) */
-	struct research_env *research;  /* the research the call runs now, NULL if none */
+	json_t *id;                    /* the request's id (owned) */
+	json_t *progress_token;        /* _meta.progressToken (owned), NULL if none */
+	double progress;               /* the last progress sent: it must grow */
+	char *name;                    /* the tool (owned) */
+	json_t *args;                  /* its arguments, checked (owned) */
+	pthread_mutex_t mu;            /* guards cancelled and research */
+	volatile int cancelled;        /* notifications/cancelled (or the server closing) */
+	struct research_env *research; /* the research the call runs now, NULL if none */
 };
 
 /* Send a notifications/progress for the call, if the client asked for
@@ -51,8 +51,7 @@ json_t *mcp_tool_run(struct mcp_call *c, const struct mcp_env *env);
  * is no such resource or it cannot be read). */
 json_t *mcp_resources_list(const struct mcp_env *env, struct q_error *why);
 json_t *mcp_resource_templates(void);
-json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code,
-			  struct q_error *why);
+json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code, struct q_error *why);
 
 /* A CallToolResult for an error the caller's model can read and act on. */
 json_t *mcp_tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,7 +9,7 @@
 #include "../research/runstore.h"
 #include "mcp_int.h"
 
-#define RESOURCES_LIST_MAX 100   /* the newest runs resources/list shows */
+#define RESOURCES_LIST_MAX 100 /* the newest runs resources/list shows */
 #define RESOURCE_URI_PREFIX "quarry://runs/"
 #define RESOURCE_URI_SUFFIX "/report"
 
@@ -41,7 +41,8 @@ json_t *mcp_resources_list(const struct mcp_env *env, struct q_error *why)
 		snprintf(uri, sizeof(uri), RESOURCE_URI_PREFIX "%ld" RESOURCE_URI_SUFFIX, v[i].id);
 		snprintf(name, sizeof(name), "run-%ld-report", v[i].id);
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "uri", uri, "name", name,
-			"title", v[i].question ? v[i].question : "", "mimeType", "text/markdown"));
+						      "title", v[i].question ? v[i].question : "", "mimeType",
+						      "text/markdown"));
 	}
 	r = json_pack("{s:o}", "resources", list);
 	list = r;
@@ -69,8 +70,7 @@ static long uri_run_id(const char *uri)
 	return id;
 }
 
-json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code,
-			  struct q_error *why)
+json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code, struct q_error *why)
 {
 	struct runstore *rs = NULL;
 	struct run_record rec;
@@ -81,8 +81,8 @@ json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code,
 	memset(&rec, 0, sizeof(rec));
 	*code = MCP_RESOURCE_NOT_FOUND;
 	if (!id) {
-		q_error_set(why, Q_ENOTFOUND, "no such resource: quarry serves "
-			    RESOURCE_URI_PREFIX "{id}" RESOURCE_URI_SUFFIX);
+		q_error_set(why, Q_ENOTFOUND,
+			    "no such resource: quarry serves " RESOURCE_URI_PREFIX "{id}" RESOURCE_URI_SUFFIX);
 		return NULL;
 	}
 	if (runstore_open(&rs, env->home, why)) {
@@ -102,8 +102,8 @@ json_t *mcp_resource_read(const struct mcp_env *env, const char *uri, int *code,
 			    run_status_name(rec.status));
 		goto out;
 	}
-	out = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/markdown",
-			"text", rec.report_md);
+	out = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/markdown", "text",
+			rec.report_md);
 	if (!out)
 		*code = MCP_INTERNAL_ERROR;
 out:

@@ -31,14 +31,14 @@
 
 #define TOOL_MAX_QUESTION_BYTES (64 * 1024)
 #define TOOL_MAX_URL_BYTES 8192
-#define TOOL_MAX_TEXT_CHARS (1000L * 1000)     /* fetch_url's text at most */
+#define TOOL_MAX_TEXT_CHARS (1000L * 1000) /* fetch_url's text at most */
 #define TOOL_DEFAULT_TEXT_CHARS (100L * 1000)
 #define TOOL_MAX_HITS 50
-#define TOOL_ASK_TIME_LIMIT_MS (10L * 60 * 1000)   /* as `quarry ask`: an ask always ends */
+#define TOOL_ASK_TIME_LIMIT_MS (10L * 60 * 1000) /* as `quarry ask`: an ask always ends */
 #define TOOL_MAX_LIST 100
-#define TOOL_QUEUE_POLL_MS 250                 /* a queued run's events are looked for this often */
-#define TOOL_MAX_LIST_TEXT_BYTES ((size_t)4 * 1024 * 1024)   /* a list of hits or runs as text */
-#define TOOL_MAX_REPORT_TEXT_BYTES ((size_t)64 * 1024 * 1024)   /* a report: RESEARCH_REPORT_MAX_BYTES */
+#define TOOL_QUEUE_POLL_MS 250 /* a queued run's events are looked for this often */
+#define TOOL_MAX_LIST_TEXT_BYTES ((size_t)4 * 1024 * 1024)    /* a list of hits or runs as text */
+#define TOOL_MAX_REPORT_TEXT_BYTES ((size_t)64 * 1024 * 1024) /* a report: RESEARCH_REPORT_MAX_BYTES */
 
 enum arg_type { ARG_STRING, ARG_INT, ARG_CHOICE, ARG_SOURCES };
 
@@ -47,78 +47,97 @@ struct tool_arg {
 	const char *name;
 	enum arg_type type;
 	int required;
-	long min, max;                 /* ARG_INT: the range; strings: bytes */
-	const char *const *choices;    /* ARG_CHOICE */
+	long min, max;              /* ARG_INT: the range; strings: bytes */
+	const char *const *choices; /* ARG_CHOICE */
 	const char *description;
 };
 
 struct tool {
 	const char *name, *title, *description;
-	const struct tool_arg *args;   /* ends with a NULL name */
-	const char *output_schema;     /* JSON text */
-	int read_only;                 /* annotations.readOnlyHint */
+	const struct tool_arg *args; /* ends with a NULL name */
+	const char *output_schema;   /* JSON text */
+	int read_only;               /* annotations.readOnlyHint */
 	json_t *(*run)(struct mcp_call *c, const struct mcp_env *env);
 };
 
-static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper",
-					   NULL};
+static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper", NULL};
 static const char *const fetch_formats[] = {"text", "markdown", NULL};
 
-#define ARG_QUESTION {"question", ARG_STRING, 1, 1, TOOL_MAX_QUESTION_BYTES, NULL, \
-		      "the question, in any language (the report is in its language)"}
-#define ARG_SOURCES_LIST {"sources", ARG_SOURCES, 0, 1, 200, NULL, \
-			  "where to look, comma-separated: web, corpus (the user's indexed " \
-			  "files), or providers searxng, brave, tavily, serper (default web,corpus)"}
-#define ARG_LANG {"lang", ARG_STRING, 0, 2, 35, NULL, \
-		  "the report's language, e.g. en, zh, pt-BR (default: the question's)"}
-#define ARG_MAX_SOURCES {"max_sources", ARG_INT, 0, 1, RESEARCH_MAX_SOURCES, NULL, \
-			 "sources to read at most (default 20; ask: fewer)"}
-#define ARG_BUDGET {"budget_tokens", ARG_INT, 0, 1000, 1000000000L, NULL, \
-		    "stop spending after this many model tokens and write the best report so far"}
-#define ARG_TIME {"time_limit_seconds", ARG_INT, 0, 10, 3600, NULL, \
-		  "stop after this long and write the best report so far"}
+#define ARG_QUESTION \
+	{ \
+		"question", ARG_STRING, 1, 1, TOOL_MAX_QUESTION_BYTES, NULL, \
+			"the question, in any language (the report is in its language)" \
+	}
+#define ARG_SOURCES_LIST \
+	{ \
+		"sources", ARG_SOURCES, 0, 1, 200, NULL, \
+			"where to look, comma-separated: web, corpus (the user's indexed " \
+			"files), or providers searxng, brave, tavily, serper (default web,corpus)" \
+	}
+#define ARG_LANG \
+	{ \
+		"lang", ARG_STRING, 0, 2, 35, NULL, \
+			"the report's language, e.g. en, zh, pt-BR (default: the question's)" \
+	}
+#define ARG_MAX_SOURCES \
+	{ \
+		"max_sources", ARG_INT, 0, 1, RESEARCH_MAX_SOURCES, NULL, \
+			"sources to read at most (default 20; ask: fewer)" \
+	}
+#define ARG_BUDGET \
+	{ \
+		"budget_tokens", ARG_INT, 0, 1000, 1000000000L, NULL, \
+			"stop spending after this many model tokens and write the best report so far" \
+	}
+#define ARG_TIME \
+	{ \
+		"time_limit_seconds", ARG_INT, 0, 10, 3600, NULL, \
+			"stop after this long and write the best report so far" \
+	}
 
 static const struct tool_arg research_args[] = {
 	ARG_QUESTION,
 	{"depth", ARG_INT, 0, 1, RESEARCH_MAX_DEPTH, NULL, "rounds of search-read-reflect (default 2)"},
 	{"breadth", ARG_INT, 0, 1, RESEARCH_MAX_BREADTH, NULL, "search queries per round (default 4)"},
-	ARG_MAX_SOURCES, ARG_SOURCES_LIST, ARG_BUDGET, ARG_TIME, ARG_LANG,
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
-static const struct tool_arg ask_args[] = {
-	ARG_QUESTION, ARG_MAX_SOURCES, ARG_SOURCES_LIST, ARG_BUDGET, ARG_TIME, ARG_LANG,
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
+	ARG_MAX_SOURCES,
+	ARG_SOURCES_LIST,
+	ARG_BUDGET,
+	ARG_TIME,
+	ARG_LANG,
+	{NULL, 0, 0, 0, 0, NULL, NULL}};
+static const struct tool_arg ask_args[] = {ARG_QUESTION,
+					   ARG_MAX_SOURCES,
+					   ARG_SOURCES_LIST,
+					   ARG_BUDGET,
+					   ARG_TIME,
+					   ARG_LANG,
+					   {NULL, 0, 0, 0, 0, NULL, NULL}};
 static const struct tool_arg search_args[] = {
 	{"query", ARG_STRING, 1, 1, CORPUS_MAX_QUERY_BYTES, NULL,
 	 "words (passages with all of them rank first), \"quoted phrases\", -excluded"},
 	{"k", ARG_INT, 0, 1, TOOL_MAX_HITS, NULL, "passages to return (default 10)"},
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
+	{NULL, 0, 0, 0, 0, NULL, NULL}};
 static const struct tool_arg fetch_args[] = {
 	{"url", ARG_STRING, 1, 8, TOOL_MAX_URL_BYTES, NULL, "an http or https address"},
 	{"format", ARG_CHOICE, 0, 0, 0, fetch_formats, "text (default) or markdown"},
 	{"max_chars", ARG_INT, 0, 100, TOOL_MAX_TEXT_CHARS, NULL,
 	 "cut the text after this many characters (default 100000)"},
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
+	{NULL, 0, 0, 0, 0, NULL, NULL}};
 static const struct tool_arg get_run_args[] = {
 	{"run_id", ARG_INT, 1, 1, 1000000000L, NULL, "the run's number (list_runs, research)"},
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
+	{NULL, 0, 0, 0, 0, NULL, NULL}};
 static const struct tool_arg list_runs_args[] = {
 	{"limit", ARG_INT, 0, 1, TOOL_MAX_LIST, NULL, "runs to list, newest first (default 20)"},
 	{"text", ARG_STRING, 0, 1, 200, NULL, "only runs whose question contains this"},
-	{NULL, 0, 0, 0, 0, NULL, NULL}
-};
+	{NULL, 0, 0, 0, 0, NULL, NULL}};
 
-#define OUT_REPORT                                                                           \
-	"{\"type\":\"object\",\"properties\":{\"run_id\":{\"type\":\"integer\"},"            \
-	"\"status\":{\"type\":\"string\"},\"report\":{\"type\":\"string\","                  \
-	"\"description\":\"the report in Markdown, citing sources as [n]\"},"              \
-	"\"sources\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"                \
-	"\"verification\":{\"type\":\"object\"},\"stopped\":{\"type\":\"string\"},"         \
-	"\"usage\":{\"type\":\"object\"}},"                                                   \
+#define OUT_REPORT \
+	"{\"type\":\"object\",\"properties\":{\"run_id\":{\"type\":\"integer\"}," \
+	"\"status\":{\"type\":\"string\"},\"report\":{\"type\":\"string\"," \
+	"\"description\":\"the report in Markdown, citing sources as [n]\"}," \
+	"\"sources\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}}," \
+	"\"verification\":{\"type\":\"object\"},\"stopped\":{\"type\":\"string\"}," \
+	"\"usage\":{\"type\":\"object\"}}," \
 	"\"required\":[\"run_id\",\"status\",\"report\",\"sources\",\"verification\"]}"
 
 static json_t *run_research(struct mcp_call *c, const struct mcp_env *env);
@@ -169,8 +188,7 @@ static const struct tool tools[] = {
 	 "\"required\":[\"run_id\",\"question\",\"status\"]}",
 	 1, run_get_run},
 	{"list_runs", "List stored runs",
-	 "The stored research runs, newest first: number, status, question, times.",
-	 list_runs_args,
+	 "The stored research runs, newest first: number, status, question, times.", list_runs_args,
 	 "{\"type\":\"object\",\"properties\":{\"runs\":{\"type\":\"array\",\"items\":{\"type\":"
 	 "\"object\",\"properties\":{\"run_id\":{\"type\":\"integer\"},\"status\":{\"type\":"
 	 "\"string\"},\"question\":{\"type\":\"string\"},\"created\":{\"type\":\"integer\"},"
@@ -189,10 +207,7 @@ static const struct tool *find_tool(const char *name)
 	return NULL;
 }
 
-int mcp_tool_exists(const char *name)
-{
-	return find_tool(name) != NULL;
-}
+int mcp_tool_exists(const char *name) { return find_tool(name) != NULL; }
 
 /* The regular expression a --sources list matches. */
 static json_t *sources_pattern(void)
@@ -248,8 +263,8 @@ static json_t *input_schema(const struct tool_arg *args)
 		if (a->required)
 			json_array_append_new(req, json_string(a->name));
 	}
-	return json_pack("{s:s, s:o, s:o, s:b}", "type", "object", "properties", props, "required",
-			 req, "additionalProperties", 0);
+	return json_pack("{s:s, s:o, s:o, s:b}", "type", "object", "properties", props, "required", req,
+			 "additionalProperties", 0);
 }
 
 json_t *mcp_tools_list(void)
@@ -261,8 +276,8 @@ json_t *mcp_tools_list(void)
 		t = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:b, s:b}}", "name", tools[i].name, "title",
 			      tools[i].title, "description", tools[i].description, "inputSchema",
 			      input_schema(tools[i].args), "outputSchema",
-			      json_loads(tools[i].output_schema, 0, NULL), "annotations",
-			      "readOnlyHint", tools[i].read_only, "openWorldHint",
+			      json_loads(tools[i].output_schema, 0, NULL), "annotations", "readOnlyHint",
+			      tools[i].read_only, "openWorldHint",
 			      strcmp(tools[i].name, "get_run") && strcmp(tools[i].name, "list_runs") &&
 				      strcmp(tools[i].name, "search_corpus"));
 		json_array_append_new(list, t);
@@ -309,15 +324,17 @@ static int check_arg(const struct tool_arg *a, const json_t *v, struct q_error *
 		for (i = 0; a->choices[i]; i++)
 			if (!strcmp(a->choices[i], json_string_value(v)))
 				return 0;
-		return q_error_set(why, Q_EINVAL, "argument '%s' must be %s or %s", a->name,
-				   a->choices[0], a->choices[1]);
+		return q_error_set(why, Q_EINVAL, "argument '%s' must be %s or %s", a->name, a->choices[0],
+				   a->choices[1]);
 	}
 	if ((long)len < a->min || (long)len > a->max)
 		return q_error_set(why, Q_EINVAL, "argument '%s' must be %ld to %ld bytes long", a->name,
 				   a->min, a->max);
 	if (a->type == ARG_SOURCES && !sources_ok(json_string_value(v)))
-		return q_error_set(why, Q_EINVAL, "argument '%s' takes web, corpus, searxng, brave, "
-				   "tavily or serper, separated by commas", a->name);
+		return q_error_set(why, Q_EINVAL,
+				   "argument '%s' takes web, corpus, searxng, brave, "
+				   "tavily or serper, separated by commas",
+				   a->name);
 	return 0;
 }
 
@@ -330,12 +347,14 @@ int mcp_tool_check(const char *name, const json_t *args, struct q_error *why)
 
 	if (!t)
 		return q_error_set(why, Q_EINVAL, "unknown tool '%.64s'", name ? name : "");
-	json_object_foreach((json_t *)args, key, v) {
+	json_object_foreach ((json_t *)args, key, v) {
 		for (a = t->args; a->name && strcmp(a->name, key); a++)
 			;
 		if (!a->name)
-			return q_error_set(why, Q_EINVAL, "%s takes no argument '%.64s' (see its "
-					   "inputSchema)", name, key);
+			return q_error_set(why, Q_EINVAL,
+					   "%s takes no argument '%.64s' (see its "
+					   "inputSchema)",
+					   name, key);
 		if (check_arg(a, v, why))
 			return why->code;
 	}
@@ -403,19 +422,20 @@ static void progress_of_event(void *ctx, const json_t *ev)
 }
 
 /* What research and ask return: the report's Markdown and its parts. */
-static json_t *report_result(long run_id, const char *status, const char *markdown,
-			     const json_t *rep, long prompt, long completion, double cost_usd)
+static json_t *report_result(long run_id, const char *status, const char *markdown, const json_t *rep,
+			     long prompt, long completion, double cost_usd)
 {
 	json_t *st;
 	const char *stop = json_string_value(json_object_get(rep, "stopped"));
 
-	st = json_pack("{s:I, s:s, s:s, s:O, s:O, s:{s:I, s:I, s:f}}", "run_id", (json_int_t)run_id,
-		       "status", status, "report", markdown ? markdown : "", "sources",
+	st = json_pack("{s:I, s:s, s:s, s:O, s:O, s:{s:I, s:I, s:f}}", "run_id", (json_int_t)run_id, "status",
+		       status, "report", markdown ? markdown : "", "sources",
 		       json_object_get(rep, "sources") ? json_object_get(rep, "sources") : json_null(),
-		       "verification", json_object_get(rep, "verification") ?
-		       json_object_get(rep, "verification") : json_null(), "usage", "prompt_tokens",
-		       (json_int_t)prompt, "completion_tokens", (json_int_t)completion, "cost_usd",
-		       cost_usd);
+		       "verification",
+		       json_object_get(rep, "verification") ? json_object_get(rep, "verification")
+							    : json_null(),
+		       "usage", "prompt_tokens", (json_int_t)prompt, "completion_tokens",
+		       (json_int_t)completion, "cost_usd", cost_usd);
 	if (st && !json_is_array(json_object_get(st, "sources")))
 		json_object_set_new(st, "sources", json_array());
 	if (st && !json_is_object(json_object_get(st, "verification")))
@@ -426,15 +446,14 @@ static json_t *report_result(long run_id, const char *status, const char *markdo
 }
 
 /* Progress for the run's events after *seq (moved on). */
-static int progress_of_run(struct mcp_call *c, struct runstore *rs, long id, long *seq,
-			   struct q_error *err)
+static int progress_of_run(struct mcp_call *c, struct runstore *rs, long id, long *seq, struct q_error *err)
 {
 	json_t *evs = NULL, *ev;
 	size_t i;
 
 	if (runstore_events(rs, id, *seq, 0, &evs, err))
 		return err->code;
-	json_array_foreach(evs, i, ev) {
+	json_array_foreach (evs, i, ev) {
 		*seq = (long)json_integer_value(json_object_get(ev, "seq"));
 		progress_of_event(c, ev);
 	}
@@ -443,8 +462,7 @@ static int progress_of_run(struct mcp_call *c, struct runstore *rs, long id, lon
 }
 
 /* The run queued for the workers and followed until it ends (env->queue). */
-static json_t *queued_research(struct mcp_call *c, const struct mcp_env *env,
-			       const struct research_opts *o)
+static json_t *queued_research(struct mcp_call *c, const struct mcp_env *env, const struct research_opts *o)
 {
 	struct timespec tick = {0, TOOL_QUEUE_POLL_MS * 1000L * 1000};
 	struct runstore *rs = NULL;
@@ -464,8 +482,8 @@ static json_t *queued_research(struct mcp_call *c, const struct mcp_env *env,
 	mcp_call_progress(c, msg);
 	for (;;) {
 		if (mcp_call_cancelled(c)) {
-			runstore_request_cancel(rs, id, NULL);   /* its worker stops it, keeping what it has */
-			out = mcp_tool_error("cancelled");       /* not sent: the call was cancelled */
+			runstore_request_cancel(rs, id, NULL); /* its worker stops it, keeping what it has */
+			out = mcp_tool_error("cancelled");     /* not sent: the call was cancelled */
 			goto out;
 		}
 		if (progress_of_run(c, rs, id, &seq, &err) || runstore_get(rs, id, 1, &rec, &err)) {
@@ -479,11 +497,12 @@ static json_t *queued_research(struct mcp_call *c, const struct mcp_env *env,
 		nanosleep(&tick, NULL);
 	}
 	fig = json_object_get(rec.report, "figures");
-	out = rec.report_md ? report_result(id, run_status_name(rec.status), rec.report_md, rec.report,
-		(long)json_integer_value(json_object_get(fig, "prompt_tokens")),
-		(long)json_integer_value(json_object_get(fig, "completion_tokens")),
-		json_number_value(json_object_get(fig, "cost_usd")))
-		: mcp_tool_error("run %ld ended (%s) without a report", id, run_status_name(rec.status));
+	out = rec.report_md
+		      ? report_result(id, run_status_name(rec.status), rec.report_md, rec.report,
+				      (long)json_integer_value(json_object_get(fig, "prompt_tokens")),
+				      (long)json_integer_value(json_object_get(fig, "completion_tokens")),
+				      json_number_value(json_object_get(fig, "cost_usd")))
+		      : mcp_tool_error("run %ld ended (%s) without a report", id, run_status_name(rec.status));
 out:
 	run_record_release(&rec);
 	json_decref(opts);
@@ -543,10 +562,7 @@ static json_t *run_research(struct mcp_call *c, const struct mcp_env *env)
 	return research_tool(c, env, 0);
 }
 
-static json_t *run_ask(struct mcp_call *c, const struct mcp_env *env)
-{
-	return research_tool(c, env, 1);
-}
+static json_t *run_ask(struct mcp_call *c, const struct mcp_env *env) { return research_tool(c, env, 1); }
 
 /* ---- search_corpus ---- */
 
@@ -562,18 +578,20 @@ static json_t *run_search(struct mcp_call *c, const struct mcp_env *env)
 	if (store_open_readonly(&st, env->home, &err))
 		return mcp_tool_error("cannot open the corpus: %s (add files with 'quarry index add')",
 				      err.msg);
-	if (corpus_search(&st, arg_str(c->args, "query"), (int)arg_int(c->args, "k", 10), "**", "**",
-			  &hits, &n, &err)) {
+	if (corpus_search(&st, arg_str(c->args, "query"), (int)arg_int(c->args, "k", 10), "**", "**", &hits,
+			  &n, &err)) {
 		out = mcp_tool_error("search failed: %s", err.msg);
 		goto out;
 	}
 	qbuf_init(&text, TOOL_MAX_LIST_TEXT_BYTES);
 	arr = json_array();
 	for (i = 0; i < n; i++) {
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:f, s:s}", "rank", i + 1,
-			"path", hits[i].path ? hits[i].path : "", "title", hits[i].title ? hits[i].title : "",
-			"heading", hits[i].heading ? hits[i].heading : "", "score", hits[i].score,
-			"snippet", hits[i].snippet ? hits[i].snippet : ""));
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:f, s:s}", "rank", i + 1, "path",
+						     hits[i].path ? hits[i].path : "", "title",
+						     hits[i].title ? hits[i].title : "", "heading",
+						     hits[i].heading ? hits[i].heading : "", "score",
+						     hits[i].score, "snippet",
+						     hits[i].snippet ? hits[i].snippet : ""));
 		qbuf_addf(&text, "%d. %s%s%s (%s)\n   %s\n\n", i + 1, hits[i].title ? hits[i].title : "",
 			  hits[i].heading && *hits[i].heading ? " > " : "",
 			  hits[i].heading ? hits[i].heading : "", hits[i].path ? hits[i].path : "",
@@ -622,8 +640,10 @@ static json_t *run_fetch(struct mcp_call *c, const struct mcp_env *env)
 	if (http_fetch_many(&url, 1, &hopt, &r, NULL, NULL))
 		return mcp_tool_error("could not start the transfer (out of memory)");
 	if (r.rc) {
-		out = mcp_tool_error("%s: %s%s", url, r.err.msg, r.rc == Q_EPOLICY ?
-				     " (a setting of the quarry server, not an argument of this tool)" : "");
+		out = mcp_tool_error("%s: %s%s", url, r.err.msg,
+				     r.rc == Q_EPOLICY
+					     ? " (a setting of the quarry server, not an argument of this tool)"
+					     : "");
 		goto out;
 	}
 	memset(&dopt, 0, sizeof(dopt));
@@ -639,8 +659,8 @@ static json_t *run_fetch(struct mcp_call *c, const struct mcp_env *env)
 	}
 	have_doc = 1;
 	if (!doc.text_len) {
-		out = mcp_tool_error("%s: the page has no readable content%s%s", url,
-				     doc.note[0] ? "; " : "", doc.note);
+		out = mcp_tool_error("%s: the page has no readable content%s%s", url, doc.note[0] ? "; " : "",
+				     doc.note);
 		goto out;
 	}
 	keep = utf8_prefix(doc.text, doc.text_len, max_chars);
@@ -649,8 +669,8 @@ static json_t *run_fetch(struct mcp_call *c, const struct mcp_env *env)
 		json_t *st = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s%, s:b}", "url", url, "final_url",
 				       r.final_url ? r.final_url : url, "status", (json_int_t)r.status,
 				       "content_type", r.content_type ? r.content_type : "", "title",
-				       doc.title ? doc.title : "", "text", text ? text : "", keep, "truncated",
-				       keep < doc.text_len);
+				       doc.title ? doc.title : "", "text", text ? text : "", keep,
+				       "truncated", keep < doc.text_len);
 		out = tool_result(text, st);
 	}
 out:
@@ -692,8 +712,7 @@ static json_t *run_get_run(struct mcp_call *c, const struct mcp_env *env)
 		struct qbuf text;
 		qbuf_init(&text, TOOL_MAX_REPORT_TEXT_BYTES);
 		qbuf_addf(&text, "Run %ld (%s): %s\n\n%s", rec.id, run_status_name(rec.status),
-			  rec.question ? rec.question : "", rec.report_md ? rec.report_md :
-			  "(no report yet)");
+			  rec.question ? rec.question : "", rec.report_md ? rec.report_md : "(no report yet)");
 		out = tool_result(text.err ? NULL : qbuf_detach(&text, NULL), st);
 		qbuf_release(&text);
 	}
@@ -726,10 +745,11 @@ static json_t *run_list_runs(struct mcp_call *c, const struct mcp_env *env)
 	arr = json_array();
 	qbuf_init(&text, TOOL_MAX_LIST_TEXT_BYTES);
 	for (i = 0; i < n; i++) {
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:I, s:I}", "run_id",
-			(json_int_t)v[i].id, "status", run_status_name(v[i].status), "question",
-			v[i].question ? v[i].question : "", "created", (json_int_t)v[i].created,
-			"updated", (json_int_t)v[i].updated));
+		json_array_append_new(
+			arr, json_pack("{s:I, s:s, s:s, s:I, s:I}", "run_id", (json_int_t)v[i].id, "status",
+				       run_status_name(v[i].status), "question",
+				       v[i].question ? v[i].question : "", "created",
+				       (json_int_t)v[i].created, "updated", (json_int_t)v[i].updated));
 		qbuf_addf(&text, "%ld\t%s\t%s\n", v[i].id, run_status_name(v[i].status),
 			  v[i].question ? v[i].question : "");
 	}

@@ -16,22 +16,22 @@ struct v4_range {
 
 /* Checked in order; the first match gives the reason. */
 static const struct v4_range v4_blocked[] = {
-	{0xA9FEA9FE, 32, "cloud metadata address"},       /* 169.254.169.254 */
-	{0x646464C8, 32, "cloud metadata address"},       /* 100.100.100.200 */
-	{0x00000000, 8, "unspecified address"},           /* 0.0.0.0/8 */
-	{0x0A000000, 8, "private address"},               /* 10/8 */
-	{0x64400000, 10, "carrier-grade NAT address"},    /* 100.64/10 */
-	{0x7F000000, 8, "loopback address"},              /* 127/8 */
-	{0xA9FE0000, 16, "link-local address"},           /* 169.254/16 */
-	{0xAC100000, 12, "private address"},              /* 172.16/12 */
-	{0xC0000000, 24, "reserved address"},             /* 192.0.0/24 */
-	{0xC0000200, 24, "documentation address"},        /* 192.0.2/24 */
-	{0xC0A80000, 16, "private address"},              /* 192.168/16 */
-	{0xC6120000, 15, "benchmarking address"},         /* 198.18/15 */
-	{0xC6336400, 24, "documentation address"},        /* 198.51.100/24 */
-	{0xCB007100, 24, "documentation address"},        /* 203.0.113/24 */
-	{0xE0000000, 4, "multicast address"},             /* 224/4 */
-	{0xF0000000, 4, "reserved address"},              /* 240/4 incl. broadcast */
+	{0xA9FEA9FE, 32, "cloud metadata address"},    /* 169.254.169.254 */
+	{0x646464C8, 32, "cloud metadata address"},    /* 100.100.100.200 */
+	{0x00000000, 8, "unspecified address"},        /* 0.0.0.0/8 */
+	{0x0A000000, 8, "private address"},            /* 10/8 */
+	{0x64400000, 10, "carrier-grade NAT address"}, /* 100.64/10 */
+	{0x7F000000, 8, "loopback address"},           /* 127/8 */
+	{0xA9FE0000, 16, "link-local address"},        /* 169.254/16 */
+	{0xAC100000, 12, "private address"},           /* 172.16/12 */
+	{0xC0000000, 24, "reserved address"},          /* 192.0.0/24 */
+	{0xC0000200, 24, "documentation address"},     /* 192.0.2/24 */
+	{0xC0A80000, 16, "private address"},           /* 192.168/16 */
+	{0xC6120000, 15, "benchmarking address"},      /* 198.18/15 */
+	{0xC6336400, 24, "documentation address"},     /* 198.51.100/24 */
+	{0xCB007100, 24, "documentation address"},     /* 203.0.113/24 */
+	{0xE0000000, 4, "multicast address"},          /* 224/4 */
+	{0xF0000000, 4, "reserved address"},           /* 240/4 incl. broadcast */
 };
 
 static const char *check_v4(uint32_t a)
@@ -58,11 +58,11 @@ static const char *check_v6(const uint8_t *b)
 	/* ::ffff:0:0:0/96, the SIIT "IPv4-translated" form (RFC 2765). */
 	static const uint8_t translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
 	static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-	static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1};   /* 64:ff9b:1::/48 */
+	static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1}; /* 64:ff9b:1::/48 */
 	/* fd00:ec2::254, the AWS instance metadata service over IPv6. */
-	static const uint8_t ec2_metadata[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
-						 0, 0, 0, 0, 0, 0, 0x02, 0x54};
-	static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};       /* 100::/64 */
+	static const uint8_t ec2_metadata[16] = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
+						 0,    0, 0,    0,    0, 0, 0x02, 0x54};
+	static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0}; /* 100::/64 */
 
 	if (!memcmp(b, zero, 15) && b[15] <= 1)
 		return b[15] ? "loopback address" : "unspecified address";
@@ -76,25 +76,25 @@ static const char *check_v6(const uint8_t *b)
 	if (!memcmp(b, nat64_local, 6))
 		return "local-use NAT64 address";
 	if (!memcmp(b, zero, 12))
-		return "IPv4-compatible address";           /* ::/96, deprecated */
+		return "IPv4-compatible address"; /* ::/96, deprecated */
 	if (!memcmp(b, discard, 8))
 		return "discard-only address";
 	if (b[0] == 0x20 && b[1] == 0x02)
-		return check_v4(v4_at(b + 2));               /* 6to4 */
+		return check_v4(v4_at(b + 2)); /* 6to4 */
 	if ((b[0] & 0xfe) == 0xfc)
-		return "private address";                    /* fc00::/7 */
+		return "private address"; /* fc00::/7 */
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-		return "link-local address";                 /* fe80::/10 */
+		return "link-local address"; /* fe80::/10 */
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
-		return "site-local address";                 /* fec0::/10 */
+		return "site-local address"; /* fec0::/10 */
 	if (b[0] == 0xff)
 		return "multicast address";
 	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-		return "documentation address";              /* 2001:db8::/32 */
+		return "documentation address"; /* 2001:db8::/32 */
 	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0x02 && b[4] == 0 && b[5] == 0)
-		return "benchmarking address";               /* 2001:2::/48 */
+		return "benchmarking address"; /* 2001:2::/48 */
 	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
-		return "Teredo address";                     /* 2001::/32 */
+		return "Teredo address"; /* 2001::/32 */
 	return NULL;
 }
 

@@ -33,23 +33,23 @@
 #include "robots.h"
 #include "url.h"
 
-
-#define ACCEPT_HEADER "Accept: text/html,application/xhtml+xml,application/pdf;q=0.9," \
-		      "text/plain;q=0.8,text/markdown;q=0.8,*/*;q=0.5"
+#define ACCEPT_HEADER \
+	"Accept: text/html,application/xhtml+xml,application/pdf;q=0.9," \
+	"text/plain;q=0.8,text/markdown;q=0.8,*/*;q=0.5"
 
 struct transfer {
 	CURL *easy;
-	size_t index;                 /* position in the caller's batch */
+	size_t index; /* position in the caller's batch */
 	struct http_response *resp;
 	const struct http_options *opt;
-	long cap;                     /* body cap decided at the first byte */
+	long cap; /* body cap decided at the first byte */
 	int cap_decided;
 	int too_big;
-	int headers_too_big;          /* header and trailer bytes passed HTTP_MAX_HEADER_BYTES */
-	size_t header_bytes;          /* of every response of this transfer, trailers included */
-	int is_robots;                /* truncate instead of failing */
-	char unsupported[128];        /* content type refused at the headers */
-	char refused_why[64];         /* address policy refusal, if any */
+	int headers_too_big;   /* header and trailer bytes passed HTTP_MAX_HEADER_BYTES */
+	size_t header_bytes;   /* of every response of this transfer, trailers included */
+	int is_robots;         /* truncate instead of failing */
+	char unsupported[128]; /* content type refused at the headers */
+	char refused_why[64];  /* address policy refusal, if any */
 	char refused_ip[64];
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers;
@@ -60,7 +60,7 @@ struct transfer {
 struct delivery {
 	http_done_fn done;
 	void *ctx;
-	struct http_response *resps;   /* indexed by the caller's index */
+	struct http_response *resps; /* indexed by the caller's index */
 	struct pool_batch batch;
 };
 
@@ -77,10 +77,7 @@ static void deliver(struct delivery *d, size_t index)
 		pool_submit(&d->batch, deliver_one, d, index);
 }
 
-int http_global_init(void)
-{
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : Q_ENET;
-}
+int http_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : Q_ENET; }
 
 void http_response_release(struct http_response *r)
 {
@@ -90,19 +87,25 @@ void http_response_release(struct http_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static long opt_or(long v, long def)
-{
-	return v > 0 ? v : def;
-}
+static long opt_or(long v, long def) { return v > 0 ? v : def; }
 
 /* Types we never read: refuse them at the headers instead of
  * downloading megabytes of video. */
 static int type_unreadable(const char *ct)
 {
-	static const char *const prefixes[] = {"image/", "video/", "audio/", "font/",
-		"application/zip", "application/x-rar", "application/x-7z",
-		"application/gzip", "application/x-tar", "application/vnd.ms-",
-		"application/x-msdownload", "application/java-archive", NULL};
+	static const char *const prefixes[] = {"image/",
+					       "video/",
+					       "audio/",
+					       "font/",
+					       "application/zip",
+					       "application/x-rar",
+					       "application/x-7z",
+					       "application/gzip",
+					       "application/x-tar",
+					       "application/vnd.ms-",
+					       "application/x-msdownload",
+					       "application/java-archive",
+					       NULL};
 	int i;
 
 	for (i = 0; prefixes[i]; i++)
@@ -145,7 +148,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 		if (t->is_robots)
 			qbuf_add(b, data, (size_t)(t->cap - (long)b->len));
 		t->too_big = 1;
-		return 0;   /* aborts the transfer */
+		return 0; /* aborts the transfer */
 	}
 	if (qbuf_add(b, data, n))
 		return 0;
@@ -183,9 +186,11 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 			if (a->family == AF_INET || a->family == AF_INET6) {
 				char ip[64] = "";
 				if (a->family == AF_INET)
-					inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof(ip));
+					inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip,
+						  sizeof(ip));
 				else
-					inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip, sizeof(ip));
+					inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip,
+						  sizeof(ip));
 				snprintf(t->refused_ip, sizeof(t->refused_ip), "%s", ip);
 			}
 			return CURL_SOCKET_BAD;
@@ -207,7 +212,7 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	const struct transfer *t = ctx;
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return t->opt->cancel && __atomic_load_n(t->opt->cancel, __ATOMIC_RELAXED);   /* set by another thread */
+	return t->opt->cancel && __atomic_load_n(t->opt->cancel, __ATOMIC_RELAXED); /* set by another thread */
 }
 
 static CURL *make_easy(struct transfer *t, const char *url)
@@ -270,40 +275,48 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 		return;
 	case CURLE_WRITE_ERROR:
 		if (t->headers_too_big)
-			r->rc = q_error_set(&r->err, Q_ETOOBIG,
-					    "the server sent more than %d bytes of headers and trailers; the page was abandoned",
-					    HTTP_MAX_HEADER_BYTES);
+			r->rc = q_error_set(
+				&r->err, Q_ETOOBIG,
+				"the server sent more than %d bytes of headers and trailers; the page was abandoned",
+				HTTP_MAX_HEADER_BYTES);
 		else if (t->unsupported[0])
-			r->rc = q_error_set(&r->err, Q_EUNSUPPORTED,
-					    "unsupported content type %s: quarry reads HTML, PDF, DOCX, Markdown and text",
-					    t->unsupported);
+			r->rc = q_error_set(
+				&r->err, Q_EUNSUPPORTED,
+				"unsupported content type %s: quarry reads HTML, PDF, DOCX, Markdown and text",
+				t->unsupported);
 		else if (t->too_big)
-			r->rc = q_error_set(&r->err, Q_ETOOBIG,
-					    "body larger than %ld bytes after decoding; raise the max_bytes setting (or the max_pdf_bytes setting) to fetch it",
-					    t->cap);
+			r->rc = q_error_set(
+				&r->err, Q_ETOOBIG,
+				"body larger than %ld bytes after decoding; raise the max_bytes setting (or the max_pdf_bytes setting) to fetch it",
+				t->cap);
 		else
 			r->rc = q_error_set(&r->err, Q_ENOMEM, "out of memory storing the body");
 		return;
 	case CURLE_COULDNT_CONNECT:
 		if (t->refused_why[0]) {
-			r->rc = q_error_set(&r->err, Q_EPOLICY,
-					    "refused to connect to %s (%s); use the allow_private setting to allow it",
-					    t->refused_ip[0] ? t->refused_ip : "the server", t->refused_why);
+			r->rc = q_error_set(
+				&r->err, Q_EPOLICY,
+				"refused to connect to %s (%s); use the allow_private setting to allow it",
+				t->refused_ip[0] ? t->refused_ip : "the server", t->refused_why);
 			return;
 		}
 		r->rc = q_error_set(&r->err, Q_ENET, "cannot connect: %s", detail);
 		return;
 	case CURLE_COULDNT_RESOLVE_HOST:
-		r->rc = q_error_set(&r->err, Q_ENET, "cannot resolve the host name (check the URL and your DNS): %s", detail);
+		r->rc = q_error_set(&r->err, Q_ENET,
+				    "cannot resolve the host name (check the URL and your DNS): %s", detail);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
-		r->rc = q_error_set(&r->err, Q_ETIMEOUT, "timed out: %s; raise the timeout setting for slow sites", detail);
+		r->rc = q_error_set(&r->err, Q_ETIMEOUT,
+				    "timed out: %s; raise the timeout setting for slow sites", detail);
 		return;
 	case CURLE_TOO_MANY_REDIRECTS:
-		r->rc = q_error_set(&r->err, Q_ENET, "more than %d redirects (a redirect loop?)", HTTP_MAX_REDIRECTS);
+		r->rc = q_error_set(&r->err, Q_ENET, "more than %d redirects (a redirect loop?)",
+				    HTTP_MAX_REDIRECTS);
 		return;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		r->rc = q_error_set(&r->err, Q_EINVAL, "redirected to an unsupported scheme: only http and https are fetched");
+		r->rc = q_error_set(&r->err, Q_EINVAL,
+				    "redirected to an unsupported scheme: only http and https are fetched");
 		return;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -322,8 +335,8 @@ static void describe_failure(struct transfer *t, CURLcode cc, const char *url)
 
 static int is_gzip(const struct qbuf *b)
 {
-	return b->len >= 3 && (unsigned char)b->data[0] == 0x1f &&
-	       (unsigned char)b->data[1] == 0x8b && b->data[2] == 8;
+	return b->len >= 3 && (unsigned char)b->data[0] == 0x1f && (unsigned char)b->data[1] == 0x8b &&
+	       b->data[2] == 8;
 }
 
 /* A body that is a gzip file is replaced by what it holds, at most
@@ -341,9 +354,10 @@ static void inflate_gzip_body(struct transfer *t)
 	zr = zip_inflate((const unsigned char *)r->body.data, r->body.len, 16 + MAX_WBITS, &plain, &zerr);
 	if (zr == Q_ETOOBIG) {
 		t->too_big = 1;
-		r->rc = q_error_set(&r->err, Q_ETOOBIG,
-				    "body larger than %ld bytes after decoding (a gzip file); raise the max_bytes setting to fetch it",
-				    t->cap);
+		r->rc = q_error_set(
+			&r->err, Q_ETOOBIG,
+			"body larger than %ld bytes after decoding (a gzip file); raise the max_bytes setting to fetch it",
+			t->cap);
 	} else if (zr) {
 		r->rc = q_error_set(&r->err, zr, "the body is gzip data that cannot be read: %s", zerr.msg);
 	} else if (is_gzip(&plain)) {
@@ -380,7 +394,7 @@ static void finish(struct transfer *t, CURLcode cc, const char *url)
 		r->rc = 0;
 		inflate_gzip_body(t);
 	} else if (t->is_robots && t->too_big) {
-		r->rc = 0;   /* the first ROBOTS_MAX_BYTES are what we read anyway */
+		r->rc = 0; /* the first ROBOTS_MAX_BYTES are what we read anyway */
 	} else {
 		describe_failure(t, cc, url);
 	}
@@ -406,7 +420,8 @@ static int run_transfers(struct transfer *ts, const char *const *urls, size_t n,
 			struct transfer *t = &ts[next];
 			t->easy = make_easy(t, urls[next]);
 			if (!t->easy || curl_multi_add_handle(m, t->easy) != CURLM_OK) {
-				t->resp->rc = q_error_set(&t->resp->err, Q_ENOMEM, "could not start the transfer");
+				t->resp->rc =
+					q_error_set(&t->resp->err, Q_ENOMEM, "could not start the transfer");
 				if (t->easy)
 					curl_easy_cleanup(t->easy);
 				t->easy = NULL;
@@ -460,7 +475,7 @@ static void robots_done(size_t index, struct http_response *r, void *ctx)
 	if (r->rc == 0 && r->status >= 200 && r->status < 300)
 		robots_parse(qbuf_cstr(&r->body), r->body.len, HTTP_AGENT_TOKEN, &o->rules);
 	else if (r->rc == 0 && r->status >= 500)
-		o->rules.disallow_all = 1;   /* RFC 9309: server error means "not now" */
+		o->rules.disallow_all = 1; /* RFC 9309: server error means "not now" */
 
 	/* 4xx, unreachable: no rules, everything allowed. */
 }
@@ -490,8 +505,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 	/* cppcheck-suppress ctuuninitvar ; resps are out-parameters, each filled before it is read */
 	struct delivery d = {done, ctx, resps, {0}};
 
-	pool_batch_init(&d.batch, opt->done_parallel > 0 ? pool_shared() : NULL,
-			(size_t)opt->done_parallel);
+	pool_batch_init(&d.batch, opt->done_parallel > 0 ? pool_shared() : NULL, (size_t)opt->done_parallel);
 	if (max_parallel > HTTP_MAX_PARALLEL)
 		max_parallel = HTTP_MAX_PARALLEL;
 	ts = q_calloc(n, sizeof(*ts));
@@ -503,7 +517,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 		goto out;
 	for (i = 0; i < n; i++) {
 		memset(&resps[i], 0, sizeof(resps[i]));
-		qbuf_init(&resps[i].body, SIZE_MAX / 2);  /* on_body enforces the real cap */
+		qbuf_init(&resps[i].body, SIZE_MAX / 2); /* on_body enforces the real cap */
 		origin_of[i] = (size_t)-1;
 		if (url_parse(urls[i], u, &resps[i].err)) {
 			resps[i].rc = resps[i].err.code;
@@ -540,7 +554,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 		struct delivery rd = {robots_done, &rr, rresps, {0}};
 		rr.origins = origins;
 		rr.resps = rresps;
-		pool_batch_init(&rd.batch, NULL, 1);   /* parsing robots.txt is quick: here */
+		pool_batch_init(&rd.batch, NULL, 1); /* parsing robots.txt is quick: here */
 		if (run_transfers(rts, robots_urls, n_origins, max_parallel, &rd))
 			goto out;
 	}
@@ -554,9 +568,10 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 			char pq[URL_MAX_BYTES * 2 + 2];
 			snprintf(pq, sizeof(pq), "%s%s%s", u->path, u->has_query ? "?" : "", u->query);
 			if (!robots_allowed(&origins[origin_of[i]].rules, pq)) {
-				resps[i].rc = q_error_set(&resps[i].err, Q_EROBOTS,
-							  "robots.txt of %s does not allow %s; use the ignore_robots setting to fetch it anyway",
-							  origins[origin_of[i]].name, u->path);
+				resps[i].rc = q_error_set(
+					&resps[i].err, Q_EROBOTS,
+					"robots.txt of %s does not allow %s; use the ignore_robots setting to fetch it anyway",
+					origins[origin_of[i]].name, u->path);
 				deliver(&d, i);
 				continue;
 			}
@@ -569,7 +584,7 @@ int http_fetch_many(const char *const *urls, size_t n, const struct http_options
 	}
 	rc = run_transfers(ts, fetch_urls, n_fetch, max_parallel, &d);
 out:
-	pool_batch_wait(&d.batch);   /* every done has returned */
+	pool_batch_wait(&d.batch); /* every done has returned */
 	for (i = 0; i < n_origins; i++) {
 		robots_release(&origins[i].rules);
 		if (rresps)

@@ -43,32 +43,32 @@
 #define HTTP_AGENT_TOKEN "quarry"
 
 struct http_options {
-	long timeout_ms;          /* whole transfer; 0 = default */
-	long connect_timeout_ms;  /* 0 = default */
-	long stall_ms;            /* abort when no byte arrives for this long; 0 = min(15 s, timeout) */
-	long max_bytes;           /* decoded body cap for non-PDF; 0 = default */
-	long max_pdf_bytes;       /* 0 = default */
-	int max_parallel;         /* 0 = default */
-	int allow_private;        /* skip the address policy */
+	long timeout_ms;         /* whole transfer; 0 = default */
+	long connect_timeout_ms; /* 0 = default */
+	long stall_ms;           /* abort when no byte arrives for this long; 0 = min(15 s, timeout) */
+	long max_bytes;          /* decoded body cap for non-PDF; 0 = default */
+	long max_pdf_bytes;      /* 0 = default */
+	int max_parallel;        /* 0 = default */
+	int allow_private;       /* skip the address policy */
 	int ignore_robots;
-	const char *user_agent;   /* NULL = "quarry/VERSION" */
-	volatile int *cancel;     /* non-zero: transfers stop soon (Ctrl-C); may be NULL */
-	int done_parallel;        /* > 0: call done on the process pool, this many at
+	const char *user_agent; /* NULL = "quarry/VERSION" */
+	volatile int *cancel;   /* non-zero: transfers stop soon (Ctrl-C); may be NULL */
+	int done_parallel;      /* > 0: call done on the process pool, this many at
 				     once, so slow work there (extraction) never holds
 				     up the transfers; 0: on the calling thread */
 };
 
 struct http_response {
-	int rc;                   /* 0 or Q_E*; err.msg says why */
+	int rc; /* 0 or Q_E*; err.msg says why */
 	struct q_error err;
-	long status;              /* last HTTP status, 0 if none */
-	char *final_url;          /* owned; after redirects */
-	char *content_type;       /* owned; NULL if none */
-	struct qbuf body;         /* decoded body */
-	double wire_bytes;        /* body bytes as transferred */
+	long status;        /* last HTTP status, 0 if none */
+	char *final_url;    /* owned; after redirects */
+	char *content_type; /* owned; NULL if none */
+	struct qbuf body;   /* decoded body */
+	double wire_bytes;  /* body bytes as transferred */
 	double total_ms;
 	int redirects;
-	int private_addr;         /* allow_private let a connection reach an address the
+	int private_addr; /* allow_private let a connection reach an address the
 				     policy refuses: keep the body from runs without it */
 };
 

@@ -10,11 +10,11 @@
 #include "../core/err.h"
 
 struct parse_state {
-	struct robots specific;   /* rules from groups naming our agent */
-	struct robots star;       /* rules from "*" groups */
-	int in_agents;            /* still reading the group's user-agent lines */
-	int group_specific;       /* current group names our agent */
-	int group_star;           /* current group is "*" */
+	struct robots specific; /* rules from groups naming our agent */
+	struct robots star;     /* rules from "*" groups */
+	int in_agents;          /* still reading the group's user-agent lines */
+	int group_specific;     /* current group names our agent */
+	int group_star;         /* current group is "*" */
 	int err;
 };
 
@@ -48,8 +48,8 @@ static int agent_matches(const char *v, size_t n, const char *agent)
 	return k == strlen(agent) && !strncasecmp(v, agent, k);
 }
 
-static void handle_line(struct parse_state *st, const char *key, size_t klen,
-			const char *val, size_t vlen, const char *agent)
+static void handle_line(struct parse_state *st, const char *key, size_t klen, const char *val, size_t vlen,
+			const char *agent)
 {
 	if (klen == 10 && !strncasecmp(key, "user-agent", 10)) {
 		if (!st->in_agents) {
@@ -63,12 +63,11 @@ static void handle_line(struct parse_state *st, const char *key, size_t klen,
 			st->group_specific = 1;
 		return;
 	}
-	if ((klen == 5 && !strncasecmp(key, "allow", 5)) ||
-	    (klen == 8 && !strncasecmp(key, "disallow", 8))) {
+	if ((klen == 5 && !strncasecmp(key, "allow", 5)) || (klen == 8 && !strncasecmp(key, "disallow", 8))) {
 		int allow = klen == 5;
 		st->in_agents = 0;
 		if (vlen == 0)
-			return;   /* "Disallow:" with nothing allows everything */
+			return; /* "Disallow:" with nothing allows everything */
 		if (st->group_specific && !st->err)
 			st->err = add_rule(&st->specific, val, vlen, allow);
 		if (st->group_star && !st->err)
@@ -168,12 +167,11 @@ static int pattern_matches(const char *pat, size_t plen, const char *path, size_
 		while (i < plen && pat[i] != '*')
 			i++;
 		seg_len = i - seg_start;
-		if (i == plen) {   /* the last segment */
+		if (i == plen) { /* the last segment */
 			if (!anchored)
 				return seg_len == 0 ||
 				       memmem(s, (size_t)(end - s), pat + seg_start, seg_len) != NULL;
-			return seg_len <= (size_t)(end - s) &&
-			       !memcmp(end - seg_len, pat + seg_start, seg_len);
+			return seg_len <= (size_t)(end - s) && !memcmp(end - seg_len, pat + seg_start, seg_len);
 		}
 		hit = memmem(s, (size_t)(end - s), pat + seg_start, seg_len);
 		if (!hit)

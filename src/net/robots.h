@@ -17,14 +17,14 @@
 #define ROBOTS_MAX_PATTERN 2048
 
 struct robots_rule {
-	char *pattern;   /* owned; starts with '/' or '*' */
+	char *pattern; /* owned; starts with '/' or '*' */
 	int allow;
 };
 
 struct robots {
-	struct robots_rule *rules;  /* owned */
+	struct robots_rule *rules; /* owned */
 	size_t n;
-	int disallow_all;           /* set when robots.txt was a 5xx error */
+	int disallow_all; /* set when robots.txt was a 5xx error */
 };
 
 /* Parse text for agent (e.g. "quarry"). Returns 0 or Q_ENOMEM. */

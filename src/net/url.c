@@ -6,15 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
+static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
-static int bad_char(unsigned char c)
-{
-	return c <= 0x20 || c == 0x7f;
-}
+static int bad_char(unsigned char c) { return c <= 0x20 || c == 0x7f; }
 
 /* Remove "." and ".." segments from path in place (RFC 3986 5.2.4). The
  * output never outruns the input, so one buffer serves both. */
@@ -99,7 +93,7 @@ static int parse_host_port(const char *s, size_t n, struct url *u, struct q_erro
 		}
 		u->host[hlen] = '\0';
 		while (hlen > 1 && u->host[hlen - 1] == '.')
-			u->host[--hlen] = '\0';   /* "example.com." */
+			u->host[--hlen] = '\0'; /* "example.com." */
 	}
 	if (colon && colon + 1 < end) {
 		unsigned long port = 0;
@@ -139,8 +133,8 @@ int url_parse(const char *s, struct url *u, struct q_error *err)
 	for (i = 0; s + i < p; i++)
 		u->scheme[i] = (char)lower(s[i]);
 	if (strcmp(u->scheme, "http") && strcmp(u->scheme, "https"))
-		return q_error_set(err, Q_EINVAL, "unsupported URL scheme '%s': only http and https are fetched",
-				   u->scheme);
+		return q_error_set(err, Q_EINVAL,
+				   "unsupported URL scheme '%s': only http and https are fetched", u->scheme);
 	if (len - (size_t)(p - s) < 3 || p[1] != '/' || p[2] != '/')
 		return q_error_set(err, Q_EINVAL, "URL must start with %s://", u->scheme);
 	u->port = strcmp(u->scheme, "https") ? 80 : 443;
@@ -180,8 +174,8 @@ int url_origin(const struct url *u, char *out, size_t out_size)
 	if (u->port == def)
 		k = snprintf(out, out_size, u->is_ipv6 ? "%s://[%s]" : "%s://%s", u->scheme, u->host);
 	else
-		k = snprintf(out, out_size, u->is_ipv6 ? "%s://[%s]:%u" : "%s://%s:%u", u->scheme,
-			     u->host, u->port);
+		k = snprintf(out, out_size, u->is_ipv6 ? "%s://[%s]:%u" : "%s://%s:%u", u->scheme, u->host,
+			     u->port);
 	return (k < 0 || (size_t)k >= out_size) ? Q_ETOOBIG : 0;
 }
 
@@ -189,10 +183,10 @@ int url_origin(const struct url *u, char *out, size_t out_size)
  * network, a mailer or a share button, and servers ignore them. Names a
  * site may use for content (id, ref, source, s) are not here. */
 static const char *const tracking_names[] = {
-	"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
-	"igshid", "mc_cid", "mc_eid", "ref_src", "ref_url", "_ga", "_gl", "_hsenc", "_hsmi",
-	"__hstc", "__hssc", "__hsfp", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
-	"vero_conv", "wickedid", "srsltid",
+	"fbclid",  "gclid",       "dclid",      "gbraid",  "wbraid",    "msclkid",  "yclid",
+	"twclid",  "ttclid",      "igshid",     "mc_cid",  "mc_eid",    "ref_src",  "ref_url",
+	"_ga",     "_gl",         "_hsenc",     "_hsmi",   "__hstc",    "__hssc",   "__hsfp",
+	"mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "wickedid", "srsltid",
 };
 static const char *const tracking_prefixes[] = {"utm_"};
 
@@ -214,7 +208,7 @@ int url_is_tracking_param(const char *name, size_t len)
 
 void url_drop_tracking(struct url *u)
 {
-	char *r = u->query, *w = u->query;   /* the kept text never outruns the read */
+	char *r = u->query, *w = u->query; /* the kept text never outruns the read */
 
 	while (*r) {
 		size_t n = strcspn(r, "&");
@@ -254,8 +248,7 @@ int url_format(const struct url *u, char *out, size_t out_size)
 	return (m < 0 || (size_t)m >= out_size - k) ? Q_ETOOBIG : 0;
 }
 
-int url_resolve(const char *base, const char *ref, char *out, size_t out_size,
-		struct q_error *err)
+int url_resolve(const char *base, const char *ref, char *out, size_t out_size, struct q_error *err)
 {
 	struct url b;
 	char tmp[URL_MAX_BYTES * 2 + 16];
@@ -295,8 +288,8 @@ int url_resolve(const char *base, const char *ref, char *out, size_t out_size,
 		char origin[URL_MAX_HOST + 32];
 		const char *slash = strrchr(b.path, '/');
 		url_origin(&b, origin, sizeof(origin));
-		k = snprintf(tmp, sizeof(tmp), "%s%.*s%s", origin,
-			     (int)(slash ? slash - b.path + 1 : 1), slash ? b.path : "/", r);
+		k = snprintf(tmp, sizeof(tmp), "%s%.*s%s", origin, (int)(slash ? slash - b.path + 1 : 1),
+			     slash ? b.path : "/", r);
 	}
 	if (k < 0 || (size_t)k >= sizeof(tmp))
 		return q_error_set(err, Q_ETOOBIG, "URL too long");

@@ -18,12 +18,12 @@
 #define URL_MAX_HOST 256
 
 struct url {
-	char scheme[8];              /* "http" or "https", lower case */
-	char host[URL_MAX_HOST];     /* lower case; IPv6 without brackets */
+	char scheme[8];          /* "http" or "https", lower case */
+	char host[URL_MAX_HOST]; /* lower case; IPv6 without brackets */
 	int is_ipv6;
-	unsigned port;               /* explicit or the scheme's default */
-	char path[URL_MAX_BYTES];    /* starts with '/', never empty */
-	char query[URL_MAX_BYTES];   /* without '?', "" if none */
+	unsigned port;             /* explicit or the scheme's default */
+	char path[URL_MAX_BYTES];  /* starts with '/', never empty */
+	char query[URL_MAX_BYTES]; /* without '?', "" if none */
 	int has_query;
 };
 
@@ -38,8 +38,7 @@ int url_parse(const char *s, struct url *out, struct q_error *err);
  * Resolve ref against base (RFC 3986 section 5), writing an absolute URL
  * into out (out_size bytes). Returns 0 or Q_EINVAL / Q_ETOOBIG.
  */
-int url_resolve(const char *base, const char *ref, char *out, size_t out_size,
-		struct q_error *err);
+int url_resolve(const char *base, const char *ref, char *out, size_t out_size, struct q_error *err);
 
 /*
  * Write u in normal form: lower-case scheme and host, default port

@@ -20,10 +20,11 @@
 
 /* ---- write ---- */
 
-#define WRITE_ECHO_MAX_BYTES 6000   /* of a bad reply shown back to the model in the retry */
-#define WRITE_INSTRUCTION_TOKENS 1500   /* the write prompt's own text; the reply's cap comes on top */
-#define WRITE_CONTINUATIONS 2       /* of a reply cut at its length limit */
-#define WRITE_MIN_FINDINGS 3        /* sent even when the context is small: a write prompt
+#define WRITE_ECHO_MAX_BYTES 6000     /* of a bad reply shown back to the model in the retry */
+#define WRITE_INSTRUCTION_TOKENS 1500 /* the write prompt's own text; the reply's cap comes on top */
+#define WRITE_CONTINUATIONS 2         /* of a reply cut at its length limit */
+#define WRITE_MIN_FINDINGS \
+	3 /* sent even when the context is small: a write prompt
 				     * of no findings gets a report of nothing ("ok") */
 /* A reply with its continuations (8,192 tokens a call is ~50 KB); the
  * sections and the lead joined (a few replies); the notes report or the
@@ -31,8 +32,8 @@
 #define WRITE_REPLY_MAX_BYTES ((size_t)4 * 1024 * 1024)
 #define WRITE_REPORT_MAX_BYTES ((size_t)8 * 1024 * 1024)
 #define COMPOSE_TEXT_MAX_BYTES ((size_t)4 * 1024 * 1024)
-#define WRITE_PARAGRAPH_MAX_BYTES (1024 * 1024)   /* one paragraph normalised for the repeat check */
-#define BRIEF_LINE_MAX_BYTES (64 * 1024)   /* one passage of the brief flattened to a line */
+#define WRITE_PARAGRAPH_MAX_BYTES (1024 * 1024) /* one paragraph normalised for the repeat check */
+#define BRIEF_LINE_MAX_BYTES (64 * 1024)        /* one passage of the brief flattened to a line */
 
 /* The report's length in words and the write call's reply cap. */
 static int write_words(const struct run *r)
@@ -68,12 +69,12 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 	/* A small context (2048) keeps half for the instructions and the reply
 	 * instead of the fixed reserve, which left no room for any finding. */
 	long reserve = WRITE_INSTRUCTION_TOKENS + write_max_tokens(r);
-	long room = (context > 2 * reserve ? context - reserve :
-		     context / 2) - llm_estimate_tokens(r->opts->question, strlen(r->opts->question));
+	long room = (context > 2 * reserve ? context - reserve : context / 2) -
+		    llm_estimate_tokens(r->opts->question, strlen(r->opts->question));
 	int *next = q_calloc((size_t)(r->n_sources ? r->n_sources : 1), sizeof(int));
 	int n = 0, progress = 1, i, s;
 
-	if (room > 60000)   /* long prompts cost money and dilute attention */
+	if (room > 60000) /* long prompts cost money and dilute attention */
 		room = 60000;
 	if (!next)
 		return 0;
@@ -102,7 +103,7 @@ int compose_pick_findings(struct run *r, int *ids, int max)
 			for (k = 0; k < n && ids[k] != i; k++)
 				;
 			if (k == n && (best < 0 || finding_tokens(r, &r->findings[i]) <
-						   finding_tokens(r, &r->findings[best])))
+							   finding_tokens(r, &r->findings[best])))
 				best = i;
 		}
 		ids[n++] = best;
@@ -126,15 +127,15 @@ int compose_pick_findings(struct run *r, int *ids, int max)
  */
 #define DELTA_MIN_BYTES 200
 #define DELTA_MAX_MS 100.0
-#define DELTA_REPLAY_BYTES 4096   /* pieces of a reply that came from the cache */
+#define DELTA_REPLAY_BYTES 4096 /* pieces of a reply that came from the cache */
 
 struct delta_stream {
 	struct run *r;
-	int call;              /* write calls of this run, 1-based */
-	struct qbuf pending;   /* not sent yet */
-	size_t offset;         /* reply bytes sent before pending */
-	size_t streamed;       /* bytes this call's attempts streamed in all */
-	double last_ms;        /* when the last event went out */
+	int call;            /* write calls of this run, 1-based */
+	struct qbuf pending; /* not sent yet */
+	size_t offset;       /* reply bytes sent before pending */
+	size_t streamed;     /* bytes this call's attempts streamed in all */
+	double last_ms;      /* when the last event went out */
 };
 
 /* Where to cut buf[0..len) so no UTF-8 sequence is split: before an
@@ -162,8 +163,9 @@ static void delta_flush(struct delta_stream *d, int final)
 
 	if (cut == 0)
 		return;
-	run_emit(d->r, "report_delta", json_pack("{s:i, s:I, s:s%}", "call", d->call, "offset",
-						 (json_int_t)d->offset, "text", d->pending.data, cut));
+	run_emit(d->r, "report_delta",
+		 json_pack("{s:i, s:I, s:s%}", "call", d->call, "offset", (json_int_t)d->offset, "text",
+			   d->pending.data, cut));
 	d->offset += cut;
 	memmove(d->pending.data, d->pending.data + cut, d->pending.len - cut);
 	d->pending.len -= cut;
@@ -177,7 +179,7 @@ static void delta_text(void *ctx, const char *text, size_t n)
 
 	d->streamed += n;
 	if (qbuf_add(&d->pending, text, n))
-		return;   /* over the report cap: the reply itself will fail too */
+		return; /* over the report cap: the reply itself will fail too */
 	if (d->pending.len >= DELTA_MIN_BYTES || q_now_ms() - d->last_ms >= DELTA_MAX_MS)
 		delta_flush(d, 0);
 }
@@ -205,9 +207,9 @@ static void delta_finish(struct delta_stream *d, const char *content)
 			size_t k = len - at < DELTA_REPLAY_BYTES ? len - at : DELTA_REPLAY_BYTES;
 			while (at + k < len && ((unsigned char)content[at + k] & 0xC0) == 0x80)
 				k++;
-			run_emit(d->r, "report_delta", json_pack("{s:i, s:I, s:s%}", "call", d->call,
-								 "offset", (json_int_t)at, "text",
-								 content + at, k));
+			run_emit(d->r, "report_delta",
+				 json_pack("{s:i, s:I, s:s%}", "call", d->call, "offset", (json_int_t)at,
+					   "text", content + at, k));
 			at += k;
 		}
 	} else if (content) {
@@ -231,11 +233,12 @@ static void cut_to_sentence(struct qbuf *b, size_t from)
 		if (b->data[i] == '\n' ||
 		    ((b->data[i] == '.' || b->data[i] == '!' || b->data[i] == '?') && i + 1 < b->len &&
 		     b->data[i + 1] == ' ') ||
-		    (i + 3 <= b->len && (memcmp(b->data + i, "\xE3\x80\x82", 3) == 0 ||   /* 。 */
-					  memcmp(b->data + i, "\xEF\xBC\x81", 3) == 0 ||   /* ！ */
-					  memcmp(b->data + i, "\xEF\xBC\x9F", 3) == 0)))   /* ？ */
-			end = b->data[i] == '\n' || b->data[i] == '.' || b->data[i] == '!' ||
-			      b->data[i] == '?' ? i + 1 : i + 3;
+		    (i + 3 <= b->len && (memcmp(b->data + i, "\xE3\x80\x82", 3) == 0 || /* 。 */
+					 memcmp(b->data + i, "\xEF\xBC\x81", 3) == 0 || /* ！ */
+					 memcmp(b->data + i, "\xEF\xBC\x9F", 3) == 0))) /* ？ */
+			end = b->data[i] == '\n' || b->data[i] == '.' || b->data[i] == '!' || b->data[i] == '?'
+				      ? i + 1
+				      : i + 3;
 	if (end > from + (b->len - from) / 2 && !b->err) {
 		b->len = end;
 		b->data[end] = '\0';
@@ -291,7 +294,7 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n, long max
 		delta_finish(&d, resp.content);
 		cut = strcmp(resp.finish_reason, "length") == 0;
 		if (body.len > 0 && resp.content[0] != '\n' && body.data[body.len - 1] != '\n')
-			qbuf_addc(&body, ' ');   /* the next sentence of a continued reply */
+			qbuf_addc(&body, ' '); /* the next sentence of a continued reply */
 		start = body.len;
 		qbuf_adds(&body, resp.content);
 		llm_response_release(&resp);
@@ -309,8 +312,9 @@ static char *write_call(struct run *r, struct llm_message *m, size_t n, long max
 		req.n_messages = n + 2;
 	}
 	if (cut)
-		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message",
-					     "the report was cut off at the token limit"));
+		run_emit(r, "warning",
+			 json_pack("{s:s, s:s}", "step", "write", "message",
+				   "the report was cut off at the token limit"));
 	if (body.len == 0) {
 		qbuf_release(&body);
 		return NULL;
@@ -344,7 +348,7 @@ static const char *write_problem(const char *body, int n_ids)
 		verified = cr.verified;
 		cite_result_release(&cr);
 	} else {
-		verified = 1;   /* out of memory: do not judge the reply by it */
+		verified = 1; /* out of memory: do not judge the reply by it */
 	}
 	q_free(cf);
 	return verified ? NULL : "cited no finding";
@@ -374,7 +378,7 @@ static void write_head(struct run *r, struct qbuf *u)
 	qbuf_addf(u, "Question: %s\n\n", r->opts->question);
 	if (json_array_size(r->sub_questions) && !r->opts->quick) {
 		qbuf_adds(u, "Sub-questions:\n");
-		json_array_foreach(r->sub_questions, k, s)
+		json_array_foreach (r->sub_questions, k, s)
 			qbuf_addf(u, "%zu. %s\n", k + 1, json_string_value(s));
 		qbuf_addc(u, '\n');
 	}
@@ -382,10 +386,7 @@ static void write_head(struct run *r, struct qbuf *u)
 }
 
 /* Whether the budget or a cancel ended the run while it wrote. */
-static int should_stop_writing(const struct run *r)
-{
-	return r->stopped[0] != 0;
-}
+static int should_stop_writing(const struct run *r) { return r->stopped[0] != 0; }
 
 /* ---- sectioned writing ---- */
 
@@ -400,15 +401,15 @@ static int should_stop_writing(const struct run *r)
  * section needs, so a 4,000-word report is not one reply at its limit.
  * Any step failing falls back to the single write call.
  */
-#define SECTIONED_MIN_FINDINGS 12   /* fewer: one call writes it all */
+#define SECTIONED_MIN_FINDINGS 12 /* fewer: one call writes it all */
 #define MAX_SECTIONS 8
-#define LEAD_MAX_TOKENS 1024        /* two to four sentences */
+#define LEAD_MAX_TOKENS 1024 /* two to four sentences */
 
 struct section {
 	char title[200];
-	int *members;       /* indexes into ids (0-based) */
+	int *members; /* indexes into ids (0-based) */
 	int n;
-	char *text;         /* the section's body, or NULL */
+	char *text; /* the section's body, or NULL */
 };
 
 static const char outline_schema_text[] =
@@ -454,16 +455,16 @@ static int write_outline(struct run *r, const int *ids, int n_ids, struct sectio
 	req.max_tokens = run_reply_cap(r, RUN_JSON_MAX_TOKENS, m, 2);
 	r->critical_calls++;
 	if (schema && llm_chat_json(r->env->llm, &req, &resp, &err) == 0) {
-		json_array_foreach(json_object_get(resp.json, "sections"), k, it) {
+		json_array_foreach (json_object_get(resp.json, "sections"), k, it) {
 			const char *title = json_string_value(json_object_get(it, "title"));
 			if (n >= MAX_SECTIONS || !title || !*title || strlen(title) >= sizeof(sec[n].title) ||
 			    !(sec[n].members = q_calloc((size_t)n_ids, sizeof(int))))
 				continue;
 			snprintf(sec[n].title, sizeof(sec[n].title), "%s", title);
-			for (i = 0; title[i]; i++)   /* one line */
+			for (i = 0; title[i]; i++) /* one line */
 				if (sec[n].title[i] == '\n' || sec[n].title[i] == '\r' || sec[n].title[i] == '#')
 					sec[n].title[i] = ' ';
-			json_array_foreach(json_object_get(it, "findings"), j, id) {
+			json_array_foreach (json_object_get(it, "findings"), j, id) {
 				int f = (int)json_integer_value(id);
 				if (f >= 1 && f <= n_ids && sec[n].n < n_ids)
 					sec[n].members[sec[n].n++] = f - 1;
@@ -534,7 +535,8 @@ static void write_sections(struct run *r, const int *ids, struct section *sec, i
 		qbuf_adds(&prompts[i], "Findings (each checked against its source):\n");
 		for (j = 0; j < sec[i].n; j++)
 			add_finding(r, &prompts[i], ids, sec[i].members[j]);
-		prompt_section_task(&prompts[i], sec[i].title, run_lang_name(r->lang), words < 150 ? 150 : words);
+		prompt_section_task(&prompts[i], sec[i].title, run_lang_name(r->lang),
+				    words < 150 ? 150 : words);
 		msgs[2 * i].role = "system";
 		msgs[2 * i].content = qbuf_cstr(&sys);
 		msgs[2 * i].tool_call_id = NULL;
@@ -615,7 +617,8 @@ static char *write_sectioned(struct run *r, int *ids, int n_ids)
 	if (written >= 2) {
 		qbuf_init(&u, WRITE_REPORT_MAX_BYTES);
 		qbuf_init(&sys, RUN_SYSTEM_MAX_BYTES);
-		qbuf_addf(&u, "Question: %s\n\nThe report's sections:\n\n%s", r->opts->question, qbuf_cstr(&body));
+		qbuf_addf(&u, "Question: %s\n\nThe report's sections:\n\n%s", r->opts->question,
+			  qbuf_cstr(&body));
 		prompt_lead_task(&u, run_lang_name(r->lang));
 		prompt_system(&sys, PROMPT_WRITE_ROLE, r->date);
 		m[0].role = "system";
@@ -677,7 +680,7 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 	write_head(r, &u);
 	if (json_array_size(r->outline)) {
 		qbuf_adds(&u, "Outline:\n");
-		json_array_foreach(r->outline, k, s)
+		json_array_foreach (r->outline, k, s)
 			qbuf_addf(&u, "- %s\n", json_string_value(s));
 		qbuf_addc(&u, '\n');
 	}
@@ -702,13 +705,14 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 		/* One corrective retry: show the model its reply and say what is wrong. */
 		char *first = body, *again;
 		char fix[600];
-		snprintf(fix, sizeof(fix), "Your reply %s. Write the report itself now: Markdown prose "
+		snprintf(fix, sizeof(fix),
+			 "Your reply %s. Write the report itself now: Markdown prose "
 			 "in %s that answers the question from the findings above, and after every "
 			 "sentence that states a fact cite the findings that support it by their ids in "
-			 "square brackets, e.g. [F1] or [F2][F3]. Use no other citation style.", problem,
-			 run_lang_name(r->lang));
+			 "square brackets, e.g. [F1] or [F2][F3]. Use no other citation style.",
+			 problem, run_lang_name(r->lang));
 		if (strlen(first) > WRITE_ECHO_MAX_BYTES)
-			first[WRITE_ECHO_MAX_BYTES] = '\0';   /* what it wrote, not all of it */
+			first[WRITE_ECHO_MAX_BYTES] = '\0'; /* what it wrote, not all of it */
 		m[2].role = "assistant";
 		m[2].content = first;
 		m[2].tool_call_id = NULL;
@@ -728,8 +732,10 @@ char *compose_write(struct run *r, int *ids, int n_ids)
 			body = again;
 		} else {
 			q_free(again);
-			snprintf(fix, sizeof(fix), "the model's report could not be used (its reply %s, "
-				 "twice); the report lists the checked findings instead", problem);
+			snprintf(fix, sizeof(fix),
+				 "the model's report could not be used (its reply %s, "
+				 "twice); the report lists the checked findings instead",
+				 problem);
 			run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "write", "message", fix));
 		}
 	}
@@ -745,7 +751,7 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 	struct qbuf b;
 	int g, i, any, n_ids;
 	int groups = (int)json_array_size(r->sub_questions);
-	int zh = strcmp(r->lang, "zh") == 0;   /* the report's fixed words in its language */
+	int zh = strcmp(r->lang, "zh") == 0; /* the report's fixed words in its language */
 
 	/* Every finding, not the writer's pick: no context bounds this list. */
 	for (n_ids = 0; ids && n_ids < r->n_findings && n_ids < WRITE_MAX_FINDINGS; n_ids++)
@@ -758,21 +764,22 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 		qbuf_addf(&b, "%s%s）。\n", r->stopped[0] ? "：" : "", r->stopped);
 	} else {
 		qbuf_adds(&b, "What the sources say, as checked findings (the model did not write a "
-			  "report");
+			      "report");
 		qbuf_addf(&b, "%s%s).\n", r->stopped[0] ? ": " : "", r->stopped);
 	}
 	for (g = 0; g <= groups; g++) {
 		any = 0;
 		for (i = 0; i < n_ids; i++) {
 			struct finding *f = &r->findings[ids[i]];
-			if ((g < groups && f->sub_question != g + 1) || (g == groups && f->sub_question >= 1 &&
-									  f->sub_question <= groups))
+			if ((g < groups && f->sub_question != g + 1) ||
+			    (g == groups && f->sub_question >= 1 && f->sub_question <= groups))
 				continue;
 			if (!any)
-				qbuf_addf(&b, "\n## %s\n\n", g < groups ?
-					  json_string_value(json_array_get(r->sub_questions, (size_t)g)) :
-					  (groups ? (zh ? "其他发现" : "Other findings") :
-					   (zh ? "发现" : "Findings")));
+				qbuf_addf(&b, "\n## %s\n\n",
+					  g < groups ? json_string_value(
+							       json_array_get(r->sub_questions, (size_t)g))
+						     : (groups ? (zh ? "其他发现" : "Other findings")
+							       : (zh ? "发现" : "Findings")));
 			any = 1;
 			qbuf_addf(&b, "- %s [F%d]\n", f->claim, i + 1);
 		}
@@ -782,8 +789,7 @@ char *compose_notes(struct run *r, int *ids, int *n_ids_io)
 
 /* Around the key sentence [ss, se) of text[a, e): whole sentences up to
  * about 35 words before and 45 after, so a brief shows context, not pages. */
-static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size_t se,
-			   size_t *ws, size_t *we)
+static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size_t se, size_t *ws, size_t *we)
 {
 	size_t i = ss, words = 0, best;
 
@@ -792,7 +798,7 @@ static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size
 		if (text[i] == ' ' || text[i] == '\n')
 			words++;
 	}
-	best = ss;   /* the earliest sentence start at or after i */
+	best = ss; /* the earliest sentence start at or after i */
 	if (i == a) {
 		best = a;
 	} else {
@@ -834,9 +840,9 @@ static void excerpt_window(const char *text, size_t a, size_t e, size_t ss, size
  * matches does not pad the brief.
  */
 #define BRIEF_MIN_TERMS 2
-#define BRIEF_TERMS_FRACTION 4   /* at least 1/4 of the terms */
+#define BRIEF_TERMS_FRACTION 4 /* at least 1/4 of the terms */
 #define BRIEF_MIN_SHARE 0.2
-#define BRIEF_BULLETS 5          /* key sentences that open the brief */
+#define BRIEF_BULLETS 5 /* key sentences that open the brief */
 
 static int brief_relevant(const struct rpassage *p, double best)
 {
@@ -852,9 +858,9 @@ static int brief_relevant(const struct rpassage *p, double best)
 /* The key sentence of a chosen passage and the finding made of it. */
 struct brief_pick {
 	struct rpassage *p;
-	size_t a, e;          /* the passage's prose (its own heading lines dropped) */
-	size_t ss, se;        /* the key sentence; ss == se when there is none */
-	int id;               /* its finding as cited ([F id]), 0 when none */
+	size_t a, e;   /* the passage's prose (its own heading lines dropped) */
+	size_t ss, se; /* the key sentence; ss == se when there is none */
+	int id;        /* its finding as cited ([F id]), 0 when none */
 };
 
 /* The passage's prose and key sentence; the sentence becomes a finding. */
@@ -877,8 +883,7 @@ static void brief_key(struct run *r, const char *query, struct brief_pick *k, in
 		k->ss = k->se = k->e;
 		return;
 	}
-	id = run_add_finding(r, k->p->source, text + k->ss, k->se - k->ss, text + k->ss,
-			     k->se - k->ss, 0);
+	id = run_add_finding(r, k->p->source, text + k->ss, k->se - k->ss, text + k->ss, k->se - k->ss, 0);
 	if (id < 0)
 		return;
 	ids[(*n_ids)++] = id;
@@ -990,13 +995,14 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 	if (n_chosen == 0)
 		goto out;
 	/* The answer first: key sentences of the best passages, best first. */
-	qbuf_adds(&b, strcmp(r->lang, "zh") == 0 ? "最相关的段落原文（摘录，未经概括）：\n\n" :
-		  "What the best-matching passages say (extracted, not summarised):\n\n");
+	qbuf_adds(&b, strcmp(r->lang, "zh") == 0
+			      ? "最相关的段落原文（摘录，未经概括）：\n\n"
+			      : "What the best-matching passages say (extracted, not summarised):\n\n");
 	for (i = 0; i < n_chosen && bullets < BRIEF_BULLETS; i++) {
 		const char *text = r->sources[pick[i].p->source].text;
 		if (!pick[i].id)
 			continue;
-		for (j = 0; j < i; j++)   /* the same sentence twice (a copied page) once */
+		for (j = 0; j < i; j++) /* the same sentence twice (a copied page) once */
 			if (pick[j].id && pick[j].se - pick[j].ss == pick[i].se - pick[i].ss &&
 			    memcmp(r->sources[pick[j].p->source].text + pick[j].ss, text + pick[i].ss,
 				   pick[i].se - pick[i].ss) == 0)
@@ -1008,15 +1014,16 @@ char *compose_brief(struct run *r, int **ids_out, int *n_ids)
 		qbuf_addf(&b, " [F%d]\n", pick[i].id);
 		bullets++;
 	}
-	qbuf_adds(&b, strcmp(r->lang, "zh") == 0 ? "\n按主题分组的段落，每段的关键句以粗体标出。\n" :
-		  "\nThe passages, grouped by topic, with the key sentence of each in bold.\n");
+	qbuf_adds(&b, strcmp(r->lang, "zh") == 0
+			      ? "\n按主题分组的段落，每段的关键句以粗体标出。\n"
+			      : "\nThe passages, grouped by topic, with the key sentence of each in bold.\n");
 	for (i = 0; i < n_chosen; i++) {
 		const char *label = brief_label(r, pick[i].p);
 		for (j = 0; j < i; j++)
 			if (strcmp(brief_label(r, pick[j].p), label) == 0)
 				break;
 		if (j < i)
-			continue;   /* its group is written */
+			continue; /* its group is written */
 		qbuf_adds(&b, "\n## ");
 		add_flat(&b, label, 0, strlen(label));
 		qbuf_addc(&b, '\n');
@@ -1061,12 +1068,12 @@ static long run_peak_rss_kb(struct run *r)
  * languages not listed). */
 struct honesty_words {
 	const char *lang, *limits, *next;
-	const char *stopped;      /* %s the reason, %d sources read */
-	const char *failed;       /* %d failed, %d chosen */
-	const char *dropped;      /* %d quotes */
-	const char *unanswered;   /* before a sub-question */
-	const char *still_open;   /* before a gap */
-	const char *rests_on;     /* %d sources read */
+	const char *stopped;    /* %s the reason, %d sources read */
+	const char *failed;     /* %d failed, %d chosen */
+	const char *dropped;    /* %d quotes */
+	const char *unanswered; /* before a sub-question */
+	const char *still_open; /* before a gap */
+	const char *rests_on;   /* %d sources read */
 };
 
 static const struct honesty_words honesty[] = {
@@ -1139,9 +1146,8 @@ static const struct honesty_words honesty[] = {
 	{"zh", "局限与未决问题", "值得追问的问题",
 	 "- 研究提前停止（%s）：共读了 %d 个来源，本报告只用到那时为止收集的内容。\n",
 	 "- 选定的来源中有 %d 个（共 %d 个）无法读取（见运行事件），它们的内容未能纳入。\n",
-	 "- 模型给出的 %d 条引文在来源中找不到，已连同其论断一起删除。\n",
-	 "- 已读来源均未回答：", "- 最后一次搜索后仍未解决：",
-	 "- 以上内容只依据已读的 %d 个来源；未找到或未读的来源可能有不同说法。\n"},
+	 "- 模型给出的 %d 条引文在来源中找不到，已连同其论断一起删除。\n", "- 已读来源均未回答：",
+	 "- 最后一次搜索后仍未解决：", "- 以上内容只依据已读的 %d 个来源；未找到或未读的来源可能有不同说法。\n"},
 };
 
 static const struct honesty_words *honesty_for(const char *lang)
@@ -1198,23 +1204,23 @@ static void add_honesty(struct run *r, struct qbuf *b)
 				  json_string_value(json_array_get(r->sub_questions, k)));
 			any = 1;
 		}
-	json_array_foreach(r->gaps, k, g) {
+	json_array_foreach (r->gaps, k, g) {
 		qbuf_addf(b, "%s%s\n", w->still_open, json_string_value(g));
 		any = 1;
 	}
 	if (!any)
 		qbuf_addf(b, w->rests_on, r->n_sources);
 	/* Follow-ups: the gaps still open first, then those the run searched. */
-	json_array_foreach(r->gaps, k, g)
+	json_array_foreach (r->gaps, k, g)
 		if (follow++ == 0)
 			qbuf_addf(b, "\n## %s\n\n- %s\n", next, json_string_value(g));
 		else if (follow <= 5)
 			qbuf_addf(b, "- %s\n", json_string_value(g));
-	json_array_foreach(r->all_gaps, k, g) {
+	json_array_foreach (r->all_gaps, k, g) {
 		size_t j;
 		json_t *h;
 		int open = 0;
-		json_array_foreach(r->gaps, j, h)
+		json_array_foreach (r->gaps, j, h)
 			open |= json_equal(g, h);
 		if (open || follow >= 5)
 			continue;
@@ -1242,8 +1248,7 @@ static json_t *figures(struct run *r)
 		json_object_set_new(fig, "noted_excerpt_bytes", json_integer(r->noted_excerpt_bytes));
 		json_object_set_new(fig, "findings_kept", json_integer(r->n_findings));
 		json_object_set_new(fig, "writer_findings", json_integer(r->writer_findings));
-		json_object_set_new(fig, "writer_prompt_tokens",
-				    json_integer(r->writer_prompt_bytes / 3));
+		json_object_set_new(fig, "writer_prompt_tokens", json_integer(r->writer_prompt_bytes / 3));
 		json_object_set_new(fig, "model_calls", json_integer(t.calls));
 		json_object_set_new(fig, "cache_hits", json_integer(t.cache_hits));
 		json_object_set_new(fig, "failed_calls", json_integer(t.failures));
@@ -1290,7 +1295,7 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		return NULL;
 	}
 	ctl_strip(cr.body, strlen(cr.body));
-	if (strcmp(mode, "model") == 0 && !r->opts->quick) {   /* after the check: not judged */
+	if (strcmp(mode, "model") == 0 && !r->opts->quick) { /* after the check: not judged */
 		struct qbuf b;
 		qbuf_init(&b, WRITE_REPORT_MAX_BYTES);
 		qbuf_adds(&b, cr.body);
@@ -1305,10 +1310,11 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 	}
 	for (i = 0; i < n_ids; i++) {
 		struct finding *f = &r->findings[ids[i]];
-		json_array_append_new(findings, json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1,
-			"source", f->source + 1, "n", cr.source_number[i + 1], "claim",
-			clean_string(f->claim), "quote", clean_string(f->quote), "cited",
-			cr.finding_used[i + 1]));
+		json_array_append_new(findings,
+				      json_pack("{s:i, s:i, s:i, s:o, s:o, s:b}", "id", i + 1, "source",
+						f->source + 1, "n", cr.source_number[i + 1], "claim",
+						clean_string(f->claim), "quote", clean_string(f->quote),
+						"cited", cr.finding_used[i + 1]));
 	}
 	for (i = 0; i < r->n_sources; i++) {
 		int n = 0, j, k;
@@ -1320,11 +1326,15 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 			if (r->findings[ids[k]].source == i && cr.finding_used[k + 1])
 				json_array_append_new(quotes, clean_string(r->findings[ids[k]].quote));
 		json_array_append_new(sources, json_pack("{s:i, s:i, s:o, s:o, s:s, s:I, s:o, s:o, s:o, "
-			"s:b}", "source", i + 1, "n", n, "title", clean_string(r->sources[i].title), "url",
-			clean_string(r->sources[i].url), "kind",
-			r->sources[i].corpus ? "corpus" : "web", "chars", (json_int_t)strlen(r->sources[i].text),
-			"quotes", quotes, "site", clean_string(r->sources[i].site), "date",
-			clean_string(r->sources[i].date), "date_is_read", r->sources[i].date_fetched));
+							 "s:b}",
+							 "source", i + 1, "n", n, "title",
+							 clean_string(r->sources[i].title), "url",
+							 clean_string(r->sources[i].url), "kind",
+							 r->sources[i].corpus ? "corpus" : "web", "chars",
+							 (json_int_t)strlen(r->sources[i].text), "quotes",
+							 quotes, "site", clean_string(r->sources[i].site),
+							 "date", clean_string(r->sources[i].date),
+							 "date_is_read", r->sources[i].date_fetched));
 	}
 	/* Sources list in citation order. */
 	{
@@ -1332,28 +1342,26 @@ json_t *compose_report(struct run *r, const char *body_raw, int *ids, int n_ids,
 		size_t k;
 		int j;
 		for (j = 1; j <= cr.n_cited_sources; j++)
-			json_array_foreach(sources, k, s)
+			json_array_foreach (sources, k, s)
 				if (json_integer_value(json_object_get(s, "n")) == j)
 					json_array_append(ordered, s);
-		json_array_foreach(sources, k, s)
+		json_array_foreach (sources, k, s)
 			if (json_integer_value(json_object_get(s, "n")) == 0)
 				json_array_append(ordered, s);
 		json_decref(sources);
 		sources = ordered;
 	}
 	v = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:O}", "citations", cr.citations,
-		      "citations_verified", cr.verified, "citations_removed", cr.removed,
-		      "claims_checked", cr.claims, "unsupported_sentences", cr.unsupported_n,
-		      "quotes_verified", r->n_findings, "quotes_dropped", r->quotes_dropped,
-		      "sources_read", r->n_sources, "sources_failed", r->sources_failed, "unsupported",
-		      cr.unsupported);
+		      "citations_verified", cr.verified, "citations_removed", cr.removed, "claims_checked",
+		      cr.claims, "unsupported_sentences", cr.unsupported_n, "quotes_verified", r->n_findings,
+		      "quotes_dropped", r->quotes_dropped, "sources_read", r->n_sources, "sources_failed",
+		      r->sources_failed, "unsupported", cr.unsupported);
 	rep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:o, s:o, s:o, s:s}", "title",
-			r->opts->question, "question", r->opts->question, "lang", r->lang, "mode", mode, "body",
-			cr.body, "sub_questions", r->sub_questions, "outline", r->outline, "findings",
+			r->opts->question, "question", r->opts->question, "lang", r->lang, "mode", mode,
+			"body", cr.body, "sub_questions", r->sub_questions, "outline", r->outline, "findings",
 			findings, "sources", sources, "verification", v, "figures", figures(r), "stopped",
 			r->stopped);
 	cite_result_release(&cr);
 	q_free(cf);
 	return rep;
 }
-

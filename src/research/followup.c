@@ -40,8 +40,10 @@ static int prior_source(struct run *r, long run_id, const json_t *s)
 {
 	const char *url = json_string_value(json_object_get(s, "url"));
 	const char *title = json_string_value(json_object_get(s, "title"));
-	int corpus = !strcmp(json_string_value(json_object_get(s, "kind")) ?
-			     json_string_value(json_object_get(s, "kind")) : "", "corpus");
+	int corpus = !strcmp(json_string_value(json_object_get(s, "kind"))
+				     ? json_string_value(json_object_get(s, "kind"))
+				     : "",
+			     "corpus");
 	char key[4200], *cached;
 	json_t *rec;
 	int idx = -1, plain = 0;
@@ -65,12 +67,12 @@ static int prior_source(struct run *r, long run_id, const json_t *s)
 	q_free(cached);
 	if (json_string_value(json_object_get(rec, "text")) &&
 	    (idx = run_add_source(r, url, title, json_string_value(json_object_get(rec, "text")),
-			      strlen(json_string_value(json_object_get(rec, "text"))), 0, 0)) >= 0) {
+				  strlen(json_string_value(json_object_get(rec, "text"))), 0, 0)) >= 0) {
 		char canon[URL_MAX_BYTES], k2[2048];
 		run_source_meta(r, idx, rec);
 		if (url_canonical(url, canon, sizeof(canon), NULL) == 0 &&
 		    text_url_key(canon, k2, sizeof(k2)) == 0)
-			run_remember_key(r, k2);   /* not fetched again when a search finds it */
+			run_remember_key(r, k2); /* not fetched again when a search finds it */
 	}
 	json_decref(rec);
 	return idx;
@@ -91,17 +93,19 @@ int run_load_prior(struct run *r, long run_id, struct q_error *err)
 	q_free(text);
 	if (!json_is_array(json_object_get(rep, "sources"))) {
 		json_decref(rep);
-		return q_error_set(err, Q_EINVAL, "run %ld has no report to follow up: 'quarry runs ls' "
-				   "lists the runs, and 'quarry runs resume %ld' finishes one", run_id, run_id);
+		return q_error_set(err, Q_EINVAL,
+				   "run %ld has no report to follow up: 'quarry runs ls' "
+				   "lists the runs, and 'quarry runs resume %ld' finishes one",
+				   run_id, run_id);
 	}
 	n_src = (int)json_array_size(json_object_get(rep, "sources"));
 	map = q_calloc((size_t)n_src + 1, sizeof(int));
-	json_array_foreach(json_object_get(rep, "sources"), i, s) {
+	json_array_foreach (json_object_get(rep, "sources"), i, s) {
 		int k = (int)json_integer_value(json_object_get(s, "source"));
 		if (map && k >= 1 && k <= n_src)
 			map[k] = prior_source(r, run_id, s) + 1;
 	}
-	json_array_foreach(json_object_get(rep, "findings"), i, f) {
+	json_array_foreach (json_object_get(rep, "findings"), i, f) {
 		int k = (int)json_integer_value(json_object_get(f, "source"));
 		const char *claim = json_string_value(json_object_get(f, "claim"));
 		const char *quote = json_string_value(json_object_get(f, "quote"));
@@ -115,8 +119,9 @@ int run_load_prior(struct run *r, long run_id, struct q_error *err)
 			kept++;
 		qbuf_release(&checked);
 	}
-	run_emit(r, "follow_up", json_pack("{s:I, s:i, s:i}", "from_run", (json_int_t)run_id,
-					   "sources", r->n_sources, "findings", kept));
+	run_emit(r, "follow_up",
+		 json_pack("{s:I, s:i, s:i}", "from_run", (json_int_t)run_id, "sources", r->n_sources,
+			   "findings", kept));
 	q_free(map);
 	json_decref(rep);
 	return 0;

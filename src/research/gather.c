@@ -16,7 +16,7 @@
 
 /* ---- gather and select ---- */
 
-#define GATHER_PATH_MAX_BYTES (64 * 1024)   /* "hex:" and a non-UTF-8 path: PATH_MAX (4096) doubled fits */
+#define GATHER_PATH_MAX_BYTES (64 * 1024) /* "hex:" and a non-UTF-8 path: PATH_MAX (4096) doubled fits */
 
 int run_seen_key(struct run *r, const char *key)
 {
@@ -99,12 +99,12 @@ static void add_candidate(struct candidate **cv, int *n, const char *url, const 
 
 	if (corpus)
 		snprintf(key, sizeof(key), "file:%s", url);
-	else if (url_canonical(url, canon, sizeof(canon), NULL) ||   /* no trackers shown */
+	else if (url_canonical(url, canon, sizeof(canon), NULL) || /* no trackers shown */
 		 text_url_key((url = canon), key, sizeof(key)))
 		return;
 	for (i = 0; i < *n; i++)
 		if (strcmp((*cv)[i].key, key) == 0) {
-			(*cv)[i].score += 1.0 / (60.0 + rank);   /* reciprocal rank fusion */
+			(*cv)[i].score += 1.0 / (60.0 + rank); /* reciprocal rank fusion */
 			return;
 		}
 	c = q_reallocarray(*cv, (size_t)*n + 1, sizeof(**cv));
@@ -170,7 +170,8 @@ static void search_in_languages(struct run *r, const char *const *qs, int nq, in
 		if (done[i])
 			continue;
 		for (j = i, m = 0; j < nq; j++)
-			if (!done[j] && (lang[i] == lang[j] || (lang[i] && lang[j] && !strcmp(lang[i], lang[j])))) {
+			if (!done[j] &&
+			    (lang[i] == lang[j] || (lang[i] && lang[j] && !strcmp(lang[i], lang[j])))) {
 				done[j] = 1;
 				idx[m] = j;
 				sub[m++] = qs[j];
@@ -178,7 +179,7 @@ static void search_in_languages(struct run *r, const char *const *qs, int nq, in
 		search_many(r->providers, np, sub, (size_t)m, per_query, lang[i], &r->env->cancelled, part);
 		for (j = 0; j < m; j++)
 			for (k = 0; k < np; k++)
-				out[(size_t)idx[j] * np + k] = part[(size_t)j * np + k];   /* moved, not copied */
+				out[(size_t)idx[j] * np + k] = part[(size_t)j * np + k]; /* moved, not copied */
 	}
 out:
 	q_free(lang);
@@ -196,7 +197,7 @@ out:
  */
 static void cap_per_site(struct run *r, struct candidate *cv, int n)
 {
-	char (*host)[256] = q_calloc((size_t)(n ? n : 1), sizeof(*host)), h[256];
+	char(*host)[256] = q_calloc((size_t)(n ? n : 1), sizeof(*host)), h[256];
 	struct candidate *sorted = q_calloc((size_t)(n ? n : 1), sizeof(*sorted));
 	int *over = q_calloc((size_t)(n ? n : 1), sizeof(int)), i, j, seen, m = 0;
 
@@ -274,7 +275,7 @@ struct candidate *run_gather(struct run *r, int first, int per_query, int *n_out
 				q_free(cached);
 			} else {
 				cj = outcome_to_json(o);
-				if (o->rc == 0) {   /* failures are tried again on resume */
+				if (o->rc == 0) { /* failures are tried again on resume */
 					char *s = json_dumps(cj, JSON_COMPACT);
 					if (s)
 						run_rcache_put(r, key, s);
@@ -283,17 +284,20 @@ struct candidate *run_gather(struct run *r, int first, int per_query, int *n_out
 			}
 			if (json_integer_value(json_object_get(cj, "rc")) != 0) {
 				r->searches_failed++;
-				run_emit(r, "search_failed", json_pack("{s:s, s:s, s:s}", "provider",
-					r->providers[k].name, "query", qs[i], "message",
-					json_string_value(json_object_get(cj, "msg")) ?
-					json_string_value(json_object_get(cj, "msg")) : ""));
+				run_emit(r, "search_failed",
+					 json_pack("{s:s, s:s, s:s}", "provider", r->providers[k].name,
+						   "query", qs[i], "message",
+						   json_string_value(json_object_get(cj, "msg"))
+							   ? json_string_value(json_object_get(cj, "msg"))
+							   : ""));
 			} else {
 				res = json_object_get(cj, "results");
 				r->results_found += (int)json_array_size(res);
-				run_emit(r, "search", json_pack("{s:s, s:s, s:i, s:s?}", "provider",
-					r->providers[k].name, "query", qs[i], "results",
-					(int)json_array_size(res), "lang", query_lang(r, qs[i])));
-				json_array_foreach(res, j, it)
+				run_emit(r, "search",
+					 json_pack("{s:s, s:s, s:i, s:s?}", "provider", r->providers[k].name,
+						   "query", qs[i], "results", (int)json_array_size(res),
+						   "lang", query_lang(r, qs[i])));
+				json_array_foreach (res, j, it)
 					add_candidate(&cv, &n, json_string_value(json_object_get(it, "url")),
 						      json_string_value(json_object_get(it, "title")),
 						      json_string_value(json_object_get(it, "snippet")),
@@ -323,7 +327,6 @@ void run_candidates_free(struct candidate *cv, int n)
 	}
 	q_free(cv);
 }
-
 
 /* The host of url without "www." into out ("" when it has none). */
 void run_site_of(const char *url, char *out, size_t size)

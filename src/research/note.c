@@ -19,8 +19,8 @@
 /* The question and sub-questions as one query for local ranking. */
 /* Append a finding (claim and quote copied, each cut to its cap); its
  * index, or -1 when memory ran out (nothing is kept then). */
-int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
-		    const char *quote, size_t quote_n, int sub_question)
+int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n, const char *quote,
+		    size_t quote_n, int sub_question)
 {
 	struct finding *f = q_reallocarray(r->findings, (size_t)r->n_findings + 1, sizeof(*f));
 
@@ -46,7 +46,7 @@ void run_focus_query(struct run *r, struct qbuf *q)
 	size_t i;
 
 	qbuf_adds(q, r->opts->question);
-	json_array_foreach(r->sub_questions, i, s) {
+	json_array_foreach (r->sub_questions, i, s) {
 		qbuf_addc(q, ' ');
 		qbuf_adds(q, json_string_value(s));
 	}
@@ -102,7 +102,7 @@ static void excerpts(struct run *r, int i, long max_tokens, struct qbuf *out)
 				long t;
 				int dup = 0;
 				if (p->score <= 0 && m > 0)
-					break;   /* this sub-question has nothing more here */
+					break; /* this sub-question has nothing more here */
 				for (k = 0; k < n_picked; k++)
 					dup |= picked[k] == p->start;
 				if (dup)
@@ -192,7 +192,7 @@ void run_note(struct run *r, int first)
 		qbuf_addf(p, "Research question: %s\n", r->opts->question);
 		if (json_array_size(r->sub_questions)) {
 			qbuf_adds(p, "Sub-questions:\n");
-			json_array_foreach(r->sub_questions, k, sq)
+			json_array_foreach (r->sub_questions, k, sq)
 				qbuf_addf(p, "%zu. %s\n", k + 1, json_string_value(sq));
 		}
 		prompt_brief(p, r->brief);
@@ -207,7 +207,8 @@ void run_note(struct run *r, int first)
 		r->noted_excerpt_bytes += (long)(p->len - k);
 		r->noted_source_bytes += (long)strlen(s->text);
 		qbuf_adds(p, "\n</source>\n\n");
-		prompt_note_task(p, r->opts->quick ? NOTE_FINDINGS_QUICK : NOTE_FINDINGS, run_lang_name(r->lang));
+		prompt_note_task(p, r->opts->quick ? NOTE_FINDINGS_QUICK : NOTE_FINDINGS,
+				 run_lang_name(r->lang));
 		msgs[2 * i].role = "system";
 		msgs[2 * i].content = qbuf_cstr(&sys);
 		msgs[2 * i + 1].role = "user";
@@ -235,7 +236,7 @@ void run_note(struct run *r, int first)
 		}
 		r->notes_answered++;
 		fs = json_object_get(resps[i].json, "findings");
-		json_array_foreach(fs, k, it) {
+		json_array_foreach (fs, k, it) {
 			const char *claim = json_string_value(json_object_get(it, "claim"));
 			const char *quote = json_string_value(json_object_get(it, "quote"));
 			json_t *sqv = json_object_get(it, "sub_question");
@@ -249,9 +250,10 @@ void run_note(struct run *r, int first)
 				qbuf_release(&checked);
 				continue;
 			}
-			dropped += rows_dropped;   /* rows of a block not in the source */
+			dropped += rows_dropped; /* rows of a block not in the source */
 			for (d = 0; d < r->n_findings; d++)
-				dup |= r->findings[d].source == src && strcmp(r->findings[d].quote, qbuf_cstr(&checked)) == 0;
+				dup |= r->findings[d].source == src &&
+				       strcmp(r->findings[d].quote, qbuf_cstr(&checked)) == 0;
 			sub = json_is_integer(sqv) ? (int)json_integer_value(sqv) : 0;
 			if (sub < 0 || sub > (int)json_array_size(r->sub_questions))
 				sub = 0;
@@ -260,8 +262,9 @@ void run_note(struct run *r, int first)
 			qbuf_release(&checked);
 		}
 		r->quotes_dropped += dropped;
-		run_emit(r, "note", json_pack("{s:i, s:s, s:i, s:i}", "source", src + 1, "url", r->sources[src].url,
-					  "findings", kept, "quotes_dropped", dropped));
+		run_emit(r, "note",
+			 json_pack("{s:i, s:s, s:i, s:i}", "source", src + 1, "url", r->sources[src].url,
+				   "findings", kept, "quotes_dropped", dropped));
 	}
 out:
 	for (i = 0; resps && i < n; i++)

@@ -136,10 +136,7 @@ void pgconn_redact(const char *url, char *out, size_t out_size)
 		redact_keywords(url, out, out_size);
 }
 
-const char *pgconn_shown(const struct pgconn *c)
-{
-	return c->shown;
-}
+const char *pgconn_shown(const struct pgconn *c) { return c->shown; }
 
 /* msg from libpq, fit for a user: the password replaced, quoted pieces of
  * a URL (libpq quotes the token it could not parse) hidden when we do not
@@ -190,11 +187,11 @@ static void scrub_unparsed(const char *msg, char *out, size_t size)
 static int connect_transient(const char *msg)
 {
 	static const char *const transient[] = {
-		"Connection refused", "starting up", "shutting down", "not yet accepting",
-		"timeout expired", "server closed the connection", "Connection reset",
-		"No route to host", "Network is unreachable", "recovery mode", "too many clients",
-		"No such file or directory", "could not receive data", "could not send data",
-		NULL};
+		"Connection refused",     "starting up",         "shutting down",
+		"not yet accepting",      "timeout expired",     "server closed the connection",
+		"Connection reset",       "No route to host",    "Network is unreachable",
+		"recovery mode",          "too many clients",    "No such file or directory",
+		"could not receive data", "could not send data", NULL};
 	for (int i = 0; transient[i]; i++)
 		if (strstr(msg, transient[i]))
 			return 1;
@@ -224,9 +221,9 @@ static int connect_once(struct pgconn *c, struct q_error *err)
 	snprintf(ct, sizeof ct, "%ld", c->opts.connect_timeout_s);
 	const char *app = c->opts.application_name ? c->opts.application_name : "quarry";
 	/* Ours first: what the URL says wins (expand_dbname processes it in place). */
-	const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
-				    "keepalives_idle", "keepalives_interval", "keepalives_count",
-				    "dbname", NULL};
+	const char *const keys[] = {
+		"connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "dbname",     NULL};
 	const char *const vals[] = {ct, app, "1", "10", "5", "3", c->url, NULL};
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn)
@@ -251,8 +248,8 @@ static int connect_once(struct pgconn *c, struct q_error *err)
 	char to[32];
 	snprintf(to, sizeof to, "%ld", c->opts.statement_timeout_ms);
 	const char *p[] = {to};
-	PGresult *res = PQexecParams(conn, "SELECT set_config('statement_timeout', $1, false)", 1,
-				     NULL, p, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn, "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p,
+				     NULL, NULL, 0);
 	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	for (int i = 0; ok && i < c->n_channels; i++) {
@@ -265,8 +262,8 @@ static int connect_once(struct pgconn *c, struct q_error *err)
 	if (!ok) {
 		scrub(c, PQerrorMessage(conn), msg, sizeof msg);
 		PQfinish(conn);
-		q_error_set(err, Q_ENET, "PostgreSQL at %s: setting up the connection failed: %s",
-			    c->shown, msg);
+		q_error_set(err, Q_ENET, "PostgreSQL at %s: setting up the connection failed: %s", c->shown,
+			    msg);
 		return 1;
 	}
 	c->conn = conn;
@@ -297,8 +294,7 @@ static int reconnect(struct pgconn *c, double start_ms, struct q_error *err)
 	}
 }
 
-int pgconn_open(struct pgconn **out, const char *url, const struct pgconn_opts *opts,
-		struct q_error *err)
+int pgconn_open(struct pgconn **out, const char *url, const struct pgconn_opts *opts, struct q_error *err)
 {
 	int rc = Q_ENOMEM;
 	struct pgconn *c = NULL;
@@ -340,8 +336,7 @@ int pgconn_open(struct pgconn **out, const char *url, const struct pgconn_opts *
 		goto out;
 	}
 	for (PQconninfoOption *o = info; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val &&
-		    strlen(o->val) < sizeof c->password)
+		if (strcmp(o->keyword, "password") == 0 && o->val && strlen(o->val) < sizeof c->password)
 			memcpy(c->password, o->val, strlen(o->val) + 1);
 	rc = reconnect(c, q_now_ms(), err);
 	if (rc != 0)
@@ -394,8 +389,8 @@ static int statement_error(struct pgconn *c, const PGresult *res, struct q_error
 	return q_error_set(err, Q_EIO, "PostgreSQL at %s: %s", c->shown, msg);
 }
 
-int pgconn_exec(struct pgconn *c, const char *sql, int n, const char *const *params,
-		PGresult **out, struct q_error *err)
+int pgconn_exec(struct pgconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+		struct q_error *err)
 {
 	double start_ms = q_now_ms();
 	if (out)
@@ -503,8 +498,7 @@ static int take_notify(struct pgconn *c, char *payload, size_t payload_size)
 	return 1;
 }
 
-int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload_size,
-		struct q_error *err)
+int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload_size, struct q_error *err)
 {
 	double start_ms = q_now_ms();
 	if (payload && payload_size)
@@ -534,15 +528,12 @@ int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload
 		}
 		int pr = poll(&pfd, 1, (int)(left + 1));
 		if (pr < 0 && errno != EINTR)
-			return q_error_set(err, Q_EIO, "waiting for PostgreSQL at %s failed: %s",
-					   c->shown, strerror(errno));
+			return q_error_set(err, Q_EIO, "waiting for PostgreSQL at %s failed: %s", c->shown,
+					   strerror(errno));
 	}
 }
 
-int pgconn_socket(const struct pgconn *c)
-{
-	return c->conn ? PQsocket(c->conn) : -1;
-}
+int pgconn_socket(const struct pgconn *c) { return c->conn ? PQsocket(c->conn) : -1; }
 
 long pgconn_long(const PGresult *res, int r, int col)
 {

@@ -28,35 +28,35 @@
 
 #include "../core/err.h"
 
-#define PGCONN_URL_MAX 4096              /* bytes of a database URL */
-#define PGCONN_CONNECT_TIMEOUT_S 10      /* per connection attempt */
+#define PGCONN_URL_MAX 4096         /* bytes of a database URL */
+#define PGCONN_CONNECT_TIMEOUT_S 10 /* per connection attempt */
 #define PGCONN_STATEMENT_TIMEOUT_MS 30000L
-#define PGCONN_RETRY_MS 120000L          /* how long a call keeps reconnecting */
+#define PGCONN_RETRY_MS 120000L /* how long a call keeps reconnecting */
 #define PGCONN_BACKOFF_FIRST_MS 100L
 #define PGCONN_BACKOFF_MAX_MS 5000L
-#define PGCONN_CHANNELS_MAX 8            /* LISTENs one connection keeps */
-#define PGCONN_CHANNEL_MAX 64            /* bytes of a channel name */
-#define PGCONN_PAYLOAD_MAX 256           /* bytes of a payload kept by pgconn_wait */
+#define PGCONN_CHANNELS_MAX 8  /* LISTENs one connection keeps */
+#define PGCONN_CHANNEL_MAX 64  /* bytes of a channel name */
+#define PGCONN_PAYLOAD_MAX 256 /* bytes of a payload kept by pgconn_wait */
 
 /* Tunables; zero fields take the defaults above. */
 struct pgconn_opts {
 	long connect_timeout_s;
 	long statement_timeout_ms;
-	long retry_ms;                 /* < 0: never reconnect */
+	long retry_ms; /* < 0: never reconnect */
 	long backoff_first_ms;
 	long backoff_max_ms;
-	const char *application_name;  /* NULL: "quarry" */
+	const char *application_name; /* NULL: "quarry" */
 };
 
 struct pgconn {
-	PGconn *conn;                  /* NULL while disconnected */
-	char url[PGCONN_URL_MAX];      /* as given, password and all: never shown */
-	char shown[PGCONN_URL_MAX];    /* the URL with its password as "***" */
-	char password[256];            /* to scrub libpq's messages, "" if none */
+	PGconn *conn;               /* NULL while disconnected */
+	char url[PGCONN_URL_MAX];   /* as given, password and all: never shown */
+	char shown[PGCONN_URL_MAX]; /* the URL with its password as "***" */
+	char password[256];         /* to scrub libpq's messages, "" if none */
 	struct pgconn_opts opts;
-	int in_tx;                     /* inside pgconn_begin .. commit/rollback */
-	long reconnects;               /* successful reconnects so far */
-	int lost;                      /* set by a reconnect, cleared by pgconn_wait */
+	int in_tx;       /* inside pgconn_begin .. commit/rollback */
+	long reconnects; /* successful reconnects so far */
+	int lost;        /* set by a reconnect, cleared by pgconn_wait */
 	char channels[PGCONN_CHANNELS_MAX][PGCONN_CHANNEL_MAX];
 	int n_channels;
 };
@@ -74,8 +74,7 @@ void pgconn_redact(const char *url, char *out, size_t out_size);
  * server does not answer). *out is the caller's (pgconn_close). Q_ENET
  * when the server cannot be reached, Q_EINVAL for a malformed URL or a
  * refused login (the message says which, without the password). */
-int pgconn_open(struct pgconn **out, const char *url, const struct pgconn_opts *opts,
-		struct q_error *err);
+int pgconn_open(struct pgconn **out, const char *url, const struct pgconn_opts *opts, struct q_error *err);
 void pgconn_close(struct pgconn *c);
 
 /* The URL for messages (no password). */
@@ -88,8 +87,8 @@ const char *pgconn_shown(const struct pgconn *c);
  * reach for retry_ms, Q_EIO for other SQL errors; err says what. Outside
  * a transaction a lost connection is reconnected and sql sent again (see
  * above). */
-int pgconn_exec(struct pgconn *c, const char *sql, int n, const char *const *params,
-		PGresult **out, struct q_error *err);
+int pgconn_exec(struct pgconn *c, const char *sql, int n, const char *const *params, PGresult **out,
+		struct q_error *err);
 
 /* BEGIN / COMMIT / ROLLBACK. After a failed call inside a transaction,
  * roll back (it never fails the caller a second time) and start over. */
@@ -107,8 +106,7 @@ int pgconn_listen(struct pgconn *c, const char *channel, struct q_error *err);
  * again since the last wait (notifications may have been missed: look
  * again); 0 on timeout; negative on error. Notifications that arrived
  * earlier are returned at once. */
-int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload_size,
-		struct q_error *err);
+int pgconn_wait(struct pgconn *c, long timeout_ms, char *payload, size_t payload_size, struct q_error *err);
 
 /* The connection's socket (for an event loop), -1 while disconnected. */
 int pgconn_socket(const struct pgconn *c);

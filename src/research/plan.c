@@ -15,8 +15,8 @@
 
 /* ---- plan ---- */
 
-#define PLAN_QUERY_NORM_MAX_BYTES 1024   /* a query normalised: queries over 400 bytes are not kept */
-#define PLAN_PROMPT_MAX_BYTES (64 * 1024)   /* the plan prompt: the question and the instructions */
+#define PLAN_QUERY_NORM_MAX_BYTES 1024    /* a query normalised: queries over 400 bytes are not kept */
+#define PLAN_PROMPT_MAX_BYTES (64 * 1024) /* the plan prompt: the question and the instructions */
 
 void run_add_query(struct run *r, const char *q)
 {
@@ -40,18 +40,23 @@ void run_add_query(struct run *r, const char *q)
 
 const char *run_lang_name(const char *lang)
 {
-	static const char *const names[][2] = {
-		{"en", "English"}, {"zh", "Chinese (简体中文)"}, {"ja", "Japanese (日本語)"},
-		{"ko", "Korean (한국어)"}, {"fr", "French (français)"}, {"de", "German (Deutsch)"},
-		{"es", "Spanish (español)"}, {"pt", "Portuguese (português)"},
-		{"it", "Italian (italiano)"}, {"ru", "Russian (русский)"},
-		{"und", "the language the question is written in"}};
+	static const char *const names[][2] = {{"en", "English"},
+					       {"zh", "Chinese (简体中文)"},
+					       {"ja", "Japanese (日本語)"},
+					       {"ko", "Korean (한국어)"},
+					       {"fr", "French (français)"},
+					       {"de", "German (Deutsch)"},
+					       {"es", "Spanish (español)"},
+					       {"pt", "Portuguese (português)"},
+					       {"it", "Italian (italiano)"},
+					       {"ru", "Russian (русский)"},
+					       {"und", "the language the question is written in"}};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(lang, names[i][0]) == 0)
 			return names[i][1];
-	return lang;   /* a --lang tag the model will know */
+	return lang; /* a --lang tag the model will know */
 }
 
 long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n)
@@ -64,8 +69,8 @@ long run_reply_cap(const struct run *r, long want, const struct llm_message *m, 
 }
 
 /* A system + user request for a JSON reply checked against schema. */
-void run_json_request(struct llm_request *req, struct llm_message m[2], const char *system,
-		      const char *user, json_t *schema, const char *name)
+void run_json_request(struct llm_request *req, struct llm_message m[2], const char *system, const char *user,
+		      json_t *schema, const char *name)
 {
 	m[0].role = "system";
 	m[0].content = system;
@@ -88,7 +93,7 @@ json_t *run_string_list(const json_t *from, size_t max)
 	json_t *a = json_array(), *v;
 	size_t i;
 
-	json_array_foreach(from, i, v)
+	json_array_foreach (from, i, v)
 		if (json_is_string(v) && json_string_length(v) < 300 && json_array_size(a) < max)
 			json_array_append(a, v);
 	return a;
@@ -112,12 +117,13 @@ static void keep_brief(struct run *r, const json_t *b)
 		json_object_set_new(r->brief, "time_window", json_string(s));
 	json_object_set_new(r->brief, "sections", run_string_list(json_object_get(b, "sections"), 10));
 	json_object_set_new(r->brief, "entities", run_string_list(json_object_get(b, "entities"), 16));
-	json_array_foreach(json_object_get(b, "tables"), i, t) {
+	json_array_foreach (json_object_get(b, "tables"), i, t) {
 		const char *title = json_string_value(json_object_get(t, "title"));
 		if (json_array_size(tables) < 4 && json_array_size(json_object_get(t, "columns")))
-			json_array_append_new(tables, json_pack("{s:s, s:o}", "title",
-				title && strlen(title) < 300 ? title : "",
-				"columns", run_string_list(json_object_get(t, "columns"), 10)));
+			json_array_append_new(tables,
+					      json_pack("{s:s, s:o}", "title",
+							title && strlen(title) < 300 ? title : "", "columns",
+							run_string_list(json_object_get(t, "columns"), 10)));
 	}
 	json_object_set_new(r->brief, "tables", tables);
 }
@@ -158,7 +164,7 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 	req.max_tokens = run_reply_cap(r, RUN_JSON_MAX_TOKENS, m, 2);
 	/* The question itself is always searched: a planner's queries may all miss. */
 	run_add_query(r, r->opts->question);
-	if ((edited = run_rcache_get(r, "edited_plan")) != NULL) {   /* runs resume --plan FILE */
+	if ((edited = run_rcache_get(r, "edited_plan")) != NULL) { /* runs resume --plan FILE */
 		memset(&resp, 0, sizeof(resp));
 		resp.json = json_loads(edited, 0, NULL);
 		q_free(edited);
@@ -170,13 +176,13 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 		plan_rc = llm_chat_json(r->env->llm, &req, &resp, &err);
 	}
 	if (plan_rc == 0) {
-		json_array_foreach(json_object_get(resp.json, "sub_questions"), i, q)
+		json_array_foreach (json_object_get(resp.json, "sub_questions"), i, q)
 			if (json_is_string(q) && json_array_size(r->sub_questions) < (size_t)breadth)
 				json_array_append(r->sub_questions, q);
-		json_array_foreach(json_object_get(resp.json, "outline"), i, q)
+		json_array_foreach (json_object_get(resp.json, "outline"), i, q)
 			if (json_is_string(q) && json_array_size(r->outline) < 8)
 				json_array_append(r->outline, q);
-		json_array_foreach(json_object_get(resp.json, "queries"), i, q)
+		json_array_foreach (json_object_get(resp.json, "queries"), i, q)
 			if (json_is_string(q) && (int)i < breadth)
 				run_add_query(r, json_string_value(q));
 		keep_brief(r, json_object_get(resp.json, "brief"));
@@ -193,9 +199,10 @@ int run_plan(struct run *r, int breadth, struct q_error *fatal)
 	}
 	if (r->n_queries == 0)
 		run_add_query(r, r->opts->question);
-	run_emit(r, "plan", json_pack("{s:O, s:O, s:O}", "sub_questions", r->sub_questions, "outline",
-				  r->outline, "brief", r->brief));
-	{   /* the queries, in their own field */
+	run_emit(r, "plan",
+		 json_pack("{s:O, s:O, s:O}", "sub_questions", r->sub_questions, "outline", r->outline,
+			   "brief", r->brief));
+	{ /* the queries, in their own field */
 		json_t *qs = json_array();
 		int k;
 		for (k = 0; k < r->n_queries; k++)
@@ -243,7 +250,8 @@ int run_keep_edited_plan(struct run *r, const char *text, struct q_error *err)
 
 	if (!json_is_object(p) || !json_is_array(qs) || json_array_size(qs) == 0) {
 		json_decref(p);
-		return q_error_set(err, Q_EINVAL, "the plan file is not a plan: it needs a JSON object "
+		return q_error_set(err, Q_EINVAL,
+				   "the plan file is not a plan: it needs a JSON object "
 				   "with \"queries\" (and may have \"sub_questions\", \"outline\" and "
 				   "\"brief\"), as 'quarry research --plan-only -f json' writes (%s)",
 				   json_is_object(p) ? "no queries" : jerr.text);

@@ -41,7 +41,8 @@ void prompt_system(struct qbuf *out, const char *role, const char *date)
 
 void prompt_plan(struct qbuf *out, const char *question, int breadth, const char *lang_name)
 {
-	qbuf_addf(out, "Question: %s\n\nPlan research that answers this question. Give:\n"
+	qbuf_addf(out,
+		  "Question: %s\n\nPlan research that answers this question. Give:\n"
 		  "- sub_questions: up to %d focused sub-questions that together answer it;\n"
 		  "- queries: up to %d web search queries (short, keyword style) that will find "
 		  "good sources for them; write them in the language that finds the best sources, "
@@ -68,7 +69,7 @@ static void add_list(struct qbuf *out, const json_t *a, const char *sep)
 	size_t i, n = 0;
 	json_t *s;
 
-	json_array_foreach(a, i, s)
+	json_array_foreach (a, i, s)
 		if (json_is_string(s) && *json_string_value(s))
 			qbuf_addf(out, "%s%s", n++ ? sep : "", json_string_value(s));
 }
@@ -90,7 +91,7 @@ void prompt_brief(struct qbuf *out, const json_t *brief)
 		add_list(out, json_object_get(brief, "sections"), "; ");
 		qbuf_addc(out, '\n');
 	}
-	json_array_foreach(tables, i, t) {
+	json_array_foreach (tables, i, t) {
 		const char *title = json_string_value(json_object_get(t, "title"));
 		qbuf_addf(out, "- Table: %s, columns: ", title ? title : "");
 		add_list(out, json_object_get(t, "columns"), " | ");
@@ -107,7 +108,8 @@ void prompt_brief(struct qbuf *out, const json_t *brief)
 
 void prompt_note_task(struct qbuf *out, int max_findings, const char *lang_name)
 {
-	qbuf_addf(out, "From this source only, list up to %d findings that help answer the question "
+	qbuf_addf(out,
+		  "From this source only, list up to %d findings that help answer the question "
 		  "(fewer when it says less; never pad). Each finding has a one-sentence claim written "
 		  "in %s and a quote copied exactly, character for character, from the source text "
 		  "(one or two whole sentences) that supports the claim; add sub_question (its "
@@ -117,26 +119,30 @@ void prompt_note_task(struct qbuf *out, int max_findings, const char *lang_name)
 		  "its claim says what the rows show. Keep numbers, dates and names exactly as the "
 		  "source gives them. If the source says nothing relevant, return an empty list. "
 		  "Reply as JSON: {\"findings\": [{\"claim\": \"...\", \"quote\": \"...\", "
-		  "\"sub_question\": 1}]}", max_findings, lang_name);
+		  "\"sub_question\": 1}]}",
+		  max_findings, lang_name);
 }
 
 void prompt_reflect_task(struct qbuf *out, int breadth)
 {
-	qbuf_addf(out, "\nWhich important parts of the question are still unanswered? List them as "
+	qbuf_addf(out,
+		  "\nWhich important parts of the question are still unanswered? List them as "
 		  "gaps, each a short question, and give up to %d new search queries, different from the ones used, that "
 		  "would fill them: one per missing sub-question, entity or date above, at least one "
 		  "that looks for data (figures, tables) and one that looks for disagreement. If "
 		  "what we know answers the question well, return empty lists. Reply as JSON: "
-		  "{\"gaps\": [...], \"queries\": [...]}", breadth);
+		  "{\"gaps\": [...], \"queries\": [...]}",
+		  breadth);
 }
 
-void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int words,
-		       int outline, const json_t *brief)
+void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int words, int outline,
+		       const json_t *brief)
 {
 	json_t *sections = json_object_get(brief, "sections");
 
 	if (quick) {
-		qbuf_addf(out, "\nAnswer the question in %s, in Markdown, in one to three short "
+		qbuf_addf(out,
+			  "\nAnswer the question in %s, in Markdown, in one to three short "
 			  "paragraphs without headings. Use only these findings. After every sentence "
 			  "that states a fact, cite the findings that support it by id in square "
 			  "brackets, e.g. [F3] or [F1][F4]. Never cite anything else and never invent "
@@ -144,28 +150,32 @@ void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int w
 			  lang_name);
 		return;
 	}
-	qbuf_addf(out, "\nWrite the report in %s, in Markdown, about %d words:\n"
-		  "1. Start with a direct answer of two to four sentences.\n", lang_name, words);
+	qbuf_addf(out,
+		  "\nWrite the report in %s, in Markdown, about %d words:\n"
+		  "1. Start with a direct answer of two to four sentences.\n",
+		  lang_name, words);
 	if (json_array_size(sections)) {
 		qbuf_adds(out, "2. Then these sections, with exactly these ## headings, in this order: ");
 		add_list(out, sections, "; ");
 		qbuf_adds(out, ".\n");
 	} else {
-		qbuf_addf(out, "2. Then sections with ## headings%s, so that every sub-question "
-			  "is answered in a section of its own.\n", outline ? " following the outline" : "");
+		qbuf_addf(out,
+			  "2. Then sections with ## headings%s, so that every sub-question "
+			  "is answered in a section of its own.\n",
+			  outline ? " following the outline" : "");
 	}
 	qbuf_adds(out, "3. Put dates, numbers and comparisons in Markdown tables (| a | b |), one row "
-		  "per item, every row ending with the ids of its findings; a table of the brief "
-		  "has exactly its columns and a row for every item the findings give.\n"
-		  "4. Use only these findings. After every sentence that states a fact, cite the "
-		  "findings that support it by id in square brackets, e.g. [F3] or [F1][F4]; a "
-		  "sentence may cite several findings. Never cite anything else and never invent "
-		  "facts, numbers or sources.\n"
-		  "5. Where sources disagree, name them (site and date), say what each says and "
-		  "weigh which is better supported. Where the findings do not answer part of the "
-		  "question, say that it remains open.\n"
-		  "6. Do not add a title, a list of sources or a section on limitations; they are "
-		  "added for you.");
+		       "per item, every row ending with the ids of its findings; a table of the brief "
+		       "has exactly its columns and a row for every item the findings give.\n"
+		       "4. Use only these findings. After every sentence that states a fact, cite the "
+		       "findings that support it by id in square brackets, e.g. [F3] or [F1][F4]; a "
+		       "sentence may cite several findings. Never cite anything else and never invent "
+		       "facts, numbers or sources.\n"
+		       "5. Where sources disagree, name them (site and date), say what each says and "
+		       "weigh which is better supported. Where the findings do not answer part of the "
+		       "question, say that it remains open.\n"
+		       "6. Do not add a title, a list of sources or a section on limitations; they are "
+		       "added for you.");
 }
 
 void prompt_outline_task(struct qbuf *out, const json_t *brief, int max_sections)
@@ -178,19 +188,22 @@ void prompt_outline_task(struct qbuf *out, const json_t *brief, int max_sections
 		add_list(out, sections, "; ");
 		qbuf_adds(out, ". ");
 	} else {
-		qbuf_addf(out, "up to %d sections, one for each sub-question that the findings answer and "
+		qbuf_addf(out,
+			  "up to %d sections, one for each sub-question that the findings answer and "
 			  "others only where the findings call for them, each with a short title in the "
-			  "report's language. ", max_sections);
+			  "report's language. ",
+			  max_sections);
 	}
 	qbuf_adds(out, "Put every finding that matters in the section it serves best (a finding may "
-		  "serve two), and the findings with dates or figures in one section together. Reply "
-		  "as JSON: {\"sections\": [{\"title\": \"...\", \"findings\": [1, 2]}]}, where the "
-		  "numbers are the findings' ids without the F.");
+		       "serve two), and the findings with dates or figures in one section together. Reply "
+		       "as JSON: {\"sections\": [{\"title\": \"...\", \"findings\": [1, 2]}]}, where the "
+		       "numbers are the findings' ids without the F.");
 }
 
 void prompt_section_task(struct qbuf *out, const char *title, const char *lang_name, int words)
 {
-	qbuf_addf(out, "\nWrite the section \"%s\" of the report in %s, in Markdown, about %d words, "
+	qbuf_addf(out,
+		  "\nWrite the section \"%s\" of the report in %s, in Markdown, about %d words, "
 		  "from these findings only. Write its body only: no heading, no introduction to the "
 		  "whole report, no conclusion. Put dates, numbers and comparisons in a Markdown table "
 		  "(| a | b |), one row per item, each row ending with the ids of its findings. After "
@@ -203,7 +216,9 @@ void prompt_section_task(struct qbuf *out, const char *title, const char *lang_n
 
 void prompt_lead_task(struct qbuf *out, const char *lang_name)
 {
-	qbuf_addf(out, "\nWrite the lead of this report in %s: the direct answer to the question in "
+	qbuf_addf(out,
+		  "\nWrite the lead of this report in %s: the direct answer to the question in "
 		  "two to four sentences, from the sections above, citing the same finding ids in square "
-		  "brackets, e.g. [F3]. No heading, nothing else.", lang_name);
+		  "brackets, e.g. [F3]. No heading, nothing else.",
+		  lang_name);
 }

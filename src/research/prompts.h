@@ -44,8 +44,8 @@ void prompt_reflect_task(struct qbuf *out, int breadth);
 /* The writer's task after the findings: quick is `ask`'s short answer;
  * words the report's length; outline whether an outline was given; the
  * brief's sections and tables are followed literally. */
-void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int words,
-		       int outline, const json_t *brief);
+void prompt_write_task(struct qbuf *out, const char *lang_name, int quick, int words, int outline,
+		       const json_t *brief);
 
 /* The re-outline after research: sections (the brief's, literally, when
  * it has them) and the findings each is written from, as JSON. */

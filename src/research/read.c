@@ -40,8 +40,7 @@ static char *page_cache_get(struct run *r, const char *url)
 {
 	char *v = NULL;
 
-	if (runstore_page_get(r->rs, url, PAGE_CACHE_SECONDS, &v, NULL) == 0 && v &&
-	    !page_allowed_here(r, v)) {
+	if (runstore_page_get(r->rs, url, PAGE_CACHE_SECONDS, &v, NULL) == 0 && v && !page_allowed_here(r, v)) {
 		q_free(v);
 		v = NULL;
 	}
@@ -86,11 +85,11 @@ struct corpus_text_ctx {
 	struct qbuf *text;
 	char **title;
 	int *plain;
-	char *prev;       /* the previous passage's heading path */
+	char *prev; /* the previous passage's heading path */
 };
 
-static void corpus_text_passage(void *vctx, const char *title, const char *heading,
-				const char *body, const char *kind)
+static void corpus_text_passage(void *vctx, const char *title, const char *heading, const char *body,
+				const char *kind)
 {
 	struct corpus_text_ctx *c = vctx;
 
@@ -106,8 +105,7 @@ static void corpus_text_passage(void *vctx, const char *title, const char *headi
 }
 
 /* The text of corpus file path as stored (passages with their headings). */
-int run_corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
-		    int *plain)
+int run_corpus_text(struct run *r, const char *path, struct qbuf *text, char **title, int *plain)
 {
 	struct corpus_text_ctx c = {text, title, plain, NULL};
 	int n = corpus_passages(r->env->store, path, corpus_text_passage, &c);
@@ -130,8 +128,8 @@ int run_remember_key(struct run *r, const char *key)
 	return 0;
 }
 
-int run_add_source(struct run *r, const char *url, const char *title, const char *text,
-		   size_t len, int corpus, int round)
+int run_add_source(struct run *r, const char *url, const char *title, const char *text, size_t len,
+		   int corpus, int round)
 {
 	struct source *s;
 	struct qbuf norm;
@@ -139,7 +137,7 @@ int run_add_source(struct run *r, const char *url, const char *title, const char
 	char hash[65], key[80];
 	int i;
 
-	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES) {   /* cut before a character, not inside one */
+	if (len > (size_t)RESEARCH_SOURCE_MAX_BYTES) { /* cut before a character, not inside one */
 		len = (size_t)RESEARCH_SOURCE_MAX_BYTES;
 		while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
 			len--;
@@ -147,12 +145,12 @@ int run_add_source(struct run *r, const char *url, const char *title, const char
 	sha256_hex(text, len, hash);
 	snprintf(key, sizeof(key), "hash:%s", hash);
 	if (run_seen_key(r, key))
-		return -1;   /* the same text under another address */
-	run_remember_key(r, key);   /* out of memory: only a later duplicate goes unnoticed */
+		return -1;        /* the same text under another address */
+	run_remember_key(r, key); /* out of memory: only a later duplicate goes unnoticed */
 	neardup_sign(text, len, &sig);
 	for (i = 0; i < r->n_sources; i++)
 		if (neardup_same(&sig, &r->sources[i].sig))
-			return -1;   /* nearly the same text: one copy is cited */
+			return -1; /* nearly the same text: one copy is cited */
 	s = q_reallocarray(r->sources, (size_t)r->n_sources + 1, sizeof(*s));
 	if (!s)
 		return -1;
@@ -207,10 +205,10 @@ static void source_failed(struct run *r, const char *url, const char *why)
 
 static void source_read(struct run *r, int i)
 {
-	run_emit(r, "source_read", json_pack("{s:i, s:s, s:s, s:I, s:s}", "source", i + 1, "url",
-					 r->sources[i].url, "title", r->sources[i].title, "chars",
-					 (json_int_t)strlen(r->sources[i].text), "kind",
-					 r->sources[i].corpus ? "corpus" : "web"));
+	run_emit(r, "source_read",
+		 json_pack("{s:i, s:s, s:s, s:I, s:s}", "source", i + 1, "url", r->sources[i].url, "title",
+			   r->sources[i].title, "chars", (json_int_t)strlen(r->sources[i].text), "kind",
+			   r->sources[i].corpus ? "corpus" : "web"));
 }
 
 /* A web source's site (its own name, else its host) and date (published,
@@ -226,24 +224,26 @@ void run_source_meta(struct run *r, int i, const json_t *rec)
 	else
 		run_site_of(s->url, s->site, sizeof(s->site));
 	if (pub && strlen(pub) >= 4 && pub[0] >= '0' && pub[0] <= '9') {
-		snprintf(s->date, sizeof(s->date), "%.10s", pub);   /* the day of an ISO 8601 time */
+		snprintf(s->date, sizeof(s->date), "%.10s", pub); /* the day of an ISO 8601 time */
 	} else if (r->date[0]) {
 		snprintf(s->date, sizeof(s->date), "%s", r->date);
 		s->date_fetched = 1;
 	}
 	/* Both go into prompts inside quoted attributes. */
 	for (i = 0; s->site[i]; i++)
-		if (s->site[i] == '"' || s->site[i] == '<' || s->site[i] == '>' || (unsigned char)s->site[i] < 0x20)
+		if (s->site[i] == '"' || s->site[i] == '<' || s->site[i] == '>' ||
+		    (unsigned char)s->site[i] < 0x20)
 			s->site[i] = ' ';
 	for (i = 0; s->date[i]; i++)
-		if (s->date[i] == '"' || s->date[i] == '<' || s->date[i] == '>' || (unsigned char)s->date[i] < 0x20)
+		if (s->date[i] == '"' || s->date[i] == '<' || s->date[i] == '>' ||
+		    (unsigned char)s->date[i] < 0x20)
 			s->date[i] = ' ';
 }
 
 struct fetch_ctx {
 	struct run *r;
 	char **urls;
-	char **recs;   /* per URL: the record on_fetched made, stored after the batch */
+	char **recs; /* per URL: the record on_fetched made, stored after the batch */
 	int round;
 };
 
@@ -270,7 +270,7 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 		dopt.format = DOC_FORMAT_MARKDOWN;
 		dopt.base_url = resp->final_url ? resp->final_url : fc->urls[i];
 		dopt.content_type = resp->content_type;
-		dopt.cancel = &fc->r->env->cancelled;   /* extraction obeys cancel and --time-limit */
+		dopt.cancel = &fc->r->env->cancelled; /* extraction obeys cancel and --time-limit */
 		if (fc->r->opts->time_limit_ms > 0)
 			dopt.deadline_ms = fc->r->start_ms + (double)fc->r->opts->time_limit_ms;
 		if (doc_extract(qbuf_cstr(&resp->body), resp->body.len, &dopt, &doc, &derr))
@@ -280,11 +280,11 @@ static void on_fetched(size_t i, struct http_response *resp, void *vctx)
 					"text", doc.text ? doc.text : "", doc.text ? doc.text_len : (size_t)0,
 					"published", doc.date, "site", doc.site_name);
 		doc_release(&doc);
-		qbuf_release(&resp->body);   /* the batch keeps every response until it ends */
+		qbuf_release(&resp->body); /* the batch keeps every response until it ends */
 		if (rec && resp->private_addr)
 			json_object_set_new(rec, "private", json_true());
 	}
-	if (!rec)   /* invalid UTF-8 cannot happen after extraction; be safe */
+	if (!rec) /* invalid UTF-8 cannot happen after extraction; be safe */
 		rec = json_pack("{s:s}", "error", "the page could not be stored");
 	fc->recs[i] = json_dumps(rec, JSON_COMPACT);
 	json_decref(rec);
@@ -301,7 +301,7 @@ static void store_fetched(struct fetch_ctx *fc, int n)
 			continue;
 		snprintf(key, sizeof(key), "page:%.4000s", fc->urls[i]);
 		run_rcache_put(fc->r, key, fc->recs[i]);
-		if (strncmp(fc->recs[i], "{\"error\":", 9) != 0)   /* failures are tried again next time */
+		if (strncmp(fc->recs[i], "{\"error\":", 9) != 0) /* failures are tried again next time */
 			page_cache_put(fc->r, fc->urls[i], fc->recs[i]);
 		free(fc->recs[i]);
 		fc->recs[i] = NULL;
@@ -348,12 +348,11 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 			char *cached;
 			snprintf(key, sizeof(key), "page:%.4000s", cv[i].url);
 			if ((cached = run_rcache_get(r, key)) != NULL && refused_but_allowed(r, cached)) {
-				q_free(cached);   /* --allow-private given to resume: fetch again */
+				q_free(cached); /* --allow-private given to resume: fetch again */
 				cached = NULL;
 				urls[n_fetch++] = cv[i].url;
-			} else if (!cached && !r->opts->fresh &&
-			    (cached = page_cache_get(r, cv[i].url)) != NULL)
-				run_rcache_put(r, key, cached);   /* read by an earlier run today */
+			} else if (!cached && !r->opts->fresh && (cached = page_cache_get(r, cv[i].url)) != NULL)
+				run_rcache_put(r, key, cached); /* read by an earlier run today */
 			else if (!cached)
 				urls[n_fetch++] = cv[i].url;
 			q_free(cached);
@@ -369,7 +368,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 		hopt.max_parallel = r->opts->fetch_parallel > 0 ? r->opts->fetch_parallel : 8;
 		hopt.timeout_ms = 20000;
 		hopt.cancel = &r->env->cancelled;
-		hopt.done_parallel = RUN_EXTRACT_PARALLEL;   /* a slow PDF holds up no download */
+		hopt.done_parallel = RUN_EXTRACT_PARALLEL; /* a slow PDF holds up no download */
 		if (r->opts->time_limit_ms > 0) {
 			double left = (double)r->opts->time_limit_ms - (q_now_ms() - r->start_ms);
 			if (left < 1000)
@@ -381,7 +380,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 			run_emit(r, "fetching", json_pack("{s:i}", "urls", n_fetch));
 			http_fetch_many(urls, (size_t)n_fetch, &hopt, resps, on_fetched, &fc);
 			store_fetched(&fc, n_fetch);
-			run_sample_memory(r);   /* the pages of a batch are all in memory here */
+			run_sample_memory(r); /* the pages of a batch are all in memory here */
 			for (i = 0; i < n_fetch; i++)
 				http_response_release(&resps[i]);
 		}
@@ -398,7 +397,7 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 			qbuf_init(&t, (size_t)RESEARCH_SOURCE_MAX_BYTES);
 			if (run_corpus_text(r, c->url, &t, &title, &plain) && t.len > 0) {
 				idx = run_add_source(r, c->url, title && *title ? title : c->title,
-						 qbuf_cstr(&t), t.len, 1, round);
+						     qbuf_cstr(&t), t.len, 1, round);
 				if (idx >= 0)
 					r->sources[idx].plain = plain;
 			} else
@@ -423,8 +422,8 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 				if (!text || strlen(text) < 80)
 					source_failed(r, c->url, "no readable text");
 				else
-					idx = run_add_source(r, c->url, title && *title ? title : c->title, text,
-							 strlen(text), 0, round);
+					idx = run_add_source(r, c->url, title && *title ? title : c->title,
+							     text, strlen(text), 0, round);
 				if (idx >= 0)
 					run_source_meta(r, idx, rec);
 			}

@@ -14,8 +14,8 @@
 
 /* ---- reflect ---- */
 
-#define REFLECT_PROMPT_MAX_BYTES (256 * 1024)   /* the question and the claims so far (not the quotes) */
-#define REFLECT_GAPS_MAX_BYTES (64 * 1024)   /* the gaps named, one line each */
+#define REFLECT_PROMPT_MAX_BYTES (256 * 1024) /* the question and the claims so far (not the quotes) */
+#define REFLECT_GAPS_MAX_BYTES (64 * 1024)    /* the gaps named, one line each */
 
 /* Every gap the run looked into, once, for the follow-up questions. */
 static void remember_gaps(struct run *r, const json_t *gaps)
@@ -26,9 +26,9 @@ static void remember_gaps(struct run *r, const json_t *gaps)
 
 	if (!r->all_gaps)
 		r->all_gaps = json_array();
-	json_array_foreach(gaps, i, g) {
+	json_array_foreach (gaps, i, g) {
 		seen = 0;
-		json_array_foreach(r->all_gaps, j, h)
+		json_array_foreach (r->all_gaps, j, h)
 			seen |= json_equal(g, h);
 		if (!seen && json_array_size(r->all_gaps) < 16)
 			json_array_append(r->all_gaps, g);
@@ -43,7 +43,8 @@ static int findings_naming(const struct run *r, const char *what)
 	if (!what || !*what)
 		return 0;
 	for (i = 0; i < r->n_findings; i++)
-		n += strcasestr(r->findings[i].claim, what) != NULL || strcasestr(r->findings[i].quote, what) != NULL;
+		n += strcasestr(r->findings[i].claim, what) != NULL ||
+		     strcasestr(r->findings[i].quote, what) != NULL;
 	return n;
 }
 
@@ -56,14 +57,14 @@ static void coverage(const struct run *r, struct qbuf *u)
 
 	if (json_array_size(r->sub_questions))
 		qbuf_adds(u, "Findings per sub-question:\n");
-	json_array_foreach(r->sub_questions, k, e) {
+	json_array_foreach (r->sub_questions, k, e) {
 		for (i = 0, n = 0; i < r->n_findings; i++)
 			n += r->findings[i].sub_question == (int)k + 1;
 		qbuf_addf(u, "%zu. %s: %d\n", k + 1, json_string_value(e), n);
 	}
 	if (json_array_size(json_object_get(r->brief, "entities")))
 		qbuf_adds(u, "Findings per entity or date to cover:\n");
-	json_array_foreach(json_object_get(r->brief, "entities"), k, e)
+	json_array_foreach (json_object_get(r->brief, "entities"), k, e)
 		qbuf_addf(u, "- %s: %d\n", json_string_value(e), findings_naming(r, json_string_value(e)));
 }
 
@@ -79,17 +80,18 @@ static void fan_out(struct run *r, int before, int breadth)
 	int i, n;
 	char q[420];
 
-	json_array_foreach(r->sub_questions, k, e) {
+	json_array_foreach (r->sub_questions, k, e) {
 		for (i = 0, n = 0; i < r->n_findings; i++)
 			n += r->findings[i].sub_question == (int)k + 1;
 		if (n == 0 && r->n_queries - before < breadth)
 			run_add_query(r, json_string_value(e));
 	}
-	json_array_foreach(json_object_get(r->brief, "entities"), k, e)
+	json_array_foreach (json_object_get(r->brief, "entities"), k, e)
 		if (findings_naming(r, json_string_value(e)) == 0 && r->n_queries - before < breadth) {
 			snprintf(q, sizeof(q), "%.200s %.200s", json_string_value(e),
-				 json_string_value(json_object_get(r->brief, "time_window")) ?
-				 json_string_value(json_object_get(r->brief, "time_window")) : "");
+				 json_string_value(json_object_get(r->brief, "time_window"))
+					 ? json_string_value(json_object_get(r->brief, "time_window"))
+					 : "");
 			run_add_query(r, q);
 		}
 }
@@ -148,17 +150,17 @@ int run_reflect(struct run *r, int breadth)
 		return 0;
 	}
 	qbuf_init(&gaps, REFLECT_GAPS_MAX_BYTES);
-	json_array_foreach(json_object_get(resp.json, "gaps"), k, q)
+	json_array_foreach (json_object_get(resp.json, "gaps"), k, q)
 		if (json_is_string(q))
 			text_normalize(json_string_value(q), strlen(json_string_value(q)), &gaps),
 				qbuf_addc(&gaps, '\n');
 	same_gaps = gaps.len > 0 && r->gaps_seen && strcmp(r->gaps_seen, qbuf_cstr(&gaps)) == 0;
-	json_decref(r->gaps);   /* as the model wrote them, for the limitations */
+	json_decref(r->gaps); /* as the model wrote them, for the limitations */
 	r->gaps = run_string_list(json_object_get(resp.json, "gaps"), 8);
 	remember_gaps(r, r->gaps);
 	q_free(r->gaps_seen);
 	r->gaps_seen = qbuf_detach(&gaps, NULL);
-	json_array_foreach(json_object_get(resp.json, "queries"), k, q)
+	json_array_foreach (json_object_get(resp.json, "queries"), k, q)
 		if (json_is_string(q) && (int)k < breadth)
 			run_add_query(r, json_string_value(q));
 	if (!same_gaps && json_array_size(json_object_get(resp.json, "gaps")))
@@ -167,10 +169,11 @@ int run_reflect(struct run *r, int breadth)
 		json_t *qs = json_array();
 		for (i = before; i < r->n_queries; i++)
 			json_array_append_new(qs, json_string(r->queries[i]));
-		run_emit(r, "reflect", json_pack("{s:O, s:o, s:b}", "gaps",
-					     json_object_get(resp.json, "gaps") ?
-					     json_object_get(resp.json, "gaps") : json_null(),
-					     "queries", qs, "same_gaps", same_gaps));
+		run_emit(r, "reflect",
+			 json_pack("{s:O, s:o, s:b}", "gaps",
+				   json_object_get(resp.json, "gaps") ? json_object_get(resp.json, "gaps")
+								      : json_null(),
+				   "queries", qs, "same_gaps", same_gaps));
 	}
 	llm_response_release(&resp);
 	json_decref(schema);

@@ -36,7 +36,7 @@ static size_t parse_cite(const char *p, int *ids, int max, int *n)
 	if (*q == '[') {
 		open_len = 1;
 		close = "]";
-	} else if (strncmp(q, "\xE3\x80\x90", 3) == 0) {   /* 【 */
+	} else if (strncmp(q, "\xE3\x80\x90", 3) == 0) { /* 【 */
 		open_len = 3;
 		close = "\xE3\x80\x91";
 	} else {
@@ -77,26 +77,44 @@ static size_t parse_cite(const char *p, int *ids, int max, int *n)
  */
 struct bracket {
 	const char *open, *close;
-	int needs_word;        /* "(1)" is a list number; "(Source 1)" is a citation */
+	int needs_word; /* "(1)" is a list number; "(Source 1)" is a citation */
 };
 
 static const struct bracket brackets[] = {
 	{"[", "]", 0},
-	{"\xEF\xBC\xBB", "\xEF\xBC\xBD", 0},   /* ［ ］ */
-	{"\xE3\x80\x90", "\xE3\x80\x91", 0},   /* 【 】 */
-	{"\xE3\x80\x94", "\xE3\x80\x95", 0},   /* 〔 〕 */
+	{"\xEF\xBC\xBB", "\xEF\xBC\xBD", 0}, /* ［ ］ */
+	{"\xE3\x80\x90", "\xE3\x80\x91", 0}, /* 【 】 */
+	{"\xE3\x80\x94", "\xE3\x80\x95", 0}, /* 〔 〕 */
 	{"(", ")", 1},
-	{"\xEF\xBC\x88", "\xEF\xBC\x89", 1},   /* （ ） */
+	{"\xEF\xBC\x88", "\xEF\xBC\x89", 1}, /* （ ） */
 };
 
 /* Words that say "this number is a reference", longest first where one
  * is a prefix of another. */
-static const char *const cite_words[] = {
-	"sources", "source", "src", "references", "reference", "refs", "ref", "citations",
-	"citation", "cite", "findings", "finding", "notes", "note", "documents", "document",
-	"docs", "doc", "s", "\xE6\x9D\xA5\xE6\xBA\x90" /* 来源 */,
-	"\xE8\xB5\x84\xE6\x96\x99" /* 资料 */, "\xE6\x96\x87\xE7\x8C\xAE" /* 文献 */,
-	"\xE5\xBC\x95\xE7\x94\xA8" /* 引用 */, NULL};
+static const char *const cite_words[] = {"sources",
+					 "source",
+					 "src",
+					 "references",
+					 "reference",
+					 "refs",
+					 "ref",
+					 "citations",
+					 "citation",
+					 "cite",
+					 "findings",
+					 "finding",
+					 "notes",
+					 "note",
+					 "documents",
+					 "document",
+					 "docs",
+					 "doc",
+					 "s",
+					 "\xE6\x9D\xA5\xE6\xBA\x90" /* 来源 */,
+					 "\xE8\xB5\x84\xE6\x96\x99" /* 资料 */,
+					 "\xE6\x96\x87\xE7\x8C\xAE" /* 文献 */,
+					 "\xE5\xBC\x95\xE7\x94\xA8" /* 引用 */,
+					 NULL};
 
 #define MARKER_MAX_TAIL 80   /* bytes of "†source" and the like before the close */
 #define MARKER_MAX_LINK 2048 /* bytes of a "(url)" right after a marker */
@@ -123,8 +141,8 @@ static size_t cite_sep(const char *q)
 {
 	if (*q == ',' || *q == ';' || *q == '-' || *q == '&')
 		return 1;
-	if (strncmp(q, "\xE2\x80\x93", 3) == 0 || strncmp(q, "\xE2\x80\x94", 3) == 0 ||   /* – — */
-	    strncmp(q, "\xEF\xBC\x8C", 3) == 0 || strncmp(q, "\xE3\x80\x81", 3) == 0)     /* ， 、 */
+	if (strncmp(q, "\xE2\x80\x93", 3) == 0 || strncmp(q, "\xE2\x80\x94", 3) == 0 || /* – — */
+	    strncmp(q, "\xEF\xBC\x8C", 3) == 0 || strncmp(q, "\xE3\x80\x81", 3) == 0)   /* ， 、 */
 		return 3;
 	if (strncasecmp(q, "and ", 4) == 0)
 		return 3;
@@ -146,11 +164,11 @@ static size_t blank_len(const char *q)
 		return 1;
 	if (u[0] == 0xC2 && u[1] == 0xA0)
 		return 2;
-	if (u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x80 && u[2] <= 0x8F)   /* U+2000..U+200F */
+	if (u[0] == 0xE2 && u[1] == 0x80 && u[2] >= 0x80 && u[2] <= 0x8F) /* U+2000..U+200F */
 		return 3;
-	if ((u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) ||   /* U+2060 word joiner */
-	    (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) ||   /* U+FEFF */
-	    (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))     /* U+3000 */
+	if ((u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0xA0) || /* U+2060 word joiner */
+	    (u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) || /* U+FEFF */
+	    (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))   /* U+3000 */
 		return 3;
 	return 0;
 }
@@ -180,8 +198,7 @@ static size_t digit_len(const char *q, int *v)
 	return 0;
 }
 
-static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int *n_ids,
-			   int *n_plain)
+static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int *n_ids, int *n_plain)
 {
 	const char *q = p;
 	const struct bracket *b = NULL;
@@ -199,7 +216,7 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 	if (!b)
 		return 0;
 	q += strlen(b->open);
-	if (b->open[0] == '[' && q[0] == '[') {   /* [[1]] */
+	if (b->open[0] == '[' && q[0] == '[') { /* [[1]] */
 		doubled = 1;
 		q++;
 	}
@@ -234,7 +251,7 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 		else if (!f)
 			(*n_plain)++;
 		all_f &= f;
-		if (strncmp(q, "\xE2\x80\xA0", 3) == 0 || *q == ':') {   /* 【1†source】, [1: p. 3] */
+		if (strncmp(q, "\xE2\x80\xA0", 3) == 0 || *q == ':') { /* 【1†source】, [1: p. 3] */
 			const char *t = q;
 			while (*q && q - t < MARKER_MAX_TAIL && strncmp(q, b->close, strlen(b->close)) != 0 &&
 			       *q != '\n')
@@ -257,7 +274,7 @@ static size_t parse_marker(const char *p, size_t max, int *ids, int max_ids, int
 	}
 	if (b->needs_word && !word && !all_f)
 		return 0;
-	if (b->open[0] == '[' && *q == '(') {   /* [1](https://...) : the link goes too */
+	if (b->open[0] == '[' && *q == '(') { /* [1](https://...) : the link goes too */
 		const char *t = q + 1;
 		while (*t && *t != ')' && *t != ' ' && *t != '\n' && t - q < MARKER_MAX_LINK)
 			t++;
@@ -291,7 +308,7 @@ void cite_mend_gap(struct qbuf *out, size_t from, char next)
 
 int cite_strip_markers(const char *s, size_t n, struct qbuf *out)
 {
-	size_t i = 0, len, from = out->len;   /* only what this call adds is mended */
+	size_t i = 0, len, from = out->len; /* only what this call adds is mended */
 	int removed = 0;
 
 	while (i < n) {
@@ -299,7 +316,7 @@ int cite_strip_markers(const char *s, size_t n, struct qbuf *out)
 			i += len;
 			removed++;
 			if (i < n && cite_marker_len(s + i, n - i))
-				continue;   /* "[5][6]": mend the spacing after the last */
+				continue; /* "[5][6]": mend the spacing after the last */
 			/* "time [12] and" is "time and", "signals [3]." is "signals.",
 			 * "signals.[4]The" is "signals. The". */
 			cite_mend_gap(out, from, i < n ? s[i] : '\0');
@@ -337,13 +354,12 @@ static int claim_like(const char *s, size_t n)
 /* Sentence end at s[i]? Returns the length of the terminator or 0. */
 static size_t sentence_end(const char *s, size_t i, size_t n)
 {
-	if ((s[i] == '.' || s[i] == '!' || s[i] == '?') &&
-	    (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n') &&
+	if ((s[i] == '.' || s[i] == '!' || s[i] == '?') && (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n') &&
 	    !(i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9'))
 		return 1;
-	if (i + 3 <= n && (strncmp(s + i, "\xE3\x80\x82", 3) == 0 ||   /* 。 */
-			   strncmp(s + i, "\xEF\xBC\x81", 3) == 0 ||   /* ！ */
-			   strncmp(s + i, "\xEF\xBC\x9F", 3) == 0))    /* ？ */
+	if (i + 3 <= n && (strncmp(s + i, "\xE3\x80\x82", 3) == 0 || /* 。 */
+			   strncmp(s + i, "\xEF\xBC\x81", 3) == 0 || /* ！ */
+			   strncmp(s + i, "\xEF\xBC\x9F", 3) == 0))  /* ？ */
 		return 3;
 	return 0;
 }
@@ -354,8 +370,8 @@ static size_t sentence_end(const char *s, size_t i, size_t n)
  * citation it is flagged [unsupported]. Others (a short transition, a
  * heading-like line) are left alone.
  */
-static void judge_sentence(struct cite_result *r, struct qbuf *flagged, size_t sent_start,
-			   int has_cite, int had_marker)
+static void judge_sentence(struct cite_result *r, struct qbuf *flagged, size_t sent_start, int has_cite,
+			   int had_marker)
 {
 	const char *t = qbuf_cstr(flagged) + sent_start;
 	size_t n = flagged->len > sent_start ? flagged->len - sent_start : 0;
@@ -375,7 +391,7 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 {
 	struct qbuf out;
 	size_t i = 0, n = strlen(body), line_start;
-	size_t *gone = NULL, n_gone = 0, gi = 0;   /* offsets in out where markers were removed */
+	size_t *gone = NULL, n_gone = 0, gi = 0; /* offsets in out where markers were removed */
 	int ids[16], k, j;
 
 	memset(r, 0, sizeof(*r));
@@ -407,7 +423,7 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 		/* a marker that keeps nothing goes with the space before it */
 		if (!any && out.len > 0 && out.data[out.len - 1] == ' ')
 			out.data[--out.len] = '\0';
-		if (!any && flag) {   /* its sentence is judged all the same (pass 2) */
+		if (!any && flag) { /* its sentence is judged all the same (pass 2) */
 			size_t *g = q_reallocarray(gone, n_gone + 1, sizeof(*gone));
 			if (g) {
 				gone = g;
@@ -503,7 +519,7 @@ int cite_process(const char *body, const struct cite_finding *f, int n_findings,
 					c2 = 1;
 				}
 				has_cite |= c2;
-				while (gi < n_gone && gone[gi] <= after) {   /* "shrunk. [7]" */
+				while (gi < n_gone && gone[gi] <= after) { /* "shrunk. [7]" */
 					gi++;
 					had_marker = 1;
 				}
@@ -555,7 +571,10 @@ struct labels {
 };
 
 static const struct labels labels_en = {
-	"Sources", "Verification", "[unsupported]", "no source supports this sentence",
+	"Sources",
+	"Verification",
+	"[unsupported]",
+	"no source supports this sentence",
 	"- Citations: %lld, all pointing at quotes checked in their sources; %lld removed because "
 	"they pointed at nothing\n",
 	"- Sentences checked for a citation: %lld; without one: %lld (marked [unsupported])\n",
@@ -563,13 +582,15 @@ static const struct labels labels_en = {
 	"- Sources read: %lld (%lld cited, listed above); failed: %lld\n",
 	"- stopped early: %s; this report uses what was gathered until then\n"};
 
-static const struct labels labels_zh = {
-	"来源", "核查", "[无依据]", "没有来源支持这句话",
-	"- 引用：%lld 处，均指向已在来源中核对的引文；%lld 处因无所指而删除\n",
-	"- 检查了引用的句子：%lld 句；没有引用的：%lld 句（标为 [无依据]）\n",
-	"- 在来源中逐字找到的引文：%lld 条；因未找到而删除的：%lld 条\n",
-	"- 已读来源：%lld 个（上面列出被引用的 %lld 个）；失败：%lld 个\n",
-	"- 提前停止：%s；本报告只用到那时为止收集的内容\n"};
+static const struct labels labels_zh = {"来源",
+					"核查",
+					"[无依据]",
+					"没有来源支持这句话",
+					"- 引用：%lld 处，均指向已在来源中核对的引文；%lld 处因无所指而删除\n",
+					"- 检查了引用的句子：%lld 句；没有引用的：%lld 句（标为 [无依据]）\n",
+					"- 在来源中逐字找到的引文：%lld 条；因未找到而删除的：%lld 条\n",
+					"- 已读来源：%lld 个（上面列出被引用的 %lld 个）；失败：%lld 个\n",
+					"- 提前停止：%s；本报告只用到那时为止收集的内容\n"};
 
 static const struct labels *report_labels(const json_t *report)
 {
@@ -641,12 +662,23 @@ static void escape_html_n(struct qbuf *out, const char *s, size_t n)
 
 	for (i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '<': qbuf_adds(out, "&lt;"); break;
-		case '>': qbuf_adds(out, "&gt;"); break;
-		case '&': qbuf_adds(out, "&amp;"); break;
-		case '"': qbuf_adds(out, "&quot;"); break;
-		case '\'': qbuf_adds(out, "&#39;"); break;
-		default: qbuf_addc(out, s[i]);
+		case '<':
+			qbuf_adds(out, "&lt;");
+			break;
+		case '>':
+			qbuf_adds(out, "&gt;");
+			break;
+		case '&':
+			qbuf_adds(out, "&amp;");
+			break;
+		case '"':
+			qbuf_adds(out, "&quot;");
+			break;
+		case '\'':
+			qbuf_adds(out, "&#39;");
+			break;
+		default:
+			qbuf_addc(out, s[i]);
 		}
 	}
 }
@@ -668,12 +700,12 @@ static void escape_html(struct qbuf *out, const char *s, int attr)
  * becomes &amp;, a link to javascript:, data: or file: stops being a link. Code spans are treated like prose: the escape shows in
  * them, but no tracking of backticks can be fooled into leaving a tag raw.
  */
-#define MD_MAX_ALT 300      /* bytes of an image's alt text kept in its note */
+#define MD_MAX_ALT 300 /* bytes of an image's alt text kept in its note */
 #define MD_MAX_IMAGE_URL 4096
-#define MD_CELL_MAX_BYTES (1024 * 1024)   /* one table cell, as Markdown and as HTML */
-#define MD_LINE_MAX_BYTES ((size_t)16 * 1024 * 1024)   /* one line of the report and its HTML */
-#define MD_META_MAX_BYTES 4096   /* a source's site and date */
-#define MD_VERIFICATION_MAX_BYTES (1024 * 1024)   /* the verification summary: counts and a few sentences */
+#define MD_CELL_MAX_BYTES (1024 * 1024)              /* one table cell, as Markdown and as HTML */
+#define MD_LINE_MAX_BYTES ((size_t)16 * 1024 * 1024) /* one line of the report and its HTML */
+#define MD_META_MAX_BYTES 4096                       /* a source's site and date */
+#define MD_VERIFICATION_MAX_BYTES (1024 * 1024) /* the verification summary: counts and a few sentences */
 
 /* An image ![alt](url) at s: its length, the alt text in alt, alt_n; or 0. */
 static size_t md_image(const char *s, const char **alt, size_t *alt_n)
@@ -715,13 +747,12 @@ static int md_bad_scheme(const char *u)
 
 	while (*u == ' ' || *u == '<')
 		u++;
-	while (n < 32 && (is_letter(u[n]) || (n > 0 && (is_digit(u[n]) || u[n] == '+' ||
-							 u[n] == '.' || u[n] == '-'))))
+	while (n < 32 &&
+	       (is_letter(u[n]) || (n > 0 && (is_digit(u[n]) || u[n] == '+' || u[n] == '.' || u[n] == '-'))))
 		n++;
 	if (n == 0 || u[n] != ':')
-		return 0;   /* relative, or not a scheme */
-	return !((n == 4 && strncasecmp(u, "http", 4) == 0) ||
-		 (n == 5 && strncasecmp(u, "https", 5) == 0) ||
+		return 0; /* relative, or not a scheme */
+	return !((n == 4 && strncasecmp(u, "http", 4) == 0) || (n == 5 && strncasecmp(u, "https", 5) == 0) ||
 		 (n == 6 && strncasecmp(u, "mailto", 6) == 0));
 }
 
@@ -755,7 +786,7 @@ static void md_neutralize(struct qbuf *b)
 			continue;
 		}
 		if (s[0] == ']' && s[1] == '(' && md_bad_scheme(s + 2)) {
-			qbuf_adds(&o, "] (");   /* no longer a link: javascript:, data:, file: ... */
+			qbuf_adds(&o, "] ("); /* no longer a link: javascript:, data:, file: ... */
 			s += 2;
 			continue;
 		}
@@ -805,7 +836,7 @@ static void md_sources(const json_t *report, struct qbuf *out)
 	size_t i;
 
 	qbuf_addf(out, "\n## %s\n\n", report_labels(report)->sources);
-	json_array_foreach(sources, i, s) {
+	json_array_foreach (sources, i, s) {
 		json_int_t n = json_integer_value(json_object_get(s, "n"));
 		if (n <= 0)
 			continue;
@@ -821,8 +852,10 @@ static void md_sources(const json_t *report, struct qbuf *out)
 			if (out->data[k] == '\n' || out->data[k] == '\r')
 				out->data[k] = ' ';
 		md_source_meta(s, out);
-		qbuf_addf(out, ". %s\n", json_string_value(json_object_get(s, "url")) ?
-			  json_string_value(json_object_get(s, "url")) : "");
+		qbuf_addf(out, ". %s\n",
+			  json_string_value(json_object_get(s, "url"))
+				  ? json_string_value(json_object_get(s, "url"))
+				  : "");
 	}
 }
 
@@ -834,23 +867,23 @@ static void md_verification(const json_t *report, struct qbuf *out)
 	long long listed = 0;
 	size_t i;
 
-	json_array_foreach(json_object_get(report, "sources"), i, s)
+	json_array_foreach (json_object_get(report, "sources"), i, s)
 		listed += json_integer_value(json_object_get(s, "n")) > 0;
 	qbuf_addf(out, "\n## %s\n\n", lb->verification);
-	qbuf_addf(out, lb->citations,
-		  (long long)json_integer_value(json_object_get(v, "citations_verified")),
+	qbuf_addf(out, lb->citations, (long long)json_integer_value(json_object_get(v, "citations_verified")),
 		  (long long)json_integer_value(json_object_get(v, "citations_removed")));
-	if (strcmp(json_string_value(json_object_get(report, "mode")) ?
-		   json_string_value(json_object_get(report, "mode")) : "", "model") == 0)
+	if (strcmp(json_string_value(json_object_get(report, "mode"))
+			   ? json_string_value(json_object_get(report, "mode"))
+			   : "",
+		   "model") == 0)
 		qbuf_addf(out, lb->sentences,
 			  (long long)json_integer_value(json_object_get(v, "claims_checked")),
 			  (long long)json_integer_value(json_object_get(v, "unsupported_sentences")));
-	qbuf_addf(out, lb->quotes,
-		  (long long)json_integer_value(json_object_get(v, "quotes_verified")),
+	qbuf_addf(out, lb->quotes, (long long)json_integer_value(json_object_get(v, "quotes_verified")),
 		  (long long)json_integer_value(json_object_get(v, "quotes_dropped")));
 	/* Read is not listed: Sources lists only the sources a citation uses. */
-	qbuf_addf(out, lb->read, (long long)json_integer_value(json_object_get(v, "sources_read")),
-		  listed, (long long)json_integer_value(json_object_get(v, "sources_failed")));
+	qbuf_addf(out, lb->read, (long long)json_integer_value(json_object_get(v, "sources_read")), listed,
+		  (long long)json_integer_value(json_object_get(v, "sources_failed")));
 	if (stop && *stop)
 		qbuf_addf(out, lb->stopped, stop);
 }
@@ -859,8 +892,7 @@ static void md_verification(const json_t *report, struct qbuf *out)
  * **bold**. Everything is escaped first. */
 /* One Markdown table row ("| a | b [F1] |") as <tr>, cells rendered as
  * the body is (escaped, citations linked); th for the table's first row. */
-static void html_table_row(const json_t *report, const char *l, size_t n, int head,
-			   struct qbuf *out)
+static void html_table_row(const json_t *report, const char *l, size_t n, int head, struct qbuf *out)
 {
 	size_t i = l[0] == '|' ? 1 : 0;
 
@@ -915,35 +947,45 @@ static void md_to_html(const json_t *report, const char *md, struct qbuf *out)
 		if (in_table && l[0] != '|')
 			qbuf_adds(out, "</table>\n"), in_table = 0;
 		if (l[0] == '|' && n > 1) {
-			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
-			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			if (in_para)
+				qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list)
+				qbuf_adds(out, "</ul>\n"), in_list = 0;
 			if (!in_table)
 				qbuf_adds(out, "<table>\n");
 			if (!md_table_rule(l, n))
 				html_table_row(report, l, n, !in_table, out);
 			in_table = 1;
 		} else if (h && l[h] == ' ') {
-			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
-			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			if (in_para)
+				qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list)
+				qbuf_adds(out, "</ul>\n"), in_list = 0;
 			qbuf_add(&tmp, l + h + 1, n - (size_t)h - 1);
 			render_body(report, qbuf_cstr(&tmp), 1, &line);
 			qbuf_addf(out, "<h%d>%s</h%d>\n", h, qbuf_cstr(&line), h);
 		} else if ((l[0] == '-' || l[0] == '*') && l[1] == ' ') {
-			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
-			if (!in_list) qbuf_adds(out, "<ul>\n"), in_list = 1;
+			if (in_para)
+				qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (!in_list)
+				qbuf_adds(out, "<ul>\n"), in_list = 1;
 			qbuf_add(&tmp, l + 2, n - 2);
 			render_body(report, qbuf_cstr(&tmp), 1, &line);
 			qbuf_addf(out, "<li>%s</li>\n", qbuf_cstr(&line));
 		} else if (n == 0) {
-			if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
-			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			if (in_para)
+				qbuf_adds(out, "</p>\n"), in_para = 0;
+			if (in_list)
+				qbuf_adds(out, "</ul>\n"), in_list = 0;
 		} else {
 			int quote = l[0] == '>';
-			if (in_list) qbuf_adds(out, "</ul>\n"), in_list = 0;
+			if (in_list)
+				qbuf_adds(out, "</ul>\n"), in_list = 0;
 			qbuf_add(&tmp, l + (quote ? 1 : 0), n - (quote ? 1 : 0));
 			render_body(report, qbuf_cstr(&tmp), 1, &line);
 			if (quote) {
-				if (in_para) qbuf_adds(out, "</p>\n"), in_para = 0;
+				if (in_para)
+					qbuf_adds(out, "</p>\n"), in_para = 0;
 				qbuf_addf(out, "<blockquote>%s</blockquote>\n", qbuf_cstr(&line));
 			} else {
 				qbuf_adds(out, in_para ? "\n" : "<p>");
@@ -994,7 +1036,7 @@ static void md_list(struct qbuf *out, const json_t *a, int numbered)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(a, i, v)
+	json_array_foreach (a, i, v)
 		if (json_is_string(v)) {
 			if (numbered)
 				qbuf_addf(out, "%zu. ", i + 1);
@@ -1028,8 +1070,9 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 	}
 	qbuf_init(&md, RESEARCH_PLAN_MAX_BYTES);
 	qbuf_adds(&md, "# Plan: ");
-	qbuf_adds(&md, json_string_value(json_object_get(p, "question")) ?
-		  json_string_value(json_object_get(p, "question")) : "");
+	qbuf_adds(&md, json_string_value(json_object_get(p, "question"))
+			       ? json_string_value(json_object_get(p, "question"))
+			       : "");
 	qbuf_adds(&md, "\n\n## Brief\n\n");
 	if (answer && *answer)
 		qbuf_addf(&md, "- Answer: %s\n", answer);
@@ -1037,9 +1080,11 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 		qbuf_adds(&md, "- Required sections:\n");
 		md_list(&md, json_object_get(brief, "sections"), 0);
 	}
-	json_array_foreach(json_object_get(brief, "tables"), i, t) {
-		qbuf_addf(&md, "- Table: %s, columns:\n", json_string_value(json_object_get(t, "title")) ?
-			  json_string_value(json_object_get(t, "title")) : "");
+	json_array_foreach (json_object_get(brief, "tables"), i, t) {
+		qbuf_addf(&md, "- Table: %s, columns:\n",
+			  json_string_value(json_object_get(t, "title"))
+				  ? json_string_value(json_object_get(t, "title"))
+				  : "");
 		md_list(&md, json_object_get(t, "columns"), 0);
 	}
 	if (json_array_size(json_object_get(brief, "entities"))) {
@@ -1054,13 +1099,14 @@ static int render_plan(const json_t *p, const char *format, struct qbuf *out, st
 	md_list(&md, json_object_get(p, "queries"), 0);
 	qbuf_adds(&md, "\n## Outline\n\n");
 	md_list(&md, json_object_get(p, "outline"), 0);
-	qbuf_addf(&md, "\nRun %lld is stored with this plan. Go on with 'quarry runs resume %lld'; to "
+	qbuf_addf(&md,
+		  "\nRun %lld is stored with this plan. Go on with 'quarry runs resume %lld'; to "
 		  "change the plan, save it with 'quarry runs export %lld -f json -o plan.json', "
 		  "edit it and give it with 'quarry runs resume %lld --plan plan.json'.\n",
 		  (long long)run, (long long)run, (long long)run, (long long)run);
 	if (strcmp(format, "html") == 0) {
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Plan</title>"
-			  "</head><body><pre>");
+			       "</head><body><pre>");
 		escape_html(out, qbuf_cstr(&md), 0);
 		qbuf_adds(out, "</pre></body></html>\n");
 	} else {
@@ -1127,10 +1173,11 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		size_t i, j, start = out->len;
 
 		qbuf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
-			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-			  "style-src 'unsafe-inline'\">\n<title>");
+			       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+			       "style-src 'unsafe-inline'\">\n<title>");
 		escape_html(out, title, 0);
-		qbuf_adds(out, "</title>\n<style>body{font:16px/1.6 system-ui,sans-serif;max-width:46em;"
+		qbuf_adds(out,
+			  "</title>\n<style>body{font:16px/1.6 system-ui,sans-serif;max-width:46em;"
 			  "margin:2em auto;padding:0 1em;color:#222}a.cite{text-decoration:none;"
 			  "font-size:.8em;vertical-align:super}a.cite:hover{background:#ffe58a}"
 			  ".nosrc{color:#b00;font-size:.8em}table{border-collapse:collapse}td,th{border:1px solid "
@@ -1145,7 +1192,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 		qbuf_add(out, qbuf_cstr(&main), main.len);
 		qbuf_release(&main);
 		qbuf_addf(out, "<h2>%s</h2>\n", report_labels(report)->sources);
-		json_array_foreach(sources, i, s) {
+		json_array_foreach (sources, i, s) {
 			json_int_t n = json_integer_value(json_object_get(s, "n"));
 			const char *url = json_string_value(json_object_get(s, "url"));
 			const char *t = json_string_value(json_object_get(s, "title"));
@@ -1164,7 +1211,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 				escape_html(out, url ? url : "", 0);
 				qbuf_adds(out, "</code>");
 			}
-			{   /* site and date, escaped like the title */
+			{ /* site and date, escaped like the title */
 				struct qbuf meta;
 				qbuf_init(&meta, MD_META_MAX_BYTES);
 				md_source_meta(s, &meta);
@@ -1173,7 +1220,7 @@ int research_render(const json_t *report, const char *format, struct qbuf *out, 
 				qbuf_release(&meta);
 			}
 			quotes = json_object_get(s, "quotes");
-			json_array_foreach(quotes, j, q) {
+			json_array_foreach (quotes, j, q) {
 				qbuf_adds(out, "<div class=\"q\">“");
 				escape_html(out, json_string_value(q) ? json_string_value(q) : "", 0);
 				qbuf_adds(out, "”</div>");

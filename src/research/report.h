@@ -11,27 +11,26 @@
 #define CITE_MAX_SOURCES 512
 
 struct cite_finding {
-	int source;            /* index of the finding's source */
+	int source; /* index of the finding's source */
 };
 
 struct cite_result {
-	char *body;            /* [F#] kept where valid, [unsupported] flags added */
-	int citations;         /* references the writer made */
-	int verified;          /* of which point at a real finding */
+	char *body;    /* [F#] kept where valid, [unsupported] flags added */
+	int citations; /* references the writer made */
+	int verified;  /* of which point at a real finding */
 	int removed;
-	int claims;            /* claim-like sentences */
+	int claims; /* claim-like sentences */
 	int unsupported_n;
-	json_t *unsupported;   /* their text */
-	int cited_sources[CITE_MAX_SOURCES];   /* source indexes in citation order */
+	json_t *unsupported;                 /* their text */
+	int cited_sources[CITE_MAX_SOURCES]; /* source indexes in citation order */
 	int n_cited_sources;
-	int *source_number;    /* [finding id] -> its source's number, 0 if uncited */
-	int *finding_used;     /* [finding id] -> cited */
+	int *source_number; /* [finding id] -> its source's number, 0 if uncited */
+	int *finding_used;  /* [finding id] -> cited */
 };
 
 /* findings[0..n) are F1..Fn. */
 /* flag: mark claim-like sentences without a citation (model-written text). */
-int cite_process(const char *body, const struct cite_finding *findings, int n, int flag,
-		 struct cite_result *r);
+int cite_process(const char *body, const struct cite_finding *findings, int n, int flag, struct cite_result *r);
 void cite_result_release(struct cite_result *r);
 
 /* Length of the citation-like marker at s ([1], [F2], (Source 3), 【4】,

@@ -42,24 +42,24 @@
 #define RESEARCH_MAX_SOURCES 500
 #define RESEARCH_MAX_DEPTH 10
 #define RESEARCH_MAX_BREADTH 20
-#define RESEARCH_SOURCE_MAX_BYTES (1L * 1024 * 1024)   /* of extracted text kept per source */
+#define RESEARCH_SOURCE_MAX_BYTES (1L * 1024 * 1024) /* of extracted text kept per source */
 
 struct research_opts {
 	const char *question;
-	int depth;               /* rounds of gather-read-note-reflect; 0 = 2 */
-	int breadth;             /* queries per round; 0 = 4 */
-	int max_sources;         /* 0 = 20 */
-	long budget_tokens;      /* 0 = none */
+	int depth;          /* rounds of gather-read-note-reflect; 0 = 2 */
+	int breadth;        /* queries per round; 0 = 4 */
+	int max_sources;    /* 0 = 20 */
+	long budget_tokens; /* 0 = none */
 	double budget_usd;
 	long time_limit_ms;
-	const char *sources;     /* "web,corpus" by default */
-	const char *lang;        /* NULL: the question's */
+	const char *sources; /* "web,corpus" by default */
+	const char *lang;    /* NULL: the question's */
 	int no_llm;
-	int quick;               /* `ask`: one round, few sources, short answer */
-	int allow_private;       /* fetch result URLs on private addresses */
+	int quick;         /* `ask`: one round, few sources, short answer */
+	int allow_private; /* fetch result URLs on private addresses */
 	int ignore_robots;
-	int fetch_parallel;      /* 0 = 8 */
-	int fresh;               /* fetch pages again even if an earlier run read them today */
+	int fetch_parallel; /* 0 = 8 */
+	int fresh;          /* fetch pages again even if an earlier run read them today */
 	/* Where the report goes (NULL: standard output) and its format
 	 * (NULL: md): stored with the run, so `runs resume` writes there too.
 	 * An output path is stored as given: make it absolute first. */
@@ -90,14 +90,14 @@ typedef void (*research_event_fn)(void *ctx, const json_t *event);
 struct runstore;
 
 struct research_env {
-	struct store *store;     /* the quarry database: runs, caches, corpus */
+	struct store *store; /* the quarry database: runs, caches, corpus */
 	/* Borrowed, may be NULL: where the run's records go (runstore.h);
 	 * NULL: the run records on store. */
 	struct runstore *runs;
-	const char *home;        /* its folder (the corpus for searches) */
+	const char *home; /* its folder (the corpus for searches) */
 	const struct config *file;
-	struct llm_client *llm;  /* NULL: extractive mode */
-	FILE *events;            /* JSON lines, may be NULL */
+	struct llm_client *llm; /* NULL: extractive mode */
+	FILE *events;           /* JSON lines, may be NULL */
 	research_event_fn on_event;
 	void *ctx;
 	/* Borrowed, may be NULL: the account the run's model calls are
@@ -131,9 +131,9 @@ struct research_result {
 	/* run_status_name: "done", "stopped" (budget), "cancelled",
 	 * "interrupted", "failed" */
 	char status[16];
-	char *markdown;          /* the report */
-	json_t *report;          /* everything: report, sources, notes, figures */
-	struct llm_totals llm;   /* this run's model calls, tokens and cost (zero without a model) */
+	char *markdown;        /* the report */
+	json_t *report;        /* everything: report, sources, notes, figures */
+	struct llm_totals llm; /* this run's model calls, tokens and cost (zero without a model) */
 };
 
 /* Start a new run (run_id 0) or resume run_id with its stored question

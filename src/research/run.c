@@ -73,9 +73,11 @@ void run_emit(struct run *r, const char *type, json_t *fields)
 		r->env->on_event(r->env->ctx, ev);
 	free(line);
 	json_decref(ev);
-	if (lost == 1) {   /* once: the warning's own loss only counts */
-		snprintf(why, sizeof(why), "an event of the run could not be stored (%.300s): watchers "
-			 "of the run miss it and any others that fail (counted as events_lost)", err.msg);
+	if (lost == 1) { /* once: the warning's own loss only counts */
+		snprintf(why, sizeof(why),
+			 "an event of the run could not be stored (%.300s): watchers "
+			 "of the run miss it and any others that fail (counted as events_lost)",
+			 err.msg);
 		run_emit(r, "warning", json_pack("{s:s, s:s}", "step", "events", "message", why));
 	}
 }
@@ -144,10 +146,7 @@ static void set_status(struct run *r, enum run_status status)
 /* ---- who carries a run ---- */
 
 /* Record this process as the one carrying the run. */
-static void set_owner(struct run *r)
-{
-	runstore_set_owner(r->rs, r->id, NULL);
-}
+static void set_owner(struct run *r) { runstore_set_owner(r->rs, r->id, NULL); }
 
 int research_run_alive(struct store *s, long run_id)
 {
@@ -178,10 +177,7 @@ int research_run_remove(struct store *s, long run_id, struct q_error *err)
 }
 
 /* An atomic store: lock-free for an int, so safe in a signal handler. */
-void research_cancel(struct research_env *env)
-{
-	__atomic_store_n(&env->cancelled, 1, __ATOMIC_RELAXED);
-}
+void research_cancel(struct research_env *env) { __atomic_store_n(&env->cancelled, 1, __ATOMIC_RELAXED); }
 
 void research_cancel_final(struct research_env *env)
 {
@@ -189,10 +185,7 @@ void research_cancel_final(struct research_env *env)
 }
 
 /* Whether the run was cancelled (research_cancel, research_cancel_final). */
-int run_cancelled(const struct run *r)
-{
-	return __atomic_load_n(&r->env->cancelled, __ATOMIC_RELAXED);
-}
+int run_cancelled(const struct run *r) { return __atomic_load_n(&r->env->cancelled, __ATOMIC_RELAXED); }
 
 /* The run stops: why (RUN_STOPPED for a budget, RUN_INTERRUPTED or
  * RUN_CANCELLED) and the reason for the report. */
@@ -230,7 +223,8 @@ int run_should_stop(struct run *r)
 		run_emit(r, "budget_spent", json_pack("{s:s}", "reason", why));
 		return 1;
 	}
-	if (!r->env->llm && r->opts->time_limit_ms > 0 && q_now_ms() - r->start_ms > (double)r->opts->time_limit_ms) {
+	if (!r->env->llm && r->opts->time_limit_ms > 0 &&
+	    q_now_ms() - r->start_ms > (double)r->opts->time_limit_ms) {
 		stop_run(r, RUN_STOPPED, "the time limit is reached");
 		return 1;
 	}
@@ -251,14 +245,14 @@ static int out_of_time(const struct run *r)
  */
 int run_first_round_barred(struct run *r)
 {
-	run_should_stop(r);   /* sets r->stopped for the report */
+	run_should_stop(r); /* sets r->stopped for the report */
 	return r->stop == RUN_INTERRUPTED || r->stop == RUN_CANCELLED || out_of_time(r);
 }
 
 /* Record a model-call failure: budgets stop the run, the rest is a warning. */
 void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 {
-	if (rc == Q_EBUDGET) {   /* said once; the calls of a batch that did not fit say nothing more */
+	if (rc == Q_EBUDGET) { /* said once; the calls of a batch that did not fit say nothing more */
 		if (r->stop == RUN_RUNNING) {
 			stop_run(r, RUN_STOPPED, msg);
 			run_emit(r, "budget_spent", json_pack("{s:s}", "reason", msg));
@@ -275,14 +269,13 @@ void run_model_failed(struct run *r, const char *step, int rc, const char *msg)
 json_t *research_opts_to_json(const struct research_opts *o)
 {
 	json_t *j = json_pack("{s:s, s:i, s:i, s:i, s:I, s:f, s:I, s:s, s:s?, s:b, s:b, s:b, s:b, s:s?, "
-			 "s:s?, s:s?}",
-			 "question", o->question, "depth", o->depth, "breadth", o->breadth,
-			 "max_sources", o->max_sources, "budget_tokens", (json_int_t)o->budget_tokens,
-			 "budget_usd", o->budget_usd, "time_limit_ms", (json_int_t)o->time_limit_ms,
-			 "sources", o->sources ? o->sources : "web,corpus", "lang", o->lang, "no_llm",
-			 o->no_llm, "quick", o->quick, "allow_private", o->allow_private,
-			 "ignore_robots", o->ignore_robots, "output", o->output, "format", o->format,
-			 "length", o->length);
+			      "s:s?, s:s?}",
+			      "question", o->question, "depth", o->depth, "breadth", o->breadth,
+			      "max_sources", o->max_sources, "budget_tokens", (json_int_t)o->budget_tokens,
+			      "budget_usd", o->budget_usd, "time_limit_ms", (json_int_t)o->time_limit_ms,
+			      "sources", o->sources ? o->sources : "web,corpus", "lang", o->lang, "no_llm",
+			      o->no_llm, "quick", o->quick, "allow_private", o->allow_private, "ignore_robots",
+			      o->ignore_robots, "output", o->output, "format", o->format, "length", o->length);
 	if (j && o->follow_run > 0)
 		json_object_set_new(j, "follow_run", json_integer(o->follow_run));
 	return j;
@@ -418,7 +411,7 @@ static void save_opts(struct run *r, const json_t *opts_json)
 
 void run_save_report(struct run *r, const json_t *report, const char *md, enum run_status status)
 {
-	assert(status != RUN_QUEUED && status != RUN_RUNNING);   /* a report ends the run */
+	assert(status != RUN_QUEUED && status != RUN_RUNNING); /* a report ends the run */
 	runstore_save_report(r->rs, r->id, status, report, md, NULL);
 }
 
@@ -439,9 +432,12 @@ static struct run_day run_today(void)
 static int nothing_read(struct run *r, struct q_error *err)
 {
 	static const char *const kind_names[RUN_FAIL_KINDS][2] = {
-		{"timeout", "timeouts"}, {"refused by the address policy", "refused by the address policy"},
-		{"disallowed by robots.txt", "disallowed by robots.txt"}, {"HTTP error", "HTTP errors"},
-		{"unreachable", "unreachable"}, {"without readable text", "without readable text"},
+		{"timeout", "timeouts"},
+		{"refused by the address policy", "refused by the address policy"},
+		{"disallowed by robots.txt", "disallowed by robots.txt"},
+		{"HTTP error", "HTTP errors"},
+		{"unreachable", "unreachable"},
+		{"without readable text", "without readable text"},
 		{"other failure", "other failures"}};
 	int searches = r->n_queries * (int)r->n_providers, k, any = 0;
 	char why[400];
@@ -449,13 +445,15 @@ static int nothing_read(struct run *r, struct q_error *err)
 
 	if (r->results_found == 0) {
 		if (r->searches_failed > 0)
-			return q_error_set(err, Q_EEMPTY, "no source could be read: %d of %d searches "
+			return q_error_set(err, Q_EEMPTY,
+					   "no source could be read: %d of %d searches "
 					   "failed and the rest returned nothing; try other words or "
 					   "check the search configuration with 'quarry doctor'",
 					   r->searches_failed, searches);
-		return q_error_set(err, Q_EEMPTY, "no source could be read: %d search%s returned "
-				   "nothing; try other words, or other sources (the sources setting)", searches,
-				   searches == 1 ? "" : "es");
+		return q_error_set(err, Q_EEMPTY,
+				   "no source could be read: %d search%s returned "
+				   "nothing; try other words, or other sources (the sources setting)",
+				   searches, searches == 1 ? "" : "es");
 	}
 	why[0] = '\0';
 	for (k = 0; k < RUN_FAIL_KINDS && n < sizeof(why); k++) {
@@ -467,8 +465,10 @@ static int nothing_read(struct run *r, struct q_error *err)
 		any = 1;
 	}
 	if (r->sources_failed == 0)
-		return q_error_set(err, Q_EEMPTY, "no source could be read: the %d search results "
-				   "were all read before or not readable", r->results_found);
+		return q_error_set(err, Q_EEMPTY,
+				   "no source could be read: the %d search results "
+				   "were all read before or not readable",
+				   r->results_found);
 	/* Q_EPOLICY tells the front end that allowing private addresses
 	 * would help; it names its own flag or setting. */
 	return q_error_set(err, r->failed_by_kind[RUN_FAIL_POLICY] ? Q_EPOLICY : Q_EEMPTY,
@@ -476,7 +476,8 @@ static int nothing_read(struct run *r, struct q_error *err)
 			   r->sources_failed == 1 ? "the" : "all", r->sources_failed,
 			   r->sources_failed == 1 ? "" : "s", why,
 			   r->failed_by_kind[RUN_FAIL_POLICY] ? "; the policy keeps out private "
-			   "and loopback addresses" : "");
+								"and loopback addresses"
+							      : "");
 }
 
 int research_run(const struct research_opts *opts_in, struct research_env *env, long run_id,
@@ -497,15 +498,15 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	r.env = env;
 	r.start_ms = q_now_ms();
 	{
-		struct q_procmem m;   /* peak_rss_mb counts from here */
+		struct q_procmem m; /* peak_rss_mb counts from here */
 		if (q_procmem_read(&m) == 0)
 			r.mem_hwm_start_kb = m.hwm_kb;
 	}
 	if (run_id <= 0) {
-		assert(opts_in);   /* a new run has options; only a resume may pass NULL */
+		assert(opts_in); /* a new run has options; only a resume may pass NULL */
 		opts_json = research_opts_to_json(opts_in);
 		json_object_set_new(opts_json, "date", json_string(run_today().day));
-		if (opts_in->plan_only) {   /* the plan's -o is not the report's */
+		if (opts_in->plan_only) { /* the plan's -o is not the report's */
 			json_object_del(opts_json, "output");
 			json_object_del(opts_json, "format");
 		}
@@ -530,7 +531,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			save_opts(&r, opts_json);
 		}
 		if (opts_in && opts_in->allow_private && !o.allow_private) {
-			o.allow_private = 1;   /* given again to resume: kept with the run */
+			o.allow_private = 1; /* given again to resume: kept with the run */
 			json_object_set_new(opts_json, "allow_private", json_true());
 			save_opts(&r, opts_json);
 		}
@@ -545,7 +546,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	depth = r.opts->depth > 0 ? r.opts->depth : 2;
 	breadth = r.opts->breadth > 0 ? r.opts->breadth : 4;
 	max_sources = r.opts->max_sources > 0 ? r.opts->max_sources : 20;
-	if (env->llm && !r.opts->quick && !r.opts->no_llm && llm_client_config(env->llm)->context >= LARGE_CONTEXT_TOKENS) {
+	if (env->llm && !r.opts->quick && !r.opts->no_llm &&
+	    llm_client_config(env->llm)->context >= LARGE_CONTEXT_TOKENS) {
 		/* A large context reads more for little money (docs/BENCHMARKS.md). */
 		if (r.opts->depth <= 0)
 			depth = 3;
@@ -566,11 +568,12 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (max_sources > RESEARCH_MAX_SOURCES)
 		max_sources = RESEARCH_MAX_SOURCES;
 	r.site_cap = max_sources / 5 > SITE_MIN_CAP ? max_sources / 5 : SITE_MIN_CAP;
-	snprintf(r.lang, sizeof(r.lang), "%s", r.opts->lang && *r.opts->lang ? r.opts->lang :
-		 text_guess_lang(r.opts->question));
+	snprintf(r.lang, sizeof(r.lang), "%s",
+		 r.opts->lang && *r.opts->lang ? r.opts->lang : text_guess_lang(r.opts->question));
 	snprintf(r.date, sizeof(r.date), "%.15s",
-		 json_string_value(json_object_get(opts_json, "date")) ?
-		 json_string_value(json_object_get(opts_json, "date")) : "");
+		 json_string_value(json_object_get(opts_json, "date"))
+			 ? json_string_value(json_object_get(opts_json, "date"))
+			 : "");
 	if (r.opts->no_llm)
 		env->llm = NULL;
 	if (env->llm && (rc = run_account_open(&r, err)))
@@ -579,7 +582,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if ((rc = search_providers(r.opts->sources ? r.opts->sources : "web,corpus", env->home, env->file,
 				   r.providers, &r.n_providers, missing, sizeof(missing), err)))
 		goto fail;
-	{   /* an empty corpus alone is nothing to search */
+	{ /* an empty corpus alone is nothing to search */
 		long docs = 1;
 		size_t k;
 		for (k = 0; k < r.n_providers; k++)
@@ -588,15 +591,17 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if (k == r.n_providers)
 			docs = corpus_document_count(env->store);
 		if (docs == 0) {
-			rc = q_error_set(err, Q_EINVAL, "%s%sthe corpus is empty: add files with 'quarry "
-					 "index add DIR'", missing, missing[0] ? "; and " : "");
+			rc = q_error_set(err, Q_EINVAL,
+					 "%s%sthe corpus is empty: add files with 'quarry "
+					 "index add DIR'",
+					 missing, missing[0] ? "; and " : "");
 			goto fail;
 		}
 	}
 	run_emit(&r, run_id > 0 && r.seq > 0 ? "run_resumed" : "run_started",
-	     json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.opts->question, "lang", r.lang,
-		       "mode", env->llm ? "model" : "extractive", "depth", depth, "breadth", breadth,
-		       "max_sources", max_sources));
+		 json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "question", r.opts->question, "lang", r.lang,
+			   "mode", env->llm ? "model" : "extractive", "depth", depth, "breadth", breadth,
+			   "max_sources", max_sources));
 	if (missing[0])
 		run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "search", "message", missing));
 
@@ -608,40 +613,41 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		if ((rc = run_load_prior(&r, r.opts->follow_run, err)))
 			goto fail;
 		if (!run_reflect(&r, breadth))
-			depth = 0;   /* the run's findings answer it: no search */
+			depth = 0; /* the run's findings answer it: no search */
 	} else if ((rc = run_plan(&r, breadth, err))) {
 		goto fail;
 	}
 	if (r.opts->plan_only && run_id <= 0) {
-		elapsed_save(&r, 1);   /* a resume counts the plan's time */
+		elapsed_save(&r, 1); /* a resume counts the plan's time */
 		run_plan_report(&r, out);
 		run_account_close(&r, out);
 		json_decref(opts_json);
 		run_free(&r);
 		return 0;
 	}
-	for (round = 0, i = 0; round < depth && !(round == 0 ? run_first_round_barred(&r) :
-						   run_should_stop(&r)); round++) {
+	for (round = 0, i = 0;
+	     round < depth && !(round == 0 ? run_first_round_barred(&r) : run_should_stop(&r)); round++) {
 		int n_cand, first, want;
 		struct candidate *cv;
 		int q0 = i;
 		i = r.n_queries;
 		cv = run_gather(&r, q0, r.opts->quick ? 5 : 8, &n_cand);
 		want = max_sources - r.n_sources;
-		if (env->llm && depth > 1 && round < depth - 1 &&
-		    want > (max_sources + depth - 1) / depth)
-			want = (max_sources + depth - 1) / depth;   /* leave room for later rounds */
+		if (env->llm && depth > 1 && round < depth - 1 && want > (max_sources + depth - 1) / depth)
+			want = (max_sources + depth - 1) / depth; /* leave room for later rounds */
 		first = run_read_sources(&r, cv, n_cand, want, round);
 		run_candidates_free(cv, n_cand);
 		run_note(&r, first);
 		if (round + 1 >= depth || r.n_sources >= max_sources || !run_reflect(&r, breadth)) {
 			if (round + 1 < depth && !r.stopped[0] && env->llm)
-				run_emit(&r, "loop_done", json_pack("{s:s}", "reason", r.n_sources >= max_sources ?
-					"source limit reached" : "no new gaps or queries"));
+				run_emit(&r, "loop_done",
+					 json_pack("{s:s}", "reason",
+						   r.n_sources >= max_sources ? "source limit reached"
+									      : "no new gaps or queries"));
 			break;
 		}
 	}
-	stop_if_cancelled(&r);   /* searches and fetches a cancel cut short are no failure */
+	stop_if_cancelled(&r); /* searches and fetches a cancel cut short are no failure */
 	if (r.n_sources == 0 && r.searches_failed > 0 && !r.stopped[0]) {
 		/* Web searches only: the corpus never fails, so an empty corpus beside
 		 * a dead SearXNG must not turn into an empty report. */
@@ -650,7 +656,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		for (k = 0; k < r.n_providers; k++)
 			searches += r.providers[k].kind != SEARCH_CORPUS ? r.n_queries : 0;
 		if (r.searches_failed >= searches) {
-			rc = q_error_set(err, Q_ENET, "every search failed (see the messages above); check "
+			rc = q_error_set(err, Q_ENET,
+					 "every search failed (see the messages above); check "
 					 "the search configuration with 'quarry doctor'");
 			goto fail;
 		}
@@ -665,16 +672,18 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (r.n_sources == 0 && r.stop != RUN_INTERRUPTED) {
 		/* A "report" of nothing would mislead, budget or not. */
 		if (out_of_time(&r))
-			rc = q_error_set(err, Q_ETIMEOUT, "no source could be read: the time limit "
+			rc = q_error_set(err, Q_ETIMEOUT,
+					 "no source could be read: the time limit "
 					 "(%ld ms) ran out before any source was read; allow more time "
-					 "with the time_limit setting", r.opts->time_limit_ms);
+					 "with the time_limit setting",
+					 r.opts->time_limit_ms);
 		else
 			rc = nothing_read(&r, err);
 		goto fail;
 	}
 
 	/* Write. A budget that ran out still gets the best report we can make. */
-	run_should_stop(&r);   /* a Ctrl-C during the last step */
+	run_should_stop(&r); /* a Ctrl-C during the last step */
 	if (r.stop == RUN_INTERRUPTED && run_id >= 0) {
 		set_status(&r, RUN_INTERRUPTED);
 		run_emit(&r, "run_interrupted", NULL);
@@ -685,8 +694,8 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	if (env->llm && r.n_findings > 0) {
 		ids = q_calloc((size_t)r.n_findings, sizeof(int));
 		n_ids = ids ? compose_pick_findings(&r, ids, WRITE_MAX_FINDINGS) : 0;
-		if (r.stop == RUN_RUNNING || (r.stop == RUN_STOPPED &&
-		    !llm_account_spent(r.acct, env->llm, missing, sizeof(missing))))
+		if (r.stop == RUN_RUNNING ||
+		    (r.stop == RUN_STOPPED && !llm_account_spent(r.acct, env->llm, missing, sizeof(missing))))
 			body = compose_write(&r, ids, n_ids);
 		mode = "model";
 		if (!body) {
@@ -700,33 +709,40 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 			/* A user's cancel wins over "nothing found": the run ends
 			 * cancelled with what it has, and says so. */
 			char say[200];
-			snprintf(say, sizeof(say), "Cancelled before anything relevant was found: %d "
+			snprintf(say, sizeof(say),
+				 "Cancelled before anything relevant was found: %d "
 				 "source%s read, none sharing enough of the question's words.\n",
 				 r.n_sources, r.n_sources == 1 ? "" : "s");
 			q_free(body);
 			body = q_strdup(say);
-		} else if (body && n_ids == 0) {   /* a brief of nothing would mislead */
+		} else if (body && n_ids == 0) { /* a brief of nothing would mislead */
 			if (r.no_content_words)
-				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" "
+				rc = q_error_set(err, Q_EEMPTY,
+						 "nothing relevant found for \"%.200s\" "
 						 "(the question has no content words, only words such "
 						 "as \"the\" or \"what\"); ask about a thing by name",
 						 r.opts->question);
 			else
-				rc = q_error_set(err, Q_EEMPTY, "nothing relevant found for \"%.200s\" in "
+				rc = q_error_set(err, Q_EEMPTY,
+						 "nothing relevant found for \"%.200s\" in "
 						 "%d document%s read: no passage shares enough of the "
 						 "question's words; try other words, or other sources "
-						 "(the sources setting)", r.opts->question, r.n_sources, r.n_sources == 1 ? "" : "s");
+						 "(the sources setting)",
+						 r.opts->question, r.n_sources, r.n_sources == 1 ? "" : "s");
 			goto fail;
 		}
 		if (env->llm && r.n_sources > 0) {
 			char say[300];
 			if (r.notes_answered > 0)
-				snprintf(say, sizeof(say), "no finding survived the quote check; the "
+				snprintf(say, sizeof(say),
+					 "no finding survived the quote check; the "
 					 "report is an extractive brief");
-			else   /* "survived" would say notes were taken and failed the check */
-				snprintf(say, sizeof(say), "no note was taken because %.200s; the report "
-					 "is an extractive brief", r.stopped[0] ? r.stopped :
-					 "every note call failed (see the messages above)");
+			else /* "survived" would say notes were taken and failed the check */
+				snprintf(say, sizeof(say),
+					 "no note was taken because %.200s; the report "
+					 "is an extractive brief",
+					 r.stopped[0] ? r.stopped
+						      : "every note call failed (see the messages above)");
 			run_emit(&r, "warning", json_pack("{s:s, s:s}", "step", "note", "message", say));
 		}
 	}
@@ -736,7 +752,7 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 		rc = q_error_set(err, Q_ETIMEOUT, "interrupted; resume with 'quarry runs resume %ld'", r.id);
 		goto fail_keep_status;
 	}
-	if (env->llm && !r.stopped[0]) {   /* a budget can bind without stopping the run */
+	if (env->llm && !r.stopped[0]) { /* a budget can bind without stopping the run */
 		struct llm_totals t = llm_account_totals(r.acct);
 		if (t.budget_capped > 0) {
 			char msg[160];
@@ -763,9 +779,9 @@ int research_run(const struct research_opts *opts_in, struct research_env *env, 
 	run_save_report(&r, report, qbuf_cstr(&md), r.stop);
 	{
 		json_t *v = json_object_get(report, "verification");
-		run_emit(&r, "report", json_pack("{s:s, s:s, s:O, s:O}", "status", out->status, "mode", mode,
-					     "verification", v, "figures",
-					     json_object_get(report, "figures")));
+		run_emit(&r, "report",
+			 json_pack("{s:s, s:s, s:O, s:O}", "status", out->status, "mode", mode,
+				   "verification", v, "figures", json_object_get(report, "figures")));
 	}
 	out->markdown = qbuf_detach(&md, NULL);
 	out->report = report;

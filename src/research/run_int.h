@@ -16,47 +16,54 @@
 
 #define MAX_QUERIES 200
 #define MAX_FINDINGS 800
-#define WRITE_MAX_FINDINGS 240   /* sections share them out; one write call takes what fits */
-#define NOTE_EXCERPT_MAX_TOKENS 8000   /* of one source in one note prompt */
-#define NOTE_FINDINGS 15                /* findings asked of one source */
-#define NOTE_FINDINGS_QUICK 6           /* in `ask` */
-#define LARGE_CONTEXT_TOKENS 65536     /* from here the defaults read more: depth 3, 40 sources */
-#define SITE_MIN_CAP 3                  /* sources of one site: a fifth of the sources, at least this */
+#define WRITE_MAX_FINDINGS 240       /* sections share them out; one write call takes what fits */
+#define NOTE_EXCERPT_MAX_TOKENS 8000 /* of one source in one note prompt */
+#define NOTE_FINDINGS 15             /* findings asked of one source */
+#define NOTE_FINDINGS_QUICK 6        /* in `ask` */
+#define LARGE_CONTEXT_TOKENS 65536   /* from here the defaults read more: depth 3, 40 sources */
+#define SITE_MIN_CAP 3               /* sources of one site: a fifth of the sources, at least this */
 #define REPLY_MIN_TOKENS 256
-#define RUN_JSON_MAX_TOKENS 4096   /* reply cap of the plan, note and reflect calls: the
+#define RUN_JSON_MAX_TOKENS \
+	4096 /* reply cap of the plan, note and reflect calls: the
 					  * reservation a call without one had, so budgets
 					  * behave as before */
 #define BRIEF_PASSAGES 8
-#define RUN_SYSTEM_MAX_BYTES 4096   /* a system prompt: the role and the date, a few hundred bytes */
-#define RUN_PROMPT_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* a user prompt: 1M tokens is ~4 MB */
-#define RUN_QUOTE_MAX_BYTES 16000   /* a checked quote: a sentence or a few table rows */
-#define RUN_FOCUS_MAX_BYTES (64 * 1024)   /* the focus query: the question and the brief's entities */
+#define RUN_SYSTEM_MAX_BYTES 4096 /* a system prompt: the role and the date, a few hundred bytes */
+#define RUN_PROMPT_MAX_BYTES ((size_t)4 * 1024 * 1024) /* a user prompt: 1M tokens is ~4 MB */
+#define RUN_QUOTE_MAX_BYTES 16000                      /* a checked quote: a sentence or a few table rows */
+#define RUN_FOCUS_MAX_BYTES (64 * 1024) /* the focus query: the question and the brief's entities */
 
 /* Why a source could not be read, for "all 8 pages failed (5 timeouts, ...)". */
 enum run_fail_kind {
-	RUN_FAIL_TIMEOUT, RUN_FAIL_POLICY, RUN_FAIL_ROBOTS, RUN_FAIL_HTTP, RUN_FAIL_UNREACHABLE,
-	RUN_FAIL_NO_TEXT, RUN_FAIL_OTHER, RUN_FAIL_KINDS
+	RUN_FAIL_TIMEOUT,
+	RUN_FAIL_POLICY,
+	RUN_FAIL_ROBOTS,
+	RUN_FAIL_HTTP,
+	RUN_FAIL_UNREACHABLE,
+	RUN_FAIL_NO_TEXT,
+	RUN_FAIL_OTHER,
+	RUN_FAIL_KINDS
 };
 
 struct source {
-	char *url;          /* web address or corpus path */
+	char *url; /* web address or corpus path */
 	char *title;
-	char *text;         /* extracted (Markdown) */
-	char *norm;         /* normal form for quote checks */
+	char *text; /* extracted (Markdown) */
+	char *norm; /* normal form for quote checks */
 	int corpus;
-	int plain;          /* plain text (a corpus .txt file): no heading structure */
+	int plain; /* plain text (a corpus .txt file): no heading structure */
 	int round;
-	char site[128];     /* web: the site's name or host; "" for the corpus */
-	char date[16];      /* web: published (YYYY-MM-DD), else the day it was read */
-	int date_fetched;   /* date is the day it was read, not its publication */
-	struct neardup_sig sig;   /* to keep out near-copies of this text */
+	char site[128];         /* web: the site's name or host; "" for the corpus */
+	char date[16];          /* web: published (YYYY-MM-DD), else the day it was read */
+	int date_fetched;       /* date is the day it was read, not its publication */
+	struct neardup_sig sig; /* to keep out near-copies of this text */
 };
 
 struct finding {
 	int source;
 	char *claim;
 	char *quote;
-	int sub_question;   /* 1-based, 0 if none */
+	int sub_question; /* 1-based, 0 if none */
 };
 
 struct candidate {
@@ -73,43 +80,43 @@ struct run {
 	 * without a model. Every request of the run names it. */
 	struct llm_account *acct;
 	struct llm_account own_account;
-	int own_account_ready;    /* own_account was initialised */
-	struct runstore *rs;      /* the run records: env->runs or own_rs */
-	struct runstore *own_rs;  /* on env->store, when env->runs is NULL */
-	struct runstore *reply_rs;  /* the model's replies: a handle of their own (llm_account_set_run) */
+	int own_account_ready;     /* own_account was initialised */
+	struct runstore *rs;       /* the run records: env->runs or own_rs */
+	struct runstore *own_rs;   /* on env->store, when env->runs is NULL */
+	struct runstore *reply_rs; /* the model's replies: a handle of their own (llm_account_set_run) */
 	long id;
-	double start_ms;          /* q_now_ms() when this attempt began */
-	double prior_ms;          /* earlier attempts' time (a resumed run), from its cache */
-	double elapsed_saved_ms;  /* when this attempt last stored its time */
-	long seq;                 /* the newest event's number */
-	long events_lost;         /* events the run store failed to keep (run_emit) */
+	double start_ms;         /* q_now_ms() when this attempt began */
+	double prior_ms;         /* earlier attempts' time (a resumed run), from its cache */
+	double elapsed_saved_ms; /* when this attempt last stored its time */
+	long seq;                /* the newest event's number */
+	long events_lost;        /* events the run store failed to keep (run_emit) */
 	char lang[8];
-	char date[16];            /* the run's day (YYYY-MM-DD), kept for resume */
-	json_t *sub_questions;    /* array of strings */
+	char date[16];         /* the run's day (YYYY-MM-DD), kept for resume */
+	json_t *sub_questions; /* array of strings */
 	json_t *outline;
-	json_t *brief;            /* the plan's research brief (an object, maybe empty) */
+	json_t *brief; /* the plan's research brief (an object, maybe empty) */
 	char *queries[MAX_QUERIES];
 	int n_queries;
-	char *gaps_seen;          /* normalised gaps of the last reflection */
-	json_t *gaps;             /* those gaps as written (strings), or NULL */
-	json_t *all_gaps;         /* every gap of the run's reflections, once, or NULL */
+	char *gaps_seen;  /* normalised gaps of the last reflection */
+	json_t *gaps;     /* those gaps as written (strings), or NULL */
+	json_t *all_gaps; /* every gap of the run's reflections, once, or NULL */
 	struct source *sources;
 	int n_sources;
-	char **read_keys;         /* url keys tried, read or not */
+	char **read_keys; /* url keys tried, read or not */
 	int n_read_keys;
 	struct finding *findings;
 	int n_findings;
 	int quotes_dropped;
 	int sources_failed;
-	int failed_by_kind[RUN_FAIL_KINDS];   /* sources_failed by run_fail_kind() */
-	int results_found;        /* search results, before dedupe */
+	int failed_by_kind[RUN_FAIL_KINDS]; /* sources_failed by run_fail_kind() */
+	int results_found;                  /* search results, before dedupe */
 	int searches_failed;
-	int critical_calls;       /* model calls one after another */
-	int write_calls;          /* report write calls so far (report_delta "call") */
-	long mem_hwm_start_kb;    /* the process's VmHWM when the run began */
-	long mem_rss_peak_kb;     /* the highest VmRSS sampled during the run */
-	int no_content_words;     /* the brief's query has only stop words ("what is it") */
-	int notes_answered;       /* note calls the model answered (0: no note was taken) */
+	int critical_calls;    /* model calls one after another */
+	int write_calls;       /* report write calls so far (report_delta "call") */
+	long mem_hwm_start_kb; /* the process's VmHWM when the run began */
+	long mem_rss_peak_kb;  /* the highest VmRSS sampled during the run */
+	int no_content_words;  /* the brief's query has only stop words ("what is it") */
+	int notes_answered;    /* note calls the model answered (0: no note was taken) */
 	/* What reached the models, for the figures (docs/BENCHMARKS.md). */
 	long noted_source_bytes;  /* text of the sources sent to the note step */
 	long noted_excerpt_bytes; /* of which the excerpts the note model saw */
@@ -119,7 +126,7 @@ struct run {
 	 * time limit), RUN_INTERRUPTED (research_cancel), RUN_CANCELLED
 	 * (research_cancel_final); the reason, for the report, in stopped. */
 	enum run_status stop;
-	int site_cap;             /* sources of one site before the others go first */
+	int site_cap; /* sources of one site before the others go first */
 	char stopped[200];
 	struct search_provider providers[SEARCH_MAX_PROVIDERS];
 	size_t n_providers;
@@ -159,8 +166,8 @@ const char *run_lang_name(const char *lang);
 long run_reply_cap(const struct run *r, long want, const struct llm_message *m, size_t n);
 /* A system + user request for a JSON reply checked against schema (m is
  * the caller's room for the two messages; name labels the call). */
-void run_json_request(struct llm_request *req, struct llm_message m[2], const char *system,
-		      const char *user, json_t *schema, const char *name);
+void run_json_request(struct llm_request *req, struct llm_message m[2], const char *system, const char *user,
+		      json_t *schema, const char *name);
 /* The strings of from (up to max, each under 300 bytes) as a new array. */
 json_t *run_string_list(const json_t *from, size_t max);
 /* The plan step: brief, sub-questions and queries. 0, or the model's
@@ -188,14 +195,13 @@ void run_site_of(const char *url, char *out, size_t size);
 /* The text of corpus file path as stored (passages with their headings)
  * into text, its title in *title (caller frees), *plain set for plain
  * text. 0, or an error when the file is not in the corpus. */
-int run_corpus_text(struct run *r, const char *path, struct qbuf *text, char **title,
-		    int *plain);
+int run_corpus_text(struct run *r, const char *path, struct qbuf *text, char **title, int *plain);
 /* Note key as tried (URL keys and "hash:" content keys). 0 or Q_ENOMEM. */
 int run_remember_key(struct run *r, const char *key);
 /* Keep text (len bytes) as a new source unless its content was seen;
  * its index, or -1 when it is a duplicate, over the cap or out of memory. */
-int run_add_source(struct run *r, const char *url, const char *title, const char *text,
-		   size_t len, int corpus, int round);
+int run_add_source(struct run *r, const char *url, const char *title, const char *text, size_t len,
+		   int corpus, int round);
 /* A web source's site (its own name, else its host) and date (published,
  * else the day the run read it), for the prompts and the Sources list. */
 void run_source_meta(struct run *r, int i, const json_t *rec);
@@ -206,8 +212,8 @@ int run_read_sources(struct run *r, struct candidate *cv, int n, int want, int r
 /* note.c */
 /* Append a finding (claim and quote copied, cut to claim_n / quote_n
  * bytes); its index, or -1 when memory ran out (nothing kept then). */
-int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n,
-		    const char *quote, size_t quote_n, int sub_question);
+int run_add_finding(struct run *r, int source, const char *claim, size_t claim_n, const char *quote,
+		    size_t quote_n, int sub_question);
 /* The question and sub-questions as one query for local ranking. */
 void run_focus_query(struct run *r, struct qbuf *q);
 /* The note step: findings with checked quotes from sources [first, n_sources). */

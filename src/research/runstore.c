@@ -24,8 +24,8 @@
 #include "../core/clock.h"
 #include "runstore_pg.h"
 
-static const char *const status_names[RUN_STATUS_N] = {
-	"queued", "running", "done", "stopped", "cancelled", "interrupted", "failed"};
+static const char *const status_names[RUN_STATUS_N] = {"queued",    "running",     "done",  "stopped",
+						       "cancelled", "interrupted", "failed"};
 
 const char *run_status_name(enum run_status s)
 {
@@ -72,7 +72,7 @@ static long long proc_start_ticks(long pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	if (!(p = strrchr(buf, ')')))   /* the command name may hold spaces */
+	if (!(p = strrchr(buf, ')'))) /* the command name may hold spaces */
 		return -1;
 	for (field = 2; *p && field < 22; p++)
 		if (*p == ' ')
@@ -120,7 +120,7 @@ static int owner_alive(const char *owner_json)
 	int alive;
 
 	if (!o)
-		return 0;   /* never claimed: no process carries it */
+		return 0; /* never claimed: no process carries it */
 	alive = runstore_process_alive(json_string_value(json_object_get(o, "host")),
 				       (long)json_integer_value(json_object_get(o, "pid")),
 				       (long long)json_integer_value(json_object_get(o, "start_ticks")));
@@ -128,8 +128,8 @@ static int owner_alive(const char *owner_json)
 	return alive;
 }
 
-enum run_status runstore_status_now(const char *status_name, long long lease_until_ms,
-				    long long now_ms, const char *owner_json)
+enum run_status runstore_status_now(const char *status_name, long long lease_until_ms, long long now_ms,
+				    const char *owner_json)
 {
 	int s = run_status_parse(status_name);
 
@@ -155,7 +155,7 @@ enum run_status runstore_status_held(enum run_status s, const char *worker)
 	host[colon - worker] = '\0';
 	pid = strtol(colon + 1, NULL, 10);
 	if (pid <= 0)
-		return s;   /* not a worker's name: its lease decides */
+		return s; /* not a worker's name: its lease decides */
 	return runstore_process_alive(host, pid, -1) ? s : RUN_INTERRUPTED;
 }
 
@@ -173,10 +173,7 @@ int runstore_set_database(const char *database_url, struct q_error *err)
 	return 0;
 }
 
-const char *runstore_database(void)
-{
-	return shared_database;
-}
+const char *runstore_database(void) { return shared_database; }
 
 int runstore_open(struct runstore **out, const char *home, struct q_error *err)
 {
@@ -186,8 +183,7 @@ int runstore_open(struct runstore **out, const char *home, struct q_error *err)
 	return runstore_sqlite_open(out, home, err);
 }
 
-int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
-		     struct q_error *err)
+int runstore_open_db(struct runstore **out, const char *home, const char *database_url, struct q_error *err)
 {
 	*out = NULL;
 	if (database_url && *database_url)
@@ -195,17 +191,13 @@ int runstore_open_db(struct runstore **out, const char *home, const char *databa
 	return runstore_sqlite_open(out, home, err);
 }
 
-const char *runstore_backend(const struct runstore *rs)
-{
-	return rs->ops->name;
-}
+const char *runstore_backend(const struct runstore *rs) { return rs->ops->name; }
 
 int runstore_reopen(struct runstore **out, struct runstore *rs, struct q_error *err)
 {
 	*out = NULL;
 	if (!rs->ops->reopen)
-		return q_error_set(err, Q_EUNSUPPORTED, "the %s run store opens by its home",
-				   rs->ops->name);
+		return q_error_set(err, Q_EUNSUPPORTED, "the %s run store opens by its home", rs->ops->name);
 	return rs->ops->reopen(out, rs, err);
 }
 
@@ -255,8 +247,8 @@ static int bad_worker(const char *worker, struct q_error *err)
 	return 0;
 }
 
-int runstore_create(struct runstore *rs, const char *question, const json_t *options,
-		    enum run_status status, const char *worker, long *id, struct q_error *err)
+int runstore_create(struct runstore *rs, const char *question, const json_t *options, enum run_status status,
+		    const char *worker, long *id, struct q_error *err)
 {
 	*id = 0;
 	if (!question)
@@ -266,15 +258,14 @@ int runstore_create(struct runstore *rs, const char *question, const json_t *opt
 	return rs->ops->create(rs, question, options, status, worker, id, err);
 }
 
-int runstore_get(struct runstore *rs, long id, int with_report, struct run_record *out,
-		 struct q_error *err)
+int runstore_get(struct runstore *rs, long id, int with_report, struct run_record *out, struct q_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	return rs->ops->get(rs, id, with_report, out, err);
 }
 
-int runstore_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
-		  size_t *n, struct q_error *err)
+int runstore_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out, size_t *n,
+		  struct q_error *err)
 {
 	struct runstore_filter g = {-1, NULL, 0, 0};
 
@@ -315,8 +306,7 @@ int runstore_event_add(struct runstore *rs, long id, json_t *event, long *seq, s
 	return rs->ops->event_add(rs, id, event, seq ? seq : &dummy, err);
 }
 
-int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_t **events,
-		    struct q_error *err)
+int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_t **events, struct q_error *err)
 {
 	*events = NULL;
 	if (max <= 0 || max > RUNSTORE_EVENTS_MAX)
@@ -324,15 +314,13 @@ int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_
 	return rs->ops->events(rs, id, after_seq < 0 ? 0 : after_seq, max, events, err);
 }
 
-int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value,
-		       struct q_error *err)
+int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value, struct q_error *err)
 {
 	*value = NULL;
 	return rs->ops->cache_get(rs, id, key, value, err);
 }
 
-int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value,
-		       struct q_error *err)
+int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value, struct q_error *err)
 {
 	return rs->ops->cache_put(rs, id, key, value, err);
 }
@@ -359,8 +347,7 @@ int runstore_reply_put(struct runstore *rs, const char *key, const char *model, 
 	return rs->ops->reply_put ? rs->ops->reply_put(rs, key, model ? model : "", reply, err) : 0;
 }
 
-int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
-		      struct q_error *err)
+int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value, struct q_error *err)
 {
 	*value = NULL;
 	return rs->ops->page_get(rs, url, max_age_s, value, err);
@@ -391,8 +378,7 @@ int runstore_save_report(struct runstore *rs, long id, enum run_status status, c
 	return rs->ops->save_report(rs, id, status, report, md, err);
 }
 
-int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long *id,
-		   struct q_error *err)
+int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long *id, struct q_error *err)
 {
 	*id = 0;
 	if (bad_worker(worker, err))
@@ -400,8 +386,8 @@ int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long 
 	return rs->ops->claim(rs, worker, lease_ms > 0 ? lease_ms : RUNSTORE_LEASE_MS, id, err);
 }
 
-int runstore_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms,
-		       int *cancel, struct q_error *err)
+int runstore_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms, int *cancel,
+		       struct q_error *err)
 {
 	int dummy;
 
@@ -436,8 +422,7 @@ static void poll_sleep(long ms)
 	}
 }
 
-int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms,
-			 struct q_error *err)
+int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms, struct q_error *err)
 {
 	double start_ms = q_now_ms();
 	struct run_record r;
@@ -481,7 +466,7 @@ int runstore_worker_beat(struct runstore *rs, const struct runstore_worker *w, s
 {
 	if (bad_worker(w->name, err))
 		return Q_EINVAL;
-	if (!rs->ops->worker_beat)   /* a backend without a workers registry */
+	if (!rs->ops->worker_beat) /* a backend without a workers registry */
 		return 0;
 	return rs->ops->worker_beat(rs, w, err);
 }

@@ -30,19 +30,19 @@
 #include "../core/err.h"
 #include "../index/store.h"
 
-#define RUNSTORE_LEASE_MS 30000L       /* a lapsed lease puts the run back in the queue */
-#define RUNSTORE_HEARTBEAT_MS 5000L    /* how often a holder renews it */
-#define RUNSTORE_LIST_MAX 1000         /* rows a list returns at most */
-#define RUNSTORE_EVENTS_MAX 5000       /* events one read returns at most */
-#define RUNSTORE_WORKER_MAX 128        /* bytes of a worker's name */
+#define RUNSTORE_LEASE_MS 30000L    /* a lapsed lease puts the run back in the queue */
+#define RUNSTORE_HEARTBEAT_MS 5000L /* how often a holder renews it */
+#define RUNSTORE_LIST_MAX 1000      /* rows a list returns at most */
+#define RUNSTORE_EVENTS_MAX 5000    /* events one read returns at most */
+#define RUNSTORE_WORKER_MAX 128     /* bytes of a worker's name */
 
 enum run_status {
-	RUN_QUEUED,        /* waiting for a worker */
-	RUN_RUNNING,       /* a worker (or a foreground process) carries it */
-	RUN_DONE,          /* the report is written */
-	RUN_STOPPED,       /* a budget ran out; the report says so */
-	RUN_CANCELLED,     /* a user asked; the best report it could make is kept */
-	RUN_INTERRUPTED,   /* its process died or was stopped; resume continues it */
+	RUN_QUEUED,      /* waiting for a worker */
+	RUN_RUNNING,     /* a worker (or a foreground process) carries it */
+	RUN_DONE,        /* the report is written */
+	RUN_STOPPED,     /* a budget ran out; the report says so */
+	RUN_CANCELLED,   /* a user asked; the best report it could make is kept */
+	RUN_INTERRUPTED, /* its process died or was stopped; resume continues it */
 	RUN_FAILED,
 	RUN_STATUS_N
 };
@@ -53,7 +53,7 @@ int run_status_parse(const char *name);
 /* Whether the status is final (done, stopped, cancelled, failed). */
 int run_status_final(enum run_status s);
 
-struct runstore;   /* opaque */
+struct runstore; /* opaque */
 
 /* Open the run records of the quarry database of home (migrating it as
  * store_open does). */
@@ -65,8 +65,7 @@ int runstore_open(struct runstore **out, const char *home, struct q_error *err);
  * schema is migrated as `quarry db migrate` does; a lost connection is
  * made again with backoff (pgconn.h). Messages never show the URL's
  * password. */
-int runstore_open_db(struct runstore **out, const char *home, const char *database_url,
-		     struct q_error *err);
+int runstore_open_db(struct runstore **out, const char *home, const char *database_url, struct q_error *err);
 /* The process's shared database: from now on runstore_open and
  * runstore_wrap give the run records on it (a PostgreSQL URL, copied)
  * instead of a home's or a store's, so every front end, the worker and
@@ -95,42 +94,40 @@ void runstore_close(struct runstore *rs);
 struct run_record {
 	long id;
 	char *question;
-	json_t *options;           /* research_opts_to_json */
-	enum run_status status;    /* as it is: running with a lapsed lease or a dead process reads interrupted */
-	long long created, updated;          /* Unix seconds */
-	char worker[RUNSTORE_WORKER_MAX];    /* holder ("host:pid/N"), "" if none */
+	json_t *options;        /* research_opts_to_json */
+	enum run_status status; /* as it is: running with a lapsed lease or a dead process reads interrupted */
+	long long created, updated;       /* Unix seconds */
+	char worker[RUNSTORE_WORKER_MAX]; /* holder ("host:pid/N"), "" if none */
 	int cancel_requested;
-	long last_seq;             /* its newest event's number, 0 if none */
-	json_t *report;            /* NULL unless asked for and written */
+	long last_seq;  /* its newest event's number, 0 if none */
+	json_t *report; /* NULL unless asked for and written */
 	char *report_md;
 };
 void run_record_release(struct run_record *r);
 
 /* A new run. status RUN_QUEUED makes it a job for a worker; RUN_RUNNING
  * makes it held by the caller (worker names the caller). */
-int runstore_create(struct runstore *rs, const char *question, const json_t *options,
-		    enum run_status status, const char *worker, long *id, struct q_error *err);
+int runstore_create(struct runstore *rs, const char *question, const json_t *options, enum run_status status,
+		    const char *worker, long *id, struct q_error *err);
 /* One run, its report too when with_report. Q_ENOTFOUND when none. */
-int runstore_get(struct runstore *rs, long id, int with_report, struct run_record *out,
-		 struct q_error *err);
+int runstore_get(struct runstore *rs, long id, int with_report, struct run_record *out, struct q_error *err);
 
 struct runstore_filter {
-	int status;                /* enum run_status, or -1 for all */
-	const char *text;          /* substring of the question, or NULL */
-	long before_id;            /* 0, or only runs older than this (paging) */
-	int limit;                 /* 0 = 50; at most RUNSTORE_LIST_MAX */
+	int status;       /* enum run_status, or -1 for all */
+	const char *text; /* substring of the question, or NULL */
+	long before_id;   /* 0, or only runs older than this (paging) */
+	int limit;        /* 0 = 50; at most RUNSTORE_LIST_MAX */
 };
 /* Runs newest first, without reports. */
-int runstore_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
-		  size_t *n, struct q_error *err);
+int runstore_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out, size_t *n,
+		  struct q_error *err);
 void runstore_list_free(struct run_record *v, size_t n);
 /* How many runs have each status (counts[RUN_STATUS_N]). */
 int runstore_counts(struct runstore *rs, long counts[RUN_STATUS_N], struct q_error *err);
 
 /* Append an event (a JSON object; its "seq" is set to the next number and
  * stored with it): the number in *seq. */
-int runstore_event_add(struct runstore *rs, long id, json_t *event, long *seq,
-		       struct q_error *err);
+int runstore_event_add(struct runstore *rs, long id, json_t *event, long *seq, struct q_error *err);
 /* The run's events after number after_seq, oldest first, at most max
  * (0 = RUNSTORE_EVENTS_MAX): a new array in *events, each with "seq". */
 int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_t **events,
@@ -138,10 +135,8 @@ int runstore_events(struct runstore *rs, long id, long after_seq, int max, json_
 
 /* The run's own cache (searches, pages, model replies, the plan): value
  * NULL in *value when the key is not there. */
-int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value,
-		       struct q_error *err);
-int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value,
-		       struct q_error *err);
+int runstore_cache_get(struct runstore *rs, long id, const char *key, char **value, struct q_error *err);
+int runstore_cache_put(struct runstore *rs, long id, const char *key, const char *value, struct q_error *err);
 /* fn(ctx, key, value) for each of run id's cache entries whose key
  * starts with prefix, in key order, at most RUNSTORE_CACHE_EACH_MAX;
  * fn returns non-zero to stop there. Q_EUNSUPPORTED on a backend
@@ -160,10 +155,8 @@ int runstore_reply_get(struct runstore *rs, const char *key, char **reply, struc
 int runstore_reply_put(struct runstore *rs, const char *key, const char *model, const char *reply,
 		       struct q_error *err);
 /* Pages read by any run, shared for max_age_s seconds. */
-int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
-		      struct q_error *err);
-int runstore_page_put(struct runstore *rs, const char *url, const char *value,
-		      struct q_error *err);
+int runstore_page_get(struct runstore *rs, const char *url, long max_age_s, char **value, struct q_error *err);
+int runstore_page_put(struct runstore *rs, const char *url, const char *value, struct q_error *err);
 
 int runstore_set_status(struct runstore *rs, long id, enum run_status status, struct q_error *err);
 int runstore_set_options(struct runstore *rs, long id, const json_t *options, struct q_error *err);
@@ -173,13 +166,12 @@ int runstore_save_report(struct runstore *rs, long id, enum run_status status, c
 /* The queue. Claim the oldest queued run, or a running one whose lease
  * lapsed, for worker, leased for lease_ms: its id in *id, 0 when there is
  * none. */
-int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long *id,
-		   struct q_error *err);
+int runstore_claim(struct runstore *rs, const char *worker, long lease_ms, long *id, struct q_error *err);
 /* Renew worker's lease on run id; *cancel (may be NULL) set when a
  * cancel was asked for. Q_ECONFLICT when the run is no longer worker's
  * (its lease lapsed and another worker took it: stop working on it). */
-int runstore_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms,
-		       int *cancel, struct q_error *err);
+int runstore_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms, int *cancel,
+		       struct q_error *err);
 /* Give the run up (the worker stops without finishing it): back to the
  * queue. */
 int runstore_release(struct runstore *rs, long id, const char *worker, struct q_error *err);
@@ -199,8 +191,7 @@ int runstore_remove(struct runstore *rs, long id, struct q_error *err);
  * the time ran out; Q_ENOTFOUND for no such run. On PostgreSQL a
  * LISTEN/NOTIFY wakes it the moment any process, on any machine,
  * appends; on SQLite it polls every RUNSTORE_POLL_MS. */
-int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms,
-			 struct q_error *err);
+int runstore_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms, struct q_error *err);
 /* Wait up to timeout_ms for a new job: 1 when one may be queued (claim
  * to find out), 0 when the time ran out. A lapsed lease is not
  * announced: claim every few seconds anyway. */
@@ -216,11 +207,11 @@ int runstore_hold(struct runstore *rs, const char *worker, struct q_error *err);
 
 /* A worker process as it registers itself (the workers table). */
 struct runstore_worker {
-	char name[RUNSTORE_WORKER_MAX];   /* "host:pid"; its runs' holders are "host:pid/N" */
+	char name[RUNSTORE_WORKER_MAX]; /* "host:pid"; its runs' holders are "host:pid/N" */
 	char host[256];
 	long pid;
-	long long started_ms, seen_ms;    /* wall clock */
-	int slots;                        /* runs it carries at once */
+	long long started_ms, seen_ms; /* wall clock */
+	int slots;                     /* runs it carries at once */
 };
 /* Register worker w, or renew its registration (seen_ms set to now;
  * started_ms kept from the first). */

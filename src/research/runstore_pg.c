@@ -53,8 +53,8 @@ static const char *const pg_migrations[] = {
 	"  created BIGINT NOT NULL,"
 	"  updated BIGINT NOT NULL,"
 	"  worker TEXT NOT NULL DEFAULT '',"
-	"  lease_until BIGINT,"                /* server-clock ms; NULL: no worker holds it */
-	"  token TEXT,"                        /* of the last create or claim (see above) */
+	"  lease_until BIGINT," /* server-clock ms; NULL: no worker holds it */
+	"  token TEXT,"         /* of the last create or claim (see above) */
 	"  cancel_requested BOOLEAN NOT NULL DEFAULT false,"
 	"  last_seq BIGINT NOT NULL DEFAULT 0,"
 	"  report_md TEXT,"
@@ -115,16 +115,14 @@ int runstore_pg_schema_version(struct pgconn *c, int *version, struct q_error *e
 {
 	PGresult *res = NULL;
 	*version = 0;
-	int rc = pgconn_exec(c, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &res,
-			     err);
+	int rc = pgconn_exec(c, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &res, err);
 	if (rc != 0)
 		return rc;
 	int have = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!have)
 		return 0;
-	rc = pgconn_exec(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", 0, NULL, &res,
-			 err);
+	rc = pgconn_exec(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", 0, NULL, &res, err);
 	if (rc != 0)
 		return rc;
 	*version = (int)pgconn_long(res, 0, 0);
@@ -143,13 +141,13 @@ static int migrate_once(struct pgconn *c, int *from, struct q_error *err)
 	if (rc != 0)
 		return rc;
 	if ((rc = pgconn_exec(c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lp, NULL, err)) ||
-	    (rc = pgconn_exec(c, "CREATE TABLE IF NOT EXISTS schema_version("
-				 "  version INTEGER PRIMARY KEY,"
-				 "  applied BIGINT NOT NULL,"
-				 "  by TEXT NOT NULL)",
+	    (rc = pgconn_exec(c,
+			      "CREATE TABLE IF NOT EXISTS schema_version("
+			      "  version INTEGER PRIMARY KEY,"
+			      "  applied BIGINT NOT NULL,"
+			      "  by TEXT NOT NULL)",
 			      0, NULL, NULL, err)) ||
-	    (rc = pgconn_exec(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", 0, NULL,
-			      &res, err)))
+	    (rc = pgconn_exec(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", 0, NULL, &res, err)))
 		goto out;
 	*from = (int)pgconn_long(res, 0, 0);
 	if (*from > RUNSTORE_PG_SCHEMA_VERSION) {
@@ -164,9 +162,10 @@ static int migrate_once(struct pgconn *c, int *from, struct q_error *err)
 		snprintf(ver, sizeof ver, "%d", v + 1);
 		const char *vp[] = {ver};
 		if ((rc = pgconn_exec(c, pg_migrations[v], 0, NULL, NULL, err)) ||
-		    (rc = pgconn_exec(c, "INSERT INTO schema_version(version, applied, by) "
-					 "VALUES ($1::int, extract(epoch from now())::bigint, "
-					 "'quarry ' || current_setting('application_name'))",
+		    (rc = pgconn_exec(c,
+				      "INSERT INTO schema_version(version, applied, by) "
+				      "VALUES ($1::int, extract(epoch from now())::bigint, "
+				      "'quarry ' || current_setting('application_name'))",
 				      1, vp, NULL, err)))
 			goto out;
 	}
@@ -207,25 +206,18 @@ int runstore_pg_migrate(struct pgconn *c, int *from, int *to, struct q_error *er
 #define NOW_MS "(extract(epoch from now()) * 1000)::bigint"
 #define NOW_S "extract(epoch from now())::bigint"
 
-
 /* ---- the ops table ---- */
 
 struct pgrs {
 	struct runstore rs;
 	struct pgconn *c;
-	int listen_events, listen_jobs;   /* LISTEN done on c */
+	int listen_events, listen_jobs; /* LISTEN done on c */
 };
 
-static struct pgconn *conn_of(struct runstore *rs)
-{
-	return ((struct pgrs *)rs->backend)->c;
-}
+static struct pgconn *conn_of(struct runstore *rs) { return ((struct pgrs *)rs->backend)->c; }
 
 /* A random token (see the file's comment). */
-static void new_token(char out[24])
-{
-	snprintf(out, 24, "%016llx", (unsigned long long)q_random_u64());
-}
+static void new_token(char out[24]) { snprintf(out, 24, "%016llx", (unsigned long long)q_random_u64()); }
 
 /* Text of a number, for a parameter. */
 struct num {
@@ -262,8 +254,8 @@ static void pg_close(struct runstore *rs)
 	q_free(p);
 }
 
-static int pg_create(struct runstore *rs, const char *question, const json_t *options,
-		     enum run_status status, const char *worker, long *id, struct q_error *err)
+static int pg_create(struct runstore *rs, const char *question, const json_t *options, enum run_status status,
+		     const char *worker, long *id, struct q_error *err)
 {
 	PGresult *res = NULL;
 	char *opts = options ? json_dumps(options, JSON_COMPACT) : NULL;
@@ -273,8 +265,7 @@ static int pg_create(struct runstore *rs, const char *question, const json_t *op
 	if (options && !opts)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run");
 	new_token(token);
-	const char *p[] = {question, opts ? opts : "{}", run_status_name(status), worker ? worker : "",
-			   token};
+	const char *p[] = {question, opts ? opts : "{}", run_status_name(status), worker ? worker : "", token};
 	/* A resend after a lost reply finds the run it made (the token). */
 	rc = pgconn_exec(conn_of(rs),
 			 "WITH prev AS (SELECT id FROM runs WHERE token = $5), "
@@ -291,10 +282,10 @@ static int pg_create(struct runstore *rs, const char *question, const json_t *op
 }
 
 /* The columns of a run record, $2 true when the report is wanted. */
-#define RECORD_COLUMNS                                                                         \
-	"SELECT r.id, r.question, r.options, r.status, r.created, r.updated, r.worker, "       \
-	"r.cancel_requested, COALESCE(r.lease_until, 0), r.last_seq, c.value, "                 \
-	"CASE WHEN $2 THEN r.report END, CASE WHEN $2 THEN r.report_md END, " NOW_MS " "        \
+#define RECORD_COLUMNS \
+	"SELECT r.id, r.question, r.options, r.status, r.created, r.updated, r.worker, " \
+	"r.cancel_requested, COALESCE(r.lease_until, 0), r.last_seq, c.value, " \
+	"CASE WHEN $2 THEN r.report END, CASE WHEN $2 THEN r.report_md END, " NOW_MS " " \
 	"FROM runs r LEFT JOIN run_cache c ON c.run_id = r.id AND c.key = '" RUNSTORE_OWNER_KEY "' "
 
 /* Row `row` of RECORD_COLUMNS into out; Q_ENOMEM when memory ran out. */
@@ -305,8 +296,7 @@ static int read_record(const PGresult *res, int row, struct run_record *out)
 	out->id = pgconn_long(res, row, 0);
 	out->question = dup_value(res, row, 1, &oom);
 	out->options = load_json(res, row, 2);
-	out->status = runstore_status_now(PQgetvalue(res, row, 3),
-					  strtoll(PQgetvalue(res, row, 8), NULL, 10),
+	out->status = runstore_status_now(PQgetvalue(res, row, 3), strtoll(PQgetvalue(res, row, 8), NULL, 10),
 					  strtoll(PQgetvalue(res, row, 13), NULL, 10),
 					  PQgetisnull(res, row, 10) ? NULL : PQgetvalue(res, row, 10));
 	out->created = pgconn_long(res, row, 4);
@@ -324,8 +314,7 @@ static int read_record(const PGresult *res, int row, struct run_record *out)
 	return 0;
 }
 
-static int pg_get(struct runstore *rs, long id, int with_report, struct run_record *out,
-		  struct q_error *err)
+static int pg_get(struct runstore *rs, long id, int with_report, struct run_record *out, struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct num n = num(id);
@@ -340,8 +329,8 @@ static int pg_get(struct runstore *rs, long id, int with_report, struct run_reco
 	return rc;
 }
 
-static int pg_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
-		   size_t *n, struct q_error *err)
+static int pg_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out, size_t *n,
+		   struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct run_record *v = NULL;
@@ -360,7 +349,8 @@ static int pg_list(struct runstore *rs, const struct runstore_filter *f, struct 
 	}
 	const char *p[] = {s1, "f", s2, f->text, before.s, limit.s};
 	rc = pgconn_exec(conn_of(rs),
-			 RECORD_COLUMNS "WHERE ($1::text IS NULL OR r.status IN ($1, $3)) "
+			 RECORD_COLUMNS
+			 "WHERE ($1::text IS NULL OR r.status IN ($1, $3)) "
 			 "AND ($4::text IS NULL OR strpos(lower(r.question), lower($4)) > 0) "
 			 "AND ($5::bigint <= 0 OR r.id < $5::bigint) ORDER BY r.id DESC LIMIT $6::bigint",
 			 6, p, &res, err);
@@ -406,10 +396,10 @@ static int count_runs(struct pgconn *c, long counts[RUN_STATUS_N], struct q_erro
 	if (rc != 0)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
-		enum run_status s = runstore_status_now(
-			PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10),
-			strtoll(PQgetvalue(res, i, 4), NULL, 10),
-			PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
+		enum run_status s = runstore_status_now(PQgetvalue(res, i, 0),
+							strtoll(PQgetvalue(res, i, 1), NULL, 10),
+							strtoll(PQgetvalue(res, i, 4), NULL, 10),
+							PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2));
 		s = runstore_status_held(s, PQgetvalue(res, i, 5));
 		counts[s] += pgconn_long(res, i, 3);
 	}
@@ -430,7 +420,7 @@ static int pg_event_add(struct runstore *rs, long id, json_t *event, long *seq, 
 	int rc;
 
 	*seq = 0;
-	json_object_del(event, "seq");   /* the number is the database's */
+	json_object_del(event, "seq"); /* the number is the database's */
 	char *line = json_dumps(event, JSON_COMPACT);
 	if (!line)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving an event");
@@ -458,8 +448,7 @@ static int pg_event_add(struct runstore *rs, long id, json_t *event, long *seq, 
 	return rc;
 }
 
-static int pg_events(struct runstore *rs, long id, long after_seq, int max, json_t **events,
-		     struct q_error *err)
+static int pg_events(struct runstore *rs, long id, long after_seq, int max, json_t **events, struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct num n = num(id), a = num(after_seq), m = num(max);
@@ -475,7 +464,7 @@ static int pg_events(struct runstore *rs, long id, long after_seq, int max, json
 			 3, p, &res, err);
 	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
 		json_t *ev = load_json(res, i, 1);
-		if (!json_is_object(ev)) {   /* a damaged row: its number still counts */
+		if (!json_is_object(ev)) { /* a damaged row: its number still counts */
 			json_decref(ev);
 			ev = json_pack("{s:s}", "type", "damaged");
 		}
@@ -507,17 +496,15 @@ static int get_text(struct pgconn *c, const char *sql, int n, const char *const 
 	return rc;
 }
 
-static int pg_cache_get(struct runstore *rs, long id, const char *key, char **value,
-			struct q_error *err)
+static int pg_cache_get(struct runstore *rs, long id, const char *key, char **value, struct q_error *err)
 {
 	struct num n = num(id);
 	const char *p[] = {n.s, key};
-	return get_text(conn_of(rs), "SELECT value FROM run_cache WHERE run_id = $1::bigint AND key = $2",
-			2, p, value, "reading the run's cache", err);
+	return get_text(conn_of(rs), "SELECT value FROM run_cache WHERE run_id = $1::bigint AND key = $2", 2,
+			p, value, "reading the run's cache", err);
 }
 
-static int pg_cache_put(struct runstore *rs, long id, const char *key, const char *value,
-			struct q_error *err)
+static int pg_cache_put(struct runstore *rs, long id, const char *key, const char *value, struct q_error *err)
 {
 	struct num n = num(id);
 	const char *p[] = {n.s, key, value};
@@ -527,14 +514,13 @@ static int pg_cache_put(struct runstore *rs, long id, const char *key, const cha
 			   3, p, NULL, err);
 }
 
-static int pg_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
-		       struct q_error *err)
+static int pg_page_get(struct runstore *rs, const char *url, long max_age_s, char **value, struct q_error *err)
 {
 	struct num a = num(max_age_s);
 	const char *p[] = {url, a.s};
 	return get_text(conn_of(rs),
-			"SELECT value FROM page_cache WHERE url = $1 AND fetched > " NOW_S " - $2::bigint",
-			2, p, value, "reading the page cache", err);
+			"SELECT value FROM page_cache WHERE url = $1 AND fetched > " NOW_S " - $2::bigint", 2,
+			p, value, "reading the page cache", err);
 }
 
 static int pg_page_put(struct runstore *rs, const char *url, const char *value, struct q_error *err)
@@ -579,9 +565,9 @@ static int update_run(struct pgconn *c, long id, const char *holder, const char 
 	PGresult *res = NULL;
 	int rc = pgconn_exec(c, sql, n, p, &res, err);
 	if (rc == 0 && PQntuples(res) == 0)
-		rc = holder && holder[0] ? not_held(c, id, holder, err)
-					 : q_error_set(err, Q_ENOTFOUND,
-						       "no run %ld: 'quarry runs ls' lists them", id);
+		rc = holder && holder[0]
+			     ? not_held(c, id, holder, err)
+			     : q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
 	PQclear(res);
 	return rc;
 }
@@ -621,8 +607,7 @@ static int pg_set_options(struct runstore *rs, long id, const json_t *options, s
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run's options");
 	const char *p[] = {text, n.s};
 	int rc = update_run(conn_of(rs), id, NULL,
-			    "UPDATE runs SET options = $1 WHERE id = $2::bigint RETURNING id", 2, p,
-			    err);
+			    "UPDATE runs SET options = $1 WHERE id = $2::bigint RETURNING id", 2, p, err);
 	free(text);
 	return rc;
 }
@@ -644,8 +629,7 @@ static int pg_save_report(struct runstore *rs, long id, enum run_status status, 
 	return rc;
 }
 
-static int pg_claim(struct runstore *rs, const char *worker, long lease_ms, long *id,
-		    struct q_error *err)
+static int pg_claim(struct runstore *rs, const char *worker, long lease_ms, long *id, struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct num l = num(lease_ms);
@@ -683,14 +667,14 @@ static int not_held(struct pgconn *c, long id, const char *worker, struct q_erro
 	if (rc == 0 && !status)
 		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld", id);
 	else if (rc == 0)
-		rc = q_error_set(err, Q_ECONFLICT, "run %ld is no longer held by %s (it is %s)", id,
-				 worker, status);
+		rc = q_error_set(err, Q_ECONFLICT, "run %ld is no longer held by %s (it is %s)", id, worker,
+				 status);
 	q_free(status);
 	return rc;
 }
 
-static int pg_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms,
-			int *cancel, struct q_error *err)
+static int pg_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms, int *cancel,
+			struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct num n = num(id), l = num(lease_ms);
@@ -746,15 +730,15 @@ static int pg_request_cancel(struct runstore *rs, long id, struct q_error *err)
 	run_record_release(&r);
 	/* No row: it ended meanwhile, and there is nothing to do. */
 	return pgconn_exec(conn_of(rs),
-			  "WITH d AS (SELECT id, status IN ('queued', 'interrupted') OR "
-			  "(status = 'running' AND lease_until IS NOT NULL AND lease_until < " NOW_MS
-			  ") OR (status = 'running' AND lease_until IS NULL AND $2::boolean) OR "
-			  "(status = 'running' AND $3 != '' AND worker = $3) AS now "
-			  "FROM runs WHERE id = $1::bigint AND status NOT IN ('done', 'stopped', "
-			  "'cancelled', 'failed') FOR UPDATE) "
-			  "UPDATE runs r SET cancel_requested = true, status = CASE WHEN d.now THEN "
-			  "'cancelled' ELSE r.status END, lease_until = CASE WHEN d.now THEN NULL ELSE "
-			  "r.lease_until END, updated = " NOW_S " FROM d WHERE r.id = d.id RETURNING r.id",
+			   "WITH d AS (SELECT id, status IN ('queued', 'interrupted') OR "
+			   "(status = 'running' AND lease_until IS NOT NULL AND lease_until < " NOW_MS
+			   ") OR (status = 'running' AND lease_until IS NULL AND $2::boolean) OR "
+			   "(status = 'running' AND $3 != '' AND worker = $3) AS now "
+			   "FROM runs WHERE id = $1::bigint AND status NOT IN ('done', 'stopped', "
+			   "'cancelled', 'failed') FOR UPDATE) "
+			   "UPDATE runs r SET cancel_requested = true, status = CASE WHEN d.now THEN "
+			   "'cancelled' ELSE r.status END, lease_until = CASE WHEN d.now THEN NULL ELSE "
+			   "r.lease_until END, updated = " NOW_S " FROM d WHERE r.id = d.id RETURNING r.id",
 			   3, p, NULL, err);
 }
 
@@ -800,8 +784,8 @@ static int pg_worker_gone(struct runstore *rs, const char *name, struct q_error 
 	return pgconn_exec(conn_of(rs), "DELETE FROM workers WHERE name = $1", 1, p, NULL, err);
 }
 
-static int pg_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
-		      size_t *n, struct q_error *err)
+static int pg_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out, size_t *n,
+		      struct q_error *err)
 {
 	PGresult *res = NULL;
 	struct num since = num(min_seen_ms), max = num(RUNSTORE_LIST_MAX);
@@ -842,8 +826,7 @@ static int listen_once(struct pgrs *p, int *done, const char *channel, struct q_
 	return rc;
 }
 
-static int pg_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms,
-			  struct q_error *err)
+static int pg_wait_events(struct runstore *rs, long id, long after_seq, long timeout_ms, struct q_error *err)
 {
 	struct pgrs *p = rs->backend;
 	char payload[PGCONN_PAYLOAD_MAX];
@@ -860,8 +843,7 @@ static int pg_wait_events(struct runstore *rs, long id, long after_seq, long tim
 	}
 	if (rc < 0)
 		return rc;
-	rc = pgconn_exec(p->c, "SELECT last_seq, status FROM runs WHERE id = $1::bigint", 1, params,
-			 &res, err);
+	rc = pgconn_exec(p->c, "SELECT last_seq, status FROM runs WHERE id = $1::bigint", 1, params, &res, err);
 	if (rc == 0 && PQntuples(res) == 0)
 		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld", id);
 	int ready = rc == 0 && (pgconn_long(res, 0, 0) > after_seq ||

@@ -18,9 +18,9 @@
 #include "runstore.h"
 
 #define RUNSTORE_PG_SCHEMA_VERSION 2
-#define RUNSTORE_PG_LOCK_KEY 7264570001LL   /* the advisory lock of migrations */
-#define RUNSTORE_PG_CHANNEL_EVENTS "quarry_events"   /* payload "RUN SEQ" */
-#define RUNSTORE_PG_CHANNEL_JOBS "quarry_jobs"       /* payload "RUN" */
+#define RUNSTORE_PG_LOCK_KEY 7264570001LL          /* the advisory lock of migrations */
+#define RUNSTORE_PG_CHANNEL_EVENTS "quarry_events" /* payload "RUN SEQ" */
+#define RUNSTORE_PG_CHANNEL_JOBS "quarry_jobs"     /* payload "RUN" */
 
 struct pgconn;
 
@@ -38,12 +38,12 @@ int runstore_pg_schema_version(struct pgconn *c, int *version, struct q_error *e
 
 /* What an operator asks `quarry db status` about. */
 struct runstore_pg_status {
-	char server_version[64];       /* "15.18" */
-	int schema_version;            /* found */
-	long counts[RUN_STATUS_N];     /* runs by status as runstore_counts sees them */
-	long workers;                  /* distinct workers holding a live lease */
-	long oldest_queued_s;          /* age of the oldest queued run, 0 if none */
-	long events;                   /* event rows */
+	char server_version[64];   /* "15.18" */
+	int schema_version;        /* found */
+	long counts[RUN_STATUS_N]; /* runs by status as runstore_counts sees them */
+	long workers;              /* distinct workers holding a live lease */
+	long oldest_queued_s;      /* age of the oldest queued run, 0 if none */
+	long events;               /* event rows */
 };
 /* Fill *st (the counts only when the schema is current). */
 int runstore_pg_status(struct pgconn *c, struct runstore_pg_status *st, struct q_error *err);

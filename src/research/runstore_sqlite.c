@@ -28,18 +28,14 @@
 
 struct sq {
 	struct runstore rs;
-	struct store own;    /* the connection runstore_open made */
-	struct store *s;     /* &own, or the caller's (runstore_wrap) */
+	struct store own; /* the connection runstore_open made */
+	struct store *s;  /* &own, or the caller's (runstore_wrap) */
 };
 
-static struct sq *sq_of(struct runstore *rs)
-{
-	return rs->backend;
-}
+static struct sq *sq_of(struct runstore *rs) { return rs->backend; }
 
 /* Prepare sql on rs's connection; store_error's message on failure. */
-static int prep(struct sq *q, sqlite3_stmt **st, const char *sql, const char *what,
-		struct q_error *err)
+static int prep(struct sq *q, sqlite3_stmt **st, const char *sql, const char *what, struct q_error *err)
 {
 	int rc = sqlite3_prepare_v2(q->s->db, sql, -1, st, NULL);
 
@@ -95,8 +91,8 @@ static void sq_close(struct runstore *rs)
 	q_free(q);
 }
 
-static int sq_create(struct runstore *rs, const char *question, const json_t *options,
-		     enum run_status status, const char *worker, long *id, struct q_error *err)
+static int sq_create(struct runstore *rs, const char *question, const json_t *options, enum run_status status,
+		     const char *worker, long *id, struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	char *opts = options ? json_dumps(options, JSON_COMPACT) : NULL;
@@ -107,7 +103,8 @@ static int sq_create(struct runstore *rs, const char *question, const json_t *op
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run");
 	/* The id after the highest ever given (run_ids), not after the highest
 	 * left: a deleted run's id is never handed out again. */
-	if ((rc = prep(q, &st, "INSERT INTO runs(id, question, options, status, created, updated, "
+	if ((rc = prep(q, &st,
+		       "INSERT INTO runs(id, question, options, status, created, updated, "
 		       "worker) VALUES ((SELECT MAX(last, (SELECT COALESCE(MAX(id), 0) FROM runs)) + 1 "
 		       "FROM run_ids), ?1, ?2, ?3, strftime('%s','now'), strftime('%s','now'), ?4)",
 		       "saving the run", err)))
@@ -142,9 +139,8 @@ static int read_record(sqlite3_stmt *st, long long now_ms, struct run_record *ou
 	out->question = col_dup(st, 1);
 	if ((t = (const char *)sqlite3_column_text(st, 2)))
 		out->options = json_loads(t, 0, NULL);
-	out->status = runstore_status_now((const char *)sqlite3_column_text(st, 3),
-					  sqlite3_column_int64(st, 8), now_ms,
-					  (const char *)sqlite3_column_text(st, 10));
+	out->status = runstore_status_now((const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 8),
+					  now_ms, (const char *)sqlite3_column_text(st, 10));
 	out->created = sqlite3_column_int64(st, 4);
 	out->updated = sqlite3_column_int64(st, 5);
 	if ((t = (const char *)sqlite3_column_text(st, 6)))
@@ -162,8 +158,7 @@ static int read_record(sqlite3_stmt *st, long long now_ms, struct run_record *ou
 	return 0;
 }
 
-static int sq_get(struct runstore *rs, long id, int with_report, struct run_record *out,
-		  struct q_error *err)
+static int sq_get(struct runstore *rs, long id, int with_report, struct run_record *out, struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -175,8 +170,9 @@ static int sq_get(struct runstore *rs, long id, int with_report, struct run_reco
 	sqlite3_bind_int(st, 9, with_report != 0);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		rc = read_record(st, runstore_now_ms(), out) ? q_error_set(err, Q_ENOMEM,
-			"out of memory loading run %ld", id) : 0;
+		rc = read_record(st, runstore_now_ms(), out)
+			     ? q_error_set(err, Q_ENOMEM, "out of memory loading run %ld", id)
+			     : 0;
 	else if (rc == SQLITE_DONE)
 		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
 	else
@@ -185,8 +181,8 @@ static int sq_get(struct runstore *rs, long id, int with_report, struct run_reco
 	return rc;
 }
 
-static int sq_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out,
-		   size_t *n, struct q_error *err)
+static int sq_list(struct runstore *rs, const struct runstore_filter *f, struct run_record **out, size_t *n,
+		   struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -194,9 +190,11 @@ static int sq_list(struct runstore *rs, const struct runstore_filter *f, struct 
 	long long now_ms = runstore_now_ms();
 	int rc, step = SQLITE_DONE;
 
-	if ((rc = prep(q, &st, RECORD_COLUMNS "WHERE (?1 IS NULL OR r.status IN (?1, ?2)) "
-		       "AND (?3 IS NULL OR instr(lower(r.question), lower(?3)) > 0) "
-		       "AND (?4 <= 0 OR r.id < ?4) ORDER BY r.id DESC", "listing the runs", err)))
+	if ((rc = prep(q, &st,
+		       RECORD_COLUMNS "WHERE (?1 IS NULL OR r.status IN (?1, ?2)) "
+				      "AND (?3 IS NULL OR instr(lower(r.question), lower(?3)) > 0) "
+				      "AND (?4 <= 0 OR r.id < ?4) ORDER BY r.id DESC",
+		       "listing the runs", err)))
 		return rc;
 	if (f->status >= 0) {
 		/* Stored running may read interrupted (and the other way round
@@ -245,11 +243,13 @@ static int sq_counts(struct runstore *rs, long counts[RUN_STATUS_N], struct q_er
 	int rc;
 
 	/* Running rows one by one: each may read interrupted. */
-	if ((rc = prep(q, &st, "SELECT r.status, CASE WHEN r.status = 'running' THEN r.lease_until END, "
+	if ((rc = prep(q, &st,
+		       "SELECT r.status, CASE WHEN r.status = 'running' THEN r.lease_until END, "
 		       "CASE WHEN r.status = 'running' THEN c.value END, count(*), "
 		       "CASE WHEN r.status = 'running' THEN r.worker END FROM runs r LEFT JOIN "
 		       "run_cache c ON c.run_id = r.id AND c.key = '" RUNSTORE_OWNER_KEY "' GROUP BY 1, "
-		       "CASE WHEN r.status = 'running' THEN r.id END", "counting the runs", err)))
+		       "CASE WHEN r.status = 'running' THEN r.id END",
+		       "counting the runs", err)))
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum run_status s = runstore_status_now((const char *)sqlite3_column_text(st, 0),
@@ -307,8 +307,7 @@ out:
 	return rc;
 }
 
-static int sq_events(struct runstore *rs, long id, long after_seq, int max, json_t **events,
-		     struct q_error *err)
+static int sq_events(struct runstore *rs, long id, long after_seq, int max, json_t **events, struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -317,8 +316,10 @@ static int sq_events(struct runstore *rs, long id, long after_seq, int max, json
 
 	if (!arr)
 		return q_error_set(err, Q_ENOMEM, "out of memory reading events");
-	if ((rc = prep(q, &st, "SELECT seq, event FROM run_events WHERE run_id = ?1 AND seq > ?2 "
-		       "ORDER BY seq LIMIT ?3", "reading the run's events", err)))
+	if ((rc = prep(q, &st,
+		       "SELECT seq, event FROM run_events WHERE run_id = ?1 AND seq > ?2 "
+		       "ORDER BY seq LIMIT ?3",
+		       "reading the run's events", err)))
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, after_seq);
@@ -326,7 +327,7 @@ static int sq_events(struct runstore *rs, long id, long after_seq, int max, json
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 1);
 		json_t *ev = t ? json_loads(t, 0, NULL) : NULL;
-		if (!json_is_object(ev)) {   /* a damaged row: its number still counts */
+		if (!json_is_object(ev)) { /* a damaged row: its number still counts */
 			json_decref(ev);
 			ev = json_pack("{s:s}", "type", "damaged");
 		}
@@ -349,8 +350,8 @@ out:
 
 /* The one text column of a one-row query bound by bind_id (run id, or 0)
  * and key: a copy in *value, NULL when no row. */
-static int get_text(struct sq *q, const char *sql, long id, const char *key, long arg,
-		    char **value, struct q_error *err)
+static int get_text(struct sq *q, const char *sql, long id, const char *key, long arg, char **value,
+		    struct q_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -362,8 +363,9 @@ static int get_text(struct sq *q, const char *sql, long id, const char *key, lon
 	sqlite3_bind_int64(st, 3, arg);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		rc = sqlite3_column_text(st, 0) && !(*value = col_dup(st, 0)) ?
-		     q_error_set(err, Q_ENOMEM, "out of memory reading the run's cache") : 0;
+		rc = sqlite3_column_text(st, 0) && !(*value = col_dup(st, 0))
+			     ? q_error_set(err, Q_ENOMEM, "out of memory reading the run's cache")
+			     : 0;
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : store_error(q->s, rc, "reading the run's cache", err);
 	}
@@ -371,15 +373,13 @@ static int get_text(struct sq *q, const char *sql, long id, const char *key, lon
 	return rc;
 }
 
-static int sq_cache_get(struct runstore *rs, long id, const char *key, char **value,
-			struct q_error *err)
+static int sq_cache_get(struct runstore *rs, long id, const char *key, char **value, struct q_error *err)
 {
 	return get_text(sq_of(rs), "SELECT value FROM run_cache WHERE run_id = ?1 AND key = ?2 AND ?3 = 0",
 			id, key, 0, value, err);
 }
 
-static int sq_cache_put(struct runstore *rs, long id, const char *key, const char *value,
-			struct q_error *err)
+static int sq_cache_put(struct runstore *rs, long id, const char *key, const char *value, struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -402,8 +402,10 @@ static int sq_cache_each(struct runstore *rs, long id, const char *prefix,
 	sqlite3_stmt *st = NULL;
 	int rc, n = 0;
 
-	if ((rc = prep(q, &st, "SELECT key, value FROM run_cache WHERE run_id = ?1 AND "
-		       "substr(key, 1, length(?2)) = ?2 ORDER BY key", "reading the run's cache", err)))
+	if ((rc = prep(q, &st,
+		       "SELECT key, value FROM run_cache WHERE run_id = ?1 AND "
+		       "substr(key, 1, length(?2)) = ?2 ORDER BY key",
+		       "reading the run's cache", err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
@@ -423,8 +425,8 @@ static int sq_cache_each(struct runstore *rs, long id, const char *prefix,
 
 static int sq_reply_get(struct runstore *rs, const char *key, char **reply, struct q_error *err)
 {
-	return get_text(sq_of(rs), "SELECT reply FROM llm_cache WHERE ?1 = 0 AND key = ?2 AND ?3 = 0",
-			0, key, 0, reply, err);
+	return get_text(sq_of(rs), "SELECT reply FROM llm_cache WHERE ?1 = 0 AND key = ?2 AND ?3 = 0", 0, key,
+			0, reply, err);
 }
 
 static int sq_reply_put(struct runstore *rs, const char *key, const char *model, const char *reply,
@@ -434,8 +436,10 @@ static int sq_reply_put(struct runstore *rs, const char *key, const char *model,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prep(q, &st, "INSERT OR REPLACE INTO llm_cache(key, model, created, reply) "
-		       "VALUES (?1, ?2, strftime('%s','now'), ?3)", "saving to the reply cache", err)))
+	if ((rc = prep(q, &st,
+		       "INSERT OR REPLACE INTO llm_cache(key, model, created, reply) "
+		       "VALUES (?1, ?2, strftime('%s','now'), ?3)",
+		       "saving to the reply cache", err)))
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
@@ -443,11 +447,12 @@ static int sq_reply_put(struct runstore *rs, const char *key, const char *model,
 	return step_done(q, st, "saving to the reply cache", err);
 }
 
-static int sq_page_get(struct runstore *rs, const char *url, long max_age_s, char **value,
-		       struct q_error *err)
+static int sq_page_get(struct runstore *rs, const char *url, long max_age_s, char **value, struct q_error *err)
 {
-	return get_text(sq_of(rs), "SELECT value FROM page_cache WHERE ?1 = 0 AND url = ?2 AND "
-			"fetched > strftime('%s','now') - ?3", 0, url, max_age_s, value, err);
+	return get_text(sq_of(rs),
+			"SELECT value FROM page_cache WHERE ?1 = 0 AND url = ?2 AND "
+			"fetched > strftime('%s','now') - ?3",
+			0, url, max_age_s, value, err);
 }
 
 static int sq_page_put(struct runstore *rs, const char *url, const char *value, struct q_error *err)
@@ -456,8 +461,10 @@ static int sq_page_put(struct runstore *rs, const char *url, const char *value, 
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prep(q, &st, "INSERT OR REPLACE INTO page_cache(url, fetched, value) "
-		       "VALUES (?1, strftime('%s','now'), ?2)", "saving a page", err)))
+	if ((rc = prep(q, &st,
+		       "INSERT OR REPLACE INTO page_cache(url, fetched, value) "
+		       "VALUES (?1, strftime('%s','now'), ?2)",
+		       "saving a page", err)))
 		return rc;
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -469,16 +476,16 @@ static int not_held(struct sq *q, long id, const char *worker, struct q_error *e
 /* Run an UPDATE of run id whose ?8 is the holder runstore_hold set
  * (statements say "AND (?8 = '' OR worker = ?8)"): Q_ENOTFOUND when it
  * changed no row, Q_ECONFLICT when the run is another's. */
-static int update_run(struct sq *q, sqlite3_stmt *st, long id, const char *what,
-		      struct q_error *err)
+static int update_run(struct sq *q, sqlite3_stmt *st, long id, const char *what, struct q_error *err)
 {
 	int rc;
 
 	sqlite3_bind_text(st, 8, q->rs.holder, -1, SQLITE_STATIC);
 	rc = step_done(q, st, what, err);
 	if (rc == 0 && sqlite3_changes(q->s->db) == 0)
-		rc = q->rs.holder[0] ? not_held(q, id, q->rs.holder, err) :
-		     q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
+		rc = q->rs.holder[0]
+			     ? not_held(q, id, q->rs.holder, err)
+			     : q_error_set(err, Q_ENOTFOUND, "no run %ld: 'quarry runs ls' lists them", id);
 	return rc;
 }
 
@@ -501,10 +508,12 @@ static int sq_set_status(struct runstore *rs, long id, enum run_status status, s
 	 * a lapsed lease is dropped, so the process that took the run over
 	 * in the foreground is told live by its owner record, and no worker
 	 * claims the run from under it. Any other status ends the lease. */
-	if ((rc = prep(q, &st, "UPDATE runs SET status = ?1, updated = strftime('%s','now'), "
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET status = ?1, updated = strftime('%s','now'), "
 		       "lease_until = CASE WHEN ?1 = 'running' AND lease_until >= ?3 THEN lease_until END, "
 		       "worker = CASE WHEN ?1 != 'running' OR lease_until >= ?3 THEN worker ELSE '' END "
-		       "WHERE id = ?2 AND (?8 = '' OR worker = ?8)", "saving the run's status", err)))
+		       "WHERE id = ?2 AND (?8 = '' OR worker = ?8)",
+		       "saving the run's status", err)))
 		return rc;
 	sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
@@ -521,8 +530,8 @@ static int sq_set_options(struct runstore *rs, long id, const json_t *options, s
 
 	if (!text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the run's options");
-	if ((rc = prep(q, &st, "UPDATE runs SET options = ?1 WHERE id = ?2",
-		       "saving the run's options", err)) == 0) {
+	if ((rc = prep(q, &st, "UPDATE runs SET options = ?1 WHERE id = ?2", "saving the run's options", err)) ==
+	    0) {
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, id);
 		rc = update_run(q, st, id, "saving the run's options", err);
@@ -541,10 +550,10 @@ static int sq_save_report(struct runstore *rs, long id, enum run_status status, 
 
 	if (report && !text)
 		return q_error_set(err, Q_ENOMEM, "out of memory saving the report");
-	if ((rc = prep(q, &st, "UPDATE runs SET status = ?1, report_md = ?2, report = ?3, lease_until = "
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET status = ?1, report_md = ?2, report = ?3, lease_until = "
 		       "NULL, updated = strftime('%s','now') WHERE id = ?4 AND (?8 = '' OR worker = ?8)",
-		       "saving the report",
-		       err)) == 0) {
+		       "saving the report", err)) == 0) {
 		sqlite3_bind_text(st, 1, run_status_name(status), -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, md, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, text ? text : "{}", -1, SQLITE_STATIC);
@@ -555,8 +564,7 @@ static int sq_save_report(struct runstore *rs, long id, enum run_status status, 
 	return rc;
 }
 
-static int sq_claim(struct runstore *rs, const char *worker, long lease_ms, long *id,
-		    struct q_error *err)
+static int sq_claim(struct runstore *rs, const char *worker, long lease_ms, long *id, struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -566,7 +574,8 @@ static int sq_claim(struct runstore *rs, const char *worker, long lease_ms, long
 
 	if ((rc = begin(q, "claiming a run", err)))
 		return rc;
-	if ((rc = prep(q, &st, "SELECT id FROM runs WHERE status = 'queued' OR (status = 'running' AND "
+	if ((rc = prep(q, &st,
+		       "SELECT id FROM runs WHERE status = 'queued' OR (status = 'running' AND "
 		       "lease_until IS NOT NULL AND lease_until < ?1) ORDER BY id LIMIT 1",
 		       "claiming a run", err)))
 		goto out;
@@ -579,8 +588,10 @@ static int sq_claim(struct runstore *rs, const char *worker, long lease_ms, long
 	st = NULL;
 	if (rc || !found)
 		goto out;
-	if ((rc = prep(q, &st, "UPDATE runs SET status = 'running', worker = ?1, lease_until = ?2, "
-		       "updated = strftime('%s','now') WHERE id = ?3", "claiming a run", err)))
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET status = 'running', worker = ?1, lease_until = ?2, "
+		       "updated = strftime('%s','now') WHERE id = ?3",
+		       "claiming a run", err)))
 		goto out;
 	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now_ms + lease_ms);
@@ -599,20 +610,20 @@ out:
 static int not_held(struct sq *q, long id, const char *worker, struct q_error *err)
 {
 	char *status = NULL;
-	int rc = get_text(q, "SELECT status FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 = 0", id,
-			  "", 0, &status, err);
+	int rc = get_text(q, "SELECT status FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 = 0", id, "", 0,
+			  &status, err);
 
 	if (rc == 0 && !status)
 		rc = q_error_set(err, Q_ENOTFOUND, "no run %ld", id);
 	else if (rc == 0)
-		rc = q_error_set(err, Q_ECONFLICT, "run %ld is no longer held by %s (it is %s)", id,
-				 worker, status);
+		rc = q_error_set(err, Q_ECONFLICT, "run %ld is no longer held by %s (it is %s)", id, worker,
+				 status);
 	q_free(status);
 	return rc;
 }
 
-static int sq_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms,
-			int *cancel, struct q_error *err)
+static int sq_heartbeat(struct runstore *rs, long id, const char *worker, long lease_ms, int *cancel,
+			struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
@@ -620,8 +631,10 @@ static int sq_heartbeat(struct runstore *rs, long id, const char *worker, long l
 	int rc;
 
 	*cancel = 0;
-	if ((rc = prep(q, &st, "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND worker = ?2 AND "
-		       "status = 'running'", "renewing the run's lease", err)))
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET lease_until = ?3 WHERE id = ?1 AND worker = ?2 AND "
+		       "status = 'running'",
+		       "renewing the run's lease", err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
@@ -630,8 +643,8 @@ static int sq_heartbeat(struct runstore *rs, long id, const char *worker, long l
 		return rc;
 	if (sqlite3_changes(q->s->db) == 0)
 		return not_held(q, id, worker, err);
-	rc = get_text(q, "SELECT cancel_requested FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 = 0",
-		      id, "", 0, &flag, err);
+	rc = get_text(q, "SELECT cancel_requested FROM runs WHERE id = ?1 AND ?2 IS NOT NULL AND ?3 = 0", id,
+		      "", 0, &flag, err);
 	*cancel = flag && strcmp(flag, "0") != 0;
 	q_free(flag);
 	return rc;
@@ -643,9 +656,11 @@ static int sq_release(struct runstore *rs, long id, const char *worker, struct q
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = prep(q, &st, "UPDATE runs SET status = 'queued', worker = '', lease_until = NULL, "
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET status = 'queued', worker = '', lease_until = NULL, "
 		       "updated = strftime('%s','now') WHERE id = ?1 AND worker = ?2 AND "
-		       "status IN ('running', 'interrupted')", "giving the run back", err)))
+		       "status IN ('running', 'interrupted')",
+		       "giving the run back", err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
@@ -668,7 +683,8 @@ static int sq_request_cancel(struct runstore *rs, long id, struct q_error *err)
 		goto out;
 	/* Nobody carries a queued or interrupted run: it ends here. A running
 	 * one is flagged for its holder's heartbeat. */
-	if ((rc = prep(q, &st, "UPDATE runs SET cancel_requested = 1, status = CASE WHEN ?2 THEN "
+	if ((rc = prep(q, &st,
+		       "UPDATE runs SET cancel_requested = 1, status = CASE WHEN ?2 THEN "
 		       "'cancelled' ELSE status END, lease_until = CASE WHEN ?2 THEN NULL ELSE "
 		       "lease_until END, updated = strftime('%s','now') WHERE id = ?1",
 		       "cancelling the run", err)))
@@ -692,8 +708,8 @@ static int sq_remove(struct runstore *rs, long id, struct q_error *err)
 		return rc;
 	if (r.status == RUN_RUNNING || r.status == RUN_QUEUED) {
 		rc = q_error_set(err, Q_EINVAL, "run %ld is %s; %s before removing it", id,
-				 run_status_name(r.status), r.status == RUN_QUEUED ? "cancel it" :
-				 "stop it (Ctrl-C, or cancel it)");
+				 run_status_name(r.status),
+				 r.status == RUN_QUEUED ? "cancel it" : "stop it (Ctrl-C, or cancel it)");
 		run_record_release(&r);
 		return rc;
 	}
@@ -712,7 +728,8 @@ static int sq_worker_beat(struct runstore *rs, const struct runstore_worker *w, 
 	long long now_ms = runstore_now_ms();
 	int rc;
 
-	if ((rc = prep(q, &st, "INSERT INTO workers(name, host, pid, started, seen, slots) VALUES "
+	if ((rc = prep(q, &st,
+		       "INSERT INTO workers(name, host, pid, started, seen, slots) VALUES "
 		       "(?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(name) DO UPDATE SET host = excluded.host, "
 		       "pid = excluded.pid, seen = excluded.seen, slots = excluded.slots",
 		       "registering the worker", err)))
@@ -737,16 +754,18 @@ static int sq_worker_gone(struct runstore *rs, const char *name, struct q_error 
 	return step_done(q, st, "unregistering the worker", err);
 }
 
-static int sq_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out,
-		      size_t *n, struct q_error *err)
+static int sq_workers(struct runstore *rs, long long min_seen_ms, struct runstore_worker **out, size_t *n,
+		      struct q_error *err)
 {
 	struct sq *q = sq_of(rs);
 	sqlite3_stmt *st = NULL;
 	struct runstore_worker *v = NULL;
 	int rc;
 
-	if ((rc = prep(q, &st, "SELECT name, host, pid, started, seen, slots FROM workers WHERE seen >= ?1 "
-		       "ORDER BY started LIMIT ?2", "listing the workers", err)))
+	if ((rc = prep(q, &st,
+		       "SELECT name, host, pid, started, seen, slots FROM workers WHERE seen >= ?1 "
+		       "ORDER BY started LIMIT ?2",
+		       "listing the workers", err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, min_seen_ms);
 	sqlite3_bind_int(st, 2, RUNSTORE_LIST_MAX);
@@ -775,14 +794,16 @@ static int sq_workers(struct runstore *rs, long long min_seen_ms, struct runstor
 }
 
 static const struct runstore_ops sqlite_ops = {
-	"sqlite", sq_close, sq_create, sq_get, sq_list, sq_counts, sq_event_add, sq_events,
-	sq_cache_get, sq_cache_put, sq_page_get, sq_page_put, sq_set_status, sq_set_options,
-	sq_save_report, sq_claim, sq_heartbeat, sq_release, sq_request_cancel, sq_remove,
-	NULL, NULL,   /* wait_events, wait_jobs: runstore.c polls */
-	sq_worker_beat, sq_worker_gone, sq_workers,
-	NULL, NULL,   /* watch_fd, watch_take: nothing is announced */
-	NULL,         /* reopen */
-	sq_cache_each, sq_reply_get, sq_reply_put,
+	"sqlite",       sq_close,       sq_create,         sq_get,
+	sq_list,        sq_counts,      sq_event_add,      sq_events,
+	sq_cache_get,   sq_cache_put,   sq_page_get,       sq_page_put,
+	sq_set_status,  sq_set_options, sq_save_report,    sq_claim,
+	sq_heartbeat,   sq_release,     sq_request_cancel, sq_remove,
+	NULL,           NULL, /* wait_events, wait_jobs: runstore.c polls */
+	sq_worker_beat, sq_worker_gone, sq_workers,        NULL,
+	NULL, /* watch_fd, watch_take: nothing is announced */
+	NULL, /* reopen */
+	sq_cache_each,  sq_reply_get,   sq_reply_put,
 };
 
 static struct sq *sq_new(void)

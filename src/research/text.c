@@ -15,7 +15,7 @@
 
 #define MAX_QUERY_TERMS 64
 #define MIN_QUOTE_CHARS 12
-#define QUOTE_NORM_MAX_BYTES (64 * 1024)   /* a model's quote normalised: a sentence or a few rows */
+#define QUOTE_NORM_MAX_BYTES (64 * 1024) /* a model's quote normalised: a sentence or a few rows */
 
 /*
  * Latin-script languages by their most frequent short words: a question
@@ -27,22 +27,29 @@
  */
 struct lang_words {
 	const char *lang;
-	const char *words;   /* space-separated, with a space at both ends */
-	const char *marks;   /* UTF-8 letters that mark the language */
+	const char *words; /* space-separated, with a space at both ends */
+	const char *marks; /* UTF-8 letters that mark the language */
 };
 
 static const struct lang_words latin_langs[] = {
-	{"en", " the and of is are was were what how why did does to in for which who when with "
-	       "on from by each ", ""},
-	{"fr", " le la les des est et du une ont aux pour dans sont comment quels quelles qui "
-	       "pourquoi cette sur ", "çéèêàùâîô"},
-	{"de", " der die das und ist nicht wie haben mit den für von auf warum welche wurde im "
-	       "dem des ein eine ", "äöüß"},
-	{"es", " el los las del por una cómo qué para con es son cuál cuáles fue han por qué en "
-	       "lo ", "ñ¿¡áíóú"},
+	{"en",
+	 " the and of is are was were what how why did does to in for which who when with "
+	 "on from by each ",
+	 ""},
+	{"fr",
+	 " le la les des est et du une ont aux pour dans sont comment quels quelles qui "
+	 "pourquoi cette sur ",
+	 "çéèêàùâîô"},
+	{"de",
+	 " der die das und ist nicht wie haben mit den für von auf warum welche wurde im "
+	 "dem des ein eine ",
+	 "äöüß"},
+	{"es",
+	 " el los las del por una cómo qué para con es son cuál cuáles fue han por qué en "
+	 "lo ",
+	 "ñ¿¡áíóú"},
 	{"pt", " os não uma com para do da como são em foi qual quais dos das porque ", "ãõçáê"},
-	{"it", " il gli che della sono come per una non di del nel perché quale quali delle è ",
-	 "àèìòù"},
+	{"it", " il gli che della sono come per una non di del nel perché quale quali delle è ", "àèìòù"},
 };
 
 /* How many of table's words s holds (as whole words, case folded), and
@@ -59,12 +66,14 @@ static int lang_hits(const char *s, const struct lang_words *l)
 			i++;
 		w = 0;
 		word[w++] = ' ';
-		while (i < n && w < sizeof(word) - 2 && (((unsigned char)s[i] | 0x20) >= 'a' &&
-			((unsigned char)s[i] | 0x20) <= 'z' ? 1 : (unsigned char)s[i] >= 0x80)) {
+		while (i < n && w < sizeof(word) - 2 &&
+		       (((unsigned char)s[i] | 0x20) >= 'a' && ((unsigned char)s[i] | 0x20) <= 'z'
+				? 1
+				: (unsigned char)s[i] >= 0x80)) {
 			char c = s[i++];
 			word[w++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		}
-		while (i < n && (unsigned char)s[i] >= 0x80)   /* the rest of an overlong word */
+		while (i < n && (unsigned char)s[i] >= 0x80) /* the rest of an overlong word */
 			i++;
 		word[w++] = ' ';
 		word[w] = '\0';
@@ -149,7 +158,7 @@ int text_normalize(const char *s, size_t n, struct qbuf *out)
 		i += k;
 		if (cp == 0x200B || cp == 0x200C || cp == 0x200D || cp == 0xFEFF || cp == 0xAD)
 			continue;
-		if (cp >= 0xFF01 && cp <= 0xFF5E)   /* full-width ASCII */
+		if (cp >= 0xFF01 && cp <= 0xFF5E) /* full-width ASCII */
 			cp -= 0xFEE0;
 		if (cp == 0x2018 || cp == 0x2019 || cp == 0x201B || cp == 0x2032)
 			cp = '\'';
@@ -161,7 +170,7 @@ int text_normalize(const char *s, size_t n, struct qbuf *out)
 			space = 1;
 			continue;
 		}
-		if (cp == '*' || cp == '`' || cp == '#' || cp == '_')   /* Markdown marks */
+		if (cp == '*' || cp == '`' || cp == '#' || cp == '_') /* Markdown marks */
 			continue;
 		if (space && out->len > 0)
 			qbuf_addc(out, ' ');
@@ -215,7 +224,7 @@ int text_quote_rows(const char *norm_source, const char *quote, struct qbuf *kep
 		if (!row)
 			return 0;
 		if (separator_row(row, n)) {
-			if (n > 0 && found > 0)   /* keeps the block a table */
+			if (n > 0 && found > 0) /* keeps the block a table */
 				qbuf_addf(kept, "\n%s", row);
 		} else if (text_quote_found(norm_source, row)) {
 			qbuf_addf(kept, "%s%s", kept->len ? "\n" : "", row);
@@ -284,12 +293,12 @@ int text_url_key(const char *url, char *out, size_t size)
 
 	if (url_parse(url, &u, NULL))
 		return -1;
-	url_drop_tracking(&u);   /* the one list of trackers, in src/net/url.c */
+	url_drop_tracking(&u); /* the one list of trackers, in src/net/url.c */
 	n = strlen(u.path);
 	while (n > 1 && u.path[n - 1] == '/')
 		u.path[--n] = '\0';
-	snprintf(out, size, "%s%s%s%s", strncmp(u.host, "www.", 4) == 0 ? u.host + 4 : u.host,
-		 u.path, u.has_query ? "?" : "", u.query);
+	snprintf(out, size, "%s%s%s%s", strncmp(u.host, "www.", 4) == 0 ? u.host + 4 : u.host, u.path,
+		 u.has_query ? "?" : "", u.query);
 	return 0;
 }
 
@@ -318,10 +327,10 @@ static int collect_term(void *ctx, const char *tok, size_t len, size_t start, si
 /* Very common English words carry no signal for ranking. */
 static int stop_word(const char *t)
 {
-	static const char *const w[] = {"the", "a", "an", "of", "and", "or", "to", "in", "on", "for",
-					"is", "are", "was", "were", "be", "it", "that", "this", "what",
-					"how", "why", "did", "do", "doe", "with", "by", "as", "at", "from",
-					"about", "which", "who", "when", "each", "time", NULL};
+	static const char *const w[] = {
+		"the",  "a",    "an", "of", "and",  "or",    "to",    "in",  "on",   "for",  "is",   "are",
+		"was",  "were", "be", "it", "that", "this",  "what",  "how", "why",  "did",  "do",   "doe",
+		"with", "by",   "as", "at", "from", "about", "which", "who", "when", "each", "time", NULL};
 	int i;
 
 	for (i = 0; w[i]; i++)
@@ -357,15 +366,14 @@ static int count_term(void *ctx, const char *tok, size_t len, size_t start, size
 #define MAX_ALIASES 8
 
 struct aliases {
-	struct qterms abbr;                    /* the abbreviations, as terms */
+	struct qterms abbr;                               /* the abbreviations, as terms */
 	unsigned char hits[MAX_ALIASES][MAX_QUERY_TERMS]; /* query terms each stands for */
 };
 
 static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static int is_alpha(char c) { return is_upper(c) || (c >= 'a' && c <= 'z'); }
 
-static void find_aliases(struct tokenizer *tok, const char *text, const struct qterms *q,
-			 struct aliases *al)
+static void find_aliases(struct tokenizer *tok, const char *text, const struct qterms *q, struct aliases *al)
 {
 	const char *p;
 
@@ -405,17 +413,17 @@ static void find_aliases(struct tokenizer *tok, const char *text, const struct q
 		tokenizer_run(tok, b, (size_t)(e - b), TOKENIZE_DOCUMENT, count_term, &c);
 		tokenizer_run(tok, p + 1, n, TOKENIZE_QUERY, collect_term, &al->abbr);
 		if (al->abbr.n == before)
-			continue;   /* already known, or not a term */
+			continue; /* already known, or not a term */
 		for (i = 0, hit = 0; i < q->n; i++)
 			hit |= al->hits[before][i] = c.tf[i] > 0;
-		if (!hit)   /* stands for nothing asked: not worth a pass per passage */
+		if (!hit) /* stands for nothing asked: not worth a pass per passage */
 			al->abbr.n = before;
 	}
 }
 
 /* Add to c the query terms that the abbreviations in text stand for. */
-static void count_aliases(struct tokenizer *tok, const char *text, size_t len,
-			  const struct aliases *al, struct counter *c)
+static void count_aliases(struct tokenizer *tok, const char *text, size_t len, const struct aliases *al,
+			  struct counter *c)
 {
 	struct counter ac;
 	int a, i;
@@ -488,14 +496,14 @@ int text_content_terms(const char *query)
 	return n;
 }
 
-int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
-		       struct rpassage **out, size_t *n)
+int text_rank_passages(const char *const *texts, size_t n_texts, const char *query, struct rpassage **out,
+		       size_t *n)
 {
 	return text_rank_passages_ex(texts, NULL, n_texts, query, out, n);
 }
 
-int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
-			  const char *query, struct rpassage **out, size_t *n)
+int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts, const char *query,
+			  struct rpassage **out, size_t *n)
 {
 	struct tokenizer *tok = tokenizer_new(1);
 	struct qterms q;
@@ -511,7 +519,7 @@ int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_t
 		return Q_ENOMEM;
 	memset(&q, 0, sizeof(q));
 	tokenizer_run(tok, query, strlen(query), TOKENIZE_QUERY, collect_term, &q);
-	for (i = 0; i < q.n; i++)   /* drop stop words unless that leaves nothing */
+	for (i = 0; i < q.n; i++) /* drop stop words unless that leaves nothing */
 		if (!stop_word(q.term[i]))
 			memmove(q.term[w++], q.term[i], sizeof(q.term[i]));
 	if (w > 0)
@@ -588,8 +596,8 @@ int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_t
 	return 0;
 }
 
-int text_key_sentence(const char *text, size_t start, size_t end, const char *query,
-		      size_t *s_start, size_t *s_end)
+int text_key_sentence(const char *text, size_t start, size_t end, const char *query, size_t *s_start,
+		      size_t *s_end)
 {
 	struct tokenizer *tok = tokenizer_new(1);
 	struct qterms q;
@@ -614,7 +622,7 @@ int text_key_sentence(const char *text, size_t start, size_t end, const char *qu
 			if (cp == '\n' || utf8_is_sentence_end(cp))
 				if (cp == '\n' || j >= end || text[j] == ' ' || text[j] == '\n' || cp > 0x7f ||
 				    (text[j] == '[' && j + 1 < end && text[j + 1] >= '0' &&
-				     text[j + 1] <= '9'))   /* "signals.[12] The": a page's own mark */
+				     text[j + 1] <= '9')) /* "signals.[12] The": a page's own mark */
 					break;
 		}
 		memset(&c, 0, sizeof(c));

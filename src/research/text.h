@@ -45,12 +45,12 @@ int text_url_key(const char *url, char *out, size_t size);
 
 /* One passage of a source for ranking. */
 struct rpassage {
-	int source;           /* index of its source */
-	size_t start, end;    /* byte span in the source text */
+	int source;        /* index of its source */
+	size_t start, end; /* byte span in the source text */
 	char heading[256];
 	double score;
-	int matched;          /* distinct query content terms in it (and its heading) */
-	int n_terms;          /* content terms of the query */
+	int matched; /* distinct query content terms in it (and its heading) */
+	int n_terms; /* content terms of the query */
 };
 
 /*
@@ -58,12 +58,12 @@ struct rpassage {
  * texts[i] may be NULL (skipped). On success *out holds *n passages
  * sorted best first (ties: source order). 0 or Q_ENOMEM.
  */
-int text_rank_passages(const char *const *texts, size_t n_texts, const char *query,
-		       struct rpassage **out, size_t *n);
+int text_rank_passages(const char *const *texts, size_t n_texts, const char *query, struct rpassage **out,
+		       size_t *n);
 /* The same, where plain[i] (if plain is not NULL) says texts[i] is plain
  * text whose "# " lines are not headings (split_passages_plain). */
-int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts,
-			  const char *query, struct rpassage **out, size_t *n);
+int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_texts, const char *query,
+			  struct rpassage **out, size_t *n);
 
 /* How many of query's terms are content words (not stop words such as
  * "the", "what", "is"): 0 means nothing in it can rank a passage. -1 when
@@ -71,6 +71,6 @@ int text_rank_passages_ex(const char *const *texts, const int *plain, size_t n_t
 int text_content_terms(const char *query);
 /* The sentence of text[start..end) that shares the most query words:
  * its byte span. Returns 0 (span found) or -1. */
-int text_key_sentence(const char *text, size_t start, size_t end, const char *query,
-		      size_t *s_start, size_t *s_end);
+int text_key_sentence(const char *text, size_t start, size_t end, const char *query, size_t *s_start,
+		      size_t *s_end);
 #endif

@@ -32,18 +32,18 @@
 struct slot {
 	const struct worker_config *wc;
 	pthread_mutex_t *log_mu;
-	char name[RUNSTORE_WORKER_MAX];   /* the holder name, "host:pid/N" */
+	char name[RUNSTORE_WORKER_MAX]; /* the holder name, "host:pid/N" */
 	pthread_t th;
-	int busy;                 /* a thread runs or is to be joined (control thread only) */
-	int finished;             /* atomic: the thread is done */
-	int lost;                 /* another worker took the run */
+	int busy;     /* a thread runs or is to be joined (control thread only) */
+	int finished; /* atomic: the thread is done */
+	int lost;     /* another worker took the run */
 	int cancel_sent;
-	int stopping;             /* the worker stops: release the run when its thread ends */
+	int stopping; /* the worker stops: release the run when its thread ends */
 	long run_id;
 	double next_beat_ms, next_check_ms;
 	struct research_env env;
 	struct store store;
-	char status[16];          /* research_result.status when done */
+	char status[16]; /* research_result.status when done */
 };
 
 static void say(const struct worker_config *wc, pthread_mutex_t *mu, const char *fmt, ...)
@@ -76,8 +76,7 @@ void worker_name(char *out, size_t size)
  * as its last event. */
 static void fail_run(struct runstore *rs, long id, const char *msg)
 {
-	json_t *ev = json_pack("{s:s, s:s, s:I}", "type", "run_failed", "message", msg, "run",
-			       (json_int_t)id);
+	json_t *ev = json_pack("{s:s, s:s, s:I}", "type", "run_failed", "message", msg, "run", (json_int_t)id);
 
 	if (ev)
 		runstore_event_add(rs, id, ev, NULL, NULL);
@@ -92,7 +91,7 @@ static void *slot_main(void *arg)
 	const struct worker_config *wc = sl->wc;
 	struct runstore *rs = NULL;
 	struct llm_client *llm = NULL;
-	void *model = NULL;             /* llm_open's handle on llm */
+	void *model = NULL; /* llm_open's handle on llm */
 	struct research_result res;
 	struct run_record rec;
 	struct q_error err = {0};
@@ -129,7 +128,7 @@ out:
 	runstore_close(rs);
 	if (have_store)
 		store_close(&sl->store);
-	assert(run_status_parse(sl->status) >= 0);   /* slot_reap reads it as a status */
+	assert(run_status_parse(sl->status) >= 0); /* slot_reap reads it as a status */
 	__atomic_store_n(&sl->finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -139,7 +138,7 @@ static int slot_start(struct slot *sl, long id, double now_ms, long heartbeat_ms
 {
 	const struct worker_config *wc = sl->wc;
 
-	assert(!sl->busy);   /* a slot carries one run at a time */
+	assert(!sl->busy); /* a slot carries one run at a time */
 	memset(&sl->env, 0, sizeof(sl->env));
 	sl->env.home = wc->home;
 	sl->env.file = wc->file;
@@ -150,7 +149,7 @@ static int slot_start(struct slot *sl, long id, double now_ms, long heartbeat_ms
 	sl->stopping = 0;
 	sl->status[0] = '\0';
 	sl->next_beat_ms = now_ms + (double)heartbeat_ms;
-	sl->next_check_ms = now_ms;   /* a cancel asked for before the claim counts at once */
+	sl->next_check_ms = now_ms; /* a cancel asked for before the claim counts at once */
 	if (pthread_create(&sl->th, NULL, slot_main, sl) != 0)
 		return Q_ENOMEM;
 	sl->busy = 1;
@@ -158,8 +157,7 @@ static int slot_start(struct slot *sl, long id, double now_ms, long heartbeat_ms
 }
 
 /* Renew the lease and read the cancel flag of a running slot's run. */
-static void slot_watch(struct slot *sl, struct runstore *rs, double now_ms, long lease_ms,
-		       long heartbeat_ms)
+static void slot_watch(struct slot *sl, struct runstore *rs, double now_ms, long lease_ms, long heartbeat_ms)
 {
 	struct q_error err = {0};
 	int cancel = 0, rc = 0;
@@ -211,7 +209,7 @@ static void slot_reap(struct slot *sl, struct runstore *rs)
 			say(sl->wc, sl->log_mu, "run %ld: %s", sl->run_id, err.msg);
 		return;
 	}
-	if (run_status_parse(sl->status) != RUN_FAILED)   /* a failure said why already */
+	if (run_status_parse(sl->status) != RUN_FAILED) /* a failure said why already */
 		say(sl->wc, sl->log_mu, "run %ld: %s", sl->run_id, sl->status);
 }
 
@@ -290,7 +288,7 @@ int worker_run(const struct worker_config *wc, volatile int *stop, struct q_erro
 		if (now >= next_register) {
 			register_worker(rs, name, n);
 			next_register = now + (double)heartbeat_ms;
-			if (ready_fd > 2) {   /* registered: another --detach now sees this worker */
+			if (ready_fd > 2) { /* registered: another --detach now sees this worker */
 				close(ready_fd);
 				ready_fd = -1;
 			}

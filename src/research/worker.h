@@ -34,8 +34,8 @@
 #include "../llm/llm.h"
 
 #define WORKER_MAX_SLOTS 64
-#define WORKER_POLL_MS 200            /* how often a worker looks at the queue and its runs */
-#define WORKER_CANCEL_CHECK_MS 500    /* how often a run's cancel flag is read (a cheap read) */
+#define WORKER_POLL_MS 200         /* how often a worker looks at the queue and its runs */
+#define WORKER_CANCEL_CHECK_MS 500 /* how often a run's cancel flag is read (a cheap read) */
 
 /* The model client for a run with these stored options (research_opts_to_json
  * plus what the front end added): *client NULL and 0 for a run without a
@@ -51,17 +51,17 @@ typedef void (*worker_llm_close_fn)(void *ctx, void *model);
 typedef void (*worker_log_fn)(void *ctx, const char *line);
 
 struct worker_config {
-	const char *home;             /* the quarry home whose queue it serves */
-	const struct config *file;    /* settings for search providers (may be NULL) */
-	int slots;                    /* runs at once: 1 to WORKER_MAX_SLOTS */
-	long idle_exit_ms;            /* > 0: return once nothing was queued or running this long */
-	long lease_ms;                /* 0: RUNSTORE_LEASE_MS */
-	long heartbeat_ms;            /* 0: RUNSTORE_HEARTBEAT_MS */
-	worker_llm_open_fn llm_open;  /* NULL: every run goes without a model */
+	const char *home;            /* the quarry home whose queue it serves */
+	const struct config *file;   /* settings for search providers (may be NULL) */
+	int slots;                   /* runs at once: 1 to WORKER_MAX_SLOTS */
+	long idle_exit_ms;           /* > 0: return once nothing was queued or running this long */
+	long lease_ms;               /* 0: RUNSTORE_LEASE_MS */
+	long heartbeat_ms;           /* 0: RUNSTORE_HEARTBEAT_MS */
+	worker_llm_open_fn llm_open; /* NULL: every run goes without a model */
 	worker_llm_close_fn llm_close;
-	worker_log_fn log;            /* may be NULL */
+	worker_log_fn log; /* may be NULL */
 	void *ctx;
-	int ready_fd;                 /* > 2: closed once the worker is registered (it holds
+	int ready_fd; /* > 2: closed once the worker is registered (it holds
 				       * the lock of the `--detach` that started it) */
 };
 

@@ -13,9 +13,9 @@
 #include "../core/pool.h"
 #include "../core/qbuf.h"
 
-#define SEARCH_URL_MAX_BYTES 16384      /* a provider's address with the escaped query */
-#define SEARCH_POST_MAX_BYTES 16384     /* a JSON request body: the query and a few options */
-#define SEARCH_HEADER_MAX_BYTES 8192    /* the key's header line */
+#define SEARCH_URL_MAX_BYTES 16384   /* a provider's address with the escaped query */
+#define SEARCH_POST_MAX_BYTES 16384  /* a JSON request body: the query and a few options */
+#define SEARCH_HEADER_MAX_BYTES 8192 /* the key's header line */
 #include "../core/version.h"
 #include "../index/corpus.h"
 #include "../index/store.h"
@@ -75,14 +75,16 @@ int search_providers(const char *sources, const char *home, const struct config 
 	*n = 0;
 	if (missing_size)
 		missing[0] = '\0';
-	for (p = sources; *p;) {   /* every name must be one we know */
+	for (p = sources; *p;) { /* every name must be one we know */
 		size_t k = strcspn(p, ","), j;
 		int known = (k == 3 && !strncmp(p, "web", 3)) || (k == 6 && !strncmp(p, "corpus", 6));
 		for (j = 0; j < 4; j++)
 			known |= k == strlen(web[j].name) && !strncmp(p, web[j].name, k);
 		if (!known && k > 0)
-			return q_error_set(err, Q_EINVAL, "unknown source '%.*s': use web, corpus, searxng, "
-					   "brave, tavily or serper, separated by commas", (int)k, p);
+			return q_error_set(err, Q_EINVAL,
+					   "unknown source '%.*s': use web, corpus, searxng, "
+					   "brave, tavily or serper, separated by commas",
+					   (int)k, p);
 		p += k + (p[k] == ',');
 	}
 	for (i = 0; i < 4; i++) {
@@ -123,9 +125,11 @@ int search_providers(const char *sources, const char *home, const struct config 
 		(*n)++;
 	}
 	if (*n == 0)
-		return q_error_set(err, Q_EINVAL, "%s%sno source to search: configure web search or "
-				   "index your files ('quarry index add DIR') and include corpus in the sources setting",
-				   missing_size ? missing : "", missing_size && *missing ? "; " : "");
+		return q_error_set(
+			err, Q_EINVAL,
+			"%s%sno source to search: configure web search or "
+			"index your files ('quarry index add DIR') and include corpus in the sources setting",
+			missing_size ? missing : "", missing_size && *missing ? "; " : "");
 	return 0;
 }
 
@@ -144,8 +148,7 @@ void search_providers_release(struct search_provider *p, size_t n)
 
 /* ---- replies ---- */
 
-static int add_result(struct search_outcome *o, const char *url, const char *title,
-		      const char *snippet, int max)
+static int add_result(struct search_outcome *o, const char *url, const char *title, const char *snippet, int max)
 {
 	struct search_result *r;
 
@@ -171,8 +174,7 @@ static int add_result(struct search_outcome *o, const char *url, const char *tit
 	return 0;
 }
 
-int search_parse_reply(enum search_kind kind, const char *body, size_t n, int max,
-		       struct search_outcome *out)
+int search_parse_reply(enum search_kind kind, const char *body, size_t n, int max, struct search_outcome *out)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(body, n, 0, &jerr), *list, *it;
@@ -187,7 +189,7 @@ int search_parse_reply(enum search_kind kind, const char *body, size_t n, int ma
 	switch (kind) {
 	case SEARCH_BRAVE:
 		list = json_object_get(json_object_get(o, "web"), "results");
-		skey = "description";   /* no "web" key: no results, not an error */
+		skey = "description"; /* no "web" key: no results, not an error */
 		break;
 	case SEARCH_SERPER:
 		list = json_object_get(o, "organic");
@@ -202,7 +204,7 @@ int search_parse_reply(enum search_kind kind, const char *body, size_t n, int ma
 		snprintf(out->msg, sizeof(out->msg), "the reply has no result list");
 		return Q_EPARSE;
 	}
-	json_array_foreach(list, i, it) {
+	json_array_foreach (list, i, it) {
 		if (!json_is_object(it))
 			continue;
 		if ((rc = add_result(out, json_string_value(json_object_get(it, ukey)),
@@ -235,7 +237,7 @@ static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl
 {
 	struct task *t = ctx;
 
-	return t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED);   /* set by another thread */
+	return t->cancel && __atomic_load_n(t->cancel, __ATOMIC_RELAXED); /* set by another thread */
 }
 
 static void web_search(struct task *t)
@@ -272,7 +274,7 @@ static void web_search(struct task *t)
 		h = curl_slist_append(h, qbuf_cstr(&hdr));
 		break;
 	case SEARCH_TAVILY:
-	case SEARCH_SERPER: {   /* both take a JSON body; names and key headers differ */
+	case SEARCH_SERPER: { /* both take a JSON body; names and key headers differ */
 		int tav = p->kind == SEARCH_TAVILY;
 		json_t *o = json_pack("{s:s, s:i}", tav ? "query" : "q", t->query,
 				      tav ? "max_results" : "num", t->per_query);
@@ -290,7 +292,7 @@ static void web_search(struct task *t)
 		break;
 	}
 	if (hdr.len)
-		explicit_bzero(hdr.data, hdr.len);   /* curl copied it */
+		explicit_bzero(hdr.data, hdr.len); /* curl copied it */
 	for (attempt = 0; attempt < 2; attempt++) {
 		qbuf_reset(&body);
 		curl_easy_setopt(c, CURLOPT_URL, qbuf_cstr(&url));
@@ -328,7 +330,8 @@ static void web_search(struct task *t)
 	} else if (status == 403 && p->kind == SEARCH_SEARXNG) {
 		/* SearXNG answers 403 to format=json when the format is off. */
 		t->out->rc = Q_EHTTP;
-		snprintf(t->out->msg, sizeof(t->out->msg), "searxng refused format=json (HTTP 403): its "
+		snprintf(t->out->msg, sizeof(t->out->msg),
+			 "searxng refused format=json (HTTP 403): its "
 			 "JSON format is off; enable it with 'search: formats: [html, json]' in its "
 			 "settings.yml and restart it");
 	} else if (status == 401 || status == 403) {
@@ -338,8 +341,8 @@ static void web_search(struct task *t)
 	} else if (status != 200) {
 		t->out->rc = Q_EHTTP;
 		snprintf(t->out->msg, sizeof(t->out->msg), "%s answered HTTP %ld", p->name, status);
-	} else if ((t->out->rc = search_parse_reply(p->kind, qbuf_cstr(&body), body.len,
-						    t->per_query, t->out)) != 0) {
+	} else if ((t->out->rc = search_parse_reply(p->kind, qbuf_cstr(&body), body.len, t->per_query,
+						    t->out)) != 0) {
 		char why[300];
 		memcpy(why, t->out->msg, sizeof(why));
 		snprintf(t->out->msg, sizeof(t->out->msg), "%s: %.200s%s", p->name, why,
@@ -416,16 +419,14 @@ static void search_one(void *arg, size_t i)
 		web_search(t);
 	}
 	for (size_t k = 0; k < t->out->n; k++) {
-		snprintf(t->out->results[k].provider, sizeof(t->out->results[k].provider), "%s",
-			 t->p->name);
+		snprintf(t->out->results[k].provider, sizeof(t->out->results[k].provider), "%s", t->p->name);
 		t->out->results[k].query = t->qi;
 	}
 	t->out->ms = q_now_ms() - t0;
 }
 
-void search_many(const struct search_provider *providers, size_t np, const char *const *queries,
-		 size_t nq, int per_query, const char *lang, volatile int *cancel,
-		 struct search_outcome *out)
+void search_many(const struct search_provider *providers, size_t np, const char *const *queries, size_t nq,
+		 int per_query, const char *lang, volatile int *cancel, struct search_outcome *out)
 {
 	struct task *tasks;
 	size_t i, j, n = nq * np;

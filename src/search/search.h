@@ -24,7 +24,7 @@
 #include "../core/err.h"
 
 #define SEARCH_MAX_PROVIDERS 8
-#define SEARCH_MAX_RESULTS 20            /* per query per provider */
+#define SEARCH_MAX_RESULTS 20 /* per query per provider */
 #define SEARCH_MAX_REPLY_BYTES (4L * 1024 * 1024)
 #define SEARCH_TIMEOUT_MS 20000L
 
@@ -32,26 +32,26 @@ enum search_kind { SEARCH_SEARXNG, SEARCH_BRAVE, SEARCH_TAVILY, SEARCH_SERPER, S
 
 struct search_provider {
 	enum search_kind kind;
-	char name[16];          /* "searxng", "brave", ..., "corpus" */
-	char url[1024];         /* endpoint; the corpus: the database folder */
+	char name[16];  /* "searxng", "brave", ..., "corpus" */
+	char url[1024]; /* endpoint; the corpus: the database folder */
 	char key_env[40];
-	char *key;              /* owned secret, NULL if none */
+	char *key; /* owned secret, NULL if none */
 };
 
 struct search_result {
-	char *url;              /* web: the page; corpus: the file's path */
+	char *url; /* web: the page; corpus: the file's path */
 	char *title;
 	char *snippet;
-	char *text;             /* corpus: the passage text; NULL for web */
-	char *heading;          /* corpus: heading path */
+	char *text;    /* corpus: the passage text; NULL for web */
+	char *heading; /* corpus: heading path */
 	char provider[16];
-	int rank;               /* 1-based within its (query, provider) list */
-	int query;              /* index of the query that found it */
+	int rank;  /* 1-based within its (query, provider) list */
+	int query; /* index of the query that found it */
 };
 
 struct search_outcome {
-	int rc;                 /* 0 or Q_E* */
-	char msg[300];          /* why it failed */
+	int rc;        /* 0 or Q_E* */
+	char msg[300]; /* why it failed */
 	struct search_result *results;
 	size_t n;
 	double ms;
@@ -74,14 +74,12 @@ void search_providers_release(struct search_provider *p, size_t n);
  * out[q*np + p]. per_query results at most (<= SEARCH_MAX_RESULTS).
  * lang: a language hint ("en", "zh") or NULL. cancel: polled; may be NULL.
  */
-void search_many(const struct search_provider *providers, size_t np, const char *const *queries,
-		 size_t nq, int per_query, const char *lang, volatile int *cancel,
-		 struct search_outcome *out);
+void search_many(const struct search_provider *providers, size_t np, const char *const *queries, size_t nq,
+		 int per_query, const char *lang, volatile int *cancel, struct search_outcome *out);
 void search_outcome_release(struct search_outcome *o);
 
 /* Parse one provider's JSON reply into results (exposed for tests and
  * fuzzing). 0, or Q_EPARSE with a message. */
-int search_parse_reply(enum search_kind kind, const char *body, size_t n, int max,
-		       struct search_outcome *out);
+int search_parse_reply(enum search_kind kind, const char *body, size_t n, int max, struct search_outcome *out);
 
 #endif

@@ -52,8 +52,8 @@ static int read_token_file(const char *path, char *out, size_t out_size, struct 
 	}
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
 		q_error_set(err, Q_EINVAL,
-			    "the token file %s can be read by others (mode %03o); run 'chmod 600 %s'",
-			    path, (unsigned)(st.st_mode & 0777), path);
+			    "the token file %s can be read by others (mode %03o); run 'chmod 600 %s'", path,
+			    (unsigned)(st.st_mode & 0777), path);
 		rc = Q_EINVAL;
 		goto out;
 	}
@@ -80,8 +80,8 @@ out:
 	return rc;
 }
 
-int serve_token_load(const char *home, const char *token_file, char *out, size_t out_size,
-		     int *generated, struct q_error *err)
+int serve_token_load(const char *home, const char *token_file, char *out, size_t out_size, int *generated,
+		     struct q_error *err)
 {
 	char path[4200];
 	unsigned char raw[32];
@@ -96,8 +96,7 @@ int serve_token_load(const char *home, const char *token_file, char *out, size_t
 	if (fd < 0 && errno == EEXIST)
 		return read_token_file(path, out, out_size, err);
 	if (fd < 0)
-		return q_error_set(err, Q_EIO, "cannot create the token file %s: %s", path,
-				   strerror(errno));
+		return q_error_set(err, Q_EIO, "cannot create the token file %s: %s", path, strerror(errno));
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) || out_size < 65) {
 		close(fd);
 		unlink(path);
@@ -141,7 +140,7 @@ static int is_ip_literal(const char *h)
 	size_t i;
 	int dots = 0;
 
-	if (strchr(h, ':'))   /* IPv6 (only from a bracketed Host) */
+	if (strchr(h, ':')) /* IPv6 (only from a bracketed Host) */
 		return 1;
 	for (i = 0; h[i]; i++) {
 		if (h[i] == '.')
@@ -187,8 +186,9 @@ int serve_check_origin(struct serve *s, struct serve_req *r)
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS"))
 		return 0;
 	if (origin) {
-		rest = !strncmp(origin, "http://", 7) ? origin + 7
-		       : !strncmp(origin, "https://", 8) ? origin + 8 : NULL;
+		rest = !strncmp(origin, "http://", 7)    ? origin + 7
+		       : !strncmp(origin, "https://", 8) ? origin + 8
+							 : NULL;
 		if (rest && host && !strcasecmp(rest, host))
 			return 0;
 		goto refuse;
@@ -250,7 +250,8 @@ int serve_check_token(struct serve *s, struct serve_req *r, const char **token)
 	else
 		serve_reply_error(r, 401, "unauthorized", NULL,
 				  "the token is wrong; use the one in $QUARRY_HOME/%s or "
-				  "QUARRY_SERVER_TOKEN", SERVE_TOKEN_FILE);
+				  "QUARRY_SERVER_TOKEN",
+				  SERVE_TOKEN_FILE);
 	return -1;
 }
 

@@ -42,8 +42,8 @@
 #include "serve_int.h"
 
 #define MCP_HTTP_MAX_SESSIONS 64
-#define MCP_HTTP_IDLE_S 3600             /* a session unused this long is ended */
-#define MCP_HTTP_HEARTBEAT_S 10          /* an SSE comment on open streams */
+#define MCP_HTTP_IDLE_S 3600    /* a session unused this long is ended */
+#define MCP_HTTP_HEARTBEAT_S 10 /* an SSE comment on open streams */
 #define MCP_HTTP_SESSION_ID_BYTES 16
 
 struct stream;
@@ -54,8 +54,8 @@ struct session {
 	struct mcp_server *srv;
 	struct mcp_env env;
 	time_t last_used;
-	int closing;                 /* DELETE or expiry: its server is ending */
-	struct stream *streams;      /* requests waiting for their answers */
+	int closing;            /* DELETE or expiry: its server is ending */
+	struct stream *streams; /* requests waiting for their answers */
 	struct event *heartbeat;
 	struct session *next;
 };
@@ -65,8 +65,8 @@ struct stream {
 	struct session *sess;
 	struct serve_req *req;
 	json_t *id;
-	int sse;                     /* answering as text/event-stream */
-	int opens_session;           /* initialize: the answer names the session */
+	int sse;           /* answering as text/event-stream */
+	int opens_session; /* initialize: the answer names the session */
 	struct stream *next;
 };
 
@@ -112,12 +112,12 @@ static void deliver(void *arg)
 	for (st = s->streams; st && !(m->about && json_equal(st->id, m->about)); st = st->next)
 		;
 	if (!st)
-		goto out;   /* its client went away, or nobody asked (no GET stream here) */
+		goto out; /* its client went away, or nobody asked (no GET stream here) */
 	msg = json_loads(m->json, 0, NULL);
 	final = msg && (json_object_get(msg, "result") || json_object_get(msg, "error"));
 	if (st->sse) {
 		if (serve_sse_event(st->req, -1, "message", m->json)) {
-			stream_drop(st);   /* dropped for falling behind: its request is gone */
+			stream_drop(st); /* dropped for falling behind: its request is gone */
 			goto out;
 		}
 		if (final) {
@@ -196,7 +196,7 @@ static void session_close(struct session *s)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, session_end_thread, s))
-		session_end_thread(s);   /* no thread: end it here, the loop waits a moment */
+		session_end_thread(s); /* no thread: end it here, the loop waits a moment */
 	pthread_attr_destroy(&attr);
 }
 
@@ -210,7 +210,7 @@ static void heartbeat(evutil_socket_t fd, short what, void *arg)
 	for (st = s->streams; st; st = next) {
 		next = st->next;
 		if (st->sse && serve_sse_comment(st->req, "the call goes on"))
-			stream_drop(st);   /* dropped for falling behind: r is gone */
+			stream_drop(st); /* dropped for falling behind: r is gone */
 	}
 }
 
@@ -244,7 +244,8 @@ static struct session *session_new(struct serve *srv, struct q_error *err)
 
 	sweep_idle(time(NULL));
 	if (n_sessions >= MCP_HTTP_MAX_SESSIONS) {
-		q_error_set(err, Q_ETOOBIG, "%d MCP sessions are open, the most this server keeps; "
+		q_error_set(err, Q_ETOOBIG,
+			    "%d MCP sessions are open, the most this server keeps; "
 			    "end one (DELETE /mcp) or wait an hour for idle ones to end",
 			    MCP_HTTP_MAX_SESSIONS);
 		return NULL;
@@ -261,7 +262,7 @@ static struct session *session_new(struct serve *srv, struct q_error *err)
 		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
 	s->serve = srv;
 	s->env.home = serve_home(srv);
-	s->env.allow_private = srv->allow_private;   /* the operator's --allow-private */
+	s->env.allow_private = srv->allow_private; /* the operator's --allow-private */
 	s->env.queue = 1;
 	s->last_used = time(NULL);
 	s->heartbeat = event_new(serve_event_base(srv), -1, EV_PERSIST, heartbeat, s);
@@ -281,8 +282,8 @@ static struct session *session_new(struct serve *srv, struct q_error *err)
 /* An HTTP error with a JSON-RPC error body (id null). */
 static void reply_rpc_error(struct serve_req *r, int status, int code, const char *msg)
 {
-	json_t *j = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
-			      code, "message", msg);
+	json_t *j = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code", code,
+			      "message", msg);
 
 	serve_reply_json(r, status, j);
 }
@@ -312,16 +313,18 @@ static void mcp_post(struct serve_req *r)
 	m = json_loadb((const char *)body, len, 0, NULL);
 	if (!json_is_object(m)) {
 		json_decref(m);
-		reply_rpc_error(r, 400, m ? MCP_INVALID_REQUEST : MCP_PARSE_ERROR, m ?
-				"one JSON-RPC message per request (batches are not part of MCP)" :
-				"the body is not JSON");
+		reply_rpc_error(r, 400, m ? MCP_INVALID_REQUEST : MCP_PARSE_ERROR,
+				m ? "one JSON-RPC message per request (batches are not part of MCP)"
+				  : "the body is not JSON");
 		return;
 	}
 	method = json_string_value(json_object_get(m, "method"));
 	id = json_object_get(m, "id");
 	if (version && strcmp(mcp_negotiate_version(version), version)) {
-		snprintf(why, sizeof(why), "MCP-Protocol-Version %.40s is not one quarry speaks (newest: "
-			 "%s)", version, MCP_PROTOCOL_LATEST);
+		snprintf(why, sizeof(why),
+			 "MCP-Protocol-Version %.40s is not one quarry speaks (newest: "
+			 "%s)",
+			 version, MCP_PROTOCOL_LATEST);
 		reply_rpc_error(r, 400, MCP_INVALID_REQUEST, why);
 		goto out;
 	}
@@ -331,16 +334,18 @@ static void mcp_post(struct serve_req *r)
 			goto out;
 		}
 	} else if (!sid) {
-		reply_rpc_error(r, 400, MCP_INVALID_REQUEST, "no Mcp-Session-Id header: start with "
+		reply_rpc_error(r, 400, MCP_INVALID_REQUEST,
+				"no Mcp-Session-Id header: start with "
 				"initialize and send the session id it answers with");
 		goto out;
 	} else if (!(s = session_find(sid))) {
-		reply_rpc_error(r, 404, MCP_INVALID_REQUEST, "no such session (it ended or the server "
+		reply_rpc_error(r, 404, MCP_INVALID_REQUEST,
+				"no such session (it ended or the server "
 				"restarted): initialize again");
 		goto out;
 	}
 	s->last_used = time(NULL);
-	if (!method || !id) {   /* a notification or a response: taken, no answer */
+	if (!method || !id) { /* a notification or a response: taken, no answer */
 		mcp_server_handle(s->srv, (const char *)body, len);
 		serve_reply(r, 202, "application/json", "", 0);
 		goto out;
@@ -388,9 +393,7 @@ static void mcp_delete(struct serve_req *r)
 	serve_reply(r, 204, "application/json", "", 0);
 }
 
-const struct serve_route serve_mcp_routes[] = {
-	{"POST", "/mcp", mcp_post, SERVE_STARTS_WORK, "mcp_post"},
-	{"GET", "/mcp", mcp_get, 0, "mcp_get"},
-	{"DELETE", "/mcp", mcp_delete, 0, "mcp_delete"},
-	{NULL, NULL, NULL, 0, NULL}
-};
+const struct serve_route serve_mcp_routes[] = {{"POST", "/mcp", mcp_post, SERVE_STARTS_WORK, "mcp_post"},
+					       {"GET", "/mcp", mcp_get, 0, "mcp_get"},
+					       {"DELETE", "/mcp", mcp_delete, 0, "mcp_delete"},
+					       {NULL, NULL, NULL, 0, NULL}};

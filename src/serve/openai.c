@@ -23,7 +23,7 @@
 #include "openai.h"
 
 static const char *const model_names[OPENAI_MODEL_N] = {"quarry-research", "quarry-ask",
-							 "quarry-research-deep"};
+							"quarry-research-deep"};
 static const char *const model_about[OPENAI_MODEL_N] = {
 	"research: plan, search, read, take checked notes, write a cited report",
 	"a quick cited answer: one round of search and reading",
@@ -69,8 +69,8 @@ json_t *openai_models(long long created)
 
 	for (i = 0; data && i < OPENAI_MODEL_N; i++)
 		json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", model_names[i],
-			"object", "model", "created", (json_int_t)created, "owned_by", "quarry",
-			"description", model_about[i]));
+						      "object", "model", "created", (json_int_t)created,
+						      "owned_by", "quarry", "description", model_about[i]));
 	return json_pack("{s:s, s:o}", "object", "list", "data", data);
 }
 
@@ -83,7 +83,7 @@ static int content_text(const json_t *content, struct qbuf *out)
 
 	if (json_is_string(content))
 		return qbuf_add(out, json_string_value(content), json_string_length(content));
-	json_array_foreach((json_t *)content, i, part) {
+	json_array_foreach ((json_t *)content, i, part) {
 		const json_t *t = json_object_get(part, "text");
 		if (!json_is_string(t))
 			continue;
@@ -110,7 +110,8 @@ static int parse_model(const json_t *body, enum openai_model *m, struct openai_e
 		}
 	return openai_error_set(e, 404, "invalid_request_error", "model", "model_not_found",
 				"The model '%.100s' does not exist; this server has quarry-research, "
-				"quarry-ask and quarry-research-deep (GET /v1/models)", name);
+				"quarry-ask and quarry-research-deep (GET /v1/models)",
+				name);
 }
 
 /* The earlier turns as "role: text" lines, newest kept first within the
@@ -155,8 +156,8 @@ static int collect_context(const json_t *msgs, size_t last_user, struct openai_r
 
 static int check_messages(const json_t *msgs, size_t *last_user, struct openai_error *e)
 {
-	static const char *const roles[] = {"system", "developer", "user", "assistant", "tool",
-					    "function", NULL};
+	static const char *const roles[] = {"system", "developer", "user", "assistant",
+					    "tool",   "function",  NULL};
 	const json_t *m, *c;
 	const char *role;
 	size_t i;
@@ -169,19 +170,21 @@ static int check_messages(const json_t *msgs, size_t *last_user, struct openai_e
 		return openai_error_set(e, 400, "invalid_request_error", "messages", NULL,
 					"%zu messages; the most is %d", json_array_size(msgs),
 					OPENAI_MAX_MESSAGES);
-	json_array_foreach((json_t *)msgs, i, m) {
+	json_array_foreach ((json_t *)msgs, i, m) {
 		role = json_string_value(json_object_get(m, "role"));
 		for (k = 0; role && roles[k] && strcmp(roles[k], role); k++)
 			;
 		if (!role || !roles[k])
 			return openai_error_set(e, 400, "invalid_request_error", "messages", NULL,
 						"messages[%zu].role must be system, user, assistant or "
-						"tool", i);
+						"tool",
+						i);
 		c = json_object_get(m, "content");
 		if (c && !json_is_null(c) && !json_is_string(c) && !json_is_array(c))
 			return openai_error_set(e, 400, "invalid_request_error", "messages", NULL,
 						"messages[%zu].content must be a string or an array of "
-						"parts", i);
+						"parts",
+						i);
 		if (!strcmp(role, "user")) {
 			*last_user = i;
 			found = 1;
@@ -193,8 +196,7 @@ static int check_messages(const json_t *msgs, size_t *last_user, struct openai_e
 	return 0;
 }
 
-int openai_parse_request(const char *body, size_t len, struct openai_request *out,
-			 struct openai_error *e)
+int openai_parse_request(const char *body, size_t len, struct openai_request *out, struct openai_error *e)
 {
 	json_error_t jerr;
 	json_t *msgs, *stream;
@@ -229,9 +231,11 @@ int openai_parse_request(const char *body, size_t len, struct openai_request *ou
 	qbuf_rtrim(&q, " \t\r\n");
 	if (q.err || !q.len) {
 		qbuf_release(&q);
-		openai_error_set(e, 400, "invalid_request_error", "messages", NULL, q.err ?
-				 "the question is longer than %d bytes" : "the last user message "
-				 "is empty: it is the question", OPENAI_MAX_QUESTION_BYTES);
+		openai_error_set(e, 400, "invalid_request_error", "messages", NULL,
+				 q.err ? "the question is longer than %d bytes"
+				       : "the last user message "
+					 "is empty: it is the question",
+				 OPENAI_MAX_QUESTION_BYTES);
 		goto bad;
 	}
 	out->question = qbuf_detach(&q, NULL);
@@ -269,8 +273,7 @@ void openai_request_opts(const struct openai_request *r, struct research_opts *o
 void openai_answer_init(struct openai_answer *a, enum openai_model m, long long now)
 {
 	memset(a, 0, sizeof(*a));
-	snprintf(a->id, sizeof(a->id), "chatcmpl-quarry%016llx",
-		 (unsigned long long)q_random_u64());
+	snprintf(a->id, sizeof(a->id), "chatcmpl-quarry%016llx", (unsigned long long)q_random_u64());
 	a->created = now;
 	a->model = openai_model_name(m);
 }
@@ -293,13 +296,12 @@ static int sse_event(struct qbuf *out, json_t *chunk)
 
 static json_t *chunk_of(const struct openai_answer *a, json_t *choices)
 {
-	return json_pack("{s:s, s:s, s:I, s:s, s:n, s:o}", "id", a->id, "object",
-			 "chat.completion.chunk", "created", (json_int_t)a->created, "model", a->model,
-			 "system_fingerprint", "choices", choices);
+	return json_pack("{s:s, s:s, s:I, s:s, s:n, s:o}", "id", a->id, "object", "chat.completion.chunk",
+			 "created", (json_int_t)a->created, "model", a->model, "system_fingerprint",
+			 "choices", choices);
 }
 
-int openai_sse_delta(struct openai_answer *a, struct qbuf *out, const char *reasoning,
-		     const char *content)
+int openai_sse_delta(struct openai_answer *a, struct qbuf *out, const char *reasoning, const char *content)
 {
 	json_t *delta = json_object();
 
@@ -312,8 +314,8 @@ int openai_sse_delta(struct openai_answer *a, struct qbuf *out, const char *reas
 		json_object_set_new(delta, "reasoning_content", json_string(reasoning));
 	if (content)
 		json_object_set_new(delta, "content", json_string(content));
-	return sse_event(out, chunk_of(a, json_pack("[{s:i, s:o, s:n, s:n}]", "index", 0, "delta",
-						    delta, "logprobs", "finish_reason")));
+	return sse_event(out, chunk_of(a, json_pack("[{s:i, s:o, s:n, s:n}]", "index", 0, "delta", delta,
+						    "logprobs", "finish_reason")));
 }
 
 static json_t *usage_of(long prompt, long completion)
@@ -329,8 +331,8 @@ int openai_sse_finish(struct openai_answer *a, struct qbuf *out, const char *fin
 
 	if (!a->role_sent)
 		openai_sse_delta(a, out, NULL, "");
-	sse_event(out, chunk_of(a, json_pack("[{s:i, s:{}, s:n, s:s}]", "index", 0, "delta",
-					     "logprobs", "finish_reason", finish_reason)));
+	sse_event(out, chunk_of(a, json_pack("[{s:i, s:{}, s:n, s:s}]", "index", 0, "delta", "logprobs",
+					     "finish_reason", finish_reason)));
 	usage_chunk = chunk_of(a, json_array());
 	if (usage_chunk)
 		json_object_set_new(usage_chunk, "usage", usage_of(prompt_tokens, completion_tokens));
@@ -338,18 +340,17 @@ int openai_sse_finish(struct openai_answer *a, struct qbuf *out, const char *fin
 	return qbuf_adds(out, "data: [DONE]\n\n");
 }
 
-json_t *openai_completion(const struct openai_answer *a, const char *content,
-			  const char *reasoning, long prompt_tokens, long completion_tokens)
+json_t *openai_completion(const struct openai_answer *a, const char *content, const char *reasoning,
+			  long prompt_tokens, long completion_tokens)
 {
 	json_t *msg = json_pack("{s:s, s:s}", "role", "assistant", "content", content ? content : "");
 
 	if (msg && reasoning)
 		json_object_set_new(msg, "reasoning_content", json_string(reasoning));
-	return json_pack("{s:s, s:s, s:I, s:s, s:n, s:[{s:i, s:o, s:n, s:s}], s:o}", "id", a->id,
-			 "object", "chat.completion", "created", (json_int_t)a->created, "model",
-			 a->model, "system_fingerprint", "choices", "index", 0, "message", msg,
-			 "logprobs", "finish_reason", "stop", "usage",
-			 usage_of(prompt_tokens, completion_tokens));
+	return json_pack("{s:s, s:s, s:I, s:s, s:n, s:[{s:i, s:o, s:n, s:s}], s:o}", "id", a->id, "object",
+			 "chat.completion", "created", (json_int_t)a->created, "model", a->model,
+			 "system_fingerprint", "choices", "index", 0, "message", msg, "logprobs",
+			 "finish_reason", "stop", "usage", usage_of(prompt_tokens, completion_tokens));
 }
 
 int openai_run_line(long run_id, char *buf, size_t size)
@@ -363,7 +364,7 @@ long openai_run_named(const char *text)
 	char *end;
 	long id;
 
-	while ((p = strstr(p, OPENAI_RUN_MARK))) {   /* the last one counts */
+	while ((p = strstr(p, OPENAI_RUN_MARK))) { /* the last one counts */
 		hit = p;
 		p += strlen(OPENAI_RUN_MARK);
 	}
@@ -381,8 +382,7 @@ long openai_run_named(const char *text)
 /* Whether run options o (stored) ask for the same research as want. */
 static int same_research(const json_t *o, const json_t *want)
 {
-	static const char *const keys[] = {"depth", "breadth", "max_sources", "quick", "sources",
-					   NULL};
+	static const char *const keys[] = {"depth", "breadth", "max_sources", "quick", "sources", NULL};
 	int i;
 
 	for (i = 0; keys[i]; i++)
@@ -393,8 +393,7 @@ static int same_research(const json_t *o, const json_t *want)
 
 /* The newest run of this question and research asked within
  * OPENAI_REUSE_S that is going on or ended with a report: 0 if none. */
-static long reusable_run(struct runstore *rs, const char *question, const json_t *want,
-			 long long now)
+static long reusable_run(struct runstore *rs, const char *question, const json_t *want, long long now)
 {
 	struct runstore_filter f;
 	struct run_record *v = NULL;
@@ -409,8 +408,9 @@ static long reusable_run(struct runstore *rs, const char *question, const json_t
 		return 0;
 	for (i = 0; i < n && !id; i++) {
 		struct run_record rec;
-		if (strcmp(v[i].question ? v[i].question : "", question) || v[i].created < now - OPENAI_REUSE_S ||
-		    v[i].status == RUN_FAILED || v[i].status == RUN_CANCELLED)
+		if (strcmp(v[i].question ? v[i].question : "", question) ||
+		    v[i].created < now - OPENAI_REUSE_S || v[i].status == RUN_FAILED ||
+		    v[i].status == RUN_CANCELLED)
 			continue;
 		memset(&rec, 0, sizeof(rec));
 		if (runstore_get(rs, v[i].id, 0, &rec, NULL) == 0 && same_research(rec.options, want))
@@ -478,8 +478,7 @@ int openai_chat_start(struct openai_chat *c, struct runstore *rs, const struct o
 	c->run_id = reusable_run(rs, question, opts, now);
 	c->reused = c->run_id != 0;
 	if (!c->run_id && runstore_create(rs, question, opts, RUN_QUEUED, NULL, &c->run_id, &err)) {
-		openai_error_set(e, 503, "server_error", NULL, NULL, "cannot queue the research: %s",
-				 err.msg);
+		openai_error_set(e, 503, "server_error", NULL, NULL, "cannot queue the research: %s", err.msg);
 		goto out;
 	}
 	rc = 0;
@@ -499,8 +498,8 @@ static char *answer_text(const struct run_record *rec, const char *failure)
 	if (rec->report_md)
 		qbuf_adds(&b, rec->report_md);
 	else
-		qbuf_addf(&b, "The research ended without a report (%s)%s%s.",
-			  run_status_name(rec->status), *failure ? ": " : "", failure);
+		qbuf_addf(&b, "The research ended without a report (%s)%s%s.", run_status_name(rec->status),
+			  *failure ? ": " : "", failure);
 	qbuf_rtrim(&b, "\n");
 	openai_run_line(rec->id, line, sizeof(line));
 	qbuf_adds(&b, line);
@@ -509,8 +508,8 @@ static char *answer_text(const struct run_record *rec, const char *failure)
 
 /* Reasoning deltas for the run's new events (streaming only); the
  * message of a run_failed event into failure. */
-static int show_events(struct openai_chat *c, struct runstore *rs, struct qbuf *out,
-		       char *failure, size_t failure_size, struct openai_error *e)
+static int show_events(struct openai_chat *c, struct runstore *rs, struct qbuf *out, char *failure,
+		       size_t failure_size, struct openai_error *e)
 {
 	char msg[MCP_EVENT_SUMMARY_MAX + 2];
 	struct q_error err = {0};
@@ -518,15 +517,15 @@ static int show_events(struct openai_chat *c, struct runstore *rs, struct qbuf *
 	size_t i, k;
 
 	if (runstore_events(rs, c->run_id, c->last_seq, 0, &evs, &err))
-		return openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read the run: %s",
-					err.msg);
-	json_array_foreach(evs, i, ev) {
+		return openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read the run: %s", err.msg);
+	json_array_foreach (evs, i, ev) {
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		c->last_seq = (long)json_integer_value(json_object_get(ev, "seq"));
 		if (type && !strcmp(type, "run_failed"))
 			snprintf(failure, failure_size, "%s",
-				 json_string_value(json_object_get(ev, "message")) ?
-				 json_string_value(json_object_get(ev, "message")) : "");
+				 json_string_value(json_object_get(ev, "message"))
+					 ? json_string_value(json_object_get(ev, "message"))
+					 : "");
 		if (!c->stream || !mcp_event_summary(ev, msg, sizeof(msg) - 2))
 			continue;
 		k = strlen(msg);
@@ -567,8 +566,8 @@ int openai_chat_poll(struct openai_chat *c, struct runstore *rs, struct qbuf *ou
 	if (show_events(c, rs, out, failure, sizeof(failure), e))
 		goto out;
 	if (runstore_get(rs, c->run_id, 1, &rec, &err)) {
-		openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read run %ld: %s",
-				 c->run_id, err.msg);
+		openai_error_set(e, 500, "server_error", NULL, NULL, "cannot read run %ld: %s", c->run_id,
+				 err.msg);
 		goto out;
 	}
 	if (rec.status == RUN_QUEUED && c->stream && !c->said_queued) {

@@ -29,10 +29,10 @@
 #define OPENAI_MAX_BODY_BYTES (4L * 1024 * 1024)
 #define OPENAI_MAX_MESSAGES 500
 #define OPENAI_MAX_QUESTION_BYTES (64 * 1024)
-#define OPENAI_MAX_CONTEXT_BYTES (32 * 1024)   /* earlier turns kept, newest first */
+#define OPENAI_MAX_CONTEXT_BYTES (32 * 1024) /* earlier turns kept, newest first */
 #define OPENAI_ID_MAX 48
-#define OPENAI_REUSE_S (6L * 3600)   /* the same question within this long: the same run */
-#define OPENAI_POLL_MS 250           /* how often a waiting answer looks for new events */
+#define OPENAI_REUSE_S (6L * 3600) /* the same question within this long: the same run */
+#define OPENAI_POLL_MS 250         /* how often a waiting answer looks for new events */
 
 enum openai_model { OPENAI_RESEARCH, OPENAI_ASK, OPENAI_RESEARCH_DEEP, OPENAI_MODEL_N };
 
@@ -41,25 +41,24 @@ const char *openai_model_name(enum openai_model m);
 
 struct openai_request {
 	enum openai_model model;
-	char *question;        /* the last user message (owned) */
-	char *context;         /* earlier turns, oldest first, "user: ..." lines; NULL if none */
-	long follow_run;       /* the run an earlier quarry answer named, 0 if none */
+	char *question;  /* the last user message (owned) */
+	char *context;   /* earlier turns, oldest first, "user: ..." lines; NULL if none */
+	long follow_run; /* the run an earlier quarry answer named, 0 if none */
 	int stream;
-	json_t *body;          /* the parsed request (owned) */
+	json_t *body; /* the parsed request (owned) */
 };
 
 /* An error a client reads: HTTP status and OpenAI's fields. */
 struct openai_error {
-	int status;            /* 400, 401, 404, 405, 413, 500, 503 */
-	const char *type;      /* "invalid_request_error", "authentication_error", "server_error" */
-	const char *param;     /* the offending field, or NULL */
-	const char *code;      /* "model_not_found", "invalid_api_key", ... or NULL */
+	int status;        /* 400, 401, 404, 405, 413, 500, 503 */
+	const char *type;  /* "invalid_request_error", "authentication_error", "server_error" */
+	const char *param; /* the offending field, or NULL */
+	const char *code;  /* "model_not_found", "invalid_api_key", ... or NULL */
 	char message[Q_ERROR_MSG_MAX];
 };
 
 /* Parse and check a POST /v1/chat/completions body. 0, or -1 with e set. */
-int openai_parse_request(const char *body, size_t len, struct openai_request *out,
-			 struct openai_error *e);
+int openai_parse_request(const char *body, size_t len, struct openai_request *out, struct openai_error *e);
 void openai_request_release(struct openai_request *r);
 /* The research options the model stands for (depth, sources, quick):
  * o->question is the request's question, kept borrowed. */
@@ -79,7 +78,7 @@ json_t *openai_models(long long created);
 struct openai_answer {
 	char id[OPENAI_ID_MAX];
 	long long created;
-	const char *model;     /* openai_model_name: static */
+	const char *model; /* openai_model_name: static */
 	int role_sent;
 };
 void openai_answer_init(struct openai_answer *a, enum openai_model m, long long now);
@@ -87,15 +86,14 @@ void openai_answer_init(struct openai_answer *a, enum openai_model m, long long 
 /* Append one SSE event "data: {chunk}\n\n" with a reasoning and/or a
  * content delta (either may be NULL) to out; the first also carries
  * delta.role. */
-int openai_sse_delta(struct openai_answer *a, struct qbuf *out, const char *reasoning,
-		     const char *content);
+int openai_sse_delta(struct openai_answer *a, struct qbuf *out, const char *reasoning, const char *content);
 /* Append the end of a stream: the chunk with finish_reason ("stop"), the
  * usage chunk (choices empty) and "data: [DONE]". */
 int openai_sse_finish(struct openai_answer *a, struct qbuf *out, const char *finish_reason,
 		      long prompt_tokens, long completion_tokens);
 /* The whole answer when not streaming (chat.completion). */
-json_t *openai_completion(const struct openai_answer *a, const char *content,
-			  const char *reasoning, long prompt_tokens, long completion_tokens);
+json_t *openai_completion(const struct openai_answer *a, const char *content, const char *reasoning,
+			  long prompt_tokens, long completion_tokens);
 
 /* The line that ends every answer and names its run ("quarry run 12"),
  * and the run an answer's text names (0 if none). */
@@ -117,11 +115,11 @@ long openai_run_named(const char *text);
 struct openai_chat {
 	struct openai_answer a;
 	long run_id;
-	long last_seq;         /* the newest event already shown */
-	int reused;            /* an earlier run of the same question */
+	long last_seq; /* the newest event already shown */
+	int reused;    /* an earlier run of the same question */
 	int said_queued;
 	int stream;
-	long long started;     /* Unix seconds */
+	long long started; /* Unix seconds */
 };
 
 /* Find or queue the run for request r (allow_private goes into a new

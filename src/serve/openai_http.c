@@ -28,9 +28,9 @@
 #include "openai_http.h"
 #include "serve_int.h"
 
-#define OPENAI_HEARTBEAT_MS 10000          /* an SSE comment while a run is quiet */
-#define OPENAI_MAX_WAIT_MS (3L * 3600 * 1000)   /* a request follows its run this long at most */
-#define OPENAI_POLL_MAX_BYTES ((size_t)80 * 1024 * 1024)   /* one poll: a 64 MB report as chunks */
+#define OPENAI_HEARTBEAT_MS 10000                        /* an SSE comment while a run is quiet */
+#define OPENAI_MAX_WAIT_MS (3L * 3600 * 1000)            /* a request follows its run this long at most */
+#define OPENAI_POLL_MAX_BYTES ((size_t)80 * 1024 * 1024) /* one poll: a 64 MB report as chunks */
 
 /* One request following its run. */
 struct follow {
@@ -65,8 +65,9 @@ static int check_key(struct serve_req *r)
 	memset(&e, 0, sizeof(e));
 	openai_error_set(&e, 401, "invalid_request_error", NULL, "invalid_api_key",
 			 auth ? "Incorrect API key provided: use the token of this quarry server "
-			 "($QUARRY_HOME/%s, or QUARRY_SERVER_TOKEN)" : "You didn't provide an API key: "
-			 "send the token of this quarry server ($QUARRY_HOME/%s) as the API key",
+				"($QUARRY_HOME/%s, or QUARRY_SERVER_TOKEN)"
+			      : "You didn't provide an API key: "
+				"send the token of this quarry server ($QUARRY_HOME/%s) as the API key",
 			 SERVE_TOKEN_FILE);
 	serve_add_header(r, "WWW-Authenticate", "Bearer realm=\"quarry\"");
 	reply_openai_error(r, &e);
@@ -115,7 +116,7 @@ static void poll_run(evutil_socket_t fd, short what, void *arg)
 	qbuf_init(&out, OPENAI_POLL_MAX_BYTES);
 	if (openai_chat_poll(&f->chat, serve_runstore(f->srv), &out, &done, &e)) {
 		if (f->chat.stream) {
-			serve_end(f->req);   /* the stream has begun: end it; the client asks again */
+			serve_end(f->req); /* the stream has begun: end it; the client asks again */
 		} else {
 			reply_openai_error(f->req, &e);
 		}
@@ -129,7 +130,7 @@ static void poll_run(evutil_socket_t fd, short what, void *arg)
 		f->last_write_ms = now;
 	}
 	if (f->chat.stream && serve_pending(f->req) > (size_t)serve_get_limits(f->srv)->sse_buffer_max) {
-		serve_abort(f->req);   /* a client that does not read: the run goes on */
+		serve_abort(f->req); /* a client that does not read: the run goes on */
 		goto gone;
 	}
 	if (done) {
@@ -143,9 +144,10 @@ static void poll_run(evutil_socket_t fd, short what, void *arg)
 		if (f->chat.stream) {
 			serve_end(f->req);
 		} else {
-			openai_error_set(&e, 504, "server_error", NULL, "timeout", "run %ld is still going "
-					 "after %ld minutes; ask again later for its report", f->chat.run_id,
-					 OPENAI_MAX_WAIT_MS / 60000);
+			openai_error_set(&e, 504, "server_error", NULL, "timeout",
+					 "run %ld is still going "
+					 "after %ld minutes; ask again later for its report",
+					 f->chat.run_id, OPENAI_MAX_WAIT_MS / 60000);
 			reply_openai_error(f->req, &e);
 		}
 		goto gone;
@@ -183,13 +185,14 @@ static void chat_completions(struct serve_req *r)
 	f->req = r;
 	f->srv = s;
 	f->started_ms = f->last_write_ms = q_now_ms();
-	if (openai_chat_start(&f->chat, serve_runstore(s), &req, s->allow_private,
-			      (long long)time(NULL), &e))
+	if (openai_chat_start(&f->chat, serve_runstore(s), &req, s->allow_private, (long long)time(NULL), &e))
 		goto fail;
 	if (req.stream) {
 		if (serve_watcher_take(r)) {
-			openai_error_set(&e, 503, "server_error", NULL, NULL, "too many answers are "
-					 "streaming; try again soon (run %ld goes on)", f->chat.run_id);
+			openai_error_set(&e, 503, "server_error", NULL, NULL,
+					 "too many answers are "
+					 "streaming; try again soon (run %ld goes on)",
+					 f->chat.run_id);
 			goto fail;
 		}
 		serve_add_header(r, "Cache-Control", "no-cache");
@@ -197,7 +200,7 @@ static void chat_completions(struct serve_req *r)
 	}
 	openai_request_release(&req);
 	serve_on_gone(r, on_gone, f);
-	poll_run(-1, 0, f);   /* at once: a stored report needs no wait (f may be gone after) */
+	poll_run(-1, 0, f); /* at once: a stored report needs no wait (f may be gone after) */
 	return;
 fail:
 	openai_request_release(&req);
@@ -208,7 +211,5 @@ fail:
 
 const struct serve_route openai_routes[] = {
 	{"GET", "/v1/models", models, SERVE_PUBLIC, "openai_models"},
-	{"POST", "/v1/chat/completions", chat_completions, SERVE_PUBLIC | SERVE_STARTS_WORK,
-	 "openai_chat"},
-	{NULL, NULL, NULL, 0, NULL}
-};
+	{"POST", "/v1/chat/completions", chat_completions, SERVE_PUBLIC | SERVE_STARTS_WORK, "openai_chat"},
+	{NULL, NULL, NULL, 0, NULL}};

@@ -12,10 +12,11 @@
 #include "serve_int.h"
 
 /* The UI loads only its own files: no inline script, no other origin. */
-#define UI_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-	       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+#define UI_CSP \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 #define LOGIN_COOKIE_MAX_AGE_S (30L * 24 * 3600)
-#define METRICS_MAX_BYTES ((size_t)4 * 1024 * 1024)   /* /metrics: a few hundred lines */
+#define METRICS_MAX_BYTES ((size_t)4 * 1024 * 1024) /* /metrics: a few hundred lines */
 
 /* ok; or degraded when runs are queued and no live worker is registered
  * to carry them (they would wait for ever). Both 200: the server itself is
@@ -31,20 +32,19 @@ static void healthz(struct serve_req *r)
 
 	if (runstore_counts(rs, counts, &err) ||
 	    runstore_workers(rs, RUNSTORE_LEASE_MS, &live, &workers, &err)) {
-		serve_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "degraded", "message",
-						   err.msg));
+		serve_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "degraded", "message", err.msg));
 		goto out;
 	}
 	if (counts[RUN_QUEUED] > 0 && workers == 0)
-		serve_reply_json(r, 200, json_pack("{s:s,s:I,s:I,s:s}", "status", "degraded",
-						   "workers", (json_int_t)0, "queued",
-						   (json_int_t)counts[RUN_QUEUED], "message",
-						   "runs are queued and no worker is running: start "
-						   "'quarry worker' for this home or restart serve"));
+		serve_reply_json(r, 200,
+				 json_pack("{s:s,s:I,s:I,s:s}", "status", "degraded", "workers",
+					   (json_int_t)0, "queued", (json_int_t)counts[RUN_QUEUED], "message",
+					   "runs are queued and no worker is running: start "
+					   "'quarry worker' for this home or restart serve"));
 	else
-		serve_reply_json(r, 200, json_pack("{s:s,s:I,s:I}", "status", "ok", "workers",
-						   (json_int_t)workers, "queued",
-						   (json_int_t)counts[RUN_QUEUED]));
+		serve_reply_json(r, 200,
+				 json_pack("{s:s,s:I,s:I}", "status", "ok", "workers", (json_int_t)workers,
+					   "queued", (json_int_t)counts[RUN_QUEUED]));
 out:
 	q_free(live);
 }
@@ -108,9 +108,9 @@ static void ui_file(struct serve_req *r)
 /* HTTP figures in Prometheus text format. */
 static void metrics_http(struct serve *s, struct qbuf *b)
 {
-	static const char *const bounds[SERVE_LATENCY_BUCKETS] = {
-		"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-		"2.5", "+Inf"};
+	static const char *const bounds[SERVE_LATENCY_BUCKETS] = {"0.001", "0.0025", "0.005", "0.01",
+								  "0.025", "0.05",   "0.1",   "0.25",
+								  "0.5",   "1",      "2.5",   "+Inf"};
 	size_t i;
 	int c, k;
 
@@ -135,18 +135,20 @@ static void metrics_http(struct serve *s, struct qbuf *b)
 			qbuf_addf(b, "quarry_http_request_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
 				  name, bounds[k], cum);
 		}
-		qbuf_addf(b, "quarry_http_request_seconds_sum{route=\"%s\"} %.6f\n"
-			     "quarry_http_request_seconds_count{route=\"%s\"} %llu\n",
+		qbuf_addf(b,
+			  "quarry_http_request_seconds_sum{route=\"%s\"} %.6f\n"
+			  "quarry_http_request_seconds_count{route=\"%s\"} %llu\n",
 			  name, s->stats[i].latency_sum_s, name, s->stats[i].requests);
 	}
-	qbuf_addf(b, "# HELP quarry_http_connections Open connections.\n"
-		     "# TYPE quarry_http_connections gauge\nquarry_http_connections %d\n"
-		     "# HELP quarry_http_connections_dropped_total Connections closed for being idle or slow, or refused over the cap.\n"
-		     "# TYPE quarry_http_connections_dropped_total counter\n"
-		     "quarry_http_connections_dropped_total{why=\"timeout\"} %llu\n"
-		     "quarry_http_connections_dropped_total{why=\"cap\"} %llu\n"
-		     "# HELP quarry_sse_watchers Event streams open.\n"
-		     "# TYPE quarry_sse_watchers gauge\nquarry_sse_watchers %d\n",
+	qbuf_addf(b,
+		  "# HELP quarry_http_connections Open connections.\n"
+		  "# TYPE quarry_http_connections gauge\nquarry_http_connections %d\n"
+		  "# HELP quarry_http_connections_dropped_total Connections closed for being idle or slow, or refused over the cap.\n"
+		  "# TYPE quarry_http_connections_dropped_total counter\n"
+		  "quarry_http_connections_dropped_total{why=\"timeout\"} %llu\n"
+		  "quarry_http_connections_dropped_total{why=\"cap\"} %llu\n"
+		  "# HELP quarry_sse_watchers Event streams open.\n"
+		  "# TYPE quarry_sse_watchers gauge\nquarry_sse_watchers %d\n",
 		  s->n_conns, s->conns_timed_out, s->conns_refused, s->n_watchers);
 }
 
@@ -165,13 +167,11 @@ static void metrics(struct serve_req *r)
 	qbuf_release(&b);
 }
 
-const struct serve_route serve_core_routes[] = {
-	{"GET", "/healthz", healthz, SERVE_PUBLIC, "healthz"},
-	{"GET", "/login", login, SERVE_PUBLIC, "login"},
-	{"POST", "/logout", logout, SERVE_PUBLIC, "logout"},
-	{"GET", "/metrics", metrics, 0, "metrics"},
-	{"GET", "/", ui_file, SERVE_PUBLIC, "ui_page"},
-	{"GET", "/ui/*", ui_file, SERVE_PUBLIC, "ui_asset"},
-	{"GET", "/v1/openapi.json", ui_file, SERVE_PUBLIC, "openapi"},
-	{NULL, NULL, NULL, 0, NULL}
-};
+const struct serve_route serve_core_routes[] = {{"GET", "/healthz", healthz, SERVE_PUBLIC, "healthz"},
+						{"GET", "/login", login, SERVE_PUBLIC, "login"},
+						{"POST", "/logout", logout, SERVE_PUBLIC, "logout"},
+						{"GET", "/metrics", metrics, 0, "metrics"},
+						{"GET", "/", ui_file, SERVE_PUBLIC, "ui_page"},
+						{"GET", "/ui/*", ui_file, SERVE_PUBLIC, "ui_asset"},
+						{"GET", "/v1/openapi.json", ui_file, SERVE_PUBLIC, "openapi"},
+						{NULL, NULL, NULL, 0, NULL}};

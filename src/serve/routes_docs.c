@@ -27,13 +27,13 @@
 #include "serve_int.h"
 
 #define UPLOAD_DIR "uploads"
-#define UPLOAD_NAME_MAX 100        /* bytes of the name kept from the client's */
-#define UPLOAD_MAX_FILES 32        /* parts in one request */
+#define UPLOAD_NAME_MAX 100 /* bytes of the name kept from the client's */
+#define UPLOAD_MAX_FILES 32 /* parts in one request */
 #define SEARCH_K_MAX 100
 #define DOCS_LIST_MAX 1000
 
 struct part {
-	const char *filename;       /* points into a copy we own */
+	const char *filename; /* points into a copy we own */
 	char name_buf[UPLOAD_NAME_MAX + 1];
 	const unsigned char *data;
 	size_t len;
@@ -45,7 +45,7 @@ static void safe_name(const char *in, size_t n, char *out, size_t out_size)
 	size_t i, o = 0;
 	const char *slash;
 
-	for (slash = in; slash < in + n; slash++)   /* the last path segment only */
+	for (slash = in; slash < in + n; slash++) /* the last path segment only */
 		if (*slash == '/' || *slash == '\\') {
 			n -= (size_t)(slash + 1 - in);
 			in = slash + 1;
@@ -53,8 +53,8 @@ static void safe_name(const char *in, size_t n, char *out, size_t out_size)
 		}
 	for (i = 0; i < n && o + 1 < out_size; i++) {
 		char c = in[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || (c == '.' && o > 0))
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '_' || (c == '.' && o > 0))
 			out[o++] = c;
 		else if (o > 0 && out[o - 1] != '_')
 			out[o++] = '_';
@@ -64,8 +64,7 @@ static void safe_name(const char *in, size_t n, char *out, size_t out_size)
 		snprintf(out, out_size, "upload.txt");
 }
 
-static const unsigned char *find_bytes(const unsigned char *h, size_t hn, const char *needle,
-				       size_t nn)
+static const unsigned char *find_bytes(const unsigned char *h, size_t hn, const char *needle, size_t nn)
 {
 	return memmem(h, hn, needle, nn);
 }
@@ -98,7 +97,7 @@ static int parse_multipart(struct serve_req *r, const char *ctype, struct part *
 	for (;;) {
 		const unsigned char *fn;
 		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-			return 0;   /* the closing delimiter */
+			return 0; /* the closing delimiter */
 		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
 			goto bad;
 		p += 2;
@@ -137,8 +136,7 @@ bad:
 }
 
 /* Write data to a new file under home/uploads; its path into out. */
-static int save_upload(const char *home, const struct part *pt, char *out, size_t out_size,
-		       struct q_error *err)
+static int save_upload(const char *home, const struct part *pt, char *out, size_t out_size, struct q_error *err)
 {
 	char dir[4200];
 	int fd;
@@ -148,8 +146,8 @@ static int save_upload(const char *home, const struct part *pt, char *out, size_
 	snprintf(dir, sizeof(dir), "%s/%s", home, UPLOAD_DIR);
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return q_error_set(err, Q_EIO, "cannot make %s: %s", dir, strerror(errno));
-	snprintf(out, out_size, "%s/%08llx-%s", dir,
-		 (unsigned long long)(q_random_u64() & 0xffffffffULL), pt->filename);
+	snprintf(out, out_size, "%s/%08llx-%s", dir, (unsigned long long)(q_random_u64() & 0xffffffffULL),
+		 pt->filename);
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return q_error_set(err, Q_EIO, "cannot write %s: %s", out, strerror(errno));
@@ -172,19 +170,19 @@ static int save_upload(const char *home, const struct part *pt, char *out, size_
 }
 
 struct add_result {
-	json_t *files;     /* one object per file handled */
+	json_t *files; /* one object per file handled */
 };
 
 static void on_added(void *ctx, enum corpus_event ev, const char *path, const char *why)
 {
 	struct add_result *a = ctx;
-	static const char *const names[] = {"added", "updated", "unchanged", "removed", "skipped",
-					    "failed", "kept"};
+	static const char *const names[] = {"added",   "updated", "unchanged", "removed",
+					    "skipped", "failed",  "kept"};
 
 	if (why && !strcmp(why, CORPUS_WHY_HIDDEN))
 		return;
-	json_array_append_new(a->files, json_pack("{s:s, s:s, s:s?}", "path", path, "result",
-						  names[ev], "why", why));
+	json_array_append_new(a->files,
+			      json_pack("{s:s, s:s, s:s?}", "path", path, "result", names[ev], "why", why));
 }
 
 static void documents_post(struct serve_req *r)
@@ -237,7 +235,7 @@ static void documents_post(struct serve_req *r)
 		struct stat st;
 		size_t k;
 		json_t *f;
-		json_array_foreach(res.files, k, f) {
+		json_array_foreach (res.files, k, f) {
 			const char *res_name = json_string_value(json_object_get(f, "result"));
 			if (!strcmp(json_string_value(json_object_get(f, "path")), paths[i]) &&
 			    (!strcmp(res_name, "skipped") || !strcmp(res_name, "failed")) &&
@@ -247,9 +245,9 @@ static void documents_post(struct serve_req *r)
 	}
 	saved = 0;
 	serve_reply_json(r, counts.added + counts.updated ? 201 : 422,
-			 json_pack("{s:I, s:I, s:I, s:O}", "added", (json_int_t)counts.added,
-				   "skipped", (json_int_t)counts.skipped, "failed",
-				   (json_int_t)counts.failed, "files", res.files));
+			 json_pack("{s:I, s:I, s:I, s:O}", "added", (json_int_t)counts.added, "skipped",
+				   (json_int_t)counts.skipped, "failed", (json_int_t)counts.failed, "files",
+				   res.files));
 out:
 	for (i = 0; i < saved; i++)
 		unlink(path_buf[i]);
@@ -262,10 +260,11 @@ static void document_json(void *ctx, const struct corpus_doc *d)
 {
 	const char *base = strrchr(d->path, '/');
 
-	json_array_append_new((json_t *)ctx, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}",
-		"id", (json_int_t)d->id, "path", d->path, "name", base ? base + 1 : d->path,
-		"title", d->title, "kind", d->kind, "size", (json_int_t)d->size,
-		"chars", (json_int_t)d->chars, "indexed_at", (json_int_t)d->indexed_at));
+	json_array_append_new((json_t *)ctx,
+			      json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}", "id", (json_int_t)d->id,
+					"path", d->path, "name", base ? base + 1 : d->path, "title", d->title,
+					"kind", d->kind, "size", (json_int_t)d->size, "chars",
+					(json_int_t)d->chars, "indexed_at", (json_int_t)d->indexed_at));
 }
 
 static void documents_list(struct serve_req *r)
@@ -299,7 +298,8 @@ static void documents_delete(struct serve_req *r)
 	}
 	rc = corpus_document_path(st, id, &path, &err);
 	if (rc == Q_ENOTFOUND) {
-		serve_reply_error(r, 404, "not_found", "id", "no document %ld (GET /v1/documents lists them)", id);
+		serve_reply_error(r, 404, "not_found", "id", "no document %ld (GET /v1/documents lists them)",
+				  id);
 		return;
 	}
 	if (rc) {
@@ -310,10 +310,9 @@ static void documents_delete(struct serve_req *r)
 		serve_reply_qerror(r, &err);
 	} else {
 		snprintf(upl, sizeof(upl), "%s/%s/", serve_home(s), UPLOAD_DIR);
-		if (!strncmp(path, upl, strlen(upl)))   /* ours: the uploaded copy goes too */
+		if (!strncmp(path, upl, strlen(upl))) /* ours: the uploaded copy goes too */
 			unlink(path);
-		serve_reply_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status",
-						   "deleted"));
+		serve_reply_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "deleted"));
 	}
 	q_free(path);
 }
@@ -347,11 +346,12 @@ static void search(struct serve_req *r)
 	}
 	out = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(out, json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:f, s:I, s:I}",
-			"rank", i + 1, "path", hits[i].path, "title", hits[i].title, "heading",
-			hits[i].heading, "snippet", hits[i].snippet, "score", hits[i].score,
-			"char_start", (json_int_t)hits[i].char_start, "char_end",
-			(json_int_t)hits[i].char_end));
+		json_array_append_new(out,
+				      json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:f, s:I, s:I}", "rank", i + 1,
+						"path", hits[i].path, "title", hits[i].title, "heading",
+						hits[i].heading, "snippet", hits[i].snippet, "score",
+						hits[i].score, "char_start", (json_int_t)hits[i].char_start,
+						"char_end", (json_int_t)hits[i].char_end));
 	corpus_hits_free(hits, n);
 	serve_reply_json(r, 200, json_pack("{s:s, s:o}", "query", q, "hits", out));
 }
@@ -361,5 +361,4 @@ const struct serve_route serve_docs_routes[] = {
 	{"POST", "/v1/documents", documents_post, SERVE_RAW_BODY, "documents_add"},
 	{"GET", "/v1/documents", documents_list, 0, "documents_list"},
 	{"DELETE", "/v1/documents/{id}", documents_delete, 0, "documents_delete"},
-	{NULL, NULL, NULL, 0, NULL}
-};
+	{NULL, NULL, NULL, 0, NULL}};

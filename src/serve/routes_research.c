@@ -24,12 +24,12 @@
 
 #include <event2/event.h>
 
-#define WATCH_POLL_MS 200               /* how often a watched run's events are read */
+#define WATCH_POLL_MS 200 /* how often a watched run's events are read */
 #define WATCH_HEARTBEAT_MS 15000
-#define WATCH_STATUS_EVERY 10           /* polls between status checks (ended without a report event) */
+#define WATCH_STATUS_EVERY 10 /* polls between status checks (ended without a report event) */
 #define QUESTION_MAX_BYTES 4096
-#define SOURCES_MAX_BYTES 256            /* "web,corpus" and the like */
-#define CATCH_UP_BATCH 200              /* events read at once for one watcher catching up */
+#define SOURCES_MAX_BYTES 256 /* "web,corpus" and the like */
+#define CATCH_UP_BATCH 200    /* events read at once for one watcher catching up */
 #define RETRY_AFTER_QUEUE_S "30"
 
 /* --- the request body ------------------------------------------------- */
@@ -42,32 +42,35 @@ struct field_spec {
 	double min, max;
 };
 
-static const struct field_spec research_fields[] = {
-	{"question", F_STRING, 1, QUESTION_MAX_BYTES},
-	{"depth", F_INT, 1, RESEARCH_MAX_DEPTH},
-	{"breadth", F_INT, 1, RESEARCH_MAX_BREADTH},
-	{"max_sources", F_INT, 1, RESEARCH_MAX_SOURCES},
-	{"sources", F_SOURCES, 0, 0},
-	{"budget_tokens", F_INT, 0, 1e12},
-	{"budget_usd", F_NUMBER, 0, 1e6},
-	{"time_limit", F_DURATION, 1, 7 * 24 * 3600},
-	{"lang", F_STRING, 2, 16},
-	{"no_llm", F_BOOL, 0, 0},
-	{NULL, 0, 0, 0}
-};
+static const struct field_spec research_fields[] = {{"question", F_STRING, 1, QUESTION_MAX_BYTES},
+						    {"depth", F_INT, 1, RESEARCH_MAX_DEPTH},
+						    {"breadth", F_INT, 1, RESEARCH_MAX_BREADTH},
+						    {"max_sources", F_INT, 1, RESEARCH_MAX_SOURCES},
+						    {"sources", F_SOURCES, 0, 0},
+						    {"budget_tokens", F_INT, 0, 1e12},
+						    {"budget_usd", F_NUMBER, 0, 1e6},
+						    {"time_limit", F_DURATION, 1, 7 * 24 * 3600},
+						    {"lang", F_STRING, 2, 16},
+						    {"no_llm", F_BOOL, 0, 0},
+						    {NULL, 0, 0, 0}};
 
-static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily",
-					   "serper", NULL};
+static const char *const source_names[] = {"web", "corpus", "searxng", "brave", "tavily", "serper", NULL};
 
 static const char *type_word(enum field_type t)
 {
 	switch (t) {
-	case F_STRING: return "a string";
-	case F_INT: return "an integer";
-	case F_NUMBER: return "a number";
-	case F_SOURCES: return "a list of web, corpus, searxng, brave, tavily, serper";
-	case F_DURATION: return "seconds (a number) or a duration string such as \"5m\"";
-	default: return "true or false";
+	case F_STRING:
+		return "a string";
+	case F_INT:
+		return "an integer";
+	case F_NUMBER:
+		return "a number";
+	case F_SOURCES:
+		return "a list of web, corpus, searxng, brave, tavily, serper";
+	case F_DURATION:
+		return "seconds (a number) or a duration string such as \"5m\"";
+	default:
+		return "true or false";
 	}
 }
 
@@ -103,7 +106,7 @@ static int take_sources(json_t *v, struct qbuf *out)
 	}
 	if (!json_is_array(v) || !json_array_size(v))
 		return -1;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || !known_source(json_string_value(e), json_string_length(e)))
 			return -1;
 		if (i)
@@ -140,8 +143,8 @@ static double duration_s(json_t *v)
 }
 
 /* Check one field; 0, or the 400 is answered. */
-static int check_field(struct serve_req *r, const struct field_spec *f, json_t *v,
-		       struct research_opts *o, struct qbuf *sources)
+static int check_field(struct serve_req *r, const struct field_spec *f, json_t *v, struct research_opts *o,
+		       struct qbuf *sources)
 {
 	double x = 0;
 	int ok;
@@ -151,8 +154,8 @@ static int check_field(struct serve_req *r, const struct field_spec *f, json_t *
 		ok = json_is_string(v);
 		x = ok ? (double)json_string_length(v) : 0;
 		if (ok && (x < f->min || x > f->max)) {
-			serve_reply_error(r, 400, "bad_field", f->name,
-					  "'%s' must be %g to %g bytes long", f->name, f->min, f->max);
+			serve_reply_error(r, 400, "bad_field", f->name, "'%s' must be %g to %g bytes long",
+					  f->name, f->min, f->max);
 			return -1;
 		}
 		break;
@@ -176,45 +179,52 @@ static int check_field(struct serve_req *r, const struct field_spec *f, json_t *
 		break;
 	}
 	if (!ok) {
-		serve_reply_error(r, 400, "bad_field", f->name, "'%s' must be %s", f->name,
-				  type_word(f->type));
+		serve_reply_error(r, 400, "bad_field", f->name, "'%s' must be %s", f->name, type_word(f->type));
 		return -1;
 	}
-	if ((f->type == F_INT || f->type == F_NUMBER || f->type == F_DURATION) &&
-	    (x < f->min || x > f->max)) {
-		serve_reply_error(r, 400, "bad_field", f->name, "'%s' must be between %g and %g",
-				  f->name, f->min, f->max);
+	if ((f->type == F_INT || f->type == F_NUMBER || f->type == F_DURATION) && (x < f->min || x > f->max)) {
+		serve_reply_error(r, 400, "bad_field", f->name, "'%s' must be between %g and %g", f->name,
+				  f->min, f->max);
 		return -1;
 	}
-	if (!strcmp(f->name, "question")) o->question = json_string_value(v);
-	else if (!strcmp(f->name, "depth")) o->depth = (int)x;
-	else if (!strcmp(f->name, "breadth")) o->breadth = (int)x;
-	else if (!strcmp(f->name, "max_sources")) o->max_sources = (int)x;
-	else if (!strcmp(f->name, "budget_tokens")) o->budget_tokens = (long)x;
-	else if (!strcmp(f->name, "budget_usd")) o->budget_usd = x;
-	else if (!strcmp(f->name, "time_limit")) o->time_limit_ms = (long)(x * 1000);
-	else if (!strcmp(f->name, "lang")) o->lang = json_string_value(v);
-	else if (!strcmp(f->name, "no_llm")) o->no_llm = json_is_true(v);
+	if (!strcmp(f->name, "question"))
+		o->question = json_string_value(v);
+	else if (!strcmp(f->name, "depth"))
+		o->depth = (int)x;
+	else if (!strcmp(f->name, "breadth"))
+		o->breadth = (int)x;
+	else if (!strcmp(f->name, "max_sources"))
+		o->max_sources = (int)x;
+	else if (!strcmp(f->name, "budget_tokens"))
+		o->budget_tokens = (long)x;
+	else if (!strcmp(f->name, "budget_usd"))
+		o->budget_usd = x;
+	else if (!strcmp(f->name, "time_limit"))
+		o->time_limit_ms = (long)(x * 1000);
+	else if (!strcmp(f->name, "lang"))
+		o->lang = json_string_value(v);
+	else if (!strcmp(f->name, "no_llm"))
+		o->no_llm = json_is_true(v);
 	return 0;
 }
 
 /* The body as research options (pointing into body); 0, or answered. */
-static int parse_research(struct serve_req *r, json_t *body, struct research_opts *o,
-			  struct qbuf *sources)
+static int parse_research(struct serve_req *r, json_t *body, struct research_opts *o, struct qbuf *sources)
 {
 	const char *key;
 	json_t *v;
 	const struct field_spec *f;
 
 	memset(o, 0, sizeof(*o));
-	json_object_foreach(body, key, v) {
+	json_object_foreach (body, key, v) {
 		for (f = research_fields; f->name && strcmp(f->name, key); f++)
 			;
 		if (!f->name) {
 			serve_reply_error(r, 400, "unknown_field", key,
 					  "unknown field '%s'; the fields are question, depth, breadth, "
 					  "max_sources, sources, budget_tokens, budget_usd, time_limit, "
-					  "lang, no_llm", key);
+					  "lang, no_llm",
+					  key);
 			return -1;
 		}
 		if (check_field(r, f, v, o, sources))
@@ -239,8 +249,7 @@ static int path_id(struct serve_req *r, long *id)
 
 	*id = s ? strtol(s, &end, 10) : 0;
 	if (!s || *end || *id <= 0) {
-		serve_reply_error(r, 404, "not_found", "id", "no run '%s': run ids are numbers",
-				  s ? s : "");
+		serve_reply_error(r, 404, "not_found", "id", "no run '%s': run ids are numbers", s ? s : "");
 		return -1;
 	}
 	return 0;
@@ -248,11 +257,10 @@ static int path_id(struct serve_req *r, long *id)
 
 static json_t *run_summary(const struct run_record *rec)
 {
-	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b}", "id", (json_int_t)rec->id,
-			      "question", rec->question ? rec->question : "", "status",
-			      run_status_name(rec->status), "created", (json_int_t)rec->created,
-			      "updated", (json_int_t)rec->updated, "last_seq",
-			      (json_int_t)rec->last_seq, "cancel_requested", rec->cancel_requested);
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:b}", "id", (json_int_t)rec->id, "question",
+			      rec->question ? rec->question : "", "status", run_status_name(rec->status),
+			      "created", (json_int_t)rec->created, "updated", (json_int_t)rec->updated,
+			      "last_seq", (json_int_t)rec->last_seq, "cancel_requested", rec->cancel_requested);
 
 	if (j && rec->worker[0])
 		json_object_set_new(j, "worker", json_string(rec->worker));
@@ -276,20 +284,18 @@ static void add_report_figures(json_t *j, const json_t *report)
 
 /* Why a run ended without a report: the message of its last run_failed
  * event (among its newest), else a word on its status. */
-static void run_failure_reason(struct runstore *rs, const struct run_record *rec, char *out,
-			       size_t cap)
+static void run_failure_reason(struct runstore *rs, const struct run_record *rec, char *out, size_t cap)
 {
 	struct q_error err = {0};
 	json_t *evs = NULL, *ev;
 	size_t i;
 
-	snprintf(out, cap, "%s", rec->status == RUN_INTERRUPTED ?
-		 "its process stopped; 'quarry runs resume' goes on with it" :
-		 "no reason was recorded");
-	if (runstore_events(rs, rec->id, rec->last_seq > 50 ? rec->last_seq - 50 : 0, 0, &evs,
-			    &err))
+	snprintf(out, cap, "%s",
+		 rec->status == RUN_INTERRUPTED ? "its process stopped; 'quarry runs resume' goes on with it"
+						: "no reason was recorded");
+	if (runstore_events(rs, rec->id, rec->last_seq > 50 ? rec->last_seq - 50 : 0, 0, &evs, &err))
 		return;
-	json_array_foreach(evs, i, ev) {
+	json_array_foreach (evs, i, ev) {
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		const char *msg = json_string_value(json_object_get(ev, "message"));
 		if (type && !strcmp(type, "run_failed") && msg && *msg)
@@ -328,7 +334,8 @@ static void answer_report(struct serve_req *r, const struct run_record *rec, con
 		serve_reply_qerror(r, &err);
 	} else if (!strcmp(format, "html")) {
 		/* A report is a page of its own: no script at all may run in it. */
-		serve_add_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+		serve_add_header(r, "Content-Security-Policy",
+				 "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
 		serve_reply(r, 200, "text/html; charset=utf-8", out.data, out.len);
 	} else {
 		serve_reply(r, 200, "text/markdown; charset=utf-8", out.data, out.len);
@@ -392,15 +399,14 @@ static void research_post(struct serve_req *r)
 	if (counts[RUN_QUEUED] >= s->limits.queue_max) {
 		serve_add_header(r, "Retry-After", RETRY_AFTER_QUEUE_S);
 		serve_reply_error(r, 429, "queue_full", NULL,
-				  "%ld runs are already waiting (the limit is %d); try again in "
-				  RETRY_AFTER_QUEUE_S " s, or cancel one", counts[RUN_QUEUED],
-				  s->limits.queue_max);
+				  "%ld runs are already waiting (the limit is %d); try again in " RETRY_AFTER_QUEUE_S
+				  " s, or cancel one",
+				  counts[RUN_QUEUED], s->limits.queue_max);
 		goto out;
 	}
 	o.allow_private = s->allow_private;
 	opts = research_opts_to_json(&o);
-	if (!opts || runstore_create(serve_runstore(s), o.question, opts, RUN_QUEUED, "", &id,
-				     &err)) {
+	if (!opts || runstore_create(serve_runstore(s), o.question, opts, RUN_QUEUED, "", &id, &err)) {
 		if (!err.code)
 			q_error_set(&err, Q_ENOMEM, "out of memory queueing the run; try again");
 		serve_reply_qerror(r, &err);
@@ -409,8 +415,9 @@ static void research_post(struct serve_req *r)
 	s->runs_created++;
 	snprintf(where, sizeof(where), "/v1/research/%ld", id);
 	serve_add_header(r, "Location", where);
-	serve_reply_json(r, 202, json_pack("{s:I, s:s, s:s, s:s+}", "id", (json_int_t)id, "status",
-					   "queued", "url", where, "events", where, "/events"));
+	serve_reply_json(r, 202,
+			 json_pack("{s:I, s:s, s:s, s:s+}", "id", (json_int_t)id, "status", "queued", "url",
+				   where, "events", where, "/events"));
 out:
 	json_decref(opts);
 	json_decref(body);
@@ -438,15 +445,14 @@ static void research_delete(struct serve_req *r)
 		if (runstore_request_cancel(rs, id, &err))
 			serve_reply_qerror(r, &err);
 		else
-			serve_reply_json(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id,
-							   "status", "cancelling"));
+			serve_reply_json(
+				r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "cancelling"));
 		return;
 	}
 	if (runstore_remove(rs, id, &err))
 		serve_reply_qerror(r, &err);
 	else
-		serve_reply_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status",
-						   "deleted"));
+		serve_reply_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "deleted"));
 }
 
 static int query_number(struct serve_req *r, const char *name, long min, long max, long *out)
@@ -459,8 +465,8 @@ static int query_number(struct serve_req *r, const char *name, long min, long ma
 		return 0;
 	x = strtol(v, &end, 10);
 	if (!*v || *end || x < min || x > max) {
-		serve_reply_error(r, 400, "bad_field", name, "'%s' must be a number from %ld to %ld",
-				  name, min, max);
+		serve_reply_error(r, 400, "bad_field", name, "'%s' must be a number from %ld to %ld", name,
+				  min, max);
 		return -1;
 	}
 	*out = x;
@@ -484,7 +490,8 @@ static void research_list(struct serve_req *r)
 	if (status && *status && (f.status = run_status_parse(status)) < 0) {
 		serve_reply_error(r, 400, "bad_field", "status",
 				  "status is queued, running, done, stopped, cancelled, "
-				  "interrupted or failed, not '%s'", status);
+				  "interrupted or failed, not '%s'",
+				  status);
 		return;
 	}
 	f.text = serve_query(r, "q");
@@ -513,17 +520,17 @@ static void research_list(struct serve_req *r)
 struct watcher {
 	struct serve_req *req;
 	struct serve_watch *watch;
-	long sent;                  /* the last event number it has */
-	int done;                   /* it has the run's last event */
+	long sent; /* the last event number it has */
+	int done;  /* it has the run's last event */
 	struct watcher *next;
 };
 
 struct serve_watch {
 	struct serve *srv;
 	long id;
-	long seq;                   /* the last event number read */
-	int ended;                  /* its report (or failure) was read */
-	int busy;                   /* in a tick: freed at its end when empty */
+	long seq;  /* the last event number read */
+	int ended; /* its report (or failure) was read */
+	int busy;  /* in a tick: freed at its end when empty */
 	int polls;
 	double last_beat_ms;
 	struct event *timer;
@@ -558,10 +565,7 @@ static void watcher_remove(struct watcher *x)
 		watch_free(w);
 }
 
-static void watcher_gone(struct serve_req *r, void *arg)
-{
-	watcher_remove(arg);
-}
+static void watcher_gone(struct serve_req *r, void *arg) { watcher_remove(arg); }
 
 /* Send ev to x unless it has it; 0, or -1 when x was dropped (freed). */
 static int watcher_send(struct watcher *x, json_t *ev)
@@ -577,7 +581,7 @@ static int watcher_send(struct watcher *x, json_t *ev)
 		return 0;
 	rc = serve_sse_event(x->req, seq, NULL, text);
 	free(text);
-	if (rc) {   /* too far behind: dropped; it resumes with Last-Event-ID */
+	if (rc) { /* too far behind: dropped; it resumes with Last-Event-ID */
 		x->watch->srv->watchers_dropped++;
 		watcher_remove(x);
 		return -1;
@@ -607,10 +611,7 @@ static void watcher_finish_as(struct watcher *x, const char *event, const char *
 	watcher_remove(x);
 }
 
-static void watcher_finish(struct watcher *x)
-{
-	watcher_finish_as(x, "end", "{}");
-}
+static void watcher_finish(struct watcher *x) { watcher_finish_as(x, "end", "{}"); }
 
 /* Whether the run has ended (a final status, or none at all). */
 static int run_ended(struct serve *s, long id)
@@ -650,23 +651,21 @@ static void watch_tick(evutil_socket_t fd, short what, void *arg)
 			x->done = 1;
 	}
 	if (!w->ended && runstore_events(s->rs, w->id, w->seq, 0, &evs, &err) == 0) {
-		json_array_foreach(evs, i, ev) {
+		json_array_foreach (evs, i, ev) {
 			w->seq = (long)json_integer_value(json_object_get(ev, "seq"));
 			for (x = w->watchers; x; x = next) {
 				next = x->next;
 				if (x->sent >= prev)
-					watcher_send(x, ev);   /* live: drops it when too far behind */
+					watcher_send(x, ev); /* live: drops it when too far behind */
 			}
 			if (is_last_event(ev))
 				w->ended = 1;
 		}
 		json_decref(evs);
 	}
-	if (!w->ended && w->watchers && ++w->polls % WATCH_STATUS_EVERY == 0 &&
-	    run_ended(s, w->id)) {
+	if (!w->ended && w->watchers && ++w->polls % WATCH_STATUS_EVERY == 0 && run_ended(s, w->id)) {
 		/* Ended without a last event: read once more what came before. */
-		if (runstore_events(s->rs, w->id, w->seq, 0, &evs, &err) == 0 &&
-		    json_array_size(evs) == 0)
+		if (runstore_events(s->rs, w->id, w->seq, 0, &evs, &err) == 0 && json_array_size(evs) == 0)
 			w->ended = 1;
 		json_decref(evs);
 	}
@@ -675,7 +674,7 @@ static void watch_tick(evutil_socket_t fd, short what, void *arg)
 		if (x->done || (w->ended && x->sent >= w->seq))
 			watcher_finish(x);
 		else if (beat && serve_sse_comment(x->req, "heartbeat"))
-			watcher_remove(x);   /* dropped */
+			watcher_remove(x); /* dropped */
 	}
 	if (beat)
 		w->last_beat_ms = now;
@@ -728,11 +727,11 @@ static int catch_up(struct serve *s, struct watcher *x, long id)
 			json_decref(evs);
 			return 0;
 		}
-		json_array_foreach(evs, i, ev) {
+		json_array_foreach (evs, i, ev) {
 			if ((long)serve_pending(x->req) >= half)
 				break;
 			last = is_last_event(ev);
-			watcher_send(x, ev);   /* cannot drop: it is under the cap */
+			watcher_send(x, ev); /* cannot drop: it is under the cap */
 			if (last)
 				break;
 		}
@@ -777,7 +776,8 @@ static void research_events(struct serve_req *r)
 		serve_add_header(r, "Retry-After", "10");
 		serve_reply_error(r, 503, "too_many_watchers", NULL,
 				  "%d event streams are open, the limit; close one or raise "
-				  "--max-watchers", s->limits.max_watchers);
+				  "--max-watchers",
+				  s->limits.max_watchers);
 		return;
 	}
 	x = q_calloc(1, sizeof(*x));
@@ -823,7 +823,7 @@ static void on_announce(void *ctx, long run, long seq)
 	for (w = s->watches; w; w = next) {
 		next = w->next;
 		if ((run == 0 || w->id == run) && !w->busy) {
-			watch_tick(-1, 0, w);   /* may free w; next was kept */
+			watch_tick(-1, 0, w); /* may free w; next was kept */
 			if (run)
 				break;
 		}
@@ -839,10 +839,11 @@ static void on_announced(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	runstore_watch_take(s->announce_rs, on_announce, s, &err);
 	now_fd = runstore_watch_fd(s->announce_rs, &err);
-	if (now_fd != (int)fd) {   /* reconnected: a new socket */
+	if (now_fd != (int)fd) { /* reconnected: a new socket */
 		event_free(s->announce_ev);
-		s->announce_ev = now_fd >= 0 ? event_new(s->base, now_fd, EV_READ | EV_PERSIST,
-							 on_announced, s) : NULL;
+		s->announce_ev = now_fd >= 0
+					 ? event_new(s->base, now_fd, EV_READ | EV_PERSIST, on_announced, s)
+					 : NULL;
 		if (s->announce_ev)
 			event_add(s->announce_ev, NULL);
 	}
@@ -854,7 +855,7 @@ void serve_announce_start(struct serve *s)
 	int fd;
 
 	if (runstore_reopen(&s->announce_rs, s->rs, &err))
-		return;   /* SQLite: the watches poll */
+		return; /* SQLite: the watches poll */
 	if ((fd = runstore_watch_fd(s->announce_rs, &err)) < 0 ||
 	    !(s->announce_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_announced, s)) ||
 	    event_add(s->announce_ev, NULL)) {
@@ -894,19 +895,19 @@ void serve_metrics_runs(struct serve *s, struct qbuf *b)
 	qbuf_adds(b, "# HELP quarry_runs Runs in the store by status.\n# TYPE quarry_runs gauge\n");
 	if (runstore_counts(s->rs, counts, &err) == 0)
 		for (i = 0; i < RUN_STATUS_N; i++)
-			qbuf_addf(b, "quarry_runs{status=\"%s\"} %ld\n",
-				  run_status_name((enum run_status)i), counts[i]);
-	qbuf_addf(b, "# HELP quarry_queue_length Runs waiting for a worker.\n"
-		     "# TYPE quarry_queue_length gauge\nquarry_queue_length %ld\n"
-		     "# HELP quarry_runs_created_total Runs queued through this server.\n"
-		     "# TYPE quarry_runs_created_total counter\nquarry_runs_created_total %llu\n"
-		     "# HELP quarry_sse_events_sent_total Events written to watchers.\n"
-		     "# TYPE quarry_sse_events_sent_total counter\nquarry_sse_events_sent_total %llu\n"
-		     "# HELP quarry_sse_watchers_dropped_total Watchers dropped for falling behind.\n"
-		     "# TYPE quarry_sse_watchers_dropped_total counter\n"
-		     "quarry_sse_watchers_dropped_total %llu\n",
-		  err.code ? 0 : counts[RUN_QUEUED], s->runs_created, s->events_sent,
-		  s->watchers_dropped);
+			qbuf_addf(b, "quarry_runs{status=\"%s\"} %ld\n", run_status_name((enum run_status)i),
+				  counts[i]);
+	qbuf_addf(b,
+		  "# HELP quarry_queue_length Runs waiting for a worker.\n"
+		  "# TYPE quarry_queue_length gauge\nquarry_queue_length %ld\n"
+		  "# HELP quarry_runs_created_total Runs queued through this server.\n"
+		  "# TYPE quarry_runs_created_total counter\nquarry_runs_created_total %llu\n"
+		  "# HELP quarry_sse_events_sent_total Events written to watchers.\n"
+		  "# TYPE quarry_sse_events_sent_total counter\nquarry_sse_events_sent_total %llu\n"
+		  "# HELP quarry_sse_watchers_dropped_total Watchers dropped for falling behind.\n"
+		  "# TYPE quarry_sse_watchers_dropped_total counter\n"
+		  "quarry_sse_watchers_dropped_total %llu\n",
+		  err.code ? 0 : counts[RUN_QUEUED], s->runs_created, s->events_sent, s->watchers_dropped);
 }
 
 const struct serve_route serve_research_routes[] = {
@@ -915,5 +916,4 @@ const struct serve_route serve_research_routes[] = {
 	{"GET", "/v1/research/{id}/events", research_events, 0, "research_events"},
 	{"GET", "/v1/research/{id}", research_get, 0, "research_get"},
 	{"DELETE", "/v1/research/{id}", research_delete, 0, "research_delete"},
-	{NULL, NULL, NULL, 0, NULL}
-};
+	{NULL, NULL, NULL, 0, NULL}};

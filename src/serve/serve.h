@@ -30,49 +30,49 @@
 #include "../core/err.h"
 
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:8787"
-#define SERVE_TOKEN_FILE "server-token"        /* under $QUARRY_HOME, mode 0600 */
-#define SERVE_TOKEN_MAX 256                    /* bytes of a token */
+#define SERVE_TOKEN_FILE "server-token" /* under $QUARRY_HOME, mode 0600 */
+#define SERVE_TOKEN_MAX 256             /* bytes of a token */
 #define SERVE_COOKIE "quarry_token"
 #define SERVE_MAX_ROUTES 128
 #define SERVE_MAX_PARAMS 4
-#define SERVE_MAX_PATH 2048                    /* bytes of a request path */
+#define SERVE_MAX_PATH 2048 /* bytes of a request path */
 
 /* Default limits (cmd_serve.c takes flags for each). */
-#define SERVE_BODY_MAX (1L * 1024 * 1024)           /* JSON request bodies */
-#define SERVE_UPLOAD_MAX (32L * 1024 * 1024)        /* POST /v1/documents */
-#define SERVE_HEADERS_MAX (16 * 1024)               /* request line + headers */
-#define SERVE_HEADER_TIMEOUT_MS 10000               /* a request's headers and body must arrive in this */
-#define SERVE_IDLE_TIMEOUT_MS 30000                 /* a keep-alive connection may wait this long */
+#define SERVE_BODY_MAX (1L * 1024 * 1024)    /* JSON request bodies */
+#define SERVE_UPLOAD_MAX (32L * 1024 * 1024) /* POST /v1/documents */
+#define SERVE_HEADERS_MAX (16 * 1024)        /* request line + headers */
+#define SERVE_HEADER_TIMEOUT_MS 10000        /* a request's headers and body must arrive in this */
+#define SERVE_IDLE_TIMEOUT_MS 30000          /* a keep-alive connection may wait this long */
 #define SERVE_MAX_CONNECTIONS 4096
-#define SERVE_MAX_WATCHERS 256                      /* SSE streams at once */
-#define SERVE_RATE_PER_MIN 600                      /* requests per token per minute */
-#define SERVE_QUEUE_MAX 100                         /* queued runs before POST /v1/research gets 429 */
-#define SERVE_SSE_BUFFER_MAX (1L * 1024 * 1024)     /* unsent bytes before a watcher is dropped */
+#define SERVE_MAX_WATCHERS 256                  /* SSE streams at once */
+#define SERVE_RATE_PER_MIN 600                  /* requests per token per minute */
+#define SERVE_QUEUE_MAX 100                     /* queued runs before POST /v1/research gets 429 */
+#define SERVE_SSE_BUFFER_MAX (1L * 1024 * 1024) /* unsent bytes before a watcher is dropped */
 
-struct serve;        /* the server (opaque) */
-struct serve_req;    /* one request (opaque); valid until answered or gone */
+struct serve;     /* the server (opaque) */
+struct serve_req; /* one request (opaque); valid until answered or gone */
 
 struct serve_limits {
-	long body_max;           /* bytes */
+	long body_max; /* bytes */
 	long upload_max;
 	long headers_max;
 	long header_timeout_ms;
 	long idle_timeout_ms;
 	int max_connections;
 	int max_watchers;
-	int rate_per_min;        /* 0: no limit */
+	int rate_per_min; /* 0: no limit */
 	int queue_max;
 	long sse_buffer_max;
 };
 void serve_limits_default(struct serve_limits *l);
 
 struct serve_config {
-	const char *listen;          /* "HOST:PORT" ("[::1]:8787"); NULL: SERVE_DEFAULT_LISTEN */
-	const char *home;            /* the quarry home (database, token file) */
-	const char *database_url;    /* the run store on PostgreSQL, or NULL (home's SQLite) */
-	const char *token;           /* the API token (required) */
-	const char *const *allowed_hosts;   /* extra Host names (a proxy's), NULL-terminated, may be NULL */
-	int allow_private;           /* runs may read pages on private addresses (the operator's choice) */
+	const char *listen;               /* "HOST:PORT" ("[::1]:8787"); NULL: SERVE_DEFAULT_LISTEN */
+	const char *home;                 /* the quarry home (database, token file) */
+	const char *database_url;         /* the run store on PostgreSQL, or NULL (home's SQLite) */
+	const char *token;                /* the API token (required) */
+	const char *const *allowed_hosts; /* extra Host names (a proxy's), NULL-terminated, may be NULL */
+	int allow_private; /* runs may read pages on private addresses (the operator's choice) */
 	struct serve_limits limits;
 };
 
@@ -102,25 +102,25 @@ int serve_post(struct serve *s, void (*fn)(void *arg), void *arg);
  * readable by others), else $home/SERVE_TOKEN_FILE, created with 32
  * random bytes (hex) and mode 0600 when missing (*generated set). out has
  * out_size bytes. Q_EIO, Q_EINVAL with err saying what to fix. */
-int serve_token_load(const char *home, const char *token_file, char *out, size_t out_size,
-		     int *generated, struct q_error *err);
+int serve_token_load(const char *home, const char *token_file, char *out, size_t out_size, int *generated,
+		     struct q_error *err);
 
 /* --- routes ----------------------------------------------------------- */
 
 enum {
-	SERVE_PUBLIC = 1,        /* no token needed (health, login, UI assets) */
-	SERVE_STARTS_WORK = 2,   /* counts apart in the latency figures (POST a run) */
-	SERVE_RAW_BODY = 4       /* body may be up to limits.upload_max (not JSON-capped) */
+	SERVE_PUBLIC = 1,      /* no token needed (health, login, UI assets) */
+	SERVE_STARTS_WORK = 2, /* counts apart in the latency figures (POST a run) */
+	SERVE_RAW_BODY = 4     /* body may be up to limits.upload_max (not JSON-capped) */
 };
 
 typedef void (*serve_handler_fn)(struct serve_req *req);
 
 struct serve_route {
-	const char *method;      /* "GET", "POST", "DELETE", ...; GET also answers HEAD */
-	const char *pattern;     /* "/v1/research/{id}/events" */
+	const char *method;  /* "GET", "POST", "DELETE", ...; GET also answers HEAD */
+	const char *pattern; /* "/v1/research/{id}/events" */
 	serve_handler_fn fn;
 	unsigned flags;
-	const char *name;        /* label in /metrics ("research_get") */
+	const char *name; /* label in /metrics ("research_get") */
 };
 
 /* Mount a table (ends with a zeroed entry; borrowed: keep it static).
@@ -134,8 +134,8 @@ const struct serve_route *const *serve_routes(const struct serve *s, size_t *n);
 /* --- a request -------------------------------------------------------- */
 
 struct serve *serve_req_server(struct serve_req *r);
-const char *serve_method(struct serve_req *r);            /* "GET" */
-const char *serve_path(struct serve_req *r);              /* decoded path, no query */
+const char *serve_method(struct serve_req *r); /* "GET" */
+const char *serve_path(struct serve_req *r);   /* decoded path, no query */
 /* A {name} of the route's pattern, or NULL. */
 const char *serve_param(struct serve_req *r, const char *name);
 /* A query parameter (decoded), or NULL. */
@@ -154,15 +154,14 @@ const char *serve_req_token(struct serve_req *r);
 
 void serve_add_header(struct serve_req *r, const char *name, const char *value);
 /* Answer with body bytes of content_type. */
-void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body,
-		 size_t len);
+void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body, size_t len);
 /* Answer with JSON (steals j; NULL answers 500). */
 void serve_reply_json(struct serve_req *r, int status, json_t *j);
 /* Answer {"error": {"code", "message", "field"}}; field may be NULL. code
  * is a short word ("bad_request", "not_found", "rate_limited"), message a
  * sentence saying what happened and what to do. */
-void serve_reply_error(struct serve_req *r, int status, const char *code, const char *field,
-		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void serve_reply_error(struct serve_req *r, int status, const char *code, const char *field, const char *fmt,
+		       ...) __attribute__((format(printf, 5, 6)));
 /* The error status and code for a Q_E* code (404 not_found for
  * Q_ENOTFOUND, 409 for Q_ECONFLICT, 400 for Q_EINVAL, else 500). */
 void serve_reply_qerror(struct serve_req *r, const struct q_error *err);

@@ -15,20 +15,20 @@ struct evhttp;
 struct evhttp_request;
 struct event;
 
-#define SERVE_RATE_SLOTS 64        /* tokens tracked for the per-minute limit */
+#define SERVE_RATE_SLOTS 64 /* tokens tracked for the per-minute limit */
 #define SERVE_LATENCY_BUCKETS 12
 
 /* Requests per route and their latency, for /metrics. */
 struct serve_route_stats {
 	unsigned long long requests;
-	unsigned long long by_class[6];                          /* 1xx..5xx, [0] unused */
-	unsigned long long latency_le[SERVE_LATENCY_BUCKETS];    /* cumulative later */
+	unsigned long long by_class[6];                       /* 1xx..5xx, [0] unused */
+	unsigned long long latency_le[SERVE_LATENCY_BUCKETS]; /* cumulative later */
 	double latency_sum_s;
 };
 
 struct serve_rate_slot {
-	unsigned char key[32];     /* SHA-256 of the token */
-	long long minute;          /* the minute counted */
+	unsigned char key[32]; /* SHA-256 of the token */
+	long long minute;      /* the minute counted */
 	int used;
 	int count;
 };
@@ -49,17 +49,17 @@ struct serve {
 	struct evhttp *http;
 	char home[4096];
 	char token[SERVE_TOKEN_MAX + 1];
-	char listen_host[256];      /* as given, without brackets */
+	char listen_host[256]; /* as given, without brackets */
 	int port;
-	int wildcard;               /* listening on 0.0.0.0 or :: */
-	int allow_private;          /* runs it queues may read private addresses */
-	char **allowed_hosts;       /* owned, NULL-terminated */
+	int wildcard;         /* listening on 0.0.0.0 or :: */
+	int allow_private;    /* runs it queues may read private addresses */
+	char **allowed_hosts; /* owned, NULL-terminated */
 	struct serve_limits limits;
 	const struct serve_route *routes[SERVE_MAX_ROUTES];
-	struct serve_route_stats stats[SERVE_MAX_ROUTES + 1];   /* [n_routes] = unmatched */
+	struct serve_route_stats stats[SERVE_MAX_ROUTES + 1]; /* [n_routes] = unmatched */
 	size_t n_routes;
 	/* connections */
-	struct serve_conn *conns;   /* list of live ones */
+	struct serve_conn *conns; /* list of live ones */
 	int n_conns;
 	unsigned long long conns_refused, conns_timed_out;
 	int n_watchers;
@@ -69,13 +69,13 @@ struct serve {
 	struct serve_post_item *posted;
 	struct event *post_ev;
 	struct event *stop_ev;
-	struct event *sweep_ev;      /* every second: connections evhttp let go */
+	struct event *sweep_ev; /* every second: connections evhttp let go */
 	struct event *sweep_now;
 	time_t started;
 	/* the records, on one connection each for the loop thread */
 	struct runstore *rs;
 	struct store *corpus;
-	struct serve_watch *watches;     /* runs with SSE watchers (routes_research.c) */
+	struct serve_watch *watches; /* runs with SSE watchers (routes_research.c) */
 	/* PostgreSQL's announcements of new events (runstore_watch_fd), on a
 	 * connection of their own; NULL on SQLite (the watches poll) */
 	struct runstore *announce_rs;

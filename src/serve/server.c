@@ -41,16 +41,16 @@
 #include "../research/runstore.h"
 #include "serve_int.h"
 
-#define SERVE_STOP_FLUSH_MS 300   /* on stop: time to write the streams' last chunks */
+#define SERVE_STOP_FLUSH_MS 300 /* on stop: time to write the streams' last chunks */
 
 /* One accepted connection. */
 struct serve_conn {
 	struct serve *srv;
-	struct bufferevent *bev;      /* ours (the filter evhttp uses); freed by evhttp */
+	struct bufferevent *bev; /* ours (the filter evhttp uses); freed by evhttp */
 	struct event *deadline;
-	struct evhttp_connection *evcon;   /* known from its first request */
-	struct serve_req *cur;        /* the request being answered, if any */
-	int refused;                  /* over max_connections */
+	struct evhttp_connection *evcon; /* known from its first request */
+	struct serve_req *cur;           /* the request being answered, if any */
+	int refused;                     /* over max_connections */
 	struct serve_conn *prev, *next;
 };
 
@@ -60,19 +60,19 @@ struct serve_req {
 	struct evhttp_request *req;
 	const struct serve_route *route;
 	size_t route_index;
-	char *path;                   /* decoded */
+	char *path; /* decoded */
 	char *param_names[SERVE_MAX_PARAMS], *param_values[SERVE_MAX_PARAMS];
 	int n_params;
 	struct evkeyvalq query;
 	int have_query;
-	unsigned char *body;          /* copied, NUL-terminated */
+	unsigned char *body; /* copied, NUL-terminated */
 	size_t body_len;
 	const char *token;
 	double start_ms;
 	int status;
-	int started;                  /* chunked answer begun */
+	int started; /* chunked answer begun */
 	int answered;
-	int watcher;                  /* holds a watcher slot */
+	int watcher; /* holds a watcher slot */
 	serve_gone_fn gone;
 	void *gone_arg;
 };
@@ -111,7 +111,7 @@ static void on_deadline(evutil_socket_t fd_unused, short what, void *arg)
 	struct serve_conn *c = arg;
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 
-	if (c->cur)   /* answering: not idle */
+	if (c->cur) /* answering: not idle */
 		return;
 	if (!c->refused)
 		c->srv->conns_timed_out++;
@@ -175,7 +175,7 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
 	if (s->n_conns > s->limits.max_connections) {
 		c->refused = 1;
 		s->conns_refused++;
-		conn_arm(c, 0);   /* after evhttp has given it its socket */
+		conn_arm(c, 0); /* after evhttp has given it its socket */
 	} else {
 		conn_arm(c, s->limits.header_timeout_ms);
 	}
@@ -224,8 +224,8 @@ static void req_free(struct serve_req *r)
 	q_free(r);
 }
 
-static const double latency_bounds_s[SERVE_LATENCY_BUCKETS - 1] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const double latency_bounds_s[SERVE_LATENCY_BUCKETS - 1] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+								   0.1,   0.25,   0.5,   1,    2.5};
 
 static void count_answer(struct serve_req *r)
 {
@@ -262,7 +262,7 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	struct serve_req *r;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
 
-	event_active(s->sweep_now, EV_READ, 0);   /* close the socket once evhttp let it go */
+	event_active(s->sweep_now, EV_READ, 0); /* close the socket once evhttp let it go */
 	for (c = s->conns; c && c->bev != bev; c = c->next)
 		;
 	if (!c || !c->cur)
@@ -300,27 +300,45 @@ void serve_add_header(struct serve_req *r, const char *name, const char *value)
  * its table lacks (429, 421, ...); name the ones we send. */
 static const char *status_reason(int status)
 {
-	static const struct { int code; const char *reason; } t[] = {
-		{200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
-		{303, "See Other"}, {304, "Not Modified"}, {400, "Bad Request"},
-		{401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
-		{405, "Method Not Allowed"}, {406, "Not Acceptable"}, {409, "Conflict"},
-		{410, "Gone"}, {411, "Length Required"}, {413, "Content Too Large"},
-		{415, "Unsupported Media Type"}, {421, "Misdirected Request"},
-		{422, "Unprocessable Content"}, {429, "Too Many Requests"},
-		{500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
-		{503, "Service Unavailable"}, {504, "Gateway Timeout"},
+	static const struct {
+		int code;
+		const char *reason;
+	} t[] = {
+		{200, "OK"},
+		{201, "Created"},
+		{202, "Accepted"},
+		{204, "No Content"},
+		{303, "See Other"},
+		{304, "Not Modified"},
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{406, "Not Acceptable"},
+		{409, "Conflict"},
+		{410, "Gone"},
+		{411, "Length Required"},
+		{413, "Content Too Large"},
+		{415, "Unsupported Media Type"},
+		{421, "Misdirected Request"},
+		{422, "Unprocessable Content"},
+		{429, "Too Many Requests"},
+		{500, "Internal Server Error"},
+		{501, "Not Implemented"},
+		{502, "Bad Gateway"},
+		{503, "Service Unavailable"},
+		{504, "Gateway Timeout"},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (t[i].code == status)
 			return t[i].reason;
-	return NULL;    /* libevent's own */
+	return NULL; /* libevent's own */
 }
 
-void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body,
-		 size_t len)
+void serve_reply(struct serve_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	struct evbuffer *b;
 
@@ -349,11 +367,11 @@ void serve_reply_json(struct serve_req *r, int status, json_t *j)
 		return;
 	}
 	serve_reply(r, status, "application/json", text, strlen(text));
-	free(text);   /* jansson's allocator */
+	free(text); /* jansson's allocator */
 }
 
-void serve_reply_error(struct serve_req *r, int status, const char *code, const char *field,
-		       const char *fmt, ...)
+void serve_reply_error(struct serve_req *r, int status, const char *code, const char *field, const char *fmt,
+		       ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -446,10 +464,7 @@ size_t serve_pending(struct serve_req *r)
 	return n;
 }
 
-void serve_end(struct serve_req *r)
-{
-	evhttp_send_reply_end(r->req);
-}
+void serve_end(struct serve_req *r) { evhttp_send_reply_end(r->req); }
 
 void serve_abort(struct serve_req *r)
 {
@@ -457,7 +472,7 @@ void serve_abort(struct serve_req *r)
 
 	r->gone = NULL;
 	if (evcon)
-		evhttp_connection_free(evcon);   /* on_conn_close frees r */
+		evhttp_connection_free(evcon); /* on_conn_close frees r */
 }
 
 struct serve *serve_req_server(struct serve_req *r) { return r->srv; }
@@ -467,14 +482,22 @@ const char *serve_req_token(struct serve_req *r) { return r->token ? r->token : 
 const char *serve_method(struct serve_req *r)
 {
 	switch (evhttp_request_get_command(r->req)) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return "OTHER";
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "OTHER";
 	}
 }
 
@@ -516,8 +539,7 @@ json_t *serve_body_json(struct serve_req *r)
 		return NULL;
 	}
 	if (!r->body_len) {
-		serve_reply_error(r, 400, "bad_request", NULL,
-				  "the request needs a JSON object as its body");
+		serve_reply_error(r, 400, "bad_request", NULL, "the request needs a JSON object as its body");
 		return NULL;
 	}
 	j = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -625,12 +647,10 @@ static int find_route(struct serve *s, struct serve_req *r)
 	}
 	if (path_known)
 		serve_reply_error(r, 405, "method_not_allowed", NULL,
-				  "%s is not allowed on %s (see /v1/openapi.json)", serve_method(r),
-				  r->path);
+				  "%s is not allowed on %s (see /v1/openapi.json)", serve_method(r), r->path);
 	else
 		serve_reply_error(r, 404, "not_found", NULL,
-				  "no such endpoint: %s (the API is described at /v1/openapi.json)",
-				  r->path);
+				  "no such endpoint: %s (the API is described at /v1/openapi.json)", r->path);
 	return -1;
 }
 
@@ -668,13 +688,11 @@ static int take_body(struct serve_req *r)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t n = evbuffer_get_length(in);
-	long cap = (r->route->flags & SERVE_RAW_BODY) ? r->srv->limits.upload_max
-						      : r->srv->limits.body_max;
+	long cap = (r->route->flags & SERVE_RAW_BODY) ? r->srv->limits.upload_max : r->srv->limits.body_max;
 
 	if ((long)n > cap) {
 		serve_reply_error(r, 413, "too_large", NULL,
-				  "the body is %zu bytes, over the limit of %ld for %s", n, cap,
-				  r->path);
+				  "the body is %zu bytes, over the limit of %ld for %s", n, cap, r->path);
 		return -1;
 	}
 	r->body = q_malloc(n + 1);
@@ -803,14 +821,10 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, &flush);
 }
 
-void serve_stop(struct serve *s)
-{
-	event_active(s->stop_ev, EV_READ, 0);
-}
+void serve_stop(struct serve *s) { event_active(s->stop_ev, EV_READ, 0); }
 
 /* Split "HOST:PORT", "[V6]:PORT" or "PORT" into host and port. */
-static int parse_listen(const char *listen, char *host, size_t host_size, int *port,
-			struct q_error *err)
+static int parse_listen(const char *listen, char *host, size_t host_size, int *port, struct q_error *err)
 {
 	const char *colon, *h = listen;
 	size_t hl;
@@ -845,8 +859,8 @@ static int parse_listen(const char *listen, char *host, size_t host_size, int *p
 	*port = (int)p;
 	return 0;
 bad:
-	return q_error_set(err, Q_EINVAL,
-			   "--listen takes HOST:PORT (127.0.0.1:8787, [::1]:8787), not '%s'", listen);
+	return q_error_set(err, Q_EINVAL, "--listen takes HOST:PORT (127.0.0.1:8787, [::1]:8787), not '%s'",
+			   listen);
 }
 
 /* 1000 idle connections need more descriptors than the usual soft limit. */
@@ -896,8 +910,7 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 	s->started = time(NULL);
 	snprintf(s->home, sizeof(s->home), "%s", cfg->home ? cfg->home : "");
 	if (!cfg->token || !*cfg->token || strlen(cfg->token) > SERVE_TOKEN_MAX) {
-		rc = q_error_set(err, Q_EINVAL, "the server needs a token of 1 to %d bytes",
-				 SERVE_TOKEN_MAX);
+		rc = q_error_set(err, Q_EINVAL, "the server needs a token of 1 to %d bytes", SERVE_TOKEN_MAX);
 		goto out;
 	}
 	snprintf(s->token, sizeof(s->token), "%s", cfg->token);
@@ -937,13 +950,13 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 	}
 	serve_announce_start(s);
 	evhttp_set_max_headers_size(s->http, s->limits.headers_max);
-	evhttp_set_max_body_size(s->http, s->limits.upload_max > s->limits.body_max
-					  ? s->limits.upload_max : s->limits.body_max);
+	evhttp_set_max_body_size(s->http, s->limits.upload_max > s->limits.body_max ? s->limits.upload_max
+										    : s->limits.body_max);
 	idle = ms_tv(s->limits.idle_timeout_ms);
 	evhttp_set_timeout_tv(s->http, &idle);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_OPTIONS |
+						    EVHTTP_REQ_PATCH);
 	evhttp_set_bevcb(s->http, on_new_connection, s);
 	evhttp_set_gencb(s->http, on_request, s);
 	bound = evhttp_bind_socket_with_handle(s->http, s->listen_host, (ev_uint16_t)s->port);
@@ -958,9 +971,8 @@ int serve_new(struct serve **out, const struct serve_config *cfg, struct q_error
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
-			s->port = ntohs(ss.ss_family == AF_INET6
-					? ((struct sockaddr_in6 *)&ss)->sin6_port
-					: ((struct sockaddr_in *)&ss)->sin_port);
+			s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+								 : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	*out = s;
 	s = NULL;
@@ -972,10 +984,7 @@ out:
 	return rc;
 }
 
-int serve_run(struct serve *s)
-{
-	return event_base_dispatch(s->base) < 0 ? Q_EIO : 0;
-}
+int serve_run(struct serve *s) { return event_base_dispatch(s->base) < 0 ? Q_EIO : 0; }
 
 void serve_free(struct serve *s)
 {
@@ -986,7 +995,7 @@ void serve_free(struct serve *s)
 	serve_watches_close(s);
 	serve_announce_stop(s);
 	if (s->http)
-		evhttp_free(s->http);   /* closes every connection (gone callbacks run) */
+		evhttp_free(s->http); /* closes every connection (gone callbacks run) */
 	if (s->sweep_ev)
 		event_free(s->sweep_ev);
 	if (s->sweep_now)

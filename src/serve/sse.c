@@ -14,11 +14,11 @@
 #include "../core/qbuf.h"
 #include "serve_int.h"
 
-#define SSE_EVENT_MAX (8L * 1024 * 1024)   /* one event's bytes */
+#define SSE_EVENT_MAX (8L * 1024 * 1024) /* one event's bytes */
 
 void serve_sse_start(struct serve_req *r)
 {
-	serve_add_header(r, "X-Accel-Buffering", "no");   /* nginx: do not hold events back */
+	serve_add_header(r, "X-Accel-Buffering", "no"); /* nginx: do not hold events back */
 	serve_start(r, "text/event-stream; charset=utf-8");
 }
 

@@ -21,17 +21,17 @@
 #include "../research/runstore.h"
 #include "workers.h"
 
-#define WORKERS_STOP_WAIT_MS 10000        /* after SIGTERM, before SIGKILL */
-#define WORKERS_BACKOFF_MIN_MS 1000       /* first wait before a dead worker is replaced */
-#define WORKERS_BACKOFF_MAX_MS 60000      /* doubled per quick death, up to this */
-#define WORKERS_STABLE_MS 60000           /* a worker that lived this long resets the wait */
+#define WORKERS_STOP_WAIT_MS 10000   /* after SIGTERM, before SIGKILL */
+#define WORKERS_BACKOFF_MIN_MS 1000  /* first wait before a dead worker is replaced */
+#define WORKERS_BACKOFF_MAX_MS 60000 /* doubled per quick death, up to this */
+#define WORKERS_STABLE_MS 60000      /* a worker that lived this long resets the wait */
 
 struct serve_workers {
 	int n;
 	pid_t pids[64];
-	long started_ms[64];     /* when pids[i] started */
-	long restart_ms[64];     /* pids[i] == 0: when to start it again */
-	long backoff_ms[64];     /* the wait the next death gets */
+	long started_ms[64]; /* when pids[i] started */
+	long restart_ms[64]; /* pids[i] == 0: when to start it again */
+	long backoff_ms[64]; /* the wait the next death gets */
 	char home[4096];
 };
 
@@ -87,8 +87,10 @@ int serve_workers_start(struct serve_workers **out, const char *home, int n, str
 	for (i = 0; i < n; i++) {
 		pid_t pid = spawn_worker(w->home);
 		if (pid < 0) {
-			q_error_set(err, Q_ESUBPROC, "cannot start a worker: %s; runs stay queued "
-				    "until one runs ('quarry worker')", strerror(errno));
+			q_error_set(err, Q_ESUBPROC,
+				    "cannot start a worker: %s; runs stay queued "
+				    "until one runs ('quarry worker')",
+				    strerror(errno));
 			break;
 		}
 		w->started_ms[w->n] = now_ms();
@@ -141,14 +143,15 @@ int serve_workers_tend(struct serve_workers *w, char *note, size_t cap)
 				if (used < cap)
 					used += (size_t)snprintf(note + used, cap - used,
 								 "started worker %d in place of the "
-								 "one that died\n", (int)pid);
+								 "one that died\n",
+								 (int)pid);
 			} else {
 				w->restart_ms[i] = now + w->backoff_ms[i];
 				if (used < cap)
 					used += (size_t)snprintf(note + used, cap - used,
 								 "cannot start a worker: %s; trying "
-								 "again in %ld s\n", strerror(errno),
-								 w->backoff_ms[i] / 1000);
+								 "again in %ld s\n",
+								 strerror(errno), w->backoff_ms[i] / 1000);
 			}
 		}
 		if (w->pids[i] > 0)

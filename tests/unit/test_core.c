@@ -94,7 +94,7 @@ static void qbuf_detach_hands_over(void **state)
 
 	(void)state;
 	qbuf_init(&b, 100);
-	s = qbuf_detach(&b, &len);   /* empty buffer still yields "" */
+	s = qbuf_detach(&b, &len); /* empty buffer still yields "" */
 	assert_non_null(s);
 	assert_string_equal(s, "");
 	assert_int_equal(len, 0);
@@ -116,7 +116,7 @@ static void qbuf_survives_failed_allocation(void **state)
 	q_alloc_fail_after(0);
 	assert_int_equal(qbuf_adds(&b, "x"), Q_ENOMEM);
 	q_alloc_fail_after(-1);
-	assert_int_equal(qbuf_adds(&b, "x"), Q_ENOMEM);   /* sticky */
+	assert_int_equal(qbuf_adds(&b, "x"), Q_ENOMEM); /* sticky */
 	qbuf_release(&b);
 }
 
@@ -159,8 +159,8 @@ static void utf8_classes(void **state)
 {
 	(void)state;
 	assert_true(utf8_is_cjk(0x4E2D));
-	assert_true(utf8_is_cjk(0x3042));   /* hiragana */
-	assert_true(utf8_is_cjk(0xAC00));   /* hangul */
+	assert_true(utf8_is_cjk(0x3042)); /* hiragana */
+	assert_true(utf8_is_cjk(0xAC00)); /* hangul */
 	assert_false(utf8_is_cjk('a'));
 	assert_true(utf8_is_space(0x3000));
 	assert_true(utf8_is_space(0xA0));
@@ -210,24 +210,32 @@ static void ctl_strip_drops_whole_sequences(void **state)
 	(void)state;
 	strips_to("a\033]0;PWNED\007b", "ab");
 	strips_to("a\033[2J\033[31mb", "ab");
-	strips_to("a\xc2\x9b" "31mb", "ab");          /* 8-bit CSI with parameters */
-	strips_to("a\xc2\x9bhello", "ahello");        /* stray U+009B eats nothing */
-	strips_to("a\xc2\x9b" "2026 was", "a2026 was");
-	strips_to("x\xc2\x9b" "12", "x12");           /* unfinished at the end */
+	strips_to("a\xc2\x9b"
+		  "31mb",
+		  "ab");                       /* 8-bit CSI with parameters */
+	strips_to("a\xc2\x9bhello", "ahello"); /* stray U+009B eats nothing */
+	strips_to("a\xc2\x9b"
+		  "2026 was",
+		  "a2026 was");
+	strips_to("x\xc2\x9b"
+		  "12",
+		  "x12"); /* unfinished at the end */
 	strips_to("\033]8;;http://x\033\\link\033]8;;\033\\", "link");
 	strips_to("del\x7f c1\xc2\x85 bel\007 tab\t nl\n", "del c1 bel tab\t nl\n");
-	strips_to("\033Pdcs\xc2\x9c" "after", "after");
+	strips_to("\033Pdcs\xc2\x9c"
+		  "after",
+		  "after");
 	strips_to("caf\xc3\xa9 \xe4\xb8\xad", "caf\xc3\xa9 \xe4\xb8\xad");
 	strips_to("bad\xff byte", "bad byte");
-	strips_to("j\xc2\007\x93oin", "join");   /* no U+0093 made of the pieces */
+	strips_to("j\xc2\007\x93oin", "join"); /* no U+0093 made of the pieces */
 	assert_int_equal(ctl_strip(NULL, 0), 0);
 }
 
 /* ---- the thread pool ---- */
 
 struct count_ctx {
-	int hits[512];             /* per index, bumped by its task */
-	int running, max_running;  /* of this batch at once */
+	int hits[512];            /* per index, bumped by its task */
+	int running, max_running; /* of this batch at once */
 	long sleep_us;
 };
 
@@ -237,8 +245,8 @@ static void count_task(void *vctx, size_t i)
 	int now = __atomic_add_fetch(&c->running, 1, __ATOMIC_SEQ_CST);
 	int seen = __atomic_load_n(&c->max_running, __ATOMIC_SEQ_CST);
 
-	while (now > seen && !__atomic_compare_exchange_n(&c->max_running, &seen, now, 0,
-							  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+	while (now > seen && !__atomic_compare_exchange_n(&c->max_running, &seen, now, 0, __ATOMIC_SEQ_CST,
+							  __ATOMIC_SEQ_CST))
 		;
 	if (c->sleep_us)
 		usleep((useconds_t)c->sleep_us);
@@ -395,7 +403,7 @@ static void pool_submit_does_not_block(void **state)
 	c->sleep_us = 0;
 	pool_batch_init(&b, NULL, 4);
 	pool_submit(&b, count_task, c, 2);
-	assert_int_equal(c->hits[2], 1);   /* ran before submit returned */
+	assert_int_equal(c->hits[2], 1); /* ran before submit returned */
 	pool_batch_wait(&b);
 	pool_destroy(p);
 	assert_non_null(pool_shared());
@@ -416,7 +424,7 @@ static void procmem_follows_memory(void **state)
 	assert_int_equal(q_procmem_read(&a), 0);
 	assert_true(a.rss_kb > 0 && a.hwm_kb >= a.rss_kb);
 	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true((void *)p != MAP_FAILED);   /* not malloc: ASan keeps freed blocks */
+	assert_true((void *)p != MAP_FAILED); /* not malloc: ASan keeps freed blocks */
 	for (i = 0; i < n; i += 4096)
 		p[i] = 1;
 	assert_int_equal(q_procmem_read(&b), 0);
@@ -433,7 +441,7 @@ static void procmem_follows_memory(void **state)
 		nanosleep(&ts, NULL);
 	}
 	assert_true(c.rss_kb < b.rss_kb - 30 * 1024);
-	assert_true(c.hwm_kb >= b.hwm_kb - 1024);   /* the kernel's counters lag by a few pages */
+	assert_true(c.hwm_kb >= b.hwm_kb - 1024); /* the kernel's counters lag by a few pages */
 }
 
 int main(void)

@@ -54,7 +54,8 @@ static void charset_detection_order(void **state)
 {
 	char cs[CHARSET_NAME_MAX];
 	const char *utf8_zh = "<p>中文内容</p>";
-	const char *gbk_zh = "<p>\xd6\xd0\xce\xc4\xc4\xda\xc8\xdd\xb5\xc4\xce\xc4\xd5\xc2</p>"; /* 中文内容的文章 */
+	const char *gbk_zh =
+		"<p>\xd6\xd0\xce\xc4\xc4\xda\xc8\xdd\xb5\xc4\xce\xc4\xd5\xc2</p>"; /* 中文内容的文章 */
 
 	(void)state;
 	/* A gb2312 label on UTF-8 bytes: the bytes win. */
@@ -71,8 +72,9 @@ static void charset_detection_order(void **state)
 	assert_string_equal(cs, "UTF-16LE");
 	/* <meta charset> in the first bytes. */
 	{
-		const char *m = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">"
-				"</head><body>\xcf\xf0\xe8\xe2\xe5\xf2</body></html>";
+		const char *m =
+			"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">"
+			"</head><body>\xcf\xf0\xe8\xe2\xe5\xf2</body></html>";
 		charset_detect(m, strlen(m), NULL, 1, cs);
 		assert_string_equal(cs, "WINDOWS-1251");
 	}
@@ -124,7 +126,7 @@ static void html_keeps_content_drops_chrome(void **state)
 	assert_null(strstr(t, "script text"));
 	assert_null(strstr(t, "invisible"));
 	assert_null(strstr(t, "Copyright"));
-	assert_null(strstr(t, "Story title"));   /* the title is metadata, not body */
+	assert_null(strstr(t, "Story title")); /* the title is metadata, not body */
 	assert_string_equal(d.title, "Story title");
 	assert_string_equal(d.lang, "en");
 	doc_release(&d);
@@ -158,7 +160,8 @@ static void html_metadata_sources(void **state)
 }
 
 /* Long enough, with punctuation, to be prose. */
-#define PROSE(x) "<p>" x " is a paragraph long enough to read as prose, with commas, clauses, and a full stop.</p>"
+#define PROSE(x) \
+	"<p>" x " is a paragraph long enough to read as prose, with commas, clauses, and a full stop.</p>"
 
 static void html_page_types(void **state)
 {
@@ -168,9 +171,9 @@ static void html_page_types(void **state)
 	const char *plain = "<html><body>" PROSE("Plain") "</body></html>";
 
 	(void)state;
-	assert_true(html_tags_sorted());   /* tag kinds are looked up by binary search */
-	extract("<html><head><meta property=og:type content=article></head><body>" PROSE("One")
-		"</body></html>", DOC_FORMAT_TEXT, &d);
+	assert_true(html_tags_sorted()); /* tag kinds are looked up by binary search */
+	extract("<html><head><meta property=og:type content=article></head><body>" PROSE("One") "</body></html>",
+		DOC_FORMAT_TEXT, &d);
 	assert_int_equal(d.page_type, DOC_PAGE_ARTICLE);
 	assert_string_equal(doc_page_type_name(d.page_type), "article");
 	doc_release(&d);
@@ -182,17 +185,19 @@ static void html_page_types(void **state)
 	doc_release(&d);
 	extract("<html><head><meta property=og:type content=article><script type=application/ld+json>"
 		"{\"@type\":\"WebPage\",\"mainEntity\":{\"@type\":\"DiscussionForumPosting\"}}</script>"
-		"</head><body>" PROSE("Post") "</body></html>", DOC_FORMAT_TEXT, &d);
+		"</head><body>" PROSE("Post") "</body></html>",
+		DOC_FORMAT_TEXT, &d);
 	assert_int_equal(d.page_type, DOC_PAGE_FORUM);
 	doc_release(&d);
 	/* Several products, a list, or only og:type product: a category page. */
 	extract("<html><head><script type=application/ld+json>[{\"@type\":\"Product\"},{\"@type\":\"Product\"}]"
-		"</script></head><body>" PROSE("Shelf") "</body></html>", DOC_FORMAT_TEXT, &d);
+		"</script></head><body>" PROSE("Shelf") "</body></html>",
+		DOC_FORMAT_TEXT, &d);
 	assert_int_equal(d.page_type, DOC_PAGE_UNKNOWN);
 	assert_null(doc_page_type_name(d.page_type));
 	doc_release(&d);
-	extract("<html><head><meta property=og:type content=product></head><body>" PROSE("Shelf")
-		"</body></html>", DOC_FORMAT_TEXT, &d);
+	extract("<html><head><meta property=og:type content=product></head><body>" PROSE("Shelf") "</body></html>",
+		DOC_FORMAT_TEXT, &d);
 	assert_int_equal(d.page_type, DOC_PAGE_UNKNOWN);
 	doc_release(&d);
 	/* The address of forum software marks a discussion; other pages do not. */
@@ -214,12 +219,13 @@ static void html_discussion_keeps_replies(void **state)
 	struct doc d;
 	char *t;
 	/* The same markup: a blog post's comments go, a declared discussion's stay. */
-	const char *body =
-		"<body><div class=post><h1>Which kettle?</h1>" PROSE("The question") PROSE("More of the question")
-		PROSE("Still the question") PROSE("The end of the question") "</div>"
-		"<div id=comments class=comments-area><div class=comment>" PROSE("A reply")
-		"<blockquote class=bbCodeBlock--quote>The question is a paragraph long enough</blockquote>"
-		"</div><div class=comment>" PROSE("Another reply") "</div></div></body></html>";
+	const char *body = "<body><div class=post><h1>Which kettle?</h1>" PROSE("The question") PROSE(
+		"More of the question") PROSE("Still the question")
+		PROSE("The end of the question") "</div>"
+						 "<div id=comments class=comments-area><div class=comment>" PROSE(
+							 "A reply") "<blockquote class=bbCodeBlock--quote>The question is a paragraph long enough</blockquote>"
+								    "</div><div class=comment>" PROSE(
+									    "Another reply") "</div></div></body></html>";
 	char html[4096];
 
 	(void)state;
@@ -229,12 +235,14 @@ static void html_discussion_keeps_replies(void **state)
 	assert_null(strstr(t, "A reply"));
 	assert_null(strstr(t, "Which kettle?"));
 	doc_release(&d);
-	snprintf(html, sizeof(html), "<html><head><title>Which kettle?</title><script type=application/ld+json>"
-		 "{\"@type\":\"DiscussionForumPosting\"}</script></head>%s", body);
+	snprintf(html, sizeof(html),
+		 "<html><head><title>Which kettle?</title><script type=application/ld+json>"
+		 "{\"@type\":\"DiscussionForumPosting\"}</script></head>%s",
+		 body);
 	t = extract(html, DOC_FORMAT_TEXT, &d);
 	assert_non_null(strstr(t, "A reply"));
 	assert_non_null(strstr(t, "Another reply"));
-	assert_non_null(strstr(t, "Which kettle?"));   /* a thread's title is its question */
+	assert_non_null(strstr(t, "Which kettle?")); /* a thread's title is its question */
 	/* The quoted post is not repeated. */
 	assert_null(strstr(strstr(t, "The question is") + 1, "The question is"));
 	doc_release(&d);
@@ -246,18 +254,19 @@ static void html_chrome_inside_content(void **state)
 	char *t;
 	const char *html =
 		"<html><head><meta property=og:type content=article></head><body><article>"
-		"<noscript>Please enable JavaScript.</noscript>"
-		PROSE("First") PROSE("Second") PROSE("Third") PROSE("Fourth") PROSE("Fifth") PROSE("Sixth")
-		"<span class=visually-hidden>Screen reader only text</span>"
-		"<time class=d-none>2024-01-01T00:00:00Z</time><div class='d-none d-md-block'>Shown on wide screens, like this note.</div>"
-		"<div class=faq><button aria-expanded=false>How long does it take?</button>"
-		"<button class=x>Which colour suits a kitchen best?</button><button>Close</button>"
-		"<div>" PROSE("The answer") "</div></div>"
-		"<ul><li><a href=/a>Another story about kettles</a></li><li><a href=/b>Yet another story</a></li>"
-		"<li><a href=/c>A third story on this site</a></li></ul>"
-		"<p><a href=/gift>A sentence that is one long link to a page about giving, with punctuation.</a></p>"
-		"<div class=author-bio><p>Ann Writer is a journalist who has covered kettles for ten years, and more.</p></div>"
-		"</article></body></html>";
+		"<noscript>Please enable JavaScript.</noscript>" PROSE("First") PROSE("Second") PROSE(
+			"Third") PROSE("Fourth") PROSE("Fifth")
+			PROSE("Sixth") "<span class=visually-hidden>Screen reader only text</span>"
+				       "<time class=d-none>2024-01-01T00:00:00Z</time><div class='d-none d-md-block'>Shown on wide screens, like this note.</div>"
+				       "<div class=faq><button aria-expanded=false>How long does it take?</button>"
+				       "<button class=x>Which colour suits a kitchen best?</button><button>Close</button>"
+				       "<div>" PROSE(
+					       "The answer") "</div></div>"
+							     "<ul><li><a href=/a>Another story about kettles</a></li><li><a href=/b>Yet another story</a></li>"
+							     "<li><a href=/c>A third story on this site</a></li></ul>"
+							     "<p><a href=/gift>A sentence that is one long link to a page about giving, with punctuation.</a></p>"
+							     "<div class=author-bio><p>Ann Writer is a journalist who has covered kettles for ten years, and more.</p></div>"
+							     "</article></body></html>";
 
 	(void)state;
 	t = extract(html, DOC_FORMAT_TEXT, &d);
@@ -276,21 +285,24 @@ static void html_chrome_inside_content(void **state)
 	doc_release(&d);
 	/* A section repeated for another screen size is said once; short
 	 * repeats ("Reply") and code are left alone. */
-	t = extract("<html><body><article>" PROSE("Once") PROSE("Twice") "<div class=mobile>" PROSE("Once")
-		    "</div><pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre>"
-		    "<pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre></article></body></html>",
-		    DOC_FORMAT_TEXT, &d);
+	t = extract(
+		"<html><body><article>" PROSE("Once") PROSE("Twice") "<div class=mobile>" PROSE(
+			"Once") "</div><pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre>"
+				"<pre>x = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10 + 11</pre></article></body></html>",
+		DOC_FORMAT_TEXT, &d);
 	assert_null(strstr(strstr(t, "Once is") + 1, "Once is"));
 	assert_non_null(strstr(strstr(t, "x = 1") + 1, "x = 1"));
 	doc_release(&d);
 	/* A page whose script reveals content the HTML hides: read it when
 	 * nothing else is there; otherwise hidden stays hidden. */
-	t = extract("<html><body><div style='display:none'><main>" PROSE("Revealed") PROSE("Later")
-		    "</main></div></body></html>", DOC_FORMAT_TEXT, &d);
+	t = extract("<html><body><div style='display:none'><main>" PROSE("Revealed")
+			    PROSE("Later") "</main></div></body></html>",
+		    DOC_FORMAT_TEXT, &d);
 	assert_non_null(strstr(t, "Revealed is"));
 	doc_release(&d);
-	t = extract("<html><body><main>" PROSE("Shown") PROSE("Also shown") "<div style='display: none'>"
-		    PROSE("Hidden") "</div></main></body></html>", DOC_FORMAT_TEXT, &d);
+	t = extract("<html><body><main>" PROSE("Shown") PROSE("Also shown") "<div style='display: none'>" PROSE(
+			    "Hidden") "</div></main></body></html>",
+		    DOC_FORMAT_TEXT, &d);
 	assert_non_null(strstr(t, "Shown is"));
 	assert_null(strstr(t, "Hidden is"));
 	doc_release(&d);
@@ -309,7 +321,7 @@ static void html_markdown_structure(void **state)
 	(void)state;
 	t = extract(html, DOC_FORMAT_MARKDOWN, &d);
 	assert_non_null(strstr(t, "## Section\n\nParagraph"));
-	assert_non_null(strstr(t, "- one\n- two bold\n\n| A | B |"));   /* a table after a list needs a blank line */
+	assert_non_null(strstr(t, "- one\n- two bold\n\n| A | B |")); /* a table after a list needs a blank line */
 	assert_non_null(strstr(t, "| A | B |\n| --- | --- |\n| 1 | 2 |"));
 	assert_non_null(strstr(t, "Line\nbreak"));
 	doc_release(&d);
@@ -340,9 +352,17 @@ static void html_degenerate_inputs(void **state)
 	struct doc d;
 	struct doc_options o;
 	struct q_error e;
-	static const char *const inputs[] = {"", " ", "<", "<html>", "</p></p></div>",
-		"<!-- only a comment -->", "<html><body></body></html>", "\xff\xfe\xfd",
-		"<table><td><td><td>", "<p>unclosed <b><i><u>tags", NULL};
+	static const char *const inputs[] = {"",
+					     " ",
+					     "<",
+					     "<html>",
+					     "</p></p></div>",
+					     "<!-- only a comment -->",
+					     "<html><body></body></html>",
+					     "\xff\xfe\xfd",
+					     "<table><td><td><td>",
+					     "<p>unclosed <b><i><u>tags",
+					     NULL};
 	char long_attrs[1400];
 	int i;
 
@@ -399,12 +419,11 @@ static void zip_rejects_damage(void **state)
  * return an error or succeed, never crash or leak (ASan checks leaks). */
 static void extraction_survives_allocation_failures(void **state)
 {
-	const char *html =
-		"<html><head><title>T</title><meta name=author content=A>"
-		"<script type=application/ld+json>{\"headline\":\"H\"}</script></head>"
-		"<body><nav><a href=/>x</a></nav><article><h2>S</h2>"
-		"<p>Some paragraph text that is long enough to be content, with commas.</p>"
-		"<ul><li>a</li></ul><table><tr><td>1</td></tr></table></article></body></html>";
+	const char *html = "<html><head><title>T</title><meta name=author content=A>"
+			   "<script type=application/ld+json>{\"headline\":\"H\"}</script></head>"
+			   "<body><nav><a href=/>x</a></nav><article><h2>S</h2>"
+			   "<p>Some paragraph text that is long enough to be content, with commas.</p>"
+			   "<ul><li>a</li></ul><table><tr><td>1</td></tr></table></article></body></html>";
 	struct doc_options o;
 	long n;
 	int ok = 0;
@@ -441,8 +460,7 @@ static char *repeat_page(const char *lead, const char *unit, size_t n, const cha
 	return b;
 }
 
-static int extract_opts(const char *html, struct doc_options *o, struct doc *doc,
-			struct q_error *e)
+static int extract_opts(const char *html, struct doc_options *o, struct doc *doc, struct q_error *e)
 {
 	o->content_type = "text/html";
 	memset(e, 0, sizeof(*e));
@@ -608,29 +626,29 @@ static void html_noscript_markup_is_not_text(void **state)
  * around and inside it: dateline, captions and credits, a "Read more"
  * teaser, a subscription prompt, the related list after the body. */
 static const char news_page[] =
-		"<html><head><title>Council passes the budget</title>\n"
-		"<meta property=\"og:type\" content=\"article\"></head>\n"
-		"<body><nav><a href=\"/\">Home</a> <a href=\"/news\">News</a></nav>\n"
-		"<div class=\"wrap\"><article>\n"
-		"<h1>Council passes the budget</h1>\n"
-		"<div class=\"dateline\">03.04.2020</div>\n"
-		"<div class=\"entry-content\">\n"
-		"<p>The city council approved the new budget on Tuesday, after a debate that lasted well into the night and ended with a narrow vote of seven to six.</p>\n"
-		"<figure><img src=\"a.jpg\"><figcaption>The council chamber during the vote. Photo: Jane Roe</figcaption></figure>\n"
-		"<p>Read more: <a href=\"/other\">Mayor under pressure over the new tram line</a></p>\n"
-		"<p>Most of the new money goes to schools and to repairs of the bridges over the river, which engineers had warned about for years.</p>\n"
-		"<p>Foto: Archiv</p>\n"
-		"<p>The budget also sets aside money for a new library in the north of the city, the first one built there in forty years, and for longer opening hours at the swimming pools.</p>\n"
-		"<p>The mayor thanked the members for their work and said the vote showed that the council could still agree on the big questions, even after a difficult year.</p>\n"
-		"<p>Subscribe to our newsletter for more local news.</p>\n"
-		"<p>Critics said the plan leaves too little for housing, and promised to bring the question back before the summer recess.<noscript>&lt;img height=\"1\" width=\"1\" style=\"display:none\" src=\"https://px.example.com/tr?id=1234567890&amp;amp;ev=PageView&amp;amp;noscript=1&amp;amp;a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"/&gt;</noscript></p>\n"
-		"</div>\n"
-		"<h3>Related</h3>\n"
-		"<ul><li><a href=\"/a\">Schools get new roofs</a> A short summary of another story about schools.</li>\n"
-		"<li><a href=\"/b\">Bridge closed for repairs</a> Another summary line of a different story.</li>\n"
-		"<li><a href=\"/c\">Tram line delayed again</a> And one more summary line of yet another story.</li></ul>\n"
-		"</article></div>\n"
-		"<footer>Copyright 2020 The Example Times</footer></body></html>\n";
+	"<html><head><title>Council passes the budget</title>\n"
+	"<meta property=\"og:type\" content=\"article\"></head>\n"
+	"<body><nav><a href=\"/\">Home</a> <a href=\"/news\">News</a></nav>\n"
+	"<div class=\"wrap\"><article>\n"
+	"<h1>Council passes the budget</h1>\n"
+	"<div class=\"dateline\">03.04.2020</div>\n"
+	"<div class=\"entry-content\">\n"
+	"<p>The city council approved the new budget on Tuesday, after a debate that lasted well into the night and ended with a narrow vote of seven to six.</p>\n"
+	"<figure><img src=\"a.jpg\"><figcaption>The council chamber during the vote. Photo: Jane Roe</figcaption></figure>\n"
+	"<p>Read more: <a href=\"/other\">Mayor under pressure over the new tram line</a></p>\n"
+	"<p>Most of the new money goes to schools and to repairs of the bridges over the river, which engineers had warned about for years.</p>\n"
+	"<p>Foto: Archiv</p>\n"
+	"<p>The budget also sets aside money for a new library in the north of the city, the first one built there in forty years, and for longer opening hours at the swimming pools.</p>\n"
+	"<p>The mayor thanked the members for their work and said the vote showed that the council could still agree on the big questions, even after a difficult year.</p>\n"
+	"<p>Subscribe to our newsletter for more local news.</p>\n"
+	"<p>Critics said the plan leaves too little for housing, and promised to bring the question back before the summer recess.<noscript>&lt;img height=\"1\" width=\"1\" style=\"display:none\" src=\"https://px.example.com/tr?id=1234567890&amp;amp;ev=PageView&amp;amp;noscript=1&amp;amp;a=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"/&gt;</noscript></p>\n"
+	"</div>\n"
+	"<h3>Related</h3>\n"
+	"<ul><li><a href=\"/a\">Schools get new roofs</a> A short summary of another story about schools.</li>\n"
+	"<li><a href=\"/b\">Bridge closed for repairs</a> Another summary line of a different story.</li>\n"
+	"<li><a href=\"/c\">Tram line delayed again</a> And one more summary line of yet another story.</li></ul>\n"
+	"</article></div>\n"
+	"<footer>Copyright 2020 The Example Times</footer></body></html>\n";
 
 static void html_article_chrome_left_out(void **state)
 {
@@ -642,12 +660,12 @@ static void html_article_chrome_left_out(void **state)
 	assert_non_null(strstr(t, "narrow vote of seven to six."));
 	assert_non_null(strstr(t, "engineers had warned about for years."));
 	assert_non_null(strstr(t, "before the summer recess."));
-	assert_null(strstr(t, "03.04.2020"));                 /* date line */
-	assert_null(strstr(t, "Photo: Jane Roe"));            /* figcaption */
-	assert_null(strstr(t, "Read more:"));                 /* one-link teaser */
-	assert_null(strstr(t, "Foto: Archiv"));               /* credit line */
+	assert_null(strstr(t, "03.04.2020"));                  /* date line */
+	assert_null(strstr(t, "Photo: Jane Roe"));             /* figcaption */
+	assert_null(strstr(t, "Read more:"));                  /* one-link teaser */
+	assert_null(strstr(t, "Foto: Archiv"));                /* credit line */
 	assert_null(strstr(t, "Subscribe to our newsletter")); /* prompt */
-	assert_null(strstr(t, "Schools get new roofs"));      /* after the body */
+	assert_null(strstr(t, "Schools get new roofs"));       /* after the body */
 	assert_null(strstr(t, "<img"));
 	doc_release(&doc);
 	/* Without the body's class, the "Related" heading ends the text. */
@@ -689,19 +707,19 @@ static void html_tail_lines_left_out(void **state)
 	(void)state;
 	t = extract(tail_page, DOC_FORMAT_TEXT, &doc);
 	assert_non_null(strstr(t, "before the summer recess."));
-	assert_non_null(strstr(t, "Library hours unchanged"));  /* a list item stays */
+	assert_non_null(strstr(t, "Library hours unchanged")); /* a list item stays */
 	assert_null(strstr(t, "Weitere Informationen"));
 	assert_null(strstr(t, "Kontakt:"));
 	assert_null(strstr(t, "Press office"));
-	assert_null(strstr(t, "with the Town Council app"));   /* a closing prompt */
-	assert_non_null(strstr(t, "wrote on Twitter"));    /* not at the end: kept */
+	assert_null(strstr(t, "with the Town Council app")); /* a closing prompt */
+	assert_non_null(strstr(t, "wrote on Twitter"));      /* not at the end: kept */
 	doc_release(&doc);
 	/* Closing lines inside the last paragraph (<br>) go the same way. */
 	page = q_strdup(tail_page);
 	assert_non_null(page);
 	at = strstr(page, "summer recess.</p><p>");
 	assert_non_null(at);
-	memcpy(at + strlen("summer recess."), "<br>   ", 7);   /* one paragraph on */
+	memcpy(at + strlen("summer recess."), "<br>   ", 7); /* one paragraph on */
 	t = extract(page, DOC_FORMAT_TEXT, &doc);
 	assert_non_null(strstr(t, "before the summer recess."));
 	assert_null(strstr(t, "Weitere Informationen"));
@@ -735,7 +753,7 @@ static void html_skip_target_and_paywall_content_kept(void **state)
 			 wrappers[i][0], wrappers[i][1]);
 		t = extract(page, DOC_FORMAT_TEXT, &doc);
 		assert_non_null(strstr(t, "keeps the library open."));
-		assert_null(strstr(t, "cancel at any time"));   /* the paywall prompt */
+		assert_null(strstr(t, "cancel at any time")); /* the paywall prompt */
 		doc_release(&doc);
 	}
 }
@@ -744,14 +762,13 @@ static void html_skip_target_and_paywall_content_kept(void **state)
  * weak hint: the article inside is kept; a bare share bar still goes. */
 static void html_strong_word_beside_content_word(void **state)
 {
-	static const char page[] =
-		"<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
-		"<div class=\"entry themeform share\">"
-		"<p>The council met on Tuesday evening to discuss the new budget, which had "
-		"been delayed twice by the summer floods.</p><p>After four hours of debate "
-		"the members agreed on a compromise that keeps the library open.</p></div>"
-		"<div class=\"share\"><a href=\"/fb\">Share on Facebook</a> "
-		"<a href=\"/tw\">Share on Twitter</a></div></body></html>";
+	static const char page[] = "<html><body><nav><a href=\"/\">Home</a> <a href=\"/n\">News</a></nav>"
+				   "<div class=\"entry themeform share\">"
+				   "<p>The council met on Tuesday evening to discuss the new budget, which had "
+				   "been delayed twice by the summer floods.</p><p>After four hours of debate "
+				   "the members agreed on a compromise that keeps the library open.</p></div>"
+				   "<div class=\"share\"><a href=\"/fb\">Share on Facebook</a> "
+				   "<a href=\"/tw\">Share on Twitter</a></div></body></html>";
 	struct doc doc;
 	char *t;
 
@@ -779,7 +796,7 @@ static void html_article_beats_longer_comments(void **state)
 	qbuf_init(&page, 1 << 20);
 	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head>"
 			 "<body><nav>");
-	for (i = 0; i < 60; i++)   /* chrome outside both, so the body loses */
+	for (i = 0; i < 60; i++) /* chrome outside both, so the body loses */
 		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
 	qbuf_adds(&page, "</nav><div class=\"story\"><h1>Budget</h1>");
 	for (i = 0; i < 5; i++)
@@ -839,7 +856,8 @@ static void charset_utf8_label_with_a_stray_byte(void **state)
 	qbuf_reset(&page);
 	qbuf_adds(&page, "<html><head><meta charset=\"UTF-8\"></head><body><p>");
 	for (i = 0; i < 60; i++)
-		qbuf_adds(&page, "Fran\xe7" "ais, d\xe9j\xe0 vu. ");
+		qbuf_adds(&page, "Fran\xe7"
+				 "ais, d\xe9j\xe0 vu. ");
 	qbuf_adds(&page, "</p></body></html>");
 	charset_detect(page.data, page.len, NULL, 1, cs);
 	assert_string_equal(cs, "WINDOWS-1252");
@@ -879,7 +897,7 @@ static void html_lead_before_content_kept(void **state)
 	qbuf_init(&page, 1 << 20);
 	qbuf_adds(&page, "<html><head><meta property=\"og:type\" content=\"article\"></head><body>"
 			 "<div class=\"col3\"><div class=\"menu\">");
-	for (i = 0; i < 40; i++)   /* chrome beside both, so the column loses */
+	for (i = 0; i < 40; i++) /* chrome beside both, so the column loses */
 		qbuf_adds(&page, "<a href=\"/x\">Another section of the site</a> ");
 	qbuf_adds(&page, "</div><p class=\"intro\">The German capital has launched a five-year "
 			 "project to examine its colonial past, the city said.</p><div class=\"group\">"
@@ -919,7 +937,8 @@ static void html_closing_headings_end_the_text(void **state)
 			 "about for years.</p><p>The final vote is due before the summer recess, "
 			 "the mayor told reporters after the meeting.</p><h3>%s</h3><p>Our press office answers "
 			 "questions on weekdays between nine and five, by telephone or by letter.</p>"
-			 "</div></body></html>", heads[i]);
+			 "</div></body></html>",
+			 heads[i]);
 		t = extract(page, DOC_FORMAT_TEXT, &doc);
 		assert_non_null(strstr(t, "before the summer recess,"));
 		assert_null(strstr(t, "press office"));
@@ -962,7 +981,7 @@ static void html_fine_print_at_end_left_out(void **state)
 	(void)state;
 	t = extract(fine_print_page, DOC_FORMAT_TEXT, &doc);
 	assert_non_null(strstr(t, "warned about for years."));
-	assert_non_null(strstr(t, "trademark blue benches"));   /* inside: kept */
+	assert_non_null(strstr(t, "trademark blue benches")); /* inside: kept */
 	assert_null(strstr(t, "Jane Roe"));
 	assert_null(strstr(t, "opinions expressed"));
 	assert_null(strstr(t, "Associates Program"));
@@ -1114,12 +1133,10 @@ static void html_jsonld_article_body_fallback(void **state)
 	static const char head[] =
 		"<html><head><title>T</title><script type=\"application/ld+json\">"
 		"{\"@type\": \"NewsArticle\", \"headline\": \"Tsai wins\", \"articleBody\": \"";
-	static const char sentence[] =
-		"The president's re-election was no easy feat, and her comeback after the "
-		"local elections surprised even her own party's strategists. ";
-	static const char shown[] =
-		"\"}</script></head><body><div id=\"app\"><p>Loading the story, please wait "
-		"while the page starts.</p></div></body></html>";
+	static const char sentence[] = "The president's re-election was no easy feat, and her comeback after the "
+				       "local elections surprised even her own party's strategists. ";
+	static const char shown[] = "\"}</script></head><body><div id=\"app\"><p>Loading the story, please wait "
+				    "while the page starts.</p></div></body></html>";
 	struct qbuf page;
 	struct doc doc;
 	char *t;

@@ -28,10 +28,12 @@ static void dump_tree(const xmlNode *n, struct qbuf *b, int keep_bodies)
 				  !strcmp((const char *)n->name, "style");
 			qbuf_addf(b, "<%s", n->name);
 			for (a = n->properties; a; a = a->next)
-				if (keep_bodies || html_attr_is_read((const char *)a->name,
-								     strlen((const char *)a->name)))
-					qbuf_addf(b, " %s=%s", a->name, a->children && a->children->content
-						  ? (const char *)a->children->content : "");
+				if (keep_bodies ||
+				    html_attr_is_read((const char *)a->name, strlen((const char *)a->name)))
+					qbuf_addf(b, " %s=%s", a->name,
+						  a->children && a->children->content
+							  ? (const char *)a->children->content
+							  : "");
 			qbuf_adds(b, ">");
 			if (raw && !keep_bodies)
 				qbuf_adds(b, "#raw");
@@ -48,8 +50,8 @@ static void dump_tree(const xmlNode *n, struct qbuf *b, int keep_bodies)
 static char *parse_dump(const char *page, size_t len, int keep_raw_text, int keep_bodies)
 {
 	struct html_limits lim = {0, NULL, HTML_STOP_NONE, keep_raw_text, 0};
-	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-		      HTML_PARSE_NONET | HTML_PARSE_COMPACT | XML_PARSE_HUGE;
+	int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+		      HTML_PARSE_COMPACT | XML_PARSE_HUGE;
 	htmlDocPtr doc = html_parse_limited(page, len, NULL, options, &lim);
 	struct qbuf b;
 	size_t n;
@@ -148,12 +150,51 @@ static void tricky_markup_reads_the_same(void **state)
 static void random_markup_reads_the_same(void **state)
 {
 	static const char *const tokens[] = {
-		"<script>", "</script>", "</script", "</scripty>", "<style>", "</style>", "<!--",
-		"-->", "--!>", "-", "<", ">", "/>", "\"", "'", "=", " ", "a", "<p>", "</p>",
-		"<!DOCTYPE html>", "<!doctype \"", "<?x ", "<? ", "</", "type=json ", "<script type=",
-		"<noscript>", "<body>", "<div title=", "\n", "&amp;", "<textarea>", "x()",
-		"<a href=x", " href=/y/", " data-a=\"b>c\"", " hidden", " class=k", " id='i'",
-		" data-x", " srcset='a b'", "<img src=a.png alt=\"\">", " style=\"d\"", "\t",
+		"<script>",
+		"</script>",
+		"</script",
+		"</scripty>",
+		"<style>",
+		"</style>",
+		"<!--",
+		"-->",
+		"--!>",
+		"-",
+		"<",
+		">",
+		"/>",
+		"\"",
+		"'",
+		"=",
+		" ",
+		"a",
+		"<p>",
+		"</p>",
+		"<!DOCTYPE html>",
+		"<!doctype \"",
+		"<?x ",
+		"<? ",
+		"</",
+		"type=json ",
+		"<script type=",
+		"<noscript>",
+		"<body>",
+		"<div title=",
+		"\n",
+		"&amp;",
+		"<textarea>",
+		"x()",
+		"<a href=x",
+		" href=/y/",
+		" data-a=\"b>c\"",
+		" hidden",
+		" class=k",
+		" id='i'",
+		" data-x",
+		" srcset='a b'",
+		"<img src=a.png alt=\"\">",
+		" style=\"d\"",
+		"\t",
 	};
 	uint64_t seed = 0x2545f4914f6cdd1dull;
 	struct qbuf b;

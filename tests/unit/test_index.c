@@ -41,8 +41,7 @@ static int collect(void *ctx, const char *tok, size_t len, size_t start, size_t 
 	return 0;
 }
 
-static void check_tokens(struct tokenizer *t, const char *text, enum tokenize_mode mode,
-			 const char *want)
+static void check_tokens(struct tokenizer *t, const char *text, enum tokenize_mode mode, const char *want)
 {
 	struct qbuf b;
 
@@ -57,13 +56,11 @@ static void words_fold_and_stem(void **state)
 	struct tokenizer *t = tokenizer_new(1);
 
 	(void)state;
-	check_tokens(t, "Running RUNS, the runner's café!", TOKENIZE_DOCUMENT,
-		     "run run the runner s cafe");
-	check_tokens(t, "Straße ÉCOLE naïve Ｆｕｌｌ１２", TOKENIZE_DOCUMENT,
-		     "strass ecol naiv full12");
+	check_tokens(t, "Running RUNS, the runner's café!", TOKENIZE_DOCUMENT, "run run the runner s cafe");
+	check_tokens(t, "Straße ÉCOLE naïve Ｆｕｌｌ１２", TOKENIZE_DOCUMENT, "strass ecol naiv full12");
 	check_tokens(t, "ΑΘΗΝΑ Москва", TOKENIZE_DOCUMENT, "αθηνα москва");
 	check_tokens(t, "Tiếng Việt ՀԱՅԵՐԵՆ", TOKENIZE_DOCUMENT, "tieng viet հայերեն");
-	check_tokens(t, "e\xcc\x81te", TOKENIZE_DOCUMENT, "ete");   /* decomposed é */
+	check_tokens(t, "e\xcc\x81te", TOKENIZE_DOCUMENT, "ete"); /* decomposed é */
 	check_tokens(t, "GPT-4o 2024 x86_64", TOKENIZE_DOCUMENT, "gpt 4o 2024 x86 64");
 	tokenizer_free(t);
 	t = tokenizer_new(0);
@@ -97,7 +94,7 @@ static void hostile_input(void **state)
 	big[sizeof(big) - 1] = '\0';
 	qbuf_init(&b, 1 << 16);
 	tokenizer_run(t, big, strlen(big), TOKENIZE_DOCUMENT, collect, &b);
-	assert_true(b.len <= TOKEN_MAX_BYTES);   /* one token, cut */
+	assert_true(b.len <= TOKEN_MAX_BYTES); /* one token, cut */
 	qbuf_release(&b);
 	tokenizer_free(t);
 }
@@ -125,24 +122,26 @@ static void fts5_search(void **state)
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	assert_int_equal(tokenizer_register_fts5(db, &err), 0);
-	assert_int_equal(sqlite3_exec(db,
-		"CREATE VIRTUAL TABLE t USING fts5(body, tokenize='quarry');"
-		"INSERT INTO t VALUES ('The runners were running past the Café de Flore.');"
-		"INSERT INTO t VALUES ('美国政府关闭了选择可用性，民用精度大幅提高。');"
-		"INSERT INTO t VALUES ('选择与可用性是两个不同的问题。');"
-		"INSERT INTO t VALUES ('Selective availability was switched off in 2000.');",
-		NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='quarry');"
+			     "INSERT INTO t VALUES ('The runners were running past the Café de Flore.');"
+			     "INSERT INTO t VALUES ('美国政府关闭了选择可用性，民用精度大幅提高。');"
+			     "INSERT INTO t VALUES ('选择与可用性是两个不同的问题。');"
+			     "INSERT INTO t VALUES ('Selective availability was switched off in 2000.');",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
 	assert_int_equal(count_matches(db, "run"), 1);
 	assert_int_equal(count_matches(db, "RUNNING"), 1);
 	assert_int_equal(count_matches(db, "cafe"), 1);
 	assert_int_equal(count_matches(db, "café"), 1);
 	assert_int_equal(count_matches(db, "\"switched off\""), 1);
 	assert_int_equal(count_matches(db, "availability NOT 2000"), 0);
-	assert_int_equal(count_matches(db, "选择可用性"), 1);   /* phrase of bigrams */
+	assert_int_equal(count_matches(db, "选择可用性"), 1); /* phrase of bigrams */
 	assert_int_equal(count_matches(db, "可用性"), 2);
-	assert_int_equal(count_matches(db, "精度"), 1);         /* two characters */
-	assert_int_equal(count_matches(db, "选"), 2);           /* one character */
-	assert_int_equal(count_matches(db, "选择 精度"), 1);     /* AND */
+	assert_int_equal(count_matches(db, "精度"), 1);      /* two characters */
+	assert_int_equal(count_matches(db, "选"), 2);        /* one character */
+	assert_int_equal(count_matches(db, "选择 精度"), 1); /* AND */
 	sqlite3_close(db);
 }
 
@@ -170,7 +169,7 @@ static void split_on_headings_and_size(void **state)
 	(void)state;
 	qbuf_init(&t, 1 << 20);
 	qbuf_adds(&t, "Intro paragraph here.\n\n# Setup\n\n## Linux\n\nInstall it.\n\n# Use\n\n");
-	for (i = 0; i < 50; i++)   /* 50 paragraphs of 20 words */
+	for (i = 0; i < 50; i++) /* 50 paragraphs of 20 words */
 		qbuf_adds(&t, "one two three four five six seven eight nine ten "
 			      "one two three four five six seven eight nine ten.\n\n");
 	memset(&l, 0, sizeof(l));
@@ -197,7 +196,7 @@ static void split_long_paragraph_and_cjk(void **state)
 
 	(void)state;
 	qbuf_init(&t, 1 << 20);
-	for (i = 0; i < 400; i++)   /* one paragraph, 2400 CJK chars = 1200 words */
+	for (i = 0; i < 400; i++) /* one paragraph, 2400 CJK chars = 1200 words */
 		qbuf_adds(&t, "选择可用性。");
 	memset(&l, 0, sizeof(l));
 	split_passages(t.data, t.len, log_passage, &l);
@@ -222,7 +221,7 @@ static void query_translation(void **state)
 	corpus_query_to_fts("\"switched off\" gps -weights -2007", &b, NULL);
 	assert_string_equal(qbuf_cstr(&b), "(\"switched off\") AND (\"gps\") NOT (\"weights\" OR \"2007\")");
 	qbuf_reset(&b);
-	corpus_query_to_fts("a\"b", &b, NULL);   /* quotes inside words are escaped */
+	corpus_query_to_fts("a\"b", &b, NULL); /* quotes inside words are escaped */
 	assert_string_equal(qbuf_cstr(&b), "(\"a\"\"b\")");
 	qbuf_reset(&b);
 	qbuf_reset(&b);
@@ -246,19 +245,22 @@ static void qrank_orders_small_corpus(void **state)
 	assert_int_equal(tokenizer_register_fts5(db, NULL), 0);
 	assert_int_equal(rank_register_fts5(db, NULL), 0);
 	assert_int_equal(sqlite3_exec(db,
-		"CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='quarry');"
-		"INSERT INTO t VALUES ('gps', 'selective availability was switched off; "
-		"selective availability had degraded the signal');"
-		"INSERT INTO t VALUES ('gps', 'availability of receivers grew');"
-		"INSERT INTO t VALUES ('gps', 'selective reading');",
-		NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rowid, qrank(t, 2.0, 1.0) s FROM t "
-					       "WHERE t MATCH 'selective OR availability' ORDER BY s",
-					   -1, &st, NULL), SQLITE_OK);
+				      "CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='quarry');"
+				      "INSERT INTO t VALUES ('gps', 'selective availability was switched off; "
+				      "selective availability had degraded the signal');"
+				      "INSERT INTO t VALUES ('gps', 'availability of receivers grew');"
+				      "INSERT INTO t VALUES ('gps', 'selective reading');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT rowid, qrank(t, 2.0, 1.0) s FROM t "
+					    "WHERE t MATCH 'selective OR availability' ORDER BY s",
+					    -1, &st, NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 1);
 	score = sqlite3_column_double(st, 1);
-	assert_true(score < -0.1);   /* a real score, not the 1e-6 floor */
+	assert_true(score < -0.1); /* a real score, not the 1e-6 floor */
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
@@ -285,14 +287,14 @@ static void read_file_refuses_fifo_and_links(void **state)
 	fclose(f);
 	assert_int_equal(symlink(file, link), 0);
 	qbuf_init(&b, 1 << 20);
-	alarm(10);   /* a blocking open fails the test instead of hanging it */
+	alarm(10); /* a blocking open fails the test instead of hanging it */
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(corpus_read_file(fifo, 1 << 20, &b, &st, &err), Q_EUNSUPPORTED);
 	assert_string_equal(err.msg, "not a regular file");
 	assert_int_not_equal(corpus_read_file(link, 1 << 20, &b, &st, &err), 0);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(corpus_read_file(file, 4, &b, &st, &err), 0);
-	assert_int_equal(b.len, 4);   /* stops at max_bytes */
+	assert_int_equal(b.len, 4); /* stops at max_bytes */
 	assert_int_equal(st.st_size, 10);
 	alarm(0);
 	qbuf_release(&b);
@@ -304,8 +306,9 @@ static void read_file_refuses_fifo_and_links(void **state)
 
 static void sniff_text_and_binary(void **state)
 {
-	static const char gbk[] = "\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7\n";   /* GBK text */
-	static const char elf[] = "\x7f" "ELFabcdefgh";
+	static const char gbk[] = "\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7\n"; /* GBK text */
+	static const char elf[] = "\x7f"
+				  "ELFabcdefgh";
 	char noisy[200];
 
 	(void)state;
@@ -320,7 +323,7 @@ static void sniff_text_and_binary(void **state)
 	noisy[10] = 0x01;
 	noisy[20] = 0x02;
 	noisy[30] = 0x03;
-	assert_false(sniff_is_text(noisy, sizeof(noisy)));   /* 1.5% controls */
+	assert_false(sniff_is_text(noisy, sizeof(noisy))); /* 1.5% controls */
 	assert_int_equal(sniff_name("/d/README"), SNIFF_NAME_UNKNOWN);
 	assert_int_equal(sniff_name("/d/notes.RST"), SNIFF_NAME_TEXT);
 	assert_int_equal(sniff_name("/d/main.c"), SNIFF_NAME_TEXT);
@@ -344,10 +347,10 @@ static void cjk_query_split_into_terms(void **state)
 	assert_int_equal(corpus_query_to_fts("\"选择可用\" 原因？", &b, NULL), 0);
 	assert_string_equal(qbuf_cstr(&b), "(\"选择可用\") AND (\"原因\")");
 	qbuf_reset(&b);
-	assert_int_equal(corpus_query_to_fts("熊", &b, NULL), 0);   /* a lone character */
+	assert_int_equal(corpus_query_to_fts("熊", &b, NULL), 0); /* a lone character */
 	assert_string_equal(qbuf_cstr(&b), "(\"熊\")");
 	qbuf_reset(&b);
-	assert_int_equal(corpus_query_to_fts("soup -选择可用", &b, NULL), 0);   /* excluded whole */
+	assert_int_equal(corpus_query_to_fts("soup -选择可用", &b, NULL), 0); /* excluded whole */
 	assert_string_equal(qbuf_cstr(&b), "(\"soup\") NOT (\"选择可用\")");
 	qbuf_release(&b);
 }
@@ -431,7 +434,7 @@ static void near_duplicates(void **state)
 	assert_true(neardup_similarity(&sa, &sa) == 1.0);
 	assert_false(neardup_same(&sa, &sc));
 	assert_true(neardup_similarity(&sa, &sc) < 0.3);
-	assert_false(neardup_same(&sshort, &sshort));   /* too short to judge */
+	assert_false(neardup_same(&sshort, &sshort)); /* too short to judge */
 	assert_false(neardup_same(&sempty, &sempty));
 	qbuf_release(&a);
 	qbuf_release(&b);
@@ -481,7 +484,6 @@ static void cjk_snippet_highlights_whole_match(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
 	assert_int_equal(system(cmd), 0);
 }
-
 
 /* Documents corpus_list collects: paths joined by ' ', passages summed. */
 struct listing {
@@ -549,8 +551,8 @@ static void corpus_listing_and_checks(void **state)
 	assert_int_equal(c.added, 3);
 
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(corpus_list(&s, CORPUS_LIST_BY_PATH | CORPUS_LIST_PASSAGES, 0, collect_doc, &l,
-				     &err), 3);
+	assert_int_equal(corpus_list(&s, CORPUS_LIST_BY_PATH | CORPUS_LIST_PASSAGES, 0, collect_doc, &l, &err),
+			 3);
 	assert_string_equal(l.paths, "a.md b.md c.txt");
 	assert_true(l.passages >= 3);
 	/* Newest first, capped; without the count passages are -1 each. */

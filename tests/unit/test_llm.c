@@ -35,25 +35,23 @@ static void parse_all(const char *stream, size_t n, size_t split, struct qbuf *o
 	sse_release(&p);
 }
 
-static const char openai_stream[] =
-	"\xEF\xBB\xBF"
-	": keep-alive\r\n"
-	"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
-	"data: {\"choices\":[{\"delta\":{\"content\":\"lo \xe4\xb8\xad\"}}]}\n\n"
-	"event: ping\rid: 7\rdata\r\r"
-	"data: line one\n"
-	"data:line two\n"
-	"retry: 1500\n"
-	"unknown: field\n"
-	"\n"
-	"data: [DONE]\n\n";
+static const char openai_stream[] = "\xEF\xBB\xBF"
+				    ": keep-alive\r\n"
+				    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+				    "data: {\"choices\":[{\"delta\":{\"content\":\"lo \xe4\xb8\xad\"}}]}\n\n"
+				    "event: ping\rid: 7\rdata\r\r"
+				    "data: line one\n"
+				    "data:line two\n"
+				    "retry: 1500\n"
+				    "unknown: field\n"
+				    "\n"
+				    "data: [DONE]\n\n";
 
-static const char expected[] =
-	"message||{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]};"
-	"message||{\"choices\":[{\"delta\":{\"content\":\"lo \xe4\xb8\xad\"}}]};"
-	"ping|7|;"
-	"message|7|line one\nline two;"
-	"message|7|[DONE];";
+static const char expected[] = "message||{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]};"
+			       "message||{\"choices\":[{\"delta\":{\"content\":\"lo \xe4\xb8\xad\"}}]};"
+			       "ping|7|;"
+			       "message|7|line one\nline two;"
+			       "message|7|[DONE];";
 
 static void parses_a_stream(void **state)
 {
@@ -98,10 +96,10 @@ static void truncated_stream_is_not_complete(void **state)
 	(void)state;
 	qbuf_init(&out, 1 << 16);
 	parse_all(s, sizeof(s) - 1, 4, &out, &pending);
-	assert_string_equal(qbuf_cstr(&out), "");   /* never dispatched */
+	assert_string_equal(qbuf_cstr(&out), ""); /* never dispatched */
 	assert_int_equal(pending, 1);
 	qbuf_reset(&out);
-	parse_all("data: x\n", 8, 8, &out, &pending);   /* no blank line yet */
+	parse_all("data: x\n", 8, 8, &out, &pending); /* no blank line yet */
 	assert_string_equal(qbuf_cstr(&out), "");
 	assert_int_equal(pending, 1);
 	qbuf_release(&out);
@@ -119,7 +117,7 @@ static void endless_line_hits_the_cap(void **state)
 	qbuf_init(&out, 1 << 16);
 	sse_init(&p, record, &out);
 	rc = sse_feed(&p, "data: ", 6);
-	for (i = 0; i < 40 && rc == 0; i++)   /* 2.5 MB, no newline */
+	for (i = 0; i < 40 && rc == 0; i++) /* 2.5 MB, no newline */
 		rc = sse_feed(&p, chunk, 65536);
 	assert_int_equal(rc, Q_ETOOBIG);
 	sse_release(&p);
@@ -147,7 +145,7 @@ static void callback_can_stop(void **state)
 	assert_int_equal(count, 2);
 	assert_int_equal(p.retry_ms, -1);
 	assert_int_equal(sse_feed(&p, "retry: 1500\nretry: 15x\n", 23), 0);
-	assert_int_equal(p.retry_ms, 1500);   /* a malformed value is ignored */
+	assert_int_equal(p.retry_ms, 1500); /* a malformed value is ignored */
 	sse_release(&p);
 }
 
@@ -175,8 +173,7 @@ static void json_from_model_output(void **state)
 	check_json("{\"a\": 1}", "{\"a\":1}");
 	check_json("Sure! Here it is:\n```json\n{\"queries\": [\"x\", \"y\"]}\n```\nHope that helps.",
 		   "{\"queries\":[\"x\",\"y\"]}");
-	check_json("<think>The user wants {braces} and [brackets]...</think>\n{\"ok\": true}",
-		   "{\"ok\":true}");
+	check_json("<think>The user wants {braces} and [brackets]...</think>\n{\"ok\": true}", "{\"ok\":true}");
 	/* R1 via some servers: the opening tag was in the prompt. */
 	check_json("I should answer with {a: 1}? No.</think>{\"b\": 2}", "{\"b\":2}");
 }

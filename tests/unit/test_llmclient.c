@@ -225,7 +225,7 @@ static void streams_reasoning_apart_at_any_split(void **state)
 		assert_string_equal(resp.finish_reason, "stop");
 		assert_int_equal(resp.usage.prompt, 100);
 		assert_int_equal(resp.usage.completion, 20);
-		if (i < 2) {   /* the streamed usage chunk carries details */
+		if (i < 2) { /* the streamed usage chunk carries details */
 			assert_int_equal(resp.usage.cached, 40);
 			assert_int_equal(resp.usage.reasoning, 5);
 		}
@@ -248,7 +248,8 @@ static void assembles_tool_calls(void **state)
 	struct seen s;
 	struct q_error err = {0};
 	json_t *tools = json_loads("[{\"type\":\"function\",\"function\":{\"name\":\"search\","
-				   "\"parameters\":{\"type\":\"object\"}}}]", 0, NULL);
+				   "\"parameters\":{\"type\":\"object\"}}}]",
+				   0, NULL);
 
 	seen_init(&s);
 	cb.ctx = &s;
@@ -315,7 +316,7 @@ static void retries_429_honouring_retry_after(void **state)
 	assert_string_equal(resp.content, "ok");
 	assert_int_equal(resp.attempts, 3);
 	assert_int_equal(s.retries, 2);
-	assert_true(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.95);   /* waited 1 s */
+	assert_true(t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 >= 0.95); /* waited 1 s */
 	assert_int_equal(llm_client_totals(&fx.c).retries, 2);
 	llm_response_release(&resp);
 	teardown_client(&fx);
@@ -336,7 +337,8 @@ static void retries_stall_truncation_and_bad_chunks(void **state)
 
 		snprintf(script, sizeof(script),
 			 "[{\"times\":1,\"fault\":\"%s\",\"content\":\"a long answer that will break in the middle\"},"
-			 "{\"content\":\"complete answer\"}]", faults[i]);
+			 "{\"content\":\"complete answer\"}]",
+			 faults[i]);
 		setup_client(&fx, script);
 		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 		assert_string_equal(resp.content, "complete answer");
@@ -371,7 +373,7 @@ static void keepalives_are_not_progress(void **state)
 	setup_client(&fx, "[{\"fault\":\"keepalive\"}]");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
-	assert_true(secs_since(&t0) < 10);   /* 4 attempts x 0.7 s idle, not forever */
+	assert_true(secs_since(&t0) < 10); /* 4 attempts x 0.7 s idle, not forever */
 	assert_int_equal(err.code, Q_ETIMEOUT);
 	assert_non_null(strstr(err.msg, "sent no answer for 0.7 s"));
 	assert_non_null(strstr(err.msg, "after 4 attempts"));
@@ -392,7 +394,7 @@ static void keepalives_are_not_progress(void **state)
 	assert_null(strstr(err.msg, "attempts"));
 	assert_int_equal(requests_seen(), 1);
 	assert_int_equal(sn.retries, 0);
-	assert_true(sn.text.len > 0);   /* the half that came was shown once */
+	assert_true(sn.text.len > 0); /* the half that came was shown once */
 	seen_release(&sn);
 	teardown_client(&fx);
 }
@@ -420,10 +422,15 @@ static void truncated_stream_is_never_complete(void **state)
 
 static void client_errors_are_not_retried(void **state)
 {
-	static const struct { int status; const char *body, *want; } cases[] = {
-		{401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-key-0123456789\"}}", "refused the API key"},
+	static const struct {
+		int status;
+		const char *body, *want;
+	} cases[] = {
+		{401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-key-0123456789\"}}",
+		 "refused the API key"},
 		{404, "{\"error\":{\"message\":\"model not found\"}}", "does not exist (404)"},
-		{400, "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens\"}}", "context"},
+		{400, "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens\"}}",
+		 "context"},
 		{403, "{\"error\":{\"message\":\"forbidden\"}}", "no access"},
 		{402, "{\"error\":{\"message\":\"Insufficient Balance\"}}", "no credit"},
 	};
@@ -439,8 +446,7 @@ static void client_errors_are_not_retried(void **state)
 
 		json_t *b = json_string(cases[i].body);
 		char *quoted = json_dumps(b, JSON_ENCODE_ANY);
-		snprintf(script, sizeof(script), "[{\"status\":%d,\"body\":%s}]", cases[i].status,
-			 quoted);
+		snprintf(script, sizeof(script), "[{\"status\":%d,\"body\":%s}]", cases[i].status, quoted);
 		free(quoted);
 		json_decref(b);
 		setup_client(&fx, script);
@@ -448,7 +454,7 @@ static void client_errors_are_not_retried(void **state)
 		fx.cfg.api_key = strdup("sk-test-key-0123456789");
 		assert_int_not_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 		assert_non_null(strstr(err.msg, cases[i].want));
-		assert_null(strstr(err.msg, "sk-test-key-0123456789"));   /* masked */
+		assert_null(strstr(err.msg, "sk-test-key-0123456789")); /* masked */
 		assert_int_equal(requests_seen(), 1);
 		free(fx.cfg.api_key);
 		fx.cfg.api_key = key;
@@ -509,7 +515,7 @@ static void oversized_replies_are_errors(void **state)
 	int i;
 
 	(void)state;
-	script = tool_script(64, 1L << 20);   /* 64 MB in all */
+	script = tool_script(64, 1L << 20); /* 64 MB in all */
 	setup_client(&fx, script);
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), Q_ETOOBIG);
 	assert_non_null(strstr(err.msg, "the model's reply is too big ("));
@@ -532,7 +538,7 @@ static void oversized_replies_are_errors(void **state)
 	teardown_client(&fx);
 	free(script);
 
-	script = tool_script(64, 100);   /* 64 is fine */
+	script = tool_script(64, 100); /* 64 is fine */
 	setup_client(&fx, script);
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 	assert_int_equal(resp.n_calls, 64);
@@ -594,10 +600,13 @@ static void keys_are_masked_before_the_cut(void **state)
 		memset(pad, 'x', cut);
 		pad[cut] = '\0';
 		if (cut == 230)
-			snprintf(script, sizeof(script), "[{\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
-				 "\\\"%s%s is not valid\\\"}}\"}]", pad, key);
+			snprintf(script, sizeof(script),
+				 "[{\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+				 "\\\"%s%s is not valid\\\"}}\"}]",
+				 pad, key);
 		else
-			snprintf(script, sizeof(script), "[{\"content_type\":\"text/event-stream\",\"body\":"
+			snprintf(script, sizeof(script),
+				 "[{\"content_type\":\"text/event-stream\",\"body\":"
 				 "\"data: {\\\"error\\\":{\\\"message\\\":\\\"%s%s\\\",\\\"code\\\":400}}\\n\\n\"}]",
 				 pad, key);
 		setup_client(&fx, script);
@@ -631,9 +640,8 @@ static void refuses_a_prompt_past_the_context(void **state)
 
 /* ---- JSON ---- */
 
-static const char schema_text[] =
-	"{\"type\":\"object\",\"required\":[\"queries\"],\"properties\":{\"queries\":"
-	"{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"string\"}}}}";
+static const char schema_text[] = "{\"type\":\"object\",\"required\":[\"queries\"],\"properties\":{\"queries\":"
+				  "{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"string\"}}}}";
 
 static void json_reply_with_corrective_retry(void **state)
 {
@@ -646,14 +654,15 @@ static void json_reply_with_corrective_retry(void **state)
 	r.schema = schema;
 	r.json = 1;
 	/* First reply: reasoning + a fenced object missing the field; second: right. */
-	setup_client(&fx, "[{\"match\":\"cannot be used\",\"content\":\"{'queries': ['gps history', 'SA 2000',]}\"},"
-			  "{\"content\":\"<think>hmm</think>```json\\n{\\\"query\\\": \\\"x\\\"}\\n```\"}]");
+	setup_client(&fx,
+		     "[{\"match\":\"cannot be used\",\"content\":\"{'queries': ['gps history', 'SA 2000',]}\"},"
+		     "{\"content\":\"<think>hmm</think>```json\\n{\\\"query\\\": \\\"x\\\"}\\n```\"}]");
 	assert_int_equal(llm_chat_json(&fx.c, &r, &resp, &err), 0);
 	assert_non_null(resp.json);
 	assert_int_equal(json_array_size(json_object_get(resp.json, "queries")), 2);
 	assert_int_equal(requests_seen(), 2);
 	assert_true(log_has("lacks the required field"));
-	assert_true(log_has("json_object"));   /* custom servers get json_object first */
+	assert_true(log_has("json_object")); /* custom servers get json_object first */
 	llm_response_release(&resp);
 	teardown_client(&fx);
 
@@ -707,10 +716,11 @@ static void drops_a_temperature_the_model_refuses(void **state)
 
 static void schema_check_names_the_problem(void **state)
 {
-	json_t *schema = json_loads("{\"type\":\"object\",\"required\":[\"notes\"],\"properties\":{\"notes\":"
-				    "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"quote\"],"
-				    "\"properties\":{\"quote\":{\"type\":\"string\"},\"kind\":{\"enum\":[\"fact\",\"opinion\"]}}}}}}",
-				    0, NULL);
+	json_t *schema = json_loads(
+		"{\"type\":\"object\",\"required\":[\"notes\"],\"properties\":{\"notes\":"
+		"{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"quote\"],"
+		"\"properties\":{\"quote\":{\"type\":\"string\"},\"kind\":{\"enum\":[\"fact\",\"opinion\"]}}}}}}",
+		0, NULL);
 	json_t *good = json_loads("{\"notes\":[{\"quote\":\"a\",\"kind\":\"fact\"}]}", 0, NULL);
 	json_t *bad1 = json_loads("{\"notes\":[{\"quote\":\"a\"},{\"quote\":3}]}", 0, NULL);
 	json_t *bad2 = json_loads("{\"notes\":[{\"quote\":\"a\",\"kind\":\"guess\"}]}", 0, NULL);
@@ -761,12 +771,12 @@ static void cache_replays_without_a_request(void **state)
 	t = llm_client_totals(&fx.c);
 	assert_int_equal(t.calls, 2);
 	assert_int_equal(t.cache_hits, 1);
-	assert_int_equal(t.prompt, 100);   /* the cached call is not paid twice */
+	assert_int_equal(t.prompt, 100); /* the cached call is not paid twice */
 	/* The key is nowhere in the database. */
 	{
 		char cmd[1024];
-		snprintf(cmd, sizeof(cmd), "grep -c '%s' %s/quarry.db* >/dev/null", fx.cfg.api_key ?
-			 fx.cfg.api_key : "no-key-configured", home);
+		snprintf(cmd, sizeof(cmd), "grep -c '%s' %s/quarry.db* >/dev/null",
+			 fx.cfg.api_key ? fx.cfg.api_key : "no-key-configured", home);
 		assert_int_not_equal(system(cmd), 0);
 	}
 	teardown_client(&fx);
@@ -829,9 +839,9 @@ static void run_replies_replay_through_the_runstore(void **state)
 	assert_int_equal(runstore_cache_put(rs, id, k.key, k.edited, &err), 0);
 	t = llm_client_totals(&fx.c);
 	assert_int_equal(t.prompt, 100);
-	llm_client_set_run(&fx.c, rs, id);   /* the resume */
+	llm_client_set_run(&fx.c, rs, id); /* the resume */
 	t = llm_client_totals(&fx.c);
-	assert_int_equal(t.prompt, 200);     /* the kept reply's cost counted with the run */
+	assert_int_equal(t.prompt, 200); /* the kept reply's cost counted with the run */
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 	assert_int_equal(resp.from_cache, 1);
 	assert_string_equal(resp.content, "answer from the run store");
@@ -872,7 +882,7 @@ static void batch_keeps_to_the_concurrency_limit(void **state)
 	teardown_client(&fx);
 
 	setup_client(&fx, "[{\"content\":\"paced\"}]");
-	fx.cfg.rpm = 600;   /* one start per 100 ms */
+	fx.cfg.rpm = 600; /* one start per 100 ms */
 	fx.cfg.max_concurrent = 6;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	llm_chat_many(&fx.c, reqs, 6, 0, resps, rcs, errs);
@@ -897,7 +907,7 @@ static void tokens_per_minute_limit_paces_requests(void **state)
 	double secs;
 
 	setup_client(&fx, "[{\"content\":\"ok\"}]");
-	fx.cfg.tpm = 6000;   /* 100 tokens a second, 6000 at once */
+	fx.cfg.tpm = 6000; /* 100 tokens a second, 6000 at once */
 	fx.c.tpm_tokens = 6000;
 	r.max_tokens = 3092; /* with the prompt about 3100 tokens a request */
 	r.stop = stop;
@@ -905,7 +915,7 @@ static void tokens_per_minute_limit_paces_requests(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 	llm_response_release(&resp);
-	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);   /* waits for about 200 tokens */
+	assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0); /* waits for about 200 tokens */
 	llm_response_release(&resp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -929,14 +939,13 @@ static void connections_are_reused(void **state)
 	setenv("FAKELLM_KEEPALIVE", "1", 1);
 	setup_client(&fx, "[{\"content\":\"ok\"}]");
 	unsetenv("FAKELLM_KEEPALIVE");
-	fx.cfg.stream = 0;   /* streams end with the connection; JSON replies keep it */
+	fx.cfg.stream = 0; /* streams end with the connection; JSON replies keep it */
 	for (i = 0; i < 20; i++) {
 		assert_int_equal(llm_chat(&fx.c, &r, &resp, &err), 0);
 		llm_response_release(&resp);
 	}
 	assert_int_equal(requests_seen(), 20);
-	snprintf(cmd, sizeof(cmd), "test $(grep -o '\"conn\":[0-9]*' %s/log | sort -u | wc -l) -eq 1",
-		 tmpdir);
+	snprintf(cmd, sizeof(cmd), "test $(grep -o '\"conn\":[0-9]*' %s/log | sort -u | wc -l) -eq 1", tmpdir);
 	assert_int_equal(system(cmd), 0);
 	teardown_client(&fx);
 }
@@ -974,7 +983,8 @@ static void resolves_presets_and_precedence(void **state)
 	unsetenv("DEEPSEEK_API_KEY");
 	assert_int_equal(resolve_env(&c, &o, NULL, &err), Q_EINVAL);
 	/* The core names the setting; the CLI turns it into --provider. */
-	assert_non_null(strstr(err.msg, "no model configured: set QUARRY_LLM_BASE_URL or use the provider setting"));
+	assert_non_null(
+		strstr(err.msg, "no model configured: set QUARRY_LLM_BASE_URL or use the provider setting"));
 	assert_null(strstr(err.msg, "--"));
 
 	o.provider = "deepseek";
@@ -983,7 +993,7 @@ static void resolves_presets_and_precedence(void **state)
 	setenv("DEEPSEEK_API_KEY", "sk-deep", 1);
 	setenv("QUARRY_LLM_BASE_URL", "http://elsewhere:1/v1", 1);
 	assert_int_equal(resolve_env(&c, &o, NULL, &err), 0);
-	assert_string_equal(c.base_url, "https://api.deepseek.com/v1");   /* the flag wins */
+	assert_string_equal(c.base_url, "https://api.deepseek.com/v1"); /* the flag wins */
 	assert_string_equal(c.model, "deepseek-chat");
 	assert_string_equal(c.api_key, "sk-deep");
 	assert_string_equal(c.key_env, "DEEPSEEK_API_KEY");
@@ -1001,11 +1011,11 @@ static void resolves_presets_and_precedence(void **state)
 	assert_int_equal(resolve_env(&c, &o, &file, &err), 0);
 	assert_string_equal(c.provider, "qwen");
 	assert_string_equal(c.model, "qwen-max");
-	assert_string_equal(c.fast_model, "qwen-max");   /* the user chose the model */
+	assert_string_equal(c.fast_model, "qwen-max"); /* the user chose the model */
 	assert_int_equal(c.max_concurrent, 3);
 	assert_true(c.price.in == 1.5 && c.price.out == 6 && c.price.cached_in == 0.3);
 	llm_config_release(&c);
-	setenv("QUARRY_LLM_MODEL", "qwen-plus", 1);   /* environment beats the file */
+	setenv("QUARRY_LLM_MODEL", "qwen-plus", 1); /* environment beats the file */
 	assert_int_equal(resolve_env(&c, &o, &file, &err), 0);
 	assert_string_equal(c.model, "qwen-plus");
 	llm_config_release(&c);
@@ -1081,12 +1091,12 @@ static void keys_go_only_to_their_hosts(void **state)
 	assert_int_equal(resolve_key("https://API.DeepSeek.com./v1", NULL, key, sizeof(key), &err), 0);
 	assert_string_equal(key, "sk-deep-secret");
 	assert_int_equal(resolve_key("https://custom.example/v1", NULL, key, sizeof(key), &err), 0);
-	assert_string_equal(key, "");   /* not OPENAI_API_KEY */
+	assert_string_equal(key, ""); /* not OPENAI_API_KEY */
 	assert_int_equal(resolve_key("https://api.openai.com/v1", NULL, key, sizeof(key), &err), 0);
 	assert_string_equal(key, "sk-openai-secret");
 	setenv("OPENAI_BASE_URL", "https://custom.example/v1/", 1);
 	assert_int_equal(resolve_key(NULL, NULL, key, sizeof(key), &err), 0);
-	assert_string_equal(key, "sk-openai-secret");   /* the fallback pair */
+	assert_string_equal(key, "sk-openai-secret"); /* the fallback pair */
 	assert_int_equal(resolve_key("https://other.example/v1", NULL, key, sizeof(key), &err), 0);
 	assert_string_equal(key, "");
 	unsetenv("OPENAI_BASE_URL");
@@ -1097,7 +1107,7 @@ static void keys_go_only_to_their_hosts(void **state)
 	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), Q_EINVAL);
 	assert_non_null(strstr(err.msg, "DEEPSEEK_API_KEY is only sent to DeepSeek's own servers"));
 	assert_non_null(strstr(err.msg, "QUARRY_LLM_API_KEY"));
-	o.provider = "vllm";   /* no fixed host: the user's own server */
+	o.provider = "vllm"; /* no fixed host: the user's own server */
 	o.base_url = "https://cluster.example/v1";
 	assert_int_equal(resolve_key(NULL, &o, key, sizeof(key), &err), 0);
 	assert_string_equal(key, "sk-vllm-secret");
@@ -1126,7 +1136,7 @@ static void keys_go_only_to_their_hosts(void **state)
 	assert_string_equal(key, "sk-mine");
 	assert_int_equal(resolve_key("http://proxy.example/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
 	assert_non_null(strstr(err.msg, "refusing to send the API key (QUARRY_LLM_API_KEY) in clear "
-				"text to proxy.example"));
+					"text to proxy.example"));
 	assert_non_null(strstr(err.msg, "the allow_insecure_http setting"));
 	assert_null(strstr(err.msg, "--"));
 	assert_int_equal(resolve_key("http://192.168.1.5:8000/v1", NULL, key, sizeof(key), &err), Q_EINVAL);
@@ -1240,8 +1250,10 @@ static void parallel_calls_share_a_hard_budget(void **state)
 	struct llm_totals t;
 
 	(void)state;
-	snprintf(script, sizeof(script), "[{\"usage\":\"count\",\"fault\":\"slow_start\","
-		 "\"delay_ms\":100,\"content\":\"%0*d\"}]", 16000, 7);
+	snprintf(script, sizeof(script),
+		 "[{\"usage\":\"count\",\"fault\":\"slow_start\","
+		 "\"delay_ms\":100,\"content\":\"%0*d\"}]",
+		 16000, 7);
 	setup_client(&fx, script);
 	fx.cfg.max_concurrent = 8;
 	llm_client_set_budget(&fx.c, 3000, 0, 0);
@@ -1372,7 +1384,8 @@ int main(void)
 	{
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd)) {}
+		if (system(cmd)) {
+		}
 	}
 	curl_global_cleanup();
 	return rc;

@@ -36,8 +36,8 @@ static void capture(void *ctx, const char *json, size_t len, const json_t *about
 	struct seen *s = ctx;
 	json_t *m = json_loadb(json, len, 0, NULL);
 
-	assert_non_null(m);   /* everything the server sends is JSON */
-	if (json_object_get(m, "result"))   /* a response names its request for the transport */
+	assert_non_null(m);               /* everything the server sends is JSON */
+	if (json_object_get(m, "result")) /* a response names its request for the transport */
 		assert_true(about && json_equal(about, json_object_get(m, "id")));
 	pthread_mutex_lock(&s->mu);
 	if (s->n < MAX_SEEN)
@@ -139,8 +139,7 @@ static void initialize_negotiates_the_version(void **state)
 	send_text(srv, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":"
 		       "{\"protocolVersion\":\"1999-01-01\"}}");
 	r = json_object_get(s.msgs[1], "result");
-	assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")),
-			    MCP_PROTOCOL_LATEST);
+	assert_string_equal(json_string_value(json_object_get(r, "protocolVersion")), MCP_PROTOCOL_LATEST);
 	assert_string_equal(mcp_server_version(srv), MCP_PROTOCOL_LATEST);
 	assert_string_equal(mcp_negotiate_version("2024-11-05"), "2024-11-05");
 	assert_string_equal(mcp_negotiate_version(NULL), MCP_PROTOCOL_LATEST);
@@ -158,7 +157,8 @@ static void caps_refuse_deep_and_huge_messages(void **state)
 	int i, k = 0;
 
 	(void)state;
-	k += snprintf(deep + k, sizeof(deep) - k, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	k += snprintf(deep + k, sizeof(deep) - k,
+		      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
 		      "\"params\":{\"x\":");
 	for (i = 0; i < MCP_MAX_DEPTH + 5; i++)
 		deep[k++] = '[';
@@ -167,8 +167,8 @@ static void caps_refuse_deep_and_huge_messages(void **state)
 	k += snprintf(deep + k, sizeof(deep) - k, "}}");
 	mcp_server_handle(srv, deep, (size_t)k);
 	assert_int_equal(last_code(&s), -32600);
-	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(s.msgs[0], "error"),
-								  "message")), "nested"));
+	assert_non_null(strstr(
+		json_string_value(json_object_get(json_object_get(s.msgs[0], "error"), "message")), "nested"));
 	/* Brackets inside strings do not count. */
 	send_text(srv, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"params\":{\"x\":"
 		       "\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}}");
@@ -191,8 +191,7 @@ static const char *tool_error(json_t *msg)
 
 	if (!json_is_true(json_object_get(r, "isError")))
 		return NULL;
-	return json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0),
-						 "text"));
+	return json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text"));
 }
 
 static void tool_arguments_are_checked(void **state)
@@ -218,8 +217,10 @@ static void tool_arguments_are_checked(void **state)
 	env.validate_only = 1;
 	srv = start(&s, &env);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"tools/call\","
-			 "\"params\":%s}", i, bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"tools/call\","
+			 "\"params\":%s}",
+			 i, bad[i]);
 		send_text(srv, msg);
 		assert_int_equal(s.n, (int)i + 1);
 		assert_non_null(tool_error(s.msgs[i]));
@@ -228,7 +229,7 @@ static void tool_arguments_are_checked(void **state)
 	send_text(srv, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"tools/call\",\"params\":{\"name\":"
 		       "\"research\",\"arguments\":{\"question\":\"q\",\"sources\":\"web,corpus\","
 		       "\"depth\":3}}}");
-	assert_non_null(strstr(tool_error(s.msgs[s.n - 1]), "validate_only"));   /* it passed */
+	assert_non_null(strstr(tool_error(s.msgs[s.n - 1]), "validate_only")); /* it passed */
 	finish(srv, &s);
 }
 
@@ -261,19 +262,20 @@ static void a_cancelled_call_stops_and_is_not_answered(void **state)
 	(void)state;
 	env.allow_private = 1;
 	srv = start(&s, &env);
-	snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\","
+	snprintf(msg, sizeof(msg),
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\","
 		 "\"params\":{\"name\":\"fetch_url\",\"arguments\":{\"url\":\"http://127.0.0.1:%d/\"}}}",
 		 port);
 	send_text(srv, msg);
 	usleep(300 * 1000);
 	send_text(srv, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
-	assert_int_equal(s.n, 1);   /* the session answers while the call runs */
+	assert_int_equal(s.n, 1); /* the session answers while the call runs */
 	t0 = q_now_ms();
 	send_text(srv, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
 		       "\"params\":{\"requestId\":\"c1\",\"reason\":\"test\"}}");
 	mcp_server_wait(srv, NULL);
-	assert_true(q_now_ms() - t0 < 5000);   /* not the 30 s fetch timeout */
-	assert_int_equal(s.n, 1);                /* and no answer for c1 */
+	assert_true(q_now_ms() - t0 < 5000); /* not the 30 s fetch timeout */
+	assert_int_equal(s.n, 1);            /* and no answer for c1 */
 	finish(srv, &s);
 	close(fd);
 }
@@ -317,18 +319,19 @@ static void queued_research_follows_its_run(void **state)
 		       "https://a.example/", "title", "A page");
 	assert_int_equal(runstore_event_add(rs, id, ev, &seq, NULL), 0);
 	json_decref(ev);
-	report = json_pack("{s:[], s:{s:i}, s:{s:i}}", "sources", "verification", "citations_verified",
-			   1, "figures", "prompt_tokens", 10);
+	report = json_pack("{s:[], s:{s:i}, s:{s:i}}", "sources", "verification", "citations_verified", 1,
+			   "figures", "prompt_tokens", 10);
 	assert_int_equal(runstore_save_report(rs, id, RUN_DONE, report, "Queued answer [1].\n", NULL), 0);
 	json_decref(report);
 	mcp_server_wait(srv, NULL);
 	r = json_object_get(s.msgs[s.n - 1], "result");
 	assert_non_null(r);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "structuredContent"),
-							      "report")), "Queued answer [1].\n");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "structuredContent"),
-							   "run_id")), id);
-	for (i = 0; i < s.n - 1; i++)   /* queued run N, then read [1] A page */
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r, "structuredContent"), "report")),
+		"Queued answer [1].\n");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(r, "structuredContent"), "run_id")), id);
+	for (i = 0; i < s.n - 1; i++) /* queued run N, then read [1] A page */
 		assert_string_equal(json_string_value(json_object_get(s.msgs[i], "method")),
 				    "notifications/progress");
 	assert_true(s.n >= 3);

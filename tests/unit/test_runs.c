@@ -98,10 +98,9 @@ static void stop_server(pid_t *pid)
  */
 static int setup(void **state)
 {
-	static const char script[] =
-		"[{\"match\":\"slowpoke\",\"auto\":\"research\",\"usage\":\"count\","
-		"\"fault\":\"slow_start\",\"delay_ms\":1500},"
-		"{\"auto\":\"research\",\"usage\":\"count\"}]";
+	static const char script[] = "[{\"match\":\"slowpoke\",\"auto\":\"research\",\"usage\":\"count\","
+				     "\"fault\":\"slow_start\",\"delay_ms\":1500},"
+				     "{\"auto\":\"research\",\"usage\":\"count\"}]";
 	char path[512], logf[512], url[128];
 	struct llm_overrides ov = {0};
 	struct q_error err = {0};
@@ -124,10 +123,10 @@ static int setup(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
 	ov.base_url = url;
 	ov.model = "m";
-	setenv("QUARRY_LLM_PRICE", "0.1,0.2", 1);   /* so cost figures are not all zero */
+	setenv("QUARRY_LLM_PRICE", "0.1,0.2", 1); /* so cost figures are not all zero */
 	assert_int_equal(resolve_env(&cfg, &ov, NULL, &err), 0);
 	unsetenv("QUARRY_LLM_PRICE");
-	assert_int_equal(llm_client_new(&cfg, &client, &err), 0);   /* no shared reply cache */
+	assert_int_equal(llm_client_new(&cfg, &client, &err), 0); /* no shared reply cache */
 	return 0;
 }
 
@@ -157,7 +156,7 @@ struct job {
 	struct research_result res;
 	struct q_error err;
 	int rc;
-	int noting;               /* its note calls were sent (atomic) */
+	int noting; /* its note calls were sent (atomic) */
 	double end_ms;
 	pthread_t th;
 };
@@ -191,11 +190,11 @@ static void job_init(struct job *j, const char *question, const char *home, long
 	j->o.question = question;
 	j->o.sources = "web";
 	j->o.allow_private = 1;
-	j->o.fresh = 1;              /* every run fetches its pages itself */
+	j->o.fresh = 1; /* every run fetches its pages itself */
 	j->o.budget_tokens = budget_tokens;
 	j->env.store = &j->store;
 	j->env.home = j->home;
-	j->env.file = &env_only;   /* the environment snapshot: QUARRY_SEARXNG_URL */
+	j->env.file = &env_only; /* the environment snapshot: QUARRY_SEARXNG_URL */
 	j->env.llm = client;
 	j->env.on_event = on_event;
 	j->env.ctx = j;
@@ -221,8 +220,9 @@ static void same_figures(const char *what, const struct llm_totals *a, const str
 	if (a->prompt != b->prompt || a->completion != b->completion || a->calls != b->calls ||
 	    a->failures != b->failures || fabs(a->cost_usd - b->cost_usd) > 1e-12)
 		fail_msg("%s: %ld+%ld tokens in %ld calls ($%.9f) at once, %ld+%ld in %ld ($%.9f) "
-			 "alone", what, a->prompt, a->completion, a->calls, a->cost_usd, b->prompt,
-			 b->completion, b->calls, b->cost_usd);
+			 "alone",
+			 what, a->prompt, a->completion, a->calls, a->cost_usd, b->prompt, b->completion,
+			 b->calls, b->cost_usd);
 }
 
 static const char *const questions[MAX_JOBS] = {
@@ -242,7 +242,7 @@ static void four_runs_at_once_keep_their_own_figures(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < MAX_JOBS - 1; i++) {   /* each run alone first, on a home of its own */
+	for (i = 0; i < MAX_JOBS - 1; i++) { /* each run alone first, on a home of its own */
 		char home[32];
 		snprintf(home, sizeof(home), "alone%d", i);
 		job_init(&alone[i], questions[i], home, 0);
@@ -261,7 +261,7 @@ static void four_runs_at_once_keep_their_own_figures(void **state)
 	for (i = 0; i < 3000 && !__atomic_load_n(&slow->noting, __ATOMIC_RELAXED); i++)
 		usleep(10000);
 	assert_true(__atomic_load_n(&slow->noting, __ATOMIC_RELAXED));
-	usleep(300000);   /* its note calls are waiting on the slow model now */
+	usleep(300000); /* its note calls are waiting on the slow model now */
 	cancel_ms = q_now_ms();
 	research_cancel(&slow->env);
 	for (i = 0; i < MAX_JOBS; i++)
@@ -337,7 +337,7 @@ static void cancel_reaches_a_fetch_in_flight(void **state)
 	job_init(&other, questions[2], "fshared", 0);
 	job_start(&fetching);
 	job_start(&other);
-	usleep(1500000);   /* the slow pages are being fetched */
+	usleep(1500000); /* the slow pages are being fetched */
 	cancel_ms = q_now_ms();
 	research_cancel(&fetching.env);
 	job_join(&fetching);
@@ -427,7 +427,7 @@ static void worker_carries_queued_runs(void **state)
 	}
 	memset(&wc, 0, sizeof(wc));
 	wc.home = home;
-	wc.file = &env_only;   /* the worker's settings: QUARRY_SEARXNG_URL */
+	wc.file = &env_only; /* the worker's settings: QUARRY_SEARXNG_URL */
 	wc.slots = 2;
 	wc.idle_exit_ms = 600;
 	wc.log = worker_log;
@@ -495,7 +495,7 @@ static void two_runs_use_their_own_settings(void **state)
 	assert_non_null(f);
 	fputs(script, f);
 	fclose(f);
-	setenv("QUARRY_SEARXNG_URL", "http://127.0.0.1:9/", 1);   /* nobody there: must not be used */
+	setenv("QUARRY_SEARXNG_URL", "http://127.0.0.1:9/", 1); /* nobody there: must not be used */
 	for (i = 0; i < 2; i++) {
 		struct side *d = &sd[i];
 		struct llm_overrides ov = {0};

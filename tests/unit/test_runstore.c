@@ -26,8 +26,8 @@
 #include "../../src/research/runstore.h"
 
 static char home[256];
-static char pg_url[1024];      /* the fresh database, "" without PostgreSQL */
-static const char *db_url;     /* the backend of the case running: NULL for SQLite */
+static char pg_url[1024];  /* the fresh database, "" without PostgreSQL */
+static const char *db_url; /* the backend of the case running: NULL for SQLite */
 static int pg_mode;
 
 static int use_sqlite(void **state)
@@ -284,7 +284,7 @@ static void test_caches(void **state)
 	assert_string_equal(v, "two");
 	free(v);
 	assert_int_equal(runstore_cache_get(rs, b, "k", &v, &err), 0);
-	assert_null(v);   /* a run's own */
+	assert_null(v); /* a run's own */
 
 	assert_int_equal(runstore_page_get(rs, "http://x/", 3600, &v, &err), 0);
 	assert_null(v);
@@ -293,7 +293,7 @@ static void test_caches(void **state)
 	assert_string_equal(v, "{\"text\":\"p\"}");
 	free(v);
 	assert_int_equal(runstore_page_get(rs, "http://x/", -5, &v, &err), 0);
-	assert_null(v);   /* older than asked for */
+	assert_null(v); /* older than asked for */
 
 	/* removing a run takes its cache along */
 	finish(rs, a);
@@ -344,7 +344,7 @@ static void test_replies(void **state)
 	assert_string_equal(seen, "llm:1={\"n\":1};llm:1Z=z;llm:1_=y;llm:1stop=x;");
 	seen[0] = 0;
 	assert_int_equal(runstore_cache_each(rs, 99999, "llm:", collect, seen, &err), 0);
-	assert_string_equal(seen, "");   /* no such run: nothing */
+	assert_string_equal(seen, ""); /* no such run: nothing */
 
 	assert_int_equal(runstore_reply_get(rs, "h1", &v, &err), 0);
 	assert_null(v);
@@ -354,7 +354,7 @@ static void test_replies(void **state)
 	if (strcmp(runstore_backend(rs), "sqlite") == 0)
 		assert_string_equal(v, "{\"content\":\"d\"}");
 	else
-		assert_null(v);   /* kept nowhere */
+		assert_null(v); /* kept nowhere */
 	free(v);
 	runstore_close(rs);
 }
@@ -374,7 +374,7 @@ static void test_claim_lease_heartbeat(void **state)
 	a = new_run(rs, "job a", RUN_QUEUED, NULL);
 	b = new_run(rs, "job b", RUN_QUEUED, NULL);
 	assert_int_equal(runstore_claim(rs, "w1", 60000, &id, &err), 0);
-	assert_int_equal(id, a);   /* the oldest first */
+	assert_int_equal(id, a); /* the oldest first */
 	assert_int_equal(runstore_get(rs, a, 0, &rec, &err), 0);
 	assert_int_equal(rec.status, RUN_RUNNING);
 	assert_string_equal(rec.worker, "w1");
@@ -382,7 +382,7 @@ static void test_claim_lease_heartbeat(void **state)
 	assert_int_equal(runstore_claim(rs, "w2", 60000, &id, &err), 0);
 	assert_int_equal(id, b);
 	assert_int_equal(runstore_claim(rs, "w3", 60000, &id, &err), 0);
-	assert_int_equal(id, 0);   /* nothing left: both leases are live */
+	assert_int_equal(id, 0); /* nothing left: both leases are live */
 
 	assert_int_equal(runstore_heartbeat(rs, a, "w1", 60000, &cancel, &err), 0);
 	assert_int_equal(cancel, 0);
@@ -441,7 +441,7 @@ static void test_cancel_remove(void **state)
 	r = new_run(rs, "to cancel running", RUN_QUEUED, NULL);
 	d = new_run(rs, "done already", RUN_QUEUED, NULL);
 	finish(rs, d);
-	assert_int_equal(runstore_remove(rs, q, &err), Q_EINVAL);   /* queued */
+	assert_int_equal(runstore_remove(rs, q, &err), Q_EINVAL); /* queued */
 
 	/* queued: cancelled at once, and no worker gets it */
 	assert_int_equal(runstore_request_cancel(other, q, &err), 0);
@@ -453,7 +453,7 @@ static void test_cancel_remove(void **state)
 	assert_int_equal(id, r);
 
 	/* running: flagged for the holder's heartbeat, from another connection */
-	assert_int_equal(runstore_remove(rs, r, &err), Q_EINVAL);   /* running */
+	assert_int_equal(runstore_remove(rs, r, &err), Q_EINVAL); /* running */
 	assert_int_equal(runstore_heartbeat(rs, r, "w", 60000, &cancel, &err), 0);
 	assert_int_equal(cancel, 0);
 	assert_int_equal(runstore_request_cancel(other, r, &err), 0);
@@ -501,7 +501,7 @@ static void test_foreground_owner(void **state)
 
 	(void)state;
 	assert_int_equal(runstore_get(rs, a, 0, &rec, &err), 0);
-	assert_int_equal(rec.status, RUN_INTERRUPTED);   /* nobody said they carry it */
+	assert_int_equal(rec.status, RUN_INTERRUPTED); /* nobody said they carry it */
 	run_record_release(&rec);
 	assert_int_equal(runstore_set_owner(rs, a, &err), 0);
 	assert_int_equal(runstore_get(rs, a, 0, &rec, &err), 0);
@@ -516,8 +516,8 @@ static void test_foreground_owner(void **state)
 	{
 		char host[256] = "";
 		gethostname(host, sizeof(host) - 1);
-		snprintf(owner, sizeof(owner), "{\"pid\":%ld,\"host\":\"%s\",\"start_ticks\":-1}",
-			 (long)pid, host);
+		snprintf(owner, sizeof(owner), "{\"pid\":%ld,\"host\":\"%s\",\"start_ticks\":-1}", (long)pid,
+			 host);
 	}
 	assert_int_equal(runstore_cache_put(rs, a, RUNSTORE_OWNER_KEY, owner, &err), 0);
 	assert_int_equal(runstore_get(rs, a, 0, &rec, &err), 0);
@@ -618,7 +618,7 @@ static void test_workers(void **state)
 
 struct claimer {
 	const char *name;
-	int *claimed;       /* per job index, shared: each slot written by its claimer */
+	int *claimed; /* per job index, shared: each slot written by its claimer */
 	long first_id;
 	int n, failed;
 };
@@ -727,7 +727,7 @@ static void test_dead_holder(void **state)
 	if ((pid = fork()) == 0)
 		_exit(0);
 	assert_true(pid > 0);
-	waitpid(pid, &st, 0);   /* gone: its pid is free */
+	waitpid(pid, &st, 0); /* gone: its pid is free */
 	gethostname(host, sizeof(host) - 1);
 	snprintf(name, sizeof(name), "%.100s:%ld/1", host, (long)pid);
 	id = new_run(rs, "held by the dead", RUN_QUEUED, NULL);
@@ -769,7 +769,8 @@ static void test_dead_holder(void **state)
 }
 
 /* A case on both backends. */
-#define BOTH(f) {#f, f, use_sqlite, NULL, NULL}, {"pg_" #f, f, use_pg, NULL, NULL}
+#define BOTH(f) \
+	{#f, f, use_sqlite, NULL, NULL}, { "pg_" #f, f, use_pg, NULL, NULL }
 
 int main(void)
 {
