@@ -206,7 +206,7 @@ sql-check:
 	$(Q)if grep -rn --include='*.[ch]' 'sqlite3_' $(SQL_FREE_DIRS) | grep -v '^src/research/runstore_sqlite\.c:'; then \
 		echo "sql-check: SQLite calls outside the store modules (above): move them behind a function of src/index/corpus.h, store.h or runstore.h"; exit 1; fi
 
-# Every buffer cap is a named constant (STYLE.md, habit 6): a qbuf_init
+# Every buffer cap is a named constant (our style: caps on everything that grows from input): a qbuf_init
 # whose cap starts with a number (`qbuf_init(&b, 4096)`,
 # `(size_t)4 * 1024`) fails; name it with a one-line reason instead.
 caps-check:

@@ -18,6 +18,10 @@ FX=$CASE_OUT/fx
 "$BUILD_ABS/fakeweb" --fixtures "$FX" || { echo "cases: cannot write the fixtures"; exit 1; }
 export BUILD BUILD_ABS CASE_OUT CASE_BIN FX
 
+# CASE=tests/cases/x.case (a completed file name) means CASE=x.
+CASE=${CASE:-}
+CASE=${CASE##*/}
+CASE=${CASE%.case}
 list=$(ls tests/cases/${CASE:-*}.case 2>/dev/null)
 if [ -z "$list" ]; then
 	echo "cases: no case matches tests/cases/${CASE:-*}.case"

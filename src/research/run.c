@@ -1,7 +1,7 @@
 /*
  * run.c - the research run, top to bottom (see research.h).
  *
- * research_run reads like DESIGN.md's list: plan, then rounds of gather,
+ * research_run reads like the design's list of steps: plan, then rounds of gather,
  * select, read, note and reflect, then write and verify. This file keeps
  * the loop itself, the stop checks, the events (run_emit) and the run's
  * account; each step is a named function in its own file: plan.c,

@@ -66,8 +66,6 @@ bad() {
 		sed 's/^/    stderr: /' "$ERR" | head -5
 	} >>"$CASE_RES.fail"
 }
-# case_broken MSG: the case file cannot be compiled.
-case_broken() { LINE=0; bad "$1"; exit 1; }
 # skip REASON: the case cannot run here; it ends now, counted as skipped.
 skip() { SKIP=$((SKIP + 1)); echo "skip: $CASE_NAME: $1" >>"$CASE_RES.skip"; exit 0; }
 case_end() { exit 0; }

@@ -11,8 +11,10 @@
 
 function sq(s) { gsub(/'/, "'\\''", s); return "'" s "'" }
 
+# A mistake in the case file: said on stderr (tests/case.sh reports each
+# one as a failure and runs nothing of the case); awk then exits 1.
 function die(msg) {
-	printf "case_broken %s\n", sq(FILENAME ":" NR ": " msg)
+	printf "%s:%d: %s\n", FILENAME, NR, msg > "/dev/stderr"
 	broken = 1
 }
 
@@ -62,6 +64,11 @@ BEGIN { key = ""; body = ""; blanks = 0; print "# compiled from " ARGV[1] " by t
 	sub(/^ /, "", rest)
 	k = head; a = ""
 	if (index(head, " ")) { k = substr(head, 1, index(head, " ") - 1); a = substr(head, index(head, " ") + 1) }
+	if ((k == "exit" || k == "timeout") && rest !~ /^[0-9]+$/) { die(k ": needs a number, not '" rest "'"); next }
+	if ((k ~ /^!?std(out|err)$/ || k == "env" || k == "needs" || k == "use" || k == "cleanup") && rest == "") {
+		die(k ": needs a value (an empty one would match anything)")
+		next
+	}
 	if (k == "exit") printf "LINE=%d; rc_is %s\n", NR, rest
 	else if (k == "stdout") printf "LINE=%d; xp %s; out_has \"$XP\"\n", NR, sq(rest)
 	else if (k == "!stdout") printf "LINE=%d; xp %s; out_lacks \"$XP\"\n", NR, sq(rest)
@@ -80,9 +87,10 @@ BEGIN { key = ""; body = ""; blanks = 0; print "# compiled from " ARGV[1] " by t
 		if ((k == "file" || k == "llm") && a == "") { die(k " needs a name: '" k " NAME:'"); next }
 		if (k != "file" && k != "llm" && a != "") { die("'" k "' takes no name"); next }
 		key = k; arg = a; kline = NR; body = rest; started = (rest != "")
-	} else die("unknown directive '" k "' (see tests/README.md)")
+	} else die("unknown directive '" k "'")
 }
 END {
 	flush()
 	print "case_end"
+	if (broken) exit 1
 }
