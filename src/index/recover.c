@@ -225,6 +225,7 @@ static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t, st
 	    (!documents && prepare_insert(fresh, old, t->name, &ins)))
 		goto out;
 	while (fails < RECOVER_MAX_SKIPS) {
+		long long rowid;
 		int rc;
 		sqlite3_reset(next);
 		sqlite3_bind_int64(next, 1, last);
@@ -234,8 +235,8 @@ static void copy_table(sqlite3 *old, sqlite3 *fresh, struct recover_table *t, st
 		/* A damaged b-tree can answer "the next rowid after last" with
 		 * one that is not after it: taken as read, the walk would go
 		 * round for ever. It is a failed seek like any other. */
-		if (rc == SQLITE_ROW && sqlite3_column_int64(next, 0) > last) {
-			long long rowid = sqlite3_column_int64(next, 0);
+		rowid = rc == SQLITE_ROW ? sqlite3_column_int64(next, 0) : last;
+		if (rowid > last) {
 			if (copy_row(sel, ins, rowid, rec, paths_cap))
 				t->unreadable++;
 			else

@@ -499,18 +499,18 @@ static int budget_reserve(struct llm_client *c, struct llm_account *a, const str
 			break;
 		wait_ms(&a->cv, &a->mu, 200); /* calls in flight may hand back what they did not use */
 	}
-	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens && used_tokens(a) == 0)
-		/* Nothing spent yet: "is spent: 0 used" would puzzle. */
-		rc = q_error_set(err, Q_EBUDGET,
-				 "the token budget (%ld) is too small for any model call: "
-				 "the first needs about %ld for its prompt and %ld for a reply",
-				 a->budget_tokens, prompt, least);
-	else if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens)
-		rc = q_error_set(err, Q_EBUDGET,
-				 "the token budget (%ld) is spent: %ld used, and the next "
-				 "call needs about %ld for its prompt and %ld for a reply",
-				 a->budget_tokens, used_tokens(a), prompt, least);
-	else
+	if (a->budget_tokens > 0 && used_tokens(a) + prompt + least > a->budget_tokens) {
+		if (used_tokens(a) == 0) /* "is spent: 0 used" would puzzle */
+			rc = q_error_set(err, Q_EBUDGET,
+					 "the token budget (%ld) is too small for any model call: "
+					 "the first needs about %ld for its prompt and %ld for a reply",
+					 a->budget_tokens, prompt, least);
+		else
+			rc = q_error_set(err, Q_EBUDGET,
+					 "the token budget (%ld) is spent: %ld used, and the next "
+					 "call needs about %ld for its prompt and %ld for a reply",
+					 a->budget_tokens, used_tokens(a), prompt, least);
+	} else
 		rc = q_error_set(err, Q_EBUDGET,
 				 "the money budget ($%.4g) is spent: $%.6f used, and the "
 				 "next call needs about $%.6f",
