@@ -32,11 +32,11 @@ fi
 # to the end.
 TIMES=$BUILD_ABS/case-times
 t0=$(date +%s)
-for f in $list; do
-	n=$(basename "$f" .case)
-	s=$( [ -f "$TIMES" ] && awk -v n="$n" '$1 == n { print $2 }' "$TIMES")
-	echo "${s:-999} $f"
-done | sort -rn | cut -d' ' -f2 | xargs -P "$JOBS" -n 1 sh tests/case.sh
+[ -f "$TIMES" ] || : >"$TIMES"
+printf '%s\n' $list | awk -v times="$TIMES" '
+	BEGIN { while ((getline line < times) > 0) { split(line, f, " "); secs[f[1]] = f[2] } }
+	{ n = $0; sub(/.*\//, "", n); sub(/\.case$/, "", n); print ((n in secs) ? secs[n] : 999), $0 }' |
+	sort -rn | cut -d' ' -f2 | xargs -P "$JOBS" -n 1 sh tests/case.sh
 t1=$(date +%s)
 
 pass=0 fail=0 skip=0 n=0

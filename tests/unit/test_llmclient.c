@@ -26,20 +26,7 @@
 #include "../../src/llm/llm_int.h"
 #include "../../src/research/runstore.h"
 
-extern char **environ;
-
-/* llm_config_resolve with the process environment as the config's snapshot,
- * as the CLI gives it (the core reads no environment itself). */
-static struct config env_only;
-static int resolve_env(struct llm_config *c, const struct llm_overrides *o, struct config *file,
-		       struct q_error *err)
-{
-	struct config *f = file ? file : &env_only;
-
-	if (config_set_env(f, environ))
-		return Q_ENOMEM;
-	return llm_config_resolve(c, o, f, err);
-}
+#include "resolve_env.h"
 
 static char tmpdir[256];
 static pid_t fake_pid;
